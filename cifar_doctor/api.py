@@ -1,0 +1,170 @@
+"""The library entry point: `diagnose(...)`.
+
+Builds an `Inputs` from arrays, a model, a loss and/or a history, and runs
+the same engine as the command line.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .engine import run
+from .errors import InputError
+from .inputs import History, Inputs, ModelInfo, Split
+from .report import Report
+
+
+def _canonical_loss(loss: Any) -> tuple[str | None, bool | None]:
+    """Name and from_logits of a loss given as a string, a Keras loss object or function."""
+    if loss is None:
+        return None, None
+    if isinstance(loss, str):
+        from .sources.losses import canonical_loss_name
+
+        return canonical_loss_name(loss), None
+    from .sources.losses import describe_loss
+
+    return describe_loss(loss)
+
+
+def _as_history(history: Any) -> History | None:
+    if history is None or isinstance(history, History):
+        return history
+    if hasattr(history, "history") and isinstance(history.history, dict):  # keras.callbacks.History
+        history = history.history
+    if isinstance(history, dict):
+        from .sources.logs import history_from_dict
+
+        return history_from_dict(history, source="dict")
+    if isinstance(history, (str, os.PathLike)):
+        from .sources.logs import read_history
+
+        return read_history(history)
+    raise InputError(
+        "Invalid value received for argument `history`",
+        expected="a keras History, a dict of per-epoch lists, or a path to a log/CSV/JSON file",
+        received=f"history={type(history).__name__}",
+    )
+
+
+def build_inputs(
+    *,
+    x_train: Any = None,
+    y_train: Any = None,
+    x_test: Any = None,
+    y_test: Any = None,
+    x_val: Any = None,
+    y_val: Any = None,
+    model: Any = None,
+    loss: Any = None,
+    history: Any = None,
+    classes: int | None = None,
+    sources: dict[str, Any] | None = None,
+) -> Inputs:
+    """Assemble an `Inputs`; see `diagnose` for the arguments."""
+    splits = {}
+    for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test), ("val", x_val, y_val)):
+        if x is not None or y is not None:
+            splits[name] = Split(name, _array(x, f"x_{name}"), _array(y, f"y_{name}"))
+    info: ModelInfo | None = None
+    evaluate = None
+    if model is not None:
+        if isinstance(model, ModelInfo):
+            info = model
+        elif isinstance(model, (str, os.PathLike)):
+            from .sources.models import load_model
+
+            keras_model, info = load_model(model)
+            from .sources.models import make_evaluator
+
+            evaluate = make_evaluator(keras_model)
+        else:
+            from .sources.models import make_evaluator, model_info
+
+            info = model_info(model)
+            evaluate = make_evaluator(model)
+    loss_name, from_logits = _canonical_loss(loss)
+    return Inputs(
+        splits=splits,
+        loss=loss_name,
+        from_logits=from_logits,
+        model=info,
+        history=_as_history(history),
+        classes=classes,
+        evaluate=evaluate,
+        sources=dict(sources or {}),
+    )
+
+
+def _array(a: Any, name: str) -> Any:
+    if a is None:
+        return None
+    import numpy as np
+
+    arr = np.asarray(a)
+    if arr.dtype == object:
+        raise InputError(
+            f"Invalid value received for `{name}`",
+            expected="a numeric array",
+            received=f"an object array of shape {arr.shape}",
+            hint="Convert it with np.stack(...) or np.asarray(..., dtype='float32')",
+        )
+    return arr
+
+
+def diagnose(
+    *,
+    x_train: Any = None,
+    y_train: Any = None,
+    x_test: Any = None,
+    y_test: Any = None,
+    x_val: Any = None,
+    y_val: Any = None,
+    model: Any = None,
+    loss: Any = None,
+    history: Any = None,
+    classes: int | None = None,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+) -> Report:
+    """Diagnose why validation accuracy lags training accuracy.
+
+    Runs every check whose inputs are given (data, labels, model, history),
+    tests proposed data fixes on the model when one is given, and returns a
+    `Report` whose `.verdict.cause` is one of `cifar_doctor.CAUSES`.
+
+    Args:
+        x_train: Training images as fed to the model. Defaults to `None`.
+        y_train: Training labels, integers or one-hot. Defaults to `None`.
+        x_test: Test images as fed to the model. Defaults to `None`.
+        y_test: Test labels. Defaults to `None`.
+        x_val: Validation images, if separate from test. Defaults to `None`.
+        y_val: Validation labels. Defaults to `None`.
+        model: A Keras model, a path to a `.keras` file (loaded with
+            `safe_mode=True`), or a `ModelInfo`. Defaults to `None`.
+        loss: The loss trained with, a name (`"categorical_crossentropy"`) or a
+            Keras loss; taken from the compiled model when omitted. Defaults to `None`.
+        history: A Keras `History`, a dict like `history.history`, or a path to
+            a console log, CSVLogger CSV or History JSON. Defaults to `None`.
+        classes: Number of classes, when it cannot be inferred. Defaults to `None`.
+        select: Only run checks whose code starts with one of these. Defaults to `None`.
+        ignore: Skip checks whose code starts with one of these. Defaults to `None`.
+
+    Returns:
+        A `Report` with `.verdict`, `.findings`, `.to_dict()`, `.to_json()` and `.print()`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from cifar_doctor import diagnose
+    >>> report = diagnose(history={"loss": [1.78, 1.37, 1.21], "accuracy": [0.36, 0.51, 0.57],
+    ...                            "val_loss": [8.68, 8.97, 7.73], "val_accuracy": [0.45, 0.44, 0.51]})
+    >>> report.verdict.cause
+    'eval-input-scale-mismatch'
+    """
+    inputs = build_inputs(
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, x_val=x_val, y_val=y_val,
+        model=model, loss=loss, history=history, classes=classes,
+    )
+    return run(inputs, select_codes=select, ignore_codes=ignore)

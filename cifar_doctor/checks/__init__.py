@@ -1,0 +1,1 @@
+"""The checks, one module per family. None of them imports TensorFlow."""

@@ -1,0 +1,1 @@
+"""Checks of this family; see cifar_doctor.registry.FAMILIES."""

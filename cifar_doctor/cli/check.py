@@ -1,0 +1,179 @@
+"""`cifar-doctor check`, `checks` and `explain`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..render import Format
+from ..report import FAIL_ON_CHOICES
+from .app import app
+
+DATA_HELP = (
+    "Data to check: an .npz with x_train, y_train, x_test, y_test (optional x_val, y_val), "
+    "a cifar-10-batches-py folder or a cifar-10-python.tar.gz."
+)
+
+
+def output_format(fmt: Format, json_flag: bool) -> Format:
+    return Format.json if json_flag else fmt
+
+
+def fail_on_option() -> Any:
+    return typer.Option("error", "--fail-on", help=f"Exit 1 when a finding is at or above this severity: "
+                        f"{', '.join(FAIL_ON_CHOICES)}.")
+
+
+def validate_fail_on(value: str) -> str:
+    if value not in FAIL_ON_CHOICES:
+        raise UsageError("Invalid value received for `--fail-on`", expected=" or ".join(FAIL_ON_CHOICES),
+                         received=f"--fail-on {value}")
+    return value
+
+
+def split_codes(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def load_check_inputs(
+    *,
+    data: Path | None,
+    recipe: str | None,
+    loss: str | None,
+    model: Path | None,
+    log: str | None,
+    classes: int | None,
+    limit: int | None = None,
+) -> Any:
+    """Turn the command-line evidence into an `Inputs` (the same one `diagnose` builds)."""
+    from ..api import build_inputs
+
+    if data is None and recipe is None and model is None and log is None:
+        recipe = "original"
+    sources: dict[str, Any] = {}
+    arrays: dict[str, Any] = {}
+    if recipe is not None:
+        from ..training.recipes import get_recipe
+
+        rec = get_recipe(recipe)
+        from ..sources.datasets import load_cifar10, load_data_path
+
+        loaded = load_data_path(data) if data is not None else load_cifar10()
+        arrays = rec.preprocess(loaded.arrays, limit=limit)
+        sources["data"] = loaded.description
+        sources["recipe"] = rec.name
+        if loss is None:
+            loss = rec.loss
+    elif data is not None:
+        from ..sources.datasets import load_data_path
+
+        loaded = load_data_path(data)
+        arrays = loaded.arrays
+        if limit:
+            arrays = {k: v[:limit] for k, v in arrays.items()}
+        sources["data"] = loaded.description
+    history = None
+    if log is not None:
+        from ..sources.logs import read_history
+
+        history = read_history(sys.stdin if log == "-" else log, classes=classes)
+        sources["log"] = "<stdin>" if log == "-" else str(log)
+    if model is not None:
+        sources["model_file"] = str(model)
+    return build_inputs(
+        x_train=arrays.get("x_train"), y_train=arrays.get("y_train"),
+        x_test=arrays.get("x_test"), y_test=arrays.get("y_test"),
+        x_val=arrays.get("x_val"), y_val=arrays.get("y_val"),
+        model=model, loss=loss, history=history, classes=classes, sources=sources,
+    )
+
+
+@app.command()
+def check(
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    recipe: Optional[str] = typer.Option(
+        None, "--recipe", "-r",
+        help="Check the data pipeline of a built-in recipe (original, revised, fixed, keras-example). "
+             "With no other input, --recipe original.",
+    ),
+    loss: Optional[str] = typer.Option(None, "--loss", help="The loss you train with, e.g. categorical_crossentropy."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="A .keras model (loaded with safe_mode=True)."),
+    log: Optional[str] = typer.Option(None, "--log", "-l",
+                                      help="A training log (console output, CSVLogger CSV, History JSON); - for stdin."),
+    classes: Optional[int] = typer.Option(None, "--classes", help="Number of classes, if it cannot be inferred."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Check only the first N images of each split."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
+    json_flag: bool = typer.Option(False, "--json", help="Alias for --format json."),
+    fail_on: str = fail_on_option(),
+    select: Optional[list[str]] = typer.Option(None, "--select", help="Only these check codes or prefixes (e.g. PRE,LBL)."),
+    ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="Skip these check codes or prefixes."),
+) -> None:
+    """Check data, labels, a model and/or a training log; print a verdict and findings."""
+    from ..engine import run
+    from ..render import render
+
+    validate_fail_on(fail_on)
+    if classes is not None and classes < 2:
+        raise UsageError("Invalid value received for `--classes`", expected="an integer >= 2",
+                         received=f"--classes {classes}")
+    if limit is not None and limit < 1:
+        raise UsageError("Invalid value received for `--limit`", expected="a positive integer",
+                         received=f"--limit {limit}")
+    inputs = load_check_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes,
+                               limit=limit)
+    report = run(inputs, select_codes=split_codes(select), ignore_codes=split_codes(ignore))
+    render(report, output_format(fmt, json_flag))
+    raise typer.Exit(report.exit_code(fail_on))
+
+
+@app.command("checks")
+def list_checks(
+    json_flag: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
+) -> None:
+    """List every check: code, name, what it needs, the cause it supports."""
+    from ..registry import FAMILIES, all_checks
+
+    specs = all_checks()
+    if json_flag:
+        import json
+
+        typer.echo(json.dumps({"schema_version": "1.0", "checks": [s.to_dict() for s in specs]}, indent=2))
+        return
+    from rich.table import Table
+
+    from ..render.text import make_console
+
+    table = Table(title="cifar-doctor checks")
+    for col in ("code", "name", "needs", "cause", "what it does"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        table.add_row(s.code, s.name, ", ".join(s.requires) or "-", s.cause or "-", s.summary)
+    console = make_console()
+    console.print(table)
+    console.print("Families: " + "; ".join(f"{k} {v}" for k, v in FAMILIES.items()), style="dim")
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A check code (PRE001) or name (train-test-scale-mismatch).")) -> None:
+    """Print a check's documentation."""
+    from ..registry import FAMILIES, get
+
+    try:
+        spec = get(code)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    from rich.markdown import Markdown
+
+    from ..render.text import make_console
+
+    console = make_console()
+    console.print(Markdown(f"# {spec.code} {spec.name}\n\n"
+                           f"Family: {spec.family} ({FAMILIES[spec.family]}). "
+                           f"Needs: {', '.join(spec.requires) or 'nothing'}. Supports cause: `{spec.cause or '-'}`.\n\n"
+                           + spec.doc))

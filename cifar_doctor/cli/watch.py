@@ -1,0 +1,1 @@
+"""`cifar-doctor watch -- CMD ...`: run a training command and diagnose its output live."""

@@ -1,0 +1,196 @@
+"""From findings to a verdict: which explanation the evidence supports, and how strongly.
+
+Every finding names the cause it supports (or none, for advice). The verdict
+picks one primary cause: the most severe, and among equals the one earliest
+in `PRECEDENCE`, which puts bugs that make the evaluation numbers meaningless
+(a scale mismatch, wrong labels, a wrong loss) ahead of the learning-dynamics
+explanations (overfitting, underfitting) that those bugs imitate. Every other
+supported cause goes under `also`.
+
+The cause identifiers are stable: scripts rely on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .findings import Finding, Severity, plain
+
+CAUSES: dict[str, str] = {
+    "healthy": "no problem found in what was checked",
+    "eval-input-scale-mismatch": "eval inputs are on a different scale from training inputs",
+    "input-not-normalized": "inputs are fed raw (0-255) to the network",
+    "input-layout-mismatch": "image layout or shape differs between data and model, or between splits",
+    "label-format-mismatch": "labels are encoded differently from what the loss expects",
+    "output-loss-mismatch": "the model's output activation does not match its loss",
+    "overfitting": "the model fits training data at the expense of validation data",
+    "underfitting": "the model has not fitted the training data",
+    "not-learning": "loss stays at chance level: the network is not learning",
+    "unstable-training": "loss oscillates or diverges: the learning rate is likely too high",
+    "numerical-instability": "NaN or Inf in inputs or loss",
+    "train-test-leakage": "eval images also appear in the training set",
+    "regularization-gap": "validation beats training because dropout/augmentation only act in training",
+    "eval-distribution-shift": "eval data differs in distribution from training data",
+    "eval-labels-misaligned": "eval accuracy stays at chance while training accuracy rises",
+    "class-imbalance": "classes are strongly imbalanced",
+    "insufficient-evidence": "not enough evidence to judge",
+}
+
+#: Order of precedence among causes of the same severity: pipeline bugs first.
+PRECEDENCE: tuple[str, ...] = (
+    "numerical-instability",
+    "label-format-mismatch",
+    "output-loss-mismatch",
+    "input-layout-mismatch",
+    "eval-input-scale-mismatch",
+    "eval-labels-misaligned",
+    "train-test-leakage",
+    "eval-distribution-shift",
+    "not-learning",
+    "unstable-training",
+    "input-not-normalized",
+    "class-imbalance",
+    "overfitting",
+    "underfitting",
+    "regularization-gap",
+    "insufficient-evidence",
+)
+
+#: Confidence of a cause supported by one finding, by that finding's severity.
+#: An error-level check fires only on evidence that has no benign reading
+#: (e.g. a 255x scale ratio), so it starts high; warnings rest on thresholds
+#: that a legitimate pipeline can occasionally cross.
+BASE_CONFIDENCE = {Severity.ERROR: 0.9, Severity.WARNING: 0.7, Severity.INFO: 0.5}
+
+#: Added per further independent finding (a different check) supporting the same cause.
+CORROBORATION_BONUS = 0.04
+
+#: Confidence when a counterfactual evaluation measured that the fix restores accuracy.
+CONFIRMED_CONFIDENCE = 0.99
+
+#: A counterfactual "confirms" a fix when accuracy improves by at least this much (absolute).
+CONFIRMING_ACCURACY_GAIN = 0.02
+
+
+@dataclass
+class Verdict:
+    """The diagnosis: one primary cause plus further causes.
+
+    Attributes:
+        cause: One of `CAUSES`.
+        confidence: 0..1.
+        explanation: Plain words citing the evidence.
+        evidence: The numbers and finding codes the verdict rests on.
+        also: Further causes, each `{"cause", "confidence", "codes"}`.
+    """
+
+    cause: str
+    confidence: float
+    explanation: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    also: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def causes(self) -> list[str]:
+        return [self.cause] + [a["cause"] for a in self.also]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause,
+            "confidence": round(self.confidence, 2),
+            "explanation": self.explanation,
+            "evidence": plain(self.evidence),
+            "also": plain(self.also),
+        }
+
+
+def _rank(cause: str) -> int:
+    return PRECEDENCE.index(cause) if cause in PRECEDENCE else len(PRECEDENCE)
+
+
+def decide(
+    findings: list[Finding],
+    *,
+    ran: list[str] | None = None,
+    missing: list[str] | None = None,
+    counterfactuals: list[dict[str, Any]] | None = None,
+) -> Verdict:
+    """Build the verdict from findings.
+
+    Args:
+        findings: All findings of the run.
+        ran: Codes of the checks that ran. Defaults to `None` (unknown).
+        missing: Reasons of skipped checks, to say what more evidence would help.
+            Defaults to `None`.
+        counterfactuals: Measured fixes (see `cifar_doctor.counterfactual`). Defaults to `None`.
+    """
+    ran = ran or []
+    counterfactuals = counterfactuals or []
+    by_cause: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.cause:
+            by_cause.setdefault(f.cause, []).append(f)
+
+    # insufficient-evidence only decides when nothing else does
+    real = {c: fs for c, fs in by_cause.items() if c != "insufficient-evidence"}
+    if not real:
+        return _no_cause(by_cause.get("insufficient-evidence", []), ran, missing or [])
+
+    scored = []
+    for cause, fs in real.items():
+        top = max(fs, key=lambda f: f.severity.rank)
+        conf = BASE_CONFIDENCE[top.severity] + CORROBORATION_BONUS * (len({f.code for f in fs}) - 1)
+        confirmed = [
+            cf for cf in counterfactuals if cf.get("code") in {f.code for f in fs} and cf.get("confirmed")
+        ]
+        if confirmed:
+            conf = CONFIRMED_CONFIDENCE
+        scored.append((top.severity.rank, -_rank(cause), min(conf, 0.99), cause, fs, confirmed))
+    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+
+    _, _, conf, cause, fs, confirmed = scored[0]
+    fs_sorted = sorted(fs, key=lambda f: (-f.severity.rank, f.code))
+    lead = fs_sorted[0]
+    explanation = lead.explanation or lead.message
+    if lead.explanation and lead.message not in explanation:
+        explanation = f"{lead.message} {lead.explanation}"
+    for cf in confirmed:
+        explanation += " " + cf["summary"]
+    if cause != "overfitting" and "overfitting" not in real and _looks_like_gap(findings):
+        explanation += " The gap between training and validation is a symptom of this, not overfitting."
+    evidence: dict[str, Any] = {"codes": sorted({f.code for f in fs})}
+    evidence.update(lead.evidence)
+    if confirmed:
+        evidence["counterfactual"] = {k: confirmed[0][k] for k in ("before", "after", "transform")}
+    also = [
+        {"cause": c, "confidence": round(cf, 2), "codes": sorted({f.code for f in ffs})}
+        for _, _, cf, c, ffs, _ in scored[1:]
+    ]
+    return Verdict(cause, conf, explanation, evidence, also)
+
+
+def _looks_like_gap(findings: list[Finding]) -> bool:
+    return any(f.code.startswith(("LOG", "PRE")) for f in findings if f.severity == Severity.ERROR)
+
+
+def _no_cause(insufficient: list[Finding], ran: list[str], missing: list[str]) -> Verdict:
+    if insufficient or not ran:
+        needs = sorted(set(missing))
+        reasons = [f.message for f in insufficient]
+        explanation = " ".join(reasons) if reasons else "No check could run on the inputs given."
+        if needs:
+            explanation += " More evidence would help: " + "; ".join(needs) + "."
+        return Verdict(
+            "insufficient-evidence",
+            0.5,
+            explanation,
+            {"codes": sorted({f.code for f in insufficient}), "checks_ran": len(ran), "needs": needs},
+        )
+    families = sorted({c[:3] for c in ran})
+    # more independent families checked -> more confidence that nothing is wrong
+    conf = min(0.5 + 0.08 * len(families), 0.95)
+    explanation = f"No problem found by {len(ran)} checks ({', '.join(families)})."
+    if missing:
+        explanation += " Not checked: " + "; ".join(sorted(set(missing))) + "."
+    return Verdict("healthy", conf, explanation, {"checks_ran": len(ran), "families": families})

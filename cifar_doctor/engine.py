@@ -1,0 +1,88 @@
+"""Run the registered checks on an `Inputs`, then decide the verdict.
+
+This is the one diagnosis path: the `check` CLI, `watch`, `compare`, the Keras
+callback and `diagnose()` all end here. A check whose inputs are missing is
+recorded as skipped with the reason; a check that raises is recorded as
+crashed with the error, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+from .diagnosis import decide
+from .findings import Finding
+from .inputs import Inputs
+from .registry import REQUIREMENTS, CheckSpec, select
+from .report import CheckOutcome, Report
+
+
+def run_checks(inputs: Inputs, specs: Iterable[CheckSpec]) -> tuple[list[Finding], list[CheckOutcome]]:
+    """Run `specs` on `inputs`; never raises for a failing check."""
+    findings: list[Finding] = []
+    outcomes: list[CheckOutcome] = []
+    for spec in specs:
+        missing = [r for r in spec.requires if not inputs.has(r)]
+        if missing:
+            reason = "; ".join(REQUIREMENTS[r] for r in missing)
+            outcomes.append(CheckOutcome(spec.code, spec.name, "skipped", reason))
+            continue
+        t0 = time.perf_counter()
+        try:
+            found = list(spec(inputs) or [])
+        except Exception as exc:  # a broken check must not hide the others
+            outcomes.append(
+                CheckOutcome(spec.code, spec.name, "crashed", f"{type(exc).__name__}: {exc}",
+                             seconds=time.perf_counter() - t0)
+            )
+            continue
+        findings.extend(found)
+        outcomes.append(
+            CheckOutcome(spec.code, spec.name, "ran", None, len(found), time.perf_counter() - t0)
+        )
+    return findings, outcomes
+
+
+def run(
+    inputs: Inputs,
+    *,
+    select_codes: list[str] | None = None,
+    ignore_codes: list[str] | None = None,
+    counterfactual: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> Report:
+    """Diagnose `inputs`: run the checks, test what can be tested, decide.
+
+    Args:
+        inputs: The evidence.
+        select_codes: Only checks whose code starts with one of these. Defaults to `None` (all).
+        ignore_codes: Skip checks whose code starts with one of these. Defaults to `None`.
+        counterfactual: Evaluate the model on eval data with each proposed data fix
+            applied, when a model evaluator is available. Defaults to `True`.
+        extra: Additional plain sections for the report (e.g. training runs). Defaults to `None`.
+
+    Returns:
+        A `Report`.
+    """
+    specs = select(select_codes, ignore_codes)
+    findings, outcomes = run_checks(inputs, specs)
+    counterfactuals: list[dict[str, Any]] = []
+    if counterfactual and inputs.evaluate is not None:
+        from .counterfactual import run_counterfactuals
+
+        counterfactuals = run_counterfactuals(inputs, findings)
+    verdict = decide(
+        findings,
+        ran=[o.code for o in outcomes if o.status == "ran"],
+        missing=[o.reason for o in outcomes if o.status == "skipped" and o.reason],
+        counterfactuals=counterfactuals,
+    )
+    return Report(
+        inputs=inputs.describe(),
+        verdict=verdict,
+        findings=findings,
+        checks=outcomes,
+        counterfactuals=counterfactuals,
+        extra=dict(extra or {}),
+    )

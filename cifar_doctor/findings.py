@@ -1,0 +1,129 @@
+"""Findings: what a check observed, how bad it is, and how to fix it.
+
+All types here are frozen dataclasses holding plain JSON values, so a finding
+can be rendered, serialised and compared without importing anything heavy.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    """How much a finding matters. Ordered: `error` > `warning` > `info`."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+    @classmethod
+    def parse(cls, value: "str | Severity") -> "Severity":
+        if isinstance(value, Severity):
+            return value
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            raise ValueError(
+                f"Invalid severity. Expected one of error, warning, info. Received: {value!r}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Fix:
+    """An imperative summary of the fix, optionally with a code snippet.
+
+    `transform` is a machine-readable description of a data fix that can be
+    tested (for example `{"split": "test", "scale": 0.00392, "offset": 0.0}`):
+    the counterfactual evaluation applies it to measure what the fix buys.
+    """
+
+    title: str
+    snippet: str | None = None
+    transform: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"title": self.title}
+        if self.snippet is not None:
+            out["snippet"] = self.snippet
+        if self.transform is not None:
+            out["transform"] = self.transform
+        return out
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (or notable fact) found by a check.
+
+    Args:
+        code: The check's code, e.g. `PRE001`.
+        name: The check's kebab-case name, e.g. `train-test-scale-mismatch`.
+        severity: `Severity.ERROR`, `WARNING` or `INFO`.
+        message: What is wrong, with the observed numbers.
+        evidence: The plain JSON values the judgement was made on.
+        fix: How to fix it.
+        cause: The verdict cause this finding supports (one of
+            `cifar_doctor.diagnosis.CAUSES`), or `None` for advice that
+            explains no accuracy gap by itself.
+        explanation: Why the observation leads to the judgement.
+        split: The split the finding is about, if any.
+    """
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    fix: Fix | None = None
+    cause: str | None = None
+    explanation: str | None = None
+    split: str | None = None
+    docs: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity.value,
+            "message": self.message,
+            "cause": self.cause,
+            "split": self.split,
+            "explanation": self.explanation,
+            "evidence": _plain(self.evidence),
+            "fix": self.fix.to_dict() if self.fix else None,
+            "docs": self.docs or f"cifar-doctor explain {self.code}",
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples to plain JSON values, recursively."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if np is not None:
+        if isinstance(value, np.ndarray):
+            return _plain(value.tolist())
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if isinstance(value, np.integer):
+            return int(value)
+        if isinstance(value, np.floating):
+            value = float(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        return round(value, 6)
+    return value
+
+
+plain = _plain

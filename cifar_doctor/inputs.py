@@ -1,0 +1,295 @@
+"""The evidence a diagnosis works on: data splits, labels, loss, model facts, a history.
+
+Every front end (the `check` CLI, `watch`, `compare`, the Keras callback and
+`diagnose()`) builds one `Inputs` and hands it to `cifar_doctor.engine.run`.
+Nothing here imports TensorFlow: a model is described by `ModelInfo`, plain
+facts read off a Keras model by `cifar_doctor.sources.models`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+EVAL_SPLITS = ("test", "val")
+
+#: Canonical history keys and the Keras names they are read from.
+ACCURACY_NAMES = ("acc", "accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy")
+
+
+@dataclass
+class Split:
+    """One split of the data as it is fed to the model.
+
+    Args:
+        name: `train`, `test` or `val`.
+        x: Images, an array of shape (N, H, W, C) or (N, C, H, W). Defaults to `None`.
+        y: Labels, integers (N,)/(N, 1) or one-hot (N, K). Defaults to `None`.
+    """
+
+    name: str
+    x: Any = None
+    y: Any = None
+    _stats: Any = field(default=None, repr=False)
+    _labels: Any = field(default=None, repr=False)
+
+    @property
+    def stats(self):
+        """Per-channel image statistics (`cifar_doctor.stats.ImageStats`), computed once."""
+        if self._stats is None and self.x is not None:
+            from .stats import image_stats
+
+            self._stats = image_stats(self.x)
+        return self._stats
+
+    def labels(self, classes: int | None = None):
+        """Label facts (`cifar_doctor.labelinfo.LabelInfo`), computed once."""
+        if self._labels is None and self.y is not None:
+            from .labelinfo import label_info
+
+            self._labels = label_info(self.y, classes)
+        return self._labels
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.x is not None:
+            out["x_shape"] = list(getattr(self.x, "shape", ()))
+            out["x_dtype"] = str(getattr(self.x, "dtype", type(self.x).__name__))
+        if self.y is not None:
+            out["y_shape"] = list(getattr(self.y, "shape", ()))
+            out["y_dtype"] = str(getattr(self.y, "dtype", type(self.y).__name__))
+        return out
+
+
+@dataclass
+class ModelInfo:
+    """Facts about a Keras model that the checks need, without TensorFlow.
+
+    Args:
+        input_shape: Input shape without the batch axis, e.g. `(32, 32, 3)`.
+        output_units: Units of the last layer. Defaults to `None`.
+        last_activation: Activation applied to the output (`softmax`, `sigmoid`,
+            `linear`, ...). Defaults to `None`.
+        loss: Name of the compiled loss, canonical snake case. Defaults to `None`.
+        from_logits: The compiled loss's `from_logits`, if known. Defaults to `None`.
+        rescaling: Descriptions of in-model input normalization layers
+            (`Rescaling`, `Normalization`) found before the first trainable
+            layer. Defaults to `[]`.
+        layers: Class names of the layers, in order. Defaults to `[]`.
+        name: The model's name. Defaults to `None`.
+    """
+
+    input_shape: tuple | None = None
+    output_units: int | None = None
+    last_activation: str | None = None
+    loss: str | None = None
+    from_logits: bool | None = None
+    rescaling: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "output_units": self.output_units,
+            "last_activation": self.last_activation,
+            "loss": self.loss,
+            "from_logits": self.from_logits,
+            "rescaling": list(self.rescaling),
+            "layers": len(self.layers),
+        }
+
+
+@dataclass
+class History:
+    """A training history: per-epoch metrics, as Keras' `History.history` holds them.
+
+    Args:
+        metrics: Metric name -> one value per epoch (`loss`, `val_loss`,
+            `accuracy`/`acc`, `val_accuracy`/`val_acc`, anything else).
+        evaluations: Results the user printed from `model.evaluate()`, each
+            a dict like `{"loss": 7.43, "accuracy": 0.53}`. Defaults to `[]`.
+        flavor: `keras2` (loss from clipped probabilities), `keras3` (loss
+            from logits, unclipped) or `unknown`. Defaults to `"unknown"`.
+        classes: Number of classes, if the log tells. Defaults to `None`.
+        source: Where the history came from, for the report. Defaults to `None`.
+        train_samples / val_samples: From "Train on N samples, validate on M samples".
+        truncated: The last epoch line was incomplete and was dropped.
+    """
+
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    flavor: str = "unknown"
+    classes: int | None = None
+    source: str | None = None
+    train_samples: int | None = None
+    val_samples: int | None = None
+    truncated: bool = False
+    eval_accuracy_train_mode: list[float] | None = None
+
+    @property
+    def epochs(self) -> int:
+        return max((len(v) for v in self.metrics.values()), default=0)
+
+    def _find(self, prefix: str, names: tuple[str, ...]) -> str | None:
+        for n in names:
+            if prefix + n in self.metrics:
+                return prefix + n
+        # any metric ending in accuracy (custom names), train or val
+        for key in self.metrics:
+            bare = key[len(prefix):] if key.startswith(prefix) else None
+            if bare is None or (not prefix and key.startswith("val_")):
+                continue
+            if bare.endswith("accuracy") or bare.endswith("acc"):
+                if "top_k" in bare or "top" in bare.split("_"):
+                    continue
+                return key
+        return None
+
+    @property
+    def acc_key(self) -> str | None:
+        return self._find("", ACCURACY_NAMES)
+
+    @property
+    def val_acc_key(self) -> str | None:
+        return self._find("val_", ACCURACY_NAMES)
+
+    def series(self, key: str | None) -> list[float]:
+        if key is None:
+            return []
+        return list(self.metrics.get(key, []))
+
+    @property
+    def loss(self) -> list[float]:
+        return self.series("loss" if "loss" in self.metrics else None)
+
+    @property
+    def val_loss(self) -> list[float]:
+        return self.series("val_loss" if "val_loss" in self.metrics else None)
+
+    @property
+    def acc(self) -> list[float]:
+        return self.series(self.acc_key)
+
+    @property
+    def val_acc(self) -> list[float]:
+        return self.series(self.val_acc_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs,
+            "metrics": {k: [_num(v) for v in vals] for k, vals in sorted(self.metrics.items())},
+            "evaluations": self.evaluations,
+            "flavor": self.flavor,
+            "classes": self.classes,
+            "source": self.source,
+        }
+
+
+def _num(v: float) -> float | str:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return str(v)
+    return round(float(v), 6)
+
+
+@dataclass
+class Inputs:
+    """Everything one diagnosis looks at. Any part may be missing.
+
+    Args:
+        splits: Split name -> `Split`. Defaults to `{}`.
+        loss: The loss the user trains with (canonical snake case). Defaults to `None`.
+        from_logits: Whether that loss is computed from logits. Defaults to `None`.
+        model: Facts about the model. Defaults to `None`.
+        history: The training history. Defaults to `None`.
+        classes: Number of classes, if known. Defaults to `None`.
+        evaluate: A function `(x, y) -> {"loss": float, "accuracy": float}`
+            that evaluates the user's model; used to test data fixes
+            (the counterfactual). Defaults to `None`.
+        sources: Plain description of where each input came from. Defaults to `{}`.
+    """
+
+    splits: dict[str, Split] = field(default_factory=dict)
+    loss: str | None = None
+    from_logits: bool | None = None
+    model: ModelInfo | None = None
+    history: History | None = None
+    classes: int | None = None
+    evaluate: Callable[[Any, Any], dict[str, float]] | None = None
+    sources: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # --- accessors used by checks -------------------------------------------------
+    @property
+    def train(self) -> Split | None:
+        s = self.splits.get("train")
+        return s if s is not None and (s.x is not None or s.y is not None) else None
+
+    @property
+    def eval_splits(self) -> list[Split]:
+        return [self.splits[n] for n in EVAL_SPLITS if n in self.splits and self.splits[n].x is not None]
+
+    @property
+    def eval_label_splits(self) -> list[Split]:
+        return [self.splits[n] for n in EVAL_SPLITS if n in self.splits and self.splits[n].y is not None]
+
+    @property
+    def effective_loss(self) -> str | None:
+        return self.loss or (self.model.loss if self.model else None)
+
+    @property
+    def effective_from_logits(self) -> bool | None:
+        if self.from_logits is not None:
+            return self.from_logits
+        return self.model.from_logits if self.model else None
+
+    @property
+    def num_classes(self) -> int | None:
+        """Classes from, in order: explicit, model outputs, one-hot width, the history."""
+        if self.classes:
+            return self.classes
+        if self.model and self.model.output_units and self.model.output_units > 1:
+            return self.model.output_units
+        tr = self.splits.get("train")
+        if tr is not None and tr.y is not None and getattr(tr.y, "ndim", 0) == 2 and tr.y.shape[1] > 1:
+            return int(tr.y.shape[1])
+        if self.history and self.history.classes:
+            return self.history.classes
+        return None
+
+    def has(self, requirement: str) -> bool:
+        tr = self.splits.get("train")
+        if requirement == "train_x":
+            return tr is not None and tr.x is not None
+        if requirement == "eval_x":
+            return bool(self.eval_splits)
+        if requirement == "labels":
+            return tr is not None and tr.y is not None
+        if requirement == "eval_labels":
+            return bool(self.eval_label_splits)
+        if requirement == "loss":
+            return self.effective_loss is not None
+        if requirement == "model":
+            return self.model is not None
+        if requirement == "history":
+            return self.history is not None and self.history.epochs > 0
+        raise KeyError(requirement)
+
+    def describe(self) -> dict[str, Any]:
+        """A plain description for the report's `inputs` section."""
+        out: dict[str, Any] = {
+            "splits": {n: s.describe() for n, s in sorted(self.splits.items())},
+            "loss": self.effective_loss,
+            "from_logits": self.effective_from_logits,
+            "classes": self.num_classes,
+            "model": self.model.to_dict() if self.model else None,
+            "history": (
+                {"epochs": self.history.epochs, "metrics": sorted(self.history.metrics), "flavor": self.history.flavor}
+                if self.history
+                else None
+            ),
+        }
+        out.update(self.sources)
+        return out

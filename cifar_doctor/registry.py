@@ -1,0 +1,216 @@
+"""The check registry: every check's metadata, in one central table.
+
+A check is a function `check(inputs) -> list[Finding]` decorated with
+`@register(...)`. The decorator returns a `CheckSpec`, which is still callable
+and also builds findings pre-filled with the check's code, name and cause:
+
+    @register("PRE001", "train-test-scale-mismatch", requires=("train_x", "eval_x"),
+              cause="eval-input-scale-mismatch")
+    def train_test_scale_mismatch(inputs):
+        '''What it does: ...'''
+        return [train_test_scale_mismatch.finding(Severity.ERROR, "...", evidence={...})]
+
+Codes are a three-letter family prefix plus three digits. They never change
+meaning and are never reused; a renamed code keeps working through
+`REDIRECTS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .findings import Finding, Fix, Severity
+
+FAMILIES: dict[str, str] = {
+    "RNG": "input range and normalization scheme",
+    "PRE": "preprocessing mismatch between train and eval",
+    "DAT": "data integrity (dtype, NaN/Inf, constant images, layout)",
+    "DUP": "train/eval duplicates",
+    "LBL": "labels and their encoding",
+    "MDL": "model structure vs loss and data",
+    "LOG": "loss and accuracy in a training log",
+    "FIT": "over- and underfitting from learning curves",
+}
+
+#: The modules that define checks, one per family; imported on first use.
+CHECK_MODULES = (
+    "cifar_doctor.checks.range",
+    "cifar_doctor.checks.preprocessing",
+    "cifar_doctor.checks.data",
+    "cifar_doctor.checks.duplicates",
+    "cifar_doctor.checks.labels",
+    "cifar_doctor.checks.model",
+    "cifar_doctor.checks.log",
+    "cifar_doctor.checks.fit",
+)
+
+#: Old code -> current code. Codes are never reused, only redirected.
+REDIRECTS: dict[str, str] = {}
+
+#: What each requirement means, phrased as the reason a check is skipped.
+REQUIREMENTS: dict[str, str] = {
+    "train_x": "needs training images (--data or --recipe)",
+    "eval_x": "needs test or validation images (--data or --recipe)",
+    "labels": "needs training labels (--data or --recipe)",
+    "eval_labels": "needs test or validation labels (--data or --recipe)",
+    "loss": "needs the training loss (--loss or a compiled --model)",
+    "model": "needs a model (--model)",
+    "history": "needs a training history (--log)",
+}
+
+_CODE_RE = re.compile(r"^[A-Z]{3}\d{3}$")
+
+
+@dataclass
+class CheckSpec:
+    """Metadata of one check, and the check itself."""
+
+    code: str
+    name: str
+    func: Callable[[Any], list[Finding]]
+    requires: tuple[str, ...] = ()
+    cause: str | None = None
+    family: str = ""
+    doc: str = ""
+    summary: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __call__(self, inputs: Any) -> list[Finding]:
+        return self.func(inputs)
+
+    def finding(
+        self,
+        severity: Severity | str,
+        message: str,
+        *,
+        evidence: dict[str, Any] | None = None,
+        fix: Fix | str | None = None,
+        explanation: str | None = None,
+        split: str | None = None,
+        cause: str | None = ...,  # type: ignore[assignment]
+    ) -> Finding:
+        """Build a finding of this check; `cause` defaults to the check's cause."""
+        if isinstance(fix, str):
+            fix = Fix(fix)
+        return Finding(
+            code=self.code,
+            name=self.name,
+            severity=Severity.parse(severity),
+            message=message,
+            evidence=dict(evidence or {}),
+            fix=fix,
+            cause=self.cause if cause is ... else cause,
+            explanation=explanation,
+            split=split,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "family": self.family,
+            "requires": list(self.requires),
+            "cause": self.cause,
+            "summary": self.summary,
+        }
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+_LOADED = False
+
+
+def register(
+    code: str,
+    name: str,
+    *,
+    requires: tuple[str, ...] = (),
+    cause: str | None = None,
+) -> Callable[[Callable[[Any], list[Finding]]], CheckSpec]:
+    """Register a check under `code` and kebab-case `name`."""
+    if not _CODE_RE.match(code):
+        raise ValueError(f"Invalid check code. Expected three capitals and three digits. Received: {code!r}")
+    if code[:3] not in FAMILIES:
+        raise ValueError(f"Unknown check family {code[:3]!r} for {code}.")
+    for req in requires:
+        if req not in REQUIREMENTS:
+            raise ValueError(f"Unknown requirement {req!r} for {code}.")
+    if cause is not None:
+        from .diagnosis import CAUSES
+
+        if cause not in CAUSES:
+            raise ValueError(f"Unknown cause {cause!r} for {code}.")
+
+    def decorate(func: Callable[[Any], list[Finding]]) -> CheckSpec:
+        doc = inspect.cleandoc(func.__doc__ or "")
+        summary = _summary(doc)
+        spec = CheckSpec(code, name, func, tuple(requires), cause, code[:3], doc, summary)
+        if code in _REGISTRY and _REGISTRY[code].func.__qualname__ != func.__qualname__:
+            raise ValueError(f"Check code {code} registered twice.")
+        _REGISTRY[code] = spec
+        return spec
+
+    return decorate
+
+
+def _summary(doc: str) -> str:
+    """First sentence under "What it does", or the first line of the docstring."""
+    lines = doc.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().lower().startswith("## what it does"):
+            body = " ".join(ln.strip() for ln in lines[i + 1 : i + 4] if ln.strip() and not ln.startswith("#"))
+            return body.split(". ")[0].rstrip(".") + "."
+    return lines[0] if lines else ""
+
+
+def load_all() -> None:
+    """Import every check module (none of them imports TensorFlow)."""
+    global _LOADED
+    if _LOADED:
+        return
+    for mod in CHECK_MODULES:
+        importlib.import_module(mod)
+    _LOADED = True
+
+
+def all_checks() -> list[CheckSpec]:
+    """Every registered check, sorted by code."""
+    load_all()
+    return [_REGISTRY[c] for c in sorted(_REGISTRY)]
+
+
+def get(code_or_name: str) -> CheckSpec:
+    """Look a check up by code (case-insensitive, redirects honoured) or name.
+
+    Raises:
+        KeyError: with a message listing close matches.
+    """
+    load_all()
+    key = code_or_name.strip()
+    upper = REDIRECTS.get(key.upper(), key.upper())
+    if upper in _REGISTRY:
+        return _REGISTRY[upper]
+    for spec in _REGISTRY.values():
+        if spec.name == key.lower():
+            return spec
+    import difflib
+
+    names = list(_REGISTRY) + [s.name for s in _REGISTRY.values()]
+    close = difflib.get_close_matches(key, names, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else " Run `cifar-doctor checks` for the list."
+    raise KeyError(f"Unknown check {code_or_name!r}.{hint}")
+
+
+def select(prefixes: list[str] | None = None, ignore: list[str] | None = None) -> list[CheckSpec]:
+    """Checks whose code starts with one of `prefixes` (all if None), minus `ignore`."""
+    specs = all_checks()
+    if prefixes:
+        ups = [p.upper() for p in prefixes]
+        specs = [s for s in specs if any(s.code.startswith(p) or s.name == p.lower() for p in ups)]
+    if ignore:
+        ups = [p.upper() for p in ignore]
+        specs = [s for s in specs if not any(s.code.startswith(p) or s.name == p.lower() for p in ups)]
+    return specs

@@ -1,0 +1,58 @@
+"""Markdown renderer: a report to paste into a forum question or an issue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import evidence_lines, fmt_value
+
+
+def to_markdown(report: Any) -> str:
+    d = report.to_dict()
+    v = d["verdict"]
+    lines = [
+        "## cifar-doctor report",
+        "",
+        f"**Verdict: `{v['cause']}`** (confidence {v['confidence']:.2f})",
+        "",
+        v["explanation"],
+        "",
+    ]
+    if v["also"]:
+        lines.append("Also: " + ", ".join(f"`{a['cause']}`" for a in v["also"]))
+        lines.append("")
+    for cf in d.get("counterfactuals", []):
+        if "summary" in cf:
+            lines += [f"> {cf['summary']}", ""]
+    runs = d.get("runs")
+    if runs:
+        lines += ["### Runs", "", "| run | verdict | final acc | final val acc |", "|---|---|---|---|"]
+        for r in runs:
+            h = r.get("history", {})
+            acc = h.get("accuracy", [None])[-1] if h.get("accuracy") else None
+            vacc = h.get("val_accuracy", [None])[-1] if h.get("val_accuracy") else None
+            lines.append(f"| {r['name']} | `{r['verdict']['cause']}` | {fmt_value(acc)} | {fmt_value(vacc)} |")
+        lines.append("")
+    s = d["summary"]
+    lines += [
+        f"### Findings ({s['errors']} errors, {s['warnings']} warnings, {s['infos']} info)",
+        "",
+    ]
+    if not d["findings"]:
+        lines += ["No findings.", ""]
+    for f in d["findings"]:
+        where = f" [{f['split']}]" if f.get("split") else ""
+        lines.append(f"- **{f['code']} {f['name']}** ({f['severity']}){where}: {f['message']}")
+        for k, val in evidence_lines(f["evidence"], limit=6):
+            lines.append(f"  - {k}: `{val}`")
+        if f.get("fix"):
+            lines.append(f"  - Fix: {f['fix']['title']}")
+            if f["fix"].get("snippet"):
+                lines += ["", "    ```python"] + ["    " + ln for ln in f["fix"]["snippet"].splitlines()] + ["    ```"]
+    lines += [
+        "",
+        f"<sub>{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed · "
+        f"cifar-doctor {d['tool']['version']}</sub>",
+        "",
+    ]
+    return "\n".join(lines)

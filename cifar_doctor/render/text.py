@@ -1,0 +1,108 @@
+"""Rich text renderer: verdict first, then findings by severity with evidence and fix."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from .common import SEVERITY_ICON, SEVERITY_STYLE, evidence_lines, spark
+
+VERDICT_STYLE = {"healthy": "green", "insufficient-evidence": "yellow"}
+
+
+def make_console(file: Any = None, stderr: bool = False) -> Console:
+    """A Console honouring NO_COLOR, writing to `file`, stdout or stderr."""
+    return Console(file=file or (sys.stderr if stderr else sys.stdout), highlight=False, soft_wrap=False)
+
+
+def verdict_panel(verdict: dict[str, Any], title: str = "Verdict") -> Panel:
+    cause = verdict["cause"]
+    style = VERDICT_STYLE.get(cause, "red")
+    body = Text()
+    body.append(cause, style=f"bold {style}")
+    body.append(f"  (confidence {verdict['confidence']:.2f})\n\n", style="dim")
+    body.append(verdict["explanation"])
+    if verdict.get("also"):
+        body.append("\n\nAlso: ", style="bold")
+        body.append(", ".join(f"{a['cause']} ({a['confidence']:.2f})" for a in verdict["also"]))
+    return Panel(body, title=title, border_style=style, expand=True)
+
+
+def finding_block(f: dict[str, Any]) -> Group:
+    sev = f["severity"]
+    head = Text()
+    head.append(f"{SEVERITY_ICON[sev]} {f['code']} ", style=SEVERITY_STYLE[sev])
+    head.append(f["name"], style="bold")
+    if f.get("split"):
+        head.append(f" [{f['split']}]", style="dim")
+    parts: list[Any] = [head, Text("  " + f["message"])]
+    if f.get("explanation"):
+        parts.append(Text("  " + f["explanation"], style="dim"))
+    ev = evidence_lines(f["evidence"])
+    if ev:
+        t = Table.grid(padding=(0, 1))
+        t.add_column(style="dim", no_wrap=True)
+        t.add_column()
+        for k, val in ev:
+            t.add_row("    " + k, val)
+        parts.append(t)
+    fix = f.get("fix")
+    if fix:
+        parts.append(Text.assemble(("  Fix: ", "bold green"), fix["title"]))
+        if fix.get("snippet"):
+            parts.append(Syntax(fix["snippet"], "python", theme="ansi_dark", padding=(0, 4), background_color="default"))
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def runs_table(runs: list[dict[str, Any]]) -> Table:
+    t = Table(title="Runs", expand=False)
+    for col in ("run", "verdict", "train acc", "val acc", "val loss", "curve (val acc)"):
+        t.add_column(col)
+    for r in runs:
+        h = r.get("history", {})
+        acc, vacc, vloss = h.get("accuracy", []), h.get("val_accuracy", []), h.get("val_loss", [])
+        t.add_row(
+            r["name"],
+            r["verdict"]["cause"],
+            f"{acc[-1]:.3f}" if acc else "-",
+            f"{vacc[-1]:.3f}" if vacc else "-",
+            f"{vloss[-1]:.3g}" if vloss else "-",
+            spark(vacc),
+        )
+    return t
+
+
+def print_report(report: Any, console: Console | None = None, file: Any = None) -> None:
+    console = console or make_console(file)
+    d = report.to_dict()
+    console.print(verdict_panel(d["verdict"]))
+    for cf in d.get("counterfactuals", []):
+        if "summary" in cf:
+            style = "green" if cf.get("confirmed") else "yellow"
+            console.print(Panel(cf["summary"], title="Counterfactual (measured)", border_style=style))
+    if d.get("runs"):
+        console.print(runs_table(d["runs"]))
+    if d["findings"]:
+        console.print(Text("Findings", style="bold underline"))
+        for f in d["findings"]:
+            console.print(finding_block(f))
+    else:
+        console.print(Text("No findings.", style="green"))
+    s = d["summary"]
+    skipped = [c for c in d["checks"] if c["status"] != "ran"]
+    line = Text(
+        f"{s['errors']} errors, {s['warnings']} warnings, {s['infos']} info · "
+        f"{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed",
+        style="dim",
+    )
+    console.print(line)
+    crashed = [c for c in skipped if c["status"] == "crashed"]
+    for c in crashed:
+        console.print(Text(f"  crashed: {c['code']} {c['name']}: {c['reason']}", style="red"))

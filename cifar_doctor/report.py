@@ -1,0 +1,117 @@
+"""The report: verdict, findings and check outcomes, as one output object.
+
+`Report.to_dict()` is the versioned JSON envelope (`SCHEMA_VERSION`); the
+renderers in `cifar_doctor.render` draw the same object as Rich text or Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diagnosis import Verdict
+from .findings import Finding, Severity, plain
+
+#: Version of the JSON report. Bump the major on an incompatible change.
+SCHEMA_VERSION = "1.0"
+
+FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+
+
+@dataclass
+class CheckOutcome:
+    """What happened to one check: `ran`, `skipped` (with the reason) or `crashed`."""
+
+    code: str
+    name: str
+    status: str
+    reason: str | None = None
+    findings: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "status": self.status, "reason": self.reason,
+                "findings": self.findings}
+
+
+def _sort_key(f: Finding) -> tuple:
+    return (-f.severity.rank, f.code, f.split or "", f.message)
+
+
+@dataclass
+class Report:
+    """The result of one diagnosis.
+
+    Attributes:
+        verdict: The `Verdict`.
+        findings: Findings, most severe first, in a stable order.
+        checks: One `CheckOutcome` per registered check.
+        inputs: Plain description of what was examined.
+        counterfactuals: Measured effects of proposed data fixes.
+        extra: Further plain sections (e.g. `runs` for `compare`).
+    """
+
+    verdict: Verdict
+    findings: list[Finding] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    counterfactuals: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.findings = sorted(self.findings, key=_sort_key)
+        self.checks = sorted(self.checks, key=lambda c: c.code)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        count = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            count[f.severity.value] += 1
+        status = {"ran": 0, "skipped": 0, "crashed": 0}
+        for c in self.checks:
+            status[c.status] = status.get(c.status, 0) + 1
+        return {
+            "errors": count["error"],
+            "warnings": count["warning"],
+            "infos": count["info"],
+            "checks_ran": status["ran"],
+            "checks_skipped": status["skipped"],
+            "checks_crashed": status["crashed"],
+        }
+
+    def codes(self) -> list[str]:
+        return sorted({f.code for f in self.findings})
+
+    def exit_code(self, fail_on: str = "error") -> int:
+        """0 when no finding is at or above `fail_on`, else 1 (linter convention)."""
+        if fail_on == "never":
+            return 0
+        threshold = Severity.parse(fail_on).rank
+        return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        from . import __version__
+
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "cifar-doctor", "version": __version__},
+            "inputs": plain(self.inputs),
+            "verdict": self.verdict.to_dict(),
+            "summary": self.summary,
+            "checks": [c.to_dict() for c in self.checks],
+            "findings": [f.to_dict() for f in self.findings],
+            "counterfactuals": plain(self.counterfactuals),
+        }
+        for key, value in self.extra.items():
+            out[key] = plain(value)
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False, allow_nan=False)
+
+    def print(self, console: Any = None, fmt: str = "text") -> None:
+        """Print the report with Rich (or as `json`/`markdown`) to `console` (stdout by default)."""
+        from .render import render
+
+        render(self, fmt, console=console)

@@ -1,0 +1,281 @@
+"""Built-in recipes: the models and data pipelines of the question this project comes from.
+
+A recipe is a model builder, its compile/fit settings and its data pipeline
+(`preprocess`). The pipeline is plain NumPy, so `cifar-doctor check --recipe`
+never imports TensorFlow; `build_model()` imports Keras when called.
+
+User recipes follow the same protocol (see `cifar_doctor.training.user_recipe`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import UsageError
+
+NUM_CLASSES = 10
+
+
+def one_hot(y: np.ndarray, classes: int = NUM_CLASSES) -> np.ndarray:
+    """`keras.utils.to_categorical` in NumPy: (N,) or (N, 1) integers -> (N, classes) float32."""
+    y = np.asarray(y).reshape(-1).astype(np.int64)
+    out = np.zeros((y.shape[0], classes), dtype=np.float32)
+    out[np.arange(y.shape[0]), y] = 1.0
+    return out
+
+
+def stratified_indices(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """`n` indices with the class proportions of `y`, deterministic for `seed`, sorted."""
+    y = np.asarray(y).reshape(-1)
+    if n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    quota = np.floor(counts / counts.sum() * n).astype(int)
+    # hand out the remainder to the largest fractional parts
+    rest = n - quota.sum()
+    frac = counts / counts.sum() * n - quota
+    for i in np.argsort(-frac)[:rest]:
+        quota[i] += 1
+    picks = [rng.choice(np.flatnonzero(y == c), size=q, replace=False) for c, q in zip(classes, quota)]
+    return np.sort(np.concatenate(picks))
+
+
+def _scale(x: np.ndarray, divide: bool) -> np.ndarray:
+    """One float32 copy of `x`, divided by 255 in place when `divide`."""
+    out = np.asarray(x).astype(np.float32)
+    if divide:
+        out /= 255.0
+    return out
+
+
+@dataclass
+class Recipe:
+    """A model, its training settings and its data pipeline.
+
+    Args:
+        name: Recipe name.
+        doc: What it is and where it comes from.
+        build: Function returning an uncompiled Keras model.
+        optimizer: Function returning a Keras optimizer.
+        loss: Loss name.
+        batch_size: Training batch size.
+        epochs: Default number of epochs.
+        scale_train / scale_test: Whether the pipeline divides that split by 255.
+        expected: Published or measured reference figures, for the report.
+    """
+
+    name: str
+    doc: str
+    build: Callable[[], Any]
+    optimizer: Callable[[], Any]
+    loss: str = "categorical_crossentropy"
+    batch_size: int = 1000
+    epochs: int = 5
+    scale_train: bool = True
+    scale_test: bool = True
+    metrics: tuple[str, ...] = ("accuracy",)
+    expected: dict[str, Any] = field(default_factory=dict)
+
+    def preprocess(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
+                   ) -> dict[str, np.ndarray]:
+        """Apply this recipe's pipeline to raw uint8 CIFAR-10 arrays.
+
+        Args:
+            arrays: `x_train`, `y_train`, `x_test`, `y_test` as loaded (0-255).
+            limit: Keep a stratified subset of this many training images (and
+                at most this many test images). Defaults to `None` (all).
+            seed: Seed of the subset. Defaults to `0`.
+        """
+        x_train, y_train = arrays["x_train"], arrays["y_train"]
+        x_test, y_test = arrays["x_test"], arrays["y_test"]
+        if limit is not None:
+            idx = stratified_indices(y_train, limit, seed)
+            x_train, y_train = x_train[idx], np.asarray(y_train)[idx]
+            tidx = stratified_indices(y_test, min(limit, len(y_test)), seed)
+            x_test, y_test = x_test[tidx], np.asarray(y_test)[tidx]
+        classes = NUM_CLASSES
+        if self.loss == "sparse_categorical_crossentropy":
+            ytr, yte = np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1)
+        else:
+            ytr, yte = one_hot(y_train, classes), one_hot(y_test, classes)
+        return {
+            "x_train": _scale(x_train, self.scale_train),
+            "y_train": ytr,
+            "x_test": _scale(x_test, self.scale_test),
+            "y_test": yte,
+        }
+
+    def compile(self, model: Any) -> Any:
+        model.compile(optimizer=self.optimizer(), loss=self.loss, metrics=list(self.metrics))
+        return model
+
+
+# --- models (Keras is imported only when a model is built) -----------------------------
+
+def _original_model() -> Any:
+    from keras import Input, Sequential, layers
+
+    return Sequential(
+        [
+            Input((32, 32, 3)),
+            layers.Conv2D(256, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(128, (2, 2), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="original",
+    )
+
+
+def _revised_model() -> Any:
+    from keras import Input, Sequential, layers
+
+    return Sequential(
+        [
+            Input((32, 32, 3)),
+            layers.Conv2D(64, (3, 3), activation="relu", kernel_initializer="he_normal"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(256, (3, 3), activation="relu", kernel_initializer="he_normal"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(512, activation="relu"),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="revised",
+    )
+
+
+def _fixed_model() -> Any:
+    from keras import Input, Sequential, layers
+
+    return Sequential(
+        [
+            Input((32, 32, 3)),
+            layers.Conv2D(64, (3, 3), activation="relu", kernel_initializer="he_normal"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(256, (2, 2), activation="relu", kernel_initializer="he_normal"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.4),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="fixed",
+    )
+
+
+def _keras_example_model() -> Any:
+    from keras import Input, Sequential, layers
+
+    return Sequential(
+        [
+            Input((32, 32, 3)),
+            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(32, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Dropout(0.25),
+            layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(512, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="keras_example",
+    )
+
+
+def _adam() -> Any:
+    from keras import optimizers
+
+    return optimizers.Adam()
+
+
+def _rmsprop() -> Any:
+    from keras import optimizers
+
+    return optimizers.RMSprop(learning_rate=1e-4)
+
+
+RECIPES: dict[str, Recipe] = {
+    "original": Recipe(
+        name="original",
+        doc=(
+            "The question's first model, faithful to the post: Conv2D 256 3x3 relu -> MaxPool 2 -> "
+            "Conv2D 128 2x2 relu -> MaxPool 2 -> Flatten -> Dense 1024 relu -> Dropout 0.5 -> "
+            "Dense 10 softmax; Adam, categorical cross-entropy, batch 1000, 5 epochs. Pipeline: "
+            "training images divided by 255, test images left raw (the bug; the question's "
+            "numbers are reproduced only this way)."
+        ),
+        build=_original_model, optimizer=_adam, batch_size=1000, epochs=5,
+        scale_train=True, scale_test=False,
+        expected={"question": {"acc": [0.3584, 0.6385], "val_acc": [0.4489, 0.5321]}},
+    ),
+    "revised": Recipe(
+        name="revised",
+        doc=(
+            "The question's edited model, faithful to the post: Conv2D 64 3x3 he_normal -> MaxPool -> "
+            "Conv2D 256 3x3 he_normal -> MaxPool -> Flatten -> Dense 512 -> Dropout 0.3 -> Dense 10 "
+            "softmax; Adam, categorical cross-entropy, batch 1000, 10 epochs; the same pipeline bug "
+            "(train divided by 255, test raw)."
+        ),
+        build=_revised_model, optimizer=_adam, batch_size=1000, epochs=10,
+        scale_train=True, scale_test=False,
+        expected={"question": {"acc": [0.4809, 0.9033], "val_acc": [0.5134, 0.6399]}},
+    ),
+    "fixed": Recipe(
+        name="fixed",
+        doc=(
+            "The answer's final code, faithful to the post: Conv2D 64 3x3 he_normal -> MaxPool -> "
+            "Conv2D 256 2x2 he_normal -> MaxPool -> Flatten -> Dense 1024 -> Dropout 0.4 -> Dense 10 "
+            "softmax; Adam, categorical cross-entropy, batch 500, 5 epochs. Pipeline: both splits "
+            "divided by 255."
+        ),
+        build=_fixed_model, optimizer=_adam, batch_size=500, epochs=5,
+        scale_train=True, scale_test=True,
+        expected={"answer": {"val_acc": [None, 0.7126]}},
+    ),
+    "keras-example": Recipe(
+        name="keras-example",
+        doc=(
+            "The classic Keras cifar10_cnn example: Conv 32-32 / MaxPool / Dropout 0.25 / Conv 64-64 / "
+            "MaxPool / Dropout 0.25 / Dense 512 / Dropout 0.5 / Dense 10 softmax; RMSprop "
+            "(learning rate 1e-4), batch 32, both splits divided by 255. Documented to reach 75% "
+            "validation accuracy at 25 epochs and 79% at 50 (with its data augmentation, which this "
+            "recipe leaves out)."
+        ),
+        build=_keras_example_model, optimizer=_rmsprop, batch_size=32, epochs=25,
+        scale_train=True, scale_test=True,
+        expected={"documented": {"val_acc_at_25": 0.75, "val_acc_at_50": 0.79}},
+    ),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """A built-in recipe by name, or a user recipe given as `path/to/file.py:function` or `module:function`."""
+    if name in RECIPES:
+        return RECIPES[name]
+    if ":" in name:
+        from .user_recipe import load_user_recipe
+
+        return load_user_recipe(name)
+    import difflib
+
+    close = difflib.get_close_matches(name, list(RECIPES), n=1)
+    raise UsageError(
+        "Unknown recipe",
+        expected=f"one of {', '.join(RECIPES)}, or path/to/file.py:function",
+        received=repr(name),
+        hint=f"Did you mean {close[0]}?" if close else "Run `cifar-doctor compare --help` for the list",
+    )

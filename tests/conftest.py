@@ -1,0 +1,118 @@
+"""Shared factory fixtures: small seeded data, histories and CLI runners."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "cifar_doctor" / "data" / "cifar10_sample.npz"
+
+#: CIFAR-10 per-channel mean/std on the 0-1 scale (train split).
+CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
+CIFAR_STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)
+
+
+def _uint8_images(n: int, seed: int, shape=(32, 32, 3)) -> np.ndarray:
+    """Image-like uint8 data: per-image brightness, smooth gradients, noise, CIFAR-like channel means."""
+    rng = np.random.default_rng(seed)
+    h, w, c = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = (CIFAR_MEAN[:c] * 255)[None, None, None, :]
+    bright = rng.normal(0, 40, size=(n, 1, 1, 1)).astype(np.float32)
+    grad = (rng.normal(0, 1.5, size=(n, 1, 1, 1)) * (xx - w / 2)[None, :, :, None]
+            + rng.normal(0, 1.5, size=(n, 1, 1, 1)) * (yy - h / 2)[None, :, :, None]).astype(np.float32)
+    noise = rng.normal(0, 25, size=(n, h, w, c)).astype(np.float32)
+    return np.clip(base + bright + grad + noise, 0, 255).astype(np.uint8)
+
+
+def scale_images(x: np.ndarray, scale: str) -> np.ndarray:
+    """Apply a normalization scheme to uint8 images."""
+    if scale == "uint8":
+        return x
+    xf = x.astype(np.float32)
+    if scale == "raw-float":
+        return xf
+    if scale == "unit":
+        return xf / 255.0
+    if scale == "symmetric":
+        return xf / 127.5 - 1.0
+    if scale == "standardized":
+        m = xf.reshape(-1, x.shape[-1]).mean(0)
+        s = xf.reshape(-1, x.shape[-1]).std(0)
+        return (xf - m) / s
+    if scale == "imagenet":
+        return (xf / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    raise ValueError(scale)
+
+
+@pytest.fixture
+def make_images():
+    """`make_images(n, scale="uint8", seed=0)`: image-like data in a given scheme."""
+
+    def make(n: int = 200, scale: str = "uint8", seed: int = 0, shape=(32, 32, 3)) -> np.ndarray:
+        return scale_images(_uint8_images(n, seed, shape), scale)
+
+    return make
+
+
+@pytest.fixture
+def make_labels():
+    """`make_labels(n, classes=10, one_hot=False, seed=0, column=False)`: balanced shuffled labels."""
+
+    def make(n: int = 200, classes: int = 10, one_hot: bool = False, seed: int = 0, column: bool = False):
+        rng = np.random.default_rng(seed)
+        y = rng.permutation(np.arange(n) % classes)
+        if one_hot:
+            return np.eye(classes, dtype=np.float32)[y]
+        return y.reshape(-1, 1) if column else y
+
+    return make
+
+
+@pytest.fixture
+def make_history():
+    """`make_history(loss=[...], accuracy=[...], val_loss=[...], val_accuracy=[...])` -> History."""
+    from cifar_doctor.sources.logs import history_from_dict
+
+    def make(**metrics):
+        return history_from_dict({k: list(v) for k, v in metrics.items()}, source="test")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_arrays():
+    """The bundled real CIFAR-10 sample (uint8)."""
+    if not SAMPLE.exists():
+        pytest.skip("bundled sample not built")
+    with np.load(SAMPLE, allow_pickle=False) as d:
+        return {k: d[k] for k in d.files}
+
+
+def run_cli(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 600):
+    """Run `python -m cifar_doctor ARGS` in a subprocess; return CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    full_env["NO_COLOR"] = "1"
+    full_env["COLUMNS"] = "120"
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "cifar_doctor", *args], capture_output=True, text=True,
+                          input=input, env=full_env, timeout=timeout)
+
+
+def run_json(*args: str, **kw):
+    """Run the CLI with --json; return (returncode, parsed stdout, stderr)."""
+    proc = run_cli(*args, "--json", **kw)
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:  # pragma: no cover - shown on failure
+        raise AssertionError(f"stdout is not JSON ({exc}):\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc.returncode, data, proc.stderr

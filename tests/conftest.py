@@ -11,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Tests never reach the network (the CIFAR-10 download) and keep TensorFlow quiet.
+os.environ.setdefault("CIFAR_DOCTOR_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "cifar_doctor" / "data" / "cifar10_sample.npz"
 

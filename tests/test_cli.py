@@ -1,0 +1,135 @@
+"""The command line as a user meets it: exit codes, streams, formats, errors."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import numpy as np
+import pytest
+
+from cifar_doctor.schema import load_schema
+
+from conftest import run_cli, run_json, scale_images
+
+
+@pytest.fixture
+def seed_npz(tmp_path, make_images, make_labels):
+    """The seed's pipeline on generated images: train / 255, test raw, float32, one-hot labels."""
+
+    def make(train="unit", test="raw-float", name="data.npz", n=300):
+        x = make_images(n, "uint8", seed=1)
+        xt = make_images(n // 3, "uint8", seed=2)
+        path = tmp_path / name
+        np.savez(path, x_train=scale_images(x, train), y_train=make_labels(n, one_hot=True),
+                 x_test=scale_images(xt, test), y_test=make_labels(n // 3, one_hot=True, seed=3))
+        return path
+
+    return make
+
+
+def test_version_and_help():
+    out = run_cli("--version")
+    assert out.returncode == 0 and out.stdout.startswith("cifar-doctor ")
+    out = run_cli("-h")
+    assert out.returncode == 0
+    for cmd in ("check", "compare", "watch", "checks", "explain"):
+        assert cmd in out.stdout
+
+
+def test_seed_bug_in_npz_exits_1_with_scale_ratio(seed_npz):
+    rc, report, err = run_json("check", "--data", str(seed_npz()))
+    assert rc == 1
+    assert report["verdict"]["cause"] == "eval-input-scale-mismatch"
+    pre = [f for f in report["findings"] if f["code"] == "PRE001"]
+    assert pre and 200 < pre[0]["evidence"]["scale_ratio"] < 320
+    jsonschema.validate(report, load_schema())
+
+
+@pytest.mark.parametrize("scale,cause", [("unit", "healthy"), ("standardized", "healthy"),
+                                         ("raw-float", "input-not-normalized")])
+def test_consistent_pipelines(seed_npz, scale, cause):
+    rc, report, _ = run_json("check", "--data", str(seed_npz(scale, scale)))
+    assert report["verdict"]["cause"] == cause
+    assert rc == (0 if cause == "healthy" else 0)  # a warning does not fail the default --fail-on error
+    if scale == "standardized":
+        assert not [f for f in report["findings"] if f["code"].startswith(("RNG", "PRE"))]
+    jsonschema.validate(report, load_schema())
+
+
+def test_fail_on_warning(seed_npz):
+    out = run_cli("check", "--data", str(seed_npz("raw-float", "raw-float")), "--fail-on", "warning")
+    assert out.returncode == 1
+
+
+def test_markdown_and_text_formats(seed_npz):
+    path = str(seed_npz())
+    md = run_cli("check", "--data", path, "--format", "markdown")
+    assert md.returncode == 1
+    assert md.stdout.startswith("## cifar-doctor report")
+    assert "`eval-input-scale-mismatch`" in md.stdout and "PRE001" in md.stdout
+    text = run_cli("check", "--data", path)
+    assert text.returncode == 1
+    assert "eval-input-scale-mismatch" in text.stdout and "Fix:" in text.stdout
+    assert "\x1b[" not in text.stdout  # NO_COLOR honoured
+
+
+def test_json_output_is_stable(seed_npz):
+    path = str(seed_npz())
+    a = run_cli("check", "--data", path, "--json").stdout
+    b = run_cli("check", "--data", path, "--json").stdout
+    assert a == b
+
+
+def test_data_check_does_not_import_tensorflow(seed_npz):
+    out = run_cli("check", "--data", str(seed_npz()), "--json", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert imported, "import timing missing"
+    assert not {m for m in imported if m.split(".")[0] in ("tensorflow", "keras")}
+
+
+def test_checks_and_explain():
+    out = run_cli("checks", "--json")
+    data = json.loads(out.stdout)
+    codes = [c["code"] for c in data["checks"]]
+    assert codes == sorted(codes) and "PRE001" in codes
+    out = run_cli("explain", "PRE001")
+    assert out.returncode == 0 and "What it does" in out.stdout
+    out = run_cli("explain", "train-test-scale-mismatch")
+    assert out.returncode == 0 and "PRE001" in out.stdout
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("explain", "NOPE01"), "Unknown check"),
+    (("check", "--data", "/nonexistent/data.npz"), "/nonexistent/data.npz"),
+    (("check", "--fail-on", "sometimes"), "--fail-on"),
+    (("check", "--loss", "crossentropy_of_doom", "--log", "-"), "--loss"),
+    (("check", "--recipe", "nonesuch"), "Unknown recipe"),
+    (("check", "--limit", "0"), "--limit"),
+])
+def test_bad_input_gives_one_line_and_exit_2(args, fragment):
+    out = run_cli(*args, input="")
+    assert out.returncode == 2, out.stderr
+    assert fragment in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_debug_shows_traceback():
+    out = run_cli("--debug", "check", "--data", "/nonexistent/data.npz")
+    assert out.returncode == 2 and "Traceback" in out.stderr
+
+
+def test_truncated_and_object_npz_exit_2(tmp_path, seed_npz):
+    good = seed_npz()
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    obj = tmp_path / "object.npz"
+    np.savez(obj, x_train=np.array([np.zeros(3), np.zeros(2)], dtype=object), y_train=np.zeros(2))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for path in (truncated, obj):
+        out = run_cli("check", "--data", str(path))
+        assert out.returncode == 2, out.stderr
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

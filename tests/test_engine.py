@@ -1,0 +1,86 @@
+"""The engine and the verdict: skipped and crashed checks, precedence, confidence."""
+
+from __future__ import annotations
+
+from cifar_doctor.diagnosis import decide
+from cifar_doctor.engine import run_checks
+from cifar_doctor.findings import Finding, Fix, Severity
+from cifar_doctor.inputs import Inputs
+from cifar_doctor.registry import CheckSpec
+from cifar_doctor.report import Report
+
+
+def _finding(code, cause, severity=Severity.ERROR, **evidence):
+    return Finding(code=code, name="some-problem", severity=severity, message=f"{code} fired.",
+                   evidence=evidence, cause=cause, fix=Fix("Do something."))
+
+
+def test_crashing_check_is_recorded_and_run_goes_on():
+    def boom(inputs):
+        raise RuntimeError("broken")
+
+    def fine(inputs):
+        return [_finding("PRE999", "overfitting", Severity.WARNING)]
+
+    specs = [CheckSpec("PRE998", "boom-check", boom), CheckSpec("PRE999", "fine-check", fine)]
+    findings, outcomes = run_checks(Inputs(), specs)
+    assert [o.status for o in outcomes] == ["crashed", "ran"]
+    assert "RuntimeError: broken" in outcomes[0].reason
+    assert len(findings) == 1
+
+
+def test_pipeline_bug_outranks_overfitting():
+    v = decide([_finding("FIT001", "overfitting", Severity.WARNING), _finding("LOG001", "eval-input-scale-mismatch")],
+               ran=["FIT001", "LOG001"])
+    assert v.cause == "eval-input-scale-mismatch"
+    assert [a["cause"] for a in v.also] == ["overfitting"]
+    assert v.evidence["codes"] == ["LOG001"]
+
+
+def test_same_severity_uses_precedence():
+    v = decide([_finding("FIT001", "overfitting"), _finding("LBL001", "label-format-mismatch")], ran=["x"])
+    assert v.cause == "label-format-mismatch"
+
+
+def test_corroboration_raises_confidence():
+    one = decide([_finding("LOG001", "eval-input-scale-mismatch")], ran=["LOG001"])
+    two = decide([_finding("LOG001", "eval-input-scale-mismatch"), _finding("PRE001", "eval-input-scale-mismatch")],
+                 ran=["LOG001", "PRE001"])
+    assert two.confidence > one.confidence
+
+
+def test_confirmed_counterfactual_is_cited():
+    cf = {"code": "PRE001", "confirmed": True, "summary": "Measured: 0.64 instead of 0.53.",
+          "before": {"accuracy": 0.53, "loss": 190.0}, "after": {"accuracy": 0.64, "loss": 1.0},
+          "transform": {"scale": 1 / 255}}
+    v = decide([_finding("PRE001", "eval-input-scale-mismatch")], ran=["PRE001"], counterfactuals=[cf])
+    assert v.confidence == 0.99
+    assert "0.64" in v.explanation
+    assert v.evidence["counterfactual"]["after"]["accuracy"] == 0.64
+
+
+def test_no_findings_is_healthy_only_if_checks_ran():
+    assert decide([], ran=["PRE001", "LBL001"]).cause == "healthy"
+    v = decide([], ran=[], missing=["needs a model (--model)"])
+    assert v.cause == "insufficient-evidence"
+    assert "--model" in v.explanation
+
+
+def test_advice_without_cause_does_not_decide():
+    v = decide([_finding("MDL003", None, Severity.INFO)], ran=["MDL003"])
+    assert v.cause == "healthy"
+
+
+def test_exit_codes_follow_fail_on():
+    r = Report(verdict=decide([], ran=["x"]), findings=[_finding("FIT001", "overfitting", Severity.WARNING)])
+    assert r.exit_code("error") == 0
+    assert r.exit_code("warning") == 1
+    assert r.exit_code("info") == 1
+    assert r.exit_code("never") == 0
+
+
+def test_findings_sorted_stably_by_severity_then_code():
+    fs = [_finding("LBL006", None, Severity.WARNING), _finding("PRE001", None), _finding("DAT001", None, Severity.INFO),
+          _finding("LOG001", None)]
+    r = Report(verdict=decide(fs, ran=["x"]), findings=fs)
+    assert [f.code for f in r.findings] == ["LOG001", "PRE001", "LBL006", "DAT001"]

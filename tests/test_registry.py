@@ -1,0 +1,72 @@
+"""Every registered check is held to the same invariants."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from cifar_doctor import registry
+from cifar_doctor.diagnosis import CAUSES, PRECEDENCE
+from cifar_doctor.inputs import Inputs
+from cifar_doctor.engine import run_checks
+
+SPECS = registry.all_checks()
+HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
+TESTS = Path(__file__).parent
+
+
+def test_registry_is_populated():
+    families = {s.family for s in SPECS}
+    assert {"RNG", "PRE", "DAT", "DUP", "LBL", "MDL", "LOG", "FIT"} <= families
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.code}-{s.name}")
+class TestEveryCheck:
+    def test_code_and_name(self, spec):
+        assert re.fullmatch(r"[A-Z]{3}\d{3}", spec.code)
+        assert spec.code[:3] == spec.family and spec.family in registry.FAMILIES
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", spec.name), spec.name
+
+    def test_documented_with_fixed_headings(self, spec):
+        for heading in HEADINGS:
+            assert heading in spec.doc, f"{spec.code} docstring lacks {heading!r}"
+        assert spec.summary and len(spec.summary) > 10
+
+    def test_cause_is_known(self, spec):
+        assert spec.cause is None or spec.cause in CAUSES
+
+    def test_requirements_are_known(self, spec):
+        assert set(spec.requires) <= set(registry.REQUIREMENTS)
+
+    def test_skipped_without_inputs(self, spec):
+        if not spec.requires:
+            pytest.skip("needs nothing")
+        _, outcomes = run_checks(Inputs(), [spec])
+        assert outcomes[0].status == "skipped"
+        assert outcomes[0].reason
+
+    def test_has_tests(self, spec):
+        mentioned = any(spec.code in p.read_text(encoding="utf-8") for p in TESTS.glob("test_*.py")
+                        if p.name != "test_registry.py")
+        assert mentioned, f"no test mentions {spec.code}"
+
+    def test_module_does_not_import_tensorflow(self, spec):
+        source = inspect.getsource(inspect.getmodule(spec.func))
+        assert not re.search(r"^\s*(import|from)\s+(tensorflow|keras)\b", source, re.M)
+
+
+def test_lookup_by_code_name_and_prefix():
+    spec = SPECS[0]
+    assert registry.get(spec.code.lower()) is spec
+    assert registry.get(spec.name) is spec
+    with pytest.raises(KeyError, match="Unknown check"):
+        registry.get("XYZ999")
+    assert all(s.code.startswith("PRE") for s in registry.select(["PRE"]))
+    assert not any(s.code.startswith("PRE") for s in registry.select(None, ["PRE"]))
+
+
+def test_causes_have_precedence():
+    assert set(PRECEDENCE) | {"healthy"} == set(CAUSES)

@@ -1,0 +1,449 @@
+"""`DoctorCallback`: diagnose a Keras training run while it runs.
+
+Importing this module imports Keras (the callback subclasses
+`keras.callbacks.Callback`) and does nothing else: no printing, no
+TensorFlow or Keras configuration change.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import keras
+import numpy as np
+
+from .errors import InputError, UsageError
+from .findings import Finding, Severity
+
+#: Images of each split the data and label checks look at. Range, scheme and
+#: label-encoding checks are decided by statistics that are stable at a few
+#: hundred images; 2,000 keeps 200 per class on a 10-class problem, enough for
+#: the class-count checks, and a strided sample of this size is a view, not a
+#: pass over the data.
+DEFAULT_SAMPLE_SIZE = 2_000
+
+#: Training images evaluated in inference mode at each epoch end. At 1,000
+#: images the binomial standard error of an accuracy near 0.5 is 1.6 points,
+#: small next to the train/validation gaps the report reasons about, and the
+#: forward pass costs about 1/150 of an epoch of the seed model on CIFAR-10
+#: (see bench/callback_overhead.py).
+TRAIN_EVAL_IMAGES = 1_000
+
+#: Batch size of that inference pass: large enough to keep the forward pass
+#: efficient, small enough that activations of wide convolutions (256 filters
+#: at 30x30) stay well under a gigabyte.
+TRAIN_EVAL_BATCH = 250
+
+#: History key under which the inference-mode accuracy on `train_sample` is stored.
+TRAIN_EVAL_KEY = "train_eval_accuracy"
+
+STOP_ON_CHOICES = (None, "error", "warning")
+
+
+class DoctorCallback(keras.callbacks.Callback):
+    """Diagnoses a training run while it runs: pipeline bug or overfitting.
+
+    Before the first batch it checks the model (last activation against the
+    loss, output units against the classes) and, when given samples of the
+    data, the inputs and labels of both splits (value range, normalization
+    scheme, encoding). At each epoch end it adds the epoch's metrics to a
+    history and re-runs the same checks as `cifar-doctor check`. When a new
+    error appears it prints one warning on stderr, with the check code and the
+    numbers it was judged on, and, with `stop_on="error"`, stops training.
+    After training, `callback.report` holds the full `Report`.
+
+    The checks look at bounded samples (`sample_size` images per split): the
+    callback never makes a pass over the full data. When `train_sample` is
+    given it also measures, at each epoch end, the accuracy of the model in
+    inference mode (dropout off) on up to 1,000 of those training images and
+    stores it in the history as `train_eval_accuracy`: Keras logs training
+    accuracy in training mode, so a gap between `accuracy` and `val_accuracy`
+    can come from dropout or augmentation alone.
+
+    Args:
+        train_sample: A sample of the training data as fed to the model,
+            `(x, y)` arrays (the full arrays are fine: a strided sample of
+            `sample_size` images is taken), a `tf.data.Dataset` or a
+            `keras.utils.PyDataset` yielding `(x, y)` batches. Defaults to `None`.
+        validation_data: The validation or test data as fed to the model,
+            in the same forms (pass what you give `model.fit`). Defaults to `None`.
+        loss: The loss, a name or a Keras loss, when it is not the model's
+            compiled loss. Defaults to `None` (read from the compiled model).
+        classes: Number of classes, when it cannot be inferred from the model
+            or the labels. Defaults to `None`.
+        stop_on: `"error"` sets `model.stop_training` when an error-level
+            finding appears (Keras stops after the current batch or epoch);
+            `"warning"` also stops on warnings; `None` only warns. Defaults to `None`.
+        warn: Print a warning on stderr when a new error appears. Defaults to `True`.
+        sample_size: Images per split that the data and label checks look at.
+            Defaults to `2000`.
+
+    Attributes:
+        report: The latest `cifar_doctor.Report` (after training: the final
+            one, with measured fixes when a fix could be tested on the model).
+            `None` before training starts.
+        history: The metrics seen so far, one list per key, including
+            `train_eval_accuracy` when `train_sample` is given.
+        events: One dict per warning printed: `{"stage", "epoch", "codes"}`.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from cifar_doctor.keras import DoctorCallback
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.integers(0, 256, size=(200, 32, 32, 3)).astype("float32")
+    >>> y = keras.utils.to_categorical(np.arange(200) % 10, 10)
+    >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(10, activation="softmax")])
+    >>> model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    >>> doctor = DoctorCallback(train_sample=(x / 255, y), validation_data=(x, y), warn=False)
+    >>> _ = model.fit(x / 255, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[doctor])
+    >>> doctor.report.verdict.cause
+    'eval-input-scale-mismatch'
+    """
+
+    def __init__(
+        self,
+        train_sample: Any = None,
+        validation_data: Any = None,
+        loss: Any = None,
+        classes: int | None = None,
+        stop_on: str | None = None,
+        warn: bool = True,
+        sample_size: int = DEFAULT_SAMPLE_SIZE,
+    ) -> None:
+        super().__init__()
+        if stop_on not in STOP_ON_CHOICES:
+            raise UsageError(
+                "Invalid value received for argument `stop_on`",
+                expected="None, 'error' or 'warning'",
+                received=f"stop_on={stop_on!r}",
+            )
+        if not isinstance(sample_size, (int, np.integer)) or isinstance(sample_size, bool) or sample_size < 1:
+            raise UsageError(
+                "Invalid value received for argument `sample_size`",
+                expected="a positive integer",
+                received=f"sample_size={sample_size!r}",
+            )
+        if classes is not None and (not isinstance(classes, (int, np.integer)) or classes < 2):
+            raise UsageError(
+                "Invalid value received for argument `classes`",
+                expected="an integer >= 2",
+                received=f"classes={classes!r}",
+            )
+        self.stop_on = stop_on
+        self.warn = bool(warn)
+        self.sample_size = int(sample_size)
+        self.classes = int(classes) if classes is not None else None
+        self.loss = loss
+        # Bounded samples, taken once, here: a malformed argument fails at construction,
+        # not in the middle of `fit`.
+        self._train = _take_sample(train_sample, self.sample_size, "train_sample")
+        self._val = _take_sample(validation_data, self.sample_size, "validation_data")
+        self.report: Any = None
+        self.history: dict[str, list[float]] = {}
+        self.events: list[dict[str, Any]] = []
+        self._inputs: Any = None
+        self._seen: set[tuple[str, str | None]] = set()
+        self._failed = False
+
+    # --- Keras hooks ---------------------------------------------------------------------
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.history = {}
+        self.events = []
+        self._seen = set()
+        self._failed = False
+        self.report = None
+        try:
+            self._inputs = self._build_inputs()
+            report = self._diagnose(counterfactual=False)
+        except Exception as exc:  # never break the user's training
+            self._notice_failure(exc)
+            return
+        self._react(report, stage="train_begin", epoch=None)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for key, value in (logs or {}).items():
+            num = _as_float(value)
+            if num is not None:
+                self.history.setdefault(str(key), []).append(num)
+        if self._train is not None and self.model is not None:
+            try:
+                acc = self._train_eval_accuracy()
+            except Exception:  # e.g. labels the model's output cannot be compared with
+                acc = None
+            if acc is not None:
+                self.history.setdefault(TRAIN_EVAL_KEY, []).append(acc)
+        if self._inputs is None or self._failed:
+            return
+        try:
+            self._inputs.history = self._history_object()
+            report = self._diagnose(counterfactual=False)
+        except Exception as exc:
+            self._notice_failure(exc)
+            return
+        self._react(report, stage="epoch_end", epoch=epoch + 1)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._inputs is None or self._failed:
+            return
+        try:
+            if self.history:
+                self._inputs.history = self._history_object()
+            report = self._diagnose(counterfactual=True)
+        except Exception as exc:
+            self._notice_failure(exc)
+            return
+        self.report = report
+        if self.warn and any(f.severity == Severity.ERROR for f in report.findings):
+            v = report.verdict
+            _stderr_line(
+                f"cifar-doctor: verdict {v.cause} (confidence {v.confidence:.2f}). "
+                "callback.report.print() shows the evidence and the fix."
+            )
+
+    # --- internals -----------------------------------------------------------------------
+    def _build_inputs(self) -> Any:
+        from .api import build_inputs
+
+        x_tr, y_tr = self._train if self._train is not None else (None, None)
+        x_va, y_va = self._val if self._val is not None else (None, None)
+        return build_inputs(
+            x_train=x_tr, y_train=y_tr, x_val=x_va, y_val=y_va,
+            model=self.model, loss=self.loss, classes=self.classes,
+            sources={"callback": "cifar_doctor.keras.DoctorCallback", "sample_size": self.sample_size},
+        )
+
+    def _diagnose(self, *, counterfactual: bool) -> Any:
+        from .engine import run
+
+        report = run(self._inputs, counterfactual=counterfactual)
+        self.report = report
+        return report
+
+    def _history_object(self) -> Any:
+        from .sources.logs import history_from_dict
+
+        history = history_from_dict({k: list(v) for k, v in self.history.items()}, source="DoctorCallback")
+        if getattr(history, "flavor", None) in (None, "unknown") and _keras_major() >= 3:
+            history.flavor = "keras3"
+        return history
+
+    def _react(self, report: Any, *, stage: str, epoch: int | None) -> None:
+        """Warn once per new finding at or above error (or `stop_on`) level; stop if asked."""
+        floor = Severity.WARNING.rank if self.stop_on == "warning" else Severity.ERROR.rank
+        new = [f for f in report.findings if f.severity.rank >= floor and (f.code, f.split) not in self._seen]
+        if not new:
+            return
+        self._seen.update((f.code, f.split) for f in new)
+        stop = self.stop_on is not None and self.model is not None
+        if stop:
+            self.model.stop_training = True
+        shown = [f for f in new if f.severity == Severity.ERROR or stop]
+        if not shown:
+            return
+        self.events.append({"stage": stage, "epoch": epoch, "codes": sorted({f.code for f in shown}),
+                            "stopped": stop})
+        if self.warn or stop:
+            self._print_warning(shown, report, stage=stage, epoch=epoch, stop=stop)
+
+    def _print_warning(self, findings: list[Finding], report: Any, *, stage: str, epoch: int | None,
+                       stop: bool) -> None:
+        from rich.panel import Panel
+        from rich.text import Text
+
+        from .render.common import SEVERITY_ICON, SEVERITY_STYLE
+        from .render.text import make_console
+
+        verbose = (self.params or {}).get("verbose", 1)
+        # Keras' verbose=1 bar is mid-line at epoch end (it writes "\r", and the final
+        # newline only in its own on_epoch_end, which runs after ours): start afresh.
+        fresh_line = stage == "epoch_end" and verbose in (1, "auto")
+        sys.stdout.flush()
+        where = "before the first batch" if epoch is None else f"end of epoch {epoch}"
+        body = Text()
+        for i, f in enumerate(findings):
+            if i:
+                body.append("\n")
+            sev = f.severity.value
+            body.append(f"{SEVERITY_ICON[sev]} {f.code} ", style=SEVERITY_STYLE[sev])
+            body.append(f.name, style="bold")
+            if f.split:
+                body.append(f" [{f.split}]", style="dim")
+            body.append("\n  " + f.message)
+            if f.fix is not None:
+                body.append("\n  Fix: ", style="bold green")
+                body.append(f.fix.title)
+        v = report.verdict
+        body.append("\nLikely cause: ", style="bold")
+        body.append(f"{v.cause} (confidence {v.confidence:.2f})")
+        if stop:
+            body.append(
+                f"\nStopping training (stop_on={self.stop_on!r}): Keras ends the run after the "
+                "current " + ("batch." if epoch is None else "epoch."),
+                style="bold",
+            )
+        else:
+            body.append("\nTraining goes on; pass stop_on='error' to stop on such findings.", style="dim")
+        console = make_console(stderr=True)
+        if fresh_line:
+            console.file.write("\n")
+        console.print(Panel(body, title=f"cifar-doctor: {where}", title_align="left", border_style="red",
+                            expand=False))
+        console.file.flush()
+
+    def _notice_failure(self, exc: BaseException) -> None:
+        self._failed = True
+        if isinstance(exc, (InputError, UsageError)):
+            msg = exc.line() if hasattr(exc, "line") else str(exc)
+        else:
+            msg = f"{type(exc).__name__}: {exc}"
+        _stderr_line(f"cifar-doctor: diagnosis disabled for this run ({msg}). Training goes on.")
+
+    def _train_eval_accuracy(self) -> float | None:
+        """Accuracy of the model in inference mode on up to `TRAIN_EVAL_IMAGES` training images."""
+        x, y = self._train
+        if y is None:
+            return None
+        n = min(len(x), TRAIN_EVAL_IMAGES)
+        x, y = x[:n], y[:n]
+        correct = 0
+        for start in range(0, n, TRAIN_EVAL_BATCH):
+            out = self.model(x[start : start + TRAIN_EVAL_BATCH], training=False)
+            if isinstance(out, (list, tuple)):
+                if len(out) != 1:
+                    return None
+                out = out[0]
+            if isinstance(out, dict):
+                return None
+            pred = keras.ops.convert_to_numpy(out)
+            correct += _count_correct(pred, y[start : start + TRAIN_EVAL_BATCH])
+        return round(correct / n, 6) if n else None
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _count_correct(pred: np.ndarray, y: np.ndarray) -> int:
+    """Correct predictions in a batch: argmax for K outputs, 0.5 threshold for one."""
+    y = np.asarray(y)
+    if pred.ndim == 2 and pred.shape[1] > 1:
+        p = pred.argmax(axis=1)
+        t = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1).astype(np.int64)
+    else:
+        pred = pred.reshape(-1)
+        # a single unit: probabilities in [0, 1] or logits centred on 0
+        cut = 0.5 if pred.size and pred.min() >= 0.0 and pred.max() <= 1.0 else 0.0
+        p = (pred > cut).astype(np.int64)
+        t = y.reshape(-1).round().astype(np.int64)
+    if len(p) != len(t):
+        raise ValueError("predictions and labels differ in length")
+    return int((p == t).sum())
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        out = float(np.asarray(value).reshape(()))
+    except (TypeError, ValueError):
+        return None
+    return out
+
+
+def _keras_major() -> int:
+    try:
+        return int(str(keras.__version__).split(".")[0])
+    except ValueError:  # pragma: no cover
+        return 0
+
+
+def _stderr_line(text: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _strided(a: Any, n: int) -> Any:
+    """`n` items spread evenly over `a` (a view for NumPy arrays), or `a` itself if short."""
+    length = len(a)
+    if length <= n:
+        return a
+    step = length // n
+    return a[: step * n : step]
+
+
+def _take_sample(data: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A bounded `(x, y)` sample of arrays, a tf.data.Dataset or a PyDataset."""
+    if data is None:
+        return None
+    if isinstance(data, (tuple, list)):
+        if len(data) not in (2, 3) or data[0] is None:
+            raise InputError(
+                f"Invalid value received for argument `{name}`",
+                expected="a tuple (x, y) or (x, y, sample_weight) of arrays, a tf.data.Dataset or a "
+                         "keras.utils.PyDataset",
+                received=f"a {type(data).__name__} of length {len(data)}",
+            )
+        x, y = data[0], data[1]
+        if isinstance(x, dict) or not hasattr(x, "__len__"):
+            raise InputError(
+                f"Invalid value received for argument `{name}`",
+                expected="image arrays of shape (N, H, W, C) or (N, C, H, W)",
+                received=f"x of type {type(x).__name__}",
+                hint="Multi-input models are not supported; pass the image input only",
+            )
+        if y is not None and len(y) != len(x):
+            raise InputError(
+                f"Invalid value received for argument `{name}`",
+                expected="as many labels as images",
+                received=f"{len(x)} images and {len(y)} labels",
+            )
+        xs = np.asarray(_strided(x, n))
+        ys = np.asarray(_strided(y, n)) if y is not None else None
+        return _checked(xs, ys, name)
+    if hasattr(data, "element_spec") and hasattr(data, "as_numpy_iterator"):  # tf.data.Dataset
+        return _from_batches(data.as_numpy_iterator(), n, name)
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape"):  # PyDataset
+        return _from_batches((data[i] for i in range(len(data))), n, name)
+    if hasattr(data, "__iter__") and iter(data) is data:
+        raise InputError(
+            f"Invalid value received for argument `{name}`",
+            expected="arrays, a tf.data.Dataset or a keras.utils.PyDataset",
+            received=f"a one-shot iterator ({type(data).__name__}), which the callback would consume",
+            hint="Pass a few batches as arrays, e.g. (x[:2000], y[:2000])",
+        )
+    raise InputError(
+        f"Invalid value received for argument `{name}`",
+        expected="a tuple (x, y) of arrays, a tf.data.Dataset or a keras.utils.PyDataset",
+        received=f"{name} of type {type(data).__name__}",
+    )
+
+
+def _from_batches(batches: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    xs, ys, count = [], [], 0
+    for batch in batches:
+        if isinstance(batch, (tuple, list)):
+            bx, by = batch[0], (batch[1] if len(batch) > 1 else None)
+        else:
+            bx, by = batch, None
+        bx = np.asarray(bx)
+        xs.append(bx)
+        if by is not None:
+            ys.append(np.asarray(by))
+        count += len(bx)
+        if count >= n:
+            break
+    if not xs:
+        raise InputError(f"Invalid value received for argument `{name}`", expected="at least one batch",
+                         received="an empty dataset")
+    x = np.concatenate(xs)[:n]
+    y = np.concatenate(ys)[:n] if len(ys) == len(xs) else None
+    return _checked(x, y, name)
+
+
+def _checked(x: np.ndarray, y: np.ndarray | None, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if x.dtype == object or x.ndim < 2:
+        raise InputError(
+            f"Invalid value received for argument `{name}`",
+            expected="a numeric image array of shape (N, H, W, C) or (N, C, H, W)",
+            received=f"x of shape {tuple(x.shape)} and dtype {x.dtype}",
+        )
+    return x, y

@@ -80,14 +80,22 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - this is the one place errors are mapped
-        import click
+        try:
+            import click
 
-        if isinstance(exc, click.exceptions.Exit):
+            Exit, Abort, ClickException = click.exceptions.Exit, click.exceptions.Abort, click.ClickException
+        except ImportError:  # typer >= 0.22 vendors click as typer._click and defines Exit/Abort itself
+            import typer
+            from typer._click import ClickException
+
+            Exit, Abort = typer.Exit, typer.Abort
+
+        if isinstance(exc, Exit):
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, Abort):
             sys.stderr.write("Aborted.\n")
             sys.exit(130)
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, ClickException):
             exc.show(file=sys.stderr)
             sys.exit(2)
         if DEBUG:

@@ -434,9 +434,15 @@ def _finish(arrays: dict[str, np.ndarray], kind: str, p: Path, notices: list[str
 
 # --- the official pickled batches ---------------------------------------------------------------
 class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles dicts, lists, strings, numbers and NumPy arrays; refuses every other global."""
+    """Unpickles dicts, lists, strings, numbers and NumPy arrays; refuses every other global.
+
+    The official batches (Python 2 pickles) need only the NumPy names. `_codecs.encode`
+    (str -> bytes, no side effects) is how Python 3 writes bytes at protocol 2, as in
+    batches re-saved by other tools.
+    """
 
     ALLOWED = frozenset({
+        ("_codecs", "encode"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("numpy.core.multiarray", "_reconstruct"),
@@ -471,30 +477,25 @@ def _parse_batch(raw: bytes, name: str, where: str) -> tuple[np.ndarray, np.ndar
                          received=f"data shape {tuple(data.shape)}, {len(labels)} labels")
     if labels.size and (labels.min() < 0 or labels.max() > 255):
         raise InputError(bad, expected="labels 0..9", received=f"labels in [{labels.min()}, {labels.max()}]")
-    images = data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    images = np.ascontiguousarray(data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     return images, labels.astype(np.uint8)
 
 
-def _from_batches(raw: dict[str, bytes], kind: str, p: Path) -> LoadedData:
-    where = {name: f"{p}:{name}" for name in raw}
-    missing_train = [b for b in TRAIN_BATCHES if b not in raw]
-    if TEST_BATCH not in raw or len(missing_train) == len(TRAIN_BATCHES):
+def _from_batches(parsed: dict[str, tuple[np.ndarray, np.ndarray]], kind: str, p: Path) -> LoadedData:
+    """Assemble parsed batches (name -> (images, labels)) into Keras' arrays."""
+    missing_train = [b for b in TRAIN_BATCHES if b not in parsed]
+    if TEST_BATCH not in parsed or len(missing_train) == len(TRAIN_BATCHES):
         raise InputError(
             f"Cannot read data: {p} lacks the CIFAR-10 batches",
             expected=f"{', '.join(TRAIN_BATCHES)} and {TEST_BATCH}",
-            received=f"{sorted(raw) or 'none of them'}",
+            received=f"{sorted(parsed) or 'none of them'}",
             hint="Point --data at the cifar-10-batches-py folder or the cifar-10-python.tar.gz itself",
         )
-    xs, ys = [], []
-    for name in TRAIN_BATCHES:
-        if name in raw:
-            x, y = _parse_batch(raw[name], name, where[name])
-            xs.append(x)
-            ys.append(y)
-    x_test, y_test = _parse_batch(raw[TEST_BATCH], TEST_BATCH, where[TEST_BATCH])
+    train = [parsed[name] for name in TRAIN_BATCHES if name in parsed]
+    x_test, y_test = parsed[TEST_BATCH]
     arrays = {
-        "x_train": np.ascontiguousarray(np.concatenate(xs)),
-        "y_train": np.concatenate(ys).reshape(-1, 1),
+        "x_train": np.concatenate([x for x, _ in train]),
+        "y_train": np.concatenate([y for _, y in train]).reshape(-1, 1),
         "x_test": np.ascontiguousarray(x_test),
         "y_test": y_test.reshape(-1, 1),
     }
@@ -503,36 +504,37 @@ def _from_batches(raw: dict[str, bytes], kind: str, p: Path) -> LoadedData:
 
 
 def _load_batches_dir(p: Path) -> LoadedData:
-    raw: dict[str, bytes] = {}
+    parsed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in (*TRAIN_BATCHES, TEST_BATCH):
         f = p / name
         if f.is_file():
             try:
-                raw[name] = f.read_bytes()
+                raw = f.read_bytes()
             except OSError as exc:
                 raise InputError(f"Cannot read data: {f}: {exc.strerror or exc}") from None
-    return _from_batches(raw, "cifar-10-batches-py", p)
+            parsed[name] = _parse_batch(raw, name, f"{p}/{name}")
+    return _from_batches(parsed, "cifar-10-batches-py", p)
 
 
 def _load_tarball(p: Path) -> LoadedData:
     """Read the batches from a CIFAR-10 tarball in memory; nothing is extracted to disk."""
     wanted = {*TRAIN_BATCHES, TEST_BATCH}
-    raw: dict[str, bytes] = {}
+    parsed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     try:
         with tarfile.open(p, "r:*") as tar:
             for member in tar:
                 base = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and base in wanted and base not in raw:
+                if member.isfile() and base in wanted and base not in parsed:
                     fobj = tar.extractfile(member)
-                    if fobj is not None:
-                        raw[base] = fobj.read()
+                    if fobj is not None:  # parsed at once: one batch's bytes in memory at a time
+                        parsed[base] = _parse_batch(fobj.read(), base, f"{p}:{member.name}")
     except (tarfile.TarError, EOFError, OSError, zipfile.BadZipFile) as exc:
         raise InputError(
             f"Cannot read data: {p} is not a readable tar archive ({_short(exc)})",
             expected="cifar-10-python.tar.gz as downloaded from https://www.cs.toronto.edu/~kriz/cifar.html",
             hint="Download it again; the file may be truncated",
         ) from None
-    return _from_batches(raw, "cifar-10-tarball", p)
+    return _from_batches(parsed, "cifar-10-tarball", p)
 
 
 def _load_dir(p: Path) -> LoadedData:

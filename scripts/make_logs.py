@@ -1,0 +1,117 @@
+"""Generate real Keras 3 training logs of each bug class for tests/fixtures/logs/.
+
+Each log is the console output of a short `model.fit` on a CIFAR-10 subset,
+captured as the user would paste it:
+
+- `verbose=1` runs execute under a pseudo-terminal, so Keras draws its live
+  progress bar with `\\r`/`\\b` redraws and ANSI colours (what `script`/a
+  terminal recording or `watch` sees);
+- `verbose=2` runs write through a pipe (one line per epoch).
+
+Usage:
+
+    TF_CPP_MIN_LOG_LEVEL=3 python scripts/make_logs.py [--out tests/fixtures/logs] [--data PATH] [--n 2000]
+
+Data: `--data` (an .npz with x_train, y_train, x_test, y_test), else
+`../shared/data/cifar10/cifar10.npz` when present, else the bundled sample
+`cifar_doctor/data/cifar10_sample.npz`. Runs on CPU in a minute or two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: name -> (bug, verbose, epochs, learning rate)
+RUNS = {
+    "k3-scale-bug-verbose1-tty.txt": ("scale", 1, 3, 1e-3),
+    "k3-scale-bug-verbose2.txt": ("scale", 2, 3, 1e-3),
+    "k3-healthy-verbose2.txt": ("none", 2, 4, 1e-3),
+    "k3-shuffled-val-labels-verbose2.txt": ("shuffled-labels", 2, 4, 1e-3),
+    "k3-high-lr-verbose1-pipe.txt": ("none", 1, 4, 0.5),
+}
+
+CHILD = r'''
+import os, sys
+import numpy as np
+bug, verbose, epochs, lr, n, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+import keras
+keras.utils.set_random_seed(0)
+with np.load(data, allow_pickle=False) as d:
+    x_train, y_train, x_test, y_test = d["x_train"][:n], d["y_train"][:n], d["x_test"][:n // 4], d["y_test"][:n // 4]
+y_train = keras.utils.to_categorical(y_train.reshape(-1), 10)
+y_test = keras.utils.to_categorical(y_test.reshape(-1), 10)
+x_train = x_train.astype("float32") / 255.0
+x_test = x_test.astype("float32") if bug == "scale" else x_test.astype("float32") / 255.0
+if bug == "shuffled-labels":
+    y_test = y_test[np.random.default_rng(1).permutation(len(y_test))]
+model = keras.Sequential([
+    keras.Input((32, 32, 3)),
+    keras.layers.Conv2D(16, 3, activation="relu"),
+    keras.layers.MaxPooling2D(),
+    keras.layers.Conv2D(32, 3, activation="relu"),
+    keras.layers.MaxPooling2D(),
+    keras.layers.Flatten(),
+    keras.layers.Dense(64, activation="relu"),
+    keras.layers.Dropout(0.3),
+    keras.layers.Dense(10, activation="softmax"),
+])
+model.compile(optimizer=keras.optimizers.Adam(lr), loss="categorical_crossentropy", metrics=["accuracy"])
+model.fit(x_train, y_train, batch_size=50, epochs=epochs, verbose=verbose, validation_data=(x_test, y_test))
+loss, accuracy = model.evaluate(x_test, y_test, verbose=verbose)
+print("loss: ", loss, "\naccuracy: ", accuracy)
+'''
+
+
+def run_tty(args: list[str], env: dict) -> bytes:
+    """Run `args` under a pseudo-terminal; return everything it wrote."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execvpe(args[0], args, env)
+    out = bytearray()
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    os.waitpid(pid, 0)
+    return bytes(out)  # kept raw, "\r\n" line ends included, as a terminal recording has them
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "logs"))
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--n", type=int, default=2000, help="training images (test: n/4)")
+    ap.add_argument("--only", default=None, help="generate only this file name")
+    a = ap.parse_args()
+    data = a.data
+    if data is None:
+        shared = ROOT.parent / "shared" / "data" / "cifar10" / "cifar10.npz"
+        data = str(shared if shared.exists() else ROOT / "cifar_doctor" / "data" / "cifar10_sample.npz")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
+    for name, (bug, verbose, epochs, lr) in RUNS.items():
+        if a.only and name != a.only:
+            continue
+        args = [sys.executable, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), data]
+        if "tty" in name:
+            text = run_tty(args, dict(env, COLUMNS="120", TERM="xterm-256color"))
+        else:
+            text = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
+        (out / name).write_bytes(text)
+        print(f"wrote {out / name} ({len(text)} bytes)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""Parsers of training logs: console output of every Keras generation, CSV, JSON, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cifar_doctor.errors import InputError
+from cifar_doctor.sources.logs import MAX_SEGMENT, LogParser, history_from_dict, read_history
+
+LOGS = Path(__file__).parent / "fixtures" / "logs"
+RUN1 = LOGS / "seed-question-run1-keras2.txt"
+RUN2 = LOGS / "seed-question-run2-keras2.txt"
+K3V2 = LOGS / "seed-original-keras3-verbose2.txt"
+K3TTY = LOGS / "k3-scale-bug-verbose1-tty.txt"
+K3PIPE = LOGS / "k3-high-lr-verbose1-pipe.txt"
+
+
+def parse(text: str, **kw):
+    return read_history(io.StringIO(text), **kw)
+
+
+# --- the seed logs ---------------------------------------------------------------
+def test_seed_run1_keras2():
+    h = read_history(RUN1)
+    assert h.epochs == 5
+    assert h.flavor == "keras2"
+    assert h.acc == [0.3584, 0.5131, 0.5721, 0.6080, 0.6385]
+    assert h.val_loss[0] == 8.6776 and h.val_acc[-1] == 0.5321
+    # the user's print('loss: ', loss, '\naccuracy: ', accuracy), across two lines
+    assert h.evaluations == [{"loss": 7.435152648162842, "accuracy": 0.5321}]
+    assert not h.truncated
+
+
+def test_seed_run2_and_keras3_verbose2():
+    assert read_history(RUN2).epochs == 10
+    h = read_history(K3V2)
+    assert h.flavor == "keras3"
+    assert h.val_loss == [196.7172, 208.3196, 216.5395, 202.9664, 161.1452]
+    assert h.acc_key == "accuracy" and h.val_acc[-1] == 0.5347
+
+
+# --- Keras 3 verbose=1, real captures ------------------------------------------------
+def test_keras3_tty_capture_with_redraws_and_ansi():
+    raw = K3TTY.read_bytes()
+    assert b"\x08" in raw and b"\r" in raw and b"\x1b[" in raw  # the real thing
+    h = read_history(K3TTY)
+    assert h.flavor == "keras3"
+    assert h.epochs == 3
+    assert set(h.metrics) == {"accuracy", "loss", "val_accuracy", "val_loss"}
+    # final state of each epoch = the line with val_ metrics, not a mid-epoch redraw
+    text = raw.decode()
+    for vl in h.val_loss:
+        assert f"val_loss: {vl:.4f}" in text
+    # the first-batch loss (~ln 10) gives K
+    assert h.classes == 10
+    # the evaluate() bar and the printed result are one evaluation
+    assert len(h.evaluations) == 1 and h.evaluations[0]["loss"] == pytest.approx(h.val_loss[-1], rel=1e-4)
+
+
+def test_keras3_pipe_capture_one_line_per_update():
+    h = read_history(K3PIPE)
+    assert h.epochs == 4 and h.flavor == "keras3"
+    assert len(h.loss) == len(h.val_loss) == 4
+
+
+def test_synthetic_dynamic_redraws_only_final_state_counts():
+    bar = "\x1b[1m{s}/50\x1b[0m \x1b[32m━━━━\x1b[0m \x1b[1m3s\x1b[0m 60ms/step - loss: {l:.4f} - accuracy: {a:.4f}"
+    text = "Epoch 1/2\n"
+    for s in (1, 10, 25, 50):
+        text += "\b" * 80 + "\r" + bar.format(s=s, l=3.0 - s / 50, a=s / 100)
+    text += "\b" * 80 + "\r" + bar.format(s=50, l=2.0, a=0.5) + " - val_accuracy: 0.5500 - val_loss: 1.9000\n"
+    text += "Epoch 2/2\n" + "\r" + bar.format(s=50, l=1.5, a=0.6) + " - val_loss: 1.7000 - val_accuracy: 0.6000\n"
+    h = parse(text)
+    assert h.loss == [2.0, 1.5] and h.acc == [0.5, 0.6]
+    assert h.val_loss == [1.9, 1.7]  # metrics in any order
+
+
+# --- Keras 2 / tf.keras variants ------------------------------------------------------
+TFKERAS = """\
+2024-01-01 12:00:00.000000: W tensorflow/core/platform/cpu_feature_guard.cc:193] This TensorFlow binary is optimized
+Train on 50000 samples, validate on 10000 samples
+Epoch 1/3
+ 1000/50000 [..............................] - ETA: 7:23 - loss: 2.3100 - accuracy: 0.1010
+25000/50000 [==============>...............] - ETA: 3:02 - loss: 2.0012 - accuracy: 0.2500
+50000/50000 [==============================] - 12s 240us/sample - loss: 1.5500 - accuracy: 0.4400 - val_loss: 1.3000 - val_accuracy: 0.5300
+Epoch 2/3
+WARNING:tensorflow:Callback method `on_train_batch_end` is slow compared to the batch time
+50000/50000 [==============================] - 11s 220us/sample - loss: 1.2000 - accuracy: 0.5700 - val_loss: 1.1000 - val_accuracy: 0.6100
+Epoch 3/3
+50000/50000 [==============================] - 11s 220us/sample - loss: 1.0000 - accuracy: 0.6500 - val_loss: 1.0500 - val_accuracy: 0.6300
+10000/10000 [==============================] - 1s 90us/sample - loss: 1.0500 - accuracy: 0.6300
+Test loss: 1.05
+Test accuracy: 0.63
+"""
+
+
+def test_tfkeras2_with_train_on_samples_and_warnings():
+    h = parse(TFKERAS)
+    assert h.epochs == 3
+    assert h.train_samples == 50000 and h.val_samples == 10000
+    assert h.flavor == "keras2"
+    assert h.loss == [1.55, 1.2, 1.0]
+    assert h.evaluations == [{"loss": 1.05, "accuracy": 0.63}]  # bar and print deduplicated
+
+
+def test_keras2_verbose2_and_list_evaluate_and_custom_metrics():
+    text = """Epoch 1/2
+ - 454s - loss: 1.7761 - sparse_categorical_accuracy: 0.3584 - my_metric: 12.5 - val_loss: 1.6 - val_sparse_categorical_accuracy: 0.4489 - val_top_k_categorical_accuracy: 0.91
+Epoch 2/2
+ - 452s - loss: 1.3670 - sparse_categorical_accuracy: 0.5131 - my_metric: 11.0 - val_loss: 1.5 - val_sparse_categorical_accuracy: 0.4365 - val_top_k_categorical_accuracy: 0.93
+[8.05, 0.50]
+"""
+    h = parse(text)
+    assert h.epochs == 2
+    assert h.acc_key == "sparse_categorical_accuracy"
+    assert h.val_acc_key == "val_sparse_categorical_accuracy"
+    assert h.metrics["my_metric"] == [12.5, 11.0]
+    assert h.metrics["val_top_k_categorical_accuracy"] == [0.91, 0.93]
+    assert h.evaluations == [{"loss": 8.05, "accuracy": 0.5}]
+
+
+def test_tfkeras_verbose2_with_epoch_suffix_and_nan():
+    text = ("Epoch 1/2\n1563/1563 - 10s - loss: 1.5000 - accuracy: 0.4500 - val_loss: 1.2000 - val_accuracy: 0.5600 "
+            "- 10s/epoch - 6ms/step\nEpoch 2/2\n1563/1563 - 9s - loss: nan - accuracy: 0.1000 - val_loss: nan "
+            "- val_accuracy: 0.1000 - 9s/epoch - 6ms/step\n")
+    h = parse(text)
+    assert h.epochs == 2 and math.isnan(h.loss[1])
+
+
+def test_no_validation_last_epoch_vs_evaluate_bar():
+    text = ("Epoch 1/2\n40/40 ━━━━ 1s 9ms/step - accuracy: 0.30 - loss: 1.90\n"
+            "Epoch 2/2\n20/40 ━━━━ 1s 9ms/step - accuracy: 0.38 - loss: 1.75\n"
+            "40/40 ━━━━ 1s 9ms/step - accuracy: 0.40 - loss: 1.70\n"
+            "16/16 ━━━━ 0s 3ms/step - accuracy: 0.35 - loss: 1.80\n")
+    h = parse(text)
+    assert h.acc == [0.30, 0.40]
+    assert h.evaluations == [{"accuracy": 0.35, "loss": 1.80}]
+
+
+def test_two_fit_calls_keep_the_latest_run():
+    h = parse(RUN1.read_text() + RUN2.read_text())
+    assert h.epochs == 10 and h.val_acc[-1] == 0.6399
+    assert h.evaluations == [{"loss": 5.74234927444458, "accuracy": 0.6399}]
+
+
+def test_headerless_lines_with_val_metrics_are_epochs():
+    text = "".join(f" - loss: {2 - i / 10} - acc: {0.3 + i / 20} - val_loss: 8.5 - val_acc: 0.45\n" for i in range(3))
+    assert parse(text).epochs == 3
+
+
+def test_classes_argument_overrides_inference():
+    assert parse(RUN1.read_text(), classes=100).classes == 100
+    assert read_history(RUN1).classes is None  # no first-batch loss in a per-epoch log: not guessed
+
+
+# --- incremental parsing ----------------------------------------------------------
+def test_incremental_feed_emits_epoch_when_val_line_arrives():
+    p = LogParser()
+    text = RUN1.read_text()
+    first_val = text.index("val_acc: 0.4489") + len("val_acc: 0.4489")
+    assert p.feed(text[:first_val]) == []  # the value could still continue
+    done = p.feed(text[first_val:first_val + 1])
+    assert [e.number for e in done] == [1] and done[0].metrics["val_acc"] == 0.4489
+
+
+def test_feeding_char_by_char_equals_whole():
+    text = K3TTY.read_bytes().decode()
+    p = LogParser()
+    for ch in text:
+        p.feed(ch)
+    p.finish()
+    assert p.history().metrics == read_history(K3TTY).metrics
+
+
+# --- CSV and JSON --------------------------------------------------------------------
+def test_csvlogger_csv(tmp_path):
+    f = tmp_path / "training.log"
+    f.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.35,1.79,0.41,196.7\n1,0.50,1.38,0.43,208.3\n"
+                 "2,0.57,1.21,0.45,nan\n")
+    h = read_history(f)
+    assert h.epochs == 3 and h.val_acc == [0.41, 0.43, 0.45] and math.isnan(h.val_loss[2])
+    assert "epoch" not in h.metrics
+
+
+def test_pandas_csv_and_truncated_row(tmp_path):
+    f = tmp_path / "h.csv"
+    f.write_text(",loss,acc,val_loss,val_acc\n0,1.7,0.36,8.6,0.45\n1,1.3,0.51,8.9,0.43\n2,1.2")
+    h = read_history(f)
+    assert h.epochs == 2 and h.flavor == "keras2"
+
+
+def test_history_json(tmp_path):
+    f = tmp_path / "history.json"
+    f.write_text(json.dumps({"loss": [1.78, 1.37], "accuracy": [0.36, 0.51], "val_loss": [8.68, 8.97],
+                             "val_accuracy": [0.45, 0.44]}))
+    h = read_history(f)
+    assert h.epochs == 2 and h.val_loss == [8.68, 8.97]
+    f.write_text(json.dumps([{"loss": 1.0, "acc": 0.5}, {"loss": 0.9, "acc": 0.6}]))
+    assert read_history(f).acc == [0.5, 0.6]
+    f.write_text('{"loss": [NaN, 1.0]}')
+    assert math.isnan(read_history(f).loss[0])
+
+
+def test_history_from_dict_validates():
+    h = history_from_dict({"history": {"loss": [1, 2], "val_acc": [0.1, 0.2]}}, source="x")
+    assert h.loss == [1.0, 2.0] and h.flavor == "keras2" and h.source == "x"
+    with pytest.raises(InputError, match="non-number"):
+        history_from_dict({"loss": ["a"]})
+    with pytest.raises(InputError, match="not a list"):
+        history_from_dict({"loss": {"a": 1}})
+    with pytest.raises(InputError):
+        history_from_dict(["x"])
+
+
+# --- bad input -------------------------------------------------------------------------
+@pytest.mark.parametrize("content, match", [
+    (b"", "empty"),
+    (b"   \n\n", "empty"),
+    (b"\x00\x01\x02\x89PNG\x00\x00" * 100, "binary"),
+    (bytes(range(256)) * 40, "binary"),
+    (b"hello\nworld\nno keras here\n", "No complete training epoch"),
+    (b"Epoch 1/5\n 12/50 [====>.....] - ETA: 3s - loss: 2.1 - acc: 0.2", "No complete training epoch"),
+    (b'{"loss": [1.0,', "History JSON"),
+])
+def test_bad_inputs_raise_one_input_error(tmp_path, content, match):
+    f = tmp_path / "bad.log"
+    f.write_bytes(content)
+    with pytest.raises(InputError, match=match):
+        read_history(f)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_history(tmp_path / "nope.log")
+    with pytest.raises(InputError, match="directory"):
+        read_history(tmp_path)
+
+
+def test_truncated_runs_drop_the_partial_epoch():
+    text = RUN1.read_text()
+    cut = text.index("Epoch 5/5") + len("Epoch 5/5\n") + 20  # inside epoch 5's line
+    h = parse(text[:cut])
+    assert h.epochs == 4 and h.truncated
+    # cut inside the metrics of the last line: val_acc missing -> dropped, not half-counted
+    cut = text.index("val_loss: 7.4351") + 5
+    h = parse(text[:cut])
+    assert h.epochs == 4 and h.truncated
+
+
+def test_overlong_line_is_capped():
+    p = LogParser()
+    p.feed("Epoch 1/1\n")
+    for _ in range(50):
+        p.feed("x" * 100_000)
+    assert len(p._pending) <= MAX_SEGMENT
+    p.feed("\n1/1 - 1s - loss: 1.0 - accuracy: 0.5 - val_loss: 1.1 - val_accuracy: 0.4\n")
+    p.finish()
+    assert p.history().epochs == 1
+
+
+# --- fuzzing ---------------------------------------------------------------------------
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ALPHABET = st.sampled_from(list("Epoch 0123456789/.-:[]=>━ \n\r\b\x1bmaccuracylossval_nainf,%{}\"e") + ["\x00", "é"])
+
+
+@FUZZ
+@given(st.text(alphabet=ALPHABET, max_size=400))
+def test_fuzz_parser_never_raises(text):
+    p = LogParser()
+    for i in range(0, len(text), 7):
+        p.feed(text[i:i + 7])
+    p.finish()
+    h = p.history()
+    assert all(len(v) == h.epochs for v in h.metrics.values())
+
+
+@FUZZ
+@given(st.binary(max_size=600))
+def test_fuzz_read_history_only_input_errors(data):
+    try:
+        read_history(io.BytesIO(data))
+    except InputError:
+        pass
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_mutated_real_logs(data):
+    src = data.draw(st.sampled_from([RUN1, RUN2, K3V2, K3TTY, K3PIPE])).read_bytes()
+    b = bytearray(src)
+    for _ in range(data.draw(st.integers(1, 12))):
+        op = data.draw(st.sampled_from(["flip", "cut", "dup", "insert"]))
+        pos = data.draw(st.integers(0, max(0, len(b) - 1)))
+        if op == "flip" and b:
+            b[pos] = data.draw(st.integers(0, 255))
+        elif op == "cut":
+            del b[pos:pos + data.draw(st.integers(1, 80))]
+        elif op == "dup":
+            b[pos:pos] = b[pos:pos + data.draw(st.integers(1, 120))]
+        else:
+            b[pos:pos] = data.draw(st.sampled_from([b"\r", b"\b" * 9, b"\n", b"Epoch 1/5\n", b"nan", b"\x1b[1m"]))
+    try:
+        h = read_history(io.BytesIO(bytes(b)))
+    except InputError:
+        return
+    assert h.epochs >= 1

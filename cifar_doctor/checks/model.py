@@ -1,1 +1,571 @@
-"""Checks of this family; see cifar_doctor.registry.FAMILIES."""
+"""MDL: the model's structure against its loss and its data.
+
+These checks read `inputs.model`, a `cifar_doctor.inputs.ModelInfo` (plain facts
+read off a Keras model by `cifar_doctor.sources.models`); they never import
+TensorFlow or Keras.
+
+What Keras 3 actually does, which the judgements below rest on (TensorFlow
+backend, verified against `model.evaluate`):
+
+- `categorical_crossentropy` / `sparse_categorical_crossentropy` with
+  `from_logits=False` divide the outputs by their sum, clip them to
+  [1e-7, 1 - 1e-7] and take the log. Fed logits (a linear output), negative
+  values are clipped to 1e-7: the loss is wrong and learning is crippled.
+- A softmax or sigmoid output tensor carries its logits (`_keras_logits`),
+  and every cross-entropy uses them when present, whatever `from_logits` says:
+  softmax + `from_logits=True` trains correctly there (with a UserWarning), but
+  applies softmax twice in JAX/PyTorch, in Keras 2 and in any loss computed
+  outside Keras.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..findings import Fix, Severity
+from ..registry import register
+
+#: Cross-entropies that expect one probability distribution over K classes.
+CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
+                      "categorical_focal_crossentropy")
+BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
+
+#: Output activations whose values can be negative: never valid probabilities.
+SIGNED_ACTIVATIONS = {"linear", "tanh", "elu", "selu", "leaky_relu", "gelu", "silu", "swish", "mish",
+                      "softsign", "hard_silu", "hard_swish", "p_re_lu", "prelu", "celu", "glu", "log_softmax"}
+#: Non-negative activations that Keras' sum-normalisation turns into a (poor) distribution.
+NONNEGATIVE_ACTIVATIONS = {"relu", "relu6", "softplus", "exponential", "hard_sigmoid", "sigmoid"}
+
+#: With at least this many labels per model output, a class that the labels never
+#: use is not a sampling accident: under balanced classes the chance that one
+#: class is absent from 20*K draws is about K * exp(-20), below 1e-7.
+MIN_LABELS_PER_OUTPUT = 20
+
+#: An in-model scale at or below this (about 1/100) on data already in [0, 1]
+#: leaves the first layer inputs within [0, 0.01]: 1/255 applied twice, or
+#: 1/127.5 applied to unit data.
+DOUBLE_SCALE_MAX = 0.01
+
+#: Data schemes (from `ImageStats.scheme`) that mean pixels arrive as 0-255.
+RAW_SCHEMES = ("raw-uint8", "raw-float")
+
+_DENSE_SNIPPET = (
+    "from keras import layers\n"
+    "# probabilities out, loss on probabilities:\n"
+    "outputs = layers.Dense({k}, activation=\"softmax\")(x)\n"
+    "model.compile(loss=\"{loss}\", optimizer=\"adam\", metrics=[\"accuracy\"])\n"
+    "# or keep the linear output and tell the loss it gets logits:\n"
+    "model.compile(loss=keras.losses.{cls}(from_logits=True), optimizer=\"adam\", metrics=[\"accuracy\"])"
+)
+_LOSS_CLASS = {"categorical_crossentropy": "CategoricalCrossentropy",
+               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+               "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
+               "binary_crossentropy": "BinaryCrossentropy",
+               "binary_focal_crossentropy": "BinaryFocalCrossentropy"}
+
+
+def _scheme(split: Any) -> str | None:
+    """The split's normalization scheme from the shared `ImageStats`, or None."""
+    try:
+        stats = split.stats
+    except ImportError:  # the statistics module is unavailable
+        return None
+    return getattr(stats, "scheme", None) if stats is not None else None
+
+
+def _classes_from_labels(inputs: Any) -> tuple[int | None, str | None]:
+    """(K, how it was read) from the training labels alone, ignoring the model."""
+    tr = inputs.train
+    if tr is None or tr.y is None:
+        return None, None
+    y = tr.y
+    if getattr(y, "ndim", 0) == 2 and y.shape[1] > 1:
+        return int(y.shape[1]), "one-hot width"
+    info = tr.labels(inputs.classes)
+    if info is None or info.encoding not in ("integer", "integer-column") or info.max_value is None:
+        return None, None
+    if not math.isfinite(info.max_value):
+        return None, None
+    return int(info.max_value) + 1, "largest integer label + 1"
+
+
+@register("MDL001", "output-activation-loss-mismatch", requires=("model", "loss"), cause="output-loss-mismatch")
+def output_activation_loss_mismatch(inputs):
+    """Compare the model's last activation with its loss and `from_logits`.
+
+    ## What it does
+    Compares the activation of the model's output layer with the loss it is
+    trained with and the loss's `from_logits` setting.
+
+    ## Why is this bad?
+    With `from_logits=False` (the default) Keras treats the outputs as
+    probabilities: it divides them by their sum, clips them to [1e-7, 1 - 1e-7]
+    and takes the log. A linear output (logits) is then scored on clipped
+    nonsense, learning is crippled and the reported loss is meaningless. A
+    softmax output with `from_logits=True` applies softmax twice except where
+    Keras on TensorFlow silently repairs it. A sigmoid output with a
+    categorical loss, or a softmax output with `binary_crossentropy` over many
+    classes, scores independent yes/no outputs as one distribution (or the
+    reverse), and `Dense(1, activation="softmax")` outputs 1.0 whatever the input.
+
+    ## Example
+    ```python
+    model.add(Dense(10))                      # no activation: logits
+    model.compile(loss="categorical_crossentropy", ...)
+    ```
+
+    ## Use instead
+    ```python
+    model.add(Dense(10, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", ...)
+    # or: loss=keras.losses.CategoricalCrossentropy(from_logits=True) with Dense(10)
+    ```
+    """
+    m = inputs.model
+    act = m.last_activation
+    loss = inputs.effective_loss
+    raw_fl = inputs.effective_from_logits
+    from_logits = bool(raw_fl)
+    units = m.output_units
+    k = inputs.num_classes
+    if act is None:
+        return []
+    ev = {"last_activation": act, "loss": loss, "from_logits": raw_fl if raw_fl is not None else False,
+          "from_logits_given": raw_fl is not None, "output_units": units, "classes": k,
+          "loss_source": "--loss" if inputs.loss else "compiled model"}
+    findings = []
+    if act == "softmax" and units == 1:
+        findings.append(output_activation_loss_mismatch.finding(
+            Severity.ERROR,
+            "The model ends in softmax over a single unit: its output is 1.0 for every image.",
+            evidence=ev,
+            explanation="Softmax normalises across the output units; over one unit it is constant, so the "
+                        "predictions carry no information whatever the weights learn.",
+            fix=Fix("Use Dense(1, activation=\"sigmoid\") for two classes, or one unit per class with softmax",
+                    "outputs = layers.Dense(1, activation=\"sigmoid\")(x)   # binary_crossentropy\n"
+                    "# or, K classes:\noutputs = layers.Dense(K, activation=\"softmax\")(x)"),
+        ))
+        return findings
+    kk = units or k or 10
+    if loss in CATEGORICAL_LOSSES:
+        cls = _LOSS_CLASS[loss]
+        if act in SIGNED_ACTIVATIONS and not from_logits:
+            findings.append(output_activation_loss_mismatch.finding(
+                Severity.ERROR,
+                f"The model's output is '{act}' (logits, can be negative) but {loss} is computed with "
+                f"from_logits=False: Keras treats these outputs as probabilities.",
+                evidence=ev,
+                explanation="Keras divides the outputs by their sum and clips them to [1e-7, 1 - 1e-7] before "
+                            "the log, so negative logits all count as probability 1e-7: the loss is not the "
+                            "cross-entropy, its gradients are mostly zero, and accuracy and loss curves of "
+                            "train and validation stop meaning what they seem to.",
+                fix=Fix(f"Add activation=\"softmax\" to the last Dense, or use {cls}(from_logits=True)",
+                        _DENSE_SNIPPET.format(k=kk, loss=loss, cls=cls)),
+            ))
+        elif act == "softmax" and from_logits:
+            findings.append(output_activation_loss_mismatch.finding(
+                Severity.WARNING,
+                f"The model's output is already a softmax but {loss} is told from_logits=True.",
+                evidence=ev,
+                explanation="The loss applies softmax again to probabilities, which squashes them towards "
+                            "uniform and shrinks the gradients. Keras 3 on TensorFlow detects a softmax "
+                            "output, uses its logits and prints a UserWarning, so training there is unharmed; "
+                            "with JAX or PyTorch, Keras 2, or a loss computed by hand, it is not.",
+                fix=Fix(f"Remove from_logits=True (the output is a softmax), or drop the softmax activation",
+                        f"model.compile(loss=\"{loss}\", ...)   # from_logits=False with a softmax output"),
+            ))
+        elif act in NONNEGATIVE_ACTIVATIONS and not from_logits and kk > 2:
+            findings.append(output_activation_loss_mismatch.finding(
+                Severity.WARNING,
+                f"The model's output is '{act}' over {kk} units, but {loss} expects one probability "
+                "distribution (a softmax).",
+                evidence=ev,
+                explanation=f"'{act}' outputs do not sum to 1; Keras renormalises them by their sum before the "
+                            "log, which is not a softmax cross-entropy (Keras 3 on TensorFlow scores a sigmoid "
+                            "output through its logits instead). The outputs cannot be read as class "
+                            "probabilities either way.",
+                fix=Fix("Use activation=\"softmax\" on the output layer",
+                        f"outputs = layers.Dense({kk}, activation=\"softmax\")(x)"),
+            ))
+    elif loss in BINARY_LOSSES:
+        cls = _LOSS_CLASS[loss]
+        if act in SIGNED_ACTIVATIONS and not from_logits:
+            findings.append(output_activation_loss_mismatch.finding(
+                Severity.ERROR,
+                f"The model's output is '{act}' (logits) but {loss} is computed with from_logits=False.",
+                evidence=ev,
+                explanation="Keras clips the outputs to [1e-7, 1 - 1e-7] as if they were sigmoid "
+                            "probabilities: negative logits all count as 1e-7 and the loss is not the "
+                            "cross-entropy.",
+                fix=Fix(f"Add activation=\"sigmoid\" to the last layer, or use {cls}(from_logits=True)",
+                        f"outputs = layers.Dense({units or 1}, activation=\"sigmoid\")(x)\n"
+                        f"# or: model.compile(loss=keras.losses.{cls}(from_logits=True), ...)"),
+            ))
+        elif act == "sigmoid" and from_logits:
+            findings.append(output_activation_loss_mismatch.finding(
+                Severity.WARNING,
+                f"The model's output is already a sigmoid but {loss} is told from_logits=True.",
+                evidence=ev,
+                explanation="The loss applies a second sigmoid, which keeps every prediction within "
+                            "[0.5, 0.73]. Keras 3 on TensorFlow repairs this silently (with a UserWarning); "
+                            "other backends and Keras 2 do not.",
+                fix=Fix("Remove from_logits=True, or drop the sigmoid activation"),
+            ))
+        elif act == "softmax" and kk > 2:
+            findings.append(output_activation_loss_mismatch.finding(
+                Severity.WARNING,
+                f"The model ends in softmax over {kk} classes but is trained with {loss}, which scores each "
+                "output as an independent yes/no question.",
+                evidence=ev,
+                explanation="For single-label classification over more than two classes the loss is "
+                            "categorical cross-entropy. With binary_crossentropy, tf.keras 2 and standalone "
+                            "Keras turn metrics=['accuracy'] into binary accuracy per output, so a model "
+                            f"predicting no class at all scores {1 - 1 / kk:.0%}: reported accuracy is inflated.",
+                fix=Fix("Use categorical_crossentropy (one-hot labels) or sparse_categorical_crossentropy "
+                        "(integer labels)",
+                        "model.compile(loss=\"categorical_crossentropy\", optimizer=\"adam\", "
+                        "metrics=[\"accuracy\"])"),
+            ))
+    return findings
+
+
+@register("MDL002", "output-units-vs-classes", requires=("model", "labels"), cause="label-format-mismatch")
+def output_units_vs_classes(inputs):
+    """Compare the model's output units with the number of classes in the labels.
+
+    ## What it does
+    Compares the units of the model's last layer with the number of classes the
+    labels hold: the one-hot width, or the largest integer label + 1 (or
+    `--classes`).
+
+    ## Why is this bad?
+    One-hot labels wider or narrower than the output make `fit` fail; integer
+    labels at or above the number of outputs index past the output (an error on
+    CPU, silent garbage or NaN on GPU). A model with more outputs than the labels
+    ever use wastes probability mass on classes that never occur.
+
+    ## Example
+    ```python
+    model.add(Dense(100, activation="softmax"))   # CIFAR-100 head
+    model.fit(x_train, y_train_cifar10, ...)      # 10 classes
+    ```
+
+    ## Use instead
+    ```python
+    model.add(Dense(10, activation="softmax"))    # one unit per class
+    ```
+    """
+    m = inputs.model
+    units = m.output_units
+    if units is None:
+        return []
+    k_labels, how = _classes_from_labels(inputs)
+    explicit = inputs.classes
+    k = explicit or k_labels
+    if k is None:
+        return []
+    tr = inputs.train
+    n = int(len(tr.y)) if tr is not None and tr.y is not None else 0
+    act = m.last_activation
+    ev = {"output_units": units, "classes": k, "classes_from": "--classes" if explicit else how,
+          "label_classes": k_labels, "labels": n, "last_activation": act, "loss": inputs.effective_loss}
+    fix_units = Fix(f"Give the last layer one unit per class: Dense({k}, activation=\"softmax\")",
+                    f"outputs = layers.Dense({k}, activation=\"softmax\")(x)")
+    if units == 1:
+        if k <= 2 and act in ("sigmoid", "linear"):
+            return []  # a binary head: one sigmoid unit (or its logit) for two classes
+        return [output_units_vs_classes.finding(
+            Severity.ERROR,
+            f"The model has 1 output unit but the labels hold {k} classes.",
+            evidence=ev,
+            explanation="One unit can only separate two classes; with more, the model cannot express "
+                        "the labels and accuracy is capped near the largest class's share.",
+            fix=fix_units,
+        )]
+    if k_labels is not None and how == "one-hot width" and k_labels != units:
+        return [output_units_vs_classes.finding(
+            Severity.ERROR,
+            f"The labels are one-hot with {k_labels} columns but the model has {units} output units.",
+            evidence=ev,
+            explanation="Categorical cross-entropy compares each label row with the output row; with "
+                        "different widths Keras refuses to train, or the classes are scored against the "
+                        "wrong outputs.",
+            fix=fix_units if k_labels > 1 else None,
+        )]
+    if k > units:
+        return [output_units_vs_classes.finding(
+            Severity.ERROR,
+            f"The labels hold {k} classes ({ev['classes_from']}) but the model has only {units} output units.",
+            evidence=ev,
+            explanation=f"Labels {units} and above have no output to score: sparse categorical "
+                        "cross-entropy fails on CPU and yields garbage or NaN on GPU.",
+            fix=fix_units,
+        )]
+    if k < units:
+        if explicit:
+            return [output_units_vs_classes.finding(
+                Severity.ERROR,
+                f"--classes says {k} classes but the model has {units} output units.",
+                evidence=ev,
+                explanation="Each class needs exactly one output unit.",
+                fix=fix_units,
+            )]
+        if n >= MIN_LABELS_PER_OUTPUT * units:
+            return [output_units_vs_classes.finding(
+                Severity.WARNING,
+                f"The model has {units} output units but {n} training labels use only classes 0-{k - 1}.",
+                evidence={**ev, "min_labels_per_output": MIN_LABELS_PER_OUTPUT},
+                explanation=f"With {n} labels, a class that exists would almost surely appear; the extra "
+                            f"{units - k} outputs are never the right answer, which suggests the head was "
+                            "built for another dataset.",
+                fix=fix_units,
+            )]
+    return []
+
+
+@register("MDL003", "missing-in-model-rescaling", requires=("model",), cause=None)
+def missing_in_model_rescaling(inputs):
+    """Recommend normalizing the pixels inside the model.
+
+    ## What it does
+    Looks for a `Rescaling` or `Normalization` layer (or `x / 255.0` in the
+    functional API) before the model's first Conv/Dense layer.
+
+    ## Why is this bad?
+    When scaling happens outside the model, every pipeline that feeds it (the
+    test set, a validation generator, the deployed app) must repeat it exactly.
+    Forgetting it once is the most common cause of a validation accuracy that
+    lags training: train images divided by 255, test images left raw. A
+    `Rescaling` layer inside the model makes the model take raw pixels
+    everywhere, so train and test can never diverge again.
+
+    ## Example
+    ```python
+    x_train = x_train / 255.0          # and x_test?
+    model = Sequential([Input((32, 32, 3)), Conv2D(64, 3), ...])
+    ```
+
+    ## Use instead
+    ```python
+    model = Sequential([Input((32, 32, 3)), layers.Rescaling(1.0 / 255), Conv2D(64, 3), ...])
+    model.fit(x_train_raw, ...); model.evaluate(x_test_raw, ...)
+    ```
+    """
+    m = inputs.model
+    if m.rescaling:
+        return []
+    schemes = {s.name: _scheme(s) for s in [inputs.train, *inputs.eval_splits] if s is not None and s.x is not None}
+    schemes = {k: v for k, v in schemes.items() if v is not None}
+    raw = sorted(n for n, sch in schemes.items() if sch in RAW_SCHEMES)
+    ev = {"rescaling": [], "first_layers": m.layers[:4], "input_shape": list(m.input_shape or ()),
+          "schemes": schemes}
+    if raw:
+        message = (f"The model has no Rescaling or Normalization layer and the {', '.join(raw)} images "
+                   "reach it as raw 0-255 pixels.")
+    elif schemes:
+        message = ("The model has no Rescaling or Normalization layer: the images are normalized outside it "
+                   f"({', '.join(f'{k}: {v}' for k, v in sorted(schemes.items()))}), so every pipeline must "
+                   "repeat that step exactly.")
+    else:
+        message = ("The model has no Rescaling or Normalization layer before its first layer: it relies on "
+                   "every data pipeline scaling the pixels the same way.")
+    common = sorted(set(schemes.values()))
+    scheme = common[0] if len(common) == 1 else None
+    if scheme == "symmetric":
+        snippet = ("inputs = keras.Input((32, 32, 3))\n"
+                   "x = layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)   # then feed raw 0-255 pixels")
+    elif scheme in ("standardized", "imagenet"):
+        snippet = ("norm = layers.Normalization(axis=-1)\n"
+                   "norm.adapt(x_train_raw)            # per-channel mean and variance, stored in the model\n"
+                   "model = keras.Sequential([keras.Input((32, 32, 3)), norm, ...])")
+    else:
+        snippet = ("model = keras.Sequential([\n"
+                   "    keras.Input((32, 32, 3)),\n"
+                   "    layers.Rescaling(1.0 / 255),   # raw 0-255 pixels in, for training and test alike\n"
+                   "    ...\n"
+                   "])")
+    return [missing_in_model_rescaling.finding(
+        Severity.INFO, message, evidence=ev,
+        explanation="Scaling inside the model is applied identically to every split and is saved with the "
+                    "model, so a forgotten `/ 255` on the test set can no longer happen.",
+        fix=Fix("Put the scaling inside the model with layers.Rescaling(1./255) and feed raw pixels", snippet),
+    )]
+
+
+_AFFINE_RE = re.compile(r"^\w+\(scale=([-+0-9.eE]+|inf|nan), offset=([-+0-9.eE]+|inf|nan)\)$")
+
+
+def in_model_affine(rescaling: list[str]) -> tuple[float, float] | None:
+    """Combined (scale, offset) of the in-model rescaling steps, or None if one is not a scalar affine map."""
+    scale, offset = 1.0, 0.0
+    if not rescaling:
+        return None
+    for desc in rescaling:
+        match = _AFFINE_RE.match(desc.strip())
+        if not match:
+            return None
+        s, o = float(match.group(1)), float(match.group(2))
+        scale, offset = scale * s, offset * s + o
+    return scale, offset
+
+
+@register("MDL004", "double-rescaling", requires=("model", "train_x"), cause="input-not-normalized")
+def double_rescaling(inputs):
+    """Find data scaled to [0, 1] that the model scales by 1/255 again.
+
+    ## What it does
+    Combines the model's in-model rescaling (`Rescaling(1./255)`, `x / 255.0`)
+    with the scheme of the data fed to it, and flags splits already in [0, 1].
+
+    ## Why is this bad?
+    Pixels divided by 255 twice span [0, 0.004]: the first layer sees almost
+    constant inputs, learning is slow and fragile, and a model trained this
+    way breaks as soon as another pipeline feeds it correctly scaled data.
+
+    ## Example
+    ```python
+    model = Sequential([Input((32, 32, 3)), layers.Rescaling(1./255), ...])
+    model.fit(x_train / 255.0, ...)
+    ```
+
+    ## Use instead
+    ```python
+    model.fit(x_train, ...)    # raw 0-255 pixels: the model rescales them
+    ```
+    """
+    m = inputs.model
+    affine = in_model_affine(m.rescaling)
+    if affine is None:
+        return []
+    scale, offset = affine
+    if not (0 < abs(scale) <= DOUBLE_SCALE_MAX):
+        return []
+    splits = [s for s in [inputs.train, *inputs.eval_splits] if s is not None and s.x is not None]
+    unit = []
+    maxima = {}
+    for s in splits:
+        st = s.stats
+        if st is not None and getattr(st, "scheme", None) == "unit":
+            unit.append(s.name)
+            maxima[s.name] = round(max(st.max), 6) if st.max else None
+    if not unit:
+        return []
+    top = max(v for v in maxima.values() if v is not None) if any(v is not None for v in maxima.values()) else 1.0
+    seen = sorted([offset, offset + scale * top])
+    return [double_rescaling.finding(
+        Severity.WARNING,
+        f"The model rescales its input by {scale:.6g} (offset {offset:g}) but the {', '.join(unit)} images are "
+        f"already in [0, 1]: the first layer sees values in [{seen[0]:.4g}, {seen[1]:.4g}].",
+        evidence={"in_model": list(m.rescaling), "scale": scale, "offset": offset, "unit_splits": unit,
+                  "data_max": maxima, "first_layer_range": seen, "double_scale_max": DOUBLE_SCALE_MAX},
+        explanation="The data is scaled twice, so its range is squeezed about 255-fold: inputs that are "
+                    "nearly constant train slowly, and the model will misbehave on data scaled once.",
+        fix=Fix("Feed raw 0-255 pixels (remove the `/ 255` from the data pipeline), or remove the Rescaling "
+                "layer",
+                "model.fit(x_train_raw, y_train, validation_data=(x_test_raw, y_test))  # model rescales",
+                {"split": unit[0], "scale": 255.0, "offset": 0.0,
+                 "expression": f"x_{unit[0]} * 255 (undo the outside scaling)"}),
+        split=unit[0] if len(unit) == 1 else None,
+    )]
+
+
+def _image_shape(x: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in getattr(x, "shape", ())[1:])
+
+
+def _matches(data: tuple[int, ...], model: tuple) -> bool:
+    return len(data) == len(model) and all(m is None or m == d for d, m in zip(data, model))
+
+
+@register("MDL005", "input-shape-mismatch", requires=("model", "train_x"), cause="input-layout-mismatch")
+def input_shape_mismatch(inputs):
+    """Compare the image shape of each split with the model's input shape.
+
+    ## What it does
+    Compares each split's image shape (without the batch axis) with the model's
+    input shape, and recognises channels-first data for a channels-last model
+    (and the reverse), flattened images and a wrong size.
+
+    ## Why is this bad?
+    Keras refuses most mismatches, but some get through: a model with flexible
+    spatial size (`Input((None, None, 3))`, global pooling) accepts (3, 32, 32)
+    images and convolves across the wrong axes, and a layout converted for one
+    split but not the other trains on one and evaluates on another.
+
+    ## Example
+    ```python
+    x_test.shape            # (10000, 3, 32, 32): PyTorch-style NCHW
+    model.input_shape       # (None, 32, 32, 3)
+    ```
+
+    ## Use instead
+    ```python
+    x_test = np.transpose(x_test, (0, 2, 3, 1))   # NCHW -> NHWC
+    ```
+    """
+    m = inputs.model
+    if not m.input_shape:
+        return []
+    want = tuple(m.input_shape)
+    findings = []
+    for s in [inputs.train, *inputs.eval_splits]:
+        if s is None or s.x is None:
+            continue
+        got = _image_shape(s.x)
+        exact = len(got) == len(want) and all(w is None or w == g for g, w in zip(got, want))
+        ev = {"data_shape": list(got), "model_input_shape": [w for w in want], "split": s.name}
+        if exact:
+            continue
+        if len(got) == 3 and len(want) == 3:
+            nhwc = (got[1], got[2], got[0])
+            nchw = (got[2], got[0], got[1])
+            if _matches(nhwc, want):
+                findings.append(input_shape_mismatch.finding(
+                    Severity.ERROR,
+                    f"The {s.name} images are channels-first {got} but the model expects channels-last "
+                    f"{_tup(want)}.",
+                    evidence={**ev, "layout": "NCHW data, NHWC model"},
+                    explanation="Keras convolutions default to channels_last; fed (C, H, W) the model "
+                                "either refuses the data or mixes the colour axis into the image rows.",
+                    fix=Fix(f"Transpose the {s.name} images to channels-last",
+                            f"x_{s.name} = np.transpose(x_{s.name}, (0, 2, 3, 1))"),
+                    split=s.name,
+                ))
+                continue
+            if _matches(nchw, want):
+                findings.append(input_shape_mismatch.finding(
+                    Severity.ERROR,
+                    f"The {s.name} images are channels-last {got} but the model expects channels-first "
+                    f"{_tup(want)}.",
+                    evidence={**ev, "layout": "NHWC data, NCHW model"},
+                    explanation="The model was built with data_format='channels_first'.",
+                    fix=Fix(f"Transpose the {s.name} images to channels-first",
+                            f"x_{s.name} = np.transpose(x_{s.name}, (0, 3, 1, 2))"),
+                    split=s.name,
+                ))
+                continue
+        want_size = math.prod(w for w in want if w is not None) if all(w is not None for w in want) else None
+        got_size = math.prod(got) if got else 0
+        if want_size is not None and got_size == want_size:
+            fix = Fix(f"Reshape the {s.name} images to {_tup(want)}",
+                      f"x_{s.name} = x_{s.name}.reshape((-1, {', '.join(str(w) for w in want)}))")
+            expl = ("The images hold the right number of values in another shape (flattened, or a "
+                    "different axis order); check which axis order they were stored in before reshaping.")
+        else:
+            fix = Fix(f"Feed images of shape {_tup(want)}: resize or crop them, or build the model for "
+                      f"{_tup(got)}",
+                      f"model = keras.Sequential([keras.Input({_tup(got)}), ...])")
+            expl = "The model cannot take these images as they are."
+        findings.append(input_shape_mismatch.finding(
+            Severity.ERROR,
+            f"The {s.name} images have shape {_tup(got)} but the model expects {_tup(want)}.",
+            evidence=ev, explanation=expl, fix=fix, split=s.name,
+        ))
+    return findings
+
+
+def _tup(shape: tuple) -> str:
+    """Shapes print as Python tuples (Keras style)."""
+    return str(tuple(shape))

@@ -1,0 +1,697 @@
+"""Keras models: safe loading, the facts the checks need, and an evaluator for counterfactuals.
+
+Keras (and so TensorFlow) is imported only inside the functions here, so the
+data-only and log-only paths never pay for it. A model file never executes
+code: it is loaded with `keras.saving.load_model(path, safe_mode=True)`, and
+every refusal becomes one `InputError` line (what was received, what was
+expected, how to fix it). Nothing is ever written next to the user's file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import InputError
+from ..inputs import ModelInfo
+
+#: First bytes of an HDF5 file (the legacy `.h5` Keras format).
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+#: Images per `model.predict` call in the evaluator. Each chunk is cast to
+#: float32 on its own, so raw uint8 data never needs a full float32 copy
+#: (2,048 CIFAR images are 25 MB as float32).
+EVAL_CHUNK = 2048
+
+#: `batch_size` passed to `model.predict`: the Keras default is 32, which
+#: is slow on a CPU for small CNNs; 256 keeps activations of the seed's models
+#: well under 1 GB.
+PREDICT_BATCH_SIZE = 256
+
+#: Keras 3's `backend.epsilon()`: probabilities are clipped to
+#: [EPSILON, 1 - EPSILON] before the log in the cross-entropies.
+EPSILON = 1e-7
+
+#: Layers that change neither the values' meaning nor the last activation:
+#: walking back from the output past these finds the activation that matters.
+PASSTHROUGH_LAYERS = {
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
+    "GaussianDropout", "GaussianNoise", "ActivityRegularization", "Identity", "Flatten", "Reshape",
+    "InputLayer",
+}
+
+#: Layers that return their input tensor unchanged at inference, so a softmax
+#: output's cached logits survive them.
+INFERENCE_IDENTITY_LAYERS = {
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout", "GaussianDropout",
+    "GaussianNoise", "Identity", "ActivityRegularization",
+}
+
+#: Layers with trainable weights that end the "input normalization" prefix of a model.
+COMPUTE_LAYERS = re.compile(r"^(Conv\d?D|Conv\dDTranspose|DepthwiseConv\dD|SeparableConv\dD|Dense|EinsumDense|"
+                            r"Embedding|LSTM|GRU|SimpleRNN|MultiHeadAttention|Bidirectional|ConvLSTM\dD)$")
+
+#: Functional-API operations on the input that act as an affine rescaling,
+#: when their other argument is a scalar: name -> (scale(c), offset(c)).
+AFFINE_OPS: dict[str, Callable[[float], tuple[float, float]]] = {
+    "TrueDivide": lambda c: (1.0 / c, 0.0),
+    "Divide": lambda c: (1.0 / c, 0.0),
+    "Multiply": lambda c: (c, 0.0),
+    "Subtract": lambda c: (1.0, -c),
+    "Add": lambda c: (1.0, c),
+}
+
+
+def _quiet_keras():
+    """Import Keras with TensorFlow's C++ logging silenced (nothing on stdout)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    return keras
+
+
+# --- loading ------------------------------------------------------------------------------
+
+def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
+    """Load a `.keras` model file safely and read its facts.
+
+    Args:
+        path: A `.keras` file written by `model.save("model.keras")`.
+
+    Returns:
+        `(keras_model, ModelInfo)`.
+
+    Raises:
+        InputError: The file is missing, not a `.keras` archive (a text file, a
+            truncated download, a legacy `.h5`, a SavedModel folder), holds a
+            `Lambda` layer, or needs custom objects that are not importable.
+    """
+    p = Path(path)
+    _precheck(p)
+    config = _read_config(p)
+    keras = _quiet_keras()
+    try:
+        with warnings.catch_warnings():
+            # Optimizer-state mismatches are irrelevant for diagnosis.
+            warnings.filterwarnings("ignore", message=r".*[Ss]kipping variable loading for optimizer.*")
+            model = keras.saving.load_model(str(p), safe_mode=True)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every refusal becomes one line
+        raise _load_error(p, exc, config) from None
+    if not hasattr(model, "layers"):
+        raise InputError(
+            f"Cannot use --model {p}",
+            expected="a Keras model saved with model.save('model.keras')",
+            received=f"a saved {type(model).__name__}",
+        )
+    return model, model_info(model)
+
+
+def _precheck(p: Path) -> None:
+    """Refuse, from the bytes alone, what `load_model` must not or cannot open."""
+    if not p.exists():
+        raise InputError(
+            f"Cannot read --model {p}: no such file",
+            expected="a .keras file written by model.save('model.keras')",
+            hint="Check the path",
+        )
+    if p.is_dir():
+        if (p / "saved_model.pb").exists():
+            raise InputError(
+                f"Cannot read --model {p}: it is a TensorFlow SavedModel folder",
+                expected="a .keras file",
+                hint="Re-save it from Keras with model.save('model.keras'); SavedModels hold no Keras loss or "
+                     "layer configuration to check",
+            )
+        raise InputError(f"Cannot read --model {p}: it is a folder", expected="a .keras file",
+                         hint="Pass the .keras file written by model.save('model.keras')")
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    if head == HDF5_MAGIC or p.suffix.lower() in (".h5", ".hdf5"):
+        raise InputError(
+            f"Cannot read --model {p}: legacy HDF5 (.h5) model files are not supported",
+            expected="a Keras 3 .keras file (safe_mode loading is guaranteed only for that format)",
+            hint="In the environment that wrote it, run keras.models.load_model('model.h5').save('model.keras') "
+                 "and pass the .keras file",
+        )
+    if not zipfile.is_zipfile(p):
+        size = p.stat().st_size
+        what = "an empty file" if size == 0 else f"{size} bytes that are not a zip archive"
+        raise InputError(
+            f"Cannot read --model {p}: not a .keras file",
+            expected="a .keras zip archive written by model.save('model.keras')",
+            received=f"{what} (a text file, or a truncated or partial download)",
+            hint="Save the model again with model.save('model.keras')",
+        )
+    if p.suffix.lower() != ".keras":
+        raise InputError(
+            f"Cannot read --model {p}: the name does not end in .keras",
+            expected="a file named *.keras (Keras refuses other names)",
+            hint="Copy it to a name ending in .keras and pass that",
+        )
+
+
+def _read_config(p: Path) -> dict[str, Any]:
+    """The archive's `config.json` (plain JSON: reading it runs nothing)."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = zf.namelist()
+            if "config.json" not in names:
+                npy = [n for n in names if n.endswith(".npy")]
+                hint = ("It looks like a NumPy .npz archive: pass it with --data"
+                        if npy else "Save the model again with model.save('model.keras')")
+                raise InputError(
+                    f"Cannot read --model {p}: the zip archive holds no Keras model",
+                    expected="a .keras archive with config.json and model.weights.h5",
+                    received=", ".join(names[:5]) + (" ..." if len(names) > 5 else "") if names else "an empty archive",
+                    hint=hint,
+                )
+            return json.loads(zf.read("config.json").decode("utf-8"))
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, EOFError) as exc:
+        raise InputError(
+            f"Cannot read --model {p}: the archive is damaged",
+            expected="a complete .keras file",
+            received=f"{type(exc).__name__}: {exc}",
+            hint="Save the model again with model.save('model.keras'), or re-copy the file",
+        ) from None
+
+
+def _walk_config(obj: Any):
+    """Every serialized object (a dict with `class_name`) in a Keras config."""
+    if isinstance(obj, dict):
+        if "class_name" in obj:
+            yield obj
+        for v in obj.values():
+            yield from _walk_config(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk_config(v)
+
+
+def _lambda_layers(config: dict[str, Any]) -> list[str]:
+    return [str((o.get("config") or {}).get("name", "lambda")) for o in _walk_config(config)
+            if o.get("class_name") == "Lambda"]
+
+
+def _custom_objects(config: dict[str, Any]) -> list[str]:
+    """Names of objects that are not Keras built-ins (custom layers, losses, functions)."""
+    out = []
+    for o in _walk_config(config):
+        module = o.get("module")
+        name = o.get("registered_name") or o.get("class_name")
+        if o.get("class_name") in ("__lambda__", "function", "__tensor__", "__numpy__", "__bytes__"):
+            continue
+        if module is None or not (str(module) == "keras" or str(module).startswith(("keras.", "builtins"))):
+            if isinstance(name, str) and name not in out:
+                out.append(name)
+    return out
+
+
+def _load_error(p: Path, exc: Exception, config: dict[str, Any]) -> InputError:
+    msg = str(exc)
+    lambdas = _lambda_layers(config)
+    if lambdas or "Lambda" in msg:
+        names = ", ".join(lambdas) or "a Lambda layer"
+        return InputError(
+            f"Refusing to load --model {p}: it contains a Lambda layer ({names}), whose Python code "
+            "safe_mode will not run; cifar-doctor never executes code from a model file",
+            hint="Replace the Lambda with a built-in layer (layers.Rescaling(1./255) for x / 255, "
+                 "layers.Normalization for mean/std) and save again, or check the data without --model",
+        )
+    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+    custom = _custom_objects(config)
+    if custom or "Could not locate" in msg or "could not be deserialized" in msg:
+        located = re.search(r"Could not locate (?:class|function) '([^']+)'", msg)
+        names = custom or ([located.group(1)] if located else [])
+        return InputError(
+            f"Cannot load --model {p}: it needs custom objects that are not Keras built-ins "
+            f"({', '.join(names) or 'unknown'})",
+            expected="a model made of built-in Keras layers, losses and activations",
+            hint="cifar-doctor does not import your code; rebuild the model from built-in layers, or check "
+                 "the data and log without --model",
+        )
+    return InputError(
+        f"Cannot load --model {p}",
+        expected="a .keras file that this Keras can read",
+        received=f"{type(exc).__name__}: {first[:300]}",
+        hint="Save it again with model.save('model.keras') using Keras 3",
+    )
+
+
+# --- facts --------------------------------------------------------------------------------
+
+def _activation_name(fn: Any) -> str | None:
+    if fn is None:
+        return "linear"
+    if isinstance(fn, str):
+        return fn
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return _snake(name)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _output_op(model: Any) -> Any:
+    """The operation (layer or functional op) that produces the model's single output."""
+    outputs = getattr(model, "outputs", None)
+    try:
+        if outputs and len(outputs) == 1:
+            return outputs[0]._keras_history[0]
+    except (AttributeError, IndexError, TypeError):
+        pass
+    layers = getattr(model, "layers", None)
+    return layers[-1] if layers else None
+
+
+def _input_of(op: Any) -> Any:
+    """The operation feeding `op` (single input), or None."""
+    try:
+        node = op._inbound_nodes[0]
+        tensors = node.input_tensors
+        if len(tensors) == 1:
+            return tensors[0]._keras_history[0]
+    except (AttributeError, IndexError, TypeError):
+        pass
+    return None
+
+
+def last_activation(model: Any) -> str | None:
+    """The activation applied last: `softmax`, `sigmoid`, `linear`, ...; None when it cannot be told.
+
+    Walks back from the output past layers that change no values (Dropout,
+    Flatten, Reshape, `Activation("linear")`), into nested models.
+    """
+    op = _output_op(model)
+    for _ in range(64):
+        if op is None:
+            return None
+        cls = type(op).__name__
+        if _is_model(op) and op is not model:  # nested model
+            return last_activation(op)
+        if cls == "Softmax":
+            return "softmax"
+        if cls == "Sigmoid":
+            return "sigmoid"
+        if cls == "Activation":
+            name = _activation_name(getattr(op, "activation", None))
+            if name != "linear":
+                return name
+        elif cls in ("ReLU", "LeakyReLU", "ELU", "PReLU"):
+            return _snake(cls) if cls != "ReLU" else "relu"
+        elif cls in PASSTHROUGH_LAYERS:
+            pass
+        elif hasattr(op, "activation"):
+            return _activation_name(op.activation)
+        else:
+            return None
+        prev = _input_of(op)
+        if prev is None:
+            # Sequential without functional history: the previous layer in order
+            layers = list(getattr(model, "layers", []))
+            idx = next((i for i, lay in enumerate(layers) if lay is op), None)
+            prev = layers[idx - 1] if idx else None
+        if prev is None:
+            return "linear"
+        op = prev
+    return None
+
+
+def _is_model(op: Any) -> bool:
+    """A (nested) Keras model: it has layers and can be compiled."""
+    return hasattr(op, "layers") and callable(getattr(op, "compile", None))
+
+
+def _ordered_ops(model: Any) -> list[Any]:
+    """Layers and functional ops in order, nested models flattened."""
+    ops = list(getattr(model, "_operations", None) or getattr(model, "layers", []))
+    out: list[Any] = []
+    for op in ops:
+        if _is_model(op) and op is not model:
+            out.extend(_ordered_ops(op))
+        else:
+            out.append(op)
+    return out
+
+
+def _fmt(v: float) -> str:
+    return f"{float(v):.9g}"
+
+
+def _affine_of_op(op: Any) -> tuple[float, float] | None:
+    """(scale, offset) of a functional op such as `inputs / 255.0`, or None."""
+    factory = AFFINE_OPS.get(type(op).__name__)
+    if factory is None:
+        return None
+    try:
+        args = op._inbound_nodes[0].arguments.args
+    except (AttributeError, IndexError):
+        return None
+    consts = [a for a in args if isinstance(a, (int, float, np.floating, np.integer))]
+    tensors = [a for a in args if not isinstance(a, (int, float, np.floating, np.integer))]
+    if len(consts) != 1 or len(tensors) != 1:
+        return None
+    c = float(consts[0])
+    if type(op).__name__ in ("TrueDivide", "Divide") and (c == 0 or args[0] is consts[0]):
+        return None
+    if type(op).__name__ == "Subtract" and args[0] is consts[0]:
+        return None
+    return factory(c)
+
+
+def input_normalization(model: Any) -> list[str]:
+    """In-model normalization found before the first Conv/Dense layer.
+
+    Each entry is a plain description: `Rescaling(scale=S, offset=O)` for a
+    `Rescaling` layer or a scalar arithmetic op on the input (`x / 255.0` in
+    the functional API), `Normalization(mean=[...], variance=[...])` for a
+    `Normalization` layer.
+    """
+    out: list[str] = []
+    for op in _ordered_ops(model):
+        cls = type(op).__name__
+        if COMPUTE_LAYERS.match(cls):
+            break
+        if cls == "Rescaling":
+            scale, offset = getattr(op, "scale", 1.0), getattr(op, "offset", 0.0)
+            if np.ndim(scale) == 0 and np.ndim(offset) == 0:
+                out.append(f"Rescaling(scale={_fmt(scale)}, offset={_fmt(offset)})")
+            else:
+                out.append(f"Rescaling(scale={np.asarray(scale).round(6).tolist()}, "
+                           f"offset={np.asarray(offset).round(6).tolist()})")
+        elif cls == "Normalization":
+            mean = getattr(op, "mean", None)
+            var = getattr(op, "variance", None)
+            try:
+                m = np.asarray(mean, dtype=np.float64).reshape(-1).round(6).tolist()
+                v = np.asarray(var, dtype=np.float64).reshape(-1).round(6).tolist()
+                out.append(f"Normalization(mean={m}, variance={v})")
+            except (TypeError, ValueError):
+                out.append("Normalization(not adapted)")
+        else:
+            affine = _affine_of_op(op)
+            if affine is not None:
+                out.append(f"{cls}(scale={_fmt(affine[0])}, offset={_fmt(affine[1])})")
+    return out
+
+
+def compiled_loss(model: Any) -> tuple[str | None, bool | None]:
+    """Canonical name and `from_logits` of the loss the model was compiled with."""
+    from .losses import PROBABILITY_LOSSES, canonical_loss_name, describe_loss
+
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, (list, tuple)) and len(loss) == 1:
+        loss = loss[0]
+    if isinstance(loss, dict) and len(loss) == 1:
+        loss = next(iter(loss.values()))
+    if loss is None or isinstance(loss, (list, tuple, dict)):
+        return None, None
+    if isinstance(loss, str):
+        name, from_logits = canonical_loss_name(loss, strict=False), None
+    else:
+        name, from_logits = describe_loss(loss)
+    if from_logits is None and name in PROBABILITY_LOSSES:
+        from_logits = False  # the Keras default for names and plain loss functions
+    return name, from_logits
+
+
+def model_info(model: Any) -> ModelInfo:
+    """Read the facts the checks need from a Keras model (Sequential or functional, compiled or not).
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        A `ModelInfo`: input shape without the batch axis, output units, last
+        activation, compiled loss and `from_logits`, in-model normalization,
+        layer class names.
+    """
+    input_shape = None
+    try:
+        shape = model.input_shape
+        if isinstance(shape, list) and len(shape) == 1:
+            shape = shape[0]
+        if isinstance(shape, tuple):
+            input_shape = tuple(shape[1:])
+    except (AttributeError, ValueError):
+        pass
+    output_units = None
+    try:
+        oshape = model.output_shape
+        if isinstance(oshape, list) and len(oshape) == 1:
+            oshape = oshape[0]
+        if isinstance(oshape, tuple) and oshape and isinstance(oshape[-1], int):
+            output_units = int(oshape[-1])
+    except (AttributeError, ValueError):
+        pass
+    loss, from_logits = compiled_loss(model)
+    return ModelInfo(
+        input_shape=input_shape,
+        output_units=output_units,
+        last_activation=last_activation(model),
+        loss=loss,
+        from_logits=from_logits,
+        rescaling=input_normalization(model),
+        layers=[type(op).__name__ for op in _ordered_ops(model)],
+        name=getattr(model, "name", None),
+    )
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+def _softmax_logits_model(model: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray]] | None:
+    """A sub-model returning the logits under a final softmax/sigmoid, and how to finish them.
+
+    Keras 3 on TensorFlow keeps the logits of a softmax/sigmoid output
+    (`_keras_logits`) and computes any cross-entropy from them, unclipped,
+    whatever `from_logits` says (a sigmoid output with categorical
+    cross-entropy is scored as a softmax over the same logits). To report the loss `model.evaluate` reports,
+    the evaluator needs those logits too.
+    """
+    keras = _quiet_keras()
+    if keras.backend.backend() != "tensorflow":
+        return None
+    op = _output_op(model)
+    if op is None or not getattr(model, "inputs", None):
+        return None
+    # layers that return their input tensor itself at inference keep `_keras_logits`
+    while type(op).__name__ in INFERENCE_IDENTITY_LAYERS:
+        op = _input_of(op)
+        if op is None:
+            return None
+    cls = type(op).__name__
+    try:
+        if cls in ("Softmax", "Sigmoid") or (cls == "Activation" and _activation_name(op.activation) in
+                                              ("softmax", "sigmoid")):
+            if cls == "Softmax" and getattr(op, "axis", -1) not in (-1, None):
+                return None
+            sub = keras.Model(model.inputs, op.input)
+            return sub, lambda h: h
+        if cls == "Dense" and _activation_name(op.activation) in ("softmax", "sigmoid"):
+            sub = keras.Model(model.inputs, op.input)
+            kernel = np.asarray(op.kernel, dtype=np.float32)
+            bias = np.asarray(op.bias, dtype=np.float32) if op.use_bias else np.float32(0)
+            return sub, lambda h: h.astype(np.float32) @ kernel + bias
+    except Exception:  # noqa: BLE001 - fall back to probabilities
+        return None
+    return None
+
+
+def _activate(z: np.ndarray, activation: str | None) -> np.ndarray:
+    """Softmax or sigmoid of logits in float32, as the model's output layer computes them."""
+    z = z.astype(np.float32)
+    if activation == "sigmoid":
+        with np.errstate(over="ignore"):
+            return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def _log_sigmoid(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.float64)
+    return -np.logaddexp(0.0, -z)
+
+
+def cross_entropy(
+    outputs: np.ndarray, y: np.ndarray, *, loss: str, from_logits: bool, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """Per-sample loss as Keras 3 computes it (TensorFlow backend), in NumPy.
+
+    Args:
+        outputs: Model outputs (N, K): probabilities, or logits when `from_logits`.
+        y: Integer labels (N,)/(N, 1) or one-hot/soft targets (N, K).
+        loss: `categorical_crossentropy`, `sparse_categorical_crossentropy` or `binary_crossentropy`.
+        from_logits: Whether `outputs` are logits.
+        label_smoothing: As in `CategoricalCrossentropy`. Defaults to `0.0`.
+
+    Returns:
+        The loss of each sample, float64 (N,).
+    """
+    out = np.asarray(outputs)
+    k = out.shape[-1]
+    if loss == "binary_crossentropy":
+        t = _targets_binary(y, out.shape)
+        if from_logits:
+            per = -(t * _log_sigmoid(out) + (1 - t) * _log_sigmoid(-out))
+        else:
+            p = np.clip(out.astype(np.float64), EPSILON, 1 - EPSILON)
+            per = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+        return per.reshape(len(out), -1).mean(axis=-1)
+    t = _targets_one_hot(y, k)
+    if label_smoothing and loss == "categorical_crossentropy":
+        t = t * (1 - label_smoothing) + label_smoothing / k
+    if from_logits:
+        logp = _log_softmax(out)
+    elif loss == "sparse_categorical_crossentropy":
+        # Keras: clip, log, then sparse_softmax_cross_entropy_with_logits on those logs
+        logp = _log_softmax(np.log(np.clip(out.astype(np.float64), EPSILON, 1 - EPSILON)))
+    else:
+        # Keras: normalise by the sum, clip to [eps, 1 - eps], log
+        p = out.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = p / p.sum(axis=-1, keepdims=True)
+        logp = np.log(np.clip(p, EPSILON, 1 - EPSILON))
+    return -(t * logp).sum(axis=-1)
+
+
+def _targets_one_hot(y: np.ndarray, k: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == k and k > 1:
+        return y.astype(np.float64)
+    idx = y.reshape(-1).astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= k):
+        raise InputError(
+            "Cannot evaluate the model on these labels",
+            expected=f"class indices in [0, {k - 1}] for a model with {k} outputs",
+            received=f"labels from {int(idx.min())} to {int(idx.max())}",
+        )
+    out = np.zeros((idx.shape[0], k), dtype=np.float64)
+    out[np.arange(idx.shape[0]), idx] = 1.0
+    return out
+
+
+def _targets_binary(y: np.ndarray, shape: tuple) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != shape:
+        if shape[-1] == 1:
+            y = y.reshape(shape)
+        else:
+            y = _targets_one_hot(y, shape[-1])
+    return y
+
+
+def _labels_index(y: np.ndarray, k: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1)
+    idx = y.reshape(-1)
+    if k == 1:
+        return (idx >= 0.5).astype(np.int64)
+    return idx.astype(np.int64)
+
+
+def make_evaluator(model: Any, *, loss: str | None = None, from_logits: bool | None = None
+                   ) -> Callable[[Any, Any], dict[str, float]]:
+    """A quiet `evaluate(x, y) -> {"loss", "accuracy"}` for counterfactual measurements.
+
+    Predictions come from `model.predict(..., verbose=0)` in chunks (each cast to
+    float32 on its own); the loss is computed in NumPy like the model's
+    compiled loss (categorical, sparse categorical or binary cross-entropy),
+    accuracy by arg-max (a 0.5 threshold for one sigmoid unit). Labels may be
+    integers or one-hot.
+
+    As Keras 3 does on TensorFlow, a softmax or sigmoid output's cross-entropy
+    is computed from the logits under it when they can be reached (a final
+    `Dense(..., activation="softmax")`, `Softmax` or `Activation` layer), so the
+    loss matches `model.evaluate`; otherwise from the probabilities, clipped
+    to [1e-7, 1 - 1e-7] as Keras does.
+
+    Args:
+        model: A Keras model.
+        loss: Loss to compute instead of the compiled one. Defaults to `None`.
+        from_logits: Whether the model outputs logits, instead of the compiled
+            loss's setting. Defaults to `None`.
+
+    Returns:
+        `evaluate(x, y)`; its attributes `loss_name`, `from_logits` and `source`
+        say what is computed.
+    """
+    info = model_info(model)
+    name = loss or info.loss
+    fl = from_logits if from_logits is not None else info.from_logits
+    act = info.last_activation
+    if name not in ("categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy"):
+        # uncompiled or another loss: the cross-entropy that fits the output
+        name = "binary_crossentropy" if (info.output_units == 1) else "categorical_crossentropy"
+        fl = act not in ("softmax", "sigmoid")
+    if fl is None:
+        fl = False
+    smoothing = 0.0
+    fn_kwargs = getattr(getattr(model, "loss", None), "_fn_kwargs", None) or {}
+    if isinstance(fn_kwargs.get("label_smoothing"), (int, float)):
+        smoothing = float(fn_kwargs["label_smoothing"])
+    logits_path = None
+    if act in ("softmax", "sigmoid"):
+        # Keras 3 (TensorFlow) computes every cross-entropy from the logits cached
+        # under a softmax or sigmoid output, with the loss's own link function.
+        logits_path = _softmax_logits_model(model)
+    source = "logits" if (logits_path is not None or fl) else "probabilities"
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        net = logits_path[0] if logits_path else model
+        parts = []
+        for start in range(0, len(x), EVAL_CHUNK):
+            chunk = np.asarray(x[start:start + EVAL_CHUNK])
+            if chunk.dtype != np.float32:
+                chunk = chunk.astype(np.float32)
+            out = np.asarray(net.predict(chunk, batch_size=PREDICT_BATCH_SIZE, verbose=0))
+            if logits_path:
+                out = logits_path[1](out)
+            parts.append(out)
+        return np.concatenate(parts) if parts else np.zeros((0, info.output_units or 1), np.float32)
+
+    def evaluate(x: Any, y: Any) -> dict[str, float]:
+        x = np.asarray(x)
+        y = np.asarray(y)
+        if len(x) != len(y):
+            raise InputError("Cannot evaluate the model", expected="as many labels as images",
+                             received=f"{len(x)} images and {len(y)} labels")
+        if len(x) == 0:
+            raise InputError("Cannot evaluate the model", expected="at least one image", received="none")
+        out = predict(x)
+        if out.ndim != 2:
+            out = out.reshape(len(out), -1)
+        per = cross_entropy(out, y, loss=name, from_logits=bool(fl or logits_path), label_smoothing=smoothing)
+        k = out.shape[-1]
+        if logits_path:
+            # accuracy from the outputs as the model emits them (float32 ties included)
+            out = _activate(out, act)
+        if k == 1:
+            thresh = 0.0 if (fl and not logits_path) else 0.5
+            pred = (out[:, 0] > thresh).astype(np.int64)
+        else:
+            pred = out.argmax(axis=-1)
+        acc = float(np.mean(pred == _labels_index(y, k)))
+        return {"loss": float(np.mean(per)), "accuracy": acc}
+
+    evaluate.loss_name = name  # type: ignore[attr-defined]
+    evaluate.from_logits = bool(fl)  # type: ignore[attr-defined]
+    evaluate.source = source  # type: ignore[attr-defined]
+    return evaluate

@@ -1,0 +1,282 @@
+"""MDL checks: model structure against loss and data. Each fires, stays silent, and is skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cifar_doctor.api import build_inputs
+from cifar_doctor.checks.model import in_model_affine
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import ModelInfo
+
+from conftest import run_cli, run_json
+
+RESCALE_255 = "Rescaling(scale=0.00392156863, offset=0)"
+
+
+def info(**kw) -> ModelInfo:
+    base = dict(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
+                loss="categorical_crossentropy", from_logits=False, rescaling=[],
+                layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"])
+    base.update(kw)
+    return ModelInfo(**base)
+
+
+def check(code, **kw):
+    """Run one check through the engine; return (findings of that code, its outcome)."""
+    report = run(build_inputs(**kw), select_codes=[code], counterfactual=False)
+    outcome = next(o for o in report.checks if o.code == code)
+    return [f for f in report.findings if f.code == code], outcome, report
+
+
+# --- MDL001 output-activation-loss-mismatch -----------------------------------------------
+
+def test_mdl001_linear_output_with_probability_loss_is_an_error():
+    found, outcome, report = check("MDL001", model=info(last_activation="linear", loss=None, from_logits=None),
+                                   loss="categorical_crossentropy")
+    assert outcome.status == "ran" and len(found) == 1
+    f = found[0]
+    assert f.severity.value == "error" and f.cause == "output-loss-mismatch"
+    assert f.evidence["last_activation"] == "linear" and f.evidence["from_logits"] is False
+    assert f.evidence["loss_source"] == "--loss"
+    assert 'activation="softmax"' in f.fix.snippet and "from_logits=True" in f.fix.snippet
+    assert report.verdict.cause == "output-loss-mismatch"
+
+
+def test_mdl001_compiled_sparse_loss_and_other_mismatches():
+    found, _, _ = check("MDL001", model=info(last_activation="linear", loss="sparse_categorical_crossentropy"))
+    assert [f.severity.value for f in found] == ["error"] and found[0].evidence["loss_source"] == "compiled model"
+    found, _, _ = check("MDL001", model=info(from_logits=True))
+    assert found[0].severity.value == "warning" and "from_logits=True" in found[0].message
+    found, _, _ = check("MDL001", model=info(last_activation="sigmoid"))
+    assert found[0].severity.value == "warning" and "'sigmoid'" in found[0].message
+    found, _, _ = check("MDL001", model=info(loss="binary_crossentropy"))
+    assert found[0].severity.value == "warning" and "90%" in found[0].explanation
+    found, _, _ = check("MDL001", model=info(output_units=1))
+    assert found[0].severity.value == "error" and "single unit" in found[0].message
+    found, _, _ = check("MDL001", model=info(last_activation="linear", loss="binary_crossentropy", output_units=1))
+    assert found[0].severity.value == "error"
+
+
+@pytest.mark.parametrize("kw", [
+    dict(),  # softmax + categorical cross-entropy
+    dict(last_activation="linear", from_logits=True),
+    dict(last_activation="linear", loss="sparse_categorical_crossentropy", from_logits=True),
+    dict(last_activation="sigmoid", loss="binary_crossentropy", output_units=1),
+    dict(last_activation=None),  # unknown output: no judgement
+    dict(loss="mean_squared_error"),
+], ids=["softmax-cce", "logits-cce", "logits-scce", "sigmoid-bce", "unknown-activation", "mse"])
+def test_mdl001_silent_when_consistent(kw):
+    found, outcome, _ = check("MDL001", model=info(**kw))
+    assert outcome.status == "ran" and found == []
+
+
+def test_mdl001_skipped_without_model_or_loss():
+    _, outcome, _ = check("MDL001", loss="categorical_crossentropy")
+    assert outcome.status == "skipped" and "--model" in outcome.reason
+    _, outcome, _ = check("MDL001", model=info(loss=None, from_logits=None))
+    assert outcome.status == "skipped" and "loss" in outcome.reason
+
+
+# --- MDL002 output-units-vs-classes -------------------------------------------------------
+
+def test_mdl002_one_hot_width_differs(make_images, make_labels):
+    found, outcome, _ = check("MDL002", model=info(output_units=100), x_train=make_images(50, "unit"),
+                              y_train=make_labels(50, 10, one_hot=True))
+    assert outcome.status == "ran" and len(found) == 1
+    f = found[0]
+    assert f.severity.value == "error" and f.cause == "label-format-mismatch"
+    assert f.evidence["output_units"] == 100 and f.evidence["classes"] == 10
+    assert "Dense(10" in f.fix.title
+
+
+def test_mdl002_integer_labels_beyond_outputs(make_labels):
+    found, _, _ = check("MDL002", model=info(output_units=5), y_train=make_labels(60, 10))
+    assert found[0].severity.value == "error" and found[0].evidence["classes_from"] == "largest integer label + 1"
+
+
+def test_mdl002_single_unit_for_many_classes(make_labels):
+    found, _, _ = check("MDL002", model=info(output_units=1, last_activation="sigmoid"), y_train=make_labels(60, 10))
+    assert found[0].severity.value == "error" and "1 output unit" in found[0].message
+
+
+def test_mdl002_unused_outputs_warn_only_with_enough_labels(make_labels):
+    found, _, _ = check("MDL002", model=info(output_units=100), y_train=make_labels(5000, 10))
+    assert found[0].severity.value == "warning" and found[0].evidence["labels"] == 5000
+    found, outcome, _ = check("MDL002", model=info(output_units=10), y_train=make_labels(30, 9))
+    assert outcome.status == "ran" and found == []  # a small subset may miss a class
+
+
+@pytest.mark.parametrize("units,labels", [(10, "one-hot"), (10, "integer"), (1, "binary")])
+def test_mdl002_silent_when_units_match(make_labels, units, labels):
+    y = {"one-hot": make_labels(80, 10, one_hot=True), "integer": make_labels(80, 10, column=True),
+         "binary": make_labels(80, 2)}[labels]
+    act = "sigmoid" if units == 1 else "softmax"
+    found, outcome, _ = check("MDL002", model=info(output_units=units, last_activation=act), y_train=y)
+    assert outcome.status == "ran" and found == []
+
+
+def test_mdl002_skipped_without_labels():
+    _, outcome, _ = check("MDL002", model=info())
+    assert outcome.status == "skipped" and "labels" in outcome.reason
+
+
+# --- MDL003 missing-in-model-rescaling ----------------------------------------------------
+
+def test_mdl003_fires_on_raw_data_without_rescaling(make_images):
+    found, outcome, _ = check("MDL003", model=info(), x_train=make_images(40, "uint8"),
+                              x_test=make_images(40, "uint8", seed=1))
+    assert outcome.status == "ran" and len(found) == 1
+    f = found[0]
+    assert f.severity.value == "info" and f.cause is None
+    assert "raw 0-255" in f.message and f.evidence["schemes"]["train"] == "raw-uint8"
+    assert "Rescaling(1.0 / 255)" in f.fix.snippet
+
+
+def test_mdl003_advises_normalization_layer_for_standardized_data(make_images):
+    found, _, _ = check("MDL003", model=info(), x_train=make_images(60, "standardized"),
+                        x_test=make_images(60, "standardized", seed=1))
+    assert found and "Normalization" in found[0].fix.snippet
+
+
+def test_mdl003_silent_with_in_model_rescaling(make_images):
+    found, outcome, _ = check("MDL003", model=info(rescaling=[RESCALE_255]), x_train=make_images(40))
+    assert outcome.status == "ran" and found == []
+
+
+def test_mdl003_skipped_without_model(make_images):
+    _, outcome, _ = check("MDL003", x_train=make_images(10))
+    assert outcome.status == "skipped"
+
+
+# --- MDL004 double-rescaling --------------------------------------------------------------
+
+def test_mdl004_fires_on_unit_data_into_rescaling_model(make_images):
+    found, outcome, report = check("MDL004", model=info(rescaling=[RESCALE_255]),
+                                   x_train=make_images(60, "unit"), x_test=make_images(60, "unit", seed=1))
+    assert outcome.status == "ran" and len(found) == 1
+    f = found[0]
+    assert f.severity.value == "warning" and f.cause == "input-not-normalized"
+    assert f.evidence["unit_splits"] == ["train", "test"]
+    assert f.evidence["scale"] == pytest.approx(1 / 255)
+    assert f.evidence["first_layer_range"][1] <= 1 / 255 + 1e-9
+    assert report.verdict.cause == "input-not-normalized"
+
+
+def test_mdl004_silent_on_raw_data_or_symmetric_model(make_images):
+    found, outcome, _ = check("MDL004", model=info(rescaling=[RESCALE_255]), x_train=make_images(60, "uint8"))
+    assert outcome.status == "ran" and found == []
+    found, _, _ = check("MDL004", model=info(rescaling=["Rescaling(scale=2, offset=-1)"]),
+                        x_train=make_images(60, "unit"))
+    assert found == []
+
+
+def test_mdl004_skipped_without_data():
+    _, outcome, _ = check("MDL004", model=info(rescaling=[RESCALE_255]))
+    assert outcome.status == "skipped" and "training images" in outcome.reason
+
+
+def test_in_model_affine_composes_steps():
+    assert in_model_affine(["TrueDivide(scale=0.00784313725, offset=0)", "Subtract(scale=1, offset=-1)"]) == \
+        pytest.approx((1 / 127.5, -1.0))
+    assert in_model_affine(["Normalization(mean=[0.5], variance=[0.25])"]) is None
+    assert in_model_affine([]) is None
+
+
+# --- MDL005 input-shape-mismatch ----------------------------------------------------------
+
+def test_mdl005_channels_first_data_for_channels_last_model(make_images, make_labels):
+    x = make_images(20, "unit")
+    found, outcome, report = check("MDL005", model=info(), x_train=x, x_test=np.transpose(x, (0, 3, 1, 2)))
+    assert outcome.status == "ran" and len(found) == 1
+    f = found[0]
+    assert f.severity.value == "error" and f.cause == "input-layout-mismatch" and f.split == "test"
+    assert f.evidence["data_shape"] == [3, 32, 32] and f.evidence["model_input_shape"] == [32, 32, 3]
+    assert "np.transpose(x_test, (0, 2, 3, 1))" in f.fix.snippet
+    assert report.verdict.cause == "input-layout-mismatch"
+
+
+def test_mdl005_channels_last_data_for_channels_first_model(make_images):
+    found, _, _ = check("MDL005", model=info(input_shape=(3, 32, 32)), x_train=make_images(10, "unit"))
+    assert "(0, 3, 1, 2)" in found[0].fix.snippet
+
+
+def test_mdl005_flattened_and_wrong_size(make_images):
+    x = make_images(10, "unit")
+    found, _, _ = check("MDL005", model=info(), x_train=x.reshape(10, -1))
+    assert "reshape((-1, 32, 32, 3))" in found[0].fix.snippet
+    found, _, _ = check("MDL005", model=info(input_shape=(28, 28, 1)), x_train=x)
+    assert found[0].evidence["data_shape"] == [32, 32, 3] and "(28, 28, 1)" in found[0].message
+
+
+def test_mdl005_silent_on_matching_or_flexible_shape(make_images):
+    found, outcome, _ = check("MDL005", model=info(), x_train=make_images(10), x_test=make_images(10, seed=2))
+    assert outcome.status == "ran" and found == []
+    found, _, _ = check("MDL005", model=info(input_shape=(None, None, 3)), x_train=make_images(10))
+    assert found == []
+
+
+def test_mdl005_skipped_without_model(make_images):
+    _, outcome, _ = check("MDL005", x_train=make_images(10))
+    assert outcome.status == "skipped"
+
+
+# --- real Keras models: the issue's Done-when items ---------------------------------------
+
+@pytest.fixture(scope="module")
+def logits_model_file(tmp_path_factory):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(4, 3, activation="relu"),
+                              layers.GlobalAveragePooling2D(), layers.Dense(10)])  # no softmax
+    path = tmp_path_factory.mktemp("models") / "logits.keras"
+    model.save(path)
+    return path
+
+
+@pytest.mark.tf
+def test_model_without_softmax_and_cce_is_output_loss_mismatch(logits_model_file):
+    import cifar_doctor
+
+    report = cifar_doctor.diagnose(model=str(logits_model_file), loss="categorical_crossentropy")
+    assert report.verdict.cause == "output-loss-mismatch"
+    assert "MDL001" in report.verdict.evidence["codes"]
+
+
+@pytest.mark.tf
+def test_cli_model_without_softmax(logits_model_file):
+    rc, data, err = run_json("check", "--model", str(logits_model_file), "--loss", "categorical_crossentropy")
+    assert rc == 1, err
+    assert data["verdict"]["cause"] == "output-loss-mismatch"
+    mdl = [f for f in data["findings"] if f["code"] == "MDL001"]
+    assert mdl and mdl[0]["evidence"]["last_activation"] == "linear"
+
+
+@pytest.mark.tf
+def test_cli_lambda_model_exits_2_with_one_line(tmp_path):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Lambda(lambda x: x / 255.0), layers.Flatten(),
+                              layers.Dense(10, activation="softmax")])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = run_cli("check", "--model", str(path), "--json")
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1 and "Lambda" in lines[0] and "never executes code" in lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.tf
+def test_cli_text_file_renamed_keras_exits_2(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_text("not a model\n")
+    proc = run_cli("check", "--model", str(path))
+    assert proc.returncode == 2
+    assert "not a .keras file" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]

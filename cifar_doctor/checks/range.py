@@ -1,1 +1,175 @@
-"""Checks of this family; see cifar_doctor.registry.FAMILIES."""
+"""RNG: the input range and normalization scheme of each split.
+
+The scheme of every split is inferred by `cifar_doctor.stats.infer_scheme`
+(raw 0-255, [0, 1], [-1, 1], standardized, ImageNet-standardized, ...), never
+judged against one fixed range: standardized or [-1, 1] inputs are healthy
+and raise nothing here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..findings import Fix, Severity
+from ..registry import register
+from ..stats import SCHEME_TEXT
+
+#: An in-model rescaling layer whose scale is within this relative distance of
+#: 1/255 divides by 255 (Keras prints 1./255 as 0.00392156862745098).
+RESCALE_255_TOL = 0.02
+
+RESCALING_SNIPPET = """\
+from keras import layers
+
+model = keras.Sequential([
+    keras.Input(shape=(32, 32, 3)),
+    layers.Rescaling(1.0 / 255),   # the model scales its own inputs
+    # ... your layers ...
+])
+# and feed x_train / x_test as loaded (uint8 0-255). Or, outside the model,
+# scale both splits the same way:
+# x_train = x_train.astype("float32") / 255
+# x_test = x_test.astype("float32") / 255"""
+
+
+def _split_summary(inputs) -> dict[str, dict]:
+    out = {}
+    for name, split in inputs.splits.items():
+        if split.x is None:
+            continue
+        st = split.stats
+        out[name] = {"scheme": st.scheme, "dtype": st.dtype, "min": st.value_min, "max": st.value_max,
+                     "mean": [round(v, 4) for v in st.mean], "std": [round(v, 4) for v in st.std]}
+    return out
+
+
+def _rescaling_scales(rescaling: list[str]) -> list[float]:
+    """Scales read from in-model rescaling descriptions such as `Rescaling(scale=0.0039, offset=0.0)`."""
+    scales = []
+    for desc in rescaling or []:
+        m = re.search(r"scale\s*[=:]\s*([-+0-9.eE]+)(?:\s*/\s*([0-9.eE]+))?", str(desc))
+        if not m:
+            continue
+        try:
+            v = float(m.group(1)) / (float(m.group(2)) if m.group(2) else 1.0)
+        except ValueError:
+            continue
+        scales.append(v)
+    return scales
+
+
+@register("RNG001", "inputs-not-normalized", requires=("train_x",), cause="input-not-normalized")
+def inputs_not_normalized(inputs):
+    """Inputs are fed to the network as raw 0-255 pixel values.
+
+    ## What it does
+    Flags data whose every split is on the raw 0-255 scale (uint8 or float)
+    while the model, if given, has no `Rescaling`/`Normalization` layer that
+    scales its inputs.
+
+    ## Why is this bad?
+    Keras' default initializers (Glorot uniform) assume inputs of order 1.
+    Pixels up to 255 make the first layer's outputs about 100x larger than
+    that, so with Adam's default learning rate training is slow and unstable,
+    many ReLUs die early, and the model usually plateaus below the same model
+    trained on scaled inputs. It is not a train/test mismatch: both splits
+    are raw, so the evaluation itself is consistent.
+
+    ## Example
+    ```python
+    (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+    model.fit(x_train, y_train, validation_data=(x_test, y_test))
+    ```
+
+    ## Use instead
+    ```python
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Rescaling(1.0 / 255), ...])
+    ```
+    or divide both splits by 255.
+    """
+    model = inputs.model
+    if model is not None and model.rescaling:
+        return []
+    splits = {n: s for n, s in inputs.splits.items() if s.x is not None}
+    if not splits or not all(s.stats.is_raw for s in splits.values()):
+        return []
+    summary = _split_summary(inputs)
+    names = ", ".join(f"x_{n}" for n in splits)
+    maxima = ", ".join(f"{n} {summary[n]['max']:.4g}" for n in splits)
+    return [inputs_not_normalized.finding(
+        Severity.WARNING,
+        f"Every split is fed as raw 0-255 pixels ({names}; max {maxima})"
+        + (" and the model has no Rescaling or Normalization layer." if model is not None else "."),
+        evidence={"splits": summary, "model_rescaling": list(model.rescaling) if model else None},
+        fix=Fix("Scale inputs to [0, 1], preferably with layers.Rescaling(1./255) as the model's first layer",
+                RESCALING_SNIPPET),
+        explanation=(
+            "Keras initializes weights for inputs of order 1; raw pixels up to 255 make the first layer's "
+            "activations about 100x too large, which slows and destabilizes training and usually costs "
+            "accuracy on every split alike."
+        ),
+    )]
+
+
+@register("RNG002", "double-scaled-inputs", requires=("train_x",), cause="input-not-normalized")
+def double_scaled_inputs(inputs):
+    """Inputs were divided by 255 twice.
+
+    ## What it does
+    Flags splits whose values all lie in [0, 1/255] (the pipeline divided by
+    255 twice), and [0, 1] data fed to a model whose first layer divides by 255
+    again (`Rescaling(1./255)`).
+
+    ## Why is this bad?
+    Inputs of order 0.004 carry almost no signal into the first layer: the
+    biases dominate, gradients to the first weights are 255x too small, and
+    the network trains as if on nearly black images (accuracy near chance,
+    or a long plateau).
+
+    ## Example
+    ```python
+    x_train = x_train / 255.0
+    ...
+    x_train = x_train.astype("float32") / 255   # again, in another cell
+    ```
+
+    ## Use instead
+    Divide by 255 exactly once: either in the data pipeline or with a
+    `Rescaling(1./255)` layer in the model, not both.
+    """
+    findings = []
+    for name, split in inputs.splits.items():
+        if split.x is None:
+            continue
+        st = split.stats
+        if st.scheme == "double-scaled":
+            findings.append(double_scaled_inputs.finding(
+                Severity.WARNING,
+                f"x_{name} values lie in [0, 1/255] (max {st.value_max:.3g}): divided by 255 twice.",
+                evidence={"split": name, "scheme": st.scheme, "min": st.value_min, "max": st.value_max,
+                          "max_times_255": st.value_max * 255.0},
+                fix=Fix("Divide by 255 once", f"x_{name} = x_{name}_uint8.astype('float32') / 255"),
+                explanation=(
+                    "Inputs of order 1/255 give the first layer almost no signal; the model trains as if on "
+                    "nearly black images."
+                ),
+                split=name,
+            ))
+    model = inputs.model
+    if model is not None and model.rescaling:
+        scales = _rescaling_scales(model.rescaling)
+        by_255 = [s for s in scales if abs(s * 255.0 - 1.0) <= RESCALE_255_TOL]
+        unit = [n for n, s in inputs.splits.items() if s.x is not None and s.stats.scheme == "unit"]
+        if by_255 and unit:
+            findings.append(double_scaled_inputs.finding(
+                Severity.WARNING,
+                f"The model divides its inputs by 255 ({model.rescaling[0]}) but x_{unit[0]} is already "
+                f"{SCHEME_TEXT['unit']}: the network sees values of at most 1/255.",
+                evidence={"model_rescaling": list(model.rescaling), "splits": _split_summary(inputs)},
+                fix=Fix("Feed the raw 0-255 images to this model, or drop its Rescaling layer",
+                        "x_train, x_test = x_train_uint8, x_test_uint8   # the model rescales them"),
+                explanation=(
+                    "Scaling twice leaves inputs of order 1/255: the first layer gets almost no signal."
+                ),
+            ))
+    return findings

@@ -1,0 +1,140 @@
+"""Time the full seed case through the check engine, and measure its memory.
+
+Builds the `original` recipe's data pipeline (train divided by 255, test left
+raw: 60,000 float32 CIFAR-10 images, 737 MB) from the real CIFAR-10 file when
+present, generated images otherwise, then times
+`engine.run(build_inputs(...))` and prints:
+
+- seconds for the whole run (every registered check, verdict, report);
+- peak RSS of the process (`resource.getrusage`, includes loading the data)
+  and of the check alone (the kernel's high-water mark, reset just before the
+  run where `/proc/self/clear_refs` allows it);
+- the size of the arrays fed to the check, and the peak/arrays ratios;
+- whether TensorFlow got imported (it must not be).
+
+Usage:
+
+    python bench/check_speed.py [--data PATH/cifar10.npz] [--generated] [--repeat 3]
+
+Targets (issue 2): <= 2 s and peak <= 1.5x the arrays, on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATES = (
+    ROOT.parent / "shared" / "data" / "cifar10" / "cifar10.npz",
+    Path("/work/shared/data/cifar10/cifar10.npz"),
+)
+
+
+def _status(field: str) -> int | None:
+    """A /proc/self/status field in bytes (Linux), else None."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark for this process (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss() -> int:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb if sys.platform == "darwin" else kb * 1024  # bytes on macOS, KiB on Linux
+
+
+def _generated(n_train: int = 50_000, n_test: int = 10_000) -> dict[str, np.ndarray]:
+    """Image-like uint8 data of CIFAR-10's shape, built cheaply in chunks."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, n in (("train", n_train), ("test", n_test)):
+        x = np.empty((n, 32, 32, 3), dtype=np.uint8)
+        for i in range(0, n, 5000):
+            m = min(5000, n - i)
+            base = rng.integers(40, 200, size=(m, 1, 1, 3))
+            noise = rng.integers(-40, 40, size=(m, 32, 32, 3), dtype=np.int16)
+            x[i:i + m] = np.clip(base + noise, 0, 255)
+        out[f"x_{name}"] = x
+        out[f"y_{name}"] = rng.integers(0, 10, size=n)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="CIFAR-10 npz (default: ../shared when present)")
+    parser.add_argument("--generated", action="store_true", help="use generated images even if the data exists")
+    parser.add_argument("--repeat", type=int, default=1, help="time the run this many times (fresh inputs each)")
+    args = parser.parse_args()
+
+    from cifar_doctor.training.recipes import get_recipe
+
+    path = args.data or next((p for p in CANDIDATES if p.exists()), None)
+    if args.generated or path is None or not path.exists():
+        source = "generated 60,000 images"
+        raw = _generated()
+    else:
+        source = str(path)
+        with np.load(path, allow_pickle=False) as d:
+            raw = {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    data = get_recipe("original").preprocess(raw)
+    del raw
+    nbytes = sum(a.nbytes for a in data.values())
+
+    from cifar_doctor import engine
+    from cifar_doctor.api import build_inputs
+    from cifar_doctor.registry import load_all
+
+    load_all()  # import the check modules before timing (as the CLI does at start-up)
+    rss_before = _status("VmRSS")
+    load_peak = _peak_rss()
+    reset = _reset_peak()
+    times = []
+    report = None
+    for _ in range(max(args.repeat, 1)):
+        t0 = time.perf_counter()
+        report = engine.run(build_inputs(**data))
+        times.append(time.perf_counter() - t0)
+    check_peak = _status("VmHWM") if reset else None
+    peak = max(load_peak, _peak_rss())
+
+    mib = 2**20
+    print(f"source:            {source}")
+    print(f"arrays:            {nbytes / mib:.1f} MiB "
+          f"({', '.join(f'{k} {v.dtype}{list(v.shape)}' for k, v in data.items())})")
+    print(f"seconds:           {min(times):.3f} (best of {len(times)}; all: {', '.join(f'{t:.3f}' for t in times)})")
+    print(f"peak RSS process:  {peak / mib:.1f} MiB  ratio {peak / nbytes:.2f}x arrays (includes loading)")
+    if check_peak is not None:
+        print(f"peak RSS check:    {check_peak / mib:.1f} MiB  ratio {check_peak / nbytes:.2f}x arrays "
+              f"(RSS before the check: {rss_before / mib:.1f} MiB)")
+    slow = sorted(report.checks, key=lambda c: -c.seconds)[:4]
+    print(f"slowest checks:    {', '.join(f'{c.code} {c.seconds:.3f}s' for c in slow)} (last run)")
+    print(f"verdict:           {report.verdict.cause} ({', '.join(report.codes())})")
+    print(f"tensorflow imported: {'tensorflow' in sys.modules}")
+    print(f"cpus:              {os.cpu_count()}")
+    ok = min(times) <= 2.0 and (check_peak or peak) <= 1.5 * nbytes and "tensorflow" not in sys.modules
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

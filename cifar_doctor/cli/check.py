@@ -125,6 +125,10 @@ def check(
     if limit is not None and limit < 1:
         raise UsageError("Invalid value received for `--limit`", expected="a positive integer",
                          received=f"--limit {limit}")
+    if loss is not None:
+        from ..sources.losses import canonical_loss_name
+
+        loss = canonical_loss_name(loss)  # a typo fails before any data is read
     inputs = load_check_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes,
                                limit=limit)
     report = run(inputs, select_codes=split_codes(select), ignore_codes=split_codes(ignore))

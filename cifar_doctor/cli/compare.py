@@ -1,1 +1,63 @@
 """`cifar-doctor compare`: train recipes side by side (see cifar_doctor.training.compare)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..render import Format
+from .app import app
+from .check import DATA_HELP, output_format, validate_fail_on
+
+
+@app.command()
+def compare(
+    recipes: list[str] = typer.Argument(
+        ..., metavar="RECIPE...",
+        help="Recipes to train: original, revised, fixed, keras-example, or a user recipe "
+             "path/to/file.py:function or module:function.",
+    ),
+    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", help="Epochs per run (default: each recipe's own)."),
+    limit: Optional[str] = typer.Option(None, "--limit", metavar="N",
+                                        help="Train on a stratified subset of N >= 10 images (test capped at N)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b",
+                                             help="Batch size for every run (default: each recipe's own)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subset, the initial weights and the shuffling."),
+    deterministic: bool = typer.Option(False, "--deterministic",
+                                       help="Also enable TensorFlow op determinism (slower)."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d",
+                                        help=DATA_HELP + " Default: CIFAR-10 from the Keras cache, else a download, "
+                                        "else the bundled sample."),
+    until_verdict: bool = typer.Option(False, "--until-verdict",
+                                       help="Stop a run as soon as its verdict is certain (an error-level cause on "
+                                            "2 consecutive epochs)."),
+    save: Optional[Path] = typer.Option(None, "--save", metavar="DIR",
+                                        help="Write per-run history CSV/JSON, model .keras, curves PNG and reports "
+                                             "into DIR (new or empty)."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
+    json_flag: bool = typer.Option(False, "--json", help="Alias for --format json."),
+    fail_on: str = typer.Option("never", "--fail-on",
+                                help="Exit 1 when a run has a finding at or above this severity: error, warning, "
+                                     "info, never. Default never: a comparison that ran is a success."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+) -> None:
+    """Train recipes side by side on CIFAR-10 and diagnose each run (data checks, curves, counterfactual)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    validate_fail_on(fail_on)
+    from ..render import render
+    from ..training.compare import compare as run_compare
+
+    report = run_compare(recipes, epochs=epochs, limit=limit, batch_size=batch_size, seed=seed,
+                         deterministic=deterministic, data=data, until_verdict=until_verdict, save=save,
+                         live=not quiet)
+    render(report, output_format(fmt, json_flag))
+    code = 0
+    if fail_on != "never":
+        keys = {"error": ("errors",), "warning": ("errors", "warnings"),
+                "info": ("errors", "warnings", "infos")}[fail_on]
+        code = 1 if any(r["counts"].get(k, 0) for r in report.extra["runs"] for k in keys) else 0
+    raise typer.Exit(code)

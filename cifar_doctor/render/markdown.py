@@ -26,13 +26,33 @@ def to_markdown(report: Any) -> str:
             lines += [f"> {cf['summary']}", ""]
     runs = d.get("runs")
     if runs:
-        lines += ["### Runs", "", "| run | verdict | final acc | final val acc |", "|---|---|---|---|"]
+        comp = d.get("comparison") or {}
+        if comp.get("summary"):
+            lines += ["### Comparison", "", comp["summary"], ""]
+        lines += ["### Runs", "", "| run | verdict | final acc | final val acc | final val loss | epochs | findings |",
+                  "|---|---|---|---|---|---|---|"]
         for r in runs:
             h = r.get("history", {})
             acc = h.get("accuracy", [None])[-1] if h.get("accuracy") else None
             vacc = h.get("val_accuracy", [None])[-1] if h.get("val_accuracy") else None
-            lines.append(f"| {r['name']} | `{r['verdict']['cause']}` | {fmt_value(acc)} | {fmt_value(vacc)} |")
+            vloss = h.get("val_loss", [None])[-1] if h.get("val_loss") else None
+            lines.append(f"| {r['name']} | `{r['verdict']['cause']}` | {fmt_value(acc)} | {fmt_value(vacc)} | "
+                         f"{fmt_value(vloss)} | {r.get('epochs_run', '')} | {' '.join(r.get('findings', []))} |")
         lines.append("")
+        n = max((len(v) for r in runs for v in r.get("history", {}).values()), default=0)
+        if n:
+            head = ["epoch"] + [f"{r['name']} {k}" for r in runs for k in ("acc", "val acc", "val loss")]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for i in range(n):
+                row = [str(i + 1)]
+                for r in runs:
+                    h = r.get("history", {})
+                    for key in ("accuracy", "val_accuracy", "val_loss"):
+                        vals = h.get(key, [])
+                        row.append(fmt_value(vals[i]) if i < len(vals) else "")
+                lines.append("| " + " | ".join(row) + " |")
+            lines.append("")
+        lines += [f"Findings below are those of the first run ({runs[0]['name']}).", ""]
     s = d["summary"]
     lines += [
         f"### Findings ({s['errors']} errors, {s['warnings']} warnings, {s['infos']} info)",

@@ -63,8 +63,8 @@ def finding_block(f: dict[str, Any]) -> Group:
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
     t = Table(title="Runs", expand=False)
-    for col in ("run", "verdict", "train acc", "val acc", "val loss", "curve (val acc)"):
-        t.add_column(col)
+    for col in ("run", "verdict", "train acc", "val acc", "val loss", "curves (acc / val acc)", "findings"):
+        t.add_column(col, overflow="fold")
     for r in runs:
         h = r.get("history", {})
         acc, vacc, vloss = h.get("accuracy", []), h.get("val_accuracy", []), h.get("val_loss", [])
@@ -74,21 +74,81 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
             f"{acc[-1]:.3f}" if acc else "-",
             f"{vacc[-1]:.3f}" if vacc else "-",
             f"{vloss[-1]:.3g}" if vloss else "-",
-            spark(vacc),
+            f"{spark(acc, 12)} / {spark(vacc, 12)}",
+            " ".join(r.get("findings", [])) or "-",
         )
     return t
+
+
+def epochs_table(runs: list[dict[str, Any]]) -> Table:
+    """Side by side per-epoch results: one column group (acc, val acc, val loss) per run."""
+    t = Table(title="Per-epoch results", title_justify="left", expand=False)
+    t.add_column("epoch", justify="right")
+    for r in runs:
+        for label in ("acc", "val acc", "val loss"):
+            t.add_column(f"{r['name']}\n{label}", justify="right")
+    n = max((len(v) for r in runs for v in r.get("history", {}).values()), default=0)
+    for i in range(n):
+        row = [str(i + 1)]
+        for r in runs:
+            h = r.get("history", {})
+            for key in ("accuracy", "val_accuracy", "val_loss"):
+                vals = h.get(key, [])
+                v = vals[i] if i < len(vals) else None
+                row.append("" if not isinstance(v, (int, float)) else (f"{v:.3f}" if abs(v) < 100 else f"{v:.4g}"))
+        t.add_row(*row)
+    return t
+
+
+def run_panel(r: dict[str, Any]) -> Panel:
+    """A run's verdict, its measured counterfactual and how the run ended."""
+    v = r["verdict"]
+    style = VERDICT_STYLE.get(v["cause"], "red")
+    body = Text()
+    body.append(v["cause"], style=f"bold {style}")
+    body.append(f"  (confidence {v['confidence']:.2f})\n", style="dim")
+    body.append(v["explanation"])
+    settings = r.get("settings", {})
+    body.append(
+        f"\n\n{r.get('epochs_run', '?')} epochs, batch {settings.get('batch_size', '?')}, "
+        f"{settings.get('train_images', '?')} training / {settings.get('test_images', '?')} test images, "
+        f"{r.get('seconds', 0):.0f} s",
+        style="dim",
+    )
+    stopped = r.get("stopped_early")
+    if stopped:
+        body.append(f"\nStopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
+                    f"{stopped['reason']}; saved {stopped['epochs_saved']} epochs "
+                    f"(about {stopped['seconds_saved_estimate']:.0f} s).", style="dim")
+    return Panel(body, title=f"Run: {r['name']}", border_style=style, expand=True)
+
+
+def print_runs(d: dict[str, Any], console: Console) -> None:
+    """The `compare` part of a report: per-run verdicts, epochs side by side, runs, the comparison."""
+    runs = d["runs"]
+    for r in runs:
+        console.print(run_panel(r))
+    console.print(epochs_table(runs))
+    console.print(runs_table(runs))
+    comp = d.get("comparison") or {}
+    if comp.get("runs"):
+        body = "\n".join(comp["runs"]) + ("\n\n" + comp["note"] if comp.get("note") else "")
+        console.print(Panel(body, title="Comparison", border_style="blue"))
+    console.print(Text(f"Findings of the first run ({runs[0]['name']}); every run's codes are in the "
+                       "Runs table, its full report in the JSON output or under --save.", style="dim"))
 
 
 def print_report(report: Any, console: Console | None = None, file: Any = None) -> None:
     console = console or make_console(file)
     d = report.to_dict()
-    console.print(verdict_panel(d["verdict"]))
-    for cf in d.get("counterfactuals", []):
-        if "summary" in cf:
-            style = "green" if cf.get("confirmed") else "yellow"
-            console.print(Panel(cf["summary"], title="Counterfactual (measured)", border_style=style))
     if d.get("runs"):
-        console.print(runs_table(d["runs"]))
+        print_runs(d, console)
+    else:
+        console.print(verdict_panel(d["verdict"]))
+        for cf in d.get("counterfactuals", []):
+            if "summary" in cf:
+                style = "green" if cf.get("confirmed") else "yellow"
+                console.print(Panel(cf["summary"], title="Counterfactual (measured)", border_style=style))
     if d["findings"]:
         console.print(Text("Findings", style="bold underline"))
         for f in d["findings"]:

@@ -1,0 +1,238 @@
+"""The training loop of `cifar-doctor compare`: a plain `model.fit` plus a cheap progress callback.
+
+Keras trains with `verbose=0` (its progress bars write to stdout, which carries
+the report). Progress comes from `ProgressCallback`: `on_train_batch_end` only
+stores the step number in `RunState`, and it is marked `async_safe`, so Keras
+dispatches it exactly as it dispatches its own History callback (no extra device
+synchronisation per batch). The live view (`cifar_doctor.training.compare`)
+reads `RunState` when it redraws. Per-epoch work (recording the metrics,
+the optional `--until-verdict` diagnosis) happens in `on_epoch_end`.
+
+`bench/compare_overhead.py` measures this loop against a plain `model.fit`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .recipes import Recipe
+
+#: The history keys the report uses, as Keras names them (`metrics=["accuracy"]`).
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+#: Whether `--seed` also turns on `tf.config.experimental.enable_op_determinism()`.
+#: Measured on this 2-core CPU (`bench/compare_overhead.py --determinism`): the
+#: seeded run without it already repeats its figures to ~1e-3 on CPU, and op
+#: determinism costs time for these models; see README. Kept off by default,
+#: `--deterministic` turns it on.
+OP_DETERMINISM_DEFAULT = False
+
+
+@dataclass
+class RunState:
+    """Live progress of one run, written by the Keras callback and read by the view.
+
+    Attributes:
+        name: Run name.
+        epochs: Planned epochs.
+        steps: Training steps per epoch.
+        batch_size: Batch size.
+        train_images: Training images per epoch.
+        epoch: Epochs finished.
+        step: Steps done in the current epoch.
+        phase: `waiting`, `preparing`, `training`, `validating`, `diagnosing`, `done`.
+        history: Per-epoch metrics so far, keyed as Keras names them.
+        epoch_seconds: Wall seconds of each finished epoch (training + validation).
+        note: A short status note (e.g. why it stopped early).
+    """
+
+    name: str
+    epochs: int = 0
+    steps: int = 0
+    batch_size: int = 0
+    train_images: int = 0
+    epoch: int = 0
+    step: int = 0
+    phase: str = "waiting"
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch_seconds: list[float] = field(default_factory=list)
+    note: str = ""
+    t_start: float = 0.0
+    t_epoch: float = 0.0
+    t_end: float = 0.0
+
+    def images_per_second(self) -> float | None:
+        """Training throughput of the current epoch (or of the last finished ones)."""
+        now = time.perf_counter()
+        if self.phase == "training" and self.step > 0 and now > self.t_epoch:
+            return min(self.step * self.batch_size, self.train_images) / (now - self.t_epoch)
+        if self.epoch_seconds:
+            return self.train_images / (sum(self.epoch_seconds) / len(self.epoch_seconds))
+        return None
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left in this run, from finished epochs or the current epoch's speed."""
+        if self.phase in ("done", "waiting"):
+            return None
+        left_epochs = self.epochs - self.epoch
+        if self.epoch_seconds:
+            per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
+            done = (time.perf_counter() - self.t_epoch) if self.phase in ("training", "validating") else 0.0
+            return max(per_epoch * left_epochs - done, 0.0)
+        ips = self.images_per_second()
+        if ips:
+            # first epoch: no validation timing yet; count training only
+            left = (self.steps - self.step) * self.batch_size + (left_epochs - 1) * self.train_images
+            return max(left, 0) / ips
+        return None
+
+
+def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None = None) -> Any:
+    """A Keras callback that keeps `state` current.
+
+    Args:
+        state: Progress record to update.
+        on_epoch: Called after each epoch with the state; returning `True`
+            stops training (`model.stop_training`). Defaults to `None`.
+    """
+    import keras
+
+    class ProgressCallback(keras.callbacks.Callback):
+        # Only stores an int per batch: safe to run on Keras' async dispatcher,
+        # which keeps the training loop free of a per-batch device sync.
+        async_safe = True
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            state.phase, state.step, state.t_epoch = "training", 0, time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if batch + 1 > state.step:
+                state.step = batch + 1
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            state.phase = "validating"
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            state.epoch_seconds.append(time.perf_counter() - state.t_epoch)
+            for key, value in (logs or {}).items():
+                state.history.setdefault(key, []).append(float(value))
+            state.epoch = epoch + 1
+            state.step = state.steps
+            if on_epoch is not None and on_epoch(state):
+                self.model.stop_training = True
+
+    return ProgressCallback()
+
+
+@dataclass
+class TrainedRun:
+    """A finished training run.
+
+    Attributes:
+        model: The trained Keras model.
+        history: Per-epoch metrics keyed as Keras names them.
+        seconds: Wall seconds of `model.fit`.
+        epochs_run: Epochs actually trained.
+        settings: Epochs, batch size, seed, image counts, optimizer, loss.
+    """
+
+    model: Any
+    history: dict[str, list[float]]
+    seconds: float
+    epochs_run: int
+    settings: dict[str, Any]
+
+
+def set_seed(seed: int, deterministic: bool = OP_DETERMINISM_DEFAULT) -> None:
+    """Seed Python, NumPy and the backend (`keras.utils.set_random_seed`); optionally deterministic ops."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def build_compiled(recipe: Recipe) -> Any:
+    """Build and compile the recipe's model."""
+    model = recipe.build()
+    recipe.compile(model)
+    return model
+
+
+def train(
+    recipe: Recipe,
+    arrays: dict[str, np.ndarray],
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    deterministic: bool = OP_DETERMINISM_DEFAULT,
+    state: RunState | None = None,
+    on_epoch: Callable[[RunState], bool] | None = None,
+) -> TrainedRun:
+    """Train `recipe` on preprocessed `arrays`, validating on the test split each epoch.
+
+    Args:
+        recipe: The recipe (model builder, compile settings).
+        arrays: `x_train`, `y_train`, `x_test`, `y_test` as `recipe.preprocess` returns them.
+        epochs: Epochs. Defaults to `None` (the recipe's).
+        batch_size: Batch size. Defaults to `None` (the recipe's).
+        seed: Seed set before the model is built. Defaults to `0`.
+        deterministic: Also enable TensorFlow op determinism. Defaults to `False`.
+        state: Progress record for a live view. Defaults to `None` (a fresh one).
+        on_epoch: Called after each epoch; returning `True` stops training. Defaults to `None`.
+
+    Returns:
+        A `TrainedRun`.
+    """
+    epochs = int(epochs or recipe.epochs)
+    batch_size = int(batch_size or recipe.batch_size)
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    x_test, y_test = arrays["x_test"], arrays["y_test"]
+    n = int(len(x_train))
+    state = state or RunState(recipe.name)
+    state.epochs, state.batch_size, state.train_images = epochs, batch_size, n
+    state.steps = math.ceil(n / batch_size)
+    state.phase = "preparing"
+    state.t_start = time.perf_counter()
+    set_seed(seed, deterministic)
+    model = build_compiled(recipe)
+    callback = make_callback(state, on_epoch)
+    t0 = time.perf_counter()
+    model.fit(
+        x_train, y_train,
+        batch_size=batch_size, epochs=epochs, verbose=0,
+        validation_data=(x_test, y_test),
+        callbacks=[callback],
+    )
+    seconds = time.perf_counter() - t0
+    history = {k: list(v) for k, v in state.history.items()}
+    optimizer = getattr(model, "optimizer", None)
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "deterministic": bool(deterministic),
+        "train_images": n,
+        "test_images": int(len(x_test)),
+        "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+        "loss": recipe.loss,
+        "train_scale": _scale_note(x_train),
+        "test_scale": _scale_note(x_test),
+    }
+    return TrainedRun(model, history, seconds, state.epoch, settings)
+
+
+def _scale_note(x: np.ndarray) -> dict[str, Any]:
+    """dtype and value range of what the model was fed (cheap: a strided sample)."""
+    flat = np.asarray(x).reshape(-1)
+    sample = flat[:: max(1, flat.size // 200_000)]
+    return {"dtype": str(x.dtype), "min": float(sample.min()) if sample.size else None,
+            "max": float(sample.max()) if sample.size else None}

@@ -111,8 +111,10 @@ class History:
             `accuracy`/`acc`, `val_accuracy`/`val_acc`, anything else).
         evaluations: Results the user printed from `model.evaluate()`, each
             a dict like `{"loss": 7.43, "accuracy": 0.53}`. Defaults to `[]`.
-        flavor: `keras2` (loss from clipped probabilities), `keras3` (loss
-            from logits, unclipped) or `unknown`. Defaults to `"unknown"`.
+        flavor: `keras2` (Keras 2 API output: standalone Keras 2 computed
+            the loss from clipped probabilities, tf.keras 2.x from logits),
+            `keras3` (loss from logits, unclipped) or `unknown`. Defaults to
+            `"unknown"`.
         classes: Number of classes, if the log tells. Defaults to `None`.
         source: Where the history came from, for the report. Defaults to `None`.
         train_samples / val_samples: From "Train on N samples, validate on M samples".

@@ -28,42 +28,65 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: name -> (bug, verbose, epochs, learning rate)
+#: name -> (bug, verbose, epochs, learning rate[, model, training images, extras])
+#: model: "cnn" (the small CNN with dropout), "wide" (one conv layer, a 512-unit
+#: Dense layer, no dropout: memorizes a small training set) or "tiny" (8 filters
+#: and global average pooling: too little capacity for CIFAR-10; "tinyN": N filters).
+#: training images: overrides --n for that run (its test set stays n/4).
+#: extras: "csv" also writes `<stem>.csv` with CSVLogger and `<stem>.json` with
+#: json.dump(history.history).
 RUNS = {
     "k3-scale-bug-verbose1-tty.txt": ("scale", 1, 3, 1e-3),
     "k3-scale-bug-verbose2.txt": ("scale", 2, 3, 1e-3),
     "k3-healthy-verbose2.txt": ("none", 2, 4, 1e-3),
     "k3-shuffled-val-labels-verbose2.txt": ("shuffled-labels", 2, 4, 1e-3),
     "k3-high-lr-verbose1-pipe.txt": ("none", 1, 4, 0.5),
+    "k3-overfitting-verbose2.txt": ("none", 2, 20, 1e-3, "wide", 800, "csv"),
+    "k3-underfitting-verbose2.txt": ("none", 2, 40, 1e-2, "tiny", None, ""),
+    # 4 filters at Adam's default rate: stuck just above chance, val accuracy wobbling on 500 images
+    "k3-underfitting-near-chance-verbose2.txt": ("none", 2, 15, 1e-3, "tiny4", None, ""),
 }
 
 CHILD = r'''
 import os, sys
 import numpy as np
 bug, verbose, epochs, lr, n, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+kind, n_train, stem = sys.argv[7], int(sys.argv[8]), sys.argv[9]
 import keras
 keras.utils.set_random_seed(0)
 with np.load(data, allow_pickle=False) as d:
-    x_train, y_train, x_test, y_test = d["x_train"][:n], d["y_train"][:n], d["x_test"][:n // 4], d["y_test"][:n // 4]
+    x_train, y_train, x_test, y_test = d["x_train"][:n_train], d["y_train"][:n_train], d["x_test"][:n // 4], d["y_test"][:n // 4]
 y_train = keras.utils.to_categorical(y_train.reshape(-1), 10)
 y_test = keras.utils.to_categorical(y_test.reshape(-1), 10)
 x_train = x_train.astype("float32") / 255.0
 x_test = x_test.astype("float32") if bug == "scale" else x_test.astype("float32") / 255.0
 if bug == "shuffled-labels":
     y_test = y_test[np.random.default_rng(1).permutation(len(y_test))]
-model = keras.Sequential([
-    keras.Input((32, 32, 3)),
-    keras.layers.Conv2D(16, 3, activation="relu"),
-    keras.layers.MaxPooling2D(),
-    keras.layers.Conv2D(32, 3, activation="relu"),
-    keras.layers.MaxPooling2D(),
-    keras.layers.Flatten(),
-    keras.layers.Dense(64, activation="relu"),
-    keras.layers.Dropout(0.3),
-    keras.layers.Dense(10, activation="softmax"),
-])
+if kind == "wide":
+    layers = [keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+              keras.layers.Dense(512, activation="relu")]
+elif kind.startswith("tiny"):
+    layers = [keras.layers.Conv2D(int(kind[4:] or 8), 3, strides=2, activation="relu"),
+              keras.layers.GlobalAveragePooling2D()]
+else:
+    layers = [
+        keras.layers.Conv2D(16, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dropout(0.3),
+    ]
+model = keras.Sequential([keras.Input((32, 32, 3))] + layers + [keras.layers.Dense(10, activation="softmax")])
 model.compile(optimizer=keras.optimizers.Adam(lr), loss="categorical_crossentropy", metrics=["accuracy"])
-model.fit(x_train, y_train, batch_size=50, epochs=epochs, verbose=verbose, validation_data=(x_test, y_test))
+callbacks = [keras.callbacks.CSVLogger(stem + ".csv")] if stem else []
+history = model.fit(x_train, y_train, batch_size=50, epochs=epochs, verbose=verbose, validation_data=(x_test, y_test),
+                    callbacks=callbacks)
+if stem:
+    import json
+    with open(stem + ".json", "w") as f:
+        json.dump(history.history, f)
 loss, accuracy = model.evaluate(x_test, y_test, verbose=verbose)
 print("loss: ", loss, "\naccuracy: ", accuracy)
 '''
@@ -101,10 +124,13 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
-    for name, (bug, verbose, epochs, lr) in RUNS.items():
+    for name, (bug, verbose, epochs, lr, *more) in RUNS.items():
         if a.only and name != a.only:
             continue
-        args = [sys.executable, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), data]
+        kind, n_train, extras = more + ["cnn", None, ""][len(more):]
+        stem = str(out / name.split("-verbose")[0]) if "csv" in extras else ""
+        args = [sys.executable, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), data,
+                kind, str(n_train or a.n), stem]
         if "tty" in name:
             text = run_tty(args, dict(env, COLUMNS="120", TERM="xterm-256color"))
         else:

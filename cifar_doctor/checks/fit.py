@@ -109,6 +109,12 @@ def overfitting(inputs):
         best_a = max(aidx, key=lambda i: val_acc[i])
         a_last = aidx[-1]
         acc_turn = a_last - best_a >= OVERFIT_PATIENCE and val_acc[best_a] - val_acc[a_last] > VAL_ACC_DROP_TOLERANCE
+        # An accuracy dip while val_loss is still setting new minima is not memorization: the model
+        # keeps improving on validation data in likelihood, and EarlyStopping(monitor="val_loss")
+        # would not stop. It is accuracy noise on a small validation set or a model near chance whose
+        # argmax flips between classes. Overfitting needs val_loss to have stopped improving too.
+        if acc_turn and not loss_turn and last - best_l < OVERFIT_PATIENCE:
+            acc_turn = False
     if not (loss_turn or acc_turn):
         return []
     best = best_l if loss_turn else best_a

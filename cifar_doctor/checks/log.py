@@ -3,10 +3,14 @@
 These checks read a `History` only (console log, CSVLogger CSV, History JSON
 or a live Keras history). They rest on how Keras computes its numbers:
 
-- Keras 2 computed cross-entropy from probabilities clipped at 1e-7
-  (`K.epsilon()`), so one sample costs at most -ln(1e-7) = 16.12 nats.
-- Keras 3 (and later tf.keras) compute it from the logits behind a softmax
-  output, unclipped: a confidently wrong sample can cost hundreds of nats.
+- Standalone Keras 2 (<= 2.2) computed cross-entropy from probabilities
+  clipped at 1e-7 (`K.epsilon()`), so one sample costs at most
+  -ln(1e-7) = 16.12 nats.
+- Keras 3 and tf.keras 2.x (`tf_keras`, TF 2.x) compute it from the logits
+  behind a softmax output (tf.keras: `backend._get_logits`), unclipped: a
+  confidently wrong sample can cost hundreds of nats. A Keras 2-style log
+  ("[====]" bars) therefore does not tell which regime applies; the numbers
+  do (a cost per error above 16.12 cannot come from clipped probabilities).
 - A wrong prediction of a model that learned something costs a few nats
   (-ln of the probability it gives the true class); the loss of a model that
   predicts every class with probability 1/K is ln K (2.3026 for K = 10).
@@ -119,6 +123,9 @@ def saturated_eval_loss(inputs):
     same for training. Fires when the validation cost is at least
     `SATURATED_COST` (12.9 nats, 80% of Keras 2's clipped ceiling of
     -ln(1e-7) = 16.12) and `SATURATION_TRAIN_RATIO` times the training cost.
+    When the validation data is fine (e.g. `validation_split` carved it out of
+    the training arrays), it does the same with the last printed
+    `model.evaluate()` result, against the last epoch's validation cost.
 
     ## Why is this bad?
     A wrong prediction that cost 16 nats gave the true class a probability of
@@ -128,8 +135,8 @@ def saturated_eval_loss(inputs):
     0-255 `x_test`: activations are 255 times larger and the logits explode.
     Overfitting cannot do it at the best validation epoch. Keras 2 clips the
     cost at 16.12, so the numbers sit just under it (the question this tool
-    comes from: 15.8-15.9); Keras 3 does not clip, and the same bug gives
-    val_loss in the hundreds. The accuracy gap this produces looks like
+    comes from: 15.8-15.9); Keras 3 and tf.keras 2.x do not clip, and the
+    same bug gives val_loss in the tens to hundreds. The accuracy gap this produces looks like
     overfitting and is not.
 
     ## Example
@@ -147,60 +154,118 @@ def saturated_eval_loss(inputs):
     """
     h = inputs.history
     rows = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
-    if not rows:
+    hit = _saturated_val(h, rows) if rows else None
+    if hit is None:
+        hit = _saturated_evaluate(h, rows)
+    if hit is None:
         return []
+    message, evidence, all_v, split, what = hit
+    med = statistics.median(all_v)
+    vcost = evidence["cost_per_error"]
+    # clipping is read from the numbers: a cost per error above the ceiling cannot
+    # come from clipped probabilities, whatever the log's flavor
+    clipped = h.flavor != "keras3" and max(all_v) <= KERAS2_LOSS_CEILING * 1.01
+    tcost = evidence["reference_cost_per_error"]
+    if clipped:
+        explanation = (
+            f"Standalone Keras 2 computes cross-entropy from probabilities clipped at 1e-7, so a wrong prediction "
+            f"costs at most -ln(1e-7) = {KERAS2_LOSS_CEILING:.2f} nats; {what} ≈ {med:.1f} "
+            f"(median; {min(all_v):.1f}-{max(all_v):.1f}) against that {KERAS2_LOSS_CEILING:.2f} ceiling means "
+            "every wrong prediction on that split gives the true class a probability of about 1e-7: a saturated "
+            "softmax. With training errors costing a few nats, that is the fingerprint of evaluation inputs on "
+            "another scale than the training inputs (e.g. x_train / 255 but raw 0-255 x_test), not of "
+            "overfitting."
+        )
+    else:
+        explanation = (
+            f"Keras 3 and tf.keras 2.x compute cross-entropy from the logits, unclipped: {vcost:.0f} nats per wrong "
+            f"prediction (median {med:.0f}) means logits tens to hundreds of units apart, where honest mistakes cost "
+            f"a few nats ({tcost:.1f} here) and even standalone Keras 2's clipped loss stops at "
+            f"{KERAS2_LOSS_CEILING:.2f}. Such a saturated softmax on evaluation data only is the fingerprint of "
+            "evaluation inputs on another scale than the training inputs (e.g. x_train / 255 but raw 0-255 "
+            "x_test), not of overfitting."
+        )
+    evidence.update({
+        "keras2_ceiling": r(KERAS2_LOSS_CEILING, 3),
+        "saturated_cost_threshold": r(SATURATED_COST, 3),
+        "flavor": h.flavor, "clipped": clipped,
+    })
+    return [saturated_eval_loss.finding(
+        Severity.ERROR,
+        message,
+        evidence=evidence,
+        fix=Fix(
+            "Preprocess validation and test images exactly like the training images",
+            'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too',
+        ),
+        explanation=explanation,
+        split=split,
+    )]
+
+
+def _saturated_val(h: Any, rows: list) -> tuple | None:
+    """LOG001 on the val_ metrics, at the epoch with the lowest val_loss."""
     costs = [(i, per_error_cost(vl, va), per_error_cost(lo, ac), lo, ac, vl, va) for i, (lo, ac, vl, va) in rows]
     best = min(costs, key=lambda c: c[5])  # the epoch early stopping keeps: lowest val_loss
     i, vcost, tcost, lo, ac, vl, va = best
     if vcost < SATURATED_COST or vcost < SATURATION_TRAIN_RATIO * tcost:
-        return []
+        return None
     all_v = [c[1] for c in costs]
-    med = statistics.median(all_v)
     n = len(costs)
-    clipped = h.flavor == "keras2" or (h.flavor != "keras3" and max(all_v) <= KERAS2_LOSS_CEILING * 1.01)
     span = f"; {min(all_v):.1f}-{max(all_v):.1f} over {n} epochs" if n > 1 else ""
     message = (
         f"val_loss / (1 - val_acc) = {vcost:.1f} nats per wrong validation prediction at epoch {i + 1} "
         f"(val_loss {vl:.4g}, val_acc {va:.4f}{span}), while training pays {tcost:.1f} nats per error "
         f"(loss {lo:.4g}, acc {ac:.4f})."
     )
-    if clipped:
-        explanation = (
-            f"Keras 2 computes cross-entropy from probabilities clipped at 1e-7, so a wrong prediction costs "
-            f"at most -ln(1e-7) = {KERAS2_LOSS_CEILING:.2f} nats; val_loss/(1 - val_acc) ≈ {med:.1f} "
-            f"(median; {min(all_v):.1f}-{max(all_v):.1f}) against that {KERAS2_LOSS_CEILING:.2f} ceiling means "
-            "every wrong validation prediction gives the true class a probability of about 1e-7: a saturated "
-            "softmax. With training errors costing a few nats, that is the fingerprint of validation inputs on "
-            "another scale than the training inputs (e.g. x_train / 255 but raw 0-255 x_test), not of "
-            "overfitting."
-        )
-    else:
-        explanation = (
-            f"Keras 3 computes cross-entropy from the logits, unclipped: {vcost:.0f} nats per wrong prediction "
-            f"(median {med:.0f}) means logits hundreds of units apart, where honest mistakes cost a few nats "
-            f"(training: {tcost:.1f}) and even Keras 2's clipped loss stops at {KERAS2_LOSS_CEILING:.2f}. "
-            "Such a saturated softmax on validation data only is the fingerprint of validation inputs on another "
-            "scale than the training inputs (e.g. x_train / 255 but raw 0-255 x_test), not of overfitting."
-        )
-    return [saturated_eval_loss.finding(
-        Severity.ERROR,
-        message,
-        evidence={
-            "epoch": i + 1,
-            "val_loss": r(vl), "val_acc": r(va), "loss": r(lo), "acc": r(ac),
-            "val_cost_per_error": r(vcost, 3), "train_cost_per_error": r(tcost, 3),
-            "val_cost_per_error_by_epoch": [r(c, 3) for c in all_v],
-            "keras2_ceiling": r(KERAS2_LOSS_CEILING, 3),
-            "saturated_cost_threshold": r(SATURATED_COST, 3),
-            "flavor": h.flavor,
-        },
-        fix=Fix(
-            "Preprocess validation and test images exactly like the training images",
-            'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too',
-        ),
-        explanation=explanation,
-        split="val",
-    )]
+    evidence = {
+        "epoch": i + 1,
+        "val_loss": r(vl), "val_acc": r(va), "loss": r(lo), "acc": r(ac),
+        "val_cost_per_error": r(vcost, 3), "train_cost_per_error": r(tcost, 3),
+        "val_cost_per_error_by_epoch": [r(c, 3) for c in all_v],
+        "cost_per_error": r(vcost, 3), "reference_cost_per_error": r(tcost, 3),
+    }
+    return message, evidence, all_v, "val", "val_loss/(1 - val_acc)"
+
+
+def _saturated_evaluate(h: Any, rows: list) -> tuple | None:
+    """LOG001 on the last printed evaluate() result, against the last epoch.
+
+    With `validation_split` the validation data comes from the (correctly
+    scaled) training arrays, and the mismatched test set shows up only in
+    `model.evaluate(x_test, y_test)`. The reference is the last epoch's
+    validation cost (inference mode, like evaluate) when the log has one,
+    else its training cost.
+    """
+    evals = [e for e in h.evaluations if finite(e.get("loss")) and finite(e.get("accuracy"))]
+    if not evals:
+        return None
+    ev = evals[-1]
+    el, ea = ev["loss"], ev["accuracy"]
+    if not 0.0 <= ea <= 1.0:
+        return None
+    ecost = per_error_cost(el, ea)
+    ref_rows = aligned(h.val_loss, h.val_acc)
+    ref_name = "validation"
+    if not ref_rows:
+        ref_rows, ref_name = aligned(h.loss, h.acc), "training"
+    if not ref_rows:
+        return None
+    _, (rl, ra) = ref_rows[-1]
+    rcost = per_error_cost(rl, ra)
+    if ecost < SATURATED_COST or ecost < SATURATION_TRAIN_RATIO * rcost:
+        return None
+    message = (
+        f"The printed evaluate() result costs loss / (1 - accuracy) = {ecost:.1f} nats per wrong prediction "
+        f"(loss {el:.4g}, accuracy {ea:.4f}), while the last epoch's {ref_name} data costs {rcost:.1f} "
+        f"(loss {rl:.4g}, accuracy {ra:.4f})."
+    )
+    evidence = {
+        "evaluate_loss": r(el), "evaluate_accuracy": r(ea), "evaluate_cost_per_error": r(ecost, 3),
+        "reference": ref_name, "reference_loss": r(rl), "reference_acc": r(ra),
+        "cost_per_error": r(ecost, 3), "reference_cost_per_error": r(rcost, 3),
+    }
+    return message, evidence, [ecost], "test", "evaluate loss/(1 - accuracy)"
 
 
 # --- LOG002 -----------------------------------------------------------------------

@@ -75,10 +75,18 @@ COMMON_CLASS_COUNTS = (2, 10, 100, 1000)
 #: ln K; raw 0-255 inputs start far above it, and are then not used.
 CLASS_INFERENCE_TOLERANCE = 0.15
 
-#: A "[====]" bar total at least this large and a multiple of 100 counts
-#: samples (Keras 2 with NumPy arrays), not steps: step counts are
-#: ceil(N / batch_size) and rarely round, dataset sizes usually are.
-SAMPLE_COUNT_MIN = 10_000
+#: Flavor votes. The flavor names the Keras generation that printed the log:
+#: "[====]" bars and the `- 1s/epoch - 32ms/step` tail of `verbose=2` lines
+#: come from the Keras 2 API only (standalone Keras 2 and tf.keras/tf_keras
+#: 2.x, whether the bar counts samples or steps); "━━━" bars and
+#: `N/N - 1s - 9ms/step - ...` lines from Keras 3 only. Whether the loss was
+#: clipped is not implied: standalone Keras <= 2.2 clipped probabilities at
+#: 1e-7, tf.keras 2.x takes the logits behind a softmax output (unclipped),
+#: so `checks.log` reads clipping from the numbers. "Train on N samples"
+#: (Keras 2 / TF <= 2.1 only) weighs more than one bar redraw.
+TRAIN_ON_VOTE = 3
+_K2_BAR_RE = re.compile(r"\[[=>.]{10,}\]")
+_EPOCH_SUFFIX_RE = re.compile(r"\s-\s[\d.]+(?:s|ms|us|µs)/epoch\s-\s[\d.]+(?:s|ms|us|µs)/step\s*$")
 
 _ANSI_RE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _SEP_RE = re.compile(r"[\n\r]|\x08+")
@@ -235,7 +243,7 @@ class LogParser:
         if "Train on" in line and (m := _TRAIN_ON_RE.search(line)):
             if m.group(2).lower() == "samples":
                 self.train_samples = int(m.group(1))
-                self._votes["keras2"] += 3
+                self._votes["keras2"] += TRAIN_ON_VOTE
                 if m.group(3) and m.group(4).lower() == "samples":
                     self.val_samples = int(m.group(3))
             return
@@ -271,9 +279,10 @@ class LogParser:
         if m := _BAR_RE.match(line):
             step = int(m.group(1))
             total = int(m.group(2)) if m.group(2) != "Unknown" else None
-            if "[" in line and "=" in line and total is not None:
-                if total >= SAMPLE_COUNT_MIN and total % 100 == 0 or total == self.train_samples:
-                    self._votes["keras2"] += 1
+            if "[" in line and _K2_BAR_RE.search(line):
+                self._votes["keras2"] += 1  # a "[====>....]" bar: Keras 2 API
+        if _EPOCH_SUFFIX_RE.search(line):
+            self._votes["keras2"] += 1
         if _K3_V2_RE.match(line):
             self._votes["keras3"] += 1
         has_val = any(k.startswith("val_") for k in metrics)

@@ -76,3 +76,13 @@ def test_fit004_oscillating(make_history):
 def test_fit004_diverging(make_history):
     f = found(make_history(loss=[1.5, 1.2, 1.6, 2.1], accuracy=[0.45, 0.55, 0.45, 0.30]))["FIT004"]
     assert f.evidence["diverging"] is True
+
+
+def test_fit001_silent_when_training_does_not_beat_validation(make_history):
+    # validation starts far above training (dropout, a short run); its small dip is not memorization
+    h = make_history(loss=[2.28, 2.11, 2.02], accuracy=[0.13, 0.22, 0.25],
+                     val_loss=[1.95, 2.01, 2.06], val_accuracy=[0.238, 0.208, 0.21])
+    from cifar_doctor.engine import run
+    from cifar_doctor.inputs import Inputs
+
+    assert "FIT001" not in {f.code for f in run(Inputs(history=h), select_codes=["FIT001"]).findings}

@@ -236,3 +236,17 @@ def test_check_log_imports_no_tensorflow():
             "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "HEAVY=\n" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_log001_silent_when_saturated_run_is_at_chance(make_history):
+    # one optimizer step per epoch on a few hundred images: huge val loss, accuracy at chance.
+    # Nothing here shows an arg-max that survives on mismatched inputs.
+    h = make_history(loss=[2.35, 2.30, 2.29], accuracy=[0.10, 0.11, 0.10],
+                     val_loss=[14.1, 13.8, 13.5], val_accuracy=[0.09, 0.10, 0.11])
+    assert "LOG001" not in codes(h)
+
+
+def test_log001_fires_on_one_epoch_above_chance(make_history):
+    h = make_history(loss=[1.7761], acc=[0.3584], val_loss=[8.6776], val_acc=[0.4489])
+    f = codes(h)["LOG001"]
+    assert f.evidence["val_cost_per_error"] == pytest.approx(8.6776 / (1 - 0.4489), rel=1e-3)

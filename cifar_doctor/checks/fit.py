@@ -29,6 +29,12 @@ VAL_ACC_DROP_TOLERANCE = 0.01
 #: best epoch to the last (absolute).
 GAP_WIDENING_MIN = 0.02
 
+#: At the last epoch training accuracy must exceed validation accuracy by at
+#: least this much (absolute): a model that does not fit its training images
+#: better than unseen ones is not memorizing, whatever its val curve does
+#: (short runs where validation starts above training, dropout-heavy models).
+OVERFIT_MIN_FINAL_GAP = 0.05
+
 #: Training accuracy below this after a plateau is underfitting on CIFAR-10:
 #: a small CNN passes 0.6 within 5 epochs; for more than 20 classes the
 #: threshold is `UNDERFIT_TRAIN_ACCURACY_MANY_CLASSES`.
@@ -124,7 +130,7 @@ def overfitting(inputs):
     if acc_rows and best < len(acc) and finite(acc[best]) and finite(val_acc[best]):
         gap_best = acc[best] - val_acc[best]
         gap_last = acc[-1] - val_acc[-1]
-        if gap_last - gap_best < GAP_WIDENING_MIN:
+        if gap_last - gap_best < GAP_WIDENING_MIN or gap_last < OVERFIT_MIN_FINAL_GAP:
             return []
     elif (val_loss[last] - loss[last]) <= (val_loss[best] - loss[best]):
         return []

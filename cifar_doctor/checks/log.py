@@ -45,6 +45,14 @@ SATURATED_COST = 0.8 * KERAS2_LOSS_CEILING
 #: splits, a diverging run) the cause is not an eval-only mismatch.
 SATURATION_TRAIN_RATIO = 3.0
 
+#: The saturated epoch's accuracy must lie above chance (1/K plus
+#: `chance_accuracy_band(K)`): the scale-bug fingerprint is a model whose
+#: arg-max still works on the mismatched inputs while its softmax saturates.
+#: A run at chance with a huge loss (one optimizer step per epoch on a
+#: handful of images, a collapsed network) shows nothing about the eval
+#: pipeline; LOG004 speaks for validation at chance.
+SATURATION_NEEDS_ABOVE_CHANCE = True
+
 #: Error rates below this are not used as divisors (val_acc > 0.98 leaves too
 #: few errors for a per-error cost to mean anything).
 MIN_ERROR_RATE = 0.02
@@ -154,9 +162,10 @@ def saturated_eval_loss(inputs):
     """
     h = inputs.history
     rows = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
-    hit = _saturated_val(h, rows) if rows else None
+    k = history_classes(inputs) or 10
+    hit = _saturated_val(h, rows, k) if rows else None
     if hit is None:
-        hit = _saturated_evaluate(h, rows)
+        hit = _saturated_evaluate(h, rows, k)
     if hit is None:
         return []
     message, evidence, all_v, split, what = hit
@@ -203,12 +212,16 @@ def saturated_eval_loss(inputs):
     )]
 
 
-def _saturated_val(h: Any, rows: list) -> tuple | None:
+def _above_chance(acc: float, k: int) -> bool:
+    return not SATURATION_NEEDS_ABOVE_CHANCE or acc > 1.0 / k + chance_accuracy_band(k)
+
+
+def _saturated_val(h: Any, rows: list, k: int) -> tuple | None:
     """LOG001 on the val_ metrics, at the epoch with the lowest val_loss."""
     costs = [(i, per_error_cost(vl, va), per_error_cost(lo, ac), lo, ac, vl, va) for i, (lo, ac, vl, va) in rows]
     best = min(costs, key=lambda c: c[5])  # the epoch early stopping keeps: lowest val_loss
     i, vcost, tcost, lo, ac, vl, va = best
-    if vcost < SATURATED_COST or vcost < SATURATION_TRAIN_RATIO * tcost:
+    if vcost < SATURATED_COST or vcost < SATURATION_TRAIN_RATIO * tcost or not _above_chance(va, k):
         return None
     all_v = [c[1] for c in costs]
     n = len(costs)
@@ -228,7 +241,7 @@ def _saturated_val(h: Any, rows: list) -> tuple | None:
     return message, evidence, all_v, "val", "val_loss/(1 - val_acc)"
 
 
-def _saturated_evaluate(h: Any, rows: list) -> tuple | None:
+def _saturated_evaluate(h: Any, rows: list, k: int) -> tuple | None:
     """LOG001 on the last printed evaluate() result, against the last epoch.
 
     With `validation_split` the validation data comes from the (correctly
@@ -253,7 +266,7 @@ def _saturated_evaluate(h: Any, rows: list) -> tuple | None:
         return None
     _, (rl, ra) = ref_rows[-1]
     rcost = per_error_cost(rl, ra)
-    if ecost < SATURATED_COST or ecost < SATURATION_TRAIN_RATIO * rcost:
+    if ecost < SATURATED_COST or ecost < SATURATION_TRAIN_RATIO * rcost or not _above_chance(ea, k):
         return None
     message = (
         f"The printed evaluate() result costs loss / (1 - accuracy) = {ecost:.1f} nats per wrong prediction "

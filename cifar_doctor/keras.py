@@ -147,6 +147,7 @@ class DoctorCallback(keras.callbacks.Callback):
         self._inputs: Any = None
         self._seen: set[tuple[str, str | None]] = set()
         self._failed = False
+        self._pending: list[tuple] = []
 
     # --- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -155,6 +156,7 @@ class DoctorCallback(keras.callbacks.Callback):
         self._seen = set()
         self._failed = False
         self.report = None
+        self._pending = []
         try:
             self._inputs = self._build_inputs()
             report = self._diagnose(counterfactual=False)
@@ -162,6 +164,9 @@ class DoctorCallback(keras.callbacks.Callback):
             self._notice_failure(exc)
             return
         self._react(report, stage="train_begin", epoch=None)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._flush()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for key, value in (logs or {}).items():
@@ -186,6 +191,7 @@ class DoctorCallback(keras.callbacks.Callback):
         self._react(report, stage="epoch_end", epoch=epoch + 1)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._flush()
         if self._inputs is None or self._failed:
             return
         try:
@@ -225,9 +231,13 @@ class DoctorCallback(keras.callbacks.Callback):
     def _history_object(self) -> Any:
         from .sources.logs import history_from_dict
 
-        history = history_from_dict({k: list(v) for k, v in self.history.items()}, source="DoctorCallback")
+        history = history_from_dict({k: list(v) for k, v in self.history.items()}, source="DoctorCallback",
+                                    classes=self.classes)
         if getattr(history, "flavor", None) in (None, "unknown") and _keras_major() >= 3:
-            history.flavor = "keras3"
+            history.flavor = "keras3"  # live Keras 3: cross-entropy from logits, unclipped
+        if self.history.get(TRAIN_EVAL_KEY):
+            # the field the FIT checks read to tell a real gap from the training-mode effect
+            history.eval_accuracy_train_mode = list(self.history[TRAIN_EVAL_KEY])
         return history
 
     def _react(self, report: Any, *, stage: str, epoch: int | None) -> None:
@@ -246,20 +256,25 @@ class DoctorCallback(keras.callbacks.Callback):
         self.events.append({"stage": stage, "epoch": epoch, "codes": sorted({f.code for f in shown}),
                             "stopped": stop})
         if self.warn or stop:
-            self._print_warning(shown, report, stage=stage, epoch=epoch, stop=stop)
+            self._pending.append((shown, report, epoch, stop))
+            if stage == "train_begin":
+                self._flush()
+            # At an epoch end, Keras' own progress line for the epoch is not written yet (its
+            # ProgbarLogger runs after user callbacks, and at verbose=1 the bar is mid-line):
+            # the warning goes out at the next epoch begin or at train end, right after it.
 
-    def _print_warning(self, findings: list[Finding], report: Any, *, stage: str, epoch: int | None,
-                       stop: bool) -> None:
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for shown, report, epoch, stop in pending:
+            self._print_warning(shown, report, epoch=epoch, stop=stop)
+
+    def _print_warning(self, findings: list[Finding], report: Any, *, epoch: int | None, stop: bool) -> None:
         from rich.panel import Panel
         from rich.text import Text
 
         from .render.common import SEVERITY_ICON, SEVERITY_STYLE
         from .render.text import make_console
 
-        verbose = (self.params or {}).get("verbose", 1)
-        # Keras' verbose=1 bar is mid-line at epoch end (it writes "\r", and the final
-        # newline only in its own on_epoch_end, which runs after ours): start afresh.
-        fresh_line = stage == "epoch_end" and verbose in (1, "auto")
         sys.stdout.flush()
         where = "before the first batch" if epoch is None else f"end of epoch {epoch}"
         body = Text()
@@ -287,8 +302,6 @@ class DoctorCallback(keras.callbacks.Callback):
         else:
             body.append("\nTraining goes on; pass stop_on='error' to stop on such findings.", style="dim")
         console = make_console(stderr=True)
-        if fresh_line:
-            console.file.write("\n")
         console.print(Panel(body, title=f"cifar-doctor: {where}", title_align="left", border_style="red",
                             expand=False))
         console.file.flush()

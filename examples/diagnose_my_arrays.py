@@ -8,8 +8,8 @@ scaling and label encoding) and point this script at the file:
 
 Without a path it reads the bundled CIFAR-10 sample (2,500 training and 1,000 test
 images, uint8 as downloaded). `--seed-bug` applies the question's pipeline first
-(training images divided by 255, test images left raw) to show what a mismatch
-looks like. No TensorFlow is imported: the data checks are plain NumPy.
+(training images divided by 255, test images left raw, labels one-hot) to show
+what a mismatch looks like. No TensorFlow is imported: the data checks are plain NumPy.
 
 The exit code follows the CLI: 0 no error found, 1 error findings.
 
@@ -27,6 +27,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 import cifar_doctor
 from cifar_doctor.sources.datasets import load_data_path
 
@@ -42,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     arrays = load_data_path(args.path).arrays  # np.load(..., allow_pickle=False) underneath
-    if args.seed_bug:
+    if args.seed_bug:  # the question's pipeline: train / 255, test raw, labels one-hot (to_categorical)
         arrays["x_train"] = arrays["x_train"].astype("float32") / 255
         arrays["x_test"] = arrays["x_test"].astype("float32")
+        for key in ("y_train", "y_test"):
+            arrays[key] = np.eye(10, dtype="float32")[arrays[key].reshape(-1).astype(int)]
 
     report = cifar_doctor.diagnose(**arrays, loss=args.loss)
     if args.json:

@@ -1,11 +1,11 @@
 """The answer's final code on Keras 3 (both splits divided by 255), with cifar-doctor watching.
 
 The pipeline is consistent, so `DoctorCallback` prints no warning. After training,
-the verdict is `healthy`, or `overfitting`/`underfitting` when the learning curves
-say so (on a small `--limit`, a few epochs leave the network underfitted or let it
-memorise the training images: that is what the curves then show). The report also
-compares, at each epoch, the logged training accuracy (dropout on) with the
-accuracy on a training sample in inference mode (`train_eval_accuracy`).
+the verdict is `healthy`, or what the learning curves show: `overfitting`,
+`underfitting`, or `regularization-gap` (validation above training because Keras
+logs training accuracy with dropout on). The callback measures, at each epoch, the
+accuracy on a training sample in inference mode (`train_eval_accuracy`), which the
+report shows next to the logged one.
 
 Run:
     python examples/seed_fixed.py                         # full CIFAR-10, 5 epochs, as in the answer
@@ -14,7 +14,7 @@ Run:
 
 Expected output: see `examples/seed_fixed.txt`. The lines to look for:
     stderr: no "cifar-doctor:" warning panel
-    stdout: verdict: healthy            (or overfitting / underfitting, with the curves that show it)
+    stdout: verdict: healthy   (or overfitting / underfitting / regularization-gap, from the curves)
 """
 
 from __future__ import annotations

@@ -175,8 +175,9 @@ def _looks_like_gap(findings: list[Finding]) -> bool:
 
 
 def _no_cause(insufficient: list[Finding], ran: list[str], missing: list[str]) -> Verdict:
+    # skip reasons are "; "-joined requirement phrases: list each phrase once
+    needs = sorted({part.strip() for reason in missing for part in reason.split(";") if part.strip()})
     if insufficient or not ran:
-        needs = sorted(set(missing))
         reasons = [f.message for f in insufficient]
         explanation = " ".join(reasons) if reasons else "No check could run on the inputs given."
         if needs:
@@ -191,6 +192,6 @@ def _no_cause(insufficient: list[Finding], ran: list[str], missing: list[str]) -
     # more independent families checked -> more confidence that nothing is wrong
     conf = min(0.5 + 0.08 * len(families), 0.95)
     explanation = f"No problem found by {len(ran)} checks ({', '.join(families)})."
-    if missing:
-        explanation += " Not checked: " + "; ".join(sorted(set(missing))) + "."
+    if needs:
+        explanation += " Not checked: " + "; ".join(needs) + "."
     return Verdict("healthy", conf, explanation, {"checks_ran": len(ran), "families": families})

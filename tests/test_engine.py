@@ -84,3 +84,10 @@ def test_findings_sorted_stably_by_severity_then_code():
           _finding("LOG001", None)]
     r = Report(verdict=decide(fs, ran=["x"]), findings=fs)
     assert [f.code for f in r.findings] == ["LOG001", "PRE001", "LBL006", "DAT001"]
+
+
+def test_missing_evidence_is_listed_once():
+    v = decide([], ran=["LOG001"], missing=["needs a model (--model)", "needs a model (--model); needs the training "
+                                            "loss (--loss or a compiled --model)"])
+    assert v.cause == "healthy"
+    assert v.explanation.count("needs a model (--model)") == 1

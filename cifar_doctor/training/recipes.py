@@ -116,61 +116,42 @@ class Recipe:
 
 # --- models (Keras is imported only when a model is built) -----------------------------
 
-def _original_model() -> Any:
+def _question_cnn(name: str, conv1: tuple[int, int], conv2: tuple[int, int], dense: int, dropout: float,
+                  init: str | None) -> Any:
+    """The two-conv CNN shape shared by the question's models and the answer's: Conv -> MaxPool ->
+    Conv -> MaxPool -> Flatten -> Dense relu -> Dropout -> Dense 10 softmax, `(filters, kernel)` per conv."""
     from keras import Input, Sequential, layers
 
+    kw = {"kernel_initializer": init} if init else {}
     return Sequential(
         [
             Input((32, 32, 3)),
-            layers.Conv2D(256, (3, 3), activation="relu"),
+            layers.Conv2D(conv1[0], (conv1[1], conv1[1]), activation="relu", **kw),
             layers.MaxPooling2D((2, 2)),
-            layers.Conv2D(128, (2, 2), activation="relu"),
+            layers.Conv2D(conv2[0], (conv2[1], conv2[1]), activation="relu", **kw),
             layers.MaxPooling2D((2, 2)),
             layers.Flatten(),
-            layers.Dense(1024, activation="relu"),
-            layers.Dropout(0.5),
+            layers.Dense(dense, activation="relu"),
+            layers.Dropout(dropout),
             layers.Dense(10, activation="softmax"),
         ],
-        name="original",
+        name=name,
     )
+
+
+def _original_model() -> Any:
+    # the question's first model: default (glorot) initializers, filters shrinking 256 -> 128
+    return _question_cnn("original", (256, 3), (128, 2), dense=1024, dropout=0.5, init=None)
 
 
 def _revised_model() -> Any:
-    from keras import Input, Sequential, layers
-
-    return Sequential(
-        [
-            Input((32, 32, 3)),
-            layers.Conv2D(64, (3, 3), activation="relu", kernel_initializer="he_normal"),
-            layers.MaxPooling2D((2, 2)),
-            layers.Conv2D(256, (3, 3), activation="relu", kernel_initializer="he_normal"),
-            layers.MaxPooling2D((2, 2)),
-            layers.Flatten(),
-            layers.Dense(512, activation="relu"),
-            layers.Dropout(0.3),
-            layers.Dense(10, activation="softmax"),
-        ],
-        name="revised",
-    )
+    # the question's edit after the first answer: he_normal convolutions, 64 -> 256, Dense 512
+    return _question_cnn("revised", (64, 3), (256, 3), dense=512, dropout=0.3, init="he_normal")
 
 
 def _fixed_model() -> Any:
-    from keras import Input, Sequential, layers
-
-    return Sequential(
-        [
-            Input((32, 32, 3)),
-            layers.Conv2D(64, (3, 3), activation="relu", kernel_initializer="he_normal"),
-            layers.MaxPooling2D((2, 2)),
-            layers.Conv2D(256, (2, 2), activation="relu", kernel_initializer="he_normal"),
-            layers.MaxPooling2D((2, 2)),
-            layers.Flatten(),
-            layers.Dense(1024, activation="relu"),
-            layers.Dropout(0.4),
-            layers.Dense(10, activation="softmax"),
-        ],
-        name="fixed",
-    )
+    # the answer's final code: he_normal convolutions, 64 3x3 -> 256 2x2, Dense 1024, Dropout 0.4
+    return _question_cnn("fixed", (64, 3), (256, 2), dense=1024, dropout=0.4, init="he_normal")
 
 
 def _keras_example_model() -> Any:

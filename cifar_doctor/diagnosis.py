@@ -57,6 +57,11 @@ PRECEDENCE: tuple[str, ...] = (
     "insufficient-evidence",
 )
 
+#: Which finding leads the explanation when several support the primary cause:
+#: direct measurements of the data and model first, then what a training log
+#: implies about them.
+LEAD_FAMILY_ORDER = ("PRE", "LBL", "MDL", "RNG", "DAT", "DUP", "LOG", "FIT")
+
 #: Confidence of a cause supported by one finding, by that finding's severity.
 #: An error-level check fires only on evidence that has no benign reading
 #: (e.g. a 255x scale ratio), so it starts high; warnings rest on thresholds
@@ -150,7 +155,7 @@ def decide(
     scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
 
     _, _, conf, cause, fs, confirmed = scored[0]
-    fs_sorted = sorted(fs, key=lambda f: (-f.severity.rank, f.code))
+    fs_sorted = sorted(fs, key=lambda f: (-f.severity.rank, _family_rank(f.code), f.code))
     lead = fs_sorted[0]
     explanation = lead.explanation or lead.message
     if lead.explanation and lead.message not in explanation:
@@ -168,6 +173,11 @@ def decide(
         for _, _, cf, c, ffs, _ in scored[1:]
     ]
     return Verdict(cause, conf, explanation, evidence, also)
+
+
+def _family_rank(code: str) -> int:
+    fam = code[:3]
+    return LEAD_FAMILY_ORDER.index(fam) if fam in LEAD_FAMILY_ORDER else len(LEAD_FAMILY_ORDER)
 
 
 def _looks_like_gap(findings: list[Finding]) -> bool:

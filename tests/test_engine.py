@@ -91,3 +91,13 @@ def test_missing_evidence_is_listed_once():
                                             "loss (--loss or a compiled --model)"])
     assert v.cause == "healthy"
     assert v.explanation.count("needs a model (--model)") == 1
+
+
+def test_direct_data_evidence_leads_the_explanation():
+    log = Finding(code="LOG001", name="saturated-eval-loss", severity=Severity.ERROR, message="Log says so.",
+                  cause="eval-input-scale-mismatch")
+    data = Finding(code="PRE001", name="train-test-scale-mismatch", severity=Severity.ERROR,
+                   message="Data says so.", cause="eval-input-scale-mismatch", evidence={"scale_ratio": 255.0})
+    v = decide([log, data], ran=["LOG001", "PRE001"])
+    assert v.explanation.startswith("Data says so.")
+    assert v.evidence["scale_ratio"] == 255.0 and v.evidence["codes"] == ["LOG001", "PRE001"]

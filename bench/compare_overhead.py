@@ -81,8 +81,11 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     for k, v in times.items():
         print(f"{k:8s} median {med[k]:7.2f} s   runs {', '.join(f'{t:.2f}' for t in v)}")
-    print(f"overhead ratio compare/plain: {med['compare'] / med['plain']:.3f} "
-          f"(best-of ratio {min(times['compare']) / min(times['plain']):.3f})")
+    # each rep runs the two back to back, so the paired ratio cancels slow drifts of machine load
+    paired = [c / p for p, c in zip(times["plain"], times["compare"])]
+    print(f"overhead ratio compare/plain: median of paired ratios {statistics.median(paired):.3f}; "
+          f"ratio of medians {med['compare'] / med['plain']:.3f}; "
+          f"best-of ratio {min(times['compare']) / min(times['plain']):.3f}")
     if args.jit:
         jt = [plain(jit=True) for _ in range(args.reps)]
         print(f"jit_compile=True median {statistics.median(jt):.2f} s; ratio to default "

@@ -162,7 +162,8 @@ def decide(
         explanation = f"{lead.message} {lead.explanation}"
     for cf in confirmed:
         explanation += " " + cf["summary"]
-    if cause != "overfitting" and "overfitting" not in real and _looks_like_gap(findings):
+    if (cause != "overfitting" and "overfitting" not in real and "overfitting" not in explanation
+            and _looks_like_gap(findings)):
         explanation += " The gap between training and validation is a symptom of this, not overfitting."
     evidence: dict[str, Any] = {"codes": sorted({f.code for f in fs})}
     evidence.update(lead.evidence)

@@ -129,7 +129,7 @@ class History:
     train_samples: int | None = None
     val_samples: int | None = None
     truncated: bool = False
-    eval_accuracy_train_mode: list[float] | None = None
+    train_accuracy_inference_mode: list[float] | None = None
 
     @property
     def epochs(self) -> int:

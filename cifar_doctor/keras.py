@@ -237,7 +237,7 @@ class DoctorCallback(keras.callbacks.Callback):
             history.flavor = "keras3"  # live Keras 3: cross-entropy from logits, unclipped
         if self.history.get(TRAIN_EVAL_KEY):
             # the field the FIT checks read to tell a real gap from the training-mode effect
-            history.eval_accuracy_train_mode = list(self.history[TRAIN_EVAL_KEY])
+            history.train_accuracy_inference_mode = list(self.history[TRAIN_EVAL_KEY])
         return history
 
     def _react(self, report: Any, *, stage: str, epoch: int | None) -> None:

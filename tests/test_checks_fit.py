@@ -86,3 +86,20 @@ def test_fit001_silent_when_training_does_not_beat_validation(make_history):
     from cifar_doctor.inputs import Inputs
 
     assert "FIT001" not in {f.code for f in run(Inputs(history=h), select_codes=["FIT001"]).findings}
+
+
+def test_fit001_uses_inference_mode_training_accuracy_for_the_gap(make_history):
+    from cifar_doctor.engine import run
+    from cifar_doctor.inputs import Inputs
+
+    # val loss turns up; logged (dropout-on) training accuracy barely beats validation,
+    # but in inference mode the model fits its training images far better: a real gap
+    curves = dict(loss=[1.6, 1.2, 1.0, 0.8, 0.6], accuracy=[0.40, 0.52, 0.58, 0.61, 0.63],
+                  val_loss=[1.3, 1.1, 1.05, 1.12, 1.2], val_accuracy=[0.55, 0.60, 0.62, 0.60, 0.59])
+    h = make_history(**curves)
+    assert "FIT001" not in {f.code for f in run(Inputs(history=h), select_codes=["FIT001"]).findings}
+    h = make_history(**curves)
+    h.train_accuracy_inference_mode = [0.50, 0.64, 0.72, 0.80, 0.86]
+    found = {f.code: f for f in run(Inputs(history=h), select_codes=["FIT001"]).findings}
+    assert found["FIT001"].evidence["gap_measured_with"] == "inference-mode training accuracy"
+    assert found["FIT001"].evidence["gap_last"] == pytest.approx(0.27)

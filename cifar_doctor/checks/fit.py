@@ -127,9 +127,13 @@ def overfitting(inputs):
     if not loss[last] < loss[best]:
         return []  # training got worse too: instability, not overfitting
     gap_best = gap_last = None
-    if acc_rows and best < len(acc) and finite(acc[best]) and finite(val_acc[best]):
-        gap_best = acc[best] - val_acc[best]
-        gap_last = acc[-1] - val_acc[-1]
+    # Keras logs training accuracy in training mode (dropout on); when the inference-mode accuracy on
+    # training images was measured (DoctorCallback), the gap compares like with like.
+    inference = h.train_accuracy_inference_mode
+    train_acc = inference if inference and len(inference) == len(acc) and all(map(finite, inference)) else acc
+    if acc_rows and best < len(acc) and finite(train_acc[best]) and finite(val_acc[best]):
+        gap_best = train_acc[best] - val_acc[best]
+        gap_last = train_acc[-1] - val_acc[-1]
         if gap_last - gap_best < GAP_WIDENING_MIN or gap_last < OVERFIT_MIN_FINAL_GAP:
             return []
     elif (val_loss[last] - loss[last]) <= (val_loss[best] - loss[best]):
@@ -153,6 +157,7 @@ def overfitting(inputs):
             "last_val_loss": r(val_loss[last]), "val_loss_rise": r(loss_rise),
             "train_loss_at_best": r(loss[best]), "train_loss_last": r(loss[last]),
             "gap_at_best": r(gap_best) if gap_best is not None else None,
+            "gap_measured_with": "inference-mode training accuracy" if train_acc is not acc else "logged accuracy",
             "gap_last": r(gap_last) if gap_last is not None else None,
             "epochs": h.epochs, "patience": OVERFIT_PATIENCE,
         },
@@ -267,8 +272,8 @@ def val_better_than_train(inputs):
     _, (a, va, lo, vl) = later[-1]
     ev = {"epochs_checked": [i + 1 for i, _ in later], "acc_last": r(a), "val_acc_last": r(va),
           "loss_last": r(lo), "val_loss_last": r(vl), "margin": VAL_ABOVE_TRAIN_MARGIN}
-    if h.eval_accuracy_train_mode:
-        ev["train_accuracy_inference_mode"] = [r(x) for x in h.eval_accuracy_train_mode]
+    if h.train_accuracy_inference_mode:
+        ev["train_accuracy_inference_mode"] = [r(x) for x in h.train_accuracy_inference_mode]
     return [val_better_than_train.finding(
         Severity.INFO,
         f"Validation beats training in the last {len(later)} epochs: val accuracy {va:.4f} vs {a:.4f}, val loss "

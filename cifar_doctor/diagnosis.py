@@ -202,7 +202,7 @@ def _no_cause(insufficient: list[Finding], ran: list[str], missing: list[str]) -
     families = sorted({c[:3] for c in ran})
     # more independent families checked -> more confidence that nothing is wrong
     conf = min(0.5 + 0.08 * len(families), 0.95)
-    explanation = f"No problem found by {len(ran)} checks ({', '.join(families)})."
+    explanation = f"No problem found by {len(ran)} check{'s' if len(ran) != 1 else ''} ({', '.join(families)})."
     if needs:
         explanation += " Not checked: " + "; ".join(needs) + "."
     return Verdict("healthy", conf, explanation, {"checks_ran": len(ran), "families": families})

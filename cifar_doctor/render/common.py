@@ -8,6 +8,16 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SEVERITY_ICON = {"error": "✖", "warning": "▲", "info": "•"}
 
 
+def plural(n: int, word: str) -> str:
+    """`plural(1, "error")` -> "1 error", `plural(2, "error")` -> "2 errors"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def counts_line(s: dict[str, int]) -> str:
+    """"2 errors, 1 warning, 0 info" from a report summary."""
+    return f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['infos']} info"
+
+
 def fmt_value(v: Any) -> str:
     """Short human form of an evidence value."""
     if isinstance(v, float):
@@ -45,3 +55,22 @@ def spark(values: list[float], width: int = 24) -> str:
         else:
             out.append(bars[min(int((v - lo) / span * (len(bars) - 1) + 0.5), len(bars) - 1)])
     return "".join(out)
+
+
+#: The per-epoch columns shown for each run of a comparison: (label, Keras history key).
+EPOCH_COLUMNS = (("acc", "accuracy"), ("val acc", "val_accuracy"), ("val loss", "val_loss"))
+
+
+def epoch_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per epoch: the epoch number, then each run's `EPOCH_COLUMNS` values (None where missing)."""
+    n = max((len(v) for r in runs for v in r.get("history", {}).values()), default=0)
+    rows = []
+    for i in range(n):
+        row: list[Any] = [i + 1]
+        for r in runs:
+            h = r.get("history", {})
+            for _, key in EPOCH_COLUMNS:
+                vals = h.get(key, [])
+                row.append(vals[i] if i < len(vals) else None)
+        rows.append(row)
+    return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import evidence_lines, fmt_value
+from .common import EPOCH_COLUMNS, counts_line, epoch_rows, evidence_lines, fmt_value
 
 
 def to_markdown(report: Any) -> str:
@@ -39,23 +39,18 @@ def to_markdown(report: Any) -> str:
             lines.append(f"| {r['name']} | `{r['verdict']['cause']}` | {fmt_value(acc)} | {fmt_value(vacc)} | "
                          f"{fmt_value(vloss)} | {r.get('epochs_run', '')} | {' '.join(r.get('findings', []))} |")
         lines.append("")
-        n = max((len(v) for r in runs for v in r.get("history", {}).values()), default=0)
-        if n:
-            head = ["epoch"] + [f"{r['name']} {k}" for r in runs for k in ("acc", "val acc", "val loss")]
+        rows = epoch_rows(runs)
+        if rows:
+            head = ["epoch"] + [f"{r['name']} {label}" for r in runs for label, _ in EPOCH_COLUMNS]
             lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            for i in range(n):
-                row = [str(i + 1)]
-                for r in runs:
-                    h = r.get("history", {})
-                    for key in ("accuracy", "val_accuracy", "val_loss"):
-                        vals = h.get(key, [])
-                        row.append(fmt_value(vals[i]) if i < len(vals) else "")
-                lines.append("| " + " | ".join(row) + " |")
+            for row in rows:
+                lines.append("| " + " | ".join([str(row[0])] + ["" if v is None else fmt_value(v) for v in row[1:]])
+                             + " |")
             lines.append("")
         lines += [f"Findings below are those of the first run ({runs[0]['name']}).", ""]
     s = d["summary"]
     lines += [
-        f"### Findings ({s['errors']} errors, {s['warnings']} warnings, {s['infos']} info)",
+        f"### Findings ({counts_line(s)})",
         "",
     ]
     if not d["findings"]:

@@ -11,7 +11,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from .common import SEVERITY_ICON, SEVERITY_STYLE, evidence_lines, spark
+from .common import EPOCH_COLUMNS, SEVERITY_ICON, SEVERITY_STYLE, counts_line, epoch_rows, evidence_lines, spark
 
 VERDICT_STYLE = {"healthy": "green", "insufficient-evidence": "yellow"}
 
@@ -85,18 +85,11 @@ def epochs_table(runs: list[dict[str, Any]]) -> Table:
     t = Table(title="Per-epoch results", title_justify="left", expand=False)
     t.add_column("epoch", justify="right")
     for r in runs:
-        for label in ("acc", "val acc", "val loss"):
+        for label, _ in EPOCH_COLUMNS:
             t.add_column(f"{r['name']}\n{label}", justify="right")
-    n = max((len(v) for r in runs for v in r.get("history", {}).values()), default=0)
-    for i in range(n):
-        row = [str(i + 1)]
-        for r in runs:
-            h = r.get("history", {})
-            for key in ("accuracy", "val_accuracy", "val_loss"):
-                vals = h.get(key, [])
-                v = vals[i] if i < len(vals) else None
-                row.append("" if not isinstance(v, (int, float)) else (f"{v:.3f}" if abs(v) < 100 else f"{v:.4g}"))
-        t.add_row(*row)
+    for row in epoch_rows(runs):
+        t.add_row(str(row[0]), *("" if not isinstance(v, (int, float)) else (f"{v:.3f}" if abs(v) < 100 else f"{v:.4g}")
+                                 for v in row[1:]))
     return t
 
 
@@ -158,7 +151,7 @@ def print_report(report: Any, console: Console | None = None, file: Any = None) 
     s = d["summary"]
     skipped = [c for c in d["checks"] if c["status"] != "ran"]
     line = Text(
-        f"{s['errors']} errors, {s['warnings']} warnings, {s['infos']} info · "
+        f"{counts_line(s)} · "
         f"{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed",
         style="dim",
     )

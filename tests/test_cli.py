@@ -133,3 +133,11 @@ def test_truncated_and_object_npz_exit_2(tmp_path, seed_npz):
         assert out.returncode == 2, out.stderr
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("args", [("check", "--nope"), ("compare",), ("check", "--limit", "abc")])
+def test_usage_errors_are_one_line(args):
+    out = run_cli(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "-h' for help" in lines[0]

@@ -68,6 +68,26 @@ def error_line(exc: BaseException) -> str:
     )
 
 
+def _cli_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """Exit, Abort and usage-error classes of typer and of the click it runs on.
+
+    typer >= 0.22 vendors click as `typer._click`; a separately installed click
+    may be present too, so both families are collected.
+    """
+    import typer
+
+    exits, aborts, usage = [typer.Exit], [typer.Abort], []
+    for mod in ("typer._click", "click"):
+        try:
+            click = __import__(mod, fromlist=["exceptions"])
+        except ImportError:
+            continue
+        exits.append(click.exceptions.Exit)
+        aborts.append(click.exceptions.Abort)
+        usage.append(click.exceptions.ClickException)
+    return tuple(exits), tuple(aborts), tuple(usage)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     global DEBUG
@@ -80,23 +100,16 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - this is the one place errors are mapped
-        try:
-            import click
-
-            Exit, Abort, ClickException = click.exceptions.Exit, click.exceptions.Abort, click.ClickException
-        except ImportError:  # typer >= 0.22 vendors click as typer._click and defines Exit/Abort itself
-            import typer
-            from typer._click import ClickException
-
-            Exit, Abort = typer.Exit, typer.Abort
-
-        if isinstance(exc, Exit):
+        exit_types, abort_types, usage_types = _cli_exception_types()
+        if isinstance(exc, exit_types):
             sys.exit(exc.exit_code)
-        if isinstance(exc, Abort):
+        if isinstance(exc, abort_types):
             sys.stderr.write("Aborted.\n")
             sys.exit(130)
-        if isinstance(exc, ClickException):
-            exc.show(file=sys.stderr)
+        if isinstance(exc, usage_types):  # a bad option or argument: one line, like every other error
+            ctx = getattr(exc, "ctx", None)
+            hint = f" Try '{ctx.command_path} -h' for help." if ctx is not None else ""
+            sys.stderr.write(f"Error: {exc.format_message()}{hint}\n")
             sys.exit(2)
         if DEBUG:
             import traceback

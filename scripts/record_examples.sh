@@ -4,19 +4,21 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=3 NO_COLOR=1 COLUMNS=80 PYTHONUNBUFFERED=1
-PY=${PYTHON:-python}
+PY=python  # the interpreter on PATH (activate the environment first)
 DATA=../shared/data/cifar10/cifar10.npz
 [ -f "$DATA" ] || DATA=cifar_doctor/data/cifar10_sample.npz
 SHOWN=${DATA/#..\/shared/\/work\/shared}
 
 record() {  # record NAME COMMAND...
     local name=$1; shift
+    local out="examples/$name.txt"
     {
         echo "\$ $*" | sed "s#$DATA#$SHOWN#g"
         echo "# stdout and stderr together, as on a terminal (TensorFlow's own start-up log lines removed)"
-        eval "$@" 2>&1 | grep -av -E '^(WARNING: All log messages|I0000|W0000|E0000)'
-    } > "examples/$name.txt"
-    echo "recorded examples/$name.txt" >&2
+    } > "$out"
+    eval "$@" 2>&1 | grep -av -E '^(WARNING: All log messages|I0000|W0000|E0000)' >> "$out"
+    echo "# exit code: ${PIPESTATUS[0]}" >> "$out"
+    echo "recorded $out" >&2
 }
 
 record seed_original "$PY examples/seed_original.py --data $DATA --limit 10000 --epochs 3 --verbose 2"

@@ -33,7 +33,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 
 FULL_TRAIN = 50_000
 FULL_VAL = 10_000

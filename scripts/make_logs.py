@@ -110,33 +110,45 @@ def run_tty(args: list[str], env: dict) -> bytes:
     return bytes(out)  # kept raw, "\r\n" line ends included, as a terminal recording has them
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(description: str, extra=None) -> argparse.Namespace:
+    """The options both log generators take; `extra(ap)` adds more. Resolves `--data`."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "logs"))
     ap.add_argument("--data", default=None)
     ap.add_argument("--n", type=int, default=2000, help="training images (test: n/4)")
     ap.add_argument("--only", default=None, help="generate only this file name")
+    if extra is not None:
+        extra(ap)
     a = ap.parse_args()
-    data = a.data
-    if data is None:
+    if a.data is None:
         shared = ROOT.parent / "shared" / "data" / "cifar10" / "cifar10.npz"
-        data = str(shared if shared.exists() else ROOT / "cifar_doctor" / "data" / "cifar10_sample.npz")
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+        a.data = str(shared if shared.exists() else ROOT / "cifar_doctor" / "data" / "cifar10_sample.npz")
+    a.out = Path(a.out)
+    a.out.mkdir(parents=True, exist_ok=True)
+    return a
+
+
+def write_log(out: Path, name: str, args: list[str], env: dict[str, str]) -> None:
+    """Run one training child and write its raw output (under a pseudo-terminal for `*tty*` names)."""
+    if "tty" in name:
+        text = run_tty(args, dict(env, COLUMNS="120", TERM="xterm-256color"))
+    else:
+        text = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
+    (out / name).write_bytes(text)
+    print(f"wrote {out / name} ({len(text)} bytes)", file=sys.stderr)
+
+
+def main() -> None:
+    a = parse_args(__doc__.splitlines()[0])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
     for name, (bug, verbose, epochs, lr, *more) in RUNS.items():
         if a.only and name != a.only:
             continue
         kind, n_train, extras = more + ["cnn", None, ""][len(more):]
-        stem = str(out / name.split("-verbose")[0]) if "csv" in extras else ""
-        args = [sys.executable, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), data,
+        stem = str(a.out / name.split("-verbose")[0]) if "csv" in extras else ""
+        args = [sys.executable, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), a.data,
                 kind, str(n_train or a.n), stem]
-        if "tty" in name:
-            text = run_tty(args, dict(env, COLUMNS="120", TERM="xterm-256color"))
-        else:
-            text = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
-        (out / name).write_bytes(text)
-        print(f"wrote {out / name} ({len(text)} bytes)", file=sys.stderr)
+        write_log(a.out, name, args, env)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,12 @@ bug gives val_loss in the tens to hundreds, as in Keras 3. The eager run
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_logs import ROOT, run_tty  # noqa: E402
+from make_logs import parse_args, write_log  # noqa: E402
 
 #: name -> (bug, verbose, epochs, learning rate, how the data is split, how evaluate() is printed, options)
 #: bug: "scale" (test images raw 0-255, training images /255), "none", "shuffled-labels" (test labels permuted).
@@ -100,32 +98,18 @@ else:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--python", default="/tmp/tfk/bin/python",
-                    help="interpreter of an environment with tensorflow and tf-keras 2.x")
-    ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "logs"))
-    ap.add_argument("--data", default=None)
-    ap.add_argument("--n", type=int, default=2000, help="training images (test: n/4)")
-    ap.add_argument("--only", default=None, help="generate only this file name")
-    a = ap.parse_args()
-    data = a.data
-    if data is None:
-        shared = ROOT.parent / "shared" / "data" / "cifar10" / "cifar10.npz"
-        data = str(shared if shared.exists() else ROOT / "cifar_doctor" / "data" / "cifar10_sample.npz")
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    def python_option(ap):
+        ap.add_argument("--python", default="/tmp/tfk/bin/python",
+                        help="interpreter of an environment with tensorflow and tf-keras 2.x")
+
+    a = parse_args(__doc__.splitlines()[0], python_option)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
                TF_USE_LEGACY_KERAS="1")
     for name, (bug, verbose, epochs, lr, split, how, opts) in RUNS.items():
         if a.only and name != a.only:
             continue
-        args = [a.python, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), data, split, how, opts]
-        if "tty" in name:
-            text = run_tty(args, dict(env, COLUMNS="120", TERM="xterm-256color"))
-        else:
-            text = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
-        (out / name).write_bytes(text)
-        print(f"wrote {out / name} ({len(text)} bytes)", file=sys.stderr)
+        args = [a.python, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), a.data, split, how, opts]
+        write_log(a.out, name, args, env)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ keras = pytest.importorskip("keras")
 
 from cifar_doctor.errors import InputError, UsageError  # noqa: E402
 from cifar_doctor.findings import Finding, Fix, Severity  # noqa: E402
-from cifar_doctor.training.recipes import RECIPES, one_hot  # noqa: E402
+from cifar_doctor.training.recipes import RECIPES  # noqa: E402
 
 pytestmark = pytest.mark.tf
 

@@ -173,7 +173,7 @@ def output_activation_loss_mismatch(inputs):
                             "uniform and shrinks the gradients. Keras 3 on TensorFlow detects a softmax "
                             "output, uses its logits and prints a UserWarning, so training there is unharmed; "
                             "with JAX or PyTorch, Keras 2, or a loss computed by hand, it is not.",
-                fix=Fix(f"Remove from_logits=True (the output is a softmax), or drop the softmax activation",
+                fix=Fix("Remove from_logits=True (the output is a softmax), or drop the softmax activation",
                         f"model.compile(loss=\"{loss}\", ...)   # from_logits=False with a softmax output"),
             ))
         elif act in NONNEGATIVE_ACTIVATIONS and not from_logits and kk > 2:

@@ -41,7 +41,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable
+from typing import Any, Iterable
 
 from ..errors import InputError
 from ..inputs import History

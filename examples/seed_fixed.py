@@ -41,12 +41,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=5, help="epochs (the answer: 5)")
     p.add_argument("--batch-size", type=int, default=500, help="batch size (the answer: 500)")
     p.add_argument("--data", help="an npz / cifar-10-batches-py folder instead of load_cifar10()")
+    p.add_argument("--seed", type=int, default=None, help="seed the weights and shuffling (default: unseeded)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (the answer: 1)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
     data = (load_data_path(args.data) if args.data else load_cifar10()).arrays
     x_train, y_train, x_test, y_test = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
     if args.limit:

@@ -49,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=5, help="epochs (the question: 5)")
     p.add_argument("--batch-size", type=int, default=1000, help="batch size (the question: 1000)")
     p.add_argument("--data", help="an npz / cifar-10-batches-py folder instead of load_cifar10()")
+    p.add_argument("--seed", type=int, default=None, help="seed the weights and shuffling (default: unseeded)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (the question: 1)")
     p.add_argument("--stop-on-error", action="store_true", help="stop training on the first error")
     p.add_argument("--no-callback", action="store_true",
@@ -58,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
     data = (load_data_path(args.data) if args.data else load_cifar10()).arrays
     x_train, y_train, x_test, y_test = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
     if args.limit:

@@ -150,9 +150,10 @@ def test_pipe_json_usage_error_exits_2():
 @pytest.mark.training
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_watch_training_diagnoses_the_log():
-    # the log alone must show it: a model trained enough (30 steps) to score above chance on the raw test set
-    proc = _run(["bash", str(EXAMPLES / "watch_training.sh"), "--data", str(SAMPLE), "--limit", "1000",
-                 "--epochs", "3", "--batch-size", "100", "--verbose", "2"])
+    # the log alone must show it: a model trained enough in epoch 1 (40 steps) to score above chance on the
+    # raw test set, seeded so that the run is the same every time
+    proc = _run(["bash", str(EXAMPLES / "watch_training.sh"), "--data", str(SAMPLE), "--limit", "2000",
+                 "--epochs", "3", "--batch-size", "50", "--verbose", "2", "--seed", "0"])
     out = proc.stdout + proc.stderr
     assert proc.returncode in (0, 1), out[-3000:]
     assert "LOG001" in out and "(after epoch 1)" in out

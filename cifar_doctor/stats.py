@@ -471,14 +471,3 @@ def infer_scheme(st: ImageStats) -> tuple[str, str]:
             and st.pooled_std >= MIN_STD_255:
         return "centered-255", f"0-255 values with a mean subtracted ({rng}, channel means {_fmt(mean)})"
     return "unknown", f"{st.dtype} values {rng}, channel means {_fmt(mean)}, stds {_fmt(std)}"
-
-
-def canonical_uint8(x: np.ndarray, k: np.ndarray, c: np.ndarray, channel_axis: int) -> np.ndarray:
-    """`rint(x * k + c)` clipped to 0-255 as uint8, for a small batch (k, c per channel)."""
-    shape = [1] * x.ndim
-    shape[channel_axis] = -1
-    if x.ndim < 4:
-        k, c = np.ravel(k)[:1], np.ravel(c)[:1]
-        shape = [1] * x.ndim
-    v = x.astype(np.float64) * np.reshape(k, shape) + np.reshape(c, shape)
-    return np.clip(np.rint(v), 0, 255).astype(np.uint8)

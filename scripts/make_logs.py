@@ -47,6 +47,17 @@ RUNS = {
     "k3-underfitting-near-chance-verbose2.txt": ("none", 2, 15, 1e-3, "tiny4", None, ""),
 }
 
+#: The data pipeline of each bug class, shared by the training children of both log generators:
+#: `bug` is "scale" (test images raw 0-255, training images /255), "none" or "shuffled-labels".
+BUG_PIPELINE = '''
+y_train = keras.utils.to_categorical(y_train.reshape(-1), 10)
+y_test = keras.utils.to_categorical(y_test.reshape(-1), 10)
+x_train = x_train.astype("float32") / 255.0
+x_test = x_test.astype("float32") if bug == "scale" else x_test.astype("float32") / 255.0
+if bug == "shuffled-labels":
+    y_test = y_test[np.random.default_rng(1).permutation(len(y_test))]
+'''
+
 CHILD = r'''
 import os, sys
 import numpy as np
@@ -56,13 +67,7 @@ import keras
 keras.utils.set_random_seed(0)
 with np.load(data, allow_pickle=False) as d:
     x_train, y_train, x_test, y_test = d["x_train"][:n_train], d["y_train"][:n_train], d["x_test"][:n // 4], d["y_test"][:n // 4]
-y_train = keras.utils.to_categorical(y_train.reshape(-1), 10)
-y_test = keras.utils.to_categorical(y_test.reshape(-1), 10)
-x_train = x_train.astype("float32") / 255.0
-x_test = x_test.astype("float32") if bug == "scale" else x_test.astype("float32") / 255.0
-if bug == "shuffled-labels":
-    y_test = y_test[np.random.default_rng(1).permutation(len(y_test))]
-if kind == "wide":
+''' + BUG_PIPELINE + r'''if kind == "wide":
     layers = [keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(), keras.layers.Flatten(),
               keras.layers.Dense(512, activation="relu")]
 elif kind.startswith("tiny"):

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_logs import parse_args, write_log  # noqa: E402
+from make_logs import BUG_PIPELINE, parse_args, write_log  # noqa: E402
 
 #: name -> (bug, verbose, epochs, learning rate, how the data is split, how evaluate() is printed, options)
 #: bug: "scale" (test images raw 0-255, training images /255), "none", "shuffled-labels" (test labels permuted).
@@ -63,13 +63,7 @@ keras = tf.keras
 keras.utils.set_random_seed(0)
 with np.load(data, allow_pickle=False) as d:
     x_train, y_train, x_test, y_test = d["x_train"][:n], d["y_train"][:n], d["x_test"][:n // 4], d["y_test"][:n // 4]
-y_train = keras.utils.to_categorical(y_train.reshape(-1), 10)
-y_test = keras.utils.to_categorical(y_test.reshape(-1), 10)
-x_train = x_train.astype("float32") / 255.0
-x_test = x_test.astype("float32") if bug == "scale" else x_test.astype("float32") / 255.0
-if bug == "shuffled-labels":
-    y_test = y_test[np.random.default_rng(1).permutation(len(y_test))]
-model = keras.Sequential([
+''' + BUG_PIPELINE + r'''model = keras.Sequential([
     keras.layers.Conv2D(16, 3, activation="relu", input_shape=(32, 32, 3)),
     keras.layers.MaxPooling2D(),
     keras.layers.Conv2D(32, 3, activation="relu"),

@@ -35,6 +35,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import UsageError
+from ..findings import Severity
 from ..render import Format
 from .app import app
 from .check import fail_on_option, split_codes, validate_fail_on
@@ -153,7 +154,7 @@ def watch(
                 rep = run(build_inputs(history=history, classes=classes), select_codes=live_sel,
                           ignore_codes=ign, counterfactual=False)
                 for f in rep.findings:
-                    if f.severity.rank >= 2 and f.code not in reported:
+                    if f.severity.rank >= Severity.WARNING.rank and f.code not in reported:
                         reported.add(f.code)
                         _live_warning(err, f, epochs[-1].number)
         rc = proc.wait()

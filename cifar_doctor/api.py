@@ -10,8 +10,8 @@ import os
 from typing import Any
 
 from .engine import run
-from .errors import InputError
-from .inputs import History, Inputs, ModelInfo, Split
+from .errors import InputError, invalid_value
+from .inputs import History, Inputs, ModelInfo, Split, check_classes
 from .report import Report
 
 
@@ -41,11 +41,8 @@ def _as_history(history: Any) -> History | None:
         from .sources.logs import read_history
 
         return read_history(history)
-    raise InputError(
-        "Invalid value received for argument `history`",
-        expected="a keras History, a dict of per-epoch lists, or a path to a log/CSV/JSON file",
-        received=f"history={type(history).__name__}",
-    )
+    raise invalid_value("history", history, received=f"an object of type {type(history).__name__}", error=InputError,
+                        expected="a keras History, a dict of per-epoch lists, or a path to a log/CSV/JSON file")
 
 
 def build_inputs(
@@ -91,7 +88,7 @@ def build_inputs(
         from_logits=from_logits,
         model=info,
         history=_as_history(history),
-        classes=classes,
+        classes=check_classes(classes),
         evaluate=evaluate,
         sources=dict(sources or {}),
     )
@@ -104,12 +101,9 @@ def _array(a: Any, name: str) -> Any:
 
     arr = np.asarray(a)
     if arr.dtype == object:
-        raise InputError(
-            f"Invalid value received for `{name}`",
-            expected="a numeric array",
-            received=f"an object array of shape {arr.shape}",
-            hint="Convert it with np.stack(...) or np.asarray(..., dtype='float32')",
-        )
+        raise invalid_value(name, arr, received=f"an object array of shape {arr.shape}", error=InputError,
+                            expected="a numeric array",
+                            hint="Convert it with np.stack(...) or np.asarray(..., dtype='float32')")
     return arr
 
 

@@ -14,18 +14,22 @@ from typing import Any, Iterable
 from .diagnosis import decide
 from .findings import Finding
 from .inputs import Inputs
-from .registry import REQUIREMENTS, CheckSpec, select
+from .registry import CheckSpec, need, select
 from .report import CheckOutcome, Report
 
 
-def run_checks(inputs: Inputs, specs: Iterable[CheckSpec]) -> tuple[list[Finding], list[CheckOutcome]]:
-    """Run `specs` on `inputs`; never raises for a failing check."""
+def run_checks(inputs: Inputs, specs: Iterable[CheckSpec],
+               hints: dict[str, str] | None = None) -> tuple[list[Finding], list[CheckOutcome]]:
+    """Run `specs` on `inputs`; never raises for a failing check.
+
+    `hints` says how the caller supplies each requirement (`registry.PYTHON_HINTS` by default).
+    """
     findings: list[Finding] = []
     outcomes: list[CheckOutcome] = []
     for spec in specs:
         missing = [r for r in spec.requires if not inputs.has(r)]
         if missing:
-            reason = "; ".join(REQUIREMENTS[r] for r in missing)
+            reason = "; ".join(need(r, hints) for r in missing)
             outcomes.append(CheckOutcome(spec.code, spec.name, "skipped", reason))
             continue
         t0 = time.perf_counter()
@@ -51,6 +55,7 @@ def run(
     ignore_codes: list[str] | None = None,
     counterfactual: bool = True,
     extra: dict[str, Any] | None = None,
+    hints: dict[str, str] | None = None,
 ) -> Report:
     """Diagnose `inputs`: run the checks, test what can be tested, decide.
 
@@ -61,12 +66,14 @@ def run(
         counterfactual: Evaluate the model on eval data with each proposed data fix
             applied, when a model evaluator is available. Defaults to `True`.
         extra: Additional plain sections for the report (e.g. training runs). Defaults to `None`.
+        hints: How the caller supplies each requirement, shown in skip reasons. Defaults to
+            `None` (`registry.PYTHON_HINTS`, the parameters of `diagnose`).
 
     Returns:
         A `Report`.
     """
     specs = select(select_codes, ignore_codes)
-    findings, outcomes = run_checks(inputs, specs)
+    findings, outcomes = run_checks(inputs, specs, hints)
     counterfactuals: list[dict[str, Any]] = []
     if counterfactual and inputs.evaluate is not None:
         from .counterfactual import run_counterfactuals

@@ -9,6 +9,7 @@ facts read off a Keras model by `cifar_doctor.sources.models`.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -194,6 +195,25 @@ def _num(v: float) -> float | str:
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return str(v)
     return round(float(v), 6)
+
+
+def check_classes(classes: Any) -> int | None:
+    """`classes` as given by a caller: `None` or an integer >= 2.
+
+    Raises:
+        UsageError: naming the `classes` parameter.
+    """
+    if classes is None:
+        return None
+    try:
+        k = operator.index(classes)  # int and NumPy integers, not floats or bools
+    except TypeError:
+        k = None
+    if k is None or isinstance(classes, bool) or k < 2:
+        from .errors import invalid_value
+
+        raise invalid_value("classes", classes, expected="an integer >= 2")
+    return k
 
 
 @dataclass

@@ -51,16 +51,35 @@ CHECK_MODULES = (
 #: Old code -> current code. Codes are never reused, only redirected.
 REDIRECTS: dict[str, str] = {}
 
-#: What each requirement means, phrased as the reason a check is skipped.
+#: What each requirement is, phrased as the reason a check is skipped.
 REQUIREMENTS: dict[str, str] = {
-    "train_x": "needs training images (--data or --recipe)",
-    "eval_x": "needs test or validation images (--data or --recipe)",
-    "labels": "needs training labels (--data or --recipe)",
-    "eval_labels": "needs test or validation labels (--data or --recipe)",
-    "loss": "needs the training loss (--loss or a compiled --model)",
-    "model": "needs a model (--model)",
-    "history": "needs a training history (--log)",
+    "train_x": "needs training images",
+    "eval_x": "needs test or validation images",
+    "labels": "needs training labels",
+    "eval_labels": "needs test or validation labels",
+    "loss": "needs the training loss",
+    "model": "needs a model",
+    "history": "needs a training history",
 }
+
+#: How a caller of `cifar_doctor.diagnose` supplies each requirement, shown after
+#: the skip reason. Other front ends pass their own (the CLI: its flags).
+PYTHON_HINTS: dict[str, str] = {
+    "train_x": "x_train",
+    "eval_x": "x_test or x_val",
+    "labels": "y_train",
+    "eval_labels": "y_test or y_val",
+    "loss": "loss, or a compiled model",
+    "model": "model",
+    "history": "history",
+}
+
+
+def need(requirement: str, hints: dict[str, str] | None = None) -> str:
+    """The phrase for a missing requirement, with how to supply it: "needs a model (model)"."""
+    how = (hints or PYTHON_HINTS).get(requirement)
+    return f"{REQUIREMENTS[requirement]} ({how})" if how else REQUIREMENTS[requirement]
+
 
 _CODE_RE = re.compile(r"^[A-Z]{3}\d{3}$")
 
@@ -205,12 +224,38 @@ def get(code_or_name: str) -> CheckSpec:
 
 
 def select(prefixes: list[str] | None = None, ignore: list[str] | None = None) -> list[CheckSpec]:
-    """Checks whose code starts with one of `prefixes` (all if None), minus `ignore`."""
+    """Checks whose code starts with one of `prefixes` (all if None), minus `ignore`.
+
+    A selector is a code (`PRE001`), a code prefix (`PRE`, `PRE0`) or a check
+    name (`train-test-scale-mismatch`), case-insensitive; redirected codes count.
+
+    Raises:
+        UsageError: a selector matches no check (naming `select` or `ignore`).
+    """
     specs = all_checks()
     if prefixes:
-        ups = [p.upper() for p in prefixes]
-        specs = [s for s in specs if any(s.code.startswith(p) or s.name == p.lower() for p in ups)]
+        keys = _selectors(prefixes, "select")
+        specs = [s for s in specs if _matches(s, keys)]
     if ignore:
-        ups = [p.upper() for p in ignore]
-        specs = [s for s in specs if not any(s.code.startswith(p) or s.name == p.lower() for p in ups)]
+        keys = _selectors(ignore, "ignore")
+        specs = [s for s in specs if not _matches(s, keys)]
     return specs
+
+
+def _matches(spec: CheckSpec, keys: list[str]) -> bool:
+    return any(spec.code.startswith(k) or spec.name == k.lower() for k in keys)
+
+
+def _selectors(values: list[str], param: str) -> list[str]:
+    """Upper-cased selectors with redirects applied; an unknown one is a usage error."""
+    from .errors import invalid_value
+
+    keys = [REDIRECTS.get(v.strip().upper(), v.strip().upper()) for v in values]
+    unknown = [v for v, k in zip(values, keys) if not any(_matches(s, [k]) for s in all_checks())]
+    if unknown:
+        raise invalid_value(
+            param, unknown,
+            expected="check codes (PRE001), code prefixes or check names; families: " + ", ".join(FAMILIES),
+            hint="Run `cifar-doctor checks` for every code",
+        )
+    return keys

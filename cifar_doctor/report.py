@@ -83,10 +83,17 @@ class Report:
     def codes(self) -> list[str]:
         return sorted({f.code for f in self.findings})
 
+    def crashed(self) -> list[CheckOutcome]:
+        """The checks that raised instead of returning findings."""
+        return [c for c in self.checks if c.status == "crashed"]
+
     def exit_code(self, fail_on: str = "error") -> int:
-        """0 when no finding is at or above `fail_on`, else 1 (linter convention)."""
+        """The linter convention: 2 when a check crashed, 1 when a finding is at or above
+        `fail_on`, else 0; always 0 with `fail_on="never"`."""
         if fail_on == "never":
             return 0
+        if self.crashed():
+            return 2
         threshold = Severity.parse(fail_on).rank
         return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
 

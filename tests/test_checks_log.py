@@ -33,7 +33,7 @@ HEALTHY = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 
 def test_skipped_without_history(code):
     report = run(Inputs())
     o = outcome(report, code)
-    assert o.status == "skipped" and "--log" in o.reason
+    assert o.status == "skipped" and "(history)" in o.reason
 
 
 def test_healthy_history_is_silent(make_history):

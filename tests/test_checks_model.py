@@ -74,7 +74,7 @@ def test_mdl001_silent_when_consistent(kw):
 
 def test_mdl001_skipped_without_model_or_loss():
     _, outcome, _ = check("MDL001", loss="categorical_crossentropy")
-    assert outcome.status == "skipped" and "--model" in outcome.reason
+    assert outcome.status == "skipped" and "needs a model (model)" in outcome.reason
     _, outcome, _ = check("MDL001", model=info(loss=None, from_logits=None))
     assert outcome.status == "skipped" and "loss" in outcome.reason
 

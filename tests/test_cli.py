@@ -141,3 +141,82 @@ def test_usage_errors_are_one_line(args):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "-h' for help" in lines[0]
+
+
+# --- strict selection, crashed checks, errors in the caller's terms -----------------------
+
+LOG = "tests/fixtures/logs/seed-question-run1-keras2.txt"
+
+
+@pytest.mark.parametrize("args,bad", [(("--select", "XYZ"), "--select XYZ"),
+                                      (("--select", "PRE001,LBX"), "--select LBX"),
+                                      (("--ignore", "nope-check"), "--ignore nope-check")])
+def test_unknown_selector_is_a_usage_error_naming_the_families(args, bad):
+    out = run_cli("check", "--log", LOG, *args)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Invalid value received for `--")
+    assert bad in lines[0] and "RNG, PRE, DAT, DUP, LBL, MDL, LOG, FIT" in lines[0]
+    assert out.stdout == ""
+
+
+def test_selector_by_code_name_and_prefix_still_selects():
+    rc, report, _ = run_json("check", "--log", LOG, "--select", "log,saturated-eval-loss", "--ignore", "LOG00")
+    ran = {c["code"] for c in report["checks"]}
+    assert ran and all(c.startswith("LOG") for c in ran) and not any(c.startswith("LOG00") for c in ran)
+
+
+def _crash(monkeypatch, code="LOG001"):
+    from cifar_doctor import registry
+
+    def boom(inputs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(registry.get(code), "func", boom)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_crashed_check_exits_2_and_the_report_still_prints(monkeypatch, capsys, fmt):
+    from cifar_doctor.cli.app import main
+
+    _crash(monkeypatch)
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--log", LOG, "--format", fmt])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2
+    assert "LOG001" in out and ("crashed" in out)
+    assert err.startswith("Error: internal error in 1 check (LOG001: RuntimeError: broken on purpose)")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_crashed_check_with_fail_on_never_exits_0(monkeypatch, capsys):
+    from cifar_doctor.cli.app import main
+
+    _crash(monkeypatch)
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--log", LOG, "--json", "--fail-on", "never"])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 0 and json.loads(out)["summary"]["checks_crashed"] == 1 and err == ""
+
+
+def test_library_errors_name_python_parameters():
+    from cifar_doctor import diagnose
+    from cifar_doctor.errors import UsageError
+
+    with pytest.raises(UsageError) as exc:
+        diagnose(loss="nope")
+    assert "argument `loss`" in str(exc.value) and "loss='nope'" in str(exc.value) and "--" not in str(exc.value)
+    with pytest.raises(UsageError) as exc:
+        diagnose(history={"loss": [1.0]}, select=["XYZ"])
+    assert "argument `select`" in str(exc.value) and "select=['XYZ']" in str(exc.value)
+    with pytest.raises(UsageError, match="argument `classes`"):
+        diagnose(classes=1)
+    report = diagnose(history={"loss": [1.0, 0.9]})
+    reasons = {c.reason for c in report.checks if c.status == "skipped"}
+    assert "needs a model (model)" in reasons and not any("--" in r for r in reasons)
+
+
+def test_cli_skip_reasons_name_flags():
+    _, report, _ = run_json("check", "--log", LOG)
+    reasons = {c["reason"] for c in report["checks"] if c["status"] == "skipped"}
+    assert "needs a model (--model)" in reasons

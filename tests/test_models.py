@@ -100,7 +100,7 @@ def test_npz_passed_as_model_points_to_data(tmp_path):
     p = tmp_path / "data.keras"
     with open(p, "wb") as fh:
         np.savez(fh, x_train=np.zeros((2, 2)))
-    with pytest.raises(InputError, match="--data"):
+    with pytest.raises(InputError, match="pass it as data"):
         M.load_model(p)
 
 
@@ -122,7 +122,7 @@ def test_lambda_layer_refused_without_running_it(tmp_path):
     with pytest.raises(InputError) as err:
         M.load_model(p)
     line = err.value.line()
-    assert "Lambda" in line and "never executes code" in line and "without --model" in line
+    assert "Lambda" in line and "never executes code" in line and "without the model" in line
     assert "layers.Rescaling(1./255)" in line  # how to fix it
     assert listing(tmp_path) == before and not marker.exists()
 

@@ -53,7 +53,7 @@ def test_passthrough_report_and_exit_code():
 
 
 def test_json_to_stdout_moves_child_output_to_stderr():
-    proc = watch("--json", "-")
+    proc = watch("--json")
     data = json.loads(proc.stdout)
     assert data["verdict"]["cause"] == "eval-input-scale-mismatch"
     assert data["watch"]["epochs_seen"] == 5 and data["watch"]["returncode"] == 0
@@ -65,7 +65,7 @@ def test_json_to_stdout_moves_child_output_to_stderr():
 
 def test_json_file_and_child_failure(tmp_path):
     out = tmp_path / "report.json"
-    proc = watch("--json", str(out), child=("0", "3"))
+    proc = watch("--json-out", str(out), child=("0", "3"))
     assert proc.returncode == 3
     assert b"exited with code 3" in proc.stderr
     assert json.loads(out.read_text())["watch"]["returncode"] == 3
@@ -87,7 +87,7 @@ def test_warning_arrives_at_end_of_epoch_1(tmp_path):
 
 def test_ctrl_c_reaches_child_and_report_covers_what_was_seen(tmp_path):
     gate = tmp_path / "never"
-    cmd = [sys.executable, "-m", "cifar_doctor", "watch", "--json", "-", "--", sys.executable, "-c", REPLAY,
+    cmd = [sys.executable, "-m", "cifar_doctor", "watch", "--json", "--", sys.executable, "-c", REPLAY,
            str(RUN1), "0", "0", str(gate)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
     seen = b""
@@ -114,7 +114,7 @@ def test_command_not_found_is_one_line():
 
 
 def test_child_without_epochs_gives_insufficient_evidence():
-    proc = subprocess.run([sys.executable, "-m", "cifar_doctor", "watch", "--json", "-", "--", sys.executable, "-c",
+    proc = subprocess.run([sys.executable, "-m", "cifar_doctor", "watch", "--json", "--", sys.executable, "-c",
                            "print('hello')"], capture_output=True, text=True, env=env(), timeout=60)
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["verdict"]["cause"] == "insufficient-evidence"

@@ -14,6 +14,7 @@ import typer
 
 from .. import __version__
 from ..errors import DoctorError
+from .common import FLAGS
 
 app = typer.Typer(
     name="cifar-doctor",
@@ -48,16 +49,28 @@ def _root(
         typer.echo(ctx.get_help())
 
 
-# Commands live in their own modules and attach themselves to `app`.
-from . import check as _check  # noqa: E402,F401
-from . import compare as _compare  # noqa: E402,F401
-from . import watch as _watch  # noqa: E402,F401
+def _register() -> None:
+    """Commands live in their own modules (one per command group); they know nothing of `app`."""
+    from . import check, compare, watch
+
+    app.command()(check.check)
+    app.command("checks")(check.list_checks)
+    app.command()(check.explain)
+    app.command()(compare.compare)
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                  "allow_interspersed_args": False})(watch.watch)
+
+
+_register()
 
 
 def error_line(exc: BaseException) -> str:
-    """The one line shown for an exception (the traceback only with --debug)."""
+    """The one line shown for an exception (the traceback only with --debug).
+
+    Library errors name Python parameters (`loss=`); here they read as the flags (`--loss`).
+    """
     if isinstance(exc, DoctorError):
-        return f"Error: {exc.line()}"
+        return f"Error: {exc.line(FLAGS)}"
     if isinstance(exc, MemoryError):
         return "Error: out of memory while loading or checking the data. Try --limit N to check a subset."
     if isinstance(exc, KeyboardInterrupt):

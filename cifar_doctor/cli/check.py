@@ -8,37 +8,22 @@ from typing import Any, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import UsageError, invalid_value
 from ..render import Format
-from ..report import FAIL_ON_CHOICES
-from .app import app
-
-DATA_HELP = (
-    "Data to check: an .npz with x_train, y_train, x_test, y_test (optional x_val, y_val), "
-    "a cifar-10-batches-py folder or a cifar-10-python.tar.gz."
+from .common import (
+    CHECK_HINTS,
+    DATA_HELP,
+    classes_option,
+    exit_for,
+    fail_on_option,
+    format_option,
+    ignore_option,
+    json_option,
+    output_format,
+    select_option,
+    split_codes,
+    validate_fail_on,
 )
-
-
-def output_format(fmt: Format, json_flag: bool) -> Format:
-    return Format.json if json_flag else fmt
-
-
-def fail_on_option() -> Any:
-    return typer.Option("error", "--fail-on", help=f"Exit 1 when a finding is at or above this severity: "
-                        f"{', '.join(FAIL_ON_CHOICES)}.")
-
-
-def validate_fail_on(value: str) -> str:
-    if value not in FAIL_ON_CHOICES:
-        raise UsageError("Invalid value received for `--fail-on`", expected=" or ".join(FAIL_ON_CHOICES),
-                         received=f"--fail-on {value}")
-    return value
-
-
-def split_codes(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [c.strip() for v in values for c in v.split(",") if c.strip()]
 
 
 def load_check_inputs(
@@ -94,7 +79,6 @@ def load_check_inputs(
     )
 
 
-@app.command()
 def check(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help=DATA_HELP),
     recipe: Optional[str] = typer.Option(
@@ -106,37 +90,38 @@ def check(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="A .keras model (loaded with safe_mode=True)."),
     log: Optional[str] = typer.Option(None, "--log", "-l",
                                       help="A training log (console output, CSVLogger CSV, History JSON); - for stdin."),
-    classes: Optional[int] = typer.Option(None, "--classes", help="Number of classes, if it cannot be inferred."),
+    classes: Optional[int] = classes_option(),
     limit: Optional[int] = typer.Option(None, "--limit", help="Check only the first N images of each split."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
-    json_flag: bool = typer.Option(False, "--json", help="Alias for --format json."),
+    fmt: Format = format_option(),
+    json_flag: bool = json_option(),
     fail_on: str = fail_on_option(),
-    select: Optional[list[str]] = typer.Option(None, "--select", help="Only these check codes or prefixes (e.g. PRE,LBL)."),
-    ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="Skip these check codes or prefixes."),
+    select: Optional[list[str]] = select_option(),
+    ignore: Optional[list[str]] = ignore_option(),
 ) -> None:
     """Check data, labels, a model and/or a training log; print a verdict and findings."""
     from ..engine import run
+    from ..inputs import check_classes
+    from ..registry import select as select_checks
     from ..render import render
 
+    # every option is checked before any data is read
     validate_fail_on(fail_on)
-    if classes is not None and classes < 2:
-        raise UsageError("Invalid value received for `--classes`", expected="an integer >= 2",
-                         received=f"--classes {classes}")
+    check_classes(classes)
     if limit is not None and limit < 1:
-        raise UsageError("Invalid value received for `--limit`", expected="a positive integer",
-                         received=f"--limit {limit}")
+        raise invalid_value("limit", limit, expected="a positive integer")
     if loss is not None:
         from ..sources.losses import canonical_loss_name
 
-        loss = canonical_loss_name(loss)  # a typo fails before any data is read
+        loss = canonical_loss_name(loss)
+    sel, ign = split_codes(select), split_codes(ignore)
+    select_checks(sel, ign)
     inputs = load_check_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes,
                                limit=limit)
-    report = run(inputs, select_codes=split_codes(select), ignore_codes=split_codes(ignore))
+    report = run(inputs, select_codes=sel, ignore_codes=ign, hints=CHECK_HINTS)
     render(report, output_format(fmt, json_flag))
-    raise typer.Exit(report.exit_code(fail_on))
+    raise typer.Exit(exit_for(report, fail_on))
 
 
-@app.command("checks")
 def list_checks(
     json_flag: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
 ) -> None:
@@ -163,7 +148,6 @@ def list_checks(
     console.print("Families: " + "; ".join(f"{k} {v}" for k, v in FAMILIES.items()), style="dim")
 
 
-@app.command()
 def explain(code: str = typer.Argument(..., help="A check code (PRE001) or name (train-test-scale-mismatch).")) -> None:
     """Print a check's documentation."""
     from ..registry import FAMILIES, get

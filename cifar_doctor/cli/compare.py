@@ -8,11 +8,9 @@ from typing import Optional
 import typer
 
 from ..render import Format
-from .app import app
-from .check import DATA_HELP, output_format, validate_fail_on
+from .common import DATA_HELP, exit_for, fail_on_option, format_option, json_option, output_format, validate_fail_on
 
 
-@app.command()
 def compare(
     recipes: list[str] = typer.Argument(
         ..., metavar="RECIPE...",
@@ -36,11 +34,11 @@ def compare(
     save: Optional[Path] = typer.Option(None, "--save", metavar="DIR",
                                         help="Write per-run history CSV/JSON, model .keras, curves PNG and reports "
                                              "into DIR (new or empty)."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
-    json_flag: bool = typer.Option(False, "--json", help="Alias for --format json."),
-    fail_on: str = typer.Option("never", "--fail-on",
-                                help="Exit 1 when a run has a finding at or above this severity: error, warning, "
-                                     "info, never. Default never: a comparison that ran is a success."),
+    fmt: Format = format_option(),
+    json_flag: bool = json_option(),
+    fail_on: str = fail_on_option("never", "Exit 1 when a run has a finding at or above this severity: error, "
+                                           "warning, info, never; 2 when a check crashed. Default never: a "
+                                           "comparison that ran is a success."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
     """Train recipes side by side on CIFAR-10 and diagnose each run (data checks, curves, counterfactual)."""

@@ -11,10 +11,10 @@ Streams:
 
 - default: the command's output and then the report (`--format`) on stdout,
   live warnings on stderr;
-- `--json -` (or `--format json`): the JSON report alone on stdout, the
-  command's output moved to stderr, so `watch --json - -- python train.py > report.json`
-  keeps the console visible;
-- `--json FILE`: the JSON report is also written to FILE.
+- `--json` (= `--format json`, as on every command): the JSON report alone on
+  stdout, the command's output moved to stderr, so
+  `watch --json -- python train.py > report.json` keeps the console visible;
+- `--json-out FILE`: the JSON report is also written to FILE.
 
 Exit code: the command's own when it fails (or 128+N when killed by signal N,
 130 on Ctrl-C), else 0/1 by `--fail-on`; 2 when the command cannot be started.
@@ -37,8 +37,19 @@ import typer
 from ..errors import UsageError
 from ..findings import Severity
 from ..render import Format
-from .app import app
-from .check import fail_on_option, split_codes, validate_fail_on
+from .common import (
+    CHECK_HINTS,
+    classes_option,
+    exit_for,
+    fail_on_option,
+    format_option,
+    ignore_option,
+    json_option,
+    output_format,
+    select_option,
+    split_codes,
+    validate_fail_on,
+)
 
 #: Families run live after each epoch (the ones that read a history).
 LIVE_FAMILIES = ["LOG", "FIT"]
@@ -80,20 +91,17 @@ def _live_warning(console: Any, finding: Any, epoch: int) -> None:
     console.print(t)
 
 
-@app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
-)
 def watch(
     command: list[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help="The training command to run."),
-    classes: Optional[int] = typer.Option(None, "--classes", help="Number of classes, if it cannot be inferred."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Format of the final report."),
-    json_out: Optional[str] = typer.Option(
-        None, "--json", metavar="FILE|-",
-        help="Write the JSON report to FILE, or to stdout with - (the command's output then goes to stderr).",
-    ),
+    classes: Optional[int] = classes_option(),
+    fmt: Format = format_option("Format of the final report."),
+    json_flag: bool = typer.Option(False, "--json", help="Alias for --format json: the JSON report alone on "
+                                   "stdout, the command's output on stderr."),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", metavar="FILE",
+                                            help="Also write the JSON report to FILE."),
     fail_on: str = fail_on_option(),
-    select: Optional[list[str]] = typer.Option(None, "--select", help="Only these check codes or prefixes."),
-    ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="Skip these check codes or prefixes."),
+    select: Optional[list[str]] = select_option(),
+    ignore: Optional[list[str]] = ignore_option(),
 ) -> None:
     """Run a training command, pass its output through, and warn the moment its log shows a problem."""
     from ..api import build_inputs
@@ -102,18 +110,20 @@ def watch(
     from ..render.text import make_console
     from ..sources.logs import LogParser
 
+    from ..inputs import check_classes
+    from ..registry import select as select_checks
+
     validate_fail_on(fail_on)
     if not command:
         raise UsageError("No command given to watch", expected="cifar-doctor watch -- CMD [ARGS]...",
                          hint="e.g. cifar-doctor watch -- python train.py")
-    if classes is not None and classes < 2:
-        raise UsageError("Invalid value received for `--classes`", expected="an integer >= 2",
-                         received=f"--classes {classes}")
-    json_stdout = json_out == "-" or fmt is Format.json
+    check_classes(classes)
+    sel, ign = split_codes(select), split_codes(ignore)
+    select_checks(sel, ign)
+    fmt = output_format(fmt, json_flag)
+    json_stdout = fmt is Format.json
     sink = _Sink(sys.stderr if json_stdout else sys.stdout)
     err = make_console(stderr=True)
-    sel = split_codes(select)
-    ign = split_codes(ignore)
     live_sel = sel or LIVE_FAMILIES
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -152,7 +162,7 @@ def watch(
             if epochs:
                 history = parser.history(classes=classes, source="watch")
                 rep = run(build_inputs(history=history, classes=classes), select_codes=live_sel,
-                          ignore_codes=ign, counterfactual=False)
+                          ignore_codes=ign, counterfactual=False, hints=CHECK_HINTS)
                 for f in rep.findings:
                     if f.severity.rank >= Severity.WARNING.rank and f.code not in reported:
                         reported.add(f.code)
@@ -171,18 +181,19 @@ def watch(
               "epochs_seen": history.epochs}
     inputs = build_inputs(history=history if history.epochs else None, classes=classes,
                           sources={"log": "watch: " + " ".join(command)})
-    report = run(inputs, select_codes=sel, ignore_codes=ign, counterfactual=False, extra={"watch": status})
+    report = run(inputs, select_codes=sel, ignore_codes=ign, counterfactual=False, extra={"watch": status},
+                 hints=CHECK_HINTS)
     if rc != 0:
         why = "was interrupted" if interrupted["n"] else (
             f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}")
         err.print(f"cifar-doctor: the command {why} after {history.epochs} complete epoch(s).", style="yellow")
     if history.epochs == 0:
         err.print("cifar-doctor: no Keras epoch lines seen (train with verbose=1 or 2).", style="yellow")
-    if json_out not in (None, "-"):
-        Path(json_out).write_text(report.to_json() + "\n", encoding="utf-8")
-    render(report, Format.json if json_stdout else fmt)
+    if json_out is not None:
+        json_out.write_text(report.to_json() + "\n", encoding="utf-8")
+    render(report, fmt)
     if interrupted["n"]:
         raise typer.Exit(130)
     if rc != 0:
         raise typer.Exit(128 - rc if rc < 0 else rc)
-    raise typer.Exit(report.exit_code(fail_on))
+    raise typer.Exit(exit_for(report, fail_on))

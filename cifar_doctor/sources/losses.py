@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import invalid_value
 
 #: Canonical names of the losses the checks reason about, with Keras' aliases.
 LOSS_ALIASES: dict[str, str] = {
@@ -58,10 +58,9 @@ def canonical_loss_name(name: str, *, strict: bool = True) -> str:
         import difflib
 
         close = difflib.get_close_matches(key, list(LOSS_ALIASES), n=2)
-        raise UsageError(
-            "Invalid value received for `--loss`",
+        raise invalid_value(
+            "loss", name,
             expected="a Keras loss name such as categorical_crossentropy or sparse_categorical_crossentropy",
-            received=f"loss={name!r}",
             hint=f"Did you mean {' or '.join(close)}?" if close else None,
         )
     return key

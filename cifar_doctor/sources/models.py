@@ -108,9 +108,9 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
         raise _load_error(p, exc, config) from None
     if not hasattr(model, "layers"):
         raise InputError(
-            f"Cannot use --model {p}",
+            f"Cannot use {p} ({{arg}})",
             expected="a Keras model saved with model.save('model.keras')",
-            received=f"a saved {type(model).__name__}",
+            received=f"a saved {type(model).__name__}", param="model",
         )
     return model, model_info(model)
 
@@ -119,43 +119,43 @@ def _precheck(p: Path) -> None:
     """Refuse, from the bytes alone, what `load_model` must not or cannot open."""
     if not p.exists():
         raise InputError(
-            f"Cannot read --model {p}: no such file",
+            f"Cannot read {p} ({{arg}}): no such file",
             expected="a .keras file written by model.save('model.keras')",
-            hint="Check the path",
+            hint="Check the path", param="model",
         )
     if p.is_dir():
         if (p / "saved_model.pb").exists():
             raise InputError(
-                f"Cannot read --model {p}: it is a TensorFlow SavedModel folder",
+                f"Cannot read {p} ({{arg}}): it is a TensorFlow SavedModel folder",
                 expected="a .keras file",
                 hint="Re-save it from Keras with model.save('model.keras'); SavedModels hold no Keras loss or "
-                     "layer configuration to check",
+                     "layer configuration to check", param="model",
             )
-        raise InputError(f"Cannot read --model {p}: it is a folder", expected="a .keras file",
-                         hint="Pass the .keras file written by model.save('model.keras')")
+        raise InputError(f"Cannot read {p} ({{arg}}): it is a folder", expected="a .keras file",
+                         hint="Pass the .keras file written by model.save('model.keras')", param="model")
     with open(p, "rb") as fh:
         head = fh.read(8)
     if head == HDF5_MAGIC or p.suffix.lower() in (".h5", ".hdf5"):
         raise InputError(
-            f"Cannot read --model {p}: legacy HDF5 (.h5) model files are not supported",
+            f"Cannot read {p} ({{arg}}): legacy HDF5 (.h5) model files are not supported",
             expected="a Keras 3 .keras file (safe_mode loading is guaranteed only for that format)",
             hint="In the environment that wrote it, run keras.models.load_model('model.h5').save('model.keras') "
-                 "and pass the .keras file",
+                 "and pass the .keras file", param="model",
         )
     if not zipfile.is_zipfile(p):
         size = p.stat().st_size
         what = "an empty file" if size == 0 else f"{size} bytes that are not a zip archive"
         raise InputError(
-            f"Cannot read --model {p}: not a .keras file",
+            f"Cannot read {p} ({{arg}}): not a .keras file",
             expected="a .keras zip archive written by model.save('model.keras')",
             received=f"{what} (a text file, or a truncated or partial download)",
-            hint="Save the model again with model.save('model.keras')",
+            hint="Save the model again with model.save('model.keras')", param="model",
         )
     if p.suffix.lower() != ".keras":
         raise InputError(
-            f"Cannot read --model {p}: the name does not end in .keras",
+            f"Cannot read {p} ({{arg}}): the name does not end in .keras",
             expected="a file named *.keras (Keras refuses other names)",
-            hint="Copy it to a name ending in .keras and pass that",
+            hint="Copy it to a name ending in .keras and pass that", param="model",
         )
 
 
@@ -166,23 +166,23 @@ def _read_config(p: Path) -> dict[str, Any]:
             names = zf.namelist()
             if "config.json" not in names:
                 npy = [n for n in names if n.endswith(".npy")]
-                hint = ("It looks like a NumPy .npz archive: pass it with --data"
+                hint = ("It looks like a NumPy .npz archive: pass it as data, not as a model"
                         if npy else "Save the model again with model.save('model.keras')")
                 raise InputError(
-                    f"Cannot read --model {p}: the zip archive holds no Keras model",
+                    f"Cannot read {p} ({{arg}}): the zip archive holds no Keras model",
                     expected="a .keras archive with config.json and model.weights.h5",
                     received=", ".join(names[:5]) + (" ..." if len(names) > 5 else "") if names else "an empty archive",
-                    hint=hint,
+                    hint=hint, param="model",
                 )
             return json.loads(zf.read("config.json").decode("utf-8"))
     except InputError:
         raise
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, EOFError) as exc:
         raise InputError(
-            f"Cannot read --model {p}: the archive is damaged",
+            f"Cannot read {p} ({{arg}}): the archive is damaged",
             expected="a complete .keras file",
             received=f"{type(exc).__name__}: {exc}",
-            hint="Save the model again with model.save('model.keras'), or re-copy the file",
+            hint="Save the model again with model.save('model.keras'), or re-copy the file", param="model",
         ) from None
 
 
@@ -223,10 +223,10 @@ def _load_error(p: Path, exc: Exception, config: dict[str, Any]) -> InputError:
     if lambdas or "Lambda" in msg:
         names = ", ".join(lambdas) or "a Lambda layer"
         return InputError(
-            f"Refusing to load --model {p}: it contains a Lambda layer ({names}), whose Python code "
+            f"Refusing to load {p} ({{arg}}): it contains a Lambda layer ({names}), whose Python code "
             "safe_mode will not run; cifar-doctor never executes code from a model file",
             hint="Replace the Lambda with a built-in layer (layers.Rescaling(1./255) for x / 255, "
-                 "layers.Normalization for mean/std) and save again, or check the data without --model",
+                 "layers.Normalization for mean/std) and save again, or check the data without the model", param="model",
         )
     first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
     custom = _custom_objects(config)
@@ -234,17 +234,17 @@ def _load_error(p: Path, exc: Exception, config: dict[str, Any]) -> InputError:
         located = re.search(r"Could not locate (?:class|function) '([^']+)'", msg)
         names = custom or ([located.group(1)] if located else [])
         return InputError(
-            f"Cannot load --model {p}: it needs custom objects that are not Keras built-ins "
+            f"Cannot load {p} ({{arg}}): it needs custom objects that are not Keras built-ins "
             f"({', '.join(names) or 'unknown'})",
             expected="a model made of built-in Keras layers, losses and activations",
             hint="cifar-doctor does not import your code; rebuild the model from built-in layers, or check "
-                 "the data and log without --model",
+                 "the data and log without the model", param="model",
         )
     return InputError(
-        f"Cannot load --model {p}",
+        f"Cannot load {p} ({{arg}})",
         expected="a .keras file that this Keras can read",
         received=f"{type(exc).__name__}: {first[:300]}",
-        hint="Save it again with model.save('model.keras') using Keras 3",
+        hint="Save it again with model.save('model.keras') using Keras 3", param="model",
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, invalid_value
 from ..report import Report
 from .fit import HISTORY_KEYS, OP_DETERMINISM_DEFAULT, RunState, train
 from .recipes import Recipe, get_recipe
@@ -56,7 +56,7 @@ class RunSpec:
 
 
 def parse_limit(value: Any) -> int | None:
-    """`--limit` as an int >= MIN_LIMIT, or None."""
+    """`limit` as an int >= MIN_LIMIT, or None."""
     if value is None:
         return None
     try:
@@ -64,18 +64,17 @@ def parse_limit(value: Any) -> int | None:
     except ValueError:
         n = None
     if n is None or n < MIN_LIMIT:
-        raise UsageError("Invalid value received for `--limit`",
-                         expected=f"an integer >= {MIN_LIMIT} (training images, stratified by class)",
-                         received=f"--limit {value}")
+        raise invalid_value("limit", value,
+                            expected=f"an integer >= {MIN_LIMIT} (training images, stratified by class)")
     return n
 
 
 def resolve(names: list[str]) -> list[RunSpec]:
     """Recipes by name or `path.py:function`; repeated names get a `#2` suffix."""
     if not names:
-        raise UsageError("No recipe given", expected="one or more of original, revised, fixed, keras-example, "
-                         "or path/to/file.py:function", received="nothing",
-                         hint="Try `cifar-doctor compare original fixed`")
+        raise invalid_value("names", [], expected="one or more of original, revised, fixed, keras-example, "
+                            "or path/to/file.py:function", received="nothing",
+                            hint="e.g. original and fixed")
     specs: list[RunSpec] = []
     seen: dict[str, int] = {}
     for n in names:
@@ -87,15 +86,15 @@ def resolve(names: list[str]) -> list[RunSpec]:
 
 
 def check_save_dir(save: Path | None) -> None:
-    """Refuse an existing non-empty `--save` directory (never overwrite a user's files)."""
+    """Refuse an existing non-empty `save` directory (never overwrite a user's files)."""
     if save is None:
         return
     if save.exists() and not save.is_dir():
-        raise UsageError("Cannot save into `--save`", expected="a new or empty directory",
-                         received=f"{save} (an existing file)")
+        raise UsageError("Cannot save into {arg}", expected="a new or empty directory",
+                         received=f"{save} (an existing file)", param="save")
     if save.is_dir() and any(save.iterdir()):
-        raise UsageError("Refusing to write into a non-empty `--save` directory",
-                         expected="a new or empty directory", received=str(save),
+        raise UsageError("Refusing to write into a non-empty directory ({arg})",
+                         expected="a new or empty directory", received=str(save), param="save",
                          hint="Pick another directory; cifar-doctor never overwrites existing files")
 
 
@@ -315,10 +314,9 @@ def compare(
         The first run's `Report`, with `extra["runs"]` and `extra["comparison"]`.
     """
     limit = parse_limit(limit)
-    for opt, v in (("--epochs", epochs), ("--batch-size", batch_size)):
+    for param, v in (("epochs", epochs), ("batch_size", batch_size)):
         if v is not None and v < 1:
-            raise UsageError(f"Invalid value received for `{opt}`", expected="a positive integer",
-                             received=f"{opt} {v}")
+            raise invalid_value(param, v, expected="a positive integer")
     specs = resolve(names)
     check_save_dir(save)
     raw, description = load_arrays(data)

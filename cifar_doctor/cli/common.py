@@ -1,0 +1,103 @@
+"""What the commands share: the names of their options, validation, and how a report ends a command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from ..errors import invalid_value
+from ..render import Format
+from ..report import FAIL_ON_CHOICES
+
+#: Python parameter -> the command-line name a user types, so that an error
+#: raised by the library about `loss=` reads `--loss` here.
+FLAGS: dict[str, str] = {
+    "loss": "--loss",
+    "model": "--model",
+    "data": "--data",
+    "history": "--log",
+    "classes": "--classes",
+    "limit": "--limit",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "save": "--save",
+    "select": "--select",
+    "ignore": "--ignore",
+    "fail_on": "--fail-on",
+    "names": "RECIPE",
+    "recipe": "--recipe",
+}
+
+#: How a `check` user supplies each requirement, shown after a skip reason.
+CHECK_HINTS: dict[str, str] = {
+    "train_x": "--data or --recipe",
+    "eval_x": "--data or --recipe",
+    "labels": "--data or --recipe",
+    "eval_labels": "--data or --recipe",
+    "loss": "--loss or a compiled --model",
+    "model": "--model",
+    "history": "--log",
+    "evaluator": "--model with --data",
+}
+
+DATA_HELP = (
+    "Data to check: an .npz with x_train, y_train, x_test, y_test (optional x_val, y_val), "
+    "a cifar-10-batches-py folder or a cifar-10-python.tar.gz."
+)
+
+
+def format_option(help: str = "Output format.") -> Any:
+    return typer.Option(Format.text, "--format", "-f", help=help)
+
+
+def json_option() -> Any:
+    return typer.Option(False, "--json", help="Alias for --format json.")
+
+
+def output_format(fmt: Format, json_flag: bool) -> Format:
+    return Format.json if json_flag else fmt
+
+
+def fail_on_option(default: str = "error", help: str | None = None) -> Any:
+    return typer.Option(default, "--fail-on", help=help or f"Exit 1 when a finding is at or above this severity: "
+                        f"{', '.join(FAIL_ON_CHOICES)}. Exit 2 when a check crashed (unless never).")
+
+
+def select_option() -> Any:
+    return typer.Option(None, "--select", help="Only these check codes, prefixes or names (e.g. PRE,LBL).")
+
+
+def ignore_option() -> Any:
+    return typer.Option(None, "--ignore", help="Skip these check codes, prefixes or names.")
+
+
+def classes_option() -> Any:
+    return typer.Option(None, "--classes", help="Number of classes, if it cannot be inferred.")
+
+
+def validate_fail_on(value: str) -> str:
+    if value not in FAIL_ON_CHOICES:
+        raise invalid_value("fail_on", value, expected=" or ".join(FAIL_ON_CHOICES))
+    return value
+
+
+def split_codes(values: list[str] | None) -> list[str] | None:
+    """`--select PRE,LBL --select DAT` -> ["PRE", "LBL", "DAT"]."""
+    if not values:
+        return None
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def exit_for(report: Any, fail_on: str) -> int:
+    """The command's exit code for a rendered report; a crashed check also gets one line on stderr."""
+    code = report.exit_code(fail_on)
+    if code == 2:
+        crashed = report.crashed()
+        sys.stderr.write(
+            f"Error: internal error in {len(crashed)} check{'s' if len(crashed) != 1 else ''} "
+            f"({'; '.join(f'{c.code}: {c.reason}' for c in crashed)}); the report above lacks "
+            f"{'their' if len(crashed) != 1 else 'its'} findings. Please report it; --fail-on never ignores it.\n"
+        )
+    return code

@@ -242,6 +242,7 @@ class Inputs:
     evaluate: Callable[[Any, Any], dict[str, float]] | None = None
     sources: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure cache
 
     # --- accessors used by checks -------------------------------------------------
     @property
@@ -297,6 +298,8 @@ class Inputs:
             return self.model is not None
         if requirement == "history":
             return self.history is not None and self.history.epochs > 0
+        if requirement == "evaluator":
+            return self.evaluate is not None
         raise KeyError(requirement)
 
     def describe(self) -> dict[str, Any]:

@@ -8,9 +8,22 @@ bug and a widening gap, and reports both.
 
 from __future__ import annotations
 
+import math
+
 from ..findings import Fix, Severity
 from ..registry import register
-from .log import MIN_EPOCHS_FOR_CURVES, _chance_k, aligned, finite, history_classes, r, val_at_chance
+from .curves import (
+    CHANCE_LOSS_TOLERANCE,
+    aligned,
+    chance_accuracy_band,
+    chance_k,
+    finite,
+    known_classes,
+    log_classes,
+    r,
+    score_keys,
+)
+from .log import MIN_EPOCHS_FOR_CURVES, pinned_at_chance, val_at_chance
 
 #: Epochs after the best validation epoch without a new best before calling it
 #: overfitting. Keras' EarlyStopping users pick 2-10; 2 is the least that
@@ -50,10 +63,20 @@ PLATEAU_GAIN = 0.01
 #: each of the later epochs for `val-better-than-train`.
 VAL_ABOVE_TRAIN_MARGIN = 0.01
 
+#: Without training accuracy (custom training loops log losses only), validation
+#: loss at least this fraction below the training loss in each later epoch: the
+#: dropout/averaging gap (the Lasagne MNIST thread: 0.24 against 0.41).
+VAL_LOSS_BELOW_TRAIN_FRACTION = 0.10
+
 #: Training loss (an epoch average) rising by more than this fraction from one
 #: epoch to the next counts as a jump; healthy training almost never does it
 #: outside learning-rate restarts.
 LOSS_JUMP = 0.10
+
+#: ... and by more than this fraction of the largest loss so far, so that late
+#: wobbles of a nearly fitted model (0.11 -> 0.16 after starting at 2.2, the
+#: re-enacted overfitting run) are not taken for overshooting steps.
+LOSS_JUMP_SCALE = 0.05
 
 #: This many jumps make the loss oscillating.
 OSCILLATION_JUMPS = 2
@@ -61,20 +84,112 @@ OSCILLATION_JUMPS = 2
 #: The last training loss this many times its minimum is divergence.
 DIVERGENCE_RATIO = 1.5
 
+#: A training loss that rose in each of the last this-many epochs ...
+RISE_EPOCHS = 3
+
+#: ... and ended above its minimum by this fraction of the largest loss is
+#: climbing: an epoch average rises three times in a row by that much only when
+#: the steps overshoot (cifar10_cnn with RMSprop(1e-3): +0.14 after starting at
+#: 1.59). A nearly fitted model's loss can wobble up for three epochs by a few
+#: hundredths (0.116 -> 0.143 after starting at 2.26) while it overfits.
+SUSTAINED_RISE = 0.05
+
+#: Training accuracy that rose this far above chance and ended back in the
+#: chance band collapsed: the weights were thrown out of a good region.
+COLLAPSE_FROM_ABOVE_CHANCE = 0.15
+
+#: Validation loss changing by this factor between two epochs is a swing; a
+#: stable run's validation loss moves by a few percent per epoch.
+SWING_FACTOR = 1.5
+
+#: This many reversals of direction between swings make validation loss oscillate.
+MIN_SWINGS = 3
+
+#: Training loss still above this fraction of ln K after several epochs is slow
+#: learning: a usable learning rate brings a small CNN on CIFAR-10 to about
+#: 0.65 ln K within three epochs of 4,000 images.
+SLOW_LOSS_FRACTION = 0.8
+
+#: ... provided the run can have taken at least this many optimizer steps (the
+#: progress bar's total times the epochs, an upper bound): 40 steps a epoch
+#: for 4 epochs on 2,000 images leave a healthy model at 0.85 ln K, while 1,000
+#: Adam steps at 1e-3 take a small CNN far below 0.8 ln K.
+SLOW_MIN_STEPS = 1000
+
+
+#: Validation loss at least this many times the last training loss, with
+#: validation no longer improving, is memorization even when the accuracy gap
+#: looks small: near 100% training accuracy the accuracies saturate, the loss
+#: does not (the keras#1971 thread: training loss 5e-4 against val_loss 0.13
+#: after 100 epochs, accuracy 1.0 vs 0.96). A healthy run keeps the two
+#: losses within a factor of about 2-3 at its best epoch.
+MEMORIZATION_LOSS_RATIO = 10.0
+
+
+def _curve_turn(inputs) -> dict | None:
+    """Measure where validation stopped improving; None when the curves cannot show it.
+
+    Returns the best epochs of val_loss and of the validation score (accuracy,
+    or ROC/AUC/F1... when the log has no accuracy), whether each turned (a new
+    best at least `OVERFIT_PATIENCE` epochs back and a drop beyond noise), and
+    whether the training loss at the end is a memorizing fraction of val_loss.
+    """
+    h = inputs.history
+    loss, val_loss = h.loss, h.val_loss
+    train_key, val_key = score_keys(h)
+    val_score, train_score = h.series(val_key), h.series(train_key)
+    if not loss:
+        return None
+    out: dict = {"val_key": val_key, "train_key": train_key, "loss_turn": False, "score_turn": False,
+                 "memorized": False, "best_l": None, "best_a": None, "loss_rise": 0.0}
+    rows = aligned(loss, val_loss)
+    if len(rows) >= MIN_EPOCHS_FOR_CURVES:
+        idx = [i for i, _ in rows]
+        last = idx[-1]
+        best_l = min(idx, key=lambda i: val_loss[i])
+        rise = val_loss[last] / val_loss[best_l] - 1.0 if val_loss[best_l] > 0 else 0.0
+        out.update(best_l=best_l, last=last, loss_rise=rise,
+                   loss_turn=last - best_l >= OVERFIT_PATIENCE and rise > VAL_LOSS_RISE_TOLERANCE)
+        stalled = last - best_l >= OVERFIT_PATIENCE
+        out["memorized"] = stalled and loss[last] > 0 and val_loss[last] >= MEMORIZATION_LOSS_RATIO * loss[last]
+    srows = aligned(val_score)
+    if len(srows) >= MIN_EPOCHS_FOR_CURVES:
+        sidx = [i for i, _ in srows]
+        best_a = max(sidx, key=lambda i: val_score[i])
+        s_last = sidx[-1]
+        turn = s_last - best_a >= OVERFIT_PATIENCE and val_score[best_a] - val_score[s_last] > VAL_ACC_DROP_TOLERANCE
+        # An accuracy dip while val_loss is still setting new minima is not memorization: the model
+        # keeps improving on validation data in likelihood, and EarlyStopping(monitor="val_loss")
+        # would not stop. It is accuracy noise on a small validation set or a model near chance whose
+        # argmax flips between classes. Overfitting needs val_loss to have stopped improving too.
+        if turn and not out["loss_turn"] and out["best_l"] is not None and out["last"] - out["best_l"] < OVERFIT_PATIENCE:
+            turn = False
+        out.update(best_a=best_a, score_turn=turn)
+        out.setdefault("last", s_last)
+    if "last" not in out:
+        return None
+    out["val_score"], out["train_score"] = val_score, train_score
+    return out
+
 
 @register("FIT001", "overfitting", requires=("history",), cause="overfitting")
 def overfitting(inputs):
-    """Validation loss passed its minimum and rises while training loss keeps falling.
+    """Validation passed its best epoch and got worse while training kept improving.
 
     ## What it does
     Finds the epoch with the lowest `val_loss` (the one `EarlyStopping(monitor="val_loss",
-    restore_best_weights=True)` would keep) and the epoch with the highest
-    validation accuracy. Fires when, for at least `OVERFIT_PATIENCE` epochs
+    restore_best_weights=True)` would keep) and the epoch with the best
+    validation score (accuracy; ROC AUC, average precision, F1 ... when the
+    log has no accuracy). Fires when, for at least `OVERFIT_PATIENCE` epochs
     after it, validation loss ended more than `VAL_LOSS_RISE_TOLERANCE` (3%)
-    above its minimum or validation accuracy more than
-    `VAL_ACC_DROP_TOLERANCE` (0.01) below its maximum, while training loss
+    above its minimum or the validation score more than
+    `VAL_ACC_DROP_TOLERANCE` (0.01) below its best, while the training loss
     kept falling and the train-validation accuracy gap widened by at least
-    `GAP_WIDENING_MIN`.
+    `GAP_WIDENING_MIN` to at least `OVERFIT_MIN_FINAL_GAP`. When validation
+    has stopped improving and its loss is `MEMORIZATION_LOSS_RATIO` (10) times
+    the training loss, the loss gap stands for the accuracy gap (accuracies
+    saturate near 100%, losses do not). It stays silent when validation never
+    left chance or sits at ln K (LOG004, LOG007, LOG010 speak for those).
 
     ## Why is this bad?
     Past that epoch the model memorizes training images at the expense of
@@ -96,79 +211,105 @@ def overfitting(inputs):
     and add data augmentation, dropout or weight decay.
     """
     h = inputs.history
-    loss, val_loss, acc, val_acc = h.loss, h.val_loss, h.acc, h.val_acc
-    rows = aligned(loss, val_loss)
-    if len(rows) < MIN_EPOCHS_FOR_CURVES:
+    loss = h.loss
+    k = known_classes(inputs) or 10
+    if val_at_chance(h, k) or _val_never_above_chance(h, k) or _val_loss_pinned(h):
+        return []  # no peak to fall from: LOG004 / LOG010 / LOG007
+    t = _curve_turn(inputs)
+    if t is None or not (t["loss_turn"] or t["score_turn"] or t["memorized"]):
         return []
-    if val_at_chance(h, history_classes(inputs) or 10):
-        return []  # validation never left chance: no peak to fall from (LOG004)
-    idx = [i for i, _ in rows]
-    last = idx[-1]
-    best_l = min(idx, key=lambda i: val_loss[i])
-    loss_rise = val_loss[last] / val_loss[best_l] - 1.0 if val_loss[best_l] > 0 else 0.0
-    loss_turn = last - best_l >= OVERFIT_PATIENCE and loss_rise > VAL_LOSS_RISE_TOLERANCE
-    acc_rows = aligned(acc, val_acc)
-    acc_turn = False
-    best_a = None
-    if len(acc_rows) >= MIN_EPOCHS_FOR_CURVES:
-        aidx = [i for i, _ in acc_rows]
-        best_a = max(aidx, key=lambda i: val_acc[i])
-        a_last = aidx[-1]
-        acc_turn = a_last - best_a >= OVERFIT_PATIENCE and val_acc[best_a] - val_acc[a_last] > VAL_ACC_DROP_TOLERANCE
-        # An accuracy dip while val_loss is still setting new minima is not memorization: the model
-        # keeps improving on validation data in likelihood, and EarlyStopping(monitor="val_loss")
-        # would not stop. It is accuracy noise on a small validation set or a model near chance whose
-        # argmax flips between classes. Overfitting needs val_loss to have stopped improving too.
-        if acc_turn and not loss_turn and last - best_l < OVERFIT_PATIENCE:
-            acc_turn = False
-    if not (loss_turn or acc_turn):
+    best_l, best_a, last = t["best_l"], t["best_a"], t["last"]
+    best = best_l if (t["loss_turn"] or t["memorized"]) else best_a
+    if best is None or best >= len(loss) or last >= len(loss) or not (finite(loss[best]) and finite(loss[last])):
         return []
-    best = best_l if loss_turn else best_a
-    if not loss[last] < loss[best]:
+    if loss[last] - loss[best] > LOSS_JUMP_SCALE * max(v for v in loss if finite(v)):
         return []  # training got worse too: instability, not overfitting
-    gap_best = gap_last = None
+    val_score, train_score = t["val_score"], t["train_score"]
+    same_metric = t["train_key"] is not None and t["val_key"] == "val_" + t["train_key"]
     # Keras logs training accuracy in training mode (dropout on); when the inference-mode accuracy on
     # training images was measured (DoctorCallback), the gap compares like with like.
     inference = h.train_accuracy_inference_mode
-    train_acc = inference if inference and len(inference) == len(acc) and all(map(finite, inference)) else acc
-    if acc_rows and best < len(acc) and finite(train_acc[best]) and finite(val_acc[best]):
-        gap_best = train_acc[best] - val_acc[best]
-        gap_last = train_acc[-1] - val_acc[-1]
-        if gap_last - gap_best < GAP_WIDENING_MIN or gap_last < OVERFIT_MIN_FINAL_GAP:
+    use_inference = bool(same_metric and inference and len(inference) == len(train_score)
+                         and all(map(finite, inference)))
+    if use_inference:
+        train_score = inference
+    gap_best = gap_last = None
+    s_last = len(val_score) - 1
+    scored = (best < len(train_score) and best < len(val_score) and s_last < len(train_score)
+              and all(finite(v) for v in (train_score[best], val_score[best], train_score[s_last], val_score[s_last])))
+    if scored and same_metric:
+        gap_best = train_score[best] - val_score[best]
+        gap_last = train_score[s_last] - val_score[s_last]
+        widened = gap_last - gap_best >= GAP_WIDENING_MIN and gap_last >= OVERFIT_MIN_FINAL_GAP
+        if not (widened or t["memorized"]):
             return []
-    elif (val_loss[last] - loss[last]) <= (val_loss[best] - loss[best]):
+    elif scored:
+        # different metrics (training accuracy, validation ROC): compare their changes since the best epoch
+        if not (train_score[s_last] - train_score[best] >= GAP_WIDENING_MIN
+                and val_score[best] - val_score[s_last] > VAL_ACC_DROP_TOLERANCE) and not t["memorized"]:
+            return []
+    elif t["val_key"] is None and best_l is not None:
+        if (h.val_loss[last] - loss[last]) <= (h.val_loss[best] - loss[best]):
+            return []
+    else:
         return []
+    val_name = t["val_key"] or "val score"
     pieces = []
-    if loss_turn:
-        pieces.append(f"val_loss reached its minimum {val_loss[best_l]:.4g} at epoch {best_l + 1} and ended "
-                      f"{loss_rise:.1%} higher ({val_loss[last]:.4g}) {last - best_l} epochs later")
-    if acc_turn:
-        pieces.append(f"val accuracy peaked at {val_acc[best_a]:.4f} at epoch {best_a + 1} and fell to "
-                      f"{val_acc[-1]:.4f}")
-    gap_txt = (f"; the accuracy gap widened from {gap_best:.2f} to {gap_last:.2f}" if gap_best is not None else "")
+    if t["loss_turn"] or t["memorized"]:
+        pieces.append(f"val_loss reached its minimum {h.val_loss[best_l]:.4g} at epoch {_epoch(h, best_l)} and "
+                      f"ended {t['loss_rise']:+.1%} from it ({h.val_loss[last]:.4g}) {last - best_l} epochs later")
+    if t["score_turn"]:
+        pieces.append(f"{val_name} peaked at {val_score[best_a]:.4f} at epoch {_epoch(h, best_a)} and fell to "
+                      f"{val_score[s_last]:.4f}")
+    gap_txt = f"; the accuracy gap widened from {gap_best:.2f} to {gap_last:.2f}" if gap_best is not None else ""
+    if t["memorized"]:
+        gap_txt += f"; val_loss is {h.val_loss[last] / loss[last]:.0f}x the training loss"
+    stop_epoch = _epoch(h, best)
     return [overfitting.finding(
         Severity.WARNING,
         "; ".join(pieces) + f", while training loss kept falling ({loss[best]:.4g} -> {loss[last]:.4g})" + gap_txt + ".",
         evidence={
-            "early_stopping_epoch": best_l + 1 if loss_turn else best_a + 1,
-            "best_val_loss_epoch": best_l + 1, "best_val_loss": r(val_loss[best_l]),
-            "best_val_acc_epoch": best_a + 1 if best_a is not None else None,
-            "best_val_acc": r(val_acc[best_a]) if best_a is not None else None,
-            "last_val_loss": r(val_loss[last]), "val_loss_rise": r(loss_rise),
+            "early_stopping_epoch": stop_epoch,
+            "best_val_loss_epoch": _epoch(h, best_l) if best_l is not None else None,
+            "best_val_loss": r(h.val_loss[best_l]) if best_l is not None else None,
+            "val_score": val_name,
+            "best_val_acc_epoch": _epoch(h, best_a) if best_a is not None else None,
+            "best_val_acc": r(val_score[best_a]) if best_a is not None else None,
+            "last_val_loss": r(h.val_loss[last]) if best_l is not None else None,
+            "val_loss_rise": r(t["loss_rise"]),
             "train_loss_at_best": r(loss[best]), "train_loss_last": r(loss[last]),
             "gap_at_best": r(gap_best) if gap_best is not None else None,
-            "gap_measured_with": "inference-mode training accuracy" if train_acc is not acc else "logged accuracy",
+            "gap_measured_with": "inference-mode training accuracy" if use_inference else "logged accuracy",
             "gap_last": r(gap_last) if gap_last is not None else None,
+            "memorization_loss_ratio": r(h.val_loss[last] / loss[last], 1) if t["memorized"] else None,
             "epochs": h.epochs, "patience": OVERFIT_PATIENCE,
         },
-        fix=Fix(f"Stop at epoch {best + 1} (EarlyStopping) and regularize: augmentation, dropout, weight decay",
+        fix=Fix(f"Stop at epoch {stop_epoch} (EarlyStopping) and regularize: augmentation, dropout, weight decay",
                 'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)'),
         explanation=(
-            f"Early stopping on val_loss would have kept epoch {best_l + 1 if loss_turn else best + 1}. After it the "
-            "model keeps improving on training data and gets worse on validation data: the signature of overfitting."
+            f"Early stopping on validation would have kept epoch {stop_epoch}. After it the model keeps improving "
+            "on training data and gets worse on validation data: the signature of overfitting."
         ),
         split="val",
     )]
+
+
+def _epoch(h, i: int | None) -> int | None:
+    """The printed epoch (or step) number of position `i`."""
+    if i is None:
+        return None
+    index = getattr(h, "index", None)
+    return int(index[i]) if index and i < len(index) else i + 1
+
+
+def _val_never_above_chance(h, k: int) -> bool:
+    vals = [v for v in h.val_acc if finite(v)]
+    return bool(vals) and max(vals) <= 1.0 / k
+
+
+def _val_loss_pinned(h) -> bool:
+    vl = h.val_loss
+    return len(vl) >= 2 and all(finite(v) for v in vl) and pinned_at_chance(vl, None) is not None
 
 
 @register("FIT002", "underfitting", requires=("history",), cause="underfitting")
@@ -201,8 +342,8 @@ def underfitting(inputs):
     acc = [a for a in h.acc if finite(a)]
     if len(acc) < MIN_EPOCHS_FOR_CURVES:
         return []
-    k = history_classes(inputs)
-    if h.loss and finite(h.loss[-1]) and _chance_k(h.loss[-1], acc[-1], k):
+    k = known_classes(inputs)
+    if h.loss and finite(h.loss[-1]) and chance_k(h.loss[-1], acc[-1], k):
         return []  # at chance: loss-at-chance says it better
     low = UNDERFIT_TRAIN_ACCURACY_MANY_CLASSES if k and k > 20 else UNDERFIT_TRAIN_ACCURACY
     if acc[-1] >= low:
@@ -241,7 +382,9 @@ def val_better_than_train(inputs):
     ## What it does
     Fires (info) when, in each of the later half of the epochs (at least 2),
     validation accuracy exceeds training accuracy by `VAL_ABOVE_TRAIN_MARGIN`
-    and validation loss is below training loss.
+    and validation loss is below training loss. A log without training
+    accuracy (custom loops) needs validation loss at least
+    `VAL_LOSS_BELOW_TRAIN_FRACTION` (10%) below the training loss instead.
 
     ## Why is this bad?
     It is usually not: Keras measures training metrics in training mode, with
@@ -261,23 +404,29 @@ def val_better_than_train(inputs):
     with `model.evaluate` after training.
     """
     h = inputs.history
-    rows = aligned(h.acc, h.val_acc, h.loss, h.val_loss)
+    if h.acc:
+        rows = aligned(h.acc, h.val_acc, h.loss, h.val_loss)
+        ok = lambda a, va, lo, vl: va - a > VAL_ABOVE_TRAIN_MARGIN and vl < lo  # noqa: E731
+    else:  # no training accuracy logged (custom loops): the losses alone
+        rows = [(i, (math.nan, math.nan, lo, vl)) for i, (lo, vl) in aligned(h.loss, h.val_loss)]
+        ok = lambda a, va, lo, vl: vl <= (1 - VAL_LOSS_BELOW_TRAIN_FRACTION) * lo  # noqa: E731
     if len(rows) < 2:
         return []
     later = rows[len(rows) // 2:]
     if len(later) < 2:
         later = rows[-2:]
-    if not all(va - a > VAL_ABOVE_TRAIN_MARGIN and vl < lo for _, (a, va, lo, vl) in later):
+    if not all(ok(*v) for _, v in later):
         return []
     _, (a, va, lo, vl) = later[-1]
-    ev = {"epochs_checked": [i + 1 for i, _ in later], "acc_last": r(a), "val_acc_last": r(va),
-          "loss_last": r(lo), "val_loss_last": r(vl), "margin": VAL_ABOVE_TRAIN_MARGIN}
+    ev = {"epochs_checked": [_epoch(h, i) for i, _ in later], "acc_last": r(a) if h.acc else None,
+          "val_acc_last": r(va) if h.acc else None, "loss_last": r(lo), "val_loss_last": r(vl),
+          "margin": VAL_ABOVE_TRAIN_MARGIN if h.acc else VAL_LOSS_BELOW_TRAIN_FRACTION}
     if h.train_accuracy_inference_mode:
         ev["train_accuracy_inference_mode"] = [r(x) for x in h.train_accuracy_inference_mode]
+    what = f"val accuracy {va:.4f} vs {a:.4f}, val loss" if h.acc else "val loss"
     return [val_better_than_train.finding(
         Severity.INFO,
-        f"Validation beats training in the last {len(later)} epochs: val accuracy {va:.4f} vs {a:.4f}, val loss "
-        f"{vl:.4g} vs {lo:.4g}.",
+        f"Validation beats training in the last {len(later)} epochs: {what} {vl:.4g} vs {lo:.4g}.",
         evidence=ev,
         fix=Fix("Nothing to fix; compare in inference mode with model.evaluate on a training subset"),
         explanation="Training metrics are measured with dropout and augmentation active and averaged over the "
@@ -287,20 +436,30 @@ def val_better_than_train(inputs):
 
 @register("FIT004", "unstable-loss", requires=("history",), cause="unstable-training")
 def unstable_loss(inputs):
-    """Training loss oscillates or diverges: the learning rate is likely too high.
+    """Training loss oscillates, diverges or climbs for epochs; or accuracy collapses to chance.
 
     ## What it does
-    Counts epochs whose training loss rose more than `LOSS_JUMP` (10%) over
-    the previous epoch and fires at `OSCILLATION_JUMPS` (2) such jumps, or
-    when the last training loss is `DIVERGENCE_RATIO` (1.5) times its
-    minimum.
+    Fires on any of:
+    - `OSCILLATION_JUMPS` (2) epochs whose training loss rose more than
+      `LOSS_JUMP` (10%) over the previous epoch and by more than
+      `LOSS_JUMP_SCALE` (5%) of the largest loss so far (late wobbles of a
+      tiny loss, 0.11 -> 0.16 after starting at 2.2, are not jumps);
+    - divergence: the last training loss `DIVERGENCE_RATIO` (1.5) times its minimum;
+    - a sustained climb: the loss rose in each of the last `RISE_EPOCHS` (3)
+      epochs and ended above its minimum by `SUSTAINED_RISE` (5%) of the
+      largest loss;
+    - a collapse: training accuracy rose `COLLAPSE_FROM_ABOVE_CHANCE` above
+      chance, then ended back in the chance band.
 
     ## Why is this bad?
     The epoch-average training loss of a well-tuned run falls almost
-    monotonically. Jumps mean optimizer steps overshoot: a learning rate too
-    high for the batch size, no normalization, or exploding gradients. The
-    validation numbers of such a run reflect where the oscillation stopped,
-    not what the model can learn.
+    monotonically. Jumps mean optimizer steps overshoot; a loss that climbs
+    epoch after epoch (Keras' cifar10_cnn with RMSprop(1e-3): 1.09 at epoch 4,
+    1.24 at epoch 9) or a collapse to chance means the steps are too large for
+    where the weights are now: a learning rate too high for the batch size, no
+    normalization, or exploding gradients. The validation numbers of such a
+    run reflect where the oscillation stopped, not what the model can learn.
+    Overfitting is different: there the training loss keeps falling.
 
     ## Example
     ```
@@ -317,22 +476,180 @@ def unstable_loss(inputs):
     loss = [v for v in h.loss if finite(v)]
     if len(loss) < MIN_EPOCHS_FOR_CURVES or len(loss) != len(h.loss):
         return []  # non-finite values: LOG003
-    jumps = [i + 1 for i in range(1, len(loss)) if loss[i - 1] > 0 and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)]
+    jumps = [_epoch(h, i) for i in range(1, len(loss))
+             if loss[i - 1] > 0 and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
+             and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(loss[:i])]
     lo = min(loss)
-    diverging = lo > 0 and loss[-1] >= DIVERGENCE_RATIO * lo and loss.index(lo) < len(loss) - 1
-    if len(jumps) < OSCILLATION_JUMPS and not diverging:
+    at = loss.index(lo)
+    diverging = lo > 0 and loss[-1] >= DIVERGENCE_RATIO * lo and at < len(loss) - 1
+    tail = loss[-(RISE_EPOCHS + 1):]
+    climbing = (len(loss) > RISE_EPOCHS and all(b > a for a, b in zip(tail, tail[1:]))
+                and lo > 0 and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss)))
+    collapse = _accuracy_collapse(inputs)
+    if len(jumps) < OSCILLATION_JUMPS and not diverging and not climbing and collapse is None:
         return []
-    what = "diverges" if diverging else "oscillates"
+    if diverging:
+        what = "diverges"
+    elif climbing:
+        what = f"has climbed for {RISE_EPOCHS} epochs in a row"
+    elif collapse is not None:
+        what = f"is unstable: training accuracy rose to {collapse[0]:.3f} and collapsed to {collapse[1]:.3f} (chance)"
+    else:
+        what = "oscillates"
     return [unstable_loss.finding(
         Severity.WARNING,
-        f"Training loss {what}: it rose by more than {LOSS_JUMP:.0%} at epochs {jumps or '-'}"
-        f"; minimum {lo:.4g} at epoch {loss.index(lo) + 1}, last {loss[-1]:.4g}.",
+        f"Training {'' if collapse is not None and what.startswith('is unstable') else 'loss '}{what}: "
+        f"minimum {lo:.4g} at epoch {_epoch(h, at)}, last {loss[-1]:.4g}"
+        + (f"; rises of more than {LOSS_JUMP:.0%} at epochs {jumps}" if jumps else "") + ".",
         evidence={"loss": [r(v) for v in loss], "jump_epochs": jumps, "min_loss": r(lo),
-                  "min_epoch": loss.index(lo) + 1, "last_loss": r(loss[-1]), "diverging": diverging,
-                  "jump": LOSS_JUMP, "divergence_ratio": DIVERGENCE_RATIO},
+                  "min_epoch": _epoch(h, at), "last_loss": r(loss[-1]), "diverging": diverging,
+                  "climbing": climbing, "accuracy_collapse": [r(v) for v in collapse] if collapse else None,
+                  "jump": LOSS_JUMP, "jump_scale": LOSS_JUMP_SCALE, "divergence_ratio": DIVERGENCE_RATIO,
+                  "rise_epochs": RISE_EPOCHS, "sustained_rise": SUSTAINED_RISE},
         fix=Fix("Lower the learning rate (e.g. 10x) and clip gradients",
                 "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)"),
-        explanation="The epoch-average training loss of a stable run falls almost monotonically; rises mean the "
-                    "optimizer overshoots.",
+        explanation="The epoch-average training loss of a stable run falls almost monotonically; rises and "
+                    "collapses mean the optimizer overshoots. This is not overfitting, where the training loss "
+                    "keeps falling.",
+        split="train",
+    )]
+
+
+def _accuracy_collapse(inputs) -> tuple[float, float] | None:
+    """(peak, last) training accuracy when it rose well above chance and fell back into the chance band."""
+    acc = [a for a in inputs.history.acc if finite(a)]
+    if len(acc) < MIN_EPOCHS_FOR_CURVES:
+        return None
+    k = known_classes(inputs) or 10
+    peak = max(acc)
+    if peak >= 1.0 / k + COLLAPSE_FROM_ABOVE_CHANCE and abs(acc[-1] - 1.0 / k) <= chance_accuracy_band(k):
+        return peak, acc[-1]
+    return None
+
+
+@register("FIT005", "oscillating-val-loss", requires=("history",), cause="unstable-training")
+def oscillating_val_loss(inputs):
+    """Validation loss swings up and down by large factors from epoch to epoch.
+
+    ## What it does
+    Counts epochs where `val_loss` changed by a factor of at least
+    `SWING_FACTOR` (1.5) from the previous epoch in the opposite direction of
+    the previous such swing, and fires at `MIN_SWINGS` (3) reversals.
+
+    ## Why is this bad?
+    Validation loss is measured on fixed data with the weights of the end of
+    each epoch; it moves smoothly when training is stable, whether the model
+    is improving or overfitting. Swings by half or more, back and forth, mean
+    the weights jump from one side of the loss valley to the other between
+    epochs: the learning rate is too high (or the batch size too small for
+    it). Motivated by the binary image classifier thread whose val_loss went
+    3.29, 0.92, 1.43, 1.85, 0.58, 2.30, 0.17, 1.52, 0.14, 2.81.
+
+    ## Example
+    ```
+    epoch [6]: training loss: 0.52 - acc: 0.79 - val_loss: 2.30 - val_acc: 0.50
+    epoch [7]: training loss: 0.38 - acc: 0.85 - val_loss: 0.17 - val_acc: 0.86
+    epoch [8]: training loss: 0.32 - acc: 0.88 - val_loss: 1.52 - val_acc: 0.60
+    ```
+
+    ## Use instead
+    ```python
+    optimizer = keras.optimizers.Adam(learning_rate=1e-4)
+    callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)]
+    ```
+    """
+    h = inputs.history
+    vl = h.val_loss
+    if len(vl) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) and v > 0 for v in vl):
+        return []
+    swings: list[int] = []
+    direction = 0
+    for i in range(1, len(vl)):
+        ratio = vl[i] / vl[i - 1]
+        step = 1 if ratio >= SWING_FACTOR else (-1 if ratio <= 1 / SWING_FACTOR else 0)
+        if step and step != direction:
+            if direction:
+                swings.append(_epoch(h, i))
+            direction = step
+    if len(swings) < MIN_SWINGS:
+        return []
+    return [oscillating_val_loss.finding(
+        Severity.WARNING,
+        f"Validation loss swings by {SWING_FACTOR}x or more, reversing direction {len(swings)} times "
+        f"(epochs {swings}); it ranges {min(vl):.4g}-{max(vl):.4g}.",
+        evidence={"val_loss": [r(v) for v in vl], "reversal_epochs": swings, "swing_factor": SWING_FACTOR,
+                  "min_swings": MIN_SWINGS},
+        fix=Fix("Lower the learning rate (e.g. 10x) or reduce it on plateau",
+                "optimizer = keras.optimizers.Adam(learning_rate=1e-4)\n"
+                'keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)'),
+        explanation="Validation loss on fixed data moves smoothly when training is stable, improving or "
+                    "overfitting alike; back-and-forth swings mean the weights jump across the loss valley "
+                    "between epochs: the learning rate is too high.",
+        split="val",
+    )]
+
+
+@register("FIT006", "slow-learning", requires=("history",), cause="underfitting")
+def slow_learning(inputs):
+    """The training loss has barely moved below ln K after several epochs.
+
+    ## What it does
+    With K known or read off the first epoch (a first-epoch loss within 5% of
+    ln K), fires when, after at least `MIN_EPOCHS_FOR_CURVES` epochs and at
+    least `SLOW_MIN_STEPS` possible optimizer steps (a Keras console log's
+    progress-bar total x epochs), the training loss is still above
+    `SLOW_LOSS_FRACTION` (0.8) x ln K while below chance level (it is
+    falling, just slowly; a loss stuck at ln K is LOG002).
+
+    ## Why is this bad?
+    A small CNN at a usable learning rate takes the loss far below ln K within
+    an epoch or two (CIFAR-10: about 0.65 ln K after three epochs of 4,000
+    images). Still at 80% of the uniform guess after several full epochs,
+    the model is barely learning: a learning rate far too low for the
+    optimizer (tf.keras' Adadelta defaults to 0.001 where Keras 2 used 1.0),
+    too much regularization, or vanishing gradients. Its validation numbers
+    say little about generalization yet. Motivated by the tf.keras MNIST
+    thread: loss 2.28 -> 1.98 over four epochs of 60,000 images.
+
+    ## Example
+    ```
+    Epoch 4/12
+    60000/60000 [====] - 5s 88us/sample - loss: 1.9826 - accuracy: 0.4569 - val_loss: 1.8593 - val_accuracy: 0.6505
+    ```
+
+    ## Use instead
+    ```python
+    optimizer = keras.optimizers.Adam()                        # learning_rate=1e-3
+    optimizer = keras.optimizers.Adadelta(learning_rate=1.0)   # Keras 2's default
+    ```
+    """
+    h = inputs.history
+    loss = [v for v in h.loss if finite(v)]
+    if len(loss) < MIN_EPOCHS_FOR_CURVES or len(loss) != len(h.loss):
+        return []
+    k, source = log_classes(inputs)
+    bar_total = getattr(h, "bar_total", None)
+    if k is None or not bar_total or bar_total * len(loss) < SLOW_MIN_STEPS:
+        return []  # too few (or an unknown number of) optimizer steps to call the pace slow
+    ln_k = math.log(k)
+    frac = loss[-1] / ln_k
+    if not (SLOW_LOSS_FRACTION <= frac < 1 - CHANCE_LOSS_TOLERANCE) or not loss[-1] < loss[0]:
+        return []
+    acc = [a for a in h.acc if finite(a)]
+    acc_txt = f" (accuracy {acc[-1]:.4f})" if acc else ""
+    return [slow_learning.finding(
+        Severity.WARNING,
+        f"After {len(loss)} epochs the training loss is {loss[-1]:.4g}{acc_txt}, still {frac:.0%} of ln {k} = "
+        f"{ln_k:.4f} (it started at {loss[0]:.4g}).",
+        evidence={"classes": k, "classes_source": source, "ln_k": r(ln_k), "loss": [r(v) for v in loss],
+                  "fraction_of_ln_k": r(frac), "threshold": SLOW_LOSS_FRACTION, "epochs": len(loss)},
+        fix=Fix("Raise the learning rate (Adam's default 1e-3; Adadelta 1.0) or reduce regularization",
+                "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
+        explanation=(
+            f"ln {k} is the loss of a uniform guess; after {len(loss)} epochs this model has covered only "
+            f"{1 - frac:.0%} of the way from it, where a usable learning rate gets most of the way within an "
+            "epoch or two. The model is barely learning (learning rate too low, too much regularization), so "
+            "the gap between training and validation says nothing about generalization yet."
+        ),
         split="train",
     )]

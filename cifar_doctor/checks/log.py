@@ -28,6 +28,19 @@ from typing import Any
 
 from ..findings import Fix, Severity
 from ..registry import register
+from .curves import (
+    CHANCE_LOSS_TOLERANCE,
+    COMMON_CLASS_COUNTS,
+    aligned,
+    binary_entropy,
+    chance_accuracy_band,
+    chance_k,
+    classes_from_data,
+    finite,
+    known_classes,
+    log_classes,
+    r,
+)
 
 #: -ln(1e-7): the most one sample can cost under Keras 2's clipped cross-entropy.
 KERAS2_LOSS_CEILING = -math.log(1e-7)
@@ -45,29 +58,9 @@ SATURATED_COST = 0.8 * KERAS2_LOSS_CEILING
 #: splits, a diverging run) the cause is not an eval-only mismatch.
 SATURATION_TRAIN_RATIO = 3.0
 
-#: The saturated epoch's accuracy must lie above chance (1/K plus
-#: `chance_accuracy_band(K)`): the scale-bug fingerprint is a model whose
-#: arg-max still works on the mismatched inputs while its softmax saturates.
-#: A run at chance with a huge loss (one optimizer step per epoch on a
-#: handful of images, a collapsed network) shows nothing about the eval
-#: pipeline; LOG004 speaks for validation at chance.
-SATURATION_NEEDS_ABOVE_CHANCE = True
-
 #: Error rates below this are not used as divisors (val_acc > 0.98 leaves too
 #: few errors for a per-error cost to mean anything).
 MIN_ERROR_RATE = 0.02
-
-#: Loss within this fraction of ln K counts as chance level (an untrained
-#: softmax over K classes; a model that learned anything is >5% below it
-#: within one epoch on CIFAR-10).
-CHANCE_LOSS_TOLERANCE = 0.05
-
-#: Accuracy within this absolute distance of 1/K counts as chance level:
-#: max(0.02, min(0.05, 0.3 / K)), i.e. 0.07-0.13 for K = 10. The binomial
-#: noise of an accuracy on 10,000 samples is 0.003.
-def chance_accuracy_band(k: int) -> float:
-    return max(0.02, min(0.05, 0.3 / k))
-
 
 #: Epochs at chance needed before calling a run "not learning": epoch 1 alone
 #: can sit near chance while a slow optimizer warms up.
@@ -91,33 +84,10 @@ EVAL_LOSS_RATIO = 1.5
 #: at least this many epochs: a minimum followed by a rise needs three points.
 MIN_EPOCHS_FOR_CURVES = 3
 
-#: Common class counts tried when K is unknown (binary, CIFAR-10, CIFAR-100, ImageNet).
-COMMON_CLASS_COUNTS = (2, 10, 100, 1000)
-
-
-# --- helpers shared with checks.fit ------------------------------------------------
-def finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
-
-
-def aligned(*series: list[float]) -> list[tuple[int, tuple[float, ...]]]:
-    """(epoch index, values) for epochs where every series has a finite value."""
-    n = min((len(s) for s in series), default=0)
-    return [(i, tuple(s[i] for s in series)) for i in range(n) if all(finite(s[i]) for s in series)]
-
 
 def per_error_cost(loss: float, acc: float) -> float:
     """loss / (1 - acc): an upper bound on the mean cost of one wrong prediction, in nats."""
     return loss / max(1.0 - acc, MIN_ERROR_RATE)
-
-
-def history_classes(inputs: Any) -> int | None:
-    k = inputs.num_classes
-    return k if k and k >= 2 else None
-
-
-def r(v: float, nd: int = 4) -> float:
-    return round(float(v), nd)
 
 
 # --- LOG001 -----------------------------------------------------------------------
@@ -162,7 +132,7 @@ def saturated_eval_loss(inputs):
     """
     h = inputs.history
     rows = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
-    k = history_classes(inputs) or 10
+    k = known_classes(inputs) or 10
     hit = _saturated_val(h, rows, k) if rows else None
     if hit is None:
         hit = _saturated_evaluate(h, rows, k)
@@ -213,7 +183,15 @@ def saturated_eval_loss(inputs):
 
 
 def _above_chance(acc: float, k: int) -> bool:
-    return not SATURATION_NEEDS_ABOVE_CHANCE or acc > 1.0 / k + chance_accuracy_band(k)
+    """The saturated epoch's accuracy lies above chance (1/K plus `chance_accuracy_band(K)`).
+
+    The scale-bug fingerprint is a model whose arg-max still works on the
+    mismatched inputs while its softmax saturates. A run at chance with a huge
+    loss (one optimizer step per epoch on a handful of images, a collapsed
+    network) shows nothing about the eval pipeline; LOG004 speaks for
+    validation at chance.
+    """
+    return acc > 1.0 / k + chance_accuracy_band(k)
 
 
 def _saturated_val(h: Any, rows: list, k: int) -> tuple | None:
@@ -261,6 +239,8 @@ def _saturated_evaluate(h: Any, rows: list, k: int) -> tuple | None:
     ref_rows = aligned(h.val_loss, h.val_acc)
     ref_name = "validation"
     if not ref_rows:
+        if few_optimizer_steps(h) is not None:
+            return None  # a training-mode reference after too few steps: LOG011 speaks
         ref_rows, ref_name = aligned(h.loss, h.acc), "training"
     if not ref_rows:
         return None
@@ -282,17 +262,6 @@ def _saturated_evaluate(h: Any, rows: list, k: int) -> tuple | None:
 
 
 # --- LOG002 -----------------------------------------------------------------------
-def _chance_k(loss: float, acc: float | None, known: int | None) -> int | None:
-    for k in ([known] if known else COMMON_CLASS_COUNTS):
-        ln_k = math.log(k)
-        if abs(loss - ln_k) > CHANCE_LOSS_TOLERANCE * ln_k:
-            continue
-        if acc is not None and abs(acc - 1.0 / k) > chance_accuracy_band(k):
-            continue
-        return k
-    return None
-
-
 @register("LOG002", "loss-at-chance", requires=("history",), cause="not-learning")
 def loss_at_chance(inputs):
     """Training loss stays at ln K and accuracy at 1/K: the network learns nothing.
@@ -322,7 +291,7 @@ def loss_at_chance(inputs):
     are trainable.
     """
     h = inputs.history
-    known = history_classes(inputs)
+    known = known_classes(inputs)
     loss = h.loss
     acc = h.acc
     n = len(loss)
@@ -334,7 +303,7 @@ def loss_at_chance(inputs):
         if not finite(loss[i]):
             return []
         a = acc[i] if i < len(acc) and finite(acc[i]) else None
-        k = _chance_k(loss[i], a, known)
+        k = chance_k(loss[i], a, known)
         if k is None:
             return []
         ks.add(k)
@@ -453,7 +422,7 @@ def val_accuracy_at_chance(inputs):
     and preprocess validation images exactly like training images.
     """
     h = inputs.history
-    known = history_classes(inputs)
+    known = known_classes(inputs)
     k = known or 10
     rows = aligned(h.acc, h.val_acc)
     if len(rows) < CHANCE_MIN_EPOCHS or not val_at_chance(h, k):
@@ -591,4 +560,492 @@ def too_few_epochs(inputs):
                   "truncated": h.truncated},
         fix=Fix(f"Train at least {MIN_EPOCHS_FOR_CURVES} epochs with validation data and pass the whole log"),
         explanation="Overfitting, underfitting and instability are trends over epochs; this log has too few points.",
+    )]
+
+
+# --- LOG007 -----------------------------------------------------------------------
+#: Validation loss within this fraction of ln K in every epoch is a model giving
+#: every class about 1/K on validation inputs. A model that learned anything
+#: keeps further away (a CIFAR-10 model at 20% accuracy already scores about
+#: 2.1, 9% below ln 10); a uniform output sits on it up to float noise (the
+#: re-enacted typo case, raw 0-255 training images and /255 test images:
+#: 2.3009-2.3033 against ln 10 = 2.3026).
+UNIFORM_EVAL_TOLERANCE = 0.02
+
+#: ... while the last training loss is at most this fraction of ln K: the
+#: model did learn on its training inputs (1.84 for K = 10).
+TRAIN_LEARNED_FRACTION = 0.8
+
+
+def pinned_at_chance(series: list[float], known: int | None) -> int | None:
+    """The K (known, else a common count) whose ln K every value lies within `UNIFORM_EVAL_TOLERANCE` of."""
+    for k in ([known] if known else COMMON_CLASS_COUNTS):
+        ln_k = math.log(k)
+        if series and all(abs(v - ln_k) <= UNIFORM_EVAL_TOLERANCE * ln_k for v in series):
+            return k
+    return None
+
+
+@register("LOG007", "eval-loss-at-chance", requires=("history",), cause="eval-input-scale-mismatch")
+def eval_loss_at_chance(inputs):
+    """Validation loss is pinned at ln K while the training loss falls well below it.
+
+    ## What it does
+    Fires when every epoch's `val_loss` lies within `UNIFORM_EVAL_TOLERANCE`
+    (2%) of ln K, over at least `CHANCE_MIN_EPOCHS` epochs, while the last
+    training loss is at most `TRAIN_LEARNED_FRACTION` (0.8) of ln K. K is the
+    known class count, or the common count (2, 10, 100, 1000) whose ln K the
+    validation losses all match.
+
+    ## Why is this bad?
+    ln K is the loss of an output that gives every class probability 1/K. A
+    network that learned its training images (training loss well below ln K)
+    produces that uniform output only when its validation inputs carry no
+    signal for it: images on a far smaller scale than the training images
+    (raw 0-255 training pixels, /255 validation pixels: to the network they
+    look black), blank or constant images, or a broken validation pipeline.
+    Overfitting cannot do it: an overfitted model is confidently wrong, and
+    its validation loss climbs above ln K. Motivated by the re-enacted
+    `trian_images = train_images / 255.0` typo (TensorFlow tutorial model):
+    val_loss 2.301-2.303 for five epochs while the training loss fell to 1.48.
+
+    ## Example
+    ```
+    Epoch 5/5
+    125/125 - 2s - accuracy: 0.4593 - loss: 1.4776 - val_accuracy: 0.1070 - val_loss: 2.3033
+    ```
+
+    ## Use instead
+    ```python
+    x_train = x_train.astype("float32") / 255.0
+    x_test = x_test.astype("float32") / 255.0   # one preprocessing for every split
+    ```
+    """
+    h = inputs.history
+    vl = h.val_loss
+    loss = [v for v in h.loss if finite(v)]
+    if len(vl) < CHANCE_MIN_EPOCHS or not all(finite(v) for v in vl) or not loss:
+        return []
+    known = known_classes(inputs)
+    k = pinned_at_chance(vl, known)
+    if k is None or loss[-1] > TRAIN_LEARNED_FRACTION * math.log(k):
+        return []
+    ln_k = math.log(k)
+    val_acc = [v for v in h.val_acc if finite(v)]
+    acc_txt = f", val accuracy {min(val_acc):.3f}-{max(val_acc):.3f}" if val_acc else ""
+    return [eval_loss_at_chance.finding(
+        Severity.ERROR,
+        f"val_loss stays at {min(vl):.4f}-{max(vl):.4f} ≈ ln {k} = {ln_k:.4f} over {len(vl)} epochs{acc_txt}, "
+        f"while the training loss falls to {loss[-1]:.4g}.",
+        evidence={"classes": k, "classes_source": "given" if known else "fitted to val_loss",
+                  "ln_k": r(ln_k), "val_loss": [r(v) for v in vl], "train_loss_last": r(loss[-1]),
+                  "val_acc": [r(v) for v in val_acc], "tolerance": UNIFORM_EVAL_TOLERANCE,
+                  "train_learned_fraction": TRAIN_LEARNED_FRACTION},
+        fix=Fix("Preprocess validation and test images exactly like the training images",
+                "x_train = x_train.astype(\"float32\") / 255.0\n"
+                "x_test = x_test.astype(\"float32\") / 255.0  # the same for every split"),
+        explanation=(
+            f"A validation loss of ln {k} is an output that gives each class 1/{k}: the network sees no signal in "
+            "the validation inputs although it learned its training inputs. That happens when the validation "
+            "images are on a far smaller scale than the training images (e.g. training on raw 0-255 pixels, "
+            "validating on /255 pixels that look black to it) or are blank; overfitting would make the model "
+            "confidently wrong and push val_loss above ln K instead."
+        ),
+        split="val",
+    )]
+
+
+# --- LOG008 -----------------------------------------------------------------------
+#: Training loss above (1 + this) x ln K after the first epoch: worse than the
+#: uniform guess that a correctly wired softmax reaches by zeroing its last layer.
+ABOVE_CHANCE_MARGIN = 0.10
+
+#: ... with training accuracy below 1/K + this in each of those epochs (no learning).
+NO_LEARNING_ACCURACY_MARGIN = 0.10
+
+#: ... and the loss not trending down: it fell by less than this fraction from
+#: the second epoch to the last (a slow but healthy many-class run falls faster).
+NO_PROGRESS_DROP = 0.10
+
+
+@register("LOG008", "loss-above-chance", requires=("history",), cause="output-loss-mismatch")
+def loss_above_chance(inputs):
+    """The training loss stays above ln K with accuracy near chance: the loss cannot reach a uniform guess.
+
+    ## What it does
+    Looks at every epoch after the first (at least two). Fires when the
+    training loss stays above (1 + `ABOVE_CHANCE_MARGIN`) x ln K, training
+    accuracy stays below 1/K + `NO_LEARNING_ACCURACY_MARGIN`, and the loss
+    fell by less than `NO_PROGRESS_DROP` (10%) over those epochs. K is the
+    known class count or the one the first epoch's loss fits; otherwise 10 is
+    assumed and the finding is a warning.
+
+    ## Why is this bad?
+    ln K is what a softmax classifier scores by predicting 1/K for every
+    class, and gradient descent reaches it within a few hundred steps by
+    shrinking the last layer. A loss that stays above it means the gradient
+    path from the loss to the output is broken: logits (a linear or ReLU
+    output) fed to a cross-entropy with `from_logits=False`, which clips
+    negative outputs to 1e-7 (16.1 nats) and gives them no gradient, or
+    another output activation the loss does not expect. Motivated by the
+    re-enacted `Dense(10)` + `sparse_categorical_crossentropy` case (loss
+    3.4-4.5 against ln 10 = 2.30, accuracy 0.10-0.18 for five epochs).
+
+    ## Example
+    ```
+    Epoch 5/5
+    25/25 - 1s - accuracy: 0.1841 - loss: 3.4144 - val_accuracy: 0.0887 - val_loss: 3.4288
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(10, activation="softmax")(x)       # probabilities for the default loss
+    # or keep Dense(10) and say so:
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), ...)
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.acc)
+    later = [(i, lo, ac) for i, (lo, ac) in rows if i > 0]
+    if len(later) < CHANCE_MIN_EPOCHS:
+        return []
+    k, source = log_classes(inputs, trust_log=False)
+    assumed = k is None
+    k = k or 10
+    ln_k = math.log(k)
+    losses = [lo for _, lo, _ in later]
+    accs = [ac for _, _, ac in later]
+    if min(losses) <= (1 + ABOVE_CHANCE_MARGIN) * ln_k or max(accs) >= 1.0 / k + NO_LEARNING_ACCURACY_MARGIN:
+        return []
+    if losses[-1] < (1 - NO_PROGRESS_DROP) * losses[0]:
+        return []
+    note = " (assuming 10 classes; pass --classes K if not)" if assumed else ""
+    return [loss_above_chance.finding(
+        Severity.WARNING if assumed else Severity.ERROR,
+        f"Training loss stays at {min(losses):.3f}-{max(losses):.3f}, above ln {k} = {ln_k:.3f}{note}, with "
+        f"accuracy {min(accs):.3f}-{max(accs):.3f} over epochs {later[0][0] + 1}-{later[-1][0] + 1}.",
+        evidence={"classes": k, "classes_source": "assumed" if assumed else source, "ln_k": r(ln_k),
+                  "loss": [r(v) for v in losses], "acc": [r(v) for v in accs],
+                  "margin": ABOVE_CHANCE_MARGIN, "no_progress_drop": NO_PROGRESS_DROP},
+        fix=Fix("Give the loss what it expects: softmax probabilities, or from_logits=True for a linear output",
+                'outputs = layers.Dense(10, activation="softmax")(x)\n'
+                "# or: loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+        explanation=(
+            f"A {k}-class softmax trained with cross-entropy reaches ln {k} = {ln_k:.2f} just by predicting 1/{k} "
+            "for every class; staying above it, without learning, means the loss is not getting the outputs it "
+            "expects (logits fed to a loss with from_logits=False clip to 1e-7 and pass no gradient). The "
+            "validation numbers of such a run measure the wiring, not generalization."
+        ),
+        split="train",
+    )]
+
+
+# --- LOG009 -----------------------------------------------------------------------
+#: The first epoch's accuracy lies within this of 1 - 1/K for an integer K >= 3:
+#: binary accuracy of K one-hot outputs that all predict "no" (0.9000 for K = 10).
+PRIOR_ACCURACY_TOLERANCE = 0.005
+
+#: ... and its loss within this fraction of H(1/K), the binary cross-entropy of
+#: K outputs that each predict the class prior 1/K (0.325 nats for K = 10).
+PRIOR_LOSS_TOLERANCE = 0.15
+
+#: Over the run the accuracy moves less than this, while the loss falls by at
+#: least `PRIOR_LOSS_FALL`: a categorical accuracy would rise with such a fall
+#: in cross-entropy, a per-output binary accuracy barely moves.
+FLAT_ACCURACY_RANGE = 0.02
+PRIOR_LOSS_FALL = 0.15
+
+
+@register("LOG009", "binary-accuracy-on-one-hot", requires=("history",), cause="label-format-mismatch")
+def binary_accuracy_on_one_hot(inputs):
+    """Accuracy sits at 1 - 1/K from the first epoch with a loss of H(1/K): per-output binary accuracy.
+
+    ## What it does
+    Reads the first epoch's validation accuracy and loss (training, when there
+    is no validation). Fires when the accuracy is within
+    `PRIOR_ACCURACY_TOLERANCE` of 1 - 1/K for some K >= 3, the loss within
+    `PRIOR_LOSS_TOLERANCE` of the binary entropy H(1/K), and, over at least
+    `MIN_EPOCHS_FOR_CURVES` epochs, the accuracy moves less than
+    `FLAT_ACCURACY_RANGE` while the loss falls by at least `PRIOR_LOSS_FALL`.
+
+    ## Why is this bad?
+    `binary_crossentropy` on K-class one-hot labels scores each of the K
+    outputs as a separate yes/no question, and Keras <= 2.3 then reported
+    `binary_accuracy` as "accuracy": predicting "no" everywhere is already
+    1 - 1/K right (90% for CIFAR-10). The reported accuracy is inflated and
+    says nothing about which class the model picks; the true class accuracy
+    can be 0.4 while the log shows 0.91. Motivated by the re-enacted
+    binary-crossentropy-on-one-hot case (accuracy 0.8999 -> 0.9078, true
+    categorical accuracy 0.42) and the 19-class thread where 0.98 "accuracy"
+    was 0.83.
+
+    ## Example
+    ```
+    Epoch 1/5
+    63/63 - 3s - accuracy: 0.8999 - loss: 0.3614 - val_accuracy: 0.9000 - val_loss: 0.3235
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(10, activation="softmax")(x)
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])  # one-hot labels
+    ```
+    """
+    h = inputs.history
+    acc_s, loss_s, split = (h.val_acc, h.val_loss, "val") if h.val_acc and h.val_loss else (h.acc, h.loss, "train")
+    rows = aligned(loss_s, acc_s)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or rows[0][0] != 0:
+        return []
+    l0, a0 = rows[0][1]
+    if a0 >= 1.0:
+        return []
+    k = round(1.0 / (1.0 - a0))
+    known = classes_from_data(inputs)
+    if k < 3 or (known and known != k) or abs(a0 - (1 - 1.0 / k)) > PRIOR_ACCURACY_TOLERANCE:
+        return []
+    prior_loss = binary_entropy(1.0 / k)
+    if abs(l0 - prior_loss) > PRIOR_LOSS_TOLERANCE * prior_loss:
+        return []
+    accs = [a for _, (_, a) in rows]
+    losses = [lo for _, (lo, _) in rows]
+    if max(accs) - min(accs) >= FLAT_ACCURACY_RANGE or losses[-1] > (1 - PRIOR_LOSS_FALL) * losses[0]:
+        return []
+    name = "val_" if split == "val" else ""
+    return [binary_accuracy_on_one_hot.finding(
+        Severity.WARNING,
+        f"{name}accuracy starts at {a0:.4f} ≈ 1 - 1/{k} and stays within {min(accs):.4f}-{max(accs):.4f} while "
+        f"{name}loss falls from {losses[0]:.4f} (H(1/{k}) = {prior_loss:.4f}) to {losses[-1]:.4f}.",
+        evidence={"classes_implied": k, "accuracy_first": r(a0), "prior_accuracy": r(1 - 1.0 / k),
+                  "loss_first": r(l0), "prior_binary_entropy": r(prior_loss), "accuracy": [r(a) for a in accs],
+                  "loss": [r(v) for v in losses], "split": split},
+        fix=Fix("Use softmax with categorical_crossentropy for one-hot single-label classes",
+                'outputs = layers.Dense(10, activation="softmax")(x)\n'
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])'),
+        explanation=(
+            f"{1 - 1.0 / k:.4f} is what {k} yes/no outputs score by answering 'no' to all of them, and "
+            f"{prior_loss:.3f} nats is their binary cross-entropy when each predicts the prior 1/{k}: the run "
+            "scores one-hot labels output by output (binary_crossentropy with binary accuracy). That accuracy "
+            "is inflated and barely moves as the model learns; the class accuracy is far lower."
+        ),
+        split=split,
+    )]
+
+
+# --- LOG010 -----------------------------------------------------------------------
+#: Validation accuracy below this fraction of chance (1/K) in every epoch: the
+#: predictions anti-correlate with the validation labels, which one class
+#: distribution cannot produce (a model that learned nothing still scores 1/K).
+#: At K = 10: below 0.05. The re-enacted unshuffled `validation_split` printed
+#: exactly 0 for five epochs: validation held classes 8 and 9, training never did.
+BELOW_CHANCE_FRACTION = 0.5
+
+
+@register("LOG010", "val-accuracy-below-chance", requires=("history",), cause="eval-distribution-shift")
+def val_accuracy_below_chance(inputs):
+    """Validation accuracy stays far below chance while training accuracy rises.
+
+    ## What it does
+    Fires when every epoch's validation accuracy is below
+    `BELOW_CHANCE_FRACTION` x 1/K (over at least `CHANCE_MIN_EPOCHS` epochs)
+    while training accuracy ends at least `TRAIN_ABOVE_CHANCE` above 1/K.
+    With K unknown, 10 is assumed and the finding is a warning.
+
+    ## Why is this bad?
+    A model scores 1/K on validation data from its training distribution even
+    when it learned nothing. Far below that, its predictions systematically
+    miss: the validation set holds classes the model never saw in training.
+    The classic cause is `validation_split` on data sorted by class (Keras
+    takes the last fraction before shuffling, e.g. only the last classes).
+    Overfitting lowers validation accuracy from a peak above chance, never to 0.
+
+    ## Example
+    ```
+    Epoch 5/5
+    100/100 - 2s - accuracy: 0.4953 - loss: 1.3735 - val_accuracy: 0.0000e+00 - val_loss: 8.6281
+    ```
+
+    ## Use instead
+    ```python
+    idx = np.random.default_rng(0).permutation(len(x_train))
+    x_train, y_train = x_train[idx], y_train[idx]   # shuffle before validation_split
+    model.fit(x_train, y_train, validation_split=0.2)
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < CHANCE_MIN_EPOCHS:
+        return []
+    known = known_classes(inputs)
+    k = known or 10
+    vals = [va for _, (_, va) in rows]
+    last_acc = rows[-1][1][0]
+    if max(vals) >= BELOW_CHANCE_FRACTION / k or last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
+        return []
+    assumed = "" if known else " (assuming 10 classes; pass --classes K if not)"
+    return [val_accuracy_below_chance.finding(
+        Severity.ERROR if known else Severity.WARNING,
+        f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f}, below half of chance (1/{k}){assumed}, "
+        f"over {len(vals)} epochs while training accuracy reaches {last_acc:.4f}.",
+        evidence={"classes": k, "classes_assumed": not known, "chance": r(1.0 / k),
+                  "threshold": r(BELOW_CHANCE_FRACTION / k), "val_acc": [r(v) for v in vals],
+                  "train_acc_last": r(last_acc)},
+        fix=Fix("Shuffle images and labels together before validation_split, or validate on a stratified split",
+                "idx = np.random.default_rng(0).permutation(len(x))\nx, y = x[idx], y[idx]\n"
+                "model.fit(x, y, validation_split=0.2)"),
+        explanation=(
+            "Accuracy far below chance, every epoch, means the model's predictions never match the validation "
+            "labels: the validation data holds classes (or a class mix) that training did not, typically "
+            "validation_split on class-sorted data. It is not overfitting: that lowers validation accuracy "
+            "from a peak above chance."
+        ),
+        split="val",
+    )]
+
+
+# --- LOG011 -----------------------------------------------------------------------
+#: Keras' BatchNormalization updates its moving mean and variance with momentum
+#: 0.99: after n optimizer steps their initial values (mean 0, variance 1)
+#: still weigh 0.99^n, more than 5% below 300 steps. A Keras progress bar
+#: counts steps or samples, so bar total x epochs bounds the steps from above.
+BN_SETTLING_STEPS = 300
+
+
+def few_optimizer_steps(h: Any) -> int | None:
+    """The most optimizer steps the run can have taken, when that is at most `BN_SETTLING_STEPS`."""
+    total = getattr(h, "bar_total", None)
+    if not total or total <= 0 or h.epochs <= 0:
+        return None
+    bound = int(total) * h.epochs
+    return bound if bound <= BN_SETTLING_STEPS else None
+
+
+@register("LOG011", "evaluate-after-few-steps", requires=("history",), cause="regularization-gap")
+def evaluate_after_few_steps(inputs):
+    """evaluate() is far below the training accuracy after too few steps for BatchNorm statistics to settle.
+
+    ## What it does
+    For a run without validation metrics, compares the last printed
+    `model.evaluate()` accuracy with the last training accuracy. Fires when it
+    is more than `EVAL_ACCURACY_TOLERANCE` lower and the run can have taken
+    at most `BN_SETTLING_STEPS` optimizer steps (progress-bar total x epochs).
+
+    ## Why is this bad?
+    Training metrics are computed in training mode: BatchNormalization
+    normalizes with each batch's own statistics and Dropout is active.
+    `evaluate()` runs in inference mode, with the moving statistics, which
+    move only 1% per step (momentum 0.99): after a few dozen steps they are
+    still near their initial values, so the same images, perfectly fitted in
+    training, are classified from badly normalized activations. The gap is a
+    train/inference-mode gap, not overfitting and not a data bug. Motivated by
+    the thread where a ResNet fitted 3 batches to 100% and `evaluate()` on the
+    same data gave 33%.
+
+    ## Example
+    ```
+    Epoch 5/5
+    3/3 [==============================] - 0s 53ms/step - loss: 1.1921e-07 - acc: 1.0000
+    [10.745396614074707, 0.3333333432674408]
+    ```
+
+    ## Use instead
+    Train for more steps (more data or epochs), lower the BatchNormalization
+    momentum (`momentum=0.9`), and compare like with like: evaluate the
+    training images with `model.evaluate` too.
+    """
+    h = inputs.history
+    if h.val_acc or h.val_loss:
+        return []
+    steps = few_optimizer_steps(h)
+    evals = [e for e in h.evaluations if finite(e.get("accuracy"))]
+    acc = [a for a in h.acc if finite(a)]
+    if steps is None or not evals or not acc:
+        return []
+    ea = evals[-1]["accuracy"]
+    if not ea < acc[-1] - EVAL_ACCURACY_TOLERANCE:
+        return []
+    weight = 0.99 ** steps
+    return [evaluate_after_few_steps.finding(
+        Severity.WARNING,
+        f"evaluate() gives accuracy {ea:.4f} against {acc[-1]:.4f} in training, after at most {steps} optimizer "
+        f"steps ({h.bar_total} per epoch x {h.epochs} epochs).",
+        evidence={"evaluate": {k: r(v) for k, v in evals[-1].items() if finite(v)}, "train_acc_last": r(acc[-1]),
+                  "max_steps": steps, "bar_total": h.bar_total, "epochs": h.epochs,
+                  "initial_statistics_weight": r(weight, 3), "settling_steps": BN_SETTLING_STEPS},
+        fix=Fix("Train for more steps or lower BatchNormalization's momentum; evaluate training images to compare",
+                "layers.BatchNormalization(momentum=0.9)\nmodel.evaluate(x_train, y_train)  # inference mode, same data"),
+        explanation=(
+            f"Training accuracy is measured in training mode (batch statistics, dropout on); evaluate() uses "
+            f"BatchNormalization's moving statistics, which after {steps} steps at momentum 0.99 still carry "
+            f"{weight:.0%} of their initial values. A model can fit its training batches perfectly and still "
+            "misclassify them in inference mode: a train/inference-mode gap, not overfitting or a data bug."
+        ),
+        split="test",
+    )]
+
+
+# --- LOG012 -----------------------------------------------------------------------
+#: In every epoch (at least `MIN_EPOCHS_FOR_CURVES`), validation loss is at
+#: least this fraction below the training loss ...
+OPPOSITE_LOSS_MARGIN = 0.10
+
+#: ... while validation accuracy is at least this far below training accuracy.
+OPPOSITE_ACCURACY_MARGIN = 0.02
+
+
+@register("LOG012", "val-loss-lower-accuracy-lower", requires=("history",), cause="eval-distribution-shift")
+def val_loss_lower_accuracy_lower(inputs):
+    """Validation loss is lower than training loss but validation accuracy is lower too, every epoch.
+
+    ## What it does
+    Fires when, in every epoch (at least `MIN_EPOCHS_FOR_CURVES`), `val_loss`
+    is at least `OPPOSITE_LOSS_MARGIN` (10%) below the training loss and
+    validation accuracy at least `OPPOSITE_ACCURACY_MARGIN` below training
+    accuracy.
+
+    ## Why is this bad?
+    On one data distribution the two measures agree on which split the model
+    does better on: overfitting makes validation worse on both, dropout and
+    augmentation make validation better on both. Better on loss but worse on
+    accuracy means the splits differ: another class mix (a rare class
+    under-represented in validation), other label noise, other inputs. The
+    gap in accuracy then says little about generalization. Motivated by the
+    binary LSTM thread (val_loss 0.50 vs 0.63, val accuracy 0.78 vs 0.83,
+    answered with the class mix of the test set).
+
+    ## Example
+    ```
+    Epoch 5/10
+    10708/10708 [=======] - loss: 0.6180 - acc: 0.8318 - val_loss: 0.4942 - val_acc: 0.7848
+    ```
+
+    ## Use instead
+    Split with `sklearn.model_selection.train_test_split(..., stratify=y)`,
+    compare the class counts of the splits (`np.bincount`), and report a
+    metric that is robust to the class mix (per-class recall, AUC).
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.val_loss, h.acc, h.val_acc)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or len(rows) != h.epochs:
+        return []
+    if not all(vl <= (1 - OPPOSITE_LOSS_MARGIN) * lo and va <= a - OPPOSITE_ACCURACY_MARGIN
+               for _, (lo, vl, a, va) in rows):
+        return []
+    _, (lo, vl, a, va) = rows[-1]
+    return [val_loss_lower_accuracy_lower.finding(
+        Severity.WARNING,
+        f"In all {len(rows)} epochs validation loss is lower than training loss (last {vl:.4g} vs {lo:.4g}) while "
+        f"validation accuracy is lower than training accuracy (last {va:.4f} vs {a:.4f}).",
+        evidence={"epochs": len(rows), "loss_ratio": [r(v[1] / v[0]) for _, v in rows if v[0] > 0],
+                  "accuracy_gap": [r(v[2] - v[3]) for _, v in rows],
+                  "loss_margin": OPPOSITE_LOSS_MARGIN, "accuracy_margin": OPPOSITE_ACCURACY_MARGIN},
+        fix=Fix("Split with stratification and compare the class counts of the splits",
+                "from sklearn.model_selection import train_test_split\n"
+                "x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=y)\n"
+                "print(np.bincount(y_tr.ravel()), np.bincount(y_val.ravel()))"),
+        explanation=(
+            "On one distribution loss and accuracy agree on which split does better (overfitting: validation "
+            "worse on both; dropout: validation better on both). Here they disagree in every epoch, which "
+            "points to validation data with another class mix or other labels than the training data."
+        ),
+        split="val",
     )]

@@ -201,3 +201,44 @@ def _rows(a: np.ndarray, classes: int | None, shape: tuple, dtype: str) -> Label
         row_sum_min=float(np.nanmin(sums)) if n else None,
         row_sum_max=float(np.nanmax(sums)) if n else None,
     )
+
+
+@dataclass(frozen=True)
+class LabelOrder:
+    """How the labels are ordered along the array.
+
+    Attributes:
+        n: Number of labels read.
+        adjacent_same: Fraction of neighbouring labels that are equal.
+        expected_if_shuffled: That fraction for the same class counts in random
+            order: the sum of squared class frequencies (0.1 for 10 balanced classes).
+        tail_classes: For the last 10% and 20% of the array (what
+            `validation_split=0.1/0.2` takes), the classes present there.
+    """
+
+    n: int
+    adjacent_same: float
+    expected_if_shuffled: float
+    tail_classes: dict[str, list[int]]
+
+
+def label_order(y: Any) -> LabelOrder | None:
+    """Measure the order of integer or one-hot labels; None for other encodings or fewer than 2 labels."""
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] > 1:
+        idx = arr.argmax(axis=1)
+    elif arr.ndim in (1, 2) and (arr.ndim == 1 or arr.shape[1] == 1):
+        flat = arr.reshape(-1)
+        if not np.issubdtype(flat.dtype, np.number) or not np.isfinite(flat).all():
+            return None
+        idx = flat.astype(np.int64)
+    else:
+        return None
+    n = len(idx)
+    if n < 2:
+        return None
+    _, counts = np.unique(idx, return_counts=True)
+    freq = counts / n
+    tails = {f"last_{int(frac * 100)}pct": sorted(int(c) for c in np.unique(idx[int(n * (1 - frac)):]))
+             for frac in (0.1, 0.2)}
+    return LabelOrder(n, float(np.mean(idx[1:] == idx[:-1])), float(np.sum(freq ** 2)), tails)

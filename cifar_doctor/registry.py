@@ -60,6 +60,7 @@ REQUIREMENTS: dict[str, str] = {
     "loss": "needs the training loss",
     "model": "needs a model",
     "history": "needs a training history",
+    "evaluator": "needs a model that can be evaluated on the data",
 }
 
 #: How a caller of `cifar_doctor.diagnose` supplies each requirement, shown after
@@ -72,6 +73,7 @@ PYTHON_HINTS: dict[str, str] = {
     "loss": "loss, or a compiled model",
     "model": "model",
     "history": "history",
+    "evaluator": "model, a Keras model or .keras file",
 }
 
 

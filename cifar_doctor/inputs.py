@@ -79,6 +79,12 @@ class ModelInfo:
             layer. Defaults to `[]`.
         layers: Class names of the layers, in order. Defaults to `[]`.
         name: The model's name. Defaults to `None`.
+        activations: The activation each layer of `layers` applies (`relu`,
+            `softmax`, `linear` ...; `None` for layers without one), in the
+            same order. Defaults to `[]`.
+        optimizer: Class name of the compiled optimizer (`Adam`, `SGD` ...).
+            Defaults to `None`.
+        learning_rate: Its learning rate when the model was saved. Defaults to `None`.
     """
 
     input_shape: tuple | None = None
@@ -89,6 +95,9 @@ class ModelInfo:
     rescaling: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
     name: str | None = None
+    activations: list[str | None] = field(default_factory=list)
+    optimizer: str | None = None
+    learning_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +109,8 @@ class ModelInfo:
             "from_logits": self.from_logits,
             "rescaling": list(self.rescaling),
             "layers": len(self.layers),
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
         }
 
 

@@ -280,3 +280,56 @@ def test_cli_text_file_renamed_keras_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "not a .keras file" in proc.stderr and "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+
+
+# --- MDL008-MDL010: optimizer and activations read off the model --------------------------
+@pytest.mark.parametrize("opt,lr,severity,cause", [
+    ("SGD", 1.0, "warning", "unstable-training"),          # 100x the default: the re-enacted dead network
+    ("Adam", 0.5, "warning", "unstable-training"),
+    ("Adam", -1e-3, "error", "not-learning"),
+    ("Adadelta", 1e-3, "warning", "underfitting"),         # Keras' Adadelta default, 1000x below Keras 2's
+    ("Adam", 1e-7, "warning", "underfitting"),
+])
+def test_mdl008_learning_rate_out_of_range(opt, lr, severity, cause):
+    f = check("MDL008", model=info(optimizer=opt, learning_rate=lr))[0][0]
+    assert (f.severity.value, f.cause) == (severity, cause) and f.evidence["learning_rate"] == lr
+
+
+@pytest.mark.parametrize("opt,lr", [("Adam", 1e-3), ("SGD", 0.1), ("Adadelta", 1.0), ("RMSprop", 1e-4)])
+def test_mdl008_silent_on_usual_learning_rates(opt, lr):
+    assert check("MDL008", model=info(optimizer=opt, learning_rate=lr))[0] == []
+
+
+def test_mdl008_skipped_or_silent_without_optimizer():
+    assert check("MDL008", model=info())[0] == []
+
+
+def test_mdl009_softmax_twice():
+    m = info(layers=["Flatten", "Dense", "Dense", "Softmax"], activations=[None, "relu", "softmax", "softmax"])
+    f = check("MDL009", model=m)[0][0]
+    assert f.evidence["max_probability"] == pytest.approx(0.232, abs=1e-4) and f.severity.value == "error"
+    ok = info(layers=["Dense", "Dense", "Dense", "Softmax"], activations=["relu", "softmax", "linear", "softmax"])
+    assert check("MDL009", model=ok)[0] == []
+
+
+def test_mdl010_stacked_sigmoids():
+    m = info(layers=["Flatten"] + ["Dense"] * 5, activations=[None] + ["sigmoid"] * 4 + ["softmax"])
+    assert check("MDL010", model=m)[0][0].evidence["sigmoid_hidden_layers"] == 4
+    shallow = info(layers=["Dense"] * 3, activations=["sigmoid", "relu", "sigmoid"])
+    assert check("MDL010", model=shallow)[0] == []
+
+
+@pytest.mark.tf
+def test_model_facts_read_optimizer_and_activations(tmp_path):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    from cifar_doctor.sources.models import load_model
+
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(4, activation="sigmoid"), layers.Dense(3),
+                              layers.Softmax()])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="categorical_crossentropy")
+    model.save(tmp_path / "m.keras")
+    _, facts = load_model(tmp_path / "m.keras")
+    assert (facts.optimizer, facts.learning_rate) == ("SGD", 1.0)
+    assert facts.activations == ["sigmoid", "linear", "softmax"]

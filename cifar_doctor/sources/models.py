@@ -456,6 +456,8 @@ def model_info(model: Any) -> ModelInfo:
     except (AttributeError, ValueError):
         pass
     loss, from_logits = compiled_loss(model)
+    ops = _ordered_ops(model)
+    optimizer, learning_rate = optimizer_facts(model)
     return ModelInfo(
         input_shape=input_shape,
         output_units=output_units,
@@ -463,9 +465,41 @@ def model_info(model: Any) -> ModelInfo:
         loss=loss,
         from_logits=from_logits,
         rescaling=input_normalization(model),
-        layers=[type(op).__name__ for op in _ordered_ops(model)],
+        layers=[type(op).__name__ for op in ops],
         name=getattr(model, "name", None),
+        activations=[_op_activation(op) for op in ops],
+        optimizer=optimizer,
+        learning_rate=learning_rate,
     )
+
+
+def _op_activation(op: Any) -> str | None:
+    """The activation a layer applies: its `activation` argument, or what an activation layer is."""
+    cls = type(op).__name__
+    if cls == "Softmax":
+        return "softmax"
+    if cls == "Sigmoid":
+        return "sigmoid"
+    if cls in ("ReLU", "LeakyReLU", "ELU", "PReLU"):
+        return "relu" if cls == "ReLU" else _snake(cls)
+    if hasattr(op, "activation") and not _is_model(op):
+        return _activation_name(op.activation)
+    return None
+
+
+def optimizer_facts(model: Any) -> tuple[str | None, float | None]:
+    """(class name, current learning rate) of the compiled optimizer; Nones when there is none."""
+    opt = getattr(model, "optimizer", None)
+    opt = getattr(opt, "inner_optimizer", None) or opt  # mixed precision's LossScaleOptimizer
+    if opt is None:
+        return None, None
+    lr = None
+    try:
+        value = float(np.asarray(opt.learning_rate))
+        lr = float(f"{value:.6g}") if np.isfinite(value) else None  # float32 0.001 reads 0.0010000000474974513
+    except Exception:  # noqa: BLE001 - a schedule or backend object that cannot be read: unknown
+        lr = None
+    return type(opt).__name__, lr
 
 
 # --- evaluation ---------------------------------------------------------------------------

@@ -30,7 +30,8 @@ CAUSES: dict[str, str] = {
     "unstable-training": "loss oscillates or diverges: the learning rate is likely too high",
     "numerical-instability": "NaN or Inf in inputs or loss",
     "train-test-leakage": "eval images also appear in the training set",
-    "regularization-gap": "validation beats training because dropout/augmentation only act in training",
+    "regularization-gap": "training and inference modes differ: dropout/augmentation act only in training, "
+                          "BatchNorm normalizes with batch statistics in training and moving averages in inference",
     "eval-distribution-shift": "eval data differs in distribution from training data",
     "eval-labels-misaligned": "eval accuracy stays at chance while training accuracy rises",
     "class-imbalance": "classes are strongly imbalanced",

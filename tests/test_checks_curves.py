@@ -227,3 +227,11 @@ def test_fit006_silent_on_few_steps_or_unknown_steps(make_history):
     assert "FIT006" not in found(h)  # no progress bar: the pace cannot be judged
     h.bar_total = 40  # 160 steps: a healthy start is this slow too
     assert "FIT006" not in found(h)
+
+
+def test_log008_saturated_training_softmax_is_not_learning_not_a_wiring_bug(make_history):
+    # raw 0-255 pixels under Keras 2's clipped loss: every error costs ~16 nats, accuracy at chance
+    h = make_history(loss=[14.6, 14.5, 14.51, 14.49], acc=[0.094, 0.1, 0.099, 0.101])
+    f = found(h)["LOG008"]
+    assert f.cause == "not-learning" and f.evidence["cost_per_error"] > 16
+    assert verdict(h) == "not-learning"

@@ -77,3 +77,11 @@ def test_lookup_by_code_name_and_prefix():
 
 def test_causes_have_precedence():
     assert set(PRECEDENCE) | {"healthy"} == set(CAUSES)
+
+
+def test_readme_lists_every_check():
+    readme = (TESTS.parent / "README.md").read_text(encoding="utf-8")
+    for spec in registry.all_checks():
+        cause = f"`{spec.cause}`" if spec.cause else "advice"
+        row = f"| `{spec.code}` | {spec.name} | {', '.join(spec.requires) or '-'} | {cause} |"
+        assert row in readme, f"README's check table lacks: {row}"

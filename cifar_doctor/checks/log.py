@@ -678,7 +678,10 @@ def loss_above_chance(inputs):
     accuracy stays below 1/K + `NO_LEARNING_ACCURACY_MARGIN`, and the loss
     fell by less than `NO_PROGRESS_DROP` (10%) over those epochs. K is the
     known class count or the one the first epoch's loss fits; otherwise 10 is
-    assumed and the finding is a warning.
+    assumed and the finding is a warning. When each training error costs at
+    least `SATURATED_COST` nats (loss / (1 - accuracy)), the softmax is
+    saturated on the training inputs themselves (raw 0-255 pixels, blown-up
+    weights): that is reported as `not-learning` instead.
 
     ## Why is this bad?
     ln K is what a softmax classifier scores by predicting 1/K for every
@@ -720,13 +723,35 @@ def loss_above_chance(inputs):
     if losses[-1] < (1 - NO_PROGRESS_DROP) * losses[0]:
         return []
     note = " (assuming 10 classes; pass --classes K if not)" if assumed else ""
+    cost = per_error_cost(losses[-1], accs[-1])
+    message = (f"Training loss stays at {min(losses):.3f}-{max(losses):.3f}, above ln {k} = {ln_k:.3f}{note}, with "
+               f"accuracy {min(accs):.3f}-{max(accs):.3f} over epochs {later[0][0] + 1}-{later[-1][0] + 1}.")
+    evidence = {"classes": k, "classes_source": "assumed" if assumed else source, "ln_k": r(ln_k),
+                "loss": [r(v) for v in losses], "acc": [r(v) for v in accs], "cost_per_error": r(cost, 3),
+                "saturated_cost_threshold": r(SATURATED_COST, 3),
+                "margin": ABOVE_CHANCE_MARGIN, "no_progress_drop": NO_PROGRESS_DROP}
+    severity = Severity.WARNING if assumed else Severity.ERROR
+    if cost >= SATURATED_COST:
+        # every training error costs what a saturated softmax charges: the outputs are confidently wrong
+        # on the training inputs themselves (inputs on a huge scale, weights blown up), not mis-wired
+        return [loss_above_chance.finding(
+            severity, message + f" Each training error costs {cost:.1f} nats: a saturated softmax.",
+            evidence=evidence, cause="not-learning", split="train",
+            fix=Fix("Normalize the inputs and lower the learning rate",
+                    'x_train = x_train.astype("float32") / 255.0\n'
+                    'model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=..., metrics=["accuracy"])'),
+            explanation=(
+                f"Training errors costing {cost:.0f} nats each (Keras 2's clipped ceiling is "
+                f"{KERAS2_LOSS_CEILING:.1f}) mean the softmax is saturated on the training images: logits tens of "
+                "units apart, from inputs on a huge scale (raw 0-255 pixels into an unnormalized network) or "
+                "weights thrown far by too large steps. The network is not learning; there is no generalization "
+                "gap to read yet."
+            ),
+        )]
     return [loss_above_chance.finding(
-        Severity.WARNING if assumed else Severity.ERROR,
-        f"Training loss stays at {min(losses):.3f}-{max(losses):.3f}, above ln {k} = {ln_k:.3f}{note}, with "
-        f"accuracy {min(accs):.3f}-{max(accs):.3f} over epochs {later[0][0] + 1}-{later[-1][0] + 1}.",
-        evidence={"classes": k, "classes_source": "assumed" if assumed else source, "ln_k": r(ln_k),
-                  "loss": [r(v) for v in losses], "acc": [r(v) for v in accs],
-                  "margin": ABOVE_CHANCE_MARGIN, "no_progress_drop": NO_PROGRESS_DROP},
+        severity,
+        message,
+        evidence=evidence,
         fix=Fix("Give the loss what it expects: softmax probabilities, or from_logits=True for a linear output",
                 'outputs = layers.Dense(10, activation="softmax")(x)\n'
                 "# or: loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),

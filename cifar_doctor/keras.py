@@ -7,14 +7,13 @@ TensorFlow or Keras configuration change.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import keras
 import numpy as np
 
-from .errors import InputError, UsageError
-from .findings import Finding, Severity
+from .errors import InputError, UsageError, invalid_value
+from .inputs import check_classes
 
 #: Images of each split the data and label checks look at. Range, scheme and
 #: label-encoding checks are decided by statistics that are stable at a few
@@ -40,6 +39,17 @@ TRAIN_EVAL_KEY = "train_eval_accuracy"
 
 STOP_ON_CHOICES = (None, "error", "warning")
 
+#: How a callback user supplies each requirement, for skip reasons.
+CALLBACK_HINTS = {
+    "train_x": "train_sample",
+    "labels": "train_sample",
+    "eval_x": "validation_data",
+    "eval_labels": "validation_data",
+    "loss": "loss, or a compiled model",
+    "model": "the model being fitted",
+    "history": "an epoch end",
+}
+
 
 class DoctorCallback(keras.callbacks.Callback):
     """Diagnoses a training run while it runs: pipeline bug or overfitting.
@@ -60,6 +70,9 @@ class DoctorCallback(keras.callbacks.Callback):
     stores it in the history as `train_eval_accuracy`: Keras logs training
     accuracy in training mode, so a gap between `accuracy` and `val_accuracy`
     can come from dropout or augmentation alone.
+
+    The diagnosis itself is a `cifar_doctor.session.Session`, the same one
+    `cifar-doctor watch` and `compare --until-verdict` use.
 
     Args:
         train_sample: A sample of the training data as fed to the model,
@@ -85,7 +98,7 @@ class DoctorCallback(keras.callbacks.Callback):
             `None` before training starts.
         history: The metrics seen so far, one list per key, including
             `train_eval_accuracy` when `train_sample` is given.
-        events: One dict per warning printed: `{"stage", "epoch", "codes"}`.
+        events: One dict per warning printed: `{"stage", "epoch", "codes", "stopped"}`.
 
     Example:
 
@@ -115,27 +128,13 @@ class DoctorCallback(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         if stop_on not in STOP_ON_CHOICES:
-            raise UsageError(
-                "Invalid value received for argument `stop_on`",
-                expected="None, 'error' or 'warning'",
-                received=f"stop_on={stop_on!r}",
-            )
+            raise invalid_value("stop_on", stop_on, expected="None, 'error' or 'warning'")
         if not isinstance(sample_size, (int, np.integer)) or isinstance(sample_size, bool) or sample_size < 1:
-            raise UsageError(
-                "Invalid value received for argument `sample_size`",
-                expected="a positive integer",
-                received=f"sample_size={sample_size!r}",
-            )
-        if classes is not None and (not isinstance(classes, (int, np.integer)) or classes < 2):
-            raise UsageError(
-                "Invalid value received for argument `classes`",
-                expected="an integer >= 2",
-                received=f"classes={classes!r}",
-            )
+            raise invalid_value("sample_size", sample_size, expected="a positive integer")
         self.stop_on = stop_on
         self.warn = bool(warn)
         self.sample_size = int(sample_size)
-        self.classes = int(classes) if classes is not None else None
+        self.classes = check_classes(classes)
         self.loss = loss
         # Bounded samples, taken once, here: a malformed argument fails at construction,
         # not in the middle of `fit`.
@@ -144,26 +143,21 @@ class DoctorCallback(keras.callbacks.Callback):
         self.report: Any = None
         self.history: dict[str, list[float]] = {}
         self.events: list[dict[str, Any]] = []
-        self._inputs: Any = None
-        self._seen: set[tuple[str, str | None]] = set()
-        self._failed = False
-        self._pending: list[tuple] = []
+        self._session: Any = None
+        self._pending: list[tuple[Any, bool]] = []
 
     # --- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.history = {}
-        self.events = []
-        self._seen = set()
-        self._failed = False
-        self.report = None
-        self._pending = []
+        self.history, self.events, self.report, self._pending = {}, [], None, []
+        self._session = None
         try:
-            self._inputs = self._build_inputs()
-            report = self._diagnose(counterfactual=False)
+            session = self._new_session(self._build_inputs())
+            update = session.update()
         except Exception as exc:  # never break the user's training
             self._notice_failure(exc)
             return
-        self._react(report, stage="train_begin", epoch=None)
+        self._session = session
+        self._react(update, stage="train_begin")
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._flush()
@@ -180,36 +174,38 @@ class DoctorCallback(keras.callbacks.Callback):
                 acc = None
             if acc is not None:
                 self.history.setdefault(TRAIN_EVAL_KEY, []).append(acc)
-        if self._inputs is None or self._failed:
+        if self._session is None:
             return
         try:
-            self._inputs.history = self._history_object()
-            report = self._diagnose(counterfactual=False)
+            update = self._session.update(self._history_object())
         except Exception as exc:
             self._notice_failure(exc)
             return
-        self._react(report, stage="epoch_end", epoch=epoch + 1)
+        self._react(update, stage="epoch_end")
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        from .render.live import print_notice
+
         self._flush()
-        if self._inputs is None or self._failed:
+        if self._session is None:
             return
         try:
-            if self.history:
-                self._inputs.history = self._history_object()
-            report = self._diagnose(counterfactual=True)
+            report = self._session.finish(self._history_object() if self.history else None)
         except Exception as exc:
             self._notice_failure(exc)
             return
         self.report = report
-        if self.warn and any(f.severity == Severity.ERROR for f in report.findings):
+        if self.warn and any(f.severity.value == "error" for f in report.findings):
             v = report.verdict
-            _stderr_line(
-                f"cifar-doctor: verdict {v.cause} (confidence {v.confidence:.2f}). "
-                "callback.report.print() shows the evidence and the fix."
-            )
+            print_notice(f"verdict {v.cause} (confidence {v.confidence:.2f}). "
+                         "callback.report.print() shows the evidence and the fix.", style="")
 
-    # --- internals -----------------------------------------------------------------------
+    # --- adapter: Keras logs in, alerts out ----------------------------------------------
+    def _new_session(self, inputs: Any) -> Any:
+        from .session import Session
+
+        return Session(inputs, floor="warning" if self.stop_on == "warning" else "error", hints=CALLBACK_HINTS)
+
     def _build_inputs(self) -> Any:
         from .api import build_inputs
 
@@ -220,13 +216,6 @@ class DoctorCallback(keras.callbacks.Callback):
             model=self.model, loss=self.loss, classes=self.classes,
             sources={"callback": "cifar_doctor.keras.DoctorCallback", "sample_size": self.sample_size},
         )
-
-    def _diagnose(self, *, counterfactual: bool) -> Any:
-        from .engine import run
-
-        report = run(self._inputs, counterfactual=counterfactual)
-        self.report = report
-        return report
 
     def _history_object(self) -> Any:
         from .sources.logs import history_from_dict
@@ -240,23 +229,18 @@ class DoctorCallback(keras.callbacks.Callback):
             history.train_accuracy_inference_mode = list(self.history[TRAIN_EVAL_KEY])
         return history
 
-    def _react(self, report: Any, *, stage: str, epoch: int | None) -> None:
-        """Warn once per new finding at or above error (or `stop_on`) level; stop if asked."""
-        floor = Severity.WARNING.rank if self.stop_on == "warning" else Severity.ERROR.rank
-        new = [f for f in report.findings if f.severity.rank >= floor and (f.code, f.split) not in self._seen]
-        if not new:
+    def _react(self, update: Any, *, stage: str) -> None:
+        """Record and show the update's new findings; stop training if asked."""
+        self.report = update.report
+        if not update.new:
             return
-        self._seen.update((f.code, f.split) for f in new)
         stop = self.stop_on is not None and self.model is not None
         if stop:
             self.model.stop_training = True
-        shown = [f for f in new if f.severity == Severity.ERROR or stop]
-        if not shown:
-            return
-        self.events.append({"stage": stage, "epoch": epoch, "codes": sorted({f.code for f in shown}),
+        self.events.append({"stage": stage, "epoch": update.epoch, "codes": sorted({f.code for f in update.new}),
                             "stopped": stop})
         if self.warn or stop:
-            self._pending.append((shown, report, epoch, stop))
+            self._pending.append((update, stop))
             if stage == "train_begin":
                 self._flush()
             # At an epoch end, Keras' own progress line for the epoch is not written yet (its
@@ -264,55 +248,23 @@ class DoctorCallback(keras.callbacks.Callback):
             # the warning goes out at the next epoch begin or at train end, right after it.
 
     def _flush(self) -> None:
+        from .render.live import print_alert
+
         pending, self._pending = self._pending, []
-        for shown, report, epoch, stop in pending:
-            self._print_warning(shown, report, epoch=epoch, stop=stop)
-
-    def _print_warning(self, findings: list[Finding], report: Any, *, epoch: int | None, stop: bool) -> None:
-        from rich.panel import Panel
-        from rich.text import Text
-
-        from .render.common import SEVERITY_ICON, SEVERITY_STYLE
-        from .render.text import make_console
-
-        sys.stdout.flush()
-        where = "before the first batch" if epoch is None else f"end of epoch {epoch}"
-        body = Text()
-        for i, f in enumerate(findings):
-            if i:
-                body.append("\n")
-            sev = f.severity.value
-            body.append(f"{SEVERITY_ICON[sev]} {f.code} ", style=SEVERITY_STYLE[sev])
-            body.append(f.name, style="bold")
-            if f.split:
-                body.append(f" [{f.split}]", style="dim")
-            body.append("\n  " + f.message)
-            if f.fix is not None:
-                body.append("\n  Fix: ", style="bold green")
-                body.append(f.fix.title)
-        v = report.verdict
-        body.append("\nLikely cause: ", style="bold")
-        body.append(f"{v.cause} (confidence {v.confidence:.2f})")
-        if stop:
-            body.append(
-                f"\nStopping training (stop_on={self.stop_on!r}): Keras ends the run after the "
-                "current " + ("batch." if epoch is None else "epoch."),
-                style="bold",
-            )
-        else:
-            body.append("\nTraining goes on; pass stop_on='error' to stop on such findings.", style="dim")
-        console = make_console(stderr=True)
-        console.print(Panel(body, title=f"cifar-doctor: {where}", title_align="left", border_style="red",
-                            expand=False))
-        console.file.flush()
+        for update, stop in pending:
+            if stop:
+                action = (f"Stopping training (stop_on={self.stop_on!r}): Keras ends the run after the current "
+                          + ("batch." if update.epoch is None else "epoch."))
+            else:
+                action = "Training goes on; pass stop_on='error' to stop on such findings."
+            print_alert(update.new, update.report.verdict, epoch=update.epoch, action=action)
 
     def _notice_failure(self, exc: BaseException) -> None:
-        self._failed = True
-        if isinstance(exc, (InputError, UsageError)):
-            msg = exc.line() if hasattr(exc, "line") else str(exc)
-        else:
-            msg = f"{type(exc).__name__}: {exc}"
-        _stderr_line(f"cifar-doctor: diagnosis disabled for this run ({msg}). Training goes on.")
+        from .render.live import print_notice
+
+        self._session = None
+        msg = exc.line() if isinstance(exc, (InputError, UsageError)) else f"{type(exc).__name__}: {exc}"
+        print_notice(f"diagnosis disabled for this run ({msg}). Training goes on.", style="")
 
     def _train_eval_accuracy(self) -> float | None:
         """Accuracy of the model in inference mode on up to `TRAIN_EVAL_IMAGES` training images."""
@@ -366,12 +318,6 @@ def _keras_major() -> int:
         return int(str(keras.__version__).split(".")[0])
     except ValueError:  # pragma: no cover
         return 0
-
-
-def _stderr_line(text: str) -> None:
-    sys.stdout.flush()
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
 
 
 def _strided(a: Any, n: int) -> Any:

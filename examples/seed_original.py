@@ -21,7 +21,7 @@ With `--limit N`, N training images and min(N, 10,000) test images are used.
 
 Expected output: see `examples/seed_original.txt` (stdout and stderr of a real run).
 The lines to look for:
-    stderr: a "cifar-doctor: before the first batch" panel naming PRE001 ... and the scale ratio
+    stderr: "cifar-doctor ✖ PRE001 ... (before the first batch): ..." with the scale ratio
     stdout: verdict: eval-input-scale-mismatch
 """
 

@@ -150,30 +150,37 @@ def _report(*findings):
 
 
 def _bare_callback(**kw):
+    from cifar_doctor.inputs import Inputs
     from cifar_doctor.keras import DoctorCallback
 
     cb = DoctorCallback(**kw)
     model = SimpleNamespace(stop_training=False)
     cb.set_model(model)
     cb.set_params({"verbose": 1, "epochs": 5, "steps": 10})
+    cb._session = cb._new_session(Inputs())
     return cb, model
+
+
+def _feed(cb, *findings, epoch):
+    """The callback's reaction to a session update whose report holds `findings`."""
+    update = cb._session.observe(_report(*findings), epoch=epoch)
+    cb._react(update, stage="train_begin" if epoch is None else "epoch_end")
 
 
 def test_new_error_warns_once_after_keras_epoch_line(capsys):
     cb, model = _bare_callback()
-    cb._react(_report(_finding()), stage="epoch_end", epoch=1)
+    _feed(cb, _finding(), epoch=1)
     # Keras' ProgbarLogger writes the epoch's line after user callbacks: the warning waits for it
     assert capsys.readouterr().err == ""
     cb.on_epoch_begin(1)
     err = capsys.readouterr().err
-    assert "end of epoch 1" in err and "PRE001" in err and "255.0x" in err and "Divide x_val by 255" in err
-    assert "eval-input-scale-mismatch" in err
+    assert "(after epoch 1)" in err and "PRE001" in err and "255.0x" in err and "Divide x_val by 255" in err
+    assert "likely cause eval-input-scale-mismatch" in err
     assert model.stop_training is False
-    cb._react(_report(_finding()), stage="epoch_end", epoch=2)  # same finding: silent
+    _feed(cb, _finding(), epoch=2)  # same finding: silent
     cb.on_epoch_begin(2)
     assert capsys.readouterr().err == ""
-    cb._react(_report(_finding(), _finding(code="LOG001", split=None, message="val_loss 8.7")), stage="epoch_end",
-              epoch=3)
+    _feed(cb, _finding(), _finding(code="LOG001", split=None, message="val_loss 8.7"), epoch=3)
     cb._flush()
     err = capsys.readouterr().err
     assert "LOG001" in err and "PRE001" not in err
@@ -182,21 +189,20 @@ def test_new_error_warns_once_after_keras_epoch_line(capsys):
 
 def test_train_begin_warns_at_once(capsys):
     cb, _ = _bare_callback()
-    cb._react(_report(_finding()), stage="train_begin", epoch=None)
+    _feed(cb, _finding(), epoch=None)
     err = capsys.readouterr().err
-    assert err.startswith("╭") and "before the first batch" in err
+    assert err.startswith("cifar-doctor ✖ PRE001 train-test-scale-mismatch [val] (before the first batch): ")
 
 
 def test_warnings_and_infos_do_not_warn_by_default(capsys):
     cb, model = _bare_callback()
-    cb._react(_report(_finding(severity=Severity.WARNING), _finding(code="RNG001", severity=Severity.INFO)),
-              stage="epoch_end", epoch=1)
+    _feed(cb, _finding(severity=Severity.WARNING), _finding(code="RNG001", severity=Severity.INFO), epoch=1)
     assert capsys.readouterr().err == "" and cb.events == [] and model.stop_training is False
 
 
 def test_stop_on_error_sets_stop_training_with_message(capsys):
     cb, model = _bare_callback(stop_on="error", warn=False)
-    cb._react(_report(_finding()), stage="epoch_end", epoch=1)
+    _feed(cb, _finding(), epoch=1)
     assert model.stop_training is True  # at once; the message follows Keras' epoch line
     cb.on_train_end()
     err = capsys.readouterr().err
@@ -205,14 +211,14 @@ def test_stop_on_error_sets_stop_training_with_message(capsys):
 
 def test_stop_on_warning_stops_on_warnings(capsys):
     cb, model = _bare_callback(stop_on="warning")
-    cb._react(_report(_finding(severity=Severity.WARNING)), stage="epoch_end", epoch=2)
+    _feed(cb, _finding(severity=Severity.WARNING), epoch=2)
     cb._flush()
     assert model.stop_training is True and "PRE001" in capsys.readouterr().err
 
 
 def test_warn_false_is_silent(capsys):
     cb, model = _bare_callback(warn=False)
-    cb._react(_report(_finding()), stage="epoch_end", epoch=1)
+    _feed(cb, _finding(), epoch=1)
     cb.on_epoch_begin(1)
     assert capsys.readouterr().err == "" and cb.events[0]["codes"] == ["PRE001"]
 
@@ -234,7 +240,7 @@ def test_history_only_seed_log_warns_at_epoch_one(capsys):
     err = capsys.readouterr().err
     errors = [f for f in cb.report.findings if f.severity == Severity.ERROR]
     assert errors, [(f.code, f.severity) for f in cb.report.findings]
-    assert "end of epoch 1" in err and errors[0].code in err
+    assert "(after epoch 1)" in err and errors[0].code in err
     assert cb.history["val_loss"] == [pytest.approx(8.6776)]
     assert cb.report.verdict.cause == "eval-input-scale-mismatch"
 

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import SAMPLE, run_cli, run_json
 
+from cifar_doctor.session import CONFIRMING_EPOCHS
 from cifar_doctor.training.compare import (
-    CONFIRMING_EPOCHS,
     LiveView,
     VerdictWatch,
     comparison,

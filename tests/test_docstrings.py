@@ -8,9 +8,10 @@ import pytest
 
 import cifar_doctor
 import cifar_doctor.api
+import cifar_doctor.session
 
 
-@pytest.mark.parametrize("module", [cifar_doctor, cifar_doctor.api], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [cifar_doctor, cifar_doctor.api, cifar_doctor.session], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -66,8 +66,8 @@ def test_seed_original_warns_and_names_the_cause():
     proc = _python("seed_original.py", "--data", str(SAMPLE), "--limit", LIMIT, "--epochs", "1",
                    "--batch-size", "250", "--verbose", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # the warning panel on stderr, before the first batch, with the scale ratio
-    assert "cifar-doctor: before the first batch" in proc.stderr
+    # the live alert on stderr, before the first batch, with the scale ratio
+    assert "(before the first batch): " in proc.stderr and "cifar-doctor ✖ PRE001" in proc.stderr
     assert "255" in proc.stderr
     # Keras' own per-epoch line survives on stdout, then the question's prints and the verdict
     assert "val_accuracy: " in proc.stdout and "val_loss: " in proc.stdout

@@ -42,6 +42,12 @@ CHECK_HINTS: dict[str, str] = {
     "evaluator": "--model with --data",
 }
 
+#: The same for `watch`, which reads only a training log: the rest needs `check`.
+WATCH_HINTS: dict[str, str] = {
+    **{k: f"cifar-doctor check {v}" for k, v in CHECK_HINTS.items()},
+    "history": "Keras epoch lines in the command's output",
+}
+
 DATA_HELP = (
     "Data to check: an .npz with x_train, y_train, x_test, y_test (optional x_val, y_val), "
     "a cifar-10-batches-py folder or a cifar-10-python.tar.gz."

@@ -33,16 +33,6 @@ from .recipes import Recipe, get_recipe
 #: image per class, too few for a training curve to mean anything.
 MIN_LIMIT = 10
 
-#: `--until-verdict` stops a run once the same error-level cause has been the
-#: verdict after this many consecutive epochs. One epoch of curves cannot tell
-#: a trend from noise; two agreeing epochs with an error-level finding (evidence
-#: with no benign reading) can, and the model has learned enough by then for the
-#: counterfactual evaluation to measure what the fix buys.
-CONFIRMING_EPOCHS = 2
-
-#: Causes that never end a run early: they are not a problem to stop on.
-NON_STOPPING_CAUSES = ("healthy", "insufficient-evidence")
-
 #: Redraws per second of the live view (cheap: it only reads counters).
 LIVE_REFRESH_PER_SECOND = 4
 
@@ -215,53 +205,45 @@ def _hms(sec: float) -> str:
 # --- per-epoch judgement (--until-verdict) -------------------------------------------------
 
 class VerdictWatch:
-    """Decide after each epoch whether the run's verdict is already certain.
+    """`until_verdict`: stop a run once its live `Session` says the verdict is certain.
 
-    Runs the engine on the run's data and its history so far (no model, so no
-    counterfactual: that is measured once at the end). Certain means: the same
-    cause, supported by an error-level finding, on `CONFIRMING_EPOCHS`
-    consecutive epochs.
+    The session runs the engine on the run's data and its history so far (no
+    model, so no counterfactual: that is measured once at the end). Certain
+    means the same cause, supported by an error-level finding, on
+    `CONFIRMING_EPOCHS` consecutive epochs.
     """
 
     def __init__(self, inputs: Any) -> None:
-        self.inputs = inputs
-        self.streak: list[str] = []
+        from ..session import Session
+
+        self.session = Session(inputs)
         self.stopped: dict[str, Any] | None = None
 
     def __call__(self, state: RunState) -> bool:
-        from ..engine import run
         from ..sources.logs import history_from_dict
 
         if self.stopped is not None:  # already decided; Keras is finishing the epoch
             return True
         state.phase = "diagnosing"
-        self.inputs.history = history_from_dict({k: list(v) for k, v in state.history.items()},
-                                                source=f"compare:{state.name}")
-        report = run(self.inputs, counterfactual=False)
-        cause = report.verdict.cause
-        error_level = any(f.cause == cause and f.severity.value == "error" for f in report.findings)
-        if cause in NON_STOPPING_CAUSES or not error_level:
-            self.streak = []
-        elif self.streak and self.streak[-1] != cause:
-            self.streak = [cause]
-        else:
-            self.streak.append(cause)
+        update = self.session.update(history_from_dict({k: list(v) for k, v in state.history.items()},
+                                                       source=f"compare:{state.name}"))
         state.phase = "training"
-        if len(self.streak) >= CONFIRMING_EPOCHS and state.epoch < state.epochs:
-            per_epoch = sum(state.epoch_seconds) / len(state.epoch_seconds)
-            saved = state.epochs - state.epoch
-            self.stopped = {
-                "after_epoch": state.epoch,
-                "planned_epochs": state.epochs,
-                "epochs_saved": saved,
-                "seconds_saved_estimate": round(per_epoch * saved, 1),
-                "cause": cause,
-                "codes": sorted({f.code for f in report.findings if f.cause == cause}),
-                "reason": (f"verdict {cause} (error-level) on {CONFIRMING_EPOCHS} consecutive epochs"),
-            }
-            state.note = f"verdict certain: {cause}; {saved} epochs saved"
-            return True
-        return False
+        cause = update.certain
+        if cause is None or state.epoch >= state.epochs:
+            return False
+        per_epoch = sum(state.epoch_seconds) / len(state.epoch_seconds)
+        saved = state.epochs - state.epoch
+        self.stopped = {
+            "after_epoch": state.epoch,
+            "planned_epochs": state.epochs,
+            "epochs_saved": saved,
+            "seconds_saved_estimate": round(per_epoch * saved, 1),
+            "cause": cause,
+            "codes": sorted({f.code for f in update.report.findings if f.cause == cause}),
+            "reason": f"verdict {cause} (error-level) on {update.streak} consecutive epochs",
+        }
+        state.note = f"verdict certain: {cause}; {saved} epochs saved"
+        return True
 
 
 # --- the comparison -----------------------------------------------------------------------

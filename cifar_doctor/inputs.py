@@ -131,6 +131,24 @@ class History:
         source: Where the history came from, for the report. Defaults to `None`.
         train_samples / val_samples: From "Train on N samples, validate on M samples".
         truncated: The last epoch line was incomplete and was dropped.
+        index: The printed epoch or step number of each position, when it
+            is not simply 1..N (a custom log printing `Epoch: 0198`, a log
+            of every 100th step). Defaults to `None`: positions are epochs
+            1..N.
+        index_kind: What a position is: `"epoch"` or `"step"` (a log with
+            one line per optimizer step). Defaults to `"epoch"`.
+        gaps: Metric name -> 0-based positions where the file had no value
+            (`NA` in a CSVLogger column, `null` in a History JSON, e.g.
+            with `validation_freq`); those positions hold NaN, which is then
+            a missing value and not a NaN loss. Defaults to `{}`.
+        read_as: What was read, for the report: `format` (`keras`,
+            `csvlogger`, `history-json` or `custom`), `records`,
+            `index_kind` and, for custom logs, `mapping` (printed name ->
+            Keras name). Defaults to `{}`.
+        bar_total: For Keras console logs, the progress bar's total in the
+            last epoch (`3/3 [====]` -> 3, `50000/50000` -> 50000): steps or
+            samples, so an upper bound on optimizer steps per epoch.
+            Defaults to `None`.
     """
 
     metrics: dict[str, list[float]] = field(default_factory=dict)
@@ -142,6 +160,11 @@ class History:
     val_samples: int | None = None
     truncated: bool = False
     train_accuracy_inference_mode: list[float] | None = None
+    index: list[int] | None = None
+    index_kind: str = "epoch"
+    gaps: dict[str, list[int]] = field(default_factory=dict)
+    read_as: dict[str, Any] = field(default_factory=dict)
+    bar_total: int | None = None
 
     @property
     def epochs(self) -> int:
@@ -192,7 +215,7 @@ class History:
         return self.series(self.val_acc_key)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "epochs": self.epochs,
             "metrics": {k: [_num(v) for v in vals] for k, vals in sorted(self.metrics.items())},
             "evaluations": self.evaluations,
@@ -200,6 +223,16 @@ class History:
             "classes": self.classes,
             "source": self.source,
         }
+        if self.read_as:
+            out["read_as"] = self.read_as
+        if self.index is not None:
+            out["index"] = list(self.index)
+            out["index_kind"] = self.index_kind
+        if self.gaps:
+            out["gaps"] = {k: list(v) for k, v in sorted(self.gaps.items())}
+        if self.bar_total is not None:
+            out["bar_total"] = self.bar_total
+        return out
 
 
 def _num(v: float) -> float | str:
@@ -322,7 +355,8 @@ class Inputs:
             "classes": self.num_classes,
             "model": self.model.to_dict() if self.model else None,
             "history": (
-                {"epochs": self.history.epochs, "metrics": sorted(self.history.metrics), "flavor": self.history.flavor}
+                {"epochs": self.history.epochs, "metrics": sorted(self.history.metrics), "flavor": self.history.flavor,
+                 "read_as": self.history.read_as}
                 if self.history
                 else None
             ),

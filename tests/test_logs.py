@@ -155,6 +155,18 @@ def test_headerless_lines_with_val_metrics_are_epochs():
     assert parse(text).epochs == 3
 
 
+def test_name_value_pair_before_the_first_dash_metric():
+    p = LogParser()
+    p.feed("epoch [1]: training loss: 2.27 - acc: 0.50 - val_loss: 3.29 - val_acc: 0.49\n")
+    p.finish()
+    h = p.history()
+    assert list(h.metrics) == ["loss", "acc", "val_loss", "val_acc"] and h.loss == [2.27]
+    assert h.read_as["mapping"] == {"training loss": "loss"}
+    # Keras lines have no such pair: a bar, a time, an ETA before the first metric
+    assert parse(" 1000/50000 [....] - ETA: 7:23 - loss: 2.31 - acc: 0.10 - val_loss: 2.2 - val_acc: 0.1\n"
+                 ).read_as == {"format": "keras", "records": 1, "index_kind": "epoch"}
+
+
 def test_classes_argument_overrides_inference():
     assert parse(RUN1.read_text(), classes=100).classes == 100
     assert read_history(RUN1).classes is None  # no first-batch loss in a per-epoch log: not guessed

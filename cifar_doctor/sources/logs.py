@@ -12,7 +12,11 @@
 - what the user printed from `model.evaluate()` (`loss:  7.43` /
   `accuracy:  0.53` on separate lines, `[8.05, 0.50]`, `Test loss: ...`), and
   the evaluate() progress bar that Keras 3 and tf.keras print with metrics;
-- a CSVLogger CSV and a `json.dump(history.history)` file.
+- a CSVLogger CSV and a `json.dump(history.history)` file, with `NA`/`null`
+  where an epoch has no value (no validation data, `validation_freq`);
+- the printouts of custom training loops (`Epoch 1 of 500 took 1.858s`,
+  `Epoch: 0198 train_loss= 0.40438 ...`, `INFO: train loss:1.10886`), read by
+  `cifar_doctor.sources.textlog` when the text holds no Keras epoch.
 
 Only the final state of each epoch counts: the line that carries `val_`
 metrics, else the last redraw of the training bar before the next
@@ -35,6 +39,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -45,6 +50,7 @@ from typing import Any, Iterable
 
 from ..errors import InputError
 from ..inputs import History
+from .textlog import TextLogReader, metric_name
 
 #: Longest line (between newlines, carriage returns or backspace runs) kept, in
 #: characters. A Keras progress line is under 300 characters even with a dozen
@@ -66,6 +72,19 @@ SNIFF_BYTES = 8192
 #: input is called binary. Progress-bar redraws use \\b, \\r and ESC, which are
 #: not counted; real logs have none of the others.
 BINARY_CONTROL_FRACTION = 0.10
+
+#: Cell values that mean "no value at this epoch": CSVLogger writes `NA` for a
+#: metric missing from an epoch's logs (no validation data, `validation_freq`
+#: > 1); a History JSON holds `null`. `nan` is a value (a NaN loss), not a gap.
+MISSING_VALUES = frozenset({"", "na", "n/a", "none", "null"})
+
+#: Renamed leading metrics remembered for `History.read_as["mapping"]`.
+MAX_RENAMED = 16
+
+#: Characters before a line's first ` - name: value` searched for a leading
+#: `name: value` pair. The pair ends there and is under 100 characters; a
+#: bounded window keeps the search linear on a pathological line.
+MAX_LEAD_CHARS = 160
 
 #: Class counts an inferred K is snapped to (binary, CIFAR-10, CIFAR-100, ImageNet).
 COMMON_CLASS_COUNTS = (2, 10, 100, 1000)
@@ -90,10 +109,11 @@ _EPOCH_SUFFIX_RE = re.compile(r"\s-\s[\d.]+(?:s|ms|us|µs)/epoch\s-\s[\d.]+(?:s|
 
 _ANSI_RE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _SEP_RE = re.compile(r"[\n\r]|\x08+")
-_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")
+# Counts read with int() have at most 12 digits: int() refuses strings over 4300 digits.
+_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d{1,12})\s*/\s*(\d{1,12})\s*$")
 _TRAIN_ON_RE = re.compile(
-    r"Train on (\d+) (samples|steps)(?:, validate on (\d+) (samples|steps))?", re.IGNORECASE)
-_BAR_RE = re.compile(r"^\s*(\d+)/(\d+|Unknown)\b")
+    r"Train on (\d{1,12}) (samples|steps)(?:, validate on (\d{1,12}) (samples|steps))?", re.IGNORECASE)
+_BAR_RE = re.compile(r"^\s*(\d{1,12})/(\d{1,12}|Unknown)\b")
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|infinity|Infinity)"
 _METRIC_RE = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w.]*):\s+(" + _NUM + r")(?=\s|$)")
 _K3_V2_RE = re.compile(r"^\s*\d+/\d+ - \d+s - [\d.]+(?:s|ms|us|µs)/step")
@@ -108,6 +128,13 @@ _EVAL_LINE_RE = re.compile(
     r"(?:loss|acc|accuracy|score)\s*[:=]\s*" + _NUM + r"\s*%?\s*)*$",
     re.IGNORECASE,
 )
+#: A `name: value` pair ending the text before a line's first ` - name: value`
+#: metric, as custom loops print it (`epoch [1]: training loss: 2.27 - acc: 0.50`).
+_LEAD_METRIC_RE = re.compile(r"([A-Za-z]\w*(?:[ \t]+[A-Za-z]\w*){0,2})\s*[:=]\s*(" + _NUM + r")\s*$")
+#: A column name of a CSV history: a name, empty, or pandas' `Unnamed: 0`. A
+#: timestamped log line (`2018-03-23 15:29:33,355:INFO: ... acc 0.74`) splits
+#: on its comma into cells that start with a digit or hold `: value`, and is no header.
+_CSV_HEADER_CELL_RE = re.compile(r"(?:[a-z_][\w.\- ]*|unnamed: \d+)?")
 _LIST_RE = re.compile(r"^\s*\[\s*(" + _NUM + r")\s*((?:,\s*" + _NUM + r"\s*)+)\]\s*$")
 
 
@@ -170,6 +197,8 @@ class LogParser:
     truncated: bool = False
     runs: int = 0
     lines: int = 0
+    keras_lines: int = 0
+    renamed: dict[str, str] = field(default_factory=dict)
     _pending: str = ""
     _skipping: bool = False
     _block: _Block | None = None
@@ -259,9 +288,30 @@ class LogParser:
                 metrics[name] = _float(value)
             except ValueError:
                 continue
+        if metrics:
+            metrics = self._lead_metric(line, metrics)
         if "acc" in metrics or "val_acc" in metrics:
             self._votes["keras2"] += 1
         return metrics
+
+    def _lead_metric(self, line: str, metrics: dict[str, float]) -> dict[str, float]:
+        """Add the `name: value` pair that precedes the first ` - ` metric (`training loss: 2.27`)."""
+        first = _METRIC_RE.search(line)
+        lead = line[max(0, first.start() - MAX_LEAD_CHARS):first.start()] if first else ""
+        if ":" not in lead and "=" not in lead:
+            return metrics  # a Keras line: a bar, a time, nothing
+        m = _LEAD_METRIC_RE.search(lead)
+        name = metric_name(m.group(1)) if m else None
+        if m is None or name is None or name in metrics:
+            return metrics
+        try:
+            value = _float(m.group(2))
+        except ValueError:
+            return metrics
+        raw = m.group(1)
+        if raw != name and len(self.renamed) < MAX_RENAMED:
+            self.renamed[raw] = name
+        return {name: value, **metrics}
 
     def _header(self, number: int, declared: int, out: list[Epoch]) -> None:
         self._close_block(out)
@@ -287,6 +337,8 @@ class LogParser:
             self._votes["keras3"] += 1
         has_val = any(k.startswith("val_") for k in metrics)
         b = self._block
+        if b is not None or step is not None:
+            self.keras_lines += 1  # a progress line of an `Epoch k/n` block, or a bar: Keras output
         if b is None:
             if has_val:  # a log without "Epoch k/n" headers: each line with val_ metrics is an epoch
                 number = self.epochs[-1].number + 1 if self.epochs else 1
@@ -421,6 +473,10 @@ class LogParser:
                 common &= set(e.metrics)
             keys = [k for k in epochs[-1].metrics if k in common]
         metrics = {k: [e.metrics[k] for e in epochs] for k in keys}
+        numbers = [e.number for e in epochs]
+        read_as: dict[str, Any] = {"format": "keras", "records": len(epochs), "index_kind": "epoch"}
+        if self.renamed:
+            read_as["mapping"] = dict(self.renamed)
         return History(
             metrics=metrics,
             evaluations=[dict(e) for e in self.evaluations],
@@ -430,6 +486,9 @@ class LogParser:
             train_samples=self.train_samples,
             val_samples=self.val_samples,
             truncated=self.truncated,
+            index=numbers if numbers != list(range(1, len(numbers) + 1)) else None,
+            read_as=read_as,
+            bar_total=epochs[-1].total if epochs else None,
         )
 
 
@@ -459,7 +518,10 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     Args:
         d: Metric name -> list of per-epoch values (`{"loss": [...],
             "val_accuracy": [...]}`); `{"history": {...}}` and a list of
-            per-epoch dicts are accepted too.
+            per-epoch dicts are accepted too. A missing value (`None`,
+            `"NA"`, `""`, a key absent from a row) is NaN at that epoch and
+            listed in `History.gaps`; a metric with no value at all (the
+            `val_*` columns of a run without validation data) is dropped.
         source: Where it came from, for the report. Defaults to `None`.
         classes: Number of classes, if known. Defaults to `None`.
 
@@ -471,6 +533,9 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     >>> h = history_from_dict({"loss": [1.78, 1.37], "acc": [0.36, 0.51]})
     >>> h.epochs, h.flavor, h.acc
     (2, 'keras2', [0.36, 0.51])
+    >>> h = history_from_dict({"loss": [1.7, 1.3], "val_loss": [None, 1.4], "val_acc": ["NA", "NA"]})
+    >>> sorted(h.metrics), h.gaps
+    (['loss', 'val_loss'], {'val_loss': [0]})
     """
     if isinstance(d, dict) and isinstance(d.get("history"), dict):
         d = d["history"]
@@ -480,7 +545,7 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
         for row in rows:
             for k in row:
                 d.setdefault(k, [])
-        d = {k: [row.get(k, math.nan) for row in rows] for k in d}
+        d = {k: [row.get(k) for row in rows] for k in d}
     if not isinstance(d, dict):
         raise InputError(
             "Invalid training history",
@@ -488,6 +553,7 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
             received=f"{type(d).__name__}",
         )
     metrics: dict[str, list[float]] = {}
+    gaps: dict[str, list[int]] = {}
     for key, values in d.items():
         name = str(key).strip()
         if name in ("epoch", "", "Unnamed: 0", "step"):
@@ -502,8 +568,13 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
                 expected="a list of per-epoch numbers for each metric",
                 received=f"{name}={type(values).__name__}",
             )
-        out = []
+        out: list[float] = []
+        missing: list[int] = []
         for v in values:
+            if v is None or (isinstance(v, str) and v.strip().lower() in MISSING_VALUES):
+                missing.append(len(out))
+                out.append(math.nan)
+                continue
             try:
                 out.append(_float(v) if isinstance(v, str) else float(v))
             except (TypeError, ValueError):
@@ -512,11 +583,17 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
                     expected="numbers (NaN and inf allowed)",
                     received=f"{v!r}"[:80],
                 ) from None
+        if out and len(missing) == len(out):
+            continue  # no value at any epoch: a metric this run did not compute
         metrics[name] = out
+        if missing:
+            gaps[name] = missing
     if metrics and not any(metrics.values()):
         metrics = {}
     flavor = "keras2" if ("acc" in metrics or "val_acc" in metrics) else "unknown"
-    return History(metrics=metrics, flavor=flavor, classes=classes, source=source)
+    read_as = {"format": "history-json", "records": max((len(v) for v in metrics.values()), default=0),
+               "index_kind": "epoch"}
+    return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
 
 
 def _parse_csv(text: str) -> dict[str, list[str]]:
@@ -546,7 +623,7 @@ def _looks_like_csv_header(first: str) -> bool:
     for delim in (",", ";", "\t"):
         cells = [c.strip().lower() for c in first.split(delim)]
         if len(cells) >= 2 and any(c == "loss" or c.endswith("loss") or "acc" in c for c in cells):
-            return all(re.fullmatch(r"[\w.:\- ]*", c) for c in cells)
+            return all(_CSV_HEADER_CELL_RE.fullmatch(c) for c in cells)
     return False
 
 
@@ -591,11 +668,13 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
 
     Returns:
         A `History` with one value per completed epoch for each metric, the
-        printed `evaluate()` results, the Keras flavor and the sample counts.
+        printed `evaluate()` results, the Keras flavor and the sample counts;
+        for a custom loop's printout, one value per printed epoch or step
+        (`History.index`, `History.read_as["mapping"]`).
 
     Raises:
         InputError: for a missing, empty, binary or unreadable input, or one
-            with no complete epoch.
+            with no complete epoch and no per-epoch or per-step metric values.
 
     Example:
 
@@ -678,14 +757,41 @@ def _read(src: Any, name: str, classes: int | None) -> History:
         return _require_epochs(h, name)
     if _looks_like_csv_header(first_line):
         text = _read_rest(head, it, name)
-        h = history_from_dict(_parse_csv(text.lstrip("\ufeff")), source=name, classes=classes)
+        cols = _parse_csv(text.lstrip("\ufeff"))
+        h = history_from_dict(cols, source=name, classes=classes)
+        h.read_as["format"] = "csvlogger"
+        h.index = _csv_index(cols.get("epoch"), h.epochs)
         return _require_epochs(h, name)
-    parser = LogParser()
-    parser.feed(head)
-    for t in it:
+    # One pass, two readers: Keras' own output, and the generic reader of custom
+    # loops for when the text turns out to hold no Keras epoch. The generic
+    # reader stops as soon as the Keras parser has seen Keras output.
+    parser, generic = LogParser(), TextLogReader()
+    for t in itertools.chain([head], it):
         parser.feed(t)
+        if generic is not None:
+            if parser.epochs or parser.keras_lines:
+                generic = None
+            else:
+                generic.feed(t)
     parser.finish()
-    return _require_epochs(parser.history(classes=classes, source=name), name, parser)
+    if generic is None or parser.epochs or parser.keras_lines:
+        return _require_epochs(parser.history(classes=classes, source=name), name, parser)
+    log = generic.finish()
+    if log.metrics:
+        return log.history(classes=classes, source=name)
+    detail = None if parser.truncated else log.detail  # "Epoch 1/5" and nothing after it: say that
+    return _require_epochs(parser.history(classes=classes, source=name), name, parser, detail=detail)
+
+
+def _csv_index(epochs: list[str] | None, n: int) -> list[int] | None:
+    """Printed (1-based) epoch numbers from CSVLogger's 0-based `epoch` column, unless they are 1..N."""
+    if not epochs or len(epochs) < n:
+        return None
+    try:
+        numbers = [int(e) + 1 for e in epochs[:n]]
+    except ValueError:
+        return None
+    return None if numbers == list(range(1, n + 1)) else numbers
 
 
 def _read_rest(head: str, it: Iterable[str], name: str) -> str:
@@ -700,14 +806,14 @@ def _read_rest(head: str, it: Iterable[str], name: str) -> str:
     return "".join(parts)
 
 
-def _require_epochs(h: History, name: str, parser: LogParser | None = None) -> History:
+def _require_epochs(h: History, name: str, parser: LogParser | None = None, detail: str | None = None) -> History:
     if h.epochs > 0:
         return h
-    if parser is not None and parser.truncated:
+    if detail is None and parser is not None and parser.truncated:
         detail = "the only epoch stops before the end of its progress bar"
-    elif parser is not None:
+    elif detail is None and parser is not None:
         detail = f"{parser.lines} lines, none with per-epoch metrics"
-    else:
+    elif detail is None:
         detail = "no per-epoch metric values"
     raise InputError(
         f"No complete training epoch found in the log {name}",

@@ -9,20 +9,64 @@ accuracy" becomes a measured result.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
 from .diagnosis import CONFIRMING_ACCURACY_GAIN
-from .findings import Finding
+from .findings import Finding, plain
 from .inputs import Inputs
 
 #: Images evaluated per counterfactual. Enough for +-1.5 accuracy points at
 #: 95% on a 10-class problem, and a few seconds on a CPU.
 MAX_EVAL_IMAGES = 10_000
 
+#: A fix that does not raise accuracy by `CONFIRMING_ACCURACY_GAIN` still
+#: counts as confirmed when it cuts the loss by at least this factor without
+#: costing accuracy: a model that was trained briefly can turn an absurd loss
+#: (raw 0-255 inputs) into a sane one before its accuracy moves.
+CONFIRMING_LOSS_FACTOR = 0.5
 
-def apply_transform(x: Any, transform: dict[str, Any]) -> np.ndarray:
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """One proposed data fix, measured on the user's model: eval data as given vs with the fix.
+
+    Attributes:
+        code: The check whose finding proposed the fix.
+        split: The eval split it was measured on.
+        transform: The finding's `fix.transform`.
+        images: Images evaluated. `None` when the evaluation failed.
+        before: `{"loss", "accuracy"}` on the data as given. `None` when it failed.
+        after: The same with the fix applied. `None` when it failed.
+        accuracy_gain: `after` minus `before` accuracy. `None` when it failed.
+        confirmed: The fix measurably restores the model's performance.
+        summary: One sentence with the numbers. `None` when it failed.
+        error: Why the evaluation failed, else `None`.
+    """
+
+    code: str
+    split: str
+    transform: Mapping[str, Any]
+    images: int | None = None
+    before: Mapping[str, float] | None = None
+    after: Mapping[str, float] | None = None
+    accuracy_gain: float | None = None
+    confirmed: bool = False
+    summary: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return plain({"code": self.code, "split": self.split, "transform": self.transform, "error": self.error,
+                          "confirmed": self.confirmed})
+        return plain({"code": self.code, "split": self.split, "images": self.images, "transform": self.transform,
+                      "before": self.before, "after": self.after, "accuracy_gain": self.accuracy_gain,
+                      "confirmed": self.confirmed, "summary": self.summary})
+
+
+def apply_transform(x: Any, transform: Mapping[str, Any]) -> np.ndarray:
     """Apply `scale`, `offset` (scalars or per-channel lists) and `channel_order`."""
     x = np.asarray(x)
     out = x.astype(np.float32, copy=True)
@@ -36,9 +80,9 @@ def apply_transform(x: Any, transform: dict[str, Any]) -> np.ndarray:
     return out
 
 
-def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[dict[str, Any]]:
+def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counterfactual]:
     """Evaluate each distinct transform proposed by the findings; return the measurements."""
-    results: list[dict[str, Any]] = []
+    results: list[Counterfactual] = []
     seen: set[str] = set()
     for f in findings:
         tr = f.fix.transform if f.fix else None
@@ -57,12 +101,11 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[dict[st
             before = inputs.evaluate(x, y)
             after = inputs.evaluate(apply_transform(x, tr), y)
         except Exception as exc:  # reported, never fatal
-            results.append({"code": f.code, "split": split.name, "transform": tr, "error": str(exc),
-                            "confirmed": False})
+            results.append(Counterfactual(f.code, split.name, tr, error=str(exc)))
             continue
         gain = after["accuracy"] - before["accuracy"]
         confirmed = gain >= CONFIRMING_ACCURACY_GAIN or (
-            after["loss"] < before["loss"] * 0.5 and gain > -CONFIRMING_ACCURACY_GAIN
+            after["loss"] < before["loss"] * CONFIRMING_LOSS_FACTOR and gain > -CONFIRMING_ACCURACY_GAIN
         )
         expr = tr.get("expression", "the fix")
         summary = (
@@ -70,17 +113,10 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[dict[st
             f"on {split.name} images with {expr} applied, against {before['accuracy']:.3f} "
             f"(loss {before['loss']:.3g}) as given ({n} images)."
         )
-        results.append(
-            {
-                "code": f.code,
-                "split": split.name,
-                "images": n,
-                "transform": tr,
-                "before": {k: round(float(v), 4) for k, v in before.items()},
-                "after": {k: round(float(v), 4) for k, v in after.items()},
-                "accuracy_gain": round(float(gain), 4),
-                "confirmed": bool(confirmed),
-                "summary": summary,
-            }
-        )
+        results.append(Counterfactual(
+            f.code, split.name, tr, images=n,
+            before={k: round(float(v), 4) for k, v in before.items()},
+            after={k: round(float(v), 4) for k, v in after.items()},
+            accuracy_gain=round(float(gain), 4), confirmed=bool(confirmed), summary=summary,
+        ))
     return results

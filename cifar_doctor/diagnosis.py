@@ -13,9 +13,12 @@ The cause identifiers are stable: scripts rely on them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .findings import Finding, Severity, plain
+
+if TYPE_CHECKING:
+    from .counterfactual import Counterfactual
 
 CAUSES: dict[str, str] = {
     "healthy": "no problem found in what was checked",
@@ -119,17 +122,17 @@ def decide(
     findings: list[Finding],
     *,
     ran: list[str] | None = None,
-    missing: list[str] | None = None,
-    counterfactuals: list[dict[str, Any]] | None = None,
+    missing: Sequence[str] | None = None,
+    counterfactuals: Sequence[Counterfactual] | None = None,
 ) -> Verdict:
     """Build the verdict from findings.
 
     Args:
         findings: All findings of the run.
         ran: Codes of the checks that ran. Defaults to `None` (unknown).
-        missing: Reasons of skipped checks, to say what more evidence would help.
-            Defaults to `None`.
-        counterfactuals: Measured fixes (see `cifar_doctor.counterfactual`). Defaults to `None`.
+        missing: What the skipped checks needed, one phrase per missing requirement
+            (`CheckOutcome.missing`), to say what more evidence would help. Defaults to `None`.
+        counterfactuals: Measured fixes (`cifar_doctor.counterfactual.Counterfactual`). Defaults to `None`.
     """
     ran = ran or []
     counterfactuals = counterfactuals or []
@@ -148,7 +151,7 @@ def decide(
         top = max(fs, key=lambda f: f.severity.rank)
         conf = BASE_CONFIDENCE[top.severity] + CORROBORATION_BONUS * (len({f.code for f in fs}) - 1)
         confirmed = [
-            cf for cf in counterfactuals if cf.get("code") in {f.code for f in fs} and cf.get("confirmed")
+            cf for cf in counterfactuals if cf.code in {f.code for f in fs} and cf.confirmed
         ]
         if confirmed:
             conf = CONFIRMED_CONFIDENCE
@@ -162,14 +165,15 @@ def decide(
     if lead.explanation and lead.message not in explanation:
         explanation = f"{lead.message} {lead.explanation}"
     for cf in confirmed:
-        explanation += " " + cf["summary"]
+        explanation += " " + cf.summary
     if (cause != "overfitting" and "overfitting" not in real and "overfitting" not in explanation
             and _looks_like_gap(findings)):
         explanation += " The gap between training and validation is a symptom of this, not overfitting."
     evidence: dict[str, Any] = {"codes": sorted({f.code for f in fs})}
     evidence.update(lead.evidence)
     if confirmed:
-        evidence["counterfactual"] = {k: confirmed[0][k] for k in ("before", "after", "transform")}
+        evidence["counterfactual"] = {"before": confirmed[0].before, "after": confirmed[0].after,
+                                      "transform": confirmed[0].transform}
     also = [
         {"cause": c, "confidence": round(cf, 2), "codes": sorted({f.code for f in ffs})}
         for _, _, cf, c, ffs, _ in scored[1:]
@@ -186,9 +190,8 @@ def _looks_like_gap(findings: list[Finding]) -> bool:
     return any(f.code.startswith(("LOG", "PRE")) for f in findings if f.severity == Severity.ERROR)
 
 
-def _no_cause(insufficient: list[Finding], ran: list[str], missing: list[str]) -> Verdict:
-    # skip reasons are "; "-joined requirement phrases: list each phrase once
-    needs = sorted({part.strip() for reason in missing for part in reason.split(";") if part.strip()})
+def _no_cause(insufficient: list[Finding], ran: list[str], missing: Sequence[str]) -> Verdict:
+    needs = sorted(set(missing))  # one phrase per missing requirement; several checks share one
     if insufficient or not ran:
         reasons = [f.message for f in insufficient]
         explanation = " ".join(reasons) if reasons else "No check could run on the inputs given."

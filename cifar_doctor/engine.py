@@ -8,9 +8,9 @@ crashed with the error, and the run goes on.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable
 
+from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
 from .findings import Finding
 from .inputs import Inputs
@@ -27,24 +27,17 @@ def run_checks(inputs: Inputs, specs: Iterable[CheckSpec],
     findings: list[Finding] = []
     outcomes: list[CheckOutcome] = []
     for spec in specs:
-        missing = [r for r in spec.requires if not inputs.has(r)]
+        missing = tuple(need(r, hints) for r in spec.requires if not inputs.has(r))
         if missing:
-            reason = "; ".join(need(r, hints) for r in missing)
-            outcomes.append(CheckOutcome(spec.code, spec.name, "skipped", reason))
+            outcomes.append(CheckOutcome(spec.code, spec.name, "skipped", "; ".join(missing), missing=missing))
             continue
-        t0 = time.perf_counter()
         try:
             found = list(spec(inputs) or [])
         except Exception as exc:  # a broken check must not hide the others
-            outcomes.append(
-                CheckOutcome(spec.code, spec.name, "crashed", f"{type(exc).__name__}: {exc}",
-                             seconds=time.perf_counter() - t0)
-            )
+            outcomes.append(CheckOutcome(spec.code, spec.name, "crashed", f"{type(exc).__name__}: {exc}"))
             continue
         findings.extend(found)
-        outcomes.append(
-            CheckOutcome(spec.code, spec.name, "ran", None, len(found), time.perf_counter() - t0)
-        )
+        outcomes.append(CheckOutcome(spec.code, spec.name, "ran", None, len(found)))
     return findings, outcomes
 
 
@@ -74,15 +67,13 @@ def run(
     """
     specs = select(select_codes, ignore_codes)
     findings, outcomes = run_checks(inputs, specs, hints)
-    counterfactuals: list[dict[str, Any]] = []
+    counterfactuals: list[Counterfactual] = []
     if counterfactual and inputs.evaluate is not None:
-        from .counterfactual import run_counterfactuals
-
         counterfactuals = run_counterfactuals(inputs, findings)
     verdict = decide(
         findings,
         ran=[o.code for o in outcomes if o.status == "ran"],
-        missing=[o.reason for o in outcomes if o.status == "skipped" and o.reason],
+        missing=[need for o in outcomes for need in o.missing],
         counterfactuals=counterfactuals,
     )
     return Report(

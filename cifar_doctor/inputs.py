@@ -33,7 +33,7 @@ class Split:
     x: Any = None
     y: Any = None
     _stats: Any = field(default=None, repr=False)
-    _labels: Any = field(default=None, repr=False)
+    _labels: dict[int | None, Any] = field(default_factory=dict, repr=False)
 
     @property
     def stats(self):
@@ -45,12 +45,14 @@ class Split:
         return self._stats
 
     def labels(self, classes: int | None = None):
-        """Label facts (`cifar_doctor.labelinfo.LabelInfo`), computed once."""
-        if self._labels is None and self.y is not None:
+        """Label facts (`cifar_doctor.labelinfo.LabelInfo`) read with `classes`, computed once per K."""
+        if self.y is None:
+            return None
+        if classes not in self._labels:
             from .labelinfo import label_info
 
-            self._labels = label_info(self.y, classes)
-        return self._labels
+            self._labels[classes] = label_info(self.y, classes)
+        return self._labels[classes]
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -61,6 +63,23 @@ class Split:
             out["y_shape"] = list(getattr(self.y, "shape", ()))
             out["y_dtype"] = str(getattr(self.y, "dtype", type(self.y).__name__))
         return out
+
+
+@dataclass(frozen=True)
+class Affine:
+    """An input normalization inside a model: `x * scale + offset`, for all channels or per channel.
+
+    Args:
+        layer: What applies it: `Rescaling`, `Normalization` (mean and
+            variance as scale `1 / sqrt(variance)` and offset `-mean / sqrt(variance)`),
+            or a functional op on the input (`TrueDivide`, `Multiply`, `Subtract`, `Add`).
+        scale: A float, or a tuple of one float per channel.
+        offset: A float, or a tuple of one float per channel.
+    """
+
+    layer: str
+    scale: float | tuple[float, ...]
+    offset: float | tuple[float, ...]
 
 
 @dataclass
@@ -76,7 +95,9 @@ class ModelInfo:
         from_logits: The compiled loss's `from_logits`, if known. Defaults to `None`.
         rescaling: Descriptions of in-model input normalization layers
             (`Rescaling`, `Normalization`) found before the first trainable
-            layer. Defaults to `[]`.
+            layer, for the report. Defaults to `[]`.
+        rescaling_affine: The same normalizations as data, one `Affine` each
+            (a `Normalization` layer that was never adapted has none). Defaults to `()`.
         layers: Class names of the layers, in order. Defaults to `[]`.
         name: The model's name. Defaults to `None`.
         activations: The activation each layer of `layers` applies (`relu`,
@@ -98,6 +119,7 @@ class ModelInfo:
     activations: list[str | None] = field(default_factory=list)
     optimizer: str | None = None
     learning_rate: float | None = None
+    rescaling_affine: tuple[Affine, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -241,6 +263,35 @@ def _num(v: float) -> float | str:
     return round(float(v), 6)
 
 
+@dataclass(frozen=True)
+class ClassCount:
+    """The number of classes K, and where it was read.
+
+    Attributes:
+        k: K, or `None` when nothing tells it.
+        source: `given` (the caller's `classes`), `model` (its output units),
+            `labels` (the one-hot width of the training labels) or `log` (the
+            training log); `None` with `k`.
+    """
+
+    k: int | None
+    source: str | None
+
+
+def resolve_classes(given: int | None, output_units: int | None, train_labels: Any,
+                    logged: int | None) -> ClassCount:
+    """K from the first that tells it: given, model output units (> 1), one-hot label width, log."""
+    if given:
+        return ClassCount(int(given), "given")
+    if output_units and output_units > 1:
+        return ClassCount(int(output_units), "model")
+    if getattr(train_labels, "ndim", 0) == 2 and train_labels.shape[1] > 1:
+        return ClassCount(int(train_labels.shape[1]), "labels")
+    if logged:
+        return ClassCount(int(logged), "log")
+    return ClassCount(None, None)
+
+
 def check_classes(classes: Any) -> int | None:
     """`classes` as given by a caller: `None` or an integer >= 2.
 
@@ -287,6 +338,7 @@ class Inputs:
     sources: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure cache
+    _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
 
     # --- accessors used by checks -------------------------------------------------
     @property
@@ -314,17 +366,24 @@ class Inputs:
 
     @property
     def num_classes(self) -> int | None:
-        """Classes from, in order: explicit, model outputs, one-hot width, the history."""
-        if self.classes:
-            return self.classes
-        if self.model and self.model.output_units and self.model.output_units > 1:
-            return self.model.output_units
+        """The number of classes K (see `class_count` for where it was read), or `None`."""
+        return self.class_count.k
+
+    @property
+    def class_count(self) -> ClassCount:
+        """K and its provenance, resolved once for the evidence it depends on.
+
+        Read, in order, from: `classes` as given, the model's output units,
+        the one-hot width of the training labels, the training log.
+        """
         tr = self.splits.get("train")
-        if tr is not None and tr.y is not None and getattr(tr.y, "ndim", 0) == 2 and tr.y.shape[1] > 1:
-            return int(tr.y.shape[1])
-        if self.history and self.history.classes:
-            return self.history.classes
-        return None
+        y = tr.y if tr is not None else None
+        units = self.model.output_units if self.model else None
+        logged = self.history.classes if self.history else None
+        key = (self.classes, units, id(y), getattr(y, "shape", None), logged)
+        if self._class_count is None or self._class_count[0] != key:
+            self._class_count = (key, resolve_classes(self.classes, units, y, logged))
+        return self._class_count[1]
 
     def has(self, requirement: str) -> bool:
         tr = self.splits.get("train")
@@ -353,6 +412,7 @@ class Inputs:
             "loss": self.effective_loss,
             "from_logits": self.effective_from_logits,
             "classes": self.num_classes,
+            "classes_from": self.class_count.source,
             "model": self.model.to_dict() if self.model else None,
             "history": (
                 {"epochs": self.history.epochs, "metrics": sorted(self.history.metrics), "flavor": self.history.flavor,

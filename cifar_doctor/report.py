@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .diagnosis import Verdict
 from .findings import Finding, Severity, plain
+
+if TYPE_CHECKING:
+    from .counterfactual import Counterfactual
 
 #: Version of the JSON report. Bump the major on an incompatible change.
 SCHEMA_VERSION = "1.0"
@@ -19,16 +22,25 @@ SCHEMA_VERSION = "1.0"
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckOutcome:
-    """What happened to one check: `ran`, `skipped` (with the reason) or `crashed`."""
+    """What happened to one check.
+
+    Attributes:
+        code: The check's code.
+        name: The check's name.
+        status: `ran`, `skipped` or `crashed`.
+        reason: Why it was skipped (its `missing` joined), or the error it crashed with; `None` when it ran.
+        findings: Findings it returned.
+        missing: When skipped, each missing requirement with how to supply it.
+    """
 
     code: str
     name: str
     status: str
     reason: str | None = None
     findings: int = 0
-    seconds: float = 0.0
+    missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "status": self.status, "reason": self.reason,
@@ -56,7 +68,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
-    counterfactuals: list[dict[str, Any]] = field(default_factory=list)
+    counterfactuals: list[Counterfactual] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -108,7 +120,7 @@ class Report:
             "summary": self.summary,
             "checks": [c.to_dict() for c in self.checks],
             "findings": [f.to_dict() for f in self.findings],
-            "counterfactuals": plain(self.counterfactuals),
+            "counterfactuals": [c.to_dict() for c in self.counterfactuals],
         }
         for key, value in self.extra.items():
             out[key] = plain(value)

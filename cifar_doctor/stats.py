@@ -223,6 +223,22 @@ class ImageStats:
         }
 
 
+def scale_ratio(train: ImageStats, other: ImageStats) -> float | None:
+    """How many times larger `other`'s pixel values are than `train`'s (1.0 when scaled alike).
+
+    The schemes' nominal ratio when both have fixed constants (255 for raw test
+    images against training images divided by 255), else the ratio of the
+    pooled standard deviations; `None` when neither can be measured.
+    """
+    ka, kb = train.canonical_affine(), other.canonical_affine()
+    if ka is not None and kb is not None and train.channels == other.channels:
+        return float(np.mean(ka[0] / kb[0]))
+    s_tr, s_other = train.pooled_std, other.pooled_std
+    if s_tr > 0 and math.isfinite(s_tr) and math.isfinite(s_other):
+        return s_other / s_tr
+    return None
+
+
 def _r(values: list[float], digits: int = 6) -> list[float]:
     return [float(f"{v:.{digits}g}") if math.isfinite(v) else v for v in values]
 

@@ -81,20 +81,20 @@ def test_diagnose_measures_the_fix_on_the_trained_model(seed_case, capfd):
     assert report.verdict.cause == "eval-input-scale-mismatch"
     assert report.counterfactuals, "no counterfactual was measured"
     cf = report.counterfactuals[0]
-    assert cf["split"] == "test" and cf["images"] == N_TEST
-    assert cf["transform"]["scale"] == pytest.approx(1 / 255, rel=1e-3)
-    for side in ("before", "after"):
-        assert set(cf[side]) == {"loss", "accuracy"}
-    assert cf["confirmed"] is True
-    assert cf["after"]["accuracy"] > cf["before"]["accuracy"]
-    assert cf["after"]["loss"] < cf["before"]["loss"] / 2
+    assert cf.split == "test" and cf.images == N_TEST
+    assert cf.transform["scale"] == pytest.approx(1 / 255, rel=1e-3)
+    for side in (cf.before, cf.after):
+        assert set(side) == {"loss", "accuracy"}
+    assert cf.confirmed is True
+    assert cf.after["accuracy"] > cf.before["accuracy"]
+    assert cf.after["loss"] < cf.before["loss"] / 2
     assert report.verdict.confidence >= 0.99
-    assert report.verdict.evidence["counterfactual"]["after"] == cf["after"]
+    assert report.verdict.evidence["counterfactual"]["after"] == cf.after
     assert "Measured" in report.verdict.explanation
     # the measurement is the model's own evaluation of the fixed test set
     k_loss, k_acc = model.evaluate(xte / 255.0, yte, verbose=0, batch_size=N_TEST)
-    assert cf["after"]["accuracy"] == pytest.approx(k_acc, abs=1e-3)
-    assert cf["after"]["loss"] == pytest.approx(k_loss, rel=1e-3)
+    assert cf.after["accuracy"] == pytest.approx(k_acc, abs=1e-3)
+    assert cf.after["loss"] == pytest.approx(k_loss, rel=1e-3)
 
 
 @pytest.mark.training
@@ -113,7 +113,7 @@ def test_counterfactual_from_finding_transform_with_real_evaluator(seed_case):
                                                                 "expression": "x_test / 255"}))
     results = run_counterfactuals(inputs, [finding, useless])
     assert len(results) == 1  # one evaluation per distinct transform
-    assert results[0]["confirmed"] is True and "x_test / 255" in results[0]["summary"]
+    assert results[0].confirmed is True and "x_test / 255" in results[0].summary
 
 
 def test_counterfactual_not_confirmed_when_fix_does_not_help(make_images, make_labels):
@@ -126,7 +126,7 @@ def test_counterfactual_not_confirmed_when_fix_does_not_help(make_images, make_l
     inputs = Inputs(splits={"test": Split("test", x, y)}, evaluate=evaluate)
     f = Finding("PRE001", "n", Severity.ERROR, "m", fix=Fix("t", transform={"split": "test", "scale": 2.0}))
     res = run_counterfactuals(inputs, [f])
-    assert res[0]["confirmed"] is False and res[0]["accuracy_gain"] == 0.0
+    assert res[0].confirmed is False and res[0].accuracy_gain == 0.0
 
 
 def test_counterfactual_errors_are_reported_not_raised(make_images, make_labels):
@@ -136,7 +136,9 @@ def test_counterfactual_errors_are_reported_not_raised(make_images, make_labels)
     inputs = Inputs(splits={"test": Split("test", make_images(5), make_labels(5))}, evaluate=evaluate)
     f = Finding("PRE001", "n", Severity.ERROR, "m", fix=Fix("t", transform={"split": "test", "scale": 0.5}))
     res = run_counterfactuals(inputs, [f])
-    assert res[0]["confirmed"] is False and "shape mismatch" in res[0]["error"]
+    assert res[0].confirmed is False and "shape mismatch" in res[0].error
+    assert res[0].to_dict() == {"code": "PRE001", "split": "test", "transform": {"split": "test", "scale": 0.5},
+                                "error": "shape mismatch", "confirmed": False}
 
 
 def test_apply_transform_scale_offset_and_channel_order():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cifar_doctor.counterfactual import Counterfactual
 from cifar_doctor.diagnosis import decide
 from cifar_doctor.engine import run_checks
 from cifar_doctor.findings import Finding, Fix, Severity
@@ -13,6 +14,15 @@ from cifar_doctor.report import Report
 def _finding(code, cause, severity=Severity.ERROR, **evidence):
     return Finding(code=code, name="some-problem", severity=severity, message=f"{code} fired.",
                    evidence=evidence, cause=cause, fix=Fix("Do something."))
+
+
+def test_skip_reasons_are_a_tuple_of_phrases():
+    spec = CheckSpec("MDL998", "needs-model-and-loss", lambda inputs: [], requires=("model", "loss"))
+    _, outcomes = run_checks(Inputs(), [spec])
+    assert outcomes[0].missing == ("needs a model (model)", "needs the training loss (loss, or a compiled model)")
+    assert outcomes[0].reason == "; ".join(outcomes[0].missing)
+    _, outcomes = run_checks(Inputs(), [spec], hints={"model": "--model"})
+    assert outcomes[0].missing == ("needs a model (--model)", "needs the training loss")
 
 
 def test_crashing_check_is_recorded_and_run_goes_on():
@@ -50,9 +60,9 @@ def test_corroboration_raises_confidence():
 
 
 def test_confirmed_counterfactual_is_cited():
-    cf = {"code": "PRE001", "confirmed": True, "summary": "Measured: 0.64 instead of 0.53.",
-          "before": {"accuracy": 0.53, "loss": 190.0}, "after": {"accuracy": 0.64, "loss": 1.0},
-          "transform": {"scale": 1 / 255}}
+    cf = Counterfactual("PRE001", "test", {"scale": 1 / 255}, images=100, before={"accuracy": 0.53, "loss": 190.0},
+                        after={"accuracy": 0.64, "loss": 1.0}, accuracy_gain=0.11, confirmed=True,
+                        summary="Measured: 0.64 instead of 0.53.")
     v = decide([_finding("PRE001", "eval-input-scale-mismatch")], ran=["PRE001"], counterfactuals=[cf])
     assert v.confidence == 0.99
     assert "0.64" in v.explanation
@@ -87,10 +97,11 @@ def test_findings_sorted_stably_by_severity_then_code():
 
 
 def test_missing_evidence_is_listed_once():
-    v = decide([], ran=["LOG001"], missing=["needs a model (--model)", "needs a model (--model); needs the training "
-                                            "loss (--loss or a compiled --model)"])
+    # MDL001 and MDL002 both miss the model: one phrase each in `missing`, listed once
+    v = decide([], ran=["LOG001"], missing=["needs a model (model)", "needs a model (model)",
+                                            "needs the training loss (loss, or a compiled model)"])
     assert v.cause == "healthy"
-    assert v.explanation.count("needs a model (--model)") == 1
+    assert v.explanation.count("needs a model (model)") == 1 and "needs the training loss" in v.explanation
 
 
 def test_direct_data_evidence_leads_the_explanation():

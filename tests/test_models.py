@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cifar_doctor.errors import InputError
+from cifar_doctor.inputs import Affine
 
 pytestmark = pytest.mark.tf
 
@@ -52,6 +53,7 @@ def test_load_model_reads_facts_and_writes_nothing(saved):
     assert info.last_activation == "softmax"
     assert info.loss == "categorical_crossentropy" and info.from_logits is False
     assert info.rescaling == ["Rescaling(scale=0.00392156863, offset=0)"]
+    assert info.rescaling_affine == (Affine("Rescaling", pytest.approx(1 / 255), 0.0),)
     assert info.layers[:2] == ["Rescaling", "Conv2D"]
     assert listing(saved.parent) == before
 
@@ -177,6 +179,8 @@ def test_model_info_functional_ops_and_compiled_objects():
     assert info.last_activation == "softmax"
     assert info.loss == "sparse_categorical_crossentropy" and info.from_logits is True
     assert info.rescaling == ["TrueDivide(scale=0.00784313725, offset=0)", "Subtract(scale=1, offset=-1)"]
+    assert info.rescaling_affine == (Affine("TrueDivide", pytest.approx(1 / 127.5), 0.0),
+                                     Affine("Subtract", 1.0, -1.0))
 
 
 def test_model_info_normalization_layer_and_nested_model():
@@ -187,6 +191,7 @@ def test_model_info_normalization_layer_and_nested_model():
     model.compile(loss=keras.losses.categorical_crossentropy)
     info = M.model_info(model)
     assert info.rescaling == ["Normalization(mean=[0.5, 0.5, 0.5], variance=[0.25, 0.25, 0.25])"]
+    assert info.rescaling_affine == (Affine("Normalization", (2.0, 2.0, 2.0), (-1.0, -1.0, -1.0)),)
     assert info.loss == "categorical_crossentropy" and info.from_logits is False
 
 

@@ -152,3 +152,14 @@ def test_real_sample(sample_arrays):
     assert image_stats(x.astype(np.float32) / 255).scheme == "unit"
     # CIFAR-10 channel means on the 0-255 scale: about 125, 123, 114
     np.testing.assert_allclose(st.mean, [125.3, 123.0, 113.9], atol=4)
+
+
+def test_scale_ratio_nominal_for_known_schemes_else_measured(make_images):
+    from cifar_doctor.stats import image_stats, scale_ratio
+
+    x = make_images(60)
+    unit, raw = image_stats(x / 255.0), image_stats(x.astype("float32"))
+    assert scale_ratio(unit, raw) == 255.0 and scale_ratio(unit, unit) == 1.0
+    std = x.astype("float32").std()
+    odd = image_stats((x.astype("float32") - 100.0) / std * 3.0)  # no scheme with fixed constants
+    assert scale_ratio(raw, odd) == pytest.approx(3.0 / std, rel=0.01)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
-from ..inputs import ModelInfo
+from ..inputs import Affine, ModelInfo
 
 #: First bytes of an HDF5 file (the legacy `.h5` Keras format).
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -370,15 +370,17 @@ def _affine_of_op(op: Any) -> tuple[float, float] | None:
     return factory(c)
 
 
-def input_normalization(model: Any) -> list[str]:
+def input_normalization(model: Any) -> list[tuple[str, Affine | None]]:
     """In-model normalization found before the first Conv/Dense layer.
 
-    Each entry is a plain description: `Rescaling(scale=S, offset=O)` for a
+    Each entry is a plain description and, when the values are known, the
+    same normalization as an `Affine`: `Rescaling(scale=S, offset=O)` for a
     `Rescaling` layer or a scalar arithmetic op on the input (`x / 255.0` in
-    the functional API), `Normalization(mean=[...], variance=[...])` for a
-    `Normalization` layer.
+    the functional API), `Normalization(mean=[...], variance=[...])` for an
+    adapted `Normalization` layer (`Normalization(not adapted)`, with no
+    `Affine`, for one that never saw data).
     """
-    out: list[str] = []
+    out: list[tuple[str, Affine | None]] = []
     for op in _ordered_ops(model):
         cls = type(op).__name__
         if COMPUTE_LAYERS.match(cls):
@@ -386,24 +388,36 @@ def input_normalization(model: Any) -> list[str]:
         if cls == "Rescaling":
             scale, offset = getattr(op, "scale", 1.0), getattr(op, "offset", 0.0)
             if np.ndim(scale) == 0 and np.ndim(offset) == 0:
-                out.append(f"Rescaling(scale={_fmt(scale)}, offset={_fmt(offset)})")
+                text = f"Rescaling(scale={_fmt(scale)}, offset={_fmt(offset)})"
             else:
-                out.append(f"Rescaling(scale={np.asarray(scale).round(6).tolist()}, "
-                           f"offset={np.asarray(offset).round(6).tolist()})")
+                text = (f"Rescaling(scale={np.asarray(scale).round(6).tolist()}, "
+                        f"offset={np.asarray(offset).round(6).tolist()})")
+            out.append((text, Affine(cls, _floats(scale), _floats(offset))))
         elif cls == "Normalization":
-            mean = getattr(op, "mean", None)
-            var = getattr(op, "variance", None)
             try:
-                m = np.asarray(mean, dtype=np.float64).reshape(-1).round(6).tolist()
-                v = np.asarray(var, dtype=np.float64).reshape(-1).round(6).tolist()
-                out.append(f"Normalization(mean={m}, variance={v})")
+                mean = np.asarray(getattr(op, "mean", None), dtype=np.float64).reshape(-1)
+                var = np.asarray(getattr(op, "variance", None), dtype=np.float64).reshape(-1)
             except (TypeError, ValueError):
-                out.append("Normalization(not adapted)")
+                out.append(("Normalization(not adapted)", None))
+                continue
+            text = f"Normalization(mean={mean.round(6).tolist()}, variance={var.round(6).tolist()})"
+            if not (np.isfinite(mean).all() and np.isfinite(var).all()):
+                out.append((text, None))
+                continue
+            std = np.maximum(np.sqrt(var), EPSILON)  # as Keras divides: by max(sqrt(variance), epsilon)
+            out.append((text, Affine(cls, _floats(1.0 / std), _floats(-mean / std))))
         else:
             affine = _affine_of_op(op)
             if affine is not None:
-                out.append(f"{cls}(scale={_fmt(affine[0])}, offset={_fmt(affine[1])})")
+                out.append((f"{cls}(scale={_fmt(affine[0])}, offset={_fmt(affine[1])})",
+                            Affine(cls, affine[0], affine[1])))
     return out
+
+
+def _floats(v: Any) -> float | tuple[float, ...]:
+    """A float, or a tuple of floats for a per-channel value."""
+    arr = np.asarray(v, dtype=np.float64)
+    return float(arr) if arr.ndim == 0 else tuple(float(x) for x in arr.reshape(-1))
 
 
 def compiled_loss(model: Any) -> tuple[str | None, bool | None]:
@@ -456,6 +470,7 @@ def model_info(model: Any) -> ModelInfo:
     except (AttributeError, ValueError):
         pass
     loss, from_logits = compiled_loss(model)
+    normalization = input_normalization(model)
     ops = _ordered_ops(model)
     optimizer, learning_rate = optimizer_facts(model)
     return ModelInfo(
@@ -464,7 +479,8 @@ def model_info(model: Any) -> ModelInfo:
         last_activation=last_activation(model),
         loss=loss,
         from_logits=from_logits,
-        rescaling=input_normalization(model),
+        rescaling=[text for text, _ in normalization],
+        rescaling_affine=tuple(affine for _, affine in normalization if affine is not None),
         layers=[type(op).__name__ for op in ops],
         name=getattr(model, "name", None),
         activations=[_op_activation(op) for op in ops],

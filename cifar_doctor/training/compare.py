@@ -363,7 +363,7 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
     report = run(inputs)
     seconds = time.perf_counter() - t0
     state.phase = "done"
-    ratio = _scale_ratio(report, inputs)
+    ratio = _scale_ratio(inputs)
     stopped = watch.stopped if watch is not None else None
     run_dict = {
         "name": spec.name,
@@ -376,7 +376,7 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
         "verdict": report.verdict.to_dict(),
         "findings": report.codes(),
         "counts": {k: report.summary[k] for k in ("errors", "warnings", "infos")},
-        "counterfactuals": report.counterfactuals,
+        "counterfactuals": [c.to_dict() for c in report.counterfactuals],
         "eval_to_train_scale": ratio,
         "expected": spec.recipe.expected,
         "seconds": round(seconds, 1),
@@ -391,24 +391,15 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
     return run_dict, report, trained
 
 
-def _scale_ratio(report: Report, inputs: Any) -> float | None:
-    """How many times larger the eval inputs are than the training inputs (1.0 when scaled alike).
+def _scale_ratio(inputs: Any) -> float | None:
+    """How many times larger the test inputs are than the training inputs (1.0 when scaled alike)."""
+    from ..stats import scale_ratio
 
-    The nominal ratio a preprocessing check judged on (e.g. 255) when a finding
-    carries one, else the ratio of mean pixel values measured on the splits.
-    """
-    for f in report.findings:
-        value = f.evidence.get("scale_ratio") if isinstance(f.evidence, dict) else None
-        if isinstance(value, (int, float)) and value > 0 and f.split in (None, "test"):
-            return round(float(value), 1)
-    try:
-        m_tr = float(np.mean(inputs.splits["train"].stats.mean))
-        m_te = float(np.mean(inputs.splits["test"].stats.mean))
-    except Exception:  # stats not available: say nothing rather than guess
+    train, test = inputs.splits.get("train"), inputs.splits.get("test")
+    if train is None or test is None or train.stats is None or test.stats is None:
         return None
-    if m_tr <= 0 or not np.isfinite(m_tr) or not np.isfinite(m_te):
-        return None
-    return round(m_te / m_tr, 1)
+    ratio = scale_ratio(train.stats, test.stats)
+    return round(ratio, 1) if ratio is not None else None
 
 
 # --- the plain-words comparison -------------------------------------------------------------

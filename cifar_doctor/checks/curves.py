@@ -114,11 +114,8 @@ def classes_from_data(inputs: Any) -> int | None:
     softmax); a model scored by binary cross-entropy starts at ln 2 whatever
     its number of classes, so checks about the loss itself must not trust it.
     """
-    k = known_classes(inputs)
-    h = inputs.history
-    if k and h is not None and h.classes == k and not inputs.classes and inputs.model is None and inputs.train is None:
-        return None
-    return k
+    count = inputs.class_count
+    return count.k if count.k and count.k >= 2 and count.source != "log" else None
 
 
 def binary_entropy(p: float) -> float:

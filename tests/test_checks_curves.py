@@ -235,3 +235,14 @@ def test_log008_saturated_training_softmax_is_not_learning_not_a_wiring_bug(make
     f = found(h)["LOG008"]
     assert f.cause == "not-learning" and f.evidence["cost_per_error"] > 16
     assert verdict(h) == "not-learning"
+
+
+def test_log004_validation_at_chance_with_a_saturated_softmax_is_a_scale_bug(make_history):
+    # raw test images into a BatchNorm model trained on /255 images: one class wins every image, confidently
+    h = make_history(loss=[1.9, 1.5, 1.3, 1.2], accuracy=[0.3, 0.45, 0.53, 0.57],
+                     val_loss=[95.0, 120.0, 140.0, 151.0], val_accuracy=[0.1, 0.1, 0.1, 0.1])
+    f = found(h)["LOG004"]
+    assert f.cause == "eval-input-scale-mismatch" and f.evidence["val_cost_per_error"] > 100
+    shuffled = make_history(loss=[2.28, 2.11, 2.02, 1.9], accuracy=[0.13, 0.22, 0.25, 0.3],
+                            val_loss=[2.34, 2.5, 2.56, 2.71], val_accuracy=[0.108, 0.118, 0.124, 0.108])
+    assert found(shuffled)["LOG004"].cause == "eval-labels-misaligned"

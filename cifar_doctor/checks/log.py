@@ -401,7 +401,11 @@ def val_accuracy_at_chance(inputs):
     1/K (K from `--classes`, the log or the model) while training accuracy has
     risen at least `TRAIN_ABOVE_CHANCE` above chance, over at least
     `CHANCE_MIN_EPOCHS` epochs. With K unknown it assumes CIFAR-10's 10 classes
-    and reports a warning instead of an error.
+    and reports a warning instead of an error. When each validation error
+    costs at least `SATURATED_COST` nats (and `SATURATION_TRAIN_RATIO` times a
+    training error), the softmax is saturated on validation inputs only: it
+    then supports `eval-input-scale-mismatch` (misaligned labels cost a few
+    nats per error, about 3 in the shuffled-labels fixtures).
 
     ## Why is this bad?
     Overfitting lowers validation accuracy gradually, from a peak well above
@@ -434,12 +438,35 @@ def val_accuracy_at_chance(inputs):
         return []
     sev = Severity.ERROR if known else Severity.WARNING
     assumed = "" if known else " (assuming 10 classes; pass --classes K if not)"
+    message = (f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f} ≈ 1/{k}{assumed} over {len(vals)} "
+               f"epochs while training accuracy reaches {last_acc:.4f}.")
+    evidence = {"classes": k, "classes_assumed": not known, "chance": r(1.0 / k), "band": band,
+                "val_acc": [r(v) for v in vals], "train_acc_last": r(last_acc)}
+    costs = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
+    if costs:
+        _, (lo, ac, vl, va) = costs[-1]
+        vcost, tcost = per_error_cost(vl, va), per_error_cost(lo, ac)
+        evidence.update(val_cost_per_error=r(vcost, 3), train_cost_per_error=r(tcost, 3))
+        if vcost >= SATURATED_COST and vcost >= SATURATION_TRAIN_RATIO * tcost:
+            # misaligned labels cost a few nats per error (the model is unsure on unseen images); a saturated
+            # softmax on validation only is the scale fingerprint of LOG001, at chance (every image one class)
+            return [val_accuracy_at_chance.finding(
+                sev, message + f" Each validation error costs {vcost:.1f} nats against {tcost:.1f} in training.",
+                evidence=evidence, cause="eval-input-scale-mismatch", split="val",
+                fix=Fix("Preprocess validation and test images exactly like the training images",
+                        'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too'),
+                explanation=(
+                    "Validation at chance with a saturated softmax (an error costing ≥ "
+                    f"{SATURATED_COST:.1f} nats gives the true class a probability below 1e-5) while training "
+                    "errors cost a few nats: the network is pushed into one confident answer by validation inputs "
+                    "on another scale than the training inputs (e.g. raw 0-255 test images into a model trained on "
+                    "/255 images with BatchNormalization), not by wrong labels and not by overfitting."
+                ),
+            )]
     return [val_accuracy_at_chance.finding(
         sev,
-        f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f} ≈ 1/{k}{assumed} over {len(vals)} epochs "
-        f"while training accuracy reaches {last_acc:.4f}.",
-        evidence={"classes": k, "classes_assumed": not known, "chance": r(1.0 / k), "band": band,
-                  "val_acc": [r(v) for v in vals], "train_acc_last": r(last_acc)},
+        message,
+        evidence=evidence,
         fix=Fix("Keep validation labels aligned with their images, and preprocess them like training images",
                 "idx = np.random.default_rng(0).permutation(len(x))\nx, y = x[idx], y[idx]  # never shuffle x and y separately"),
         explanation=(

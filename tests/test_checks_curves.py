@@ -13,7 +13,7 @@ import pytest
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
 
-NEW_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "FIT005", "FIT006"]
+NEW_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "FIT005", "FIT006"]
 
 #: A healthy small-CNN run on CIFAR-10 (validation a little below training, both improving).
 HEALTHY = dict(loss=[2.083, 1.738, 1.58, 1.454, 1.354], accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
@@ -246,3 +246,16 @@ def test_log004_validation_at_chance_with_a_saturated_softmax_is_a_scale_bug(mak
     shuffled = make_history(loss=[2.28, 2.11, 2.02, 1.9], accuracy=[0.13, 0.22, 0.25, 0.3],
                             val_loss=[2.34, 2.5, 2.56, 2.71], val_accuracy=[0.108, 0.118, 0.124, 0.108])
     assert found(shuffled)["LOG004"].cause == "eval-labels-misaligned"
+
+
+def test_log013_loss_stuck_on_the_double_softmax_floor(make_history):
+    h = make_history(loss=[2.05, 1.72, 1.61, 1.57, 1.55], accuracy=[0.45, 0.72, 0.83, 0.88, 0.90],
+                     val_loss=[1.80, 1.66, 1.60, 1.58, 1.57], val_accuracy=[0.62, 0.78, 0.84, 0.86, 0.87])
+    f = found(h)["LOG013"]
+    assert f.evidence["classes"] == 10 and f.evidence["floor"] == pytest.approx(1.4612, abs=1e-4)
+    assert verdict(h) == "output-loss-mismatch"
+
+
+def test_log013_silent_when_one_softmax_takes_the_loss_below_the_floor(make_history):
+    h = make_history(loss=[1.6, 0.9, 0.6, 0.45, 0.38], accuracy=[0.45, 0.72, 0.83, 0.88, 0.90])
+    assert "LOG013" not in found(h)

@@ -1101,3 +1101,90 @@ def val_loss_lower_accuracy_lower(inputs):
         ),
         split="val",
     )]
+
+
+# --- LOG013 -----------------------------------------------------------------------
+def double_softmax_floor(k: int) -> float:
+    """The least cross-entropy softmax(softmax(z)) can reach over K classes: -ln(e / (e + K - 1))."""
+    return -math.log(math.e / (math.e + k - 1))
+
+
+#: Training accuracy at least this far above chance: the model ranks classes well...
+FLOOR_ACCURACY_ABOVE_CHANCE = 0.4
+
+#: ... while its loss stays between the double-softmax floor (1% under it for
+#: rounding) and this fraction of the way from the floor up to ln K. A second
+#: softmax over probabilities gives every sample a loss of at least the floor
+#: (1.46 for K = 10) and about 1.55 at 90% accuracy; a single softmax at that
+#: accuracy scores 0.3-0.4, and label smoothing 0.1 floors it near 0.5.
+FLOOR_BAND = 0.35
+
+
+@register("LOG013", "loss-at-double-softmax-floor", requires=("history",), cause="output-loss-mismatch")
+def loss_at_double_softmax_floor(inputs):
+    """Accuracy is high but the loss cannot fall below the floor of a softmax applied twice.
+
+    ## What it does
+    For K known, or the common count (2, 10, 100, 1000) that fits, computes
+    the floor -ln(e / (e + K - 1)) (1.46 for K = 10). Fires when, in the last
+    `MIN_EPOCHS_FOR_CURVES` epochs, training accuracy is at least
+    `FLOOR_ACCURACY_ABOVE_CHANCE` above 1/K while the training loss never goes
+    below the floor and stays within `FLOOR_BAND` of the way from the floor to
+    ln K.
+
+    ## Why is this bad?
+    A softmax output compiled with `from_logits=True` (or a `Softmax` layer
+    after `activation="softmax"`) makes the loss apply softmax to
+    probabilities in [0, 1]: the best it can give the true class is
+    e / (e + K - 1) (0.23 for K = 10), so the loss is stuck above 1.46
+    however well the model ranks the classes, gradients are small and
+    training crawls. tf.keras 2.x and Keras 3 on JAX or PyTorch do this;
+    Keras 3 on TensorFlow silently repairs the `from_logits=True` case.
+
+    ## Example
+    ```
+    Epoch 20/20 ... - loss: 1.5512 - accuracy: 0.9012 - val_loss: 1.5723 - val_accuracy: 0.8711
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(10, activation="softmax")(x)
+    model.compile(loss="categorical_crossentropy", ...)            # from_logits=False with a softmax
+    # or: outputs = layers.Dense(10)(x); loss=CategoricalCrossentropy(from_logits=True)
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.acc)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES:
+        return []
+    tail = rows[-MIN_EPOCHS_FOR_CURVES:]
+    all_losses = [lo for _, (lo, _) in rows]
+    known = classes_from_data(inputs)
+    for k in ([known] if known else COMMON_CLASS_COUNTS):
+        floor, ln_k = double_softmax_floor(k), math.log(k)
+        top = floor + FLOOR_BAND * (ln_k - floor)
+        if min(all_losses) < 0.99 * floor:
+            continue
+        if all(ac >= 1.0 / k + FLOOR_ACCURACY_ABOVE_CHANCE and lo <= top for _, (lo, ac) in tail):
+            break
+    else:
+        return []
+    lo, ac = tail[-1][1]
+    return [loss_at_double_softmax_floor.finding(
+        Severity.WARNING,
+        f"Training accuracy reaches {ac:.4f} but the loss stays at {min(all_losses):.4f}-{lo:.4f}, never below "
+        f"{floor:.4f} = -ln(e/(e+{k - 1})), the least a softmax applied twice can score over {k} classes.",
+        evidence={"classes": k, "classes_source": "given" if known else "fitted to the loss floor",
+                  "floor": r(floor), "ln_k": r(ln_k), "loss": [r(v) for v in all_losses],
+                  "acc_last": r(ac), "band": FLOOR_BAND},
+        fix=Fix("Apply softmax once: from_logits=False with a softmax output, or a linear output with from_logits=True",
+                'outputs = layers.Dense(10, activation="softmax")(x)\n'
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])'),
+        explanation=(
+            f"A model that ranks classes this well would score a loss far below {floor:.2f} with one softmax; a "
+            f"softmax of probabilities cannot give the true class more than {math.exp(-floor):.2f}, so the loss sits "
+            "on that floor and its gradients are weak. The loss curve (and any gap read from it) reflects the "
+            "double softmax, not generalization."
+        ),
+        split="train",
+    )]

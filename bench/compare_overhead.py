@@ -40,7 +40,8 @@ def main() -> None:
 
     from rich.console import Console
 
-    from cifar_doctor.training.compare import LiveView, load_arrays
+    from cifar_doctor.cli.progress import LiveView
+    from cifar_doctor.training.runs import load_arrays
     from cifar_doctor.training.fit import RunState, build_compiled, set_seed, train
     from cifar_doctor.training.recipes import get_recipe
 
@@ -65,7 +66,8 @@ def main() -> None:
 
     def ours() -> float:
         state = RunState(recipe.name, epochs=args.epochs)
-        view = LiveView([state], console=Console(file=io.StringIO(), force_terminal=True, width=120)).start()
+        view = LiveView(console=Console(file=io.StringIO(), force_terminal=True, width=120))
+        view.start([state])
         try:
             # TrainedRun.seconds times model.fit only, like plain(): seeding and building are outside
             return train(recipe, arrays, epochs=args.epochs, seed=0, state=state,

@@ -17,11 +17,10 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .diagnosis import CAUSES, Verdict
 from .findings import Finding, Fix, Severity
 from .report import Report
+from .version import __version__
 
 __all__ = ["diagnose", "Report", "Finding", "Fix", "Severity", "Verdict", "CAUSES", "__version__"]
 

@@ -16,8 +16,10 @@ from .findings import Finding, Severity, plain
 if TYPE_CHECKING:
     from .counterfactual import Counterfactual
 
-#: Version of the JSON report. Bump the major on an incompatible change.
-SCHEMA_VERSION = "1.0"
+#: Version of the JSON documents (`Report`, `cifar_doctor.comparison.ComparisonReport`).
+#: Bump the major on an incompatible change. 2.0: `compare` writes a comparison
+#: document holding every run's full report (the report of `check` and `watch` is unchanged).
+SCHEMA_VERSION = "2.0"
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 
@@ -45,6 +47,13 @@ class CheckOutcome:
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "status": self.status, "reason": self.reason,
                 "findings": self.findings}
+
+
+def tool() -> dict[str, str]:
+    """The `tool` section of every JSON document."""
+    from .version import __version__
+
+    return {"name": "cifar-doctor", "version": __version__}
 
 
 def _sort_key(f: Finding) -> tuple:
@@ -110,11 +119,9 @@ class Report:
         return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
 
     def to_dict(self) -> dict[str, Any]:
-        from . import __version__
-
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "cifar-doctor", "version": __version__},
+            "tool": tool(),
             "inputs": plain(self.inputs),
             "verdict": self.verdict.to_dict(),
             "summary": self.summary,

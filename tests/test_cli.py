@@ -220,3 +220,9 @@ def test_cli_skip_reasons_name_flags():
     _, report, _ = run_json("check", "--log", LOG)
     reasons = {c["reason"] for c in report["checks"] if c["status"] == "skipped"}
     assert "needs a model (--model)" in reasons
+
+
+def test_schema_causes_are_the_verdict_causes():
+    from cifar_doctor.diagnosis import CAUSES
+
+    assert set(load_schema()["$defs"]["cause"]["enum"]) == set(CAUSES)

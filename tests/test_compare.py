@@ -10,15 +10,16 @@ import pytest
 
 from conftest import SAMPLE, run_cli, run_json
 
-from cifar_doctor.session import CONFIRMING_EPOCHS
-from cifar_doctor.training.compare import (
-    LiveView,
-    VerdictWatch,
-    comparison,
-    parse_limit,
-)
+from cifar_doctor.cli.progress import LiveView
+from cifar_doctor.comparison import ComparisonReport, RunResult, compare_runs
+from cifar_doctor.counterfactual import Counterfactual
+from cifar_doctor.diagnosis import Verdict
 from cifar_doctor.errors import UsageError
+from cifar_doctor.report import Report
+from cifar_doctor.session import CONFIRMING_EPOCHS
 from cifar_doctor.training.fit import RunState
+from cifar_doctor.training.runs import parse_limit
+from cifar_doctor.training.until_verdict import UntilVerdict
 
 DATA = ("--data", str(SAMPLE))
 
@@ -40,6 +41,7 @@ def compare_json(tmp_path_factory):
 def test_compare_json_has_two_diagnosed_runs(compare_json):
     rc, data, err, _ = compare_json
     assert rc == 0, err
+    assert set(data) == {"schema_version", "tool", "comparison", "runs"}  # no first-run verdict on top
     runs = {r["name"]: r for r in data["runs"]}
     assert list(runs) == ["original", "fixed"]
     for r in runs.values():
@@ -49,17 +51,17 @@ def test_compare_json_has_two_diagnosed_runs(compare_json):
         assert r["settings"]["train_images"] == 300 and r["settings"]["limit"] == 300
         assert r["settings"]["batch_size"] == 50
         assert r["epochs_run"] == 1 and r["seconds"] > 0
-    orig, fixed = runs["original"], runs["fixed"]
+    orig, fixed = runs["original"]["report"], runs["fixed"]["report"]
+    codes = {name: {f["code"] for f in r["report"]["findings"]} for name, r in runs.items()}
     assert orig["verdict"]["cause"] == "eval-input-scale-mismatch"
-    assert "PRE001" in orig["findings"] and "PRE001" not in fixed["findings"]
+    assert "PRE001" in codes["original"] and "PRE001" not in codes["fixed"]
     assert fixed["verdict"]["cause"] != "eval-input-scale-mismatch"
     cf = [c for c in orig["counterfactuals"] if c["transform"].get("split") == "test"]
     assert cf and "before" in cf[0] and "after" in cf[0]
     # the raw test images lose far more than the rescaled ones
     assert cf[0]["after"]["loss"] < cf[0]["before"]["loss"]
-    assert orig["eval_to_train_scale"] == 255
-    # top level: the first run's diagnosis plus the plain-words comparison
-    assert data["verdict"]["cause"] == "eval-input-scale-mismatch"
+    assert runs["original"]["eval_to_train_scale"] == 255
+    # top level: the plain-words comparison
     assert "original: not overfitting" in data["comparison"]["summary"]
     assert "larger than training images" in data["comparison"]["summary"]
     assert "Error" not in err
@@ -71,7 +73,12 @@ def test_compare_json_validates_against_the_schema(compare_json):
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((Path(__file__).resolve().parent.parent / "cifar_doctor" / "schema" /
                          "report.schema.json").read_text())
-    jsonschema.validate(compare_json[1], schema)
+    data = compare_json[1]
+    jsonschema.validate(data, schema)
+    assert data["schema_version"].startswith("2.")
+    report_schema = dict(schema, oneOf=[{"$ref": "#/$defs/report"}])
+    for run in data["runs"]:  # every run's full report is inside, valid on its own
+        jsonschema.validate(run["report"], report_schema)
 
 
 @pytest.mark.training
@@ -89,7 +96,8 @@ def test_compare_save_writes_every_artifact(compare_json):
         pytest.importorskip("matplotlib")
         assert (d / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((save / "report.json").read_text())["runs"]
-    assert "### Comparison" in (save / "report.md").read_text()
+    md = (save / "report.md").read_text()
+    assert md.startswith("## cifar-doctor comparison") and "### Run: original" in md and "### Run: fixed" in md
 
 
 @pytest.mark.training
@@ -148,25 +156,42 @@ def test_parse_limit():
 # --- pieces without TensorFlow --------------------------------------------------------------
 
 def _run(name, cause, acc, vacc, cfs=(), ratio=None):
-    return {"name": name, "verdict": {"cause": cause}, "history": {"accuracy": acc, "val_accuracy": vacc},
-            "counterfactuals": list(cfs), "eval_to_train_scale": ratio}
+    report = Report(verdict=Verdict(cause, 0.9, f"{cause} explained."), counterfactuals=list(cfs))
+    return RunResult(name, name, report, history={"accuracy": acc, "val_accuracy": vacc}, eval_to_train_scale=ratio)
 
 
 def test_comparison_explains_the_difference_in_plain_words():
-    cf = {"transform": {"split": "test", "expression": "x_test / 255"}, "before": {"accuracy": 0.535},
-          "after": {"accuracy": 0.644}}
-    out = comparison([_run("original", "eval-input-scale-mismatch", [0.35, 0.64], [0.41, 0.535], [cf], 255.3),
-                      _run("fixed", "healthy", [0.33, 0.70], [0.52, 0.678])])
-    assert out["runs"][0] == ("original: not overfitting; test images are 255x larger than training images; "
-                              "the same trained model scores 0.64 on test images with x_test / 255 "
-                              "(against 0.54 as given)")
-    assert out["runs"][1] == "fixed: healthy, test accuracy 0.68 (train 0.70)"
-    assert "comes from its pipeline" in out["note"] and out["best"] == {"name": "fixed", "val_accuracy": 0.678}
+    cf = Counterfactual("PRE001", "test", {"split": "test", "expression": "x_test / 255"}, images=100,
+                        before={"accuracy": 0.535, "loss": 161.0}, after={"accuracy": 0.644, "loss": 1.1},
+                        accuracy_gain=0.109, confirmed=True, summary="Measured.")
+    out = compare_runs([_run("original", "eval-input-scale-mismatch", [0.35, 0.64], [0.41, 0.535], [cf], 255.3),
+                        _run("fixed", "healthy", [0.33, 0.70], [0.52, 0.678])])
+    assert out.lines[0] == ("original: not overfitting; test images are 255x larger than training images; "
+                            "the same trained model scores 0.64 on test images with x_test / 255 "
+                            "(against 0.54 as given)")
+    assert out.lines[1] == "fixed: healthy, test accuracy 0.68 (train 0.70)"
+    assert "comes from its pipeline" in out.note and out.to_dict()["best"] == {"name": "fixed", "val_accuracy": 0.678}
 
 
 def test_comparison_of_two_healthy_runs_has_no_blame():
-    out = comparison([_run("a", "healthy", [0.5], [0.5]), _run("b", "overfitting", [0.9], [0.6])])
-    assert out["note"] is None and out["runs"][1].startswith("b: overfitting")
+    out = compare_runs([_run("a", "healthy", [0.5], [0.5]), _run("b", "overfitting", [0.9], [0.6])])
+    assert out.note is None and out.lines[1].startswith("b: overfitting")
+
+
+def test_comparison_exit_code_is_the_worst_run():
+    from cifar_doctor.findings import Finding, Severity
+    from cifar_doctor.report import CheckOutcome
+
+    warn = Finding("FIT001", "overfit", Severity.WARNING, "m", cause="overfitting")
+    a = RunResult("a", "a", Report(verdict=Verdict("healthy", 0.9, "ok")))
+    b = RunResult("b", "b", Report(verdict=Verdict("overfitting", 0.7, "x"), findings=[warn]))
+    c = RunResult("c", "c", Report(verdict=Verdict("healthy", 0.9, "ok"),
+                                   checks=[CheckOutcome("LOG001", "x", "crashed", "RuntimeError: boom")]))
+    assert ComparisonReport.of([a, b]).exit_code("never") == 0
+    assert ComparisonReport.of([a, b]).exit_code("error") == 0
+    assert ComparisonReport.of([a, b]).exit_code("warning") == 1
+    assert ComparisonReport.of([a, b, c]).exit_code("error") == 2
+    assert ComparisonReport.of([a, b, c]).exit_code("never") == 0
 
 
 def test_live_view_draws_progress_and_side_by_side_epochs():
@@ -178,20 +203,22 @@ def test_live_view_draws_progress_and_side_by_side_epochs():
     b = RunState("fixed", epochs=2)
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=140, color_system=None)
-    console.print(LiveView([a, b], console=console))
+    view = LiveView(console=console)
+    view.states = [a, b]
+    console.print(view)
     text = buf.getvalue()
     assert "original" in text and "epoch 2/2" in text and "ETA" in text
-    assert "0.351" in text and "0.414" in text and "161.2" in text
+    assert "0.351" in text and "0.414" in text and "161.2" in text and "·" in text
     assert "fixed" in text and "waiting" in text
 
 
-def test_verdict_watch_needs_two_agreeing_epochs(make_images, make_labels):
+def test_until_verdict_needs_two_agreeing_epochs(make_images, make_labels):
     """The engine's verdict on data + history so far; certain after CONFIRMING_EPOCHS error-level epochs."""
     from cifar_doctor.api import build_inputs
 
     x = make_images(200)
     y = make_labels(200, one_hot=True)
-    watch = VerdictWatch(build_inputs(x_train=x / 255.0, y_train=y, x_test=x.astype("float32"), y_test=y,
+    watch = UntilVerdict(build_inputs(x_train=x / 255.0, y_train=y, x_test=x.astype("float32"), y_test=y,
                                       loss="categorical_crossentropy"))
     s = RunState("original", epochs=5, steps=1, batch_size=200, train_images=200)
     curve = {"loss": [1.78, 1.37, 1.21], "accuracy": [0.36, 0.51, 0.57], "val_loss": [8.68, 8.97, 7.73],
@@ -202,16 +229,16 @@ def test_verdict_watch_needs_two_agreeing_epochs(make_images, make_labels):
         s.epoch, s.epoch_seconds = epoch, [2.0] * epoch
         stops.append(watch(s))
     assert stops[:CONFIRMING_EPOCHS] == [False] * (CONFIRMING_EPOCHS - 1) + [True]
-    assert watch.stopped["cause"] == "eval-input-scale-mismatch" and watch.stopped["epochs_saved"] == 3
-    assert "PRE001" in watch.stopped["codes"]
+    assert watch.stopped.cause == "eval-input-scale-mismatch" and watch.stopped.epochs_saved == 3
+    assert "PRE001" in watch.stopped.codes
 
 
-def test_verdict_watch_never_stops_a_healthy_run(make_images, make_labels):
+def test_until_verdict_never_stops_a_healthy_run(make_images, make_labels):
     from cifar_doctor.api import build_inputs
 
     x = make_images(200, scale="unit")
     y = make_labels(200, one_hot=True)
-    watch = VerdictWatch(build_inputs(x_train=x, y_train=y, x_test=x, y_test=y, loss="categorical_crossentropy"))
+    watch = UntilVerdict(build_inputs(x_train=x, y_train=y, x_test=x, y_test=y, loss="categorical_crossentropy"))
     s = RunState("fixed", epochs=5)
     for epoch in range(1, 5):
         s.history = {"loss": [1.5, 1.2, 1.0, 0.9][:epoch], "accuracy": [0.45, 0.57, 0.64, 0.68][:epoch],

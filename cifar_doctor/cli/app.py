@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from .. import __version__
+from ..version import __version__
 from ..errors import DoctorError
 from .common import FLAGS
 

@@ -48,14 +48,10 @@ def compare(
     validate_fail_on(fail_on)
     from ..render import render
     from ..training.compare import compare as run_compare
+    from .progress import LiveView
 
     report = run_compare(recipes, epochs=epochs, limit=limit, batch_size=batch_size, seed=seed,
                          deterministic=deterministic, data=data, until_verdict=until_verdict, save=save,
-                         live=not quiet)
+                         progress=LiveView(enabled=not quiet))
     render(report, output_format(fmt, json_flag))
-    code = 0
-    if fail_on != "never":
-        keys = {"error": ("errors",), "warning": ("errors", "warnings"),
-                "info": ("errors", "warnings", "infos")}[fail_on]
-        code = 1 if any(r["counts"].get(k, 0) for r in report.extra["runs"] for k in keys) else 0
-    raise typer.Exit(code)
+    raise typer.Exit(exit_for(report, fail_on))

@@ -21,11 +21,7 @@ def counts_line(s: dict[str, int]) -> str:
 def fmt_value(v: Any) -> str:
     """Short human form of an evidence value."""
     if isinstance(v, float):
-        if v == 0:
-            return "0"
-        if abs(v) >= 1000 or abs(v) < 0.001:
-            return f"{v:.4g}"
-        return f"{v:.4g}"
+        return "0" if v == 0 else f"{v:.4g}"
     if isinstance(v, (list, tuple)):
         if len(v) > 8:
             return "[" + ", ".join(fmt_value(x) for x in v[:8]) + f", … ({len(v)} items)]"
@@ -60,17 +56,37 @@ def spark(values: list[float], width: int = 24) -> str:
 #: The per-epoch columns shown for each run of a comparison: (label, Keras history key).
 EPOCH_COLUMNS = (("acc", "accuracy"), ("val acc", "val_accuracy"), ("val loss", "val_loss"))
 
+#: Shown for an epoch a run has planned but not reached yet.
+PENDING = "·"
 
-def epoch_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
-    """One row per epoch: the epoch number, then each run's `EPOCH_COLUMNS` values (None where missing)."""
-    n = max((len(v) for r in runs for v in r.get("history", {}).values()), default=0)
+
+def epoch_rows(histories: list[dict[str, list[float]]], planned: list[int] | None = None) -> list[list[Any]]:
+    """One row per epoch: the epoch number, then each history's `EPOCH_COLUMNS` values.
+
+    A missing value is `None`, or `PENDING` for an epoch within the run's `planned` count.
+    """
+    planned = planned or [0] * len(histories)
+    n = max([len(v) for h in histories for v in h.values()] + planned, default=0)
     rows = []
     for i in range(n):
         row: list[Any] = [i + 1]
-        for r in runs:
-            h = r.get("history", {})
+        for h, p in zip(histories, planned):
             for _, key in EPOCH_COLUMNS:
                 vals = h.get(key, [])
-                row.append(vals[i] if i < len(vals) else None)
+                row.append(vals[i] if i < len(vals) else (PENDING if i < p else None))
         rows.append(row)
     return rows
+
+
+def fmt_metric(v: Any) -> str:
+    """A per-epoch metric: 3 decimals, 4 significant digits from 100 up; strings as they are; "" for none."""
+    if isinstance(v, str):
+        return v
+    if not isinstance(v, (int, float)):
+        return ""
+    return f"{v:.3f}" if abs(v) < 100 else f"{v:.4g}"
+
+
+def finding_codes(report: dict[str, Any]) -> list[str]:
+    """The distinct finding codes of a report dict, sorted."""
+    return sorted({f["code"] for f in report["findings"]})

@@ -4,55 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import EPOCH_COLUMNS, counts_line, epoch_rows, evidence_lines, fmt_value
+from .common import EPOCH_COLUMNS, counts_line, epoch_rows, evidence_lines, finding_codes, fmt_value
 
 
 def to_markdown(report: Any) -> str:
+    """A `Report` or a `ComparisonReport` as Markdown."""
     d = report.to_dict()
+    if "runs" in d:
+        return "\n".join(_comparison(d))
     v = d["verdict"]
-    lines = [
-        "## cifar-doctor report",
-        "",
-        f"**Verdict: `{v['cause']}`** (confidence {v['confidence']:.2f})",
-        "",
-        v["explanation"],
-        "",
-    ]
+    lines = ["## cifar-doctor report", "", f"**Verdict: `{v['cause']}`** (confidence {v['confidence']:.2f})", "",
+             v["explanation"], ""]
     if v["also"]:
-        lines.append("Also: " + ", ".join(f"`{a['cause']}`" for a in v["also"]))
-        lines.append("")
+        lines += ["Also: " + ", ".join(f"`{a['cause']}`" for a in v["also"]), ""]
     for cf in d.get("counterfactuals", []):
         if "summary" in cf:
             lines += [f"> {cf['summary']}", ""]
-    runs = d.get("runs")
-    if runs:
-        comp = d.get("comparison") or {}
-        if comp.get("summary"):
-            lines += ["### Comparison", "", comp["summary"], ""]
-        lines += ["### Runs", "", "| run | verdict | final acc | final val acc | final val loss | epochs | findings |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in runs:
-            h = r.get("history", {})
-            acc = h.get("accuracy", [None])[-1] if h.get("accuracy") else None
-            vacc = h.get("val_accuracy", [None])[-1] if h.get("val_accuracy") else None
-            vloss = h.get("val_loss", [None])[-1] if h.get("val_loss") else None
-            lines.append(f"| {r['name']} | `{r['verdict']['cause']}` | {fmt_value(acc)} | {fmt_value(vacc)} | "
-                         f"{fmt_value(vloss)} | {r.get('epochs_run', '')} | {' '.join(r.get('findings', []))} |")
-        lines.append("")
-        rows = epoch_rows(runs)
-        if rows:
-            head = ["epoch"] + [f"{r['name']} {label}" for r in runs for label, _ in EPOCH_COLUMNS]
-            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            for row in rows:
-                lines.append("| " + " | ".join([str(row[0])] + ["" if v is None else fmt_value(v) for v in row[1:]])
-                             + " |")
-            lines.append("")
-        lines += [f"Findings below are those of the first run ({runs[0]['name']}).", ""]
-    s = d["summary"]
-    lines += [
-        f"### Findings ({counts_line(s)})",
-        "",
-    ]
+    lines += _findings(d, "###")
+    lines += _footer(d["summary"], d["tool"])
+    return "\n".join(lines)
+
+
+def _findings(d: dict[str, Any], heading: str) -> list[str]:
+    lines = [f"{heading} Findings ({counts_line(d['summary'])})", ""]
     if not d["findings"]:
         lines += ["No findings.", ""]
     for f in d["findings"]:
@@ -64,10 +38,46 @@ def to_markdown(report: Any) -> str:
             lines.append(f"  - Fix: {f['fix']['title']}")
             if f["fix"].get("snippet"):
                 lines += ["", "    ```python"] + ["    " + ln for ln in f["fix"]["snippet"].splitlines()] + ["    ```"]
-    lines += [
-        "",
-        f"<sub>{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed · "
-        f"cifar-doctor {d['tool']['version']}</sub>",
-        "",
-    ]
-    return "\n".join(lines)
+    crashed = [c for c in d["checks"] if c["status"] == "crashed"]
+    if crashed:
+        lines += [""] + [f"- crashed: {c['code']} {c['name']}: {c['reason']}" for c in crashed]
+    return lines
+
+
+def _footer(s: dict[str, Any], tool: dict[str, Any]) -> list[str]:
+    return ["", f"<sub>{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed · "
+            f"cifar-doctor {tool['version']}</sub>", ""]
+
+
+def _last(h: dict[str, list[float]], key: str) -> Any:
+    return h[key][-1] if h.get(key) else None
+
+
+def _comparison(d: dict[str, Any]) -> list[str]:
+    runs, comp = d["runs"], d["comparison"]
+    lines = ["## cifar-doctor comparison", "", comp["summary"], "", "### Runs", "",
+             "| run | verdict | final acc | final val acc | final val loss | epochs | findings |",
+             "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        h = r.get("history", {})
+        lines.append(f"| {r['name']} | `{r['report']['verdict']['cause']}` | {fmt_value(_last(h, 'accuracy'))} | "
+                     f"{fmt_value(_last(h, 'val_accuracy'))} | {fmt_value(_last(h, 'val_loss'))} | "
+                     f"{r.get('epochs_run', '')} | {' '.join(finding_codes(r['report']))} |")
+    lines.append("")
+    rows = epoch_rows([r.get("history", {}) for r in runs])
+    if rows:
+        head = ["epoch"] + [f"{r['name']} {label}" for r in runs for label, _ in EPOCH_COLUMNS]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for row in rows:
+            lines.append("| " + " | ".join([str(row[0])] + ["" if v is None else fmt_value(v) for v in row[1:]]) + " |")
+        lines.append("")
+    for r in runs:
+        v = r["report"]["verdict"]
+        lines += [f"### Run: {r['name']}", "", f"**Verdict: `{v['cause']}`** (confidence {v['confidence']:.2f})", "",
+                  v["explanation"], ""]
+        stopped = r.get("stopped_early")
+        if stopped:
+            lines += [f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: {stopped['reason']}.",
+                      ""]
+        lines += _findings(r["report"], "####") + [""]
+    return lines + [f"<sub>cifar-doctor {d['tool']['version']}</sub>", ""]

@@ -1,4 +1,8 @@
-"""Rich text renderer: verdict first, then findings by severity with evidence and fix."""
+"""Rich text renderer: verdict first, then findings by severity with evidence and fix.
+
+A comparison draws each run's verdict and findings, the epochs side by side,
+a table of the runs and what tells them apart.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,17 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from .common import EPOCH_COLUMNS, SEVERITY_ICON, SEVERITY_STYLE, counts_line, epoch_rows, evidence_lines, spark
+from .common import (
+    EPOCH_COLUMNS,
+    SEVERITY_ICON,
+    SEVERITY_STYLE,
+    counts_line,
+    epoch_rows,
+    evidence_lines,
+    finding_codes,
+    fmt_metric,
+    spark,
+)
 
 VERDICT_STYLE = {"healthy": "green", "insufficient-evidence": "yellow"}
 
@@ -70,32 +84,35 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
         acc, vacc, vloss = h.get("accuracy", []), h.get("val_accuracy", []), h.get("val_loss", [])
         t.add_row(
             r["name"],
-            r["verdict"]["cause"],
+            r["report"]["verdict"]["cause"],
             f"{acc[-1]:.3f}" if acc else "-",
             f"{vacc[-1]:.3f}" if vacc else "-",
             f"{vloss[-1]:.3g}" if vloss else "-",
             f"{spark(acc, 12)} / {spark(vacc, 12)}",
-            " ".join(r.get("findings", [])) or "-",
+            " ".join(finding_codes(r["report"])) or "-",
         )
     return t
 
 
-def epochs_table(runs: list[dict[str, Any]]) -> Table:
-    """Side by side per-epoch results: one column group (acc, val acc, val loss) per run."""
+def epochs_table(names: list[str], histories: list[dict[str, list[float]]],
+                 planned: list[int] | None = None) -> Table:
+    """Side by side per-epoch results: one column group (acc, val acc, val loss) per run.
+
+    `planned` epochs not reached yet show as "·" (the live view of `compare`).
+    """
     t = Table(title="Per-epoch results", title_justify="left", expand=False)
     t.add_column("epoch", justify="right")
-    for r in runs:
+    for name in names:
         for label, _ in EPOCH_COLUMNS:
-            t.add_column(f"{r['name']}\n{label}", justify="right")
-    for row in epoch_rows(runs):
-        t.add_row(str(row[0]), *("" if not isinstance(v, (int, float)) else (f"{v:.3f}" if abs(v) < 100 else f"{v:.4g}")
-                                 for v in row[1:]))
+            t.add_column(f"{name}\n{label}", justify="right")
+    for row in epoch_rows(histories, planned):
+        t.add_row(str(row[0]), *(fmt_metric(v) for v in row[1:]))
     return t
 
 
 def run_panel(r: dict[str, Any]) -> Panel:
     """A run's verdict, its measured counterfactual and how the run ended."""
-    v = r["verdict"]
+    v = r["report"]["verdict"]
     style = VERDICT_STYLE.get(v["cause"], "red")
     body = Text()
     body.append(v["cause"], style=f"bold {style}")
@@ -116,32 +133,22 @@ def run_panel(r: dict[str, Any]) -> Panel:
     return Panel(body, title=f"Run: {r['name']}", border_style=style, expand=True)
 
 
-def print_runs(d: dict[str, Any], console: Console) -> None:
-    """The `compare` part of a report: per-run verdicts, epochs side by side, runs, the comparison."""
+def print_comparison(d: dict[str, Any], console: Console) -> None:
+    """A comparison: each run's verdict and findings, the epochs side by side, the runs, what tells them apart."""
     runs = d["runs"]
     for r in runs:
         console.print(run_panel(r))
-    console.print(epochs_table(runs))
+        print_findings(r["report"], console)
+    console.print(epochs_table([r["name"] for r in runs], [r.get("history", {}) for r in runs]))
     console.print(runs_table(runs))
-    comp = d.get("comparison") or {}
-    if comp.get("runs"):
-        body = "\n".join(comp["runs"]) + ("\n\n" + comp["note"] if comp.get("note") else "")
+    comp = d["comparison"]
+    if comp["lines"]:
+        body = "\n".join(comp["lines"]) + ("\n\n" + comp["note"] if comp.get("note") else "")
         console.print(Panel(body, title="Comparison", border_style="blue"))
-    console.print(Text(f"Findings of the first run ({runs[0]['name']}); every run's codes are in the "
-                       "Runs table, its full report in the JSON output or under --save.", style="dim"))
 
 
-def print_report(report: Any, console: Console | None = None, file: Any = None) -> None:
-    console = console or make_console(file)
-    d = report.to_dict()
-    if d.get("runs"):
-        print_runs(d, console)
-    else:
-        console.print(verdict_panel(d["verdict"]))
-        for cf in d.get("counterfactuals", []):
-            if "summary" in cf:
-                style = "green" if cf.get("confirmed") else "yellow"
-                console.print(Panel(cf["summary"], title="Counterfactual (measured)", border_style=style))
+def print_findings(d: dict[str, Any], console: Console) -> None:
+    """A report's findings, then its counts and any crashed check."""
     if d["findings"]:
         console.print(Text("Findings", style="bold underline"))
         for f in d["findings"]:
@@ -149,13 +156,26 @@ def print_report(report: Any, console: Console | None = None, file: Any = None) 
     else:
         console.print(Text("No findings.", style="green"))
     s = d["summary"]
-    skipped = [c for c in d["checks"] if c["status"] != "ran"]
-    line = Text(
+    console.print(Text(
         f"{counts_line(s)} · "
         f"{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed",
         style="dim",
-    )
-    console.print(line)
-    crashed = [c for c in skipped if c["status"] == "crashed"]
-    for c in crashed:
-        console.print(Text(f"  crashed: {c['code']} {c['name']}: {c['reason']}", style="red"))
+    ))
+    for c in d["checks"]:
+        if c["status"] == "crashed":
+            console.print(Text(f"  crashed: {c['code']} {c['name']}: {c['reason']}", style="red"))
+
+
+def print_report(report: Any, console: Console | None = None, file: Any = None) -> None:
+    """Draw a `Report` (verdict, measured fixes, findings) or a `ComparisonReport`."""
+    console = console or make_console(file)
+    d = report.to_dict()
+    if "runs" in d:
+        print_comparison(d, console)
+        return
+    console.print(verdict_panel(d["verdict"]))
+    for cf in d.get("counterfactuals", []):
+        if "summary" in cf:
+            style = "green" if cf.get("confirmed") else "yellow"
+            console.print(Panel(cf["summary"], title="Counterfactual (measured)", border_style=style))
+    print_findings(d, console)

@@ -4,7 +4,7 @@ Keras trains with `verbose=0` (its progress bars write to stdout, which carries
 the report). Progress comes from `ProgressCallback`: `on_train_batch_end` only
 stores the step number in `RunState`, and it is marked `async_safe`, so Keras
 dispatches it exactly as it dispatches its own History callback (no extra device
-synchronisation per batch). The live view (`cifar_doctor.training.compare`)
+synchronisation per batch). The live view (`cifar_doctor.cli.progress`)
 reads `RunState` when it redraws. Per-epoch work (recording the metrics,
 the optional `--until-verdict` diagnosis) happens in `on_epoch_end`.
 

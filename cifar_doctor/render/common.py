@@ -18,6 +18,11 @@ def counts_line(s: dict[str, int]) -> str:
     return f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['infos']} info"
 
 
+def checks_line(s: dict[str, int]) -> str:
+    """"48 checks ran, 1 skipped, 0 crashed" from a report summary."""
+    return f"{plural(s['checks_ran'], 'check')} ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed"
+
+
 def fmt_value(v: Any) -> str:
     """Short human form of an evidence value."""
     if isinstance(v, float):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import EPOCH_COLUMNS, counts_line, epoch_rows, evidence_lines, finding_codes, fmt_value
+from .common import EPOCH_COLUMNS, checks_line, counts_line, epoch_rows, evidence_lines, finding_codes, fmt_value
 
 
 def to_markdown(report: Any) -> str:
@@ -28,7 +28,7 @@ def to_markdown(report: Any) -> str:
 def _findings(d: dict[str, Any], heading: str) -> list[str]:
     lines = [f"{heading} Findings ({counts_line(d['summary'])})", ""]
     if not d["findings"]:
-        lines += ["No findings.", ""]
+        lines.append("No findings.")
     for f in d["findings"]:
         where = f" [{f['split']}]" if f.get("split") else ""
         lines.append(f"- **{f['code']} {f['name']}** ({f['severity']}){where}: {f['message']}")
@@ -41,12 +41,11 @@ def _findings(d: dict[str, Any], heading: str) -> list[str]:
     crashed = [c for c in d["checks"] if c["status"] == "crashed"]
     if crashed:
         lines += [""] + [f"- crashed: {c['code']} {c['name']}: {c['reason']}" for c in crashed]
-    return lines
+    return lines + [""]
 
 
 def _footer(s: dict[str, Any], tool: dict[str, Any]) -> list[str]:
-    return ["", f"<sub>{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed · "
-            f"cifar-doctor {tool['version']}</sub>", ""]
+    return [f"<sub>{checks_line(s)} · cifar-doctor {tool['version']}</sub>", ""]
 
 
 def _last(h: dict[str, list[float]], key: str) -> Any:
@@ -79,5 +78,5 @@ def _comparison(d: dict[str, Any]) -> list[str]:
         if stopped:
             lines += [f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: {stopped['reason']}.",
                       ""]
-        lines += _findings(r["report"], "####") + [""]
+        lines += _findings(r["report"], "####")
     return lines + [f"<sub>cifar-doctor {d['tool']['version']}</sub>", ""]

@@ -19,6 +19,7 @@ from .common import (
     EPOCH_COLUMNS,
     SEVERITY_ICON,
     SEVERITY_STYLE,
+    checks_line,
     counts_line,
     epoch_rows,
     evidence_lines,
@@ -157,8 +158,7 @@ def print_findings(d: dict[str, Any], console: Console) -> None:
         console.print(Text("No findings.", style="green"))
     s = d["summary"]
     console.print(Text(
-        f"{counts_line(s)} · "
-        f"{s['checks_ran']} checks ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed",
+        f"{counts_line(s)} · {checks_line(s)}",
         style="dim",
     ))
     for c in d["checks"]:

@@ -259,3 +259,11 @@ def test_log013_loss_stuck_on_the_double_softmax_floor(make_history):
 def test_log013_silent_when_one_softmax_takes_the_loss_below_the_floor(make_history):
     h = make_history(loss=[1.6, 0.9, 0.6, 0.45, 0.38], accuracy=[0.45, 0.72, 0.83, 0.88, 0.90])
     assert "LOG013" not in found(h)
+
+
+def test_log004_frozen_validation_accuracy_is_not_misaligned_labels(make_history):
+    # fine-tuning with frozen BatchNorm statistics: one answer for every validation image
+    h = make_history(loss=[0.62, 0.41, 0.30, 0.22], accuracy=[0.68, 0.81, 0.87, 0.91],
+                     val_loss=[0.83, 0.85, 0.84, 0.86], val_accuracy=[0.5, 0.5, 0.5, 0.5])
+    f = found(h, classes=2)["LOG004"]
+    assert f.cause == "eval-distribution-shift" and f.evidence["constant"] is True

@@ -70,6 +70,12 @@ CHANCE_MIN_EPOCHS = 2
 #: above chance: a model that learned nothing is `loss-at-chance` instead.
 TRAIN_ABOVE_CHANCE = 0.15
 
+#: Validation accuracies within this of each other over every epoch (at least
+#: `MIN_EPOCHS_FOR_CURVES`) are one frozen value: the printed digits of a model
+#: giving every validation image the same answer (binomial wandering of a model
+#: at chance on 500 images is about 0.013 per epoch).
+CONSTANT_ACCURACY_SPREAD = 1e-4
+
 #: evaluate() vs the last epoch's val_ accuracy: Keras evaluates the same data
 #: the same way (inference mode) for both, so on the same data they agree to
 #: the printed digits (the seed: 0.5321 and 0.5321). More than this apart
@@ -405,7 +411,11 @@ def val_accuracy_at_chance(inputs):
     costs at least `SATURATED_COST` nats (and `SATURATION_TRAIN_RATIO` times a
     training error), the softmax is saturated on validation inputs only: it
     then supports `eval-input-scale-mismatch` (misaligned labels cost a few
-    nats per error, about 3 in the shuffled-labels fixtures).
+    nats per error, about 3 in the shuffled-labels fixtures). When the
+    validation accuracy is the same value in every epoch (within
+    `CONSTANT_ACCURACY_SPREAD`), the model answers one class for every
+    validation image: that supports `eval-distribution-shift` (inference-mode
+    BatchNorm statistics that do not fit, inputs without signal).
 
     ## Why is this bad?
     Overfitting lowers validation accuracy gradually, from a peak well above
@@ -463,6 +473,25 @@ def val_accuracy_at_chance(inputs):
                     "/255 images with BatchNormalization), not by wrong labels and not by overfitting."
                 ),
             )]
+    if len(vals) >= MIN_EPOCHS_FOR_CURVES and max(vals) - min(vals) <= CONSTANT_ACCURACY_SPREAD:
+        # the same validation accuracy every epoch while the weights change: one answer for every validation
+        # image. Misaligned labels give an accuracy that wanders around 1/K; a frozen answer is inference-mode
+        # behaviour that differs from training (BatchNorm statistics) or validation inputs that carry no signal.
+        return [val_accuracy_at_chance.finding(
+            sev, message + f" It is the same value, {vals[-1]:.4f}, in every epoch.",
+            evidence={**evidence, "constant": True, "spread": r(max(vals) - min(vals))},
+            cause="eval-distribution-shift", split="val",
+            fix=Fix("Evaluate the training images in inference mode and compare validation inputs with training inputs",
+                    "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
+                    "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())"),
+            explanation=(
+                "A validation accuracy that does not move while the weights change means the model gives every "
+                "validation image the same answer. Misaligned labels would leave accuracy wandering around chance; "
+                "a frozen answer comes from inference mode behaving unlike training (BatchNormalization moving "
+                "statistics that do not fit the data, e.g. a frozen pretrained BatchNorm) or from validation "
+                "inputs that carry no signal for the network. It is not overfitting."
+            ),
+        )]
     return [val_accuracy_at_chance.finding(
         sev,
         message,

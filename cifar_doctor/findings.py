@@ -83,7 +83,6 @@ class Finding:
     cause: str | None = None
     explanation: str | None = None
     split: str | None = None
-    docs: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,7 +95,7 @@ class Finding:
             "explanation": self.explanation,
             "evidence": _plain(self.evidence),
             "fix": self.fix.to_dict() if self.fix else None,
-            "docs": self.docs or f"cifar-doctor explain {self.code}",
+            "docs": f"cifar-doctor explain {self.code}",
         }
 
 

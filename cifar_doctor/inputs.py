@@ -8,7 +8,6 @@ facts read off a Keras model by `cifar_doctor.sources.models`.
 
 from __future__ import annotations
 
-import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -258,9 +257,10 @@ class History:
 
 
 def _num(v: float) -> float | str:
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return str(v)
-    return round(float(v), 6)
+    """A metric value as plain JSON: the one float rule of `findings.plain` (NaN/Inf as strings, 6 decimals)."""
+    from .findings import plain
+
+    return plain(float(v))
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,6 @@ class Inputs:
     classes: int | None = None
     evaluate: Callable[[Any, Any], dict[str, float]] | None = None
     sources: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
     _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure cache
     _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .findings import Finding, Fix, Severity
@@ -98,7 +98,6 @@ class CheckSpec:
     family: str = ""
     doc: str = ""
     summary: str = ""
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
     def __call__(self, inputs: Any) -> list[Finding]:
         return self.func(inputs)

@@ -47,9 +47,9 @@ def load_check_inputs(
         from ..training.recipes import get_recipe
 
         rec = get_recipe(recipe)
-        from ..sources.datasets import load_cifar10, load_data_path
+        from ..sources.datasets import load_data
 
-        loaded = load_data_path(data) if data is not None else load_cifar10()
+        loaded = load_data(data)
         arrays = rec.preprocess(loaded.arrays, limit=limit)
         sources["data"] = loaded.description
         sources["recipe"] = rec.name

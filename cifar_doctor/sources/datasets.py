@@ -151,6 +151,11 @@ def load_data_path(path: str | os.PathLike) -> LoadedData:
     )
 
 
+def load_data(path: str | os.PathLike | None) -> LoadedData:
+    """The data at `path` (see `load_data_path`), or CIFAR-10 when no path is given (see `load_cifar10`)."""
+    return load_data_path(path) if path is not None else load_cifar10()
+
+
 def load_cifar10() -> LoadedData:
     """Load CIFAR-10 without TensorFlow: the Keras cache, then the Keras download, then the bundled sample.
 

@@ -38,6 +38,8 @@ ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", 
                   "categorical_hinge"}
 #: Losses that expect integer class indices of shape (N,) or (N, 1).
 SPARSE_LOSSES = {"sparse_categorical_crossentropy"}
+#: Losses that expect targets in {0, 1}, one per output unit (one sigmoid unit, or multi-label).
+BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
 #: Losses computed from probabilities by default (`from_logits=False`).
 PROBABILITY_LOSSES = {"categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
                       "categorical_focal_crossentropy", "binary_focal_crossentropy"}

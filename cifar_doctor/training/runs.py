@@ -79,9 +79,9 @@ def check_save_dir(save: Path | None) -> None:
 
 def load_arrays(data: Path | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The raw arrays from `data` (the sources `check --data` reads), else CIFAR-10 with its offline fallback."""
-    from ..sources.datasets import load_cifar10, load_data_path
+    from ..sources.datasets import load_data
 
-    loaded = load_data_path(data) if data is not None else load_cifar10()
+    loaded = load_data(data)
     missing = [key for key in REQUIRED_ARRAYS if key not in loaded.arrays]
     if missing:
         raise InputError("The data has no " + ", ".join(missing), expected=", ".join(REQUIRED_ARRAYS),

@@ -134,18 +134,9 @@ def list_checks(
 
         typer.echo(json.dumps({"schema_version": "1.0", "checks": [s.to_dict() for s in specs]}, indent=2))
         return
-    from rich.table import Table
+    from ..render.catalog import print_checks
 
-    from ..render.text import make_console
-
-    table = Table(title="cifar-doctor checks")
-    for col in ("code", "name", "needs", "cause", "what it does"):
-        table.add_column(col, overflow="fold")
-    for s in specs:
-        table.add_row(s.code, s.name, ", ".join(s.requires) or "-", s.cause or "-", s.summary)
-    console = make_console()
-    console.print(table)
-    console.print("Families: " + "; ".join(f"{k} {v}" for k, v in FAMILIES.items()), style="dim")
+    print_checks(specs, FAMILIES)
 
 
 def explain(code: str = typer.Argument(..., help="A check code (PRE001) or name (train-test-scale-mismatch).")) -> None:
@@ -156,12 +147,6 @@ def explain(code: str = typer.Argument(..., help="A check code (PRE001) or name 
         spec = get(code)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
-    from rich.markdown import Markdown
+    from ..render.catalog import print_explanation
 
-    from ..render.text import make_console
-
-    console = make_console()
-    console.print(Markdown(f"# {spec.code} {spec.name}\n\n"
-                           f"Family: {spec.family} ({FAMILIES[spec.family]}). "
-                           f"Needs: {', '.join(spec.requires) or 'nothing'}. Supports cause: `{spec.cause or '-'}`.\n\n"
-                           + spec.doc))
+    print_explanation(spec, FAMILIES[spec.family])

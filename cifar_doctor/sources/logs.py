@@ -50,7 +50,7 @@ from typing import Any, Iterable
 
 from ..errors import InputError
 from ..inputs import History
-from .textlog import TextLogReader, metric_name
+from .textlog import TextLogReader, metric_name, split_breaks
 
 #: Longest line (between newlines, carriage returns or backspace runs) kept, in
 #: characters. A Keras progress line is under 300 characters even with a dozen
@@ -108,7 +108,6 @@ _K2_BAR_RE = re.compile(r"\[[=>.]{10,}\]")
 _EPOCH_SUFFIX_RE = re.compile(r"\s-\s[\d.]+(?:s|ms|us|µs)/epoch\s-\s[\d.]+(?:s|ms|us|µs)/step\s*$")
 
 _ANSI_RE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-_SEP_RE = re.compile(r"[\n\r]|\x08+")
 # Counts read with int() have at most 12 digits: int() refuses strings over 4300 digits.
 _EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d{1,12})\s*/\s*(\d{1,12})\s*$")
 _TRAIN_ON_RE = re.compile(
@@ -211,15 +210,15 @@ class LogParser:
     def feed(self, text: str) -> list[Epoch]:
         """Parse `text` (any chunk of the stream); return the epochs it completed."""
         out: list[Epoch] = []
-        if not text:
-            return out
-        pos = 0
-        for m in _SEP_RE.finditer(text):
-            self._take(text[pos:m.start()])
+        lines = split_breaks(text)
+        self._take(lines[0])
+        if len(lines) > 1:
             self._segment(self._pending, out)
             self._pending, self._skipping = "", False
-            pos = m.end()
-        self._take(text[pos:])
+            for line in itertools.islice(lines, 1, len(lines) - 1):
+                if line:
+                    self._segment(line[:MAX_SEGMENT], out)
+            self._take(lines[-1])
         return out
 
     def _take(self, piece: str) -> None:

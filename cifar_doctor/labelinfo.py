@@ -232,6 +232,8 @@ def label_order(y: Any) -> LabelOrder | None:
         if not np.issubdtype(flat.dtype, np.number) or not np.isfinite(flat).all():
             return None
         idx = flat.astype(np.int64)
+        if not np.array_equal(idx, flat):
+            return None  # not class indices (labels scaled by mistake, regression targets)
     else:
         return None
     n = len(idx)

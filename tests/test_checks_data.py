@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from cifar_doctor import diagnose
-from cifar_doctor.inputs import ModelInfo
+from cifar_doctor.inputs import Affine, ModelInfo
 
 MINE = ["RNG", "PRE", "DAT", "DUP"]
-RESCALING = ["Rescaling(scale=0.00392156862745098, offset=0.0)"]
+RESCALING = dict(rescaling=["Rescaling(scale=0.00392156862745098, offset=0.0)"],
+                 rescaling_affine=(Affine("Rescaling", 1 / 255, 0.0),))
 
 
 def codes(report):
@@ -99,7 +100,7 @@ def test_train_only_skips_comparisons(data, code):
 
 
 def test_rng001_silent_when_the_model_rescales(data):
-    report = diagnose(**data("uint8", "uint8"), model=ModelInfo(input_shape=(32, 32, 3), rescaling=RESCALING),
+    report = diagnose(**data("uint8", "uint8"), model=ModelInfo(input_shape=(32, 32, 3), **RESCALING),
                       select=["RNG"])
     assert status(report, "RNG001") == "ran" and "RNG001" not in codes(report)
 
@@ -121,13 +122,13 @@ def test_rng002_double_scaled(data):
 
 
 def test_rng002_unit_data_into_a_rescaling_model(data):
-    report = diagnose(**data(), model=ModelInfo(rescaling=RESCALING), select=["RNG"])
+    report = diagnose(**data(), model=ModelInfo(**RESCALING), select=["RNG"])
     f = only(report, "RNG002")
-    assert f.evidence["model_rescaling"] == RESCALING
+    assert f.evidence["model_rescaling"] == RESCALING["rescaling"]
 
 
 def test_rng002_silent(data):
-    report = diagnose(**data("uint8", "uint8"), model=ModelInfo(rescaling=RESCALING), select=["RNG"])
+    report = diagnose(**data("uint8", "uint8"), model=ModelInfo(**RESCALING), select=["RNG"])
     assert status(report, "RNG002") == "ran" and "RNG002" not in codes(report)
 
 
@@ -333,3 +334,26 @@ def test_real_sample_recipes(sample_arrays):
     fixed = get_recipe("fixed").preprocess(arrays)
     report = diagnose(**fixed, select=MINE)
     assert report.verdict.cause == "healthy", [(f.code, f.message) for f in report.findings]
+
+
+# --- RNG003 inputs-on-extreme-scale ------------------------------------------------------------
+def test_rng003_pixels_scaled_up_again(make_images):
+    x = make_images(60, "uint8").astype("float32") * 255.0
+    report = diagnose(x_train=x, x_test=make_images(30, "uint8", seed=1).astype("float32") * 255.0)
+    f = {f.code: f for f in report.findings}["RNG003"]
+    assert f.evidence["peak_abs"]["train"] > 1000 and f.cause == "input-not-normalized"
+    assert report.verdict.cause == "input-not-normalized"
+
+
+def test_rng003_silent_on_raw_or_unit_pixels_and_when_the_model_scales_down(make_images):
+    for scale in ("uint8", "unit"):
+        assert "RNG003" not in {f.code for f in diagnose(x_train=make_images(40, scale)).findings}
+    x = make_images(40, "uint8").astype("float32") * 255.0
+    model = ModelInfo(rescaling=["Rescaling(scale=1.5378e-05, offset=0)"],
+                      rescaling_affine=(Affine("Rescaling", 1 / 65025, 0.0),))
+    assert "RNG003" not in {f.code for f in diagnose(x_train=x, model=model).findings}
+
+
+def test_lbl009_ignores_labels_that_are_not_class_indices(make_labels):
+    y = make_labels(500) / 255.0  # labels caught by a blanket x / 255
+    assert "LBL009" not in {f.code for f in diagnose(y_train=y).findings}

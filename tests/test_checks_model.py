@@ -8,11 +8,13 @@ import pytest
 from cifar_doctor.api import build_inputs
 from cifar_doctor.checks.model import in_model_affine
 from cifar_doctor.engine import run
-from cifar_doctor.inputs import ModelInfo
+from cifar_doctor.inputs import Affine, ModelInfo
 
 from conftest import run_cli, run_json
 
 RESCALE_255 = "Rescaling(scale=0.00392156863, offset=0)"
+#: What sources.models reads off a model with `layers.Rescaling(1./255)`: the description and the record.
+BY_255 = dict(rescaling=[RESCALE_255], rescaling_affine=(Affine("Rescaling", 1 / 255, 0.0),))
 
 
 def info(**kw) -> ModelInfo:
@@ -141,7 +143,7 @@ def test_mdl003_advises_normalization_layer_for_standardized_data(make_images):
 
 
 def test_mdl003_silent_with_in_model_rescaling(make_images):
-    found, outcome, _ = check("MDL003", model=info(rescaling=[RESCALE_255]), x_train=make_images(40))
+    found, outcome, _ = check("MDL003", model=info(**BY_255), x_train=make_images(40))
     assert outcome.status == "ran" and found == []
 
 
@@ -153,7 +155,7 @@ def test_mdl003_skipped_without_model(make_images):
 # --- MDL004 double-rescaling --------------------------------------------------------------
 
 def test_mdl004_fires_on_unit_data_into_rescaling_model(make_images):
-    found, outcome, report = check("MDL004", model=info(rescaling=[RESCALE_255]),
+    found, outcome, report = check("MDL004", model=info(**BY_255),
                                    x_train=make_images(60, "unit"), x_test=make_images(60, "unit", seed=1))
     assert outcome.status == "ran" and len(found) == 1
     f = found[0]
@@ -165,23 +167,24 @@ def test_mdl004_fires_on_unit_data_into_rescaling_model(make_images):
 
 
 def test_mdl004_silent_on_raw_data_or_symmetric_model(make_images):
-    found, outcome, _ = check("MDL004", model=info(rescaling=[RESCALE_255]), x_train=make_images(60, "uint8"))
+    found, outcome, _ = check("MDL004", model=info(**BY_255), x_train=make_images(60, "uint8"))
     assert outcome.status == "ran" and found == []
-    found, _, _ = check("MDL004", model=info(rescaling=["Rescaling(scale=2, offset=-1)"]),
+    found, _, _ = check("MDL004", model=info(rescaling=["Rescaling(scale=2, offset=-1)"],
+                                              rescaling_affine=(Affine("Rescaling", 2.0, -1.0),)),
                         x_train=make_images(60, "unit"))
     assert found == []
 
 
 def test_mdl004_skipped_without_data():
-    _, outcome, _ = check("MDL004", model=info(rescaling=[RESCALE_255]))
+    _, outcome, _ = check("MDL004", model=info(**BY_255))
     assert outcome.status == "skipped" and "training images" in outcome.reason
 
 
 def test_in_model_affine_composes_steps():
-    assert in_model_affine(["TrueDivide(scale=0.00784313725, offset=0)", "Subtract(scale=1, offset=-1)"]) == \
-        pytest.approx((1 / 127.5, -1.0))
-    assert in_model_affine(["Normalization(mean=[0.5], variance=[0.25])"]) is None
-    assert in_model_affine([]) is None
+    steps = (Affine("TrueDivide", 1 / 127.5, 0.0), Affine("Subtract", 1.0, -1.0))
+    assert in_model_affine(steps) == pytest.approx((1 / 127.5, -1.0))
+    assert in_model_affine((Affine("Normalization", (2.0, 2.0, 2.0), (-1.0, -1.0, -1.0)),)) is None
+    assert in_model_affine(()) is None
 
 
 # --- MDL005 input-shape-mismatch ----------------------------------------------------------

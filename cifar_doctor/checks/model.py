@@ -21,7 +21,6 @@ backend, verified against `model.evaluate`):
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from ..findings import Fix, Severity
@@ -394,20 +393,19 @@ def missing_in_model_rescaling(inputs):
     )]
 
 
-_AFFINE_RE = re.compile(r"^\w+\(scale=([-+0-9.eE]+|inf|nan), offset=([-+0-9.eE]+|inf|nan)\)$")
+def in_model_affine(steps: tuple) -> tuple[float, float] | None:
+    """Combined (scale, offset) of the in-model normalization steps (`ModelInfo.rescaling_affine`).
 
-
-def in_model_affine(rescaling: list[str]) -> tuple[float, float] | None:
-    """Combined (scale, offset) of the in-model rescaling steps, or None if one is not a scalar affine map."""
+    None when there is none, or when a step is per-channel (a `Normalization`
+    layer): that is standardization, not a scalar rescaling.
+    """
     scale, offset = 1.0, 0.0
-    if not rescaling:
+    if not steps:
         return None
-    for desc in rescaling:
-        match = _AFFINE_RE.match(desc.strip())
-        if not match:
+    for step in steps:
+        if not isinstance(step.scale, (int, float)) or not isinstance(step.offset, (int, float)):
             return None
-        s, o = float(match.group(1)), float(match.group(2))
-        scale, offset = scale * s, offset * s + o
+        scale, offset = scale * step.scale, offset * step.scale + step.offset
     return scale, offset
 
 
@@ -436,7 +434,7 @@ def double_rescaling(inputs):
     ```
     """
     m = inputs.model
-    affine = in_model_affine(m.rescaling)
+    affine = in_model_affine(m.rescaling_affine)
     if affine is None:
         return []
     scale, offset = affine

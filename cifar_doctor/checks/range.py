@@ -8,8 +8,6 @@ and raise nothing here.
 
 from __future__ import annotations
 
-import re
-
 from ..findings import Fix, Severity
 from ..registry import register
 from ..stats import SCHEME_TEXT
@@ -41,21 +39,6 @@ def _split_summary(inputs) -> dict[str, dict]:
         out[name] = {"scheme": st.scheme, "dtype": st.dtype, "min": st.value_min, "max": st.value_max,
                      "mean": [round(v, 4) for v in st.mean], "std": [round(v, 4) for v in st.std]}
     return out
-
-
-def _rescaling_scales(rescaling: list[str]) -> list[float]:
-    """Scales read from in-model rescaling descriptions such as `Rescaling(scale=0.0039, offset=0.0)`."""
-    scales = []
-    for desc in rescaling or []:
-        m = re.search(r"scale\s*[=:]\s*([-+0-9.eE]+)(?:\s*/\s*([0-9.eE]+))?", str(desc))
-        if not m:
-            continue
-        try:
-            v = float(m.group(1)) / (float(m.group(2)) if m.group(2) else 1.0)
-        except ValueError:
-            continue
-        scales.append(v)
-    return scales
 
 
 @register("RNG001", "inputs-not-normalized", requires=("train_x",), cause="input-not-normalized")
@@ -157,7 +140,7 @@ def double_scaled_inputs(inputs):
             ))
     model = inputs.model
     if model is not None and model.rescaling:
-        scales = _rescaling_scales(model.rescaling)
+        scales = [a.scale for a in model.rescaling_affine if isinstance(a.scale, (int, float))]
         by_255 = [s for s in scales if abs(s * 255.0 - 1.0) <= RESCALE_255_TOL]
         unit = [n for n, s in inputs.splits.items() if s.x is not None and s.stats.scheme == "unit"]
         if by_255 and unit:
@@ -173,3 +156,66 @@ def double_scaled_inputs(inputs):
                 ),
             ))
     return findings
+
+
+#: Inputs whose largest magnitude reaches this are on an absurd scale for a
+#: network: raw 8-bit pixels stop at 255 (already ~100x what Keras' initializers
+#: expect), so values of 1,000 and more are pixels scaled up again (x * 255 on
+#: raw data, 16-bit images fed as they are, an accumulated sum).
+EXTREME_SCALE_MAX = 1000.0
+
+
+@register("RNG003", "inputs-on-extreme-scale", requires=("train_x",), cause="input-not-normalized")
+def inputs_on_extreme_scale(inputs):
+    """Inputs reach magnitudes of 1,000 or more: far beyond even raw pixels.
+
+    ## What it does
+    Flags every split whose largest absolute value is at least
+    `EXTREME_SCALE_MAX` (1,000), unless the model scales its inputs back down
+    (an in-model rescaling that maps them below 10).
+
+    ## Why is this bad?
+    Keras' default initializers are set for inputs of order 1. Raw pixels
+    (up to 255) already make the first layer's activations about 100x too
+    large; values in the thousands (`x * 255` applied to raw pixels, 16-bit
+    images up to 65,535) saturate every softmax from the first batch, kill
+    ReLUs and make the loss explode or stall at chance, in every split alike.
+
+    ## Example
+    ```python
+    x_train = x_train.astype("float32") * 255   # meant / 255
+    ```
+
+    ## Use instead
+    ```python
+    x_train = x_train.astype("float32") / 255.0   # 8-bit images; / 65535.0 for 16-bit
+    ```
+    """
+    model = inputs.model
+    splits = {n: s for n, s in inputs.splits.items() if s.x is not None and s.stats is not None}
+    peaks = {n: max(abs(s.stats.value_min), abs(s.stats.value_max)) for n, s in splits.items()}
+    big = {n: v for n, v in peaks.items() if v == v and v >= EXTREME_SCALE_MAX}
+    if not big:
+        return []
+    if model is not None and model.rescaling_affine:
+        scales = [a.scale for a in model.rescaling_affine if isinstance(a.scale, (int, float))]
+        factor = 1.0
+        for sc in scales:
+            factor *= sc
+        if scales and max(big.values()) * abs(factor) < 10.0:
+            return []
+    summary = _split_summary(inputs)
+    names = ", ".join(f"x_{n} up to {v:.4g}" for n, v in big.items())
+    return [inputs_on_extreme_scale.finding(
+        Severity.WARNING,
+        f"Inputs reach magnitudes far beyond raw pixels: {names}.",
+        evidence={"splits": summary, "peak_abs": {n: float(v) for n, v in peaks.items()},
+                  "threshold": EXTREME_SCALE_MAX},
+        fix=Fix("Scale the images to [0, 1]: divide 8-bit pixels by 255 (16-bit by 65535), once",
+                'x_train = x_train.astype("float32") / 255.0\nx_test = x_test.astype("float32") / 255.0'),
+        explanation=(
+            "A network initialized for inputs of order 1 fed values in the thousands saturates its softmax and "
+            "kills its ReLUs from the first batch: training stalls or explodes on every split alike."
+        ),
+        split=next(iter(big)) if len(big) == 1 else None,
+    )]

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
+import lzma
+import math
 import os
 import pickle
 import re
+import stat
 import sys
 import tarfile
 import zipfile
@@ -29,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from . import archives
 
 #: Canonical array keys, in report order.
 CANONICAL_KEYS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
@@ -87,6 +92,31 @@ OFFLINE_ENV = "CIFAR_DOCTOR_OFFLINE"
 #: The bundled real sample (see `cifar_doctor/data/README.md`).
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "cifar10_sample.npz"
 
+# --- bounds on what a file may make us read or allocate -------------------------------------------
+#: Largest array read from an npz, in bytes, from the shape its header declares (checked
+#: before anything is allocated). The full CIFAR-10 training set as float64 is 1.2 GB; 4 GiB
+#: leaves room for larger images as float32, and refuses the shapes of corrupt headers and
+#: of zip bombs (a few MB that inflate to many GB).
+MAX_ARRAY_BYTES = 4 << 30
+#: Largest total of the arrays read from one npz (also capped by the memory available):
+#: every split of CIFAR-10 as float64 is 1.5 GB.
+MAX_DATA_BYTES = 6 << 30
+#: Longest .npy header read: numpy's own default (`max_header_size`); a plain array's
+#: header is under 200 bytes.
+NPY_MAX_HEADER_BYTES = 10_000
+#: Array names quoted in a message about an npz with many members.
+MAX_KEYS_SHOWN = 20
+#: Largest CIFAR-10 batch file read whole: an official batch is 31 MB (10,000 images and
+#: their labels); twice that leaves room for batches re-saved by other tools.
+MAX_BATCH_BYTES = 64 << 20
+#: Bytes read from a tarball: the official cifar-10-python.tar.gz unpacks to 178 MB, and
+#: reading stops as soon as its six batches are found.
+MAX_TAR_BYTES = 256 << 20
+#: Entries read from a tarball: the official one has 9.
+MAX_TAR_MEMBERS = 1_000
+#: Entries listed from a folder that holds no CIFAR-10 data, to name a few in the message.
+MAX_LISTED_ENTRIES = 1_000
+
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -124,14 +154,27 @@ def load_data_path(path: str | os.PathLike) -> LoadedData:
         InputError: the path is missing, unreadable, or does not hold the expected arrays.
     """
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        broken = p.is_symlink()
         raise InputError(
-            f"Cannot read data: {p} does not exist",
+            f"Cannot read data: {p} " + ("is a symbolic link to nothing" if broken else "does not exist"),
             expected="an .npz file, a cifar-10-batches-py folder or a cifar-10-python.tar.gz",
             hint="Check the path",
-        )
-    if p.is_dir():
+        ) from None
+    except OSError as exc:  # a symbolic link loop, a folder on the way that cannot be searched
+        raise InputError(f"Cannot read data: {p}: {exc.strerror or exc}",
+                         expected="an .npz file, a cifar-10-batches-py folder or a cifar-10-python.tar.gz",
+                         hint="Check the path and its permissions") from None
+    if stat.S_ISDIR(st.st_mode):
         return _load_dir(p)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(
+            f"Cannot read data: {p} is not a regular file (a pipe, a device or a socket)",
+            expected="an .npz file, a cifar-10-batches-py folder or a cifar-10-python.tar.gz",
+            hint="Save the data to a file and pass its path",
+        )
     head = _head(p)
     if head.startswith(_ZIP_MAGIC) or p.suffix.lower() == ".npz":
         return _load_npz(p, head)
@@ -318,15 +361,15 @@ def _load_npz(p: Path, head: bytes) -> LoadedData:
             hint="Save arrays with np.savez('data.npz', x_train=..., y_train=..., x_test=..., y_test=...)",
         )
     try:
-        npz = np.load(p, allow_pickle=False)
+        zf = archives.open_zip(p)
+    except archives.ArchiveError as exc:
+        raise InputError(f"Cannot read data: {p} is not a plain npz: {exc}", expected="an .npz of a few arrays",
+                         hint="Save arrays with np.savez('data.npz', x_train=..., y_train=..., ...)") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
-        raise InputError(
-            f"Cannot read data: {p} is truncated or corrupt ({_short(exc)})",
-            expected="a complete .npz archive",
-            hint="Write the file again, or check that its copy or download finished",
-        ) from None
-    with npz:
-        found = list(npz.files)
+        raise _corrupt(p, exc) from None
+    with zf:
+        members = _npz_members(zf)
+        found = list(members)
         mapping, ambiguous = _map_keys(found)
         if ambiguous:
             raise InputError(
@@ -349,36 +392,138 @@ def _load_npz(p: Path, head: bytes) -> LoadedData:
                 f"Cannot read data: {p} lacks {', '.join(missing)}",
                 expected="keys x_train, y_train, x_test, y_test (optional x_val, y_val) "
                 "or alternatives such as train_images/train_labels, X_train/Y_train",
-                received=f"keys {sorted(found)}",
+                received=f"keys {sorted(found)[:MAX_KEYS_SHOWN]}" + (" ..." if len(found) > MAX_KEYS_SHOWN else ""),
                 hint="Rename the arrays, e.g. np.savez('data.npz', x_train=..., y_train=..., x_test=..., y_test=...)",
             )
+        archive_size = p.stat().st_size
+        keys = [(c, mapping[c]) for c in CANONICAL_KEYS if c in mapping]
+        declared = {c: _npy_declared(zf, members[key], key, p, archive_size) for c, key in keys}
+        _check_memory(declared, p)
         arrays: dict[str, np.ndarray] = {}
-        for canonical in CANONICAL_KEYS:
-            if canonical not in mapping:
-                continue
-            key = mapping[canonical]
+        for canonical, key in keys:
             try:
-                arr = npz[key]
-            except ValueError as exc:
-                if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-                    raise InputError(
-                        f"Cannot read data: array {key!r} in {p} is a pickled object array",
-                        expected="numeric arrays (loaded with allow_pickle=False, so files cannot run code)",
-                        hint="Convert it before saving, e.g. np.stack(list_of_images).astype('uint8')",
-                    ) from None
-                raise InputError(f"Cannot read data: array {key!r} in {p} is corrupt ({_short(exc)})",
-                                 hint="Write the file again") from None
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
+                with zf.open(members[key]) as fh:
+                    arr = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
                 raise InputError(
                     f"Cannot read data: array {key!r} in {p} is truncated or corrupt ({_short(exc)})",
                     expected="a complete .npz archive",
                     hint="Write the file again, or check that its copy or download finished",
                 ) from None
-            arrays[canonical] = _check_numeric(arr, key, p)
+            arrays[canonical] = arr
     ignored = sorted(set(found) - set(mapping.values()))
-    notices = [f"ignored keys: {', '.join(ignored)}"] if ignored else []
+    notices = [f"ignored keys: {', '.join(ignored[:MAX_KEYS_SHOWN])}" + (" ..." if len(ignored) > MAX_KEYS_SHOWN else "")
+               ] if ignored else []
     renamed = {c: k for c, k in mapping.items() if c != k}
     return _finish(arrays, "npz", p, notices, renamed)
+
+
+def _corrupt(p: Path, exc: BaseException) -> InputError:
+    return InputError(
+        f"Cannot read data: {p} is truncated or corrupt ({_short(exc)})",
+        expected="a complete .npz archive",
+        hint="Write the file again, or check that its copy or download finished",
+    )
+
+
+def _npz_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """Array name -> zip member, named as `np.load` names them (`x_train.npy` -> `x_train`)."""
+    return {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i
+            for i in zf.infolist() if not i.is_dir()}
+
+
+def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path, archive_size: int) -> int:
+    """Bytes the .npy header of a member declares, after checking that the member can hold them.
+
+    Only the header is read: the dtype must be numeric, the shape within
+    `MAX_ARRAY_BYTES`, and the member's declared size (from the zip directory,
+    checked against the file and against what deflate can produce) must hold
+    header and data. Nothing is allocated by a declared size before this.
+    """
+    where = f"array {key!r} in {p}"
+    problem = archives.zip_member_problem(info, archive_size)
+    if problem is not None:
+        raise InputError(f"Cannot read data: {where} {problem}", expected="a complete .npz archive",
+                         hint="Write the file again, or check that its copy or download finished")
+    try:
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
+            else:  # 3.0: a header with non-Latin-1 field names, i.e. a structured array
+                raise ValueError(f"npy format version {version[0]}.{version[1]}")
+            header_end = fh.tell()
+    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+        hint = " (it looks like a Python pickle)" if _is_pickle_member(zf, info) else ""
+        raise InputError(
+            f"Cannot read data: {where} is not a .npy array{hint} ({_short(exc)})",
+            expected="arrays written by np.savez (loaded with allow_pickle=False, so files cannot run code)",
+            hint="Save the arrays with np.savez('data.npz', x_train=..., y_train=..., ...)",
+        ) from None
+    except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+        raise _corrupt(p, exc) from None
+    if dtype.hasobject:
+        raise InputError(
+            f"Cannot read data: {where} is a pickled object array",
+            expected="numeric arrays (loaded with allow_pickle=False, so files cannot run code)",
+            hint="Convert it before saving, e.g. np.stack(list_of_images).astype('uint8')",
+        )
+    _check_numeric_header(dtype, tuple(shape), key, p)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES:
+        raise InputError(
+            f"Cannot read data: {where} declares shape {tuple(shape)} of {dtype}, "
+            f"{archives.size_text(nbytes)}",
+            expected=f"at most {archives.size_text(MAX_ARRAY_BYTES)} per array (the full CIFAR-10 training set "
+                     "as float64 is 1.2 GB)",
+            hint="A header this large is corrupt or forged; write the file again with np.savez",
+        )
+    if info.file_size < header_end + nbytes:
+        raise InputError(
+            f"Cannot read data: {where} declares shape {tuple(shape)} of {dtype} ({archives.size_text(nbytes)}) "
+            f"but holds {archives.size_text(max(info.file_size - header_end, 0))}",
+            expected="a complete .npz archive",
+            hint="Write the file again, or check that its copy or download finished",
+        )
+    return nbytes
+
+
+def _is_pickle_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    try:
+        with zf.open(info) as fh:
+            return fh.read(1) == b"\x80"
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):
+        return False
+
+
+def _check_memory(declared: dict[str, int], p: Path) -> None:
+    """Refuse, before reading, arrays whose declared total exceeds `MAX_DATA_BYTES` or the memory available."""
+    total = sum(declared.values())
+    available = _available_memory()
+    limit = min(MAX_DATA_BYTES, available) if available is not None else MAX_DATA_BYTES
+    if total > limit:
+        sizes = ", ".join(f"{k} {archives.size_text(v)}" for k, v in declared.items())
+        raise InputError(
+            f"Cannot read data: the arrays in {p} declare {archives.size_text(total)} in all",
+            expected=f"at most {archives.size_text(limit)}"
+                     + (" (the memory available)" if limit != MAX_DATA_BYTES else ""),
+            received=sizes,
+            hint="Check a subset: save the first images of each split, e.g. x_train[:10000], to a new file",
+        )
+
+
+def _available_memory() -> int | None:
+    """Memory the system can give without swapping (Linux `MemAvailable`), in bytes; `None` where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _map_keys(found: list[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -400,24 +545,43 @@ def _map_keys(found: list[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
     return mapping, ambiguous
 
 
-def _check_numeric(arr: np.ndarray, key: str, p: Path) -> np.ndarray:
-    if arr.dtype.kind not in "biuf":
+def _check_numeric_header(dtype: np.dtype, shape: tuple[int, ...], key: str, p: Path) -> None:
+    if dtype.kind not in "biuf":
         raise InputError(
             f"Cannot read data: array {key!r} in {p} is not numeric",
             expected="integer, float or bool values",
-            received=f"dtype {arr.dtype} with shape {tuple(arr.shape)}",
+            received=f"dtype {dtype} with shape {shape}",
             hint="Convert it before saving, e.g. arr.astype('float32')",
         )
-    if arr.ndim == 0:
+    if not shape:
         raise InputError(f"Cannot read data: array {key!r} in {p} is a scalar", expected="one entry per image",
-                         received=f"shape {tuple(arr.shape)}")
-    return arr
+                         received=f"shape {shape}")
+
+
+def _check_images(x: np.ndarray, key: str, p: Path) -> None:
+    """Images are (N, H, W, C), (N, C, H, W), (N, H, W) or flattened (N, D), with at least one image."""
+    if not 2 <= x.ndim <= 4:
+        raise InputError(
+            f"Cannot read data: {key} in {p} is not an array of images",
+            expected="images of shape (N, H, W, C), (N, C, H, W), (N, H, W) or flattened (N, D)",
+            received=f"shape {tuple(x.shape)}",
+            hint="Reshape before saving, e.g. x.reshape(-1, 32, 32, 3)",
+        )
+    if 0 in x.shape:
+        raise InputError(
+            f"Cannot read data: {key} in {p} holds no " + ("images" if len(x) == 0 else "pixels"),
+            expected="at least one image with at least one pixel",
+            received=f"shape {tuple(x.shape)}",
+            hint="Save the split's images, or leave the split out",
+        )
 
 
 def _finish(arrays: dict[str, np.ndarray], kind: str, p: Path, notices: list[str],
             renamed: dict[str, str] | None = None) -> LoadedData:
     for split in ("train", "test", "val"):
         x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
+        if x is not None:
+            _check_images(x, f"x_{split}", p)
         if x is not None and y is not None and len(x) != len(y):
             raise InputError(
                 f"Cannot read data: x_{split} and y_{split} in {p} have different lengths",
@@ -472,16 +636,30 @@ def _parse_batch(raw: bytes, name: str, where: str) -> tuple[np.ndarray, np.ndar
                          hint="Download the Python version from https://www.cs.toronto.edu/~kriz/cifar.html") from None
     if not isinstance(d, dict):
         raise InputError(bad, expected="a pickled dict with 'data' and 'labels'", received=type(d).__name__)
-    d = {k.decode("utf8") if isinstance(k, bytes) else k: v for k, v in d.items()}
+    d = {k.decode("utf8", "replace") if isinstance(k, bytes) else k: v for k, v in d.items()}
     data, labels = d.get("data"), d.get("labels")
-    if not isinstance(data, np.ndarray) or labels is None:
-        raise InputError(bad, expected="'data' (N, 3072) uint8 and 'labels'", received=f"keys {sorted(map(str, d))}")
-    labels = np.asarray(labels)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data) or labels.ndim != 1:
-        raise InputError(bad, expected="'data' of shape (N, 3072) and N labels",
-                         received=f"data shape {tuple(data.shape)}, {len(labels)} labels")
-    if labels.size and (labels.min() < 0 or labels.max() > 255):
-        raise InputError(bad, expected="labels 0..9", received=f"labels in [{labels.min()}, {labels.max()}]")
+    if not isinstance(data, np.ndarray) or not isinstance(labels, (list, tuple, np.ndarray)):
+        keys = sorted(k for k in d if isinstance(k, str))[:10]
+        raise InputError(bad, expected="'data' (N, 3072) uint8 and 'labels'", received=f"keys {keys}")
+    if data.nbytes > len(raw):  # an array built from a declared shape, not from bytes in the file
+        raise InputError(bad, expected="'data' whose pixels are in the file",
+                         received=f"'data' declaring shape {tuple(data.shape)} ({archives.size_text(data.nbytes)}) "
+                                  f"in a file of {archives.size_text(len(raw))}")
+    one_d = isinstance(labels, (list, tuple)) or labels.ndim == 1
+    n_labels = len(labels) if one_d else -1
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or n_labels != len(data) or data.dtype.kind not in "biu":
+        raise InputError(bad, expected="'data' of shape (N, 3072) uint8 and N labels",
+                         received=f"data shape {tuple(data.shape)} of {data.dtype}, "
+                                  f"labels of shape {np.shape(labels) if isinstance(labels, np.ndarray) else n_labels}")
+    try:
+        labels = np.asarray(labels)
+        if labels.dtype.kind not in "biu":
+            raise TypeError(f"labels of dtype {labels.dtype}")
+        low, high = (int(labels.min()), int(labels.max())) if labels.size else (0, 0)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(bad, expected="integer labels 0..9", received=_short(exc)) from None
+    if low < 0 or high > 255:
+        raise InputError(bad, expected="labels 0..9", received=f"labels in [{low}, {high}]")
     images = np.ascontiguousarray(data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     return images, labels.astype(np.uint8)
 
@@ -512,56 +690,116 @@ def _load_batches_dir(p: Path) -> LoadedData:
     parsed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in (*TRAIN_BATCHES, TEST_BATCH):
         f = p / name
-        if f.is_file():
+        if _is_file(f):
             try:
-                raw = f.read_bytes()
+                size = f.stat().st_size
+                _check_batch_size(size, str(f))
+                with open(f, "rb") as fh:
+                    raw = fh.read(MAX_BATCH_BYTES + 1)
             except OSError as exc:
-                raise InputError(f"Cannot read data: {f}: {exc.strerror or exc}") from None
+                raise InputError(f"Cannot read data: {f}: {exc.strerror or exc}", expected="a readable file",
+                                 hint="Check the file's permissions") from None
+            _check_batch_size(len(raw), str(f))
             parsed[name] = _parse_batch(raw, name, f"{p}/{name}")
     return _from_batches(parsed, "cifar-10-batches-py", p)
 
 
+def _check_batch_size(size: int, where: str) -> None:
+    if size > MAX_BATCH_BYTES:
+        raise InputError(
+            f"Cannot read data: {where} is {archives.size_text(size)}, too large for a CIFAR-10 batch",
+            expected=f"an official batch of 31 MB (at most {archives.size_text(MAX_BATCH_BYTES)})",
+            hint="Download the Python version from https://www.cs.toronto.edu/~kriz/cifar.html",
+        )
+
+
 def _load_tarball(p: Path) -> LoadedData:
-    """Read the batches from a CIFAR-10 tarball in memory; nothing is extracted to disk."""
+    """Read the batches from a CIFAR-10 tarball in memory; nothing is extracted to disk.
+
+    The archive is read as a stream, at most `MAX_TAR_BYTES` of it and `MAX_TAR_MEMBERS`
+    entries, and reading stops once the six batches are found. An entry with an unsafe
+    name, a batch that is a link, or one larger than `MAX_BATCH_BYTES` is refused.
+    """
     wanted = {*TRAIN_BATCHES, TEST_BATCH}
     parsed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    bad = f"Cannot read data: {p} is not an official CIFAR-10 tarball"
+    expected = "cifar-10-python.tar.gz as downloaded from https://www.cs.toronto.edu/~kriz/cifar.html"
     try:
-        with tarfile.open(p, "r:*") as tar:
-            for member in tar:
-                base = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and base in wanted and base not in parsed:
-                    fobj = tar.extractfile(member)
-                    if fobj is not None:  # parsed at once: one batch's bytes in memory at a time
-                        parsed[base] = _parse_batch(fobj.read(), base, f"{p}:{member.name}")
-    except (tarfile.TarError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        with open(p, "rb") as raw:
+            stream = archives.BoundedReader(archives.decompressed(raw, _head(p)), MAX_TAR_BYTES, "it")
+            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+                for count, member in enumerate(tar, start=1):
+                    if count > MAX_TAR_MEMBERS:
+                        raise InputError(f"{bad}: it has more than {MAX_TAR_MEMBERS} members", expected=expected,
+                                         hint="Point --data at the cifar-10-python.tar.gz itself")
+                    if archives.unsafe_name(member.name):
+                        raise InputError(f"{bad}: it holds a member with an unsafe path",
+                                         expected=expected, received=repr(member.name[:200]),
+                                         hint="Do not extract it; download the official tarball")
+                    base = member.name.rsplit("/", 1)[-1]
+                    if base in wanted and (member.issym() or member.islnk()):
+                        raise InputError(f"{bad}: its {member.name} is a link, not a file", expected=expected,
+                                         received=f"a link to {member.linkname[:200]!r}")
+                    if base in wanted or member.size > MAX_TAR_BYTES:
+                        _check_batch_size(member.size, f"{p}:{member.name[:200]}")
+                    if member.isfile() and base in wanted and base not in parsed:
+                        fobj = tar.extractfile(member)
+                        if fobj is not None:  # parsed at once: one batch's bytes in memory at a time
+                            parsed[base] = _parse_batch(fobj.read(), base, f"{p}:{member.name}")
+                        if len(parsed) == len(wanted):
+                            break
+    except archives.ArchiveError as exc:
+        raise InputError(f"{bad}: {exc}", expected=f"{expected} (178 MB unpacked)",
+                         hint="Download it again") from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
         raise InputError(
             f"Cannot read data: {p} is not a readable tar archive ({_short(exc)})",
-            expected="cifar-10-python.tar.gz as downloaded from https://www.cs.toronto.edu/~kriz/cifar.html",
+            expected=expected,
             hint="Download it again; the file may be truncated",
         ) from None
     return _from_batches(parsed, "cifar-10-tarball", p)
 
 
 def _load_dir(p: Path) -> LoadedData:
-    if (p / TEST_BATCH).is_file() or any((p / b).is_file() for b in TRAIN_BATCHES):
+    try:
+        with os.scandir(p) as it:
+            entries = sorted(e.name for e in itertools.islice(it, MAX_LISTED_ENTRIES))
+    except OSError as exc:
+        raise InputError(f"Cannot read data: folder {p}: {exc.strerror or exc}",
+                         expected="a readable folder", hint="Check the folder's permissions") from None
+    if _is_file(p / TEST_BATCH) or any(_is_file(p / b) for b in TRAIN_BATCHES):
         return _load_batches_dir(p)
     for sub in (p / BATCHES_DIR, p / KERAS_EXTRACT_DIR / BATCHES_DIR):
-        if sub.is_dir():
+        if _is_dir(sub):
             return _load_batches_dir(sub)
     for name in ("cifar10.npz", "cifar-10.npz", "cifar10_sample.npz"):
-        if (p / name).is_file():
+        if _is_file(p / name):
             return load_data_path(p / name)
     for name in (*LEGACY_ARCHIVE_NAMES, KERAS_ARCHIVE_NAME):
-        if (p / name).is_file():
+        if _is_file(p / name):
             return _load_tarball(p / name)
-    entries = sorted(e.name for e in p.iterdir())[:10]
     raise InputError(
         f"Cannot read data: folder {p} holds no CIFAR-10 data",
         expected=f"{', '.join(TRAIN_BATCHES)} and {TEST_BATCH} (a cifar-10-batches-py folder), "
-        "a cifar10.npz or a cifar-10-python.tar.gz",
-        received=f"{entries or 'an empty folder'}",
+        "a cifar10.npz or a cifar-10-python.tar.gz (folders of image files are not read)",
+        received=f"{entries[:10] or 'an empty folder'}",
         hint="Point --data at the file itself",
     )
+
+
+def _is_file(p: Path) -> bool:
+    """A regular file (links followed); `False` for anything that cannot be looked at."""
+    try:
+        return stat.S_ISREG(p.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _is_dir(p: Path) -> bool:
+    try:
+        return stat.S_ISDIR(p.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _short(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import warnings
 import zipfile
 from pathlib import Path
@@ -21,9 +22,22 @@ import numpy as np
 
 from ..errors import InputError
 from ..inputs import Affine, ModelInfo
+from . import archives
 
 #: First bytes of an HDF5 file (the legacy `.h5` Keras format).
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+#: Largest config.json read: the config of a ResNet-152 is under 1 MB.
+MAX_CONFIG_BYTES = 16 << 20
+
+#: Largest declared content of a .keras archive, all members together. Keras reads
+#: the weights member into memory whole; a model for 32x32 images is rarely over
+#: 100 MB (a ResNet-50 is 98 MB of float32 weights), and 2 GiB refuses forged sizes
+#: (a member declaring 10 GB) before Keras allocates them.
+MAX_MODEL_BYTES = 2 << 30
+
+#: The weights member Keras needs in a .keras archive (one of them).
+WEIGHTS_MEMBERS = ("model.weights.h5", "model.weights.npz")
 
 #: Images per `model.predict` call in the evaluator. Each chunk is cast to
 #: float32 on its own, so raw uint8 data never needs a full float32 copy
@@ -96,6 +110,8 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
     p = Path(path)
     _precheck(p)
     config = _read_config(p)
+    if _lambda_layers(config):  # refused from the config alone: safe_mode would refuse it too
+        raise _load_error(p, ValueError("Lambda"), config)
     keras = _quiet_keras()
     try:
         with warnings.catch_warnings():
@@ -117,13 +133,18 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
 
 def _precheck(p: Path) -> None:
     """Refuse, from the bytes alone, what `load_model` must not or cannot open."""
-    if not p.exists():
+    try:
+        st = p.stat()
+    except FileNotFoundError:
         raise InputError(
             f"Cannot read {p} ({{arg}}): no such file",
             expected="a .keras file written by model.save('model.keras')",
             hint="Check the path", param="model",
-        )
-    if p.is_dir():
+        ) from None
+    except OSError as exc:  # a symbolic link loop, a folder on the way that cannot be searched
+        raise InputError(f"Cannot read {p} ({{arg}}): {exc.strerror or exc}", expected="a .keras file",
+                         hint="Check the path and its permissions", param="model") from None
+    if stat.S_ISDIR(st.st_mode):
         if (p / "saved_model.pb").exists():
             raise InputError(
                 f"Cannot read {p} ({{arg}}): it is a TensorFlow SavedModel folder",
@@ -133,8 +154,15 @@ def _precheck(p: Path) -> None:
             )
         raise InputError(f"Cannot read {p} ({{arg}}): it is a folder", expected="a .keras file",
                          hint="Pass the .keras file written by model.save('model.keras')", param="model")
-    with open(p, "rb") as fh:
-        head = fh.read(8)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"Cannot read {p} ({{arg}}): not a regular file (a pipe, a device or a socket)",
+                         expected="a .keras file", hint="Save the model to a file and pass its path", param="model")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise InputError(f"Cannot read {p} ({{arg}}): {exc.strerror or exc}", expected="a readable .keras file",
+                         hint="Check the file's permissions", param="model") from None
     if head == HDF5_MAGIC or p.suffix.lower() in (".h5", ".hdf5"):
         raise InputError(
             f"Cannot read {p} ({{arg}}): legacy HDF5 (.h5) model files are not supported",
@@ -160,9 +188,15 @@ def _precheck(p: Path) -> None:
 
 
 def _read_config(p: Path) -> dict[str, Any]:
-    """The archive's `config.json` (plain JSON: reading it runs nothing)."""
+    """The archive's `config.json` (plain JSON: reading it runs nothing), once every member is checked.
+
+    Keras reads the weights member into memory whole and may extract the archive,
+    so the names and declared sizes of all members are checked first (`_check_members`).
+    """
+    damaged = f"Cannot read {p} ({{arg}}): the archive is damaged"
     try:
-        with zipfile.ZipFile(p) as zf:
+        with archives.open_zip(p) as zf:
+            _check_members(p, zf)
             names = zf.namelist()
             if "config.json" not in names:
                 npy = [n for n in names if n.endswith(".npy")]
@@ -174,40 +208,96 @@ def _read_config(p: Path) -> dict[str, Any]:
                     received=", ".join(names[:5]) + (" ..." if len(names) > 5 else "") if names else "an empty archive",
                     hint=hint, param="model",
                 )
-            return json.loads(zf.read("config.json").decode("utf-8"))
+            if not any(n in names for n in WEIGHTS_MEMBERS):
+                raise InputError(
+                    f"Cannot read {p} ({{arg}}): the archive holds no weights",
+                    expected=f"a .keras archive with config.json and {' or '.join(WEIGHTS_MEMBERS)}",
+                    received=", ".join(names[:5]) + (" ..." if len(names) > 5 else ""),
+                    hint="Save the model again with model.save('model.keras')", param="model",
+                )
+            config = json.loads(zf.read("config.json").decode("utf-8"))
     except InputError:
         raise
+    except archives.ArchiveError as exc:
+        raise InputError(damaged, expected="a .keras file written by model.save('model.keras')", received=str(exc),
+                         hint="Save the model again with model.save('model.keras'), or re-copy the file",
+                         param="model") from None
+    except RecursionError:
+        raise InputError(f"Cannot read {p} ({{arg}}): its config.json nests too deeply to be a Keras config",
+                         expected="a .keras file written by model.save('model.keras')",
+                         hint="Save the model again with model.save('model.keras')", param="model") from None
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, EOFError) as exc:
         raise InputError(
-            f"Cannot read {p} ({{arg}}): the archive is damaged",
+            damaged,
             expected="a complete .keras file",
-            received=f"{type(exc).__name__}: {exc}",
+            received=f"{type(exc).__name__}: {str(exc)[:200]}",
             hint="Save the model again with model.save('model.keras'), or re-copy the file", param="model",
         ) from None
+    if not isinstance(config, dict):
+        raise InputError(f"Cannot read {p} ({{arg}}): its config.json does not describe a Keras model",
+                         expected="a JSON object with class_name and config",
+                         received=f"a JSON {type(config).__name__}",
+                         hint="Save the model again with model.save('model.keras')", param="model")
+    return config
+
+
+def _check_members(p: Path, zf: zipfile.ZipFile) -> None:
+    """Refuse unsafe names, links and declared sizes before Keras reads or extracts any member."""
+    archive_size = p.stat().st_size
+    total = 0
+    for info in zf.infolist():
+        name = info.filename
+        if archives.unsafe_name(name) or archives.is_zip_link(info):
+            what = "a symbolic link" if archives.is_zip_link(info) else "a member with an unsafe path"
+            raise InputError(
+                f"Refusing to load {p} ({{arg}}): the archive holds {what}",
+                expected="a .keras file written by model.save('model.keras') (config.json, model.weights.h5, "
+                         "metadata.json and assets/)",
+                received=repr(name[:200]),
+                hint="Do not extract it; save the model again with model.save('model.keras')", param="model",
+            )
+        problem = archives.zip_member_problem(info, archive_size)
+        if problem is not None:
+            raise archives.ArchiveError(f"{name[:200]} {problem}")
+        limit = MAX_CONFIG_BYTES if name == "config.json" else MAX_MODEL_BYTES
+        total += info.file_size
+        if info.file_size > limit or total > MAX_MODEL_BYTES:
+            raise InputError(
+                f"Refusing to load {p} ({{arg}}): its {name[:200]} declares {archives.size_text(info.file_size)}",
+                expected=f"at most {archives.size_text(limit)}" + (
+                    " of config" if limit == MAX_CONFIG_BYTES else " in all (a ResNet-50 is 98 MB)"),
+                hint="A size this large is corrupt or forged; save the model again with model.save('model.keras')",
+                param="model",
+            )
 
 
 def _walk_config(obj: Any):
-    """Every serialized object (a dict with `class_name`) in a Keras config."""
-    if isinstance(obj, dict):
-        if "class_name" in obj:
-            yield obj
-        for v in obj.values():
-            yield from _walk_config(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _walk_config(v)
+    """Every serialized object (a dict with `class_name`) in a Keras config, depth first, without recursion."""
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            if "class_name" in o:
+                yield o
+            stack.extend(reversed(list(o.values())))
+        elif isinstance(o, list):
+            stack.extend(reversed(o))
 
 
 def _lambda_layers(config: dict[str, Any]) -> list[str]:
-    return [str((o.get("config") or {}).get("name", "lambda")) for o in _walk_config(config)
-            if o.get("class_name") == "Lambda"]
+    out = []
+    for o in _walk_config(config):
+        if o.get("class_name") == "Lambda":
+            cfg = o.get("config")
+            out.append(str(cfg.get("name", "lambda") if isinstance(cfg, dict) else "lambda")[:100])
+    return out
 
 
 def _custom_objects(config: dict[str, Any]) -> list[str]:
     """Names of objects that are not Keras built-ins (custom layers, losses, functions)."""
     out = []
     for o in _walk_config(config):
-        module = o.get("module")
+        module = o.get("module") if isinstance(o.get("module"), str) else None
         name = o.get("registered_name") or o.get("class_name")
         if o.get("class_name") in ("__lambda__", "function", "__tensor__", "__numpy__", "__bytes__"):
             continue

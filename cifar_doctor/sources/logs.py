@@ -25,7 +25,7 @@ mid-epoch) is dropped and `History.truncated` is set.
 
 The parser is incremental (`LogParser.feed(text) -> completed epochs`), so
 `cifar-doctor watch` shares it, and streaming: input is read in chunks and a
-single line is capped at `MAX_SEGMENT` characters, so a 1 GB log is parsed in
+line longer than `MAX_SEGMENT` characters is skipped unread, so a 1 GB log is parsed in
 bounded memory. Nothing here imports TensorFlow or NumPy.
 
 Number of classes: `classes=` when given; otherwise inferred from the loss of
@@ -52,10 +52,10 @@ from ..errors import InputError
 from ..inputs import History
 from .textlog import TextLogReader, metric_name, split_breaks
 
-#: Longest line (between newlines, carriage returns or backspace runs) kept, in
+#: Longest line (between newlines, carriage returns or backspace runs) read, in
 #: characters. A Keras progress line is under 300 characters even with a dozen
-#: metrics; anything longer is not a progress line, and capping it keeps memory
-#: bounded on a log with no line breaks (binary data, a minified dump).
+#: metrics; anything longer is not a progress line and is skipped, which keeps
+#: memory bounded on a log with no line breaks (binary data, a minified dump).
 MAX_SEGMENT = 16_384
 
 #: Bytes read at a time from a file or stream.
@@ -64,6 +64,11 @@ CHUNK_BYTES = 1 << 20
 #: Largest CSV/JSON history read whole. A History JSON of 10,000 epochs with
 #: 20 metrics is ~4 MB; anything far larger is not a history.
 MAX_STRUCTURED_BYTES = 64 << 20
+
+#: Most values (epochs x metrics) read from a CSV/JSON history. 10,000 epochs of 100
+#: metrics are 1M; the cap bounds the table a list of per-epoch dicts with a key of
+#: its own in every row would make (rows x keys cells), and the work of the checks.
+MAX_HISTORY_VALUES = 1_000_000
 
 #: Bytes looked at to tell text from binary data and to detect the format.
 SNIFF_BYTES = 8192
@@ -213,11 +218,12 @@ class LogParser:
         lines = split_breaks(text)
         self._take(lines[0])
         if len(lines) > 1:
-            self._segment(self._pending, out)
+            if not self._skipping:
+                self._segment(self._pending, out)
             self._pending, self._skipping = "", False
             for line in itertools.islice(lines, 1, len(lines) - 1):
-                if line:
-                    self._segment(line[:MAX_SEGMENT], out)
+                if line and len(line) <= MAX_SEGMENT:
+                    self._segment(line, out)
             self._take(lines[-1])
         return out
 
@@ -234,9 +240,9 @@ class LogParser:
     def finish(self) -> list[Epoch]:
         """End of input: parse the unterminated last line, close the open epoch."""
         out: list[Epoch] = []
-        if self._pending:
+        if self._pending and not self._skipping:
             self._segment(self._pending, out, last=True)
-            self._pending = ""
+        self._pending, self._skipping = "", False
         self._close_block(out)
         self._close_eval()
         return out
@@ -540,11 +546,12 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
         d = d["history"]
     if isinstance(d, list) and d and all(isinstance(row, dict) for row in d):
         rows = d
-        d = {}
+        keys: dict[Any, None] = {}
         for row in rows:
-            for k in row:
-                d.setdefault(k, [])
-        d = {k: [row.get(k) for row in rows] for k in d}
+            keys.update(dict.fromkeys(row))
+        if len(keys) * len(rows) > MAX_HISTORY_VALUES:  # one column per key, one cell per row
+            raise _too_many_values(source or "<history>", f"{len(rows):,} rows x {len(keys):,} keys")
+        d = {k: [row.get(k) for row in rows] for k in keys}
     if not isinstance(d, dict):
         raise InputError(
             "Invalid training history",
@@ -553,6 +560,9 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
         )
     metrics: dict[str, list[float]] = {}
     gaps: dict[str, list[int]] = {}
+    total = sum(len(v) for v in d.values() if isinstance(v, (list, tuple)))
+    if total > MAX_HISTORY_VALUES:
+        raise _too_many_values(source or "<history>", f"{total:,} values")
     for key, values in d.items():
         name = str(key).strip()
         if name in ("epoch", "", "Unnamed: 0", "step"):
@@ -576,7 +586,7 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
                 continue
             try:
                 out.append(_float(v) if isinstance(v, str) else float(v))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise InputError(
                     f"Invalid training history: metric `{name}` holds a non-number",
                     expected="numbers (NaN and inf allowed)",
@@ -595,25 +605,68 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
 
 
-def _parse_csv(text: str) -> dict[str, list[str]]:
+def _parse_csv(text: str, name: str = "<stream>") -> dict[str, list[str]]:
+    """Columns of a CSV history, read row by row: header -> one string per row.
+
+    A row with a different number of fields is refused unless it is the last
+    one (a file cut mid-row). At most `MAX_HISTORY_VALUES` cells are kept.
+    """
     sample = text[:SNIFF_BYTES]
     delim = max(",;\t", key=lambda c: sample.splitlines()[0].count(c) if sample else 0)
     reader = csv.reader(io.StringIO(text), delimiter=delim)
-    rows = [r for r in reader if r and any(c.strip() for c in r)]
-    header = [h.strip() for h in rows[0]]
-    cols: dict[str, list[str]] = {h: [] for h in header}
-    for i, r in enumerate(rows[1:], start=2):
-        if len(r) != len(header):
-            if i == len(rows):  # a truncated last row
+    header: list[str] | None = None
+    cols: dict[str, list[str]] = {}
+    ragged: tuple[int, list[str]] | None = None
+    cells = row = 0
+    try:
+        for r in reader:
+            if not r or not any(c.strip() for c in r):
+                continue
+            if header is None:
+                header = [h.strip() for h in r]
+                cols = {h: [] for h in header}
+                row = 1
+                continue
+            row += 1
+            if ragged is not None:
                 break
+            if len(r) != len(header):
+                ragged = (row, r)
+                continue
+            cells += len(r)
+            if cells > MAX_HISTORY_VALUES:
+                raise _too_many_values(name, f"more than {MAX_HISTORY_VALUES:,} cells")
+            for h, v in zip(header, r):
+                cols[h].append(v.strip())
+    except csv.Error as exc:  # a field over the csv module's limit (an unclosed quote), a NUL byte
+        raise InputError(
+            f"Cannot read the CSV history {name}: {exc} (line {reader.line_num})",
+            expected="a CSVLogger file (one row per epoch)",
+            hint="Check the file for an unclosed quote",
+        ) from None
+    if ragged is not None and header is not None:
+        if row > ragged[0]:  # more rows follow the bad one: not a cut-off last row
+            i, r = ragged
             raise InputError(
                 f"Cannot read the CSV history: row {i} has {len(r)} fields, the header {len(header)}",
                 expected="a CSVLogger file (one row per epoch)",
                 received=",".join(r)[:80],
             )
-        for h, v in zip(header, r):
-            cols[h].append(v.strip())
     return cols
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def _too_many_values(name: str, received: str) -> InputError:
+    return InputError(
+        f"The history {name} holds too many values to be a training history",
+        expected=f"at most {MAX_HISTORY_VALUES:,} values (epochs x metrics)",
+        received=received,
+        hint="Pass the per-epoch history (CSVLogger, History.history), not per-batch values",
+    )
 
 
 def _looks_like_csv_header(first: str) -> bool:
@@ -629,16 +682,42 @@ def _looks_like_csv_header(first: str) -> bool:
 # ------------------------------------------------------------------------------------
 # reading
 # ------------------------------------------------------------------------------------
-def _byte_chunks(src: Any) -> Iterable[bytes]:
+def _byte_chunks(src: Any, name: str) -> Iterable[bytes]:
     while True:
-        chunk = src.read(CHUNK_BYTES)
+        try:
+            chunk = src.read(CHUNK_BYTES)
+        except OSError as exc:  # a failing disk or mount, a stream closed under us
+            raise InputError(f"Cannot read the log {name}: {exc.strerror or exc}",
+                             expected="a readable file or stream", hint="Copy the log to a local file and pass that"
+                             ) from None
+        except ValueError as exc:  # "I/O operation on closed file"
+            raise InputError(f"Cannot read the log {name}: {exc}", expected="an open stream") from None
         if not chunk:
             return
         yield chunk
 
 
+def _encoding(first: bytes) -> str:
+    """The text encoding a byte-order mark announces (Windows PowerShell 5 writes UTF-16); UTF-8 otherwise."""
+    if first.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8"
+
+
 def _check_text(head: str, name: str) -> None:
     if "\x00" in head:
+        nul = head.count("\x00")
+        # UTF-16 text of ASCII characters has a NUL in every other position
+        utf16 = nul >= len(head) // 3 and max(head[0::2].count("\x00"), head[1::2].count("\x00")) >= 0.9 * nul
+        if utf16:
+            raise InputError(
+                f"Cannot read the log {name}: it looks like UTF-16 text without a byte-order mark",
+                expected="UTF-8 text, or UTF-16 that starts with its byte-order mark",
+                received=f"{len(head)} characters starting {head[:16]!r}",
+                hint="Convert it to UTF-8, e.g. iconv -f UTF-16LE -t UTF-8 train.log > train-utf8.log",
+            )
         raise InputError(
             f"Cannot read the log {name}: it looks like binary data (NUL bytes)",
             expected="a text training log, a CSVLogger CSV or a History JSON",
@@ -708,6 +787,12 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
         name = getattr(path_or_textio, "name", None) or "<stream>"
         if not isinstance(name, str):
             name = "<stream>"
+    if src is None:  # sys.stdin is None when the process started with standard input closed
+        raise InputError(
+            "Cannot read the log from standard input: it is closed",
+            expected="a log piped to standard input, or a file",
+            hint="Pipe the log in (python train.py 2>&1 | cifar-doctor check --log -), or pass the file",
+        )
     try:
         return _read(src, name, classes)
     finally:
@@ -716,10 +801,13 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
 
 
 def _read(src: Any, name: str, classes: int | None) -> History:
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    chunks = iter(_byte_chunks(src, name))
+    first = next(chunks, b"")
+    encoding = _encoding(first) if isinstance(first, (bytes, bytearray)) else "utf-8"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
 
     def texts() -> Iterable[str]:
-        for chunk in _byte_chunks(src):
+        for chunk in itertools.chain([first], chunks):
             yield decoder.decode(chunk) if isinstance(chunk, (bytes, bytearray)) else chunk
         tail = decoder.decode(b"", final=True)
         if tail:
@@ -727,8 +815,8 @@ def _read(src: Any, name: str, classes: int | None) -> History:
 
     it = iter(texts())
     head = ""
-    for t in it:  # enough text to sniff the format
-        head += t
+    for t in it:  # enough text to sniff the format; blank text before it is dropped as it is read
+        head = head + t if head else t.lstrip()
         if len(head) >= SNIFF_BYTES:
             break
     if head.startswith("\ufeff"):
@@ -752,11 +840,18 @@ def _read(src: Any, name: str, classes: int | None) -> History:
                 f"Cannot read the History JSON {name}: {exc.msg} at line {exc.lineno}",
                 expected="json.dump(history.history) output: {\"loss\": [...], \"val_loss\": [...]}",
             ) from None
+        except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; nesting past the stack
+            what = ("it nests too deeply" if isinstance(exc, RecursionError)
+                    else "it holds an integer of thousands of digits" if "digits" in str(exc) else _first_line(exc))
+            raise InputError(
+                f"Cannot read the History JSON {name}: {what}",
+                expected="json.dump(history.history) output: {\"loss\": [...], \"val_loss\": [...]}",
+            ) from None
         h = history_from_dict(data, source=name, classes=classes)
         return _require_epochs(h, name)
     if _looks_like_csv_header(first_line):
         text = _read_rest(head, it, name)
-        cols = _parse_csv(text.lstrip("\ufeff"))
+        cols = _parse_csv(text.lstrip("\ufeff"), name)
         h = history_from_dict(cols, source=name, classes=classes)
         h.read_as["format"] = "csvlogger"
         h.index = _csv_index(cols.get("epoch"), h.epochs)

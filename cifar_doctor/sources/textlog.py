@@ -30,7 +30,7 @@ Names are mapped onto Keras History names (`train loss` -> `loss`,
 the test split is then the held-out split evaluated during training). The
 mapping is reported in `History.read_as["mapping"]`.
 
-Input is fed in pieces (`feed`), lines are capped at `MAX_LINE` characters
+Input is fed in pieces (`feed`), lines over `MAX_LINE` characters are skipped
 and at most `MAX_KEPT_RECORDS` records are kept (a longer series is sampled
 evenly), so memory stays bounded on any input. Nothing here imports
 TensorFlow or NumPy.
@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 
 from ..inputs import History
 
-#: Longest line kept, in characters; the rest of a longer line is skipped.
-#: Printed metric lines are a few hundred characters; the cap bounds memory
-#: on input with no line breaks. Same value as `logs.MAX_SEGMENT`.
+#: Longest line read, in characters; a longer line is skipped. Printed metric
+#: lines are a few hundred characters; the cap bounds memory on input with no
+#: line breaks. Same value as `logs.MAX_SEGMENT`.
 MAX_LINE = 16_384
 
 #: Words of a key kept before its value (`Test ROC score` is three). A longer
@@ -448,11 +448,12 @@ class TextLogReader:
         lines = split_breaks(text)
         self._take(lines[0])
         if len(lines) > 1:
-            self._line(self._pending)
+            if not self._skipping:
+                self._line(self._pending)
             self._pending, self._skipping = "", False
             for line in itertools.islice(lines, 1, len(lines) - 1):
-                if line:
-                    self._line(line[:MAX_LINE])
+                if line and len(line) <= MAX_LINE:
+                    self._line(line)
             self._take(lines[-1])
 
     def _take(self, piece: str) -> None:
@@ -467,9 +468,9 @@ class TextLogReader:
 
     def finish(self) -> TextLog:
         """End of input: read the unterminated last line and return what was read."""
-        if self._pending:
+        if self._pending and not self._skipping:
             self._line(self._pending)
-            self._pending = ""
+        self._pending, self._skipping = "", False
         cur = self._current
         if cur is not None:
             # the last record stopped early: a header with nothing after it, or fewer

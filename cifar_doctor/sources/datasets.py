@@ -114,6 +114,10 @@ MAX_BATCH_BYTES = 64 << 20
 MAX_TAR_BYTES = 256 << 20
 #: Entries read from a tarball: the official one has 9.
 MAX_TAR_MEMBERS = 1_000
+#: Labels are class indices below this. The largest class-index dataset, ImageNet-21k, has
+#: 21,841 classes; the label checks size per-class tables by the largest label, so a label of
+#: 10**12 would ask them for terabytes.
+MAX_LABEL_VALUE = 100_000
 #: Entries listed from a folder that holds no CIFAR-10 data, to name a few in the message.
 MAX_LISTED_ENTRIES = 1_000
 
@@ -576,12 +580,29 @@ def _check_images(x: np.ndarray, key: str, p: Path) -> None:
         )
 
 
+def _check_label_values(y: np.ndarray, key: str, p: Path) -> None:
+    """Class-index labels stay below `MAX_LABEL_VALUE` (a class count is taken from the largest one)."""
+    if (y.ndim == 2 and y.shape[1] != 1) or y.ndim > 2 or y.size == 0 or y.dtype.kind not in "iuf":
+        return  # one-hot rows, or labels the label checks report as invalid
+    finite = y[np.isfinite(y)] if y.dtype.kind == "f" else y
+    top = finite.max() if finite.size else 0
+    if top >= MAX_LABEL_VALUE:
+        raise InputError(
+            f"Cannot read data: {key} in {p} holds the label {top:.6g}, which is not a class index",
+            expected=f"class indices 0..K-1 below {MAX_LABEL_VALUE:,} (ImageNet-21k has 21,841 classes), "
+                     "or one-hot rows",
+            hint="Save the class index of each image, e.g. np.argmax(one_hot, axis=1)",
+        )
+
+
 def _finish(arrays: dict[str, np.ndarray], kind: str, p: Path, notices: list[str],
             renamed: dict[str, str] | None = None) -> LoadedData:
     for split in ("train", "test", "val"):
         x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
         if x is not None:
             _check_images(x, f"x_{split}", p)
+        if y is not None:
+            _check_label_values(y, f"y_{split}", p)
         if x is not None and y is not None and len(x) != len(y):
             raise InputError(
                 f"Cannot read data: x_{split} and y_{split} in {p} have different lengths",

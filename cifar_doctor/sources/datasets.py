@@ -24,6 +24,7 @@ import re
 import stat
 import sys
 import tarfile
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -459,7 +460,7 @@ def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path,
             else:  # 3.0: a header with non-Latin-1 field names, i.e. a structured array
                 raise ValueError(f"npy format version {version[0]}.{version[1]}")
             header_end = fh.tell()
-    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+    except (ValueError, EOFError, SyntaxError, TypeError, RecursionError, tokenize.TokenError) as exc:
         hint = " (it looks like a Python pickle)" if _is_pickle_member(zf, info) else ""
         raise InputError(
             f"Cannot read data: {where} is not a .npy array{hint} ({_short(exc)})",

@@ -108,10 +108,7 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
             `Lambda` layer, or needs custom objects that are not importable.
     """
     p = Path(path)
-    _precheck(p)
-    config = _read_config(p)
-    if _lambda_layers(config):  # refused from the config alone: safe_mode would refuse it too
-        raise _load_error(p, ValueError("Lambda"), config)
+    config = read_model_config(p)
     keras = _quiet_keras()
     try:
         with warnings.catch_warnings():
@@ -129,6 +126,30 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
             received=f"a saved {type(model).__name__}", param="model",
         )
     return model, model_info(model)
+
+
+def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Check a `.keras` file without Keras and return its config: what `load_model` does first.
+
+    The file, the archive's member names and declared sizes and the config are
+    checked from their bytes; nothing is imported from Keras and nothing runs.
+
+    Args:
+        path: A `.keras` file.
+
+    Returns:
+        The parsed `config.json`.
+
+    Raises:
+        InputError: The file is missing or unreadable, not a `.keras` archive,
+            holds unsafe or oversized members, no weights, or a `Lambda` layer.
+    """
+    p = Path(path)
+    _precheck(p)
+    config = _read_config(p)
+    if _lambda_layers(config):  # refused from the config alone: safe_mode would refuse it too
+        raise _load_error(p, ValueError("Lambda"), config)
+    return config
 
 
 def _precheck(p: Path) -> None:

@@ -58,7 +58,7 @@ def run(
         ignore_codes: Skip checks whose code starts with one of these. Defaults to `None`.
         counterfactual: Evaluate the model on eval data with each proposed data fix
             applied, when a model evaluator is available. Defaults to `True`.
-        extra: Additional plain sections for the report (e.g. training runs). Defaults to `None`.
+        extra: Additional plain sections for the report (e.g. `watch`: the command run). Defaults to `None`.
         hints: How the caller supplies each requirement, shown in skip reasons. Defaults to
             `None` (`registry.PYTHON_HINTS`, the parameters of `diagnose`).
 

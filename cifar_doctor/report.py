@@ -70,7 +70,7 @@ class Report:
         checks: One `CheckOutcome` per registered check.
         inputs: Plain description of what was examined.
         counterfactuals: Measured effects of proposed data fixes.
-        extra: Further plain sections (e.g. `runs` for `compare`).
+        extra: Further plain sections (e.g. `watch`: the command, its return code).
     """
 
     verdict: Verdict

@@ -127,7 +127,7 @@ class Session:
 
     def finish(self, history: History | None = None, *, extra: dict[str, Any] | None = None) -> Report:
         """The final report: every check, and model measurements and counterfactuals when the
-        model can be evaluated."""
+        model can be evaluated. `extra` adds plain sections to it (see `engine.run`)."""
         if history is not None:
             self.history = history
         return self._run(replace(self.inputs, history=self.history), counterfactual=True, extra=extra)

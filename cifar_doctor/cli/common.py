@@ -27,7 +27,6 @@ FLAGS: dict[str, str] = {
     "ignore": "--ignore",
     "fail_on": "--fail-on",
     "names": "RECIPE",
-    "recipe": "--recipe",
 }
 
 #: How a `check` user supplies each requirement, shown after a skip reason.

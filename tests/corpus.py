@@ -934,6 +934,16 @@ def make_log_odd_numbers(d: Path) -> Case:
 
 
 @case()
+def make_log_backtracking_lines(d: Path) -> Case:
+    """Lines of 16 kB (the longest read) built to make number and pair patterns backtrack."""
+    p = d / "train.log"
+    lines = ["Epoch 1/1", " - loss: " + "1" * 16_000 + "x", "loss: 1 %" + " " * 16_000 + "x",
+             "a: " + "1" * 16_000 + "x - loss: 1", "[" + "1" * 16_000 + ", 1x", "loss = 1 % ; " * 1_200 + "x"]
+    p.write_text("\n".join(lines * 20) + "\n")
+    return log(p, expect=VERDICT)
+
+
+@case()
 def make_log_cut_mid_line(d: Path) -> Case:
     p = d / "train.log"
     text = fixture_log()

@@ -409,7 +409,7 @@ def _load_npz(p: Path, head: bytes) -> LoadedData:
             try:
                 with zf.open(members[key]) as fh:
                     arr = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, OverflowError) as exc:
                 raise InputError(
                     f"Cannot read data: array {key!r} in {p} is truncated or corrupt ({_short(exc)})",
                     expected="a complete .npz archive",
@@ -477,7 +477,7 @@ def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path,
         )
     _check_numeric_header(dtype, tuple(shape), key, p)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > MAX_ARRAY_BYTES:
+    if nbytes > MAX_ARRAY_BYTES or max(shape) > MAX_ARRAY_BYTES:  # a zero elsewhere hides a huge dimension
         raise InputError(
             f"Cannot read data: {where} declares shape {tuple(shape)} of {dtype}, "
             f"{archives.size_text(nbytes)}",

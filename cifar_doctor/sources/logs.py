@@ -118,7 +118,10 @@ _EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d{1,12})\s*/\s*(\d{1,12})\s*$")
 _TRAIN_ON_RE = re.compile(
     r"Train on (\d{1,12}) (samples|steps)(?:, validate on (\d{1,12}) (samples|steps))?", re.IGNORECASE)
 _BAR_RE = re.compile(r"^\s*(\d{1,12})/(\d{1,12}|Unknown)\b")
-_NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|infinity|Infinity)"
+# Every pattern below reads a line in time linear in its length: no two adjacent parts can
+# match the same characters (`\d+(?:\.\d*)?`, not `\d+\.?\d*`, whose two digit runs split a
+# long number in n ways and made one 16 kB line take minutes).
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|infinity|Infinity)"
 _METRIC_RE = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w.]*):\s+(" + _NUM + r")(?=\s|$)")
 _K3_V2_RE = re.compile(r"^\s*\d+/\d+ - \d+s - [\d.]+(?:s|ms|us|µs)/step")
 _EVAL_PAIR_RE = re.compile(
@@ -128,8 +131,8 @@ _EVAL_PAIR_RE = re.compile(
 )
 _EVAL_LINE_RE = re.compile(
     r"^\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?(?:loss|acc|accuracy|score)\s*[:=]\s*"
-    + _NUM + r"\s*%?\s*(?:[,;]?\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?"
-    r"(?:loss|acc|accuracy|score)\s*[:=]\s*" + _NUM + r"\s*%?\s*)*$",
+    + _NUM + r"(?:\s*%)?(?:(?:\s*[,;])?\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?"
+    r"(?:loss|acc|accuracy|score)\s*[:=]\s*" + _NUM + r"(?:\s*%)?)*\s*$",
     re.IGNORECASE,
 )
 #: A `name: value` pair ending the text before a line's first ` - name: value`

@@ -136,8 +136,12 @@ def swap_numbers(rng: random.Random, text: str) -> str:
 
 def mutate_text(rng: random.Random, text: str, others: list[str]) -> str:
     for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(9)
-        if op == 0:
+        op = rng.randrange(10)
+        if op == 9:  # a long run of one token: what makes a backtracking pattern slow
+            i = rng.randint(0, len(text))
+            token = rng.choice(("1", " ", "%", "-", ":", "1.", "a ", " - ", "loss: 1 ", "\t", "=", "e", "[", "1/"))
+            text = text[:i] + token * rng.randint(100, 16_000 // len(token)) + rng.choice(("x", "", "\n")) + text[i:]
+        elif op == 0:
             text = swap_numbers(rng, text)
         elif op == 1:
             i = rng.randint(0, len(text))
@@ -255,7 +259,7 @@ class CsvInputs:
 
 def random_json(rng: random.Random, depth: int = 0) -> Any:
     r = rng.random()
-    if depth > 6 or r < 0.3:
+    if depth > 6 or r < 0.3 + 0.12 * depth:  # leaves grow likelier with depth: trees of tens to thousands of nodes
         return rng.choice((None, True, False, 0, -1, 1.5, float("nan"), float("inf"), 10**400, "1.0", "NA", "", "x",
                            rng.random(), rng.randint(-10**6, 10**6)))
     if r < 0.65:

@@ -15,6 +15,7 @@ import os
 import stat
 import struct
 import zipfile
+import zlib
 from typing import IO, Any
 
 #: Largest zip central directory read, in bytes. An .npz of six arrays has a
@@ -34,6 +35,14 @@ _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
 _EOCD_SIZE = 22
 _MAX_COMMENT = 0xFFFF
+
+
+#: What reading a damaged zip member raises: a bad CRC or header (BadZipFile), a broken
+#: deflate, bzip2 or xz stream, a truncated file, an encrypted member (RuntimeError), an
+#: unknown compression method (NotImplementedError).
+ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, RuntimeError, NotImplementedError,
+)
 
 
 class ArchiveError(ValueError):

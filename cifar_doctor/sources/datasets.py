@@ -370,7 +370,7 @@ def _load_npz(p: Path, head: bytes) -> LoadedData:
     except archives.ArchiveError as exc:
         raise InputError(f"Cannot read data: {p} is not a plain npz: {exc}", expected="an .npz of a few arrays",
                          hint="Save arrays with np.savez('data.npz', x_train=..., y_train=..., ...)") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+    except archives.ZIP_READ_ERRORS as exc:
         raise _corrupt(p, exc) from None
     with zf:
         members = _npz_members(zf)
@@ -409,7 +409,7 @@ def _load_npz(p: Path, head: bytes) -> LoadedData:
             try:
                 with zf.open(members[key]) as fh:
                     arr = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, OverflowError) as exc:
+            except (*archives.ZIP_READ_ERRORS, KeyError, OverflowError) as exc:
                 raise InputError(
                     f"Cannot read data: array {key!r} in {p} is truncated or corrupt ({_short(exc)})",
                     expected="a complete .npz archive",
@@ -467,7 +467,7 @@ def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path,
             expected="arrays written by np.savez (loaded with allow_pickle=False, so files cannot run code)",
             hint="Save the arrays with np.savez('data.npz', x_train=..., y_train=..., ...)",
         ) from None
-    except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+    except archives.ZIP_READ_ERRORS as exc:
         raise _corrupt(p, exc) from None
     if dtype.hasobject:
         raise InputError(
@@ -499,7 +499,7 @@ def _is_pickle_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     try:
         with zf.open(info) as fh:
             return fh.read(1) == b"\x80"
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):
+    except archives.ZIP_READ_ERRORS:
         return False
 
 

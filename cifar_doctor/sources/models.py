@@ -247,7 +247,7 @@ def _read_config(p: Path) -> dict[str, Any]:
         raise InputError(f"Cannot read {p} ({{arg}}): its config.json nests too deeply to be a Keras config",
                          expected="a .keras file written by model.save('model.keras')",
                          hint="Save the model again with model.save('model.keras')", param="model") from None
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, EOFError) as exc:
+    except (*archives.ZIP_READ_ERRORS, UnicodeDecodeError) as exc:
         raise InputError(
             damaged,
             expected="a complete .keras file",

@@ -13,7 +13,7 @@ import pytest
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
 
-NEW_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "FIT005", "FIT006"]
+NEW_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "LOG014", "FIT005", "FIT006"]
 
 #: A healthy small-CNN run on CIFAR-10 (validation a little below training, both improving).
 HEALTHY = dict(loss=[2.083, 1.738, 1.58, 1.454, 1.354], accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
@@ -267,3 +267,40 @@ def test_log004_frozen_validation_accuracy_is_not_misaligned_labels(make_history
                      val_loss=[0.83, 0.85, 0.84, 0.86], val_accuracy=[0.5, 0.5, 0.5, 0.5])
     f = found(h, classes=2)["LOG004"]
     assert f.cause == "eval-distribution-shift" and f.evidence["constant"] is True
+
+
+def test_log007_near_ln_k_with_validation_at_chance(make_history):
+    # test images divided by 255 twice: the answer barely depends on the image, val_loss drifts 2.31 -> 2.37
+    h = make_history(loss=[2.169, 1.859, 1.726, 1.619, 1.523, 1.439],
+                     accuracy=[0.2023, 0.3383, 0.385, 0.4303, 0.464, 0.4967],
+                     val_loss=[2.307, 2.319, 2.316, 2.326, 2.346, 2.367],
+                     val_accuracy=[0.094, 0.089, 0.094, 0.089, 0.089, 0.108])
+    assert verdict(h) == "eval-input-scale-mismatch"
+
+
+def test_log009_binary_accuracy_flat_at_exactly_one_minus_one_over_k(make_history):
+    h = make_history(loss=[0.4245, 0.3343, 0.3319, 0.3288, 0.3238, 0.3173], accuracy=[0.9] * 6,
+                     val_loss=[0.3372, 0.3354, 0.3322, 0.329, 0.3242, 0.322], val_accuracy=[0.9] * 6)
+    assert verdict(h) == "label-format-mismatch"
+
+
+def test_log005_validation_that_keeps_up_with_training_is_leakage(make_history):
+    # validation_data = a slice of the training arrays; the real test set is printed after fit
+    h = make_history(loss=[1.2543, 1.1561, 1.0593], accuracy=[0.5543, 0.5933, 0.6297],
+                     val_loss=[1.2082, 1.147, 1.0001], val_accuracy=[0.5533, 0.59, 0.63])
+    h.evaluations = [{"loss": 1.7336, "accuracy": 0.438}]
+    assert found(h)["LOG005"].cause == "train-test-leakage"
+    # a test set read in BGR: validation (held out, correct) falls behind training, the test far below
+    h = make_history(loss=[1.708, 1.59, 1.498], accuracy=[0.3906, 0.4267, 0.4653],
+                     val_loss=[1.675, 1.584, 1.534], val_accuracy=[0.3775, 0.4275, 0.425])
+    h.evaluations = [{"loss": 2.3128, "accuracy": 0.209}]
+    assert found(h)["LOG005"].cause == "eval-distribution-shift"
+
+
+def test_log014_saturated_training_errors_while_learning(make_history):
+    h = make_history(loss=[643.99, 89.73, 27.71, 39.43, 38.48, 31.03, 19.08, 16.93, 18.71, 12.14],
+                     accuracy=[0.119, 0.155, 0.214, 0.196, 0.206, 0.218, 0.237, 0.253, 0.216, 0.271],
+                     val_loss=[165.8, 27.6, 25.5, 63.0, 40.8, 21.9, 20.7, 16.7, 18.5, 10.0],
+                     val_accuracy=[0.151, 0.232, 0.188, 0.167, 0.177, 0.228, 0.267, 0.206, 0.196, 0.248])
+    assert found(h)["LOG014"].evidence["cost_per_error"] > 16
+    assert verdict(h) == "input-not-normalized"

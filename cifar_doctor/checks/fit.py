@@ -309,7 +309,7 @@ def _val_never_above_chance(h, k: int) -> bool:
 
 def _val_loss_pinned(h) -> bool:
     vl = h.val_loss
-    return len(vl) >= 2 and all(finite(v) for v in vl) and pinned_at_chance(vl, None) is not None
+    return len(vl) >= 2 and all(finite(v) for v in vl) and pinned_at_chance(vl, None, h.val_acc) is not None
 
 
 @register("FIT002", "underfitting", requires=("history",), cause="underfitting")

@@ -698,8 +698,10 @@ def model_at_chance(inputs):
 
     ## What it does
     Evaluates the model in inference mode on up to 2,000 training images and
-    on the eval splits (see MDL006). Fires when every accuracy lies within
-    the chance band of 1/K (K from the labels or the model's outputs).
+    on the eval splits (see MDL006). Fires (warning) when every accuracy lies
+    within the chance band of 1/K (K from the labels or the model's outputs).
+    A model at chance is a symptom: a finding that names why (labels encoded
+    for another loss, an output the loss does not expect) takes precedence.
 
     ## Why is this bad?
     A model that learned anything scores above chance on the very images it
@@ -732,7 +734,7 @@ def model_at_chance(inputs):
     if not _all_at_chance(m, k):
         return []
     return [model_at_chance.finding(
-        Severity.ERROR,
+        Severity.WARNING,
         f"Measured in inference mode, the model scores chance (1/{k} = {1 / k:.3f}): {_scores_text(m)}.",
         evidence={"train": m.train.to_dict(), "eval": [s.to_dict() for s in m.evals], "classes": k,
                   "chance": round(1 / k, 4), "mode": "inference", "errors": list(m.errors)},

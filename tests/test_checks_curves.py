@@ -304,3 +304,13 @@ def test_log014_saturated_training_errors_while_learning(make_history):
                      val_accuracy=[0.151, 0.232, 0.188, 0.167, 0.177, 0.228, 0.267, 0.206, 0.196, 0.248])
     assert found(h)["LOG014"].evidence["cost_per_error"] > 16
     assert verdict(h) == "input-not-normalized"
+
+
+def test_log003_a_missing_value_is_not_a_nan_loss(make_history):
+    # CSVLogger with validation every other epoch: NA in val_loss is a gap, not NaN
+    h = make_history(**HEALTHY)
+    h.metrics["val_loss"][1] = float("nan")
+    h.gaps = {"val_loss": [1]}
+    assert "LOG003" not in found(h)
+    h.gaps = {}
+    assert found(h)["LOG003"].evidence["first_epoch"] == 2

@@ -139,3 +139,16 @@ def score_keys(h: Any) -> tuple[str | None, str | None]:
             train = name if name in h.metrics else h.acc_key
             return train, "val_" + name
     return h.acc_key, None
+
+
+def printed_index(h: Any, i: int | None) -> int | None:
+    """The epoch (or step) number the log printed for position `i` (1-based positions when it printed none)."""
+    if i is None:
+        return None
+    index = getattr(h, "index", None)
+    return int(index[i]) if index and i < len(index) else i + 1
+
+
+def index_unit(h: Any) -> str:
+    """`"step"` for a log of optimizer steps, else `"epoch"`."""
+    return "step" if getattr(h, "index_kind", "epoch") == "step" else "epoch"

@@ -20,6 +20,7 @@ from .curves import (
     finite,
     known_classes,
     log_classes,
+    printed_index,
     r,
     score_keys,
 )
@@ -256,24 +257,24 @@ def overfitting(inputs):
     val_name = t["val_key"] or "val score"
     pieces = []
     if t["loss_turn"] or t["memorized"]:
-        pieces.append(f"val_loss reached its minimum {h.val_loss[best_l]:.4g} at epoch {_epoch(h, best_l)} and "
+        pieces.append(f"val_loss reached its minimum {h.val_loss[best_l]:.4g} at epoch {printed_index(h, best_l)} and "
                       f"ended {t['loss_rise']:+.1%} from it ({h.val_loss[last]:.4g}) {last - best_l} epochs later")
     if t["score_turn"]:
-        pieces.append(f"{val_name} peaked at {val_score[best_a]:.4f} at epoch {_epoch(h, best_a)} and fell to "
+        pieces.append(f"{val_name} peaked at {val_score[best_a]:.4f} at epoch {printed_index(h, best_a)} and fell to "
                       f"{val_score[s_last]:.4f}")
     gap_txt = f"; the accuracy gap widened from {gap_best:.2f} to {gap_last:.2f}" if gap_best is not None else ""
     if t["memorized"]:
         gap_txt += f"; val_loss is {h.val_loss[last] / loss[last]:.0f}x the training loss"
-    stop_epoch = _epoch(h, best)
+    stop_epoch = printed_index(h, best)
     return [overfitting.finding(
         Severity.WARNING,
         "; ".join(pieces) + f", while training loss kept falling ({loss[best]:.4g} -> {loss[last]:.4g})" + gap_txt + ".",
         evidence={
             "early_stopping_epoch": stop_epoch,
-            "best_val_loss_epoch": _epoch(h, best_l) if best_l is not None else None,
+            "best_val_loss_epoch": printed_index(h, best_l) if best_l is not None else None,
             "best_val_loss": r(h.val_loss[best_l]) if best_l is not None else None,
             "val_score": val_name,
-            "best_val_acc_epoch": _epoch(h, best_a) if best_a is not None else None,
+            "best_val_acc_epoch": printed_index(h, best_a) if best_a is not None else None,
             "best_val_acc": r(val_score[best_a]) if best_a is not None else None,
             "last_val_loss": r(h.val_loss[last]) if best_l is not None else None,
             "val_loss_rise": r(t["loss_rise"]),
@@ -292,14 +293,6 @@ def overfitting(inputs):
         ),
         split="val",
     )]
-
-
-def _epoch(h, i: int | None) -> int | None:
-    """The printed epoch (or step) number of position `i`."""
-    if i is None:
-        return None
-    index = getattr(h, "index", None)
-    return int(index[i]) if index and i < len(index) else i + 1
 
 
 def _val_never_above_chance(h, k: int) -> bool:
@@ -418,7 +411,7 @@ def val_better_than_train(inputs):
     if not all(ok(*v) for _, v in later):
         return []
     _, (a, va, lo, vl) = later[-1]
-    ev = {"epochs_checked": [_epoch(h, i) for i, _ in later], "acc_last": r(a) if h.acc else None,
+    ev = {"epochs_checked": [printed_index(h, i) for i, _ in later], "acc_last": r(a) if h.acc else None,
           "val_acc_last": r(va) if h.acc else None, "loss_last": r(lo), "val_loss_last": r(vl),
           "margin": VAL_ABOVE_TRAIN_MARGIN if h.acc else VAL_LOSS_BELOW_TRAIN_FRACTION}
     if h.train_accuracy_inference_mode:
@@ -476,7 +469,7 @@ def unstable_loss(inputs):
     loss = [v for v in h.loss if finite(v)]
     if len(loss) < MIN_EPOCHS_FOR_CURVES or len(loss) != len(h.loss):
         return []  # non-finite values: LOG003
-    jumps = [_epoch(h, i) for i in range(1, len(loss))
+    jumps = [printed_index(h, i) for i in range(1, len(loss))
              if loss[i - 1] > 0 and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
              and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(loss[:i])]
     lo = min(loss)
@@ -499,10 +492,10 @@ def unstable_loss(inputs):
     return [unstable_loss.finding(
         Severity.WARNING,
         f"Training {'' if collapse is not None and what.startswith('is unstable') else 'loss '}{what}: "
-        f"minimum {lo:.4g} at epoch {_epoch(h, at)}, last {loss[-1]:.4g}"
+        f"minimum {lo:.4g} at epoch {printed_index(h, at)}, last {loss[-1]:.4g}"
         + (f"; rises of more than {LOSS_JUMP:.0%} at epochs {jumps}" if jumps else "") + ".",
         evidence={"loss": [r(v) for v in loss], "jump_epochs": jumps, "min_loss": r(lo),
-                  "min_epoch": _epoch(h, at), "last_loss": r(loss[-1]), "diverging": diverging,
+                  "min_epoch": printed_index(h, at), "last_loss": r(loss[-1]), "diverging": diverging,
                   "climbing": climbing, "accuracy_collapse": [r(v) for v in collapse] if collapse else None,
                   "jump": LOSS_JUMP, "jump_scale": LOSS_JUMP_SCALE, "divergence_ratio": DIVERGENCE_RATIO,
                   "rise_epochs": RISE_EPOCHS, "sustained_rise": SUSTAINED_RISE},
@@ -569,7 +562,7 @@ def oscillating_val_loss(inputs):
         step = 1 if ratio >= SWING_FACTOR else (-1 if ratio <= 1 / SWING_FACTOR else 0)
         if step and step != direction:
             if direction:
-                swings.append(_epoch(h, i))
+                swings.append(printed_index(h, i))
             direction = step
     if len(swings) < MIN_SWINGS:
         return []

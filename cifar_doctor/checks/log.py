@@ -37,8 +37,10 @@ from .curves import (
     chance_k,
     classes_from_data,
     finite,
+    index_unit,
     known_classes,
     log_classes,
+    printed_index,
     r,
 )
 
@@ -367,22 +369,26 @@ def non_finite_loss(inputs):
     `keras.callbacks.TerminateOnNaN()`.
     """
     h = inputs.history
-    bad: dict[str, int] = {}
+    gaps = getattr(h, "gaps", None) or {}
+    bad: dict[str, int] = {}  # metric -> first 0-based position with a computed NaN/inf
     for name, values in h.metrics.items():
+        missing = set(gaps.get(name, ()))  # no value in the file (CSVLogger NA), not a NaN loss
         for i, v in enumerate(values):
-            if isinstance(v, (int, float)) and not math.isfinite(v):
-                bad[name] = i + 1
+            if i not in missing and isinstance(v, (int, float)) and not math.isfinite(v):
+                bad[name] = i
                 break
     if not bad:
         return []
-    first = min(bad.values())
+    at = min(bad.values())
+    first = printed_index(h, at)
     names = sorted(bad, key=lambda k: (bad[k], k))
+    unit = index_unit(h)
     return [non_finite_loss.finding(
         Severity.ERROR,
-        f"{', '.join(names)} became NaN or infinite (first at epoch {first} of {h.epochs}).",
-        evidence={"first_epoch": first, "metrics": {k: bad[k] for k in names},
-                  "values_at_first": {k: str(h.metrics[k][first - 1]) for k in names
-                                      if len(h.metrics[k]) >= first}},
+        f"{', '.join(names)} became NaN or infinite (first at {unit} {first}; the log ends at {unit} "
+        f"{printed_index(h, h.epochs - 1)}).",
+        evidence={"first_epoch": first, "unit": unit, "metrics": {k: printed_index(h, bad[k]) for k in names},
+                  "values_at_first": {k: str(h.metrics[k][at]) for k in names if len(h.metrics[k]) > at}},
         fix=Fix("Lower the learning rate and clip gradients; check inputs for NaN",
                 "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)\n"
                 "assert np.isfinite(x_train).all() and np.isfinite(x_test).all()"),

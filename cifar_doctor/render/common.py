@@ -95,3 +95,29 @@ def fmt_metric(v: Any) -> str:
 def finding_codes(report: dict[str, Any]) -> list[str]:
     """The distinct finding codes of a report dict, sorted."""
     return sorted({f["code"] for f in report["findings"]})
+
+
+def history_read_line(inputs: dict[str, Any]) -> str | None:
+    """What was read from a training log, in one line: "Log: 5 epochs of loss, val_loss (custom format; ...)".
+
+    None when the report has no history. Says how printed names were mapped
+    for a custom training-loop log, and the index when it is not 1..N.
+    """
+    h = inputs.get("history")
+    if not h:
+        return None
+    read = h.get("read_as") or {}
+    unit = "step" if read.get("index_kind") == "step" else "epoch"
+    n = h.get("epochs", 0)
+    text = f"Log: {plural(n, unit)} of {', '.join(h.get('metrics', []))}"
+    fmt = read.get("format")
+    details = []
+    if fmt:
+        details.append(f"{fmt} format")
+    mapping = {k: v for k, v in (read.get("mapping") or {}).items() if k != v}
+    if mapping:
+        details.append("read " + ", ".join(f"'{k}' as {v}" for k, v in mapping.items()))
+    if details:
+        text += f" ({'; '.join(details)})"
+    source = inputs.get("log")
+    return f"{text}, from {source}." if source else text + "."

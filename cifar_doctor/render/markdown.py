@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import EPOCH_COLUMNS, checks_line, counts_line, epoch_rows, evidence_lines, finding_codes, fmt_value
+from .common import (
+    EPOCH_COLUMNS,
+    checks_line,
+    counts_line,
+    epoch_rows,
+    evidence_lines,
+    finding_codes,
+    fmt_value,
+    history_read_line,
+)
 
 
 def to_markdown(report: Any) -> str:
@@ -17,6 +26,9 @@ def to_markdown(report: Any) -> str:
              v["explanation"], ""]
     if v["also"]:
         lines += ["Also: " + ", ".join(f"`{a['cause']}`" for a in v["also"]), ""]
+    read = history_read_line(d["inputs"])
+    if read:
+        lines += [f"_{read}_", ""]
     for cf in d.get("counterfactuals", []):
         if "summary" in cf:
             lines += [f"> {cf['summary']}", ""]

@@ -22,6 +22,7 @@ from .common import (
     checks_line,
     counts_line,
     epoch_rows,
+    history_read_line,
     evidence_lines,
     finding_codes,
     fmt_metric,
@@ -174,6 +175,9 @@ def print_report(report: Any, console: Console | None = None, file: Any = None) 
         print_comparison(d, console)
         return
     console.print(verdict_panel(d["verdict"]))
+    read = history_read_line(d["inputs"])
+    if read:
+        console.print(Text(read, style="dim"))
     for cf in d.get("counterfactuals", []):
         if "summary" in cf:
             style = "green" if cf.get("confirmed") else "yellow"

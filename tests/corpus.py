@@ -760,9 +760,9 @@ def make_keras_h5_dataset_bomb(d: Path) -> Case:
 
 @case(tf=True)
 def make_keras_config_huge_layer(d: Path) -> Case:
-    """A Dense layer of 10**7 units: Keras would allocate 123 GB for its kernel while building the model."""
+    """A Dense layer of 2**62 units: a kernel past any memory, asked for while Keras builds the model."""
     cfg = keras_config()
-    cfg["config"]["layers"][2]["config"]["units"] = 10**7
+    cfg["config"]["layers"][2]["config"]["units"] = 2**62
     return model(keras_file(d / "model.keras", cfg, keras_weights()), match="")
 
 

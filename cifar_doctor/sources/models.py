@@ -309,8 +309,8 @@ def _lambda_layers(config: dict[str, Any]) -> list[str]:
     out = []
     for o in _walk_config(config):
         if o.get("class_name") == "Lambda":
-            cfg = o.get("config")
-            out.append(str(cfg.get("name", "lambda") if isinstance(cfg, dict) else "lambda")[:100])
+            name = o["config"].get("name") if isinstance(o.get("config"), dict) else None
+            out.append(name[:100] if isinstance(name, str) else "lambda")
     return out
 
 

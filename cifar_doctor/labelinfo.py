@@ -18,6 +18,12 @@ import numpy as np
 ROW_SUM_TOLERANCE = 1e-3
 #: How far below 0 or above 1 an entry may sit (float rounding) before the row is invalid.
 VALUE_TOLERANCE = 1e-6
+#: Largest class count a label array is tabulated for when nothing states K
+#: (the data loaders refuse labels of 100,000 or more too): labels up to 10^12
+#: passed to `diagnose()` count as out of range instead of allocating a table of
+#: 10^12 counts.
+MAX_CLASSES = 100_000
+
 #: Indices of invalid rows kept as evidence.
 MAX_INDICES = 10
 
@@ -149,8 +155,9 @@ def _integer(v: np.ndarray, encoding: str, classes: int | None, shape: tuple, dt
     valid_nonneg = whole & (ints >= 0)
     k = classes
     if k is None and valid_nonneg.any():
-        k = int(ints[valid_nonneg].max()) + 1
-    in_range = valid_nonneg & (ints < k) if k is not None else valid_nonneg
+        top = int(ints[valid_nonneg].max()) + 1
+        k = top if top <= MAX_CLASSES else None
+    in_range = valid_nonneg & (ints < (k if k is not None else MAX_CLASSES))
     out = whole & ~in_range
     counts = np.bincount(ints[in_range], minlength=k or 0).tolist() if k else []
     return LabelInfo(

@@ -127,7 +127,9 @@ def watch(
     if history.epochs == 0:
         print_notice("no Keras epoch lines seen (train with verbose=1 or 2).")
     if json_out is not None:
-        json_out.write_text(report.to_json() + "\n", encoding="utf-8")
+        from ..atomic import write_text
+
+        write_text(json_out, report.to_json() + "\n")
     render(report, fmt)
     if interrupted:
         raise typer.Exit(130)

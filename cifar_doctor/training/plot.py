@@ -51,7 +51,9 @@ def save_curves(history: dict[str, list[float]], path: Path, title: str = "") ->
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        with open(path, "xb") as fh:
+        from ..atomic import atomic_path
+
+        with atomic_path(path, exclusive=True) as tmp, open(tmp, "xb") as fh:
             fig.savefig(fh, format="png", dpi=100)
     finally:
         plt.close(fig)

@@ -1,9 +1,20 @@
-"""Generate a second, independent set of re-enacted train/val-gap cases on real CIFAR-10.
+"""Generate further, independent sets of re-enacted train/val-gap cases on real CIFAR-10.
 
 The development cases in `../shared/cases/reenact/` each re-enact one known cause of a gap
 between training and validation accuracy. This script re-enacts the same kinds of cause with
 different details (other models, optimizers, batch sizes, data slices and epochs, fixed seeds),
 so that verdict accuracy can be measured on evidence that rules were not tuned on.
+
+There are two sets of 16 variants each:
+
+- `--set a` (the default), written to `out/cases-extra/reenact/`: contiguous slices of the
+  training and test arrays, the bugs written much like the development cases;
+- `--set b`, written to `out/cases-b/reenact/`: the same kinds of bug written another way
+  (a tf.data pipeline, a preprocessing function applied twice, a variable left unused, overlapping
+  slice bounds, ...), on random subsets of the images and with other architectures (functional,
+  residual, strided, separable convolutions), optimizers, metrics names and printed test results.
+  Once a set has been used to develop rules, it no longer measures generalization; set b was
+  added for that reason.
 
 It writes one folder per case, in the layout of the development set:
 
@@ -22,16 +33,17 @@ It writes one folder per case, in the layout of the development set:
 The truth of each case follows from what its bug is, never from any tool's output. Whether the
 run showed the intended symptom is recorded in `symptom_check` (`passed`, `evidence`).
 
-Usage (about 15-20 minutes for the whole set on 2 CPU cores):
+Usage (about 15-20 minutes for a whole set on 2 CPU cores):
 
-    .venv/bin/python bench/make_cases.py [--out out/cases-extra/reenact] [--only NAME] [--jobs 1]
-    .venv/bin/python bench/make_cases.py --list
+    .venv/bin/python bench/make_cases.py [--set a|b] [--out DIR] [--only NAME] [--jobs 1]
+    .venv/bin/python bench/make_cases.py [--set a|b] --list
 
 CIFAR-10 is read from `--cifar`, else `$CIFAR10_NPZ`, else `../shared/data/cifar10/cifar10.npz`.
 
-Score the set with:
+Score a set with:
 
     python bench/accuracy.py out/cases-extra --artifacts out/cases-extra/reenact
+    python bench/accuracy.py out/cases-b --artifacts out/cases-b/reenact
 
 (`bench/accuracy.py` reads the `reenact/` layout under the folder it is given; `data.npz` and
 `model.keras` are found in each case folder itself.)
@@ -116,6 +128,45 @@ class Run:
         self.history = history
         self.model = model
         return history
+
+    def pick(self, split: str, n: int, seed: int):
+        """`n` random rows of the train or test split (kept in their original order)."""
+        np = self.np
+        x, y = ((self.x_train_all, self.y_train_all) if split == "train"
+                else (self.x_test_all, self.y_test_all))
+        idx = np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))
+        return x[idx], y[idx]
+
+    def fit(self, model, *args, **kwargs):
+        """model.fit with this run's epochs, verbosity and a CSVLogger; any fit arguments."""
+        import keras
+
+        kwargs.setdefault("epochs", self.epochs)
+        kwargs["verbose"] = self.verbose
+        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [
+            keras.callbacks.CSVLogger(self.out("history.csv"))]
+        self.history = model.fit(*args, **kwargs)
+        self.model = model
+        return self.history
+
+    def test(self, model, x, y, *, style: str, batch_size: int | None = None) -> None:
+        """model.evaluate on the test set as fed, printed the way a user's script would."""
+        result = model.evaluate(x, y, batch_size=batch_size, verbose=self.verbose, return_dict=True)
+        loss = float(result["loss"])
+        acc = float(next(v for k, v in result.items() if k != "loss"))
+        if style == "dict":
+            print(result)
+        elif style == "percent":
+            print("Accuracy on the test set: %.2f%%" % (acc * 100))
+        elif style == "fmt":
+            print("Test loss: %.4f, test accuracy: %.4f" % (loss, acc))
+        elif style == "fstring":
+            print(f"test_loss={loss:.4f} test_acc={acc:.4f}")
+        else:  # "lines"
+            print("Test loss:", loss)
+            print("Test accuracy:", acc)
+        sys.stdout.flush()
+        self.extras["test_as_fed"] = [loss, acc]
 
     def finish(self) -> None:
         with open(self.out("history.json"), "w") as f:
@@ -594,6 +645,519 @@ def run_raw_inputs_dense(r: Run) -> None:
     r.finish()
 
 
+# ---- set b: the same kinds of bug, written another way, on other models and data ------------
+
+
+def _ev(model, x, y) -> list[float]:
+    return [float(v) for v in model.evaluate(x, y, verbose=0)]
+
+
+def run_b_test_raw_tfdata(r: Run) -> None:
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 2500, seed=101)
+    test_images, test_labels = r.pick("test", 1000, seed=201)
+
+    inputs = keras.Input(shape=(32, 32, 3), name="image")
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.AveragePooling2D(2)(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.AveragePooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(96, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs, name="cifar_functional")
+
+    x_train = train_images.astype("float32") / 255.0
+    train_ds = (tf.data.Dataset.from_tensor_slices((x_train, train_labels))
+                .shuffle(len(x_train), seed=5).batch(32))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=5e-4),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # BUG: the test array goes in as loaded (uint8, 0..255); only the tf.data pipeline was scaled
+    r.save_arrays(x_train=x_train, y_train=train_labels, x_test=test_images, y_test=test_labels)
+    r.fit(model, train_ds, validation_data=(test_images, test_labels))
+    r.test(model, test_images, test_labels, style="dict")
+    r.extras["counterfactual_test_scaled_like_train"] = _ev(
+        model, test_images.astype("float32") / 255.0, test_labels)
+    r.finish()
+
+
+def run_b_preprocess_twice(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 3000, seed=102)
+    test_images, test_labels = r.pick("test", 1000, seed=202)
+
+    def preprocess(images):
+        return images.astype("float32") / 255.0
+
+    x_train, x_test = preprocess(train_images), preprocess(test_images)
+    y_train = keras.utils.to_categorical(train_labels, 10)
+    y_test = keras.utils.to_categorical(test_labels, 10)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
+        layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        layers.Conv2D(128, 3, strides=2, padding="same", activation="relu"),
+        layers.Flatten(),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.02, momentum=0.9, nesterov=True),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    x_eval = preprocess(x_test)  # BUG: x_test was already preprocessed; now in [0, 1/255]
+    r.save_arrays(x_train=x_train, y_train=y_train, x_test=x_eval, y_test=y_test)
+    r.fit(model, x_train, y_train, batch_size=50, validation_data=(x_eval, y_test))
+    r.test(model, x_eval, y_test, style="percent")
+    r.extras["counterfactual_test_scaled_like_train"] = _ev(model, x_test, y_test)
+    r.finish()
+
+
+def run_b_train_raw_typo_bn(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    xtrain, ytrain = r.pick("train", 2500, seed=103)
+    xtest, ytest = r.pick("test", 1000, seed=203)
+    xtrain_norm = xtrain.astype("float32") / 255.0  # noqa: F841  (computed, then not used)
+    xtest_norm = xtest.astype("float32") / 255.0
+    ytrain_1hot = keras.utils.to_categorical(ytrain, 10)
+    ytest_1hot = keras.utils.to_categorical(ytest, 10)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, padding="same"),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="nadam", loss="categorical_crossentropy", metrics=["accuracy"])
+    # BUG: fit() is given `xtrain` (raw uint8) instead of `xtrain_norm`; validation gets xtest_norm
+    r.save_arrays(x_train=xtrain, y_train=ytrain_1hot, x_test=xtest_norm, y_test=ytest_1hot)
+    r.fit(model, xtrain, ytrain_1hot, batch_size=48, validation_data=(xtest_norm, ytest_1hot))
+    r.test(model, xtest_norm, ytest_1hot, style="lines")
+    r.extras["counterfactual_test_scaled_like_train"] = _ev(model, xtest, ytest_1hot)
+    r.finish()
+
+
+def run_b_test_centered_not_scaled(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 3000, seed=104)
+    test_images, test_labels = r.pick("test", 1000, seed=204)
+    x_train = train_images.astype("float32")
+    x_test = test_images.astype("float32")
+    mean, std = x_train.mean(), x_train.std()  # one scalar each, on the 0..255 scale
+    x_train = (x_train - mean) / std
+    x_test = x_test - mean  # BUG: `/ std` left off for the test set (values about -120..135)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, padding="same", activation="elu", kernel_initializer="he_normal"),
+        layers.Conv2D(32, 3, padding="same", activation="elu", kernel_initializer="he_normal"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="elu", kernel_initializer="he_normal"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-4),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=train_labels, x_test=x_test, y_test=test_labels)
+    r.fit(model, x_train, train_labels, batch_size=32, validation_data=(x_test, test_labels))
+    r.test(model, x_test, test_labels, style="fmt")
+    r.extras["train_mean_std"] = [float(mean), float(std)]
+    r.extras["counterfactual_test_scaled_like_train"] = _ev(model, x_test / std, test_labels)
+    r.finish()
+
+
+def run_b_overfit_strided(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 1000, seed=105)
+    test_images, test_labels = r.pick("test", 1000, seed=205)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(16, 3, padding="same", activation="relu"),
+        layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    x_train = train_images.astype("float32") / 255.0
+    x_test = test_images.astype("float32") / 255.0
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=train_labels, x_test=x_test, y_test=test_labels)
+    r.fit(model, x_train, train_labels, batch_size=32, validation_data=(x_test, test_labels))
+    r.test(model, x_test, test_labels, style="fstring")
+    r.extras["train_eval_mode"] = _ev(model, x_train, train_labels)
+    r.finish()
+
+
+def run_b_healthy_augment_in_model(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 3000, seed=106)
+    test_images, test_labels = r.pick("test", 1000, seed=206)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Rescaling(1.0 / 255),  # the model scales its own inputs: arrays are fed as uint8
+        layers.RandomFlip("horizontal"),
+        layers.RandomTranslation(0.1, 0.1),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=train_images, y_train=train_labels, x_test=test_images, y_test=test_labels)
+    r.fit(model, train_images, train_labels, batch_size=64, validation_data=(test_images, test_labels))
+    r.test(model, test_images, test_labels, style="lines")
+    r.extras["train_eval_mode"] = _ev(model, train_images, train_labels)
+    r.finish()
+
+
+def run_b_healthy_resnetish(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 3000, seed=107)
+    test_images, test_labels = r.pick("test", 1000, seed=207)
+
+    def residual(x, width):
+        y = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+        y = layers.Conv2D(width, 3, padding="same")(y)
+        return layers.Activation("relu")(layers.Add()([x, y]))
+
+    inputs = keras.Input(shape=(32, 32, 3))
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = residual(x, 32)
+    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
+    x = residual(x, 64)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs, name="tiny_resnet")
+
+    x_train = train_images.astype("float32") / 127.5 - 1.0  # [-1, 1] on both sides
+    x_test = test_images.astype("float32") / 127.5 - 1.0
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=train_labels, x_test=x_test, y_test=test_labels)
+    r.fit(model, x_train, train_labels, batch_size=32, validation_data=(x_test, test_labels))
+    r.test(model, x_test, test_labels, style="dict")
+    r.finish()
+
+
+def run_b_dropout_every_block_l2(r: Run) -> None:
+    import keras
+    from keras import layers, regularizers
+
+    train_images, train_labels = r.pick("train", 3000, seed=108)
+    test_images, test_labels = r.pick("test", 1000, seed=208)
+    l2 = regularizers.l2(1e-4)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, padding="same", activation="relu", kernel_regularizer=l2),
+        layers.MaxPooling2D(),
+        layers.Dropout(0.5),
+        layers.Conv2D(64, 3, padding="same", activation="relu", kernel_regularizer=l2),
+        layers.MaxPooling2D(),
+        layers.Dropout(0.5),
+        layers.Flatten(),
+        layers.Dense(256, activation="relu", kernel_regularizer=l2),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+    x_train = train_images.astype("float32") / 255.0
+    x_test = test_images.astype("float32") / 255.0
+    y_train = keras.utils.to_categorical(train_labels, 10)
+    y_test = keras.utils.to_categorical(test_labels, 10)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    r.fit(model, x_train, y_train, batch_size=64, validation_data=(x_test, y_test))
+    r.test(model, x_test, y_test, style="fmt")
+    r.extras["train_eval_mode"] = _ev(model, x_train, y_train)
+    r.finish()
+
+
+def run_b_lr_too_high_rmsprop(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    np = r.np
+    train_images, train_labels = r.pick("train", 2500, seed=109)
+    test_images, test_labels = r.pick("test", 1000, seed=209)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 5, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(10, activation="softmax"),
+    ])
+    x_train = train_images.astype("float32") / 255.0
+    x_test = test_images.astype("float32") / 255.0
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1.0),  # BUG: 1000x the default
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=train_labels, x_test=x_test, y_test=test_labels)
+    r.fit(model, x_train, train_labels, batch_size=256, validation_data=(x_test, test_labels))
+    r.test(model, x_test, test_labels, style="lines")
+    pred = np.nan_to_num(model.predict(x_test, verbose=0)).argmax(1)
+    r.extras["test_predicted_class_counts"] = np.bincount(pred, minlength=10).tolist()
+    r.finish()
+
+
+def run_b_lr_too_low_adam(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 2500, seed=110)
+    test_images, test_labels = r.pick("test", 1000, seed=210)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(16, 3, padding="same", activation="relu"),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(32, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    x_train = train_images.astype("float32") / 255.0
+    x_test = test_images.astype("float32") / 255.0
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-6),  # BUG: 1000x below the default
+                  loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    r.save_arrays(x_train=x_train, y_train=train_labels, x_test=x_test, y_test=test_labels)
+    r.fit(model, x_train, train_labels, batch_size=32, validation_data=(x_test, test_labels))
+    r.test(model, x_test, test_labels, style="fstring")
+    r.finish()
+
+
+#: The order of the class folders in case b11: two classes per folder.
+B11_PAIRS = [(3, 5), (0, 8), (1, 9), (2, 6), (4, 7)]
+
+
+def run_b_val_split_class_pairs(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    np = r.np
+    rng = np.random.default_rng(111)
+    # 300 images of each class, read folder by folder; each folder holds two classes, mixed
+    blocks = []
+    for pair in B11_PAIRS:
+        rows = np.concatenate([rng.choice(np.flatnonzero(r.y_train_all == c), 300, replace=False)
+                               for c in pair])
+        blocks.append(rng.permutation(rows))
+    order = np.concatenate(blocks)
+    x_train = r.x_train_all[order].astype("float32") / 255.0
+    labels = r.y_train_all[order]
+    y_train = keras.utils.to_categorical(labels, 10)
+    test_images, test_labels = r.pick("test", 1000, seed=211)
+    x_test = test_images.astype("float32") / 255.0
+    y_test = keras.utils.to_categorical(test_labels, 10)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.SeparableConv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.SeparableConv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    # BUG: validation_split=0.2 takes the last 20% of the rows, i.e. the last folder, before shuffling
+    r.fit(model, x_train, y_train, batch_size=40, validation_split=0.2)
+    r.test(model, x_test, y_test, style="fmt")
+    split_at = int(np.floor(len(x_train) * (1 - 0.2)))
+    r.extras["val_class_counts"] = np.bincount(labels[split_at:], minlength=10).tolist()
+    r.extras["train_part_class_counts"] = np.bincount(labels[:split_at], minlength=10).tolist()
+    r.finish()
+
+
+def run_b_relu_output(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    np = r.np
+    train_images, train_labels = r.pick("train", 3000, seed=112)
+    test_images, test_labels = r.pick("test", 1000, seed=212)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(10, activation="relu"),  # BUG: relu instead of softmax on the output
+    ])
+    x_train = train_images.astype("float32") / 255.0
+    x_test = test_images.astype("float32") / 255.0
+    y_train = keras.utils.to_categorical(train_labels, 10)
+    y_test = keras.utils.to_categorical(test_labels, 10)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    r.fit(model, x_train, y_train, batch_size=100, validation_data=(x_test, y_test))
+    r.test(model, x_test, y_test, style="dict")
+    out = model.predict(x_test, verbose=0)
+    r.extras["test_output_range"] = [float(np.nanmin(out)), float(np.nanmax(out))]
+    r.extras["test_rows_all_zero"] = float((out.max(1) <= 0).mean())
+    r.finish()
+
+
+def run_b_sigmoid_bce_acc(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    train_images, train_labels = r.pick("train", 3000, seed=113)
+    test_images, test_labels = r.pick("test", 1000, seed=213)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dropout(0.3),
+        layers.Dense(10, activation="sigmoid"),
+    ])
+    x_train = train_images.astype("float32") / 255.0
+    x_test = test_images.astype("float32") / 255.0
+    y_train = keras.utils.to_categorical(train_labels, 10)
+    y_test = keras.utils.to_categorical(test_labels, 10)
+    # BUG: a multi-label setup (sigmoid + binary loss + per-output accuracy) for single-label classes
+    model.compile(optimizer="adam", loss="binary_crossentropy",
+                  metrics=[keras.metrics.BinaryAccuracy(name="acc")])
+    r.save_arrays(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    r.fit(model, x_train, y_train, batch_size=64, validation_data=(x_test, y_test))
+    r.test(model, x_test, y_test, style="lines")
+    r.extras["true_categorical_accuracy_test"] = float(
+        (model.predict(x_test, verbose=0).argmax(1) == test_labels).mean())
+    r.extras["true_categorical_accuracy_train"] = float(
+        (model.predict(x_train, verbose=0).argmax(1) == train_labels).mean())
+    r.finish()
+
+
+def run_b_overlapping_split(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    np = r.np
+    tr_images, tr_labels = r.pick("train", 2000, seed=114)
+    te_images, te_labels = r.pick("test", 1000, seed=214)
+    images = np.concatenate([tr_images, te_images]).astype("float32") / 255.0
+    labels = np.concatenate([tr_labels, te_labels])
+    n_train = 2000
+    x_train, y_train = images[:n_train + 200], labels[:n_train + 200]  # BUG: should stop at n_train
+    x_test, y_test = images[n_train:], labels[n_train:]  # ...so x_test[:200] are training rows too
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(256, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=5e-4),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    r.fit(model, x_train, y_train, batch_size=64, validation_data=(x_test, y_test))
+    r.test(model, x_test, y_test, style="fstring")
+    r.extras["test_leaked_subset"] = _ev(model, x_test[:200], y_test[:200])
+    r.extras["test_clean_subset"] = _ev(model, x_test[200:], y_test[200:])
+    r.finish()
+
+
+def run_b_val_random_train_rows(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    np = r.np
+    train_images, train_labels = r.pick("train", 2000, seed=115)
+    test_images, test_labels = r.pick("test", 1000, seed=215)
+    x_train = train_images.astype("float32") / 255.0
+    x_test = test_images.astype("float32") / 255.0
+    val_idx = np.random.default_rng(15).choice(len(x_train), size=400, replace=False)
+    x_val, y_val = x_train[val_idx], train_labels[val_idx]  # BUG: sampled from the training rows
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(48, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(96, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    steps = r.epochs * math.ceil(len(x_train) / 32)
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=train_labels, x_val=x_val, y_val=y_val,
+                  x_test=x_test, y_test=test_labels)
+    r.fit(model, x_train, train_labels, batch_size=32, validation_data=(x_val, y_val))
+    r.test(model, x_test, test_labels, style="fmt", batch_size=500)
+    r.extras["train_eval_mode"] = _ev(model, x_train, train_labels)
+    r.finish()
+
+
+def run_b_raw_cnn_sgd(r: Run) -> None:
+    import keras
+    from keras import layers
+
+    np = r.np
+    train_images, train_labels = r.pick("train", 2000, seed=116)
+    test_images, test_labels = r.pick("test", 1000, seed=216)
+    x_train = train_images.astype("float32")  # BUG: no scaling on either side (0..255)
+    x_test = test_images.astype("float32")
+    y_train = keras.utils.to_categorical(train_labels, 10)
+    y_test = keras.utils.to_categorical(test_labels, 10)
+    model = keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(), loss="categorical_crossentropy", metrics=["accuracy"])
+    r.save_arrays(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    r.fit(model, x_train, y_train, batch_size=32, validation_data=(x_test, y_test))
+    r.test(model, x_test, y_test, style="lines")
+    pred = np.nan_to_num(model.predict(x_test, verbose=0)).argmax(1)
+    r.extras["test_predicted_class_counts"] = np.bincount(pred, minlength=10).tolist()
+    r.finish()
+
+
 # --------------------------------------------------------------------------------------------
 # Parent side: the truth of each case, and the symptom each run must show.
 # --------------------------------------------------------------------------------------------
@@ -984,6 +1548,312 @@ VARIANTS: list[Variant] = [
 BY_FOLDER = {v.folder: v for v in VARIANTS}
 
 
+# ---- set b ----------------------------------------------------------------------------------
+
+#: Verdicts that name a bug in the pipeline, the labels or the loss: wrong for a run without one.
+PIPELINE_ANY = PIPELINE + ["train-test-leakage", "label-format-mismatch", "output-loss-mismatch",
+                           "eval-labels-misaligned"]
+
+
+def _finite(xs) -> bool:
+    return all(math.isfinite(x) for x in xs)
+
+
+def lr_high_b_symptom(o: dict) -> tuple[bool, str]:
+    c = o["train_loss_curve"]
+    blown = not _finite(c) or c[0] > 5 or abs(c[-1] - LN10) < 0.05
+    passed = o["train_acc"] < 0.2 and blown
+    return passed, (f"loss per epoch {[round(x, 3) for x in c]} (ln 10 = 2.3026); acc "
+                    f"{_f(o['train_acc'])}, val acc {_f(o['val_acc'])}; predicted class counts "
+                    f"{o.get('test_predicted_class_counts')}")
+
+
+def split_pairs_symptom(o: dict) -> tuple[bool, str]:
+    vc = o["val_class_counts"]
+    seen = [c for c, n in enumerate(o["train_part_class_counts"]) if n]
+    passed = (o["val_acc"] < 0.1 and o["train_acc"] > 0.3 and sum(1 for v in vc if v) <= 2
+              and not any(vc[c] for c in seen))
+    return passed, (f"val class counts {vc}; train-part class counts {o['train_part_class_counts']}; "
+                    f"train acc {_f(o['train_acc'])}, val acc {_f(o['val_acc'])}, test acc {_f(o['test_acc'])}")
+
+
+def relu_output_symptom(o: dict) -> tuple[bool, str]:
+    c = o["train_loss_curve"]
+    passed = o["train_acc"] < 0.3 or not _finite(c) or c[-1] > LN10
+    return passed, (f"loss per epoch {[round(x, 3) for x in c]} (ln 10 = 2.3026), acc {_f(o['train_acc'])}, "
+                    f"val acc {_f(o['val_acc'])}; test outputs range {o.get('test_output_range')}, "
+                    f"rows all zero {o.get('test_rows_all_zero')}")
+
+
+def raw_cnn_symptom(o: dict) -> tuple[bool, str]:
+    c = o["train_loss_curve"]
+    broken = not _finite(c) or c[0] > 10 * LN10 or abs(c[-1] - LN10) < 0.05
+    passed = o["train_acc"] < 0.3 and broken
+    return passed, (f"loss per epoch {[round(x, 3) for x in c]} (ln 10 = 2.3026); train acc "
+                    f"{_f(o['train_acc'])}, val acc {_f(o['val_acc'])}; predicted class counts "
+                    f"{o.get('test_predicted_class_counts')}")
+
+
+VARIANTS_B: list[Variant] = [
+    Variant(
+        folder="01-tfdata-train-raw-test", case="test-not-rescaled (tf.data training pipeline)",
+        title="tf.data pipeline of /255 training images; the raw uint8 test array is validation_data",
+        bug="the training images are divided by 255 before Dataset.from_tensor_slices(...).batch(32); "
+            "the test array is passed as loaded (uint8, 0..255) as validation_data and to evaluate(). "
+            "The functional model has no Rescaling layer.",
+        kind_of="01-test-not-rescaled", run=run_b_test_raw_tfdata, epochs=6, seed=31,
+        expected=["eval-input-scale-mismatch"], also=["eval-distribution-shift"],
+        must_not=["overfitting", "healthy"], detectable=det(True, True, True),
+        expected_symptom="val_loss far above train loss (or val accuracy far below train); test accuracy "
+                         "recovers when the test set is scaled like train",
+        symptom=scale_bug_symptom,
+        notes="2,500 random training images (rng seed 101), 1,000 random test images (seed 201); integer "
+              "labels, Adam(5e-4), batch 32 from the shuffled Dataset. validation_data is the raw test "
+              "array, so val_* = test; data.npz holds x_train as it enters the Dataset (float32 [0,1]) and "
+              "x_test as fed (uint8). evaluate() printed with return_dict=True.",
+    ),
+    Variant(
+        folder="02-preprocess-applied-twice", case="test-scaled-twice (a preprocessing function called twice)",
+        title="preprocess() (astype + /255) applied to the already preprocessed test set",
+        bug="x_test = preprocess(test_images) at load time, then preprocess(x_test) again before fit(): "
+            "the test set ends in [0, 1/255] while training images are in [0, 1].",
+        kind_of="01-test-not-rescaled", run=run_b_preprocess_twice, epochs=7, seed=32,
+        expected=["eval-input-scale-mismatch"], also=["eval-distribution-shift"],
+        must_not=["overfitting", "healthy"], detectable=det(True, True, True),
+        expected_symptom="val accuracy far below train accuracy; test accuracy recovers when the test "
+                         "set is scaled like train",
+        symptom=scale_bug_symptom,
+        notes="3,000 random training images (seed 102), 1,000 random test images (seed 202); one-hot "
+              "labels; a CNN of three stride-2 convolutions and no pooling; SGD(0.02, momentum 0.9, "
+              "Nesterov), batch 50. The test accuracy is printed as a percentage only.",
+    ),
+    Variant(
+        folder="03-fit-on-unnormalized-name", case="train-not-rescaled (fit() given the raw variable)",
+        title="xtrain_norm computed but fit() given xtrain (raw uint8); BatchNorm after the first conv",
+        bug="the script computes xtrain_norm = xtrain / 255 and xtest_norm = xtest / 255, then passes "
+            "xtrain (raw uint8 0..255) to fit() and xtest_norm as validation_data and to evaluate(). "
+            "BatchNormalization after the first convolution keeps training stable on the raw scale, "
+            "and its moving statistics are those of 0..255 inputs.",
+        kind_of="02-train-not-rescaled-typo", run=run_b_train_raw_typo_bn, epochs=6, seed=33,
+        expected=["eval-input-scale-mismatch"], also=["input-not-normalized", "eval-distribution-shift"],
+        must_not=["overfitting", "healthy"], detectable=det(True, True, True),
+        expected_symptom="train accuracy climbs while val accuracy stays near chance; the raw test "
+                         "images score far better than the [0,1] ones",
+        symptom=scale_bug_symptom,
+        notes="2,500 random training images (seed 103) fed as uint8 (as stored in data.npz), 1,000 random "
+              "test images (seed 203) float32 /255; one-hot labels; Nadam, batch 48. The counterfactual "
+              "evaluates the raw uint8 test images.",
+    ),
+    Variant(
+        folder="04-test-centered-not-scaled", case="test mean-subtracted but not divided by std",
+        title="train (x - mean) / std with global scalars on the 0..255 scale; test only x - mean",
+        bug="one mean and one std are computed over the training pixels (0..255 scale); training images "
+            "are standardized, the test images are only centered (the `/ std` is missing), so they "
+            "reach the model about 64 times larger in scale than the training images.",
+        kind_of="01-test-not-rescaled", run=run_b_test_centered_not_scaled, epochs=5, seed=34,
+        expected=["eval-input-scale-mismatch"], also=["eval-distribution-shift"],
+        must_not=["overfitting", "healthy"], detectable=det(True, True, True),
+        expected_symptom="val accuracy far below train accuracy and val_loss far above it from the first "
+                         "epoch; test accuracy recovers when the test set is divided by the same std",
+        symptom=scale_bug_symptom,
+        notes="3,000 random training images (seed 104), 1,000 random test images (seed 204); integer "
+              "labels; ELU convolutions with he_normal init; Adam(3e-4), batch 32. Both sides are centered "
+              "on the training mean, so only the spread differs (test std about 64, train 1).",
+    ),
+    Variant(
+        folder="05-overfit-strided-no-pool", case="overfit-genuine (1,000 images, strided CNN, RMSprop)",
+        title="genuine overfitting: 1,000 images, four convolutions without pooling, RMSprop, 30 epochs",
+        bug="no pipeline bug. A CNN downsampling with stride-2 convolutions (no pooling layers, no "
+            "regularization) and a Dense(128) head on 1,000 images, trained 30 epochs with RMSprop.",
+        kind_of="07-overfit-genuine", run=run_b_overfit_strided, epochs=30, seed=35,
+        expected=["overfitting"], also=[],
+        must_not=PIPELINE_ANY + ["healthy"], detectable=det(False, True, True),
+        expected_symptom="val_loss reaches its minimum early and then rises while train accuracy "
+                         "approaches 1.0",
+        symptom=overfit_symptom,
+        notes="1,000 random training images (seed 105), 1,000 random test images (seed 205), both /255, "
+              "integer labels, RMSprop(1e-3), batch 32.",
+    ),
+    Variant(
+        folder="06-healthy-augment-in-model", case="HEALTHY control: Rescaling + RandomFlip + RandomTranslation in the model",
+        title="HEALTHY control: uint8 arrays, the model rescales and augments its own inputs, 8 epochs",
+        bug="none. Both splits are fed as uint8; the model starts with Rescaling(1/255), RandomFlip and "
+            "RandomTranslation (active in training only), then a small CNN.",
+        kind_of="06-unit-both", run=run_b_healthy_augment_in_model, epochs=8, seed=36,
+        expected=["healthy"], also=["regularization-gap", "underfitting"],
+        must_not=PIPELINE_ANY + ["overfitting"], detectable=det(False, True, True),
+        expected_symptom="train and val accuracy improve together, small gap (val may lead), val_loss "
+                         "not rising",
+        symptom=healthy_symptom,
+        notes="3,000 random training images (seed 106), 1,000 random test images (seed 206), integer "
+              "labels, Adam, batch 64. data.npz alone shows raw 0..255 arrays on both sides, which is "
+              "exactly what a model with a Rescaling layer should get; without the model the arrays "
+              "cannot tell this run from a scaling bug, so `data` is not a scored input here.",
+    ),
+    Variant(
+        folder="07-healthy-resnetish", case="HEALTHY control: small residual network, inputs in [-1, 1]",
+        title="HEALTHY control: two residual blocks + global average pooling, inputs x/127.5 - 1, 6 epochs",
+        bug="none. Both splits are mapped to [-1, 1] the same way; a small residual network (no "
+            "BatchNorm) trained for 6 epochs.",
+        kind_of="05-standardized-both", run=run_b_healthy_resnetish, epochs=6, seed=37,
+        expected=["healthy"], also=["overfitting", "underfitting"],
+        must_not=PIPELINE_ANY, detectable=det(True, True, True),
+        expected_symptom="train and val accuracy improve together, small gap, val_loss not rising",
+        symptom=healthy_symptom,
+        notes="3,000 random training images (seed 107), 1,000 random test images (seed 207), integer "
+              "labels, Adam(1e-3), batch 32.",
+    ),
+    Variant(
+        folder="08-dropout-every-block-l2", case="dropout 0.5 after every block + L2 (benign)",
+        title="Dropout(0.5) after each block and L2(1e-4) on every kernel: validation above training",
+        bug="no bug in the pipeline. Dropout(0.5) after both conv blocks and the Dense layer, plus L2 "
+            "weight decay (which is added to the training loss only), keep the running training "
+            "accuracy below validation accuracy.",
+        kind_of="15-dropout-heavy", run=run_b_dropout_every_block_l2, epochs=8, seed=38,
+        expected=["regularization-gap"], also=["healthy", "underfitting"],
+        must_not=["eval-input-scale-mismatch", "input-not-normalized", "overfitting", "train-test-leakage"],
+        detectable=det(False, True, True),
+        expected_symptom="val accuracy above the running train accuracy in most epochs",
+        symptom=dropout_gap_symptom,
+        notes="3,000 random training images (seed 108), 1,000 random test images (seed 208), both /255, "
+              "one-hot labels, Adam, batch 64.",
+    ),
+    Variant(
+        folder="09-lr-too-high-rmsprop", case="lr-too-high (RMSprop 1.0)",
+        title="RMSprop(learning_rate=1.0): the loss blows up, accuracy at chance",
+        bug="RMSprop with learning_rate=1.0 (1000x its default of 0.001): the first updates move every "
+            "weight by about 1, which wrecks the ReLU network.",
+        kind_of="13-lr-too-high", run=run_b_lr_too_high_rmsprop, epochs=5, seed=39,
+        expected=["unstable-training", "not-learning", "numerical-instability"], also=["underfitting"],
+        must_not=["healthy", "overfitting", "eval-input-scale-mismatch", "input-not-normalized"],
+        detectable=det(False, True, True),
+        expected_symptom="first-epoch loss far above ln(10), non-finite losses, or loss pinned at ln(10); "
+                         "accuracy ~0.10",
+        symptom=lr_high_b_symptom,
+        notes="2,500 random training images (seed 109), 1,000 random test images (seed 209), both /255, "
+              "integer labels, batch 256.",
+    ),
+    Variant(
+        folder="10-lr-too-low-adam", case="lr-too-low (Adam 1e-6)",
+        title="Adam(learning_rate=1e-6): loss barely moves in 8 epochs",
+        bug="Adam with learning_rate=1e-6 (1000x below its default); 8 epochs move the weights by less "
+            "than 1e-3 each.",
+        kind_of="13-lr-too-high (the opposite end)", run=run_b_lr_too_low_adam, epochs=8, seed=40,
+        expected=["underfitting", "not-learning"], also=[],
+        must_not=PIPELINE + ["overfitting", "healthy"], detectable=det(False, True, True),
+        expected_symptom="loss stays near ln(10) and accuracy near chance on train and val, no gap",
+        symptom=lr_low_symptom,
+        notes="2,500 random training images (seed 110), 1,000 random test images (seed 210), both /255, "
+              "integer labels, metric 'sparse_categorical_accuracy' (the history keys carry that name), "
+              "batch 32.",
+    ),
+    Variant(
+        folder="11-val-split-class-pair-folders", case="unshuffled-validation-split (20%, two classes per block)",
+        title="images read two classes per folder, then fit(validation_split=0.2)",
+        bug="the training array is built folder by folder, each folder holding two classes (mixed "
+            "within the folder); validation_split=0.2 takes the last 20% of the rows before shuffling, "
+            "which is exactly the last folder: two classes that the training part never contains.",
+        kind_of="11-unshuffled-validation-split", run=run_b_val_split_class_pairs, epochs=5, seed=41,
+        expected=["eval-distribution-shift"], also=["class-imbalance"],
+        must_not=["overfitting", "eval-input-scale-mismatch", "input-not-normalized", "healthy"],
+        detectable=det(True, True, True),
+        expected_symptom="val accuracy ~0 while train accuracy climbs; the (normal) test set scores far "
+                         "above validation",
+        symptom=split_pairs_symptom,
+        notes="300 random images of each class (seed 111), blocks in the class-pair order "
+              f"{B11_PAIRS}, so validation holds classes 4 and 7 only. 1,000 random test images (seed "
+              "211). One-hot labels, SeparableConv2D network, Adam, batch 40.",
+    ),
+    Variant(
+        folder="12-relu-output-cce", case="relu output with categorical_crossentropy",
+        title="Dense(10, activation='relu') output + loss='categorical_crossentropy'",
+        bug="the output layer is ReLU, not softmax; categorical_crossentropy (from_logits=False) treats "
+            "the non-negative, unnormalized outputs as probabilities (divided by their sum, clipped), "
+            "and an output of 0 for the true class costs -log(1e-7) = 16.1.",
+        kind_of="09-logits-without-from-logits", run=run_b_relu_output, epochs=6, seed=42,
+        expected=["output-loss-mismatch"], also=["not-learning", "underfitting"],
+        must_not=["healthy", "overfitting"], detectable=det(False, True, True),
+        expected_symptom="loss above ln(10) or non-finite, or accuracy far below a normal run",
+        symptom=relu_output_symptom,
+        notes="3,000 random training images (seed 112), 1,000 random test images (seed 212), both /255, "
+              "one-hot labels, Adam, batch 100.",
+    ),
+    Variant(
+        folder="13-sigmoid-bce-binary-acc", case="sigmoid + binary_crossentropy + BinaryAccuracy('acc') on one-hot labels",
+        title="a multi-label head on a single-label task: the reported 'acc' is per-output binary accuracy",
+        bug="Dense(10, activation='sigmoid') with binary_crossentropy and "
+            "metrics=[BinaryAccuracy(name='acc')] on one-hot labels of a 10-class single-label task: "
+            "predicting 0 everywhere already scores acc 0.90.",
+        kind_of="08b-binary-crossentropy-onehot", run=run_b_sigmoid_bce_acc, epochs=6, seed=43,
+        expected=["label-format-mismatch", "output-loss-mismatch"], also=[],
+        must_not=["healthy", "overfitting"], detectable=det(False, True, True),
+        expected_symptom="'acc' about 0.90 or more from epoch 1 on train and val, far above the true "
+                         "categorical accuracy",
+        symptom=bce_symptom,
+        notes="3,000 random training images (seed 113), 1,000 random test images (seed 213), both /255, "
+              "Adam, batch 64. The history keys are 'acc' and 'val_acc'.",
+    ),
+    Variant(
+        folder="14-overlapping-split-bounds", case="train-test-leakage (20%, overlapping slice bounds)",
+        title="train = images[:2200], test = images[2000:]: 200 of the 1,000 test images are trained on",
+        bug="train and test are cut from one pooled array with overlapping bounds (the train slice should "
+            "stop at 2000), so the first 200 test rows are exact copies of training rows and the test "
+            "accuracy is inflated by memorised images.",
+        kind_of="12-train-test-leakage", run=run_b_overlapping_split, epochs=15, seed=44,
+        expected=["train-test-leakage"], also=["overfitting"],
+        must_not=["eval-input-scale-mismatch", "input-not-normalized", "healthy"],
+        detectable=det(True, True, False),
+        expected_symptom="leaked test images score far above the clean ones",
+        symptom=leak_symptom,
+        notes="2,000 random training images (seed 114) and 1,000 random test images (seed 214) pooled; "
+              "x_train = pool[:2200], x_test = pool[2000:] (x_test[:200] leaked). Integer labels, "
+              "Adam(5e-4), batch 64. Visible only in the data (exact duplicates across x_train and "
+              "x_test); the curves show ordinary overfitting.",
+    ),
+    Variant(
+        folder="15-val-random-train-rows", case="val-from-train (a random sample of the training rows)",
+        title="validation_data = 400 rows drawn at random from x_train",
+        bug="validation_data is a random sample of the training arrays, so 'validation' measures "
+            "memorisation; only the final evaluate() on the real test set shows the generalisation gap.",
+        kind_of="14-val-from-train", run=run_b_val_random_train_rows, epochs=14, seed=45,
+        expected=["train-test-leakage"], also=["overfitting"],
+        must_not=["eval-input-scale-mismatch", "input-not-normalized", "healthy"],
+        detectable=det(True, True, True, history=False),
+        expected_symptom="val accuracy tracks or beats train accuracy all the way, while the printed "
+                         "test accuracy is much lower",
+        symptom=val_from_train_symptom,
+        notes="2,000 random training images (seed 115), validation rows drawn with rng seed 15 "
+              "(x_val/y_val in data.npz), 1,000 random test images (seed 215). Integer labels, Adam with "
+              "a cosine decay of the learning rate from 1e-3 to 0 over the run, batch 32; evaluate() "
+              "with batch_size=500, result printed as 'Test loss: ..., test accuracy: ...'. Adjusted "
+              "after first runs: with a constant Adam(1e-3) (2,500 images and 12 epochs, then 2,000 "
+              "images and 14 epochs) validation tracked the running training accuracy within about "
+              "0.05 all the way while the test accuracy stayed at 0.43-0.44, but both runs ended on a "
+              "dip of the noisy last epoch (val 0.825 vs running train 0.880; 0.823 vs 0.910), short "
+              "of the 'tracks or beats' check; the decaying learning rate ends the run without that "
+              "noise.",
+    ),
+    Variant(
+        folder="16-raw-inputs-cnn-sgd", case="raw 0-255 inputs on both sides, CNN with plain SGD",
+        title="no scaling anywhere: the Keras MNIST-example CNN on raw 0-255 pixels with SGD()",
+        bug="the images are cast to float32 but never scaled, on both sides; with the default "
+            "SGD(learning_rate=0.01) the gradients of 0..255 inputs are far too large.",
+        kind_of="02-train-not-rescaled-typo (both sides raw)", run=run_b_raw_cnn_sgd, epochs=5, seed=46,
+        expected=["input-not-normalized", "not-learning"], also=["underfitting"],
+        must_not=["eval-input-scale-mismatch", "eval-distribution-shift", "healthy", "overfitting"],
+        detectable=det(True, True, True),
+        expected_symptom="enormous first-epoch loss, non-finite losses, or loss pinned at ln(10); "
+                         "accuracy near chance",
+        symptom=raw_cnn_symptom,
+        notes="2,000 random training images (seed 116), 1,000 random test images (seed 216), one-hot "
+              "labels, batch 32.",
+    ),
+]
+
+SETS = {"a": VARIANTS, "b": VARIANTS_B}
+DEFAULT_OUTS = {"a": DEFAULT_OUT, "b": ROOT / "out" / "cases-b" / "reenact"}
+
+
 # --------------------------------------------------------------------------------------------
 # Orchestration
 # --------------------------------------------------------------------------------------------
@@ -994,7 +1864,7 @@ def child_main(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    v = BY_FOLDER[args.child]
+    v = {v.folder: v for v in SETS[args.set]}[args.child]
     keras.utils.set_random_seed(v.seed)
     os.makedirs(args.outdir, exist_ok=True)
     r = Run(args.cifar, args.outdir, args.verbose, v.epochs, save_artifacts=not args.no_artifacts)
@@ -1006,9 +1876,9 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 def run_child(v: Variant, cifar: str, verbose: int, outdir: Path, log: Path, err: Path,
-              extras: Path | None, artifacts: bool) -> int:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", v.folder, "--verbose", str(verbose),
-           "--outdir", str(outdir), "--cifar", cifar]
+              extras: Path | None, artifacts: bool, case_set: str = "a") -> int:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--set", case_set, "--child", v.folder,
+           "--verbose", str(verbose), "--outdir", str(outdir), "--cifar", cifar]
     if extras:
         cmd += ["--extras", str(extras)]
     if not artifacts:
@@ -1035,12 +1905,23 @@ def summarize_arrays(path: Path) -> dict:
     return out
 
 
+ACC_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
+
+
+def acc_key(hist: dict) -> str:
+    """The name the run's accuracy metric has in its history."""
+    return next(k for k in ACC_KEYS if k in hist)
+
+
 def observe(hist: dict, extras: dict) -> dict:
+    acc = acc_key(hist)
     o: dict[str, Any] = {"epochs": len(hist["loss"])}
-    o["train_acc"] = round(hist["accuracy"][-1], 4)
+    if acc != "accuracy":
+        o["accuracy_metric_name"] = acc
+    o["train_acc"] = round(hist[acc][-1], 4)
     o["train_loss"] = round(hist["loss"][-1], 4)
     if "val_loss" in hist:
-        o["val_acc"] = round(hist["val_accuracy"][-1], 4)
+        o["val_acc"] = round(hist["val_" + acc][-1], 4)
         o["val_loss"] = round(hist["val_loss"][-1], 4)
         vl = hist["val_loss"]
         finite = [(x, i) for i, x in enumerate(vl) if math.isfinite(x)]
@@ -1048,7 +1929,7 @@ def observe(hist: dict, extras: dict) -> dict:
             best, i = min(finite)
             o["best_val_loss"] = round(best, 4)
             o["best_val_loss_epoch"] = i + 1
-        o["best_val_acc"] = round(max(hist["val_accuracy"]), 4)
+        o["best_val_acc"] = round(max(hist["val_" + acc]), 4)
     test = extras.get("test_as_fed")
     if test:
         o["test_loss"] = round(test[0], 4)
@@ -1064,7 +1945,7 @@ def observe(hist: dict, extras: dict) -> dict:
     return o
 
 
-def make_case(v: Variant, out_root: Path, cifar: str) -> dict:
+def make_case(v: Variant, out_root: Path, cifar: str, case_set: str = "a") -> dict:
     case_dir = out_root / v.folder
     if case_dir.exists():
         shutil.rmtree(case_dir)
@@ -1075,9 +1956,9 @@ def make_case(v: Variant, out_root: Path, cifar: str) -> dict:
         scratch = tmp / "verbose2"
         scratch.mkdir()
         rc1 = run_child(v, cifar, 1, case_dir, case_dir / "log-verbose1.txt", case_dir / "stderr-verbose1.txt",
-                        tmp / "extras.json", artifacts=True)
+                        tmp / "extras.json", artifacts=True, case_set=case_set)
         rc2 = run_child(v, cifar, 2, scratch, case_dir / "log-verbose2.txt", case_dir / "stderr-verbose2.txt",
-                        None, artifacts=False)
+                        None, artifacts=False, case_set=case_set)
         if rc1 != 0 or rc2 != 0:
             raise RuntimeError(f"{v.folder}: child runs exited {rc1}/{rc2}; see {case_dir}/stderr-verbose*.txt")
         hist = json.loads((case_dir / "history.json").read_text())
@@ -1088,14 +1969,15 @@ def make_case(v: Variant, out_root: Path, cifar: str) -> dict:
     o["verbose2_run_max_abs_diff_vs_verbose1"] = max(diffs) if diffs else None
     o["verbose2_run_epochs"] = len(hist2.get("loss", []))
     check_in = dict(o)
-    check_in["train_acc_curve"] = hist["accuracy"]
+    check_in["train_acc_curve"] = hist[acc_key(hist)]
     check_in["train_loss_curve"] = hist["loss"]
-    check_in["val_acc_curve"] = hist.get("val_accuracy", [])
+    check_in["val_acc_curve"] = hist.get("val_" + acc_key(hist), [])
     try:
         passed, evidence = v.symptom(check_in)
     except Exception as exc:  # a run too broken to measure did not show the intended symptom
         passed, evidence = False, f"could not measure: {type(exc).__name__}: {exc}"
     truth = {
+        "set": case_set,
         "case": v.case,
         "folder": v.folder,
         "title": v.title,
@@ -1120,7 +2002,11 @@ def make_case(v: Variant, out_root: Path, cifar: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where the case folders go (default {DEFAULT_OUT})")
+    ap.add_argument("--set", default="a", choices=sorted(SETS),
+                    help="which set of variants: a (the first) or b (an independent second one); default a")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"where the case folders go (default {DEFAULT_OUTS['a']} for --set a, "
+                         f"{DEFAULT_OUTS['b']} for --set b)")
     ap.add_argument("--only", default=None, help="only cases whose folder name contains this")
     ap.add_argument("--jobs", type=int, default=1, help="cases built at the same time (default 1)")
     ap.add_argument("--cifar", default=os.environ.get("CIFAR10_NPZ", str(DEFAULT_CIFAR)), help="cifar10.npz")
@@ -1135,7 +2021,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.child:
         return child_main(args)
-    chosen = [v for v in VARIANTS if args.only is None or args.only in v.folder]
+    if args.out is None:
+        args.out = DEFAULT_OUTS[args.set]
+    chosen = [v for v in SETS[args.set] if args.only is None or args.only in v.folder]
     if args.list:
         for v in chosen:
             print(f"{v.folder:34} {', '.join(v.expected):45} {v.title}")
@@ -1150,7 +2038,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def one(v: Variant) -> tuple[Variant, dict | None, str]:
         try:
-            return v, make_case(v, args.out, args.cifar), ""
+            return v, make_case(v, args.out, args.cifar, args.set), ""
         except Exception as exc:
             return v, None, f"{type(exc).__name__}: {exc}"
 

@@ -212,21 +212,26 @@ def _rows(a: np.ndarray, classes: int | None, shape: tuple, dtype: str) -> Label
 
 @dataclass(frozen=True)
 class LabelOrder:
-    """How the labels are ordered along the array.
+    """How the labels are ordered along the array, and what `validation_split` would cut off.
 
     Attributes:
         n: Number of labels read.
         adjacent_same: Fraction of neighbouring labels that are equal.
         expected_if_shuffled: That fraction for the same class counts in random
             order: the sum of squared class frequencies (0.1 for 10 balanced classes).
-        tail_classes: For the last 10% and 20% of the array (what
-            `validation_split=0.1/0.2` takes), the classes present there.
+        tails: For the last 10% and 20% of the array (what
+            `validation_split=0.1/0.2` holds out before shuffling): the class
+            counts of that tail and of the rest, over the same classes.
     """
 
     n: int
     adjacent_same: float
     expected_if_shuffled: float
-    tail_classes: dict[str, list[int]]
+    tails: dict[str, dict[str, list[int]]]
+
+    def tail_classes(self, key: str) -> list[int]:
+        """The classes present in tail `key` (`last_10pct`, `last_20pct`)."""
+        return [c for c, n in enumerate(self.tails[key]["tail"]) if n]
 
 
 def label_order(y: Any) -> LabelOrder | None:
@@ -239,15 +244,19 @@ def label_order(y: Any) -> LabelOrder | None:
         if not np.issubdtype(flat.dtype, np.number) or not np.isfinite(flat).all():
             return None
         idx = flat.astype(np.int64)
-        if not np.array_equal(idx, flat):
+        if not np.array_equal(idx, flat) or idx.min() < 0 or idx.max() >= MAX_CLASSES:
             return None  # not class indices (labels scaled by mistake, regression targets)
     else:
         return None
     n = len(idx)
     if n < 2:
         return None
-    _, counts = np.unique(idx, return_counts=True)
+    k = int(idx.max()) + 1
+    counts = np.bincount(idx, minlength=k)
     freq = counts / n
-    tails = {f"last_{int(frac * 100)}pct": sorted(int(c) for c in np.unique(idx[int(n * (1 - frac)):]))
-             for frac in (0.1, 0.2)}
+    tails = {}
+    for frac in (0.1, 0.2):
+        cut = int(n * (1 - frac))
+        tails[f"last_{int(frac * 100)}pct"] = {"tail": np.bincount(idx[cut:], minlength=k).tolist(),
+                                               "rest": np.bincount(idx[:cut], minlength=k).tolist()}
     return LabelOrder(n, float(np.mean(idx[1:] == idx[:-1])), float(np.sum(freq ** 2)), tails)

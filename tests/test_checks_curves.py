@@ -74,10 +74,11 @@ def test_log008_loss_above_chance_is_an_output_loss_mismatch(make_history):
     assert verdict(make_history(**LOGITS)) == "output-loss-mismatch"
 
 
-def test_log008_silent_on_a_learning_100_class_run(make_history):
-    # CIFAR-100 loss is above ln 10 for a long time, but it falls and accuracy rises
+def test_log008_no_wiring_verdict_on_a_learning_100_class_run(make_history):
+    # CIFAR-100 loss is above ln 10 for a long time, but it falls and accuracy rises: K decides
     h = make_history(loss=[4.3, 3.9, 3.6, 3.35], accuracy=[0.05, 0.10, 0.15, 0.19])
-    assert "LOG008" not in found(h)
+    assert found(h)["LOG008"].cause == "insufficient-evidence"
+    assert "LOG008" not in found(h, classes=100)
 
 
 # --- LOG009: binary accuracy on one-hot labels ----------------------------------------------------
@@ -314,3 +315,11 @@ def test_log003_a_missing_value_is_not_a_nan_loss(make_history):
     assert "LOG003" not in found(h)
     h.gaps = {}
     assert found(h)["LOG003"].evidence["first_epoch"] == 2
+
+
+def test_log008_abstains_when_k_is_unknown_and_the_model_learns(make_history):
+    # a ReLU output with categorical cross-entropy, or a CIFAR-100 run: only K tells them apart
+    h = make_history(loss=[5.134, 4.857, 4.749, 3.485, 3.412, 3.357], accuracy=[0.107, 0.14, 0.185, 0.158, 0.143, 0.216],
+                     val_loss=[4.518, 4.503, 3.759, 3.226, 3.264, 3.206], val_accuracy=[0.108, 0.124, 0.166, 0.203, 0.143, 0.223])
+    assert verdict(h) == "insufficient-evidence"
+    assert verdict(h, classes=10) == "output-loss-mismatch"

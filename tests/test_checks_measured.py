@@ -145,3 +145,12 @@ def test_cli_model_that_never_learned_is_not_learning(sample_npz, tmp_path):
     rc, data, err = run_json("check", "--data", str(path), "--model", str(tmp_path / "dead.keras"))
     assert data["verdict"]["cause"] == "not-learning", (data["verdict"], err)
     assert "MDL007" in data["verdict"]["evidence"]["codes"]
+
+
+def test_lbl009_classes_in_blocks_of_two(make_labels):
+    # class folders read in pairs: each block of two classes shuffled inside, blocks in order
+    rng = np.random.default_rng(0)
+    y = np.concatenate([rng.permutation(np.repeat([a, b], 100)) for a, b in ((0, 1), (2, 3), (5, 6), (8, 9), (4, 7))])
+    report = run(Inputs(splits={"train": Split("train", None, y)}))
+    f = {x.code: x for x in report.findings}["LBL009"]
+    assert f.evidence["classes_in_last_20pct"] == [4, 7]

@@ -452,7 +452,9 @@ def unstable_loss(inputs):
     where the weights are now: a learning rate too high for the batch size, no
     normalization, or exploding gradients. The validation numbers of such a
     run reflect where the oscillation stopped, not what the model can learn.
-    Overfitting is different: there the training loss keeps falling.
+    Overfitting is different: there the training loss keeps falling, so when
+    FIT001 finds overfitting, spikes of a loss that still ends lower (a
+    memorizing model's occasional bad batches) do not count as oscillation.
 
     ## Example
     ```
@@ -480,6 +482,10 @@ def unstable_loss(inputs):
                 and lo > 0 and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss)))
     collapse = _accuracy_collapse(inputs)
     if len(jumps) < OSCILLATION_JUMPS and not diverging and not climbing and collapse is None:
+        return []
+    if not (diverging or climbing or collapse) and overfitting(inputs):
+        # spikes along a training loss that keeps falling while validation turned: the run's story is
+        # overfitting (FIT001 already required training to end lower than at the best validation epoch)
         return []
     if diverging:
         what = "diverges"

@@ -729,35 +729,31 @@ def _fmt(v: float | None) -> str:
 
 
 # --- LBL009 -------------------------------------------------------------------------------------
-#: Training labels count as ordered when the fraction of equal neighbours closes at
-#: least this share of the distance from the shuffled expectation (sum of squared class
-#: frequencies: 0.10 for 10 balanced classes, 0.50 for 2) to 1. Sorted by class, 4,000
-#: CIFAR-10 labels have 0.998 equal neighbours; shuffled, 0.10 +- 0.005.
-ORDERED_FRACTION = 0.8
-
 #: Fewer labels than this say nothing about order.
 MIN_LABELS_FOR_ORDER = 100
 
 
 @register("LBL009", "labels-ordered-by-class", requires=("labels",), cause="eval-distribution-shift")
 def labels_ordered_by_class(inputs: Inputs) -> list:
-    """The training labels come in runs of one class: `validation_split` would hold out the last classes.
+    """The last 10-20% of the training labels hold another class mix: `validation_split` would hold out other classes.
 
     ## What it does
-    Measures the fraction of neighbouring training labels that are equal and
-    compares it with what the same class counts give in random order (the sum
-    of squared class frequencies). Fires when it closes `ORDERED_FRACTION`
-    (80%) of the distance to 1, with at least `MIN_LABELS_FOR_ORDER` labels,
-    and lists the classes in the last 10% and 20% of the array.
+    Compares the class mix of the last 10% and the last 20% of the training
+    labels (what `validation_split=0.1` / `0.2` holds out) with the rest, by
+    total-variation distance, and fires when one exceeds both
+    `SHIFT_TV_FLOOR` (0.10) and `SHIFT_NOISE_MULTIPLIER` (3x) times the
+    distance sampling alone gives for those sizes (the same bar as LBL007),
+    with at least `MIN_LABELS_FOR_ORDER` labels.
 
     ## Why is this bad?
     `model.fit(x, y, validation_split=0.2)` takes the last 20% of the arrays
     as validation data *before* shuffling. On data read class folder by class
-    folder, that is one or two classes the model never trains on: validation
-    accuracy sits at 0 and validation loss climbs while training improves, which
-    looks like extreme overfitting. `shuffle=True` in `fit` does not help: it
-    shuffles only the training part. Motivated by the re-enacted unshuffled
-    validation split (validation held classes 8 and 9 only, accuracy exactly 0).
+    folder (or in blocks of classes), that is a few classes the model rarely
+    or never trains on: validation accuracy sits near 0 and validation loss
+    climbs while training improves, which looks like extreme overfitting.
+    `shuffle=True` in `fit` does not help: it shuffles only the training part.
+    Motivated by the re-enacted unshuffled validation split (validation held
+    classes 8 and 9 only, accuracy exactly 0).
 
     ## Example
     ```python
@@ -776,26 +772,41 @@ def labels_ordered_by_class(inputs: Inputs) -> list:
     order = label_order(inputs.splits["train"].y)
     if order is None or order.n < MIN_LABELS_FOR_ORDER:
         return []
-    e = order.expected_if_shuffled
-    threshold = e + ORDERED_FRACTION * (1.0 - e)
-    if order.adjacent_same < threshold:
+    worst = None
+    measured = {}
+    for key, part in order.tails.items():
+        tail, rest = part["tail"], part["rest"]
+        n_tail, n_rest = sum(tail), sum(rest)
+        if not n_tail or not n_rest:
+            continue
+        pt, pr = [c / n_tail for c in tail], [c / n_rest for c in rest]
+        tv = 0.5 * sum(abs(a - b) for a, b in zip(pt, pr))
+        threshold = max(SHIFT_TV_FLOOR, SHIFT_NOISE_MULTIPLIER * expected_noise_tv(pr, n_rest, n_tail))
+        measured[key] = {"tv_distance": round(tv, 4), "threshold": round(threshold, 4),
+                         "classes_in_tail": order.tail_classes(key)}
+        if tv > threshold and (worst is None or tv > measured[worst]["tv_distance"]):
+            worst = key
+    if worst is None:
         return []
-    tail = order.tail_classes
+    frac = worst.split("_")[1].replace("pct", "%")
+    m = measured[worst]
     return [labels_ordered_by_class.finding(
         Severity.WARNING,
-        f"The training labels are ordered by class: {order.adjacent_same:.1%} of neighbouring labels are equal, "
-        f"against {e:.1%} in random order; the last 20% of the array holds only classes {tail['last_20pct']}.",
-        evidence={"adjacent_same": order.adjacent_same, "expected_if_shuffled": e, "threshold": threshold,
-                  "labels": order.n, "classes_in_last_10pct": tail["last_10pct"],
-                  "classes_in_last_20pct": tail["last_20pct"]},
+        f"The last {frac} of the training labels holds another class mix than the rest (total-variation distance "
+        f"{m['tv_distance']:.2f}, above {m['threshold']:.2f}): classes {m['classes_in_tail']} there; "
+        f"{order.adjacent_same:.0%} of neighbouring labels are equal ({order.expected_if_shuffled:.0%} if shuffled).",
+        evidence={"labels": order.n, "adjacent_same": order.adjacent_same,
+                  "expected_if_shuffled": order.expected_if_shuffled, "tails": measured,
+                  "classes_in_last_10pct": order.tail_classes("last_10pct"),
+                  "classes_in_last_20pct": order.tail_classes("last_20pct")},
         fix=Fix("Shuffle images and labels together before fit(validation_split=...)",
                 "idx = np.random.default_rng(0).permutation(len(x_train))\n"
                 "x_train, y_train = x_train[idx], y_train[idx]\n"
                 "model.fit(x_train, y_train, validation_split=0.2)"),
         explanation=(
-            "Keras' validation_split holds out the last rows of the arrays before any shuffling; on class-ordered "
-            f"data that validation set is classes {tail['last_20pct']} (at 0.2), which the model never trains "
-            "on, so validation accuracy collapses without any overfitting."
+            "Keras' validation_split holds out the last rows of the arrays before any shuffling; here that "
+            f"validation set would be classes {m['classes_in_tail']} in another mix than the training part, so "
+            "validation accuracy collapses without any overfitting."
         ),
         split="train",
     )]

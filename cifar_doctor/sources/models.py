@@ -615,12 +615,25 @@ def _op_activation(op: Any) -> str | None:
 
 
 def optimizer_facts(model: Any) -> tuple[str | None, float | None]:
-    """(class name, current learning rate) of the compiled optimizer; Nones when there is none."""
+    """(class name, learning rate) of the compiled optimizer; Nones when there is none.
+
+    For a learning-rate schedule, the rate it starts from; a schedule without
+    one gives `None` (unknown), never where the schedule ended.
+    """
     opt = getattr(model, "optimizer", None)
     opt = getattr(opt, "inner_optimizer", None) or opt  # mixed precision's LossScaleOptimizer
     if opt is None:
         return None, None
     lr = None
+    schedule = getattr(opt, "_learning_rate", None)
+    if schedule is not None and callable(schedule) and hasattr(schedule, "get_config"):
+        # a LearningRateSchedule: the rate it starts from, not where it ended (cosine decay ends at 0)
+        start = getattr(schedule, "initial_learning_rate", None)
+        try:
+            value = float(np.asarray(start))
+            return type(opt).__name__, float(f"{value:.6g}") if np.isfinite(value) else None
+        except (TypeError, ValueError):
+            return type(opt).__name__, None
     try:
         value = float(np.asarray(opt.learning_rate))
         lr = float(f"{value:.6g}") if np.isfinite(value) else None  # float32 0.001 reads 0.0010000000474974513

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import re
-import resource
 import subprocess
 import sys
 import threading
@@ -63,6 +63,33 @@ def _permissions_apply() -> bool:
 PERMISSIONS_APPLY = _permissions_apply()
 
 
+#: Runs as the child: sets the address-space limit, (as root) gives up the permission override and
+#: closes stdin when the case says so, runs `python -m cifar_doctor ARGS` as its own child and writes
+#: that grandchild's peak RSS (kB) to the file named in argv[4]. A process's peak RSS also counts the
+#: memory of the process it was forked or exec'd from, which here is pytest, possibly holding a trained
+#: model; the grandchild is forked from this small launcher instead, so its figure is its own.
+LAUNCHER = f"""
+import ctypes, os, resource, sys
+limit, unprivileged, close_stdin, rss_file = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3] == "1", sys.argv[4]
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+if unprivileged and os.geteuid() == 0:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in ({_CAP_DAC_OVERRIDE}, {_CAP_DAC_READ_SEARCH}):
+        if libc.prctl({_PR_CAPBSET_DROP}, cap, 0, 0, 0) != 0:
+            os._exit(97)
+if close_stdin:
+    os.close(0)
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "cifar_doctor", *sys.argv[5:]])
+_, status, usage = os.wait4(pid, 0)
+with open(rss_file, "w") as fh:
+    fh.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+os._exit(code if code >= 0 else 128 - code)
+"""
+
+
 def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
     """Every entry under `folder` (links not followed): relative path -> (mode, size, mtime)."""
     out: dict[str, tuple[int, int, int]] = {}
@@ -95,12 +122,6 @@ def run(case: corpus.Case, work: Path, home: Path) -> Run:
     env.pop("CIFAR_DOCTOR_DEBUG", None)
     env.pop("KERAS_HOME", None)
 
-    def preexec() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
-        if case.unprivileged and os.geteuid() == 0:
-            _drop_permission_override()
-        if case.stdin_closed:
-            os.close(0)
 
     feed: Callable[[], object] | None = None
     if case.stdin is None or case.stdin_closed:
@@ -120,13 +141,19 @@ def run(case: corpus.Case, work: Path, home: Path) -> Run:
     out_path, err_path = work / "stdout", work / "stderr"
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "cifar_doctor", *case.argv], cwd=cwd, env=env, stdin=stdin,
-                                stdout=out, stderr=err, preexec_fn=preexec)
+        rss_file = work / "rss"
+        launch = [sys.executable, "-c", LAUNCHER, str(ADDRESS_SPACE_BYTES), str(int(case.unprivileged)),
+                  str(int(case.stdin_closed)), str(rss_file), *case.argv]
+        proc = subprocess.Popen(launch, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err,
+                                start_new_session=True)
         timed_out = threading.Event()
 
         def kill() -> None:
             timed_out.set()
-            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the command it runs
+            except ProcessLookupError:
+                pass
 
         timer = threading.Timer(MAX_SECONDS, kill)
         timer.start()
@@ -146,8 +173,9 @@ def run(case: corpus.Case, work: Path, home: Path) -> Run:
                 except OSError:
                     pass
     seconds = time.monotonic() - start
+    rss_kb = int(rss_file.read_text()) if rss_file.exists() else usage.ru_maxrss
     return Run(proc.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
-               usage.ru_maxrss * 1024, seconds, timed_out.is_set())
+               rss_kb * 1024, seconds, timed_out.is_set())
 
 
 def _param(name: str):

@@ -322,4 +322,4 @@ def test_log008_abstains_when_k_is_unknown_and_the_model_learns(make_history):
     h = make_history(loss=[5.134, 4.857, 4.749, 3.485, 3.412, 3.357], accuracy=[0.107, 0.14, 0.185, 0.158, 0.143, 0.216],
                      val_loss=[4.518, 4.503, 3.759, 3.226, 3.264, 3.206], val_accuracy=[0.108, 0.124, 0.166, 0.203, 0.143, 0.223])
     assert verdict(h) == "insufficient-evidence"
-    assert verdict(h, classes=10) == "output-loss-mismatch"
+    assert "LOG008" not in found(h, classes=10)  # K known: a rough start and a bad output look alike here

@@ -832,7 +832,10 @@ def loss_above_chance(inputs):
     weights): that is reported as `not-learning` instead. When K is unknown
     and the model is learning (accuracy rising, loss falling) with every loss
     above ln 10, it cannot tell a broken output (K = 10) from an ordinary
-    100-class start, and says so (`insufficient-evidence`).
+    100-class start, and says so (`insufficient-evidence`); with K known, a
+    learning model's loss falling from far above ln K can be a rough start
+    over a few optimizer steps, and the check stays silent (MDL001 reads the
+    output layer when the model is given).
 
     ## Why is this bad?
     ln K is what a softmax classifier scores by predicting 1/K for every
@@ -873,9 +876,12 @@ def loss_above_chance(inputs):
         return []
     cost = per_error_cost(losses[-1], accs[-1])
     learning = max(accs) >= 1.0 / k + NO_LEARNING_ACCURACY_MARGIN or losses[-1] < (1 - NO_PROGRESS_DROP) * losses[0]
-    if learning and cost >= SATURATED_COST:
-        return []  # a saturated softmax that still learns: LOG014
-    if learning and assumed:
+    if learning and (cost >= SATURATED_COST or not assumed):
+        # a saturated softmax that still learns is LOG014's; with K known, a loss that falls from far above
+        # ln K may be a rough start (a handful of optimizer steps on a few hundred images) as well as a bad
+        # output: the model checks (MDL001) tell them apart
+        return []
+    if learning:
         # learning, with every loss above ln 10: broken with 10 classes, ordinary with 100. Say what settles it
         # rather than call the run healthy.
         return [loss_above_chance.finding(
@@ -898,8 +904,7 @@ def loss_above_chance(inputs):
                 "loss": [r(v) for v in losses], "acc": [r(v) for v in accs], "cost_per_error": r(cost, 3),
                 "saturated_cost_threshold": r(SATURATED_COST, 3),
                 "margin": ABOVE_CHANCE_MARGIN, "no_progress_drop": NO_PROGRESS_DROP}
-    # with K known, a loss above ln K while accuracy rises is still a loss that cannot reach a uniform guess
-    severity = Severity.WARNING if (assumed or learning) else Severity.ERROR
+    severity = Severity.WARNING if assumed else Severity.ERROR
     if cost >= SATURATED_COST:
         # every training error costs what a saturated softmax charges: the outputs are confidently wrong
         # on the training inputs themselves (inputs on a huge scale, weights blown up), not mis-wired

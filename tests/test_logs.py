@@ -271,7 +271,7 @@ def test_overlong_line_is_capped():
     p.feed("Epoch 1/1\n")
     for _ in range(50):
         p.feed("x" * 100_000)
-    assert len(p._pending) <= MAX_SEGMENT
+    assert len(p._lines._pending) <= MAX_SEGMENT
     p.feed("\n1/1 - 1s - loss: 1.0 - accuracy: 0.5 - val_loss: 1.1 - val_accuracy: 0.4\n")
     p.finish()
     assert p.history().epochs == 1

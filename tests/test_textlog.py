@@ -217,7 +217,7 @@ def test_long_series_are_sampled_and_memory_bounded(monkeypatch):
     r = TextLogReader()
     r.feed("".join(f"step {i}: loss {1 / i:.6f}\n" for i in range(1, 1001)))
     r.feed("x" * (3 * textlog.MAX_LINE))  # a line without breaks is capped
-    assert len(r._pending) <= textlog.MAX_LINE
+    assert len(r._lines._pending) <= textlog.MAX_LINE
     log = r.finish()
     assert log.records == 1000 and log.sampled_every == 16
     assert len(log.metrics["loss"]) == len(log.index) <= 100

@@ -50,7 +50,7 @@ from typing import Any, Iterable
 
 from ..errors import InputError
 from ..inputs import History
-from .textlog import TextLogReader, metric_name, split_breaks
+from .textlog import BoundedLines, TextLogReader, metric_name
 
 #: Longest line (between newlines, carriage returns or backspace runs) read, in
 #: characters. A Keras progress line is under 300 characters even with a dozen
@@ -206,8 +206,7 @@ class LogParser:
     lines: int = 0
     keras_lines: int = 0
     renamed: dict[str, str] = field(default_factory=dict)
-    _pending: str = ""
-    _skipping: bool = False
+    _lines: BoundedLines = field(default_factory=lambda: BoundedLines(MAX_SEGMENT))
     _block: _Block | None = None
     _eval_group: dict[str, float] | None = None
     _votes: dict[str, int] = field(default_factory=lambda: {"keras2": 0, "keras3": 0})
@@ -218,34 +217,16 @@ class LogParser:
     def feed(self, text: str) -> list[Epoch]:
         """Parse `text` (any chunk of the stream); return the epochs it completed."""
         out: list[Epoch] = []
-        lines = split_breaks(text)
-        self._take(lines[0])
-        if len(lines) > 1:
-            if not self._skipping:
-                self._segment(self._pending, out)
-            self._pending, self._skipping = "", False
-            for line in itertools.islice(lines, 1, len(lines) - 1):
-                if line and len(line) <= MAX_SEGMENT:
-                    self._segment(line, out)
-            self._take(lines[-1])
+        for line in self._lines.feed(text):
+            self._segment(line, out)
         return out
-
-    def _take(self, piece: str) -> None:
-        if self._skipping or not piece:
-            return
-        room = MAX_SEGMENT - len(self._pending)
-        if len(piece) > room:
-            self._pending += piece[:room]
-            self._skipping = True
-        else:
-            self._pending += piece
 
     def finish(self) -> list[Epoch]:
         """End of input: parse the unterminated last line, close the open epoch."""
         out: list[Epoch] = []
-        if self._pending and not self._skipping:
-            self._segment(self._pending, out, last=True)
-        self._pending, self._skipping = "", False
+        last = self._lines.close()
+        if last is not None:
+            self._segment(last, out, last=True)
         self._close_block(out)
         self._close_eval()
         return out

@@ -152,6 +152,49 @@ def split_breaks(text: str) -> list[str]:
     return text.replace("\r", "\n").replace("\x08", "\n").split("\n")
 
 
+@dataclass
+class BoundedLines:
+    """Lines of a stream fed in arbitrary pieces, each at most `limit` characters.
+
+    `feed(text)` returns the lines that `text` completed; `close()` the
+    unterminated last one. A line longer than `limit` is dropped whole (a
+    progress line is far shorter; anything longer is not one), so memory stays
+    bounded however long a line a file holds.
+    """
+
+    limit: int
+    _pending: str = ""
+    _skipping: bool = False
+
+    def feed(self, text: str) -> list[str]:
+        lines = split_breaks(text)
+        out: list[str] = []
+        self._take(lines[0])
+        if len(lines) > 1:
+            if not self._skipping and self._pending:
+                out.append(self._pending)
+            self._pending, self._skipping = "", False
+            out.extend(line for line in itertools.islice(lines, 1, len(lines) - 1)
+                       if line and len(line) <= self.limit)
+            self._take(lines[-1])
+        return out
+
+    def close(self) -> str | None:
+        last = self._pending if self._pending and not self._skipping else None
+        self._pending, self._skipping = "", False
+        return last
+
+    def _take(self, piece: str) -> None:
+        if self._skipping or not piece:
+            return
+        room = self.limit - len(self._pending)
+        if len(piece) > room:
+            self._pending += piece[:room]
+            self._skipping = True
+        else:
+            self._pending += piece
+
+
 def _parts(raw: str) -> list[str]:
     return [p for p in _PART_RE.split(_CAMEL_RE.sub(" ", raw).lower()) if p]
 
@@ -424,8 +467,7 @@ class TextLogReader:
     """
 
     lines: int = 0
-    _pending: str = ""
-    _skipping: bool = False
+    _lines: BoundedLines = field(default_factory=lambda: BoundedLines(MAX_LINE))
     _current: _Record | None = None
     _shape: frozenset[str] | None = None  # key set of the last headerless record
     _header_shape: frozenset[str] | None = None  # key set of the last header record
@@ -445,32 +487,14 @@ class TextLogReader:
     # --- streaming ----------------------------------------------------------------
     def feed(self, text: str) -> None:
         """Read `text`, any piece of the log."""
-        lines = split_breaks(text)
-        self._take(lines[0])
-        if len(lines) > 1:
-            if not self._skipping:
-                self._line(self._pending)
-            self._pending, self._skipping = "", False
-            for line in itertools.islice(lines, 1, len(lines) - 1):
-                if line and len(line) <= MAX_LINE:
-                    self._line(line)
-            self._take(lines[-1])
-
-    def _take(self, piece: str) -> None:
-        if self._skipping or not piece:
-            return
-        room = MAX_LINE - len(self._pending)
-        if len(piece) > room:
-            self._pending += piece[:room]
-            self._skipping = True
-        else:
-            self._pending += piece
+        for line in self._lines.feed(text):
+            self._line(line)
 
     def finish(self) -> TextLog:
         """End of input: read the unterminated last line and return what was read."""
-        if self._pending and not self._skipping:
-            self._line(self._pending)
-        self._pending, self._skipping = "", False
+        last = self._lines.close()
+        if last is not None:
+            self._line(last)
         cur = self._current
         if cur is not None:
             # the last record stopped early: a header with nothing after it, or fewer

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..sources.logs import COMMON_CLASS_COUNTS  # the class counts a K is read as (2, 10, 100, 1000)
+
 #: Loss within this fraction of ln K counts as chance level (an untrained
 #: softmax over K classes; a model that learned anything is >5% below it
 #: within one epoch on CIFAR-10).
@@ -29,8 +31,6 @@ CHANCE_LOSS_TOLERANCE = 0.05
 #: twice 1/K (a 100-class fit is rejected for a run that already scores 9.5%).
 FITTED_MAX_ACCURACY_FACTOR = 2.0
 
-#: Class counts tried when K is unknown (binary, CIFAR-10, CIFAR-100, ImageNet).
-COMMON_CLASS_COUNTS = (2, 10, 100, 1000)
 
 #: Metric names (after a `val_` prefix) that score predictions, higher is
 #: better, in the order they are preferred when a history has no accuracy:

@@ -14,10 +14,7 @@ from ..findings import Fix, Severity
 from ..inputs import Inputs, Split
 from ..labelinfo import LabelInfo, label_info
 from ..registry import register
-from ..sources.losses import ONE_HOT_LOSSES, SPARSE_LOSSES
-
-#: Losses that treat each output unit as an independent yes/no problem.
-BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy"}
+from ..sources.losses import BINARY_LOSSES, ONE_HOT_LOSSES, SPARSE_LOSSES
 
 #: LBL006: train classes whose largest/smallest count ratio exceeds this are flagged.
 #: CIFAR-10 is exactly balanced (5,000 per class). A uniform random sample with 36+

@@ -25,11 +25,12 @@ from typing import Any
 
 from ..findings import Fix, Severity
 from ..registry import register
+from ..sources.losses import BINARY_LOSSES
+from ..stats import RAW_SCHEMES
 
 #: Cross-entropies that expect one probability distribution over K classes.
 CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
                       "categorical_focal_crossentropy")
-BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
 
 #: Output activations whose values can be negative: never valid probabilities.
 SIGNED_ACTIVATIONS = {"linear", "tanh", "elu", "selu", "leaky_relu", "gelu", "silu", "swish", "mish",
@@ -47,8 +48,6 @@ MIN_LABELS_PER_OUTPUT = 20
 #: 1/127.5 applied to unit data.
 DOUBLE_SCALE_MAX = 0.01
 
-#: Data schemes (from `ImageStats.scheme`) that mean pixels arrive as 0-255.
-RAW_SCHEMES = ("raw-uint8", "raw-float")
 
 _DENSE_SNIPPET = (
     "from keras import layers\n"

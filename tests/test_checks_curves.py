@@ -323,3 +323,9 @@ def test_log008_abstains_when_k_is_unknown_and_the_model_learns(make_history):
                      val_loss=[4.518, 4.503, 3.759, 3.226, 3.264, 3.206], val_accuracy=[0.108, 0.124, 0.166, 0.203, 0.143, 0.223])
     assert verdict(h) == "insufficient-evidence"
     assert "LOG008" not in found(h, classes=10)  # K known: a rough start and a bad output look alike here
+
+
+def test_log006_a_log_of_test_accuracy_alone_is_not_healthy(make_history):
+    h = make_history(val_accuracy=[0.43, 0.45, 0.46])
+    assert found(h)["LOG006"].evidence["has_training"] is False
+    assert verdict(h) == "insufficient-evidence"

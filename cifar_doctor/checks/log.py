@@ -654,8 +654,9 @@ def too_few_epochs(inputs):
 
     ## What it does
     Reports when the history holds fewer than `MIN_EPOCHS_FOR_CURVES` (3)
-    complete epochs, or has no validation metrics, and says what the curve
-    checks (FIT001-FIT004, LOG002, LOG004) would need.
+    complete epochs, has no validation metrics, or no training loss or
+    accuracy (a custom loop that printed only its test accuracy), and says
+    what the curve checks (FIT001-FIT004, LOG002, LOG004) would need.
 
     ## Why is this bad?
     Overfitting is a trend (validation loss reaching a minimum, then rising),
@@ -679,14 +680,16 @@ def too_few_epochs(inputs):
         needs.append(f"at least {MIN_EPOCHS_FOR_CURVES} epochs (the log has {n})")
     if not h.val_loss and not h.val_acc:
         needs.append("validation metrics (fit with validation_data= or validation_split=)")
+    if not h.loss and not h.acc:
+        needs.append("training loss or accuracy (a gap needs both sides)")
     if not needs:
         return []
     trunc = " The last epoch was cut off before its end and was not counted." if h.truncated else ""
     return [too_few_epochs.finding(
         Severity.INFO,
-        f"The history is too short to judge the learning curves: it needs {' and '.join(needs)}.{trunc}",
+        f"The history is too thin to judge the learning curves: it needs {' and '.join(needs)}.{trunc}",
         evidence={"epochs": n, "min_epochs": MIN_EPOCHS_FOR_CURVES, "has_validation": bool(h.val_loss or h.val_acc),
-                  "truncated": h.truncated},
+                  "has_training": bool(h.loss or h.acc), "truncated": h.truncated},
         fix=Fix(f"Train at least {MIN_EPOCHS_FOR_CURVES} epochs with validation data and pass the whole log"),
         explanation="Overfitting, underfitting and instability are trends over epochs; this log has too few points.",
     )]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .engine import run
+from . import engine
 from .errors import InputError, invalid_value
 from .inputs import History, Inputs, ModelInfo, Split, check_classes
 from .report import Report
@@ -161,4 +161,4 @@ def diagnose(
         x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, x_val=x_val, y_val=y_val,
         model=model, loss=loss, history=history, classes=classes,
     )
-    return run(inputs, select_codes=select, ignore_codes=ignore)
+    return engine.run(inputs, select_codes=select, ignore_codes=ignore)

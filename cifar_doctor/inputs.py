@@ -163,7 +163,7 @@ class History:
             with `validation_freq`); those positions hold NaN, which is then
             a missing value and not a NaN loss. Defaults to `{}`.
         read_as: What was read, for the report: `format` (`keras`,
-            `csvlogger`, `history-json` or `custom`), `records`,
+            `csvlogger`, `history-json`, `history` (a Keras History or dict in memory) or `custom`), `records`,
             `index_kind` and, for custom logs, `mapping` (printed name ->
             Keras name). Defaults to `{}`.
         bar_total: For Keras console logs, the progress bar's total in the

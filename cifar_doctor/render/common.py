@@ -98,7 +98,7 @@ def finding_codes(report: dict[str, Any]) -> list[str]:
 
 
 def history_read_line(inputs: dict[str, Any]) -> str | None:
-    """What was read from a training log, in one line: "Log: 5 epochs of loss, val_loss (custom format; ...)".
+    """What was read from a training history, in one line: "Log: 5 epochs of loss, val_loss (custom format; ...)".
 
     None when the report has no history. Says how printed names were mapped
     for a custom training-loop log, and the index when it is not 1..N.
@@ -109,10 +109,11 @@ def history_read_line(inputs: dict[str, Any]) -> str | None:
     read = h.get("read_as") or {}
     unit = "step" if read.get("index_kind") == "step" else "epoch"
     n = h.get("epochs", 0)
-    text = f"Log: {plural(n, unit)} of {', '.join(h.get('metrics', []))}"
     fmt = read.get("format")
+    label = "Log" if fmt in ("keras", "custom") else "History"
+    text = f"{label}: {plural(n, unit)} of {', '.join(h.get('metrics', []))}"
     details = []
-    if fmt:
+    if fmt and fmt != "history":
         details.append(f"{fmt} format")
     mapping = {k: v for k, v in (read.get("mapping") or {}).items() if k != v}
     if mapping:

@@ -584,7 +584,7 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     if metrics and not any(metrics.values()):
         metrics = {}
     flavor = "keras2" if ("acc" in metrics or "val_acc" in metrics) else "unknown"
-    read_as = {"format": "history-json", "records": max((len(v) for v in metrics.values()), default=0),
+    read_as = {"format": "history", "records": max((len(v) for v in metrics.values()), default=0),
                "index_kind": "epoch"}
     return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
 
@@ -832,6 +832,7 @@ def _read(src: Any, name: str, classes: int | None) -> History:
                 expected="json.dump(history.history) output: {\"loss\": [...], \"val_loss\": [...]}",
             ) from None
         h = history_from_dict(data, source=name, classes=classes)
+        h.read_as["format"] = "history-json"
         return _require_epochs(h, name)
     if _looks_like_csv_header(first_line):
         text = _read_rest(head, it, name)

@@ -14,6 +14,11 @@ from typing import Any, Callable
 
 EVAL_SPLITS = ("test", "val")
 
+#: Most points per learning curve in a report's `inputs.history.curves`: a
+#: chart a page wide shows no more, and a 100,000-step log keeps the JSON
+#: report a few tens of kB.
+CURVE_POINTS = 1000
+
 #: Canonical history keys and the Keras names they are read from.
 ACCURACY_NAMES = ("acc", "accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy")
 
@@ -235,6 +240,36 @@ class History:
     def val_acc(self) -> list[float]:
         return self.series(self.val_acc_key)
 
+    def curves(self, max_points: int = CURVE_POINTS) -> dict[str, list[Any]]:
+        """The learning curves for a report: `epoch` (x) and the canonical series, at most `max_points` each.
+
+        Keys: `epoch` (the printed epoch or step number, else 1..N), then those of
+        `loss`, `val_loss`, `accuracy`, `val_accuracy` the history has (accuracy
+        under its Keras 2 spelling too). A longer history is sampled at evenly
+        spaced positions, first and last kept. Values follow the one float rule
+        of `findings.plain` (NaN as the string `"nan"`).
+
+        Args:
+            max_points: Most points per series. Defaults to `CURVE_POINTS`.
+
+        Example:
+
+        >>> History({"loss": [2.0, 1.5], "acc": [0.3, 0.5]}).curves()
+        {'epoch': [1, 2], 'loss': [2.0, 1.5], 'accuracy': [0.3, 0.5]}
+        """
+        n = self.epochs
+        keep = list(range(n)) if n <= max_points else sorted(
+            {round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+        index = self.index if self.index is not None and len(self.index) == n else range(1, n + 1)
+        out: dict[str, list[Any]] = {"epoch": [int(index[i]) for i in keep]}
+        for name, key in (("loss", "loss" if "loss" in self.metrics else None),
+                          ("val_loss", "val_loss" if "val_loss" in self.metrics else None),
+                          ("accuracy", self.acc_key), ("val_accuracy", self.val_acc_key)):
+            values = self.series(key)
+            if values:
+                out[name] = [_num(values[i]) if i < len(values) else None for i in keep]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "epochs": self.epochs,
@@ -415,7 +450,7 @@ class Inputs:
             "model": self.model.to_dict() if self.model else None,
             "history": (
                 {"epochs": self.history.epochs, "metrics": sorted(self.history.metrics), "flavor": self.history.flavor,
-                 "read_as": self.history.read_as}
+                 "read_as": self.history.read_as, "curves": self.history.curves()}
                 if self.history
                 else None
             ),

@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import InputError, UsageError, invalid_value
 from .inputs import check_classes
+from .sources.pipelines import take_sample
 
 #: Images of each split the data and label checks look at. Range, scheme and
 #: label-encoding checks are decided by statistics that are stable at a few
@@ -138,8 +139,8 @@ class DoctorCallback(keras.callbacks.Callback):
         self.loss = loss
         # Bounded samples, taken once, here: a malformed argument fails at construction,
         # not in the middle of `fit`.
-        self._train = _take_sample(train_sample, self.sample_size, "train_sample")
-        self._val = _take_sample(validation_data, self.sample_size, "validation_data")
+        self._train = _arrays(take_sample(train_sample, self.sample_size, "train_sample"))
+        self._val = _arrays(take_sample(validation_data, self.sample_size, "validation_data"))
         self.report: Any = None
         self.history: dict[str, list[float]] = {}
         self.events: list[dict[str, Any]] = []
@@ -320,89 +321,5 @@ def _keras_major() -> int:
         return 0
 
 
-def _strided(a: Any, n: int) -> Any:
-    """`n` items spread evenly over `a` (a view for NumPy arrays), or `a` itself if short."""
-    length = len(a)
-    if length <= n:
-        return a
-    step = length // n
-    return a[: step * n : step]
-
-
-def _take_sample(data: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """A bounded `(x, y)` sample of arrays, a tf.data.Dataset or a PyDataset."""
-    if data is None:
-        return None
-    if isinstance(data, (tuple, list)):
-        if len(data) not in (2, 3) or data[0] is None:
-            raise InputError(
-                f"Invalid value received for argument `{name}`",
-                expected="a tuple (x, y) or (x, y, sample_weight) of arrays, a tf.data.Dataset or a "
-                         "keras.utils.PyDataset",
-                received=f"a {type(data).__name__} of length {len(data)}",
-            )
-        x, y = data[0], data[1]
-        if isinstance(x, dict) or not hasattr(x, "__len__"):
-            raise InputError(
-                f"Invalid value received for argument `{name}`",
-                expected="image arrays of shape (N, H, W, C) or (N, C, H, W)",
-                received=f"x of type {type(x).__name__}",
-                hint="Multi-input models are not supported; pass the image input only",
-            )
-        if y is not None and len(y) != len(x):
-            raise InputError(
-                f"Invalid value received for argument `{name}`",
-                expected="as many labels as images",
-                received=f"{len(x)} images and {len(y)} labels",
-            )
-        xs = np.asarray(_strided(x, n))
-        ys = np.asarray(_strided(y, n)) if y is not None else None
-        return _checked(xs, ys, name)
-    if hasattr(data, "element_spec") and hasattr(data, "as_numpy_iterator"):  # tf.data.Dataset
-        return _from_batches(data.as_numpy_iterator(), n, name)
-    if hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape"):  # PyDataset
-        return _from_batches((data[i] for i in range(len(data))), n, name)
-    if hasattr(data, "__iter__") and iter(data) is data:
-        raise InputError(
-            f"Invalid value received for argument `{name}`",
-            expected="arrays, a tf.data.Dataset or a keras.utils.PyDataset",
-            received=f"a one-shot iterator ({type(data).__name__}), which the callback would consume",
-            hint="Pass a few batches as arrays, e.g. (x[:2000], y[:2000])",
-        )
-    raise InputError(
-        f"Invalid value received for argument `{name}`",
-        expected="a tuple (x, y) of arrays, a tf.data.Dataset or a keras.utils.PyDataset",
-        received=f"{name} of type {type(data).__name__}",
-    )
-
-
-def _from_batches(batches: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    xs, ys, count = [], [], 0
-    for batch in batches:
-        if isinstance(batch, (tuple, list)):
-            bx, by = batch[0], (batch[1] if len(batch) > 1 else None)
-        else:
-            bx, by = batch, None
-        bx = np.asarray(bx)
-        xs.append(bx)
-        if by is not None:
-            ys.append(np.asarray(by))
-        count += len(bx)
-        if count >= n:
-            break
-    if not xs:
-        raise InputError(f"Invalid value received for argument `{name}`", expected="at least one batch",
-                         received="an empty dataset")
-    x = np.concatenate(xs)[:n]
-    y = np.concatenate(ys)[:n] if len(ys) == len(xs) else None
-    return _checked(x, y, name)
-
-
-def _checked(x: np.ndarray, y: np.ndarray | None, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    if x.dtype == object or x.ndim < 2:
-        raise InputError(
-            f"Invalid value received for argument `{name}`",
-            expected="a numeric image array of shape (N, H, W, C) or (N, C, H, W)",
-            received=f"x of shape {tuple(x.shape)} and dtype {x.dtype}",
-        )
-    return x, y
+def _arrays(sampled: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    return (sampled.x, sampled.y) if sampled is not None else None

@@ -11,6 +11,7 @@ class Format(str, enum.Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
 def render(report: Any, fmt: "Format | str" = "text", *, console: Any = None, file: Any = None) -> None:
@@ -21,6 +22,10 @@ def render(report: Any, fmt: "Format | str" = "text", *, console: Any = None, fi
         from .json import to_json
 
         out.write(to_json(report) + "\n")
+    elif fmt is Format.html:
+        from .html import to_html
+
+        out.write(to_html(report))
     elif fmt is Format.markdown:
         from .markdown import to_markdown
 

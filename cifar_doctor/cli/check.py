@@ -13,13 +13,16 @@ from ..render import Format
 from .common import (
     CHECK_HINTS,
     DATA_HELP,
+    check_output,
     classes_option,
+    emit,
     exit_for,
     fail_on_option,
     format_option,
     ignore_option,
     json_option,
     output_format,
+    output_option,
     select_option,
     split_codes,
     validate_fail_on,
@@ -94,6 +97,7 @@ def check(
     limit: Optional[int] = typer.Option(None, "--limit", help="Check only the first N images of each split."),
     fmt: Format = format_option(),
     json_flag: bool = json_option(),
+    output: Optional[Path] = output_option(),
     fail_on: str = fail_on_option(),
     select: Optional[list[str]] = select_option(),
     ignore: Optional[list[str]] = ignore_option(),
@@ -102,10 +106,10 @@ def check(
     from ..engine import run
     from ..inputs import check_classes
     from ..registry import select as select_checks
-    from ..render import render
 
     # every option is checked before any data is read
     validate_fail_on(fail_on)
+    check_output(output, [data, model, log])
     check_classes(classes)
     if limit is not None and limit < 1:
         raise invalid_value("limit", limit, expected="a positive integer")
@@ -118,7 +122,7 @@ def check(
     inputs = load_check_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes,
                                limit=limit)
     report = run(inputs, select_codes=sel, ignore_codes=ign, hints=CHECK_HINTS)
-    render(report, output_format(fmt, json_flag))
+    emit(report, output_format(fmt, json_flag), output)
     raise typer.Exit(exit_for(report, fail_on))
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
 import typer
 
@@ -27,6 +29,7 @@ FLAGS: dict[str, str] = {
     "ignore": "--ignore",
     "fail_on": "--fail-on",
     "names": "RECIPE",
+    "output": "--output",
 }
 
 #: How a `check` user supplies each requirement, shown after a skip reason.
@@ -63,6 +66,62 @@ def json_option() -> Any:
 
 def output_format(fmt: Format, json_flag: bool) -> Format:
     return Format.json if json_flag else fmt
+
+
+def output_option() -> Any:
+    return typer.Option(None, "--output", "-o", metavar="FILE",
+                        help="Write the report (any --format) to FILE instead of stdout. FILE is written under a "
+                             "temporary name and moved into place when complete; an input file is never replaced.")
+
+
+def check_output(output: Path | None, inputs: Iterable[Any] = ()) -> None:
+    """Refuse, before any work, an `--output` that is a folder, lies in no folder, or is one of the `inputs`."""
+    if output is None:
+        return
+    if output.is_dir():
+        raise invalid_value("output", output, expected="a file name, not a folder",
+                            hint=f"Name a file, e.g. --output {output / 'report.html'}")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise invalid_value("output", output, expected="a file in an existing folder",
+                            hint=f"Create {parent} first")
+    for src in inputs:
+        if src is None or str(src) == "-":
+            continue
+        if _same_file(output, Path(src)):
+            raise invalid_value("output", output, expected="a file that is not one of the command's inputs",
+                                hint=f"{src} is read by this command: pick another name")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def emit(report: Any, fmt: Format, output: Path | None) -> None:
+    """Render `report` in `fmt` to stdout, or, with `output`, to that file (atomically) and say so on stderr."""
+    from ..render import render
+
+    if output is None:
+        render(report, fmt)
+        return
+    import io
+
+    from ..atomic import write_text
+    from ..errors import InputError
+
+    buf = io.StringIO()
+    render(report, fmt, file=buf)
+    try:
+        write_text(output, buf.getvalue())
+    except OSError as exc:
+        raise InputError(f"Cannot write the report to {output}", received=exc.strerror or str(exc),
+                         hint="pick a writable --output path") from None
+    sys.stderr.write(f"cifar-doctor: {fmt.value} report written to {output}\n")
 
 
 def fail_on_option(default: str = "error", help: str | None = None) -> Any:

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from ..render import Format
-from .common import DATA_HELP, exit_for, fail_on_option, format_option, json_option, output_format, validate_fail_on
+from .common import (DATA_HELP, check_output, emit, exit_for, fail_on_option, format_option, json_option,
+                     output_format, output_option, validate_fail_on)
 
 
 def compare(
@@ -36,6 +37,7 @@ def compare(
                                              "into DIR (new or empty)."),
     fmt: Format = format_option(),
     json_flag: bool = json_option(),
+    output: Optional[Path] = output_option(),
     fail_on: str = fail_on_option("never", "Exit 1 when a run has a finding at or above this severity: error, "
                                            "warning, info, never; 2 when a check crashed. Default never: a "
                                            "comparison that ran is a success."),
@@ -46,12 +48,12 @@ def compare(
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     validate_fail_on(fail_on)
-    from ..render import render
+    check_output(output, [data])
     from ..training.compare import compare as run_compare
     from .progress import LiveView
 
     report = run_compare(recipes, epochs=epochs, limit=limit, batch_size=batch_size, seed=seed,
                          deterministic=deterministic, data=data, until_verdict=until_verdict, save=save,
                          progress=LiveView(enabled=not quiet))
-    render(report, output_format(fmt, json_flag))
+    emit(report, output_format(fmt, json_flag), output)
     raise typer.Exit(exit_for(report, fail_on))

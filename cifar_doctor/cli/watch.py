@@ -14,7 +14,9 @@ Streams:
 - `--json` (= `--format json`, as on every command): the JSON report alone on
   stdout, the command's output moved to stderr, so
   `watch --json -- python train.py > report.json` keeps the console visible;
-- `--json-out FILE`: the JSON report is also written to FILE.
+- `--json-out FILE`: the JSON report is also written to FILE;
+- `--output FILE`: the report (`--format`) goes to FILE instead of stdout,
+  and the command's output stays on stdout whatever the format.
 
 Exit code: the command's own when it fails (or 128+N when killed by signal N,
 130 on Ctrl-C), else 0/1/2 by `--fail-on` as for `check`; 2 when the command cannot be started.
@@ -38,12 +40,15 @@ from ..errors import UsageError
 from ..render import Format
 from .common import (
     WATCH_HINTS,
+    check_output,
     classes_option,
+    emit,
     exit_for,
     fail_on_option,
     format_option,
     ignore_option,
     output_format,
+    output_option,
     select_option,
     split_codes,
     validate_fail_on,
@@ -83,18 +88,19 @@ def watch(
                                    "stdout, the command's output on stderr."),
     json_out: Optional[Path] = typer.Option(None, "--json-out", metavar="FILE",
                                             help="Also write the JSON report to FILE."),
+    output: Optional[Path] = output_option(),
     fail_on: str = fail_on_option(),
     select: Optional[list[str]] = select_option(),
     ignore: Optional[list[str]] = ignore_option(),
 ) -> None:
     """Run a training command, pass its output through, and warn the moment its log shows a problem."""
     from ..api import build_inputs
-    from ..render import render
     from ..render.live import print_alert, print_notice
     from ..session import Session
     from ..sources.logs import LogParser
 
     validate_fail_on(fail_on)
+    check_output(output, [json_out])
     if not command:
         raise UsageError("No command given to watch", expected="cifar-doctor watch -- CMD [ARGS]...",
                          hint="e.g. cifar-doctor watch -- python train.py")
@@ -102,7 +108,7 @@ def watch(
     session = Session(inputs, floor=LIVE_FLOOR, select=split_codes(select), ignore=split_codes(ignore),
                       hints=WATCH_HINTS)
     fmt = output_format(fmt, json_flag)
-    sink = _Sink(sys.stderr if fmt is Format.json else sys.stdout)
+    sink = _Sink(sys.stderr if fmt is Format.json and output is None else sys.stdout)
     parser = LogParser()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -130,7 +136,7 @@ def watch(
         from ..atomic import write_text
 
         write_text(json_out, report.to_json() + "\n")
-    render(report, fmt)
+    emit(report, fmt, output)
     if interrupted:
         raise typer.Exit(130)
     if rc != 0:

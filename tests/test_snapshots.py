@@ -98,7 +98,7 @@ CASES = {
     "check-crashed": (crashed, ["check", "--log", LOG]),
     "compare": (comparison, ["compare", "original", "fixed", "--quiet"]),
 }
-FORMATS = ("text", "markdown", "json")
+FORMATS = ("text", "markdown", "json", "html")
 
 
 def _run_cli(monkeypatch, capsys, make, args):

@@ -136,6 +136,17 @@ class Report:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, allow_nan=False)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows the HTML report (`render.html.html_fragment`); plain front ends the text one."""
+        from .render.html import mimebundle
+
+        return mimebundle(self)
+
+    def _repr_html_(self) -> str:
+        from .render.html import html_fragment
+
+        return html_fragment(self)
+
     def print(self, console: Any = None, fmt: str = "text") -> None:
         """Print the report with Rich (or as `json`/`markdown`) to `console` (stdout by default)."""
         from .render import render

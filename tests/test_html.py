@@ -134,3 +134,16 @@ def test_log_scale_for_a_loss_spanning_decades():
     assert "loss (log scale)" in page.all_text
     calm = {k: [min(v, 3.0) for v in vals] for k, vals in history.items()}
     assert "loss (log scale)" not in Page(to_html(_check_report(calm))).all_text
+
+
+def test_reports_render_as_html_in_jupyter():
+    from test_snapshots import comparison
+
+    for report, expected in ((_check_report(), "eval-input-scale-mismatch"), (comparison(), "fixed val")):
+        bundle = report._repr_mimebundle_()
+        assert set(bundle) == {"text/html", "text/plain"}
+        page = assert_self_contained(bundle["text/html"])
+        assert page.tags[0] == "div" and "html" not in page.tags
+        assert expected in page.all_text
+        assert "\x1b[" not in bundle["text/plain"] and bundle["text/plain"].strip()
+        assert report._repr_html_() == bundle["text/html"]

@@ -495,3 +495,14 @@ def _chart(title: str, metric: str, lines: list[dict[str, Any]], points: list[di
                       f"({escape(fmt_value(p['y']))})</li>" for p in points)
     return (f"<figure><figcaption>{escape(title)}</figcaption>{''.join(el)}"
             f"<ul class=\"legend\">{legend}</ul></figure>")
+
+
+def mimebundle(report: Any) -> dict[str, str]:
+    """What Jupyter shows for a report: the HTML fragment, and the text report for plain front ends."""
+    import io
+
+    from . import render
+
+    buf = io.StringIO()
+    render(report, "text", file=buf)
+    return {"text/html": html_fragment(report), "text/plain": buf.getvalue()}

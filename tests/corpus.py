@@ -970,7 +970,7 @@ def make_log_stdin_closed(d: Path) -> Case:
 
 @case()
 def make_log_directory(d: Path) -> Case:
-    return log(d, match="directory")
+    return log(d, match="No TensorBoard event files")
 
 
 @case()
@@ -1099,6 +1099,135 @@ def make_json_too_large(d: Path) -> Case:
         f.write("0.5, " * 14_000_000)
         f.write("0.5]}")
     return log(p, match="too large")
+
+
+# --- TensorBoard event files -----------------------------------------------------------------
+TB_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tensorboard" / "k3-scale-bug" / "tb"
+
+
+def tb_events(split: str = "train") -> bytes:
+    """The bytes of a real Keras 3 event file (graph summary, then 3 epochs of scalars)."""
+    return next((TB_FIXTURE / split).iterdir()).read_bytes()
+
+
+def tfrecord_header(length: int) -> bytes:
+    """A TFRecord length field and its valid masked CRC32C: a header that declares `length` bytes."""
+    from cifar_doctor.sources.tensorboard import masked_crc32c
+
+    head = struct.pack("<Q", length)
+    return head + struct.pack("<I", masked_crc32c(head))
+
+
+def tb_file(d: Path, content: bytes, name: str = "events.out.tfevents.1700000000.host.1.0.v2") -> Path:
+    p = d / name
+    p.write_bytes(content)
+    return p
+
+
+@case()
+def make_tb_truncated_first_record(d: Path) -> Case:
+    return log(tb_file(d, tb_events()[:40]), match="ends inside its first record")
+
+
+@case()
+def make_tb_cut_last_record(d: Path) -> Case:
+    """A run still writing: the last record is half there. Read, the record dropped."""
+    return log(tb_file(d, tb_events()[:-20]), expect=VERDICT)
+
+
+@case()
+def make_tb_bad_data_crc(d: Path) -> Case:
+    b = bytearray(tb_events())
+    b[-8] ^= 0x40  # inside the last scalar's value
+    return log(tb_file(d, bytes(b)), match="checksum of its data")
+
+
+@case()
+def make_tb_bad_length_crc(d: Path) -> Case:
+    b = bytearray(tb_events())
+    b[0] ^= 0x01
+    return log(tb_file(d, bytes(b)), match="not a TensorBoard event file")
+
+
+@case()
+def make_tb_random_bytes(d: Path) -> Case:
+    return log(tb_file(d, np.random.default_rng(0).bytes(100_000)), match="not a TensorBoard event file")
+
+
+@case()
+def make_tb_empty_file(d: Path) -> Case:
+    return log(tb_file(d, b""), match="No per-epoch scalars")
+
+
+@case()
+def make_tb_declared_exabyte_record(d: Path) -> Case:
+    return log(tb_file(d, tfrecord_header(1 << 60) + bytes(64)), match="declares")
+
+
+@case()
+def make_tb_declared_record_past_end(d: Path) -> Case:
+    """100 MiB declared (within the file bound), 64 bytes there: nothing is allocated by the header."""
+    return log(tb_file(d, tfrecord_header(100 << 20) + bytes(64)), match="ends inside its first record")
+
+
+@case()
+def make_tb_huge_record_between_scalars(d: Path) -> Case:
+    """A 64 MiB record (a graph) between valid records: stepped over, unread."""
+    big = tfrecord_header(64 << 20) + bytes(64 << 20) + bytes(4)
+    return log(tb_file(d, tb_events()[:3729] + big + tb_events()[3729:]), expect=VERDICT)
+
+
+@case()
+def make_tb_sparse_oversize_file(d: Path) -> Case:
+    p = tb_file(d, tb_events())
+    os.truncate(p, 300 << 20)  # sparse: costs nothing on disk
+    return log(p, match="too large")
+
+
+@case()
+def make_tb_valid_crc_garbage(d: Path) -> Case:
+    """Bytes that are no Event, framed with valid checksums."""
+    from cifar_doctor.sources.tensorboard import masked_crc32c
+
+    data = b"\x0f\xff\xff\xff"
+    return log(tb_file(d, tfrecord_header(len(data)) + data + struct.pack("<I", masked_crc32c(data))),
+               match="not an Event message")
+
+
+@case()
+def make_tb_folder_without_event_files(d: Path) -> Case:
+    (d / "logs" / "train").mkdir(parents=True)
+    (d / "logs" / "train" / "notes.txt").write_text("nothing here\n")
+    return log(d / "logs", match="No TensorBoard event files")
+
+
+@case()
+def make_tb_folder_of_several_runs(d: Path) -> Case:
+    for run in ("run-a", "run-b", "run-c"):
+        for split in ("train", "validation"):
+            (d / "logs" / run / split).mkdir(parents=True)
+            tb_file(d / "logs" / run / split, tb_events(split))
+    return log(d / "logs", match="3 TensorBoard runs: run-a, run-b, run-c")
+
+
+@case()
+def make_tb_folder_symlink_loop(d: Path) -> Case:
+    (d / "logs" / "train").mkdir(parents=True)
+    (d / "logs" / "train" / "self").symlink_to("..")
+    return log(d / "logs", match="No TensorBoard event files")
+
+
+@case()
+def make_tb_folder_30000_entries(d: Path) -> Case:
+    (d / "logs").mkdir()
+    for i in range(30_000):
+        (d / "logs" / f"f{i}").touch()
+    return log(d / "logs", match="too many entries")
+
+
+@case()
+def make_tb_events_on_stdin(d: Path) -> Case:
+    return Case(("check", "--log", "-"), expect=VERDICT, stdin=tb_events("validation"))
 
 
 # --- folders ----------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ def home(tmp_path_factory) -> Path:
 def test_corpus_is_large_and_covers_every_source():
     prefixes = {name.split("-")[0] for name in corpus.CASES}
     assert len(corpus.CASES) >= 60
-    assert {"npz", "npy", "batches", "tar", "keras", "log", "csv", "json", "folder", "data", "save"} <= prefixes
+    assert {"npz", "npy", "batches", "tar", "keras", "log", "csv", "json", "tb", "folder", "data", "save"} <= prefixes
 
 
 @pytest.mark.parametrize("name", [_param(n) for n in corpus.CASES])

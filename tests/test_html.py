@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -147,3 +148,58 @@ def test_reports_render_as_html_in_jupyter():
         assert expected in page.all_text
         assert "\x1b[" not in bundle["text/plain"] and bundle["text/plain"].strip()
         assert report._repr_html_() == bundle["text/html"]
+
+
+def _fake_ipython(monkeypatch, kernel: bool) -> list[str]:
+    """An IPython module whose shell has a kernel (Jupyter) or not (the terminal IPython); records displays."""
+    import types
+
+    shown: list[str] = []
+    shell = types.SimpleNamespace(kernel=object() if kernel else None)
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: shell
+    display = types.ModuleType("IPython.display")
+    display.HTML = lambda data: data
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    return shown
+
+
+def _seed_alert_args():
+    report = _check_report()
+    return report.findings, report.verdict
+
+
+def test_live_alert_in_a_notebook_is_an_html_block(monkeypatch, capsys):
+    from cifar_doctor.render.live import print_alert, print_notice
+
+    shown = _fake_ipython(monkeypatch, kernel=True)
+    findings, verdict = _seed_alert_args()
+    print_alert(findings, verdict, epoch=1, action="Training goes on.")
+    print_notice("a <b>notice</b>")
+    assert capsys.readouterr().err == ""  # nothing terminal-styled on stderr
+    assert len(shown) == 2
+    page = assert_self_contained(shown[0])
+    assert "LOG001" in page.all_text and "eval-input-scale-mismatch" in page.all_text
+    assert "after epoch 1" in page.all_text and "Training goes on." in page.all_text
+    assert "a <b>notice</b>" in Page(shown[1]).all_text  # escaped, shown as text
+    assert Page(shown[1]).tags == ["div", "b"]  # the "cifar-doctor:" label only
+
+
+@pytest.mark.parametrize("ipython", ["absent", "terminal"])
+def test_live_alert_outside_a_notebook_stays_on_stderr(monkeypatch, capsys, ipython):
+    from cifar_doctor.render.live import print_alert
+
+    if ipython == "absent":
+        monkeypatch.delitem(sys.modules, "IPython", raising=False)
+        shown: list[str] = []
+    else:
+        shown = _fake_ipython(monkeypatch, kernel=False)
+    findings, verdict = _seed_alert_args()
+    print_alert(findings, verdict, epoch=1)
+    err = capsys.readouterr().err
+    assert "cifar-doctor ✖ LOG001 saturated-eval-loss" in err and "<div" not in err
+    assert shown == []
+    if ipython == "absent":
+        assert "IPython" not in sys.modules  # not imported to find out

@@ -251,7 +251,7 @@ def test_bad_inputs_raise_one_input_error(tmp_path, content, match):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_history(tmp_path / "nope.log")
-    with pytest.raises(InputError, match="directory"):
+    with pytest.raises(InputError, match="No TensorBoard event files in the folder"):  # a folder is a TensorBoard log
         read_history(tmp_path)
 
 

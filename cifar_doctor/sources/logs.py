@@ -1,4 +1,4 @@
-"""Training histories from console logs, CSVLogger CSV files and History JSON.
+"""Training histories from console logs, CSVLogger CSV files, History JSON and TensorBoard logs.
 
 `read_history(path_or_textio)` turns what a Keras user has at hand into a
 `cifar_doctor.inputs.History`:
@@ -16,7 +16,10 @@
   where an epoch has no value (no validation data, `validation_freq`);
 - the printouts of custom training loops (`Epoch 1 of 500 took 1.858s`,
   `Epoch: 0198 train_loss= 0.40438 ...`, `INFO: train loss:1.10886`), read by
-  `cifar_doctor.sources.textlog` when the text holds no Keras epoch.
+  `cifar_doctor.sources.textlog` when the text holds no Keras epoch;
+- TensorBoard logs (a `keras.callbacks.TensorBoard` log_dir, a folder of
+  `events.out.tfevents.*` files, one such file, or its bytes on stdin),
+  read by `cifar_doctor.sources.tensorboard` without TensorFlow.
 
 Only the final state of each epoch counts: the line that carries `val_`
 metrics, else the last redraw of the training bar before the next
@@ -50,6 +53,7 @@ from typing import Any, Iterable
 
 from ..errors import InputError
 from ..inputs import History
+from . import tensorboard
 from .textlog import BoundedLines, TextLogReader, metric_name
 
 #: Longest line (between newlines, carriage returns or backspace runs) read, in
@@ -720,10 +724,13 @@ def _check_text(head: str, name: str) -> None:
 
 
 def read_history(path_or_textio: Any, classes: int | None = None) -> History:
-    """Read a training history from a console log, a CSVLogger CSV or a History JSON.
+    """Read a training history from a console log, a CSVLogger CSV, a History JSON or a TensorBoard log.
 
     Args:
         path_or_textio: A path, `-` for stdin, or an open text/binary stream.
+            A folder or a file named `*tfevents*` is read as a TensorBoard
+            log (`cifar_doctor.sources.tensorboard.read_tensorboard`), and so
+            is any input whose first bytes are a TFRecord header.
         classes: Number of classes, when known (`--classes`). Defaults to
             `None`: inferred from the first-batch loss when a `verbose=1`
             log shows it.
@@ -754,9 +761,8 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
             src: Any = getattr(sys.stdin, "buffer", sys.stdin)
             name = "<stdin>"
         else:
-            if os.path.isdir(name):
-                raise InputError(f"Cannot read the log {name}: it is a directory",
-                                 expected="a log, CSV or JSON file", hint="Pass the file itself")
+            if os.path.isdir(name) or tensorboard.EVENT_FILE_MARK in os.path.basename(name):
+                return tensorboard.read_tensorboard(name, classes=classes)  # a TensorBoard log_dir or event file
             try:
                 src = close = open(name, "rb")
             except FileNotFoundError:
@@ -787,6 +793,8 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
 def _read(src: Any, name: str, classes: int | None) -> History:
     chunks = iter(_byte_chunks(src, name))
     first = next(chunks, b"")
+    if isinstance(first, (bytes, bytearray)) and tensorboard.looks_like_event_file(first):
+        return tensorboard.read_event_stream(_Rewound(first, chunks), name, classes=classes)
     encoding = _encoding(first) if isinstance(first, (bytes, bytearray)) else "utf-8"
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
 
@@ -860,6 +868,29 @@ def _read(src: Any, name: str, classes: int | None) -> History:
         return log.history(classes=classes, source=name)
     detail = None if parser.truncated else log.detail  # "Epoch 1/5" and nothing after it: say that
     return _require_epochs(parser.history(classes=classes, source=name), name, parser, detail=detail)
+
+
+class _Rewound(io.RawIOBase):
+    """A binary stream that replays the chunks already read before the rest (for a sniffed event file)."""
+
+    def __init__(self, first: bytes, rest: Iterable[bytes]) -> None:
+        self._buf, self._pos, self._rest = bytes(first), 0, iter(rest)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        parts = []
+        while n != 0:
+            if self._pos >= len(self._buf):
+                self._buf, self._pos = next(self._rest, b""), 0
+                if not self._buf:
+                    break
+            take = len(self._buf) - self._pos if n < 0 else min(n, len(self._buf) - self._pos)
+            parts.append(self._buf[self._pos:self._pos + take])
+            self._pos += take
+            n = n - take if n > 0 else n
+        return b"".join(parts)
 
 
 def _csv_index(epochs: list[str] | None, n: int) -> list[int] | None:

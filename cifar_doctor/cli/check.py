@@ -92,7 +92,8 @@ def check(
     loss: Optional[str] = typer.Option(None, "--loss", help="The loss you train with, e.g. categorical_crossentropy."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="A .keras model (loaded with safe_mode=True)."),
     log: Optional[str] = typer.Option(None, "--log", "-l",
-                                      help="A training log (console output, CSVLogger CSV, History JSON); - for stdin."),
+                                      help="A training log (console output, CSVLogger CSV, History JSON) or a TensorBoard "
+                                           "log_dir or event file; - for stdin."),
     classes: Optional[int] = classes_option(),
     limit: Optional[int] = typer.Option(None, "--limit", help="Check only the first N images of each split."),
     fmt: Format = format_option(),

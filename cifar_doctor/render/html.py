@@ -501,8 +501,11 @@ def mimebundle(report: Any) -> dict[str, str]:
     """What Jupyter shows for a report: the HTML fragment, and the text report for plain front ends."""
     import io
 
-    from . import render
+    from rich.console import Console
+
+    from .text import print_report
 
     buf = io.StringIO()
-    render(report, "text", file=buf)
+    # force_jupyter=False: in a kernel, Rich would otherwise display each part itself instead of writing to `buf`
+    print_report(report, console=Console(file=buf, force_jupyter=False, color_system=None, width=100))
     return {"text/html": html_fragment(report), "text/plain": buf.getvalue()}

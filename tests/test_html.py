@@ -159,8 +159,7 @@ def _fake_ipython(monkeypatch, kernel: bool) -> list[str]:
     ipython = types.ModuleType("IPython")
     ipython.get_ipython = lambda: shell
     display = types.ModuleType("IPython.display")
-    display.HTML = lambda data: data
-    display.display = shown.append
+    display.display = lambda bundle, raw=False: shown.append(bundle["text/html"])
     monkeypatch.setitem(sys.modules, "IPython", ipython)
     monkeypatch.setitem(sys.modules, "IPython.display", display)
     return shown

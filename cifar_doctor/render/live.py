@@ -59,7 +59,8 @@ def print_alert(findings: Sequence[Any], verdict: Any, *, epoch: int | None, act
     In a notebook (and no `console` given), display `alert_html(...)` in the cell instead.
     """
     if console is None and in_notebook():
-        _display_html(alert_html(findings, verdict, epoch=epoch, action=action))
+        _display_html(alert_html(findings, verdict, epoch=epoch, action=action),
+                      alert(findings, verdict, epoch=epoch, action=action).plain)
         return
     _print(alert(findings, verdict, epoch=epoch, action=action), console)
 
@@ -67,7 +68,8 @@ def print_alert(findings: Sequence[Any], verdict: Any, *, epoch: int | None, act
 def print_notice(text: str, *, console: Any = None, style: str = "yellow") -> None:
     """One `cifar-doctor: ...` line on stderr (or `console`); in a notebook, an HTML line in the cell."""
     if console is None and in_notebook():
-        _display_html(f"<div style=\"{_BOX}border-left-color:#6a737d\"><b>cifar-doctor:</b> {escape(text)}</div>")
+        _display_html(f"<div style=\"{_BOX}border-left-color:#6a737d\"><b>cifar-doctor:</b> {escape(text)}</div>",
+                      f"cifar-doctor: {text}")
         return
     _print(Text(f"cifar-doctor: {text}", style=style), console)
 
@@ -108,11 +110,12 @@ def in_notebook() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _display_html(html: str) -> None:
-    from IPython.display import HTML, display
+def _display_html(html: str, plain: str) -> None:
+    """Show `html` in the cell (with `plain` for front ends that show text only)."""
+    from IPython.display import display
 
     sys.stdout.flush()
-    display(HTML(html))
+    display({"text/html": html, "text/plain": plain}, raw=True)
 
 
 def _print(renderable: Any, console: Any) -> None:

@@ -45,7 +45,7 @@ background:#fff;line-height:1.45;font-size:14px;max-width:1180px;margin:0 auto;p
 .cd h1{font-size:22px;margin:8px 0 12px}.cd h2{font-size:18px;margin:22px 0 8px;border-bottom:1px solid #d0d7de;
 padding-bottom:4px}.cd h3{font-size:15px;margin:14px 0 6px}
 .cd .verdict{border:2px solid #c62828;border-radius:6px;padding:10px 14px;margin:8px 0;background:#fff5f5}
-.cd .verdict.ok{border-color:#2e7d32;background:#f3faf3}.cd .verdict.unsure{border-color:#b26a00;background:#fffaf0}
+.cd .verdict.ok{border-color:#2e7d32;background:#f3faf3}.cd .verdict.neutral{border-color:#0969da;background:#f6f8fa}.cd .verdict.unsure{border-color:#b26a00;background:#fffaf0}
 .cd .cause{font-size:18px;font-weight:700;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .cd .muted{color:#57606a}.cd .conf{color:#57606a;margin-left:8px}
 .cd table{border-collapse:collapse;margin:6px 0;font-size:13px}
@@ -237,7 +237,7 @@ def _last(h: dict[str, Any], key: str) -> Any:
 
 def _comparison(d: dict[str, Any]) -> str:
     runs, comp = d["runs"], d["comparison"]
-    parts = ["<h1>cifar-doctor comparison</h1>", "<section class=\"verdict ok\"><div class=\"muted\">Comparison</div>"]
+    parts = ["<h1>cifar-doctor comparison</h1>", "<section class=\"verdict neutral\"><div class=\"muted\">Comparison</div>"]
     parts += [f"<p>{escape(line)}</p>" for line in comp["lines"]]
     if comp.get("note"):
         parts.append(f"<p><b>{escape(comp['note'])}</b></p>")

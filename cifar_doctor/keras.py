@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import numpy as np
 
 from .errors import InputError, UsageError, invalid_value
+from .tfenv import import_keras
 from .inputs import check_classes
 from .sources.pipelines import take_sample
+
+keras = import_keras()
 
 #: Images of each split the data and label checks look at. Range, scheme and
 #: label-encoding checks are decided by statistics that are stable at a few

@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     own = args[: args.index("--")] if "--" in args else args
     if "--debug" in own or os.environ.get("CIFAR_DOCTOR_DEBUG"):
         DEBUG = True
+    from .. import tfenv
+
+    tfenv.set_cli(True)  # Keras, when a command needs it, is imported without TensorFlow's start-up chatter
+    tfenv.set_debug(DEBUG)  # ... which --debug shows
     try:
         rc = app(args=args, prog_name="cifar-doctor", standalone_mode=False)
     except SystemExit:

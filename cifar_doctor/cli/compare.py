@@ -44,9 +44,6 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
     """Train recipes side by side on CIFAR-10 and diagnose each run (data checks, curves, counterfactual)."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     validate_fail_on(fail_on)
     check_output(output, [data])
     from ..training.compare import compare as run_compare

@@ -84,11 +84,10 @@ AFFINE_OPS: dict[str, Callable[[float], tuple[float, float]]] = {
 
 
 def _quiet_keras():
-    """Import Keras with TensorFlow's C++ logging silenced (nothing on stdout)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
+    """Import Keras without TensorFlow's start-up chatter (`cifar_doctor.tfenv`)."""
+    from ..tfenv import import_keras
 
-    return keras
+    return import_keras()
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -149,7 +148,21 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
     config = _read_config(p)
     if _lambda_layers(config):  # refused from the config alone: safe_mode would refuse it too
         raise _load_error(p, ValueError("Lambda"), config)
+    if _registered_custom_objects(config):  # `package>Name`: user code this process never imports
+        raise _load_error(p, ValueError("Could not locate class"), config)
     return config
+
+
+def _registered_custom_objects(config: dict[str, Any]) -> list[str]:
+    """Objects saved with `keras.saving.register_keras_serializable(package=...)` (`registered_name`
+    `package>Name`), outside Keras' own packages: Keras can only load them after the user's code has
+    registered them, which cifar-doctor never imports, so they are refused before Keras is imported."""
+    out = []
+    for o in _walk_config(config):
+        name = o.get("registered_name")
+        if isinstance(name, str) and ">" in name and not name.startswith(("keras>", "keras.")) and name not in out:
+            out.append(name)
+    return out
 
 
 def _precheck(p: Path) -> None:

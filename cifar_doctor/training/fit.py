@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..tfenv import import_keras, import_tensorflow
 from .recipes import Recipe
 
 #: The history keys the report uses, as Keras names them (`metrics=["accuracy"]`).
@@ -100,7 +101,7 @@ def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None =
         on_epoch: Called after each epoch with the state; returning `True`
             stops training (`model.stop_training`). Defaults to `None`.
     """
-    import keras
+    keras = import_keras()
 
     class ProgressCallback(keras.callbacks.Callback):
         # Only stores an int per batch: safe to run on Keras' async dispatcher,
@@ -150,11 +151,11 @@ class TrainedRun:
 
 def set_seed(seed: int, deterministic: bool = OP_DETERMINISM_DEFAULT) -> None:
     """Seed Python, NumPy and the backend (`keras.utils.set_random_seed`); optionally deterministic ops."""
-    import keras
+    keras = import_keras()
 
     keras.utils.set_random_seed(seed)
     if deterministic:
-        import tensorflow as tf
+        tf = import_tensorflow()
 
         tf.config.experimental.enable_op_determinism()
 

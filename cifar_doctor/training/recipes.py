@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import UsageError
+from ..tfenv import import_keras
 
 NUM_CLASSES = 10
 
@@ -120,7 +121,8 @@ def _question_cnn(name: str, conv1: tuple[int, int], conv2: tuple[int, int], den
                   init: str | None) -> Any:
     """The two-conv CNN shape shared by the question's models and the answer's: Conv -> MaxPool ->
     Conv -> MaxPool -> Flatten -> Dense relu -> Dropout -> Dense 10 softmax, `(filters, kernel)` per conv."""
-    from keras import Input, Sequential, layers
+    keras = import_keras()
+    Input, Sequential, layers = keras.Input, keras.Sequential, keras.layers
 
     kw = {"kernel_initializer": init} if init else {}
     return Sequential(
@@ -155,7 +157,8 @@ def _fixed_model() -> Any:
 
 
 def _keras_example_model() -> Any:
-    from keras import Input, Sequential, layers
+    keras = import_keras()
+    Input, Sequential, layers = keras.Input, keras.Sequential, keras.layers
 
     return Sequential(
         [
@@ -178,13 +181,13 @@ def _keras_example_model() -> Any:
 
 
 def _adam() -> Any:
-    from keras import optimizers
+    optimizers = import_keras().optimizers
 
     return optimizers.Adam()
 
 
 def _rmsprop() -> Any:
-    from keras import optimizers
+    optimizers = import_keras().optimizers
 
     return optimizers.RMSprop(learning_rate=1e-4)
 

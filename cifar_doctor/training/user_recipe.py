@@ -58,6 +58,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
+from ..tfenv import import_keras
 from .recipes import Recipe, stratified_indices
 
 #: Keys of a dict recipe, and those of the arrays a `preprocess` must return.
@@ -242,7 +243,7 @@ def _builder(model: Any) -> Callable[[], Any]:
         if not used[0]:
             used[0] = True
             return model
-        import keras
+        keras = import_keras()
 
         return keras.models.clone_model(model)
 

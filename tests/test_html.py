@@ -202,3 +202,9 @@ def test_live_alert_outside_a_notebook_stays_on_stderr(monkeypatch, capsys, ipyt
     assert shown == []
     if ipython == "absent":
         assert "IPython" not in sys.modules  # not imported to find out
+
+
+@pytest.mark.parametrize("log", sorted(p.name for p in LOGS.iterdir() if p.suffix in (".txt", ".csv", ".json")))
+def test_every_fixture_log_renders(log):
+    page = assert_self_contained(to_html(_check_report(str(LOGS / log))))
+    assert page.tags.count("svg") == 2

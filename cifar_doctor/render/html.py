@@ -14,6 +14,7 @@ the same content as one `<div>` with its scoped style, for a Jupyter cell.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from html import escape
 from typing import Any, Sequence
 
@@ -314,11 +315,15 @@ def _epoch_table(runs: list[dict[str, Any]]) -> str:
 
 # --- charts --------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
 class _Run:
-    """One run's curves for the charts, with what to mark on them."""
+    """One run's curves for the charts: its name, `{"epoch": [...], "loss": [...], ...}`, its
+    comparison entry (`None` for a single report) and its colour (`None`: training/validation colours)."""
 
-    def __init__(self, name: str, curves: dict[str, list[Any]], run: dict[str, Any] | None, color: str | None):
-        self.name, self.curves, self.run, self.color = name, curves, run, color
+    name: str
+    curves: dict[str, list[Any]]
+    run: dict[str, Any] | None
+    color: str | None
 
 
 def _num_or_none(v: Any) -> float | None:

@@ -9,10 +9,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from . import engine
 from .errors import InputError, invalid_value
 from .inputs import History, Inputs, ModelInfo, Split, check_classes
 from .report import Report
+from .sources.npy import memmap_source
+from .sources.pipelines import is_pipeline, take_sample
+from .sources.sampling import SAMPLE_IMAGES, SampleInfo, sample_indices
 
 
 def _canonical_loss(loss: Any) -> tuple[str | None, bool | None]:
@@ -58,12 +63,39 @@ def build_inputs(
     history: Any = None,
     classes: int | None = None,
     sources: dict[str, Any] | None = None,
+    data: Any = None,
 ) -> Inputs:
-    """Assemble an `Inputs`; see `diagnose` for the arguments."""
+    """Assemble an `Inputs`; see `diagnose` for the arguments.
+
+    `data`, a `cifar_doctor.sources.datasets.LoadedData`, supplies the arrays
+    not given, with the full sources and samples of sampled splits and what
+    reading image folders found.
+    """
+    if data is not None:
+        arrays = data.arrays
+        x_train = x_train if x_train is not None else arrays.get("x_train")
+        y_train = y_train if y_train is not None else arrays.get("y_train")
+        x_test = x_test if x_test is not None else arrays.get("x_test")
+        y_test = y_test if y_test is not None else arrays.get("y_test")
+        x_val = x_val if x_val is not None else arrays.get("x_val")
+        y_val = y_val if y_val is not None else arrays.get("y_val")
     splits = {}
     for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test), ("val", x_val, y_val)):
-        if x is not None or y is not None:
-            splits[name] = Split(name, _array(x, f"x_{name}"), _array(y, f"y_{name}"))
+        if x is None and y is None:
+            continue
+        full, sample = (data.sources.get(name), data.samples.get(name)) if data is not None else (None, None)
+        if is_pipeline(x):
+            taken = take_sample(x, SAMPLE_IMAGES, f"x_{name}", one_shot_ok=True)
+            x, full, sample = taken.x, taken.source, taken.sample
+            if y is None:
+                y = taken.y
+        elif full is None and isinstance(x, np.ndarray) and len(x) > SAMPLE_IMAGES:
+            full = memmap_source(x)
+            if full is not None:  # a memory-mapped array: sample it instead of paging it all in
+                idx, method = sample_indices(len(x), SAMPLE_IMAGES, y)
+                x, y = full.take(idx), (np.asarray(y)[idx] if y is not None else None)
+                sample = SampleInfo(full.count, len(idx), method)
+        splits[name] = Split(name, _array(x, f"x_{name}"), _array(y, f"y_{name}"), source=full, sample=sample)
     info: ModelInfo | None = None
     evaluate = None
     if model is not None:
@@ -91,14 +123,13 @@ def build_inputs(
         classes=check_classes(classes),
         evaluate=evaluate,
         sources=dict(sources or {}),
+        folders=getattr(data, "scan", None),
     )
 
 
 def _array(a: Any, name: str) -> Any:
     if a is None:
         return None
-    import numpy as np
-
     arr = np.asarray(a)
     if arr.dtype == object:
         raise invalid_value(name, arr, received=f"an object array of shape {arr.shape}", error=InputError,

@@ -31,11 +31,19 @@ class Split:
         name: `train`, `test` or `val`.
         x: Images, an array of shape (N, H, W, C) or (N, C, H, W). Defaults to `None`.
         y: Labels, integers (N,)/(N, 1) or one-hot (N, K). Defaults to `None`.
+        source: The full images when `x` is a sample of them (a memory-mapped
+            file, an image folder, a `tf.data` pipeline): a
+            `cifar_doctor.sources.base.DataSource`. Defaults to `None`: `x`
+            holds every image.
+        sample: How `x` was drawn from `source` (`cifar_doctor.sources.sampling.SampleInfo`).
+            Defaults to `None`.
     """
 
     name: str
     x: Any = None
     y: Any = None
+    source: Any = None
+    sample: Any = None
     _stats: Any = field(default=None, repr=False)
     _labels: dict[int | None, Any] = field(default_factory=dict, repr=False)
 
@@ -58,6 +66,28 @@ class Split:
             self._labels[classes] = label_info(self.y, classes)
         return self._labels[classes]
 
+    @property
+    def count(self) -> int:
+        """Images in the split: in its source, or in `x`."""
+        if self.source is not None:
+            return int(self.source.count)
+        return len(self.x) if self.x is not None else 0
+
+    def chunks(self, size: int | None = None):
+        """Every image of the split, in order, `size` at a time: from the source when `x` is a sample."""
+        from .sources.base import CHUNK_IMAGES, ArraySource
+
+        src = self.source if self.source is not None else ArraySource(self.x)
+        return src.chunks(size or CHUNK_IMAGES)
+
+    def take(self, indices) -> Any:
+        """The images at `indices` of the full split (positions as `chunks` yields them)."""
+        if self.source is not None:
+            return self.source.take(indices)
+        import numpy as np
+
+        return self.x[np.asarray(indices, dtype=np.int64)]
+
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         if self.x is not None:
@@ -66,6 +96,10 @@ class Split:
         if self.y is not None:
             out["y_shape"] = list(getattr(self.y, "shape", ()))
             out["y_dtype"] = str(getattr(self.y, "dtype", type(self.y).__name__))
+        if self.sample is not None:
+            out["sample"] = self.sample.to_dict()
+        if self.source is not None:
+            out["source"] = self.source.description
         return out
 
 
@@ -361,6 +395,9 @@ class Inputs:
             that evaluates the user's model; used to test data fixes
             (the counterfactual). Defaults to `None`.
         sources: Plain description of where each input came from. Defaults to `{}`.
+        folders: What reading image folders found
+            (`cifar_doctor.sources.folders.FolderScan`): class folders per
+            split, files that did not decode, colour modes and sizes. Defaults to `None`.
     """
 
     splits: dict[str, Split] = field(default_factory=dict)
@@ -371,6 +408,7 @@ class Inputs:
     classes: int | None = None
     evaluate: Callable[[Any, Any], dict[str, float]] | None = None
     sources: dict[str, Any] = field(default_factory=dict)
+    folders: Any = None
     _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure cache
     _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
 
@@ -437,6 +475,10 @@ class Inputs:
             return self.history is not None and self.history.epochs > 0
         if requirement == "evaluator":
             return self.evaluate is not None
+        if requirement == "folders":
+            return self.folders is not None
+        if requirement == "label_order":  # files listed from class folders are sorted by class, not fed so
+            return tr is not None and tr.y is not None and (self.folders is None or "train" not in self.folders.splits)
         raise KeyError(requirement)
 
     def describe(self) -> dict[str, Any]:
@@ -455,5 +497,7 @@ class Inputs:
                 else None
             ),
         }
+        if self.folders is not None:
+            out["folders"] = self.folders.to_dict()
         out.update(self.sources)
         return out

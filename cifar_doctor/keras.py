@@ -51,6 +51,8 @@ CALLBACK_HINTS = {
     "loss": "loss, or a compiled model",
     "model": "the model being fitted",
     "history": "an epoch end",
+    "folders": "cifar-doctor check --data on the image folders",
+    "label_order": "train_sample",
 }
 
 

@@ -41,6 +41,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.range",
     "cifar_doctor.checks.preprocessing",
     "cifar_doctor.checks.data",
+    "cifar_doctor.checks.folders",
     "cifar_doctor.checks.duplicates",
     "cifar_doctor.checks.labels",
     "cifar_doctor.checks.model",
@@ -61,6 +62,8 @@ REQUIREMENTS: dict[str, str] = {
     "model": "needs a model",
     "history": "needs a training history",
     "evaluator": "needs a model that can be evaluated on the data",
+    "folders": "needs image folders",
+    "label_order": "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
 }
 
 #: How a caller of `cifar_doctor.diagnose` supplies each requirement, shown after
@@ -74,6 +77,8 @@ PYTHON_HINTS: dict[str, str] = {
     "model": "model",
     "history": "history",
     "evaluator": "model, a Keras model or .keras file",
+    "folders": "data, a folder with train/ and test/ folders of class folders",
+    "label_order": "y_train as fed to fit()",
 }
 
 

@@ -1234,7 +1234,7 @@ def make_tb_events_on_stdin(d: Path) -> Case:
 @case()
 def make_folder_empty(d: Path) -> Case:
     (d / "images").mkdir()
-    return data(d / "images", match="holds no CIFAR-10 data")
+    return data(d / "images", match="holds no image data")
 
 
 @case()
@@ -1243,7 +1243,7 @@ def make_folder_of_class_images(d: Path) -> Case:
         (d / "images" / cls).mkdir(parents=True)
         for i in range(3):
             (d / "images" / cls / f"{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    return data(d / "images", match="holds no CIFAR-10 data")
+    return data(d / "images", match="holds no image data")
 
 
 @case()
@@ -1251,7 +1251,7 @@ def make_folder_zero_byte_images(d: Path) -> Case:
     (d / "images").mkdir()
     for i in range(5):
         (d / "images" / f"{i}.png").touch()
-    return data(d / "images", match="holds no CIFAR-10 data")
+    return data(d / "images", match="holds no image data")
 
 
 @case()
@@ -1261,7 +1261,7 @@ def make_folder_unreadable_files(d: Path) -> Case:
         f = d / "images" / f"{i}.jpg"
         f.write_bytes(b"\xff\xd8\xff" + bytes(50))
         f.chmod(0)
-    return data(d / "images", match="holds no CIFAR-10 data", unprivileged=True)
+    return data(d / "images", match="holds no image data", unprivileged=True)
 
 
 @case()
@@ -1270,7 +1270,7 @@ def make_folder_symlink_loops(d: Path) -> Case:
     (d / "images" / "self").symlink_to(".")
     (d / "images" / "a").symlink_to("b")
     (d / "images" / "b").symlink_to("a")
-    return data(d / "images", match="holds no CIFAR-10 data")
+    return data(d / "images", match="holds no image data")
 
 
 @case()
@@ -1285,7 +1285,7 @@ def make_folder_unreadable(d: Path) -> Case:
 def make_folder_file_where_folder_expected(d: Path) -> Case:
     (d / "data").mkdir()
     (d / "data" / "cifar-10-batches-py").write_text("I should be a folder\n")
-    return data(d / "data", match="holds no CIFAR-10 data")
+    return data(d / "data", match="holds no image data")
 
 
 @case()
@@ -1310,7 +1310,7 @@ def make_data_unreadable(d: Path) -> Case:
 @case()
 def make_data_directory_named_npz(d: Path) -> Case:
     (d / "data.npz").mkdir()
-    return data(d / "data.npz", match="holds no CIFAR-10 data")
+    return data(d / "data.npz", match="holds no image data")
 
 
 @case()

@@ -268,7 +268,7 @@ def test_folder_with_cifar10_npz(tmp_path):
 
 def test_folder_without_data_lists_its_entries(tmp_path):
     (tmp_path / "readme.txt").write_text("hi")
-    with pytest.raises(InputError, match="holds no CIFAR-10 data") as exc:
+    with pytest.raises(InputError, match="holds no image data") as exc:
         load_data_path(tmp_path)
     assert "readme.txt" in str(exc.value)
 

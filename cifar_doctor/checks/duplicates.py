@@ -1,11 +1,11 @@
 """DUP: exact duplicate images shared by the training split and an eval split.
 
-Each image is identified by a blake2b hash of its bytes. Hashing every
-float32 CIFAR image (12 KB each, 737 MB for the full set) costs about a
-second, so candidates are found first with a key of `KEY_PIXELS` fixed
-pixels per image (a vectorized gather), and only images whose key occurs in
-both splits are hashed in full. Two images with different keys cannot be
-identical, so no duplicate is missed.
+Every image of both splits is read once, in chunks (`Split.chunks`: the
+whole source, not the sample, for data larger than memory), and reduced to a
+64-bit hash: its bytes read as 64-bit words, multiplied by fixed odd
+constants and summed (wrapping). Equal images have equal hashes; eval images
+whose hash occurs in train are then compared byte for byte, so a hash
+collision cannot make a false pair, and memory is 8 bytes per image.
 
 When the two splits use different schemes (train divided by 255, test raw:
 the seed bug), both are compared as a canonical uint8 reconstruction
@@ -14,7 +14,6 @@ the seed bug), both are compared as a canonical uint8 reconstruction
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -29,83 +28,84 @@ from ..stats import channel_of_position
 #: splits were drawn from overlapping files.
 DUP_WARN_FRACTION = 0.01
 
-#: Pixels per image in the candidate key: enough that different real images
-#: almost never share a key (CIFAR-10: no collisions observed), so few full
-#: hashes are needed.
-KEY_PIXELS = 32
-
 #: Pairs listed in evidence.
 MAX_PAIRS = 5
 
-
-def _positions(d: int) -> np.ndarray:
-    """KEY_PIXELS flat positions spread over the image (deterministic)."""
-    k = min(KEY_PIXELS, d)
-    pos = np.linspace(0, d - 1, k).astype(np.int64)
-    # odd offsets so the positions do not all fall on the same channel
-    return np.unique(np.clip(pos + np.arange(k) % 3, 0, d - 1))
+#: Seed of the hash's multipliers: fixed, so the same data gives the same pairs.
+HASH_SEED = 20201
 
 
-class _View:
-    """How one split's images are keyed and hashed: raw bytes or canonical uint8."""
+class _Canon:
+    """How one split's images become comparable bytes: as stored (`affine` None) or as canonical uint8."""
 
-    def __init__(self, x: np.ndarray, affine: tuple[np.ndarray, np.ndarray] | None, chan: np.ndarray,
-                 pos: np.ndarray) -> None:
-        self.x = x
-        self.pos = pos
-        self.index = (slice(None),) + np.unravel_index(pos, x.shape[1:])
+    def __init__(self, affine: tuple[np.ndarray, np.ndarray] | None, chan: np.ndarray) -> None:
+        self.to_uint8 = affine is not None
+        self.k = self.c = None
         if affine is not None:
-            k, c = affine
-            self.k_row = np.asarray(k, dtype=np.float64)[chan]
-            self.c_row = np.asarray(c, dtype=np.float64)[chan]
-        else:
-            self.k_row = None
-            self.c_row = None
+            k, c = (np.asarray(a, dtype=np.float64) for a in affine)
+            if not (np.all(k == 1) and np.all(c == 0)):  # raw 0-255 data is its own reconstruction
+                # float32 is exact enough: |x * k + c - v| stays far below the 0.5 that rint rounds away
+                self.k, self.c = k[chan].astype(np.float32), c[chan].astype(np.float32)
 
-    def _canon(self, values: np.ndarray, k: np.ndarray, c: np.ndarray) -> np.ndarray:
-        v = np.nan_to_num(values.astype(np.float64), nan=-1.0, posinf=-1.0, neginf=-1.0) * k + c
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        flat = np.ascontiguousarray(images).reshape(len(images), -1)
+        if not self.to_uint8:
+            return flat.view(np.uint8).reshape(len(images), -1)
+        if self.k is None and flat.dtype == np.uint8:
+            return flat
+        v = np.nan_to_num(flat.astype(np.float32), nan=-1.0, posinf=-1.0, neginf=-1.0)
+        if self.k is not None:
+            v = v * self.k + self.c
         return np.clip(np.rint(v), 0, 255).astype(np.uint8)
 
-    def keys(self) -> list[bytes]:
-        g = self.x[self.index]
-        if self.k_row is not None:
-            g = self._canon(g, self.k_row[self.pos], self.c_row[self.pos])
-        g = np.ascontiguousarray(g)
-        return g.view(np.dtype((np.void, g.dtype.itemsize * g.shape[1]))).ravel().tolist()
 
-    def digest(self, i: int) -> bytes:
-        img = np.ascontiguousarray(self.x[i])
-        if self.k_row is not None:
-            img = self._canon(img.reshape(-1), self.k_row, self.c_row)
-        return hashlib.blake2b(img.tobytes(), digest_size=16).digest()
+def _hash_rows(rows: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """One uint64 per row of bytes: the row's 64-bit words times `mult`, summed with wrap-around."""
+    n, d = rows.shape
+    pad = (-d) % 8
+    if pad:
+        rows = np.concatenate([rows, np.zeros((n, pad), np.uint8)], axis=1)
+    words = np.ascontiguousarray(rows).view(np.uint64)
+    with np.errstate(over="ignore"):
+        return (words * mult[: words.shape[1]]).sum(axis=1, dtype=np.uint64)
 
 
-def find_duplicates(x_train: np.ndarray, x_eval: np.ndarray, chan: np.ndarray,
+def _multipliers(d: int) -> np.ndarray:
+    rng = np.random.default_rng(HASH_SEED)
+    return rng.integers(0, 2**63, size=(d + 7) // 8, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def split_hashes(split: Any, canon: _Canon, mult: np.ndarray) -> np.ndarray:
+    """The hash of every image of `split`, read chunk by chunk."""
+    out = [_hash_rows(canon(chunk), mult) for chunk in split.chunks()]
+    return np.concatenate(out) if out else np.zeros(0, np.uint64)
+
+
+def find_duplicates(train: Any, ev: Any, chan: np.ndarray,
                     affines: tuple[Any, Any] | None) -> list[tuple[int, int]]:
     """(train_index, eval_index) for every eval image identical to a training image."""
-    d = int(np.prod(x_train.shape[1:]))
-    pos = _positions(d)
     a_tr, a_ev = affines if affines is not None else (None, None)
-    tr = _View(x_train, a_tr, chan, pos)
-    ev = _View(x_eval, a_ev, chan, pos)
-    lookup: dict[bytes, list[int]] = {}
-    for i, key in enumerate(tr.keys()):
-        lookup.setdefault(key, []).append(i)
-    digests: dict[bytes, dict[bytes, int]] = {}
+    canon_tr, canon_ev = _Canon(a_tr, chan), _Canon(a_ev, chan)
+    d = int(np.prod(train.x.shape[1:])) * (1 if affines is not None else train.x.dtype.itemsize)
+    mult = _multipliers(d)
+    h_tr = split_hashes(train, canon_tr, mult)
+    h_ev = split_hashes(ev, canon_ev, mult)
+    order = np.argsort(h_tr, kind="stable")
+    sorted_tr = h_tr[order]
+    pos = np.searchsorted(sorted_tr, h_ev)
+    hit = np.flatnonzero((pos < len(sorted_tr)) & (sorted_tr[np.minimum(pos, len(sorted_tr) - 1)] == h_ev))
+    if not len(hit):
+        return []
     pairs = []
-    for j, key in enumerate(ev.keys()):
-        group = lookup.get(key)
-        if group is None:
-            continue
-        known = digests.get(key)
-        if known is None:
-            known = {}
-            for i in group:
-                known.setdefault(tr.digest(i), i)
-            digests[key] = known
-        i = known.get(ev.digest(j))
-        if i is not None:
-            pairs.append((i, j))
+    ev_imgs = canon_ev(ev.take(hit))
+    for row, j in zip(ev_imgs, hit):
+        k = pos[j]
+        while k < len(sorted_tr) and sorted_tr[k] == h_ev[j]:  # every train image with that hash, byte-checked
+            i = int(order[k])
+            if np.array_equal(canon_tr(train.take([i]))[0], row):
+                pairs.append((i, int(j)))
+                break
+            k += 1
     return pairs
 
 
@@ -114,8 +114,9 @@ def train_test_duplicates(inputs):
     """Eval images that also appear, pixel for pixel, in the training split.
 
     ## What it does
-    Hashes every image (blake2b of its bytes, after a cheap candidate key)
-    and counts eval images identical to a training image. Splits fed on
+    Hashes every image (a 64-bit hash of its bytes, every candidate pair
+    then compared byte for byte) and counts eval images identical to a
+    training image, reading the whole of each split in chunks. Splits fed on
     different scales (train / 255, test raw) are compared through their
     reconstructed uint8 pixels.
 
@@ -151,19 +152,21 @@ def train_test_duplicates(inputs):
             elif ev.dtype != tr.dtype:
                 continue  # no common representation: cannot compare exactly
         chan = channel_of_position(tr.shape, tr.layout, tr.channels)
-        pairs = find_duplicates(train.x, split.x, chan, affines)
+        pairs = find_duplicates(train, split, chan, affines)
         if not pairs:
             continue
-        frac = len(pairs) / ev.n
+        n_eval = split.count
+        frac = len(pairs) / n_eval
         mode = "canonical uint8 pixels" if affines is not None else "raw bytes"
         sev = Severity.WARNING if frac > DUP_WARN_FRACTION else Severity.INFO
         found.append(train_test_duplicates.finding(
             sev,
-            f"{len(pairs)} of {ev.n} x_{split.name} images ({frac:.2%}) are exact copies of training images "
+            f"{len(pairs)} of {n_eval} x_{split.name} images ({frac:.2%}) are exact copies of training images "
             f"(first pairs train/{split.name}: {pairs[:3]}).",
-            evidence={"split": split.name, "count": len(pairs), "fraction": frac, "eval_images": ev.n,
+            evidence={"split": split.name, "count": len(pairs), "fraction": frac, "eval_images": n_eval,
                       "pairs": [list(p) for p in pairs[:MAX_PAIRS]], "compared_as": mode,
-                      "hash": "blake2b-128", "warn_fraction": DUP_WARN_FRACTION},
+                      "files": _files(train, split, pairs[:MAX_PAIRS]),
+                      "hash": "64-bit multiply-sum, pairs compared byte for byte", "warn_fraction": DUP_WARN_FRACTION},
             fix=Fix(f"Remove the duplicated images from x_{split.name} (or from x_train)",
                     "import hashlib\n"
                     "seen = {hashlib.blake2b(im.tobytes()).digest() for im in x_train}\n"
@@ -174,3 +177,11 @@ def train_test_duplicates(inputs):
             split=split.name,
         ))
     return found
+
+
+def _files(train: Any, ev: Any, pairs: list[tuple[int, int]]) -> list[list[str]] | None:
+    """The file names of the pairs, when the splits were read from image files."""
+    tf, ef = getattr(train.source, "files", None), getattr(ev.source, "files", None)
+    if tf is None or ef is None:
+        return None
+    return [[str(tf[i]), str(ef[j])] for i, j in pairs]

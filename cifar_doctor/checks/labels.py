@@ -730,7 +730,7 @@ def _fmt(v: float | None) -> str:
 MIN_LABELS_FOR_ORDER = 100
 
 
-@register("LBL009", "labels-ordered-by-class", requires=("labels",), cause="eval-distribution-shift")
+@register("LBL009", "labels-ordered-by-class", requires=("labels", "label_order"), cause="eval-distribution-shift")
 def labels_ordered_by_class(inputs: Inputs) -> list:
     """The last 10-20% of the training labels hold another class mix: `validation_split` would hold out other classes.
 

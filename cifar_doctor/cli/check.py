@@ -38,33 +38,43 @@ def load_check_inputs(
     log: str | None,
     classes: int | None,
     limit: int | None = None,
+    train: Path | None = None,
+    evals: list[Path] | None = None,
 ) -> Any:
     """Turn the command-line evidence into an `Inputs` (the same one `diagnose` builds)."""
     from ..api import build_inputs
 
-    if data is None and recipe is None and model is None and log is None:
+    if data is None and train is None and recipe is None and model is None and log is None:
         recipe = "original"
     sources: dict[str, Any] = {}
     arrays: dict[str, Any] = {}
+    loaded = None
     if recipe is not None:
         from ..training.recipes import get_recipe
 
         rec = get_recipe(recipe)
         from ..sources.datasets import load_data
 
-        loaded = load_data(data)
-        arrays = rec.preprocess(loaded.arrays, limit=limit)
-        sources["data"] = loaded.description
+        recipe_data = load_data(data)
+        arrays = rec.preprocess(recipe_data.arrays, limit=limit)
+        sources["data"] = recipe_data.description
         sources["recipe"] = rec.name
         if loss is None:
             loss = rec.loss
-    elif data is not None:
+    elif data is not None or train is not None:
         from ..sources.datasets import load_data_path
 
-        loaded = load_data_path(data)
-        arrays = loaded.arrays
+        if train is not None:
+            from ..sources.folders import load_folder_pair
+
+            loaded = load_folder_pair(train, evals or [])
+        else:
+            loaded = load_data_path(data)
         if limit:
-            arrays = {k: v[:limit] for k, v in arrays.items()}
+            from ..sources.datasets import LoadedData
+
+            loaded = LoadedData({k: v[:limit] for k, v in loaded.arrays.items()}, loaded.description,
+                                scan=loaded.scan)
         sources["data"] = loaded.description
     history = None
     if log is not None:
@@ -78,12 +88,15 @@ def load_check_inputs(
         x_train=arrays.get("x_train"), y_train=arrays.get("y_train"),
         x_test=arrays.get("x_test"), y_test=arrays.get("y_test"),
         x_val=arrays.get("x_val"), y_val=arrays.get("y_val"),
-        model=model, loss=loss, history=history, classes=classes, sources=sources,
+        model=model, loss=loss, history=history, classes=classes, sources=sources, data=loaded,
     )
 
 
 def check(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    train: Optional[Path] = typer.Option(None, "--train", help="A folder of class folders of training images."),
+    evals: Optional[list[Path]] = typer.Option(
+        None, "--eval", help="A folder of class folders of test (first --eval) or validation (second) images."),
     recipe: Optional[str] = typer.Option(
         None, "--recipe", "-r",
         help="Check the data pipeline of a built-in recipe (original, revised, fixed, keras-example). "
@@ -118,10 +131,14 @@ def check(
         from ..sources.losses import canonical_loss_name
 
         loss = canonical_loss_name(loss)
+    if (train is None) != (not evals):
+        raise UsageError("--train and --eval go together: a folder of training images and one of eval images")
+    if train is not None and (data is not None or recipe is not None):
+        raise UsageError("--train/--eval replace --data and --recipe: give one or the other")
     sel, ign = split_codes(select), split_codes(ignore)
     select_checks(sel, ign)
     inputs = load_check_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes,
-                               limit=limit)
+                               limit=limit, train=train, evals=evals)
     report = run(inputs, select_codes=sel, ignore_codes=ign, hints=CHECK_HINTS)
     emit(report, output_format(fmt, json_flag), output)
     raise typer.Exit(exit_for(report, fail_on))

@@ -42,6 +42,8 @@ CHECK_HINTS: dict[str, str] = {
     "model": "--model",
     "history": "--log",
     "evaluator": "--model with --data",
+    "folders": "--data DIR with train/ and test/ class folders, or --train DIR --eval DIR",
+    "label_order": "--data with arrays (an .npz or .npy files) in training order",
 }
 
 #: The same for `watch`, which reads only a training log: the rest needs `check`.
@@ -52,7 +54,8 @@ WATCH_HINTS: dict[str, str] = {
 
 DATA_HELP = (
     "Data to check: an .npz with x_train, y_train, x_test, y_test (optional x_val, y_val), "
-    "a cifar-10-batches-py folder or a cifar-10-python.tar.gz."
+    "a cifar-10-batches-py folder, a cifar-10-python.tar.gz, a folder of .npy files (x_train.npy, ...; "
+    "read in chunks), or a folder with train/ and test/ (or val/) folders of class folders of images."
 )
 
 

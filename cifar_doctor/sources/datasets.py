@@ -136,10 +136,23 @@ class LoadedData:
         description: Plain JSON values: `kind` (`npz`, `cifar-10-batches-py`,
             `cifar-10-tarball`, `bundled-sample`), `path`, `shapes`, `dtypes`,
             `notices` and, for `load_cifar10()`, `source`.
+        sources: Split name -> `DataSource` over every image, for splits
+            whose `arrays` hold a sample (`.npy` files, image folders).
+            Defaults to `{}`.
+        samples: Split name -> `SampleInfo`: how that sample was drawn. Defaults to `{}`.
+        scan: What reading an image folder found (`cifar_doctor.sources.folders.FolderScan`).
+            Defaults to `None`.
     """
 
     arrays: dict[str, np.ndarray]
     description: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, Any] = field(default_factory=dict)
+    scan: Any = None
+
+    def split_sources(self) -> dict[str, tuple[Any, Any]]:
+        """Split name -> (`DataSource`, `SampleInfo`) for splits whose arrays are a sample."""
+        return {k: (self.sources.get(k), self.samples.get(k)) for k in set(self.sources) | set(self.samples)}
 
 
 # --- public entry points ------------------------------------------------------------------------
@@ -800,13 +813,30 @@ def _load_dir(p: Path) -> LoadedData:
     for name in (*LEGACY_ARCHIVE_NAMES, KERAS_ARCHIVE_NAME):
         if _is_file(p / name):
             return _load_tarball(p / name)
+    npy = {canonical_key(n[:-4]): p / n for n in entries if n.lower().endswith(".npy") and canonical_key(n[:-4])}
+    if npy:
+        from .npy import load_npy_dir
+
+        return load_npy_dir(p, npy)
+    from .folders import find_split_folders, load_image_folders
+
+    folders = find_split_folders(p)
+    if folders is not None:
+        return load_image_folders(folders, root=p)
     raise InputError(
-        f"Cannot read data: folder {p} holds no CIFAR-10 data",
+        f"Cannot read data: folder {p} holds no image data",
         expected=f"{', '.join(TRAIN_BATCHES)} and {TEST_BATCH} (a cifar-10-batches-py folder), "
-        "a cifar10.npz or a cifar-10-python.tar.gz (folders of image files are not read)",
+        "a cifar10.npz, a cifar-10-python.tar.gz, .npy files (x_train.npy, y_train.npy, x_test.npy, y_test.npy) "
+        "or train/ and test/ (or val/) folders of class folders of images",
         received=f"{entries[:10] or 'an empty folder'}",
-        hint="Point --data at the file itself",
+        hint=_dir_hint(entries),
     )
+
+
+def _dir_hint(entries: list[str]) -> str:
+    if any(n.lower() in ("train", "training", "test", "val", "validation") for n in entries):
+        return "Each of train/ and test/ (or val/) must hold one folder of images per class"
+    return "Point --data at the file itself, or give image folders with --train DIR --eval DIR"
 
 
 def _is_file(p: Path) -> bool:

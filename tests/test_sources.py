@@ -1,0 +1,286 @@
+"""Data sources beyond in-memory arrays: .npy folders, memory maps, image folders, tf.data pipelines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+from cifar_doctor.errors import InputError
+from cifar_doctor.sources import sampling
+from cifar_doctor.sources.datasets import load_data_path
+from cifar_doctor.sources.sampling import SampleInfo, sample_indices
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+# --- the sample ------------------------------------------------------------------------------------
+def test_stratified_sample_keeps_class_shares():
+    y = np.repeat(np.arange(4), [700, 200, 90, 10])
+    idx, method = sample_indices(len(y), 100, y)
+    assert method == "stratified" and len(idx) == 100
+    assert np.all(np.diff(idx) > 0)  # sorted: a file is read front to back
+    counts = np.bincount(y[idx], minlength=4)
+    assert counts.tolist() == [70, 20, 9, 1]
+
+
+def test_sample_without_labels_is_even_and_small_data_is_whole():
+    idx, method = sample_indices(1000, 10)
+    assert method == "even" and idx[0] == 0 and idx[-1] == 999
+    idx, _ = sample_indices(50, 100, np.zeros(50))
+    assert len(idx) == 50
+
+
+def test_sample_says_what_it_can_rule_out():
+    info = SampleInfo(total=1_000_000, taken=10_000, method="stratified")
+    assert 2.9e-4 < info.rule_out_fraction < 3.1e-4  # the rule of three: about 3/n
+    assert "0.03%" in info.limits() and "rarer ones can be missed" in info.limits()
+    assert SampleInfo(total=500, taken=500, method="stratified").limits() == "every image was read"
+
+
+# --- .npy files, read in chunks -----------------------------------------------------------------------
+def _npy_folder(d: Path, make_images, make_labels, n_train=3000, n_test=600, test_scale="uint8"):
+    d.mkdir(parents=True, exist_ok=True)
+    np.save(d / "x_train.npy", make_images(n_train, seed=1))
+    np.save(d / "y_train.npy", make_labels(n_train, column=True))
+    np.save(d / "x_test.npy", make_images(n_test, scale=test_scale, seed=2))
+    np.save(d / "y_test.npy", make_labels(n_test, seed=3, column=True))
+    return d
+
+
+def test_npy_folder_is_sampled_and_read_in_full_by_the_duplicate_check(tmp_path, make_images, make_labels,
+                                                                        monkeypatch):
+    from cifar_doctor import diagnose  # noqa: F401 - the same engine as the CLI
+    from cifar_doctor.api import build_inputs
+    from cifar_doctor.engine import run
+
+    monkeypatch.setattr(sampling, "SAMPLE_IMAGES", 500)
+    d = _npy_folder(tmp_path / "arrays", make_images, make_labels)
+    x_test = np.load(d / "x_test.npy")
+    x_train = np.load(d / "x_train.npy", mmap_mode="r")
+    x_test[-7:] = x_train[2990:2997]  # copies far outside any sample of the first images
+    np.save(d / "x_test.npy", x_test)
+    loaded = load_data_path(d)
+    assert loaded.description["kind"] == "npy-folder"
+    assert len(loaded.arrays["x_train"]) == 500 and loaded.samples["train"].total == 3000
+    assert loaded.samples["train"].method == "stratified"
+    report = run(build_inputs(data=loaded), select_codes=["DUP001"])
+    (dup,) = report.findings
+    assert dup.evidence["count"] == 7 and dup.evidence["eval_images"] == 600
+    assert [2990, 593] in dup.evidence["pairs"]
+    split = report.to_dict()["inputs"]["splits"]["train"]
+    assert split["sample"]["taken"] == 500 and split["sample"]["total"] == 3000
+
+
+def test_npy_folder_finds_the_scale_bug(tmp_path, make_images, make_labels):
+    d = _npy_folder(tmp_path / "arrays", make_images, make_labels, test_scale="raw-float")
+    np.save(d / "x_train.npy", make_images(3000, scale="unit", seed=1))
+    res = run_cli("check", "--data", str(d), "--json")
+    report = json.loads(res.stdout)
+    assert res.returncode == 1
+    assert report["verdict"]["cause"] == "eval-input-scale-mismatch"
+
+
+@pytest.mark.parametrize("problem, match", [
+    ("missing labels", "no y_test.npy"),
+    ("short file", "short by"),
+    ("object array", "not a .npy array|not a numeric"),
+    ("length mismatch", "different lengths"),
+])
+def test_npy_folder_bad_input(tmp_path, make_images, make_labels, problem, match):
+    d = _npy_folder(tmp_path / "arrays", make_images, make_labels, n_train=100, n_test=50)
+    if problem == "missing labels":
+        (d / "y_test.npy").unlink()
+    elif problem == "short file":
+        raw = (d / "x_train.npy").read_bytes()
+        (d / "x_train.npy").write_bytes(raw[: len(raw) // 2])
+    elif problem == "object array":
+        np.save(d / "y_train.npy", np.array([{"a": 1}] * 100, dtype=object), allow_pickle=True)
+    else:
+        np.save(d / "y_train.npy", make_labels(90))
+    with pytest.raises(InputError, match=match):
+        load_data_path(d)
+
+
+def test_memmap_given_to_diagnose_is_sampled_not_paged_in(tmp_path, make_images, make_labels, monkeypatch):
+    from cifar_doctor.api import build_inputs
+
+    monkeypatch.setattr("cifar_doctor.api.SAMPLE_IMAGES", 400)
+    np.save(tmp_path / "x.npy", make_images(2000, seed=4))
+    x = np.load(tmp_path / "x.npy", mmap_mode="r")
+    inputs = build_inputs(x_train=x, y_train=make_labels(2000), x_test=make_images(100, seed=5),
+                          y_test=make_labels(100))
+    tr = inputs.splits["train"]
+    assert len(tr.x) == 400 and tr.count == 2000 and not isinstance(tr.x, np.memmap)
+    assert np.array_equal(np.concatenate(list(tr.chunks(512))), np.asarray(x))
+
+
+# --- image folders ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """The bundled CIFAR-10 sample written as train/ and test/ class folders of PNGs."""
+    from PIL import Image
+
+    sample = Path(__file__).resolve().parent.parent / "cifar_doctor" / "data" / "cifar10_sample.npz"
+    if not sample.exists():
+        pytest.skip("bundled sample not built")
+    root = tmp_path_factory.mktemp("photos")
+    with np.load(sample) as d:
+        arrays = {k: d[k] for k in d.files}
+    for split, n in (("train", 600), ("test", 300)):
+        x, y = arrays[f"x_{split}"][:n], arrays[f"y_{split}"][:n].reshape(-1)
+        for i in range(n):
+            folder = root / split / CLASSES[int(y[i])]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(x[i]).save(folder / f"{i:04d}.png")
+    return root
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _codes(report) -> dict[str, object]:
+    return {f["code"]: f for f in report["findings"]}
+
+
+def test_clean_folders_raise_no_folder_finding(photos):
+    res = run_cli("check", "--data", str(photos), "--json")
+    report = json.loads(res.stdout)
+    assert res.returncode in (0, 1), res.stderr
+    assert not {"DAT005", "DAT006", "DAT007", "DAT008", "DUP001"} & set(_codes(report))
+    folders = report["inputs"]["folders"]
+    assert folders["splits"]["train"]["images"] == 600 and folders["target_size"] == [32, 32]
+    skipped = {c["code"]: c for c in report["checks"]}
+    assert skipped["LBL009"]["status"] == "skipped"  # files listed by class are not the feeding order
+
+
+def test_folders_find_copied_test_images(photos, tmp_path):
+    import shutil
+
+    root = _copy(photos, tmp_path / "photos")
+    copied = sorted((root / "test").rglob("*.png"))[:50]
+    for p in copied:
+        shutil.copy(p, root / "train" / p.parent.name / f"copy_{p.name}")
+    report = json.loads(run_cli("check", "--data", str(root), "--json").stdout)
+    dup = _codes(report)["DUP001"]
+    assert dup["evidence"]["count"] == 50
+    train_file, test_file = dup["evidence"]["files"][0]
+    assert Path(train_file).name == f"copy_{Path(test_file).name}"
+
+
+def test_folders_missing_class_shifts_ids(photos, tmp_path):
+    import shutil
+
+    root = _copy(photos, tmp_path / "photos")
+    shutil.rmtree(root / "test" / "bird")
+    res = run_cli("check", "--data", str(root), "--json")
+    report = json.loads(res.stdout)
+    f = _codes(report)["DAT005"]
+    assert f["severity"] == "error" and f["evidence"]["missing_in_eval"] == ["bird"]
+    assert f["evidence"]["shifted_ids"]["cat"] == [3, 2]
+    assert report["verdict"]["cause"] == "eval-labels-misaligned" and res.returncode == 1
+
+
+def test_folders_grayscale_class_and_broken_file(photos, tmp_path):
+    from PIL import Image
+
+    root = _copy(photos, tmp_path / "photos")
+    for p in (root / "test" / "frog").glob("*.png"):
+        Image.open(p).convert("L").save(p)
+    good = next((root / "train" / "dog").glob("*.png"))
+    (root / "train" / "dog" / "broken.png").write_bytes(good.read_bytes()[:60])
+    report = json.loads(run_cli("check", "--data", str(root), "--json").stdout)
+    codes = _codes(report)
+    assert codes["DAT007"]["evidence"]["classes"][0]["class"] == "frog"
+    assert "broken.png" in codes["DAT006"]["evidence"]["files"][0]
+
+
+def test_train_and_eval_folders_given_apart(photos):
+    res = run_cli("check", "--train", str(photos / "train"), "--eval", str(photos / "test"), "--json")
+    assert res.returncode in (0, 1), res.stderr
+    assert json.loads(res.stdout)["inputs"]["folders"]["splits"]["test"]["images"] == 300
+    bad = run_cli("check", "--train", str(photos / "train"))
+    assert bad.returncode == 2 and "--eval" in bad.stderr
+
+
+def test_folders_and_npy_do_not_import_tensorflow(photos, tmp_path, make_images, make_labels):
+    d = _npy_folder(tmp_path / "arrays", make_images, make_labels, n_train=200, n_test=100)
+    code = (
+        "import sys\n"
+        "from cifar_doctor.api import build_inputs\n"
+        "from cifar_doctor.engine import run\n"
+        "from cifar_doctor.sources.datasets import load_data_path\n"
+        f"for p in ({str(photos)!r}, {str(d)!r}):\n"
+        "    run(build_inputs(data=load_data_path(p)))\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+# --- tf.data, PyDataset, iterators ---------------------------------------------------------------------
+@pytest.mark.tf
+def test_tf_data_gives_the_same_verdict_as_the_arrays(make_images, make_labels):
+    import tensorflow as tf
+
+    from cifar_doctor import diagnose
+
+    x_train, y_train = make_images(1200, scale="unit", seed=1), make_labels(1200)
+    x_test, y_test = make_images(400, scale="raw-float", seed=2), make_labels(400, seed=2)
+    x_test[:20] = x_train[:20] * 255  # leaked, on the test scale
+    arrays = diagnose(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(64)
+    test_ds = tf.data.Dataset.from_tensor_slices({"image": x_test, "label": y_test})  # unbatched, dict elements
+    piped = diagnose(x_train=train_ds, x_test=test_ds)
+    assert piped.verdict.cause == arrays.verdict.cause == "eval-input-scale-mismatch"
+    assert {f.code for f in piped.findings} == {f.code for f in arrays.findings}
+    dup = next(f for f in piped.findings if f.code == "DUP001")
+    assert dup.evidence["count"] == 20
+    splits = piped.to_dict()["inputs"]["splits"]
+    assert splits["test"]["sample"]["total"] == 400 and splits["train"]["source"] == "tf.data pipeline"
+
+
+@pytest.mark.tf
+def test_pydataset_and_generators(make_images, make_labels):
+    import keras
+
+    from cifar_doctor import diagnose
+
+    x, y = make_images(300, scale="unit"), make_labels(300)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return x[i * 30:(i + 1) * 30], y[i * 30:(i + 1) * 30]
+
+    gen = ((x[i:i + 50] * 255, y[i:i + 50]) for i in range(0, 300, 50))
+    report = diagnose(x_train=Batches(), x_test=gen)
+    assert report.verdict.cause == "eval-input-scale-mismatch"
+    assert report.to_dict()["inputs"]["splits"]["test"]["sample"]["method"] == "head"
+
+
+def test_folders_eval_images_of_another_size(photos, tmp_path):
+    from PIL import Image
+
+    root = _copy(photos, tmp_path / "photos")
+    for p in (root / "test").rglob("*.png"):
+        Image.open(p).resize((96, 96)).save(p)
+    for p in list((root / "train" / "ship").glob("*.png"))[:5]:
+        Image.open(p).resize((40, 32)).save(p)
+    report = json.loads(run_cli("check", "--data", str(root), "--json").stdout)
+    by_split = {f["split"]: f for f in report["findings"] if f["code"] == "DAT008"}
+    assert by_split["test"]["severity"] == "warning" and by_split["test"]["evidence"]["ratio"] == 3.0
+    assert by_split["train"]["severity"] == "info" and "32x40" in by_split["train"]["evidence"]["sizes"]

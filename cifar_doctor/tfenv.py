@@ -5,20 +5,22 @@ descriptor 2 while they load, before absl's logging is initialised, so
 `TF_CPP_MIN_LOG_LEVEL` cannot hide them (`WARNING: All log messages before
 absl::InitializeLog() is called are written to STDERR`, `I0000 ... oneDNN
 custom operations are on`, `Could not find cuda drivers on your machine`,
-once per native library that loads), and the first device initialisation adds
+once per native library that loads), and the first device probe adds
 `E0000 ... failed call to cuInit` on a machine without a GPU. None of it is
 about the user's model or data.
 
-`import_keras()` sets the logging variables (unless the user set them), then
-imports Keras and, from the command line, initialises TensorFlow's devices
-with file descriptor 2 pointed at a temporary file; the descriptor is restored
-afterwards and the captured text dropped. Nothing is hidden when:
+From the command line (`set_cli()`), `import_keras()` sets the logging
+variables (unless the user set them), then imports Keras and lists
+TensorFlow's physical devices with file descriptor 2 pointed at a temporary file; the
+descriptor is restored afterwards and the captured text dropped. Nothing is
+hidden when:
 
 - the import fails: the captured text is written to stderr before the error
   propagates, so a broken installation still says why;
 - `--debug` is given (`set_debug(True)`) or `CIFAR_DOCTOR_DEBUG` is set;
-- Keras or TensorFlow was already imported by the process (a notebook, the
-  user's own script calling `diagnose`): nothing is redirected or configured.
+- the caller is a library user's process (`DoctorCallback`, `diagnose` in a
+  notebook), or Keras or TensorFlow was already imported: Keras is imported
+  as a plain `import keras` would, and nothing is redirected or configured.
 
 Example:
 
@@ -45,7 +47,7 @@ QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2", "ABSL_MIN_LOG
 #: Setting it to anything non-empty shows everything, as `--debug` does.
 DEBUG_ENV = "CIFAR_DOCTOR_DEBUG"
 
-_state = {"debug": False, "devices": False, "cli": False}
+_state = {"debug": False, "cli": False}
 
 
 def set_debug(debug: bool) -> None:
@@ -54,10 +56,11 @@ def set_debug(debug: bool) -> None:
 
 
 def set_cli(cli: bool = True) -> None:
-    """The process is the command line: also initialise TensorFlow's devices quietly at import.
+    """The process is the command line: import Keras quietly and probe TensorFlow's devices with it.
 
-    A library caller's process is left to configure its devices itself (memory
-    growth must be set before they are initialised).
+    A library caller's process (`DoctorCallback`, `diagnose` in a notebook) is
+    left as the user set it up: its logging variables and file descriptors are
+    not touched.
     """
     _state["cli"] = bool(cli)
 
@@ -106,17 +109,21 @@ def silenced_stderr_fd() -> Iterator[None]:
                     os.write(2, captured)
 
 
-def _init_devices(keras: ModuleType) -> None:
-    """Create TensorFlow's eager context (the CUDA probe and its error line happen here)."""
+def _probe_devices(keras: ModuleType) -> None:
+    """List TensorFlow's physical devices: the CUDA probe (and its `cuInit` error line) happens here.
+
+    Listing physical devices does not initialise them, so memory growth and
+    logical devices (`training.strategy`) can still be configured afterwards.
+    """
     try:
         backend = keras.backend.backend()
-    except Exception:  # noqa: BLE001 - an odd Keras: nothing to initialise
+    except Exception:  # noqa: BLE001 - an odd Keras: nothing to probe
         return
     if backend != "tensorflow":
         return
     import tensorflow as tf
 
-    tf.config.list_logical_devices()
+    tf.config.list_physical_devices()
 
 
 def import_keras() -> ModuleType:
@@ -130,7 +137,7 @@ def import_keras() -> ModuleType:
             native libraries' output is shown on stderr first.
     """
     first = "keras" not in sys.modules and "tensorflow" not in sys.modules
-    if not first or debugging():
+    if not first or not _state["cli"] or debugging():
         import keras
 
         return keras
@@ -139,9 +146,7 @@ def import_keras() -> ModuleType:
     with silenced_stderr_fd():
         import keras
 
-        if _state["cli"] and not _state["devices"]:
-            _state["devices"] = True
-            _init_devices(keras)
+        _probe_devices(keras)
     return keras
 
 

@@ -130,6 +130,10 @@ def build_inputs(
 def _array(a: Any, name: str) -> Any:
     if a is None:
         return None
+    from .lazy import is_lazy
+
+    if is_lazy(a):  # images computed on demand (compare): the readers take them a chunk at a time
+        return a
     arr = np.asarray(a)
     if arr.dtype == object:
         raise invalid_value(name, arr, received=f"an object array of shape {arr.shape}", error=InputError,

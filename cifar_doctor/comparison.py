@@ -57,6 +57,10 @@ class RunResult:
         seconds: Wall seconds of training and diagnosis.
         train_seconds: Wall seconds of `model.fit`.
         stopped_early: Set when the run stopped before its planned epochs.
+        training: How the optimizer steps were made: batch size and steps per
+            epoch (`scaled_from` and `reason` when the batch was scaled for
+            small data), global and per-replica batch, gradient accumulation,
+            the strategy with its replicas' devices, mixed precision.
     """
 
     name: str
@@ -71,6 +75,7 @@ class RunResult:
     seconds: float = 0.0
     train_seconds: float = 0.0
     stopped_early: EarlyStop | None = None
+    training: Mapping[str, Any] = field(default_factory=dict)
 
     def series(self, key: str) -> list[float]:
         return list(self.history.get(key) or [])
@@ -88,6 +93,7 @@ class RunResult:
             "seconds": self.seconds,
             "train_seconds": self.train_seconds,
             "stopped_early": self.stopped_early.to_dict() if self.stopped_early else None,
+            "training": plain(dict(self.training)) if self.training else None,
             "report": self.report.to_dict(),
         }
 

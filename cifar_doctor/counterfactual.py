@@ -10,6 +10,7 @@ accuracy" becomes a measured result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Mapping
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from .diagnosis import CONFIRMING_ACCURACY_GAIN
 from .findings import Finding, plain
 from .inputs import Inputs
+from .lazy import MappedImages, is_lazy
 
 #: Images evaluated per counterfactual. Enough for +-1.5 accuracy points at
 #: 95% on a 10-class problem, and a few seconds on a CPU.
@@ -96,10 +98,11 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counter
             continue
         seen.add(key)
         n = min(len(split.x), MAX_EVAL_IMAGES)
-        x, y = split.x[:n], split.y[:n]
+        x, y = (split.x.head(n) if is_lazy(split.x) else split.x[:n]), split.y[:n]
         try:
             before = inputs.evaluate(x, y)
-            after = inputs.evaluate(apply_transform(x, tr), y)
+            # the fixed images are computed a chunk at a time as the model reads them, never all at once
+            after = inputs.evaluate(MappedImages(x, partial(apply_transform, transform=tr), elementwise=False), y)
         except Exception as exc:  # reported, never fatal
             results.append(Counterfactual(f.code, split.name, tr, error=str(exc)))
             continue

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 #: Version of the JSON documents (`Report`, `cifar_doctor.comparison.ComparisonReport`).
 #: Bump the major on an incompatible change. 2.0: `compare` writes a comparison
 #: document holding every run's full report (the report of `check` and `watch` is unchanged).
-SCHEMA_VERSION = "2.0"
+#: 2.1: each run of `compare` adds `training` (batch plan, strategy, replicas, mixed precision).
+SCHEMA_VERSION = "2.1"
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 

@@ -284,7 +284,10 @@ def image_stats(x: Any) -> ImageStats:
     >>> image_stats(np.full((2, 4, 4, 3), 255, np.uint8)).scheme
     'raw-uint8'
     """
-    x = np.asarray(x)
+    from .lazy import is_lazy
+
+    if not is_lazy(x):  # images computed on demand are read chunk by chunk below, never whole
+        x = np.asarray(x)
     if x.ndim < 2 or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise InputError(
             "Invalid image array",

@@ -30,6 +30,8 @@ FLAGS: dict[str, str] = {
     "fail_on": "--fail-on",
     "names": "RECIPE",
     "output": "--output",
+    "strategy": "--strategy",
+    "devices": "--devices",
 }
 
 #: How a `check` user supplies each requirement, shown after a skip reason.

@@ -22,7 +22,8 @@ def compare(
     limit: Optional[str] = typer.Option(None, "--limit", metavar="N",
                                         help="Train on a stratified subset of N >= 10 images (test capped at N)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b",
-                                             help="Batch size for every run (default: each recipe's own)."),
+                                             help="Batch size for every run (default: each recipe's own, scaled "
+                                                  "down on small data to at least 50 steps per epoch)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the subset, the initial weights and the shuffling."),
     deterministic: bool = typer.Option(False, "--deterministic",
                                        help="Also enable TensorFlow op determinism (slower)."),
@@ -35,6 +36,13 @@ def compare(
     save: Optional[Path] = typer.Option(None, "--save", metavar="DIR",
                                         help="Write per-run history CSV/JSON, model .keras, curves PNG and reports "
                                              "into DIR (new or empty)."),
+    strategy: str = typer.Option("default", "--strategy", metavar="NAME",
+                                 help="tf.distribute strategy: default, mirrored (local GPUs, else the CPU's logical "
+                                      "devices), multiworker (MultiWorkerMirroredStrategy; reads TF_CONFIG)."),
+    devices: Optional[int] = typer.Option(None, "--devices", metavar="N",
+                                          help="Split the CPU into N logical devices first (test a strategy on CPU)."),
+    mixed_precision: bool = typer.Option(False, "--mixed-precision",
+                                         help="Train under the Keras policy mixed_float16 (float32 output layer)."),
     fmt: Format = format_option(),
     json_flag: bool = json_option(),
     output: Optional[Path] = output_option(),
@@ -43,7 +51,10 @@ def compare(
                                            "comparison that ran is a success."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
-    """Train recipes side by side on CIFAR-10 and diagnose each run (data checks, curves, counterfactual)."""
+    """Train recipes side by side on CIFAR-10 and diagnose each run (data checks, curves, counterfactual).
+
+    Trains with TensorFlow (Keras 3 on the TensorFlow backend), from one uint8 copy of the data.
+    """
     validate_fail_on(fail_on)
     check_output(output, [data])
     from ..training.compare import compare as run_compare
@@ -51,6 +62,7 @@ def compare(
 
     report = run_compare(recipes, epochs=epochs, limit=limit, batch_size=batch_size, seed=seed,
                          deterministic=deterministic, data=data, until_verdict=until_verdict, save=save,
-                         progress=LiveView(enabled=not quiet))
+                         progress=LiveView(enabled=not quiet), strategy=strategy, devices=devices,
+                         mixed_precision=mixed_precision)
     emit(report, output_format(fmt, json_flag), output)
     raise typer.Exit(exit_for(report, fail_on))

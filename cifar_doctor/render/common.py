@@ -122,3 +122,30 @@ def history_read_line(inputs: dict[str, Any]) -> str | None:
         text += f" ({'; '.join(details)})"
     source = inputs.get("log")
     return f"{text}, from {source}." if source else text + "."
+
+
+def training_line(training: dict[str, Any] | None) -> str | None:
+    """How a `compare` run made its optimizer steps, in one sentence (from `runs[i].training`)."""
+    if not training:
+        return None
+    parts = [f"batch {training['batch_size']}, {training['steps_per_epoch']} optimizer steps per epoch"]
+    if training.get("scaled_from"):
+        parts[0] += f" (scaled from the recipe's {training['scaled_from']['batch_size']} for small data)"
+    elif training.get("batch_size_source") == "given":
+        parts[0] += " (given)"
+    st = training.get("strategy") or {}
+    if st:
+        devices = ", ".join(st.get("devices") or []) or "default placement"
+        where = f"strategy {st.get('name', 'default')}: {plural(int(st.get('replicas', 1)), 'replica')} ({devices})"
+        if int(st.get("replicas", 1)) > 1:
+            where += (f", per-replica batch {training['per_replica_batch_size']} "
+                      f"(global {training['global_batch_size']} = per-replica x replicas)")
+        if int(st.get("workers", 1)) > 1:
+            where += f", {st['workers']} workers"
+        parts.append(where)
+        if st.get("mixed_precision"):
+            parts.append(f"mixed precision {st['mixed_precision']} (output {training.get('output_dtype') or '?'})")
+    if int(training.get("gradient_accumulation_steps", 1)) > 1:
+        parts.append(f"each batch computed as {training['gradient_accumulation_steps']} micro-batches of "
+                     f"{training['micro_batch_size']} with accumulated gradients")
+    return "; ".join(parts) + "."

@@ -13,6 +13,8 @@ from .common import (
     finding_codes,
     fmt_value,
     history_read_line,
+    sample_line,
+    training_line,
 )
 
 
@@ -29,6 +31,9 @@ def to_markdown(report: Any) -> str:
     read = history_read_line(d["inputs"])
     if read:
         lines += [f"_{read}_", ""]
+    sampled = sample_line(d["inputs"])
+    if sampled:
+        lines += [f"_{sampled}_", ""]
     for cf in d.get("counterfactuals", []):
         if "summary" in cf:
             lines += [f"> {cf['summary']}", ""]
@@ -86,6 +91,10 @@ def _comparison(d: dict[str, Any]) -> list[str]:
         v = r["report"]["verdict"]
         lines += [f"### Run: {r['name']}", "", f"**Verdict: `{v['cause']}`** (confidence {v['confidence']:.2f})", "",
                   v["explanation"], ""]
+        line = training_line(r.get("training"))
+        if line:
+            lines += [f"Training: {line}" + (f" {r['training']['reason']}." if r["training"].get("reason") else ""),
+                      ""]
         stopped = r.get("stopped_early")
         if stopped:
             lines += [f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: {stopped['reason']}.",

@@ -24,9 +24,11 @@ from .common import (
     epoch_rows,
     history_read_line,
     evidence_lines,
+    sample_line,
     finding_codes,
     fmt_metric,
     spark,
+    training_line,
 )
 
 VERDICT_STYLE = {"healthy": "green", "insufficient-evidence": "yellow"}
@@ -127,6 +129,11 @@ def run_panel(r: dict[str, Any]) -> Panel:
         f"{r.get('seconds', 0):.0f} s",
         style="dim",
     )
+    line = training_line(r.get("training"))
+    if line:
+        body.append("\nTraining: " + line, style="dim")
+        if (r.get("training") or {}).get("reason"):
+            body.append("\n" + r["training"]["reason"] + ".", style="dim")
     stopped = r.get("stopped_early")
     if stopped:
         body.append(f"\nStopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
@@ -178,6 +185,9 @@ def print_report(report: Any, console: Console | None = None, file: Any = None) 
     read = history_read_line(d["inputs"])
     if read:
         console.print(Text(read, style="dim"))
+    sampled = sample_line(d["inputs"])
+    if sampled:
+        console.print(Text(sampled, style="dim"))
     for cf in d.get("counterfactuals", []):
         if "summary" in cf:
             style = "green" if cf.get("confirmed") else "yellow"

@@ -855,7 +855,9 @@ def make_evaluator(model: Any, *, loss: str | None = None, from_logits: bool | N
         return np.concatenate(parts) if parts else np.zeros((0, info.output_units or 1), np.float32)
 
     def evaluate(x: Any, y: Any) -> dict[str, float]:
-        x = np.asarray(x)
+        from ..lazy import is_lazy
+
+        x = x if is_lazy(x) else np.asarray(x)  # images computed on demand are predicted chunk by chunk
         y = np.asarray(y)
         if len(x) != len(y):
             raise InputError("Cannot evaluate the model", expected="as many labels as images",

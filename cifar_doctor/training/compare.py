@@ -1,15 +1,19 @@
 """Train recipes side by side and diagnose each run with the engine.
 
-`compare(["original", "fixed"], ...)` checks its arguments (`runs`), loads the
-data once, then for each recipe: applies its NumPy pipeline (one float32 copy
-per split), trains its model (`cifar_doctor.training.fit.train`), optionally
+`compare(["original", "fixed"], ...)` checks its arguments (`runs`), sets up
+the strategy (`strategy.configure`), loads the data once (uint8), then for each
+recipe: takes its pipeline as images scaled on demand (`Recipe.feed`: no float32
+copy of a split), plans its batches (`feed.plan_batches`: small-data scaling,
+per-replica batches, gradient accumulation when a batch would not fit in
+memory), trains its model from `tf.data` (`cifar_doctor.training.fit.train`), optionally
 stopping once the verdict is certain (`until_verdict`), and diagnoses the run
 through `cifar_doctor.api.build_inputs` + `cifar_doctor.engine.run` with the
 run's data, history and trained model: the data checks, the history checks,
 the verdict and, for a proposed data fix, the counterfactual. It returns a
 `cifar_doctor.comparison.ComparisonReport` holding every run's report;
-`--save` writes the artifacts (`artifacts`). Progress goes to a `Progress`
-(the CLI's is `cifar_doctor.cli.progress.LiveView`).
+`--save` writes the artifacts (`artifacts`). Each run's model and datasets
+are released (`keras.backend.clear_session()`) before the next one. Progress
+goes to a `Progress` (the CLI's is `cifar_doctor.cli.progress.LiveView`).
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ def compare(
     until_verdict: bool = False,
     save: Path | None = None,
     progress: Progress | None = None,
+    strategy: str = "default",
+    devices: int | None = None,
+    mixed_precision: bool = False,
 ) -> ComparisonReport:
     """Train each recipe and diagnose each run.
 
@@ -75,7 +82,9 @@ def compare(
         names: Recipe names or `path.py:function` user recipes.
         epochs: Epochs per run. Defaults to `None` (each recipe's own).
         limit: Stratified training subset size (also caps the test split). Defaults to `None` (all).
-        batch_size: Batch size for every run. Defaults to `None` (each recipe's own).
+        batch_size: Batch size for every run. Defaults to `None`: each recipe's
+            own, scaled down on small data so that an epoch has at least
+            `feed.MIN_STEPS_PER_EPOCH` optimizer steps.
         seed: Seed for the subset, the weights and the shuffling. Defaults to `0`.
         deterministic: Also enable TensorFlow op determinism. Defaults to `False`.
         data: A data path as for `check --data`. Defaults to `None` (CIFAR-10 from the
@@ -83,48 +92,83 @@ def compare(
         until_verdict: Stop each run once its verdict is certain. Defaults to `False`.
         save: A new or empty directory for per-run artifacts. Defaults to `None`.
         progress: Where progress goes. Defaults to `None` (nowhere).
+        strategy: `default`, `mirrored` or `multiworker` (`tf.distribute`; see
+            `cifar_doctor.training.strategy`). Defaults to `"default"`.
+        devices: Split the CPU into this many logical devices first. Defaults to `None`.
+        mixed_precision: Train under the Keras policy `mixed_float16`. Defaults to `False`.
 
     Returns:
         A `ComparisonReport`: one `RunResult` (with its full `Report`) per run, and the comparison.
 
     Raises:
         UsageError: a bad argument (named as the parameter), before any data is read.
+
+    Example:
+
+    >>> report = compare(["original", "fixed"], limit=600, epochs=1)  # doctest: +SKIP
+    >>> [r.report.verdict.cause for r in report.runs]  # doctest: +SKIP
+    ['eval-input-scale-mismatch', 'healthy']
     """
+    from .strategy import check_options, configure, reset_precision
+
     limit = parse_limit(limit)
     check_positive(epochs=epochs, batch_size=batch_size)
+    check_options(strategy, devices)
     specs = resolve(names)
     check_save_dir(save)
-    raw, description = load_arrays(data)
-    progress = progress or Silent()
-    states = [RunState(s.name, epochs=int(epochs or s.recipe.epochs)) for s in specs]
-    runs: list[RunResult] = []
-    progress.start(states)
+    placement = configure(strategy, devices=devices, mixed_precision=mixed_precision)
     try:
-        for spec, state in zip(specs, states):
-            run, model = _one_run(spec, state, raw, description, progress, epochs=epochs, limit=limit,
-                                  batch_size=batch_size, seed=seed, deterministic=deterministic,
-                                  until_verdict=until_verdict)
-            runs.append(run)
-            if save is not None:
-                save_run(save, run, model)
-            del model
-            gc.collect()
+        raw, description = load_arrays(data)
+        progress = progress or Silent()
+        states = [RunState(s.name, epochs=int(epochs or s.recipe.epochs)) for s in specs]
+        runs: list[RunResult] = []
+        progress.start(states)
+        try:
+            for spec, state in zip(specs, states):
+                run, model = _one_run(spec, state, raw, description, progress, epochs=epochs, limit=limit,
+                                      batch_size=batch_size, seed=seed, deterministic=deterministic,
+                                      until_verdict=until_verdict, placement=placement)
+                runs.append(run)
+                if save is not None:
+                    save_run(save, run, model)
+                del model
+                _release()
+        finally:
+            progress.stop()
     finally:
-        progress.stop()
+        if mixed_precision:
+            reset_precision()
     report = ComparisonReport.of(runs)
     if save is not None:
         save_comparison(save, report)
     return report
 
 
+def _release() -> None:
+    """Free the finished run's model, datasets and TensorFlow state before the next run."""
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def feed_arrays(recipe: Any, raw: dict[str, np.ndarray], *, limit: int | None, seed: int) -> dict[str, Any]:
+    """The run's arrays: `recipe.feed` (images scaled on demand), or `preprocess` for a recipe that overrides it."""
+    from .recipes import Recipe
+
+    if type(recipe).preprocess is not Recipe.preprocess and type(recipe).feed is Recipe.feed:
+        return recipe.preprocess(raw, limit=limit, seed=seed)  # a Recipe subclass with its own pipeline
+    return recipe.feed(raw, limit=limit, seed=seed)
+
+
 def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], description: dict[str, Any],
              progress: Progress, *, epochs: int | None, limit: int | None, batch_size: int | None, seed: int,
-             deterministic: bool, until_verdict: bool) -> tuple[RunResult, Any]:
+             deterministic: bool, until_verdict: bool, placement: Any) -> tuple[RunResult, Any]:
     from ..api import build_inputs
     from ..engine import run
 
     state.phase = "preparing"
-    arrays = spec.recipe.preprocess(raw, limit=limit, seed=seed)
+    arrays = feed_arrays(spec.recipe, raw, limit=limit, seed=seed)
     evidence = {"x_train": arrays["x_train"], "y_train": arrays["y_train"], "x_test": arrays["x_test"],
             "y_test": arrays["y_test"], "loss": spec.recipe.loss if isinstance(spec.recipe.loss, str) else None,
             "sources": {"data": description, "recipe": spec.recipe.name}}
@@ -137,13 +181,18 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
 
     t0 = time.perf_counter()
     trained = train(spec.recipe, arrays, epochs=epochs, batch_size=batch_size, seed=seed,
-                    deterministic=deterministic, state=state, on_epoch=on_epoch)
+                    deterministic=deterministic, state=state, on_epoch=on_epoch,
+                    strategy=placement.strategy, small_data=True)
     state.phase = "diagnosing"
     history = dict(trained.history)
     inputs = build_inputs(model=trained.model, history=history, **evidence)
     report = run(inputs)
+    scale = _scale_ratio(inputs)
+    del inputs  # its evaluator holds the model
     state.phase = "done"
     stopped = watch.stopped if watch is not None else None
+    training = dict(trained.plan.to_dict() if trained.plan is not None else {},
+                    strategy=placement.to_dict(), output_dtype=_output_dtype(trained.model))
     result = RunResult(
         name=spec.name,
         recipe=spec.recipe.name,
@@ -153,17 +202,26 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
         | {k: v for k, v in history.items() if k not in HISTORY_KEYS},
         epochs_run=trained.epochs_run,
         report=report,
-        eval_to_train_scale=_scale_ratio(inputs),
+        eval_to_train_scale=scale,
         expected=spec.recipe.expected,
         seconds=round(time.perf_counter() - t0, 1),
         train_seconds=round(trained.seconds, 1),
         stopped_early=stopped,
+        training=training,
     )
     if stopped:
         progress.message(f"{spec.name}: stopped after epoch {stopped.after_epoch}/{stopped.planned_epochs}: "
                          f"{stopped.reason}; saved {stopped.epochs_saved} epochs, about "
                          f"{stopped.seconds_saved_estimate:.0f} s.")
     return result, trained.model
+
+
+def _output_dtype(model: Any) -> str | None:
+    """The dtype of the model's output (float32 expected, also under mixed precision)."""
+    try:
+        return str(getattr(model.outputs[0].dtype, "name", model.outputs[0].dtype))
+    except Exception:  # a subclassed model without symbolic outputs
+        return None
 
 
 def _scale_ratio(inputs: Any) -> float | None:

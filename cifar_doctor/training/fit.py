@@ -21,7 +21,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..tfenv import import_keras, import_tensorflow
+from .feed import TrainingPlan, activation_bytes, dataset, eval_plan, plan_batches
 from .recipes import Recipe
+
+#: Images read at a time when the fed range is noted (50 MB of float32 CIFAR images).
+SCALE_NOTE_CHUNK = 4096
 
 #: The history keys the report uses, as Keras names them (`metrics=["accuracy"]`).
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -93,13 +97,17 @@ class RunState:
         return None
 
 
-def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None = None) -> Any:
+def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None = None,
+                  accumulation: int = 1) -> Any:
     """A Keras callback that keeps `state` current.
 
     Args:
         state: Progress record to update.
         on_epoch: Called after each epoch with the state; returning `True`
             stops training (`model.stop_training`). Defaults to `None`.
+        accumulation: Keras batches per optimizer step (micro-batches whose
+            gradients are accumulated); `state.step` counts optimizer steps.
+            Defaults to `1`.
     """
     keras = import_keras()
 
@@ -112,8 +120,9 @@ def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None =
             state.phase, state.step, state.t_epoch = "training", 0, time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if batch + 1 > state.step:
-                state.step = batch + 1
+            step = (batch + 1) // accumulation
+            if step > state.step:
+                state.step = step
 
         def on_test_begin(self, logs: Any = None) -> None:
             state.phase = "validating"
@@ -140,6 +149,7 @@ class TrainedRun:
         seconds: Wall seconds of `model.fit`.
         epochs_run: Epochs actually trained.
         settings: Epochs, batch size, seed, image counts, optimizer, loss.
+        plan: How the optimizer steps were made (`feed.TrainingPlan`).
     """
 
     model: Any
@@ -147,6 +157,7 @@ class TrainedRun:
     seconds: float
     epochs_run: int
     settings: dict[str, Any]
+    plan: TrainingPlan | None = None
 
 
 def set_seed(seed: int, deterministic: bool = OP_DETERMINISM_DEFAULT) -> None:
@@ -160,16 +171,24 @@ def set_seed(seed: int, deterministic: bool = OP_DETERMINISM_DEFAULT) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def build_compiled(recipe: Recipe) -> Any:
-    """Build and compile the recipe's model."""
+def build_compiled(recipe: Recipe, accumulation: int = 1) -> Any:
+    """Build and compile the recipe's model (`accumulation` micro-batches per optimizer step)."""
     model = recipe.build()
-    recipe.compile(model)
+    _compile(recipe, model, accumulation)
     return model
+
+
+def _compile(recipe: Recipe, model: Any, accumulation: int) -> None:
+    # a user's Recipe subclass may define compile(model) without the accumulation argument
+    if accumulation > 1:
+        recipe.compile(model, gradient_accumulation_steps=accumulation)
+    else:
+        recipe.compile(model)
 
 
 def train(
     recipe: Recipe,
-    arrays: dict[str, np.ndarray],
+    arrays: dict[str, Any],
     *,
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -177,48 +196,68 @@ def train(
     deterministic: bool = OP_DETERMINISM_DEFAULT,
     state: RunState | None = None,
     on_epoch: Callable[[RunState], bool] | None = None,
+    plan: TrainingPlan | None = None,
+    strategy: Any = None,
+    small_data: bool = False,
 ) -> TrainedRun:
-    """Train `recipe` on preprocessed `arrays`, validating on the test split each epoch.
+    """Train `recipe` on `arrays`, validating on the test split each epoch.
+
+    The images are streamed to the model by `tf.data` (`cifar_doctor.training.feed.dataset`):
+    from one uint8 copy, scaled per batch, when `arrays` come from `Recipe.feed`.
 
     Args:
         recipe: The recipe (model builder, compile settings).
-        arrays: `x_train`, `y_train`, `x_test`, `y_test` as `recipe.preprocess` returns them.
+        arrays: `x_train`, `y_train`, `x_test`, `y_test` as `recipe.feed` (or `recipe.preprocess`) returns them.
         epochs: Epochs. Defaults to `None` (the recipe's).
         batch_size: Batch size. Defaults to `None` (the recipe's).
         seed: Seed set before the model is built. Defaults to `0`.
         deterministic: Also enable TensorFlow op determinism. Defaults to `False`.
         state: Progress record for a live view. Defaults to `None` (a fresh one).
         on_epoch: Called after each epoch; returning `True` stops training. Defaults to `None`.
+        plan: The batch plan (`feed.plan_batches`). Defaults to `None`: the
+            batch size as given or the recipe's, gradient accumulation as memory requires.
+        strategy: A `tf.distribute.Strategy` to build, compile and train under.
+            Defaults to `None` (the default strategy).
+        small_data: Scale the recipe's batch size down on small data
+            (`feed.small_data_batch`) unless `batch_size` is given. Defaults to `False`.
 
     Returns:
         A `TrainedRun`.
     """
+    import contextlib
+
     epochs = int(epochs or recipe.epochs)
-    batch_size = int(batch_size or recipe.batch_size)
     x_train, y_train = arrays["x_train"], arrays["y_train"]
     x_test, y_test = arrays["x_test"], arrays["y_test"]
     n = int(len(x_train))
     state = state or RunState(recipe.name)
-    state.epochs, state.batch_size, state.train_images = epochs, batch_size, n
-    state.steps = math.ceil(n / batch_size)
     state.phase = "preparing"
     state.t_start = time.perf_counter()
     set_seed(seed, deterministic)
-    model = build_compiled(recipe)
-    callback = make_callback(state, on_epoch)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    replicas = int(getattr(strategy, "num_replicas_in_sync", 1) or 1)
+    with scope:
+        model = recipe.build()
+        if plan is None:
+            plan = plan_batches(recipe.batch_size, epochs, n, given=batch_size, scale_small=small_data,
+                                replicas=replicas,
+                                activation_bytes_per_image=activation_bytes(model))
+        _compile(recipe, model, plan.accumulation)
+    state.epochs, state.batch_size, state.train_images = epochs, plan.batch_size, n
+    state.steps = plan.steps_per_epoch
+    train_ds = dataset(x_train, y_train, plan, shuffle=True, seed=seed)
+    val_ds = dataset(x_test, y_test, eval_plan(plan), shuffle=False)
+    callback = make_callback(state, on_epoch, plan.accumulation)
     t0 = time.perf_counter()
-    model.fit(
-        x_train, y_train,
-        batch_size=batch_size, epochs=epochs, verbose=0,
-        validation_data=(x_test, y_test),
-        callbacks=[callback],
-    )
+    model.fit(train_ds, epochs=epochs, verbose=0, validation_data=val_ds, callbacks=[callback], shuffle=False)
     seconds = time.perf_counter() - t0
+    del train_ds, val_ds
     history = {k: list(v) for k, v in state.history.items()}
     optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     settings = {
         "epochs": epochs,
-        "batch_size": batch_size,
+        "batch_size": plan.batch_size,
         "seed": seed,
         "deterministic": bool(deterministic),
         "train_images": n,
@@ -228,12 +267,15 @@ def train(
         "train_scale": _scale_note(x_train),
         "test_scale": _scale_note(x_test),
     }
-    return TrainedRun(model, history, seconds, state.epoch, settings)
+    return TrainedRun(model, history, seconds, state.epoch, settings, plan)
 
 
-def _scale_note(x: np.ndarray) -> dict[str, Any]:
-    """dtype and value range of what the model was fed (cheap: a strided sample)."""
-    flat = np.asarray(x).reshape(-1)
-    sample = flat[:: max(1, flat.size // 200_000)]
-    return {"dtype": str(x.dtype), "min": float(sample.min()) if sample.size else None,
-            "max": float(sample.max()) if sample.size else None}
+def _scale_note(x: Any) -> dict[str, Any]:
+    """dtype and value range of what the model was fed (read a chunk at a time)."""
+    lo = hi = None
+    for start in range(0, len(x), SCALE_NOTE_CHUNK):
+        chunk = np.asarray(x[start:start + SCALE_NOTE_CHUNK])
+        if chunk.size:
+            lo = float(chunk.min()) if lo is None else min(lo, float(chunk.min()))
+            hi = float(chunk.max()) if hi is None else max(hi, float(chunk.max()))
+    return {"dtype": str(x.dtype), "min": lo, "max": hi}

@@ -10,6 +10,7 @@ User recipes follow the same protocol (see `cifar_doctor.training.user_recipe`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -43,6 +44,19 @@ def stratified_indices(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
         quota[i] += 1
     picks = [rng.choice(np.flatnonzero(y == c), size=q, replace=False) for c, q in zip(classes, quota)]
     return np.sort(np.concatenate(picks))
+
+
+def subset(arrays: dict[str, np.ndarray], limit: int | None, seed: int = 0) -> tuple[Any, Any, Any, Any]:
+    """`x_train, y_train, x_test, y_test`, or a stratified subset of `limit` training (and at most
+    `limit` test) images, deterministic for `seed`."""
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    x_test, y_test = arrays["x_test"], arrays["y_test"]
+    if limit is not None:
+        idx = stratified_indices(y_train, limit, seed)
+        x_train, y_train = x_train[idx], np.asarray(y_train)[idx]
+        tidx = stratified_indices(y_test, min(limit, len(y_test)), seed)
+        x_test, y_test = x_test[tidx], np.asarray(y_test)[tidx]
+    return x_train, y_train, x_test, y_test
 
 
 def _scale(x: np.ndarray, divide: bool) -> np.ndarray:
@@ -91,28 +105,70 @@ class Recipe:
                 at most this many test images). Defaults to `None` (all).
             seed: Seed of the subset. Defaults to `0`.
         """
-        x_train, y_train = arrays["x_train"], arrays["y_train"]
-        x_test, y_test = arrays["x_test"], arrays["y_test"]
-        if limit is not None:
-            idx = stratified_indices(y_train, limit, seed)
-            x_train, y_train = x_train[idx], np.asarray(y_train)[idx]
-            tidx = stratified_indices(y_test, min(limit, len(y_test)), seed)
-            x_test, y_test = x_test[tidx], np.asarray(y_test)[tidx]
-        classes = NUM_CLASSES
+        fed = self.feed(arrays, limit=limit, seed=seed)
+        return {k: np.asarray(v) for k, v in fed.items()}
+
+    def feed(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
+             ) -> dict[str, Any]:
+        """This recipe's pipeline, with the images scaled on demand from the uint8 arrays.
+
+        The same values as `preprocess`, but `x_train` and `x_test` are
+        `cifar_doctor.lazy.MappedImages` over the (subset of the) uint8 images:
+        each read applies the recipe's scaling to the images it selects, so no
+        float32 copy of a whole split is made. `compare` trains and diagnoses
+        from these (`cifar_doctor.training.feed` streams them to the model).
+
+        Args:
+            arrays: `x_train`, `y_train`, `x_test`, `y_test` as loaded (0-255).
+            limit: As for `preprocess`. Defaults to `None` (all).
+            seed: Seed of the subset. Defaults to `0`.
+
+        Example:
+
+        >>> import numpy as np
+        >>> raw = {"x_train": np.full((20, 32, 32, 3), 255, np.uint8), "y_train": np.arange(20) % 10,
+        ...        "x_test": np.full((10, 32, 32, 3), 255, np.uint8), "y_test": np.arange(10)}
+        >>> fed = RECIPES["original"].feed(raw)
+        >>> float(fed["x_train"][:2].max()), float(fed["x_test"][:2].max())
+        (1.0, 255.0)
+        """
+        from ..lazy import MappedImages
+
+        x_train, y_train, x_test, y_test = subset(arrays, limit, seed)
         if self.loss == "sparse_categorical_crossentropy":
             ytr, yte = np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1)
         else:
-            ytr, yte = one_hot(y_train, classes), one_hot(y_test, classes)
+            ytr, yte = one_hot(y_train, NUM_CLASSES), one_hot(y_test, NUM_CLASSES)
         return {
-            "x_train": _scale(x_train, self.scale_train),
+            "x_train": MappedImages(x_train, partial(_scale, divide=self.scale_train)),
             "y_train": ytr,
-            "x_test": _scale(x_test, self.scale_test),
+            "x_test": MappedImages(x_test, partial(_scale, divide=self.scale_test)),
             "y_test": yte,
         }
 
-    def compile(self, model: Any) -> Any:
-        model.compile(optimizer=self.optimizer(), loss=self.loss, metrics=list(self.metrics))
+    def compile(self, model: Any, gradient_accumulation_steps: int = 1) -> Any:
+        """Compile `model` with the recipe's optimizer, loss and metrics.
+
+        Args:
+            model: The built model.
+            gradient_accumulation_steps: Micro-batches whose averaged gradients
+                make one optimizer update (Keras' optimizer argument of that name);
+                `compare` uses it when a batch would not fit in memory at once.
+                Defaults to `1`.
+        """
+        model.compile(optimizer=with_accumulation(self.optimizer(), gradient_accumulation_steps), loss=self.loss,
+                      metrics=list(self.metrics))
         return model
+
+
+def with_accumulation(optimizer: Any, steps: int) -> Any:
+    """`optimizer` (an instance or a name), rebuilt with `gradient_accumulation_steps=steps` when `steps > 1`."""
+    if steps <= 1:
+        return optimizer
+    keras = import_keras()
+
+    opt = keras.optimizers.get(optimizer)
+    return type(opt).from_config(dict(opt.get_config(), gradient_accumulation_steps=int(steps)))
 
 
 # --- models (Keras is imported only when a model is built) -----------------------------
@@ -135,7 +191,8 @@ def _question_cnn(name: str, conv1: tuple[int, int], conv2: tuple[int, int], den
             layers.Flatten(),
             layers.Dense(dense, activation="relu"),
             layers.Dropout(dropout),
-            layers.Dense(10, activation="softmax"),
+            # float32 output: under mixed precision (compare --mixed-precision) the softmax stays in float32
+            layers.Dense(10, activation="softmax", dtype="float32"),
         ],
         name=name,
     )
@@ -174,7 +231,7 @@ def _keras_example_model() -> Any:
             layers.Flatten(),
             layers.Dense(512, activation="relu"),
             layers.Dropout(0.5),
-            layers.Dense(10, activation="softmax"),
+            layers.Dense(10, activation="softmax", dtype="float32"),
         ],
         name="keras_example",
     )

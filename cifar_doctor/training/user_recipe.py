@@ -59,7 +59,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..tfenv import import_keras
-from .recipes import Recipe, stratified_indices
+from .recipes import Recipe, subset
 
 #: Keys of a dict recipe, and those of the arrays a `preprocess` must return.
 DICT_KEYS = ("model", "compile", "fit", "preprocess", "name", "doc")
@@ -261,12 +261,7 @@ class UserRecipe(Recipe):
 
     def preprocess(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
                    ) -> dict[str, np.ndarray]:
-        arrays = dict(arrays)
-        if limit is not None:
-            idx = stratified_indices(arrays["y_train"], limit, seed)
-            arrays["x_train"], arrays["y_train"] = arrays["x_train"][idx], np.asarray(arrays["y_train"])[idx]
-            tidx = stratified_indices(arrays["y_test"], min(limit, len(arrays["y_test"])), seed)
-            arrays["x_test"], arrays["y_test"] = arrays["x_test"][tidx], np.asarray(arrays["y_test"])[tidx]
+        arrays = dict(zip(ARRAY_KEYS, subset(arrays, limit, seed)))
         try:
             out = self.user_preprocess({k: arrays[k] for k in ARRAY_KEYS})
         except BaseException as exc:  # noqa: BLE001
@@ -280,8 +275,16 @@ class UserRecipe(Recipe):
                              expected=f"a dict with {', '.join(ARRAY_KEYS)}", received=str(got))
         return {k: np.asarray(out[k]) for k in ARRAY_KEYS}
 
-    def compile(self, model: Any) -> Any:
+    def feed(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
+             ) -> dict[str, np.ndarray]:
+        """The user's `preprocess` output (arbitrary code: run once, its arrays fed as they are)."""
+        return self.preprocess(arrays, limit=limit, seed=seed)
+
+    def compile(self, model: Any, gradient_accumulation_steps: int = 1) -> Any:
+        from .recipes import with_accumulation
+
         kw = dict(self.compile_kwargs)
+        kw["optimizer"] = with_accumulation(kw.get("optimizer", "rmsprop"), gradient_accumulation_steps)
         kw.setdefault("metrics", ["accuracy"])
         model.compile(**kw)
         return model

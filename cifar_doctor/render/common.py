@@ -97,7 +97,23 @@ def finding_codes(report: dict[str, Any]) -> list[str]:
     return sorted({f["code"] for f in report["findings"]})
 
 
-def history_read_line(inputs: dict[str, Any]) -> str | None:
+def sample_line(inputs: dict[str, Any]) -> str | None:
+    """What the data checks read, when a split was sampled: "Data: a sample of 10,000 of 1,000,000 train images ...".
+
+    None when every image of every split was read.
+    """
+    parts = []
+    limits = None
+    for name, split in (inputs.get("splits") or {}).items():
+        s = split.get("sample")
+        if not s or (s.get("total") is not None and s["taken"] >= s["total"]):
+            continue
+        total = f"{s['total']:,}" if s.get("total") is not None else "an unknown number of"
+        parts.append(f"{s['taken']:,} of {total} {name} images")
+        limits = s.get("limits")
+    if not parts:
+        return None
+    return f"Data: statistics on a sample of {', '.join(parts)}; duplicates on every image. {limits[0].upper()}{limits[1:]}."def history_read_line(inputs: dict[str, Any]) -> str | None:
     """What was read from a training history, in one line: "Log: 5 epochs of loss, val_loss (custom format; ...)".
 
     None when the report has no history. Says how printed names were mapped

@@ -184,6 +184,39 @@ def memmap_source(a: np.ndarray) -> NpySource | None:
     return NpySource(layout, f"{layout.path.name} (memory-mapped, read in chunks)")
 
 
+def _member_offset(path: Path, info) -> int:
+    """Where a stored zip member's bytes start: after its local header, whose name and extra field vary."""
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise InputError(f"Cannot read data: {path} has a damaged zip entry {info.filename!r}",
+                         expected="a complete .npz archive", hint="Write the file again")
+    name_len = int.from_bytes(local[26:28], "little")
+    extra_len = int.from_bytes(local[28:30], "little")
+    return info.header_offset + 30 + name_len + extra_len
+
+
+def load_npz_members(p: Path, members: dict, mapping: dict[str, str], sample_size: int | None = None):
+    """A large npz whose image members are stored uncompressed: read like a folder of `.npy` files."""
+    layouts = {c: read_layout(p, base=_member_offset(p, info), name=mapping[c]) for c, info in members.items()
+               if c.startswith("x_")}
+    labels = {}
+    import zipfile
+
+    with zipfile.ZipFile(p) as zf:
+        for c, info in members.items():
+            if c.startswith("y_"):
+                if info.file_size > MAX_LABEL_BYTES:
+                    raise InputError(f"Cannot read data: labels {mapping[c]!r} in {p} hold {info.file_size:,} bytes",
+                                     expected=f"at most {MAX_LABEL_BYTES:,}", hint="Check that the labels are right")
+                with zf.open(info) as fh:
+                    labels[c] = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
+    out = _sampled(p, layouts, labels, sample_size, kind="npz")
+    out.description["notices"].append("images read in chunks (stored npz members)")
+    return out
+
+
 def load_npy_dir(p: Path, files: dict[str, Path], sample_size: int | None = None):
     """A folder of `.npy` files, one per canonical key: labels read whole, images sampled.
 
@@ -196,6 +229,27 @@ def load_npy_dir(p: Path, files: dict[str, Path], sample_size: int | None = None
         A `cifar_doctor.sources.datasets.LoadedData` whose `arrays` hold the
         sample and whose `sources`/`samples` say where the rest is.
     """
+    layouts: dict[str, NpyLayout] = {}
+    labels: dict[str, np.ndarray] = {}
+    for split in ("train", "test", "val"):
+        xk, yk = f"x_{split}", f"y_{split}"
+        if xk not in files and yk not in files:
+            continue
+        if (xk in files) != (yk in files):
+            missing = yk if xk in files else xk
+            raise InputError(f"Cannot read data: folder {p} has {xk if xk in files else yk}.npy but no {missing}.npy",
+                             expected="images and labels of each split, e.g. x_train.npy and y_train.npy",
+                             hint=f"Save the missing array with np.save('{missing}.npy', ...)")
+        layouts[xk] = read_layout(files[xk], name=files[xk].name)
+        labels[yk] = NpySource(read_layout(files[yk], name=files[yk].name)).read_all()
+    out = _sampled(p, layouts, labels, sample_size, kind="npy-folder")
+    out.description["files"] = {k: v.name for k, v in sorted(files.items())}
+    return out
+
+
+def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarray], sample_size: int | None,
+             kind: str):
+    """Stratified samples of the images at `layouts`, with their labels, as a `LoadedData`."""
     from .datasets import LoadedData
     from .sampling import SAMPLE_IMAGES, SampleInfo, sample_indices
 
@@ -207,32 +261,24 @@ def load_npy_dir(p: Path, files: dict[str, Path], sample_size: int | None = None
     dtypes: dict[str, str] = {}
     for split in ("train", "test", "val"):
         xk, yk = f"x_{split}", f"y_{split}"
-        if xk not in files and yk not in files:
+        if xk not in layouts or yk not in labels:
             continue
-        if (xk in files) != (yk in files):
-            missing = yk if xk in files else xk
-            raise InputError(f"Cannot read data: folder {p} has {xk if xk in files else yk}.npy but no {missing}.npy",
-                             expected="images and labels of each split, e.g. x_train.npy and y_train.npy",
-                             hint=f"Save the missing array with np.save('{missing}.npy', ...)")
-        xs = NpySource(read_layout(files[xk], name=files[xk].name))
-        ys = NpySource(read_layout(files[yk], name=files[yk].name))
+        xs, y_all = NpySource(layouts[xk]), labels[yk]
         if len(xs.layout.shape) < 3:
-            raise InputError(f"Cannot read data: {files[xk]} has shape {xs.layout.shape}",
+            raise InputError(f"Cannot read data: {xk} in {p} has shape {xs.layout.shape}",
                              expected="images (N, H, W, C), (N, C, H, W) or (N, H, W)",
                              hint="Save the images, not flattened vectors")
-        if ys.count != xs.count:
-            raise InputError(f"Cannot read data: {files[xk].name} and {files[yk].name} in {p} have different lengths",
+        if len(y_all) != xs.count:
+            raise InputError(f"Cannot read data: {xk} and {yk} in {p} have different lengths",
                              expected="one label per image",
-                             received=f"{xs.count:,} images and {ys.count:,} labels",
+                             received=f"{xs.count:,} images and {len(y_all):,} labels",
                              hint="Save the images and labels of each split together, in the same order")
-        y_all = ys.read_all()
         idx, method = sample_indices(xs.count, n, y_all)
         arrays[xk] = xs.take(idx)
         arrays[yk] = y_all[idx]
         sources[split] = xs
         samples[split] = SampleInfo(xs.count, len(idx), method)
-        shapes[xk], shapes[yk] = list(xs.layout.shape), list(ys.layout.shape)
-        dtypes[xk], dtypes[yk] = str(xs.layout.dtype), str(ys.layout.dtype)
-    description = {"kind": "npy-folder", "path": str(p), "shapes": shapes, "dtypes": dtypes, "notices": [],
-                   "files": {k: v.name for k, v in sorted(files.items())}}
+        shapes[xk], shapes[yk] = list(xs.layout.shape), list(y_all.shape)
+        dtypes[xk], dtypes[yk] = str(xs.layout.dtype), str(y_all.dtype)
+    description = {"kind": kind, "path": str(p), "shapes": shapes, "dtypes": dtypes, "notices": []}
     return LoadedData(arrays, description, sources=sources, samples=samples)

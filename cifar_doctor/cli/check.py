@@ -10,6 +10,7 @@ import typer
 
 from ..errors import UsageError, invalid_value
 from ..render import Format
+from .completion import complete_check
 from .common import (
     CHECK_HINTS,
     DATA_HELP,
@@ -161,7 +162,8 @@ def list_checks(
     print_checks(specs, FAMILIES)
 
 
-def explain(code: str = typer.Argument(..., help="A check code (PRE001) or name (train-test-scale-mismatch).")) -> None:
+def explain(code: str = typer.Argument(..., help="A check code (PRE001) or name (train-test-scale-mismatch).",
+                                       autocompletion=complete_check)) -> None:
     """Print a check's documentation."""
     from ..registry import FAMILIES, get
 

@@ -8,13 +8,14 @@ from typing import Optional
 import typer
 
 from ..render import Format
+from .completion import complete_recipe
 from .common import (DATA_HELP, check_output, emit, exit_for, fail_on_option, format_option, json_option,
                      output_format, output_option, validate_fail_on)
 
 
 def compare(
     recipes: list[str] = typer.Argument(
-        ..., metavar="RECIPE...",
+        ..., metavar="RECIPE...", autocompletion=complete_recipe,
         help="Recipes to train: original, revised, fixed, keras-example, or a user recipe "
              "path/to/file.py:function or module:function.",
     ),

@@ -26,6 +26,7 @@ def kernel_name(tmp_path, monkeypatch):
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "cifar-doctor test", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))  # connection files: not in $HOME
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     return "cifar-doctor-test"
 

@@ -113,7 +113,10 @@ def sample_line(inputs: dict[str, Any]) -> str | None:
         limits = s.get("limits")
     if not parts:
         return None
-    return f"Data: statistics on a sample of {', '.join(parts)}; duplicates on every image. {limits[0].upper()}{limits[1:]}."def history_read_line(inputs: dict[str, Any]) -> str | None:
+    return f"Data: statistics on a sample of {', '.join(parts)}; duplicates on every image. {limits[0].upper()}{limits[1:]}."
+
+
+def history_read_line(inputs: dict[str, Any]) -> str | None:
     """What was read from a training history, in one line: "Log: 5 epochs of loss, val_loss (custom format; ...)".
 
     None when the report has no history. Says how printed names were mapped

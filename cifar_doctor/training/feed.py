@@ -12,7 +12,7 @@ Two decisions are made here, each reported with the run (`TrainingPlan.to_dict`,
   the model, the optimizer, the pipeline and the epochs stay the recipe's. A
   batch size given by the user (`--batch-size`) is used as given.
 - **Memory.** A batch of 1,000 images through `original` (256 filters of 30x30
-  on the first layer) needs 2.65 GB for its activations and their gradients
+  on the first layer) takes 2.65 GB for its activations and their gradients
   alone (measured). When a batch's estimated activations exceed
   `ACTIVATION_BUDGET_BYTES`, the batch is computed as `k` equal micro-batches
   whose gradients Keras accumulates and averages before one optimizer update
@@ -52,16 +52,18 @@ MIN_STEPS_PER_EPOCH = 50
 #: `MIN_STEPS_PER_EPOCH` steps rather than batches of 1-7.
 MIN_BATCH_SIZE = 8
 
-#: Bytes kept per activation value while a batch trains: the forward value and
-#: its gradient (float32 each). Measured on `original` at batch 1,000: 2.65 GB
-#: above the built model for 327,690 activation values per image (8.1 bytes each).
-BYTES_PER_ACTIVATION = 8
+#: Bytes of process memory per activation value while a micro-batch trains: the
+#: forward value and its gradient (float32 each) plus what oneDNN and the
+#: allocator keep around them. Measured on `original` (327,690 values per image)
+#: with micro-batches of 250: 1.0 GB above the built model, 12.2 bytes per value.
+BYTES_PER_ACTIVATION = 12
 
 #: Activation memory one micro-batch may take. `compare` aims at a peak under
-#: 2 GB: TensorFlow and Keras take about 0.6 GB, the uint8 data and its tensors
-#: 0.4 GB; 640 MiB leaves a margin. `original` (2.6 MB per image) then trains
-#: its batches of 1,000 as 4 x 250, `fixed` (1.2 MB per image) its 500 at once.
-ACTIVATION_BUDGET_BYTES = 640 * 2**20
+#: 2 GB: TensorFlow and Keras take about 0.75 GB, the uint8 data and its
+#: tensors 0.35 GB, evaluating the trained model 0.3 GB; 512 MiB is what is left
+#: with a margin. `original` (3.9 MB per image) then trains its batches of 1,000
+#: as 8 micro-batches of 125, `fixed` (1.8 MB per image) its 500 as 2 x 250.
+ACTIVATION_BUDGET_BYTES = 512 * 2**20
 
 #: How compare reads the data, for the report.
 FEED_NOTE = ("one uint8 copy of the images; each batch is scaled on the fly with the recipe's preprocessing "

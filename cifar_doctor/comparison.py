@@ -221,7 +221,12 @@ def compare_runs(runs: list[RunResult] | tuple[RunResult, ...]) -> Comparison:
     healthy = [r for r in runs if r.report.verdict.cause == "healthy"]
     note = None
     if bugs and healthy:
-        b = bugs[0]
+        b, h = bugs[0], healthy[0]
         note = (f"The gap in {b.name} comes from its pipeline ({b.report.verdict.cause}), "
-                f"not from its model: {healthy[0].name} shows what a correct pipeline gives.")
+                f"not from its model: {h.name} shows what a correct pipeline gives.")
+        bv, hv = b.series("val_accuracy"), h.series("val_accuracy")
+        if bv and hv and hv[-1] < bv[-1]:  # not (yet) shown by these runs: say so instead of claiming it
+            note = (f"The gap in {b.name} comes from its pipeline ({b.report.verdict.cause}), not from its "
+                    f"model; {h.name} has not overtaken it in these runs (test accuracy {hv[-1]:.2f} against "
+                    f"{bv[-1]:.2f}): train longer or on more data to see what a correct pipeline gives.")
     return Comparison(tuple(describe_run(r) for r in runs), note, best)

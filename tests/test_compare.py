@@ -173,6 +173,13 @@ def test_comparison_explains_the_difference_in_plain_words():
     assert "comes from its pipeline" in out.note and out.to_dict()["best"] == {"name": "fixed", "val_accuracy": 0.678}
 
 
+def test_comparison_does_not_claim_what_the_runs_do_not_show():
+    out = compare_runs([_run("original", "eval-input-scale-mismatch", [0.3], [0.35]),
+                        _run("fixed", "healthy", [0.3], [0.30])])
+    assert "shows what a correct pipeline gives" not in out.note
+    assert "has not overtaken it" in out.note and "0.30 against 0.35" in out.note
+
+
 def test_comparison_of_two_healthy_runs_has_no_blame():
     out = compare_runs([_run("a", "healthy", [0.5], [0.5]), _run("b", "overfitting", [0.9], [0.6])])
     assert out.note is None and out.lines[1].startswith("b: overfitting")

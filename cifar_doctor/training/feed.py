@@ -176,9 +176,11 @@ def plan_batches(recipe_batch: int, epochs: int, train_images: int, *, given: in
         if batch != recipe_batch:
             source = "scaled"
             scaled_from = {"batch_size": recipe_batch, "steps_per_epoch": math.ceil(train_images / recipe_batch)}
+            before = scaled_from["steps_per_epoch"]
             reason = (f"{train_images} training images at the recipe's batch {recipe_batch} give "
-                      f"{scaled_from['steps_per_epoch']} optimizer steps per epoch; scaled to batch {batch} "
-                      f"for at least {MIN_STEPS_PER_EPOCH} steps per epoch (model, optimizer, pipeline and epochs "
+                      f"{before} optimizer step{'s' if before != 1 else ''} per epoch; batch scaled to {batch} "
+                      f"for {math.ceil(train_images / batch)} steps per epoch (the rule: at least {MIN_STEPS_PER_EPOCH} steps per "
+                      f"epoch, batches of at least {MIN_BATCH_SIZE}; model, optimizer, pipeline and epochs "
                       "unchanged)")
     replicas = max(1, int(replicas))
     batch = max(batch, replicas)

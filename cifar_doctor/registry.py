@@ -43,6 +43,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.data",
     "cifar_doctor.checks.folders",
     "cifar_doctor.checks.duplicates",
+    "cifar_doctor.checks.near_duplicates",
     "cifar_doctor.checks.labels",
     "cifar_doctor.checks.model",
     "cifar_doctor.checks.log",

@@ -12,7 +12,11 @@ by building random structure, and handed to the function that reads them:
 - `npz`: `load_data_path` on an npz in a temporary folder (random arrays,
   forged .npy headers and zip sizes, damaged bytes);
 - `keras-config`: `read_model_config` (the checks made before Keras is
-  imported) on a `.keras` archive with a mutated config and members.
+  imported) on a `.keras` archive with a mutated config and members;
+- `tensorboard`: `read_tensorboard` on a run folder holding a mutated event
+  file of tests/fixtures/tensorboard: bytes damaged (checksums then fail), or
+  Event payloads damaged and framed again with valid checksums, so that the
+  protocol buffer decoder meets them.
 
 An outcome is `ok` (a result), `input-error` (an `InputError`: the input was
 refused with a message, as it should be), `crash` (any other exception) or
@@ -35,6 +39,8 @@ import random
 import resource
 import signal
 import sys
+import shutil
+import struct
 import tempfile
 import time
 import traceback
@@ -53,9 +59,11 @@ from cifar_doctor.errors import InputError  # noqa: E402
 from cifar_doctor.sources.datasets import load_data_path  # noqa: E402
 from cifar_doctor.sources.logs import history_from_dict, read_history  # noqa: E402
 from cifar_doctor.sources.models import read_model_config  # noqa: E402
+from cifar_doctor.sources.tensorboard import masked_crc32c, read_tensorboard  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "logs"
-PARSERS = ("log", "csv", "json", "npz", "keras-config")
+PARSERS = ("log", "csv", "json", "npz", "keras-config", "tensorboard")
+TB_FIXTURE = ROOT / "tests" / "fixtures" / "tensorboard" / "k3-scale-bug" / "tb"
 
 #: Address space of the fuzzing process: an input that makes a parser allocate by a
 #: forged size fails with MemoryError (a crash) instead of exhausting the machine.
@@ -448,6 +456,76 @@ class KerasInputs:
         return run, f"keras archive, {len(data)} bytes"
 
 
+def tfrecord(data: bytes, crc: bool = True) -> bytes:
+    """`data` framed as one TFRecord: length, its masked CRC32C, data, the data's masked CRC32C (or a wrong one)."""
+    head = struct.pack("<Q", len(data))
+    tail = struct.pack("<I", masked_crc32c(data)) if crc else struct.pack("<I", masked_crc32c(data) ^ 1)
+    return head + struct.pack("<I", masked_crc32c(head)) + data + tail
+
+
+def tb_records(data: bytes) -> list[bytes]:
+    """The record payloads of a well-formed event file."""
+    out, pos = [], 0
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack("<Q", data[pos:pos + 8])
+        out.append(data[pos + 12:pos + 12 + length])
+        pos += 16 + length
+    return out
+
+
+#: Protocol buffer fragments spliced into Event payloads: keys of every wire type, varints of 10+ bytes,
+#: lengths past the end, a TensorProto of each numeric dtype with and without a shape.
+PROTO_PIECES = (b"\x08", b"\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", b"\x2a\xff\xff\xff\x0f",
+                b"\x0b", b"\x0c", b"\x0e", b"\x0f", b"\x80" * 11, b"\x42\x06\x08\x13\x6a\x02\x00\x3c",
+                b"\x42\x08\x08\x0e\x12\x04\x12\x02\x08\x03", b"\x42\x05\x08\x01\x22\x01\x00",
+                b"\x42\x04\x08\x09\x50\xff", b"\x15\x00\x00\xc0\x7f", b"\x0a\x00", b"\x2a\x00")
+
+
+class TensorBoardInputs:
+    """Event files from the fixture: bytes mutated (checksums broken), or Event payloads mutated and re-framed with
+    valid checksums (the protocol buffer decoder meets them), and folders of such files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files = {split: next((TB_FIXTURE / split).iterdir()).read_bytes() for split in ("train", "validation")}
+
+    def __call__(self, rng: random.Random) -> tuple[Callable[[], Any], str]:
+        split = rng.choice(("train", "validation"))
+        data = self.files[split]
+        r = rng.random()
+        if r < 0.3:
+            data, how = mutate_bytes(rng, data, list(self.files.values())), "bytes mutated"
+        else:
+            records = tb_records(data)
+            for _ in range(rng.randint(1, 4)):
+                i = rng.randrange(len(records))
+                payload = records[i]
+                op = rng.random()
+                if op < 0.4:
+                    payload = flip_bits(rng, payload)
+                elif op < 0.6:
+                    payload = insert(rng, payload, rng.choice(PROTO_PIECES))
+                elif op < 0.8:
+                    payload = truncate(rng, payload)
+                else:
+                    payload = rng.randbytes(rng.randint(0, 200))
+                records[i] = payload
+            data = b"".join(tfrecord(p, crc=rng.random() > 0.05) for p in records)
+            if rng.random() < 0.1:
+                data = truncate(rng, data)
+            how = "payloads mutated, re-framed"
+        run_dir = self.folder / "tb"
+        target = run_dir / split / "events.out.tfevents.1.fuzz.0.v2"
+
+        def run() -> Any:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            target.parent.mkdir(parents=True)
+            target.write_bytes(data)
+            return read_tensorboard(run_dir)
+
+        return run, f"{split} event file, {how}, {len(data)} bytes"
+
+
 # --- running ------------------------------------------------------------------------------------
 def _alarm(signum: int, frame: Any) -> None:
     raise Timeout()
@@ -511,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         makers: dict[str, Callable[[], Callable[[random.Random], Any]]] = {
             "log": LogInputs, "csv": CsvInputs, "json": JsonInputs,
             "npz": lambda: NpzInputs(Path(tmp)), "keras-config": lambda: KerasInputs(Path(tmp)),
+            "tensorboard": lambda: TensorBoardInputs(Path(tmp)),
         }
         for parser in args.parser:
             tally = fuzz(parser, makers[parser](), args.n, args.seed, args.time_limit, args.only)

@@ -7,11 +7,14 @@ Generates (in a temporary directory, removed afterwards):
 - a 100-epoch Keras 3 `verbose=1` terminal capture (20 `\\r`/`\\b` redraws
   with ANSI colours per epoch);
 - a large Keras 3 capture (`--big-mb`, default 200 MB; 500 redraws per epoch) streamed through
-  `read_history` while peak memory is measured.
+  `read_history` while peak memory is measured;
+- a 100-epoch TensorBoard run (`train/` and `validation/` event files of tensor summaries, as
+  `keras.callbacks.TensorBoard` writes them), and one logged per batch as well (`--tb-batches`
+  `batch_loss` records, default 500,000) read while peak memory is measured.
 
 Usage:
 
-    python bench/log_speed.py [--runs 7] [--big-mb 200]
+    python bench/log_speed.py [--runs 7] [--big-mb 200] [--tb-batches 500000]
 
 Prints median wall times (subprocess, so Python start-up and imports count)
 and the peak RSS of the large-log parse. Target: <= 0.3 s for a 100-epoch log.
@@ -82,6 +85,48 @@ def time_parser(path: Path, runs: int) -> list[float]:
     return times
 
 
+def tb_event(step: int, tag: str, value: float) -> bytes:
+    """A TFRecord holding an `Event` with one float32 scalar tensor summary (what `tf.summary.scalar` writes)."""
+    import struct
+
+    from cifar_doctor.sources.tensorboard import masked_crc32c
+
+    def field(number: int, wire: int, payload: bytes) -> bytes:
+        return bytes([number << 3 | wire]) + (bytes([len(payload)]) if wire == 2 else b"") + payload
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+
+    tensor = bytes([0x08, 0x01]) + field(2, 2, b"") + field(5, 2, struct.pack("<f", value))
+    value_msg = field(1, 2, tag.encode()) + field(8, 2, tensor)
+    data = field(1, 1, struct.pack("<d", 1.7e9)) + b"\x10" + varint(step) + field(5, 2, field(1, 2, value_msg))
+    head = struct.pack("<Q", len(data))
+    return head + struct.pack("<I", masked_crc32c(head)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+def tensorboard_run(folder: Path, epochs: int, batches: int = 0) -> Path:
+    """A run folder as keras.callbacks.TensorBoard writes it, with `batches` per-batch records in train/."""
+    for split in ("train", "validation"):
+        (folder / split).mkdir(parents=True)
+        with open(folder / split / "events.out.tfevents.1.bench.0.v2", "wb") as f:
+            per_epoch = max(1, batches // epochs)
+            for e in range(epochs):
+                if split == "train":
+                    for b in range(per_epoch if batches else 0):
+                        f.write(tb_event(e * per_epoch + b, "batch_loss", 2.0 - b / per_epoch))
+                metrics = [("epoch_loss", 1.8 / (1 + 0.08 * e)), ("epoch_accuracy", min(0.36 + 0.006 * e, 0.99))]
+                if split == "train":
+                    metrics.append(("epoch_learning_rate", 1e-3))
+                for tag, v in metrics:
+                    f.write(tb_event(e, tag, v))
+    return folder
+
+
 BIG_CHILD = r'''
 import resource, sys, time
 from cifar_doctor.sources.logs import read_history
@@ -98,6 +143,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--big-mb", type=int, default=200)
+    ap.add_argument("--tb-batches", type=int, default=500_000)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -110,6 +156,19 @@ def main() -> None:
             par = time_parser(p, a.runs)
             print(f"{name:24s} check --log end to end: median {statistics.median(cli):.3f} s "
                   f"(min {min(cli):.3f}, {a.runs} runs) | parser alone: median {statistics.median(par) * 1e3:.1f} ms")
+        tb = tensorboard_run(d / "tb", 100)
+        cli, par = time_cli(tb, a.runs), time_parser(tb, a.runs)
+        print(f"{'TensorBoard run':24s} check --log end to end: median {statistics.median(cli):.3f} s "
+              f"(min {min(cli):.3f}, {a.runs} runs) | parser alone: median {statistics.median(par) * 1e3:.1f} ms")
+        tbb = tensorboard_run(d / "tb-batches", 100, a.tb_batches)
+        size = sum(f.stat().st_size for f in tbb.rglob("events.*")) / 1e6
+        out = subprocess.run([sys.executable, "-c", BIG_CHILD, str(tbb)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(out.stderr[-800:])
+        epochs, dt, before, peak = out.stdout.split()
+        print(f"TensorBoard run logged per batch: {size:.0f} MB, {a.tb_batches:,} batch records, {epochs} epochs "
+              f"read in {float(dt):.1f} s ({a.tb_batches / float(dt) / 1e3:.0f} k records/s); peak RSS "
+              f"{int(peak) / 1024:.0f} MB (after imports {int(before) / 1024:.0f} MB)")
         # Python start-up alone, for reference
         t = []
         for _ in range(a.runs):

@@ -12,6 +12,6 @@ def test_fuzz_slice_finds_no_crash_and_no_timeout():
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "fuzz.py"), "--n", "300", "--seed", "20240601"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    rows = [line.split() for line in proc.stdout.splitlines()[1:6]]
-    assert [r[0] for r in rows] == ["log", "csv", "json", "npz", "keras-config"]
+    rows = [line.split() for line in proc.stdout.splitlines()[1:7]]
+    assert [r[0] for r in rows] == ["log", "csv", "json", "npz", "keras-config", "tensorboard"]
     assert all(r[1] == "300" and r[4] == "0" and r[5] == "0" for r in rows), proc.stdout

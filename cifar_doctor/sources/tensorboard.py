@@ -17,7 +17,7 @@ those 8 bytes, the data, the masked CRC32C of the data) and the few
 - the length's checksum is verified on every record, so a record boundary is
   never taken from corrupted bytes;
 - the data's checksum is verified on every record whose values are used
-  (those holding scalar summaries) and on every record that does not decode.
+  (those holding per-epoch scalars) and on every record that does not decode.
   Other records (graphs, histograms, images) are not checksummed: their bytes
   are never used, and a pure-Python CRC32C runs at ~3 MB/s, which a model
   graph or image summaries written every epoch would make slow;
@@ -140,6 +140,8 @@ class _Malformed(Exception):
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    if pos < len(buf) and buf[pos] < 0x80:  # one byte: field keys and short lengths
+        return buf[pos], pos + 1
     result = shift = 0
     for i in range(pos, min(pos + 10, len(buf))):
         b = buf[i]
@@ -244,8 +246,11 @@ def _tensor_scalar(buf: bytes) -> float | None:
     return float(values[0])
 
 
-def _event_scalars(buf: bytes) -> tuple[int | None, list[tuple[str, float]]]:
-    """The step and the (tag, value) scalars of one `Event`; no scalars for other events."""
+def _event_scalars(buf: bytes, prefix: str | None) -> tuple[int | None, list[tuple[str, float]]]:
+    """The step and the (metric name, value) scalars of one `Event` that become metrics (`_metric_name`).
+
+    A value is decoded only when its tag is kept, so per-batch records cost one pass over their fields.
+    """
     step, scalars = None, []
     summary = None
     for number, wire, value in _fields(buf):
@@ -258,16 +263,21 @@ def _event_scalars(buf: bytes) -> tuple[int | None, list[tuple[str, float]]]:
     for number, wire, value in _fields(summary):
         if number != 1 or wire != 2:
             continue
-        tag, scalar = None, None
+        tag, simple, tensor = None, None, None
         for n2, w2, v2 in _fields(value):
             if n2 == 1 and w2 == 2:
                 tag = bytes(v2).decode("utf-8", "replace")
             elif n2 == 2 and w2 == 5 and len(v2) == 4:
-                scalar = struct.unpack("<f", v2)[0]
+                simple = v2
             elif n2 == 8 and w2 == 2:
-                scalar = _tensor_scalar(v2)
-        if tag is not None and scalar is not None:
-            scalars.append((tag, scalar))
+                tensor = v2
+        metric = _metric_name(tag, prefix) if tag is not None else None
+        if metric is None:
+            continue
+        scalar = struct.unpack("<f", simple)[0] if simple is not None else (
+            _tensor_scalar(tensor) if tensor is not None else None)
+        if scalar is not None:
+            scalars.append((metric, scalar))
     return step, scalars
 
 
@@ -397,7 +407,7 @@ def _read_file(path: Path | None, fh: BinaryIO, name: str, prefix: str | None, s
             if data is None:
                 continue
             try:
-                step, scalars = _event_scalars(data)
+                step, scalars = _event_scalars(data, prefix)
             except _Malformed as exc:
                 _verify(name, offset, data, crc)  # changed bytes, or a valid record that is no Event
                 raise _corrupt(name, offset, f"not an Event message: {exc}",
@@ -406,10 +416,8 @@ def _read_file(path: Path | None, fh: BinaryIO, name: str, prefix: str | None, s
                 _verify(name, offset, data, crc)
             if step is None:
                 step = 0
-            for tag, value in scalars:
-                metric = _metric_name(tag, prefix)
-                if metric is not None:
-                    series.values.setdefault(metric, {})[step] = value
+            for metric, value in scalars:
+                series.values.setdefault(metric, {})[step] = value
     except _Truncated as cut:
         if seen == 0:
             raise InputError(

@@ -212,6 +212,18 @@ def test_check_gives_the_csv_verdict_from_the_fixture():
     assert rc_tb == rc_csv == 1
     assert tb_report["verdict"]["cause"] == csv_report["verdict"]["cause"] == "eval-input-scale-mismatch"
     assert tb_report["inputs"]["history"]["curves"] == csv_report["inputs"]["history"]["curves"]
+    assert [f["code"] for f in tb_report["findings"]] == [f["code"] for f in csv_report["findings"]]
+    jsonschema = pytest.importorskip("jsonschema")
+    from cifar_doctor.schema import load_schema
+
+    jsonschema.validate(tb_report, load_schema())
+
+
+def test_diagnose_reads_a_tensorboard_folder():
+    from cifar_doctor import diagnose
+
+    report = diagnose(history=str(RUN))
+    assert report.verdict.cause == "eval-input-scale-mismatch"
 
 
 def test_check_reads_event_bytes_from_stdin():

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from types import ModuleType
 from typing import Iterator
 
@@ -87,6 +86,8 @@ def silenced_stderr_fd() -> Iterator[None]:
     except OSError:  # no descriptor 2 (a closed stderr): nothing to hide
         yield
         return
+    import tempfile  # here: only a command that loads Keras pays for it
+
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         failed = False

@@ -9,6 +9,7 @@ expected, how to fix it). Nothing is ever written next to the user's file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -519,8 +520,8 @@ def input_normalization(model: Any) -> list[tuple[str, Affine | None]]:
             out.append((text, Affine(cls, _floats(scale), _floats(offset))))
         elif cls == "Normalization":
             try:
-                mean = np.asarray(getattr(op, "mean", None), dtype=np.float64).reshape(-1)
-                var = np.asarray(getattr(op, "variance", None), dtype=np.float64).reshape(-1)
+                mean = np.asarray(_numpy(getattr(op, "mean", None)), dtype=np.float64).reshape(-1)
+                var = np.asarray(_numpy(getattr(op, "variance", None)), dtype=np.float64).reshape(-1)
             except (TypeError, ValueError):
                 out.append(("Normalization(not adapted)", None))
                 continue
@@ -536,6 +537,20 @@ def input_normalization(model: Any) -> list[tuple[str, Affine | None]]:
                 out.append((f"{cls}(scale={_fmt(affine[0])}, offset={_fmt(affine[1])})",
                             Affine(cls, affine[0], affine[1])))
     return out
+
+
+def _numpy(value: Any) -> Any:
+    """A plain value as it is; a backend tensor or variable (TensorFlow, JAX or PyTorch, on any device) as NumPy.
+
+    `np.asarray` fails on a PyTorch tensor on a GPU or one that requires grad;
+    `keras.ops.convert_to_numpy` copies any backend's tensor to the host.
+    """
+    if value is None or isinstance(value, (int, float, list, tuple, np.ndarray, np.generic)):
+        return value
+    try:
+        return _quiet_keras().ops.convert_to_numpy(value)
+    except Exception:  # noqa: BLE001 - not a tensor of this backend: as NumPy reads it
+        return np.asarray(value)
 
 
 def _floats(v: Any) -> float | tuple[float, ...]:
@@ -648,7 +663,7 @@ def optimizer_facts(model: Any) -> tuple[str | None, float | None]:
         except (TypeError, ValueError):
             return type(opt).__name__, None
     try:
-        value = float(np.asarray(opt.learning_rate))
+        value = float(_numpy(opt.learning_rate))
         lr = float(f"{value:.6g}") if np.isfinite(value) else None  # float32 0.001 reads 0.0010000000474974513
     except Exception:  # noqa: BLE001 - a schedule or backend object that cannot be read: unknown
         lr = None
@@ -678,18 +693,27 @@ def _softmax_logits_model(model: Any) -> tuple[Any, Callable[[np.ndarray], np.nd
         if op is None:
             return None
     cls = type(op).__name__
+    strategy = getattr(model, "distribute_strategy", None)
+    # built under the model's strategy, the sub-model's predict runs on the same replicas
+    scope = strategy.scope() if hasattr(strategy, "scope") else contextlib.nullcontext()
     try:
-        if cls in ("Softmax", "Sigmoid") or (cls == "Activation" and _activation_name(op.activation) in
-                                              ("softmax", "sigmoid")):
-            if cls == "Softmax" and getattr(op, "axis", -1) not in (-1, None):
-                return None
-            sub = keras.Model(model.inputs, op.input)
-            return sub, lambda h: h
-        if cls == "Dense" and _activation_name(op.activation) in ("softmax", "sigmoid"):
-            sub = keras.Model(model.inputs, op.input)
-            kernel = np.asarray(op.kernel, dtype=np.float32)
-            bias = np.asarray(op.bias, dtype=np.float32) if op.use_bias else np.float32(0)
-            return sub, lambda h: h.astype(np.float32) @ kernel + bias
+        with scope:
+            if cls in ("Softmax", "Sigmoid") or (cls == "Activation" and _activation_name(op.activation) in
+                                                  ("softmax", "sigmoid")):
+                if cls == "Softmax" and getattr(op, "axis", -1) not in (-1, None):
+                    return None
+                sub = keras.Model(model.inputs, op.input)
+                return sub, lambda h: h
+            if cls == "Dense" and _activation_name(op.activation) in ("softmax", "sigmoid"):
+                sub = keras.Model(model.inputs, op.input)
+
+                def dense(h: np.ndarray) -> np.ndarray:
+                    # the weights as they are now: an evaluator made before `fit` is used after it
+                    kernel = np.asarray(_numpy(op.kernel), dtype=np.float32)
+                    bias = np.asarray(_numpy(op.bias), dtype=np.float32) if op.use_bias else np.float32(0)
+                    return h.astype(np.float32) @ kernel + bias
+
+                return sub, dense
     except Exception:  # noqa: BLE001 - fall back to probabilities
         return None
     return None

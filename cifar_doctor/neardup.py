@@ -5,23 +5,27 @@ Pure NumPy, in three steps, none of which holds more than one chunk of pixels:
 1. `signatures(chunk, ...)` reduces each image to 65 bytes: its gray 8x8
    thumbnail (block means), made zero-mean and unit-norm and stored as int8,
    plus a flag for images too flat to compare. One million images take 65 MB.
-2. `candidates(query, index)` compares signatures block by block (a float32
-   matrix product of `QUERY_BLOCK` x `INDEX_BLOCK` thumbnails, 32 MB at a
-   time) and keeps the pairs whose thumbnails correlate at `PREFILTER_CORR`
-   or more. Correlating zero-mean, unit-norm thumbnails ignores brightness and
-   contrast (and, in gray, most colour casts).
-3. `verify(a, b)` re-reads the candidate images and judges each pair on 32x32
-   gray images, allowing shifts of up to `MAX_SHIFT` pixels: the coarse
-   picture (`COARSE_THRESHOLD`) and the fine detail that tells two shots of a
-   similar scene apart (`DETAIL_THRESHOLD`) must both match.
+2. `search(chunks, index)` looks each query image up among the indexed
+   signatures as it is and moved by 2 pixels in each direction
+   (`PROBE_SHIFTS`), and keeps the pairs whose thumbnails correlate at
+   `PREFILTER_CORR` or more (`candidates`: float32 products of
+   `QUERY_BLOCK` x `INDEX_BLOCK` thumbnails, 32 MB at a time, limited to the
+   window a projection bound leaves). Correlating zero-mean, unit-norm
+   thumbnails ignores brightness and contrast (and, in gray, most colour casts).
+3. `confirm(i, j, ...)` re-reads the candidate images and judges each pair
+   on 32x32 gray images, allowing shifts of up to `MAX_SHIFT` pixels: the
+   coarse picture (`COARSE_THRESHOLD`) and the fine detail that tells two
+   shots of a similar scene apart (`DETAIL_THRESHOLD`) must both match.
 
-The search compares every query with every indexed image, so its time grows
-with the product of the split sizes (full CIFAR-10: 10,000 x 50,000 in about
-3 s on 2 cores); its memory does not. Multi-index hashing of a 64-bit
-perceptual hash was tried first and rejected on CIFAR-10: a mean-threshold
-hash puts thousands of images in one 16-bit bucket (every photo with bright
-sky has the same top rows), 5 x 10^8 candidate pairs, and a DCT hash keeps
-only 1.3% of images shifted by 2 pixels within the pigeonhole distance.
+The search compares each query with a window of about half the indexed
+images, five times (the probes), so its time grows with the product of the
+split sizes (full CIFAR-10, 10,000 x 50,000: 10-28 s for the whole check on
+2 busy cores, see `bench/near_duplicates.py`); its memory does not.
+Multi-index hashing of a 64-bit perceptual hash was tried first and rejected
+on CIFAR-10: a mean-threshold hash puts thousands of images in one 16-bit
+bucket (every photo with bright sky has the same top rows), 5 x 10^8
+candidate pairs, and a DCT hash keeps only 1.3% of images shifted by (2, 2)
+pixels within the pigeonhole distance.
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ INDEX_BLOCK = 8192
 MAX_CANDIDATES = 500_000
 
 #: Pairs verified per batch (images re-read and compared together).
-VERIFY_BATCH = 4096
+VERIFY_BATCH = 2048
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ TensorFlow or Keras configuration change.
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -75,6 +78,11 @@ class DoctorCallback(keras.callbacks.Callback):
     stores it in the history as `train_eval_accuracy`: Keras logs training
     accuracy in training mode, so a gap between `accuracy` and `val_accuracy`
     can come from dropout or augmentation alone.
+
+    It works unchanged on every Keras 3 backend (TensorFlow, JAX, PyTorch) and
+    inside a `tf.distribute` strategy scope: the model is evaluated with
+    `model.predict`, which runs on the strategy's replicas. In a multi-worker
+    run every worker diagnoses and stops alike, and only the chief prints.
 
     The diagnosis itself is a `cifar_doctor.session.Session`, the same one
     `cifar-doctor watch` and `compare --until-verdict` use.
@@ -150,11 +158,14 @@ class DoctorCallback(keras.callbacks.Callback):
         self.events: list[dict[str, Any]] = []
         self._session: Any = None
         self._pending: list[tuple[Any, bool]] = []
+        self._speaks = True  # False in the workers of a multi-worker run that are not the chief
 
     # --- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.history, self.events, self.report, self._pending = {}, [], None, []
         self._session = None
+        # Every worker of a multi-worker run diagnoses (and stops) alike; only the chief prints.
+        self._speaks = _is_chief(self.model)
         try:
             session = self._new_session(self._build_inputs())
             update = session.update()
@@ -200,7 +211,7 @@ class DoctorCallback(keras.callbacks.Callback):
             self._notice_failure(exc)
             return
         self.report = report
-        if self.warn and any(f.severity.value == "error" for f in report.findings):
+        if self.warn and self._speaks and any(f.severity.value == "error" for f in report.findings):
             v = report.verdict
             print_notice(f"verdict {v.cause} (confidence {v.confidence:.2f}). "
                          "callback.report.print() shows the evidence and the fix.", style="")
@@ -227,8 +238,11 @@ class DoctorCallback(keras.callbacks.Callback):
 
         history = history_from_dict({k: list(v) for k, v in self.history.items()}, source="DoctorCallback",
                                     classes=self.classes)
-        if getattr(history, "flavor", None) in (None, "unknown") and _keras_major() >= 3:
-            history.flavor = "keras3"  # live Keras 3: cross-entropy from logits, unclipped
+        if (getattr(history, "flavor", None) in (None, "unknown") and _keras_major() >= 3
+                and keras.backend.backend() == "tensorflow"):
+            # live Keras 3 on TensorFlow: cross-entropy from the logits, unclipped. On JAX and
+            # PyTorch it comes from probabilities clipped at 1e-7: left unknown, read from the numbers.
+            history.flavor = "keras3"
         if self.history.get(TRAIN_EVAL_KEY):
             # the field the FIT checks read to tell a real gap from the training-mode effect
             history.train_accuracy_inference_mode = list(self.history[TRAIN_EVAL_KEY])
@@ -256,6 +270,8 @@ class DoctorCallback(keras.callbacks.Callback):
         from .render.live import print_alert
 
         pending, self._pending = self._pending, []
+        if not self._speaks:
+            return
         for update, stop in pending:
             if stop:
                 action = (f"Stopping training (stop_on={self.stop_on!r}): Keras ends the run after the current "
@@ -268,28 +284,33 @@ class DoctorCallback(keras.callbacks.Callback):
         from .render.live import print_notice
 
         self._session = None
+        if not self._speaks:
+            return
         msg = exc.line() if isinstance(exc, (InputError, UsageError)) else f"{type(exc).__name__}: {exc}"
         print_notice(f"diagnosis disabled for this run ({msg}). Training goes on.", style="")
 
     def _train_eval_accuracy(self) -> float | None:
-        """Accuracy of the model in inference mode on up to `TRAIN_EVAL_IMAGES` training images."""
+        """Accuracy of the model in inference mode on up to `TRAIN_EVAL_IMAGES` training images.
+
+        `model.predict` runs the batches on the model's distribution strategy
+        (every replica of a `MirroredStrategy`, every worker of a
+        `MultiWorkerMirroredStrategy`, which all call it together) and returns
+        NumPy arrays on every Keras backend.
+        """
         x, y = self._train
         if y is None:
             return None
         n = min(len(x), TRAIN_EVAL_IMAGES)
-        x, y = x[:n], y[:n]
-        correct = 0
-        for start in range(0, n, TRAIN_EVAL_BATCH):
-            out = self.model(x[start : start + TRAIN_EVAL_BATCH], training=False)
-            if isinstance(out, (list, tuple)):
-                if len(out) != 1:
-                    return None
-                out = out[0]
-            if isinstance(out, dict):
+        if not n:
+            return None
+        out = self.model.predict(x[:n], batch_size=TRAIN_EVAL_BATCH, verbose=0)
+        if isinstance(out, (list, tuple)):
+            if len(out) != 1:
                 return None
-            pred = keras.ops.convert_to_numpy(out)
-            correct += _count_correct(pred, y[start : start + TRAIN_EVAL_BATCH])
-        return round(correct / n, 6) if n else None
+            out = out[0]
+        if isinstance(out, dict):
+            return None
+        return round(_count_correct(keras.ops.convert_to_numpy(out), y[:n]) / n, 6)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -316,6 +337,61 @@ def _as_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out
+
+
+def _is_chief(model: Any) -> bool:
+    """Whether this process prints: the chief of a multi-worker run, or the only process.
+
+    A multi-worker run calls the callback in every worker, each diagnosing the
+    same all-reduced metrics; one of them speaks for all. Under `tf.distribute`
+    that is the chief: task type `chief`, or worker 0 of a cluster without one,
+    read from the strategy's cluster resolver, else from `TF_CONFIG`. On JAX
+    and PyTorch it is process 0 of an initialised multi-process run.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        task = _strategy_task(getattr(model, "distribute_strategy", None)) or _tf_config_task()
+        if task is None:
+            return True
+        task_type, task_id, has_chief = task
+        return task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
+    if backend == "jax" and "jax" in sys.modules:
+        try:
+            return int(sys.modules["jax"].process_index()) == 0
+        except Exception:  # noqa: BLE001 - no runtime to ask: a single process
+            return True
+    if backend == "torch" and "torch.distributed" in sys.modules:
+        dist = sys.modules["torch.distributed"]
+        try:
+            return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+        except Exception:  # noqa: BLE001
+            return True
+    return True
+
+
+def _strategy_task(strategy: Any) -> tuple[str, int, bool] | None:
+    """(task type, task id, whether the cluster has a chief) from a multi-worker strategy, or None."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if resolver is None or task_type is None:
+        return None
+    try:
+        has_chief = "chief" in resolver.cluster_spec().as_dict()
+    except Exception:  # noqa: BLE001 - a resolver without a spec: no chief known
+        has_chief = False
+    return str(task_type), int(getattr(resolver, "task_id", 0) or 0), has_chief
+
+
+def _tf_config_task() -> tuple[str, int, bool] | None:
+    """(task type, index, whether the cluster has a chief) from the `TF_CONFIG` variable, or None."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task = config.get("task") or {}
+        if not task.get("type"):
+            return None
+        return str(task["type"]), int(task.get("index", 0)), "chief" in (config.get("cluster") or {})
+    except (ValueError, TypeError, AttributeError):  # unreadable: act as a single process
+        return None
 
 
 def _keras_major() -> int:

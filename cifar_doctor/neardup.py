@@ -83,9 +83,12 @@ SCREEN_COARSE = 0.85
 #: so that a copy shifted by up to 2 pixels (half a thumbnail block) meets its
 #: original within the 1 pixel the thumbnails tolerate. Measured on 1,000
 #: CIFAR-10 images, found after a shift of (1, -2): 33% without probes, then
-#: verification keeps 99.8%. Each probe costs one more search, so duplicates
-#: within an eval split (which leak nothing) are searched without them.
+#: verification keeps 99.8%. Each probe costs one more search.
 PROBE_SHIFTS = ((0, 2), (0, -2), (2, 0), (-2, 0))
+
+#: Probes within one split: a pair is looked up from both of its images, so
+#: moving each image one way covers both directions.
+WITHIN_PROBE_SHIFTS = ((0, 2), (2, 0))
 
 #: Candidate threshold for the shifted probes: a probe leaves at most 1 pixel
 #: of the shift, after which 95% of CIFAR-10 images still correlate at 0.92
@@ -459,8 +462,8 @@ def search(chunks: Iterable[tuple[int, np.ndarray]], index: Signatures, *, layou
         layout: The query images' layout. Defaults to `"NHWC"`.
         affine: The query images' canonical affine. Defaults to `None`.
         within: `index` holds the query split's own signatures (duplicates
-            within a split): pairs come back once, as i < j, searched without
-            probes (`chunks` is not read). Defaults to `False`.
+            within a split): pairs come back once, as i < j, and the probes
+            are `WITHIN_PROBE_SHIFTS`. Defaults to `False`.
 
     Returns:
         (i, j, correlation), unique pairs, best correlated first, at most `MAX_CANDIDATES`.
@@ -471,7 +474,7 @@ def search(chunks: Iterable[tuple[int, np.ndarray]], index: Signatures, *, layou
         parts_i.append(i)
         parts_j.append(j)
         parts_c.append(c)
-    probes = () if within else ((0, 0),) + PROBE_SHIFTS  # within a split: unshifted only (see PROBE_SHIFTS)
+    probes = WITHIN_PROBE_SHIFTS if within else ((0, 0),) + PROBE_SHIFTS
     pending: list[list[Signatures]] = [[] for _ in probes]
     first = 0  # query index of the first pending signature
 
@@ -479,7 +482,11 @@ def search(chunks: Iterable[tuple[int, np.ndarray]], index: Signatures, *, layou
         for (dy, dx), sigs in zip(probes, pending):
             i, j, c = candidates(concat(sigs), index,
                                  threshold=PROBE_CORR if (dy, dx) != (0, 0) else PREFILTER_CORR)
-            parts_i.append(i + first)
+            i = i + first
+            if within:  # an image's probe meets the image itself; a pair is kept as (smaller, larger)
+                keep = i != j
+                i, j, c = np.minimum(i, j)[keep], np.maximum(i, j)[keep], c[keep]
+            parts_i.append(i)
             parts_j.append(j)
             parts_c.append(c)
             sigs.clear()

@@ -264,3 +264,11 @@ def test_tiny_images_are_not_compared():
     report = diagnose(x_train=rng.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8),
                       x_test=rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8), select=["DUP002"])
     assert status(report, "DUP002") == "ran" and not report.findings
+
+
+def test_within_split_shifted_both_ways(real):
+    _, x_test = real
+    x_test[260:263] = shift(x_test[210:213], 0, -2)
+    x_test[263:266] = shift(x_test[213:216], 2, 0)
+    p = neardup.find(x_test)
+    assert set(zip(p.a.tolist(), p.b.tolist())) >= {(210 + k, 260 + k) for k in range(6)}

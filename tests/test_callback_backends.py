@@ -210,3 +210,25 @@ def test_non_chief_records_but_does_not_print(capsys):
     cb.on_train_end()
     assert cb.events and cb.events[0]["stopped"] is True and model.stop_training is True
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "backend, module, fake, chief",
+    [
+        ("jax", "jax", SimpleNamespace(process_index=lambda: 0), True),
+        ("jax", "jax", SimpleNamespace(process_index=lambda: 1), False),
+        ("torch", "torch.distributed", SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True,
+                                                       get_rank=lambda: 1), False),
+        ("torch", "torch.distributed", SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True,
+                                                       get_rank=lambda: 0), True),
+        ("torch", "torch.distributed", SimpleNamespace(is_available=lambda: True, is_initialized=lambda: False,
+                                                       get_rank=lambda: 1), True),
+    ],
+    ids=["jax-process-0", "jax-process-1", "torch-rank-1", "torch-rank-0", "torch-not-initialised"],
+)
+def test_jax_and_torch_process_zero_prints(backend, module, fake, chief, monkeypatch):
+    import cifar_doctor.keras as doctor_keras
+
+    monkeypatch.setattr(doctor_keras.keras.backend, "backend", lambda: backend)
+    monkeypatch.setitem(sys.modules, module, fake)
+    assert doctor_keras._is_chief(SimpleNamespace()) is chief

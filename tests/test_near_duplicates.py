@@ -49,7 +49,8 @@ def requantize(x: np.ndarray, step: float = 24.0) -> np.ndarray:
 
 
 def brighten(x: np.ndarray, gain: float = 1.1, offset: float = 12.0, cast=(1.0, 0.95, 0.85)) -> np.ndarray:
-    return np.clip(np.rint(x.astype(np.float32) * gain * np.asarray(cast, np.float32) + offset), 0, 255).astype(np.uint8)
+    out = x.astype(np.float32) * gain * np.asarray(cast, np.float32) + offset
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def noisy(x: np.ndarray, sigma: float = 4.0, seed: int = 0) -> np.ndarray:

@@ -192,8 +192,6 @@ def train_test_near_duplicates(inputs):
     that have a near-duplicate in train (the pairs are in the evidence), or
     report accuracy on the de-duplicated split too (ciFAIR for CIFAR-10).
     """
-    from .. import neardup
-
     train = inputs.splits["train"]
     tr = train.stats
     found = []
@@ -206,9 +204,9 @@ def train_test_near_duplicates(inputs):
             continue
         a_tr, a_ev = tr.canonical_affine(), ev.canonical_affine()
         affines = (a_tr, a_ev) if a_tr is not None and a_ev is not None else None
-        key = a_tr if affines is not None else None
-        if train_sig is None or train_sig[0] is not key:
-            train_sig = (key, _split_signatures(train, tr.layout, key))
+        scaled = affines is not None  # train signatures on the canonical scale, or as given
+        if train_sig is None or train_sig[0] != scaled:
+            train_sig = (scaled, _split_signatures(train, tr.layout, a_tr if scaled else None))
         ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None)
         cross = _near_pairs(split, train, train_sig[1], affines, within=False)
         within = _near_pairs(split, split, ev_sig, (a_ev, a_ev) if affines is not None else None, within=True)
@@ -260,7 +258,8 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
     if k:
         parts.append(f"{k} of {n} x_{name} images ({frac:.1%}) are near-duplicates of training images "
                      f"({exact} exact, {identical} near-identical; first pairs train/{name}: "
-                     f"{[p[:2] for p in pairs[:3]]}); they can inflate {name} accuracy by up to {frac * 100:.1f} points.")
+                     f"{[p[:2] for p in pairs[:3]]}); they can inflate {name} accuracy by up to "
+                     f"{frac * 100:.1f} points.")
     if within_images:
         parts.append(f"{within_images} x_{name} images are near-duplicates of other x_{name} images.")
     if measured and "accuracy_affected" in measured:

@@ -237,10 +237,10 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
                     for a, b, s in list(zip(within.a, within.b, within.similarity))[:NEAR_MAX_PAIRS]]
     evidence: dict[str, Any] = {
         "split": name, "eval_images": n, "count": k, "fraction": frac, "exact": exact,
-        "near_identical": identical, "pairs": pairs, "pairs_format": ["train_index", f"{name}_index", "similarity"],
+        "near_identical": identical, "pairs": pairs, "pair_fields": f"train_index, {name}_index, similarity",
         "max_accuracy_inflation": frac,
         "within_split": {"images": within_images, "pairs": within_pairs,
-                         "pairs_format": [f"{name}_index", f"{name}_index", "similarity"]},
+                         "pair_fields": f"{name}_index, {name}_index, similarity"},
         "method": ("gray 8x8 thumbnails correlating >= {p}, then 32x32 gray detail >= {d} and coarse >= {c} "
                    "at the best shift of up to {m} px").format(p=neardup.PREFILTER_CORR, d=neardup.DETAIL_THRESHOLD,
                                                               c=neardup.COARSE_THRESHOLD, m=neardup.MAX_SHIFT),
@@ -266,9 +266,11 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
         parts.append(f"Measured: accuracy {measured['accuracy_affected']:.3f} on the affected images, "
                      f"{measured['accuracy_unaffected']:.3f} on the others.")
     if warn:
-        explanation = (f"More of x_{name} has a near-duplicate in training than a clean split of scraped photos "
-                       f"does (CIFAR-10: 2.2%), or many are near-identical copies: the splits overlap, so {name} "
-                       "accuracy is partly scored on images the model trained on.")
+        why = (f"{frac:.1%} of x_{name} has a near-duplicate in training, more than a clean split of scraped "
+               f"photos has (CIFAR-10: 2.2%)" if frac > NEAR_WARN_FRACTION else
+               f"{identical / n:.1%} of x_{name} are near-identical copies of training images (CIFAR-10: 0.3%)")
+        explanation = (f"{why}: the splits overlap, so {name} accuracy is partly scored on images the model "
+                       "trained on.")
     elif k:
         explanation = (f"A rate like CIFAR-10's own (2.2% of its test images by this method): a property of the "
                        f"dataset, not a pipeline bug, but {name} accuracy is slightly optimistic.")

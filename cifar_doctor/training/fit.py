@@ -248,8 +248,17 @@ def train(
     train_ds = dataset(x_train, y_train, plan, shuffle=True, seed=seed)
     val_ds = dataset(x_test, y_test, eval_plan(plan), shuffle=False)
     callback = make_callback(state, on_epoch, plan.accumulation)
+    if _multi_worker(strategy):
+        # Keras 3.15's fit averages a first distributed batch with strategy.reduce to build the model, which
+        # fails under MultiWorkerMirroredStrategy (a PerReplica value is converted to one tensor). Build it
+        # here from the shapes of one batch instead, and let the scope below supply the strategy to fit.
+        with strategy.scope():
+            model._symbolic_build(data_batch=(np.asarray(x_train[:1]), np.asarray(y_train[:1])))
+        model._distribute_strategy = None
+        _reduce_scalars_across_workers()
     t0 = time.perf_counter()
-    model.fit(train_ds, epochs=epochs, verbose=0, validation_data=val_ds, callbacks=[callback], shuffle=False)
+    with (strategy.scope() if strategy is not None else contextlib.nullcontext()):
+        model.fit(train_ds, epochs=epochs, verbose=0, validation_data=val_ds, callbacks=[callback], shuffle=False)
     seconds = time.perf_counter() - t0
     del train_ds, val_ds
     history = {k: list(v) for k, v in state.history.items()}
@@ -268,6 +277,46 @@ def train(
         "test_scale": _scale_note(x_test),
     }
     return TrainedRun(model, history, seconds, state.epoch, settings, plan)
+
+
+def _reduce_scalars_across_workers() -> None:
+    """Let Keras 3 average per-replica scalars (the step's loss and metrics) across workers.
+
+    Keras 3.15 reduces them under MultiWorkerMirroredStrategy with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on a scalar ("Invalid
+    reduction dimension 0 for input with 0 dimensions"): every multi-worker fit
+    stops at its first step. This wraps Keras' `reduce_per_replica` so that a
+    scalar is averaged over the replicas (`axis=None`); everything else goes to
+    Keras unchanged. Installed once, only for a multi-worker run.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+    from keras.src import tree
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "scalar_shim", False):
+        return
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+            def one(v: Any) -> Any:
+                local = strategy.experimental_local_results(v)[0] if tf_trainer._is_per_replica_instance(v) else v
+                if getattr(getattr(local, "shape", None), "rank", None) == 0:
+                    return strategy.reduce("MEAN", v, axis=None)
+                return original(v, strategy, reduction)
+            return tree.map_structure(one, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.scalar_shim = True  # type: ignore[attr-defined]
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def _multi_worker(strategy: Any) -> bool:
+    """Whether `strategy` is a MultiWorkerMirroredStrategy (any number of workers)."""
+    if strategy is None:
+        return False
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def _scale_note(x: Any) -> dict[str, Any]:

@@ -129,3 +129,16 @@ def test_two_workers_on_localhost_agree():
         assert st["task"] == {"type": "worker", "index": i}
         assert _causes(data) == {"original": "eval-input-scale-mismatch"}
     assert reports[0]["runs"][0]["history"] == reports[1]["runs"][0]["history"]  # one synchronous training
+
+
+@pytest.mark.training
+@pytest.mark.tf
+def test_mixed_precision_keeps_a_float32_output_and_says_so():
+    if not SAMPLE.exists():
+        pytest.skip("bundled sample not built")
+    rc, data, err = run_json("compare", "original", "--limit", "100", "--epochs", "1", *DATA, "--mixed-precision",
+                             "--quiet")
+    assert rc == 0, err
+    t = data["runs"][0]["training"]
+    assert t["strategy"]["mixed_precision"] == "mixed_float16" and t["output_dtype"] == "float32"
+    assert data["runs"][0]["report"]["verdict"]["cause"] == "eval-input-scale-mismatch"

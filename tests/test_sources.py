@@ -299,3 +299,27 @@ def test_large_npz_with_stored_members_is_read_in_chunks(tmp_path, make_images, 
     np.savez_compressed(tmp_path / "small.npz", x_train=x, y_train=y, x_test=x[:100], y_test=y[:100])
     with pytest.raises(InputError, match="compressed"):
         load_data_path(tmp_path / "small.npz")
+
+
+def test_near_duplicates_on_a_sampled_split_search_the_full_data(tmp_path, make_images, make_labels, monkeypatch):
+    from cifar_doctor.api import build_inputs
+    from cifar_doctor.checks import near_duplicates
+    from cifar_doctor.engine import run
+
+    monkeypatch.setattr(sampling, "SAMPLE_IMAGES", 300)
+    monkeypatch.setattr(near_duplicates, "NEAR_PAIR_BUDGET", 2000 * 400)  # 400 of the 800 test images searched
+    monkeypatch.setattr(near_duplicates, "NEAR_MIN_QUERIES", 10)
+    d = _npy_folder(tmp_path / "arrays", make_images, make_labels, n_train=2000, n_test=800)
+    x_train = np.load(d / "x_train.npy")
+    x_test = np.load(d / "x_test.npy")
+    for j in range(0, 800, 8):  # 100 copies, shifted by a pixel and brightened, of the last training images
+        x_test[j] = np.clip(np.roll(x_train[1900 + j // 8], 1, axis=1).astype(int) + 6, 0, 255)
+    np.save(d / "x_test.npy", x_test)
+    report = run(build_inputs(data=load_data_path(d)), select_codes=["DUP002"])
+    (f,) = report.findings
+    ev = f.evidence
+    assert ev["eval_images"] == 800 and ev["searched"] == 400
+    assert 40 <= ev["count"] <= 60  # the evenly spaced 400 hold about half of the 100 copies
+    lo, hi = ev["estimate"]["fraction_interval_95"]
+    assert lo < 0.125 < hi
+    assert all(p[0] >= 1900 for p in ev["pairs"])  # found in training images outside the sample

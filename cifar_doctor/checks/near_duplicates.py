@@ -51,12 +51,29 @@ NEAR_MAX_PAIRS = 10
 #: Images evaluated on each side (affected, unaffected) when the model can be evaluated.
 NEAR_EVAL_SAMPLE = 2000
 
+#: Eval x train image pairs the search may compare: the full CIFAR-10 test x
+#: train search (10,000 x 50,000), 15-20 s on these 2 cores. The search grows
+#: with the product of the split sizes, so above this an evenly spaced sample of
+#: eval images is searched against every training image, and the finding
+#: reports an estimate with its interval (1,000,000 x 100,000 would take hours).
+NEAR_PAIR_BUDGET = 500_000_000
 
-def _iter_chunks(split: Any, size: int):
-    """(start, images) for consecutive chunks of `split.x`: the one place that reads pixels in bulk."""
-    n = len(split.x)
-    for i in range(0, n, size):
-        yield i, split.x[i:i + size]
+#: Fewest eval images searched, whatever the training split's size: 500 images
+#: put a 95% interval of about +-1 point around a 1% rate.
+NEAR_MIN_QUERIES = 500
+
+
+def _iter_chunks(split: Any, size: int, subset: np.ndarray | None = None):
+    """(start, images) for consecutive chunks of the whole split (`Split.chunks`: its source when
+    `split.x` is a sample), or of the images at sorted `subset`, numbered 0.. in the subset."""
+    if subset is not None:
+        for i in range(0, len(subset), size):
+            yield i, split.take(subset[i:i + size])
+        return
+    start = 0
+    for chunk in split.chunks(size):
+        yield start, chunk
+        start += len(chunk)
 
 
 def _side(stats: Any) -> int:
@@ -73,8 +90,20 @@ def _chunk_size(split: Any) -> int:
 
 
 def _take(split: Any, indices: np.ndarray) -> np.ndarray:
-    """Images at sorted unique `indices` of `split.x` (candidate pairs only)."""
-    return split.x[np.asarray(indices, dtype=np.int64)]
+    """Images at sorted unique `indices` of the whole split (candidate pairs only)."""
+    return split.take(np.asarray(indices, dtype=np.int64))
+
+
+def _queries(split: Any, train: Any) -> np.ndarray | None:
+    """The eval images searched when every one of them cannot be: a sample that keeps the search
+    within `NEAR_PAIR_BUDGET` pairs; `None` when every eval image is searched."""
+    n, m = split.count, train.count
+    if n * m <= NEAR_PAIR_BUDGET:
+        return None
+    from ..sources.sampling import sample_indices
+
+    q = max(NEAR_MIN_QUERIES, NEAR_PAIR_BUDGET // max(m, 1))
+    return sample_indices(n, min(q, n), None)[0] if q < n else None
 
 
 def _prepared(split: Any, indices: np.ndarray, affine: Any) -> np.ndarray:
@@ -87,11 +116,11 @@ def _prepared(split: Any, indices: np.ndarray, affine: Any) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, neardup.VERIFY_GRID, neardup.VERIFY_GRID), np.float32)
 
 
-def _split_signatures(split: Any, layout: str, affine: Any):
+def _split_signatures(split: Any, layout: str, affine: Any, subset: np.ndarray | None = None):
     from .. import neardup
 
     return neardup.concat(neardup.signatures(chunk, layout=layout, affine=affine)
-                          for _, chunk in _iter_chunks(split, _chunk_size(split)))
+                          for _, chunk in _iter_chunks(split, _chunk_size(split), subset))
 
 
 def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
@@ -125,12 +154,17 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
     return exact
 
 
-def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: bool):
+def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: bool,
+                subset: np.ndarray | None = None):
     from .. import neardup
 
     a_q, a_i = affines if affines is not None else (None, None)
-    i, j, _ = neardup.search(_iter_chunks(query, _chunk_size(query)), i_sig, layout=query.stats.layout, affine=a_q,
-                             within=within)
+    i, j, _ = neardup.search(_iter_chunks(query, _chunk_size(query), subset), i_sig, layout=query.stats.layout,
+                             affine=a_q, within=within)
+    if subset is not None:  # positions in the subset -> positions in the split
+        i = subset[i]
+        if within:
+            j = subset[j]
     return neardup.confirm(
         i, j,
         lambda ix: _prepared(query, ix, a_q),
@@ -141,7 +175,8 @@ def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: boo
 
 def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str, Any] | None:
     """Accuracy on the eval images with a near-duplicate in train and on the others, when a model is at hand."""
-    if inputs.evaluate is None or split.y is None or len(affected) == 0 or len(affected) == len(split.x):
+    if (inputs.evaluate is None or split.y is None or split.source is not None  # indices of the full split
+            or len(affected) == 0 or len(affected) == len(split.x)):
         return None
     from ..measure import sample_indices
 
@@ -207,19 +242,22 @@ def train_test_near_duplicates(inputs):
         scaled = affines is not None  # train signatures on the canonical scale, or as given
         if train_sig is None or train_sig[0] != scaled:
             train_sig = (scaled, _split_signatures(train, tr.layout, a_tr if scaled else None))
-        ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None)
-        cross = _near_pairs(split, train, train_sig[1], affines, within=False)
-        within = _near_pairs(split, split, ev_sig, (a_ev, a_ev) if affines is not None else None, within=True)
+        queries = _queries(split, train)
+        ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None, queries)
+        cross = _near_pairs(split, train, train_sig[1], affines, within=False, subset=queries)
+        within = _near_pairs(split, split, ev_sig, (a_ev, a_ev) if affines is not None else None, within=True,
+                             subset=queries)
         if not len(cross.a) and not len(within.a):
             continue
-        found.append(_near_finding(inputs, split, cross, within, affines is not None))
+        found.append(_near_finding(inputs, split, cross, within, affines is not None,
+                                   searched=len(queries) if queries is not None else None))
     return found
 
 
-def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: bool):
+def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: bool, searched: int | None = None):
     from .. import neardup
 
-    name, n = split.name, split.stats.n
+    name, n = split.name, searched or split.count
     # per eval image: its best match in train
     best: dict[int, tuple[float, int, bool]] = {}
     for a, b, s, e in zip(cross.a.tolist(), cross.b.tolist(), cross.similarity.tolist(), cross.exact.tolist()):
@@ -236,7 +274,7 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
     within_pairs = [[int(a), int(b), round(float(s), 3)]
                     for a, b, s in list(zip(within.a, within.b, within.similarity))[:NEAR_MAX_PAIRS]]
     evidence: dict[str, Any] = {
-        "split": name, "eval_images": n, "count": k, "fraction": frac, "exact": exact,
+        "split": name, "eval_images": split.count, "searched": n, "count": k, "fraction": frac, "exact": exact,
         "near_identical": identical, "pairs": pairs, "pair_fields": f"train_index, {name}_index, similarity",
         "max_accuracy_inflation": frac,
         "within_split": {"images": within_images, "pairs": within_pairs,
@@ -251,12 +289,18 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
         "compared_as": "canonical 0-255 pixels" if canonical else "values as given",
         "candidates_verified": cross.candidates + within.candidates,
     }
+    if searched:
+        lo, hi = _wilson(k, n)
+        evidence["estimate"] = {"images": round(frac * split.count), "fraction_interval_95": [lo, hi],
+                                "why": f"{n:,} of {split.count:,} eval images searched against every training image "
+                                       f"(the search is capped at {NEAR_PAIR_BUDGET:,} image pairs)"}
     measured = _measure_affected(inputs, split, affected)
     if measured is not None:
         evidence["measured"] = measured
     parts = []
     if k:
-        parts.append(f"{k} of {n} x_{name} images ({frac:.1%}) are near-duplicates of training images "
+        sampled = f" searched (a sample of {split.count:,}; about {round(frac * split.count):,} in all)" if searched else ""
+        parts.append(f"{k} of {n:,} x_{name} images{sampled} ({frac:.1%}) are near-duplicates of training images "
                      f"({exact} exact, {identical} near-identical; first pairs train/{name}: "
                      f"{[p[:2] for p in pairs[:3]]}); they can inflate {name} accuracy by up to "
                      f"{frac * 100:.1f} points.")
@@ -289,3 +333,13 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
         split=name,
         cause="train-test-leakage" if warn else None,
     )
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson interval of a proportion k / n."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)

@@ -22,8 +22,9 @@ Two decisions are made here, each reported with the run (`TrainingPlan.to_dict`,
 
 The pipelines read one uint8 copy of the images and apply the recipe's scaling
 per batch (`MappedImages.fn`, the same NumPy function `preprocess` applies, run
-through `tf.numpy_function`), so training, validation and the diagnosis see
-exactly the values a fully preprocessed float32 array would hold.
+through `tf.numpy_function` on the gathered batch; TensorFlow holds no copy of
+the images), so training, validation and the diagnosis see exactly the values
+a fully preprocessed float32 array would hold.
 """
 
 from __future__ import annotations
@@ -225,14 +226,13 @@ def dataset(x: Any, y: Any, plan: TrainingPlan, *, shuffle: bool, seed: int = 0)
         y: Labels.
         plan: The batch plan: each batch of `plan.batch_size` is split into
             `plan.accumulation` micro-batches.
-        shuffle: Reshuffle the images every epoch (as `model.fit` does). Defaults to no default.
+        shuffle: Reshuffle the images every epoch (as `model.fit` does).
         seed: Shuffle seed. Defaults to `0`.
     """
     import tensorflow as tf
 
     source, mapped = _source_and_fn(x)
-    images = tf.convert_to_tensor(source)
-    labels = tf.convert_to_tensor(np.asarray(y))
+    labels = np.asarray(y)
     n = int(source.shape[0])
     idx = tf.data.Dataset.range(n)
     if shuffle:
@@ -245,14 +245,19 @@ def dataset(x: Any, y: Any, plan: TrainingPlan, *, shuffle: bool, seed: int = 0)
             return tf.data.Dataset.range(k).map(lambda j: b[j * size // k:(j + 1) * size // k])
         idx = idx.flat_map(split)
 
-    out_shape = (None, *source.shape[1:])
+    x_dtype = mapped.dtype if mapped is not None else source.dtype
+
+    def gather(i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # NumPy reads the batch from the one stored copy (no TensorFlow copy of the images) and applies the
+        # recipe's own preprocessing to it
+        xb = source[i]
+        return (mapped.fn(xb) if mapped is not None else xb).astype(x_dtype, copy=False), labels[i]
 
     def load(i: Any) -> tuple[Any, Any]:
-        xb = tf.gather(images, i)
-        if mapped is not None:
-            xb = tf.numpy_function(lambda a: mapped.fn(a), [xb], tf.as_dtype(mapped.dtype), stateful=False)
-            xb.set_shape(out_shape)
-        return xb, tf.gather(labels, i)
+        xb, yb = tf.numpy_function(gather, [i], (tf.as_dtype(x_dtype), tf.as_dtype(labels.dtype)), stateful=False)
+        xb.set_shape((None, *source.shape[1:]))
+        yb.set_shape((None, *labels.shape[1:]))
+        return xb, yb
 
     ds = idx.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # flat_map hides the length from Keras, which then warns at every epoch end

@@ -323,3 +323,14 @@ def test_near_duplicates_on_a_sampled_split_search_the_full_data(tmp_path, make_
     lo, hi = ev["estimate"]["fraction_interval_95"]
     assert lo < 0.125 < hi
     assert all(p[0] >= 1900 for p in ev["pairs"])  # found in training images outside the sample
+
+
+def test_near_duplicates_with_train_raw_and_test_divided_by_255(make_images):
+    from cifar_doctor.api import build_inputs
+    from cifar_doctor.checks.near_duplicates import train_test_near_duplicates
+
+    x_train = make_images(600, seed=8)
+    x_test = make_images(200, seed=9).astype(np.float32)
+    x_test[:30] = np.clip(np.roll(x_train[:30], 1, axis=2).astype(np.float32) + 5, 0, 255)
+    (f,) = train_test_near_duplicates(build_inputs(x_train=x_train, x_test=x_test / 255))
+    assert f.evidence["count"] >= 25 and f.evidence["compared_as"] == "canonical 0-255 pixels"

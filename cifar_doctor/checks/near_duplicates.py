@@ -244,7 +244,8 @@ def train_test_near_duplicates(inputs):
             train_sig = (scaled, _split_signatures(train, tr.layout, a_tr if scaled else None))
         queries = _queries(split, train)
         ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None, queries)
-        cross = _near_pairs(split, train, train_sig[1], affines, within=False, subset=queries)
+        cross = _near_pairs(split, train, train_sig[1], (a_ev, a_tr) if affines is not None else None,  # (query, index)
+                            within=False, subset=queries)
         within = _near_pairs(split, split, ev_sig, (a_ev, a_ev) if affines is not None else None, within=True,
                              subset=queries)
         if not len(cross.a) and not len(within.a):

@@ -116,9 +116,9 @@ def compare(
     check_options(strategy, devices)
     specs = resolve(names)
     check_save_dir(save)
+    raw, description = load_arrays(data)  # no TensorFlow yet: a bad path fails at once
     placement = configure(strategy, devices=devices, mixed_precision=mixed_precision)
     try:
-        raw, description = load_arrays(data)
         progress = progress or Silent()
         states = [RunState(s.name, epochs=int(epochs or s.recipe.epochs)) for s in specs]
         runs: list[RunResult] = []

@@ -145,8 +145,8 @@ def test_multi_worker_diagnoses_alike_and_prints_on_chief_only():
         assert run["predict_in_order"] is True
         assert run["final"] == SEED_CAUSE
         assert run["stop_training"] is True  # stop_on="error": every worker stops, or the others would hang
-    # the same evidence and measurements on both workers
-    for key in ("events", "train_eval_accuracy", "counterfactuals"):
+    # the same evidence and measurements on both workers (and the same outcome of Keras' own fit)
+    for key in ("fit_error", "events", "train_eval_accuracy", "counterfactuals"):
         assert chief[key] == other[key], key
     assert [e["codes"] for e in chief["events"]][0] == ["PRE001"]
     assert "cifar-doctor ✖ PRE001" in chief_err and "Stopping training" in chief_err

@@ -180,7 +180,8 @@ def plan_batches(recipe_batch: int, epochs: int, train_images: int, *, given: in
             before = scaled_from["steps_per_epoch"]
             reason = (f"{train_images} training images at the recipe's batch {recipe_batch} give "
                       f"{before} optimizer step{'s' if before != 1 else ''} per epoch; batch scaled to {batch} "
-                      f"for {math.ceil(train_images / batch)} steps per epoch (the rule: at least {MIN_STEPS_PER_EPOCH} steps per "
+                      f"for {math.ceil(train_images / batch)} steps per epoch (the rule: at least "
+                      f"{MIN_STEPS_PER_EPOCH} steps per "
                       f"epoch, batches of at least {MIN_BATCH_SIZE}; model, optimizer, pipeline and epochs "
                       "unchanged)")
     replicas = max(1, int(replicas))

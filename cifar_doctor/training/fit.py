@@ -13,7 +13,6 @@ the optional `--until-verdict` diagnosis) happens in `on_epoch_end`.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable

@@ -136,9 +136,11 @@ def test_two_workers_on_localhost_agree():
 def test_mixed_precision_keeps_a_float32_output_and_says_so():
     if not SAMPLE.exists():
         pytest.skip("bundled sample not built")
-    rc, data, err = run_json("compare", "original", "--limit", "100", "--epochs", "1", *DATA, "--mixed-precision",
-                             "--quiet")
+    rc, data, err = run_json("compare", "original", "fixed", "--limit", "100", "--epochs", "1", *DATA,
+                             "--mixed-precision", "--quiet")
     assert rc == 0, err
-    t = data["runs"][0]["training"]
-    assert t["strategy"]["mixed_precision"] == "mixed_float16" and t["output_dtype"] == "float32"
+    for run in data["runs"]:  # every run, not only the first (Keras' clear_session resets the policy)
+        t = run["training"]
+        assert t["strategy"]["mixed_precision"] == "mixed_float16" and t["output_dtype"] == "float32"
+        assert t["compute_dtype"] == "float16"
     assert data["runs"][0]["report"]["verdict"]["cause"] == "eval-input-scale-mismatch"

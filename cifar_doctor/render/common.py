@@ -163,7 +163,8 @@ def training_line(training: dict[str, Any] | None) -> str | None:
             where += f", {st['workers']} workers"
         parts.append(where)
         if st.get("mixed_precision"):
-            parts.append(f"mixed precision {st['mixed_precision']} (output {training.get('output_dtype') or '?'})")
+            parts.append(f"mixed precision {st['mixed_precision']} (computes in "
+                         f"{training.get('compute_dtype') or '?'}, output {training.get('output_dtype') or '?'})")
     if int(training.get("gradient_accumulation_steps", 1)) > 1:
         parts.append(f"each batch computed as {training['gradient_accumulation_steps']} micro-batches of "
                      f"{training['micro_batch_size']} with accumulated gradients")

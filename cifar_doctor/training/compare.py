@@ -168,6 +168,10 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
     from ..engine import run
 
     state.phase = "preparing"
+    if placement.mixed_precision:  # keras.backend.clear_session() after the previous run reset the policy
+        import keras
+
+        keras.mixed_precision.set_global_policy(placement.mixed_precision)
     arrays = feed_arrays(spec.recipe, raw, limit=limit, seed=seed)
     evidence = {"x_train": arrays["x_train"], "y_train": arrays["y_train"], "x_test": arrays["x_test"],
             "y_test": arrays["y_test"], "loss": spec.recipe.loss if isinstance(spec.recipe.loss, str) else None,
@@ -192,7 +196,8 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
     state.phase = "done"
     stopped = watch.stopped if watch is not None else None
     training = dict(trained.plan.to_dict() if trained.plan is not None else {},
-                    strategy=placement.to_dict(), output_dtype=_output_dtype(trained.model))
+                    strategy=placement.to_dict(), output_dtype=_output_dtype(trained.model),
+                    compute_dtype=_compute_dtype(trained.model))
     result = RunResult(
         name=spec.name,
         recipe=spec.recipe.name,
@@ -214,6 +219,13 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
                          f"{stopped.reason}; saved {stopped.epochs_saved} epochs, about "
                          f"{stopped.seconds_saved_estimate:.0f} s.")
     return result, trained.model
+
+
+def _compute_dtype(model: Any) -> str | None:
+    """The dtype the model's first layer computes in (`float16` under mixed precision)."""
+    layers = getattr(model, "layers", None) or []
+    policy = getattr(layers[0], "dtype_policy", None) if layers else None
+    return str(getattr(policy, "compute_dtype", None) or "") or None
 
 
 def _output_dtype(model: Any) -> str | None:

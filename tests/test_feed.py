@@ -159,3 +159,21 @@ def test_dataset_feeds_the_preprocessed_values_once_per_epoch(raw):
     np.testing.assert_array_equal(xs[order], ref[np.lexsort(ref.reshape(len(ref), -1).T)])
     test = list(dataset(fed["x_test"], fed["y_test"], TrainingPlan(16, 1, 40), shuffle=False).as_numpy_iterator())
     np.testing.assert_array_equal(np.concatenate([b[0] for b in test]), eager["x_test"])  # raw 0-255, as fed
+
+
+def test_a_recipe_with_its_own_preprocess_is_fed_its_arrays(raw):
+    from dataclasses import replace
+
+    from cifar_doctor.training.compare import feed_arrays
+    from cifar_doctor.training.recipes import Recipe
+
+    class Halved(Recipe):
+        def preprocess(self, arrays, *, limit=None, seed=0):
+            out = super().preprocess(arrays, limit=limit, seed=seed)
+            return dict(out, x_train=out["x_train"] / 2)
+
+    base = RECIPES["fixed"]
+    mine = Halved(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+    fed = feed_arrays(mine, raw, limit=None, seed=0)
+    assert not is_lazy(fed["x_train"]) and float(fed["x_train"].max()) <= 0.5
+    assert is_lazy(feed_arrays(replace(base), raw, limit=None, seed=0)["x_train"])

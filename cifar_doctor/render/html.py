@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Sequence
 
-from .common import checks_line, counts_line, fmt_value, history_read_line
+from .common import checks_line, counts_line, fmt_value, history_read_line, sample_line, training_line
 
 #: Chart size in SVG user units (the SVG scales to its container's width).
 CHART_WIDTH, CHART_HEIGHT = 560, 300
@@ -152,6 +152,9 @@ def _inputs(inputs: dict[str, Any]) -> str:
     read = history_read_line(inputs)
     if read:
         rows.append(("history", read))
+    sampled = sample_line(inputs)
+    if sampled:
+        rows.append(("sample", sampled))
     known = {"recipe", "data", "log", "model_file", "loss", "from_logits", "classes", "classes_from", "model",
              "history", "splits"}
     rows += [(k, v) for k, v in inputs.items() if k not in known and v not in (None, {}, [])]
@@ -267,6 +270,9 @@ def _comparison(d: dict[str, Any]) -> str:
         parts.append(f"<h2><span class=\"sw\" style=\"border-color:{_run_color(i)}\"></span>Run: {escape(r['name'])}</h2>")
         if r.get("doc"):
             parts.append(f"<p class=\"muted\">{escape(r['doc'])}</p>")
+        trained = training_line(r.get("training"))
+        if trained:
+            parts.append(f"<p>{escape(trained)}</p>")
         stopped = r.get("stopped_early")
         if stopped:
             parts.append(f"<p>Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "

@@ -112,6 +112,18 @@ def run_cli(*args: str, input: str | None = None, env: dict | None = None, timeo
                           input=input, env=full_env, timeout=timeout)
 
 
+def only(report, code):
+    """The one finding of `report` with `code` (fails listing every finding otherwise)."""
+    found = [f for f in report.findings if f.code == code]
+    assert len(found) == 1, [(f.code, f.message) for f in report.findings]
+    return found[0]
+
+
+def status(report, code):
+    """`ran`, `skipped` or `crashed`: what happened to check `code` in `report`."""
+    return {c.code: c for c in report.checks}[code].status
+
+
 def run_json(*args: str, **kw):
     """Run the CLI with --json; return (returncode, parsed stdout, stderr)."""
     proc = run_cli(*args, "--json", **kw)

@@ -8,6 +8,8 @@ import pytest
 from cifar_doctor import diagnose
 from cifar_doctor.inputs import Affine, ModelInfo
 
+from conftest import only, status
+
 MINE = ["RNG", "PRE", "DAT", "DUP"]
 RESCALING = dict(rescaling=["Rescaling(scale=0.00392156862745098, offset=0.0)"],
                  rescaling_affine=(Affine("Rescaling", 1 / 255, 0.0),))
@@ -15,16 +17,6 @@ RESCALING = dict(rescaling=["Rescaling(scale=0.00392156862745098, offset=0.0)"],
 
 def codes(report):
     return [f.code for f in report.findings]
-
-
-def only(report, code):
-    found = [f for f in report.findings if f.code == code]
-    assert len(found) == 1, [(f.code, f.message) for f in report.findings]
-    return found[0]
-
-
-def status(report, code):
-    return {c.code: c for c in report.checks}[code].status
 
 
 @pytest.fixture

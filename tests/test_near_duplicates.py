@@ -9,7 +9,7 @@ from cifar_doctor import diagnose, neardup
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs, Split
 
-from conftest import run_json
+from conftest import only, run_json, status
 
 
 def smooth_images(n: int, seed: int, size: int = 32) -> np.ndarray:
@@ -77,16 +77,6 @@ def plant(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
     for test_idx, train_idx, f in PLANTS.values():
         x_test[list(test_idx)] = f(x_train[list(train_idx)])
     return x_test
-
-
-def only(report, code):
-    found = [f for f in report.findings if f.code == code]
-    assert len(found) == 1, [(f.code, f.message) for f in report.findings]
-    return found[0]
-
-
-def status(report, code):
-    return {c.code: c for c in report.checks}[code].status
 
 
 def found_test_indices(f) -> set[int]:

@@ -156,10 +156,6 @@ class LoadedData:
     samples: dict[str, Any] = field(default_factory=dict)
     scan: Any = None
 
-    def split_sources(self) -> dict[str, tuple[Any, Any]]:
-        """Split name -> (`DataSource`, `SampleInfo`) for splits whose arrays are a sample."""
-        return {k: (self.sources.get(k), self.samples.get(k)) for k in set(self.sources) | set(self.samples)}
-
 
 # --- public entry points ------------------------------------------------------------------------
 def load_data_path(path: str | os.PathLike) -> LoadedData:

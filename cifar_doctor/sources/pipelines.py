@@ -51,7 +51,7 @@ class Sampled:
 
 def is_pipeline(data: Any) -> bool:
     """`data` is a `tf.data.Dataset`, a `keras.utils.PyDataset`/`Sequence` or an iterator, not an array."""
-    if data is None or isinstance(data, (np.ndarray, tuple, list, dict, str, bytes)):
+    if data is None or isinstance(data, (np.ndarray, tuple, list, dict, str, bytes, range)):
         return False
     if hasattr(data, "__array__") or hasattr(data, "shape"):
         return False

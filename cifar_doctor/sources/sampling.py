@@ -12,7 +12,6 @@ chunks instead (`cifar_doctor.inputs.Split.chunks`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +130,3 @@ def sample_indices(total: int, n: int = SAMPLE_IMAGES, labels: Any = None,
         picked.append(members if q >= len(members) else rng.choice(members, size=int(q), replace=False))
     out = np.sort(np.concatenate(picked))[: max(n, len(classes))]
     return out, "stratified"
-
-
-def ceil_div(a: int, b: int) -> int:
-    return int(math.ceil(a / b))

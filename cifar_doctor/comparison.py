@@ -8,13 +8,12 @@ that run's `Report`, and the plain-words `Comparison` written from them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .diagnosis import CAUSES, PRECEDENCE
 from .findings import plain
-from .report import SCHEMA_VERSION, CheckOutcome, Report, tool
+from .report import SCHEMA_VERSION, CheckOutcome, Rendered, Report, tool
 
 #: A run whose test images are more than this many times larger (or smaller)
 #: than its training images is described by that ratio: 1.5x is outside any
@@ -122,7 +121,7 @@ class Comparison:
 
 
 @dataclass(frozen=True)
-class ComparisonReport:
+class ComparisonReport(Rendered):
     """The result of `compare`: each run's report, and the comparison.
 
     Attributes:
@@ -154,25 +153,6 @@ class ComparisonReport:
             "runs": [r.to_dict() for r in self.runs],
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter shows the HTML report (`render.html.html_fragment`); plain front ends the text one."""
-        from .render.html import mimebundle
-
-        return mimebundle(self)
-
-    def _repr_html_(self) -> str:
-        from .render.html import html_fragment
-
-        return html_fragment(self)
-
-    def print(self, console: Any = None, fmt: str = "text") -> None:
-        """Print the comparison with Rich (or as `json`/`markdown`) to `console` (stdout by default)."""
-        from .render import render
-
-        render(self, fmt, console=console)
 
 
 # --- the plain-words comparison ------------------------------------------------------------

@@ -61,8 +61,35 @@ def _sort_key(f: Finding) -> tuple:
     return (-f.severity.rank, f.code, f.split or "", f.message)
 
 
+class Rendered:
+    """What a report and a comparison share, from their `to_dict()`: JSON, printing, notebook display."""
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - defined by each subclass
+        raise NotImplementedError
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows the HTML report (`render.html.html_fragment`); plain front ends the text one."""
+        from .render.html import mimebundle
+
+        return mimebundle(self)
+
+    def _repr_html_(self) -> str:
+        from .render.html import html_fragment
+
+        return html_fragment(self)
+
+    def print(self, console: Any = None, fmt: str = "text") -> None:
+        """Print it with Rich (or as `json`/`markdown`/`html`) to `console` (stdout by default)."""
+        from .render import render
+
+        render(self, fmt, console=console)
+
+
 @dataclass
-class Report:
+class Report(Rendered):
     """The result of one diagnosis.
 
     Attributes:
@@ -134,22 +161,3 @@ class Report:
             out[key] = plain(value)
         return out
 
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, sort_keys=False, allow_nan=False)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter shows the HTML report (`render.html.html_fragment`); plain front ends the text one."""
-        from .render.html import mimebundle
-
-        return mimebundle(self)
-
-    def _repr_html_(self) -> str:
-        from .render.html import html_fragment
-
-        return html_fragment(self)
-
-    def print(self, console: Any = None, fmt: str = "text") -> None:
-        """Print the report with Rich (or as `json`/`markdown`) to `console` (stdout by default)."""
-        from .render import render
-
-        render(self, fmt, console=console)

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import archives
+from .npy import NPY_MAX_HEADER_BYTES, read_npy_header
 
 #: Canonical array keys, in report order.
 CANONICAL_KEYS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
@@ -108,9 +109,6 @@ MAX_DATA_BYTES = 6 << 30
 CHUNKED_ABOVE_BYTES = 2 << 30
 #: Largest stored image member described by a header: 16 TB; only chunks and the sample are allocated.
 MAX_STORED_IMAGE_BYTES = 1 << 44
-#: Longest .npy header read: numpy's own default (`max_header_size`); a plain array's
-#: header is under 200 bytes.
-NPY_MAX_HEADER_BYTES = 10_000
 #: Array names quoted in a message about an npz with many members.
 MAX_KEYS_SHOWN = 20
 #: Largest CIFAR-10 batch file read whole: an official batch is 31 MB (10,000 images and
@@ -483,13 +481,7 @@ def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path,
                          hint="Write the file again, or check that its copy or download finished")
     try:
         with zf.open(info) as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
-            else:  # 3.0: a header with non-Latin-1 field names, i.e. a structured array
-                raise ValueError(f"npy format version {version[0]}.{version[1]}")
+            shape, _, dtype = read_npy_header(fh)
             header_end = fh.tell()
     except (ValueError, EOFError, SyntaxError, TypeError, RecursionError, tokenize.TokenError) as exc:
         hint = " (it looks like a Python pickle)" if _is_pickle_member(zf, info) else ""

@@ -28,7 +28,8 @@ import numpy as np
 from ..errors import InputError
 from .base import CHUNK_IMAGES
 
-#: Largest `.npy` header read (NumPy's own default limit for untrusted files).
+#: Longest `.npy` header read: NumPy's own default (`max_header_size`) for untrusted files;
+#: a plain array's header is under 200 bytes.
 NPY_MAX_HEADER_BYTES = 10_000
 
 #: Largest label array read whole: 100 million int64 labels. Labels of a
@@ -58,6 +59,21 @@ class NpyLayout:
         return self.shape[0] * self.row_bytes if self.shape else self.dtype.itemsize
 
 
+def read_npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) from the `.npy` header at `fh`'s position, leaving `fh` at the data.
+
+    Raises:
+        ValueError: not an `.npy` header of format 1.0 or 2.0 (3.0 holds non-Latin-1 field
+            names, i.e. a structured array), or longer than `NPY_MAX_HEADER_BYTES`.
+    """
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
+    raise ValueError(f"npy format version {version[0]}.{version[1]}")
+
+
 def read_layout(path: Path, *, base: int = 0, name: str | None = None) -> NpyLayout:
     """The layout of the `.npy` array starting at byte `base` of `path` (a member of a stored zip, or 0).
 
@@ -68,13 +84,7 @@ def read_layout(path: Path, *, base: int = 0, name: str | None = None) -> NpyLay
     try:
         with open(path, "rb") as fh:
             fh.seek(base)
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh, max_header_size=NPY_MAX_HEADER_BYTES)
-            else:
-                raise ValueError(f"npy format version {version[0]}.{version[1]}")
+            shape, fortran, dtype = read_npy_header(fh)
             offset = fh.tell()
             size = os.fstat(fh.fileno()).st_size
     except (ValueError, EOFError, SyntaxError, TypeError, RecursionError, tokenize.TokenError) as exc:

@@ -43,7 +43,7 @@ KEY_VALUES = 512
 HASH_SEED = 20201
 
 
-class _Canon:
+class Canonical:
     """How one split's images become comparable bytes: as stored (`affine` None) or as canonical uint8."""
 
     def __init__(self, affine: tuple[np.ndarray, np.ndarray] | None, chan: np.ndarray) -> None:
@@ -89,7 +89,7 @@ def _multipliers(d: int) -> np.ndarray:
     return rng.integers(0, 2**63, size=(d + 7) // 8, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
-def split_hashes(split: Any, canon: _Canon, cols: np.ndarray, mult: np.ndarray) -> np.ndarray:
+def split_hashes(split: Any, canon: Canonical, cols: np.ndarray, mult: np.ndarray) -> np.ndarray:
     """The hash of the key values (`cols`) of every image of `split`, read chunk by chunk."""
     out = [_hash_rows(canon(chunk, cols), mult) for chunk in split.chunks()]
     return np.concatenate(out) if out else np.zeros(0, np.uint64)
@@ -106,7 +106,7 @@ def find_duplicates(train: Any, ev: Any, chan: np.ndarray,
                     affines: tuple[Any, Any] | None) -> list[tuple[int, int]]:
     """(train_index, eval_index) for every eval image identical to a training image."""
     a_tr, a_ev = affines if affines is not None else (None, None)
-    canon_tr, canon_ev = _Canon(a_tr, chan), _Canon(a_ev, chan)
+    canon_tr, canon_ev = Canonical(a_tr, chan), Canonical(a_ev, chan)
     d = int(np.prod(train.x.shape[1:])) * (1 if affines is not None else train.x.dtype.itemsize)
     cols = _key_columns(d)
     mult = _multipliers(len(cols))

@@ -15,6 +15,8 @@ import numpy as np
 
 from ..findings import Fix, Severity
 from ..registry import register
+from ..stats import channel_of_position
+from .duplicates import Canonical
 
 #: Bytes of float32 pixels per chunk: 1024 CIFAR images (12 MB), as in
 #: `cifar_doctor.stats`; larger images come in fewer per chunk.
@@ -128,15 +130,11 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
     if affines is None and (a_split.stats.dtype != b_split.stats.dtype or a_split.stats.scheme != b_split.stats.scheme):
         return None
 
-    def canon(x: np.ndarray, affine: Any, layout: str) -> np.ndarray:
+    def canon(x: np.ndarray, affine: Any, stats: Any) -> np.ndarray:
+        """As given, or as DUP001 reconstructs 0-255 pixels when the splits are on different scales."""
         if affine is None:
             return x
-        k, c = (np.asarray(v, dtype=np.float64) for v in affine)
-        xx = np.moveaxis(x, 1, -1) if layout == "NCHW" else x
-        if xx.ndim == 3:
-            xx = xx[..., None]
-        v = np.nan_to_num(xx.astype(np.float64), nan=-1.0, posinf=-1.0, neginf=-1.0) * k + c
-        return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+        return Canonical(affine, channel_of_position(stats.shape, stats.layout, stats.channels))(x)
 
     def exact(ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
         if a_split.x.shape[1:] != b_split.x.shape[1:]:
@@ -146,8 +144,8 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
         for s in range(0, len(ia), step):  # pairs a chunk at a time: both images of each pair in memory
             ua, ja = np.unique(ia[s:s + step], return_inverse=True)
             ub, jb = np.unique(ib[s:s + step], return_inverse=True)
-            xa = canon(_take(a_split, ua), affines[0] if affines else None, a_split.stats.layout)
-            xb = canon(_take(b_split, ub), affines[1] if affines else None, b_split.stats.layout)
+            xa = canon(_take(a_split, ua), affines[0] if affines else None, a_split.stats)
+            xb = canon(_take(b_split, ub), affines[1] if affines else None, b_split.stats)
             out[s:s + step] = [np.array_equal(xa[p], xb[q]) for p, q in zip(ja, jb)]
         return out
 

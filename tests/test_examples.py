@@ -13,6 +13,9 @@ import pytest
 
 from conftest import ROOT, SAMPLE
 
+#: Subprocesses of the CLI: run by CI, skipped by the fast loop (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 EXAMPLES = ROOT / "examples"
 #: Small runs: enough images for the checks, a few seconds of training on a CPU.
 LIMIT = "500"

@@ -3,6 +3,7 @@ dispatch on the document's `kind`."""
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -36,7 +37,8 @@ def _text(report, width: int, monkeypatch, **kw) -> str:
     return buf.getvalue()
 
 
-def _reports_with_snippets() -> list[Report]:
+@functools.lru_cache(maxsize=1)
+def _reports_with_snippets() -> tuple[Report, ...]:
     """Real reports whose findings carry fix snippets (scale bug, raw inputs, the question's log), and one
     with a snippet longer than any width."""
     data = np.load(SAMPLE, allow_pickle=False)
@@ -50,7 +52,7 @@ def _reports_with_snippets() -> list[Report]:
                    fix=Fix("Scale x_test", snippet=LONG_SNIPPET))
     base = seed_bug()
     reports.append(Report(base.verdict, [long], [CheckOutcome("PRE001", "train-test-scale-mismatch", "ran")]))
-    return reports
+    return tuple(reports)
 
 
 def _snippets(report: Report) -> list[str]:

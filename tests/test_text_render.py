@@ -12,12 +12,11 @@ import pytest
 from cifar_doctor import diagnose
 from cifar_doctor.findings import Finding, Fix, Severity
 from cifar_doctor.registry import all_checks
-from cifar_doctor.render import markdown, render, text
 from cifar_doctor.render import html as html_render
+from cifar_doctor.render import markdown, render, text
 from cifar_doctor.render.catalog import FENCE, print_explanation
 from cifar_doctor.report import DOCUMENT_KINDS, CheckOutcome, Report
 from cifar_doctor.sources.logs import read_history
-
 from conftest import SAMPLE
 from test_snapshots import LOG, comparison, seed_bug
 

@@ -14,8 +14,9 @@ the same content as one `<div>` with its scoped style, for a Jupyter cell.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from html import escape
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .charts import RUN_COLORS, Series, charts
 from .common import checks_line, counts_line, dispatch, fmt_value, history_read_line, sample_line, training_line

@@ -24,17 +24,17 @@ from rich.text import Text
 
 from .common import (
     EPOCH_COLUMNS,
-    dispatch,
     SEVERITY_ICON,
     SEVERITY_STYLE,
     checks_line,
     counts_line,
+    dispatch,
     epoch_rows,
-    history_read_line,
     evidence_lines,
-    sample_line,
     finding_codes,
     fmt_metric,
+    history_read_line,
+    sample_line,
     spark,
     training_line,
 )

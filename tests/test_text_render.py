@@ -157,3 +157,14 @@ class _NoKind:
 def test_a_document_without_kind_is_refused(fmt):
     with pytest.raises(ValueError, match="kind"):
         render(_NoKind(), fmt, file=io.StringIO())
+
+
+@pytest.mark.parametrize("args, hint", [([], True), (["--details"], False), (["--format", "json"], False),
+                                        (["--quiet"], False)])
+def test_compare_says_on_stderr_where_the_details_are(monkeypatch, capsys, args, hint):
+    from test_snapshots import _run_cli
+
+    out = _run_cli(monkeypatch, capsys, comparison, ["compare", "original", "fixed", *args])
+    stdout, stderr = out.split("# stdout\n", 1)[1].split("# stderr\n", 1)
+    assert ("--details" in stderr) is hint
+    assert "--details" not in stdout

@@ -130,7 +130,7 @@ def first_sentence(text: str) -> str:
 def finding_line(f: dict[str, Any]) -> Text:
     """A finding in one line: icon, code, severity, split and the message's first sentence.
 
-    Print it with `no_wrap=True, overflow="ellipsis"`: cut to the width, the full message is in `--details`.
+    Print it with `no_wrap=True, overflow="ellipsis"`: cut to the width (the full message: `details=True`).
     """
     sev = f["severity"]
     t = Text()

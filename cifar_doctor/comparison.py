@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from .diagnosis import CAUSES, PRECEDENCE
 from .findings import plain
-from .report import SCHEMA_VERSION, CheckOutcome, Rendered, Report, tool
+from .report import COMPARISON_KIND, SCHEMA_VERSION, CheckOutcome, Rendered, Report, tool
 
 #: A run whose test images are more than this many times larger (or smaller)
 #: than its training images is described by that ratio: 1.5x is outside any
@@ -148,6 +148,7 @@ class ComparisonReport(Rendered):
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
+            "kind": COMPARISON_KIND,
             "tool": tool(),
             "comparison": self.comparison.to_dict(),
             "runs": [r.to_dict() for r in self.runs],

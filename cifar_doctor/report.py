@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 #: Bump the major on an incompatible change. 2.0: `compare` writes a comparison
 #: document holding every run's full report (the report of `check` and `watch` is unchanged).
 #: 2.1: each run of `compare` adds `training` (batch plan, strategy, replicas, mixed precision).
-SCHEMA_VERSION = "2.1"
+#: 2.2: every document says what it is: `kind` is `"report"` or `"comparison"` (`DOCUMENT_KINDS`).
+SCHEMA_VERSION = "2.2"
+
+#: The values of a JSON document's `kind`: a `Report` (`check`, `watch`, each run of `compare`) or a
+#: `ComparisonReport` (`compare`). Renderers dispatch on it.
+REPORT_KIND, COMPARISON_KIND = "report", "comparison"
+DOCUMENT_KINDS = (REPORT_KIND, COMPARISON_KIND)
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 
@@ -149,6 +155,7 @@ class Report(Rendered):
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
+            "kind": REPORT_KIND,
             "tool": tool(),
             "inputs": plain(self.inputs),
             "verdict": self.verdict.to_dict(),

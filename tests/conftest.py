@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,6 +101,75 @@ def sample_arrays():
         pytest.skip("bundled sample not built")
     with np.load(SAMPLE, allow_pickle=False) as d:
         return {k: d[k] for k in d.files}
+
+
+#: Markers whose tests are slow (training, TensorFlow imports, clusters): `slow` is added to them, so that
+#: `pytest -m "not slow"` is the fast edit-and-test loop; CI runs everything.
+SLOW_MARKERS = ("training", "tf", "distributed")
+
+#: Names whose use in a test (or in a helper of its module it calls) means a subprocess: a fresh Python
+#: importing cifar-doctor costs about 0.6 s, about 5 s with TensorFlow. Such a test is `slow` too.
+SUBPROCESS_NAMES = frozenset({"run_cli", "run_json", "subprocess", "Popen"})
+
+
+def _code_names(code: Any) -> set[str]:
+    """The global names a code object uses, its nested functions' included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _code_names(const)
+    return names
+
+
+def runs_a_subprocess(fn: Any, module: Any, depth: int = 2) -> bool:
+    """Whether test function `fn` starts a subprocess, directly or through its module's helpers (`depth` deep)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    names = _code_names(code)
+    if names & SUBPROCESS_NAMES:
+        return True
+    helpers = [getattr(module, n, None) for n in names] if depth else []
+    return any(inspect.isfunction(h) and h.__module__ == module.__name__ and runs_a_subprocess(h, module, depth - 1)
+               for h in helpers)
+
+
+#: A module-level `pytestmark` with a slow marker: every test of the module is slow.
+SLOW_MODULE = re.compile(r"^pytestmark\s*=.*\bpytest\.mark\.(?:slow|training|tf|distributed)\b", re.M)
+
+
+def _deselects_slow(config) -> bool:
+    """Whether `-m` deselects the slow tests (`-m "not slow"`, `-m "not slow and not tf"`, ...)."""
+    expr = config.getoption("markexpr", "") or ""
+    try:
+        from _pytest.mark.expression import Expression
+
+        return not Expression.compile(expr).evaluate(lambda name: name in ("slow", *SLOW_MARKERS))
+    except Exception:  # another pytest: the plain reading
+        return "not slow" in expr
+
+
+def pytest_ignore_collect(collection_path, config):
+    """With slow tests deselected, do not even import a module whose every test is slow: several import
+    Keras at module level, which costs TensorFlow's start-up (10-40 s on a loaded machine) for nothing."""
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_") or not _deselects_slow(config):
+        return None
+    try:
+        head = collection_path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return True if SLOW_MODULE.search(head) else None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `slow` the tests with a `SLOW_MARKERS` marker and those that start a subprocess."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            continue
+        fn, module = getattr(item, "function", None), getattr(item, "module", None)
+        if any(item.get_closest_marker(m) is not None for m in SLOW_MARKERS) or (
+                fn is not None and module is not None and runs_a_subprocess(fn, module)):
+            item.add_marker(pytest.mark.slow)
 
 
 def run_cli(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 600):

@@ -12,6 +12,9 @@ from cifar_doctor.schema import load_schema
 
 from conftest import run_cli, run_json, scale_images
 
+#: Subprocesses of the CLI: run by CI, skipped by the fast loop (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def seed_npz(tmp_path, make_images, make_labels):

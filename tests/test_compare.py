@@ -41,7 +41,7 @@ def compare_json(tmp_path_factory):
 def test_compare_json_has_two_diagnosed_runs(compare_json):
     rc, data, err, _ = compare_json
     assert rc == 0, err
-    assert set(data) == {"schema_version", "tool", "comparison", "runs"}  # no first-run verdict on top
+    assert set(data) == {"schema_version", "kind", "tool", "comparison", "runs"}  # no first-run verdict on top
     runs = {r["name"]: r for r in data["runs"]}
     assert list(runs) == ["original", "fixed"]
     for r in runs.values():

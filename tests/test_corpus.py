@@ -29,6 +29,9 @@ import pytest
 import corpus
 from conftest import ROOT
 
+#: Subprocesses of the CLI: run by CI, skipped by the fast loop (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 #: Resident memory allowed to one run.
 MAX_RSS_BYTES = 1 << 30
 #: Wall time allowed to one run, start-up included.

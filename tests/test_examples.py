@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE
+
+#: Subprocesses of the CLI: run by CI, skipped by the fast loop (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
 
 EXAMPLES = ROOT / "examples"
 #: Small runs: enough images for the checks, a few seconds of training on a CPU.
@@ -159,3 +163,42 @@ def test_watch_training_diagnoses_the_log():
     assert "LOG001" in out and "(after epoch 1)" in out
     assert "eval-input-scale-mismatch" in out
     assert "╭─ cifar-doctor:" not in out  # the script runs without DoctorCallback here
+
+
+# --- the recordings in examples/*.txt match what the code prints ---------------------------------
+
+def _recorder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("record_examples", ROOT / "scripts" / "record_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+RECORDER = _recorder()
+
+
+@pytest.mark.parametrize("example", [e for e in RECORDER.ALL if e.deterministic], ids=lambda e: e.name)
+def test_recording_matches_the_code(example):
+    want = RECORDER.path(example).read_text(encoding="utf-8")
+    got = RECORDER.record(example, timeout=600)
+    assert got == want, (f"examples/{example.name}.txt no longer shows what the code prints: "
+                         f"python scripts/record_examples.py {example.name}")
+
+
+@pytest.mark.parametrize("example", [e for e in RECORDER.ALL if not e.deterministic], ids=lambda e: e.name)
+def test_training_recording_keeps_its_structure(example):
+    """Not compared in full (a training run's numbers move); the test above runs each on small data."""
+    assert example.note, "say why it is not compared"
+    lines = RECORDER.path(example).read_text(encoding="utf-8").splitlines()
+    command = "$ " + example.command.format(python="python", doctor="cifar-doctor", data="DATA")
+    assert re.fullmatch(re.escape(command).replace("DATA", r"\S+"), lines[0]), lines[0]  # the same command
+    assert re.fullmatch(r"# exit code: [012]", lines[-1])
+    assert any(ln.startswith(("verdict: ", "│ ")) for ln in lines)  # the verdict, printed or in its panel
+
+
+def test_every_recording_is_known():
+    known = {e.name for e in RECORDER.ALL} | set(RECORDER.BY_HAND)
+    assert {p.stem for p in EXAMPLES.glob("*.txt")} == known

@@ -12,7 +12,7 @@ nbformat = pytest.importorskip("nbformat", reason="needs nbformat (pip install -
 nbclient = pytest.importorskip("nbclient", reason="needs nbclient (pip install -e '.[test]')")
 pytest.importorskip("ipykernel", reason="needs ipykernel (pip install -e '.[test]')")
 
-pytestmark = [pytest.mark.training, pytest.mark.tf]
+pytestmark = [pytest.mark.training, pytest.mark.tf, pytest.mark.slow]
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "notebook.ipynb"
 

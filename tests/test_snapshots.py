@@ -110,6 +110,8 @@ CASES = {
     "compare": (comparison, ["compare", "original", "fixed", "--quiet"]),
 }
 FORMATS = ("text", "markdown", "json", "html")
+#: `--details` changes only the text of a comparison: its other formats always hold everything.
+DETAILS = ("compare-details", comparison, ["compare", "original", "fixed", "--quiet", "--details"])
 
 
 def _run_cli(monkeypatch, capsys, make, args):
@@ -139,6 +141,25 @@ def test_snapshot(monkeypatch, capsys, case, fmt):
         if not UPDATE:
             pytest.fail(f"new snapshot written: {path.name}; check it and commit it")
     assert got == path.read_text(encoding="utf-8"), f"{path.name} differs; see the module docstring to update"
+
+
+def test_snapshot_compare_details(monkeypatch, capsys):
+    name, make, args = DETAILS
+    got = _run_cli(monkeypatch, capsys, make, [*args, "--format", "text"]).replace(__version__, "<version>")
+    path = SNAPSHOTS / f"{name}.text.txt"
+    if UPDATE or not path.exists():
+        path.write_text(got, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"new snapshot written: {path.name}; check it and commit it")
+    assert got == path.read_text(encoding="utf-8"), f"{path.name} differs; see the module docstring to update"
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "json", "html"])
+def test_details_changes_only_the_text_of_a_comparison(monkeypatch, capsys, fmt):
+    _, make, args = DETAILS
+    plain = _run_cli(monkeypatch, capsys, make, [*args[:-1], "--format", fmt])
+    detailed = _run_cli(monkeypatch, capsys, make, [*args, "--format", fmt])
+    assert detailed.replace(" --details", "", 1) == plain
 
 
 def test_snapshot_json_validates(monkeypatch, capsys):

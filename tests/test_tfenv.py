@@ -14,6 +14,9 @@ import pytest
 import corpus
 from cifar_doctor import tfenv
 
+#: Subprocesses of the CLI: run by CI, skipped by the fast loop (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 #: Lines TensorFlow's native libraries and absl print at start-up (none of them cifar-doctor's).
 TF_LINE = re.compile(r"absl|oneDNN|cuda|cuInit|I0000|W0000|E0000|tensorflow/|cpu_feature_guard|"
                      r"To enable the following instructions", re.IGNORECASE)

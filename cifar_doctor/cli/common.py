@@ -107,12 +107,15 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def emit(report: Any, fmt: Format, output: Path | None) -> None:
-    """Render `report` in `fmt` to stdout, or, with `output`, to that file (atomically) and say so on stderr."""
+def emit(report: Any, fmt: Format, output: Path | None, details: bool = True) -> None:
+    """Render `report` in `fmt` to stdout, or, with `output`, to that file (atomically) and say so on stderr.
+
+    `details=False`: a comparison's compact text (other formats hold everything).
+    """
     from ..render import render
 
     if output is None:
-        render(report, fmt)
+        render(report, fmt, details=details)
         return
     import io
 
@@ -120,7 +123,7 @@ def emit(report: Any, fmt: Format, output: Path | None) -> None:
     from ..errors import InputError
 
     buf = io.StringIO()
-    render(report, fmt, file=buf)
+    render(report, fmt, file=buf, details=details)
     try:
         write_text(output, buf.getvalue())
     except OSError as exc:

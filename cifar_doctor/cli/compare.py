@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +12,11 @@ from ..render import Format
 from .completion import complete_recipe
 from .common import (DATA_HELP, check_output, emit, exit_for, fail_on_option, format_option, json_option,
                      output_format, output_option, validate_fail_on)
+
+
+#: Said on stderr under the compact text report: where the rest is.
+DETAILS_HINT = ("cifar-doctor: evidence, explanations, fix code and per-epoch results: --details "
+                "(or --format html, markdown, json)\n")
 
 
 def compare(
@@ -51,6 +57,10 @@ def compare(
                                            "warning, info, never; 2 when a check crashed. Default never: a "
                                            "comparison that ran is a success."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    details: bool = typer.Option(False, "--details",
+                                 help="Text: each run's full report (evidence, explanations, fix code) and the "
+                                      "per-epoch results. Default: each run's verdict and one line per finding. "
+                                      "JSON, Markdown and HTML always hold everything."),
 ) -> None:
     """Train recipes side by side on CIFAR-10 and diagnose each run (data checks, curves, counterfactual).
 
@@ -65,5 +75,8 @@ def compare(
                          deterministic=deterministic, data=data, until_verdict=until_verdict, save=save,
                          progress=LiveView(enabled=not quiet), strategy=strategy, devices=devices,
                          mixed_precision=mixed_precision)
-    emit(report, output_format(fmt, json_flag), output)
+    fmt = output_format(fmt, json_flag)
+    emit(report, fmt, output, details=details)
+    if fmt is Format.text and not details and not quiet:
+        sys.stderr.write(DETAILS_HINT)
     raise typer.Exit(exit_for(report, fail_on))

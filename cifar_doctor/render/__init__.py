@@ -14,8 +14,13 @@ class Format(str, enum.Enum):
     html = "html"
 
 
-def render(report: Any, fmt: "Format | str" = "text", *, console: Any = None, file: Any = None) -> None:
-    """Write `report` in `fmt` to `file` (default stdout), or to a Rich `console` for text."""
+def render(report: Any, fmt: "Format | str" = "text", *, console: Any = None, file: Any = None,
+           details: bool = True) -> None:
+    """Write `report` in `fmt` to `file` (default stdout), or to a Rich `console` for text.
+
+    `details=False` draws a comparison's text in its compact form (JSON, Markdown and
+    HTML always hold everything).
+    """
     fmt = Format(getattr(fmt, "value", fmt))
     out = file or sys.stdout
     if fmt is Format.json:
@@ -33,4 +38,4 @@ def render(report: Any, fmt: "Format | str" = "text", *, console: Any = None, fi
     else:
         from .text import print_report
 
-        print_report(report, console=console, file=file)
+        print_report(report, console=console, file=file, details=details)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.markdown import Markdown
 from rich.table import Table
 
-from .text import make_console
+from .text import make_console, print_code
+
+#: A fenced code block of a check's documentation (its docstring).
+FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.S | re.M)
 
 
 def print_checks(specs: list[Any], families: dict[str, str], console: Any = None) -> None:
@@ -25,7 +29,21 @@ def print_checks(specs: list[Any], families: dict[str, str], console: Any = None
 def print_explanation(spec: Any, family: str, console: Any = None) -> None:
     """A check's documentation (its docstring), under its code, family, needs and cause."""
     console = console or make_console()
-    console.print(Markdown(f"# {spec.code} {spec.name}\n\n"
-                           f"Family: {spec.family} ({family}). "
-                           f"Needs: {', '.join(spec.requires) or 'nothing'}. Supports cause: `{spec.cause or '-'}`.\n\n"
-                           + spec.doc))
+    print_markdown(f"# {spec.code} {spec.name}\n\n"
+                   f"Family: {spec.family} ({family}). "
+                   f"Needs: {', '.join(spec.requires) or 'nothing'}. Supports cause: `{spec.cause or '-'}`.\n\n"
+                   + spec.doc, console)
+
+
+def print_markdown(text: str, console: Any) -> None:
+    """Markdown with its prose wrapped to the width and its code blocks printed whole (never wrapped or cut)."""
+    pos = 0
+    for m in FENCE.finditer(text):
+        if text[pos:m.start()].strip():
+            console.print(Markdown(text[pos:m.start()]))
+        console.print()
+        print_code(m.group(1), console)
+        console.print()
+        pos = m.end()
+    if text[pos:].strip():
+        console.print(Markdown(text[pos:]))

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SEVERITY_ICON = {"error": "✖", "warning": "▲", "info": "•"}
+
+
+def dispatch(d: dict[str, Any], drawers: Mapping[str, T]) -> T:
+    """The drawer for a JSON document's `kind` (`"report"` or `"comparison"`, `report.DOCUMENT_KINDS`).
+
+    Raises:
+        ValueError: the document has no `kind` the renderer draws.
+    """
+    kind = d.get("kind")
+    if not isinstance(kind, str) or kind not in drawers:
+        raise ValueError(f"Cannot draw a document of kind {kind!r}: expected one of {', '.join(drawers)}")
+    return drawers[kind]
 
 
 def plural(n: int, word: str) -> str:

@@ -8,6 +8,7 @@ from .common import (
     EPOCH_COLUMNS,
     checks_line,
     counts_line,
+    dispatch,
     epoch_rows,
     evidence_lines,
     finding_codes,
@@ -21,8 +22,10 @@ from .common import (
 def to_markdown(report: Any) -> str:
     """A `Report` or a `ComparisonReport` as Markdown."""
     d = report.to_dict()
-    if "runs" in d:
-        return "\n".join(_comparison(d))
+    return "\n".join(dispatch(d, {"report": _report, "comparison": _comparison})(d))
+
+
+def _report(d: dict[str, Any]) -> list[str]:
     v = d["verdict"]
     lines = ["## cifar-doctor report", "", f"**Verdict: `{v['cause']}`** (confidence {v['confidence']:.2f})", "",
              v["explanation"], ""]
@@ -39,7 +42,7 @@ def to_markdown(report: Any) -> str:
             lines += [f"> {cf['summary']}", ""]
     lines += _findings(d, "###")
     lines += _footer(d["summary"], d["tool"])
-    return "\n".join(lines)
+    return lines
 
 
 def _findings(d: dict[str, Any], heading: str) -> list[str]:

@@ -1,7 +1,14 @@
 """Rich text renderer: verdict first, then findings by severity with evidence and fix.
 
-A comparison draws each run's verdict and findings, the epochs side by side,
-a table of the runs and what tells them apart.
+A comparison draws, by default, a compact view: each run's verdict with its
+confidence and final scores, one line per finding (code, severity, the message's
+first sentence) with its fix title, and what tells the runs apart. With
+`details=True` it draws each run's full report (evidence, explanations, fix
+code), the epochs side by side and a table of the runs.
+
+Code (fix snippets) is never wrapped or cut: it is printed as it is, indented,
+and a terminal narrower than a line soft-wraps it; copied from a terminal or read
+from a pipe, every line is whole.
 """
 
 from __future__ import annotations
@@ -21,17 +28,21 @@ from .common import (
     SEVERITY_STYLE,
     checks_line,
     counts_line,
+    dispatch,
     epoch_rows,
-    history_read_line,
     evidence_lines,
-    sample_line,
     finding_codes,
     fmt_metric,
+    history_read_line,
+    sample_line,
     spark,
     training_line,
 )
 
 VERDICT_STYLE = {"healthy": "green", "insufficient-evidence": "yellow"}
+
+#: Columns a fix snippet is indented by under its finding.
+SNIPPET_INDENT = 4
 
 
 def make_console(file: Any = None, stderr: bool = False) -> Console:
@@ -52,14 +63,43 @@ def verdict_panel(verdict: dict[str, Any], title: str = "Verdict") -> Panel:
     return Panel(body, title=title, border_style=style, expand=True)
 
 
-def finding_block(f: dict[str, Any]) -> Group:
+def code_text(code: str, indent: int = SNIPPET_INDENT) -> Text:
+    """`code` highlighted as Python, each line indented, no trailing padding.
+
+    Print it with `soft_wrap=True` (as `print_code` does): Rich then neither
+    wraps nor crops it, so every line stays whole at any width.
+    """
+    highlighted = Syntax(code, "python", theme="ansi_dark", background_color="default").highlight(code)
+    highlighted.rstrip()
+    out = Text()
+    for i, line in enumerate(highlighted.split("\n", allow_blank=True)):
+        if i:
+            out.append("\n")
+        if line.plain.strip():
+            out.append(" " * indent)
+            out.append_text(line)
+    return out
+
+
+def print_code(code: str, console: Console, indent: int = SNIPPET_INDENT) -> None:
+    """Print `code` whole: never wrapped or cut to the console's width (the terminal soft-wraps it)."""
+    console.print(code_text(code, indent), soft_wrap=True)
+
+
+def finding_head(f: dict[str, Any]) -> Text:
+    """`✖ PRE001 train-test-scale-mismatch [test]`."""
     sev = f["severity"]
     head = Text()
     head.append(f"{SEVERITY_ICON[sev]} {f['code']} ", style=SEVERITY_STYLE[sev])
     head.append(f["name"], style="bold")
     if f.get("split"):
         head.append(f" [{f['split']}]", style="dim")
-    parts: list[Any] = [head, Text("  " + f["message"])]
+    return head
+
+
+def print_finding(f: dict[str, Any], console: Console) -> None:
+    """One finding in full: message, explanation, evidence, fix title and its code."""
+    parts: list[Any] = [finding_head(f), Text("  " + f["message"])]
     if f.get("explanation"):
         parts.append(Text("  " + f["explanation"], style="dim"))
     ev = evidence_lines(f["evidence"])
@@ -73,10 +113,39 @@ def finding_block(f: dict[str, Any]) -> Group:
     fix = f.get("fix")
     if fix:
         parts.append(Text.assemble(("  Fix: ", "bold green"), fix["title"]))
-        if fix.get("snippet"):
-            parts.append(Syntax(fix["snippet"], "python", theme="ansi_dark", padding=(0, 4), background_color="default"))
-    parts.append(Text(""))
-    return Group(*parts)
+    console.print(Group(*parts))
+    if fix and fix.get("snippet"):
+        print_code(fix["snippet"], console)
+    console.print(Text(""))
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a message (up to ". " followed by a capital or a backtick), or all of it."""
+    for i in range(len(text) - 2):
+        if text[i] == "." and text[i + 1] == " " and (text[i + 2].isupper() or text[i + 2] == "`"):
+            return text[:i + 1]
+    return text
+
+
+def finding_line(f: dict[str, Any]) -> Text:
+    """A finding in one line: icon, code, severity, split and the message's first sentence.
+
+    Print it with `no_wrap=True, overflow="ellipsis"`: cut to the width (the full message: `details=True`).
+    """
+    sev = f["severity"]
+    t = Text()
+    t.append(f"  {SEVERITY_ICON[sev]} {f['code']} {sev}", style=SEVERITY_STYLE[sev])
+    if f.get("split"):
+        t.append(f" [{f['split']}]", style="dim")
+    t.append(" " + first_sentence(f["message"]))
+    return t
+
+
+def fix_line(f: dict[str, Any]) -> Text | None:
+    """`      Fix: <title>` (print it as `finding_line`), or None without a fix."""
+    if not f.get("fix"):
+        return None
+    return Text.assemble(("      Fix: ", "green"), f["fix"]["title"])
 
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
@@ -142,45 +211,84 @@ def run_panel(r: dict[str, Any]) -> Panel:
     return Panel(body, title=f"Run: {r['name']}", border_style=style, expand=True)
 
 
-def print_comparison(d: dict[str, Any], console: Console) -> None:
-    """A comparison: each run's verdict and findings, the epochs side by side, the runs, what tells them apart."""
+def final_scores(r: dict[str, Any]) -> str:
+    """`2 epochs: train acc 0.640, val acc 0.530, val loss 7.43` for a run of a comparison."""
+    h = r.get("history") or {}
+    scores = [f"{label} {fmt_metric(h[key][-1])}" for label, key in
+              (("train acc", "accuracy"), ("val acc", "val_accuracy"), ("val loss", "val_loss")) if h.get(key)]
+    epochs = f"{r.get('epochs_run', '?')} epochs"
+    return epochs + (": " + ", ".join(scores) if scores else "")
+
+
+def print_run_summary(r: dict[str, Any], console: Console) -> None:
+    """A run in a few lines: verdict and confidence, final scores, one line per finding and its fix title."""
+    rep = r["report"]
+    v = rep["verdict"]
+    style = VERDICT_STYLE.get(v["cause"], "red")
+    head = Text()
+    head.append(f"Run {r['name']}: ", style="bold")
+    head.append(v["cause"], style=f"bold {style}")
+    head.append(f" (confidence {v['confidence']:.2f})")
+    console.print(head)
+    console.print(Text("  " + final_scores(r), style="dim"))
+    stopped = r.get("stopped_early")
+    if stopped:
+        console.print(Text(f"  Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
+                           f"{stopped['reason']}.", style="dim"))
+    for f in rep["findings"]:
+        console.print(finding_line(f), no_wrap=True, overflow="ellipsis")
+        fix = fix_line(f)
+        if fix is not None:
+            console.print(fix, no_wrap=True, overflow="ellipsis")
+    if not rep["findings"]:
+        console.print(Text("  No findings.", style="green"))
+    print_counts(rep, console, indent="  ")
+    console.print(Text(""))
+
+
+def print_comparison(d: dict[str, Any], console: Console, details: bool = True) -> None:
+    """A comparison: each run's verdict and findings, then what tells them apart.
+
+    With `details`, each run's full report, the epochs side by side and a table of the runs.
+    """
     runs = d["runs"]
-    for r in runs:
-        console.print(run_panel(r))
-        print_findings(r["report"], console)
-    console.print(epochs_table([r["name"] for r in runs], [r.get("history", {}) for r in runs]))
-    console.print(runs_table(runs))
+    if details:
+        for r in runs:
+            console.print(run_panel(r))
+            print_findings(r["report"], console)
+        console.print(epochs_table([r["name"] for r in runs], [r.get("history", {}) for r in runs]))
+        console.print(runs_table(runs))
+    else:
+        for r in runs:
+            print_run_summary(r, console)
     comp = d["comparison"]
     if comp["lines"]:
         body = "\n".join(comp["lines"]) + ("\n\n" + comp["note"] if comp.get("note") else "")
         console.print(Panel(body, title="Comparison", border_style="blue"))
 
 
+def print_counts(d: dict[str, Any], console: Console, indent: str = "") -> None:
+    """A report's counts (findings by severity, checks by status), then any crashed check."""
+    s = d["summary"]
+    console.print(Text(f"{indent}{counts_line(s)} · {checks_line(s)}", style="dim"))
+    for c in d["checks"]:
+        if c["status"] == "crashed":
+            console.print(Text(f"{indent}  crashed: {c['code']} {c['name']}: {c['reason']}", style="red"))
+
+
 def print_findings(d: dict[str, Any], console: Console) -> None:
-    """A report's findings, then its counts and any crashed check."""
+    """A report's findings in full, then its counts and any crashed check."""
     if d["findings"]:
         console.print(Text("Findings", style="bold underline"))
         for f in d["findings"]:
-            console.print(finding_block(f))
+            print_finding(f, console)
     else:
         console.print(Text("No findings.", style="green"))
-    s = d["summary"]
-    console.print(Text(
-        f"{counts_line(s)} · {checks_line(s)}",
-        style="dim",
-    ))
-    for c in d["checks"]:
-        if c["status"] == "crashed":
-            console.print(Text(f"  crashed: {c['code']} {c['name']}: {c['reason']}", style="red"))
+    print_counts(d, console)
 
 
-def print_report(report: Any, console: Console | None = None, file: Any = None) -> None:
-    """Draw a `Report` (verdict, measured fixes, findings) or a `ComparisonReport`."""
-    console = console or make_console(file)
-    d = report.to_dict()
-    if "runs" in d:
-        print_comparison(d, console)
-        return
+def print_single(d: dict[str, Any], console: Console, details: bool = True) -> None:
+    """A report: verdict, what was read, measured fixes, findings (always in full: one report fits a screen)."""
     console.print(verdict_panel(d["verdict"]))
     read = history_read_line(d["inputs"])
     if read:
@@ -193,3 +301,23 @@ def print_report(report: Any, console: Console | None = None, file: Any = None) 
             style = "green" if cf.get("confirmed") else "yellow"
             console.print(Panel(cf["summary"], title="Counterfactual (measured)", border_style=style))
     print_findings(d, console)
+
+
+#: How each document `kind` is drawn.
+DRAW = {"report": print_single, "comparison": print_comparison}
+
+
+def print_report(report: Any, console: Console | None = None, file: Any = None, *, details: bool = True) -> None:
+    """Draw a `Report` (verdict, measured fixes, findings) or a `ComparisonReport`.
+
+    Args:
+        report: A `Report` or a `ComparisonReport`.
+        console: The Rich console to draw on. Defaults to `None` (one on `file`).
+        file: Where to write without a `console`. Defaults to `None` (stdout).
+        details: A comparison in full (each run's evidence, explanations and fix code, the
+            per-epoch table); `False` for its compact form. A report is always drawn in full.
+            Defaults to `True`.
+    """
+    console = console or make_console(file)
+    d = report.to_dict()
+    dispatch(d, DRAW)(d, console, details)

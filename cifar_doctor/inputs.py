@@ -49,19 +49,19 @@ class Split:
 
     @property
     def stats(self):
-        """Per-channel image statistics (`cifar_doctor.stats.ImageStats`), computed once."""
+        """Per-channel image statistics (`cifar_doctor.measure.stats.ImageStats`), computed once."""
         if self._stats is None and self.x is not None:
-            from .stats import image_stats
+            from .measure.stats import image_stats
 
             self._stats = image_stats(self.x)
         return self._stats
 
     def labels(self, classes: int | None = None):
-        """Label facts (`cifar_doctor.labelinfo.LabelInfo`) read with `classes`, computed once per K."""
+        """Label facts (`cifar_doctor.measure.labelinfo.LabelInfo`) read with `classes`, computed once per K."""
         if self.y is None:
             return None
         if classes not in self._labels:
-            from .labelinfo import label_info
+            from .measure.labelinfo import label_info
 
             self._labels[classes] = label_info(self.y, classes)
         return self._labels[classes]
@@ -409,7 +409,7 @@ class Inputs:
     evaluate: Callable[[Any, Any], dict[str, float]] | None = None
     sources: dict[str, Any] = field(default_factory=dict)
     folders: Any = None
-    _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure cache
+    _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model cache
     _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
 
     # --- accessors used by checks -------------------------------------------------

@@ -1,11 +1,12 @@
-"""DUP002 (near-duplicates) and the `cifar_doctor.neardup` search behind it."""
+"""DUP002 (near-duplicates) and the `cifar_doctor.measure.neardup` search behind it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cifar_doctor import diagnose, neardup
+from cifar_doctor import diagnose
+from cifar_doctor.measure import neardup
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs, Split
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..findings import Fix, Severity
 from ..registry import register
-from ..stats import channel_of_position
+from ..measure.stats import channel_of_position
 
 #: Warn above this fraction of the eval split duplicated in train. Real
 #: CIFAR-10 has no exact train/test duplicates (measured: 0 of 10,000);

@@ -12,7 +12,7 @@ import math
 
 from ..findings import Fix, Severity
 from ..registry import register
-from .curves import (
+from ..measure.history import (
     CHANCE_LOSS_TOLERANCE,
     aligned,
     chance_accuracy_band,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..findings import Fix, Severity
 from ..inputs import Inputs, Split
-from ..labelinfo import LabelInfo, label_info
+from ..measure.labelinfo import LabelInfo, label_info
 from ..registry import register
 from ..sources.losses import BINARY_LOSSES, ONE_HOT_LOSSES, SPARSE_LOSSES
 
@@ -764,7 +764,7 @@ def labels_ordered_by_class(inputs: Inputs) -> list:
     model.fit(x[idx], y[idx], validation_split=0.2)
     ```
     """
-    from ..labelinfo import label_order
+    from ..measure.labelinfo import label_order
 
     order = label_order(inputs.splits["train"].y)
     if order is None or order.n < MIN_LABELS_FOR_ORDER:

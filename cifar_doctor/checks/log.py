@@ -28,7 +28,7 @@ from typing import Any
 
 from ..findings import Fix, Severity
 from ..registry import register
-from .curves import (
+from ..measure.history import (
     CHANCE_LOSS_TOLERANCE,
     COMMON_CLASS_COUNTS,
     aligned,

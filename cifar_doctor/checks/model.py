@@ -26,7 +26,7 @@ from typing import Any
 from ..findings import Fix, Severity
 from ..registry import register
 from ..sources.losses import BINARY_LOSSES
-from ..stats import RAW_SCHEMES
+from ..measure.stats import RAW_SCHEMES
 
 #: Cross-entropies that expect one probability distribution over K classes.
 CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -585,7 +585,7 @@ OVERFIT_ERROR_RATIO = 1.5
 
 
 def _measured(inputs):
-    from ..measure import measure_model
+    from ..measure.model import measure_model
 
     m = measure_model(inputs)
     if m is None or m.train is None or not m.evals:
@@ -685,7 +685,7 @@ def measured_generalization_gap(inputs):
 
 
 def _all_at_chance(m, k: int) -> bool:
-    from .curves import chance_accuracy_band
+    from ..measure.history import chance_accuracy_band
 
     band = chance_accuracy_band(k)
     return all(s.accuracy <= 1.0 / k + band for s in (m.train, *m.evals))
@@ -722,7 +722,7 @@ def model_at_chance(inputs):
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])
     ```
     """
-    from ..measure import measure_model
+    from ..measure.model import measure_model
 
     m = measure_model(inputs)
     if m is None or m.train is None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..findings import Fix, Severity
 from ..registry import register
-from ..stats import SCHEME_TEXT, ImageStats
+from ..measure.stats import SCHEME_TEXT, ImageStats
 
 #: PRE001 fires when the eval split's pooled pixel std differs from train's by
 #: more than this factor. Real CIFAR-10 test vs train: 0.992-0.997 (measured);

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..findings import Fix, Severity
 from ..registry import register
-from ..stats import SCHEME_TEXT
+from ..measure.stats import SCHEME_TEXT
 
 #: An in-model rescaling layer whose scale is within this relative distance of
 #: 1/255 divides by 255 (Keras prints 1./255 as 0.00392156862745098).

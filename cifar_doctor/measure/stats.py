@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 #: Images per chunk. 1024 float32 CIFAR images are a 12 MB work buffer: large
 #: enough that per-chunk Python overhead is negligible, small enough that the
@@ -284,7 +284,7 @@ def image_stats(x: Any) -> ImageStats:
     >>> image_stats(np.full((2, 4, 4, 3), 255, np.uint8)).scheme
     'raw-uint8'
     """
-    from .lazy import is_lazy
+    from ..lazy import is_lazy
 
     if not is_lazy(x):  # images computed on demand are read chunk by chunk below, never whole
         x = np.asarray(x)

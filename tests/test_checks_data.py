@@ -48,7 +48,7 @@ def test_seed_case_train_scaled_test_raw(data):
     assert f.evidence["scale_ratio"] == pytest.approx(255.0)
     assert f.evidence["measured_scale_ratio"] == pytest.approx(255.0, rel=0.05)
     assert (f.evidence["train_scheme"], f.evidence["eval_scheme"]) == ("unit", "raw-float")
-    assert f.fix.transform == {"split": "test", "scale": pytest.approx(1 / 255), "offset": 0.0,
+    assert f.fix.transform.to_dict() == {"split": "test", "scale": pytest.approx(1 / 255), "offset": 0.0,
                                "expression": "x_test / 255"}
     assert "Rescaling" in f.fix.snippet
     assert "255" in f.message and "16.1" in f.explanation
@@ -138,7 +138,7 @@ def test_rng002_silent(data):
 )
 def test_pre001_snaps_known_transforms(data, train, test, expression, ratio):
     f = only(diagnose(**data(train, test), select=["PRE"]), "PRE001")
-    assert f.fix.transform["expression"] == expression
+    assert f.fix.transform.expression == expression
     assert f.evidence["snapped"] is True
     if ratio is not None:
         assert f.evidence["scale_ratio"] == pytest.approx(ratio, rel=1e-3)
@@ -147,8 +147,8 @@ def test_pre001_snaps_known_transforms(data, train, test, expression, ratio):
 def test_pre001_standardized_train_raw_test_fits_mean_std(data):
     f = only(diagnose(**data("standardized", "raw-float"), select=["PRE"]), "PRE001")
     tr = f.fix.transform
-    assert tr["expression"].startswith("(x_test - np.array([")
-    assert isinstance(tr["scale"], list) and len(tr["scale"]) == 3
+    assert tr.expression.startswith("(x_test - np.array([")
+    assert isinstance(tr.scale, list) and len(tr.scale) == 3
     # the fitted transform maps the test images onto the training statistics
     from cifar_doctor.counterfactual import apply_transform
 
@@ -168,7 +168,7 @@ def test_pre001_validation_split_too(data, make_images):
     d = data()
     report = diagnose(**d, x_val=make_images(100, scale="raw-float", seed=5), select=["PRE"])
     f = only(report, "PRE001")
-    assert f.split == "val" and f.fix.transform["expression"] == "x_val / 255"
+    assert f.split == "val" and f.fix.transform.expression == "x_val / 255"
 
 
 def test_pre001_silent_for_small_natural_differences(data):
@@ -181,7 +181,7 @@ def test_pre002_reversed_channels(data):
     d["x_test"] = d["x_test"][..., ::-1]
     report = diagnose(**d, select=MINE)
     f = only(report, "PRE002")
-    assert f.fix.transform["channel_order"] == [2, 1, 0]
+    assert f.fix.transform.channel_order == (2, 1, 0)
     assert f.evidence["contrast_distance_reversed"] < f.evidence["contrast_distance"] / 3
     assert report.verdict.cause == "eval-distribution-shift"
     assert "PRE003" not in codes(report)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..findings import rounded
 
 #: Images per chunk. 1024 float32 CIFAR images are a 12 MB work buffer: large
 #: enough that per-chunk Python overhead is negligible, small enough that the
@@ -219,7 +220,8 @@ class ImageStats:
         return {
             "n": self.n, "shape": list(self.shape), "dtype": self.dtype, "layout": self.layout,
             "channels": self.channels, "scheme": self.scheme, "scheme_detail": self.scheme_detail,
-            "min": _r(self.min), "max": _r(self.max), "mean": _r(self.mean), "std": _r(self.std),
+            "min": _significant(self.min), "max": _significant(self.max),
+            "mean": _significant(self.mean), "std": _significant(self.std),
         }
 
 
@@ -230,17 +232,28 @@ def scale_ratio(train: ImageStats, other: ImageStats) -> float | None:
     images against training images divided by 255), else the ratio of the
     pooled standard deviations; `None` when neither can be measured.
     """
+    nominal = scheme_ratio(train, other)
+    return nominal if nominal is not None else std_ratio(train, other)
+
+
+def scheme_ratio(train: ImageStats, other: ImageStats) -> float | None:
+    """The ratio the two inferred schemes imply (255 for raw against /255), or None without fixed constants."""
     ka, kb = train.canonical_affine(), other.canonical_affine()
     if ka is not None and kb is not None and train.channels == other.channels:
         return float(np.mean(ka[0] / kb[0]))
+    return None
+
+
+def std_ratio(train: ImageStats, other: ImageStats) -> float | None:
+    """`other`'s pooled pixel std over `train`'s, or None when either is not measurable."""
     s_tr, s_other = train.pooled_std, other.pooled_std
     if s_tr > 0 and math.isfinite(s_tr) and math.isfinite(s_other):
         return s_other / s_tr
     return None
 
 
-def _r(values: list[float], digits: int = 6) -> list[float]:
-    return [float(f"{v:.{digits}g}") if math.isfinite(v) else v for v in values]
+def _significant(values: list[float], digits: int = 6) -> list[float]:
+    return [rounded(v, significant=digits) for v in values]
 
 
 def layout_of(shape: tuple) -> tuple[str, int, int]:

@@ -17,7 +17,7 @@ from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
 from .findings import Finding
 from .inputs import Inputs
-from .registry import CheckSpec, need, select
+from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
 
 
@@ -40,9 +40,19 @@ def run_checks(inputs: Inputs, specs: Iterable[CheckSpec],
         except Exception as exc:  # a broken check must not hide the others
             outcomes.append(CheckOutcome(spec.code, spec.name, "crashed", f"{type(exc).__name__}: {exc}"))
             continue
-        findings.extend(found)
+        findings.extend(in_words(f, hints) for f in found)
         outcomes.append(CheckOutcome(spec.code, spec.name, "ran", None, len(found)))
     return drop_superseded(findings, outcomes, specs)
+
+
+def in_words(finding: Finding, hints: dict[str, str] | None) -> Finding:
+    """The finding with its message placeholders (`registry.MESSAGE_PLACEHOLDERS`) in the front end's words."""
+    fix = finding.fix
+    if fix is not None and "{" in fix.title:
+        fix = replace(fix, title=speak(fix.title, hints))
+    evidence = {k: speak(v, hints) if isinstance(v, str) else v for k, v in finding.evidence.items()}
+    return replace(finding, message=speak(finding.message, hints), fix=fix, evidence=evidence,
+                   explanation=speak(finding.explanation, hints) if finding.explanation else finding.explanation)
 
 
 def drop_superseded(findings: list[Finding], outcomes: list[CheckOutcome],

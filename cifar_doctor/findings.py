@@ -35,16 +35,17 @@ class Severity(str, enum.Enum):
             ) from None
 
 
-def rounded(value: float, places: int | None = None, *, significant: int | None = None) -> float:
-    """`value` as a plain float, rounded to `places` decimals or to `significant` digits.
+def rounded(value: float, places: int = 4, *, significant: int | None = None) -> float:
+    """`value` as a plain float, rounded to `places` decimals, or to `significant` digits when given.
 
-    The one rounding rule of reports: evidence and measurements round to 4 (or 6)
-    decimals, image statistics to 6 significant digits; non-finite values pass through.
+    The one rounding rule of reports: measurements of a history or a model round
+    to 4 decimals, JSON evidence to 6, image statistics to 6 significant digits
+    (non-finite values pass through).
     """
     value = float(value)
     if significant is not None:
         return float(f"{value:.{significant}g}") if math.isfinite(value) else value
-    return round(value, places) if places is not None else value
+    return round(value, places)
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,15 @@ CHECK_MODULES = (
     "cifar_doctor.checks.duplicates",
     "cifar_doctor.checks.near_duplicates",
     "cifar_doctor.checks.labels",
-    "cifar_doctor.checks.model",
-    "cifar_doctor.checks.log",
+    "cifar_doctor.checks.model.structure",
+    "cifar_doctor.checks.model.input_layer",
+    "cifar_doctor.checks.model.measured",
+    "cifar_doctor.checks.model.optimizer",
+    "cifar_doctor.checks.log.saturation",
+    "cifar_doctor.checks.log.chance",
+    "cifar_doctor.checks.log.evaluate",
+    "cifar_doctor.checks.log.metrics",
+    "cifar_doctor.checks.log.history",
     "cifar_doctor.checks.fit",
 )
 
@@ -116,7 +123,28 @@ PYTHON_HINTS: dict[str, str] = {
     "evaluator": "model, a Keras model or .keras file",
     "folders": "data, a folder with train/ and test/ folders of class folders",
     "label_order": "y_train as fed to fit()",
+    # how the caller names an argument that a finding's message refers to (`{classes}`, `{classes_arg}`, `{loss_arg}`)
+    "classes": "classes=K",
+    "classes_arg": "classes",
+    "loss_arg": "loss",
 }
+
+#: The placeholders a finding's message, fix title, explanation or string evidence may
+#: hold; the engine fills them from the front end's hints (Python's by default), the
+#: way `DoctorError.line` fills `{arg}`, so that a Python user never reads a flag.
+#: `{model}` is the hint of the `model` requirement.
+MESSAGE_PLACEHOLDERS = ("classes", "classes_arg", "loss_arg", "model")
+
+
+def speak(text: str, hints: dict[str, str] | None = None) -> str:
+    """`text` with each `{placeholder}` of `MESSAGE_PLACEHOLDERS` in the front end's words."""
+    if "{" not in text:
+        return text
+    for key in MESSAGE_PLACEHOLDERS:
+        token = "{" + key + "}"
+        if token in text:
+            text = text.replace(token, (hints or {}).get(key) or PYTHON_HINTS[key])
+    return text
 
 
 def need(requirement: str, hints: dict[str, str] | None = None) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cifar_doctor.api import build_inputs
-from cifar_doctor.checks.model import in_model_affine
+from cifar_doctor.checks.model.input_layer import in_model_affine
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Affine, ModelInfo
 
@@ -41,7 +41,13 @@ def test_mdl001_linear_output_with_probability_loss_is_an_error():
     f = found[0]
     assert f.severity.value == "error" and f.cause == "output-loss-mismatch"
     assert f.evidence["last_activation"] == "linear" and f.evidence["from_logits"] is False
-    assert f.evidence["loss_source"] == "--loss"
+    assert f.evidence["loss_source"] == "loss"  # Python's words; the CLI's below
+    from cifar_doctor.cli.common import CHECK_HINTS
+
+    cli = run(build_inputs(model=info(last_activation="linear", loss=None, from_logits=None),
+                           loss="categorical_crossentropy"), select_codes=["MDL001"], counterfactual=False,
+              hints=CHECK_HINTS)
+    assert cli.findings[0].evidence["loss_source"] == "--loss"
     assert 'activation="softmax"' in f.fix.snippet and "from_logits=True" in f.fix.snippet
     assert report.verdict.cause == "output-loss-mismatch"
 

@@ -1,7 +1,7 @@
 """FIT: over- and underfitting read from learning curves.
 
 These checks look at trends over epochs of a `History`, so they need
-`checks.log.MIN_EPOCHS_FOR_CURVES` epochs at least. A pipeline bug (LOG001)
+`measure.history.MIN_EPOCHS_FOR_CURVES` epochs at least. A pipeline bug (LOG001)
 can coexist with a real trend: the question's second run has both a scale
 bug and a widening gap, and reports both.
 """
@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import math
 
-from ..findings import Fix, Severity
-from ..registry import register
+from ..findings import Finding, Fix, Severity, rounded
+from ..inputs import Inputs
 from ..measure.history import (
+    ASSUMED_CLASSES,
     CHANCE_LOSS_TOLERANCE,
+    MIN_EPOCHS_FOR_CURVES,
     aligned,
     chance_accuracy_band,
     chance_k,
     finite,
-    known_classes,
     log_classes,
+    pinned_at_chance,
     printed_index,
-    r,
     score_keys,
+    val_at_chance,
 )
-from .log import MIN_EPOCHS_FOR_CURVES, pinned_at_chance, val_at_chance
+from ..registry import register
 
 #: Epochs after the best validation epoch without a new best before calling it
 #: overfitting. Keras' EarlyStopping users pick 2-10; 2 is the least that
@@ -174,7 +176,7 @@ def _curve_turn(inputs) -> dict | None:
 
 
 @register("FIT001", "overfitting", requires=("history",), cause="overfitting")
-def overfitting(inputs):
+def overfitting(inputs: Inputs) -> list[Finding]:
     """Validation passed its best epoch and got worse while training kept improving.
 
     ## What it does
@@ -213,7 +215,7 @@ def overfitting(inputs):
     """
     h = inputs.history
     loss = h.loss
-    k = known_classes(inputs) or 10
+    k = inputs.num_classes or ASSUMED_CLASSES
     if val_at_chance(h, k) or _val_never_above_chance(h, k) or _val_loss_pinned(h):
         return []  # no peak to fall from: LOG004 / LOG010 / LOG007
     t = _curve_turn(inputs)
@@ -272,17 +274,17 @@ def overfitting(inputs):
         evidence={
             "early_stopping_epoch": stop_epoch,
             "best_val_loss_epoch": printed_index(h, best_l) if best_l is not None else None,
-            "best_val_loss": r(h.val_loss[best_l]) if best_l is not None else None,
+            "best_val_loss": rounded(h.val_loss[best_l]) if best_l is not None else None,
             "val_score": val_name,
             "best_val_acc_epoch": printed_index(h, best_a) if best_a is not None else None,
-            "best_val_acc": r(val_score[best_a]) if best_a is not None else None,
-            "last_val_loss": r(h.val_loss[last]) if best_l is not None else None,
-            "val_loss_rise": r(t["loss_rise"]),
-            "train_loss_at_best": r(loss[best]), "train_loss_last": r(loss[last]),
-            "gap_at_best": r(gap_best) if gap_best is not None else None,
+            "best_val_acc": rounded(val_score[best_a]) if best_a is not None else None,
+            "last_val_loss": rounded(h.val_loss[last]) if best_l is not None else None,
+            "val_loss_rise": rounded(t["loss_rise"]),
+            "train_loss_at_best": rounded(loss[best]), "train_loss_last": rounded(loss[last]),
+            "gap_at_best": rounded(gap_best) if gap_best is not None else None,
             "gap_measured_with": "inference-mode training accuracy" if use_inference else "logged accuracy",
-            "gap_last": r(gap_last) if gap_last is not None else None,
-            "memorization_loss_ratio": r(h.val_loss[last] / loss[last], 1) if t["memorized"] else None,
+            "gap_last": rounded(gap_last) if gap_last is not None else None,
+            "memorization_loss_ratio": rounded(h.val_loss[last] / loss[last], 1) if t["memorized"] else None,
             "epochs": h.epochs, "patience": OVERFIT_PATIENCE,
         },
         fix=Fix(f"Stop at epoch {stop_epoch} (EarlyStopping) and regularize: augmentation, dropout, weight decay",
@@ -306,7 +308,7 @@ def _val_loss_pinned(h) -> bool:
 
 
 @register("FIT002", "underfitting", requires=("history",), cause="underfitting")
-def underfitting(inputs):
+def underfitting(inputs: Inputs) -> list[Finding]:
     """Training accuracy is low and has stopped improving.
 
     ## What it does
@@ -335,7 +337,7 @@ def underfitting(inputs):
     acc = [a for a in h.acc if finite(a)]
     if len(acc) < MIN_EPOCHS_FOR_CURVES:
         return []
-    k = known_classes(inputs)
+    k = inputs.num_classes
     if h.loss and finite(h.loss[-1]) and chance_k(h.loss[-1], acc[-1], k):
         return []  # at chance: loss-at-chance says it better
     low = UNDERFIT_TRAIN_ACCURACY_MANY_CLASSES if k and k > 20 else UNDERFIT_TRAIN_ACCURACY
@@ -343,7 +345,7 @@ def underfitting(inputs):
         return []
     window = min(PLATEAU_WINDOW, len(acc) - 1)
     gain = acc[-1] - acc[-1 - window]
-    ev = {"train_acc_last": r(acc[-1]), "gain_last_epochs": r(gain), "window": window, "threshold": low,
+    ev = {"train_acc_last": rounded(acc[-1]), "gain_last_epochs": rounded(gain), "window": window, "threshold": low,
           "epochs": len(acc)}
     if gain < PLATEAU_GAIN:
         return [underfitting.finding(
@@ -369,7 +371,7 @@ def underfitting(inputs):
 
 
 @register("FIT003", "val-better-than-train", requires=("history",), cause="regularization-gap")
-def val_better_than_train(inputs):
+def val_better_than_train(inputs: Inputs) -> list[Finding]:
     """Validation beats training in the later epochs, with lower loss too: dropout/augmentation at work.
 
     ## What it does
@@ -411,11 +413,11 @@ def val_better_than_train(inputs):
     if not all(ok(*v) for _, v in later):
         return []
     _, (a, va, lo, vl) = later[-1]
-    ev = {"epochs_checked": [printed_index(h, i) for i, _ in later], "acc_last": r(a) if h.acc else None,
-          "val_acc_last": r(va) if h.acc else None, "loss_last": r(lo), "val_loss_last": r(vl),
+    ev = {"epochs_checked": [printed_index(h, i) for i, _ in later], "acc_last": rounded(a) if h.acc else None,
+          "val_acc_last": rounded(va) if h.acc else None, "loss_last": rounded(lo), "val_loss_last": rounded(vl),
           "margin": VAL_ABOVE_TRAIN_MARGIN if h.acc else VAL_LOSS_BELOW_TRAIN_FRACTION}
     if h.train_accuracy_inference_mode:
-        ev["train_accuracy_inference_mode"] = [r(x) for x in h.train_accuracy_inference_mode]
+        ev["train_accuracy_inference_mode"] = [rounded(x) for x in h.train_accuracy_inference_mode]
     what = f"val accuracy {va:.4f} vs {a:.4f}, val loss" if h.acc else "val loss"
     return [val_better_than_train.finding(
         Severity.INFO,
@@ -428,7 +430,7 @@ def val_better_than_train(inputs):
 
 
 @register("FIT004", "unstable-loss", requires=("history",), cause="unstable-training")
-def unstable_loss(inputs):
+def unstable_loss(inputs: Inputs) -> list[Finding]:
     """Training loss oscillates, diverges or climbs for epochs; or accuracy collapses to chance.
 
     ## What it does
@@ -500,9 +502,9 @@ def unstable_loss(inputs):
         f"Training {'' if collapse is not None and what.startswith('is unstable') else 'loss '}{what}: "
         f"minimum {lo:.4g} at epoch {printed_index(h, at)}, last {loss[-1]:.4g}"
         + (f"; rises of more than {LOSS_JUMP:.0%} at epochs {jumps}" if jumps else "") + ".",
-        evidence={"loss": [r(v) for v in loss], "jump_epochs": jumps, "min_loss": r(lo),
-                  "min_epoch": printed_index(h, at), "last_loss": r(loss[-1]), "diverging": diverging,
-                  "climbing": climbing, "accuracy_collapse": [r(v) for v in collapse] if collapse else None,
+        evidence={"loss": [rounded(v) for v in loss], "jump_epochs": jumps, "min_loss": rounded(lo),
+                  "min_epoch": printed_index(h, at), "last_loss": rounded(loss[-1]), "diverging": diverging,
+                  "climbing": climbing, "accuracy_collapse": [rounded(v) for v in collapse] if collapse else None,
                   "jump": LOSS_JUMP, "jump_scale": LOSS_JUMP_SCALE, "divergence_ratio": DIVERGENCE_RATIO,
                   "rise_epochs": RISE_EPOCHS, "sustained_rise": SUSTAINED_RISE},
         fix=Fix("Lower the learning rate (e.g. 10x) and clip gradients",
@@ -519,7 +521,7 @@ def _accuracy_collapse(inputs) -> tuple[float, float] | None:
     acc = [a for a in inputs.history.acc if finite(a)]
     if len(acc) < MIN_EPOCHS_FOR_CURVES:
         return None
-    k = known_classes(inputs) or 10
+    k = inputs.num_classes or ASSUMED_CLASSES
     peak = max(acc)
     if peak >= 1.0 / k + COLLAPSE_FROM_ABOVE_CHANCE and abs(acc[-1] - 1.0 / k) <= chance_accuracy_band(k):
         return peak, acc[-1]
@@ -527,7 +529,7 @@ def _accuracy_collapse(inputs) -> tuple[float, float] | None:
 
 
 @register("FIT005", "oscillating-val-loss", requires=("history",), cause="unstable-training")
-def oscillating_val_loss(inputs):
+def oscillating_val_loss(inputs: Inputs) -> list[Finding]:
     """Validation loss swings up and down by large factors from epoch to epoch.
 
     ## What it does
@@ -576,7 +578,7 @@ def oscillating_val_loss(inputs):
         Severity.WARNING,
         f"Validation loss swings by {SWING_FACTOR}x or more, reversing direction {len(swings)} times "
         f"(epochs {swings}); it ranges {min(vl):.4g}-{max(vl):.4g}.",
-        evidence={"val_loss": [r(v) for v in vl], "reversal_epochs": swings, "swing_factor": SWING_FACTOR,
+        evidence={"val_loss": [rounded(v) for v in vl], "reversal_epochs": swings, "swing_factor": SWING_FACTOR,
                   "min_swings": MIN_SWINGS},
         fix=Fix("Lower the learning rate (e.g. 10x) or reduce it on plateau",
                 "optimizer = keras.optimizers.Adam(learning_rate=1e-4)\n"
@@ -589,7 +591,7 @@ def oscillating_val_loss(inputs):
 
 
 @register("FIT006", "slow-learning", requires=("history",), cause="underfitting")
-def slow_learning(inputs):
+def slow_learning(inputs: Inputs) -> list[Finding]:
     """The training loss has barely moved below ln K after several epochs.
 
     ## What it does
@@ -640,8 +642,8 @@ def slow_learning(inputs):
         Severity.WARNING,
         f"After {len(loss)} epochs the training loss is {loss[-1]:.4g}{acc_txt}, still {frac:.0%} of ln {k} = "
         f"{ln_k:.4f} (it started at {loss[0]:.4g}).",
-        evidence={"classes": k, "classes_source": source, "ln_k": r(ln_k), "loss": [r(v) for v in loss],
-                  "fraction_of_ln_k": r(frac), "threshold": SLOW_LOSS_FRACTION, "epochs": len(loss)},
+        evidence={"classes": k, "classes_source": source, "ln_k": rounded(ln_k), "loss": [rounded(v) for v in loss],
+                  "fraction_of_ln_k": rounded(frac), "threshold": SLOW_LOSS_FRACTION, "epochs": len(loss)},
         fix=Fix("Raise the learning rate (Adam's default 1e-3; Adadelta 1.0) or reduce regularization",
                 "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
         explanation=(

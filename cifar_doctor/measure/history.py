@@ -1,8 +1,10 @@
 """Measurements on a training history shared by the LOG and FIT checks.
 
-Nothing here judges: these helpers read numbers off a `History` (aligned
-epochs, the class count a loss implies, the metric that scores validation);
-the checks compare them with their thresholds.
+Nothing here decides a finding: these helpers read numbers off a `History`
+(aligned epochs, the class count a loss implies, the metric that scores
+validation, the cost of one wrong prediction) and answer the questions more
+than one check asks of them (is validation at chance, pinned at ln K, after
+few optimizer steps?); the checks compare them with their thresholds.
 
 The loss math they rest on, for a K-class softmax classifier trained with
 cross-entropy:
@@ -20,6 +22,11 @@ import math
 from typing import Any
 
 from ..sources.logs import COMMON_CLASS_COUNTS  # the class counts a K is read as (2, 10, 100, 1000)
+
+#: The class count assumed when nothing states K (no `classes`, no model, no
+#: one-hot labels, no K read from the log): this tool's subject is CIFAR-10, and
+#: a finding that rests on the assumption says so in its message.
+ASSUMED_CLASSES = 10
 
 #: Loss within this fraction of ln K counts as chance level (an untrained
 #: softmax over K classes; a model that learned anything is >5% below it
@@ -51,10 +58,6 @@ def aligned(*series: list[float]) -> list[tuple[int, tuple[float, ...]]]:
     return [(i, tuple(s[i] for s in series)) for i in range(n) if all(finite(s[i]) for s in series)]
 
 
-def r(v: float, nd: int = 4) -> float:
-    return round(float(v), nd)
-
-
 def chance_accuracy_band(k: int) -> float:
     """Accuracy within this absolute distance of 1/K counts as chance level.
 
@@ -76,23 +79,18 @@ def chance_k(loss: float, acc: float | None, known: int | None) -> int | None:
     return None
 
 
-def known_classes(inputs: Any) -> int | None:
-    """K when the inputs state it (given, model, labels or the log), else None."""
-    k = inputs.num_classes
-    return k if k and k >= 2 else None
-
-
 def log_classes(inputs: Any, *, trust_log: bool = True) -> tuple[int | None, str]:
-    """(K, where it came from) for checks that reason about ln K.
+    """(K, where it came from) for checks that reason about ln K: `Inputs`' K, else a K fitted to the loss.
 
-    Known K first; else the K whose ln K the first epoch's training loss (or,
-    failing that, validation loss) matches within `CHANCE_LOSS_TOLERANCE`: an
+    `Inputs.num_classes` first (or `classes_from_data` with `trust_log=False`);
+    else the K whose ln K the first epoch's training loss (or, failing that,
+    validation loss) matches within `CHANCE_LOSS_TOLERANCE`: an
     epoch average that close to ln K was spent at chance, which only a K-class
     softmax can do. Else `(None, "unknown")`. With `trust_log=False` the K a
     console log inferred from its own first-batch loss is ignored (checks
     about a broken loss cannot rest on the loss being a softmax's).
     """
-    k = known_classes(inputs) if trust_log else classes_from_data(inputs)
+    k = inputs.num_classes if trust_log else classes_from_data(inputs)
     if k:
         return k, "given"
     h = inputs.history
@@ -108,7 +106,7 @@ def log_classes(inputs: Any, *, trust_log: bool = True) -> tuple[int | None, str
 
 
 def classes_from_data(inputs: Any) -> int | None:
-    """K stated by the user, the model or the labels; None when only the log's own inference says it.
+    """`Inputs`' K unless it was read from the log: K stated by the user, the model or the labels.
 
     A console log's K is inferred from its first-batch loss (about ln K for a
     softmax); a model scored by binary cross-entropy starts at ln 2 whatever
@@ -152,3 +150,90 @@ def printed_index(h: Any, i: int | None) -> int | None:
 def index_unit(h: Any) -> str:
     """`"step"` for a log of optimizer steps, else `"epoch"`."""
     return "step" if getattr(h, "index_kind", "epoch") == "step" else "epoch"
+
+
+#: -ln(1e-7): the most one sample can cost under Keras 2's clipped cross-entropy.
+KERAS2_LOSS_CEILING = -math.log(1e-7)
+
+
+#: Error rates below this are not used as divisors (val_acc > 0.98 leaves too
+#: few errors for a per-error cost to mean anything).
+MIN_ERROR_RATE = 0.02
+
+
+#: Curve checks (overfitting, underfitting, unstable loss, chance level) need
+#: at least this many epochs: a minimum followed by a rise needs three points.
+MIN_EPOCHS_FOR_CURVES = 3
+
+
+def per_error_cost(loss: float, acc: float) -> float:
+    """loss / (1 - acc): an upper bound on the mean cost of one wrong prediction, in nats."""
+    return loss / max(1.0 - acc, MIN_ERROR_RATE)
+
+
+def val_at_chance(h: Any, k: int) -> bool:
+    """Every epoch's validation accuracy lies in the chance band of K classes."""
+    vals = [v for v in h.val_acc if finite(v)]
+    band = chance_accuracy_band(k)
+    return bool(vals) and all(abs(v - 1.0 / k) <= band for v in vals)
+
+
+#: Validation loss within this fraction of ln K in every epoch is a model giving
+#: every class about 1/K on validation inputs. A model that learned anything
+#: keeps further away (a CIFAR-10 model at 20% accuracy already scores about
+#: 2.1, 9% below ln 10); a uniform output sits on it up to float noise (the
+#: re-enacted typo case, raw 0-255 training images and /255 test images:
+#: 2.3009-2.3033 against ln 10 = 2.3026).
+UNIFORM_EVAL_TOLERANCE = 0.02
+
+
+#: ... or within this fraction when validation accuracy also stays near chance
+#: (below 1/K + `NO_LEARNING_ACCURACY_MARGIN`) in every epoch: a near-constant
+#: answer drifts a little off ln K as the output bias sharpens (test images
+#: divided by 255 twice: 2.307-2.367 with accuracy 0.09-0.11; training images
+#: standardized, test images only /255: 2.19-2.30 with accuracy 0.11-0.16).
+#: Misaligned labels move further: the model's confident answers on images it
+#: has learned to read cost more each epoch (2.34 -> 2.71 in four epochs).
+UNIFORM_EVAL_TOLERANCE_AT_CHANCE = 0.05
+
+
+#: ... with training accuracy below 1/K + this in each of those epochs (no learning).
+NO_LEARNING_ACCURACY_MARGIN = 0.10
+
+
+def pinned_at_chance(series: list[float], known: int | None, accuracy: list[float] | None = None) -> int | None:
+    """The K (known, else a common count) whose ln K the validation losses stay at.
+
+    Every value within `UNIFORM_EVAL_TOLERANCE` of ln K; or, when the
+    validation accuracies stay below 1/K + `NO_LEARNING_ACCURACY_MARGIN` in
+    every epoch, within `UNIFORM_EVAL_TOLERANCE_AT_CHANCE`.
+    """
+    accs = [a for a in accuracy or [] if finite(a)]
+    for k in ([known] if known else COMMON_CLASS_COUNTS):
+        ln_k = math.log(k)
+        at_chance = bool(accs) and len(accs) == len(series) and max(accs) < 1.0 / k + NO_LEARNING_ACCURACY_MARGIN
+        tol = UNIFORM_EVAL_TOLERANCE_AT_CHANCE if at_chance else UNIFORM_EVAL_TOLERANCE
+        if series and all(abs(v - ln_k) <= tol * ln_k for v in series):
+            return k
+    return None
+
+
+#: Keras' BatchNormalization updates its moving mean and variance with momentum
+#: 0.99: after n optimizer steps their initial values (mean 0, variance 1)
+#: still weigh 0.99^n, more than 5% below 300 steps. A Keras progress bar
+#: counts steps or samples, so bar total x epochs bounds the steps from above.
+BN_SETTLING_STEPS = 300
+
+
+def few_optimizer_steps(h: Any) -> int | None:
+    """The most optimizer steps the run can have taken, when that is at most `BN_SETTLING_STEPS`."""
+    total = getattr(h, "bar_total", None)
+    if not total or total <= 0 or h.epochs <= 0:
+        return None
+    bound = int(total) * h.epochs
+    return bound if bound <= BN_SETTLING_STEPS else None
+
+
+def double_softmax_floor(k: int) -> float:
+    """The least cross-entropy softmax(softmax(z)) can reach over K classes: -ln(e / (e + K - 1))."""
+    return -math.log(math.e / (math.e + k - 1))

@@ -503,3 +503,12 @@ def infer_scheme(st: ImageStats) -> tuple[str, str]:
             and st.pooled_std >= MIN_STD_255:
         return "centered-255", f"0-255 values with a mean subtracted ({rng}, channel means {_fmt(mean)})"
     return "unknown", f"{st.dtype} values {rng}, channel means {_fmt(mean)}, stds {_fmt(std)}"
+
+
+def split_scheme(split: Any) -> str | None:
+    """The split's normalization scheme from its shared `ImageStats`, or None."""
+    try:
+        stats = split.stats
+    except ImportError:  # the statistics module is unavailable
+        return None
+    return getattr(stats, "scheme", None) if stats is not None else None

@@ -303,7 +303,7 @@ def test_large_npz_with_stored_members_is_read_in_chunks(tmp_path, make_images, 
 
 def test_near_duplicates_on_a_sampled_split_search_the_full_data(tmp_path, make_images, make_labels, monkeypatch):
     from cifar_doctor.api import build_inputs
-    from cifar_doctor.checks import near_duplicates
+    from cifar_doctor.checks.duplicates import near as near_duplicates
     from cifar_doctor.engine import run
 
     monkeypatch.setattr(sampling, "SAMPLE_IMAGES", 300)
@@ -327,7 +327,7 @@ def test_near_duplicates_on_a_sampled_split_search_the_full_data(tmp_path, make_
 
 def test_near_duplicates_with_train_raw_and_test_divided_by_255(make_images):
     from cifar_doctor.api import build_inputs
-    from cifar_doctor.checks.near_duplicates import train_test_near_duplicates
+    from cifar_doctor.checks.duplicates.near import train_test_near_duplicates
 
     x_train = make_images(600, seed=8)
     x_test = make_images(200, seed=9).astype(np.float32)

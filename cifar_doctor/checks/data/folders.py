@@ -7,8 +7,9 @@ through the same range, preprocessing and duplicate checks as arrays.
 
 from __future__ import annotations
 
-from ..findings import Fix, Severity
-from ..registry import register
+from ...findings import Finding, Fix, Severity
+from ...inputs import Inputs
+from ...registry import register
 
 #: Pillow modes without colour. `P` (palette) and `RGBA` are colour images.
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -39,7 +40,7 @@ def _gray_fraction(counter) -> float:
 
 
 @register("DAT005", "class-folders-differ", requires=("folders",), cause="eval-labels-misaligned")
-def class_folders_differ(inputs):
+def class_folders_differ(inputs: Inputs) -> list[Finding]:
     """The train and eval folders hold different class folders, so class ids differ between them.
 
     ## What it does
@@ -125,7 +126,7 @@ def _names(groups: list[tuple[list[str], str]]) -> str:
 
 
 @register("DAT006", "unreadable-image-files", requires=("folders",), cause=None)
-def unreadable_image_files(inputs):
+def unreadable_image_files(inputs: Inputs) -> list[Finding]:
     """Image files that do not decode: truncated, corrupt, or not images at all.
 
     ## What it does
@@ -172,7 +173,7 @@ def unreadable_image_files(inputs):
 
 
 @register("DAT007", "grayscale-eval-images", requires=("folders",), cause="eval-distribution-shift")
-def grayscale_eval_images(inputs):
+def grayscale_eval_images(inputs: Inputs) -> list[Finding]:
     """Eval images of some classes are grayscale while the training images are in colour.
 
     ## What it does
@@ -233,7 +234,7 @@ def grayscale_eval_images(inputs):
 
 
 @register("DAT008", "eval-image-size-differs", requires=("folders",), cause="eval-distribution-shift")
-def eval_image_size_differs(inputs):
+def eval_image_size_differs(inputs: Inputs) -> list[Finding]:
     """The eval images' usual size differs from the training images'.
 
     ## What it does

@@ -6,8 +6,9 @@ data-vs-model input shape is the MDL family's business.
 
 from __future__ import annotations
 
-from ..findings import Fix, Severity
-from ..registry import register
+from ...findings import Finding, Fix, Severity
+from ...inputs import Inputs
+from ...registry import register
 
 #: DAT003 warns when more than this fraction of a split is constant (blank)
 #: images; below, it is advice. Real CIFAR-10 has none in 60,000 images
@@ -18,12 +19,12 @@ CONSTANT_WARN_FRACTION = 0.01
 MAX_INDICES = 5
 
 
-def _image_splits(inputs):
+def _image_splits(inputs: Inputs) -> list[Finding]:
     return [s for s in inputs.splits.values() if s.x is not None]
 
 
 @register("DAT001", "float64-inputs", requires=("train_x",), cause=None)
-def float64_inputs(inputs):
+def float64_inputs(inputs: Inputs) -> list[Finding]:
     """Images are stored as float64.
 
     ## What it does
@@ -64,7 +65,7 @@ def float64_inputs(inputs):
 
 
 @register("DAT002", "non-finite-inputs", requires=("train_x",), cause="numerical-instability")
-def non_finite_inputs(inputs):
+def non_finite_inputs(inputs: Inputs) -> list[Finding]:
     """Images contain NaN or Inf values.
 
     ## What it does
@@ -111,7 +112,7 @@ def non_finite_inputs(inputs):
 
 
 @register("DAT003", "constant-images", requires=("train_x",), cause=None)
-def constant_images(inputs):
+def constant_images(inputs: Inputs) -> list[Finding]:
     """Some images have a single value in every pixel (blank images).
 
     ## What it does
@@ -179,7 +180,7 @@ def _layout_fix(tr, ev, name: str) -> tuple[str, str]:
 
 
 @register("DAT004", "split-layout-mismatch", requires=("train_x", "eval_x"), cause="input-layout-mismatch")
-def split_layout_mismatch(inputs):
+def split_layout_mismatch(inputs: Inputs) -> list[Finding]:
     """Train and eval images have different shapes or layouts.
 
     ## What it does

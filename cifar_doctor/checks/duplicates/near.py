@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..findings import Fix, Severity
-from ..registry import register
-from ..measure.stats import channel_of_position
-from .duplicates import Canonical
+from ...findings import Finding, Fix, Severity
+from ...inputs import Inputs
+from ...measure.duplicates import Canonical
+from ...measure.stats import channel_of_position
+from ...registry import register
 
 #: Bytes of float32 pixels per chunk: 1024 CIFAR images (12 MB), as in
 #: `cifar_doctor.stats`; larger images come in fewer per chunk.
@@ -102,7 +103,7 @@ def _queries(split: Any, train: Any) -> np.ndarray | None:
     n, m = split.count, train.count
     if n * m <= NEAR_PAIR_BUDGET:
         return None
-    from ..sources.sampling import sample_indices
+    from ...sources.sampling import sample_indices
 
     q = max(NEAR_MIN_QUERIES, NEAR_PAIR_BUDGET // max(m, 1))
     return sample_indices(n, min(q, n), None)[0] if q < n else None
@@ -110,7 +111,7 @@ def _queries(split: Any, train: Any) -> np.ndarray | None:
 
 def _prepared(split: Any, indices: np.ndarray, affine: Any) -> np.ndarray:
     """`neardup.prepare` of the images at `indices`, read a chunk at a time (32x32 floats each)."""
-    from ..measure import neardup
+    from ...measure import neardup
 
     size = _chunk_size(split)
     parts = [neardup.prepare(_take(split, indices[s:s + size]), layout=split.stats.layout, affine=affine)
@@ -119,7 +120,7 @@ def _prepared(split: Any, indices: np.ndarray, affine: Any) -> np.ndarray:
 
 
 def _split_signatures(split: Any, layout: str, affine: Any, subset: np.ndarray | None = None):
-    from ..measure import neardup
+    from ...measure import neardup
 
     return neardup.concat(neardup.signatures(chunk, layout=layout, affine=affine)
                           for _, chunk in _iter_chunks(split, _chunk_size(split), subset))
@@ -154,7 +155,7 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
 
 def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: bool,
                 subset: np.ndarray | None = None):
-    from ..measure import neardup
+    from ...measure import neardup
 
     a_q, a_i = affines if affines is not None else (None, None)
     i, j, _ = neardup.search(_iter_chunks(query, _chunk_size(query), subset), i_sig, layout=query.stats.layout,
@@ -176,7 +177,7 @@ def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str
     if (inputs.evaluate is None or split.y is None or split.source is not None  # indices of the full split
             or len(affected) == 0 or len(affected) == len(split.x)):
         return None
-    from ..measure.model import sample_indices
+    from ...measure.model import sample_indices
 
     rest = np.setdiff1d(np.arange(len(split.x)), affected)
     aff = affected[sample_indices(len(affected), NEAR_EVAL_SAMPLE)]
@@ -193,7 +194,7 @@ def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str
 
 
 @register("DUP002", "train-test-near-duplicates", requires=("train_x", "eval_x"), cause="train-test-leakage")
-def train_test_near_duplicates(inputs):
+def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
     """Eval images that are near-duplicates of training images: the same shot, re-encoded, shifted or re-coloured.
 
     ## What it does
@@ -254,7 +255,7 @@ def train_test_near_duplicates(inputs):
 
 
 def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: bool, searched: int | None = None):
-    from ..measure import neardup
+    from ...measure import neardup
 
     name, n = split.name, searched or split.count
     # per eval image: its best match in train

@@ -51,7 +51,8 @@ CHECK_MODULES = (
     "cifar_doctor.checks.data.folders",
     "cifar_doctor.checks.duplicates.exact",
     "cifar_doctor.checks.duplicates.near",
-    "cifar_doctor.checks.labels",
+    "cifar_doctor.checks.labels.encoding",
+    "cifar_doctor.checks.labels.distribution",
     "cifar_doctor.checks.model.structure",
     "cifar_doctor.checks.model.input_layer",
     "cifar_doctor.checks.model.measured",
@@ -61,11 +62,13 @@ CHECK_MODULES = (
     "cifar_doctor.checks.log.evaluate",
     "cifar_doctor.checks.log.metrics",
     "cifar_doctor.checks.log.history",
-    "cifar_doctor.checks.fit",
+    "cifar_doctor.checks.fit.overfitting",
+    "cifar_doctor.checks.fit.progress",
 )
 
 #: Old code -> current code. Codes are never reused, only redirected.
 REDIRECTS: dict[str, str] = {}
+
 
 @dataclass(frozen=True)
 class Requirement:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cifar_doctor.api import diagnose
-from cifar_doctor.checks import labels as lbl
+from cifar_doctor.checks.labels import distribution as lbl
 from cifar_doctor.inputs import ModelInfo
 from cifar_doctor.measure.labelinfo import ROW_SUM_TOLERANCE, label_info
 from cifar_doctor.registry import get

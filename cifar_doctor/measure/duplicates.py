@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-
 #: Values per image that the hash reads: 512 positions spread over the image. Two
 #: different real images agree on all of them essentially never, and every candidate
 #: pair is then compared in full, so reading a subset trades hashing work (13x less for

@@ -260,3 +260,34 @@ def label_order(y: Any) -> LabelOrder | None:
         tails[f"last_{int(frac * 100)}pct"] = {"tail": np.bincount(idx[cut:], minlength=k).tolist(),
                                                "rest": np.bincount(idx[:cut], minlength=k).tolist()}
     return LabelOrder(n, float(np.mean(idx[1:] == idx[:-1])), float(np.sum(freq ** 2)), tails)
+
+
+def label_classes(inputs: Any) -> int | None:
+    """K for the label checks: `Inputs.num_classes`; else the largest label + 1 over all labelled splits.
+
+    Deliberately wider than `Inputs.class_count`, which never guesses K from
+    integer labels: a label check needs some K to judge integer labels by.
+    """
+    k = inputs.num_classes
+    if k:
+        return k
+    guesses = [label_info(s.y).classes for s in label_splits(inputs)]
+    guesses = [g for g in guesses if g]
+    return max(guesses) if guesses else None
+
+
+def label_splits(inputs: Any) -> list[Any]:
+    """The splits with labels: train first, then the eval splits."""
+    out = []
+    tr = inputs.splits.get("train")
+    if tr is not None and tr.y is not None:
+        out.append(tr)
+    return out + inputs.eval_label_splits
+
+
+def split_label_info(split: Any, k: int | None) -> LabelInfo:
+    """The split's cached LabelInfo when it was computed with the same K, else a fresh one."""
+    info = split.labels(k)
+    if info.given_classes != k:
+        info = label_info(split.y, k)
+    return info

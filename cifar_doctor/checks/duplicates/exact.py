@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.duplicates import KEY_VALUES, find_duplicates

@@ -19,7 +19,6 @@ from ...measure.history import (
 from ...registry import register
 from . import SATURATED_COST
 
-
 #: evaluate() vs the last epoch's val_ accuracy: Keras evaluates the same data
 #: the same way (inference mode) for both, so on the same data they agree to
 #: the printed digits (the seed: 0.5321 and 0.5321). More than this apart

@@ -5,7 +5,6 @@ See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
 
 from __future__ import annotations
 
-
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.history import (

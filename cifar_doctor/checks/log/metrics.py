@@ -5,7 +5,6 @@ See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
 
 from __future__ import annotations
 
-
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
 from ...measure.history import (
@@ -15,7 +14,6 @@ from ...measure.history import (
     classes_from_data,
 )
 from ...registry import register
-
 
 # --- LOG009 -----------------------------------------------------------------------
 #: The first epoch's accuracy lies within this of 1 - 1/K for an integer K >= 3:

@@ -13,7 +13,6 @@ from ...inputs import Inputs
 from ...measure.stats import RAW_SCHEMES, split_scheme
 from ...registry import register
 
-
 #: An in-model scale at or below this (about 1/100) on data already in [0, 1]
 #: leaves the first layer inputs within [0, 0.01]: 1/255 applied twice, or
 #: 1/127.5 applied to unit data.

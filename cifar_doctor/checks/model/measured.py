@@ -5,13 +5,11 @@ See `cifar_doctor.checks.model` for what Keras does that these checks rest on.
 
 from __future__ import annotations
 
-
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.history import ASSUMED_CLASSES
 from ...measure.stats import split_scheme
 from ...registry import register
-
 
 #: Inference-mode accuracy on training images at least this far above every eval
 #: split's is overfitting. Sampling noise of the two accuracies (2,000 training and

@@ -5,11 +5,9 @@ See `cifar_doctor.checks.model` for what Keras does that these checks rest on.
 
 from __future__ import annotations
 
-
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...registry import register
-
 
 #: The usual learning rate per optimizer: Keras' default, except Adadelta, whose
 #: algorithm needs about 1.0 (Keras 2's default; see `TINY_LR_FACTOR`). Adaptive

@@ -14,7 +14,6 @@ from ...measure.history import ASSUMED_CLASSES
 from ...registry import register
 from ...sources.losses import BINARY_LOSSES
 
-
 #: Cross-entropies that expect one probability distribution over K classes.
 CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
                       "categorical_focal_crossentropy")

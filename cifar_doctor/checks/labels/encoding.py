@@ -1,71 +1,21 @@
-"""LBL: labels and their encoding, against the loss and across splits.
+"""LBL: how labels are encoded against the loss and across splits (LBL001-LBL005, LBL008).
 
-Measurement comes from `Split.labels()` (`cifar_doctor.labelinfo.LabelInfo`);
-these checks only judge. Output units vs classes is a model check (MDL), not
-repeated here.
+See `cifar_doctor.checks.labels` for the family.
 """
+
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-from ..findings import Fix, Severity
-from ..inputs import Inputs, Split
-from ..measure.labelinfo import LabelInfo, label_info
-from ..registry import register
-from ..sources.losses import BINARY_LOSSES, ONE_HOT_LOSSES, SPARSE_LOSSES
-
-#: LBL006: train classes whose largest/smallest count ratio exceeds this are flagged.
-#: CIFAR-10 is exactly balanced (5,000 per class). A uniform random sample with 36+
-#: images per class stays under 3x at three standard deviations, so crossing it means a
-#: real imbalance, at which an unweighted loss measurably favours the majority classes.
-IMBALANCE_RATIO = 3.0
-#: LBL006: below this mean count per class, count ratios are sampling noise, not imbalance
-#: (see `IMBALANCE_RATIO`: 3x is a 3-sigma deviation at ~36 per class).
-MIN_MEAN_COUNT_FOR_RATIO = 36
-#: LBL006: a class counts as absent from training only when at least this many images per
-#: class were expected: a uniform sample misses a class with probability ~K*exp(-n/K),
-#: 0.05% for K=10 at 10 per class.
-MIN_MEAN_COUNT_FOR_ABSENT = 10
-
-#: LBL007: total-variation distance (half the L1 distance of class frequencies) above which
-#: an eval split's class mix counts as shifted: 10% of the eval mass sits in other classes
-#: than training would put it, enough to move accuracy by points on its own.
-SHIFT_TV_FLOOR = 0.10
-#: LBL007: the shift must also exceed this multiple of the TV expected from sampling noise
-#: alone (two finite samples of one distribution). Simulated for K=10 uniform classes, the
-#: 99.9th percentile of that noise is 1.85x its mean at any split size; 3x leaves margin for
-#: K=2, whose noise tail is heavier (half-normal, 99.9th percentile at 4.1x, but there the
-#: floor decides).
-SHIFT_NOISE_MULTIPLIER = 3.0
-
-
-# --- shared helpers -----------------------------------------------------------------------------
-def _classes(inputs: Inputs) -> int | None:
-    """K: explicit, model outputs, one-hot width, history; else the largest label + 1 over all splits."""
-    k = inputs.num_classes
-    if k:
-        return k
-    guesses = [label_info(s.y).classes for s in _label_splits(inputs)]
-    guesses = [g for g in guesses if g]
-    return max(guesses) if guesses else None
-
-
-def _label_splits(inputs: Inputs) -> list[Split]:
-    out = []
-    tr = inputs.splits.get("train")
-    if tr is not None and tr.y is not None:
-        out.append(tr)
-    return out + inputs.eval_label_splits
-
-
-def _info(split: Split, k: int | None) -> LabelInfo:
-    """The split's cached LabelInfo when it was computed with the same K, else a fresh one."""
-    info = split.labels(k)
-    if info.given_classes != k:
-        info = label_info(split.y, k)
-    return info
+from ...findings import Finding, Fix, Severity
+from ...inputs import Inputs
+from ...measure.labelinfo import (
+    LabelInfo,
+    label_classes,
+    label_splits,
+    split_label_info,
+)
+from ...registry import register
+from ...sources.losses import BINARY_LOSSES, ONE_HOT_LOSSES, SPARSE_LOSSES
 
 
 def _shape(info: LabelInfo) -> str:
@@ -79,7 +29,7 @@ def _example_shape(info: LabelInfo, k: int | None) -> str:
 # --- LBL001 -------------------------------------------------------------------------------------
 @register("LBL001", "integer-labels-with-categorical-loss", requires=("labels", "loss"),
           cause="label-format-mismatch")
-def integer_labels_with_categorical_loss(inputs: Inputs) -> list:
+def integer_labels_with_categorical_loss(inputs: Inputs) -> list[Finding]:
     """Integer class labels fed to a loss that expects one-hot targets.
 
     ## What it does
@@ -117,8 +67,8 @@ def integer_labels_with_categorical_loss(inputs: Inputs) -> list:
     loss = inputs.effective_loss
     if loss not in ONE_HOT_LOSSES:
         return []
-    k = _classes(inputs)
-    hits = [(s, _info(s, k)) for s in _label_splits(inputs)]
+    k = label_classes(inputs)
+    hits = [(s, split_label_info(s, k)) for s in label_splits(inputs)]
     hits = [(s, i) for s, i in hits if i.family == "integer"]
     if not hits:
         return []
@@ -160,7 +110,7 @@ def integer_labels_with_categorical_loss(inputs: Inputs) -> list:
 # --- LBL002 -------------------------------------------------------------------------------------
 @register("LBL002", "one-hot-labels-with-sparse-loss", requires=("labels", "loss"),
           cause="label-format-mismatch")
-def one_hot_labels_with_sparse_loss(inputs: Inputs) -> list:
+def one_hot_labels_with_sparse_loss(inputs: Inputs) -> list[Finding]:
     """One-hot (N, K) labels fed to `sparse_categorical_crossentropy`.
 
     ## What it does
@@ -191,8 +141,8 @@ def one_hot_labels_with_sparse_loss(inputs: Inputs) -> list:
     loss = inputs.effective_loss
     if loss not in SPARSE_LOSSES:
         return []
-    k = _classes(inputs)
-    hits = [(s, _info(s, k)) for s in _label_splits(inputs)]
+    k = label_classes(inputs)
+    hits = [(s, split_label_info(s, k)) for s in label_splits(inputs)]
     hits = [(s, i) for s, i in hits if i.family == "one-hot" and len(i.shape) == 2]
     if not hits:
         return []
@@ -226,7 +176,7 @@ def one_hot_labels_with_sparse_loss(inputs: Inputs) -> list:
 
 # --- LBL003 -------------------------------------------------------------------------------------
 @register("LBL003", "invalid-one-hot-rows", requires=("labels",), cause="label-format-mismatch")
-def invalid_one_hot_rows(inputs: Inputs) -> list:
+def invalid_one_hot_rows(inputs: Inputs) -> list[Finding]:
     """One-hot or soft label rows that are not probability distributions.
 
     ## What it does
@@ -254,10 +204,10 @@ def invalid_one_hot_rows(inputs: Inputs) -> list:
     assert np.allclose(y.sum(axis=1), 1)
     ```
     """
-    k = _classes(inputs)
+    k = label_classes(inputs)
     out = []
-    for split in _label_splits(inputs):
-        info = _info(split, k)
+    for split in label_splits(inputs):
+        info = split_label_info(split, k)
         if len(info.shape) != 2 or info.shape[1] < 2 or info.invalid_rows == 0:
             continue
         frac = info.invalid_rows / info.n if info.n else 0.0
@@ -311,7 +261,7 @@ def invalid_one_hot_rows(inputs: Inputs) -> list:
 
 # --- LBL004 -------------------------------------------------------------------------------------
 @register("LBL004", "labels-out-of-range", requires=("labels",), cause="label-format-mismatch")
-def labels_out_of_range(inputs: Inputs) -> list:
+def labels_out_of_range(inputs: Inputs) -> list[Finding]:
     """Integer labels outside 0..K-1, or labels that are not whole numbers.
 
     ## What it does
@@ -338,10 +288,10 @@ def labels_out_of_range(inputs: Inputs) -> list:
     y = df["class_id"].values - 1      # 0..9
     ```
     """
-    k = _classes(inputs)
+    k = label_classes(inputs)
     out = []
-    for split in _label_splits(inputs):
-        info = _info(split, k)
+    for split in label_splits(inputs):
+        info = split_label_info(split, k)
         if info.family != "integer" or (info.out_of_range == 0 and info.non_integer == 0):
             continue
         parts = []
@@ -389,7 +339,7 @@ def labels_out_of_range(inputs: Inputs) -> list:
 
 # --- LBL005 -------------------------------------------------------------------------------------
 @register("LBL005", "label-encoding-differs", requires=("labels", "eval_labels"), cause="label-format-mismatch")
-def label_encoding_differs(inputs: Inputs) -> list:
+def label_encoding_differs(inputs: Inputs) -> list[Finding]:
     """Training and evaluation labels are encoded differently.
 
     ## What it does
@@ -419,11 +369,11 @@ def label_encoding_differs(inputs: Inputs) -> list:
     ```
     """
     tr = inputs.splits["train"]
-    k = _classes(inputs)
-    ti = _info(tr, k)
+    k = label_classes(inputs)
+    ti = split_label_info(tr, k)
     out = []
     for split in inputs.eval_label_splits:
-        ei = _info(split, k)
+        ei = split_label_info(split, k)
         reason = None
         if ti.family != ei.family:
             reason = (f"y_train is {ti.encoding} {_shape(ti)} but y_{split.name} is {ei.encoding} {_shape(ei)}")
@@ -472,190 +422,9 @@ def _offset_ranges(ti: LabelInfo, ei: LabelInfo) -> bool:
                 or (ei.min_value < ti.min_value and ei.max_value < ti.max_value))
 
 
-# --- LBL006 -------------------------------------------------------------------------------------
-@register("LBL006", "class-imbalance", requires=("labels",), cause="class-imbalance")
-def class_imbalance(inputs: Inputs) -> list:
-    """Training classes strongly imbalanced, or a class absent from training.
-
-    ## What it does
-    Counts training labels per class and flags a largest/smallest count ratio above
-    `IMBALANCE_RATIO` (3x), when there are enough labels per class (`MIN_MEAN_COUNT_FOR_RATIO`)
-    for the ratio to be more than sampling noise, or a class with no training labels at
-    all when `MIN_MEAN_COUNT_FOR_ABSENT` per class were expected.
-
-    ## Why is this bad?
-    An unweighted loss is dominated by the majority classes, so the model learns them
-    first and under-predicts the rare ones; overall accuracy then depends on the eval
-    split's class mix, and a balanced test set scores lower than training. A class
-    absent from training can never be predicted. CIFAR-10 itself is exactly balanced
-    (5,000 per class), so imbalance here comes from subsetting or filtering.
-
-    ## Example
-    ```python
-    keep = (y_train.ravel() != 3) | (np.random.rand(len(y_train)) < 0.1)   # 90% of cats dropped
-    x_train, y_train = x_train[keep], y_train[keep]
-    ```
-
-    ## Use instead
-    ```python
-    counts = np.bincount(y_train.ravel(), minlength=10)
-    class_weight = {c: len(y_train) / (10 * n) for c, n in enumerate(counts) if n}
-    model.fit(x_train, y_train, class_weight=class_weight)
-    ```
-    """
-    tr = inputs.splits["train"]
-    k = _classes(inputs)
-    info = _info(tr, k)
-    counts = list(info.counts)
-    if not counts or sum(counts) == 0 or len(counts) < 2:
-        return []
-    total = sum(counts)
-    mean = total / len(counts)
-    absent = [c for c, n in enumerate(counts) if n == 0]
-    present = [n for n in counts if n > 0]
-    ratio = max(present) / min(present) if present else math.inf
-    evidence: dict[str, Any] = {
-        "counts": counts,
-        "classes": len(counts),
-        "labels": total,
-        "ratio": ratio,
-        "largest_class": int(max(range(len(counts)), key=lambda c: counts[c])),
-        "smallest_class": int(min((c for c in range(len(counts)) if counts[c]), key=lambda c: counts[c]))
-        if present else None,
-        "absent_classes": absent,
-        "threshold_ratio": IMBALANCE_RATIO,
-        "mean_count": mean,
-    }
-    problems = []
-    if absent and mean >= MIN_MEAN_COUNT_FOR_ABSENT:
-        problems.append(f"class{'es' if len(absent) > 1 else ''} {', '.join(map(str, absent))} "
-                        f"{'have' if len(absent) > 1 else 'has'} no training labels")
-    if len(present) >= 2 and ratio > IMBALANCE_RATIO and mean >= MIN_MEAN_COUNT_FOR_RATIO:
-        problems.append(f"the largest class (class {evidence['largest_class']}, {max(present)} labels) has "
-                        f"{ratio:.1f}x the smallest (class {evidence['smallest_class']}, {min(present)} labels), "
-                        f"above the {IMBALANCE_RATIO:g}x threshold")
-    if not problems:
-        return []
-    return [class_imbalance.finding(
-        Severity.WARNING,
-        f"Training classes are imbalanced: {'; '.join(problems)}.",
-        evidence=evidence,
-        fix=Fix(
-            "Weight the loss by inverse class frequency (class_weight) or rebalance the training set",
-            f"counts = np.bincount(np.ravel(y_train) if y_train.ndim == 1 or y_train.shape[1] == 1 "
-            f"else y_train.argmax(1), minlength={len(counts)})\n"
-            f"class_weight = {{c: len(y_train) / ({len(counts)} * n) for c, n in enumerate(counts) if n}}\n"
-            "model.fit(x_train, y_train, class_weight=class_weight, ...)",
-        ),
-        explanation=(
-            "With an unweighted loss the majority classes dominate training, so rare classes are under-predicted "
-            "and accuracy on a differently balanced eval split lags training accuracy."
-        ),
-        split="train",
-    )]
-
-
-# --- LBL007 -------------------------------------------------------------------------------------
-def expected_noise_tv(p: list[float], n_train: int, n_eval: int) -> float:
-    """Total-variation distance expected between two samples of sizes n_train and n_eval of one distribution p.
-
-    Each class frequency difference is ~Normal(0, p(1-p)(1/n_train + 1/n_eval)), whose
-    absolute value has mean sigma*sqrt(2/pi); TV is half their sum.
-    """
-    if n_eval <= 0 or n_train <= 0:
-        return math.inf
-    var_scale = 1.0 / n_train + 1.0 / n_eval
-    return 0.5 * sum(math.sqrt(2.0 * q * (1.0 - q) * var_scale / math.pi) for q in p)
-
-
-@register("LBL007", "label-distribution-shift", requires=("labels", "eval_labels"), cause="eval-distribution-shift")
-def label_distribution_shift(inputs: Inputs) -> list:
-    """The class mix of an eval split differs from training by more than sampling noise.
-
-    ## What it does
-    Computes the total-variation distance (TV, half the L1 distance) between the training
-    and eval class frequencies, and flags it when it exceeds both `SHIFT_TV_FLOOR` (0.10)
-    and `SHIFT_NOISE_MULTIPLIER` (3x) times the TV that sampling alone would produce for
-    splits of these sizes. A small eval split is noisy: 1,000 images drawn from a
-    balanced 10-class set are already about 0.04 away from it (CIFAR-10's `test_batch[:1000]`
-    measures 0.035), 100 images about 0.12; neither is a shift.
-
-    ## Why is this bad?
-    Accuracy is an average over the eval class mix. When that mix differs from training,
-    eval accuracy moves with the per-class accuracies of the over- and under-represented
-    classes, so a gap to training accuracy appears without any overfitting. Common causes:
-    a validation split taken from the end of sorted data (`validation_split` takes the last
-    rows before shuffling), or filtering applied to one split.
-
-    ## Example
-    ```python
-    order = np.argsort(y.ravel())                  # sorted by class
-    model.fit(x[order], y[order], validation_split=0.2)   # validation = last 2 classes only
-    ```
-
-    ## Use instead
-    ```python
-    from sklearn.model_selection import train_test_split
-    x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=y.ravel(), random_state=0)
-    ```
-    """
-    tr = inputs.splits["train"]
-    k = _classes(inputs)
-    ti = _info(tr, k)
-    ptr = ti.frequencies
-    out = []
-    for split in inputs.eval_label_splits:
-        ei = _info(split, k)
-        pev = ei.frequencies
-        if not ptr or not pev:
-            continue
-        width = max(len(ptr), len(pev))
-        a = ptr + [0.0] * (width - len(ptr))
-        b = pev + [0.0] * (width - len(pev))
-        tv = 0.5 * sum(abs(x - y) for x, y in zip(a, b))
-        n_tr, n_ev = sum(ti.counts), sum(ei.counts)
-        noise = expected_noise_tv(a, n_tr, n_ev)
-        threshold = max(SHIFT_TV_FLOOR, SHIFT_NOISE_MULTIPLIER * noise)
-        if tv <= threshold:
-            continue
-        diffs = sorted(range(width), key=lambda c: -abs(b[c] - a[c]))[:3]
-        worst = ", ".join(f"class {c} {a[c]:.1%} in train vs {b[c]:.1%} in {split.name}" for c in diffs)
-        out.append(label_distribution_shift.finding(
-            Severity.WARNING,
-            f"The class mix of {split.name} differs from training: total-variation distance {tv:.3f}, above "
-            f"{threshold:.3f} (the larger of {SHIFT_TV_FLOOR:g} and {SHIFT_NOISE_MULTIPLIER:g}x the {noise:.3f} "
-            f"expected from sampling {n_ev} labels); largest differences: {worst}.",
-            evidence={
-                "tv_distance": tv,
-                "threshold": threshold,
-                "expected_noise_tv": noise,
-                "tv_floor": SHIFT_TV_FLOOR,
-                "noise_multiplier": SHIFT_NOISE_MULTIPLIER,
-                "train_frequencies": a,
-                "eval_frequencies": b,
-                "train_labels": n_tr,
-                "eval_labels": n_ev,
-                "largest_differences": [int(c) for c in diffs],
-            },
-            fix=Fix(
-                "Split train and eval data with the same class mix (shuffle before splitting, stratify)",
-                "from sklearn.model_selection import train_test_split\n"
-                "x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=np.ravel(y), "
-                "random_state=0)",
-            ),
-            explanation=(
-                "Eval accuracy averages over the eval class mix; when it differs from training beyond sampling "
-                "noise, eval accuracy shifts with the per-class accuracies of the over- and under-represented "
-                "classes, a gap that is not overfitting."
-            ),
-            split=split.name,
-        ))
-    return out
-
-
 # --- LBL008 -------------------------------------------------------------------------------------
 @register("LBL008", "binary-loss-for-multiclass", requires=("labels", "loss"), cause="label-format-mismatch")
-def binary_loss_for_multiclass(inputs: Inputs) -> list:
+def binary_loss_for_multiclass(inputs: Inputs) -> list[Finding]:
     """`binary_crossentropy` used for one-hot labels of more than two classes.
 
     ## What it does
@@ -687,7 +456,7 @@ def binary_loss_for_multiclass(inputs: Inputs) -> list:
     if loss not in BINARY_LOSSES:
         return []
     tr = inputs.splits["train"]
-    info = _info(tr, _classes(inputs))
+    info = split_label_info(tr, label_classes(inputs))
     if len(info.shape) != 2 or info.shape[1] <= 2 or info.encoding not in ("one-hot", "soft"):
         return []
     k = info.shape[1]
@@ -723,87 +492,3 @@ def _fmt(v: float | None) -> str:
     if float(v).is_integer():
         return str(int(v))
     return f"{v:.4g}"
-
-
-# --- LBL009 -------------------------------------------------------------------------------------
-#: Fewer labels than this say nothing about order.
-MIN_LABELS_FOR_ORDER = 100
-
-
-@register("LBL009", "labels-ordered-by-class", requires=("labels", "label_order"), cause="eval-distribution-shift")
-def labels_ordered_by_class(inputs: Inputs) -> list:
-    """The last 10-20% of the training labels hold another class mix: `validation_split` would hold out other classes.
-
-    ## What it does
-    Compares the class mix of the last 10% and the last 20% of the training
-    labels (what `validation_split=0.1` / `0.2` holds out) with the rest, by
-    total-variation distance, and fires when one exceeds both
-    `SHIFT_TV_FLOOR` (0.10) and `SHIFT_NOISE_MULTIPLIER` (3x) times the
-    distance sampling alone gives for those sizes (the same bar as LBL007),
-    with at least `MIN_LABELS_FOR_ORDER` labels.
-
-    ## Why is this bad?
-    `model.fit(x, y, validation_split=0.2)` takes the last 20% of the arrays
-    as validation data *before* shuffling. On data read class folder by class
-    folder (or in blocks of classes), that is a few classes the model rarely
-    or never trains on: validation accuracy sits near 0 and validation loss
-    climbs while training improves, which looks like extreme overfitting.
-    `shuffle=True` in `fit` does not help: it shuffles only the training part.
-    Motivated by the re-enacted unshuffled validation split (validation held
-    classes 8 and 9 only, accuracy exactly 0).
-
-    ## Example
-    ```python
-    order = np.argsort(y.ravel())
-    model.fit(x[order], y[order], validation_split=0.2)
-    ```
-
-    ## Use instead
-    ```python
-    idx = np.random.default_rng(0).permutation(len(x))
-    model.fit(x[idx], y[idx], validation_split=0.2)
-    ```
-    """
-    from ..measure.labelinfo import label_order
-
-    order = label_order(inputs.splits["train"].y)
-    if order is None or order.n < MIN_LABELS_FOR_ORDER:
-        return []
-    worst = None
-    measured = {}
-    for key, part in order.tails.items():
-        tail, rest = part["tail"], part["rest"]
-        n_tail, n_rest = sum(tail), sum(rest)
-        if not n_tail or not n_rest:
-            continue
-        pt, pr = [c / n_tail for c in tail], [c / n_rest for c in rest]
-        tv = 0.5 * sum(abs(a - b) for a, b in zip(pt, pr))
-        threshold = max(SHIFT_TV_FLOOR, SHIFT_NOISE_MULTIPLIER * expected_noise_tv(pr, n_rest, n_tail))
-        measured[key] = {"tv_distance": round(tv, 4), "threshold": round(threshold, 4),
-                         "classes_in_tail": order.tail_classes(key)}
-        if tv > threshold and (worst is None or tv > measured[worst]["tv_distance"]):
-            worst = key
-    if worst is None:
-        return []
-    frac = worst.split("_")[1].replace("pct", "%")
-    m = measured[worst]
-    return [labels_ordered_by_class.finding(
-        Severity.WARNING,
-        f"The last {frac} of the training labels holds another class mix than the rest (total-variation distance "
-        f"{m['tv_distance']:.2f}, above {m['threshold']:.2f}): classes {m['classes_in_tail']} there; "
-        f"{order.adjacent_same:.0%} of neighbouring labels are equal ({order.expected_if_shuffled:.0%} if shuffled).",
-        evidence={"labels": order.n, "adjacent_same": order.adjacent_same,
-                  "expected_if_shuffled": order.expected_if_shuffled, "tails": measured,
-                  "classes_in_last_10pct": order.tail_classes("last_10pct"),
-                  "classes_in_last_20pct": order.tail_classes("last_20pct")},
-        fix=Fix("Shuffle images and labels together before fit(validation_split=...)",
-                "idx = np.random.default_rng(0).permutation(len(x_train))\n"
-                "x_train, y_train = x_train[idx], y_train[idx]\n"
-                "model.fit(x_train, y_train, validation_split=0.2)"),
-        explanation=(
-            "Keras' validation_split holds out the last rows of the arrays before any shuffling; here that "
-            f"validation set would be classes {m['classes_in_tail']} in another mix than the training part, so "
-            "validation accuracy collapses without any overfitting."
-        ),
-        split="train",
-    )]

@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..sources.logs import COMMON_CLASS_COUNTS  # the class counts a K is read as (2, 10, 100, 1000)
+from ..inputs import ACCURACY_NAMES
+from ..sources.logs import (
+    COMMON_CLASS_COUNTS,  # the class counts a K is read as (2, 10, 100, 1000)
+)
 
 #: The class count assumed when nothing states K (no `classes`, no model, no
 #: one-hot labels, no K read from the log): this tool's subject is CIFAR-10, and
@@ -40,12 +43,12 @@ FITTED_MAX_ACCURACY_FACTOR = 2.0
 
 
 #: Metric names (after a `val_` prefix) that score predictions, higher is
-#: better, in the order they are preferred when a history has no accuracy:
-#: ROC AUC and average precision are what link-prediction and imbalanced
-#: binary tasks print (the graph auto-encoder thread logs `val_roc`/`val_ap`).
-SCORE_NAMES = ("acc", "accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy",
-               "auc", "roc", "roc_auc", "ap", "average_precision", "f1", "f1_score", "precision", "recall",
-               "iou", "mean_iou", "dice", "map")
+#: better, in the order they are preferred: the accuracy spellings of
+#: `History` first, then, for a history with no accuracy, ROC AUC and average
+#: precision, which link-prediction and imbalanced binary tasks print (the
+#: graph auto-encoder thread logs `val_roc`/`val_ap`).
+SCORE_NAMES = ACCURACY_NAMES + ("auc", "roc", "roc_auc", "ap", "average_precision", "f1", "f1_score", "precision",
+                                "recall", "iou", "mean_iou", "dice", "map")
 
 
 def finite(v: Any) -> bool:

@@ -109,7 +109,7 @@ COLLAPSE_FROM_ABOVE_CHANCE = 0.15
 MEMORIZATION_LOSS_RATIO = 10.0
 
 
-def _curve_turn(inputs) -> dict | None:
+def _curve_turn(inputs: Inputs) -> dict | None:
     """Measure where validation stopped improving; None when the curves cannot show it.
 
     Returns the best epochs of val_loss and of the validation score (accuracy,
@@ -433,7 +433,7 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     )]
 
 
-def _accuracy_collapse(inputs) -> tuple[float, float] | None:
+def _accuracy_collapse(inputs: Inputs) -> tuple[float, float] | None:
     """(peak, last) training accuracy when it rose well above chance and fell back into the chance band."""
     acc = [a for a in inputs.history.acc if finite(a)]
     if len(acc) < MIN_EPOCHS_FOR_CURVES:

@@ -1,4 +1,4 @@
-"""LBL checks and label_info: each check fires, stays silent, and is skipped without its inputs."""
+"""Checks LBL001, LBL002, LBL003, LBL004, LBL005, LBL008: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -6,31 +6,20 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_json
 
 from cifar_doctor.api import diagnose
-from cifar_doctor.checks.labels import distribution as lbl
 from cifar_doctor.inputs import ModelInfo
 from cifar_doctor.measure.labelinfo import ROW_SUM_TOLERANCE, label_info
 from cifar_doctor.registry import get
 
-from conftest import run_json
 
-
-def run_lbl(**kw):
-    """Run only the LBL checks."""
-    return diagnose(select=["LBL"], **kw)
-
-
-def outcome(report, code):
-    return next(o for o in report.checks if o.code == code)
+def one_hot(y, k=10):
+    return np.eye(k, dtype=np.float32)[np.ravel(y)]
 
 
 def found(report, code):
     return [f for f in report.findings if f.code == code]
-
-
-def one_hot(y, k=10):
-    return np.eye(k, dtype=np.float32)[np.ravel(y)]
 
 
 @pytest.fixture
@@ -42,6 +31,15 @@ def data(make_images, make_labels):
         "x_test": make_images(200, "unit", seed=2),
         "y_test": make_labels(200, column=True, seed=2),
     }
+
+
+def run_lbl(**kw):
+    """Run only the LBL checks."""
+    return diagnose(select=["LBL"], **kw)
+
+
+def outcome(report, code):
+    return next(o for o in report.checks if o.code == code)
 
 
 # --- label_info ---------------------------------------------------------------------------------
@@ -88,7 +86,7 @@ def test_label_info_on_the_bundled_sample(sample_arrays):
 
 
 # --- the issue's Done-when case: (N, 1) integers with categorical_crossentropy --------------------
-def test_integer_column_with_categorical_loss_is_a_label_format_mismatch(sample_arrays):
+def test_lbl001_integer_column_with_categorical_loss_is_a_label_format_mismatch(sample_arrays):
     x_train = sample_arrays["x_train"][:500].astype(np.float32) / 255
     x_test = sample_arrays["x_test"][:200].astype(np.float32) / 255
     report = diagnose(x_train=x_train, y_train=sample_arrays["y_train"][:500], x_test=x_test,
@@ -103,7 +101,7 @@ def test_integer_column_with_categorical_loss_is_a_label_format_mismatch(sample_
     assert sorted(f.evidence["splits"]) == ["test", "train"]
 
 
-def test_done_when_through_the_cli(tmp_path, sample_arrays):
+def test_lbl001_done_when_through_the_cli(tmp_path, sample_arrays):
     path = tmp_path / "int_labels.npz"
     np.savez(path, x_train=sample_arrays["x_train"][:300].astype(np.float32) / 255,
              y_train=sample_arrays["y_train"][:300], x_test=sample_arrays["x_test"][:100].astype(np.float32) / 255,
@@ -286,76 +284,6 @@ def test_lbl005_skipped_without_eval_labels(data):
     report = run_lbl(x_train=data["x_train"], y_train=data["y_train"], x_test=data["x_test"])
     assert outcome(report, "LBL005").status == "skipped"
     assert "test or validation labels" in outcome(report, "LBL005").reason
-
-
-# --- LBL006 -------------------------------------------------------------------------------------
-def test_lbl006_fires_for_a_strong_imbalance(sample_arrays):
-    y = sample_arrays["y_train"].ravel()
-    keep = np.ones(len(y), bool)
-    keep[np.flatnonzero(y == 3)[50:]] = False  # keep 50 cats of 250: ratio 5x
-    report = run_lbl(y_train=y[keep], x_train=sample_arrays["x_train"][keep])
-    (f,) = found(report, "LBL006")
-    assert f.severity.value == "warning" and f.cause == "class-imbalance"
-    assert f.evidence["ratio"] == pytest.approx(5.0) and f.evidence["smallest_class"] == 3
-    assert f.evidence["counts"][3] == 50 and f.evidence["threshold_ratio"] == lbl.IMBALANCE_RATIO
-
-
-def test_lbl006_fires_for_an_absent_class(make_labels):
-    y = make_labels(1000)
-    y = np.where(y == 7, 6, y)
-    report = run_lbl(y_train=y, classes=10)
-    (f,) = found(report, "LBL006")
-    assert f.evidence["absent_classes"] == [7]
-    assert "class 7 has no training labels" in f.message
-
-
-def test_lbl006_silent_for_the_balanced_sample_and_for_small_noisy_counts(sample_arrays, make_labels):
-    report = run_lbl(y_train=sample_arrays["y_train"])
-    assert outcome(report, "LBL006").status == "ran" and not report.findings
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 10, 150)  # 15 per class on average: ratios of 3x are plain noise here
-    assert not found(run_lbl(y_train=y), "LBL006")
-
-
-def test_lbl006_skipped_without_labels(data):
-    report = run_lbl(x_train=data["x_train"])
-    assert outcome(report, "LBL006").status == "skipped"
-
-
-# --- LBL007 -------------------------------------------------------------------------------------
-def test_lbl007_silent_for_the_real_test_split(sample_arrays):
-    # test_batch[:1000] vs a balanced train set: TV 0.035, the size of sampling noise
-    report = run_lbl(y_train=sample_arrays["y_train"], y_test=sample_arrays["y_test"])
-    assert outcome(report, "LBL007").status == "ran"
-    assert not found(report, "LBL007")
-
-
-def test_lbl007_fires_for_a_validation_split_cut_from_sorted_data(sample_arrays):
-    y = np.sort(sample_arrays["y_train"].ravel())
-    cut = int(len(y) * 0.8)  # validation_split=0.2 on class-sorted data: last two classes only
-    report = run_lbl(y_train=y[:cut], y_val=y[cut:])
-    (f,) = found(report, "LBL007")
-    assert f.split == "val" and f.cause == "eval-distribution-shift"
-    assert f.evidence["tv_distance"] == pytest.approx(1.0)
-    assert f.evidence["threshold"] >= lbl.SHIFT_TV_FLOOR
-    assert set(f.evidence["largest_differences"][:2]) == {8, 9}
-
-
-def test_lbl007_threshold_grows_for_small_eval_splits():
-    p = [0.1] * 10
-    small = lbl.expected_noise_tv(p, 50000, 100)
-    large = lbl.expected_noise_tv(p, 50000, 10000)
-    assert small == pytest.approx(0.119, abs=0.003)  # matches simulation of multinomial sampling
-    assert large == pytest.approx(0.012 * np.sqrt(1.2), abs=0.0005)  # both splits add noise
-    # 60 test images, one class over-represented by chance-level amounts: no finding
-    rng = np.random.default_rng(3)
-    report = run_lbl(y_train=np.arange(5000) % 10, y_test=rng.integers(0, 10, 60))
-    assert not found(report, "LBL007")
-
-
-def test_lbl007_skipped_without_eval_labels(sample_arrays):
-    report = run_lbl(y_train=sample_arrays["y_train"])
-    assert outcome(report, "LBL007").status == "skipped"
 
 
 # --- LBL008 -------------------------------------------------------------------------------------

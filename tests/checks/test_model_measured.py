@@ -1,18 +1,13 @@
-"""The model measured on its data (MDL006, MDL007) and class-ordered labels (LBL009).
-
-Unit tests drive the checks with an evaluator that returns fixed scores; the
-`training` tests train real Keras models on the bundled sample and run
-`cifar-doctor check --data --model` on them, as a user would.
-"""
+"""Checks MDL006, MDL007: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import run_json
 
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs, ModelInfo, Split
-from conftest import run_json
 
 
 def fixed_evaluator(scores: dict[int, float]):
@@ -40,8 +35,33 @@ def findings(inp):
     return {f.code: f for f in report.findings}, report
 
 
+# --- real models through the CLI ------------------------------------------------------------------
+def _train(x, y, *, epochs, lr, seed=0):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(256, activation="relu"),
+                              layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(lr) if lr > 0.5 else keras.optimizers.Adam(lr),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def sample_npz(tmp_path_factory, sample_arrays):
+    x = sample_arrays["x_train"][:400].astype("float32") / 255.0
+    y = sample_arrays["y_train"][:400].reshape(-1)
+    xt = sample_arrays["x_test"][:400].astype("float32") / 255.0
+    yt = sample_arrays["y_test"][:400].reshape(-1)
+    path = tmp_path_factory.mktemp("measured") / "data.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return path, (x, y)
+
+
 @pytest.mark.parametrize("code", ["MDL006", "MDL007"])
-def test_skipped_without_an_evaluator(make_images, make_labels, code):
+def test_mdl006_skipped_without_an_evaluator(make_images, make_labels, code):
     inp = Inputs(splits={"train": Split("train", make_images(50, "unit"), make_labels(50))})
     assert next(c for c in run(inp).checks if c.code == code).status == "skipped"
 
@@ -78,54 +98,8 @@ def test_mdl007_silent_when_the_model_learned(make_images, make_labels):
     assert "MDL007" not in f
 
 
-# --- LBL009 ------------------------------------------------------------------------------------
-def test_lbl009_class_sorted_labels(make_images, make_labels):
-    y = np.sort(make_labels(1000))
-    report = run(Inputs(splits={"train": Split("train", None, y)}))
-    f = {x.code: x for x in report.findings}["LBL009"]
-    assert f.evidence["classes_in_last_20pct"] == [8, 9]
-    assert report.verdict.cause == "eval-distribution-shift"
-
-
-def test_lbl009_silent_on_shuffled_labels_binary_included(make_labels):
-    for k in (10, 2):
-        y = make_labels(1000, classes=k)
-        assert "LBL009" not in {x.code for x in run(Inputs(splits={"train": Split("train", None, y)})).findings}
-
-
-def test_lbl009_one_hot_labels(make_labels):
-    y = make_labels(500, one_hot=True)
-    order = np.argsort(y.argmax(1), kind="stable")
-    assert "LBL009" in {x.code for x in run(Inputs(splits={"train": Split("train", None, y[order])})).findings}
-
-
-# --- real models through the CLI ------------------------------------------------------------------
-def _train(x, y, *, epochs, lr, seed=0):
-    keras = pytest.importorskip("keras")
-    from keras import layers
-
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(256, activation="relu"),
-                              layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(lr) if lr > 0.5 else keras.optimizers.Adam(lr),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
-    return model
-
-
-@pytest.fixture(scope="module")
-def sample_npz(tmp_path_factory, sample_arrays):
-    x = sample_arrays["x_train"][:400].astype("float32") / 255.0
-    y = sample_arrays["y_train"][:400].reshape(-1)
-    xt = sample_arrays["x_test"][:400].astype("float32") / 255.0
-    yt = sample_arrays["y_test"][:400].reshape(-1)
-    path = tmp_path_factory.mktemp("measured") / "data.npz"
-    np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
-    return path, (x, y)
-
-
 @pytest.mark.training
-def test_cli_overfit_model_prints_train_and_eval_accuracy(sample_npz, tmp_path):
+def test_mdl006_cli_overfit_model_prints_train_and_eval_accuracy(sample_npz, tmp_path):
     path, (x, y) = sample_npz
     model = _train(x, y, epochs=40, lr=1e-3)  # 400 images, a 786k-parameter MLP: memorizes
     model.save(tmp_path / "overfit.keras")
@@ -138,19 +112,10 @@ def test_cli_overfit_model_prints_train_and_eval_accuracy(sample_npz, tmp_path):
 
 
 @pytest.mark.training
-def test_cli_model_that_never_learned_is_not_learning(sample_npz, tmp_path):
+def test_mdl007_cli_model_that_never_learned_is_not_learning(sample_npz, tmp_path):
     path, (x, y) = sample_npz
     model = _train(x, y, epochs=2, lr=5.0)  # SGD(5.0): the ReLUs die in the first steps
     model.save(tmp_path / "dead.keras")
     rc, data, err = run_json("check", "--data", str(path), "--model", str(tmp_path / "dead.keras"))
     assert data["verdict"]["cause"] == "not-learning", (data["verdict"], err)
     assert "MDL007" in data["verdict"]["evidence"]["codes"]
-
-
-def test_lbl009_classes_in_blocks_of_two(make_labels):
-    # class folders read in pairs: each block of two classes shuffled inside, blocks in order
-    rng = np.random.default_rng(0)
-    y = np.concatenate([rng.permutation(np.repeat([a, b], 100)) for a, b in ((0, 1), (2, 3), (5, 6), (8, 9), (4, 7))])
-    report = run(Inputs(splits={"train": Split("train", None, y)}))
-    f = {x.code: x for x in report.findings}["LBL009"]
-    assert f.evidence["classes_in_last_20pct"] == [4, 7]

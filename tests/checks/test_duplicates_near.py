@@ -1,30 +1,15 @@
-"""DUP002 (near-duplicates) and the `cifar_doctor.measure.neardup` search behind it."""
+"""Checks DUP002: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from cifar_doctor import diagnose
-from cifar_doctor.measure import neardup
-from cifar_doctor.engine import run
-from cifar_doctor.inputs import Inputs, Split
-
 from conftest import only, run_json, status
 
-
-def smooth_images(n: int, seed: int, size: int = 32) -> np.ndarray:
-    """Image-like uint8 data: low-pass random fields (blobs and gradients) per channel, plus faint noise."""
-    rng = np.random.default_rng(seed)
-    f = np.fft.fftfreq(size)
-    radius = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
-    spectrum = 1.0 / np.maximum(radius, 1.0 / size) ** 1.6  # natural images fall off like 1/f^2 in power
-    noise = rng.normal(size=(n, 3, size, size)) + 1j * rng.normal(size=(n, 3, size, size))
-    field = np.fft.ifft2(noise * spectrum).real
-    field = field.transpose(0, 2, 3, 1)
-    field = (field - field.mean(axis=(1, 2, 3), keepdims=True)) / field.std(axis=(1, 2, 3), keepdims=True)
-    img = 128 + 45 * field + rng.normal(0, 3, field.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+from cifar_doctor import diagnose
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Inputs, Split
+from cifar_doctor.measure import neardup
 
 
 def shift(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -80,11 +65,22 @@ def plant(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
     return x_test
 
 
+def smooth_images(n: int, seed: int, size: int = 32) -> np.ndarray:
+    """Image-like uint8 data: low-pass random fields (blobs and gradients) per channel, plus faint noise."""
+    rng = np.random.default_rng(seed)
+    f = np.fft.fftfreq(size)
+    radius = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    spectrum = 1.0 / np.maximum(radius, 1.0 / size) ** 1.6  # natural images fall off like 1/f^2 in power
+    noise = rng.normal(size=(n, 3, size, size)) + 1j * rng.normal(size=(n, 3, size, size))
+    field = np.fft.ifft2(noise * spectrum).real
+    field = field.transpose(0, 2, 3, 1)
+    field = (field - field.mean(axis=(1, 2, 3), keepdims=True)) / field.std(axis=(1, 2, 3), keepdims=True)
+    img = 128 + 45 * field + rng.normal(0, 3, field.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 def found_test_indices(f) -> set[int]:
     return {p[1] for p in f.evidence["pairs"]}
-
-
-# --- the search ---------------------------------------------------------------------
 
 
 def test_each_transform_is_found(real):
@@ -121,10 +117,7 @@ def test_candidate_window_loses_no_pair():
     assert set(zip(i.tolist(), j.tolist())) == expected
 
 
-# --- DUP002 through the engine --------------------------------------------------------
-
-
-def test_fires_on_planted_copies(real):
+def test_dup002_fires_on_planted_copies(real):
     x_train, x_test = real
     report = diagnose(x_train=x_train, x_test=plant(x_train, x_test), select=["DUP"])
     f = only(report, "DUP002")
@@ -142,7 +135,7 @@ def test_fires_on_planted_copies(real):
     assert "DUP001" not in [g.code for g in report.findings]  # none of them is exact
 
 
-def test_exact_copies_are_counted_as_exact(real):
+def test_dup002_exact_copies_are_counted_as_exact(real):
     x_train, x_test = real
     x_test[:5] = x_train[200:205]
     f = only(diagnose(x_train=x_train, x_test=x_test, select=["DUP002"]), "DUP002")
@@ -150,7 +143,7 @@ def test_exact_copies_are_counted_as_exact(real):
     assert [p for p in f.evidence["pairs"] if p[1] < 5] == [[200 + k, k, 1.0] for k in range(5)]
 
 
-def test_natural_rate_is_information_not_a_verdict(real):
+def test_dup002_natural_rate_is_information_not_a_verdict(real):
     """One near-duplicate in 300 (0.3%, CIFAR-10's own rate is 2.2%) supports no verdict."""
     x_train, x_test = real
     x_test[7] = requantize(x_train[50:51])[0]
@@ -161,7 +154,7 @@ def test_natural_rate_is_information_not_a_verdict(real):
     assert report.verdict.cause == "healthy"
 
 
-def test_across_scales(real):
+def test_dup002_across_scales(real):
     """Train divided by 255, test raw (the seed bug): compared on the canonical 0-255 scale."""
     x_train, x_test = real
     x_test = plant(x_train, x_test)
@@ -171,7 +164,7 @@ def test_across_scales(real):
     assert f.evidence["count"] >= 38
 
 
-def test_within_test_duplicates(real):
+def test_dup002_within_test_duplicates(real):
     x_train, x_test = real
     x_test[250:260] = requantize(brighten(x_test[200:210]))
     x_test[260:265] = shift(x_test[210:215], 1, 0)
@@ -182,32 +175,32 @@ def test_within_test_duplicates(real):
     assert f.severity.value == "info" and f.cause is None  # duplicates within test leak nothing
 
 
-def test_val_split_too(real):
+def test_dup002_val_split_too(real):
     x_train, x_test = real
     report = diagnose(x_train=x_train, x_val=plant(x_train, x_test), select=["DUP002"])
     assert only(report, "DUP002").split == "val"
 
 
-def test_silent_on_independent_smooth_images():
+def test_dup002_silent_on_independent_smooth_images():
     report = diagnose(x_train=smooth_images(800, seed=0), x_test=smooth_images(300, seed=1), select=["DUP"])
     assert status(report, "DUP002") == "ran"
     assert not [f.code for f in report.findings]
 
 
-def test_silent_on_fixture_images(make_images):
+def test_dup002_silent_on_fixture_images(make_images):
     report = diagnose(x_train=make_images(600, "unit", seed=0), x_test=make_images(200, "unit", seed=1),
                       select=["DUP"])
     assert status(report, "DUP002") == "ran" and not report.findings
 
 
-def test_skipped_without_eval_images(real):
+def test_dup002_skipped_without_eval_images(real):
     x_train, _ = real
     report = diagnose(x_train=x_train, select=["DUP002"])
     c = {c.code: c for c in report.checks}["DUP002"]
     assert c.status == "skipped" and "test or validation images" in c.reason
 
 
-def test_measures_accuracy_on_affected_images(real):
+def test_dup002_measures_accuracy_on_affected_images(real):
     """With an evaluator: accuracy on the affected images and on the rest, and the inflation they cause."""
     x_train, x_test = real
     x_test = plant(x_train, x_test)
@@ -226,9 +219,6 @@ def test_measures_accuracy_on_affected_images(real):
     assert m["measured_inflation"] == pytest.approx(f.evidence["fraction"] * m["accuracy_affected"])
 
 
-# --- the command line --------------------------------------------------------------------
-
-
 def test_cli_reports_dup002(real, tmp_path):
     x_train, x_test = real
     path = tmp_path / "leaky.npz"
@@ -243,14 +233,14 @@ def test_cli_reports_dup002(real, tmp_path):
     assert code == 0  # a warning is below the default --fail-on error
 
 
-def test_channels_first(real):
+def test_dup002_channels_first(real):
     x_train, x_test = real
     x_test = plant(x_train, x_test)
     report = diagnose(x_train=x_train.transpose(0, 3, 1, 2), x_test=x_test.transpose(0, 3, 1, 2), select=["DUP002"])
     assert only(report, "DUP002").evidence["count"] >= 38
 
 
-def test_tiny_images_are_not_compared():
+def test_dup002_tiny_images_are_not_compared():
     """2x2 random images carry too little detail: no claim either way."""
     rng = np.random.default_rng(0)
     report = diagnose(x_train=rng.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8),

@@ -10,7 +10,7 @@ from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
 from cifar_doctor.sources.logs import read_history
 
-NEW_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "LOG014", "FIT005", "FIT006"]
+CURVE_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "LOG014", "FIT005", "FIT006"]
 
 
 #: A healthy small-CNN run on CIFAR-10 (validation a little below training, both improving).
@@ -40,7 +40,7 @@ def found_fit(history, **kw):
 LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
 
 
-@pytest.mark.parametrize("code", NEW_CODES + ["FIT001", "FIT004"])
+@pytest.mark.parametrize("code", CURVE_CODES + ["FIT001", "FIT004"])
 def test_fit001_silent_on_healthy(make_history, code):
     assert code not in found(make_history(**HEALTHY))
 

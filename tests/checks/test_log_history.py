@@ -12,7 +12,7 @@ from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
 from cifar_doctor.sources.logs import read_history
 
-NEW_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "LOG014", "FIT005", "FIT006"]
+CURVE_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "LOG014", "FIT005", "FIT006"]
 
 
 #: A healthy small-CNN run on CIFAR-10 (validation a little below training, both improving).
@@ -50,7 +50,7 @@ LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
 RUN1 = LOGS / "seed-question-run1-keras2.txt"
 
 
-@pytest.mark.parametrize("code", NEW_CODES)
+@pytest.mark.parametrize("code", CURVE_CODES)
 def test_log007_to_log014_fit005_fit006_skipped_without_history(code):
     assert next(c for c in run(Inputs()).checks if c.code == code).status == "skipped"
 

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if not report.findings:
         print("  no near-duplicates")
 
-    from cifar_doctor import neardup
+    from cifar_doctor.measure import neardup
 
     x_test, x_train = arrays["x_test"], arrays["x_train"]
     pairs = neardup.find(x_test, None if args.within else x_train)

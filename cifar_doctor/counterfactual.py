@@ -1,7 +1,7 @@
 """Test a proposed data fix: evaluate the model on eval data with the fix applied.
 
-A finding may carry `fix.transform`, e.g. `{"split": "test", "scale": 1/255,
-"offset": 0.0, "expression": "x_test / 255"}`. When the user's model is at
+A finding may carry `fix.transform`, a `DataFix`, e.g. `DataFix("test", scale=1/255,
+offset=0.0, expression="x_test / 255")`. When the user's model is at
 hand (`Inputs.evaluate`), we evaluate it on the eval split as given and as
 fixed, and report both: a claim like "rescaling the test set restores
 accuracy" becomes a measured result.
@@ -15,14 +15,17 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .diagnosis import CONFIRMING_ACCURACY_GAIN
-from .findings import Finding, plain
+from .findings import DataFix, Finding, plain, rounded
 from .inputs import Inputs
 from .lazy import MappedImages, is_lazy
 
 #: Images evaluated per counterfactual. Enough for +-1.5 accuracy points at
 #: 95% on a 10-class problem, and a few seconds on a CPU.
 MAX_EVAL_IMAGES = 10_000
+
+#: A counterfactual "confirms" a fix when accuracy improves by at least this much
+#: (absolute): two points are above the +-1.5 points of noise of `MAX_EVAL_IMAGES`.
+CONFIRMING_ACCURACY_GAIN = 0.02
 
 #: A fix that does not raise accuracy by `CONFIRMING_ACCURACY_GAIN` still
 #: counts as confirmed when it cuts the loss by at least this factor without
@@ -50,7 +53,7 @@ class Counterfactual:
 
     code: str
     split: str
-    transform: Mapping[str, Any]
+    transform: DataFix
     images: int | None = None
     before: Mapping[str, float] | None = None
     after: Mapping[str, float] | None = None
@@ -59,24 +62,30 @@ class Counterfactual:
     summary: str | None = None
     error: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.transform, DataFix):  # a mapping with DataFix's field names
+            object.__setattr__(self, "transform", DataFix.from_dict(self.transform))
+
     def to_dict(self) -> dict[str, Any]:
         if self.error is not None:
-            return plain({"code": self.code, "split": self.split, "transform": self.transform, "error": self.error,
+            return plain({"code": self.code, "split": self.split, "transform": self.transform.to_dict(),
+                          "error": self.error,
                           "confirmed": self.confirmed})
-        return plain({"code": self.code, "split": self.split, "images": self.images, "transform": self.transform,
+        return plain({"code": self.code, "split": self.split, "images": self.images,
+                      "transform": self.transform.to_dict(),
                       "before": self.before, "after": self.after, "accuracy_gain": self.accuracy_gain,
                       "confirmed": self.confirmed, "summary": self.summary})
 
 
-def apply_transform(x: Any, transform: Mapping[str, Any]) -> np.ndarray:
+def apply_transform(x: Any, transform: DataFix | Mapping[str, Any]) -> np.ndarray:
     """Apply `scale`, `offset` (scalars or per-channel lists) and `channel_order`."""
+    fix = transform if isinstance(transform, DataFix) else DataFix.from_dict(transform)
     x = np.asarray(x)
     out = x.astype(np.float32, copy=True)
-    order = transform.get("channel_order")
-    if order is not None:
-        out = out[..., list(order)]
-    scale = np.asarray(transform.get("scale", 1.0), dtype=np.float32)
-    offset = np.asarray(transform.get("offset", 0.0), dtype=np.float32)
+    if fix.channel_order is not None:
+        out = out[..., list(fix.channel_order)]
+    scale = np.asarray(1.0 if fix.scale is None else fix.scale, dtype=np.float32)
+    offset = np.asarray(0.0 if fix.offset is None else fix.offset, dtype=np.float32)
     out *= scale
     out += offset
     return out
@@ -90,10 +99,10 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counter
         tr = f.fix.transform if f.fix else None
         if not tr:
             continue
-        split = inputs.splits.get(tr.get("split", "test"))
+        split = inputs.splits.get(tr.split)
         if split is None or split.x is None or split.y is None:
             continue
-        key = repr(sorted((k, repr(v)) for k, v in tr.items()))
+        key = repr(sorted((k, repr(v)) for k, v in tr.to_dict().items()))
         if key in seen:
             continue
         seen.add(key)
@@ -107,10 +116,7 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counter
             results.append(Counterfactual(f.code, split.name, tr, error=str(exc)))
             continue
         gain = after["accuracy"] - before["accuracy"]
-        confirmed = gain >= CONFIRMING_ACCURACY_GAIN or (
-            after["loss"] < before["loss"] * CONFIRMING_LOSS_FACTOR and gain > -CONFIRMING_ACCURACY_GAIN
-        )
-        expr = tr.get("expression", "the fix")
+        expr = tr.expression if tr.expression is not None else "the fix"
         summary = (
             f"Measured: the same model scores accuracy {after['accuracy']:.3f} (loss {after['loss']:.3g}) "
             f"on {split.name} images with {expr} applied, against {before['accuracy']:.3f} "
@@ -118,8 +124,17 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counter
         )
         results.append(Counterfactual(
             f.code, split.name, tr, images=n,
-            before={k: round(float(v), 4) for k, v in before.items()},
-            after={k: round(float(v), 4) for k, v in after.items()},
-            accuracy_gain=round(float(gain), 4), confirmed=bool(confirmed), summary=summary,
+            before={k: rounded(v, 4) for k, v in before.items()},
+            after={k: rounded(v, 4) for k, v in after.items()},
+            accuracy_gain=rounded(gain, 4), confirmed=confirms(before, after), summary=summary,
         ))
     return results
+
+
+def confirms(before: Mapping[str, float], after: Mapping[str, float]) -> bool:
+    """Whether a fix measurably restores the model: `CONFIRMING_ACCURACY_GAIN` more accuracy, or
+    `CONFIRMING_LOSS_FACTOR` of the loss at no cost in accuracy."""
+    gain = after["accuracy"] - before["accuracy"]
+    return bool(gain >= CONFIRMING_ACCURACY_GAIN or (
+        after["loss"] < before["loss"] * CONFIRMING_LOSS_FACTOR and gain > -CONFIRMING_ACCURACY_GAIN
+    ))

@@ -78,9 +78,6 @@ CORROBORATION_BONUS = 0.04
 #: Confidence when a counterfactual evaluation measured that the fix restores accuracy.
 CONFIRMED_CONFIDENCE = 0.99
 
-#: A counterfactual "confirms" a fix when accuracy improves by at least this much (absolute).
-CONFIRMING_ACCURACY_GAIN = 0.02
-
 
 @dataclass
 class Verdict:
@@ -173,7 +170,7 @@ def decide(
     evidence.update(lead.evidence)
     if confirmed:
         evidence["counterfactual"] = {"before": confirmed[0].before, "after": confirmed[0].after,
-                                      "transform": confirmed[0].transform}
+                                      "transform": confirmed[0].transform.to_dict()}
     also = [
         {"cause": c, "confidence": round(cf, 2), "codes": sorted({f.code for f in ffs})}
         for _, _, cf, c, ffs, _ in scored[1:]

@@ -3,18 +3,21 @@
 This is the one diagnosis path: the `check` CLI, `watch`, `compare`, the Keras
 callback and `diagnose()` all end here. A check whose inputs are missing is
 recorded as skipped with the reason; a check that raises is recorded as
-crashed with the error, and the run goes on.
+crashed with the error, and the run goes on. A finding of a check declared
+`superseded_by` another is dropped on a split where that other check found
+something (`drop_superseded`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterable
 
 from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
 from .findings import Finding
 from .inputs import Inputs
-from .registry import CheckSpec, need, select
+from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
 
 
@@ -24,6 +27,7 @@ def run_checks(inputs: Inputs, specs: Iterable[CheckSpec],
 
     `hints` says how the caller supplies each requirement (`registry.PYTHON_HINTS` by default).
     """
+    specs = list(specs)
     findings: list[Finding] = []
     outcomes: list[CheckOutcome] = []
     for spec in specs:
@@ -36,9 +40,40 @@ def run_checks(inputs: Inputs, specs: Iterable[CheckSpec],
         except Exception as exc:  # a broken check must not hide the others
             outcomes.append(CheckOutcome(spec.code, spec.name, "crashed", f"{type(exc).__name__}: {exc}"))
             continue
-        findings.extend(found)
+        findings.extend(in_words(f, hints) for f in found)
         outcomes.append(CheckOutcome(spec.code, spec.name, "ran", None, len(found)))
-    return findings, outcomes
+    return drop_superseded(findings, outcomes, specs)
+
+
+def in_words(finding: Finding, hints: dict[str, str] | None) -> Finding:
+    """The finding with its message placeholders (`registry.MESSAGE_PLACEHOLDERS`) in the front end's words."""
+    fix = finding.fix
+    if fix is not None and "{" in fix.title:
+        fix = replace(fix, title=speak(fix.title, hints))
+    evidence = {k: speak(v, hints) if isinstance(v, str) else v for k, v in finding.evidence.items()}
+    return replace(finding, message=speak(finding.message, hints), fix=fix, evidence=evidence,
+                   explanation=speak(finding.explanation, hints) if finding.explanation else finding.explanation)
+
+
+def drop_superseded(findings: list[Finding], outcomes: list[CheckOutcome],
+                    specs: Iterable[CheckSpec]) -> tuple[list[Finding], list[CheckOutcome]]:
+    """Drop each finding whose check is `superseded_by` a check that found something on the same split.
+
+    The outcomes' finding counts are those of the findings kept.
+    """
+    superseded_by = {spec.code: spec.superseded_by for spec in specs if spec.superseded_by}
+    if not superseded_by:
+        return findings, outcomes
+    fired = {(f.code, f.split) for f in findings}
+    kept = [f for f in findings
+            if not any((code, f.split) in fired for code in superseded_by.get(f.code, ()))]
+    if len(kept) == len(findings):
+        return findings, outcomes
+    counts: dict[str, int] = {}
+    for f in kept:
+        counts[f.code] = counts.get(f.code, 0) + 1
+    outcomes = [replace(o, findings=counts.get(o.code, 0)) if o.status == "ran" else o for o in outcomes]
+    return kept, outcomes
 
 
 def run(

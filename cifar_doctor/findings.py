@@ -7,8 +7,9 @@ can be rendered, serialised and compared without importing anything heavy.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 
 class Severity(str, enum.Enum):
@@ -34,25 +35,80 @@ class Severity(str, enum.Enum):
             ) from None
 
 
+def rounded(value: float, places: int = 4, *, significant: int | None = None) -> float:
+    """`value` as a plain float, rounded to `places` decimals, or to `significant` digits when given.
+
+    The one rounding rule of reports: measurements of a history or a model round
+    to 4 decimals, JSON evidence to 6, image statistics to 6 significant digits
+    (non-finite values pass through).
+    """
+    value = float(value)
+    if significant is not None:
+        return float(f"{value:.{significant}g}") if math.isfinite(value) else value
+    return round(value, places)
+
+
+@dataclass(frozen=True)
+class DataFix:
+    """A data fix the counterfactual step can apply: `x[..., channel_order] * scale + offset` on `split`.
+
+    Attributes:
+        split: The eval split to fix (`"test"`, `"val"`).
+        scale: A scalar or one value per channel. Defaults to `None` (1.0).
+        offset: A scalar or one value per channel. Defaults to `None` (0.0).
+        channel_order: A permutation of the channels (`[2, 1, 0]`: BGR <-> RGB). Defaults to `None`.
+        expression: The fix as code the user can read (`"x_test / 255"`). Defaults to `None`.
+    """
+
+    split: str = "test"
+    scale: Any = None
+    offset: Any = None
+    channel_order: tuple[int, ...] | None = None
+    expression: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "DataFix":
+        order = values.get("channel_order")
+        return cls(split=values.get("split", "test"), scale=values.get("scale"), offset=values.get("offset"),
+                   channel_order=tuple(order) if order is not None else None, expression=values.get("expression"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (keys present only when set; `channel_order` as a list)."""
+        out: dict[str, Any] = {"split": self.split}
+        if self.channel_order is not None:
+            out["channel_order"] = list(self.channel_order)
+        if self.scale is not None:
+            out["scale"] = self.scale
+        if self.offset is not None:
+            out["offset"] = self.offset
+        if self.expression is not None:
+            out["expression"] = self.expression
+        return out
+
+
 @dataclass(frozen=True)
 class Fix:
     """An imperative summary of the fix, optionally with a code snippet.
 
-    `transform` is a machine-readable description of a data fix that can be
-    tested (for example `{"split": "test", "scale": 0.00392, "offset": 0.0}`):
-    the counterfactual evaluation applies it to measure what the fix buys.
+    `transform` is a data fix that can be tested (`DataFix`; a mapping with its
+    field names is converted): the counterfactual evaluation applies it to
+    measure what the fix buys.
     """
 
     title: str
     snippet: str | None = None
-    transform: dict[str, Any] | None = None
+    transform: DataFix | None = None
+
+    def __post_init__(self) -> None:
+        if self.transform is not None and not isinstance(self.transform, DataFix):
+            object.__setattr__(self, "transform", DataFix.from_dict(self.transform))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"title": self.title}
         if self.snippet is not None:
             out["snippet"] = self.snippet
         if self.transform is not None:
-            out["transform"] = self.transform
+            out["transform"] = self.transform.to_dict()
         return out
 
 
@@ -105,6 +161,8 @@ def _plain(value: Any) -> Any:
         import numpy as np
     except ImportError:  # pragma: no cover
         np = None
+    if isinstance(value, DataFix):
+        return _plain(value.to_dict())
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -121,7 +179,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return str(value)
-        return round(value, 6)
+        return rounded(value, 6)
     return value
 
 

@@ -49,19 +49,19 @@ class Split:
 
     @property
     def stats(self):
-        """Per-channel image statistics (`cifar_doctor.stats.ImageStats`), computed once."""
+        """Per-channel image statistics (`cifar_doctor.measure.stats.ImageStats`), computed once."""
         if self._stats is None and self.x is not None:
-            from .stats import image_stats
+            from .measure.stats import image_stats
 
             self._stats = image_stats(self.x)
         return self._stats
 
     def labels(self, classes: int | None = None):
-        """Label facts (`cifar_doctor.labelinfo.LabelInfo`) read with `classes`, computed once per K."""
+        """Label facts (`cifar_doctor.measure.labelinfo.LabelInfo`) read with `classes`, computed once per K."""
         if self.y is None:
             return None
         if classes not in self._labels:
-            from .labelinfo import label_info
+            from .measure.labelinfo import label_info
 
             self._labels[classes] = label_info(self.y, classes)
         return self._labels[classes]
@@ -409,7 +409,7 @@ class Inputs:
     evaluate: Callable[[Any, Any], dict[str, float]] | None = None
     sources: dict[str, Any] = field(default_factory=dict)
     folders: Any = None
-    _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure cache
+    _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model cache
     _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
 
     # --- accessors used by checks -------------------------------------------------
@@ -458,28 +458,10 @@ class Inputs:
         return self._class_count[1]
 
     def has(self, requirement: str) -> bool:
-        tr = self.splits.get("train")
-        if requirement == "train_x":
-            return tr is not None and tr.x is not None
-        if requirement == "eval_x":
-            return bool(self.eval_splits)
-        if requirement == "labels":
-            return tr is not None and tr.y is not None
-        if requirement == "eval_labels":
-            return bool(self.eval_label_splits)
-        if requirement == "loss":
-            return self.effective_loss is not None
-        if requirement == "model":
-            return self.model is not None
-        if requirement == "history":
-            return self.history is not None and self.history.epochs > 0
-        if requirement == "evaluator":
-            return self.evaluate is not None
-        if requirement == "folders":
-            return self.folders is not None
-        if requirement == "label_order":  # files listed from class folders are sorted by class, not fed so
-            return tr is not None and tr.y is not None and (self.folders is None or "train" not in self.folders.splits)
-        raise KeyError(requirement)
+        """Whether the inputs hold `requirement` (a token of `registry.REQUIREMENTS`); KeyError for an unknown one."""
+        from .registry import REQUIREMENTS
+
+        return REQUIREMENTS[requirement].present(self)
 
     def describe(self) -> dict[str, Any]:
         """A plain description for the report's `inputs` section."""

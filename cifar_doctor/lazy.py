@@ -5,7 +5,7 @@ images as the recipe feeds them through a `MappedImages`: indexing it
 (`x[a:b]`, `x[idx]`, `x[i]`) applies the recipe's own preprocessing to the
 selected uint8 images and returns a NumPy array, so the values are the ones a
 fully preprocessed array would hold, and no full-size float32 copy is ever
-made. The readers that go through a whole split (`cifar_doctor.stats.image_stats`,
+made. The readers that go through a whole split (`cifar_doctor.measure.stats.image_stats`,
 the model evaluator, the counterfactual) read it in chunks; `np.asarray(x)`
 still works and computes everything (for a reader that needs it all at once).
 

@@ -6,9 +6,13 @@ and also builds findings pre-filled with the check's code, name and cause:
 
     @register("PRE001", "train-test-scale-mismatch", requires=("train_x", "eval_x"),
               cause="eval-input-scale-mismatch")
-    def train_test_scale_mismatch(inputs):
+    def train_test_scale_mismatch(inputs: Inputs) -> list[Finding]:
         '''What it does: ...'''
         return [train_test_scale_mismatch.finding(Severity.ERROR, "...", evidence={...})]
+
+Exclusivity is declared here too: `superseded_by=("PRE001",)` makes the
+engine drop this check's finding on a split where PRE001 found something, so
+no check recomputes another's judgement to stay silent.
 
 Codes are a three-letter family prefix plus three digits. They never change
 meaning and are never reused; a renamed code keeps working through
@@ -21,9 +25,12 @@ import importlib
 import inspect
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .findings import Finding, Fix, Severity
+
+if TYPE_CHECKING:
+    from .inputs import Inputs
 
 FAMILIES: dict[str, str] = {
     "RNG": "input range and normalization scheme",
@@ -40,32 +47,71 @@ FAMILIES: dict[str, str] = {
 CHECK_MODULES = (
     "cifar_doctor.checks.range",
     "cifar_doctor.checks.preprocessing",
-    "cifar_doctor.checks.data",
-    "cifar_doctor.checks.folders",
-    "cifar_doctor.checks.duplicates",
-    "cifar_doctor.checks.near_duplicates",
-    "cifar_doctor.checks.labels",
-    "cifar_doctor.checks.model",
-    "cifar_doctor.checks.log",
-    "cifar_doctor.checks.fit",
+    "cifar_doctor.checks.data.arrays",
+    "cifar_doctor.checks.data.folders",
+    "cifar_doctor.checks.duplicates.exact",
+    "cifar_doctor.checks.duplicates.near",
+    "cifar_doctor.checks.labels.encoding",
+    "cifar_doctor.checks.labels.distribution",
+    "cifar_doctor.checks.model.structure",
+    "cifar_doctor.checks.model.input_layer",
+    "cifar_doctor.checks.model.measured",
+    "cifar_doctor.checks.model.optimizer",
+    "cifar_doctor.checks.log.saturation",
+    "cifar_doctor.checks.log.chance",
+    "cifar_doctor.checks.log.evaluate",
+    "cifar_doctor.checks.log.metrics",
+    "cifar_doctor.checks.log.history",
+    "cifar_doctor.checks.fit.overfitting",
+    "cifar_doctor.checks.fit.progress",
 )
 
 #: Old code -> current code. Codes are never reused, only redirected.
 REDIRECTS: dict[str, str] = {}
 
-#: What each requirement is, phrased as the reason a check is skipped.
-REQUIREMENTS: dict[str, str] = {
-    "train_x": "needs training images",
-    "eval_x": "needs test or validation images",
-    "labels": "needs training labels",
-    "eval_labels": "needs test or validation labels",
-    "loss": "needs the training loss",
-    "model": "needs a model",
-    "history": "needs a training history",
-    "evaluator": "needs a model that can be evaluated on the data",
-    "folders": "needs image folders",
-    "label_order": "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
-}
+
+@dataclass(frozen=True)
+class Requirement:
+    """One input a check can need: its token, the skip reason, and whether `Inputs` holds it."""
+
+    token: str
+    reason: str
+    present: Callable[["Inputs"], bool]
+
+
+def _train_labels(inputs: "Inputs") -> bool:
+    tr = inputs.splits.get("train")
+    return tr is not None and tr.y is not None
+
+
+def _label_order(inputs: "Inputs") -> bool:
+    """Training labels in feeding order: files listed from class folders are sorted by class, not fed so."""
+    return _train_labels(inputs) and (inputs.folders is None or "train" not in inputs.folders.splits)
+
+
+def _train_images(inputs: "Inputs") -> bool:
+    tr = inputs.splits.get("train")
+    return tr is not None and tr.x is not None
+
+
+#: Every requirement a check may declare, with the reason given when it is missing.
+REQUIREMENTS: dict[str, Requirement] = {r.token: r for r in (
+    Requirement("train_x", "needs training images", _train_images),
+    Requirement("eval_x", "needs test or validation images", lambda inputs: bool(inputs.eval_splits)),
+    Requirement("labels", "needs training labels", _train_labels),
+    Requirement("eval_labels", "needs test or validation labels", lambda inputs: bool(inputs.eval_label_splits)),
+    Requirement("loss", "needs the training loss", lambda inputs: inputs.effective_loss is not None),
+    Requirement("model", "needs a model", lambda inputs: inputs.model is not None),
+    Requirement("history", "needs a training history",
+                lambda inputs: inputs.history is not None and inputs.history.epochs > 0),
+    Requirement("evaluator", "needs a model that can be evaluated on the data",
+                lambda inputs: inputs.evaluate is not None),
+    Requirement("folders", "needs image folders", lambda inputs: inputs.folders is not None),
+    Requirement("label_order",
+                "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
+                _label_order),
+)}
+
 
 #: How a caller of `cifar_doctor.diagnose` supplies each requirement, shown after
 #: the skip reason. Other front ends pass their own (the CLI: its flags).
@@ -80,21 +126,48 @@ PYTHON_HINTS: dict[str, str] = {
     "evaluator": "model, a Keras model or .keras file",
     "folders": "data, a folder with train/ and test/ folders of class folders",
     "label_order": "y_train as fed to fit()",
+    # how the caller names an argument that a finding's message refers to (`{classes}`, `{classes_arg}`, `{loss_arg}`)
+    "classes": "classes=K",
+    "classes_arg": "classes",
+    "loss_arg": "loss",
 }
+
+#: The placeholders a finding's message, fix title, explanation or string evidence may
+#: hold; the engine fills them from the front end's hints (Python's by default), the
+#: way `DoctorError.line` fills `{arg}`, so that a Python user never reads a flag.
+#: `{model}` is the hint of the `model` requirement.
+MESSAGE_PLACEHOLDERS = ("classes", "classes_arg", "loss_arg", "model")
+
+
+def speak(text: str, hints: dict[str, str] | None = None) -> str:
+    """`text` with each `{placeholder}` of `MESSAGE_PLACEHOLDERS` in the front end's words."""
+    if "{" not in text:
+        return text
+    for key in MESSAGE_PLACEHOLDERS:
+        token = "{" + key + "}"
+        if token in text:
+            text = text.replace(token, (hints or {}).get(key) or PYTHON_HINTS[key])
+    return text
 
 
 def need(requirement: str, hints: dict[str, str] | None = None) -> str:
     """The phrase for a missing requirement, with how to supply it: "needs a model (model)"."""
     how = (hints or PYTHON_HINTS).get(requirement)
-    return f"{REQUIREMENTS[requirement]} ({how})" if how else REQUIREMENTS[requirement]
+    reason = REQUIREMENTS[requirement].reason
+    return f"{reason} ({how})" if how else reason
 
 
 _CODE_RE = re.compile(r"^[A-Z]{3}\d{3}$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckSpec:
-    """Metadata of one check, and the check itself."""
+    """Metadata of one check, and the check itself.
+
+    `superseded_by` lists codes whose finding on a split makes this check's
+    finding on the same split redundant (the more specific explanation wins);
+    the engine applies it.
+    """
 
     code: str
     name: str
@@ -104,6 +177,7 @@ class CheckSpec:
     family: str = ""
     doc: str = ""
     summary: str = ""
+    superseded_by: tuple[str, ...] = ()
 
     def __call__(self, inputs: Any) -> list[Finding]:
         return self.func(inputs)
@@ -141,6 +215,7 @@ class CheckSpec:
             "family": self.family,
             "requires": list(self.requires),
             "cause": self.cause,
+            "superseded_by": list(self.superseded_by),
             "summary": self.summary,
         }
 
@@ -155,8 +230,12 @@ def register(
     *,
     requires: tuple[str, ...] = (),
     cause: str | None = None,
+    superseded_by: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Any], list[Finding]]], CheckSpec]:
-    """Register a check under `code` and kebab-case `name`."""
+    """Register a check under `code` and kebab-case `name`.
+
+    `superseded_by`: codes whose finding on a split drops this check's finding on that split.
+    """
     if not _CODE_RE.match(code):
         raise ValueError(f"Invalid check code. Expected three capitals and three digits. Received: {code!r}")
     if code[:3] not in FAMILIES:
@@ -164,6 +243,9 @@ def register(
     for req in requires:
         if req not in REQUIREMENTS:
             raise ValueError(f"Unknown requirement {req!r} for {code}.")
+    for other in superseded_by:
+        if not _CODE_RE.match(other) or other == code:
+            raise ValueError(f"Invalid superseding code {other!r} for {code}.")
     if cause is not None:
         from .diagnosis import CAUSES
 
@@ -173,7 +255,7 @@ def register(
     def decorate(func: Callable[[Any], list[Finding]]) -> CheckSpec:
         doc = inspect.cleandoc(func.__doc__ or "")
         summary = _summary(doc)
-        spec = CheckSpec(code, name, func, tuple(requires), cause, code[:3], doc, summary)
+        spec = CheckSpec(code, name, func, tuple(requires), cause, code[:3], doc, summary, tuple(superseded_by))
         if code in _REGISTRY and _REGISTRY[code].func.__qualname__ != func.__qualname__:
             raise ValueError(f"Check code {code} registered twice.")
         _REGISTRY[code] = spec

@@ -204,3 +204,27 @@ def run_json(*args: str, **kw):
     except json.JSONDecodeError as exc:  # pragma: no cover - shown on failure
         raise AssertionError(f"stdout is not JSON ({exc}):\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc.returncode, data, proc.stderr
+
+
+#: CIFAR-10's class names, as the folders of the `photos` fixture.
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """The bundled CIFAR-10 sample written as train/ and test/ class folders of PNGs."""
+    from PIL import Image
+
+    sample = Path(__file__).resolve().parent.parent / "cifar_doctor" / "data" / "cifar10_sample.npz"
+    if not sample.exists():
+        pytest.skip("bundled sample not built")
+    root = tmp_path_factory.mktemp("photos")
+    with np.load(sample) as d:
+        arrays = {k: d[k] for k in d.files}
+    for split, n in (("train", 600), ("test", 300)):
+        x, y = arrays[f"x_{split}"][:n], arrays[f"y_{split}"][:n].reshape(-1)
+        for i in range(n):
+            folder = root / split / CIFAR10_CLASSES[int(y[i])]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(x[i]).save(folder / f"{i:04d}.png")
+    return root

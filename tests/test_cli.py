@@ -175,7 +175,9 @@ def _crash(monkeypatch, code="LOG001"):
     def boom(inputs):
         raise RuntimeError("broken on purpose")
 
-    monkeypatch.setattr(registry.get(code), "func", boom)
+    import dataclasses
+
+    monkeypatch.setitem(registry._REGISTRY, code, dataclasses.replace(registry.get(code), func=boom))
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])

@@ -82,7 +82,7 @@ def test_diagnose_measures_the_fix_on_the_trained_model(seed_case, capfd):
     assert report.counterfactuals, "no counterfactual was measured"
     cf = report.counterfactuals[0]
     assert cf.split == "test" and cf.images == N_TEST
-    assert cf.transform["scale"] == pytest.approx(1 / 255, rel=1e-3)
+    assert cf.transform.scale == pytest.approx(1 / 255, rel=1e-3)
     for side in (cf.before, cf.after):
         assert set(side) == {"loss", "accuracy"}
     assert cf.confirmed is True

@@ -496,8 +496,8 @@ def test_loading_and_label_checks_do_not_import_tensorflow(tmp_path):
     code = (
         "import sys\n"
         "from cifar_doctor.sources.datasets import load_data_path, load_cifar10\n"
-        "from cifar_doctor.labelinfo import label_info\n"
-        "import cifar_doctor.checks.labels\n"
+        "from cifar_doctor.measure.labelinfo import label_info\n"
+        "import cifar_doctor.checks.labels.encoding, cifar_doctor.checks.labels.distribution\n"
         f"d = load_data_path({str(path)!r})\n"
         "label_info(d.arrays['y_train'])\n"
         "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"

@@ -25,6 +25,39 @@ def test_skip_reasons_are_a_tuple_of_phrases():
     assert outcomes[0].missing == ("needs a model (--model)", "needs the training loss")
 
 
+def test_superseded_finding_is_dropped_on_the_same_split_only():
+    def general(inputs):
+        return [Finding("PRE998", "general", Severity.ERROR, "test fired.", split="test"),
+                Finding("PRE998", "general", Severity.ERROR, "val fired.", split="val")]
+
+    def specific(inputs):
+        return [Finding("PRE997", "specific", Severity.ERROR, "test only.", split="test")]
+
+    specs = [CheckSpec("PRE997", "specific", specific), CheckSpec("PRE998", "general", general,
+                                                                  superseded_by=("PRE997",))]
+    findings, outcomes = run_checks(Inputs(), specs)
+    assert [(f.code, f.split) for f in findings] == [("PRE997", "test"), ("PRE998", "val")]
+    assert [o.findings for o in outcomes] == [1, 1]  # counts of the findings kept
+    # without the superseding check (not selected), the superseded one keeps every finding
+    findings, _ = run_checks(Inputs(), specs[1:])
+    assert len(findings) == 2
+
+
+def test_finding_messages_use_the_front_ends_words():
+    def assumes(inputs):
+        return [Finding("LOG998", "assumes-k", Severity.WARNING, "At chance (assuming 10 classes; pass {classes} if not).",
+                        evidence={"from": "{classes_arg}"}, fix=Fix("Pass {classes}, or the model ({model})"))]
+
+    spec = CheckSpec("LOG998", "assumes-k", assumes)
+    python = run_checks(Inputs(), [spec])[0][0]
+    assert python.message == "At chance (assuming 10 classes; pass classes=K if not)."
+    assert python.fix.title == "Pass classes=K, or the model (model)" and python.evidence["from"] == "classes"
+    cli = run_checks(Inputs(), [spec], hints={"classes": "--classes K", "classes_arg": "--classes",
+                                              "model": "--model"})[0][0]
+    assert "pass --classes K if not" in cli.message and cli.fix.title == "Pass --classes K, or the model (--model)"
+    assert "--" not in python.message + python.fix.title
+
+
 def test_crashing_check_is_recorded_and_run_goes_on():
     def boom(inputs):
         raise RuntimeError("broken")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import cifar_doctor
-from cifar_doctor.checks.log import KERAS2_LOSS_CEILING, per_error_cost
+from cifar_doctor.measure.history import KERAS2_LOSS_CEILING, per_error_cost
 from cifar_doctor.findings import Severity
 from cifar_doctor.sources.logs import read_history
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -15,8 +16,23 @@ from cifar_doctor.inputs import Inputs
 from cifar_doctor.engine import run_checks
 
 SPECS = registry.all_checks()
-HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
 TESTS = Path(__file__).parent
+
+
+def _test_functions() -> set[str]:
+    """Names of the test functions (and test methods) under tests/, this file excepted."""
+    names = set()
+    for path in TESTS.rglob("test_*.py"):
+        if path.name == "test_registry.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                names.add(node.name)
+    return names
+
+
+TEST_FUNCTIONS = _test_functions()
+HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
 
 
 def test_registry_is_populated():
@@ -50,9 +66,8 @@ class TestEveryCheck:
         assert outcomes[0].reason
 
     def test_has_tests(self, spec):
-        mentioned = any(spec.code in p.read_text(encoding="utf-8") for p in TESTS.glob("test_*.py")
-                        if p.name != "test_registry.py")
-        assert mentioned, f"no test mentions {spec.code}"
+        code = spec.code.lower()
+        assert any(code in name for name in TEST_FUNCTIONS), f"no test function is named after {spec.code}"
 
     def test_module_does_not_import_tensorflow(self, spec):
         tree = ast.parse(inspect.getsource(inspect.getmodule(spec.func)))
@@ -63,6 +78,24 @@ class TestEveryCheck:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
         assert not imported & {"tensorflow", "keras", "tf_keras"}
+
+
+def test_no_check_module_imports_another():
+    """A check module imports measurements, never another check module (at module level or inside a function)."""
+    modules = set(registry.CHECK_MODULES)
+    for name in modules:
+        path = Path(importlib.import_module(name).__file__)
+        package = name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            targets = {target} | {f"{target}.{a.name}" for a in node.names}
+            assert not targets & (modules - {name}), f"{name} imports {targets & modules}"
 
 
 def test_lookup_by_code_name_and_prefix():

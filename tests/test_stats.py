@@ -1,4 +1,4 @@
-"""cifar_doctor.stats: chunked statistics and scheme inference."""
+"""cifar_doctor.measure.stats: chunked statistics and scheme inference."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from cifar_doctor import stats
+from cifar_doctor.measure import stats
 from cifar_doctor.errors import InputError
-from cifar_doctor.stats import image_stats, infer_scheme
+from cifar_doctor.measure.stats import image_stats, infer_scheme
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_real_sample(sample_arrays):
 
 
 def test_scale_ratio_nominal_for_known_schemes_else_measured(make_images):
-    from cifar_doctor.stats import image_stats, scale_ratio
+    from cifar_doctor.measure.stats import image_stats, scale_ratio
 
     x = make_images(60)
     unit, raw = image_stats(x / 255.0), image_stats(x.astype("float32"))

@@ -1,10 +1,11 @@
 """PRE: preprocessing that differs between the training split and an eval split.
 
 Each eval split (test, val) is compared with train through the statistics of
-`cifar_doctor.stats` (inferred scheme, per-channel mean/std and the sampling
-noise of those). The three checks are exclusive per split, most specific
-first: a scale/offset mismatch (PRE001), else reversed channels (PRE002), else
-a milder per-channel drift (PRE003).
+`cifar_doctor.measure.stats` (inferred scheme, per-channel mean/std and the
+sampling noise of those). The three checks are exclusive per split, most
+specific first, as declared at registration (`superseded_by`): a scale/offset
+mismatch (PRE001), else reversed channels (PRE002), else a milder per-channel
+drift (PRE003).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ..findings import Fix, Severity
+from ..findings import DataFix, Fix, Severity, rounded
+from ..inputs import Inputs
+from ..measure.scale import ScaleComparison, compare_scale
+from ..measure.stats import SCHEME_TEXT, ImageStats
 from ..registry import register
-from ..stats import SCHEME_TEXT, ImageStats
 
 #: PRE001 fires when the eval split's pooled pixel std differs from train's by
 #: more than this factor. Real CIFAR-10 test vs train: 0.992-0.997 (measured);
@@ -33,11 +36,6 @@ MEAN_SHIFT_LIMIT = 1.0
 #: Below this many eval images, the statistics alone are too noisy to call a
 #: mismatch: PRE001 then also needs the inferred schemes to differ.
 MIN_EVAL_IMAGES = 16
-
-#: A fitted eval->train scale snaps to the transform implied by the two
-#: schemes (e.g. 1/255) when they agree within this factor; known transforms
-#: are at least 2x apart, different photo sets differ by up to ~1.3x.
-SNAP_TOLERANCE = 1.3
 
 #: PRE002: channel contrast (channel means minus their average, in train
 #: stds) must differ by at least this before reversal. CIFAR-10 with R and B
@@ -75,49 +73,6 @@ x_train = x_train.astype("float32") / 255
 x_test = x_test.astype("float32") / 255"""
 
 
-def _f(v: float) -> float:
-    return float(f"{v:.6g}")
-
-
-def _nice(v: float) -> str:
-    """A number as a short literal: 255, 127.5, 0.5, 1.234e-05."""
-    if abs(v - round(v)) < 1e-9 * max(1.0, abs(v)):
-        return str(int(round(v)))
-    return f"{v:.6g}"
-
-
-def _vec(values: Any) -> Any:
-    """A per-channel vector as one scalar when all channels agree, else a list."""
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if np.allclose(arr, arr[0], rtol=1e-6, atol=1e-12):
-        return float(arr[0])
-    return [float(v) for v in arr]
-
-
-def _expression(name: str, scale: Any, offset: Any) -> str:
-    """Readable code for `x * scale + offset`; lists (per channel) read as `(x - mean) / std`."""
-    x = f"x_{name}"
-    if isinstance(scale, list) or isinstance(offset, list):
-        s = np.atleast_1d(np.asarray(scale, dtype=np.float64))
-        o = np.atleast_1d(np.asarray(offset, dtype=np.float64))
-        s, o = np.broadcast_arrays(s, o)
-        mean, std = -o / s, 1.0 / s
-        if len(s) == 1:
-            return f"({x} - {mean[0]:.4g}) / {std[0]:.4g}"
-        m = ", ".join(f"{v:.4g}" for v in mean)
-        d = ", ".join(f"{v:.4g}" for v in std)
-        return f"({x} - np.array([{m}])) / np.array([{d}])"
-    if scale == 1:
-        body = x
-    elif abs(scale) < 1:
-        body = f"{x} / {_nice(1 / scale)}"
-    else:
-        body = f"{x} * {_nice(scale)}"
-    if offset == 0:
-        return body
-    return f"{body} {'-' if offset < 0 else '+'} {_nice(abs(offset))}"
-
-
 def _noise(spread_a: list[float], scale_a: Any, n_a: int, spread_b: list[float], scale_b: Any,
            n_b: int) -> np.ndarray:
     """Standard error of a difference of two split statistics, per channel, in units of `scale_a`.
@@ -130,64 +85,18 @@ def _noise(spread_a: list[float], scale_a: Any, n_a: int, spread_b: list[float],
     return rel * math.sqrt(1.0 / max(n_a, 1) + 1.0 / max(n_b, 1))
 
 
-def compare_scale(tr: ImageStats, ev: ImageStats, name: str) -> dict[str, Any] | None:
-    """Evidence of a scale/offset mismatch of eval vs train, or None when they agree."""
-    std_tr, std_ev = tr.pooled_std, ev.pooled_std
-    if not (std_tr > 0 and math.isfinite(std_tr) and math.isfinite(std_ev)):
-        return None
-    ratio = std_ev / std_tr if std_tr > 0 else float("inf")
-    shift = (ev.pooled_mean - tr.pooled_mean) / std_tr
-    fam_tr, fam_ev = tr.family, ev.family
-    families_differ = fam_tr is not None and fam_ev is not None and fam_tr != fam_ev
-    off_scale = not (1 / SCALE_RATIO_BAND <= ratio <= SCALE_RATIO_BAND)
-    off_center = abs(shift) > MEAN_SHIFT_LIMIT
+def scale_mismatch(cmp: ScaleComparison) -> bool:
+    """PRE001's judgement: the std ratio leaves `SCALE_RATIO_BAND` or the mean moves past `MEAN_SHIFT_LIMIT`,
+    on at least `MIN_EVAL_IMAGES` images unless the schemes' families differ."""
+    off_scale = not (1 / SCALE_RATIO_BAND <= cmp.ratio <= SCALE_RATIO_BAND)
+    off_center = abs(cmp.shift) > MEAN_SHIFT_LIMIT
     if not (off_scale or off_center):
-        return None
-    if ev.n < MIN_EVAL_IMAGES and not families_differ:
-        return None
+        return False
+    return cmp.eval_images >= MIN_EVAL_IMAGES or cmp.families_differ
 
-    # The affine map eval -> train: snapped to the schemes' constants when they agree.
-    scale: Any
-    offset: Any
-    snapped = False
-    ka, kb = tr.canonical_affine(), ev.canonical_affine()
-    if ka is not None and kb is not None and tr.channels == ev.channels:
-        (k_t, c_t), (k_e, c_e) = ka, kb
-        s_fix = k_e / k_t
-        o_fix = (c_e - c_t) / k_t
-        predicted_ratio = float(np.mean(k_t / k_e))
-        if ratio > 0 and abs(math.log(ratio / predicted_ratio)) <= math.log(SNAP_TOLERANCE):
-            scale, offset, snapped = _vec(s_fix), _vec(o_fix), True
-    if not snapped:
-        if tr.channels == ev.channels:
-            s_fit = np.asarray(tr.std) / np.where(np.asarray(ev.std) > 0, ev.std, np.nan)
-            o_fit = np.asarray(tr.mean) - s_fit * np.asarray(ev.mean)
-        else:
-            s_fit = np.array([std_tr / std_ev]) if std_ev > 0 else np.array([np.nan])
-            o_fit = np.array([tr.pooled_mean]) - s_fit * ev.pooled_mean
-        if not np.all(np.isfinite(s_fit)):
-            s_fit, o_fit = np.array([1.0]), np.array([0.0])
-        scale, offset = _vec(s_fit), _vec(o_fit)
-        expression = _expression(name, np.atleast_1d(scale).tolist(), np.atleast_1d(offset).tolist())
-    else:
-        expression = _expression(name, scale, offset)
-    scale_ratio = (1.0 / float(np.mean(np.atleast_1d(scale)))) if snapped else ratio
-    return {
-        "train_scheme": tr.scheme,
-        "eval_scheme": ev.scheme,
-        "train_scheme_detail": tr.scheme_detail,
-        "eval_scheme_detail": ev.scheme_detail,
-        "train_mean": [_f(v) for v in tr.mean],
-        "train_std": [_f(v) for v in tr.std],
-        "eval_mean": [_f(v) for v in ev.mean],
-        "eval_std": [_f(v) for v in ev.std],
-        "scale_ratio": _f(scale_ratio),
-        "measured_scale_ratio": _f(ratio),
-        "mean_shift_in_train_std": _f(shift),
-        "eval_images": ev.n,
-        "snapped": snapped,
-        "transform": {"split": name, "scale": scale, "offset": offset, "expression": expression},
-    }
+
+def _significant(v: float) -> float:
+    return rounded(v, significant=6)
 
 
 def _contrast(mean: list[float], std: list[float], pooled: float) -> np.ndarray:
@@ -217,14 +126,14 @@ def compare_channels(tr: ImageStats, ev: ImageStats) -> dict[str, Any] | None:
     if not fires:
         return None
     return {
-        "train_mean": [_f(v) for v in tr.mean],
-        "eval_mean": [_f(v) for v in ev.mean],
-        "eval_mean_reversed": [_f(v) for v in ev.mean[::-1]],
-        "train_std": [_f(v) for v in tr.std],
-        "eval_std": [_f(v) for v in ev.std],
-        "contrast_distance": _f(direct),
-        "contrast_distance_reversed": _f(reversed_),
-        "noise": _f(noise),
+        "train_mean": [_significant(v) for v in tr.mean],
+        "eval_mean": [_significant(v) for v in ev.mean],
+        "eval_mean_reversed": [_significant(v) for v in ev.mean[::-1]],
+        "train_std": [_significant(v) for v in tr.std],
+        "eval_std": [_significant(v) for v in ev.std],
+        "contrast_distance": _significant(direct),
+        "contrast_distance_reversed": _significant(reversed_),
+        "noise": _significant(noise),
         "channel_layout": ev.layout,
     }
 
@@ -255,20 +164,20 @@ def compare_drift(tr: ImageStats, ev: ImageStats) -> dict[str, Any] | None:
     return {
         "train_scheme": tr.scheme,
         "eval_scheme": ev.scheme,
-        "train_mean": [_f(v) for v in m_tr],
-        "eval_mean": [_f(v) for v in m_ev],
-        "train_std": [_f(v) for v in s_tr],
-        "eval_std": [_f(v) for v in s_ev],
-        "mean_shift_in_train_std": [_f(v) for v in shift],
-        "mean_shift_limit": [_f(v) for v in mean_limit],
-        "std_ratio": [_f(v) for v in ratio],
-        "std_ratio_margin": [_f(v) for v in std_limit],
+        "train_mean": [_significant(v) for v in m_tr],
+        "eval_mean": [_significant(v) for v in m_ev],
+        "train_std": [_significant(v) for v in s_tr],
+        "eval_std": [_significant(v) for v in s_ev],
+        "mean_shift_in_train_std": [_significant(v) for v in shift],
+        "mean_shift_limit": [_significant(v) for v in mean_limit],
+        "std_ratio": [_significant(v) for v in ratio],
+        "std_ratio_margin": [_significant(v) for v in std_limit],
         "drifting_channels": [int(c) for c in np.flatnonzero(bad_mean | bad_std)],
         "eval_images": ev.n,
     }
 
 
-def _pairs(inputs):
+def _pairs(inputs: Inputs) -> Any:
     tr = inputs.splits["train"]
     for ev in inputs.eval_splits:
         yield tr.stats, ev.stats, ev.name
@@ -293,7 +202,7 @@ def _scale_explanation(ratio: float) -> str:
 
 @register("PRE001", "train-test-scale-mismatch", requires=("train_x", "eval_x"),
           cause="eval-input-scale-mismatch")
-def train_test_scale_mismatch(inputs):
+def train_test_scale_mismatch(inputs: Inputs):
     """Eval images are on a different scale from training images.
 
     ## What it does
@@ -324,9 +233,10 @@ def train_test_scale_mismatch(inputs):
     """
     findings = []
     for tr, ev, name in _pairs(inputs):
-        ev_d = compare_scale(tr, ev, name)
-        if ev_d is None:
+        cmp = compare_scale(tr, ev, name)
+        if cmp is None or not scale_mismatch(cmp):
             continue
+        ev_d = cmp.evidence()
         ratio = ev_d["scale_ratio"]
         tr_text = SCHEME_TEXT.get(tr.scheme, tr.scheme)
         ev_text = SCHEME_TEXT.get(ev.scheme, ev.scheme)
@@ -336,22 +246,23 @@ def train_test_scale_mismatch(inputs):
         else:
             times = f"{ratio:.4g}x" if ratio >= 1 else f"1/{1 / ratio:.4g} of"
             what = f"its pixel std is {times} train's ({ev.pooled_std:.4g} vs {tr.pooled_std:.4g})"
-        expr = ev_d["transform"]["expression"]
+        expr = cmp.transform.expression
         findings.append(train_test_scale_mismatch.finding(
             Severity.ERROR,
             f"x_{name} is {ev_text} (max {ev.value_max:.4g}) while x_train is {tr_text} "
             f"(max {tr.value_max:.4g}): {what}. `{expr}` maps it onto the training scale.",
             evidence=ev_d,
             fix=Fix(f"Scale x_{name} exactly like x_train (`{expr}`), better with layers.Rescaling inside the model",
-                    SCALE_SNIPPET, ev_d["transform"]),
+                    SCALE_SNIPPET, cmp.transform),
             explanation=_scale_explanation(ratio),
             split=name,
         ))
     return findings
 
 
-@register("PRE002", "channel-order-mismatch", requires=("train_x", "eval_x"), cause="eval-distribution-shift")
-def channel_order_mismatch(inputs):
+@register("PRE002", "channel-order-mismatch", requires=("train_x", "eval_x"), cause="eval-distribution-shift",
+          superseded_by=("PRE001",))
+def channel_order_mismatch(inputs: Inputs):
     """Eval images have their color channels reversed (BGR vs RGB).
 
     ## What it does
@@ -378,17 +289,14 @@ def channel_order_mismatch(inputs):
     """
     findings = []
     for tr, ev, name in _pairs(inputs):
-        if compare_scale(tr, ev, name) is not None:
-            continue
         ev_d = compare_channels(tr, ev)
         if ev_d is None:
             continue
         expr = f"x_{name}[..., ::-1]" if ev.channel_axis == -1 else f"x_{name}[:, ::-1]"
         transform = None
         if ev.channel_axis == -1:
-            transform = {"split": name, "channel_order": [2, 1, 0], "scale": 1.0, "offset": 0.0,
-                         "expression": expr}
-            ev_d["transform"] = transform
+            transform = DataFix(split=name, channel_order=(2, 1, 0), scale=1.0, offset=0.0, expression=expr)
+            ev_d["transform"] = transform.to_dict()
         findings.append(channel_order_mismatch.finding(
             Severity.ERROR,
             f"x_{name}'s channel means ({', '.join(f'{v:.4g}' for v in ev.mean)}) match x_train's "
@@ -406,8 +314,9 @@ def channel_order_mismatch(inputs):
     return findings
 
 
-@register("PRE003", "eval-channel-drift", requires=("train_x", "eval_x"), cause="eval-distribution-shift")
-def eval_channel_drift(inputs):
+@register("PRE003", "eval-channel-drift", requires=("train_x", "eval_x"), cause="eval-distribution-shift",
+          superseded_by=("PRE001", "PRE002"))
+def eval_channel_drift(inputs: Inputs):
     """A channel's mean or spread differs between train and eval beyond natural variation.
 
     ## What it does
@@ -434,8 +343,6 @@ def eval_channel_drift(inputs):
     """
     findings = []
     for tr, ev, name in _pairs(inputs):
-        if compare_scale(tr, ev, name) is not None or compare_channels(tr, ev) is not None:
-            continue
         ev_d = compare_drift(tr, ev)
         if ev_d is None:
             continue

@@ -8,9 +8,10 @@ and raise nothing here.
 
 from __future__ import annotations
 
-from ..findings import Fix, Severity
+from ..findings import Finding, Fix, Severity
+from ..inputs import Inputs
+from ..measure.stats import SCHEME_TEXT
 from ..registry import register
-from ..stats import SCHEME_TEXT
 
 #: An in-model rescaling layer whose scale is within this relative distance of
 #: 1/255 divides by 255 (Keras prints 1./255 as 0.00392156862745098).
@@ -30,7 +31,7 @@ model = keras.Sequential([
 # x_test = x_test.astype("float32") / 255"""
 
 
-def _split_summary(inputs) -> dict[str, dict]:
+def _split_summary(inputs: Inputs) -> dict[str, dict]:
     out = {}
     for name, split in inputs.splits.items():
         if split.x is None:
@@ -42,7 +43,7 @@ def _split_summary(inputs) -> dict[str, dict]:
 
 
 @register("RNG001", "inputs-not-normalized", requires=("train_x",), cause="input-not-normalized")
-def inputs_not_normalized(inputs):
+def inputs_not_normalized(inputs: Inputs) -> list[Finding]:
     """Inputs are fed to the network as raw 0-255 pixel values.
 
     ## What it does
@@ -95,7 +96,7 @@ def inputs_not_normalized(inputs):
 
 
 @register("RNG002", "double-scaled-inputs", requires=("train_x",), cause="input-not-normalized")
-def double_scaled_inputs(inputs):
+def double_scaled_inputs(inputs: Inputs) -> list[Finding]:
     """Inputs were divided by 255 twice.
 
     ## What it does
@@ -166,7 +167,7 @@ EXTREME_SCALE_MAX = 1000.0
 
 
 @register("RNG003", "inputs-on-extreme-scale", requires=("train_x",), cause="input-not-normalized")
-def inputs_on_extreme_scale(inputs):
+def inputs_on_extreme_scale(inputs: Inputs) -> list[Finding]:
     """Inputs reach magnitudes of 1,000 or more: far beyond even raw pixels.
 
     ## What it does

@@ -46,12 +46,17 @@ CHECK_HINTS: dict[str, str] = {
     "evaluator": "--model with --data",
     "folders": "--data DIR with train/ and test/ class folders, or --train DIR --eval DIR",
     "label_order": "--data with arrays (an .npz or .npy files) in training order",
+    "classes": "--classes K",
+    "classes_arg": "--classes",
+    "loss_arg": "--loss",
 }
 
 #: The same for `watch`, which reads only a training log: the rest needs `check`.
 WATCH_HINTS: dict[str, str] = {
     **{k: f"cifar-doctor check {v}" for k, v in CHECK_HINTS.items()},
     "history": "Keras epoch lines in the command's output",
+    "classes": "--classes K",
+    "classes_arg": "--classes",
 }
 
 DATA_HELP = (

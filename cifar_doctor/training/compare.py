@@ -238,7 +238,7 @@ def _output_dtype(model: Any) -> str | None:
 
 def _scale_ratio(inputs: Any) -> float | None:
     """How many times larger the test inputs are than the training inputs (1.0 when scaled alike)."""
-    from ..stats import scale_ratio
+    from ..measure.stats import scale_ratio
 
     train_split, test_split = inputs.splits.get("train"), inputs.splits.get("test")
     if train_split is None or test_split is None or train_split.stats is None or test_split.stats is None:

@@ -1,0 +1,7 @@
+"""DUP: images shared by the training split and an eval split.
+
+`exact` (DUP001) finds byte-identical images (after reconstructing 0-255 pixels
+when the splits use different schemes); `near` (DUP002) finds copies that were
+resized, shifted, recompressed or recolored. Their measurements live in
+`cifar_doctor.measure.duplicates` and `cifar_doctor.measure.neardup`.
+"""

@@ -1,0 +1,445 @@
+"""FIT: the train/validation gap and its turns: overfitting, validation better than training, and a
+loss that diverges or spikes, told apart from overfitting (FIT001, FIT003, FIT004).
+
+See `cifar_doctor.checks.fit` for the family.
+"""
+
+
+from __future__ import annotations
+
+import math
+
+from ...findings import Finding, Fix, Severity, rounded
+from ...inputs import Inputs
+from ...measure.history import (
+    ASSUMED_CLASSES,
+    MIN_EPOCHS_FOR_CURVES,
+    aligned,
+    chance_accuracy_band,
+    finite,
+    pinned_at_chance,
+    printed_index,
+    score_keys,
+    val_at_chance,
+)
+from ...registry import register
+
+#: Epochs after the best validation epoch without a new best before calling it
+#: overfitting. Keras' EarlyStopping users pick 2-10; 2 is the least that
+#: ignores a single noisy epoch.
+OVERFIT_PATIENCE = 2
+
+
+#: Validation loss must end this fraction above its minimum. Epoch-to-epoch
+#: noise of a loss averaged over 10,000 images is about 1%.
+VAL_LOSS_RISE_TOLERANCE = 0.03
+
+
+#: ... or validation accuracy this far (absolute) below its maximum: twice the
+#: binomial standard deviation of an accuracy near 0.65 on 10,000 images (0.0048).
+VAL_ACC_DROP_TOLERANCE = 0.01
+
+
+#: The train-validation accuracy gap must widen by at least this much from the
+#: best epoch to the last (absolute).
+GAP_WIDENING_MIN = 0.02
+
+
+#: At the last epoch training accuracy must exceed validation accuracy by at
+#: least this much (absolute): a model that does not fit its training images
+#: better than unseen ones is not memorizing, whatever its val curve does
+#: (short runs where validation starts above training, dropout-heavy models).
+OVERFIT_MIN_FINAL_GAP = 0.05
+
+
+#: Validation beats training by at least this much accuracy (absolute) in
+#: each of the later epochs for `val-better-than-train`.
+VAL_ABOVE_TRAIN_MARGIN = 0.01
+
+
+#: Without training accuracy (custom training loops log losses only), validation
+#: loss at least this fraction below the training loss in each later epoch: the
+#: dropout/averaging gap (the Lasagne MNIST thread: 0.24 against 0.41).
+VAL_LOSS_BELOW_TRAIN_FRACTION = 0.10
+
+
+#: Training loss (an epoch average) rising by more than this fraction from one
+#: epoch to the next counts as a jump; healthy training almost never does it
+#: outside learning-rate restarts.
+LOSS_JUMP = 0.10
+
+
+#: ... and by more than this fraction of the largest loss so far, so that late
+#: wobbles of a nearly fitted model (0.11 -> 0.16 after starting at 2.2, the
+#: re-enacted overfitting run) are not taken for overshooting steps.
+LOSS_JUMP_SCALE = 0.05
+
+
+#: This many jumps make the loss oscillating.
+OSCILLATION_JUMPS = 2
+
+
+#: The last training loss this many times its minimum is divergence.
+DIVERGENCE_RATIO = 1.5
+
+
+#: A training loss that rose in each of the last this-many epochs ...
+RISE_EPOCHS = 3
+
+
+#: ... and ended above its minimum by this fraction of the largest loss is
+#: climbing: an epoch average rises three times in a row by that much only when
+#: the steps overshoot (cifar10_cnn with RMSprop(1e-3): +0.14 after starting at
+#: 1.59). A nearly fitted model's loss can wobble up for three epochs by a few
+#: hundredths (0.116 -> 0.143 after starting at 2.26) while it overfits.
+SUSTAINED_RISE = 0.05
+
+
+#: Training accuracy that rose this far above chance and ended back in the
+#: chance band collapsed: the weights were thrown out of a good region.
+COLLAPSE_FROM_ABOVE_CHANCE = 0.15
+
+
+#: Validation loss at least this many times the last training loss, with
+#: validation no longer improving, is memorization even when the accuracy gap
+#: looks small: near 100% training accuracy the accuracies saturate, the loss
+#: does not (the keras#1971 thread: training loss 5e-4 against val_loss 0.13
+#: after 100 epochs, accuracy 1.0 vs 0.96). A healthy run keeps the two
+#: losses within a factor of about 2-3 at its best epoch.
+MEMORIZATION_LOSS_RATIO = 10.0
+
+
+def _curve_turn(inputs: Inputs) -> dict | None:
+    """Measure where validation stopped improving; None when the curves cannot show it.
+
+    Returns the best epochs of val_loss and of the validation score (accuracy,
+    or ROC/AUC/F1... when the log has no accuracy), whether each turned (a new
+    best at least `OVERFIT_PATIENCE` epochs back and a drop beyond noise), and
+    whether the training loss at the end is a memorizing fraction of val_loss.
+    """
+    h = inputs.history
+    loss, val_loss = h.loss, h.val_loss
+    train_key, val_key = score_keys(h)
+    val_score, train_score = h.series(val_key), h.series(train_key)
+    if not loss:
+        return None
+    out: dict = {"val_key": val_key, "train_key": train_key, "loss_turn": False, "score_turn": False,
+                 "memorized": False, "best_l": None, "best_a": None, "loss_rise": 0.0}
+    rows = aligned(loss, val_loss)
+    if len(rows) >= MIN_EPOCHS_FOR_CURVES:
+        idx = [i for i, _ in rows]
+        last = idx[-1]
+        best_l = min(idx, key=lambda i: val_loss[i])
+        rise = val_loss[last] / val_loss[best_l] - 1.0 if val_loss[best_l] > 0 else 0.0
+        out.update(best_l=best_l, last=last, loss_rise=rise,
+                   loss_turn=last - best_l >= OVERFIT_PATIENCE and rise > VAL_LOSS_RISE_TOLERANCE)
+        stalled = last - best_l >= OVERFIT_PATIENCE
+        out["memorized"] = stalled and loss[last] > 0 and val_loss[last] >= MEMORIZATION_LOSS_RATIO * loss[last]
+    srows = aligned(val_score)
+    if len(srows) >= MIN_EPOCHS_FOR_CURVES:
+        sidx = [i for i, _ in srows]
+        best_a = max(sidx, key=lambda i: val_score[i])
+        s_last = sidx[-1]
+        turn = s_last - best_a >= OVERFIT_PATIENCE and val_score[best_a] - val_score[s_last] > VAL_ACC_DROP_TOLERANCE
+        # An accuracy dip while val_loss is still setting new minima is not memorization: the model
+        # keeps improving on validation data in likelihood, and EarlyStopping(monitor="val_loss")
+        # would not stop. It is accuracy noise on a small validation set or a model near chance whose
+        # argmax flips between classes. Overfitting needs val_loss to have stopped improving too.
+        if turn and not out["loss_turn"] and out["best_l"] is not None and out["last"] - out["best_l"] < OVERFIT_PATIENCE:
+            turn = False
+        out.update(best_a=best_a, score_turn=turn)
+        out.setdefault("last", s_last)
+    if "last" not in out:
+        return None
+    out["val_score"], out["train_score"] = val_score, train_score
+    return out
+
+
+@register("FIT001", "overfitting", requires=("history",), cause="overfitting")
+def overfitting(inputs: Inputs) -> list[Finding]:
+    """Validation passed its best epoch and got worse while training kept improving.
+
+    ## What it does
+    Finds the epoch with the lowest `val_loss` (the one `EarlyStopping(monitor="val_loss",
+    restore_best_weights=True)` would keep) and the epoch with the best
+    validation score (accuracy; ROC AUC, average precision, F1 ... when the
+    log has no accuracy). Fires when, for at least `OVERFIT_PATIENCE` epochs
+    after it, validation loss ended more than `VAL_LOSS_RISE_TOLERANCE` (3%)
+    above its minimum or the validation score more than
+    `VAL_ACC_DROP_TOLERANCE` (0.01) below its best, while the training loss
+    kept falling and the train-validation accuracy gap widened by at least
+    `GAP_WIDENING_MIN` to at least `OVERFIT_MIN_FINAL_GAP`. When validation
+    has stopped improving and its loss is `MEMORIZATION_LOSS_RATIO` (10) times
+    the training loss, the loss gap stands for the accuracy gap (accuracies
+    saturate near 100%, losses do not). It stays silent when validation never
+    left chance or sits at ln K (LOG004, LOG007, LOG010 speak for those).
+
+    ## Why is this bad?
+    Past that epoch the model memorizes training images at the expense of
+    new ones: every further epoch makes it worse on data it has not seen.
+    A gap alone is not overfitting (dropout lowers training accuracy, a
+    pipeline bug lowers validation accuracy from the first epoch); the
+    turn of the validation curve is.
+
+    ## Example
+    ```
+    Epoch 8/10 ... loss: 0.3995 - acc: 0.8611 - val_loss: 5.3879 - val_acc: 0.6615
+    Epoch 10/10 ... loss: 0.2806 - acc: 0.9033 - val_loss: 5.7424 - val_acc: 0.6399
+    ```
+
+    ## Use instead
+    ```python
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)]
+    ```
+    and add data augmentation, dropout or weight decay.
+    """
+    h = inputs.history
+    loss = h.loss
+    k = inputs.num_classes or ASSUMED_CLASSES
+    if val_at_chance(h, k) or _val_never_above_chance(h, k) or _val_loss_pinned(h):
+        return []  # no peak to fall from: LOG004 / LOG010 / LOG007
+    t = _curve_turn(inputs)
+    if t is None or not (t["loss_turn"] or t["score_turn"] or t["memorized"]):
+        return []
+    best_l, best_a, last = t["best_l"], t["best_a"], t["last"]
+    best = best_l if (t["loss_turn"] or t["memorized"]) else best_a
+    if best is None or best >= len(loss) or last >= len(loss) or not (finite(loss[best]) and finite(loss[last])):
+        return []
+    if loss[last] - loss[best] > LOSS_JUMP_SCALE * max(v for v in loss if finite(v)):
+        return []  # training got worse too: instability, not overfitting
+    val_score, train_score = t["val_score"], t["train_score"]
+    same_metric = t["train_key"] is not None and t["val_key"] == "val_" + t["train_key"]
+    # Keras logs training accuracy in training mode (dropout on); when the inference-mode accuracy on
+    # training images was measured (DoctorCallback), the gap compares like with like.
+    inference = h.train_accuracy_inference_mode
+    use_inference = bool(same_metric and inference and len(inference) == len(train_score)
+                         and all(map(finite, inference)))
+    if use_inference:
+        train_score = inference
+    gap_best = gap_last = None
+    s_last = len(val_score) - 1
+    scored = (best < len(train_score) and best < len(val_score) and s_last < len(train_score)
+              and all(finite(v) for v in (train_score[best], val_score[best], train_score[s_last], val_score[s_last])))
+    if scored and same_metric:
+        gap_best = train_score[best] - val_score[best]
+        gap_last = train_score[s_last] - val_score[s_last]
+        widened = gap_last - gap_best >= GAP_WIDENING_MIN and gap_last >= OVERFIT_MIN_FINAL_GAP
+        if not (widened or t["memorized"]):
+            return []
+    elif scored:
+        # different metrics (training accuracy, validation ROC): compare their changes since the best epoch
+        if not (train_score[s_last] - train_score[best] >= GAP_WIDENING_MIN
+                and val_score[best] - val_score[s_last] > VAL_ACC_DROP_TOLERANCE) and not t["memorized"]:
+            return []
+    elif t["val_key"] is None and best_l is not None:
+        if (h.val_loss[last] - loss[last]) <= (h.val_loss[best] - loss[best]):
+            return []
+    else:
+        return []
+    val_name = t["val_key"] or "val score"
+    pieces = []
+    if t["loss_turn"] or t["memorized"]:
+        pieces.append(f"val_loss reached its minimum {h.val_loss[best_l]:.4g} at epoch {printed_index(h, best_l)} and "
+                      f"ended {t['loss_rise']:+.1%} from it ({h.val_loss[last]:.4g}) {last - best_l} epochs later")
+    if t["score_turn"]:
+        pieces.append(f"{val_name} peaked at {val_score[best_a]:.4f} at epoch {printed_index(h, best_a)} and fell to "
+                      f"{val_score[s_last]:.4f}")
+    gap_txt = f"; the accuracy gap widened from {gap_best:.2f} to {gap_last:.2f}" if gap_best is not None else ""
+    if t["memorized"]:
+        gap_txt += f"; val_loss is {h.val_loss[last] / loss[last]:.0f}x the training loss"
+    stop_epoch = printed_index(h, best)
+    return [overfitting.finding(
+        Severity.WARNING,
+        "; ".join(pieces) + f", while training loss kept falling ({loss[best]:.4g} -> {loss[last]:.4g})" + gap_txt + ".",
+        evidence={
+            "early_stopping_epoch": stop_epoch,
+            "best_val_loss_epoch": printed_index(h, best_l) if best_l is not None else None,
+            "best_val_loss": rounded(h.val_loss[best_l]) if best_l is not None else None,
+            "val_score": val_name,
+            "best_val_acc_epoch": printed_index(h, best_a) if best_a is not None else None,
+            "best_val_acc": rounded(val_score[best_a]) if best_a is not None else None,
+            "last_val_loss": rounded(h.val_loss[last]) if best_l is not None else None,
+            "val_loss_rise": rounded(t["loss_rise"]),
+            "train_loss_at_best": rounded(loss[best]), "train_loss_last": rounded(loss[last]),
+            "gap_at_best": rounded(gap_best) if gap_best is not None else None,
+            "gap_measured_with": "inference-mode training accuracy" if use_inference else "logged accuracy",
+            "gap_last": rounded(gap_last) if gap_last is not None else None,
+            "memorization_loss_ratio": rounded(h.val_loss[last] / loss[last], 1) if t["memorized"] else None,
+            "epochs": h.epochs, "patience": OVERFIT_PATIENCE,
+        },
+        fix=Fix(f"Stop at epoch {stop_epoch} (EarlyStopping) and regularize: augmentation, dropout, weight decay",
+                'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)'),
+        explanation=(
+            f"Early stopping on validation would have kept epoch {stop_epoch}. After it the model keeps improving "
+            "on training data and gets worse on validation data: the signature of overfitting."
+        ),
+        split="val",
+    )]
+
+
+def _val_never_above_chance(h, k: int) -> bool:
+    vals = [v for v in h.val_acc if finite(v)]
+    return bool(vals) and max(vals) <= 1.0 / k
+
+
+def _val_loss_pinned(h) -> bool:
+    vl = h.val_loss
+    return len(vl) >= 2 and all(finite(v) for v in vl) and pinned_at_chance(vl, None, h.val_acc) is not None
+
+
+@register("FIT003", "val-better-than-train", requires=("history",), cause="regularization-gap")
+def val_better_than_train(inputs: Inputs) -> list[Finding]:
+    """Validation beats training in the later epochs, with lower loss too: dropout/augmentation at work.
+
+    ## What it does
+    Fires (info) when, in each of the later half of the epochs (at least 2),
+    validation accuracy exceeds training accuracy by `VAL_ABOVE_TRAIN_MARGIN`
+    and validation loss is below training loss. A log without training
+    accuracy (custom loops) needs validation loss at least
+    `VAL_LOSS_BELOW_TRAIN_FRACTION` (10%) below the training loss instead.
+
+    ## Why is this bad?
+    It is usually not: Keras measures training metrics in training mode, with
+    dropout active and augmented images, averaged over an epoch in which the
+    model improved; validation runs in inference mode at the end of the epoch.
+    It is reported so that a "val is better than train" surprise is not
+    mistaken for a bug, and so that the real gap is measured in inference mode
+    (`model.evaluate(x_train_sample, y_train_sample)`).
+
+    ## Example
+    ```
+    Epoch 6/6 ... accuracy: 0.6012 - loss: 1.1403 - val_accuracy: 0.6634 - val_loss: 0.9731
+    ```
+
+    ## Use instead
+    Nothing to fix. To compare like with like, evaluate a training subset
+    with `model.evaluate` after training.
+    """
+    h = inputs.history
+    if h.acc:
+        rows = aligned(h.acc, h.val_acc, h.loss, h.val_loss)
+        ok = lambda a, va, lo, vl: va - a > VAL_ABOVE_TRAIN_MARGIN and vl < lo  # noqa: E731
+    else:  # no training accuracy logged (custom loops): the losses alone
+        rows = [(i, (math.nan, math.nan, lo, vl)) for i, (lo, vl) in aligned(h.loss, h.val_loss)]
+        ok = lambda a, va, lo, vl: vl <= (1 - VAL_LOSS_BELOW_TRAIN_FRACTION) * lo  # noqa: E731
+    if len(rows) < 2:
+        return []
+    later = rows[len(rows) // 2:]
+    if len(later) < 2:
+        later = rows[-2:]
+    if not all(ok(*v) for _, v in later):
+        return []
+    _, (a, va, lo, vl) = later[-1]
+    ev = {"epochs_checked": [printed_index(h, i) for i, _ in later], "acc_last": rounded(a) if h.acc else None,
+          "val_acc_last": rounded(va) if h.acc else None, "loss_last": rounded(lo), "val_loss_last": rounded(vl),
+          "margin": VAL_ABOVE_TRAIN_MARGIN if h.acc else VAL_LOSS_BELOW_TRAIN_FRACTION}
+    if h.train_accuracy_inference_mode:
+        ev["train_accuracy_inference_mode"] = [rounded(x) for x in h.train_accuracy_inference_mode]
+    what = f"val accuracy {va:.4f} vs {a:.4f}, val loss" if h.acc else "val loss"
+    return [val_better_than_train.finding(
+        Severity.INFO,
+        f"Validation beats training in the last {len(later)} epochs: {what} {vl:.4g} vs {lo:.4g}.",
+        evidence=ev,
+        fix=Fix("Nothing to fix; compare in inference mode with model.evaluate on a training subset"),
+        explanation="Training metrics are measured with dropout and augmentation active and averaged over the "
+                    "epoch; validation runs in inference mode. This gap is benign.",
+    )]
+
+
+@register("FIT004", "unstable-loss", requires=("history",), cause="unstable-training")
+def unstable_loss(inputs: Inputs) -> list[Finding]:
+    """Training loss oscillates, diverges or climbs for epochs; or accuracy collapses to chance.
+
+    ## What it does
+    Fires on any of:
+    - `OSCILLATION_JUMPS` (2) epochs whose training loss rose more than
+      `LOSS_JUMP` (10%) over the previous epoch and by more than
+      `LOSS_JUMP_SCALE` (5%) of the largest loss so far (late wobbles of a
+      tiny loss, 0.11 -> 0.16 after starting at 2.2, are not jumps);
+    - divergence: the last training loss `DIVERGENCE_RATIO` (1.5) times its minimum;
+    - a sustained climb: the loss rose in each of the last `RISE_EPOCHS` (3)
+      epochs and ended above its minimum by `SUSTAINED_RISE` (5%) of the
+      largest loss;
+    - a collapse: training accuracy rose `COLLAPSE_FROM_ABOVE_CHANCE` above
+      chance, then ended back in the chance band.
+
+    ## Why is this bad?
+    The epoch-average training loss of a well-tuned run falls almost
+    monotonically. Jumps mean optimizer steps overshoot; a loss that climbs
+    epoch after epoch (Keras' cifar10_cnn with RMSprop(1e-3): 1.09 at epoch 4,
+    1.24 at epoch 9) or a collapse to chance means the steps are too large for
+    where the weights are now: a learning rate too high for the batch size, no
+    normalization, or exploding gradients. The validation numbers of such a
+    run reflect where the oscillation stopped, not what the model can learn.
+    Overfitting is different: there the training loss keeps falling, so when
+    FIT001 finds overfitting, spikes of a loss that still ends lower (a
+    memorizing model's occasional bad batches) do not count as oscillation.
+
+    ## Example
+    ```
+    loss: 1.91 -> 1.62 -> 2.05 -> 1.70 -> 2.31
+    ```
+
+    ## Use instead
+    ```python
+    optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)
+    ```
+    or a `ReduceLROnPlateau` callback; normalize inputs.
+    """
+    h = inputs.history
+    loss = [v for v in h.loss if finite(v)]
+    if len(loss) < MIN_EPOCHS_FOR_CURVES or len(loss) != len(h.loss):
+        return []  # non-finite values: LOG003
+    jumps = [printed_index(h, i) for i in range(1, len(loss))
+             if loss[i - 1] > 0 and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
+             and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(loss[:i])]
+    lo = min(loss)
+    at = loss.index(lo)
+    diverging = lo > 0 and loss[-1] >= DIVERGENCE_RATIO * lo and at < len(loss) - 1
+    tail = loss[-(RISE_EPOCHS + 1):]
+    climbing = (len(loss) > RISE_EPOCHS and all(b > a for a, b in zip(tail, tail[1:]))
+                and lo > 0 and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss)))
+    collapse = _accuracy_collapse(inputs)
+    if len(jumps) < OSCILLATION_JUMPS and not diverging and not climbing and collapse is None:
+        return []
+    if not (diverging or climbing or collapse) and overfitting(inputs):
+        # spikes along a training loss that keeps falling while validation turned: the run's story is
+        # overfitting (FIT001 already required training to end lower than at the best validation epoch)
+        return []
+    if diverging:
+        what = "diverges"
+    elif climbing:
+        what = f"has climbed for {RISE_EPOCHS} epochs in a row"
+    elif collapse is not None:
+        what = f"is unstable: training accuracy rose to {collapse[0]:.3f} and collapsed to {collapse[1]:.3f} (chance)"
+    else:
+        what = "oscillates"
+    return [unstable_loss.finding(
+        Severity.WARNING,
+        f"Training {'' if collapse is not None and what.startswith('is unstable') else 'loss '}{what}: "
+        f"minimum {lo:.4g} at epoch {printed_index(h, at)}, last {loss[-1]:.4g}"
+        + (f"; rises of more than {LOSS_JUMP:.0%} at epochs {jumps}" if jumps else "") + ".",
+        evidence={"loss": [rounded(v) for v in loss], "jump_epochs": jumps, "min_loss": rounded(lo),
+                  "min_epoch": printed_index(h, at), "last_loss": rounded(loss[-1]), "diverging": diverging,
+                  "climbing": climbing, "accuracy_collapse": [rounded(v) for v in collapse] if collapse else None,
+                  "jump": LOSS_JUMP, "jump_scale": LOSS_JUMP_SCALE, "divergence_ratio": DIVERGENCE_RATIO,
+                  "rise_epochs": RISE_EPOCHS, "sustained_rise": SUSTAINED_RISE},
+        fix=Fix("Lower the learning rate (e.g. 10x) and clip gradients",
+                "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)"),
+        explanation="The epoch-average training loss of a stable run falls almost monotonically; rises and "
+                    "collapses mean the optimizer overshoots. This is not overfitting, where the training loss "
+                    "keeps falling.",
+        split="train",
+    )]
+
+
+def _accuracy_collapse(inputs: Inputs) -> tuple[float, float] | None:
+    """(peak, last) training accuracy when it rose well above chance and fell back into the chance band."""
+    acc = [a for a in inputs.history.acc if finite(a)]
+    if len(acc) < MIN_EPOCHS_FOR_CURVES:
+        return None
+    k = inputs.num_classes or ASSUMED_CLASSES
+    peak = max(acc)
+    if peak >= 1.0 / k + COLLAPSE_FROM_ABOVE_CHANCE and abs(acc[-1] - 1.0 / k) <= chance_accuracy_band(k):
+        return peak, acc[-1]
+    return None

@@ -1,0 +1,251 @@
+"""FIT: how training progresses: underfitting, an oscillating validation loss, slow learning
+(FIT002, FIT005, FIT006).
+
+See `cifar_doctor.checks.fit` for the family.
+"""
+
+
+from __future__ import annotations
+
+import math
+
+from ...findings import Finding, Fix, Severity, rounded
+from ...inputs import Inputs
+from ...measure.history import (
+    CHANCE_LOSS_TOLERANCE,
+    MIN_EPOCHS_FOR_CURVES,
+    chance_k,
+    finite,
+    log_classes,
+    printed_index,
+)
+from ...registry import register
+
+#: Training accuracy below this after a plateau is underfitting on CIFAR-10:
+#: a small CNN passes 0.6 within 5 epochs; for more than 20 classes the
+#: threshold is `UNDERFIT_TRAIN_ACCURACY_MANY_CLASSES`.
+UNDERFIT_TRAIN_ACCURACY = 0.5
+
+
+UNDERFIT_TRAIN_ACCURACY_MANY_CLASSES = 0.3
+
+
+#: Plateau: training accuracy gained less than `PLATEAU_GAIN` over the last
+#: `PLATEAU_WINDOW` epochs.
+PLATEAU_WINDOW = 3
+
+
+PLATEAU_GAIN = 0.01
+
+
+#: Validation loss changing by this factor between two epochs is a swing; a
+#: stable run's validation loss moves by a few percent per epoch.
+SWING_FACTOR = 1.5
+
+
+#: This many reversals of direction between swings make validation loss oscillate.
+MIN_SWINGS = 3
+
+
+#: Training loss still above this fraction of ln K after several epochs is slow
+#: learning: a usable learning rate brings a small CNN on CIFAR-10 to about
+#: 0.65 ln K within three epochs of 4,000 images.
+SLOW_LOSS_FRACTION = 0.8
+
+
+#: ... provided the run can have taken at least this many optimizer steps (the
+#: progress bar's total times the epochs, an upper bound): 40 steps a epoch
+#: for 4 epochs on 2,000 images leave a healthy model at 0.85 ln K, while 1,000
+#: Adam steps at 1e-3 take a small CNN far below 0.8 ln K.
+SLOW_MIN_STEPS = 1000
+
+
+@register("FIT002", "underfitting", requires=("history",), cause="underfitting")
+def underfitting(inputs: Inputs) -> list[Finding]:
+    """Training accuracy is low and has stopped improving.
+
+    ## What it does
+    Fires (warning) when the last training accuracy is below
+    `UNDERFIT_TRAIN_ACCURACY` (0.5; 0.3 for more than 20 classes) and gained
+    less than `PLATEAU_GAIN` over the last `PLATEAU_WINDOW` epochs. When it is
+    low but still rising, it only advises (info) to train longer.
+
+    ## Why is this bad?
+    A model that cannot fit its training data will not do better on
+    validation data; regularizing it further (a common reaction to a
+    train/val gap) makes it worse. Too little capacity, too much dropout or
+    weight decay, or a learning rate too low for the schedule.
+
+    ## Example
+    ```
+    Epoch 8/10 ... accuracy: 0.3812 ...
+    Epoch 10/10 ... accuracy: 0.3849 ...
+    ```
+
+    ## Use instead
+    Add capacity (filters, layers), reduce dropout/weight decay, raise the
+    learning rate, or train longer.
+    """
+    h = inputs.history
+    acc = [a for a in h.acc if finite(a)]
+    if len(acc) < MIN_EPOCHS_FOR_CURVES:
+        return []
+    k = inputs.num_classes
+    if h.loss and finite(h.loss[-1]) and chance_k(h.loss[-1], acc[-1], k):
+        return []  # at chance: loss-at-chance says it better
+    low = UNDERFIT_TRAIN_ACCURACY_MANY_CLASSES if k and k > 20 else UNDERFIT_TRAIN_ACCURACY
+    if acc[-1] >= low:
+        return []
+    window = min(PLATEAU_WINDOW, len(acc) - 1)
+    gain = acc[-1] - acc[-1 - window]
+    ev = {"train_acc_last": rounded(acc[-1]), "gain_last_epochs": rounded(gain), "window": window, "threshold": low,
+          "epochs": len(acc)}
+    if gain < PLATEAU_GAIN:
+        return [underfitting.finding(
+            Severity.WARNING,
+            f"Training accuracy is {acc[-1]:.4f} and gained {gain:+.4f} over the last {window} epochs: a plateau "
+            f"below {low}.",
+            evidence=ev,
+            fix=Fix("Give the model more capacity or less regularization, or raise the learning rate"),
+            explanation="A model that cannot fit the training data will not generalize better; more regularization "
+                        "would widen the problem, not fix it.",
+            split="train",
+        )]
+    return [underfitting.finding(
+        Severity.INFO,
+        f"Training accuracy is {acc[-1]:.4f} and still rising ({gain:+.4f} over the last {window} epochs): train longer "
+        "before judging the gap.",
+        evidence=ev,
+        fix=Fix("Train for more epochs"),
+        explanation="The model is still learning; the curves do not show a plateau yet.",
+        split="train",
+        cause=None,
+    )]
+
+
+@register("FIT005", "oscillating-val-loss", requires=("history",), cause="unstable-training")
+def oscillating_val_loss(inputs: Inputs) -> list[Finding]:
+    """Validation loss swings up and down by large factors from epoch to epoch.
+
+    ## What it does
+    Counts epochs where `val_loss` changed by a factor of at least
+    `SWING_FACTOR` (1.5) from the previous epoch in the opposite direction of
+    the previous such swing, and fires at `MIN_SWINGS` (3) reversals.
+
+    ## Why is this bad?
+    Validation loss is measured on fixed data with the weights of the end of
+    each epoch; it moves smoothly when training is stable, whether the model
+    is improving or overfitting. Swings by half or more, back and forth, mean
+    the weights jump from one side of the loss valley to the other between
+    epochs: the learning rate is too high (or the batch size too small for
+    it). Motivated by the binary image classifier thread whose val_loss went
+    3.29, 0.92, 1.43, 1.85, 0.58, 2.30, 0.17, 1.52, 0.14, 2.81.
+
+    ## Example
+    ```
+    epoch [6]: training loss: 0.52 - acc: 0.79 - val_loss: 2.30 - val_acc: 0.50
+    epoch [7]: training loss: 0.38 - acc: 0.85 - val_loss: 0.17 - val_acc: 0.86
+    epoch [8]: training loss: 0.32 - acc: 0.88 - val_loss: 1.52 - val_acc: 0.60
+    ```
+
+    ## Use instead
+    ```python
+    optimizer = keras.optimizers.Adam(learning_rate=1e-4)
+    callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)]
+    ```
+    """
+    h = inputs.history
+    vl = h.val_loss
+    if len(vl) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) and v > 0 for v in vl):
+        return []
+    swings: list[int] = []
+    direction = 0
+    for i in range(1, len(vl)):
+        ratio = vl[i] / vl[i - 1]
+        step = 1 if ratio >= SWING_FACTOR else (-1 if ratio <= 1 / SWING_FACTOR else 0)
+        if step and step != direction:
+            if direction:
+                swings.append(printed_index(h, i))
+            direction = step
+    if len(swings) < MIN_SWINGS:
+        return []
+    return [oscillating_val_loss.finding(
+        Severity.WARNING,
+        f"Validation loss swings by {SWING_FACTOR}x or more, reversing direction {len(swings)} times "
+        f"(epochs {swings}); it ranges {min(vl):.4g}-{max(vl):.4g}.",
+        evidence={"val_loss": [rounded(v) for v in vl], "reversal_epochs": swings, "swing_factor": SWING_FACTOR,
+                  "min_swings": MIN_SWINGS},
+        fix=Fix("Lower the learning rate (e.g. 10x) or reduce it on plateau",
+                "optimizer = keras.optimizers.Adam(learning_rate=1e-4)\n"
+                'keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)'),
+        explanation="Validation loss on fixed data moves smoothly when training is stable, improving or "
+                    "overfitting alike; back-and-forth swings mean the weights jump across the loss valley "
+                    "between epochs: the learning rate is too high.",
+        split="val",
+    )]
+
+
+@register("FIT006", "slow-learning", requires=("history",), cause="underfitting")
+def slow_learning(inputs: Inputs) -> list[Finding]:
+    """The training loss has barely moved below ln K after several epochs.
+
+    ## What it does
+    With K known or read off the first epoch (a first-epoch loss within 5% of
+    ln K), fires when, after at least `MIN_EPOCHS_FOR_CURVES` epochs and at
+    least `SLOW_MIN_STEPS` possible optimizer steps (a Keras console log's
+    progress-bar total x epochs), the training loss is still above
+    `SLOW_LOSS_FRACTION` (0.8) x ln K while below chance level (it is
+    falling, just slowly; a loss stuck at ln K is LOG002).
+
+    ## Why is this bad?
+    A small CNN at a usable learning rate takes the loss far below ln K within
+    an epoch or two (CIFAR-10: about 0.65 ln K after three epochs of 4,000
+    images). Still at 80% of the uniform guess after several full epochs,
+    the model is barely learning: a learning rate far too low for the
+    optimizer (tf.keras' Adadelta defaults to 0.001 where Keras 2 used 1.0),
+    too much regularization, or vanishing gradients. Its validation numbers
+    say little about generalization yet. Motivated by the tf.keras MNIST
+    thread: loss 2.28 -> 1.98 over four epochs of 60,000 images.
+
+    ## Example
+    ```
+    Epoch 4/12
+    60000/60000 [====] - 5s 88us/sample - loss: 1.9826 - accuracy: 0.4569 - val_loss: 1.8593 - val_accuracy: 0.6505
+    ```
+
+    ## Use instead
+    ```python
+    optimizer = keras.optimizers.Adam()                        # learning_rate=1e-3
+    optimizer = keras.optimizers.Adadelta(learning_rate=1.0)   # Keras 2's default
+    ```
+    """
+    h = inputs.history
+    loss = [v for v in h.loss if finite(v)]
+    if len(loss) < MIN_EPOCHS_FOR_CURVES or len(loss) != len(h.loss):
+        return []
+    k, source = log_classes(inputs)
+    bar_total = getattr(h, "bar_total", None)
+    if k is None or not bar_total or bar_total * len(loss) < SLOW_MIN_STEPS:
+        return []  # too few (or an unknown number of) optimizer steps to call the pace slow
+    ln_k = math.log(k)
+    frac = loss[-1] / ln_k
+    if not (SLOW_LOSS_FRACTION <= frac < 1 - CHANCE_LOSS_TOLERANCE) or not loss[-1] < loss[0]:
+        return []
+    acc = [a for a in h.acc if finite(a)]
+    acc_txt = f" (accuracy {acc[-1]:.4f})" if acc else ""
+    return [slow_learning.finding(
+        Severity.WARNING,
+        f"After {len(loss)} epochs the training loss is {loss[-1]:.4g}{acc_txt}, still {frac:.0%} of ln {k} = "
+        f"{ln_k:.4f} (it started at {loss[0]:.4g}).",
+        evidence={"classes": k, "classes_source": source, "ln_k": rounded(ln_k), "loss": [rounded(v) for v in loss],
+                  "fraction_of_ln_k": rounded(frac), "threshold": SLOW_LOSS_FRACTION, "epochs": len(loss)},
+        fix=Fix("Raise the learning rate (Adam's default 1e-3; Adadelta 1.0) or reduce regularization",
+                "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
+        explanation=(
+            f"ln {k} is the loss of a uniform guess; after {len(loss)} epochs this model has covered only "
+            f"{1 - frac:.0%} of the way from it, where a usable learning rate gets most of the way within an "
+            "epoch or two. The model is barely learning (learning rate too low, too much regularization), so "
+            "the gap between training and validation says nothing about generalization yet."
+        ),
+        split="train",
+    )]

@@ -1,0 +1,521 @@
+"""LOG: losses and accuracies at (or below) chance level, ln K and 1/K.
+
+See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...findings import Finding, Fix, Severity, rounded
+from ...inputs import Inputs
+from ...measure.history import (
+    ASSUMED_CLASSES,
+    CHANCE_LOSS_TOLERANCE,
+    KERAS2_LOSS_CEILING,
+    MIN_EPOCHS_FOR_CURVES,
+    NO_LEARNING_ACCURACY_MARGIN,
+    UNIFORM_EVAL_TOLERANCE,
+    aligned,
+    chance_accuracy_band,
+    chance_k,
+    finite,
+    log_classes,
+    per_error_cost,
+    pinned_at_chance,
+    val_at_chance,
+)
+from ...registry import register
+from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
+
+
+# --- LOG002 -----------------------------------------------------------------------
+@register("LOG002", "loss-at-chance", requires=("history",), cause="not-learning")
+def loss_at_chance(inputs: Inputs) -> list[Finding]:
+    """Training loss stays at ln K and accuracy at 1/K: the network learns nothing.
+
+    ## What it does
+    Looks at the last epochs (at least `CHANCE_MIN_EPOCHS`). Fires when the
+    training loss is within `CHANCE_LOSS_TOLERANCE` (5%) of ln K and the
+    training accuracy within a few points of 1/K in every one of them. K is
+    `--classes`, what the log tells, or else the common class count (2, 10,
+    100, 1000) that fits both numbers.
+
+    ## Why is this bad?
+    ln K is the loss of a model that gives every class probability 1/K. Staying
+    there for epochs means no gradient reaches the weights usefully: a learning
+    rate far too high or too low, dead ReLUs from unnormalized inputs, labels
+    shuffled independently of the images, or a frozen model.
+
+    ## Example
+    ```
+    Epoch 3/3
+    1563/1563 - 12s - loss: 2.3026 - accuracy: 0.0998
+    ```
+
+    ## Use instead
+    Normalize the inputs (`x / 255.0`), use Adam with its default learning rate
+    (1e-3), check that `y_train[i]` belongs to `x_train[i]`, and that the layers
+    are trainable.
+    """
+    h = inputs.history
+    known = inputs.num_classes
+    loss = h.loss
+    acc = h.acc
+    n = len(loss)
+    if n < CHANCE_MIN_EPOCHS:
+        return []
+    tail = list(range(max(0, n - MIN_EPOCHS_FOR_CURVES), n))
+    ks = set()
+    for i in tail:
+        if not finite(loss[i]):
+            return []
+        a = acc[i] if i < len(acc) and finite(acc[i]) else None
+        k = chance_k(loss[i], a, known)
+        if k is None:
+            return []
+        ks.add(k)
+    if len(ks) != 1:
+        return []
+    k = ks.pop()
+    last_acc = acc[-1] if acc and finite(acc[-1]) else None
+    acc_txt = f" and accuracy {last_acc:.4f} (1/K = {1 / k:.4f})" if last_acc is not None else ""
+    return [loss_at_chance.finding(
+        Severity.ERROR,
+        f"Training loss stays at {loss[-1]:.4f} ≈ ln {k} = {math.log(k):.4f}{acc_txt} for the last "
+        f"{len(tail)} epochs.",
+        evidence={
+            "classes": k, "classes_source": "given" if known else "fitted to loss and accuracy",
+            "ln_k": rounded(math.log(k)), "loss_tail": [rounded(loss[i]) for i in tail],
+            "acc_tail": [rounded(acc[i]) for i in tail if i < len(acc)],
+            "tolerance": CHANCE_LOSS_TOLERANCE,
+        },
+        fix=Fix("Make the network learn: normalize inputs, use a sane learning rate, check the label order",
+                'x_train = x_train.astype("float32") / 255.0\n'
+                "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
+        explanation=(
+            f"A {k}-class model that predicts 1/{k} for every class has loss ln {k} = {math.log(k):.4f}; a model "
+            "that learned anything drops below it within an epoch. The training curve is flat at chance, so the "
+            "validation numbers say nothing about generalization yet."
+        ),
+        split="train",
+    )]
+
+
+#: For `val-accuracy-at-chance`, training accuracy must have risen this far
+#: above chance: a model that learned nothing is `loss-at-chance` instead.
+TRAIN_ABOVE_CHANCE = 0.15
+
+
+#: Validation accuracies within this of each other count as the same printed value.
+CONSTANT_ACCURACY_SPREAD = 1e-4
+
+
+#: The same validation accuracy in this many consecutive epochs, while the weights
+#: change, is a model giving every validation image the same answer (the accuracy
+#: is then that class's share of the validation set: 0.112, 0.112, 0.112, 0.112,
+#: 0.112, 0.085, 0.085 for test images divided by 255 twice). Predictions that
+#: wander near chance repeat a value on 1,000 images with probability ~0.03 per
+#: pair of epochs, three times in a row ~0.001.
+CONSTANT_ACCURACY_RUN = 3
+
+
+# --- LOG004 -----------------------------------------------------------------------
+@register("LOG004", "val-accuracy-at-chance", requires=("history",), cause="eval-labels-misaligned")
+def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
+    """Validation accuracy stays at 1/K while training accuracy rises.
+
+    ## What it does
+    Fires when every epoch's validation accuracy lies within a few points of
+    1/K (K from `--classes`, the log or the model) while training accuracy has
+    risen at least `TRAIN_ABOVE_CHANCE` above chance, over at least
+    `CHANCE_MIN_EPOCHS` epochs. With K unknown it assumes CIFAR-10's 10 classes
+    and reports a warning instead of an error. When each validation error
+    costs at least `SATURATED_COST` nats (and `SATURATION_TRAIN_RATIO` times a
+    training error), the softmax is saturated on validation inputs only: it
+    then supports `eval-input-scale-mismatch` (misaligned labels cost a few
+    nats per error, about 3 in the shuffled-labels fixtures). When the
+    validation accuracy repeats the same value in `CONSTANT_ACCURACY_RUN` (3)
+    consecutive epochs, the model answers one class for every validation
+    image: that supports `eval-distribution-shift` (validation inputs without
+    signal for the network, inference-mode BatchNorm statistics that do not fit).
+
+    ## Why is this bad?
+    Overfitting lowers validation accuracy gradually, from a peak well above
+    chance. Accuracy pinned at chance from the first epoch means the model's
+    predictions have nothing to do with the validation labels: the labels are
+    not in the images' order (shuffled separately, sorted differently, another
+    split's labels), or the validation inputs are so far off (divided by 255
+    twice, wrong channel order) that every image looks alike.
+
+    ## Example
+    ```
+    Epoch 5/5
+    1563/1563 - 9s - accuracy: 0.7012 - loss: 0.8520 - val_accuracy: 0.1004 - val_loss: 4.1123
+    ```
+
+    ## Use instead
+    Shuffle images and labels together (`idx = rng.permutation(n); x, y = x[idx], y[idx]`)
+    and preprocess validation images exactly like training images.
+    """
+    h = inputs.history
+    known = inputs.num_classes
+    k = known or ASSUMED_CLASSES
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < CHANCE_MIN_EPOCHS or not val_at_chance(h, k):
+        return []
+    band = chance_accuracy_band(k)
+    vals = [va for _, (_, va) in rows]
+    last_acc = rows[-1][1][0]
+    if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
+        return []
+    sev = Severity.ERROR if known else Severity.WARNING
+    assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
+    message = (f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f} ≈ 1/{k}{assumed} over {len(vals)} "
+               f"epochs while training accuracy reaches {last_acc:.4f}.")
+    evidence = {"classes": k, "classes_assumed": not known, "chance": rounded(1.0 / k), "band": band,
+                "val_acc": [rounded(v) for v in vals], "train_acc_last": rounded(last_acc)}
+    costs = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
+    if costs:
+        _, (lo, ac, vl, va) = costs[-1]
+        vcost, tcost = per_error_cost(vl, va), per_error_cost(lo, ac)
+        evidence.update(val_cost_per_error=rounded(vcost, 3), train_cost_per_error=rounded(tcost, 3))
+        if vcost >= SATURATED_COST and vcost >= SATURATION_TRAIN_RATIO * tcost:
+            # misaligned labels cost a few nats per error (the model is unsure on unseen images); a saturated
+            # softmax on validation only is the scale fingerprint of LOG001, at chance (every image one class)
+            return [val_accuracy_at_chance.finding(
+                sev, message + f" Each validation error costs {vcost:.1f} nats against {tcost:.1f} in training.",
+                evidence=evidence, cause="eval-input-scale-mismatch", split="val",
+                fix=Fix("Preprocess validation and test images exactly like the training images",
+                        'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too'),
+                explanation=(
+                    "Validation at chance with a saturated softmax (an error costing ≥ "
+                    f"{SATURATED_COST:.1f} nats gives the true class a probability below 1e-5) while training "
+                    "errors cost a few nats: the network is pushed into one confident answer by validation inputs "
+                    "on another scale than the training inputs (e.g. raw 0-255 test images into a model trained on "
+                    "/255 images with BatchNormalization), not by wrong labels and not by overfitting."
+                ),
+            )]
+    if _longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
+        # the same validation accuracy every epoch while the weights change: one answer for every validation
+        # image. Misaligned labels give an accuracy that wanders around 1/K; a frozen answer is inference-mode
+        # behaviour that differs from training (BatchNorm statistics) or validation inputs that carry no signal.
+        return [val_accuracy_at_chance.finding(
+            sev, message + f" It repeats the same value in {_longest_constant_run(vals)} consecutive epochs.",
+            evidence={**evidence, "constant": True, "longest_constant_run": _longest_constant_run(vals)},
+            cause="eval-distribution-shift", split="val",
+            fix=Fix("Evaluate the training images in inference mode and compare validation inputs with training inputs",
+                    "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
+                    "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())"),
+            explanation=(
+                "A validation accuracy that does not move while the weights change means the model gives every "
+                "validation image the same answer. Misaligned labels would leave accuracy wandering around chance; "
+                "a frozen answer comes from inference mode behaving unlike training (BatchNormalization moving "
+                "statistics that do not fit the data, e.g. a frozen pretrained BatchNorm) or from validation "
+                "inputs that carry no signal for the network. It is not overfitting."
+            ),
+        )]
+    return [val_accuracy_at_chance.finding(
+        sev,
+        message,
+        evidence=evidence,
+        fix=Fix("Keep validation labels aligned with their images, and preprocess them like training images",
+                "idx = np.random.default_rng(0).permutation(len(x))\nx, y = x[idx], y[idx]  # never shuffle x and y separately"),
+        explanation=(
+            "Overfitting lowers validation accuracy gradually from a peak above chance; accuracy at chance from the "
+            "first epoch while the model learns the training set means its predictions are unrelated to the "
+            "validation labels: misaligned or wrong labels, or validation inputs so far off that every image "
+            "looks alike (e.g. divided by 255 twice)."
+        ),
+        split="val",
+    )]
+
+
+def _longest_constant_run(vals: list[float]) -> int:
+    """The most consecutive values equal within `CONSTANT_ACCURACY_SPREAD`."""
+    best = run = 1 if vals else 0
+    for a, b in zip(vals, vals[1:]):
+        run = run + 1 if abs(a - b) <= CONSTANT_ACCURACY_SPREAD else 1
+        best = max(best, run)
+    return best
+
+
+#: ... while the last training loss is at most this fraction of ln K: the
+#: model did learn on its training inputs (1.84 for K = 10).
+TRAIN_LEARNED_FRACTION = 0.8
+
+
+@register("LOG007", "eval-loss-at-chance", requires=("history",), cause="eval-input-scale-mismatch")
+def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
+    """Validation loss is pinned at ln K while the training loss falls well below it.
+
+    ## What it does
+    Fires when every epoch's `val_loss` lies within `UNIFORM_EVAL_TOLERANCE`
+    (2%) of ln K, or within `UNIFORM_EVAL_TOLERANCE_AT_CHANCE` (5%) with
+    validation accuracy near chance throughout, over at least
+    `CHANCE_MIN_EPOCHS` epochs, while the last
+    training loss is at most `TRAIN_LEARNED_FRACTION` (0.8) of ln K. K is the
+    known class count, or the common count (2, 10, 100, 1000) whose ln K the
+    validation losses all match.
+
+    ## Why is this bad?
+    ln K is the loss of an output that gives every class probability 1/K. A
+    network that learned its training images (training loss well below ln K)
+    produces that uniform output only when its validation inputs carry no
+    signal for it: images on a far smaller scale than the training images
+    (raw 0-255 training pixels, /255 validation pixels: to the network they
+    look black), blank or constant images, or a broken validation pipeline.
+    Overfitting cannot do it: an overfitted model is confidently wrong, and
+    its validation loss climbs above ln K. Motivated by the re-enacted
+    `trian_images = train_images / 255.0` typo (TensorFlow tutorial model):
+    val_loss 2.301-2.303 for five epochs while the training loss fell to 1.48.
+
+    ## Example
+    ```
+    Epoch 5/5
+    125/125 - 2s - accuracy: 0.4593 - loss: 1.4776 - val_accuracy: 0.1070 - val_loss: 2.3033
+    ```
+
+    ## Use instead
+    ```python
+    x_train = x_train.astype("float32") / 255.0
+    x_test = x_test.astype("float32") / 255.0   # one preprocessing for every split
+    ```
+    """
+    h = inputs.history
+    vl = h.val_loss
+    loss = [v for v in h.loss if finite(v)]
+    if len(vl) < CHANCE_MIN_EPOCHS or not all(finite(v) for v in vl) or not loss:
+        return []
+    known = inputs.num_classes
+    k = pinned_at_chance(vl, known, h.val_acc)
+    if k is None or loss[-1] > TRAIN_LEARNED_FRACTION * math.log(k):
+        return []
+    ln_k = math.log(k)
+    val_acc = [v for v in h.val_acc if finite(v)]
+    acc_txt = f", val accuracy {min(val_acc):.3f}-{max(val_acc):.3f}" if val_acc else ""
+    return [eval_loss_at_chance.finding(
+        Severity.ERROR,
+        f"val_loss stays at {min(vl):.4f}-{max(vl):.4f} ≈ ln {k} = {ln_k:.4f} over {len(vl)} epochs{acc_txt}, "
+        f"while the training loss falls to {loss[-1]:.4g}.",
+        evidence={"classes": k, "classes_source": "given" if known else "fitted to val_loss",
+                  "ln_k": rounded(ln_k), "val_loss": [rounded(v) for v in vl], "train_loss_last": rounded(loss[-1]),
+                  "val_acc": [rounded(v) for v in val_acc], "tolerance": UNIFORM_EVAL_TOLERANCE,
+                  "train_learned_fraction": TRAIN_LEARNED_FRACTION},
+        fix=Fix("Preprocess validation and test images exactly like the training images",
+                "x_train = x_train.astype(\"float32\") / 255.0\n"
+                "x_test = x_test.astype(\"float32\") / 255.0  # the same for every split"),
+        explanation=(
+            f"A validation loss of ln {k} is an output that gives each class 1/{k}: the network sees no signal in "
+            "the validation inputs although it learned its training inputs. That happens when the validation "
+            "images are on a far smaller scale than the training images (e.g. training on raw 0-255 pixels, "
+            "validating on /255 pixels that look black to it) or are blank; overfitting would make the model "
+            "confidently wrong and push val_loss above ln K instead."
+        ),
+        split="val",
+    )]
+
+
+# --- LOG008 -----------------------------------------------------------------------
+#: Training loss above (1 + this) x ln K after the first epoch: worse than the
+#: uniform guess that a correctly wired softmax reaches by zeroing its last layer.
+ABOVE_CHANCE_MARGIN = 0.10
+
+
+#: ... and the loss not trending down: it fell by less than this fraction from
+#: the second epoch to the last (a slow but healthy many-class run falls faster).
+NO_PROGRESS_DROP = 0.10
+
+
+@register("LOG008", "loss-above-chance", requires=("history",), cause="output-loss-mismatch")
+def loss_above_chance(inputs: Inputs) -> list[Finding]:
+    """The training loss stays above ln K with accuracy near chance: the loss cannot reach a uniform guess.
+
+    ## What it does
+    Looks at every epoch after the first (at least two). Fires when the
+    training loss stays above (1 + `ABOVE_CHANCE_MARGIN`) x ln K, training
+    accuracy stays below 1/K + `NO_LEARNING_ACCURACY_MARGIN`, and the loss
+    fell by less than `NO_PROGRESS_DROP` (10%) over those epochs. K is the
+    known class count or the one the first epoch's loss fits; otherwise 10 is
+    assumed and the finding is a warning. When each training error costs at
+    least `SATURATED_COST` nats (loss / (1 - accuracy)), the softmax is
+    saturated on the training inputs themselves (raw 0-255 pixels, blown-up
+    weights): that is reported as `not-learning` instead. When K is unknown
+    and the model is learning (accuracy rising, loss falling) with every loss
+    above ln 10, it cannot tell a broken output (K = 10) from an ordinary
+    100-class start, and says so (`insufficient-evidence`); with K known, a
+    learning model's loss falling from far above ln K can be a rough start
+    over a few optimizer steps, and the check stays silent (MDL001 reads the
+    output layer when the model is given).
+
+    ## Why is this bad?
+    ln K is what a softmax classifier scores by predicting 1/K for every
+    class, and gradient descent reaches it within a few hundred steps by
+    shrinking the last layer. A loss that stays above it means the gradient
+    path from the loss to the output is broken: logits (a linear or ReLU
+    output) fed to a cross-entropy with `from_logits=False`, which clips
+    negative outputs to 1e-7 (16.1 nats) and gives them no gradient, or
+    another output activation the loss does not expect. Motivated by the
+    re-enacted `Dense(10)` + `sparse_categorical_crossentropy` case (loss
+    3.4-4.5 against ln 10 = 2.30, accuracy 0.10-0.18 for five epochs).
+
+    ## Example
+    ```
+    Epoch 5/5
+    25/25 - 1s - accuracy: 0.1841 - loss: 3.4144 - val_accuracy: 0.0887 - val_loss: 3.4288
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(10, activation="softmax")(x)       # probabilities for the default loss
+    # or keep Dense(10) and say so:
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), ...)
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.acc)
+    later = [(i, lo, ac) for i, (lo, ac) in rows if i > 0]
+    if len(later) < CHANCE_MIN_EPOCHS:
+        return []
+    k, source = log_classes(inputs, trust_log=False)
+    assumed = k is None
+    k = k or ASSUMED_CLASSES
+    ln_k = math.log(k)
+    losses = [lo for _, lo, _ in later]
+    accs = [ac for _, _, ac in later]
+    if min(losses) <= (1 + ABOVE_CHANCE_MARGIN) * ln_k:
+        return []
+    cost = per_error_cost(losses[-1], accs[-1])
+    learning = max(accs) >= 1.0 / k + NO_LEARNING_ACCURACY_MARGIN or losses[-1] < (1 - NO_PROGRESS_DROP) * losses[0]
+    if learning and (cost >= SATURATED_COST or not assumed):
+        # a saturated softmax that still learns is LOG014's; with K known, a loss that falls from far above
+        # ln K may be a rough start (a handful of optimizer steps on a few hundred images) as well as a bad
+        # output: the model checks (MDL001) tell them apart
+        return []
+    if learning:
+        # learning, with every loss above ln 10: broken with 10 classes, ordinary with 100. Say what settles it
+        # rather than call the run healthy.
+        return [loss_above_chance.finding(
+            Severity.INFO,
+            f"The training loss stays above ln 10 = {math.log(10):.3f} ({min(losses):.3f}-{max(losses):.3f}) while "
+            f"accuracy reaches {max(accs):.3f}: with 10 classes the loss cannot even reach a uniform guess (an "
+            "output the loss does not expect); with 100 or more it is an ordinary start. The number of classes "
+            "is not known.",
+            evidence={"classes": None, "ln_10": rounded(math.log(10)), "loss": [rounded(v) for v in losses],
+                      "acc": [rounded(v) for v in accs], "margin": ABOVE_CHANCE_MARGIN},
+            fix=Fix("Pass {classes}, or the model ({model})"),
+            explanation="Whether a loss above ln 10 is a fault depends on the number of classes K: the loss of a "
+                        "uniform guess is ln K.",
+            cause="insufficient-evidence", split="train",
+        )]
+    note = " (assuming 10 classes; pass {classes} if not)" if assumed else ""
+    message = (f"Training loss stays at {min(losses):.3f}-{max(losses):.3f}, above ln {k} = {ln_k:.3f}{note}, with "
+               f"accuracy {min(accs):.3f}-{max(accs):.3f} over epochs {later[0][0] + 1}-{later[-1][0] + 1}.")
+    evidence = {"classes": k, "classes_source": "assumed" if assumed else source, "ln_k": rounded(ln_k),
+                "loss": [rounded(v) for v in losses], "acc": [rounded(v) for v in accs], "cost_per_error": rounded(cost, 3),
+                "saturated_cost_threshold": rounded(SATURATED_COST, 3),
+                "margin": ABOVE_CHANCE_MARGIN, "no_progress_drop": NO_PROGRESS_DROP}
+    severity = Severity.WARNING if assumed else Severity.ERROR
+    if cost >= SATURATED_COST:
+        # every training error costs what a saturated softmax charges: the outputs are confidently wrong
+        # on the training inputs themselves (inputs on a huge scale, weights blown up), not mis-wired
+        return [loss_above_chance.finding(
+            severity, message + f" Each training error costs {cost:.1f} nats: a saturated softmax.",
+            evidence=evidence, cause="not-learning", split="train",
+            fix=Fix("Normalize the inputs and lower the learning rate",
+                    'x_train = x_train.astype("float32") / 255.0\n'
+                    'model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=..., metrics=["accuracy"])'),
+            explanation=(
+                f"Training errors costing {cost:.0f} nats each (Keras 2's clipped ceiling is "
+                f"{KERAS2_LOSS_CEILING:.1f}) mean the softmax is saturated on the training images: logits tens of "
+                "units apart, from inputs on a huge scale (raw 0-255 pixels into an unnormalized network) or "
+                "weights thrown far by too large steps. The network is not learning; there is no generalization "
+                "gap to read yet."
+            ),
+        )]
+    return [loss_above_chance.finding(
+        severity,
+        message,
+        evidence=evidence,
+        fix=Fix("Give the loss what it expects: softmax probabilities, or from_logits=True for a linear output",
+                'outputs = layers.Dense(10, activation="softmax")(x)\n'
+                "# or: loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+        explanation=(
+            f"A {k}-class softmax trained with cross-entropy reaches ln {k} = {ln_k:.2f} just by predicting 1/{k} "
+            "for every class; staying above it, without learning, means the loss is not getting the outputs it "
+            "expects (logits fed to a loss with from_logits=False clip to 1e-7 and pass no gradient). The "
+            "validation numbers of such a run measure the wiring, not generalization."
+        ),
+        split="train",
+    )]
+
+
+# --- LOG010 -----------------------------------------------------------------------
+#: Validation accuracy below this fraction of chance (1/K) in every epoch: the
+#: predictions anti-correlate with the validation labels, which one class
+#: distribution cannot produce (a model that learned nothing still scores 1/K).
+#: At K = 10: below 0.05. The re-enacted unshuffled `validation_split` printed
+#: exactly 0 for five epochs: validation held classes 8 and 9, training never did.
+BELOW_CHANCE_FRACTION = 0.5
+
+
+@register("LOG010", "val-accuracy-below-chance", requires=("history",), cause="eval-distribution-shift")
+def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
+    """Validation accuracy stays far below chance while training accuracy rises.
+
+    ## What it does
+    Fires when every epoch's validation accuracy is below
+    `BELOW_CHANCE_FRACTION` x 1/K (over at least `CHANCE_MIN_EPOCHS` epochs)
+    while training accuracy ends at least `TRAIN_ABOVE_CHANCE` above 1/K.
+    With K unknown, 10 is assumed and the finding is a warning.
+
+    ## Why is this bad?
+    A model scores 1/K on validation data from its training distribution even
+    when it learned nothing. Far below that, its predictions systematically
+    miss: the validation set holds classes the model never saw in training.
+    The classic cause is `validation_split` on data sorted by class (Keras
+    takes the last fraction before shuffling, e.g. only the last classes).
+    Overfitting lowers validation accuracy from a peak above chance, never to 0.
+
+    ## Example
+    ```
+    Epoch 5/5
+    100/100 - 2s - accuracy: 0.4953 - loss: 1.3735 - val_accuracy: 0.0000e+00 - val_loss: 8.6281
+    ```
+
+    ## Use instead
+    ```python
+    idx = np.random.default_rng(0).permutation(len(x_train))
+    x_train, y_train = x_train[idx], y_train[idx]   # shuffle before validation_split
+    model.fit(x_train, y_train, validation_split=0.2)
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < CHANCE_MIN_EPOCHS:
+        return []
+    known = inputs.num_classes
+    k = known or ASSUMED_CLASSES
+    vals = [va for _, (_, va) in rows]
+    last_acc = rows[-1][1][0]
+    if max(vals) >= BELOW_CHANCE_FRACTION / k or last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
+        return []
+    assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
+    return [val_accuracy_below_chance.finding(
+        Severity.ERROR if known else Severity.WARNING,
+        f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f}, below half of chance (1/{k}){assumed}, "
+        f"over {len(vals)} epochs while training accuracy reaches {last_acc:.4f}.",
+        evidence={"classes": k, "classes_assumed": not known, "chance": rounded(1.0 / k),
+                  "threshold": rounded(BELOW_CHANCE_FRACTION / k), "val_acc": [rounded(v) for v in vals],
+                  "train_acc_last": rounded(last_acc)},
+        fix=Fix("Shuffle images and labels together before validation_split, or validate on a stratified split",
+                "idx = np.random.default_rng(0).permutation(len(x))\nx, y = x[idx], y[idx]\n"
+                "model.fit(x, y, validation_split=0.2)"),
+        explanation=(
+            "Accuracy far below chance, every epoch, means the model's predictions never match the validation "
+            "labels: the validation data holds classes (or a class mix) that training did not, typically "
+            "validation_split on class-sorted data. It is not overfitting: that lowers validation accuracy "
+            "from a peak above chance."
+        ),
+        split="val",
+    )]

@@ -1,0 +1,186 @@
+"""LOG: what a logged metric means (binary accuracy on one-hot labels, loss and accuracy that disagree).
+
+See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
+"""
+
+from __future__ import annotations
+
+from ...findings import Finding, Fix, Severity, rounded
+from ...inputs import Inputs
+from ...measure.history import (
+    MIN_EPOCHS_FOR_CURVES,
+    aligned,
+    binary_entropy,
+    classes_from_data,
+)
+from ...registry import register
+
+# --- LOG009 -----------------------------------------------------------------------
+#: The first epoch's accuracy lies within this of 1 - 1/K for an integer K >= 3:
+#: binary accuracy of K one-hot outputs that all predict "no" is exactly
+#: 1 - 1/K (0.9000 for K = 10; the re-enactments print 0.8999 and 0.9000).
+PRIOR_ACCURACY_TOLERANCE = 0.001
+
+
+#: ... and 1 - 1/K must stand apart from its neighbours 1 - 1/(K +- 1) by at
+#: least this many tolerances, else every high accuracy matches some K
+#: (0.9733 is 1 - 1/37 within 0.0003): K up to 21.
+PRIOR_SPACING_FACTOR = 2.0
+
+
+#: ... and its loss within this fraction of H(1/K), the binary cross-entropy of
+#: K outputs that each predict the class prior 1/K (0.325 nats for K = 10).
+PRIOR_LOSS_TOLERANCE = 0.15
+
+
+#: Over the run the accuracy moves less than this: a per-output binary accuracy
+#: barely moves while the model learns (0.8999 -> 0.9078 in five epochs, or
+#: 0.9000 flat), where a categorical accuracy starting at 1 - 1/K (an easy
+#: 10-class task at 0.90 after one epoch) climbs on.
+FLAT_ACCURACY_RANGE = 0.02
+
+
+@register("LOG009", "binary-accuracy-on-one-hot", requires=("history",), cause="label-format-mismatch")
+def binary_accuracy_on_one_hot(inputs: Inputs) -> list[Finding]:
+    """Accuracy sits at 1 - 1/K from the first epoch with a loss of H(1/K): per-output binary accuracy.
+
+    ## What it does
+    Reads the first epoch's validation accuracy and loss (training, when there
+    is no validation). Fires when the accuracy is within
+    `PRIOR_ACCURACY_TOLERANCE` of 1 - 1/K for some K >= 3, the loss within
+    `PRIOR_LOSS_TOLERANCE` of the binary entropy H(1/K), and, over at least
+    `MIN_EPOCHS_FOR_CURVES` epochs, the accuracy moves less than
+    `FLAT_ACCURACY_RANGE`.
+
+    ## Why is this bad?
+    `binary_crossentropy` on K-class one-hot labels scores each of the K
+    outputs as a separate yes/no question, and Keras <= 2.3 then reported
+    `binary_accuracy` as "accuracy": predicting "no" everywhere is already
+    1 - 1/K right (90% for CIFAR-10). The reported accuracy is inflated and
+    says nothing about which class the model picks; the true class accuracy
+    can be 0.4 while the log shows 0.91. Motivated by the re-enacted
+    binary-crossentropy-on-one-hot case (accuracy 0.8999 -> 0.9078, true
+    categorical accuracy 0.42) and the 19-class thread where 0.98 "accuracy"
+    was 0.83.
+
+    ## Example
+    ```
+    Epoch 1/5
+    63/63 - 3s - accuracy: 0.8999 - loss: 0.3614 - val_accuracy: 0.9000 - val_loss: 0.3235
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(10, activation="softmax")(x)
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])  # one-hot labels
+    ```
+    """
+    h = inputs.history
+    acc_s, loss_s, split = (h.val_acc, h.val_loss, "val") if h.val_acc and h.val_loss else (h.acc, h.loss, "train")
+    rows = aligned(loss_s, acc_s)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or rows[0][0] != 0:
+        return []
+    l0, a0 = rows[0][1]
+    if a0 >= 1.0:
+        return []
+    k = round(1.0 / (1.0 - a0))
+    known = classes_from_data(inputs)
+    if k < 3 or (known and known != k) or abs(a0 - (1 - 1.0 / k)) > PRIOR_ACCURACY_TOLERANCE:
+        return []
+    if 1.0 / (k * (k + 1)) < PRIOR_SPACING_FACTOR * PRIOR_ACCURACY_TOLERANCE:
+        return []  # 1 - 1/K and 1 - 1/(K+1) too close: any accuracy this high matches some K
+    prior_loss = binary_entropy(1.0 / k)
+    if abs(l0 - prior_loss) > PRIOR_LOSS_TOLERANCE * prior_loss:
+        return []
+    accs = [a for _, (_, a) in rows]
+    losses = [lo for _, (lo, _) in rows]
+    if max(accs) - min(accs) >= FLAT_ACCURACY_RANGE:
+        return []
+    name = "val_" if split == "val" else ""
+    return [binary_accuracy_on_one_hot.finding(
+        Severity.WARNING,
+        f"{name}accuracy starts at {a0:.4f} ≈ 1 - 1/{k} and stays within {min(accs):.4f}-{max(accs):.4f} while "
+        f"{name}loss falls from {losses[0]:.4f} (H(1/{k}) = {prior_loss:.4f}) to {losses[-1]:.4f}.",
+        evidence={"classes_implied": k, "accuracy_first": rounded(a0), "prior_accuracy": rounded(1 - 1.0 / k),
+                  "loss_first": rounded(l0), "prior_binary_entropy": rounded(prior_loss), "accuracy": [rounded(a) for a in accs],
+                  "loss": [rounded(v) for v in losses], "split": split},
+        fix=Fix("Use softmax with categorical_crossentropy for one-hot single-label classes",
+                'outputs = layers.Dense(10, activation="softmax")(x)\n'
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])'),
+        explanation=(
+            f"{1 - 1.0 / k:.4f} is what {k} yes/no outputs score by answering 'no' to all of them, and "
+            f"{prior_loss:.3f} nats is their binary cross-entropy when each predicts the prior 1/{k}: the run "
+            "scores one-hot labels output by output (binary_crossentropy with binary accuracy). That accuracy "
+            "is inflated and barely moves as the model learns; the class accuracy is far lower."
+        ),
+        split=split,
+    )]
+
+
+# --- LOG012 -----------------------------------------------------------------------
+#: In every epoch (at least `MIN_EPOCHS_FOR_CURVES`), validation loss is at
+#: least this fraction below the training loss ...
+OPPOSITE_LOSS_MARGIN = 0.10
+
+
+#: ... while validation accuracy is at least this far below training accuracy.
+OPPOSITE_ACCURACY_MARGIN = 0.02
+
+
+@register("LOG012", "val-loss-lower-accuracy-lower", requires=("history",), cause="eval-distribution-shift")
+def val_loss_lower_accuracy_lower(inputs: Inputs) -> list[Finding]:
+    """Validation loss is lower than training loss but validation accuracy is lower too, every epoch.
+
+    ## What it does
+    Fires when, in every epoch (at least `MIN_EPOCHS_FOR_CURVES`), `val_loss`
+    is at least `OPPOSITE_LOSS_MARGIN` (10%) below the training loss and
+    validation accuracy at least `OPPOSITE_ACCURACY_MARGIN` below training
+    accuracy.
+
+    ## Why is this bad?
+    On one data distribution the two measures agree on which split the model
+    does better on: overfitting makes validation worse on both, dropout and
+    augmentation make validation better on both. Better on loss but worse on
+    accuracy means the splits differ: another class mix (a rare class
+    under-represented in validation), other label noise, other inputs. The
+    gap in accuracy then says little about generalization. Motivated by the
+    binary LSTM thread (val_loss 0.50 vs 0.63, val accuracy 0.78 vs 0.83,
+    answered with the class mix of the test set).
+
+    ## Example
+    ```
+    Epoch 5/10
+    10708/10708 [=======] - loss: 0.6180 - acc: 0.8318 - val_loss: 0.4942 - val_acc: 0.7848
+    ```
+
+    ## Use instead
+    Split with `sklearn.model_selection.train_test_split(..., stratify=y)`,
+    compare the class counts of the splits (`np.bincount`), and report a
+    metric that is robust to the class mix (per-class recall, AUC).
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.val_loss, h.acc, h.val_acc)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or len(rows) != h.epochs:
+        return []
+    if not all(vl <= (1 - OPPOSITE_LOSS_MARGIN) * lo and va <= a - OPPOSITE_ACCURACY_MARGIN
+               for _, (lo, vl, a, va) in rows):
+        return []
+    _, (lo, vl, a, va) = rows[-1]
+    return [val_loss_lower_accuracy_lower.finding(
+        Severity.WARNING,
+        f"In all {len(rows)} epochs validation loss is lower than training loss (last {vl:.4g} vs {lo:.4g}) while "
+        f"validation accuracy is lower than training accuracy (last {va:.4f} vs {a:.4f}).",
+        evidence={"epochs": len(rows), "loss_ratio": [rounded(v[1] / v[0]) for _, v in rows if v[0] > 0],
+                  "accuracy_gap": [rounded(v[2] - v[3]) for _, v in rows],
+                  "loss_margin": OPPOSITE_LOSS_MARGIN, "accuracy_margin": OPPOSITE_ACCURACY_MARGIN},
+        fix=Fix("Split with stratification and compare the class counts of the splits",
+                "from sklearn.model_selection import train_test_split\n"
+                "x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=y)\n"
+                "print(np.bincount(y_tr.ravel()), np.bincount(y_val.ravel()))"),
+        explanation=(
+            "On one distribution loss and accuracy agree on which split does better (overfitting: validation "
+            "worse on both; dropout: validation better on both). Here they disagree in every epoch, which "
+            "points to validation data with another class mix or other labels than the training data."
+        ),
+        split="val",
+    )]

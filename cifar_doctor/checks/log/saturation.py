@@ -1,0 +1,403 @@
+"""LOG: saturated losses (a softmax driven to its ceiling) and non-finite losses.
+
+See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+from ...findings import Finding, Fix, Severity, rounded
+from ...inputs import Inputs
+from ...measure.history import (
+    ASSUMED_CLASSES,
+    COMMON_CLASS_COUNTS,
+    KERAS2_LOSS_CEILING,
+    MIN_EPOCHS_FOR_CURVES,
+    aligned,
+    chance_accuracy_band,
+    classes_from_data,
+    double_softmax_floor,
+    few_optimizer_steps,
+    finite,
+    index_unit,
+    log_classes,
+    per_error_cost,
+    printed_index,
+)
+from ...registry import register
+from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
+
+
+def _above_chance(acc: float, k: int) -> bool:
+    """The saturated epoch's accuracy lies above chance (1/K plus `chance_accuracy_band(K)`).
+
+    The scale-bug fingerprint is a model whose arg-max still works on the
+    mismatched inputs while its softmax saturates. A run at chance with a huge
+    loss (one optimizer step per epoch on a handful of images, a collapsed
+    network) shows nothing about the eval pipeline; LOG004 speaks for
+    validation at chance.
+    """
+    return acc > 1.0 / k + chance_accuracy_band(k)
+
+
+def _saturated_val(h: Any, rows: list, k: int) -> tuple | None:
+    """LOG001 on the val_ metrics, at the epoch with the lowest val_loss."""
+    costs = [(i, per_error_cost(vl, va), per_error_cost(lo, ac), lo, ac, vl, va) for i, (lo, ac, vl, va) in rows]
+    best = min(costs, key=lambda c: c[5])  # the epoch early stopping keeps: lowest val_loss
+    i, vcost, tcost, lo, ac, vl, va = best
+    if vcost < SATURATED_COST or vcost < SATURATION_TRAIN_RATIO * tcost or not _above_chance(va, k):
+        return None
+    all_v = [c[1] for c in costs]
+    n = len(costs)
+    span = f"; {min(all_v):.1f}-{max(all_v):.1f} over {n} epochs" if n > 1 else ""
+    message = (
+        f"val_loss / (1 - val_acc) = {vcost:.1f} nats per wrong validation prediction at epoch {i + 1} "
+        f"(val_loss {vl:.4g}, val_acc {va:.4f}{span}), while training pays {tcost:.1f} nats per error "
+        f"(loss {lo:.4g}, acc {ac:.4f})."
+    )
+    evidence = {
+        "epoch": i + 1,
+        "val_loss": rounded(vl), "val_acc": rounded(va), "loss": rounded(lo), "acc": rounded(ac),
+        "val_cost_per_error": rounded(vcost, 3), "train_cost_per_error": rounded(tcost, 3),
+        "val_cost_per_error_by_epoch": [rounded(c, 3) for c in all_v],
+        "cost_per_error": rounded(vcost, 3), "reference_cost_per_error": rounded(tcost, 3),
+    }
+    return message, evidence, all_v, "val", "val_loss/(1 - val_acc)"
+
+
+def _saturated_evaluate(h: Any, rows: list, k: int) -> tuple | None:
+    """LOG001 on the last printed evaluate() result, against the last epoch.
+
+    With `validation_split` the validation data comes from the (correctly
+    scaled) training arrays, and the mismatched test set shows up only in
+    `model.evaluate(x_test, y_test)`. The reference is the last epoch's
+    validation cost (inference mode, like evaluate) when the log has one,
+    else its training cost.
+    """
+    evals = [e for e in h.evaluations if finite(e.get("loss")) and finite(e.get("accuracy"))]
+    if not evals:
+        return None
+    ev = evals[-1]
+    el, ea = ev["loss"], ev["accuracy"]
+    if not 0.0 <= ea <= 1.0:
+        return None
+    ecost = per_error_cost(el, ea)
+    ref_rows = aligned(h.val_loss, h.val_acc)
+    ref_name = "validation"
+    if not ref_rows:
+        if few_optimizer_steps(h) is not None:
+            return None  # a training-mode reference after too few steps: LOG011 speaks
+        ref_rows, ref_name = aligned(h.loss, h.acc), "training"
+    if not ref_rows:
+        return None
+    _, (rl, ra) = ref_rows[-1]
+    rcost = per_error_cost(rl, ra)
+    if ecost < SATURATED_COST or ecost < SATURATION_TRAIN_RATIO * rcost or not _above_chance(ea, k):
+        return None
+    message = (
+        f"The printed evaluate() result costs loss / (1 - accuracy) = {ecost:.1f} nats per wrong prediction "
+        f"(loss {el:.4g}, accuracy {ea:.4f}), while the last epoch's {ref_name} data costs {rcost:.1f} "
+        f"(loss {rl:.4g}, accuracy {ra:.4f})."
+    )
+    evidence = {
+        "evaluate_loss": rounded(el), "evaluate_accuracy": rounded(ea), "evaluate_cost_per_error": rounded(ecost, 3),
+        "reference": ref_name, "reference_loss": rounded(rl), "reference_acc": rounded(ra),
+        "cost_per_error": rounded(ecost, 3), "reference_cost_per_error": rounded(rcost, 3),
+    }
+    return message, evidence, [ecost], "test", "evaluate loss/(1 - accuracy)"
+
+
+# --- LOG001 -----------------------------------------------------------------------
+@register("LOG001", "saturated-eval-loss", requires=("history",), cause="eval-input-scale-mismatch")
+def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
+    """Validation loss per wrong prediction is at the saturation ceiling while training loss is ordinary.
+
+    ## What it does
+    Computes `val_loss / (1 - val_acc)` (the mean cost of one wrong validation
+    prediction, in nats) at the epoch with the lowest validation loss, and the
+    same for training. Fires when the validation cost is at least
+    `SATURATED_COST` (12.9 nats, 80% of Keras 2's clipped ceiling of
+    -ln(1e-7) = 16.12) and `SATURATION_TRAIN_RATIO` times the training cost.
+    When the validation data is fine (e.g. `validation_split` carved it out of
+    the training arrays), it does the same with the last printed
+    `model.evaluate()` result, against the last epoch's validation cost.
+
+    ## Why is this bad?
+    A wrong prediction that cost 16 nats gave the true class a probability of
+    about 1e-7: the softmax is saturated. A model that trains normally (a few
+    nats per training error) does that on validation data only when the
+    validation inputs are on another scale, e.g. `x_train / 255` but raw
+    0-255 `x_test`: activations are 255 times larger and the logits explode.
+    Overfitting cannot do it at the best validation epoch. Keras 2 clips the
+    cost at 16.12, so the numbers sit just under it (the question this tool
+    comes from: 15.8-15.9); Keras 3 and tf.keras 2.x do not clip, and the
+    same bug gives val_loss in the tens to hundreds. The accuracy gap this produces looks like
+    overfitting and is not.
+
+    ## Example
+    ```
+    Epoch 1/5
+    50000/50000 [====] - 454s 9ms/step - loss: 1.7761 - acc: 0.3584 - val_loss: 8.6776 - val_acc: 0.4489
+    ```
+    8.6776 / (1 - 0.4489) = 15.7 nats per error, against a training 2.8.
+
+    ## Use instead
+    ```python
+    x_train = x_train.astype("float32") / 255.0
+    x_test = x_test.astype("float32") / 255.0   # the same preprocessing for every split
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
+    k = inputs.num_classes or ASSUMED_CLASSES
+    hit = _saturated_val(h, rows, k) if rows else None
+    if hit is None:
+        hit = _saturated_evaluate(h, rows, k)
+    if hit is None:
+        return []
+    message, evidence, all_v, split, what = hit
+    med = statistics.median(all_v)
+    vcost = evidence["cost_per_error"]
+    # clipping is read from the numbers: a cost per error above the ceiling cannot
+    # come from clipped probabilities, whatever the log's flavor
+    clipped = h.flavor != "keras3" and max(all_v) <= KERAS2_LOSS_CEILING * 1.01
+    tcost = evidence["reference_cost_per_error"]
+    if clipped:
+        explanation = (
+            f"Standalone Keras 2 computes cross-entropy from probabilities clipped at 1e-7, so a wrong prediction "
+            f"costs at most -ln(1e-7) = {KERAS2_LOSS_CEILING:.2f} nats; {what} ≈ {med:.1f} "
+            f"(median; {min(all_v):.1f}-{max(all_v):.1f}) against that {KERAS2_LOSS_CEILING:.2f} ceiling means "
+            "every wrong prediction on that split gives the true class a probability of about 1e-7: a saturated "
+            "softmax. With training errors costing a few nats, that is the fingerprint of evaluation inputs on "
+            "another scale than the training inputs (e.g. x_train / 255 but raw 0-255 x_test), not of "
+            "overfitting."
+        )
+    else:
+        explanation = (
+            f"Keras 3 and tf.keras 2.x compute cross-entropy from the logits, unclipped: {vcost:.0f} nats per wrong "
+            f"prediction (median {med:.0f}) means logits tens to hundreds of units apart, where honest mistakes cost "
+            f"a few nats ({tcost:.1f} here) and even standalone Keras 2's clipped loss stops at "
+            f"{KERAS2_LOSS_CEILING:.2f}. Such a saturated softmax on evaluation data only is the fingerprint of "
+            "evaluation inputs on another scale than the training inputs (e.g. x_train / 255 but raw 0-255 "
+            "x_test), not of overfitting."
+        )
+    evidence.update({
+        "keras2_ceiling": rounded(KERAS2_LOSS_CEILING, 3),
+        "saturated_cost_threshold": rounded(SATURATED_COST, 3),
+        "flavor": h.flavor, "clipped": clipped,
+    })
+    return [saturated_eval_loss.finding(
+        Severity.ERROR,
+        message,
+        evidence=evidence,
+        fix=Fix(
+            "Preprocess validation and test images exactly like the training images",
+            'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too',
+        ),
+        explanation=explanation,
+        split=split,
+    )]
+
+
+# --- LOG003 -----------------------------------------------------------------------
+@register("LOG003", "non-finite-loss", requires=("history",), cause="numerical-instability")
+def non_finite_loss(inputs: Inputs) -> list[Finding]:
+    """A loss or metric in the log is NaN or infinite.
+
+    ## What it does
+    Scans every metric of every epoch for NaN and ±inf and reports the first
+    epoch and the metrics affected.
+
+    ## Why is this bad?
+    Once the loss is NaN the weights are NaN too: every later number, including
+    validation accuracy, is meaningless (Keras then reports a constant accuracy,
+    usually that of predicting class 0). The usual causes are a learning rate
+    too high, unnormalized inputs, `log(0)` in a custom loss, or NaN in the data.
+
+    ## Example
+    ```
+    Epoch 4/10
+    1563/1563 - 9s - loss: nan - accuracy: 0.1000 - val_loss: nan - val_accuracy: 0.1000
+    ```
+
+    ## Use instead
+    Lower the learning rate, normalize inputs, add `clipnorm=1.0` to the
+    optimizer, check the data with `np.isfinite(x).all()`, and use
+    `keras.callbacks.TerminateOnNaN()`.
+    """
+    h = inputs.history
+    gaps = getattr(h, "gaps", None) or {}
+    bad: dict[str, int] = {}  # metric -> first 0-based position with a computed NaN/inf
+    for name, values in h.metrics.items():
+        missing = set(gaps.get(name, ()))  # no value in the file (CSVLogger NA), not a NaN loss
+        for i, v in enumerate(values):
+            if i not in missing and isinstance(v, (int, float)) and not math.isfinite(v):
+                bad[name] = i
+                break
+    if not bad:
+        return []
+    at = min(bad.values())
+    first = printed_index(h, at)
+    names = sorted(bad, key=lambda k: (bad[k], k))
+    unit = index_unit(h)
+    return [non_finite_loss.finding(
+        Severity.ERROR,
+        f"{', '.join(names)} became NaN or infinite (first at {unit} {first}; the log ends at {unit} "
+        f"{printed_index(h, h.epochs - 1)}).",
+        evidence={"first_epoch": first, "unit": unit, "metrics": {k: printed_index(h, bad[k]) for k in names},
+                  "values_at_first": {k: str(h.metrics[k][at]) for k in names if len(h.metrics[k]) > at}},
+        fix=Fix("Lower the learning rate and clip gradients; check inputs for NaN",
+                "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)\n"
+                "assert np.isfinite(x_train).all() and np.isfinite(x_test).all()"),
+        explanation="After a NaN loss the weights are NaN, so the accuracies that follow carry no information.",
+    )]
+
+
+#: Training accuracy at least this far above chance: the model ranks classes well...
+FLOOR_ACCURACY_ABOVE_CHANCE = 0.4
+
+
+#: ... while its loss stays between the double-softmax floor (1% under it for
+#: rounding) and this fraction of the way from the floor up to ln K. A second
+#: softmax over probabilities gives every sample a loss of at least the floor
+#: (1.46 for K = 10) and about 1.55 at 90% accuracy; a single softmax at that
+#: accuracy scores 0.3-0.4, and label smoothing 0.1 floors it near 0.5.
+FLOOR_BAND = 0.35
+
+
+@register("LOG013", "loss-at-double-softmax-floor", requires=("history",), cause="output-loss-mismatch")
+def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
+    """Accuracy is high but the loss cannot fall below the floor of a softmax applied twice.
+
+    ## What it does
+    For K known, or the common count (2, 10, 100, 1000) that fits, computes
+    the floor -ln(e / (e + K - 1)) (1.46 for K = 10). Fires when, in the last
+    `MIN_EPOCHS_FOR_CURVES` epochs, training accuracy is at least
+    `FLOOR_ACCURACY_ABOVE_CHANCE` above 1/K while the training loss never goes
+    below the floor and stays within `FLOOR_BAND` of the way from the floor to
+    ln K.
+
+    ## Why is this bad?
+    A softmax output compiled with `from_logits=True` (or a `Softmax` layer
+    after `activation="softmax"`) makes the loss apply softmax to
+    probabilities in [0, 1]: the best it can give the true class is
+    e / (e + K - 1) (0.23 for K = 10), so the loss is stuck above 1.46
+    however well the model ranks the classes, gradients are small and
+    training crawls. tf.keras 2.x and Keras 3 on JAX or PyTorch do this;
+    Keras 3 on TensorFlow silently repairs the `from_logits=True` case.
+
+    ## Example
+    ```
+    Epoch 20/20 ... - loss: 1.5512 - accuracy: 0.9012 - val_loss: 1.5723 - val_accuracy: 0.8711
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(10, activation="softmax")(x)
+    model.compile(loss="categorical_crossentropy", ...)            # from_logits=False with a softmax
+    # or: outputs = layers.Dense(10)(x); loss=CategoricalCrossentropy(from_logits=True)
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.acc)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES:
+        return []
+    tail = rows[-MIN_EPOCHS_FOR_CURVES:]
+    all_losses = [lo for _, (lo, _) in rows]
+    known = classes_from_data(inputs)
+    for k in ([known] if known else COMMON_CLASS_COUNTS):
+        floor, ln_k = double_softmax_floor(k), math.log(k)
+        top = floor + FLOOR_BAND * (ln_k - floor)
+        if min(all_losses) < 0.99 * floor:
+            continue
+        if all(ac >= 1.0 / k + FLOOR_ACCURACY_ABOVE_CHANCE and lo <= top for _, (lo, ac) in tail):
+            break
+    else:
+        return []
+    lo, ac = tail[-1][1]
+    return [loss_at_double_softmax_floor.finding(
+        Severity.WARNING,
+        f"Training accuracy reaches {ac:.4f} but the loss stays at {min(all_losses):.4f}-{lo:.4f}, never below "
+        f"{floor:.4f} = -ln(e/(e+{k - 1})), the least a softmax applied twice can score over {k} classes.",
+        evidence={"classes": k, "classes_source": "given" if known else "fitted to the loss floor",
+                  "floor": rounded(floor), "ln_k": rounded(ln_k), "loss": [rounded(v) for v in all_losses],
+                  "acc_last": rounded(ac), "band": FLOOR_BAND},
+        fix=Fix("Apply softmax once: from_logits=False with a softmax output, or a linear output with from_logits=True",
+                'outputs = layers.Dense(10, activation="softmax")(x)\n'
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])'),
+        explanation=(
+            f"A model that ranks classes this well would score a loss far below {floor:.2f} with one softmax; a "
+            f"softmax of probabilities cannot give the true class more than {math.exp(-floor):.2f}, so the loss sits "
+            "on that floor and its gradients are weak. The loss curve (and any gap read from it) reflects the "
+            "double softmax, not generalization."
+        ),
+        split="train",
+    )]
+
+
+# --- LOG014 -----------------------------------------------------------------------
+@register("LOG014", "saturated-training-loss", requires=("history",), cause="input-not-normalized")
+def saturated_training_loss(inputs: Inputs) -> list[Finding]:
+    """Every training error costs a saturated softmax's loss while the model learns a little: inputs on a huge scale.
+
+    ## What it does
+    Computes the training `loss / (1 - accuracy)` (the mean cost of one wrong
+    training prediction) at the last epoch. Fires when it is at least
+    `SATURATED_COST` (12.9 nats) while the training accuracy is above chance
+    (1/K + `chance_accuracy_band(K)`; K as known or fitted, else 10). At
+    chance, LOG008 speaks instead.
+
+    ## Why is this bad?
+    A wrong prediction costing 13 nats or more gives the true class a
+    probability below 3e-6: the softmax is saturated on the training images
+    themselves. A network initialized for inputs of order 1 does that when it
+    is fed raw 0-255 pixels (or worse): logits are hundreds of units apart,
+    the loss starts in the hundreds and the model learns slowly and
+    erratically; the gap to validation then says nothing about overfitting.
+    Motivated by a Dense network on raw CIFAR-10 pixels: loss 644 in the first
+    epoch, still 12 (16.6 nats per error) at accuracy 0.27 after ten.
+
+    ## Example
+    ```
+    Epoch 10/10
+    47/47 - 1s - accuracy: 0.2710 - loss: 12.1380 - val_accuracy: 0.2480 - val_loss: 10.0220
+    ```
+
+    ## Use instead
+    ```python
+    x_train = x_train.astype("float32") / 255.0
+    x_test = x_test.astype("float32") / 255.0
+    # or layers.Rescaling(1.0 / 255) as the model's first layer
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.acc)
+    if len(rows) < CHANCE_MIN_EPOCHS:
+        return []
+    k, _ = log_classes(inputs, trust_log=False)
+    k = k or ASSUMED_CLASSES
+    i, (lo, ac) = rows[-1]
+    cost = per_error_cost(lo, ac)
+    if cost < SATURATED_COST or ac <= 1.0 / k + chance_accuracy_band(k):
+        return []
+    first = rows[0][1][0]
+    return [saturated_training_loss.finding(
+        Severity.WARNING,
+        f"Training errors cost {cost:.1f} nats each at epoch {i + 1} (loss {lo:.4g}, accuracy {ac:.4f}; the first "
+        f"epoch's loss was {first:.4g}).",
+        evidence={"cost_per_error": rounded(cost, 3), "loss": [rounded(v) for _, (v, _) in rows],
+                  "acc": [rounded(a) for _, (_, a) in rows], "saturated_cost_threshold": rounded(SATURATED_COST, 3),
+                  "classes": k},
+        fix=Fix("Scale the inputs to [0, 1] in every split (or use layers.Rescaling(1./255))",
+                'x_train = x_train.astype("float32") / 255.0\nx_test = x_test.astype("float32") / 255.0'),
+        explanation=(
+            f"An error costing {cost:.0f} nats gives the true class a probability of about e^-{cost:.0f}: the "
+            "softmax is saturated on the training images themselves, which a network initialized for inputs of "
+            "order 1 does when fed raw 0-255 pixels (or weights blown up by too large steps). Training is then "
+            "slow and erratic, and its gap to validation is not overfitting."
+        ),
+        split="train",
+    )]

@@ -1,0 +1,184 @@
+"""MDL: the model measured on its own data, in inference mode (MDL006, MDL007).
+
+See `cifar_doctor.checks.model` for what Keras does that these checks rest on.
+"""
+
+from __future__ import annotations
+
+from ...findings import Finding, Fix, Severity
+from ...inputs import Inputs
+from ...measure.history import ASSUMED_CLASSES
+from ...measure.stats import split_scheme
+from ...registry import register
+
+#: Inference-mode accuracy on training images at least this far above every eval
+#: split's is overfitting. Sampling noise of the two accuracies (2,000 training and
+#: up to 5,000 eval images) stays below 0.03 at two standard errors; a small CNN at a
+#: sensible point of training keeps them within about 0.10 on CIFAR-10 (the re-enacted
+#: healthy runs: 0.03-0.10); the re-enacted overfit model measures 0.97 against 0.48.
+OVERFIT_MEASURED_GAP = 0.15
+
+
+#: ... and every eval split's error rate at least this many times the training error
+#: rate. Memorization drives the training error towards 0 while the eval error stays,
+#: so the ratio grows (overfit re-enactment: 0.52 / 0.025 = 21; leaked-test run:
+#: 2.3); a model that merely has not finished learning errs about as often on both
+#: (the standardized healthy run: 0.48 / 0.36 = 1.3, at a 0.12 gap).
+OVERFIT_ERROR_RATIO = 1.5
+
+
+def _measured(inputs: Inputs) -> list[Finding]:
+    from ...measure.model import measure_model
+
+    m = measure_model(inputs)
+    if m is None or m.train is None or not m.evals:
+        return None
+    return m
+
+
+def _schemes_differ(inputs: Inputs) -> bool:
+    """Train and an eval split arrive on different input scales: the PRE checks explain that gap."""
+    tr = split_scheme(inputs.train)
+    return any(split_scheme(s) != tr for s in inputs.eval_splits)
+
+
+def _scores_text(m) -> str:
+    return ", ".join(f"{s.split} {s.accuracy:.3f} (loss {s.loss:.3g}, {s.images} images)" for s in (m.train, *m.evals))
+
+
+@register("MDL006", "measured-generalization-gap",
+          requires=("evaluator", "train_x", "labels", "eval_x", "eval_labels"), cause="overfitting")
+def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
+    """Evaluate the model on training images and on each eval split, in inference mode, and compare.
+
+    ## What it does
+    Evaluates the model on up to 2,000 evenly spaced training images, as they
+    were fed, and on up to 5,000 images of each eval split, in inference mode
+    (dropout off, BatchNorm on its moving statistics). Fires (warning) when
+    training accuracy beats every eval split by at least
+    `OVERFIT_MEASURED_GAP` (0.15) and every eval error rate is at least
+    `OVERFIT_ERROR_RATIO` (1.5) times the training error rate; otherwise it
+    reports the measured accuracies (info). Silent when the splits arrive on different input
+    scales (the PRE checks explain that gap) or when the model is at chance
+    everywhere (MDL007).
+
+    ## Why is this bad?
+    The accuracies Keras logs during `fit` are measured in training mode and
+    averaged over an epoch of changing weights, so the logged gap mixes
+    generalization with dropout and timing. Measured on the finished model
+    in inference mode, a large gap between images it trained on and images
+    it did not is overfitting itself: the model memorized its training set.
+    A small gap rules overfitting out, whatever the logs suggested.
+
+    ## Example
+    ```
+    cifar-doctor check --data data.npz --model model.keras
+    # train 0.968, test 0.477: the model fits its training images far better
+    ```
+
+    ## Use instead
+    ```python
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)]
+    ```
+    and add data (augmentation), dropout or weight decay, or use a smaller model.
+    """
+    m = _measured(inputs)
+    if m is None or _schemes_differ(inputs):
+        return []
+    k = (inputs.num_classes or ASSUMED_CLASSES)
+    if _all_at_chance(m, k):
+        return []
+    gaps = {s.split: m.train.accuracy - s.accuracy for s in m.evals}
+    smallest = min(gaps.values())
+    train_error = 1.0 - m.train.accuracy
+    error_ratio = min((1.0 - s.accuracy) / max(train_error, 1e-9) for s in m.evals)
+    evidence = {"train": m.train.to_dict(), "eval": [s.to_dict() for s in m.evals],
+                "gap": {n: round(g, 4) for n, g in gaps.items()}, "threshold": OVERFIT_MEASURED_GAP,
+                "error_ratio": round(error_ratio, 3), "error_ratio_threshold": OVERFIT_ERROR_RATIO,
+                "mode": "inference", "errors": list(m.errors)}
+    if smallest >= OVERFIT_MEASURED_GAP and error_ratio >= OVERFIT_ERROR_RATIO:
+        return [measured_generalization_gap.finding(
+            Severity.WARNING,
+            f"Measured in inference mode, the model scores {m.train.accuracy:.3f} on training images and "
+            f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: a gap of at least {smallest:.3f}.",
+            evidence=evidence,
+            fix=Fix("Stop earlier and regularize: EarlyStopping, augmentation, dropout, weight decay",
+                    'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)'),
+            explanation=(
+                "Both accuracies come from the finished model in inference mode on data preprocessed the same way, "
+                f"so the {smallest:.2f} gap is not dropout or a pipeline difference: the model fits images it "
+                "trained on far better than images it did not. That is overfitting."
+            ),
+        )]
+    return [measured_generalization_gap.finding(
+        Severity.INFO,
+        f"Measured in inference mode: {_scores_text(m)}; the training-eval gap ({smallest:.3f}, eval errors "
+        f"{error_ratio:.2f}x the training errors) is below {OVERFIT_MEASURED_GAP} / {OVERFIT_ERROR_RATIO}x: "
+        "not overfitting.",
+        evidence=evidence,
+        fix=Fix("Nothing to fix for overfitting"),
+        explanation="The finished model scores about as well on unseen images as on its training images.",
+        cause=None,
+    )]
+
+
+def _all_at_chance(m, k: int) -> bool:
+    from ...measure.history import chance_accuracy_band
+
+    band = chance_accuracy_band(k)
+    return all(s.accuracy <= 1.0 / k + band for s in (m.train, *m.evals))
+
+
+@register("MDL007", "model-at-chance", requires=("evaluator", "train_x", "labels"), cause="not-learning")
+def model_at_chance(inputs: Inputs) -> list[Finding]:
+    """The model scores chance on its own training images: it has not learned.
+
+    ## What it does
+    Evaluates the model in inference mode on up to 2,000 training images and
+    on the eval splits (see MDL006). Fires (warning) when every accuracy lies
+    within the chance band of 1/K (K from the labels or the model's outputs).
+    A model at chance is a symptom: a finding that names why (labels encoded
+    for another loss, an output the loss does not expect) takes precedence.
+
+    ## Why is this bad?
+    A model that learned anything scores above chance on the very images it
+    was trained on. At chance everywhere, there is no generalization gap to
+    discuss: the training itself failed. Usual causes: a learning rate so high
+    that the ReLUs died in the first steps (the re-enacted `SGD(learning_rate=1.0)`
+    run predicts class 9 for every image), unnormalized inputs, labels
+    shuffled independently of the images, or an untrained model file.
+
+    ## Example
+    ```
+    cifar-doctor check --data data.npz --model model.keras
+    # train 0.100, test 0.109 with 10 classes
+    ```
+
+    ## Use instead
+    ```python
+    x_train = x_train.astype("float32") / 255.0
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])
+    ```
+    """
+    from ...measure.model import measure_model
+
+    m = measure_model(inputs)
+    if m is None or m.train is None:
+        return []
+    k = (inputs.num_classes or ASSUMED_CLASSES)
+    if not _all_at_chance(m, k):
+        return []
+    return [model_at_chance.finding(
+        Severity.WARNING,
+        f"Measured in inference mode, the model scores chance (1/{k} = {1 / k:.3f}): {_scores_text(m)}.",
+        evidence={"train": m.train.to_dict(), "eval": [s.to_dict() for s in m.evals], "classes": k,
+                  "chance": round(1 / k, 4), "mode": "inference", "errors": list(m.errors)},
+        fix=Fix("Make the network learn: normalize inputs, use a sane learning rate, check the label order",
+                'x_train = x_train.astype("float32") / 255.0\n'
+                "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
+        explanation=(
+            "A model that learned anything scores above chance on its own training images; this one does not, "
+            "so the training failed and no train/validation gap can be read from it."
+        ),
+        split="train",
+    )]

@@ -1,0 +1,12 @@
+"""Measurements that judge nothing: the numbers the checks compare with their thresholds.
+
+- `stats`: per-channel image statistics and the normalization scheme they imply;
+- `labelinfo`: label encodings, class counts and label order;
+- `history`: a training history's aligned epochs, chance level, fitted K and score keys,
+  plus the predicates that several LOG and FIT checks read;
+- `model`: the user's model evaluated on its data (cached per `Inputs`);
+- `neardup`: the near-duplicate search behind DUP002;
+- `scale`: the eval/train scale comparison behind PRE001-PRE003.
+
+Nothing here imports a check module, and no check module imports another.
+"""

@@ -1,0 +1,242 @@
+"""Measurements on a training history shared by the LOG and FIT checks.
+
+Nothing here decides a finding: these helpers read numbers off a `History`
+(aligned epochs, the class count a loss implies, the metric that scores
+validation, the cost of one wrong prediction) and answer the questions more
+than one check asks of them (is validation at chance, pinned at ln K, after
+few optimizer steps?); the checks compare them with their thresholds.
+
+The loss math they rest on, for a K-class softmax classifier trained with
+cross-entropy:
+
+- a model that gives every class probability 1/K has loss ln K (2.3026 for
+  K = 10) and accuracy 1/K;
+- a model whose K sigmoid outputs all predict the class prior 1/K, scored by
+  binary cross-entropy on one-hot targets, has loss H(1/K) (the binary
+  entropy, 0.325 nats for K = 10) and binary accuracy 1 - 1/K.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..inputs import ACCURACY_NAMES
+from ..sources.logs import (
+    COMMON_CLASS_COUNTS,  # the class counts a K is read as (2, 10, 100, 1000)
+)
+
+#: The class count assumed when nothing states K (no `classes`, no model, no
+#: one-hot labels, no K read from the log): this tool's subject is CIFAR-10, and
+#: a finding that rests on the assumption says so in its message.
+ASSUMED_CLASSES = 10
+
+#: Loss within this fraction of ln K counts as chance level (an untrained
+#: softmax over K classes; a model that learned anything is >5% below it
+#: within one epoch on CIFAR-10).
+CHANCE_LOSS_TOLERANCE = 0.05
+
+#: A K fitted to an epoch-1 loss at ln K must agree with that epoch's
+#: accuracy: an epoch spent at chance cannot end with a running accuracy above
+#: twice 1/K (a 100-class fit is rejected for a run that already scores 9.5%).
+FITTED_MAX_ACCURACY_FACTOR = 2.0
+
+
+#: Metric names (after a `val_` prefix) that score predictions, higher is
+#: better, in the order they are preferred: the accuracy spellings of
+#: `History` first, then, for a history with no accuracy, ROC AUC and average
+#: precision, which link-prediction and imbalanced binary tasks print (the
+#: graph auto-encoder thread logs `val_roc`/`val_ap`).
+SCORE_NAMES = ACCURACY_NAMES + ("auc", "roc", "roc_auc", "ap", "average_precision", "f1", "f1_score", "precision",
+                                "recall", "iou", "mean_iou", "dice", "map")
+
+
+def finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def aligned(*series: list[float]) -> list[tuple[int, tuple[float, ...]]]:
+    """(epoch index, values) for epochs where every series has a finite value."""
+    n = min((len(s) for s in series), default=0)
+    return [(i, tuple(s[i] for s in series)) for i in range(n) if all(finite(s[i]) for s in series)]
+
+
+def chance_accuracy_band(k: int) -> float:
+    """Accuracy within this absolute distance of 1/K counts as chance level.
+
+    max(0.02, min(0.05, 0.3 / K)), i.e. 0.03 for K = 10. The binomial noise of
+    an accuracy on 10,000 samples is 0.003; on 1,000 samples 0.01.
+    """
+    return max(0.02, min(0.05, 0.3 / k))
+
+
+def chance_k(loss: float, acc: float | None, known: int | None) -> int | None:
+    """The K whose chance level (loss ln K, accuracy 1/K) fits these numbers, if one does."""
+    for k in ([known] if known else COMMON_CLASS_COUNTS):
+        ln_k = math.log(k)
+        if abs(loss - ln_k) > CHANCE_LOSS_TOLERANCE * ln_k:
+            continue
+        if acc is not None and abs(acc - 1.0 / k) > chance_accuracy_band(k):
+            continue
+        return k
+    return None
+
+
+def log_classes(inputs: Any, *, trust_log: bool = True) -> tuple[int | None, str]:
+    """(K, where it came from) for checks that reason about ln K: `Inputs`' K, else a K fitted to the loss.
+
+    `Inputs.num_classes` first (or `classes_from_data` with `trust_log=False`);
+    else the K whose ln K the first epoch's training loss (or, failing that,
+    validation loss) matches within `CHANCE_LOSS_TOLERANCE`: an
+    epoch average that close to ln K was spent at chance, which only a K-class
+    softmax can do. Else `(None, "unknown")`. With `trust_log=False` the K a
+    console log inferred from its own first-batch loss is ignored (checks
+    about a broken loss cannot rest on the loss being a softmax's).
+    """
+    k = inputs.num_classes if trust_log else classes_from_data(inputs)
+    if k:
+        return k, "given"
+    h = inputs.history
+    for name, series, acc in (("loss", h.loss, h.acc), ("val_loss", h.val_loss, h.val_acc)):
+        if series and finite(series[0]):
+            fitted = chance_k(series[0], None, None)
+            if not fitted or fitted <= 2:
+                continue
+            if acc and finite(acc[0]) and acc[0] > FITTED_MAX_ACCURACY_FACTOR / fitted:
+                continue
+            return fitted, f"fitted: epoch-1 {name} {series[0]:.4g} ≈ ln {fitted}"
+    return None, "unknown"
+
+
+def classes_from_data(inputs: Any) -> int | None:
+    """`Inputs`' K unless it was read from the log: K stated by the user, the model or the labels.
+
+    A console log's K is inferred from its first-batch loss (about ln K for a
+    softmax); a model scored by binary cross-entropy starts at ln 2 whatever
+    its number of classes, so checks about the loss itself must not trust it.
+    """
+    count = inputs.class_count
+    return count.k if count.k and count.k >= 2 and count.source != "log" else None
+
+
+def binary_entropy(p: float) -> float:
+    """H(p) in nats: the binary cross-entropy of predicting p for a target that is 1 with probability p."""
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def score_keys(h: Any) -> tuple[str | None, str | None]:
+    """(train key, val key) of the metric that scores predictions, higher is better.
+
+    Accuracy when the history has it; otherwise the first of `SCORE_NAMES`
+    logged for validation (`val_roc`, `val_auc`, ...), with its training
+    counterpart when logged, else the training accuracy (or None).
+    """
+    if h.val_acc_key:
+        return h.acc_key, h.val_acc_key
+    for name in SCORE_NAMES:
+        if "val_" + name in h.metrics:
+            train = name if name in h.metrics else h.acc_key
+            return train, "val_" + name
+    return h.acc_key, None
+
+
+def printed_index(h: Any, i: int | None) -> int | None:
+    """The epoch (or step) number the log printed for position `i` (1-based positions when it printed none)."""
+    if i is None:
+        return None
+    index = getattr(h, "index", None)
+    return int(index[i]) if index and i < len(index) else i + 1
+
+
+def index_unit(h: Any) -> str:
+    """`"step"` for a log of optimizer steps, else `"epoch"`."""
+    return "step" if getattr(h, "index_kind", "epoch") == "step" else "epoch"
+
+
+#: -ln(1e-7): the most one sample can cost under Keras 2's clipped cross-entropy.
+KERAS2_LOSS_CEILING = -math.log(1e-7)
+
+
+#: Error rates below this are not used as divisors (val_acc > 0.98 leaves too
+#: few errors for a per-error cost to mean anything).
+MIN_ERROR_RATE = 0.02
+
+
+#: Curve checks (overfitting, underfitting, unstable loss, chance level) need
+#: at least this many epochs: a minimum followed by a rise needs three points.
+MIN_EPOCHS_FOR_CURVES = 3
+
+
+def per_error_cost(loss: float, acc: float) -> float:
+    """loss / (1 - acc): an upper bound on the mean cost of one wrong prediction, in nats."""
+    return loss / max(1.0 - acc, MIN_ERROR_RATE)
+
+
+def val_at_chance(h: Any, k: int) -> bool:
+    """Every epoch's validation accuracy lies in the chance band of K classes."""
+    vals = [v for v in h.val_acc if finite(v)]
+    band = chance_accuracy_band(k)
+    return bool(vals) and all(abs(v - 1.0 / k) <= band for v in vals)
+
+
+#: Validation loss within this fraction of ln K in every epoch is a model giving
+#: every class about 1/K on validation inputs. A model that learned anything
+#: keeps further away (a CIFAR-10 model at 20% accuracy already scores about
+#: 2.1, 9% below ln 10); a uniform output sits on it up to float noise (the
+#: re-enacted typo case, raw 0-255 training images and /255 test images:
+#: 2.3009-2.3033 against ln 10 = 2.3026).
+UNIFORM_EVAL_TOLERANCE = 0.02
+
+
+#: ... or within this fraction when validation accuracy also stays near chance
+#: (below 1/K + `NO_LEARNING_ACCURACY_MARGIN`) in every epoch: a near-constant
+#: answer drifts a little off ln K as the output bias sharpens (test images
+#: divided by 255 twice: 2.307-2.367 with accuracy 0.09-0.11; training images
+#: standardized, test images only /255: 2.19-2.30 with accuracy 0.11-0.16).
+#: Misaligned labels move further: the model's confident answers on images it
+#: has learned to read cost more each epoch (2.34 -> 2.71 in four epochs).
+UNIFORM_EVAL_TOLERANCE_AT_CHANCE = 0.05
+
+
+#: ... with training accuracy below 1/K + this in each of those epochs (no learning).
+NO_LEARNING_ACCURACY_MARGIN = 0.10
+
+
+def pinned_at_chance(series: list[float], known: int | None, accuracy: list[float] | None = None) -> int | None:
+    """The K (known, else a common count) whose ln K the validation losses stay at.
+
+    Every value within `UNIFORM_EVAL_TOLERANCE` of ln K; or, when the
+    validation accuracies stay below 1/K + `NO_LEARNING_ACCURACY_MARGIN` in
+    every epoch, within `UNIFORM_EVAL_TOLERANCE_AT_CHANCE`.
+    """
+    accs = [a for a in accuracy or [] if finite(a)]
+    for k in ([known] if known else COMMON_CLASS_COUNTS):
+        ln_k = math.log(k)
+        at_chance = bool(accs) and len(accs) == len(series) and max(accs) < 1.0 / k + NO_LEARNING_ACCURACY_MARGIN
+        tol = UNIFORM_EVAL_TOLERANCE_AT_CHANCE if at_chance else UNIFORM_EVAL_TOLERANCE
+        if series and all(abs(v - ln_k) <= tol * ln_k for v in series):
+            return k
+    return None
+
+
+#: Keras' BatchNormalization updates its moving mean and variance with momentum
+#: 0.99: after n optimizer steps their initial values (mean 0, variance 1)
+#: still weigh 0.99^n, more than 5% below 300 steps. A Keras progress bar
+#: counts steps or samples, so bar total x epochs bounds the steps from above.
+BN_SETTLING_STEPS = 300
+
+
+def few_optimizer_steps(h: Any) -> int | None:
+    """The most optimizer steps the run can have taken, when that is at most `BN_SETTLING_STEPS`."""
+    total = getattr(h, "bar_total", None)
+    if not total or total <= 0 or h.epochs <= 0:
+        return None
+    bound = int(total) * h.epochs
+    return bound if bound <= BN_SETTLING_STEPS else None
+
+
+def double_softmax_floor(k: int) -> float:
+    """The least cross-entropy softmax(softmax(z)) can reach over K classes: -ln(e / (e + K - 1))."""
+    return -math.log(math.e / (math.e + k - 1))

@@ -1,0 +1,63 @@
+"""Checks FIT002, FIT005, FIT006: where each fires, where it stays silent, where it is skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Inputs
+
+
+def found(history, **kw):
+    return {f.code: f for f in run(Inputs(history=history, **kw)).findings}
+
+
+def verdict(history, **kw):
+    return run(Inputs(history=history, **kw)).verdict.cause
+
+
+# --- FIT006: slow learning ---------------------------------------------------------------------------
+ADADELTA = dict(loss=[2.2754, 2.2023, 2.1075, 1.9826], accuracy=[0.1646, 0.2839, 0.3794, 0.4569],
+                val_loss=[2.2287, 2.138, 2.0163, 1.8593], val_accuracy=[0.3468, 0.5022, 0.5872, 0.6505])
+
+
+def found_fit(history, **kw):
+    return {f.code: f for f in run(Inputs(history=history, **kw), select_codes=["FIT", "LOG"]).findings}
+
+
+# --- FIT005: oscillating validation loss -------------------------------------------------------------
+def test_fit005_validation_loss_swings(make_history):
+    h = make_history(loss=[2.27, 1.55, 1.07, 0.87, 0.59, 0.52, 0.38, 0.32, 0.21, 0.34],
+                     acc=[0.5, 0.5, 0.51, 0.58, 0.72, 0.79, 0.85, 0.88, 0.91, 0.88],
+                     val_loss=[3.29, 0.92, 1.43, 1.85, 0.58, 2.3, 0.17, 1.52, 0.14, 2.81],
+                     val_acc=[0.49, 0.5, 0.53, 0.61, 0.61, 0.5, 0.86, 0.6, 0.88, 0.49])
+    f = found(h)["FIT005"]
+    assert len(f.evidence["reversal_epochs"]) >= 3
+    assert verdict(h) == "unstable-training"
+
+
+def test_fit006_slow_learning_over_many_steps(make_history):
+    h = make_history(**ADADELTA)
+    h.bar_total = 60000
+    f = found(h)["FIT006"]
+    assert f.evidence["classes"] == 10 and f.evidence["fraction_of_ln_k"] == pytest.approx(0.861, abs=1e-3)
+    assert verdict(h) == "underfitting"
+
+
+def test_fit006_silent_on_few_steps_or_unknown_steps(make_history):
+    h = make_history(**ADADELTA)
+    assert "FIT006" not in found(h)  # no progress bar: the pace cannot be judged
+    h.bar_total = 40  # 160 steps: a healthy start is this slow too
+    assert "FIT006" not in found(h)
+
+
+def test_fit002_plateau_low(make_history):
+    h = make_history(loss=[1.9, 1.75, 1.74, 1.74, 1.73], accuracy=[0.30, 0.37, 0.375, 0.378, 0.379])
+    f = found_fit(h)["FIT002"]
+    assert f.severity.value == "warning" and f.cause == "underfitting"
+
+
+def test_fit002_still_rising_is_advice_only(make_history):
+    h = make_history(loss=[2.1, 1.9, 1.7], accuracy=[0.22, 0.31, 0.39])
+    f = found_fit(h)["FIT002"]
+    assert f.severity.value == "info" and f.cause is None

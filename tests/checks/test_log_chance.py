@@ -1,0 +1,162 @@
+"""Checks LOG002, LOG004, LOG007, LOG008, LOG010: where each fires, where it stays silent, where it is skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cifar_doctor import diagnose
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Inputs
+
+
+def found(history, **kw):
+    return {f.code: f for f in run(Inputs(history=history, **kw)).findings}
+
+
+def verdict(history, **kw):
+    return run(Inputs(history=history, **kw)).verdict.cause
+
+
+# --- LOG007: eval outputs uniform ------------------------------------------------------------
+TYPO = dict(loss=[3.651, 1.948, 1.734, 1.6, 1.478], accuracy=[0.1817, 0.3043, 0.375, 0.4245, 0.4593],
+            val_loss=[2.3009, 2.3011, 2.3014, 2.3022, 2.3033], val_accuracy=[0.128, 0.139, 0.135, 0.122, 0.107])
+
+
+# --- LOG008: loss above ln K ---------------------------------------------------------------------
+LOGITS = dict(loss=[4.522, 3.593, 3.73, 3.604, 3.414], accuracy=[0.0953, 0.1503, 0.1719, 0.1213, 0.1841],
+              val_loss=[3.717, 5.157, 3.484, 3.451, 3.429], val_accuracy=[0.095, 0.1675, 0.2113, 0.1713, 0.0887])
+
+
+# --- LOG010: validation below chance -------------------------------------------------------------
+SORTED = dict(loss=[2.053, 1.756, 1.588, 1.456, 1.373], accuracy=[0.2091, 0.3597, 0.4191, 0.465, 0.4953],
+              val_loss=[6.878, 6.987, 7.216, 7.984, 8.628], val_accuracy=[0.0, 0.0, 0.0, 0.0, 0.0])
+
+
+LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
+
+
+def codes(history, **kw):
+    return {f.code: f for f in run(Inputs(history=history, **kw), select_codes=["LOG", "FIT"]).findings}
+
+
+# a healthy CIFAR-10 run: loss falls, val follows, honest errors cost ~2-3 nats
+HEALTHY = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
+               val_loss=[1.30, 1.10, 0.98, 0.92, 0.90], val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69])
+
+
+def test_log007_val_loss_pinned_at_ln_k_is_a_scale_mismatch(make_history):
+    f = found(make_history(**TYPO))["LOG007"]
+    assert f.severity.value == "error" and f.evidence["classes"] == 10
+    assert f.evidence["classes_source"] == "fitted to val_loss"
+    assert verdict(make_history(**TYPO)) == "eval-input-scale-mismatch"
+    assert "FIT001" not in found(make_history(**TYPO))  # the val accuracy dip is not overfitting
+
+
+def test_log007_silent_when_training_is_at_chance_too(make_history):
+    dead = dict(loss=[2.311, 2.307, 2.307, 2.307], accuracy=[0.10, 0.097, 0.095, 0.096],
+                val_loss=[2.305, 2.304, 2.304, 2.304], val_accuracy=[0.1, 0.109, 0.109, 0.109])
+    assert "LOG007" not in found(make_history(**dead))
+
+
+def test_log008_loss_above_chance_is_an_output_loss_mismatch(make_history):
+    f = found(make_history(**LOGITS))["LOG008"]
+    assert f.cause == "output-loss-mismatch"
+    assert f.severity.value == "warning" and f.evidence["classes_source"] == "assumed"  # K unknown
+    assert found(make_history(**LOGITS), classes=10)["LOG008"].severity.value == "error"
+    assert verdict(make_history(**LOGITS)) == "output-loss-mismatch"
+
+
+def test_log008_no_wiring_verdict_on_a_learning_100_class_run(make_history):
+    # CIFAR-100 loss is above ln 10 for a long time, but it falls and accuracy rises: K decides
+    h = make_history(loss=[4.3, 3.9, 3.6, 3.35], accuracy=[0.05, 0.10, 0.15, 0.19])
+    assert found(h)["LOG008"].cause == "insufficient-evidence"
+    assert "LOG008" not in found(h, classes=100)
+
+
+def test_log010_val_accuracy_zero_is_a_distribution_shift_not_overfitting(make_history):
+    f = found(make_history(**SORTED))["LOG010"]
+    assert f.cause == "eval-distribution-shift" and f.evidence["classes_assumed"] is True
+    assert found(make_history(**SORTED), classes=10)["LOG010"].severity.value == "error"
+    assert "FIT001" not in found(make_history(**SORTED))
+    assert verdict(make_history(**SORTED)) == "eval-distribution-shift"
+
+
+def test_log008_saturated_training_softmax_is_not_learning_not_a_wiring_bug(make_history):
+    # raw 0-255 pixels under Keras 2's clipped loss: every error costs ~16 nats, accuracy at chance
+    h = make_history(loss=[14.6, 14.5, 14.51, 14.49], acc=[0.094, 0.1, 0.099, 0.101])
+    f = found(h)["LOG008"]
+    assert f.cause == "not-learning" and f.evidence["cost_per_error"] > 16
+    assert verdict(h) == "not-learning"
+
+
+def test_log004_validation_at_chance_with_a_saturated_softmax_is_a_scale_bug(make_history):
+    # raw test images into a BatchNorm model trained on /255 images: one class wins every image, confidently
+    h = make_history(loss=[1.9, 1.5, 1.3, 1.2], accuracy=[0.3, 0.45, 0.53, 0.57],
+                     val_loss=[95.0, 120.0, 140.0, 151.0], val_accuracy=[0.1, 0.1, 0.1, 0.1])
+    f = found(h)["LOG004"]
+    assert f.cause == "eval-input-scale-mismatch" and f.evidence["val_cost_per_error"] > 100
+    shuffled = make_history(loss=[2.28, 2.11, 2.02, 1.9], accuracy=[0.13, 0.22, 0.25, 0.3],
+                            val_loss=[2.34, 2.5, 2.56, 2.71], val_accuracy=[0.108, 0.118, 0.124, 0.108])
+    assert found(shuffled)["LOG004"].cause == "eval-labels-misaligned"
+
+
+def test_log004_frozen_validation_accuracy_is_not_misaligned_labels(make_history):
+    # fine-tuning with frozen BatchNorm statistics: one answer for every validation image
+    h = make_history(loss=[0.62, 0.41, 0.30, 0.22], accuracy=[0.68, 0.81, 0.87, 0.91],
+                     val_loss=[0.83, 0.85, 0.84, 0.86], val_accuracy=[0.5, 0.5, 0.5, 0.5])
+    f = found(h, classes=2)["LOG004"]
+    assert f.cause == "eval-distribution-shift" and f.evidence["constant"] is True
+
+
+def test_log007_near_ln_k_with_validation_at_chance(make_history):
+    # test images divided by 255 twice: the answer barely depends on the image, val_loss drifts 2.31 -> 2.37
+    h = make_history(loss=[2.169, 1.859, 1.726, 1.619, 1.523, 1.439],
+                     accuracy=[0.2023, 0.3383, 0.385, 0.4303, 0.464, 0.4967],
+                     val_loss=[2.307, 2.319, 2.316, 2.326, 2.346, 2.367],
+                     val_accuracy=[0.094, 0.089, 0.094, 0.089, 0.089, 0.108])
+    assert verdict(h) == "eval-input-scale-mismatch"
+
+
+def test_log008_abstains_when_k_is_unknown_and_the_model_learns(make_history):
+    # a ReLU output with categorical cross-entropy, or a CIFAR-100 run: only K tells them apart
+    h = make_history(loss=[5.134, 4.857, 4.749, 3.485, 3.412, 3.357], accuracy=[0.107, 0.14, 0.185, 0.158, 0.143, 0.216],
+                     val_loss=[4.518, 4.503, 3.759, 3.226, 3.264, 3.206], val_accuracy=[0.108, 0.124, 0.166, 0.203, 0.143, 0.223])
+    assert verdict(h) == "insufficient-evidence"
+    assert "LOG008" not in found(h, classes=10)  # K known: a rough start and a bad output look alike here
+
+
+# --- LOG002 -----------------------------------------------------------------------------
+def test_log002_fires_on_real_dead_run():
+    report = diagnose(history=str(LOGS / "k3-high-lr-verbose1-pipe.txt"))
+    assert report.verdict.cause == "not-learning"
+    f = next(f for f in report.findings if f.code == "LOG002")
+    assert f.evidence["classes"] == 10
+
+
+def test_log002_uses_given_classes(make_history):
+    h = make_history(loss=[4.62, 4.60, 4.61], accuracy=[0.009, 0.011, 0.010])
+    assert codes(h)["LOG002"].evidence["classes"] == 100
+    assert "LOG002" not in codes(h, classes=10)
+
+
+def test_log002_silent_when_learning(make_history):
+    assert "LOG002" not in codes(make_history(loss=[2.30, 2.0, 1.7], accuracy=[0.10, 0.25, 0.38]))
+
+
+# --- LOG004 -----------------------------------------------------------------------------
+def test_log004_real_shuffled_labels():
+    report = diagnose(history=str(LOGS / "k3-shuffled-val-labels-verbose2.txt"))
+    assert report.verdict.cause == "eval-labels-misaligned"
+    assert "overfitting" not in report.verdict.causes
+
+
+def test_log004_error_with_known_classes(make_history):
+    h = make_history(accuracy=[0.4, 0.6, 0.75], val_accuracy=[0.10, 0.09, 0.11], loss=[1.6, 1.1, 0.7],
+                     val_loss=[3.0, 3.5, 4.1])
+    assert codes(h, classes=10)["LOG004"].severity.value == "error"
+    assert codes(h)["LOG004"].severity.value == "warning"  # 10 classes assumed
+    assert "LOG004" not in codes(h, classes=100)  # 0.10 is 10x chance for CIFAR-100
+
+
+def test_log004_silent_when_val_learns(make_history):
+    assert "LOG004" not in codes(make_history(**HEALTHY))

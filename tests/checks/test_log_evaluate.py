@@ -1,0 +1,72 @@
+"""Checks LOG005, LOG011: where each fires, where it stays silent, where it is skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cifar_doctor import diagnose
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Inputs
+
+
+def found(history, **kw):
+    return {f.code: f for f in run(Inputs(history=history, **kw)).findings}
+
+
+def verdict(history, **kw):
+    return run(Inputs(history=history, **kw)).verdict.cause
+
+
+def codes(history, **kw):
+    return {f.code: f for f in run(Inputs(history=history, **kw), select_codes=["LOG", "FIT"]).findings}
+
+
+# a healthy CIFAR-10 run: loss falls, val follows, honest errors cost ~2-3 nats
+HEALTHY = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
+               val_loss=[1.30, 1.10, 0.98, 0.92, 0.90], val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69])
+
+
+LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
+
+
+def outcome(report, code):
+    return next(c for c in report.checks if c.code == code)
+
+
+# --- LOG011: evaluate() after few steps ------------------------------------------------------------
+def test_log011_few_steps_train_eval_mode_gap(make_history):
+    h = make_history(loss=[1.4624, 0.6051, 0.2168, 1.1921e-07, 1.1921e-07], acc=[0.3333, 0.6667, 1.0, 1.0, 1.0])
+    h.evaluations = [{"loss": 10.745, "accuracy": 0.3333}]
+    h.bar_total = 3
+    f = found(h)
+    assert f["LOG011"].evidence["max_steps"] == 15 and "LOG001" not in f
+    assert verdict(h) == "regularization-gap"
+    h.bar_total = 1563  # thousands of steps: the BatchNorm statistics have settled, LOG001 may speak
+    assert "LOG011" not in found(h)
+
+
+def test_log005_validation_that_keeps_up_with_training_is_leakage(make_history):
+    # validation_data = a slice of the training arrays; the real test set is printed after fit
+    h = make_history(loss=[1.2543, 1.1561, 1.0593], accuracy=[0.5543, 0.5933, 0.6297],
+                     val_loss=[1.2082, 1.147, 1.0001], val_accuracy=[0.5533, 0.59, 0.63])
+    h.evaluations = [{"loss": 1.7336, "accuracy": 0.438}]
+    assert found(h)["LOG005"].cause == "train-test-leakage"
+    # a test set read in BGR: validation (held out, correct) falls behind training, the test far below
+    h = make_history(loss=[1.708, 1.59, 1.498], accuracy=[0.3906, 0.4267, 0.4653],
+                     val_loss=[1.675, 1.584, 1.534], val_accuracy=[0.3775, 0.4275, 0.425])
+    h.evaluations = [{"loss": 2.3128, "accuracy": 0.209}]
+    assert found(h)["LOG005"].cause == "eval-distribution-shift"
+
+
+# --- LOG005 -----------------------------------------------------------------------------
+def test_log005_fires_when_evaluate_disagrees(make_history):
+    h = make_history(**HEALTHY)
+    h.evaluations = [{"loss": 2.31, "accuracy": 0.10}]
+    f = codes(h)["LOG005"]
+    assert f.severity.value == "warning" and f.evidence["evaluate"]["accuracy"] == 0.1
+
+
+def test_log005_silent_on_seed_where_evaluate_equals_val():
+    report = diagnose(history=str(LOGS / "seed-question-run1-keras2.txt"))
+    assert "LOG005" not in report.codes()
+    assert outcome(report, "LOG005").status == "ran"

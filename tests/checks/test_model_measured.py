@@ -1,0 +1,121 @@
+"""Checks MDL006, MDL007: where each fires, where it stays silent, where it is skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import run_json
+
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Inputs, ModelInfo, Split
+
+
+def fixed_evaluator(scores: dict[int, float]):
+    """An `evaluate(x, y)` that returns the accuracy registered for the number of images."""
+
+    def evaluate(x, y):
+        acc = scores[len(x)]
+        return {"accuracy": acc, "loss": 3.0 * (1 - acc)}
+
+    return evaluate
+
+
+def inputs(make_images, make_labels, train_acc, test_acc, *, n_train=300, n_test=200, test_scale="unit"):
+    return Inputs(
+        splits={"train": Split("train", make_images(n_train, "unit", seed=1), make_labels(n_train, seed=1)),
+                "test": Split("test", make_images(n_test, test_scale, seed=2), make_labels(n_test, seed=2))},
+        model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
+                        loss="sparse_categorical_crossentropy"),
+        evaluate=fixed_evaluator({n_train: train_acc, n_test: test_acc}),
+    )
+
+
+def findings(inp):
+    report = run(inp)
+    return {f.code: f for f in report.findings}, report
+
+
+# --- real models through the CLI ------------------------------------------------------------------
+def _train(x, y, *, epochs, lr, seed=0):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(256, activation="relu"),
+                              layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(lr) if lr > 0.5 else keras.optimizers.Adam(lr),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def sample_npz(tmp_path_factory, sample_arrays):
+    x = sample_arrays["x_train"][:400].astype("float32") / 255.0
+    y = sample_arrays["y_train"][:400].reshape(-1)
+    xt = sample_arrays["x_test"][:400].astype("float32") / 255.0
+    yt = sample_arrays["y_test"][:400].reshape(-1)
+    path = tmp_path_factory.mktemp("measured") / "data.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return path, (x, y)
+
+
+@pytest.mark.parametrize("code", ["MDL006", "MDL007"])
+def test_mdl006_skipped_without_an_evaluator(make_images, make_labels, code):
+    inp = Inputs(splits={"train": Split("train", make_images(50, "unit"), make_labels(50))})
+    assert next(c for c in run(inp).checks if c.code == code).status == "skipped"
+
+
+def test_mdl006_large_measured_gap_is_overfitting(make_images, make_labels):
+    f, report = findings(inputs(make_images, make_labels, 0.975, 0.477))
+    assert f["MDL006"].cause == "overfitting" and f["MDL006"].severity.value == "warning"
+    assert f["MDL006"].evidence["train"]["accuracy"] == 0.975
+    assert f["MDL006"].evidence["eval"][0]["accuracy"] == 0.477
+    assert report.verdict.cause == "overfitting"
+
+
+def test_mdl006_small_gap_is_reported_and_rules_overfitting_out(make_images, make_labels):
+    # the standardized healthy re-enactment: 0.637 vs 0.516, eval errors 1.3x the training errors
+    f, report = findings(inputs(make_images, make_labels, 0.637, 0.516))
+    assert f["MDL006"].severity.value == "info" and f["MDL006"].cause is None
+    assert "not overfitting" in f["MDL006"].message
+    assert report.verdict.cause == "healthy"
+
+
+def test_mdl006_silent_when_the_splits_are_on_different_scales(make_images, make_labels):
+    f, _ = findings(inputs(make_images, make_labels, 0.5, 0.2, test_scale="uint8"))
+    assert "MDL006" not in f and "PRE001" in f
+
+
+def test_mdl007_model_at_chance_everywhere(make_images, make_labels):
+    f, report = findings(inputs(make_images, make_labels, 0.107, 0.109))
+    assert f["MDL007"].severity.value == "warning" and "MDL006" not in f
+    assert report.verdict.cause == "not-learning"
+
+
+def test_mdl007_silent_when_the_model_learned(make_images, make_labels):
+    f, _ = findings(inputs(make_images, make_labels, 0.52, 0.46))
+    assert "MDL007" not in f
+
+
+@pytest.mark.training
+def test_mdl006_cli_overfit_model_prints_train_and_eval_accuracy(sample_npz, tmp_path):
+    path, (x, y) = sample_npz
+    model = _train(x, y, epochs=40, lr=1e-3)  # 400 images, a 786k-parameter MLP: memorizes
+    model.save(tmp_path / "overfit.keras")
+    rc, data, err = run_json("check", "--data", str(path), "--model", str(tmp_path / "overfit.keras"))
+    assert data["verdict"]["cause"] == "overfitting", (data["verdict"], err)
+    mdl = next(f for f in data["findings"] if f["code"] == "MDL006")
+    train, test = mdl["evidence"]["train"]["accuracy"], mdl["evidence"]["eval"][0]["accuracy"]
+    assert train > 0.6 and train - test >= 0.15
+    assert "on training images" in mdl["message"]
+
+
+@pytest.mark.training
+def test_mdl007_cli_model_that_never_learned_is_not_learning(sample_npz, tmp_path):
+    path, (x, y) = sample_npz
+    model = _train(x, y, epochs=2, lr=5.0)  # SGD(5.0): the ReLUs die in the first steps
+    model.save(tmp_path / "dead.keras")
+    rc, data, err = run_json("check", "--data", str(path), "--model", str(tmp_path / "dead.keras"))
+    assert data["verdict"]["cause"] == "not-learning", (data["verdict"], err)
+    assert "MDL007" in data["verdict"]["evidence"]["codes"]

@@ -1,0 +1,216 @@
+"""Checks MDL001, MDL002, MDL009, MDL010: where each fires, where it stays silent, where it is skipped."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli, run_json
+
+from cifar_doctor.api import build_inputs
+from cifar_doctor.checks.model.input_layer import in_model_affine
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Affine, ModelInfo
+
+
+def info(**kw) -> ModelInfo:
+    base = dict(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
+                loss="categorical_crossentropy", from_logits=False, rescaling=[],
+                layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"])
+    base.update(kw)
+    return ModelInfo(**base)
+
+
+def check(code, **kw):
+    """Run one check through the engine; return (findings of that code, its outcome)."""
+    report = run(build_inputs(**kw), select_codes=[code], counterfactual=False)
+    outcome = next(o for o in report.checks if o.code == code)
+    return [f for f in report.findings if f.code == code], outcome, report
+
+
+@pytest.fixture(scope="module")
+def logits_model_file(tmp_path_factory):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(4, 3, activation="relu"),
+                              layers.GlobalAveragePooling2D(), layers.Dense(10)])  # no softmax
+    path = tmp_path_factory.mktemp("models") / "logits.keras"
+    model.save(path)
+    return path
+
+
+def test_mdl001_linear_output_with_probability_loss_is_an_error():
+    found, outcome, report = check("MDL001", model=info(last_activation="linear", loss=None, from_logits=None),
+                                   loss="categorical_crossentropy")
+    assert outcome.status == "ran" and len(found) == 1
+    f = found[0]
+    assert f.severity.value == "error" and f.cause == "output-loss-mismatch"
+    assert f.evidence["last_activation"] == "linear" and f.evidence["from_logits"] is False
+    assert f.evidence["loss_source"] == "loss"  # Python's words; the CLI's below
+    from cifar_doctor.cli.common import CHECK_HINTS
+
+    cli = run(build_inputs(model=info(last_activation="linear", loss=None, from_logits=None),
+                           loss="categorical_crossentropy"), select_codes=["MDL001"], counterfactual=False,
+              hints=CHECK_HINTS)
+    assert cli.findings[0].evidence["loss_source"] == "--loss"
+    assert 'activation="softmax"' in f.fix.snippet and "from_logits=True" in f.fix.snippet
+    assert report.verdict.cause == "output-loss-mismatch"
+
+
+def test_mdl001_compiled_sparse_loss_and_other_mismatches():
+    found, _, _ = check("MDL001", model=info(last_activation="linear", loss="sparse_categorical_crossentropy"))
+    assert [f.severity.value for f in found] == ["error"] and found[0].evidence["loss_source"] == "compiled model"
+    found, _, _ = check("MDL001", model=info(from_logits=True))
+    assert found[0].severity.value == "warning" and "from_logits=True" in found[0].message
+    found, _, _ = check("MDL001", model=info(last_activation="sigmoid"))
+    assert found[0].severity.value == "warning" and "'sigmoid'" in found[0].message
+    found, _, _ = check("MDL001", model=info(loss="binary_crossentropy"))
+    assert found[0].severity.value == "warning" and "90%" in found[0].explanation
+    found, _, _ = check("MDL001", model=info(output_units=1))
+    assert found[0].severity.value == "error" and "single unit" in found[0].message
+    found, _, _ = check("MDL001", model=info(last_activation="linear", loss="binary_crossentropy", output_units=1))
+    assert found[0].severity.value == "error"
+
+
+@pytest.mark.parametrize("kw", [
+    dict(),  # softmax + categorical cross-entropy
+    dict(last_activation="linear", from_logits=True),
+    dict(last_activation="linear", loss="sparse_categorical_crossentropy", from_logits=True),
+    dict(last_activation="sigmoid", loss="binary_crossentropy", output_units=1),
+    dict(last_activation=None),  # unknown output: no judgement
+    dict(loss="mean_squared_error"),
+], ids=["softmax-cce", "logits-cce", "logits-scce", "sigmoid-bce", "unknown-activation", "mse"])
+def test_mdl001_silent_when_consistent(kw):
+    found, outcome, _ = check("MDL001", model=info(**kw))
+    assert outcome.status == "ran" and found == []
+
+
+def test_mdl001_skipped_without_model_or_loss():
+    _, outcome, _ = check("MDL001", loss="categorical_crossentropy")
+    assert outcome.status == "skipped" and "needs a model (model)" in outcome.reason
+    _, outcome, _ = check("MDL001", model=info(loss=None, from_logits=None))
+    assert outcome.status == "skipped" and "loss" in outcome.reason
+
+
+def test_mdl002_one_hot_width_differs(make_images, make_labels):
+    found, outcome, _ = check("MDL002", model=info(output_units=100), x_train=make_images(50, "unit"),
+                              y_train=make_labels(50, 10, one_hot=True))
+    assert outcome.status == "ran" and len(found) == 1
+    f = found[0]
+    assert f.severity.value == "error" and f.cause == "label-format-mismatch"
+    assert f.evidence["output_units"] == 100 and f.evidence["classes"] == 10
+    assert "Dense(10" in f.fix.title
+
+
+def test_mdl002_integer_labels_beyond_outputs(make_labels):
+    found, _, _ = check("MDL002", model=info(output_units=5), y_train=make_labels(60, 10))
+    assert found[0].severity.value == "error" and found[0].evidence["classes_from"] == "largest integer label + 1"
+
+
+def test_mdl002_single_unit_for_many_classes(make_labels):
+    found, _, _ = check("MDL002", model=info(output_units=1, last_activation="sigmoid"), y_train=make_labels(60, 10))
+    assert found[0].severity.value == "error" and "1 output unit" in found[0].message
+
+
+def test_mdl002_unused_outputs_warn_only_with_enough_labels(make_labels):
+    found, _, _ = check("MDL002", model=info(output_units=100), y_train=make_labels(5000, 10))
+    assert found[0].severity.value == "warning" and found[0].evidence["labels"] == 5000
+    found, outcome, _ = check("MDL002", model=info(output_units=10), y_train=make_labels(30, 9))
+    assert outcome.status == "ran" and found == []  # a small subset may miss a class
+
+
+@pytest.mark.parametrize("units,labels", [(10, "one-hot"), (10, "integer"), (1, "binary")])
+def test_mdl002_silent_when_units_match(make_labels, units, labels):
+    y = {"one-hot": make_labels(80, 10, one_hot=True), "integer": make_labels(80, 10, column=True),
+         "binary": make_labels(80, 2)}[labels]
+    act = "sigmoid" if units == 1 else "softmax"
+    found, outcome, _ = check("MDL002", model=info(output_units=units, last_activation=act), y_train=y)
+    assert outcome.status == "ran" and found == []
+
+
+def test_mdl002_skipped_without_labels():
+    _, outcome, _ = check("MDL002", model=info())
+    assert outcome.status == "skipped" and "labels" in outcome.reason
+
+
+def test_in_model_affine_composes_steps():
+    steps = (Affine("TrueDivide", 1 / 127.5, 0.0), Affine("Subtract", 1.0, -1.0))
+    assert in_model_affine(steps) == pytest.approx((1 / 127.5, -1.0))
+    assert in_model_affine((Affine("Normalization", (2.0, 2.0, 2.0), (-1.0, -1.0, -1.0)),)) is None
+    assert in_model_affine(()) is None
+
+
+@pytest.mark.tf
+def test_mdl001_model_without_softmax_and_cce_is_output_loss_mismatch(logits_model_file):
+    import cifar_doctor
+
+    report = cifar_doctor.diagnose(model=str(logits_model_file), loss="categorical_crossentropy")
+    assert report.verdict.cause == "output-loss-mismatch"
+    assert "MDL001" in report.verdict.evidence["codes"]
+
+
+@pytest.mark.tf
+def test_mdl001_cli_model_without_softmax(logits_model_file):
+    rc, data, err = run_json("check", "--model", str(logits_model_file), "--loss", "categorical_crossentropy")
+    assert rc == 1, err
+    assert data["verdict"]["cause"] == "output-loss-mismatch"
+    mdl = [f for f in data["findings"] if f["code"] == "MDL001"]
+    assert mdl and mdl[0]["evidence"]["last_activation"] == "linear"
+
+
+@pytest.mark.tf
+def test_cli_lambda_model_exits_2_with_one_line(tmp_path):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Lambda(lambda x: x / 255.0), layers.Flatten(),
+                              layers.Dense(10, activation="softmax")])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = run_cli("check", "--model", str(path), "--json")
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1 and "Lambda" in lines[0] and "never executes code" in lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.tf
+def test_cli_text_file_renamed_keras_exits_2(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_text("not a model\n")
+    proc = run_cli("check", "--model", str(path))
+    assert proc.returncode == 2
+    assert "not a .keras file" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+
+
+def test_mdl009_softmax_twice():
+    m = info(layers=["Flatten", "Dense", "Dense", "Softmax"], activations=[None, "relu", "softmax", "softmax"])
+    f = check("MDL009", model=m)[0][0]
+    assert f.evidence["max_probability"] == pytest.approx(0.232, abs=1e-4) and f.severity.value == "error"
+    ok = info(layers=["Dense", "Dense", "Dense", "Softmax"], activations=["relu", "softmax", "linear", "softmax"])
+    assert check("MDL009", model=ok)[0] == []
+
+
+def test_mdl010_stacked_sigmoids():
+    m = info(layers=["Flatten"] + ["Dense"] * 5, activations=[None] + ["sigmoid"] * 4 + ["softmax"])
+    assert check("MDL010", model=m)[0][0].evidence["sigmoid_hidden_layers"] == 4
+    shallow = info(layers=["Dense"] * 3, activations=["sigmoid", "relu", "sigmoid"])
+    assert check("MDL010", model=shallow)[0] == []
+
+
+@pytest.mark.tf
+def test_model_facts_read_optimizer_and_activations(tmp_path):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    from cifar_doctor.sources.models import load_model
+
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(4, activation="sigmoid"), layers.Dense(3),
+                              layers.Softmax()])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="categorical_crossentropy")
+    model.save(tmp_path / "m.keras")
+    _, facts = load_model(tmp_path / "m.keras")
+    assert (facts.optimizer, facts.learning_rate) == ("SGD", 1.0)
+    assert facts.activations == ["sigmoid", "linear", "softmax"]

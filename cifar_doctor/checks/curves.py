@@ -115,7 +115,7 @@ def classes_from_data(inputs: Any) -> int | None:
     its number of classes, so checks about the loss itself must not trust it.
     """
     count = inputs.class_count
-    return count.k if count.k and count.k >= 2 and count.source != "log" else None
+    return count.k if count.k and count.k >= 2 and count.read_from != "log" else None
 
 
 def binary_entropy(p: float) -> float:

@@ -125,6 +125,10 @@ def build_inputs(
     if recipe is not None:
         rec = get_recipe(recipe) if isinstance(recipe, str) else recipe
         raw = loaded if loaded is not None else load_data(data)
+        if any(k not in raw.arrays for k in ("x_train", "y_train", "x_test", "y_test")):
+            raise InputError("A recipe's pipeline needs a training and a test split", param="data", value=data,
+                             expected="{arg} with x_train, y_train, x_test and y_test",
+                             received=f"arrays {sorted(raw.arrays)}")
         arrays = rec.preprocess(raw.arrays, limit=limit)
         x_train = x_train if x_train is not None else arrays.get("x_train")
         y_train = y_train if y_train is not None else arrays.get("y_train")

@@ -76,7 +76,12 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 class NpzReader:
-    """An `.npz` (a zip of `.npy` arrays) with `x_train`, `y_train` and, optionally, test and validation splits."""
+    """An `.npz` (a zip of `.npy` arrays) with `x_train`, `y_train` and, optionally, test and validation splits.
+
+    An npz of the training split alone is read: a user who validates with
+    `validation_split` has no other, and the checks that need an evaluation
+    split are then skipped with the reason.
+    """
 
     name = "npz"
 
@@ -125,7 +130,9 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
         missing = [k for k in ("x_train", "y_train") if k not in mapping]
         has_test = "x_test" in mapping or "y_test" in mapping
         has_val = "x_val" in mapping or "y_val" in mapping
-        if not has_test and not has_val:
+        if not has_test and not has_val and missing:
+            # training arrays alone are enough (a user who validates with validation_split):
+            # the checks that need an evaluation split are skipped, with the reason
             missing += ["x_test", "y_test"]
         for split in ("test", "val"):
             pair = (f"x_{split}", f"y_{split}")

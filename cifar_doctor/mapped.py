@@ -74,7 +74,7 @@ class MappedImages:
     def __len__(self) -> int:
         return int(self.shape[0])
 
-    def head(self, n: int) -> "MappedImages":
+    def head(self, n: int) -> MappedImages:
         """The first `n` images, still computed on demand."""
         return MappedImages(self.base[:n] if not is_lazy(self.base) else self.base.head(n), self.fn,
                             dtype=self.dtype, elementwise=self.elementwise)

@@ -36,9 +36,25 @@ from .cifar10 import (
 )
 from .npz import CANONICAL_KEYS, KEY_ALIASES, REQUIRED_KEYS, canonical_key
 
-__all__ = ["BATCHES_DIR", "CANONICAL_KEYS", "DATA_READERS", "DataReader", "KERAS_ARCHIVE_NAME", "KERAS_EXTRACT_DIR",
-           "KEY_ALIASES", "LEGACY_ARCHIVE_NAMES", "LoadedData", "REQUIRED_KEYS", "TEST_BATCH", "TRAIN_BATCHES",
-           "canonical_key", "keras_home", "load_cifar10", "load_data", "load_data_path"]
+__all__ = [
+    "BATCHES_DIR",
+    "CANONICAL_KEYS",
+    "DATA_READERS",
+    "KERAS_ARCHIVE_NAME",
+    "KERAS_EXTRACT_DIR",
+    "KEY_ALIASES",
+    "LEGACY_ARCHIVE_NAMES",
+    "REQUIRED_KEYS",
+    "TEST_BATCH",
+    "TRAIN_BATCHES",
+    "DataReader",
+    "LoadedData",
+    "canonical_key",
+    "keras_home",
+    "load_cifar10",
+    "load_data",
+    "load_data_path",
+]
 
 #: Entries listed from a folder that holds no CIFAR-10 data, to name a few in the message.
 MAX_LISTED_ENTRIES = 1_000

@@ -241,7 +241,7 @@ class Evaluator:
     _logits_path: tuple[Any, Callable[[np.ndarray], np.ndarray]] | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, model: Any, *, loss: str | None = None, from_logits: bool | None = None) -> "Evaluator":
+    def of(cls, model: Any, *, loss: str | None = None, from_logits: bool | None = None) -> Evaluator:
         """The evaluator of `model`.
 
         Args:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .errors import invalid_value
 from .records import (
     ACCURACY_NAMES,
     CURVE_POINTS,
@@ -134,8 +135,6 @@ def check_classes(classes: Any) -> int | None:
     except TypeError:
         k = None
     if k is None or isinstance(classes, bool) or k < 2:
-        from .errors import invalid_value
-
         raise invalid_value("classes", classes, expected="an integer >= 2")
     return k
 

@@ -152,7 +152,7 @@ def _ordered_ops(model: Any) -> list[Any]:
     return out
 
 
-def _fmt(v: float) -> str:
+def _scale_text(v: float) -> str:
     return f"{float(v):.9g}"
 
 
@@ -195,11 +195,11 @@ def input_normalization(model: Any) -> list[tuple[str, Affine | None]]:
         if cls == "Rescaling":
             scale, offset = getattr(op, "scale", 1.0), getattr(op, "offset", 0.0)
             if np.ndim(scale) == 0 and np.ndim(offset) == 0:
-                text = f"Rescaling(scale={_fmt(scale)}, offset={_fmt(offset)})"
+                text = f"Rescaling(scale={_scale_text(scale)}, offset={_scale_text(offset)})"
             else:
                 text = (f"Rescaling(scale={np.asarray(scale).round(6).tolist()}, "
                         f"offset={np.asarray(offset).round(6).tolist()})")
-            out.append((text, Affine(cls, _floats(scale), _floats(offset))))
+            out.append((text, Affine(cls, _float_or_per_channel(scale), _float_or_per_channel(offset))))
         elif cls == "Normalization":
             try:
                 mean = np.asarray(to_numpy(getattr(op, "mean", None)), dtype=np.float64).reshape(-1)
@@ -212,11 +212,11 @@ def input_normalization(model: Any) -> list[tuple[str, Affine | None]]:
                 out.append((text, None))
                 continue
             std = np.maximum(np.sqrt(var), EPSILON)  # as Keras divides: by max(sqrt(variance), epsilon)
-            out.append((text, Affine(cls, _floats(1.0 / std), _floats(-mean / std))))
+            out.append((text, Affine(cls, _float_or_per_channel(1.0 / std), _float_or_per_channel(-mean / std))))
         else:
             affine = _affine_of_op(op)
             if affine is not None:
-                out.append((f"{cls}(scale={_fmt(affine[0])}, offset={_fmt(affine[1])})",
+                out.append((f"{cls}(scale={_scale_text(affine[0])}, offset={_scale_text(affine[1])})",
                             Affine(cls, affine[0], affine[1])))
     return out
 
@@ -235,7 +235,7 @@ def to_numpy(value: Any) -> Any:
         return np.asarray(value)
 
 
-def _floats(v: Any) -> float | tuple[float, ...]:
+def _float_or_per_channel(v: Any) -> float | tuple[float, ...]:
     """A float, or a tuple of floats for a per-channel value."""
     arr = np.asarray(v, dtype=np.float64)
     return float(arr) if arr.ndim == 0 else tuple(float(x) for x in arr.reshape(-1))

@@ -101,14 +101,10 @@ class Trial:
 
 
 def diagnose(*, data: Path | None = None, model: Path | None = None, log: Path | None = None) -> tuple[str, float]:
-    """The primary verdict of `cifar-doctor check` on these inputs, in-process."""
-    import cifar_doctor.cli.app  # noqa: F401  (registers the commands before cli.check is imported)
-    from cifar_doctor.cli.check import load_check_inputs
-    from cifar_doctor.engine import run
+    """The primary verdict of `cifar-doctor check` on these inputs, through the library (`cifar_doctor.diagnose`)."""
+    from cifar_doctor.api import diagnose as run_diagnosis
 
-    inputs = load_check_inputs(data=data, recipe=None, loss=None, model=model,
-                               log=str(log) if log else None, classes=None)
-    report = run(inputs)
+    report = run_diagnosis(data=data, model=model, history=log)
     return report.verdict.cause, report.verdict.confidence
 
 

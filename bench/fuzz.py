@@ -57,7 +57,8 @@ sys.path.insert(0, str(ROOT))
 
 from cifar_doctor.errors import InputError  # noqa: E402
 from cifar_doctor.sources.datasets import load_data_path  # noqa: E402
-from cifar_doctor.sources.logs import history_from_dict, read_history  # noqa: E402
+from cifar_doctor.sources.history import history_from_dict  # noqa: E402
+from cifar_doctor.sources.logs import read_history  # noqa: E402
 from cifar_doctor.sources.models import read_model_config  # noqa: E402
 from cifar_doctor.sources.tensorboard import masked_crc32c, read_tensorboard  # noqa: E402
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .findings import DataFix, Finding, plain, rounded
 from .inputs import Inputs
-from .lazy import MappedImages, is_lazy
+from .mapped import MappedImages, is_lazy
 
 #: Images evaluated per counterfactual. Enough for +-1.5 accuracy points at
 #: 95% on a 10-class problem, and a few seconds on a CPU.

@@ -17,6 +17,8 @@ import numpy as np
 from .errors import InputError, UsageError, invalid_value
 from .tfenv import import_keras
 from .inputs import check_classes
+from .sources.evaluator import count_correct
+from .sources.history import history_from_dict
 from .sources.pipelines import take_sample
 
 keras = import_keras()
@@ -230,12 +232,10 @@ class DoctorCallback(keras.callbacks.Callback):
         return build_inputs(
             x_train=x_tr, y_train=y_tr, x_val=x_va, y_val=y_va,
             model=self.model, loss=self.loss, classes=self.classes,
-            sources={"callback": "cifar_doctor.keras.DoctorCallback", "sample_size": self.sample_size},
+            provenance={"callback": "cifar_doctor.keras.DoctorCallback", "sample_size": self.sample_size},
         )
 
     def _history_object(self) -> Any:
-        from .sources.logs import history_from_dict
-
         history = history_from_dict({k: list(v) for k, v in self.history.items()}, source="DoctorCallback",
                                     classes=self.classes)
         if (getattr(history, "flavor", None) in (None, "unknown") and _keras_major() >= 3
@@ -310,27 +310,10 @@ class DoctorCallback(keras.callbacks.Callback):
             out = out[0]
         if isinstance(out, dict):
             return None
-        return round(_count_correct(keras.ops.convert_to_numpy(out), y[:n]) / n, 6)
+        return round(count_correct(keras.ops.convert_to_numpy(out), y[:n]) / n, 6)
 
 
 # --- helpers ------------------------------------------------------------------------------
-def _count_correct(pred: np.ndarray, y: np.ndarray) -> int:
-    """Correct predictions in a batch: argmax for K outputs, 0.5 threshold for one."""
-    y = np.asarray(y)
-    if pred.ndim == 2 and pred.shape[1] > 1:
-        p = pred.argmax(axis=1)
-        t = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1).astype(np.int64)
-    else:
-        pred = pred.reshape(-1)
-        # a single unit: probabilities in [0, 1] or logits centred on 0
-        cut = 0.5 if pred.size and pred.min() >= 0.0 and pred.max() <= 1.0 else 0.0
-        p = (pred > cut).astype(np.int64)
-        t = y.reshape(-1).round().astype(np.int64)
-    if len(p) != len(t):
-        raise ValueError("predictions and labels differ in length")
-    return int((p == t).sum())
-
-
 def _as_float(value: Any) -> float | None:
     try:
         out = float(np.asarray(value).reshape(()))

@@ -18,7 +18,7 @@ Example:
 
 >>> from cifar_doctor.inputs import Inputs
 >>> from cifar_doctor.session import Session
->>> from cifar_doctor.sources.logs import history_from_dict
+>>> from cifar_doctor.sources.history import history_from_dict
 >>> session = Session(Inputs(), floor="warning")
 >>> update = session.update(history_from_dict({"loss": [1.78], "accuracy": [0.36], "val_loss": [8.68],
 ...                                            "val_accuracy": [0.45]}))

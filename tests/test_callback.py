@@ -316,9 +316,9 @@ def test_tf_data_and_pydataset_samples(make_images, make_labels):
     ids=["one-hot", "integer", "sigmoid", "logit"],
 )
 def test_count_correct(pred, y, expected):
-    from cifar_doctor.keras import _count_correct
+    from cifar_doctor.sources.evaluator import count_correct
 
-    assert _count_correct(pred, y) == expected
+    assert count_correct(pred, y) == expected
 
 
 def test_import_has_no_side_effects():

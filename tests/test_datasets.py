@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from cifar_doctor.errors import InputError
-from cifar_doctor.sources import datasets
+from cifar_doctor.sources import cifar10, datasets
 from cifar_doctor.sources.datasets import KEY_ALIASES, canonical_key, load_cifar10, load_data_path
 
 from conftest import ROOT, SAMPLE, run_cli
@@ -351,12 +351,12 @@ def keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.setenv("CIFAR_DOCTOR_OFFLINE", "1")
     # Keras' /tmp fallback cache must not leak into these tests
-    monkeypatch.setattr(datasets, "_cache_candidates", _only_home_candidates)
+    monkeypatch.setattr(cifar10, "cache_candidates", _only_home_candidates)
     return home
 
 
 def _only_home_candidates():
-    d = datasets._datasets_dir(datasets.keras_home())
+    d = cifar10.datasets_dir(cifar10.keras_home())
     return [d / datasets.KERAS_EXTRACT_DIR / datasets.BATCHES_DIR, d / datasets.BATCHES_DIR,
             d / datasets.KERAS_ARCHIVE_NAME] + [d / n for n in datasets.LEGACY_ARCHIVE_NAMES]
 
@@ -399,7 +399,7 @@ def test_load_cifar10_downloads_where_keras_would(keras_home, monkeypatch, capsy
     raw, expected = _fake_batches()
     payload = _tarball_bytes(raw)
     monkeypatch.delenv("CIFAR_DOCTOR_OFFLINE")
-    monkeypatch.setattr(datasets, "CIFAR10_SHA256", hashlib.sha256(payload).hexdigest())
+    monkeypatch.setattr(cifar10, "CIFAR10_SHA256", hashlib.sha256(payload).hexdigest())
     seen = {}
 
     def fake_urlopen(url, timeout):
@@ -409,7 +409,7 @@ def test_load_cifar10_downloads_where_keras_would(keras_home, monkeypatch, capsy
     monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
     loaded = load_cifar10()
     assert seen == {"url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                    "timeout": datasets.DOWNLOAD_TIMEOUT_S}
+                    "timeout": cifar10.DOWNLOAD_TIMEOUT_S}
     assert loaded.description["source"] == "keras-download"
     _assert_matches(loaded, expected)
     archive = keras_home / "datasets" / "cifar-10-batches-py-target_archive"

@@ -10,7 +10,7 @@ import pytest
 from cifar_doctor.counterfactual import run_counterfactuals
 from cifar_doctor.findings import Fix
 from cifar_doctor.inputs import Inputs, Split
-from cifar_doctor.lazy import MappedImages, is_lazy
+from cifar_doctor.mapped import MappedImages, is_lazy
 from cifar_doctor.registry import get, load_all
 from cifar_doctor.measure.stats import image_stats
 from cifar_doctor.training.feed import (MIN_BATCH_SIZE, MIN_STEPS_PER_EPOCH, TrainingPlan, plan_batches,

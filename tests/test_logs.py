@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cifar_doctor.errors import InputError
-from cifar_doctor.sources.logs import MAX_SEGMENT, LogParser, history_from_dict, read_history
+from cifar_doctor.sources.console import MAX_SEGMENT, LogParser
+from cifar_doctor.sources.history import history_from_dict
+from cifar_doctor.sources.logs import read_history
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 RUN1 = LOGS / "seed-question-run1-keras2.txt"

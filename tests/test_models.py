@@ -16,6 +16,7 @@ pytestmark = pytest.mark.tf
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
+from cifar_doctor.sources import evaluator  # noqa: E402
 from cifar_doctor.sources import models as M  # noqa: E402
 
 
@@ -245,7 +246,7 @@ def test_evaluator_integer_or_one_hot_labels_agree(data):
     a, b, c = ev(x, yi), ev(x, yo), ev(x, yi.reshape(-1, 1))
     assert a == pytest.approx(b)
     assert a == pytest.approx(c)
-    assert ev.loss_name == "categorical_crossentropy" and ev.source == "logits"
+    assert ev.loss_name == "categorical_crossentropy" and ev.output_kind == "logits"
 
 
 def test_evaluator_chunks_large_inputs(data, monkeypatch):
@@ -254,7 +255,7 @@ def test_evaluator_chunks_large_inputs(data, monkeypatch):
     model.compile(loss="sparse_categorical_crossentropy")
     ev = M.make_evaluator(model)
     whole = ev(x, yi)
-    monkeypatch.setattr(M, "EVAL_CHUNK", 32)
+    monkeypatch.setattr(evaluator, "EVAL_CHUNK", 32)
     assert ev(x, yi) == pytest.approx(whole, rel=1e-6)
 
 

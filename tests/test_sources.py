@@ -212,15 +212,15 @@ def test_pydataset_and_generators(make_images, make_labels):
 
 
 def test_large_npz_with_stored_members_is_read_in_chunks(tmp_path, make_images, make_labels, monkeypatch):
-    from cifar_doctor.sources import datasets
+    from cifar_doctor.sources import npz
 
-    monkeypatch.setattr(datasets, "CHUNKED_ABOVE_BYTES", 100_000)
+    monkeypatch.setattr(npz, "CHUNKED_ABOVE_BYTES", 100_000)
     monkeypatch.setattr(sampling, "SAMPLE_IMAGES", 200)
     x, y = make_images(400, seed=6), make_labels(400)
     np.savez(tmp_path / "big.npz", x_train=x, y_train=y, x_test=x[:100], y_test=y[:100])
     loaded = load_data_path(tmp_path / "big.npz")
     assert loaded.samples["train"].total == 400 and len(loaded.arrays["x_train"]) == 200
-    assert np.array_equal(np.concatenate(list(loaded.sources["train"].chunks(128))), x)
+    assert np.array_equal(np.concatenate(list(loaded.full["train"].chunks(128))), x)
     np.savez_compressed(tmp_path / "small.npz", x_train=x, y_train=y, x_test=x[:100], y_test=y[:100])
     with pytest.raises(InputError, match="compressed"):
         load_data_path(tmp_path / "small.npz")

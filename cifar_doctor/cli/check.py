@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
@@ -28,69 +27,6 @@ from .common import (
     split_codes,
     validate_fail_on,
 )
-
-
-def load_check_inputs(
-    *,
-    data: Path | None,
-    recipe: str | None,
-    loss: str | None,
-    model: Path | None,
-    log: str | None,
-    classes: int | None,
-    limit: int | None = None,
-    train: Path | None = None,
-    evals: list[Path] | None = None,
-) -> Any:
-    """Turn the command-line evidence into an `Inputs` (the same one `diagnose` builds)."""
-    from ..api import build_inputs
-
-    if data is None and train is None and recipe is None and model is None and log is None:
-        recipe = "original"
-    sources: dict[str, Any] = {}
-    arrays: dict[str, Any] = {}
-    loaded = None
-    if recipe is not None:
-        from ..training.recipes import get_recipe
-
-        rec = get_recipe(recipe)
-        from ..sources.datasets import load_data
-
-        recipe_data = load_data(data)
-        arrays = rec.preprocess(recipe_data.arrays, limit=limit)
-        sources["data"] = recipe_data.description
-        sources["recipe"] = rec.name
-        if loss is None:
-            loss = rec.loss
-    elif data is not None or train is not None:
-        from ..sources.datasets import load_data_path
-
-        if train is not None:
-            from ..sources.folders import load_folder_pair
-
-            loaded = load_folder_pair(train, evals or [])
-        else:
-            loaded = load_data_path(data)
-        if limit:
-            from ..sources.datasets import LoadedData
-
-            loaded = LoadedData({k: v[:limit] for k, v in loaded.arrays.items()}, loaded.description,
-                                scan=loaded.scan)
-        sources["data"] = loaded.description
-    history = None
-    if log is not None:
-        from ..sources.logs import read_history
-
-        history = read_history(sys.stdin if log == "-" else log, classes=classes)
-        sources["log"] = "<stdin>" if log == "-" else str(log)
-    if model is not None:
-        sources["model_file"] = str(model)
-    return build_inputs(
-        x_train=arrays.get("x_train"), y_train=arrays.get("y_train"),
-        x_test=arrays.get("x_test"), y_test=arrays.get("y_test"),
-        x_val=arrays.get("x_val"), y_val=arrays.get("y_val"),
-        model=model, loss=loss, history=history, classes=classes, sources=sources, data=loaded,
-    )
 
 
 def check(
@@ -118,6 +54,7 @@ def check(
     ignore: Optional[list[str]] = ignore_option(),
 ) -> None:
     """Check data, labels, a model and/or a training log; print a verdict and findings."""
+    from ..api import build_inputs
     from ..engine import run
     from ..inputs import check_classes
     from ..registry import select as select_checks
@@ -138,8 +75,10 @@ def check(
         raise UsageError("--train/--eval replace --data and --recipe: give one or the other")
     sel, ign = split_codes(select), split_codes(ignore)
     select_checks(sel, ign)
-    inputs = load_check_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes,
-                               limit=limit, train=train, evals=evals)
+    if data is None and train is None and recipe is None and model is None and log is None:
+        recipe = "original"  # `check` alone: the pipeline of the question this tool comes from
+    inputs = build_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes, limit=limit,
+                          train_folder=train, eval_folders=evals or None)
     report = run(inputs, select_codes=sel, ignore_codes=ign, hints=CHECK_HINTS)
     emit(report, output_format(fmt, json_flag), output)
     raise typer.Exit(exit_for(report, fail_on))

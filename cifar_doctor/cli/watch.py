@@ -104,7 +104,7 @@ def watch(
     if not command:
         raise UsageError("No command given to watch", expected="cifar-doctor watch -- CMD [ARGS]...",
                          hint="e.g. cifar-doctor watch -- python train.py")
-    inputs = build_inputs(classes=classes, sources={"log": "watch: " + " ".join(command)})
+    inputs = build_inputs(classes=classes, provenance={"log": "watch: " + " ".join(command)})
     session = Session(inputs, floor=LIVE_FLOOR, select=split_codes(select), ignore=split_codes(ignore),
                       hints=WATCH_HINTS)
     fmt = output_format(fmt, json_flag)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..inputs import ACCURACY_NAMES
+from ..records import ACCURACY_NAMES
 from ..sources.logs import (
     COMMON_CLASS_COUNTS,  # the class counts a K is read as (2, 10, 100, 1000)
 )
@@ -116,7 +116,7 @@ def classes_from_data(inputs: Any) -> int | None:
     its number of classes, so checks about the loss itself must not trust it.
     """
     count = inputs.class_count
-    return count.k if count.k and count.k >= 2 and count.source != "log" else None
+    return count.k if count.k and count.k >= 2 and count.read_from != "log" else None
 
 
 def binary_entropy(p: float) -> float:

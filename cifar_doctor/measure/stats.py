@@ -297,7 +297,7 @@ def image_stats(x: Any) -> ImageStats:
     >>> image_stats(np.full((2, 4, 4, 3), 255, np.uint8)).scheme
     'raw-uint8'
     """
-    from ..lazy import is_lazy
+    from ..mapped import is_lazy
 
     if not is_lazy(x):  # images computed on demand are read chunk by chunk below, never whole
         x = np.asarray(x)

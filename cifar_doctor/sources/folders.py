@@ -35,7 +35,9 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .base import CHUNK_IMAGES
+from . import sampling
+from .base import CHUNK_IMAGES, LoadedData
+from .sampling import SampleInfo, sample_indices
 
 #: File extensions read, as `keras.utils.image_dataset_from_directory` allows them.
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -278,10 +280,8 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
         root: The dataset's root, for the report. Defaults to `None`.
         sample_size: Images per split in the sample. Defaults to `SAMPLE_IMAGES`.
     """
-    from .datasets import LoadedData
-    from .sampling import SAMPLE_IMAGES, SampleInfo, sample_indices
 
-    n = sample_size or SAMPLE_IMAGES
+    n = sample_size or sampling.SAMPLE_IMAGES  # read when called: tests lower it
     scans: dict[str, SplitScan] = {}
     listed: dict[str, tuple[list[Path], np.ndarray]] = {}
     decoded: dict[str, list[tuple[int, Any]]] = {}
@@ -316,7 +316,7 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
         "shapes": {k: list(v.shape) for k, v in arrays.items()}, "dtypes": {k: str(v.dtype) for k, v in arrays.items()},
         "notices": [], "folders": scan_all.to_dict(),
     }
-    return LoadedData(arrays, description, sources=sources, samples=samples, scan=scan_all)
+    return LoadedData(arrays, description, full=sources, samples=samples, scan=scan_all)
 
 
 def load_folder_pair(train: Path, evals: Sequence[Path], sample_size: int | None = None):

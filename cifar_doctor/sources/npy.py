@@ -26,7 +26,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .base import CHUNK_IMAGES
+from . import sampling
+from .base import CHUNK_IMAGES, LoadedData
+from .sampling import SampleInfo, sample_indices
 
 #: Longest `.npy` header read: NumPy's own default (`max_header_size`) for untrusted files;
 #: a plain array's header is under 200 bytes.
@@ -236,8 +238,8 @@ def load_npy_dir(p: Path, files: dict[str, Path], sample_size: int | None = None
         sample_size: Images per split in the sample. Defaults to `SAMPLE_IMAGES`.
 
     Returns:
-        A `cifar_doctor.sources.datasets.LoadedData` whose `arrays` hold the
-        sample and whose `sources`/`samples` say where the rest is.
+        A `cifar_doctor.sources.base.LoadedData` whose `arrays` hold the
+        sample and whose `full`/`samples` say where the rest is.
     """
     layouts: dict[str, NpyLayout] = {}
     labels: dict[str, np.ndarray] = {}
@@ -260,10 +262,8 @@ def load_npy_dir(p: Path, files: dict[str, Path], sample_size: int | None = None
 def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarray], sample_size: int | None,
              kind: str):
     """Stratified samples of the images at `layouts`, with their labels, as a `LoadedData`."""
-    from .datasets import LoadedData
-    from .sampling import SAMPLE_IMAGES, SampleInfo, sample_indices
 
-    n = sample_size or SAMPLE_IMAGES
+    n = sample_size or sampling.SAMPLE_IMAGES  # read when called: tests lower it
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, NpySource] = {}
     samples: dict[str, SampleInfo] = {}
@@ -291,4 +291,4 @@ def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarra
         shapes[xk], shapes[yk] = list(xs.layout.shape), list(y_all.shape)
         dtypes[xk], dtypes[yk] = str(xs.layout.dtype), str(y_all.dtype)
     description = {"kind": kind, "path": str(p), "shapes": shapes, "dtypes": dtypes, "notices": []}
-    return LoadedData(arrays, description, sources=sources, samples=samples)
+    return LoadedData(arrays, description, full=sources, samples=samples)

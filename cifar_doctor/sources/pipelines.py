@@ -40,13 +40,13 @@ class Sampled:
         x: The sampled images.
         y: Their labels, or `None` when the pipeline yields none.
         sample: How the sample was drawn.
-        source: Every image, read again on demand (`None` for one-shot iterators).
+        full: Every image, read again on demand (`None` for one-shot iterators).
     """
 
     x: np.ndarray
     y: np.ndarray | None
     sample: SampleInfo | None
-    source: Any = None
+    full: Any = None
 
 
 def is_pipeline(data: Any) -> bool:

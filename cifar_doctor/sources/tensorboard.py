@@ -42,7 +42,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from ..errors import InputError
-from ..inputs import History
+from ..records import History
+from .history import history_from_dict
+from .logstream import LogInput
 
 #: Largest record read into memory, in bytes. An epoch's scalar event is about
 #: 100 bytes, and even a summary of hundreds of scalars is a few kB; larger
@@ -615,8 +617,6 @@ def _describe_folder(p: Path) -> str:
 
 
 def _history(series: _Series, name: str, classes: int | None, files: int) -> History:
-    from .logs import history_from_dict
-
     steps = sorted({s for per_step in series.values.values() for s in per_step})
     if not steps:
         raise InputError(
@@ -633,3 +633,23 @@ def _history(series: _Series, name: str, classes: int | None, files: int) -> His
     h.truncated = series.truncated
     h.read_as = {**h.read_as, "format": "tensorboard", "files": files}
     return h
+
+
+class TensorBoardReader:
+    """A TensorBoard log: a log_dir or a folder of event files, an `events.out.tfevents.*` file, or TFRecord bytes."""
+
+    name = "tensorboard"
+    text = False
+
+    def sniff(self, head: bytes | None, path: str | None) -> bool:
+        if head is None:
+            return path is not None and (os.path.isdir(path) or EVENT_FILE_MARK in os.path.basename(path))
+        return looks_like_event_file(head)
+
+    def read(self, log: LogInput, classes: int | None) -> History:
+        if log.path is not None:
+            return read_tensorboard(log.path, classes=classes)
+        return read_event_stream(log.binary(), log.name, classes=classes)
+
+
+READER = TensorBoardReader()

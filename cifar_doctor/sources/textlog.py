@@ -44,7 +44,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..inputs import History
+from ..records import History
 
 #: Longest line read, in characters; a longer line is skipped. Printed metric
 #: lines are a few hundred characters; the cap bounds memory on input with no

@@ -154,7 +154,7 @@ def _release() -> None:
 
 def feed_arrays(recipe: Any, raw: dict[str, np.ndarray], *, limit: int | None, seed: int) -> dict[str, Any]:
     """The run's arrays: `recipe.feed` (images scaled on demand), or `preprocess` for a recipe that overrides it."""
-    from .recipes import Recipe
+    from .recipe import Recipe
 
     if type(recipe).preprocess is not Recipe.preprocess and type(recipe).feed is Recipe.feed:
         return recipe.preprocess(raw, limit=limit, seed=seed)  # a Recipe subclass with its own pipeline
@@ -175,7 +175,7 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
     arrays = feed_arrays(spec.recipe, raw, limit=limit, seed=seed)
     evidence = {"x_train": arrays["x_train"], "y_train": arrays["y_train"], "x_test": arrays["x_test"],
             "y_test": arrays["y_test"], "loss": spec.recipe.loss if isinstance(spec.recipe.loss, str) else None,
-            "sources": {"data": description, "recipe": spec.recipe.name}}
+            "provenance": {"data": description, "recipe": spec.recipe.name}}
     watch = UntilVerdict(build_inputs(**evidence)) if until_verdict else None
 
     def on_epoch(s: RunState) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..lazy import MappedImages, is_lazy
+from ..mapped import MappedImages, is_lazy
 
 #: The training-set size the built-in recipes' batch sizes were chosen for (CIFAR-10).
 REFERENCE_TRAIN_IMAGES = 50_000
@@ -213,8 +213,8 @@ def activation_bytes(model: Any) -> int:
 
 def _source_and_fn(x: Any) -> tuple[np.ndarray, Any]:
     """The stored images and the per-batch preprocessing (`None`: fed as stored)."""
-    if is_lazy(x) and not is_lazy(x.source):
-        return np.asarray(x.source), x
+    if is_lazy(x) and not is_lazy(x.base):
+        return np.asarray(x.base), x
     return np.asarray(x), None
 
 

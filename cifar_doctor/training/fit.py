@@ -21,7 +21,7 @@ import numpy as np
 
 from ..tfenv import import_keras, import_tensorflow
 from .feed import TrainingPlan, activation_bytes, dataset, eval_plan, plan_batches
-from .recipes import Recipe
+from .recipe import Recipe
 
 #: Images read at a time when the fed range is noted (50 MB of float32 CIFAR images).
 SCALE_NOTE_CHUNK = 4096

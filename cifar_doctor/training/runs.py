@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, UsageError, invalid_value
-from .recipes import Recipe, get_recipe
+from .recipe import Recipe
+from .recipes import get_recipe
 
 #: Smallest `limit`: below this a stratified 10-class subset holds at most one
 #: image per class, too few for a training curve to mean anything.

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..comparison import EarlyStop
 from ..session import Session
+from ..sources.history import history_from_dict
 from .fit import RunState
 
 
@@ -29,8 +30,6 @@ class UntilVerdict:
         self.stopped: EarlyStop | None = None
 
     def __call__(self, state: RunState) -> bool:
-        from ..sources.logs import history_from_dict
-
         if self.stopped is not None:  # already decided; Keras is finishing the epoch
             return True
         state.phase = "diagnosing"

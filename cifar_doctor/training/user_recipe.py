@@ -4,7 +4,7 @@
 imports the file or module and calls the function with no arguments. The function
 returns either:
 
-- a `cifar_doctor.training.recipes.Recipe`, or
+- a `cifar_doctor.training.recipe.Recipe`, or
 - a dict with these keys:
 
   - `model`: a built Keras model, or a function returning one (preferred: a
@@ -59,7 +59,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..tfenv import import_keras
-from .recipes import Recipe, subset
+from .recipe import Recipe, subset, with_accumulation
 
 #: Keys of a dict recipe, and those of the arrays a `preprocess` must return.
 DICT_KEYS = ("model", "compile", "fit", "preprocess", "name", "doc")
@@ -71,7 +71,7 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_EPOCHS = 5
 
 PROTOCOL_HINT = (
-    "Return a cifar_doctor.training.recipes.Recipe or a dict with model, compile, fit and preprocess "
+    "Return a cifar_doctor.training.recipe.Recipe or a dict with model, compile, fit and preprocess "
     "(see `python -c \"import cifar_doctor.training.user_recipe as m; help(m)\"` or examples/my_recipe.py)"
 )
 
@@ -281,8 +281,6 @@ class UserRecipe(Recipe):
         return self.preprocess(arrays, limit=limit, seed=seed)
 
     def compile(self, model: Any, gradient_accumulation_steps: int = 1) -> Any:
-        from .recipes import with_accumulation
-
         kw = dict(self.compile_kwargs)
         kw["optimizer"] = with_accumulation(kw.get("optimizer", "rmsprop"), gradient_accumulation_steps)
         kw.setdefault("metrics", ["accuracy"])

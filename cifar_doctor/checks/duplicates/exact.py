@@ -104,7 +104,7 @@ def train_test_duplicates(inputs: Inputs) -> list[Finding]:
 
 def _files(train: Any, ev: Any, pairs: list[tuple[int, int]]) -> list[list[str]] | None:
     """The file names of the pairs, when the splits were read from image files."""
-    tf, ef = getattr(train.source, "files", None), getattr(ev.source, "files", None)
+    tf, ef = getattr(train.full, "files", None), getattr(ev.full, "files", None)
     if tf is None or ef is None:
         return None
     return [[str(tf[i]), str(ef[j])] for i, j in pairs]

@@ -174,7 +174,7 @@ def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: boo
 
 def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str, Any] | None:
     """Accuracy on the eval images with a near-duplicate in train and on the others, when a model is at hand."""
-    if (inputs.evaluate is None or split.y is None or split.source is not None  # indices of the full split
+    if (inputs.evaluate is None or split.y is None or split.full is not None  # indices of the full split
             or len(affected) == 0 or len(affected) == len(split.x)):
         return None
     from ...measure.model import sample_indices

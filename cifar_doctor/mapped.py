@@ -1,4 +1,4 @@
-"""Image arrays computed on demand, a chunk at a time, from a source array.
+"""Image arrays computed on demand, a chunk at a time, from a stored (base) array.
 
 `compare` keeps one uint8 copy of CIFAR-10 and hands each run's diagnosis the
 images as the recipe feeds them through a `MappedImages`: indexing it
@@ -25,15 +25,15 @@ def is_lazy(x: Any) -> bool:
 
 
 class MappedImages:
-    """`fn(source)`, computed for the images that are indexed.
+    """`fn(base)`, computed for the images that are indexed.
 
     Args:
-        source: The stored images (a NumPy array, or another `MappedImages`).
+        base: The stored images (a NumPy array, or another `MappedImages`).
         fn: The preprocessing, from an array of images to an array of `dtype`
             of the same shape (e.g. a recipe's `x.astype("float32") / 255`).
         dtype: What `fn` returns. Defaults to `"float32"`.
         elementwise: `fn` maps each value on its own (a scaling), so any index
-            can be applied to the source first (`x[:, 3, 4, 0]` reads one value
+            can be applied to the base first (`x[:, 3, 4, 0]` reads one value
             per image). Otherwise `fn` must map each image on its own (a
             channel reordering), and only the first axis is applied first.
             Defaults to `True`.
@@ -47,16 +47,16 @@ class MappedImages:
     ((4, 2, 2, 3), dtype('float32'), 1.0)
     """
 
-    def __init__(self, source: Any, fn: Callable[[np.ndarray], np.ndarray], *, dtype: Any = "float32",
+    def __init__(self, base: Any, fn: Callable[[np.ndarray], np.ndarray], *, dtype: Any = "float32",
                  elementwise: bool = True) -> None:
-        self.source = source
+        self.base = base
         self.fn = fn
         self.dtype = np.dtype(dtype)
         self.elementwise = elementwise
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(int(s) for s in self.source.shape)
+        return tuple(int(s) for s in self.base.shape)
 
     @property
     def ndim(self) -> int:
@@ -74,9 +74,9 @@ class MappedImages:
     def __len__(self) -> int:
         return int(self.shape[0])
 
-    def head(self, n: int) -> "MappedImages":
+    def head(self, n: int) -> MappedImages:
         """The first `n` images, still computed on demand."""
-        return MappedImages(self.source[:n] if not is_lazy(self.source) else self.source.head(n), self.fn,
+        return MappedImages(self.base[:n] if not is_lazy(self.base) else self.base.head(n), self.fn,
                             dtype=self.dtype, elementwise=self.elementwise)
 
     def _apply(self, values: Any) -> np.ndarray:
@@ -84,15 +84,15 @@ class MappedImages:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         if self.elementwise:
-            return self._apply(self.source[key])
+            return self._apply(self.base[key])
         first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
         if isinstance(first, (int, np.integer)):
-            return self._apply(self.source[first:first + 1 if first != -1 else None])[0][rest]
-        return self._apply(self.source[first])[(slice(None), *rest)]
+            return self._apply(self.base[first:first + 1 if first != -1 else None])[0][rest]
+        return self._apply(self.base[first])[(slice(None), *rest)]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self._apply(self.source[:])
+        out = self._apply(self.base[:])
         return out.astype(dtype, copy=False) if dtype is not None else out
 
     def __repr__(self) -> str:
-        return f"MappedImages(shape={self.shape}, dtype={self.dtype}, source dtype={self.source.dtype})"
+        return f"MappedImages(shape={self.shape}, dtype={self.dtype}, base dtype={self.base.dtype})"

@@ -1,0 +1,493 @@
+"""Keras console output: the `model.fit` progress of every Keras generation, read incrementally.
+
+`LogParser` reads what `model.fit` prints in every Keras generation: standalone
+Keras 2 (`50000/50000 [====] - 454s 9ms/step - loss: ... - acc: ...`),
+tf.keras 2.x (`accuracy`), Keras 3 `verbose=1` (`━━━` bars redrawn with
+`\\r`/`\\b`, ANSI colours) and `verbose=2` (one line per epoch), with
+warnings and tracebacks interleaved; "Train on N samples, validate on M
+samples"; and what the user printed from `model.evaluate()` (`loss:  7.43` /
+`accuracy:  0.53` on separate lines, `[8.05, 0.50]`, `Test loss: ...`), and
+the evaluate() progress bar that Keras 3 and tf.keras print with metrics.
+
+Only the final state of each epoch counts: the line that carries `val_`
+metrics, else the last redraw of the training bar before the next
+`Epoch k/n`. An epoch that never reached the end of its bar (a run killed
+mid-epoch) is dropped and `History.truncated` is set.
+
+The parser is incremental (`LogParser.feed(text) -> completed epochs`), so
+`cifar-doctor watch` shares it, and a line longer than `MAX_SEGMENT`
+characters is skipped unread. `ConsoleReader` reads a whole log in one pass
+with it and, for the printouts of custom training loops (`Epoch 1 of 500 took
+1.858s`, `Epoch: 0198 train_loss= 0.40438 ...`), with
+`cifar_doctor.sources.textlog` when the text holds no Keras epoch. Nothing
+here imports TensorFlow or NumPy.
+
+Number of classes: `classes=` when given; otherwise inferred from the loss of
+the very first training batch of epoch 1 (only visible in `verbose=1` logs):
+an untrained softmax classifier starts at a loss of about ln K, so that loss
+is matched against ln K for the common class counts in `COMMON_CLASS_COUNTS`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..records import History
+from .history import number_from_text
+from .logstream import LogInput, require_epochs
+from .textlog import BoundedLines, TextLogReader, metric_name
+
+#: Longest line (between newlines, carriage returns or backspace runs) read, in
+#: characters. A Keras progress line is under 300 characters even with a dozen
+#: metrics; anything longer is not a progress line and is skipped, which keeps
+#: memory bounded on a log with no line breaks (binary data, a minified dump).
+MAX_SEGMENT = 16_384
+
+#: Renamed leading metrics remembered for `History.read_as["mapping"]`.
+MAX_RENAMED = 16
+
+#: Characters before a line's first ` - name: value` searched for a leading
+#: `name: value` pair. The pair ends there and is under 100 characters; a
+#: bounded window keeps the search linear on a pathological line.
+MAX_LEAD_CHARS = 160
+
+#: Class counts an inferred K is snapped to (binary, CIFAR-10, CIFAR-100, ImageNet).
+COMMON_CLASS_COUNTS = (2, 10, 100, 1000)
+
+#: The first-batch loss must lie within this relative distance of ln K to infer
+#: K. Glorot-initialized networks on normalized inputs start within ~10% of
+#: ln K; raw 0-255 inputs start far above it, and are then not used.
+CLASS_INFERENCE_TOLERANCE = 0.15
+
+#: Flavor votes. The flavor names the Keras generation that printed the log:
+#: "[====]" bars and the `- 1s/epoch - 32ms/step` tail of `verbose=2` lines
+#: come from the Keras 2 API only (standalone Keras 2 and tf.keras/tf_keras
+#: 2.x, whether the bar counts samples or steps); "━━━" bars and
+#: `N/N - 1s - 9ms/step - ...` lines from Keras 3 only. Whether the loss was
+#: clipped is not implied: standalone Keras <= 2.2 clipped probabilities at
+#: 1e-7, tf.keras 2.x takes the logits behind a softmax output (unclipped),
+#: so `checks.log` reads clipping from the numbers. "Train on N samples"
+#: (Keras 2 / TF <= 2.1 only) weighs more than one bar redraw.
+TRAIN_ON_VOTE = 3
+_K2_BAR_RE = re.compile(r"\[[=>.]{10,}\]")
+_EPOCH_SUFFIX_RE = re.compile(r"\s-\s[\d.]+(?:s|ms|us|µs)/epoch\s-\s[\d.]+(?:s|ms|us|µs)/step\s*$")
+
+_ANSI_RE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+# Counts read with int() have at most 12 digits: int() refuses strings over 4300 digits.
+_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d{1,12})\s*/\s*(\d{1,12})\s*$")
+_TRAIN_ON_RE = re.compile(
+    r"Train on (\d{1,12}) (samples|steps)(?:, validate on (\d{1,12}) (samples|steps))?", re.IGNORECASE)
+_BAR_RE = re.compile(r"^\s*(\d{1,12})/(\d{1,12}|Unknown)\b")
+# Every pattern below reads a line in time linear in its length: no two adjacent parts can
+# match the same characters (`\d+(?:\.\d*)?`, not `\d+\.?\d*`, whose two digit runs split a
+# long number in n ways and made one 16 kB line take minutes).
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|infinity|Infinity)"
+_METRIC_RE = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w.]*):\s+(" + _NUM + r")(?=\s|$)")
+_K3_V2_RE = re.compile(r"^\s*\d+/\d+ - \d+s - [\d.]+(?:s|ms|us|µs)/step")
+_EVAL_PAIR_RE = re.compile(
+    r"(?:(test|val|validation|eval|evaluation|train|training)[\s_]*)?(loss|acc|accuracy|score)\s*[:=]\s*("
+    + _NUM + r")\s*(%?)",
+    re.IGNORECASE,
+)
+_EVAL_LINE_RE = re.compile(
+    r"^\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?(?:loss|acc|accuracy|score)\s*[:=]\s*"
+    + _NUM + r"(?:\s*%)?(?:(?:\s*[,;])?\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?"
+    r"(?:loss|acc|accuracy|score)\s*[:=]\s*" + _NUM + r"(?:\s*%)?)*\s*$",
+    re.IGNORECASE,
+)
+#: A `name: value` pair ending the text before a line's first ` - name: value`
+#: metric, as custom loops print it (`epoch [1]: training loss: 2.27 - acc: 0.50`).
+_LEAD_METRIC_RE = re.compile(r"([A-Za-z]\w*(?:[ \t]+[A-Za-z]\w*){0,2})\s*[:=]\s*(" + _NUM + r")\s*$")
+_LIST_RE = re.compile(r"^\s*\[\s*(" + _NUM + r")\s*((?:,\s*" + _NUM + r"\s*)+)\]\s*$")
+
+
+@dataclass
+class Epoch:
+    """One completed epoch: its number as printed (1-based) and its final metrics."""
+
+    number: int
+    metrics: dict[str, float]
+    step: int | None = None
+    total: int | None = None
+
+
+@dataclass
+class _Block:
+    """The state of the epoch being read."""
+
+    number: int
+    declared: int | None = None
+    metrics: dict[str, float] | None = None
+    step: int | None = None
+    total: int | None = None
+    done: bool = False  # emitted (val_ metrics seen)
+    eval_bar: dict[str, float] | None = None
+    eval_total: int | None = None
+    first_loss: float | None = None
+
+
+@dataclass
+class LogParser:
+    """Incremental parser of Keras console output.
+
+    Feed it text as it arrives; `feed` returns the epochs completed by that
+    text (an epoch completes when its line with `val_` metrics arrives, or
+    when the next `Epoch k/n` header does). `finish()` closes the stream and
+    returns the last epoch if it was complete.
+
+    Example:
+
+    >>> p = LogParser()
+    >>> p.feed("Epoch 1/5\\n50000/50000 [====] - 454s 9ms/step - loss: 1.7761 - acc: 0.3584")
+    []
+    >>> [e.metrics["val_acc"] for e in p.feed(" - val_loss: 8.6776 - val_acc: 0.4489\\n")]
+    [0.4489]
+    """
+
+    epochs: list[Epoch] = field(default_factory=list)
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    train_samples: int | None = None
+    val_samples: int | None = None
+    truncated: bool = False
+    runs: int = 0
+    lines: int = 0
+    keras_lines: int = 0
+    renamed: dict[str, str] = field(default_factory=dict)
+    _lines: BoundedLines = field(default_factory=lambda: BoundedLines(MAX_SEGMENT))
+    _block: _Block | None = None
+    _eval_group: dict[str, float] | None = None
+    _votes: dict[str, int] = field(default_factory=lambda: {"keras2": 0, "keras3": 0})
+    _first_loss: float | None = None
+    _first_acc: float | None = None
+
+    # --- streaming ----------------------------------------------------------------
+    def feed(self, text: str) -> list[Epoch]:
+        """Parse `text` (any chunk of the stream); return the epochs it completed."""
+        out: list[Epoch] = []
+        for line in self._lines.feed(text):
+            self._segment(line, out)
+        return out
+
+    def finish(self) -> list[Epoch]:
+        """End of input: parse the unterminated last line, close the open epoch."""
+        out: list[Epoch] = []
+        last = self._lines.close()
+        if last is not None:
+            self._segment(last, out, last=True)
+        self._close_block(out)
+        self._close_eval()
+        return out
+
+    # --- one line -----------------------------------------------------------------
+    def _segment(self, raw: str, out: list[Epoch], last: bool = False) -> None:
+        if not raw:
+            return
+        if "\x1b" in raw:
+            raw = _ANSI_RE.sub("", raw)
+        line = raw.strip()
+        if not line:
+            return
+        self.lines += 1
+        if "━" in line:
+            self._votes["keras3"] += 1
+        if line.startswith("Epoch") and (m := _EPOCH_RE.match(line)):
+            self._close_eval()
+            self._header(int(m.group(1)), int(m.group(2)), out)
+            return
+        if ":" in line or "=" in line:
+            if " - " in line and (metrics := self._metrics(line)):
+                self._close_eval()
+                self._progress(line, metrics, out, last)
+                return
+            if _EVAL_LINE_RE.match(line):
+                self._eval_line(line)
+                return
+        if line.startswith("[") and (m := _LIST_RE.match(line)):
+            self._eval_list(m)
+            return
+        if "Train on" in line and (m := _TRAIN_ON_RE.search(line)):
+            if m.group(2).lower() == "samples":
+                self.train_samples = int(m.group(1))
+                self._votes["keras2"] += TRAIN_ON_VOTE
+                if m.group(3) and m.group(4).lower() == "samples":
+                    self.val_samples = int(m.group(3))
+            return
+        # anything else (warnings, tracebacks, the user's own prints) ends an evaluate() group
+        self._close_eval()
+
+    def _metrics(self, line: str) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for name, value in _METRIC_RE.findall(line):
+            if name in ("ETA",):
+                continue
+            try:
+                metrics[name] = number_from_text(value)
+            except ValueError:
+                continue
+        if metrics:
+            metrics = self._lead_metric(line, metrics)
+        if "acc" in metrics or "val_acc" in metrics:
+            self._votes["keras2"] += 1
+        return metrics
+
+    def _lead_metric(self, line: str, metrics: dict[str, float]) -> dict[str, float]:
+        """Add the `name: value` pair that precedes the first ` - ` metric (`training loss: 2.27`)."""
+        first = _METRIC_RE.search(line)
+        lead = line[max(0, first.start() - MAX_LEAD_CHARS):first.start()] if first else ""
+        if ":" not in lead and "=" not in lead:
+            return metrics  # a Keras line: a bar, a time, nothing
+        m = _LEAD_METRIC_RE.search(lead)
+        name = metric_name(m.group(1)) if m else None
+        if m is None or name is None or name in metrics:
+            return metrics
+        try:
+            value = number_from_text(m.group(2))
+        except ValueError:
+            return metrics
+        raw = m.group(1)
+        if raw != name and len(self.renamed) < MAX_RENAMED:
+            self.renamed[raw] = name
+        return {name: value, **metrics}
+
+    def _header(self, number: int, declared: int, out: list[Epoch]) -> None:
+        self._close_block(out)
+        if self.epochs and number <= self.epochs[-1].number:
+            # a new fit() call: the latest run is the one diagnosed
+            self.epochs, self.evaluations = [], []
+            self._first_loss = self._first_acc = None
+            self.truncated = False
+        if not self.epochs:
+            self.runs += 1
+        self._block = _Block(number, declared)
+
+    def _progress(self, line: str, metrics: dict[str, float], out: list[Epoch], last: bool) -> None:
+        step = total = None
+        if m := _BAR_RE.match(line):
+            step = int(m.group(1))
+            total = int(m.group(2)) if m.group(2) != "Unknown" else None
+            if "[" in line and _K2_BAR_RE.search(line):
+                self._votes["keras2"] += 1  # a "[====>....]" bar: Keras 2 API
+        if _EPOCH_SUFFIX_RE.search(line):
+            self._votes["keras2"] += 1
+        if _K3_V2_RE.match(line):
+            self._votes["keras3"] += 1
+        has_val = any(k.startswith("val_") for k in metrics)
+        b = self._block
+        if b is not None or step is not None:
+            self.keras_lines += 1  # a progress line of an `Epoch k/n` block, or a bar: Keras output
+        if b is None:
+            if has_val:  # a log without "Epoch k/n" headers: each line with val_ metrics is an epoch
+                number = self.epochs[-1].number + 1 if self.epochs else 1
+                if not self.epochs:
+                    self.runs += 1
+                self._emit(Epoch(number, metrics, step, total), out, last)
+            elif self.epochs:  # a bar with metrics after training: evaluate()
+                self._add_eval(metrics)
+            return
+        if b.done or (b.metrics is not None and b.total is not None and total is not None and total != b.total
+                      and b.step is not None and b.step >= b.total):
+            # after the epoch's final line: the evaluate() bar (Keras 3, tf.keras)
+            if not has_val:
+                if b.eval_total is not None and total != b.eval_total:
+                    self._commit_eval_bar(b)
+                b.eval_bar, b.eval_total = metrics, total
+            return
+        if b.number == 1 and self._first_loss is None and step is not None and "loss" in metrics:
+            if total is None or step <= max(1, total // 50):
+                self._first_loss = metrics["loss"]
+        b.metrics, b.step, b.total = metrics, step, total
+        if has_val:
+            b.done = True
+            self._emit(Epoch(b.number, metrics, step, total), out, last)
+
+    def _emit(self, epoch: Epoch, out: list[Epoch], last: bool) -> None:
+        prev = self.epochs[-1].metrics if self.epochs else None
+        if last and prev is not None and not set(prev) <= set(epoch.metrics):
+            self.truncated = True  # an unterminated last line cut inside its metrics
+            return
+        self.epochs.append(epoch)
+        out.append(epoch)
+
+    def _close_block(self, out: list[Epoch]) -> None:
+        b = self._block
+        if b is None:
+            return
+        self._block = None
+        if b.eval_bar is not None:
+            self._commit_eval_bar(b)
+        if b.done:
+            return
+        if b.metrics is None:
+            self.truncated = True  # the epoch began and never showed a result
+            return
+        if b.total is not None and b.step is not None and b.step < b.total:
+            self.truncated = True  # stopped mid-epoch: running averages, not the epoch's result
+            return
+        self._emit(Epoch(b.number, b.metrics, b.step, b.total), out, last=True)
+
+    # --- evaluate() results ---------------------------------------------------------
+    def _commit_eval_bar(self, b: _Block) -> None:
+        if b.eval_bar:
+            self._add_eval(b.eval_bar)
+        b.eval_bar = b.eval_total = None
+
+    def _add_eval(self, metrics: dict[str, float]) -> None:
+        ev: dict[str, float] = {}
+        for k, v in metrics.items():
+            name = _canonical_eval_name(k)
+            if name and name not in ev:
+                ev[name] = v
+        if not ev:
+            return
+        if self.evaluations:
+            last = self.evaluations[-1]
+            common = set(last) & set(ev)
+            if common and all(_close(last[k], ev[k]) for k in common):
+                last.update({k: v for k, v in ev.items() if k not in last})
+                return
+        self.evaluations.append(ev)
+
+    def _eval_line(self, line: str) -> None:
+        for prefix, name, value, pct in _EVAL_PAIR_RE.findall(line):
+            try:
+                v = number_from_text(value)
+            except ValueError:
+                continue
+            key = "accuracy" if name.lower() in ("acc", "accuracy") else "loss"
+            if key == "accuracy" and pct:
+                v /= 100.0
+            if prefix.lower() in ("train", "training"):
+                key = "train_" + key
+            if self._eval_group is None:
+                self._eval_group = {}
+            elif key in self._eval_group:
+                self._close_eval()
+                self._eval_group = {}
+            self._eval_group[key] = v
+
+    def _eval_list(self, m: re.Match) -> None:
+        self._close_eval()
+        values = [number_from_text(m.group(1))] + [number_from_text(v) for v in re.findall(_NUM, m.group(2))]
+        if not self.epochs or len(values) < 2:
+            return
+        loss, acc = values[0], values[1]
+        if loss >= 0 and 0.0 <= acc <= 1.0:
+            self._add_eval({"loss": loss, "accuracy": acc})
+
+    def _close_eval(self) -> None:
+        g, self._eval_group = self._eval_group, None
+        if g and self.epochs:
+            self._add_eval(g)
+
+    # --- result ---------------------------------------------------------------------
+    @property
+    def flavor(self) -> str:
+        k2, k3 = self._votes["keras2"], self._votes["keras3"]
+        if k2 > k3:
+            return "keras2"
+        if k3 > k2:
+            return "keras3"
+        return "unknown"
+
+    def inferred_classes(self) -> int | None:
+        """K from the first-batch loss of epoch 1 (≈ ln K for an untrained softmax), if it fits one."""
+        loss = self._first_loss
+        if loss is None or not math.isfinite(loss) or loss <= 0:
+            return None
+        for k in COMMON_CLASS_COUNTS:
+            if abs(loss - math.log(k)) <= CLASS_INFERENCE_TOLERANCE * math.log(k):
+                return k
+        return None
+
+    def history(self, classes: int | None = None, source: str | None = None) -> History:
+        """The `History` of the epochs completed so far (the latest run in the log)."""
+        epochs = self.epochs
+        keys: list[str] = []
+        if epochs:
+            common = set(epochs[0].metrics)
+            for e in epochs[1:]:
+                common &= set(e.metrics)
+            keys = [k for k in epochs[-1].metrics if k in common]
+        metrics = {k: [e.metrics[k] for e in epochs] for k in keys}
+        numbers = [e.number for e in epochs]
+        read_as: dict[str, Any] = {"format": "keras", "records": len(epochs), "index_kind": "epoch"}
+        if self.renamed:
+            read_as["mapping"] = dict(self.renamed)
+        return History(
+            metrics=metrics,
+            evaluations=[dict(e) for e in self.evaluations],
+            flavor=self.flavor,
+            classes=classes or self.inferred_classes(),
+            source=source,
+            train_samples=self.train_samples,
+            val_samples=self.val_samples,
+            truncated=self.truncated,
+            index=numbers if numbers != list(range(1, len(numbers) + 1)) else None,
+            read_as=read_as,
+            bar_total=epochs[-1].total if epochs else None,
+        )
+
+
+def _canonical_eval_name(name: str) -> str | None:
+    n = name.lower()
+    if n.startswith("val_"):
+        return None
+    if n == "loss":
+        return "loss"
+    if n in ("acc", "accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "compile_metrics"):
+        return "accuracy"
+    return None
+
+
+def _close(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= 5e-4 * max(1.0, abs(a), abs(b))
+
+
+
+class ConsoleReader:
+    """Console output: Keras' own (`LogParser`), else a custom loop's printout (`TextLogReader`), in one pass.
+
+    It takes any text, so it comes last in `cifar_doctor.sources.logs.LOG_READERS`.
+    The generic reader stops as soon as the Keras parser has seen Keras output.
+    """
+
+    name = "console"
+    text = True
+
+    def sniff(self, head: bytes | None, path: str | None) -> bool:
+        return head is not None
+
+    def read(self, log: LogInput, classes: int | None) -> History:
+        name = log.name
+        parser: LogParser = LogParser()
+        generic: TextLogReader | None = TextLogReader()
+        for t in log.texts():
+            parser.feed(t)
+            if generic is not None:
+                if parser.epochs or parser.keras_lines:
+                    generic = None
+                else:
+                    generic.feed(t)
+        parser.finish()
+        if generic is None or parser.epochs or parser.keras_lines:
+            return require_epochs(parser.history(classes=classes, source=name), name, _detail(parser))
+        found = generic.finish()
+        if found.metrics:
+            return found.history(classes=classes, source=name)
+        detail = None if parser.truncated else found.detail  # "Epoch 1/5" and nothing after it: say that
+        return require_epochs(parser.history(classes=classes, source=name), name, detail if detail is not None else _detail(parser))
+
+
+def _detail(parser: LogParser) -> str:
+    """What the Keras parser saw, for a log without a complete epoch."""
+    if parser.truncated:
+        return "the only epoch stops before the end of its progress bar"
+    return f"{parser.lines} lines, none with per-epoch metrics"
+
+
+READER = ConsoleReader()

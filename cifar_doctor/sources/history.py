@@ -1,0 +1,176 @@
+"""Training histories from dicts: Keras' `History.history`, a History JSON dump, a table of columns.
+
+`history_from_dict` is where every reader of a structured history ends (the
+History JSON reader here, `cifar_doctor.sources.csvlog`,
+`cifar_doctor.sources.tensorboard`) and what a front end calls with the
+per-epoch dict of lists it holds (`DoctorCallback`, `compare --until-verdict`,
+`diagnose(history=dict)`). Nothing here imports TensorFlow or NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from ..errors import InputError
+from ..records import History
+from .logstream import LogInput, first_line, require_epochs
+
+#: Most values (epochs x metrics) read from a CSV/JSON history. 10,000 epochs of 100
+#: metrics are 1M; the cap bounds the table a list of per-epoch dicts with a key of
+#: its own in every row would make (rows x keys cells), and the work of the checks.
+MAX_HISTORY_VALUES = 1_000_000
+
+#: Cell values that mean "no value at this epoch": CSVLogger writes `NA` for a
+#: metric missing from an epoch's logs (no validation data, `validation_freq`
+#: > 1); a History JSON holds `null`. `nan` is a value (a NaN loss), not a gap.
+MISSING_VALUES = frozenset({"", "na", "n/a", "none", "null"})
+
+
+def number_from_text(text: str) -> float:
+    """A metric value as printed (`1.77`, `nan`, `inf`, `-Infinity`) as a float."""
+    t = text.lower()
+    if t in ("inf", "+inf", "infinity"):
+        return math.inf
+    if t in ("-inf", "-infinity"):
+        return -math.inf
+    return float(t)
+
+
+def too_many_values(name: str, received: str) -> InputError:
+    """The error for a history holding more than `MAX_HISTORY_VALUES` values."""
+    return InputError(
+        f"The history {name} holds too many values to be a training history",
+        expected=f"at most {MAX_HISTORY_VALUES:,} values (epochs x metrics)",
+        received=received,
+        hint="Pass the per-epoch history (CSVLogger, History.history), not per-batch values",
+    )
+
+
+
+def history_from_dict(d: Any, source: str | None = None, classes: int | None = None) -> History:
+    """Build a `History` from a dict like Keras' `History.history`.
+
+    Args:
+        d: Metric name -> list of per-epoch values (`{"loss": [...],
+            "val_accuracy": [...]}`); `{"history": {...}}` and a list of
+            per-epoch dicts are accepted too. A missing value (`None`,
+            `"NA"`, `""`, a key absent from a row) is NaN at that epoch and
+            listed in `History.gaps`; a metric with no value at all (the
+            `val_*` columns of a run without validation data) is dropped.
+        source: Where it came from, for the report. Defaults to `None`.
+        classes: Number of classes, if known. Defaults to `None`.
+
+    Raises:
+        InputError: when `d` is not such a dict.
+
+    Example:
+
+    >>> h = history_from_dict({"loss": [1.78, 1.37], "acc": [0.36, 0.51]})
+    >>> h.epochs, h.flavor, h.acc
+    (2, 'keras2', [0.36, 0.51])
+    >>> h = history_from_dict({"loss": [1.7, 1.3], "val_loss": [None, 1.4], "val_acc": ["NA", "NA"]})
+    >>> sorted(h.metrics), h.gaps
+    (['loss', 'val_loss'], {'val_loss': [0]})
+    """
+    if isinstance(d, dict) and isinstance(d.get("history"), dict):
+        d = d["history"]
+    if isinstance(d, list) and d and all(isinstance(row, dict) for row in d):
+        rows = d
+        keys: dict[Any, None] = {}
+        for row in rows:
+            keys.update(dict.fromkeys(row))
+        if len(keys) * len(rows) > MAX_HISTORY_VALUES:  # one column per key, one cell per row
+            raise too_many_values(source or "<history>", f"{len(rows):,} rows x {len(keys):,} keys")
+        d = {k: [row.get(k) for row in rows] for k in keys}
+    if not isinstance(d, dict):
+        raise InputError(
+            "Invalid training history",
+            expected="a dict of metric name -> per-epoch values, like keras History.history",
+            received=f"{type(d).__name__}",
+        )
+    metrics: dict[str, list[float]] = {}
+    gaps: dict[str, list[int]] = {}
+    total = sum(len(v) for v in d.values() if isinstance(v, (list, tuple)))
+    if total > MAX_HISTORY_VALUES:
+        raise too_many_values(source or "<history>", f"{total:,} values")
+    for key, values in d.items():
+        name = str(key).strip()
+        if name in ("epoch", "", "Unnamed: 0", "step"):
+            continue
+        if isinstance(values, (int, float)) and not isinstance(values, bool):
+            values = [values]
+        if hasattr(values, "tolist"):
+            values = values.tolist()
+        if not isinstance(values, (list, tuple)):
+            raise InputError(
+                f"Invalid training history: metric `{name}` is not a list",
+                expected="a list of per-epoch numbers for each metric",
+                received=f"{name}={type(values).__name__}",
+            )
+        out: list[float] = []
+        missing: list[int] = []
+        for v in values:
+            if v is None or (isinstance(v, str) and v.strip().lower() in MISSING_VALUES):
+                missing.append(len(out))
+                out.append(math.nan)
+                continue
+            try:
+                out.append(number_from_text(v) if isinstance(v, str) else float(v))
+            except (TypeError, ValueError, OverflowError):
+                raise InputError(
+                    f"Invalid training history: metric `{name}` holds a non-number",
+                    expected="numbers (NaN and inf allowed)",
+                    received=f"{v!r}"[:80],
+                ) from None
+        if out and len(missing) == len(out):
+            continue  # no value at any epoch: a metric this run did not compute
+        metrics[name] = out
+        if missing:
+            gaps[name] = missing
+    if metrics and not any(metrics.values()):
+        metrics = {}
+    flavor = "keras2" if ("acc" in metrics or "val_acc" in metrics) else "unknown"
+    read_as = {"format": "history", "records": max((len(v) for v in metrics.values()), default=0),
+               "index_kind": "epoch"}
+    return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
+
+
+
+class HistoryJsonReader:
+    """`json.dump(history.history)` output (a dict of lists, `{"history": ...}`, or a list of per-epoch dicts)."""
+
+    name = "history-json"
+    text = True
+
+    def sniff(self, head: bytes | None, path: str | None) -> bool:
+        if head is None:
+            return False
+        stripped = head.lstrip()
+        return stripped.startswith(b"{") or re.match(rb"\[\s*\{", stripped) is not None
+
+    def read(self, log: LogInput, classes: int | None) -> History:
+        name = log.name
+        text = log.rest_text()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"Cannot read the History JSON {name}: {exc.msg} at line {exc.lineno}",
+                expected="json.dump(history.history) output: {\"loss\": [...], \"val_loss\": [...]}",
+            ) from None
+        except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; nesting past the stack
+            what = ("it nests too deeply" if isinstance(exc, RecursionError)
+                    else "it holds an integer of thousands of digits" if "digits" in str(exc) else first_line(exc))
+            raise InputError(
+                f"Cannot read the History JSON {name}: {what}",
+                expected="json.dump(history.history) output: {\"loss\": [...], \"val_loss\": [...]}",
+            ) from None
+        h = history_from_dict(data, source=name, classes=classes)
+        h.read_as["format"] = "history-json"
+        return require_epochs(h, name)
+
+
+JSON_READER = HistoryJsonReader()

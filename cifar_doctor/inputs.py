@@ -220,7 +220,6 @@ class Inputs:
 
     def has(self, requirement: str) -> bool:
         """Whether the inputs hold `requirement` (a token of `registry.REQUIREMENTS`); KeyError for an unknown one."""
-        from .registry import REQUIREMENTS
 
         return REQUIREMENTS[requirement].present(self)
 
@@ -244,3 +243,46 @@ class Inputs:
             out["folders"] = self.folders.to_dict()
         out.update(self.provenance)
         return out
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One input a check can need: its token, the skip reason, and whether `Inputs` holds it."""
+
+    token: str
+    reason: str
+    present: Callable[[Inputs], bool]
+
+
+def _train_labels(inputs: Inputs) -> bool:
+    tr = inputs.splits.get("train")
+    return tr is not None and tr.y is not None
+
+
+def _label_order(inputs: Inputs) -> bool:
+    """Training labels in feeding order: files listed from class folders are sorted by class, not fed so."""
+    return _train_labels(inputs) and (inputs.folders is None or "train" not in inputs.folders.splits)
+
+
+def _train_images(inputs: Inputs) -> bool:
+    tr = inputs.splits.get("train")
+    return tr is not None and tr.x is not None
+
+
+#: Every requirement a check may declare, with the reason given when it is missing.
+REQUIREMENTS: dict[str, Requirement] = {r.token: r for r in (
+    Requirement("train_x", "needs training images", _train_images),
+    Requirement("eval_x", "needs test or validation images", lambda inputs: bool(inputs.eval_splits)),
+    Requirement("labels", "needs training labels", _train_labels),
+    Requirement("eval_labels", "needs test or validation labels", lambda inputs: bool(inputs.eval_label_splits)),
+    Requirement("loss", "needs the training loss", lambda inputs: inputs.effective_loss is not None),
+    Requirement("model", "needs a model", lambda inputs: inputs.model is not None),
+    Requirement("history", "needs a training history",
+                lambda inputs: inputs.history is not None and inputs.history.epochs > 0),
+    Requirement("evaluator", "needs a model that can be evaluated on the data",
+                lambda inputs: inputs.evaluate is not None),
+    Requirement("folders", "needs image folders", lambda inputs: inputs.folders is not None),
+    Requirement("label_order",
+                "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
+                _label_order),
+)}

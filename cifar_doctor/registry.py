@@ -25,12 +25,12 @@ import importlib
 import inspect
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from .diagnosis import CAUSES
+from .errors import invalid_value
 from .findings import Finding, Fix, Severity
-
-if TYPE_CHECKING:
-    from .inputs import Inputs
+from .inputs import REQUIREMENTS, Inputs, Requirement  # noqa: F401  (Requirement re-exported with the table)
 
 FAMILIES: dict[str, str] = {
     "RNG": "input range and normalization scheme",
@@ -68,49 +68,6 @@ CHECK_MODULES = (
 
 #: Old code -> current code. Codes are never reused, only redirected.
 REDIRECTS: dict[str, str] = {}
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """One input a check can need: its token, the skip reason, and whether `Inputs` holds it."""
-
-    token: str
-    reason: str
-    present: Callable[["Inputs"], bool]
-
-
-def _train_labels(inputs: "Inputs") -> bool:
-    tr = inputs.splits.get("train")
-    return tr is not None and tr.y is not None
-
-
-def _label_order(inputs: "Inputs") -> bool:
-    """Training labels in feeding order: files listed from class folders are sorted by class, not fed so."""
-    return _train_labels(inputs) and (inputs.folders is None or "train" not in inputs.folders.splits)
-
-
-def _train_images(inputs: "Inputs") -> bool:
-    tr = inputs.splits.get("train")
-    return tr is not None and tr.x is not None
-
-
-#: Every requirement a check may declare, with the reason given when it is missing.
-REQUIREMENTS: dict[str, Requirement] = {r.token: r for r in (
-    Requirement("train_x", "needs training images", _train_images),
-    Requirement("eval_x", "needs test or validation images", lambda inputs: bool(inputs.eval_splits)),
-    Requirement("labels", "needs training labels", _train_labels),
-    Requirement("eval_labels", "needs test or validation labels", lambda inputs: bool(inputs.eval_label_splits)),
-    Requirement("loss", "needs the training loss", lambda inputs: inputs.effective_loss is not None),
-    Requirement("model", "needs a model", lambda inputs: inputs.model is not None),
-    Requirement("history", "needs a training history",
-                lambda inputs: inputs.history is not None and inputs.history.epochs > 0),
-    Requirement("evaluator", "needs a model that can be evaluated on the data",
-                lambda inputs: inputs.evaluate is not None),
-    Requirement("folders", "needs image folders", lambda inputs: inputs.folders is not None),
-    Requirement("label_order",
-                "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
-                _label_order),
-)}
 
 
 #: How a caller of `cifar_doctor.diagnose` supplies each requirement, shown after
@@ -247,7 +204,6 @@ def register(
         if not _CODE_RE.match(other) or other == code:
             raise ValueError(f"Invalid superseding code {other!r} for {code}.")
     if cause is not None:
-        from .diagnosis import CAUSES
 
         if cause not in CAUSES:
             raise ValueError(f"Unknown cause {cause!r} for {code}.")
@@ -337,7 +293,6 @@ def _matches(spec: CheckSpec, keys: list[str]) -> bool:
 
 def _selectors(values: list[str], param: str) -> list[str]:
     """Upper-cased selectors with redirects applied; an unknown one is a usage error."""
-    from .errors import invalid_value
 
     keys = [REDIRECTS.get(v.strip().upper(), v.strip().upper()) for v in values]
     unknown = [v for v, k in zip(values, keys) if not any(_matches(s, [k]) for s in all_checks())]

@@ -95,6 +95,9 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counter
     """Evaluate each distinct transform proposed by the findings; return the measurements."""
     results: list[Counterfactual] = []
     seen: set[str] = set()
+    evaluate = inputs.evaluate
+    if evaluate is None:
+        return results
     for f in findings:
         tr = f.fix.transform if f.fix else None
         if not tr:
@@ -109,9 +112,9 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counter
         n = min(len(split.x), MAX_EVAL_IMAGES)
         x, y = (split.x.head(n) if is_lazy(split.x) else split.x[:n]), split.y[:n]
         try:
-            before = inputs.evaluate(x, y)
+            before = evaluate(x, y)
             # the fixed images are computed a chunk at a time as the model reads them, never all at once
-            after = inputs.evaluate(MappedImages(x, partial(apply_transform, transform=tr), elementwise=False), y)
+            after = evaluate(MappedImages(x, partial(apply_transform, transform=tr), elementwise=False), y)
         except Exception as exc:  # reported, never fatal
             results.append(Counterfactual(f.code, split.name, tr, error=str(exc)))
             continue

@@ -162,7 +162,7 @@ def decide(
     if lead.explanation and lead.message not in explanation:
         explanation = f"{lead.message} {lead.explanation}"
     for cf in confirmed:
-        explanation += " " + cf.summary
+        explanation += " " + (cf.summary or "")
     if (cause != "overfitting" and "overfitting" not in real and "overfitting" not in explanation
             and _looks_like_gap(findings)):
         explanation += " The gap between training and validation is a symptom of this, not overfitting."

@@ -160,7 +160,7 @@ def _plain(value: Any) -> Any:
     try:
         import numpy as np
     except ImportError:  # pragma: no cover
-        np = None
+        np = None  # type: ignore[assignment]
     if isinstance(value, DataFix):
         return _plain(value.to_dict())
     if isinstance(value, dict):

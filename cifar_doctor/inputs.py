@@ -56,7 +56,7 @@ class Split:
     _labels: dict[int | None, Any] = field(default_factory=dict, repr=False)
 
     @property
-    def stats(self):
+    def stats(self) -> Any:
         """Per-channel image statistics (`cifar_doctor.measure.stats.ImageStats`), computed once."""
         if self._stats is None and self.x is not None:
             from .measure.stats import image_stats
@@ -64,7 +64,7 @@ class Split:
             self._stats = image_stats(self.x)
         return self._stats
 
-    def labels(self, classes: int | None = None):
+    def labels(self, classes: int | None = None) -> Any:
         """Label facts (`cifar_doctor.measure.labelinfo.LabelInfo`) read with `classes`, computed once per K."""
         if self.y is None:
             return None
@@ -81,12 +81,12 @@ class Split:
             return int(self.full.count)
         return len(self.x) if self.x is not None else 0
 
-    def chunks(self, size: int | None = None):
+    def chunks(self, size: int | None = None) -> Any:
         """Every image of the split, in order, `size` at a time: from `full` when `x` is a sample."""
         images = self.full if self.full is not None else ArraySource(self.x)
         return images.chunks(size or CHUNK_IMAGES)
 
-    def take(self, indices) -> Any:
+    def take(self, indices: Any) -> Any:
         """The images at `indices` of the full split (positions as `chunks` yields them)."""
         if self.full is not None:
             return self.full.take(indices)
@@ -216,7 +216,8 @@ class Inputs:
         key = (self.classes, units, id(y), getattr(y, "shape", None), logged)
         if self._class_count is None or self._class_count[0] != key:
             self._class_count = (key, resolve_classes(self.classes, units, y, logged))
-        return self._class_count[1]
+        count: ClassCount = self._class_count[1]
+        return count
 
     def has(self, requirement: str) -> bool:
         """Whether the inputs hold `requirement` (a token of `registry.REQUIREMENTS`); KeyError for an unknown one."""

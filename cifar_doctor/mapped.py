@@ -88,7 +88,7 @@ class MappedImages:
         first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
         if isinstance(first, (int, np.integer)):
             return self._apply(self.base[first:first + 1 if first != -1 else None])[0][rest]
-        return self._apply(self.base[first])[(slice(None), *rest)]
+        return self._apply(self.base[first])[(slice(None),) + tuple(rest)]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self._apply(self.base[:])

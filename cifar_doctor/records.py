@@ -65,7 +65,7 @@ class ModelInfo:
         learning_rate: Its learning rate when the model was saved. Defaults to `None`.
     """
 
-    input_shape: tuple | None = None
+    input_shape: tuple[int | None, ...] | None = None
     output_units: int | None = None
     last_activation: str | None = None
     loss: str | None = None
@@ -247,7 +247,8 @@ class History:
 
 def _num(v: float) -> float | str:
     """A metric value as plain JSON: the one float rule of `findings.plain` (NaN/Inf as strings, 6 decimals)."""
-    return plain(float(v))
+    value: float | str = plain(float(v))
+    return value
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import importlib
 import inspect
 import re
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any, Callable
 
 from .diagnosis import CAUSES
@@ -148,7 +149,7 @@ class CheckSpec:
         fix: Fix | str | None = None,
         explanation: str | None = None,
         split: str | None = None,
-        cause: str | None = ...,  # type: ignore[assignment]
+        cause: str | None | EllipsisType = ...,
     ) -> Finding:
         """Build a finding of this check; `cause` defaults to the check's cause."""
         if isinstance(fix, str):

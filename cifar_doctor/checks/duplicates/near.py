@@ -325,7 +325,7 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
         " ".join(parts),
         evidence=evidence,
         fix=Fix(f"Drop the x_{name} images that have a near-duplicate in x_train",
-                "from cifar_doctor.neardup import find\n"
+                "from cifar_doctor.measure.neardup import find\n"
                 f"leaked = np.unique(find(x_{name}, x_train).a)   # x_{name} indices with a near-duplicate in x_train\n"
                 f"keep = np.setdiff1d(np.arange(len(x_{name})), leaked)\n"
                 f"x_{name}, y_{name} = x_{name}[keep], y_{name}[keep]"),

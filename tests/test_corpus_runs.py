@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # bench/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
 from bench.corpus import data as corpus_data
-from bench.corpus.grid import CAUSES_INJECTED, GRID, KINDS
+from bench.corpus.grid import CAUSES_INJECTED, GRID, KINDS, PIPELINE
 from bench.corpus.shapes import SHAPES
 from bench.corpus.spec import (
     DataSpec,
@@ -67,6 +67,8 @@ def test_pipeline_bugs_never_accept_healthy_or_overfitting():
             assert "overfitting" in s.truth.must_not, s.kind
         if s.cause in ("overfitting", "healthy"):
             assert {"eval-input-scale-mismatch", "input-not-normalized"} <= set(s.truth.must_not), s.kind
+        if s.cause == "healthy":
+            assert set(PIPELINE) <= set(s.truth.must_not), s.kind
 
 
 def test_recipes_rebuild_the_same_arrays_without_tensorflow():

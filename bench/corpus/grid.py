@@ -233,10 +233,12 @@ KINDS: dict[str, Kind] = {
                                    ("not-learning", "eval-labels-misaligned", "overfitting"), ALL, 12,
                                    "a regression target trained with MSE and logged with an `accuracy` metric"),
     # controls
-    "healthy": _k("healthy", "none", ("healthy",), ("regularization-gap", "underfitting"),
-                  PIPELINE + ("overfitting",), ALL, 80, "a correct pipeline trained for a moderate number of epochs"),
-    "healthy-finetune": _k("healthy", "none", ("healthy",), ("regularization-gap", "underfitting"),
-                           PIPELINE + ("overfitting",), ALL, 6, "a frozen pre-trained base with a new head"),
+    # A correct pipeline may still overfit a little (nothing in a control stops it): for the controls
+    # `overfitting` is acceptable, every pipeline verdict forbidden.
+    "healthy": _k("healthy", "none", ("healthy",), ("regularization-gap", "underfitting", "overfitting"),
+                  PIPELINE, ALL, 80, "a correct pipeline trained for a moderate number of epochs"),
+    "healthy-finetune": _k("healthy", "none", ("healthy",), ("regularization-gap", "underfitting", "overfitting"),
+                           PIPELINE, ALL, 6, "a frozen pre-trained base with a new head"),
     "healthy-val-above-train": _k("healthy", "none", ("healthy", "regularization-gap"), ("underfitting",),
                                   PIPELINE + ("overfitting",), ALL, 8,
                                   "dropout and augmentation: validation above training, as it should be"),
@@ -244,8 +246,8 @@ KINDS: dict[str, Kind] = {
                             PIPELINE, ALL, 8, "a validation set of 100-200 images: noisy validation curves"),
     "healthy-long-plateau": _k("healthy", "none", ("healthy",), ("underfitting", "overfitting", "regularization-gap"),
                                PIPELINE, ALL, 8, "long runs (60-150 epochs) on tiny data whose loss plateaus"),
-    "healthy-large-batch": _k("healthy", "none", ("healthy",), ("underfitting", "regularization-gap"),
-                              PIPELINE + ("overfitting",), ALL, 6,
+    "healthy-large-batch": _k("healthy", "none", ("healthy",), ("underfitting", "regularization-gap", "overfitting"),
+                              PIPELINE, ALL, 6,
                               "5,000-10,000 images in batches of 500-1,000, or batch 1 on tiny data"),
 }
 

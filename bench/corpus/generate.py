@@ -27,19 +27,19 @@ def _fmt(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-def _run_one(spec: RunSpec, out: Path) -> tuple[str, float, str]:
-    """(status, seconds, detail) of one run in this process."""
+def _run_one(spec: RunSpec, out: Path) -> tuple[str, float, float, str]:
+    """(status, wall seconds, CPU seconds, detail) of one run in this process."""
     from .runner import run_spec
 
     t0 = time.perf_counter()
     try:
-        run_spec(spec, out / RUNS)
+        result = run_spec(spec, out / RUNS)
     except Exception:
         (out / FAILED).mkdir(parents=True, exist_ok=True)
         (out / FAILED / f"{spec.run_id}.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        return "failed", time.perf_counter() - t0, traceback.format_exc().strip().splitlines()[-1][:200]
+        return "failed", time.perf_counter() - t0, 0.0, traceback.format_exc().strip().splitlines()[-1][:200]
     (out / FAILED / f"{spec.run_id}.txt").unlink(missing_ok=True)
-    return "ok", time.perf_counter() - t0, ""
+    return "ok", time.perf_counter() - t0, result["timings"]["cpu_s"], ""
 
 
 def _one_thread() -> None:
@@ -66,32 +66,35 @@ def _worker(specs: dict[str, RunSpec], todo: Any, done: Any, out: str) -> None:
             return
         if run_id is None:
             return
-        status, secs, detail = _run_one(specs[run_id], Path(out))
-        done.put((run_id, status, secs, detail))
+        done.put((run_id, *_run_one(specs[run_id], Path(out))))
 
 
 class Progress:
     def __init__(self, total: int, jobs: int) -> None:
         self.total, self.jobs, self.count, self.t0 = total, jobs, 0, time.perf_counter()
         self.seconds: list[float] = []
+        self.cpu: list[float] = []
         self.failed = 0
 
-    def report(self, spec: RunSpec, status: str, secs: float, detail: str) -> None:
+    def report(self, spec: RunSpec, status: str, secs: float, cpu: float, detail: str) -> None:
         self.count += 1
         self.seconds.append(secs)
+        self.cpu.append(cpu)
         self.failed += status != "ok"
         elapsed = time.perf_counter() - self.t0
         mean = sum(self.seconds) / len(self.seconds)
         eta = mean * (self.total - self.count) / self.jobs
         flag = "" if status == "ok" else f"  FAILED: {detail}"
-        print(f"[{self.count}/{self.total}] {spec.run_id} {spec.kind:<34} {spec.family:<28} {secs:6.1f} s  "
+        print(f"[{self.count}/{self.total}] {spec.run_id} {spec.kind:<34} {spec.family:<28} {secs:6.1f} s (CPU {cpu:5.1f} s)  "
               f"elapsed {_fmt(elapsed)}  ETA {_fmt(eta)}{flag}", file=sys.stderr, flush=True)
 
     def final(self) -> None:
         elapsed = time.perf_counter() - self.t0
         mean = sum(self.seconds) / len(self.seconds) if self.seconds else 0.0
+        cpu = sum(self.cpu) / len(self.cpu) if self.cpu else 0.0
         print(f"done: {self.count - self.failed} runs ok, {self.failed} failed, in {_fmt(elapsed)} "
-              f"({elapsed:.0f} s; {mean:.1f} s per run, {self.jobs} job{'s' if self.jobs > 1 else ''})",
+              f"({elapsed:.0f} s; {mean:.1f} s per run, {cpu:.1f} s of CPU per run, "
+              f"{self.jobs} job{'s' if self.jobs > 1 else ''})",
               file=sys.stderr, flush=True)
 
 
@@ -115,8 +118,7 @@ def generate(grid: list[RunSpec], out: Path, jobs: int = 1) -> int:
     if jobs <= 1:
         _one_thread()
         for spec in todo_specs:
-            status, secs, detail = _run_one(spec, out)
-            progress.report(spec, status, secs, detail)
+            progress.report(spec, *_run_one(spec, out))
         progress.final()
         return progress.failed
     ctx = mp.get_context("spawn")
@@ -132,13 +134,13 @@ def generate(grid: list[RunSpec], out: Path, jobs: int = 1) -> int:
     received = 0
     while received < len(todo_specs):
         try:
-            run_id, status, secs, detail = done.get(timeout=5)
+            run_id, status, secs, cpu, detail = done.get(timeout=5)
         except queue.Empty:
             if not any(p.is_alive() for p in procs):
                 break
             continue
         received += 1
-        progress.report(by_id[run_id], status, secs, detail)
+        progress.report(by_id[run_id], status, secs, cpu, detail)
     for p in procs:
         p.join(timeout=30)
     progress.final()

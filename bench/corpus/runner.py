@@ -204,7 +204,7 @@ def run_spec(spec: RunSpec, runs_dir: Path) -> dict[str, Any]:
 
     from . import models
 
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     tmp = runs_dir / f".tmp-{spec.run_id}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -295,7 +295,10 @@ def run_spec(spec: RunSpec, runs_dir: Path) -> dict[str, Any]:
         "warnings": caught,
         "timings": {"data_s": round(t_data, 3), "pretrain_s": round(t_pre, 3), "fit_s": round(t_fit, 3),
                     "evaluate_s": round(t_eval, 3), "save_s": round(t_save, 3),
-                    "verbose1_s": v1.get("seconds", 0.0), "total_s": round(time.perf_counter() - t_start, 3)},
+                    "verbose1_s": v1.get("seconds", 0.0), "total_s": round(time.perf_counter() - t_start, 3),
+                    # CPU seconds of this process (all its threads): the wall times above include
+                    # waiting for a core on a shared machine
+                    "cpu_s": round(time.process_time() - cpu_start, 3)},
         "env": {"keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__,
                 "python": platform.python_version(), "machine": platform.machine()},
     }

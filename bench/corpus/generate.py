@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import shutil
 import sys
 import time
 import traceback
@@ -108,6 +109,8 @@ def generate(grid: list[RunSpec], out: Path, jobs: int = 1) -> int:
     """Run every unfinished spec of `grid` into `out`; returns the number of failures."""
     todo_specs = pending(grid, out)
     (out / RUNS).mkdir(parents=True, exist_ok=True)
+    for stale in (out / RUNS).glob(".tmp-*"):  # a run interrupted before its folder was renamed
+        shutil.rmtree(stale, ignore_errors=True)
     skipped = len(grid) - len(todo_specs)
     print(f"{len(grid)} runs in the selection, {skipped} already done, {len(todo_specs)} to run on {jobs} "
           f"job{'s' if jobs > 1 else ''} -> {out}", file=sys.stderr, flush=True)

@@ -63,7 +63,8 @@ def pack(out: Path, dest: Path = PACKED, keep: set[str] | None = None) -> tuple[
             and counted on stderr. Defaults to `None`: every finished run.
     """
     runs_dir = out / "runs"
-    dirs = sorted(p for p in runs_dir.iterdir() if (p / RESULT).is_file()) if runs_dir.is_dir() else []
+    dirs = sorted(p for p in runs_dir.iterdir() if not p.name.startswith(".") and (p / RESULT).is_file()) \
+        if runs_dir.is_dir() else []
     if keep is not None:
         stale = [p for p in dirs if p.name not in keep]
         if stale:

@@ -1,0 +1,488 @@
+"""Log shapes: deterministic writers that turn a run's recorded history into what users paste.
+
+Every writer takes a run record (a `result.json` of the generator or a packed record: `history`,
+`history_order`, `steps`, `steps_per_epoch`, `val_steps`, `samples`, `epoch_seconds`, `evaluate`,
+`spec`) and returns the text (or, for TensorBoard, the bytes) of one shape:
+
+| shape | what it is |
+|---|---|
+| `console-v2` | the captured stdout of the run itself, `verbose=2` (not a writer) |
+| `console-v1` | the captured terminal output of its identically seeded `verbose=1` twin (not a writer) |
+| `keras3-v2` | Keras 3 `verbose=2`: `32/32 - 1s - 29ms/step - accuracy: ... - val_loss: ...` |
+| `keras3-v1` | Keras 3 `verbose=1`: `━━━` bars redrawn with `\\b`/`\\r` and ANSI colours, as a file keeps them |
+| `keras2` | standalone Keras 2.2: `Train on N samples, validate on M samples`, `[=====]` sample bars, `acc`/`val_acc` |
+| `keras1` | Keras 1 / 2.0-2.1 `verbose=2`: ` - 3s - loss: ... - acc: ...` under `Epoch k/n` |
+| `tfkeras2` | tf.keras 2.x `verbose=1` as pasted from a notebook: `[=====]` step bars, `accuracy` |
+| `csvlogger` | `keras.callbacks.CSVLogger` (sorted columns, 0-based `epoch`) |
+| `history-json` | `json.dump(history.history)` |
+| `tensorboard` | one event file as standalone Keras 2's TensorBoard callback wrote it (`simple_value` scalars `loss`, `val_acc`, ...); `write_tensorboard_run` writes Keras 3's `train/` + `validation/` layout |
+| `per-step` | one line per recorded optimizer step: `Step 120: loss = 2.1034, accuracy = 0.2188` |
+| `custom-loop` | a hand-written loop's printout: `epoch 3: train_loss=... train_acc=... val_loss=... val_acc=...` |
+| `truncated` | the Keras 3 `verbose=1` text cut in the middle of an epoch (a run killed or still going) |
+
+Numbers are the run's own (Keras 3 on TensorFlow: losses computed from logits, unclipped). A real
+standalone Keras <= 2.2 run clipped probabilities at 1e-7, so its crossentropy never exceeded
+-ln(1e-7) = 16.12 per sample: the `keras1`/`keras2` shapes keep Keras 3's numbers and are only as old
+as their layout. Times are the run's measured epoch times spread evenly over its steps. The per-step
+values are what Keras passes to `on_train_batch_end`: running means over the epoch so far.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: Shapes read from the run's captured console text rather than written from its history.
+CAPTURED_V2 = "console-v2"
+CAPTURED_V1 = "console-v1"
+
+#: Shapes that hold no printed evaluate() result (history files): they do not apply to a run whose
+#: bug only evaluate() shows.
+HISTORY_SHAPES = frozenset({"csvlogger", "history-json", "tensorboard", "per-step"})
+
+#: Written shapes beyond `keras3-v2` and the share of runs each applies to (csvlogger and
+#: history-json: every run whose history shows the bug; the rest: enough runs of every cause).
+OPTIONAL_SHAPES = {"csvlogger": 1.0, "history-json": 1.0, "keras3-v1": 0.4, "keras2": 0.3, "keras1": 0.25,
+                   "tfkeras2": 0.3, "tensorboard": 0.35, "per-step": 0.3, "custom-loop": 0.3, "truncated": 0.25}
+
+SHAPES = (CAPTURED_V2, CAPTURED_V1, "keras3-v2", "keras3-v1", "keras2", "keras1", "tfkeras2", "csvlogger",
+          "history-json", "tensorboard", "per-step", "custom-loop", "truncated")
+
+#: Width of the progress bars (Keras 3: 20 `━`; Keras 2: 30 `=`).
+K3_BAR = 20
+K2_BAR = 30
+
+#: Keras 3's progress bar redraws at most every 0.05 s (`Progbar.interval`).
+REDRAW_SECONDS = 0.05
+
+#: Keras 3 evaluate()'s default batch size.
+EVAL_BATCH = 32
+
+#: Wall-clock start written into TensorBoard events (fixed, so writers are deterministic).
+EVENT_T0 = 1_764_000_000.0
+
+
+# ------------------------------------------------------------------------------------------
+# Shared pieces
+# ------------------------------------------------------------------------------------------
+def _fmt_v1(v: float) -> str:
+    """Keras 3's Progbar value format in verbose=1 (`abs(avg) > 1e-3`)."""
+    return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"
+
+
+def _fmt_v2(v: float) -> str:
+    """Keras 3's Progbar value format in verbose=2 (`avg > 1e-3`: negative values print in e-notation)."""
+    return f"{v:.4f}" if v > 1e-3 else f"{v:.4e}"
+
+
+def _fmt_k2(v: float) -> str:
+    """Keras 2's `' %.4f'` / `' %.4e'` (abs)."""
+    return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"
+
+
+def _per_unit(seconds: float, unit: str = "step") -> str:
+    """Keras' `_format_time`: `1s/step`, `29ms/step`, `812us/step`."""
+    if seconds >= 1 or seconds == 0:
+        return f"{seconds:.0f}s/{unit}"
+    if seconds >= 1e-3:
+        return f"{seconds * 1000:.0f}ms/{unit}"
+    return f"{seconds * 1e6:.0f}us/{unit}"
+
+
+def _order(run: dict[str, Any]) -> list[str]:
+    return list(run.get("history_order") or run["history"].keys())
+
+
+def _epochs(run: dict[str, Any]) -> int:
+    return max((len(v) for v in run["history"].values()), default=0)
+
+
+def _row(run: dict[str, Any], e: int) -> list[tuple[str, float]]:
+    h = run["history"]
+    return [(k, _num(h[k][e])) for k in _order(run) if e < len(h[k])]
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _eval_pairs(run: dict[str, Any]) -> list[tuple[str, float]]:
+    """evaluate()'s logs in the order Keras prints them (the training keys' order)."""
+    ev = dict(zip(run["evaluate"]["names"], run["evaluate"]["values"]))
+    order = [k for k in _order(run) if not k.startswith("val_") and k in ev]
+    return [(k, _num(ev[k])) for k in order + [k for k in ev if k not in order]]
+
+
+def _eval_steps(run: dict[str, Any]) -> int:
+    return max(1, math.ceil(run["samples"]["eval"] / EVAL_BATCH))
+
+
+def _k2_name(name: str, old: bool) -> str:
+    """Keras <= 2.2 logged `acc`/`val_acc` for metrics=['accuracy']."""
+    if not old:
+        return name
+    return {"accuracy": "acc", "val_accuracy": "val_acc"}.get(name, name)
+
+
+def _k2_pairs(pairs: list[tuple[str, float]], old: bool) -> list[tuple[str, float]]:
+    """Keras 2 order: loss first, then metrics, then the val_ ones in the same order."""
+    train = [p for p in pairs if not p[0].startswith("val_")]
+    val = [p for p in pairs if p[0].startswith("val_")]
+    key = (lambda p: (p[0] not in ("loss", "val_loss"),))
+    return [(_k2_name(k, old), v) for k, v in sorted(train, key=key) + sorted(val, key=key)]
+
+
+def _printed(run: dict[str, Any]) -> str:
+    return run["evaluate"].get("printed", "")
+
+
+def _truncation(run: dict[str, Any]) -> tuple[int, int]:
+    """(complete epochs kept, steps drawn of the next one) for the truncated shape, from the run id."""
+    r = random.Random(zlib.crc32(str(run["run_id"]).encode()))
+    n = _epochs(run)
+    keep = max(1, min(n - 1, int(n * r.uniform(0.3, 0.9))))
+    steps = run["steps_per_epoch"]
+    return keep, max(1, min(steps - 1, int(steps * r.uniform(0.2, 0.8)))) if steps > 1 else 1
+
+
+# ------------------------------------------------------------------------------------------
+# Keras 3
+# ------------------------------------------------------------------------------------------
+def keras3_v2(run: dict[str, Any]) -> str:
+    out = []
+    n, steps = _epochs(run), run["steps_per_epoch"]
+    width = len(str(steps))
+    for e in range(n):
+        if n > 1:
+            out.append(f"Epoch {e + 1}/{n}\n")
+        secs = run["epoch_seconds"][e] if e < len(run["epoch_seconds"]) else 0.0
+        info = f"{steps:>{width}}/{steps} - {secs:.0f}s - {_per_unit(secs / steps)}"
+        info += "".join(f" - {k}: {_fmt_v2(v)}" for k, v in _row(run, e))
+        out.append(info + "\n")
+    es = _eval_steps(run)
+    secs = run["evaluate"].get("seconds", 0.0)
+    info = f"{es}/{es} - {secs:.0f}s - {_per_unit(secs / es)}" + "".join(
+        f" - {k}: {_fmt_v2(v)}" for k, v in _eval_pairs(run))
+    out.append(info + "\n")
+    out.append(_printed(run))
+    return "".join(out)
+
+
+class _Bar:
+    """Keras 3's Progbar in verbose=1 with dynamic display: each update erases the previous line."""
+
+    def __init__(self, target: int) -> None:
+        self.target, self.prev = target, 0
+        self.parts: list[str] = []
+
+    def update(self, current: int, pairs: list[tuple[str, float]], eta_or_elapsed: str, per: str,
+               final: bool) -> None:
+        msg = "\b" * self.prev + "\r"
+        digits = int(math.log10(self.target)) + 1
+        bar = f"\x1b[1m{current:>{digits}}/{self.target}\x1b[0m "
+        special = 8
+        filled = int(K3_BAR * current / self.target)
+        if filled > 0:
+            bar += f"\x1b[32m{'━' * filled}\x1b[0m"
+            special += 9
+        bar += f"\x1b[37m{'━' * (K3_BAR - filled)}\x1b[0m"
+        special += 9
+        info = f" \x1b[1m{eta_or_elapsed}\x1b[0m {per}"
+        special += 8
+        info += "".join(f" - {k}: {_fmt_v1(v)}" for k, v in pairs)
+        total = len(bar) + len(info) - special
+        msg += bar + info
+        if self.prev > total:
+            msg += " " * (self.prev - total)
+        if final:
+            msg += "\n"
+        self.parts.append(msg)
+        self.prev = total
+
+
+def _eta(seconds: float) -> str:
+    """Keras' ETA: `1:02:03`, `2:05` or `12s` (whole seconds, truncated)."""
+    s = int(seconds)
+    if seconds > 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    if seconds > 60:
+        return f"{s // 60}:{s % 60:02d}"
+    return f"{s}s"
+
+
+def _step_rows(run: dict[str, Any], epoch: int) -> list[tuple[int, list[tuple[str, float]]]]:
+    """The recorded (step, train metrics) of one 1-based epoch, in Keras' key order."""
+    s = run["steps"]
+    keys = [k for k in _order(run) if not k.startswith("val_") and k in s]
+    keys += [k for k in s if k not in ("epoch", "step") and k not in keys]
+    rows = []
+    for i, ep in enumerate(s.get("epoch", [])):
+        if ep == epoch:
+            rows.append((int(s["step"][i]), [(k, _num(s[k][i])) for k in keys]))
+    return rows
+
+
+def _epoch_v1(run: dict[str, Any], e: int, bar: _Bar, stop_at: int | None = None) -> None:
+    steps = run["steps_per_epoch"]
+    secs = run["epoch_seconds"][e] if e < len(run["epoch_seconds"]) else 0.0
+    per = secs / steps
+    every = max(1, math.ceil(REDRAW_SECONDS / per)) if per > 0 else 1
+    last_drawn = -every
+    for step, pairs in _step_rows(run, e + 1):
+        if stop_at is not None and step > stop_at:
+            return
+        if step != 1 and step - last_drawn < every:
+            continue
+        last_drawn = step
+        bar.update(step, pairs, _eta(per * (steps - step)), _per_unit(per), False)
+    if stop_at is None:
+        bar.update(steps, _row(run, e), f"{secs:.0f}s", _per_unit(per), True)
+
+
+def keras3_v1(run: dict[str, Any], truncate: bool = False) -> str:
+    out: list[str] = []
+    n, steps = _epochs(run), run["steps_per_epoch"]
+    keep, partial = _truncation(run) if truncate else (n, 0)
+    for e in range(min(n, keep + 1) if truncate else n):
+        if n > 1:
+            out.append(f"Epoch {e + 1}/{n}\n")
+        bar = _Bar(steps)
+        _epoch_v1(run, e, bar, stop_at=partial if truncate and e == keep else None)
+        out.extend(bar.parts)
+    if truncate:
+        return "".join(out)
+    es = _eval_steps(run)
+    secs = run["evaluate"].get("seconds", 0.0)
+    bar = _Bar(es)
+    bar.update(es, _eval_pairs(run), f"{secs:.0f}s", _per_unit(secs / es), True)
+    out.extend(bar.parts)
+    out.append(_printed(run))
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------
+# Keras 1/2 and tf.keras 2
+# ------------------------------------------------------------------------------------------
+def _k2_bar(current: int, target: int) -> str:
+    digits = len(str(target))
+    filled = int(K2_BAR * current / target)
+    bar = "=" * (filled - 1) + (">" if current < target else "=") if filled > 0 else ""
+    return f"{current:>{digits}}/{target} [" + bar + "." * (K2_BAR - len(bar)) + "]"
+
+
+def keras2(run: dict[str, Any]) -> str:
+    """Standalone Keras 2.2: sample counts, `acc`, per-sample times, `Train on ... samples`."""
+    n = _epochs(run)
+    samples = run["samples"]
+    out = []
+    head = f"Train on {samples['train']} samples"
+    if samples.get("val"):
+        head += f", validate on {samples['val']} samples"
+    out.append(head + "\n")
+    for e in range(n):
+        out.append(f"Epoch {e + 1}/{n}\n")
+        secs = run["epoch_seconds"][e] if e < len(run["epoch_seconds"]) else 0.0
+        line = f"{_k2_bar(samples['train'], samples['train'])} - {secs:.0f}s {_per_unit(secs / samples['train'])}"
+        line += "".join(f" - {k}: {_fmt_k2(v)}" for k, v in _k2_pairs(_row(run, e), old=True))
+        out.append(line + "\n")
+    ne = samples["eval"]
+    secs = run["evaluate"].get("seconds", 0.0)
+    out.append(f"{_k2_bar(ne, ne)} - {secs:.0f}s {_per_unit(secs / ne)}\n")
+    out.append(_printed(run))
+    return "".join(out)
+
+
+def keras1(run: dict[str, Any]) -> str:
+    """Keras 1 / 2.0-2.1 with verbose=2: one ` - 3s - loss: ...` line per epoch."""
+    n = _epochs(run)
+    samples = run["samples"]
+    out = []
+    head = f"Train on {samples['train']} samples"
+    if samples.get("val"):
+        head += f", validate on {samples['val']} samples"
+    out.append(head + "\n")
+    for e in range(n):
+        out.append(f"Epoch {e + 1}/{n}\n")
+        secs = run["epoch_seconds"][e] if e < len(run["epoch_seconds"]) else 0.0
+        out.append(f" - {secs:.0f}s" + "".join(f" - {k}: {_fmt_k2(v)}"
+                                                for k, v in _k2_pairs(_row(run, e), old=True)) + "\n")
+    out.append(_printed(run))
+    return "".join(out)
+
+
+def tfkeras2(run: dict[str, Any]) -> str:
+    """tf.keras 2.x verbose=1 as a notebook keeps it: the final bar of each epoch, step counts."""
+    n, steps = _epochs(run), run["steps_per_epoch"]
+    out = []
+    for e in range(n):
+        out.append(f"Epoch {e + 1}/{n}\n")
+        secs = run["epoch_seconds"][e] if e < len(run["epoch_seconds"]) else 0.0
+        line = f"{_k2_bar(steps, steps)} - {secs:.0f}s {_per_unit(secs / steps)}"
+        line += "".join(f" - {k}: {_fmt_k2(v)}" for k, v in _k2_pairs(_row(run, e), old=False))
+        out.append(line + "\n")
+    es = _eval_steps(run)
+    secs = run["evaluate"].get("seconds", 0.0)
+    out.append(f"{_k2_bar(es, es)} - {secs:.0f}s {_per_unit(secs / es)}" + "".join(
+        f" - {k}: {_fmt_k2(v)}" for k, v in _k2_pairs(_eval_pairs(run), old=False)) + "\n")
+    out.append(_printed(run))
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------
+# Files
+# ------------------------------------------------------------------------------------------
+def csvlogger(run: dict[str, Any]) -> str:
+    """CSVLogger: `epoch` then the sorted keys; values as `str(float)` (Keras writes the Python float)."""
+    keys = sorted(run["history"])
+    lines = [",".join(["epoch"] + keys)]
+    for e in range(_epochs(run)):
+        lines.append(",".join([str(e)] + [repr(_num(run["history"][k][e])) if e < len(run["history"][k]) else "NA"
+                                          for k in keys]))
+    return "\r\n".join(lines) + "\r\n"  # csv.writer's default line terminator
+
+
+def history_json(run: dict[str, Any]) -> str:
+    return json.dumps({k: [_num(v) for v in run["history"][k]] for k in _order(run)})
+
+
+def per_step(run: dict[str, Any]) -> str:
+    s = run["steps"]
+    keys = [k for k in s if k not in ("epoch", "step")]
+    steps = run["steps_per_epoch"]
+    out = []
+    for i, (ep, st) in enumerate(zip(s.get("epoch", []), s.get("step", []))):
+        global_step = (int(ep) - 1) * steps + int(st)
+        out.append(f"Step {global_step}: " + ", ".join(f"{k} = {_num(s[k][i]):.4f}" for k in keys) + "\n")
+    return "".join(out)
+
+
+def custom_loop(run: dict[str, Any]) -> str:
+    names = {"loss": "train_loss", "val_loss": "val_loss"}
+    out = []
+    for e in range(_epochs(run)):
+        pairs = []
+        for k, v in _row(run, e):
+            if k in names:
+                name = names[k]
+            elif k.startswith("val_"):
+                name = "val_acc" if "acc" in k else k
+            else:
+                name = "train_acc" if "acc" in k else "train_" + k
+            pairs.append(f"{name}={v:.4f}")
+        out.append(f"epoch {e + 1}: " + " ".join(pairs) + "\n")
+    ev = _eval_pairs(run)
+    out.append("test: " + " ".join(f"{'test_loss' if k == 'loss' else 'test_acc' if 'acc' in k else 'test_' + k}"
+                                   f"={v:.4f}" for k, v in ev) + "\n")
+    return "".join(out)
+
+
+# --- TensorBoard: TFRecord framing of Event protocol buffers, written by hand ------------------
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _field(number: int, wire: int, payload: bytes | int) -> bytes:
+    """One protocol buffer field: a varint (wire 0), length-delimited bytes (2) or fixed bytes (1, 5)."""
+    key = _varint((number << 3) | wire)
+    if isinstance(payload, int):
+        return key + _varint(payload)
+    if wire == 2:
+        return key + _varint(len(payload)) + payload
+    return key + payload
+
+
+def _event(wall: float, step: int | None = None, summary: bytes | None = None, version: str | None = None) -> bytes:
+    out = _field(1, 1, struct.pack("<d", wall))
+    if step is not None:
+        out += _field(2, 0, step)
+    if version is not None:
+        out += _field(3, 2, version.encode())
+    if summary is not None:
+        out += _field(5, 2, summary)
+    return out
+
+
+def _simple_value(tag: str, value: float) -> bytes:
+    return _field(1, 2, _field(1, 2, tag.encode()) + _field(2, 5, struct.pack("<f", value)))
+
+
+def _tensor_value(tag: str, value: float) -> bytes:
+    """A `tf.summary.scalar` value: a float32 scalar tensor with the scalars plugin's metadata."""
+    meta = _field(1, 2, _field(1, 2, b"scalars"))
+    tensor = _field(1, 0, 1) + _field(2, 2, b"") + _field(5, 2, struct.pack("<f", value))
+    return _field(1, 2, _field(1, 2, tag.encode()) + _field(9, 2, meta) + _field(8, 2, tensor))
+
+
+def _record(data: bytes) -> bytes:
+    from cifar_doctor.sources.tensorboard import masked_crc32c
+
+    head = struct.pack("<Q", len(data))
+    return head + struct.pack("<I", masked_crc32c(head)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+def _wall(run: dict[str, Any], e: int) -> float:
+    return EVENT_T0 + sum(run["epoch_seconds"][: e + 1])
+
+
+def tensorboard(run: dict[str, Any]) -> bytes:
+    """One event file as standalone Keras 2's TensorBoard callback wrote it: `simple_value` scalars tagged
+    with the logs' names (`loss`, `acc`, `val_loss`, `val_acc`), step = the 0-based epoch."""
+    out = [_record(_event(EVENT_T0, step=0, version="brain.Event:2"))]
+    for e in range(_epochs(run)):
+        summary = b"".join(_simple_value(k, v) for k, v in _k2_pairs(_row(run, e), old=True))
+        out.append(_record(_event(_wall(run, e), step=e, summary=summary)))
+    return b"".join(out)
+
+
+def write_tensorboard_run(run: dict[str, Any], log_dir: str | Path) -> Path:
+    """Keras 3's layout: `log_dir/train/` and `log_dir/validation/`, each one event file of tensor scalars
+    `epoch_loss`, `epoch_accuracy`, ... (step = the 0-based epoch). Returns `log_dir`."""
+    root = Path(log_dir)
+    for folder, val in (("train", False), ("validation", True)):
+        records = [_record(_event(EVENT_T0, step=0, version="brain.Event:2"))]
+        for e in range(_epochs(run)):
+            pairs = [(k[4:] if val else k, v) for k, v in _row(run, e) if k.startswith("val_") == val]
+            if not pairs:
+                continue
+            for k, v in pairs:
+                records.append(_record(_event(_wall(run, e), step=e, summary=_tensor_value(f"epoch_{k}", v))))
+        if len(records) == 1:
+            continue
+        d = root / folder
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"events.out.tfevents.{int(EVENT_T0)}.corpus.0.v2").write_bytes(b"".join(records))
+    return root
+
+
+# ------------------------------------------------------------------------------------------
+WRITERS: dict[str, Callable[[dict[str, Any]], str | bytes]] = {
+    "keras3-v2": keras3_v2, "keras3-v1": keras3_v1, "keras2": keras2, "keras1": keras1, "tfkeras2": tfkeras2,
+    "csvlogger": csvlogger, "history-json": history_json, "tensorboard": tensorboard, "per-step": per_step,
+    "custom-loop": custom_loop, "truncated": lambda run: keras3_v1(run, truncate=True),
+}
+
+
+def render(run: dict[str, Any], shape: str, captured: dict[str, str | bytes] | None = None) -> str | bytes:
+    """The text (bytes for `tensorboard`) of `shape` for a run record; `captured` holds the console texts."""
+    if shape in (CAPTURED_V2, CAPTURED_V1):
+        text = (captured or {}).get(shape)
+        if text is None:
+            raise KeyError(f"run {run.get('run_id')} has no captured {shape} text")
+        return text
+    return WRITERS[shape](run)
+

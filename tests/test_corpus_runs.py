@@ -1,0 +1,178 @@
+"""The generated corpus (bench/corpus): the grid's coverage, and three tiny real runs end to end.
+
+The end-to-end test trains three tiny specs on the bundled sample (never ../shared), packs them,
+loads them back, renders every log shape and reads each with cifar_doctor's log reader, and
+rebuilds the arrays as fed.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # bench/ is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from bench.corpus import data as corpus_data
+from bench.corpus.grid import CAUSES_INJECTED, GRID, KINDS, PIPELINE
+from bench.corpus.shapes import SHAPES
+from bench.corpus.spec import (
+    DataSpec,
+    Injection,
+    ModelSpec,
+    RunSpec,
+    Split,
+    TrainSpec,
+    Truth,
+    spec_from_dict,
+)
+
+#: Truth ids that are not (yet) in cifar_doctor's cause vocabulary.
+NEW_CAUSES = {"noisy-labels", "metric-not-applicable"}
+
+
+def test_grid_covers_causes_shapes_and_families():
+    from cifar_doctor.diagnosis import CAUSES
+
+    assert len(GRID) >= 400
+    assert len({s.run_id for s in GRID}) == len(GRID)
+    assert set(CAUSES_INJECTED) <= {s.cause for s in GRID}
+    assert set(SHAPES) <= {sh for s in GRID for sh in s.shapes}
+    assert len({s.family for s in GRID}) >= 10
+    assert {s.severity for s in GRID} == {"none", "mild", "gross"}
+    for s in GRID:
+        t = s.truth
+        ids = set(t.expected) | set(t.also_acceptable) | set(t.must_not)
+        assert ids <= set(CAUSES) | NEW_CAUSES, (s.kind, ids - set(CAUSES))
+        assert not set(t.expected) & set(t.must_not), s.kind
+        assert spec_from_dict(s.to_dict()) == s
+    counts = Counter(s.kind for s in GRID)
+    assert counts == {k: v.count for k, v in KINDS.items()}
+
+
+def test_pipeline_bugs_never_accept_healthy_or_overfitting():
+    """A gross pipeline bug forbids `healthy` and `overfitting`; genuine overfitting forbids pipeline verdicts."""
+    pipeline = ("eval-input-scale-mismatch", "label-format-mismatch", "eval-labels-misaligned", "output-loss-mismatch",
+                "eval-distribution-shift", "train-test-leakage", "numerical-instability")
+    for s in GRID:
+        if s.severity == "gross" and s.cause in pipeline:
+            assert "healthy" in s.truth.must_not, s.kind
+        if s.severity == "gross" and s.cause in ("eval-input-scale-mismatch", "eval-labels-misaligned"):
+            assert "overfitting" in s.truth.must_not, s.kind
+        if s.cause in ("overfitting", "healthy"):
+            assert {"eval-input-scale-mismatch", "input-not-normalized"} <= set(s.truth.must_not), s.kind
+        if s.cause == "healthy":
+            assert set(PIPELINE) <= set(s.truth.must_not), s.kind
+
+
+def test_recipes_rebuild_the_same_arrays_without_tensorflow():
+    spec = DataSpec(dataset="cifar10-sample", classes=(3, 5), gray=True, size=16, train=Split(120, "imbalanced",
+                    imbalance=0.25), eval=Split(40, leak=0.5), x_train=(("div", 255),), x_eval=(("div", 255), ("bgr",)),
+                    y_train=(("flip", 0.5, "pairs"),), seed=3)
+    a, b = corpus_data.build(spec), corpus_data.build(spec)
+    for k in ("x_train", "y_train", "x_test", "y_test"):
+        assert corpus_data.digest(a[k]) == corpus_data.digest(b[k])
+    assert a["x_train"].shape[1:] == (16, 16, 1) and a["x_train"].dtype == np.float32
+    assert a["x_train"].max() <= 1.0
+    counts = np.bincount(a["y_train_clean"])
+    assert counts[0] > 2 * counts[1]  # imbalanced toward the first class
+    assert 0.4 < (a["y_train"] != a["y_train_clean"]).mean() < 0.6
+    leaked = a["indices"]["eval_leaked_train_rows"]
+    assert len(leaked) == 20
+
+
+def _specs() -> list[RunSpec]:
+    truth = Truth(("eval-input-scale-mismatch",), (), ("healthy",), (("log", True),))
+    model = ModelSpec("cnn", width=4, units=10)
+    train = TrainSpec("adam", 1e-3, 64, 2)
+    a = RunSpec.make(
+        data=DataSpec(dataset="cifar10-sample", size=16, train=Split(256, "first"), eval=Split(96, "first"),
+                      x_train=(("div", 255),), x_eval=(("float32",),)),
+        model=model, train=train, injections=(Injection("eval-input-scale-mismatch", "test-not-rescaled", "gross"),),
+        truth=truth, shapes=SHAPES, verbose1=True, seed=1)
+    b = RunSpec.make(
+        data=DataSpec(dataset="cifar10-sample", gray=True, size=16, train=Split(200), eval=Split(64),
+                      x_train=(("div", 255),), x_eval=(("div", 255),), y_train=(("flip", 0.4, "symmetric"),),
+                      label_format="onehot"),
+        model=ModelSpec("mlp", width=16, depth=1, dropout=0.25, units=10),
+        train=TrainSpec("sgd-momentum", 0.01, 32, 3, loss="categorical_crossentropy", validation="split:0.25"),
+        injections=(Injection("noisy-labels", "noisy-labels-symmetric", "mild"),),
+        truth=Truth(("noisy-labels",)), shapes=tuple(s for s in SHAPES if s != "console-v1"), seed=2)
+    c = RunSpec.make(
+        data=DataSpec(dataset="cifar10-sample", classes=(1, 7), size=16, train=Split(160), eval=Split(60, leak=0.5),
+                      holdout=Split(40), x_train=(("div", 255),), x_eval=(("div", 255),), label_format="column"),
+        model=ModelSpec("mlp", width=8, depth=1, units=1, activation="sigmoid"),
+        train=TrainSpec("rmsprop", 1e-3, 16, 2, loss="binary_crossentropy", validation="holdout"),
+        injections=(Injection("train-test-leakage", "eval-partly-from-train", "mild"),),
+        truth=Truth(("train-test-leakage",)), shapes=tuple(s for s in SHAPES if s != "console-v1"), seed=3)
+    return [a, b, c]
+
+
+@pytest.mark.training
+def test_tiny_runs_pack_load_render_and_rebuild(tmp_path, monkeypatch):
+    from bench.corpus.generate import generate
+    from bench.corpus.load import load_runs, model_path, rebuild_arrays, render_log
+    from bench.corpus.pack import pack
+    from bench.corpus.shapes import write_tensorboard_run
+    from cifar_doctor.sources.logs import read_history
+
+    for k in ("TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.setenv(k, "1")  # the generator sets them; restored after the test
+    specs = _specs()
+    out = tmp_path / "corpus"
+    assert generate(specs, out, jobs=1) == 0
+    assert generate(specs, out, jobs=1) == 0  # resumes: nothing left to run
+    dest = tmp_path / "runs.jsonl.gz"
+    assert pack(out, dest)[0] == 3
+    runs = {r.run_id: r for r in load_runs(dest)}
+    assert set(runs) == {s.run_id for s in specs}
+
+    for spec in specs:
+        run = runs[spec.run_id]
+        assert run.spec == spec
+        assert model_path(run, out) is not None
+        epochs = spec.train.epochs
+        for shape in spec.shapes:
+            text = render_log(run, shape)
+            raw = text if isinstance(text, bytes) else text.encode("utf-8")
+            h = read_history(io.BytesIO(raw))
+            assert "loss" in h.metrics, shape
+            if shape == "per-step":
+                assert h.index_kind == "step" and h.epochs == run.record["steps_recorded"], shape
+                continue
+            if shape == "truncated":
+                assert h.truncated and 1 <= h.epochs < epochs, shape
+            else:
+                assert h.epochs == epochs, shape
+            assert "val_loss" in h.metrics, shape
+            assert any("acc" in k for k in h.metrics), shape
+            np.testing.assert_allclose(h.metrics["loss"], run.history["loss"][:h.epochs], rtol=1e-3, atol=1e-4)
+        tb = write_tensorboard_run(run.record, tmp_path / f"tb-{spec.run_id}")
+        assert read_history(tb).epochs == epochs
+
+    a = rebuild_arrays(runs[specs[0].run_id])
+    assert a["x_train"].shape == (256, 16, 16, 3) and a["x_train"].max() <= 1.0
+    assert a["x_test"].max() > 1.0  # the eval split left at 0-255
+    v1 = runs[specs[0].run_id].record["verbose1"]
+    assert v1 and v1["history_max_abs_diff"] < 1e-4
+    assert b"\x1b[" in render_log(runs[specs[0].run_id], "console-v1").encode()
+
+    rec_b = runs[specs[1].run_id].record
+    b = rebuild_arrays(runs[specs[1].run_id])
+    assert b["y_train"].shape == (200, 10) and b["x_train"].shape[-1] == 1
+    assert rec_b["label_noise"]["fraction"] == pytest.approx(0.4, abs=0.01)
+    assert rec_b["samples"] == {"train": 150, "val": 50, "eval": 64}
+
+    c = rebuild_arrays(runs[specs[2].run_id])
+    assert set(c) == {"x_train", "y_train", "x_test", "y_test", "x_val", "y_val"}
+    built = corpus_data.build(specs[2].data, "holdout")
+    leaked = built["indices"]["eval_leaked_train_rows"]
+    rows = {c["x_train"][i].tobytes() for i in leaked}
+    assert sum(x.tobytes() in rows for x in c["x_test"]) >= len(leaked)  # copies of training images
+    assert c["y_train"].shape == (160, 1)

@@ -24,6 +24,7 @@ called `healthy` or `overfitting`, or a healthy/overfitting run called a pipelin
 Usage:
 
     python bench/accuracy.py ../shared/cases [--artifacts out/cases] [--rebuild] [--only 07] [-v]
+    python bench/accuracy.py --corpus [PACKED] [--inputs log data model+data]   # the run corpus
 
 Prints a confusion table (expected cause x verdict given), every miss with the
 verdict given, and ends with one line: `accuracy R/N = X%, forbidden F`.
@@ -192,15 +193,24 @@ def run_trial(t: Trial) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("cases", type=Path, help="the cases folder (real-logs/ and reenact/)")
+    ap.add_argument("cases", type=Path, nargs="?", help="the cases folder (real-logs/ and reenact/)")
+    ap.add_argument("--corpus", nargs="?", const="bench/corpus/runs.jsonl.gz", default=None, metavar="PACKED",
+                    help="score the generated run corpus instead (bench/corpus/score.py; its flags follow)")
     ap.add_argument("--artifacts", type=Path, default=Path("out/cases"),
                     help="where rebuilt data.npz/model.keras live, one folder per case (default out/cases)")
     ap.add_argument("--rebuild", action="store_true", help="run program.py for cases whose arrays are missing")
     ap.add_argument("--only", default=None, help="only cases whose name contains this")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial, not only the misses")
-    args = ap.parse_args(argv)
+    args, rest = ap.parse_known_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if not args.cases.is_dir():
+    if args.corpus:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from bench.corpus.score import main as score_corpus
+
+        return score_corpus(["--corpus", args.corpus, *(["-v"] if args.verbose else []), *rest])
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.cases is None or not args.cases.is_dir():
         print(f"Error: {args.cases} is not a folder of cases", file=sys.stderr)
         return 2
     trials: list[Trial] = []

@@ -1,0 +1,234 @@
+"""Score cifar-doctor's verdicts on the run corpus, from every input each run offers.
+
+A run is scored from each log shape its truth says carries the evidence (`log`; the history-only
+shapes, CSV, History JSON and TensorBoard, unless `history` is false), from its arrays alone
+(`data`) and from its arrays with its trained model (`model+data`, when the model was kept). A
+trial is **right** when the primary verdict is in the run's `expected` or `also_acceptable`, and
+**forbidden** when it is in `must_not` (a pipeline bug called `overfitting` or `healthy`, a healthy
+run called a pipeline bug): worse than a miss.
+
+Folds: every run belongs to one of `FOLDS` folds by its family (data x model), never by run, so
+that a threshold fitted on some folds is judged on families it never saw. The rules of the
+package are not fitted on the corpus, so every figure printed here is out-of-sample; the per-fold
+figures show how much they vary between families.
+
+Usage (from the repository root):
+
+    python -m bench.corpus.score [--corpus bench/corpus/runs.jsonl.gz] [--inputs log data model+data]
+                                 [--only CAUSE|KIND|FAMILY] [--out out/corpus-score.jsonl] [-v]
+
+It prints the confusion by cause, per-cause precision and recall, the forbidden verdicts (and those
+at confidence >= 0.7), the reliability table (confidence bins against observed accuracy) and ends
+with `accuracy R/N = X%, forbidden F (F7 at confidence >= 0.7)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .load import CorpusRun, load_runs, model_path, rebuild_arrays, render_log
+from .pack import PACKED
+
+#: Cross-validation folds, drawn by family.
+FOLDS = 5
+
+#: Shapes that carry the per-epoch history only, never a printed `evaluate()` line.
+HISTORY_ONLY_SHAPES = frozenset({"csvlogger", "history-json", "tensorboard"})
+
+#: A verdict at or above this confidence that is forbidden is the failure the tool must never make.
+CONFIDENT = 0.7
+
+#: Confidence bins of the reliability table (lower bounds; the last bin closes at 1.0).
+BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+FILE_SUFFIX = {"csvlogger": ".csv", "history-json": ".json", "tensorboard": ".tfevents"}
+
+
+@dataclass
+class Trial:
+    """One diagnosis of one run from one input."""
+
+    run_id: str
+    family: str
+    fold: int
+    cause: str
+    kind: str
+    severity: str
+    source: str
+    expected: list[str]
+    accepted: list[str]
+    forbidden: list[str]
+    verdict: str = ""
+    confidence: float = 0.0
+    also: tuple[str, ...] = ()
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def right(self) -> bool:
+        return self.verdict in self.accepted
+
+    @property
+    def is_forbidden(self) -> bool:
+        return self.verdict in self.forbidden
+
+
+def fold_of(family: str) -> int:
+    """The fold of a family: a stable hash, so a family never straddles folds."""
+    return int(hashlib.sha1(family.encode()).hexdigest(), 16) % FOLDS
+
+
+def plan(run: CorpusRun, inputs: tuple[str, ...]) -> list[Trial]:
+    """The trials a run offers among `inputs` (`log`, `data`, `model+data`)."""
+    truth = run.truth
+    det = truth.get("detectable_from", {})
+    severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
+    base = dict(run_id=run.run_id, family=run.family, fold=fold_of(run.family), cause=run.cause, kind=run.kind,
+                severity=severity, expected=list(truth["expected"]),
+                accepted=sorted(set(truth["expected"]) | set(truth.get("also_acceptable", []))),
+                forbidden=sorted(truth.get("must_not", [])))
+    out: list[Trial] = []
+    if "log" in inputs and det.get("log", True):
+        for shape in run.shapes:
+            if shape in HISTORY_ONLY_SHAPES and det.get("history", True) is False:
+                continue
+            out.append(Trial(source=shape, **base))  # type: ignore[arg-type]
+    if "data" in inputs and det.get("data"):
+        out.append(Trial(source="data", **base))  # type: ignore[arg-type]
+    if "model+data" in inputs and det.get("model+data") and model_path(run) is not None:
+        out.append(Trial(source="model+data", **base))  # type: ignore[arg-type]
+    return out
+
+
+def diagnose_trial(run: CorpusRun, t: Trial, work: Path) -> None:
+    """Run cifar-doctor on the trial's input, in-process, and record its verdict."""
+    from cifar_doctor.api import diagnose
+
+    t0 = time.perf_counter()
+    try:
+        if t.source == "data" or t.source == "model+data":
+            arrays = rebuild_arrays(run, check=False)
+            model = str(model_path(run)) if t.source == "model+data" else None
+            report = diagnose(model=model, **arrays)
+        else:
+            text = render_log(run, t.source)
+            path = work / f"{run.run_id}-{t.source}{FILE_SUFFIX.get(t.source, '.txt')}"
+            if isinstance(text, bytes):
+                path.write_bytes(text)
+            else:
+                path.write_text(text, encoding="utf-8")
+            report = diagnose(history=str(path))
+        t.verdict, t.confidence = report.verdict.cause, float(report.verdict.confidence)
+        t.also = tuple(a.cause for a in report.verdict.also)
+    except Exception as exc:  # a refused or unreadable input counts as wrong
+        t.verdict, t.error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
+    t.seconds = time.perf_counter() - t0
+
+
+def reliability(trials: list[Trial]) -> list[tuple[str, int, float, float]]:
+    """(bin, verdicts, mean stated confidence, observed accuracy) per confidence bin."""
+    rows = []
+    for i, lo in enumerate(BINS):
+        hi = BINS[i + 1] if i + 1 < len(BINS) else 1.0001
+        band = [t for t in trials if lo <= t.confidence < hi]
+        if band:
+            label = f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}"
+            rows.append((label, len(band), sum(t.confidence for t in band) / len(band),
+                         sum(t.right for t in band) / len(band)))
+    return rows
+
+
+def summarize(trials: list[Trial], out: Any = sys.stdout) -> None:
+    scored = [t for t in trials if t.verdict]
+    print(f"{len(scored)} trials on {len({t.run_id for t in scored})} runs, "
+          f"{len({t.family for t in scored})} families", file=out)
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for t in scored:
+        table[t.cause][t.verdict] += 1
+    print("\nConfusion (rows: injected cause, columns: primary verdict given)", file=out)
+    for row in sorted(table):
+        print(f"  {row:26} " + ", ".join(f"{v} {n}" for v, n in table[row].most_common()), file=out)
+    print("\nPer cause (recall: right / trials of that cause; precision: right / verdicts naming it)", file=out)
+    given = Counter(t.verdict for t in scored)
+    right_given = Counter(t.verdict for t in scored if t.right)
+    for cause in sorted(set(table) | set(given)):
+        mine = [t for t in scored if t.cause == cause]
+        rec = f"{sum(t.right for t in mine)}/{len(mine)}" if mine else "-"
+        prec = f"{right_given[cause]}/{given[cause]}" if given[cause] else "-"
+        print(f"  {cause:26} recall {rec:>9}   precision {prec:>9}", file=out)
+    print("\nBy input", file=out)
+    by_source: dict[str, list[Trial]] = defaultdict(list)
+    for t in scored:
+        by_source[t.source].append(t)
+    for src in sorted(by_source):
+        ts = by_source[src]
+        print(f"  {src:14} {sum(t.right for t in ts)}/{len(ts)} right, {sum(t.is_forbidden for t in ts)} forbidden",
+              file=out)
+    print("\nBy fold (families never split)", file=out)
+    for k in range(FOLDS):
+        ts = [t for t in scored if t.fold == k]
+        if ts:
+            print(f"  fold {k}: {sum(t.right for t in ts)}/{len(ts)} = {100 * sum(t.right for t in ts) / len(ts):.1f}%"
+                  f" on {len({t.family for t in ts})} families", file=out)
+    forbidden = [t for t in scored if t.is_forbidden]
+    print(f"\nForbidden ({len(forbidden)}):", file=out)
+    for t in sorted(forbidden, key=lambda t: -t.confidence)[:40]:
+        print(f"  {t.run_id} {t.kind:28} [{t.source}] -> {t.verdict} ({t.confidence:.2f})", file=out)
+    print("\nReliability (confidence bin: verdicts, mean stated confidence, observed accuracy)", file=out)
+    for label, n, stated, observed in reliability(scored):
+        print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
+    right = sum(t.right for t in scored)
+    n = len(scored)
+    f7 = sum(t.is_forbidden and t.confidence >= CONFIDENT for t in scored)
+    print(f"accuracy {right}/{n} = {100.0 * right / max(n, 1):.1f}%, forbidden {len(forbidden)} "
+          f"({f7} at confidence >= {CONFIDENT})", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=PACKED, help="the packed corpus (default: %(default)s)")
+    ap.add_argument("--inputs", nargs="+", default=["log", "data"], choices=["log", "data", "model+data"],
+                    help="which inputs to score from (default: log data; model+data needs the kept models)")
+    ap.add_argument("--only", default=None, help="only runs whose cause, kind or family contains this")
+    ap.add_argument("--out", type=Path, default=None, help="write every trial as JSON lines here")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not args.corpus.is_file():
+        print(f"Error: no corpus at {args.corpus}; build it with python -m bench.corpus, then pack it",
+              file=sys.stderr)
+        return 2
+    runs = load_runs(args.corpus)
+    if args.only:
+        runs = [r for r in runs if args.only in r.cause or args.only in r.kind or args.only in r.family]
+    trials: list[Trial] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in runs:
+            for t in plan(run, tuple(args.inputs)):
+                diagnose_trial(run, t, Path(tmp))
+                trials.append(t)
+                if args.verbose:
+                    mark = "ok " if t.right else ("FORBIDDEN" if t.is_forbidden else "miss")
+                    print(f"{mark:9} {t.run_id} {t.kind:28} {t.source:13} {t.verdict} ({t.confidence:.2f}) "
+                          f"{t.error}", flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", encoding="utf-8") as f:
+            for t in trials:
+                f.write(json.dumps(asdict(t)) + "\n")
+    summarize(trials)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

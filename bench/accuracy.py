@@ -194,22 +194,25 @@ def run_trial(t: Trial) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("cases", type=Path, nargs="?", help="the cases folder (real-logs/ and reenact/)")
-    ap.add_argument("--corpus", nargs="?", const="bench/corpus/runs.jsonl.gz", default=None, metavar="PACKED",
-                    help="score the generated run corpus instead (bench/corpus/score.py; its flags follow)")
+    ap.add_argument("--corpus", nargs="?", const="", default=None, metavar="PACKED",
+                    help="score the generated run corpus instead (bench/corpus/score.py: every flag after it is its own)")
     ap.add_argument("--artifacts", type=Path, default=Path("out/cases"),
                     help="where rebuilt data.npz/model.keras live, one folder per case (default out/cases)")
     ap.add_argument("--rebuild", action="store_true", help="run program.py for cases whose arrays are missing")
     ap.add_argument("--only", default=None, help="only cases whose name contains this")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial, not only the misses")
-    args, rest = ap.parse_known_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if args.corpus:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--corpus" in argv:  # the corpus scorer takes every flag after --corpus
+        at = argv.index("--corpus")
+        rest = argv[:at] + argv[at + 1:]
+        if at + 1 < len(argv) and not argv[at + 1].startswith("-"):
+            rest = argv[:at] + ["--corpus", argv[at + 1]] + argv[at + 2:]
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from bench.corpus.score import main as score_corpus
 
-        return score_corpus(["--corpus", args.corpus, *(["-v"] if args.verbose else []), *rest])
-    if rest:
-        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+        return score_corpus(rest)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.cases is None or not args.cases.is_dir():
         print(f"Error: {args.cases} is not a folder of cases", file=sys.stderr)
         return 2

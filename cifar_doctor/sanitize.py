@@ -49,24 +49,14 @@ def visible(match: re.Match[str] | str) -> str:
 def terminal(text: object) -> str:
     """`text` with every control or escape character shown visibly; newlines and tabs kept.
 
-    Use with Rich `Text` objects (never parsed as markup); where a string must go
-    through markup, use `terminal_markup`.
+    Draw the result as a Rich `Text` (or with `markup=False`): Rich parses a plain
+    string as markup, and a name holding `[link=...]` or `[/]` would become a link
+    or crash the report.
 
     >>> terminal("cat\\x1b]0;owned\\x07")
     'cat\\\\x1b]0;owned\\\\x07'
     """
     return CONTROL_CHARS.sub(visible, str(text))
-
-
-def terminal_markup(text: object) -> str:
-    """`terminal(text)` with Rich markup escaped, for strings that Rich parses as markup.
-
-    >>> terminal_markup("[link=https://x]a[/link]")
-    '\\\\[link=https://x]a\\\\[/link]'
-    """
-    from rich.markup import escape
-
-    return escape(terminal(text))
 
 
 def one_line(text: object) -> str:

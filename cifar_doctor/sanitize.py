@@ -75,11 +75,13 @@ def markdown(text: object) -> str:
 
     Safe in a paragraph, a list item and a table cell (pipes escaped, newlines shown
     as escapes): no tag, link, image, code span or emphasis can start from it.
+    Quotes are left as they are: with `<` escaped no tag (and so no attribute) can
+    open, and `'` as `&#x27;` would litter every "model's" of the raw text.
 
     >>> markdown("<img src=x onerror=alert(1)>|`x`")
     '&lt;img src=x onerror=alert(1)&gt;\\\\|\\\\`x\\\\`'
     """
-    escaped = _html.escape(one_line(text), quote=True)
+    escaped = _html.escape(one_line(text), quote=False)
     return MARKDOWN_PUNCTUATION.sub(r"\\\1", escaped)
 
 

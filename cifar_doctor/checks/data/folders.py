@@ -10,6 +10,7 @@ from __future__ import annotations
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...registry import register
+from ...sanitize import python_literal
 
 #: Pillow modes without colour. `P` (palette) and `RGBA` are colour images.
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -107,9 +108,10 @@ def class_folders_differ(inputs: Inputs) -> list[Finding]:
             sev, msg, evidence=evidence,
             fix=Fix(f"Give {name}/ the same class folders as train/ and pass class_names",
                     "import os\n"
-                    + "".join(f"os.makedirs('{ev.path}/{c}', exist_ok=True)  # keeps the ids aligned\n"
+                    + "".join(f"os.makedirs(os.path.join({python_literal(str(ev.path))}, {python_literal(c)}), "
+                              "exist_ok=True)  # keeps the ids aligned\n"
                               for c in missing[:3])
-                    + f"ds = keras.utils.image_dataset_from_directory('{ev.path}', "
+                    + f"ds = keras.utils.image_dataset_from_directory({python_literal(str(ev.path))}, "
                       "class_names=train_ds.class_names)"),
             explanation=("image_dataset_from_directory numbers classes by sorted folder name, per split: another set "
                          "of class folders gives other ids, and the eval labels stop matching the training labels."),
@@ -278,7 +280,7 @@ def eval_image_size_differs(inputs: Inputs) -> list[Finding]:
                 evidence={"split": name, "eval_size": [h, w], "train_size": [th, tw], "ratio": round(ratio, 3),
                           "warn_ratio": SIZE_RATIO_WARN, "fed_at": list(scan.target_size or (th, tw))},
                 fix=Fix(f"Resize {name} images to the training resolution before use",
-                        f"Image.open(p).resize(({tw}, {th}), Image.BILINEAR).save(out)"),
+                        f"Image.open(p).resize(({int(tw)}, {int(th)}), Image.BILINEAR).save(out)"),
                 explanation="Images resized from another resolution differ in sharpness from the training images.",
                 split=name,
             ))

@@ -18,9 +18,10 @@ import re
 #: except newline and tab, DEL, C1 controls (0x80-0x9f: a bare 0x9b is CSI on some
 #: terminals), and the Unicode format characters that reorder or hide text
 #: (bidirectional overrides and isolates, zero-width characters, line and paragraph
-#: separators, the byte-order mark).
+#: separators, the byte-order mark), and lone surrogates (a file name that is not
+#: UTF-8, decoded by Python as `\udcff`: written raw it makes a UTF-8 stdout raise).
 CONTROL_CHARS = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
 )
 
 #: The same, with newline and tab: what a one-line message must not contain.

@@ -63,7 +63,7 @@ def _findings(d: dict[str, Any], heading: str) -> list[str]:
         where = f" [{md(f['split'])}]" if f.get("split") else ""
         lines.append(f"- **{md(f['code'])} {md(f['name'])}** ({md(f['severity'])}){where}: {md(f['message'])}")
         for k, val in evidence_lines(f["evidence"], limit=6):
-            lines.append(f"  - {md(k)}: {code(val)}")
+            lines.append(f"  - {md(k)}: {md(val)}")
         if f.get("fix"):
             lines.append(f"  - Fix: {md(f['fix']['title'])}")
             if f["fix"].get("snippet"):

@@ -62,8 +62,17 @@ def make_console(file: Any = None, stderr: bool = False) -> Console:
 
 
 def t(text: object, style: str = "") -> Text:
-    """`text` as a Rich `Text` with its control characters shown as escapes: never parsed as markup."""
-    return Text(sanitize.terminal(text), style=style)
+    """`text` as one line of Rich `Text`, newlines and control characters shown as escapes: never parsed as markup.
+
+    A name holding a newline cannot forge a line of the report; text of several lines is
+    drawn line by line (`lines()`).
+    """
+    return Text(sanitize.one_line(text), style=style)
+
+
+def lines(text: str, style: str = "") -> Text:
+    """Text of several lines of the report's own (`"\n"`-joined), each line through `t()`."""
+    return Text("\n", style=style).join(t(line, style) for line in text.split("\n"))
 
 
 def verdict_panel(verdict: dict[str, Any], title: str = "Verdict") -> Panel:
@@ -193,7 +202,7 @@ def epochs_table(names: list[str], histories: list[dict[str, list[float]]],
     table.add_column("epoch", justify="right")
     for name in names:
         for label, _ in EPOCH_COLUMNS:
-            table.add_column(t(f"{sanitize.one_line(name)}\n{label}"), justify="right")
+            table.add_column(Text("\n").join([t(name), Text(label)]), justify="right")
     for row in epoch_rows(histories, planned):
         table.add_row(Text(str(row[0])), *(t(fmt_metric(v)) for v in row[1:]))
     return table
@@ -208,20 +217,24 @@ def run_panel(r: dict[str, Any]) -> Panel:
     body.append(f"  (confidence {v['confidence']:.2f})\n", style="dim")
     body.append_text(t(v["explanation"]))
     settings = r.get("settings", {})
+    body.append("\n\n")
     body.append_text(t(
-        f"\n\n{r.get('epochs_run', '?')} epochs, batch {settings.get('batch_size', '?')}, "
+        f"{r.get('epochs_run', '?')} epochs, batch {settings.get('batch_size', '?')}, "
         f"{settings.get('train_images', '?')} training / {settings.get('test_images', '?')} test images, "
         f"{r.get('seconds', 0):.0f} s",
         style="dim",
     ))
     line = training_line(r.get("training"))
     if line:
-        body.append_text(t("\nTraining: " + line, style="dim"))
+        body.append("\n")
+        body.append_text(t("Training: " + line, style="dim"))
         if (r.get("training") or {}).get("reason"):
-            body.append_text(t("\n" + r["training"]["reason"] + ".", style="dim"))
+            body.append("\n")
+            body.append_text(t(r["training"]["reason"] + ".", style="dim"))
     stopped = r.get("stopped_early")
     if stopped:
-        body.append_text(t(f"\nStopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
+        body.append("\n")
+        body.append_text(t(f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
                            f"{stopped['reason']}; saved {stopped['epochs_saved']} epochs "
                            f"(about {stopped['seconds_saved_estimate']:.0f} s).", style="dim"))
     return Panel(body, title=t(f"Run: {sanitize.one_line(r['name'])}"), border_style=style, expand=True)
@@ -279,7 +292,7 @@ def print_comparison(d: dict[str, Any], console: Console, details: bool = True) 
             print_run_summary(r, console)
     comp = d["comparison"]
     if comp["lines"]:
-        body = t("\n".join(comp["lines"]) + ("\n\n" + comp["note"] if comp.get("note") else ""))
+        body = lines("\n".join([*comp["lines"], *(["", comp["note"]] if comp.get("note") else [])]))
         console.print(Panel(body, title="Comparison", border_style="blue"))
 
 
@@ -315,7 +328,7 @@ def print_single(d: dict[str, Any], console: Console, details: bool = True) -> N
     for cf in d.get("counterfactuals", []):
         if "summary" in cf:
             style = "green" if cf.get("confirmed") else "yellow"
-            console.print(Panel(t(cf["summary"]), title="Counterfactual (measured)", border_style=style))
+            console.print(Panel(lines(cf["summary"]), title="Counterfactual (measured)", border_style=style))
     print_findings(d, console)
 
 

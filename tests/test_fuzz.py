@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -17,6 +19,7 @@ def test_fuzz_slice_finds_no_crash_and_no_timeout():
     assert all(r[1] == "300" and r[4] == "0" and r[5] == "0" for r in rows), proc.stdout
 
 
+@pytest.mark.slow  # about 20 s: 240 names, each through six renderings
 def test_names_fuzz_slice_reaches_no_reader():
     """A seeded slice of bench/fuzz_names.py: hostile names from every source through every renderer."""
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "fuzz_names.py"), "--n", "48", "--seed", "20240601"],

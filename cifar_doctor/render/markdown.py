@@ -63,7 +63,7 @@ def _findings(d: dict[str, Any], heading: str) -> list[str]:
         where = f" [{md(f['split'])}]" if f.get("split") else ""
         lines.append(f"- **{md(f['code'])} {md(f['name'])}** ({md(f['severity'])}){where}: {md(f['message'])}")
         for k, val in evidence_lines(f["evidence"], limit=6):
-            lines.append(f"  - {md(k)}: {md(val)}")
+            lines.append(f"  - {md(k)}: {_value(val)}")
         if f.get("fix"):
             lines.append(f"  - Fix: {md(f['fix']['title'])}")
             if f["fix"].get("snippet"):
@@ -72,6 +72,16 @@ def _findings(d: dict[str, Any], heading: str) -> list[str]:
     if crashed:
         lines += [""] + [f"- crashed: {md(c['code'])} {md(c['name'])}: {md(c['reason'])}" for c in crashed]
     return lines + [""]
+
+
+def _value(text: str) -> str:
+    """An evidence value as a code span, or as escaped text when it holds `<`, `>` or `&`.
+
+    A code span shows its text as written (no HTML), but a reader of the raw Markdown, or a
+    renderer that gets it wrong, would still see a tag there: values with HTML syntax are
+    HTML-escaped text instead.
+    """
+    return md(text) if set(text) & set("<>&") else code(text)
 
 
 def _footer(s: dict[str, Any], tool: dict[str, Any]) -> list[str]:

@@ -11,6 +11,23 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+#: Items of one list kept in a finding's evidence (duplicate pairs, file names, class
+#: names, image indices). The JSON report carries every item up to this bound, so a
+#: script can act on all of them; the text, Markdown and HTML reports show the first
+#: few ("... and N more"). The bound keeps the report's memory and size small when
+#: every image of a large split is flagged (100,000 pairs are about 3 MB of JSON); a
+#: list that was cut says so in its evidence (`listed_up_to`).
+EVIDENCE_MAX_ITEMS = 100_000
+
+
+def listed(items: Any, evidence: dict[str, Any] | None = None) -> list[Any]:
+    """The first `EVIDENCE_MAX_ITEMS` of `items` as a list; sets `evidence["listed_up_to"]` when it cuts."""
+    out = list(items[:EVIDENCE_MAX_ITEMS])
+    if evidence is not None and len(items) > EVIDENCE_MAX_ITEMS:
+        evidence["listed_up_to"] = EVIDENCE_MAX_ITEMS
+    return out
+
+
 
 class Severity(str, enum.Enum):
     """How much a finding matters. Ordered: `error` > `warning` > `info`."""

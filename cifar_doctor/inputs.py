@@ -55,6 +55,11 @@ class Split:
     _stats: Any = field(default=None, repr=False)
     _labels: dict[int | None, Any] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        # fix snippets name the split's arrays `x_{name}`: a name is a Python identifier, never code
+        if not (isinstance(self.name, str) and self.name.isidentifier()):
+            raise ValueError(f"A split name must be a Python identifier such as 'train': got {self.name!r}")
+
     @property
     def stats(self) -> Any:
         """Per-channel image statistics (`cifar_doctor.measure.stats.ImageStats`), computed once."""

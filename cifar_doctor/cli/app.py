@@ -12,8 +12,9 @@ import sys
 
 import typer
 
-from ..version import __version__
 from ..errors import DoctorError
+from ..sanitize import one_line
+from ..version import __version__
 from .common import FLAGS
 
 app = typer.Typer(
@@ -68,7 +69,13 @@ def error_line(exc: BaseException) -> str:
     """The one line shown for an exception (the traceback only with --debug).
 
     Library errors name Python parameters (`loss=`); here they read as the flags (`--loss`).
+    Messages quote inputs (file names, keys), so the line is `sanitize.one_line`: newlines
+    and escape sequences are shown as escapes, never sent to the terminal.
     """
+    return one_line(_error_text(exc))
+
+
+def _error_text(exc: BaseException) -> str:
     if isinstance(exc, DoctorError):
         return f"Error: {exc.line(FLAGS)}"
     if isinstance(exc, MemoryError):
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, usage_types):  # a bad option or argument: one line, like every other error
             ctx = getattr(exc, "ctx", None)
             hint = f" Try '{ctx.command_path} -h' for help." if ctx is not None else ""
-            sys.stderr.write(f"Error: {exc.format_message()}{hint}\n")
+            sys.stderr.write(one_line(f"Error: {exc.format_message()}{hint}") + "\n")
             sys.exit(2)
         if DEBUG:
             import traceback

@@ -138,7 +138,9 @@ def emit(report: Any, fmt: Format, output: Path | None, details: bool = True) ->
     except OSError as exc:
         raise InputError(f"Cannot write the report to {output}", received=exc.strerror or str(exc),
                          hint="pick a writable --output path") from None
-    sys.stderr.write(f"cifar-doctor: {fmt.value} report written to {output}\n")
+    from ..sanitize import one_line
+
+    sys.stderr.write(one_line(f"cifar-doctor: {fmt.value} report written to {output}") + "\n")
 
 
 def fail_on_option(default: str = "error", help: str | None = None) -> Any:
@@ -176,9 +178,11 @@ def exit_for(report: Any, fail_on: str) -> int:
     code = report.exit_code(fail_on)
     if code == 2:
         crashed = report.crashed()
-        sys.stderr.write(
+        from ..sanitize import one_line
+
+        sys.stderr.write(one_line(
             f"Error: internal error in {len(crashed)} check{'s' if len(crashed) != 1 else ''} "
             f"({'; '.join(f'{c.code}: {c.reason}' for c in crashed)}); the report above lacks "
-            f"{'their' if len(crashed) != 1 else 'its'} findings. Please report it; --fail-on never ignores it.\n"
-        )
+            f"{'their' if len(crashed) != 1 else 'its'} findings. Please report it; --fail-on never ignores it."
+        ) + "\n")
     return code

@@ -3,6 +3,9 @@
 On a terminal: a Rich Live display redrawn a few times a second from the
 runs' `RunState`s (a progress bar per run and the epochs side by side).
 Elsewhere (a pipe, a CI log): one plain line per epoch.
+
+Run names and notes are drawn as `Text` with control characters shown as
+escapes: nothing from a run's name is parsed as markup.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ..sanitize import one_line, terminal
 from ..training.fit import HISTORY_KEYS, RunState
 
 #: Redraws per second of the live view (cheap: it only reads counters).
@@ -28,7 +32,7 @@ class LiveView:
         from rich.console import Console
 
         self.states: list[RunState] = []
-        self.console = console or Console(file=sys.stderr, highlight=False)
+        self.console = console or Console(file=sys.stderr, highlight=False, markup=False, emoji=False)
         self.enabled = enabled
         self.live = None
 
@@ -45,6 +49,7 @@ class LiveView:
     def progress_table(self) -> Any:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
+        from rich.text import Text
 
         t = Table.grid(padding=(0, 1))
         for _ in range(6):
@@ -57,12 +62,13 @@ class LiveView:
             ips = s.images_per_second()
             eta = s.eta_seconds()
             t.add_row(
-                f"[bold]{s.name}[/]",
-                f"epoch {min(s.epoch + (1 if s.phase in ('training', 'validating') else 0), s.epochs)}/{s.epochs}",
+                Text(one_line(s.name), style="bold"),
+                Text(f"epoch {min(s.epoch + (1 if s.phase in ('training', 'validating') else 0), s.epochs)}"
+                     f"/{s.epochs}"),
                 ProgressBar(total=total, completed=done, width=28),
-                f"{ips:,.0f} img/s" if ips else "",
-                f"ETA {_hms(eta)}" if eta is not None else "",
-                f"[dim]{s.phase}{' · ' + s.note if s.note else ''}[/]",
+                Text(f"{ips:,.0f} img/s" if ips else ""),
+                Text(f"ETA {_hms(eta)}" if eta is not None else ""),
+                Text(one_line(f"{s.phase}{' · ' + s.note if s.note else ''}"), style="dim"),
             )
         return t
 
@@ -83,19 +89,23 @@ class LiveView:
 
     def epoch_done(self, s: RunState) -> None:
         """Plain per-epoch line when there is no live display."""
+        from rich.text import Text
+
         if self.live is not None or not self.enabled:
             return
         h = s.history
-        parts = [f"{s.name}: epoch {s.epoch}/{s.epochs}"]
+        parts = [f"{one_line(s.name)}: epoch {s.epoch}/{s.epochs}"]
         for key in HISTORY_KEYS:
             if h.get(key):
                 parts.append(f"{key} {h[key][-1]:.4g}")
         parts.append(f"{s.epoch_seconds[-1]:.1f}s")
-        self.console.print(" - ".join(parts), highlight=False, soft_wrap=True)
+        self.console.print(Text(" - ".join(parts)), highlight=False, soft_wrap=True)
 
     def message(self, text: str) -> None:
+        from rich.text import Text
+
         if self.enabled:
-            self.console.print(text, highlight=False, soft_wrap=True)
+            self.console.print(Text(terminal(text)), highlight=False, soft_wrap=True)
 
 
 def _hms(sec: float) -> str:

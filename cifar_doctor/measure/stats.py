@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..findings import rounded
+from ..findings import EVIDENCE_MAX_ITEMS, rounded
 
 #: Images per chunk. 1024 float32 CIFAR images are a 12 MB work buffer: large
 #: enough that per-chunk Python overhead is negligible, small enough that the
@@ -124,9 +124,9 @@ class ImageStats:
         min, max, mean, std: Per-channel values over all finite pixels.
         nan_count, inf_count: Non-finite values.
         nonfinite_images: Images holding at least one NaN/Inf.
-        nonfinite_indices: The first few of them.
+        nonfinite_indices: The first `findings.EVIDENCE_MAX_ITEMS` of them.
         constant_images: Images whose pixels all have one value.
-        constant_indices: The first few of them.
+        constant_indices: The first `findings.EVIDENCE_MAX_ITEMS` of them.
         integer_valued: Every finite value is a whole number.
         scheme: One of `raw-uint8`, `raw-float`, `unit`, `symmetric`,
             `standardized`, `imagenet`, `centered-255`, `double-scaled`, `unknown`.
@@ -426,8 +426,8 @@ def image_stats(x: Any) -> ImageStats:
         min=[float(v) for v in vmin], max=[float(v) for v in vmax],
         mean=[float(v) for v in mean], std=[float(v) for v in std],
         nan_count=nan_count, inf_count=inf_count,
-        nonfinite_images=int(nonfinite.size), nonfinite_indices=[int(i) for i in nonfinite[:10]],
-        constant_images=int(constant.size), constant_indices=[int(i) for i in constant[:10]],
+        nonfinite_images=int(nonfinite.size), nonfinite_indices=[int(i) for i in nonfinite[:EVIDENCE_MAX_ITEMS]],
+        constant_images=int(constant.size), constant_indices=[int(i) for i in constant[:EVIDENCE_MAX_ITEMS]],
         integer_valued=bool(integer_valued),
         image_mean_std=[float(v) for v in image_mean_std],
         image_var_std=[float(v) for v in image_var_std],

@@ -8,7 +8,7 @@ from typing import Any
 from rich.markdown import Markdown
 from rich.table import Table
 
-from .text import make_console, print_code
+from .text import make_console, print_code, t
 
 #: A fenced code block of a check's documentation (its docstring).
 FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.S | re.M)
@@ -21,9 +21,9 @@ def print_checks(specs: list[Any], families: dict[str, str], console: Any = None
     for col in ("code", "name", "needs", "cause", "what it does"):
         table.add_column(col, overflow="fold")
     for s in specs:
-        table.add_row(s.code, s.name, ", ".join(s.requires) or "-", s.cause or "-", s.summary)
+        table.add_row(t(s.code), t(s.name), t(", ".join(s.requires) or "-"), t(s.cause or "-"), t(s.summary))
     console.print(table)
-    console.print("Families: " + "; ".join(f"{k} {v}" for k, v in families.items()), style="dim")
+    console.print(t("Families: " + "; ".join(f"{k} {v}" for k, v in families.items()), style="dim"))
 
 
 def print_explanation(spec: Any, family: str, console: Any = None) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
+from ..sanitize import html as escape
 from .common import fmt_value
 
 #: Chart size in SVG user units (the SVG scales to its container's width).

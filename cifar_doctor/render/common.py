@@ -38,16 +38,22 @@ def checks_line(s: dict[str, int]) -> str:
     return f"{plural(s['checks_ran'], 'check')} ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed"
 
 
+#: Items of an evidence list or mapping shown in the text, Markdown and HTML reports;
+#: the JSON report carries them all (up to `findings.EVIDENCE_MAX_ITEMS`).
+SHOWN_ITEMS = 8
+
+
 def fmt_value(v: Any) -> str:
-    """Short human form of an evidence value."""
+    """Short human form of an evidence value: lists and mappings cut at `SHOWN_ITEMS` ("… and N more")."""
     if isinstance(v, float):
         return "0" if v == 0 else f"{v:.4g}"
     if isinstance(v, (list, tuple)):
-        if len(v) > 8:
-            return "[" + ", ".join(fmt_value(x) for x in v[:8]) + f", … ({len(v)} items)]"
-        return "[" + ", ".join(fmt_value(x) for x in v) + "]"
+        more = f", … and {len(v) - SHOWN_ITEMS} more" if len(v) > SHOWN_ITEMS else ""
+        return "[" + ", ".join(fmt_value(x) for x in v[:SHOWN_ITEMS]) + more + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {fmt_value(x)}" for k, x in v.items()) + "}"
+        items = list(v.items())
+        more = f", … and {len(items) - SHOWN_ITEMS} more" if len(items) > SHOWN_ITEMS else ""
+        return "{" + ", ".join(f"{k}: {fmt_value(x)}" for k, x in items[:SHOWN_ITEMS]) + more + "}"
     return str(v)
 
 

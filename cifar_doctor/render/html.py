@@ -5,7 +5,8 @@ learning curves as inline SVG and every finding with its evidence and fix.
 Everything is inline: CSS in one `<style>`, no script, no font, image or style
 sheet fetched from anywhere, so the file opens the same offline and in a mail.
 Every string that comes from the user's files (log keys, file names, messages
-quoting them) is escaped: a hostile log cannot inject markup.
+quoting them) is escaped, control characters shown as escapes (`sanitize.html`): a hostile
+log cannot inject markup.
 
 `to_html(report)` is the whole document (`--format html`); `html_fragment(report)`
 the same content as one `<div>` with its scoped style, for a Jupyter cell.
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from html import escape
 from typing import Any
 
+from ..sanitize import html as escape
 from .charts import RUN_COLORS, Series, charts
 from .common import checks_line, counts_line, dispatch, fmt_value, history_read_line, sample_line, training_line
 
@@ -326,5 +327,6 @@ def mimebundle(report: Any) -> dict[str, str]:
 
     buf = io.StringIO()
     # force_jupyter=False: in a kernel, Rich would otherwise display each part itself instead of writing to `buf`
-    print_report(report, console=Console(file=buf, force_jupyter=False, color_system=None, width=100))
+    print_report(report, console=Console(file=buf, force_jupyter=False, color_system=None, width=100, markup=False,
+                                         emoji=False))
     return {"text/html": html_fragment(report), "text/plain": buf.getvalue()}

@@ -7,16 +7,21 @@ wrapped to the terminal's width (the terminal wraps them; a log keeps them whole
 
 In a Jupyter notebook (a running IPython kernel), the same content is shown as an
 HTML block in the cell's output instead of terminal-styled text on stderr.
+
+Messages and names come from the inputs: in the terminal every string is drawn
+as a `Text` with its control characters shown as escapes (`sanitize.terminal`),
+never parsed as markup; in HTML every string goes through `sanitize.html`.
 """
 
 from __future__ import annotations
 
 import sys
-from html import escape
 from typing import Any, Sequence
 
 from rich.text import Text
 
+from ..sanitize import html as escape
+from ..sanitize import one_line, terminal
 from .common import SEVERITY_ICON, SEVERITY_STYLE
 
 
@@ -37,18 +42,19 @@ def alert(findings: Sequence[Any], verdict: Any, *, epoch: int | None, action: s
     t = Text()
     for f in findings:
         sev = f.severity.value
-        t.append(f"cifar-doctor {SEVERITY_ICON[sev]} {f.code} {f.name}", style=SEVERITY_STYLE[sev])
+        t.append(terminal(f"cifar-doctor {SEVERITY_ICON[sev]} {f.code} {f.name}"), style=SEVERITY_STYLE[sev])
         if f.split:
-            t.append(f" [{f.split}]", style="dim")
+            t.append(terminal(f" [{f.split}]"), style="dim")
         t.append(f" ({where(epoch)}): ", style="bold")
-        t.append(f.message)
+        t.append(one_line(f.message))
         if f.fix is not None:
             t.append("\n  Fix: ", style="bold green")
-            t.append(f.fix.title)
+            t.append(one_line(f.fix.title))
         t.append("\n")
-    t.append(f"cifar-doctor: likely cause {verdict.cause} (confidence {verdict.confidence:.2f}).", style="bold")
+    t.append(terminal(f"cifar-doctor: likely cause {verdict.cause} (confidence {verdict.confidence:.2f})."),
+             style="bold")
     if action:
-        t.append("\n  " + action)
+        t.append("\n  " + terminal(action))
     return t
 
 
@@ -71,7 +77,7 @@ def print_notice(text: str, *, console: Any = None, style: str = "yellow") -> No
         _display_html(f"<div style=\"{_BOX}border-left-color:#6a737d\"><b>cifar-doctor:</b> {escape(text)}</div>",
                       f"cifar-doctor: {text}")
         return
-    _print(Text(f"cifar-doctor: {text}", style=style), console)
+    _print(Text(f"cifar-doctor: {terminal(text)}", style=style), console)
 
 
 #: Colours of the HTML alert by severity (those of the HTML report).

@@ -6,6 +6,11 @@ first sentence) with its fix title, and what tells the runs apart. With
 `details=True` it draws each run's full report (evidence, explanations, fix
 code), the epochs side by side and a table of the runs.
 
+Every string of the report may hold names from the inputs (class folders,
+metric names, file names, run names): each is drawn as a `rich.text.Text` made
+by `t()` (control characters shown as escapes), never as a markup string, and
+the console parses no markup or emoji codes in what it is given.
+
 Code (fix snippets) is never wrapped or cut: it is printed as it is, indented,
 and a terminal narrower than a line soft-wraps it; copied from a terminal or read
 from a pipe, every line is whole.
@@ -22,6 +27,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from .. import sanitize
 from .common import (
     EPOCH_COLUMNS,
     SEVERITY_ICON,
@@ -46,21 +52,40 @@ SNIPPET_INDENT = 4
 
 
 def make_console(file: Any = None, stderr: bool = False) -> Console:
-    """A Console honouring NO_COLOR, writing to `file`, stdout or stderr."""
-    return Console(file=file or (sys.stderr if stderr else sys.stdout), highlight=False, soft_wrap=False)
+    """A Console honouring NO_COLOR, writing to `file`, stdout or stderr.
+
+    It parses neither markup nor emoji codes in plain strings: text from an input
+    (`[link=...]`, `[/]`, `:smile:`) is shown as written.
+    """
+    return Console(file=file or (sys.stderr if stderr else sys.stdout), highlight=False, soft_wrap=False,
+                   markup=False, emoji=False)
+
+
+def t(text: object, style: str = "") -> Text:
+    """`text` as one line of Rich `Text`, newlines and control characters shown as escapes: never parsed as markup.
+
+    A name holding a newline cannot forge a line of the report; text of several lines is
+    drawn line by line (`lines()`).
+    """
+    return Text(sanitize.one_line(text), style=style)
+
+
+def lines(text: str, style: str = "") -> Text:
+    """Text of several lines of the report's own (`"\n"`-joined), each line through `t()`."""
+    return Text("\n", style=style).join(t(line, style) for line in text.split("\n"))
 
 
 def verdict_panel(verdict: dict[str, Any], title: str = "Verdict") -> Panel:
     cause = verdict["cause"]
     style = VERDICT_STYLE.get(cause, "red")
     body = Text()
-    body.append(cause, style=f"bold {style}")
+    body.append_text(t(cause, style=f"bold {style}"))
     body.append(f"  (confidence {verdict['confidence']:.2f})\n\n", style="dim")
-    body.append(verdict["explanation"])
+    body.append_text(t(verdict["explanation"]))
     if verdict.get("also"):
         body.append("\n\nAlso: ", style="bold")
-        body.append(", ".join(f"{a['cause']} ({a['confidence']:.2f})" for a in verdict["also"]))
-    return Panel(body, title=title, border_style=style, expand=True)
+        body.append_text(t(", ".join(f"{a['cause']} ({a['confidence']:.2f})" for a in verdict["also"])))
+    return Panel(body, title=t(title), border_style=style, expand=True)
 
 
 def code_text(code: str, indent: int = SNIPPET_INDENT) -> Text:
@@ -69,6 +94,7 @@ def code_text(code: str, indent: int = SNIPPET_INDENT) -> Text:
     Print it with `soft_wrap=True` (as `print_code` does): Rich then neither
     wraps nor crops it, so every line stays whole at any width.
     """
+    code = sanitize.terminal(code)
     highlighted = Syntax(code, "python", theme="ansi_dark", background_color="default").highlight(code)
     highlighted.rstrip()
     out = Text()
@@ -90,29 +116,29 @@ def finding_head(f: dict[str, Any]) -> Text:
     """`✖ PRE001 train-test-scale-mismatch [test]`."""
     sev = f["severity"]
     head = Text()
-    head.append(f"{SEVERITY_ICON[sev]} {f['code']} ", style=SEVERITY_STYLE[sev])
-    head.append(f["name"], style="bold")
+    head.append_text(t(f"{SEVERITY_ICON[sev]} {f['code']} ", style=SEVERITY_STYLE[sev]))
+    head.append_text(t(f["name"], style="bold"))
     if f.get("split"):
-        head.append(f" [{f['split']}]", style="dim")
+        head.append_text(t(f" [{f['split']}]", style="dim"))
     return head
 
 
 def print_finding(f: dict[str, Any], console: Console) -> None:
     """One finding in full: message, explanation, evidence, fix title and its code."""
-    parts: list[Any] = [finding_head(f), Text("  " + f["message"])]
+    parts: list[Any] = [finding_head(f), t("  " + f["message"])]
     if f.get("explanation"):
-        parts.append(Text("  " + f["explanation"], style="dim"))
+        parts.append(t("  " + f["explanation"], style="dim"))
     ev = evidence_lines(f["evidence"])
     if ev:
-        t = Table.grid(padding=(0, 1))
-        t.add_column(style="dim", no_wrap=True)
-        t.add_column()
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column()
         for k, val in ev:
-            t.add_row("    " + k, val)
-        parts.append(t)
+            grid.add_row(t("    " + k), t(val))
+        parts.append(grid)
     fix = f.get("fix")
     if fix:
-        parts.append(Text.assemble(("  Fix: ", "bold green"), fix["title"]))
+        parts.append(Text.assemble(("  Fix: ", "bold green"), t(fix["title"])))
     console.print(Group(*parts))
     if fix and fix.get("snippet"):
         print_code(fix["snippet"], console)
@@ -133,38 +159,37 @@ def finding_line(f: dict[str, Any]) -> Text:
     Print it with `no_wrap=True, overflow="ellipsis"`: cut to the width (the full message: `details=True`).
     """
     sev = f["severity"]
-    t = Text()
-    t.append(f"  {SEVERITY_ICON[sev]} {f['code']} {sev}", style=SEVERITY_STYLE[sev])
+    line = t(f"  {SEVERITY_ICON[sev]} {f['code']} {sev}", style=SEVERITY_STYLE[sev])
     if f.get("split"):
-        t.append(f" [{f['split']}]", style="dim")
-    t.append(" " + first_sentence(f["message"]))
-    return t
+        line.append_text(t(f" [{f['split']}]", style="dim"))
+    line.append_text(t(" " + first_sentence(sanitize.one_line(f["message"]))))
+    return line
 
 
 def fix_line(f: dict[str, Any]) -> Text | None:
     """`      Fix: <title>` (print it as `finding_line`), or None without a fix."""
     if not f.get("fix"):
         return None
-    return Text.assemble(("      Fix: ", "green"), f["fix"]["title"])
+    return Text.assemble(("      Fix: ", "green"), t(sanitize.one_line(f["fix"]["title"])))
 
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
-    t = Table(title="Runs", expand=False)
+    table = Table(title="Runs", expand=False)
     for col in ("run", "verdict", "train acc", "val acc", "val loss", "curves (acc / val acc)", "findings"):
-        t.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold")
     for r in runs:
         h = r.get("history", {})
         acc, vacc, vloss = h.get("accuracy", []), h.get("val_accuracy", []), h.get("val_loss", [])
-        t.add_row(
-            r["name"],
-            r["report"]["verdict"]["cause"],
-            f"{acc[-1]:.3f}" if acc else "-",
-            f"{vacc[-1]:.3f}" if vacc else "-",
-            f"{vloss[-1]:.3g}" if vloss else "-",
-            f"{spark(acc, 12)} / {spark(vacc, 12)}",
-            " ".join(finding_codes(r["report"])) or "-",
+        table.add_row(
+            t(r["name"]),
+            t(r["report"]["verdict"]["cause"]),
+            Text(f"{acc[-1]:.3f}" if acc else "-"),
+            Text(f"{vacc[-1]:.3f}" if vacc else "-"),
+            Text(f"{vloss[-1]:.3g}" if vloss else "-"),
+            Text(f"{spark(acc, 12)} / {spark(vacc, 12)}"),
+            t(" ".join(finding_codes(r["report"])) or "-"),
         )
-    return t
+    return table
 
 
 def epochs_table(names: list[str], histories: list[dict[str, list[float]]],
@@ -173,14 +198,14 @@ def epochs_table(names: list[str], histories: list[dict[str, list[float]]],
 
     `planned` epochs not reached yet show as "·" (the live view of `compare`).
     """
-    t = Table(title="Per-epoch results", title_justify="left", expand=False)
-    t.add_column("epoch", justify="right")
+    table = Table(title="Per-epoch results", title_justify="left", expand=False)
+    table.add_column("epoch", justify="right")
     for name in names:
         for label, _ in EPOCH_COLUMNS:
-            t.add_column(f"{name}\n{label}", justify="right")
+            table.add_column(Text("\n").join([t(name), Text(label)]), justify="right")
     for row in epoch_rows(histories, planned):
-        t.add_row(str(row[0]), *(fmt_metric(v) for v in row[1:]))
-    return t
+        table.add_row(Text(str(row[0])), *(t(fmt_metric(v)) for v in row[1:]))
+    return table
 
 
 def run_panel(r: dict[str, Any]) -> Panel:
@@ -188,27 +213,31 @@ def run_panel(r: dict[str, Any]) -> Panel:
     v = r["report"]["verdict"]
     style = VERDICT_STYLE.get(v["cause"], "red")
     body = Text()
-    body.append(v["cause"], style=f"bold {style}")
+    body.append_text(t(v["cause"], style=f"bold {style}"))
     body.append(f"  (confidence {v['confidence']:.2f})\n", style="dim")
-    body.append(v["explanation"])
+    body.append_text(t(v["explanation"]))
     settings = r.get("settings", {})
-    body.append(
-        f"\n\n{r.get('epochs_run', '?')} epochs, batch {settings.get('batch_size', '?')}, "
+    body.append("\n\n")
+    body.append_text(t(
+        f"{r.get('epochs_run', '?')} epochs, batch {settings.get('batch_size', '?')}, "
         f"{settings.get('train_images', '?')} training / {settings.get('test_images', '?')} test images, "
         f"{r.get('seconds', 0):.0f} s",
         style="dim",
-    )
+    ))
     line = training_line(r.get("training"))
     if line:
-        body.append("\nTraining: " + line, style="dim")
+        body.append("\n")
+        body.append_text(t("Training: " + line, style="dim"))
         if (r.get("training") or {}).get("reason"):
-            body.append("\n" + r["training"]["reason"] + ".", style="dim")
+            body.append("\n")
+            body.append_text(t(r["training"]["reason"] + ".", style="dim"))
     stopped = r.get("stopped_early")
     if stopped:
-        body.append(f"\nStopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
-                    f"{stopped['reason']}; saved {stopped['epochs_saved']} epochs "
-                    f"(about {stopped['seconds_saved_estimate']:.0f} s).", style="dim")
-    return Panel(body, title=f"Run: {r['name']}", border_style=style, expand=True)
+        body.append("\n")
+        body.append_text(t(f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
+                           f"{stopped['reason']}; saved {stopped['epochs_saved']} epochs "
+                           f"(about {stopped['seconds_saved_estimate']:.0f} s).", style="dim"))
+    return Panel(body, title=t(f"Run: {sanitize.one_line(r['name'])}"), border_style=style, expand=True)
 
 
 def final_scores(r: dict[str, Any]) -> str:
@@ -226,14 +255,14 @@ def print_run_summary(r: dict[str, Any], console: Console) -> None:
     v = rep["verdict"]
     style = VERDICT_STYLE.get(v["cause"], "red")
     head = Text()
-    head.append(f"Run {r['name']}: ", style="bold")
-    head.append(v["cause"], style=f"bold {style}")
+    head.append_text(t(f"Run {sanitize.one_line(r['name'])}: ", style="bold"))
+    head.append_text(t(v["cause"], style=f"bold {style}"))
     head.append(f" (confidence {v['confidence']:.2f})")
     console.print(head)
-    console.print(Text("  " + final_scores(r), style="dim"))
+    console.print(t("  " + final_scores(r), style="dim"))
     stopped = r.get("stopped_early")
     if stopped:
-        console.print(Text(f"  Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
+        console.print(t(f"  Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
                            f"{stopped['reason']}.", style="dim"))
     for f in rep["findings"]:
         console.print(finding_line(f), no_wrap=True, overflow="ellipsis")
@@ -263,7 +292,7 @@ def print_comparison(d: dict[str, Any], console: Console, details: bool = True) 
             print_run_summary(r, console)
     comp = d["comparison"]
     if comp["lines"]:
-        body = "\n".join(comp["lines"]) + ("\n\n" + comp["note"] if comp.get("note") else "")
+        body = lines("\n".join([*comp["lines"], *(["", comp["note"]] if comp.get("note") else [])]))
         console.print(Panel(body, title="Comparison", border_style="blue"))
 
 
@@ -273,7 +302,7 @@ def print_counts(d: dict[str, Any], console: Console, indent: str = "") -> None:
     console.print(Text(f"{indent}{counts_line(s)} · {checks_line(s)}", style="dim"))
     for c in d["checks"]:
         if c["status"] == "crashed":
-            console.print(Text(f"{indent}  crashed: {c['code']} {c['name']}: {c['reason']}", style="red"))
+            console.print(t(f"{indent}  crashed: {c['code']} {c['name']}: {c['reason']}", style="red"))
 
 
 def print_findings(d: dict[str, Any], console: Console) -> None:
@@ -292,14 +321,14 @@ def print_single(d: dict[str, Any], console: Console, details: bool = True) -> N
     console.print(verdict_panel(d["verdict"]))
     read = history_read_line(d["inputs"])
     if read:
-        console.print(Text(read, style="dim"))
+        console.print(t(read, style="dim"))
     sampled = sample_line(d["inputs"])
     if sampled:
-        console.print(Text(sampled, style="dim"))
+        console.print(t(sampled, style="dim"))
     for cf in d.get("counterfactuals", []):
         if "summary" in cf:
             style = "green" if cf.get("confirmed") else "yellow"
-            console.print(Panel(cf["summary"], title="Counterfactual (measured)", border_style=style))
+            console.print(Panel(lines(cf["summary"]), title="Counterfactual (measured)", border_style=style))
     print_findings(d, console)
 
 

@@ -6,7 +6,7 @@ data-vs-model input shape is the MDL family's business.
 
 from __future__ import annotations
 
-from ...findings import Finding, Fix, Severity
+from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity
 from ...inputs import Inputs
 from ...registry import register
 
@@ -15,7 +15,7 @@ from ...registry import register
 #: (measured), so 1% blank images means a broken loader or padding, not data.
 CONSTANT_WARN_FRACTION = 0.01
 
-#: Indices listed in evidence.
+#: Indices quoted in a message (the evidence lists them all, up to `EVIDENCE_MAX_ITEMS`).
 MAX_INDICES = 5
 
 
@@ -100,7 +100,8 @@ def non_finite_inputs(inputs: Inputs) -> list[Finding]:
             f"images (first: {st.nonfinite_indices[:MAX_INDICES]}).",
             evidence={"split": split.name, "nan_count": st.nan_count, "inf_count": st.inf_count,
                       "images": st.nonfinite_images, "fraction": st.nonfinite_images / max(st.n, 1),
-                      "first_indices": st.nonfinite_indices[:MAX_INDICES]},
+                      "first_indices": st.nonfinite_indices,
+                      **({"listed_up_to": EVIDENCE_MAX_ITEMS} if st.nonfinite_images > EVIDENCE_MAX_ITEMS else {})},
             fix=Fix("Drop or repair the non-finite images before training",
                     f"bad = ~np.isfinite(x_{split.name}).reshape(len(x_{split.name}), -1).all(axis=1)\n"
                     f"x_{split.name}, y_{split.name} = x_{split.name}[~bad], y_{split.name}[~bad]"),
@@ -145,7 +146,8 @@ def constant_images(inputs: Inputs) -> list[Finding]:
             f"{st.constant_images} of {st.n} images in x_{split.name} ({frac:.2%}) are blank (one value in every "
             f"pixel; first: {st.constant_indices[:MAX_INDICES]}).",
             evidence={"split": split.name, "count": st.constant_images, "fraction": frac,
-                      "first_indices": st.constant_indices[:MAX_INDICES],
+                      "first_indices": st.constant_indices,
+                      **({"listed_up_to": EVIDENCE_MAX_ITEMS} if st.constant_images > EVIDENCE_MAX_ITEMS else {}),
                       "warn_fraction": CONSTANT_WARN_FRACTION},
             fix=Fix("Drop blank images or fix the loader that produced them",
                     f"flat = x_{split.name}.reshape(len(x_{split.name}), -1)\n"

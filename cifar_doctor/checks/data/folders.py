@@ -7,9 +7,10 @@ through the same range, preprocessing and duplicate checks as arrays.
 
 from __future__ import annotations
 
-from ...findings import Finding, Fix, Severity
+from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity, listed
 from ...inputs import Inputs
 from ...registry import register
+from ...sanitize import python_literal
 
 #: Pillow modes without colour. `P` (palette) and `RGBA` are colour images.
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -30,7 +31,7 @@ GRAY_TRAIN_FRACTION = 0.05
 #: (e.g. 500x375 vs 480x360 photos) the resize hides the difference.
 SIZE_RATIO_WARN = 1.5
 
-#: Names listed in evidence.
+#: Names quoted in a message (the evidence lists them all, up to `EVIDENCE_MAX_ITEMS`).
 MAX_LISTED = 10
 
 
@@ -85,10 +86,10 @@ def class_folders_differ(inputs: Inputs) -> list[Finding]:
         shifted = {c: [tr_id[c], ev_id[c]] for c in ev.classes if c in tr_id and tr_id[c] != ev_id[c]}
         count = dict(zip(ev.classes, ev.counts))
         wrong = sum(count[c] for c in shifted) + sum(count[c] for c in extra)
-        evidence = {"split": name, "train_classes": len(train.classes), "eval_classes": len(ev.classes),
-                    "missing_in_eval": missing[:MAX_LISTED], "only_in_eval": extra[:MAX_LISTED],
-                    "shifted_ids": dict(list(shifted.items())[:MAX_LISTED]),
-                    "eval_images_mislabelled": wrong, "eval_images": ev.total}
+        evidence: dict = {"split": name, "train_classes": len(train.classes), "eval_classes": len(ev.classes)}
+        evidence.update({"missing_in_eval": listed(missing, evidence), "only_in_eval": listed(extra, evidence),
+                         "shifted_ids": dict(listed(list(shifted.items()), evidence)),
+                         "eval_images_mislabelled": wrong, "eval_images": ev.total})
         if shifted:
             sev = Severity.ERROR
             msg = (f"The {name} folder's class folders differ from train's "
@@ -107,9 +108,10 @@ def class_folders_differ(inputs: Inputs) -> list[Finding]:
             sev, msg, evidence=evidence,
             fix=Fix(f"Give {name}/ the same class folders as train/ and pass class_names",
                     "import os\n"
-                    + "".join(f"os.makedirs('{ev.path}/{c}', exist_ok=True)  # keeps the ids aligned\n"
+                    + "".join(f"os.makedirs(os.path.join({python_literal(str(ev.path))}, {python_literal(c)}), "
+                              "exist_ok=True)  # keeps the ids aligned\n"
                               for c in missing[:3])
-                    + f"ds = keras.utils.image_dataset_from_directory('{ev.path}', "
+                    + f"ds = keras.utils.image_dataset_from_directory({python_literal(str(ev.path))}, "
                       "class_names=train_ds.class_names)"),
             explanation=("image_dataset_from_directory numbers classes by sorted folder name, per split: another set "
                          "of class folders gives other ids, and the eval labels stop matching the training labels."),
@@ -156,12 +158,12 @@ def unreadable_image_files(inputs: Inputs) -> list[Finding]:
         if not sc.unreadable:
             continue
         n = len(sc.unreadable)
-        listed = [f"{p}: {r}" for p, r in sc.unreadable[:MAX_LISTED]]
+        evidence: dict = {"split": name, "unreadable": n, "read": sc.read, "files_in_split": sc.total}
+        evidence["files"] = [f"{p}: {r}" for p, r in listed(sc.unreadable, evidence)]
         found.append(unreadable_image_files.finding(
             Severity.WARNING,
-            f"{n:,} of the {sc.read:,} {name} image files read do not decode (first: {listed[0]}).",
-            evidence={"split": name, "unreadable": n, "read": sc.read, "files_in_split": sc.total,
-                      "files": listed},
+            f"{n:,} of the {sc.read:,} {name} image files read do not decode (first: {evidence['files'][0]}).",
+            evidence=evidence,
             fix=Fix("Remove or replace the files that do not decode",
                     "from PIL import Image\n"
                     "for p in bad_files:\n"
@@ -221,7 +223,7 @@ def grayscale_eval_images(inputs: Inputs) -> list[Finding]:
             f"{'Every' if whole else len(gray)} {name} class{'' if len(gray) == 1 else 'es'} "
             f"({', '.join(names[:MAX_LISTED])}) {'is' if len(gray) == 1 else 'are'} grayscale in {name} but in "
             f"colour in train: the model is scored without the colour it learned.",
-            evidence={"split": name, "classes": gray[:MAX_LISTED], "eval_modes": dict(ev.modes),
+            evidence={"split": name, "classes": listed(gray), "eval_modes": dict(ev.modes),
                       "train_modes": dict(train.modes), "gray_eval_fraction": GRAY_EVAL_FRACTION,
                       "gray_train_fraction": GRAY_TRAIN_FRACTION},
             fix=Fix(f"Restore the colour images of {name}/{names[0]}/ (or train in grayscale throughout)",
@@ -278,12 +280,12 @@ def eval_image_size_differs(inputs: Inputs) -> list[Finding]:
                 evidence={"split": name, "eval_size": [h, w], "train_size": [th, tw], "ratio": round(ratio, 3),
                           "warn_ratio": SIZE_RATIO_WARN, "fed_at": list(scan.target_size or (th, tw))},
                 fix=Fix(f"Resize {name} images to the training resolution before use",
-                        f"Image.open(p).resize(({tw}, {th}), Image.BILINEAR).save(out)"),
+                        f"Image.open(p).resize(({int(tw)}, {int(th)}), Image.BILINEAR).save(out)"),
                 explanation="Images resized from another resolution differ in sharpness from the training images.",
                 split=name,
             ))
         elif mixed:
-            sizes = {f"{a}x{b}": n for (a, b), n in sc.sizes.most_common(MAX_LISTED)}
+            sizes = {f"{a}x{b}": n for (a, b), n in sc.sizes.most_common(EVIDENCE_MAX_ITEMS)}
             found.append(eval_image_size_differs.finding(
                 Severity.INFO,
                 f"{name} images come in {len(sc.sizes)} sizes (most common {h}x{w}); Keras resizes them all to "

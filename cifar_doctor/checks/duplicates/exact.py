@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...findings import Finding, Fix, Severity
+from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity, listed
 from ...inputs import Inputs
 from ...measure.duplicates import KEY_VALUES, find_duplicates
 from ...measure.stats import channel_of_position
@@ -29,8 +29,8 @@ from ...registry import register
 #: splits were drawn from overlapping files.
 DUP_WARN_FRACTION = 0.01
 
-#: Pairs listed in evidence.
-MAX_PAIRS = 5
+#: Pairs quoted in the message (the evidence lists them all, up to `EVIDENCE_MAX_ITEMS`).
+MAX_PAIRS = 3
 
 @register("DUP001", "train-test-duplicates", requires=("train_x", "eval_x"), cause="train-test-leakage")
 def train_test_duplicates(inputs: Inputs) -> list[Finding]:
@@ -85,11 +85,13 @@ def train_test_duplicates(inputs: Inputs) -> list[Finding]:
         found.append(train_test_duplicates.finding(
             sev,
             f"{len(pairs)} of {n_eval} x_{split.name} images ({frac:.2%}) are exact copies of training images "
-            f"(first pairs train/{split.name}: {pairs[:3]}).",
+            f"(first pairs train/{split.name}: {pairs[:MAX_PAIRS]}).",
             evidence={"split": split.name, "count": len(pairs), "fraction": frac, "eval_images": n_eval,
-                      "pairs": [list(p) for p in pairs[:MAX_PAIRS]], "compared_as": mode,
-                      "files": _files(train, split, pairs[:MAX_PAIRS]),
-                      "hash": f"64-bit hash of {KEY_VALUES} values per image, pairs compared byte for byte", "warn_fraction": DUP_WARN_FRACTION},
+                      "pairs": [list(p) for p in listed(pairs)], "compared_as": mode,
+                      "files": _files(train, split, listed(pairs)),
+                      "hash": f"64-bit hash of {KEY_VALUES} values per image, pairs compared byte for byte",
+                      "warn_fraction": DUP_WARN_FRACTION,
+                      **({"listed_up_to": EVIDENCE_MAX_ITEMS} if len(pairs) > EVIDENCE_MAX_ITEMS else {})},
             fix=Fix(f"Remove the duplicated images from x_{split.name} (or from x_train)",
                     "import hashlib\n"
                     "seen = {hashlib.blake2b(im.tobytes()).digest() for im in x_train}\n"

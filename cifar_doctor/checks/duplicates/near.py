@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...findings import Finding, Fix, Severity
+from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.duplicates import Canonical
 from ...measure.stats import channel_of_position
@@ -48,8 +48,8 @@ NEAR_WARN_FRACTION = 0.05
 #: times in 10 (measured), while 16x16 is already half a CIFAR thumbnail grid.
 NEAR_MIN_SIDE = 16
 
-#: Pairs listed in evidence.
-NEAR_MAX_PAIRS = 10
+#: Pairs quoted in the message (the evidence lists them all, up to `EVIDENCE_MAX_ITEMS`).
+NEAR_MAX_PAIRS = 3
 
 #: Images evaluated on each side (affected, unaffected) when the model can be evaluated.
 NEAR_EVAL_SAMPLE = 2000
@@ -270,9 +270,10 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
     identical = sum(1 for s, _, _ in best.values() if s >= NEAR_IDENTICAL)
     within_images = len(set(within.a.tolist()) | set(within.b.tolist()))
     warn = frac > NEAR_WARN_FRACTION or identical / n >= COPY_WARN_FRACTION
-    pairs = [[best[a][1], int(a), round(best[a][0], 3)] for a in affected[:NEAR_MAX_PAIRS].tolist()]
+    pairs = [[best[a][1], int(a), round(best[a][0], 3)] for a in affected[:EVIDENCE_MAX_ITEMS].tolist()]
     within_pairs = [[int(a), int(b), round(float(s), 3)]
-                    for a, b, s in list(zip(within.a, within.b, within.similarity))[:NEAR_MAX_PAIRS]]
+                    for a, b, s in zip(within.a[:EVIDENCE_MAX_ITEMS].tolist(), within.b[:EVIDENCE_MAX_ITEMS].tolist(),
+                                       within.similarity[:EVIDENCE_MAX_ITEMS].tolist())]
     evidence: dict[str, Any] = {
         "split": name, "eval_images": split.count, "searched": n, "count": k, "fraction": frac, "exact": exact,
         "near_identical": identical, "pairs": pairs, "pair_fields": f"train_index, {name}_index, similarity",
@@ -289,6 +290,8 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
         "compared_as": "canonical 0-255 pixels" if canonical else "values as given",
         "candidates_verified": cross.candidates + within.candidates,
     }
+    if k > EVIDENCE_MAX_ITEMS or len(within.a) > EVIDENCE_MAX_ITEMS:
+        evidence["listed_up_to"] = EVIDENCE_MAX_ITEMS
     if searched:
         lo, hi = _wilson(k, n)
         evidence["estimate"] = {"images": round(frac * split.count), "fraction_interval_95": [lo, hi],
@@ -302,7 +305,7 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
         sampled = f" searched (a sample of {split.count:,}; about {round(frac * split.count):,} in all)" if searched else ""
         parts.append(f"{k} of {n:,} x_{name} images{sampled} ({frac:.1%}) are near-duplicates of training images "
                      f"({exact} exact, {identical} near-identical; first pairs train/{name}: "
-                     f"{[p[:2] for p in pairs[:3]]}); they can inflate {name} accuracy by up to "
+                     f"{[p[:2] for p in pairs[:NEAR_MAX_PAIRS]]}); they can inflate {name} accuracy by up to "
                      f"{frac * 100:.1f} points.")
     if within_images:
         parts.append(f"{within_images} x_{name} images are near-duplicates of other x_{name} images.")

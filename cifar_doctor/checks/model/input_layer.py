@@ -243,13 +243,13 @@ def input_shape_mismatch(inputs: Inputs) -> list[Finding]:
         got_size = math.prod(got) if got else 0
         if want_size is not None and got_size == want_size:
             fix = Fix(f"Reshape the {s.name} images to {shape_text(want)}",
-                      f"x_{s.name} = x_{s.name}.reshape((-1, {', '.join(str(w) for w in want)}))")
+                      f"x_{s.name} = x_{s.name}.reshape((-1, {', '.join(str(int(w)) for w in want)}))")
             expl = ("The images hold the right number of values in another shape (flattened, or a "
                     "different axis order); check which axis order they were stored in before reshaping.")
         else:
             fix = Fix(f"Feed images of shape {shape_text(want)}: resize or crop them, or build the model for "
                       f"{shape_text(got)}",
-                      f"model = keras.Sequential([keras.Input({shape_text(got)}), ...])")
+                      f"model = keras.Sequential([keras.Input({shape_text(tuple(int(g) for g in got))}), ...])")
             expl = "The model cannot take these images as they are."
         findings.append(input_shape_mismatch.finding(
             Severity.ERROR,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...registry import register
+from ...sanitize import python_literal
 
 #: The usual learning rate per optimizer: Keras' default, except Adadelta, whose
 #: algorithm needs about 1.0 (Keras 2's default; see `TINY_LR_FACTOR`). Adaptive
@@ -75,7 +76,7 @@ def learning_rate_out_of_range(inputs: Inputs) -> list[Finding]:
     ev = {"optimizer": name, "learning_rate": lr, "usual_learning_rate": default,
           "huge_factor": HUGE_LR_FACTOR, "tiny_factor": TINY_LR_FACTOR}
     fix = Fix(f"Use a learning rate near {name}'s default ({default if default else 1e-3:g})",
-              f"model.compile(optimizer=keras.optimizers.{name}(learning_rate={default if default else 1e-3:g}), ...)")
+              f"model.compile(optimizer={optimizer_code(name, default if default else 1e-3)}, ...)")
     if lr <= 0:
         return [learning_rate_out_of_range.finding(
             Severity.ERROR, f"The model's {name} optimizer has learning rate {lr:g}: it cannot decrease the loss.",
@@ -107,3 +108,15 @@ def learning_rate_out_of_range(inputs: Inputs) -> list[Finding]:
                         "model underfits and its train/validation gap says nothing about generalization.",
         )]
     return []
+
+
+def optimizer_code(name: str, learning_rate: float) -> str:
+    """Python that builds optimizer `name` with `learning_rate`, safe for any name a model file gives.
+
+    A name of Keras' own (`DEFAULT_LEARNING_RATES`) is written as its class; any other
+    goes into `keras.optimizers.get` as a string literal (`repr`), so it cannot add code.
+    """
+    if name in DEFAULT_LEARNING_RATES:
+        return f"keras.optimizers.{name}(learning_rate={learning_rate:g})"
+    return (f"keras.optimizers.get({{'class_name': {python_literal(name)}, "
+            f"'config': {{'learning_rate': {learning_rate:g}}}}})")

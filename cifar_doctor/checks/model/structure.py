@@ -125,6 +125,8 @@ def output_activation_loss_mismatch(inputs: Inputs) -> list[Finding]:
         ))
         return findings
     outputs = units or k or ASSUMED_CLASSES
+    # `loss` and `cls` enter the snippets below as written: both are names of this module's
+    # tables (`_LOSS_CLASS`), never free text from a model file
     if loss in CATEGORICAL_LOSSES:
         cls = _LOSS_CLASS[loss]
         if act in SIGNED_ACTIVATIONS and not from_logits:

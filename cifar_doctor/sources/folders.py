@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import InputError
 from . import sampling
 from .base import CHUNK_IMAGES, LoadedData
+from .regular import open_regular, require_regular
 from .sampling import SampleInfo, sample_indices
 
 #: File extensions read, as `keras.utils.image_dataset_from_directory` allows them.
@@ -192,15 +193,19 @@ def _decode(path: Path) -> tuple[Any, str]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        size = path.stat().st_size
+        size = require_regular(path).st_size
     except OSError as exc:
         raise _Unreadable(exc.strerror or str(exc)) from None
     if size > MAX_IMAGE_FILE_BYTES:
         raise _Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
     try:
-        with warnings.catch_warnings():
+        fh = open_regular(path)
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or str(exc)) from None
+    try:
+        with fh, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(fh) as img:
                 if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise _Unreadable(f"{img.width}x{img.height} pixels, above {MAX_IMAGE_PIXELS:,}")
                 img.load()

@@ -23,6 +23,7 @@ from ..records import ModelInfo
 from . import archives
 from .evaluator import Evaluator, count_correct, cross_entropy, make_evaluator
 from .model_facts import model_info, quiet_keras
+from .regular import open_regular
 
 __all__ = ["Evaluator", "count_correct", "cross_entropy", "load_model", "make_evaluator", "model_info", "read_model_config"]
 
@@ -143,7 +144,7 @@ def _precheck(p: Path) -> None:
         raise InputError(f"Cannot read {p} ({{arg}}): not a regular file (a pipe, a device or a socket)",
                          expected="a .keras file", hint="Save the model to a file and pass its path", param="model")
     try:
-        with open(p, "rb") as fh:
+        with open_regular(p) as fh:
             head = fh.read(8)
     except OSError as exc:
         raise InputError(f"Cannot read {p} ({{arg}}): {exc.strerror or exc}", expected="a readable .keras file",

@@ -45,6 +45,7 @@ from ..errors import InputError
 from ..records import History
 from .history import history_from_dict
 from .logstream import LogInput
+from .regular import open_regular
 
 #: Largest record read into memory, in bytes. An epoch's scalar event is about
 #: 100 bytes, and even a summary of hundreds of scalars is a few kB; larger
@@ -464,7 +465,7 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
             hint="Pass the run's CSVLogger file, or log per epoch (update_freq='epoch')",
         )
     try:
-        return open(path, "rb"), st.st_size
+        return open_regular(path), st.st_size
     except OSError as exc:
         raise InputError(f"Cannot read the TensorBoard event file {path}: {exc.strerror or exc}",
                          expected="a readable events.out.tfevents.* file") from None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,6 +54,18 @@ MAX_IMAGE_FILE_BYTES = 64 << 20
 #: Largest decoded image: 50 megapixels (an 8K frame is 33). Pillow's own bomb guard,
 #: made an error, so a forged header cannot make the tool allocate gigabytes.
 MAX_IMAGE_PIXELS = 50_000_000
+
+#: Decoded pixels the samples of all splits may take together: 250 million, the pixels of
+#: 240,000 CIFAR images or 3,800 images of 256x256, a few seconds of decoding. Counted
+#: from the files' headers before any is decoded; past it an evenly spaced part of each
+#: split's sample is decoded (five 49-megapixel PNGs of 150 kB each would take 2 GB).
+MAX_SAMPLE_PIXELS = 250_000_000
+
+#: Decoded pixels a full pass over one split may take (the duplicate checks read every
+#: image, one chunk at a time): a billion, CIFAR-10's 60,000 images 16 times over, tens of
+#: seconds of decoding. Estimated from the sample's headers; a split above it is searched
+#: for duplicates in its sample only.
+MAX_FULL_PASS_PIXELS = 1_000_000_000
 
 #: Files listed per split before giving up: 20 million, far above any image-folder dataset
 #: (ImageNet's training set has 1.28 million), so listing stays bounded.
@@ -259,26 +272,68 @@ class FolderSource:
             np.zeros((0, *self.target, 3), np.uint8)
 
 
-def _read_sample(scan: SplitScan, files: list[Path], ids: np.ndarray, idx: np.ndarray) -> list[tuple[int, Any]]:
-    """Decode the sampled files, recording modes, sizes and failures in `scan`."""
-    decoded = []
+def _header(path: Path) -> tuple[int, int, str]:
+    """(width, height, mode) from an image file's header, without decoding it, or raises `_Unreadable`."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        size = require_regular(path).st_size
+        if size > MAX_IMAGE_FILE_BYTES:
+            raise _Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
+        with open_regular(path) as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(fh) as img:
+                return img.width, img.height, img.mode
+    except _Unreadable:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _Unreadable(reason.splitlines()[0][:100] if reason else type(exc).__name__) from None
+
+
+def _within_budget(pixels: list[int], budget: int) -> list[int]:
+    """Positions of an evenly spaced subset of images whose `pixels` add up to at most `budget` (all if they fit)."""
+    total = sum(pixels)
+    if total <= budget:
+        return list(range(len(pixels)))
+    n = len(pixels)
+    for k in range(max(1, n * budget // max(total, 1)), 0, -1):
+        keep = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)}) if k > 1 else [0]
+        if sum(pixels[i] for i in keep) <= budget:
+            return keep
+    return []
+
+
+def _read_headers(scan: SplitScan, files: list[Path], idx: np.ndarray, budget: int
+                  ) -> tuple[list[tuple[int, int, int, str]], list[tuple[int, int, int, str]]]:
+    """Read the sampled files' headers; keep an evenly spaced part of them within `budget` decoded pixels.
+
+    Returns `(kept, found)`: `(index, height, width, mode)` of the images kept, and of all with a
+    readable header (files without one are listed in `scan.unreadable`).
+    """
+    found: list[tuple[int, int, int, str]] = []
     for i in idx:
-        path = files[i]
         try:
-            img, mode = _decode(path)
+            w, h, mode = _header(files[i])
         except _Unreadable as exc:
-            scan.unreadable.append((str(path), str(exc)))
+            scan.unreadable.append((str(files[i]), str(exc)))
             continue
-        scan.modes[mode] += 1
-        scan.sizes[(img.height, img.width)] += 1
-        scan.mode_by_class.setdefault(scan.classes[ids[i]], Counter())[mode] += 1
-        decoded.append((int(i), img))
-    scan.read = len(idx)
-    return decoded
+        if w * h > MAX_IMAGE_PIXELS:
+            scan.unreadable.append((str(files[i]), f"{w}x{h} pixels, above {MAX_IMAGE_PIXELS:,}"))
+            continue
+        found.append((int(i), h, w, mode))
+    keep = _within_budget([h * w for _, h, w, _ in found], budget)
+    kept = [found[k] for k in keep]
+    return kept, found
 
 
 def load_image_folders(folders: dict[str, Path], root: Path | None = None, sample_size: int | None = None):
     """Image folders -> a `LoadedData` of stratified samples, `FolderSource`s and a `FolderScan`.
+
+    Pixels are counted from the files' headers before anything is decoded: the sample decodes
+    at most `MAX_SAMPLE_PIXELS` (an evenly spaced part of it past that), and a split whose full
+    pass would decode more than `MAX_FULL_PASS_PIXELS` gets no full source (the checks that
+    read every image read the sample); the description's notices say so.
 
     Args:
         folders: Split name (`train`, `test`, `val`) -> folder of class folders.
@@ -289,37 +344,65 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
     n = sample_size or sampling.SAMPLE_IMAGES  # read when called: tests lower it
     scans: dict[str, SplitScan] = {}
     listed: dict[str, tuple[list[Path], np.ndarray]] = {}
-    decoded: dict[str, list[tuple[int, Any]]] = {}
+    headers: dict[str, list[tuple[int, int, int, str]]] = {}
     samples: dict[str, SampleInfo] = {}
+    notices: list[str] = []
+    estimates: dict[str, int] = {}
     for split, path in folders.items():
         scan, files, ids = scan_split(split, path)
         idx, method = sample_indices(len(files), n, ids)
-        decoded[split] = _read_sample(scan, files, ids, idx)
+        kept, found = _read_headers(scan, files, idx, MAX_SAMPLE_PIXELS // len(folders))
+        if len(kept) < len(found):
+            notices.append(f"{split}: {len(kept):,} of {len(found):,} sampled images decoded, evenly spaced: "
+                           f"the {len(found):,} would decode {sum(h * w for _, h, w, _ in found):,} pixels, "
+                           f"more than the {MAX_SAMPLE_PIXELS // len(folders):,} read per split")
+        if found:
+            estimates[split] = sum(h * w for _, h, w, _ in found) * len(files) // len(found)
+        headers[split] = kept
         scans[split], listed[split] = scan, (files, ids)
-        samples[split] = SampleInfo(len(files), len(idx), method)
-    train_sizes = scans["train"].sizes if "train" in scans else Counter()
-    all_sizes = train_sizes or sum((s.sizes for s in scans.values()), Counter())
-    if not all_sizes:
+        samples[split] = SampleInfo(len(files), len(kept), method)
+    sizes = Counter((h, w) for _, h, w, _ in headers.get("train", []))
+    sizes = sizes or Counter((h, w) for rows in headers.values() for _, h, w, _ in rows)
+    if not sizes:
         raise InputError(f"Cannot read data: no image of {root or folders.get('train')} could be decoded",
                          expected="JPEG, PNG, BMP or GIF files",
                          received="; ".join(f"{p}: {r}" for s in scans.values() for p, r in s.unreadable[:3]),
                          hint="Check that the files are images and were copied completely")
-    target = all_sizes.most_common(1)[0][0]
+    target = sizes.most_common(1)[0][0]
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, FolderSource] = {}
-    for split, items in decoded.items():
+    for split, rows in headers.items():
+        scan = scans[split]
         files, ids = listed[split]
-        keep = [i for i, _ in items]
-        arrays[f"x_{split}"] = (np.stack([_as_array(img, target) for _, img in items]) if items
-                                else np.zeros((0, *target, 3), np.uint8))
+        images, keep = [], []
+        for i, _, _, _ in rows:  # decoded and brought to the target size one at a time
+            try:
+                img, mode = _decode(files[i])
+            except _Unreadable as exc:
+                scan.unreadable.append((str(files[i]), str(exc)))
+                continue
+            scan.modes[mode] += 1
+            scan.sizes[(img.height, img.width)] += 1
+            scan.mode_by_class.setdefault(scan.classes[ids[i]], Counter())[mode] += 1
+            images.append(_as_array(img, target))
+            keep.append(i)
+            del img
+        scan.read = len(rows)
+        arrays[f"x_{split}"] = np.stack(images) if images else np.zeros((0, *target, 3), np.uint8)
         arrays[f"y_{split}"] = ids[keep].astype(np.int64)
-        sources[split] = FolderSource(scans[split], files, target)
+        if estimates.get(split, 0) <= MAX_FULL_PASS_PIXELS:
+            sources[split] = FolderSource(scans[split], files, target)
+        elif len(keep) < len(files):
+            notices.append(f"{split}: duplicates searched in the sample only: reading all {len(files):,} images "
+                           f"would decode about {estimates[split]:,} pixels, more than {MAX_FULL_PASS_PIXELS:,}")
         samples[split] = SampleInfo(samples[split].total, len(keep), samples[split].method)
     scan_all = FolderScan(scans, target)
+    for notice in notices:
+        print(f"Notice: {notice}.", file=sys.stderr)
     description = {
         "kind": "image-folders", "path": str(root) if root else {k: str(v) for k, v in folders.items()},
         "shapes": {k: list(v.shape) for k, v in arrays.items()}, "dtypes": {k: str(v.dtype) for k, v in arrays.items()},
-        "notices": [], "folders": scan_all.to_dict(),
+        "notices": notices, "folders": scan_all.to_dict(),
     }
     return LoadedData(arrays, description, full=sources, samples=samples, scan=scan_all)
 

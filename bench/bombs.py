@@ -126,7 +126,7 @@ def run(args: list[str], pythonpath: str, timeout: float) -> tuple[int | str, fl
     """(exit code or `timeout`, seconds, peak RSS in MB, stderr's last line) of one check."""
     env = dict(os.environ, PYTHONPATH=pythonpath, NO_COLOR="1", TF_CPP_MIN_LOG_LEVEL="3", CIFAR_DOCTOR_OFFLINE="1")
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "cifar_doctor", "check", *args], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cifar_doctor", "check", *args], env=env, cwd=pythonpath,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = start + timeout
     while True:
@@ -159,8 +159,8 @@ def main() -> None:
             d = base / name
             d.mkdir(parents=True, exist_ok=True)
             p = build(d)
-            disk = sum(f.stat().st_size for f in d.rglob("*") if f.is_file() and f.stat().st_nlink == 1) + (
-                p.stat().st_size if name == "pixels" else 0)
+            disk = sum({(s.st_dev, s.st_ino): s.st_size for f in d.rglob("*") if f.is_file()
+                        for s in [f.stat()]}.values())
             rc, seconds, rss, last = run(argv(p), ns.pythonpath, ns.timeout)
             print(f"{name:14} {disk / 2**20:9.1f}M {rc!s:>7} {seconds:8.1f} {rss:8d}  {last}", flush=True)
 

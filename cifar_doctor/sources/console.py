@@ -53,6 +53,10 @@ MAX_SEGMENT = 16_384
 #: so a log of a million epochs is read in bounded memory, and the report says it was thinned.
 MAX_LOG_EPOCHS = 10_000
 
+#: Lines of an epoch that thinning skips held unparsed (in case it is the last epoch, which is
+#: always kept): a `verbose=2` epoch is one line, a `verbose=1` one a few dozen bar redraws.
+MAX_HELD_LINES = 256
+
 #: Renamed leading metrics remembered for `History.read_as["mapping"]`.
 MAX_RENAMED = 16
 
@@ -171,6 +175,8 @@ class LogParser:
     _first_acc: float | None = None
     seen: int = 0
     _last: Epoch | None = None
+    _last_number: int | None = None
+    _skipped: list[str] | None = None
     _stride: int = 1
 
     # --- streaming ----------------------------------------------------------------
@@ -185,6 +191,10 @@ class LogParser:
         """End of input: parse the unterminated last line, close the open epoch."""
         out: list[Epoch] = []
         last = self._lines.close()
+        if self._skipped is not None:  # the last epoch is always kept: its lines are parsed after all
+            held, self._skipped = self._skipped, None
+            for line in held:
+                self._segment(line, out)
         if last is not None:
             self._segment(last, out, last=True)
         self._close_block(out)
@@ -201,6 +211,12 @@ class LogParser:
         if not line:
             return
         self.lines += 1
+        if self._skipped is not None and not line.startswith("Epoch"):
+            # an epoch that thinning will not keep: held unparsed, in case it turns out to be the last
+            if len(self._skipped) >= MAX_HELD_LINES:
+                del self._skipped[: MAX_HELD_LINES // 2]
+            self._skipped.append(line)
+            return
         if "━" in line:
             self._votes["keras3"] += 1
         if line.startswith("Epoch") and (m := _EPOCH_RE.match(line)):
@@ -263,16 +279,24 @@ class LogParser:
         return {name: value, **metrics}
 
     def _header(self, number: int, declared: int, out: list[Epoch]) -> None:
+        if self._skipped is not None:  # the held epoch was not the last: counted, never parsed
+            self._skipped = None
+            if self._block is not None:
+                self.seen += 1
+                self._last_number = self._block.number
+            self._block = None
         self._close_block(out)
-        if self._last is not None and number <= self._last.number:
+        if self._last_number is not None and number <= self._last_number:
             # a new fit() call: the latest run is the one diagnosed
             self.epochs, self.evaluations = [], []
-            self._last, self.seen, self._stride = None, 0, 1
+            self._last, self._last_number, self.seen, self._stride = None, None, 0, 1
             self._first_loss = self._first_acc = None
             self.truncated = False
         if not self.epochs:
             self.runs += 1
         self._block = _Block(number, declared)
+        if self._stride > 1 and self.seen % self._stride != 0:
+            self._skipped = []  # thinning keeps every `_stride`-th epoch: this one's lines are not parsed
 
     def _progress(self, line: str, metrics: dict[str, float], out: list[Epoch], last: bool) -> None:
         step = total = None
@@ -325,7 +349,7 @@ class LogParser:
                 self.epochs = self.epochs[::2]
                 self._stride *= 2
         self.seen += 1
-        self._last = epoch
+        self._last, self._last_number = epoch, epoch.number
         out.append(epoch)
 
     def kept_epochs(self) -> list[Epoch]:

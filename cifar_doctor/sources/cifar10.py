@@ -26,8 +26,8 @@ import numpy as np
 from ..errors import InputError
 from . import archives
 from .base import LoadedData, loaded_arrays, short_error
-from .regular import open_regular
 from .npz import load_npz
+from .regular import open_regular
 
 # --- CIFAR-10 as Keras stores it ---------------------------------------------------------------
 #: The URL `keras.datasets.cifar10.load_data()` downloads from.

@@ -55,17 +55,17 @@ MAX_IMAGE_FILE_BYTES = 64 << 20
 #: made an error, so a forged header cannot make the tool allocate gigabytes.
 MAX_IMAGE_PIXELS = 50_000_000
 
-#: Decoded pixels the samples of all splits may take together: 250 million, the pixels of
-#: 240,000 CIFAR images or 3,800 images of 256x256, a few seconds of decoding. Counted
-#: from the files' headers before any is decoded; past it an evenly spaced part of each
-#: split's sample is decoded (five 49-megapixel PNGs of 150 kB each would take 2 GB).
-MAX_SAMPLE_PIXELS = 250_000_000
+#: Decoded pixels the samples of all splits may take together: 100 million, the pixels of
+#: 97,000 CIFAR images or 1,500 images of 256x256, a few seconds of decoding. Counted from
+#: the files' headers before any is decoded; past it an evenly spaced part of each split's
+#: sample is decoded (five 49-megapixel PNGs of 150 kB each would take 2 GB and minutes).
+MAX_SAMPLE_PIXELS = 100_000_000
 
-#: Decoded pixels a full pass over one split may take (the duplicate checks read every
-#: image, one chunk at a time): a billion, CIFAR-10's 60,000 images 16 times over, tens of
-#: seconds of decoding. Estimated from the sample's headers; a split above it is searched
-#: for duplicates in its sample only.
-MAX_FULL_PASS_PIXELS = 1_000_000_000
+#: Decoded pixels a full pass over one split may take (the duplicate checks read every image,
+#: one chunk at a time, once per check): 60 million, CIFAR-10's 50,000 training images
+#: (51 million) with room to spare. Estimated from the sample's headers; a split above it is
+#: searched for duplicates in its sample only, and a notice says so.
+MAX_FULL_PASS_PIXELS = 60_000_000
 
 #: Files listed per split before giving up: 20 million, far above any image-folder dataset
 #: (ImageNet's training set has 1.28 million), so listing stays bounded.

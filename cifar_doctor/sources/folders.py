@@ -61,6 +61,12 @@ MAX_IMAGE_PIXELS = 50_000_000
 #: sample is decoded (five 49-megapixel PNGs of 150 kB each would take 2 GB and minutes).
 MAX_SAMPLE_PIXELS = 100_000_000
 
+#: Largest size images are fed at: 262,144 pixels (512x512). Below it, the most common size of
+#: the training images, as before; above it, that size scaled down with its aspect ratio kept
+#: (Keras' own default is 256x256), so that a sample of 49-megapixel images is not held, and
+#: small images are not enlarged to 49 megapixels each.
+MAX_TARGET_PIXELS = 512 * 512
+
 #: Decoded pixels a full pass over one split may take (the duplicate checks read every image,
 #: one chunk at a time, once per check): 60 million, CIFAR-10's 50,000 training images
 #: (51 million) with room to spare. Estimated from the sample's headers; a split above it is
@@ -304,13 +310,9 @@ def _within_budget(pixels: list[int], budget: int) -> list[int]:
     return []
 
 
-def _read_headers(scan: SplitScan, files: list[Path], idx: np.ndarray, budget: int
-                  ) -> tuple[list[tuple[int, int, int, str]], list[tuple[int, int, int, str]]]:
-    """Read the sampled files' headers; keep an evenly spaced part of them within `budget` decoded pixels.
-
-    Returns `(kept, found)`: `(index, height, width, mode)` of the images kept, and of all with a
-    readable header (files without one are listed in `scan.unreadable`).
-    """
+def _read_headers(scan: SplitScan, files: list[Path], idx: np.ndarray) -> list[tuple[int, int, int, str]]:
+    """`(index, height, width, mode)` of the sampled files with a readable header (the others are listed
+    in `scan.unreadable`)."""
     found: list[tuple[int, int, int, str]] = []
     for i in idx:
         try:
@@ -322,9 +324,16 @@ def _read_headers(scan: SplitScan, files: list[Path], idx: np.ndarray, budget: i
             scan.unreadable.append((str(files[i]), f"{w}x{h} pixels, above {MAX_IMAGE_PIXELS:,}"))
             continue
         found.append((int(i), h, w, mode))
-    keep = _within_budget([h * w for _, h, w, _ in found], budget)
-    kept = [found[k] for k in keep]
-    return kept, found
+    return found
+
+
+def _fit_target(size: tuple[int, int]) -> tuple[int, int]:
+    """`size` (height, width), scaled down to at most `MAX_TARGET_PIXELS` with its aspect ratio kept."""
+    h, w = size
+    if h * w <= MAX_TARGET_PIXELS:
+        return size
+    scale = (MAX_TARGET_PIXELS / (h * w)) ** 0.5
+    return max(1, int(h * scale)), max(1, int(w * scale))
 
 
 def load_image_folders(folders: dict[str, Path], root: Path | None = None, sample_size: int | None = None):
@@ -348,27 +357,39 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
     samples: dict[str, SampleInfo] = {}
     notices: list[str] = []
     estimates: dict[str, int] = {}
+    found_by: dict[str, list[tuple[int, int, int, str]]] = {}
     for split, path in folders.items():
         scan, files, ids = scan_split(split, path)
         idx, method = sample_indices(len(files), n, ids)
-        kept, found = _read_headers(scan, files, idx, MAX_SAMPLE_PIXELS // len(folders))
-        if len(kept) < len(found):
-            notices.append(f"{split}: {len(kept):,} of {len(found):,} sampled images decoded, evenly spaced: "
-                           f"the {len(found):,} would decode {sum(h * w for _, h, w, _ in found):,} pixels, "
-                           f"more than the {MAX_SAMPLE_PIXELS // len(folders):,} read per split")
-        if found:
-            estimates[split] = sum(h * w for _, h, w, _ in found) * len(files) // len(found)
-        headers[split] = kept
+        found_by[split] = _read_headers(scan, files, idx)
         scans[split], listed[split] = scan, (files, ids)
-        samples[split] = SampleInfo(len(files), len(kept), method)
-    sizes = Counter((h, w) for _, h, w, _ in headers.get("train", []))
-    sizes = sizes or Counter((h, w) for rows in headers.values() for _, h, w, _ in rows)
+        samples[split] = SampleInfo(len(files), len(idx), method)
+    sizes = Counter((h, w) for _, h, w, _ in found_by.get("train", []))
+    sizes = sizes or Counter((h, w) for rows in found_by.values() for _, h, w, _ in rows)
     if not sizes:
         raise InputError(f"Cannot read data: no image of {root or folders.get('train')} could be decoded",
                          expected="JPEG, PNG, BMP or GIF files",
                          received="; ".join(f"{p}: {r}" for s in scans.values() for p, r in s.unreadable[:3]),
                          hint="Check that the files are images and were copied completely")
-    target = sizes.most_common(1)[0][0]
+    common = sizes.most_common(1)[0][0]
+    target = _fit_target(common)
+    if target != common:
+        notices.append(f"images fed at {target[0]}x{target[1]}, not at their most common size "
+                       f"{common[0]}x{common[1]}: at most {MAX_TARGET_PIXELS:,} pixels an image")
+    area = target[0] * target[1]
+    budget = MAX_SAMPLE_PIXELS // len(folders)
+    for split, found in found_by.items():
+        files = listed[split][0]
+        cost = [max(h * w, area) for _, h, w, _ in found]  # decoded, then held at the target size
+        kept = [found[k] for k in _within_budget(cost, budget)]
+        if len(kept) < len(found):
+            notices.append(f"{split}: {len(kept):,} of {len(found):,} sampled images decoded, evenly spaced: "
+                           f"the {len(found):,} would take {sum(cost):,} pixels, more than the {budget:,} "
+                           "read per split")
+        if found:
+            estimates[split] = sum(cost) * len(files) // len(found)
+        headers[split] = kept
+        samples[split] = SampleInfo(samples[split].total, len(kept), samples[split].method)
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, FolderSource] = {}
     for split, rows in headers.items():

@@ -1332,3 +1332,513 @@ def make_save_into_a_non_empty_folder(d: Path) -> Case:
     (d / "results" / "notes.txt").write_text("my notes\n")
     return Case(("compare", "original", "--epochs", "1", "--limit", "20", "--save", str(d / "results")),
                 match="--save")
+
+
+# --- pipes, sockets and devices as inputs ---------------------------------------------------
+def unix_socket(path: Path) -> Path:
+    """A Unix socket file at `path` (bound, then closed: the file stays)."""
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(str(path))
+    finally:
+        s.close()
+    return path
+
+
+def png_bytes(width: int, height: int, row: bytes | None = None) -> bytes:
+    """An RGB PNG whose every row is `row` (black by default): one deflate stream of repeated rows."""
+    def chunk(tag: bytes, data_: bytes) -> bytes:
+        return struct.pack(">I", len(data_)) + tag + data_ + struct.pack(">I", zlib.crc32(tag + data_))
+
+    row = b"\x00" + (row if row is not None else bytes(width * 3))
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def small_png(seed: int) -> bytes:
+    """A 32x32 PNG of random pixels (rows differ, so images are not duplicates of each other)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, 256, size=(32, 32 * 3), dtype=np.uint8)
+    raw = b"".join(b"\x00" + r.tobytes() for r in rows)
+
+    def chunk(tag: bytes, data_: bytes) -> bytes:
+        return struct.pack(">I", len(data_)) + tag + data_ + struct.pack(">I", zlib.crc32(tag + data_))
+
+    ihdr = struct.pack(">IIBBBBB", 32, 32, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def image_root(d: Path, per_class: int = 4, classes: tuple[str, ...] = ("cat", "dog")) -> Path:
+    """`images/train` and `images/test`, each with class folders of small PNGs."""
+    root = d / "images"
+    seed = 0
+    for split in ("train", "test"):
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True)
+            for i in range(per_class):
+                seed += 1
+                (root / split / cls / f"{i}.png").write_bytes(small_png(seed))
+    return root
+
+
+def npy_folder(d: Path) -> Path:
+    root = d / "arrays"
+    root.mkdir()
+    for key, arr in valid_arrays().items():
+        np.save(root / f"{key}.npy", arr)
+    return root
+
+
+def log_file(d: Path) -> Path:
+    p = d / "train.log"
+    p.write_bytes(fixture_log())
+    return p
+
+
+def folder_json(path: Path, **kw) -> Case:
+    """`check --data DIR --json`: the JSON report (text rendering of input names is another matter)."""
+    return Case(("check", "--data", str(path), "--json"), **kw)
+
+
+@case()
+def make_log_fifo(d: Path) -> Case:
+    os.mkfifo(d / "train.log")
+    return log(d / "train.log", match="named pipe")
+
+
+@case()
+def make_log_socket(d: Path) -> Case:
+    return log(unix_socket(d / "train.log"), match="socket")
+
+
+@case()
+def make_log_dev_zero(d: Path) -> Case:
+    """An endless stream of NUL bytes: refused before it is read."""
+    return log("/dev/zero", match="character device")
+
+
+@case()
+def make_log_dev_null(d: Path) -> Case:
+    """Standard input is /dev/null in the test: read as standard input, which is empty."""
+    return log("/dev/null", match="empty|character device")
+
+
+@case()
+def make_log_fifo_named_json(d: Path) -> Case:
+    os.mkfifo(d / "history.json")
+    return log(d / "history.json", match="named pipe")
+
+
+@case()
+def make_log_fifo_named_csv(d: Path) -> Case:
+    os.mkfifo(d / "history.csv")
+    return log(d / "history.csv", match="named pipe")
+
+
+@case()
+def make_log_fifo_named_event_file(d: Path) -> Case:
+    os.mkfifo(d / "events.out.tfevents.1700000000.host.1.0.v2")
+    return log(d / "events.out.tfevents.1700000000.host.1.0.v2", match="regular file")
+
+
+@case()
+def make_log_dev_stdin(d: Path) -> Case:
+    """`--log /dev/stdin` is standard input by another name: read, as `--log -` is."""
+    return Case(("check", "--log", "/dev/stdin"), expect=VERDICT, stdin=fixture_log())
+
+
+@case()
+def make_data_socket(d: Path) -> Case:
+    return data(unix_socket(d / "data.npz"), match="regular file")
+
+
+@case()
+def make_data_dev_zero(d: Path) -> Case:
+    return data(Path("/dev/zero"), match="regular file")
+
+
+@case()
+def make_model_socket(d: Path) -> Case:
+    return model(unix_socket(d / "model.keras"), match="regular file")
+
+
+@case()
+def make_model_dev_zero(d: Path) -> Case:
+    return model(Path("/dev/zero"), match="regular file")
+
+
+# --- pipes and sockets inside input folders ----------------------------------------------------
+@case()
+def make_folder_fifo_as_image(d: Path) -> Case:
+    """A named pipe called x.png in a class folder: listed as unreadable, never opened for reading."""
+    root = image_root(d)
+    os.mkfifo(root / "train" / "cat" / "x.png")
+    return folder_json(root, expect=VERDICT)
+
+
+@case()
+def make_folder_socket_as_image(d: Path) -> Case:
+    root = image_root(d)
+    unix_socket(root / "train" / "dog" / "x.png")
+    return folder_json(root, expect=VERDICT)
+
+
+@case()
+def make_folder_fifo_in_eval_split(d: Path) -> Case:
+    root = image_root(d)
+    os.mkfifo(root / "test" / "cat" / "zz.jpg")
+    return folder_json(root, expect=VERDICT)
+
+
+@case()
+def make_folder_fifo_as_class_folder(d: Path) -> Case:
+    root = image_root(d)
+    os.mkfifo(root / "train" / "bird")
+    return folder_json(root, expect=VERDICT)
+
+
+@case()
+def make_folder_pair_fifo_as_image(d: Path) -> Case:
+    root = image_root(d)
+    os.mkfifo(root / "train" / "cat" / "y.png")
+    return Case(("check", "--train", str(root / "train"), "--eval", str(root / "test"), "--json"), expect=VERDICT)
+
+
+@case()
+def make_folder_only_fifos(d: Path) -> Case:
+    for split in ("train", "test"):
+        (d / "images" / split / "cat").mkdir(parents=True)
+        for i in range(3):
+            os.mkfifo(d / "images" / split / "cat" / f"{i}.png")
+    return data(d / "images", match="could be decoded")
+
+
+@case()
+def make_npy_folder_fifo_x_train(d: Path) -> Case:
+    root = npy_folder(d)
+    (root / "x_train.npy").unlink()
+    os.mkfifo(root / "x_train.npy")
+    return data(root, match="named pipe")
+
+
+@case()
+def make_npy_folder_fifo_y_test(d: Path) -> Case:
+    root = npy_folder(d)
+    (root / "y_test.npy").unlink()
+    os.mkfifo(root / "y_test.npy")
+    return data(root, match="named pipe")
+
+
+@case()
+def make_npy_folder_socket_x_test(d: Path) -> Case:
+    root = npy_folder(d)
+    (root / "x_test.npy").unlink()
+    unix_socket(root / "x_test.npy")
+    return data(root, match="socket")
+
+
+@case()
+def make_batches_fifo_as_batch(d: Path) -> Case:
+    root = batches_dir(d, lambda name: batch_pickle())
+    (root / "data_batch_3").unlink()
+    os.mkfifo(root / "data_batch_3")
+    return data(root, expect=VERDICT)
+
+
+@case()
+def make_data_folder_fifo_named_cifar10_npz(d: Path) -> Case:
+    (d / "data").mkdir()
+    os.mkfifo(d / "data" / "cifar10.npz")
+    return data(d / "data", match="holds no image data")
+
+
+@case()
+def make_tb_folder_fifo_beside_event_file(d: Path) -> Case:
+    (d / "logs" / "train").mkdir(parents=True)
+    tb_file(d / "logs" / "train", tb_events())
+    os.mkfifo(d / "logs" / "train" / "events.out.tfevents.1700000001.host.2.0.v2")
+    return log(d / "logs", expect=VERDICT)
+
+
+@case()
+def make_tb_folder_only_fifo(d: Path) -> Case:
+    (d / "logs" / "train").mkdir(parents=True)
+    os.mkfifo(d / "logs" / "train" / "events.out.tfevents.1700000000.host.1.0.v2")
+    return log(d / "logs", match="No TensorBoard event files")
+
+
+# --- --output on devices, pipes, sockets and the command's own inputs -------------------------
+def report_to(d: Path, target: Path | str, *inputs: str) -> Case:
+    argv = ("check", *(inputs or ("--log", str(log_file(d)))), "-o", str(target))
+    return Case(argv, match="--output")
+
+
+@case()
+def make_output_dev_null(d: Path) -> Case:
+    return report_to(d, "/dev/null")
+
+
+@case()
+def make_output_dev_full(d: Path) -> Case:
+    return report_to(d, "/dev/full")
+
+
+@case()
+def make_output_fifo(d: Path) -> Case:
+    os.mkfifo(d / "report.txt")
+    return report_to(d, d / "report.txt")
+
+
+@case()
+def make_output_socket(d: Path) -> Case:
+    return report_to(d, unix_socket(d / "report.txt"))
+
+
+@case()
+def make_output_folder(d: Path) -> Case:
+    (d / "reports").mkdir()
+    return report_to(d, d / "reports")
+
+
+@case()
+def make_output_symlink_to_dev_null(d: Path) -> Case:
+    (d / "report.txt").symlink_to("/dev/null")
+    return report_to(d, d / "report.txt")
+
+
+@case()
+def make_output_is_the_log(d: Path) -> Case:
+    p = log_file(d)
+    return report_to(d, p, "--log", str(p))
+
+
+@case()
+def make_output_hard_link_to_the_log(d: Path) -> Case:
+    p = log_file(d)
+    os.link(p, d / "report.txt")
+    return report_to(d, d / "report.txt", "--log", str(p))
+
+
+@case()
+def make_output_symlink_to_the_model(d: Path) -> Case:
+    p = keras_file(d / "model.keras", keras_config(), keras_weights())
+    (d / "report.txt").symlink_to(p)
+    return report_to(d, d / "report.txt", "--model", str(p))
+
+
+@case()
+def make_output_is_npy_folder_member(d: Path) -> Case:
+    root = npy_folder(d)
+    return report_to(d, root / "x_train.npy", "--data", str(root))
+
+
+@case()
+def make_output_symlink_to_npy_folder_member(d: Path) -> Case:
+    root = npy_folder(d)
+    (d / "report.md").symlink_to(root / "y_train.npy")
+    return report_to(d, d / "report.md", "--data", str(root))
+
+
+@case()
+def make_output_is_image_in_data_folder(d: Path) -> Case:
+    root = image_root(d)
+    return report_to(d, root / "train" / "cat" / "0.png", "--data", str(root))
+
+
+@case()
+def make_output_is_image_in_train_folder(d: Path) -> Case:
+    root = image_root(d)
+    return report_to(d, root / "train" / "dog" / "1.png", "--train", str(root / "train"), "--eval",
+                     str(root / "test"))
+
+
+@case()
+def make_output_is_image_in_eval_folder(d: Path) -> Case:
+    root = image_root(d)
+    return report_to(d, root / "test" / "cat" / "2.png", "--train", str(root / "train"), "--eval",
+                     str(root / "test"))
+
+
+@case()
+def make_output_hard_link_to_an_image(d: Path) -> Case:
+    """A hard link elsewhere to an image the command reads: the same file by device and inode."""
+    root = image_root(d)
+    os.link(root / "train" / "cat" / "0.png", d / "report.html")
+    return report_to(d, d / "report.html", "--data", str(root))
+
+
+@case()
+def make_output_is_event_file(d: Path) -> Case:
+    (d / "logs" / "train").mkdir(parents=True)
+    p = tb_file(d / "logs" / "train", tb_events())
+    return report_to(d, p, "--log", str(d / "logs"))
+
+
+@case()
+def make_output_is_batch_file(d: Path) -> Case:
+    root = batches_dir(d, lambda name: batch_pickle())
+    return report_to(d, root / "test_batch", "--data", str(root))
+
+
+# --- work bombs: small on disk, costly to read ---------------------------------------------------
+@case()
+def make_folder_pixel_bomb(d: Path) -> Case:
+    """Four 7000x7000 PNGs (49 megapixels, ~150 kB each: one file, hard-linked): 590 MB decoded as RGB."""
+    root = image_root(d, per_class=2)
+    big = root / "train" / "cat" / "big0.png"
+    big.write_bytes(png_bytes(7000, 7000))
+    for i in range(1, 4):
+        os.link(big, root / "train" / "cat" / f"big{i}.png")
+    return folder_json(root, expect=VERDICT)
+
+
+@case()
+def make_folder_pixel_bomb_in_both_splits(d: Path) -> Case:
+    root = image_root(d, per_class=2)
+    big = root / "train" / "dog" / "big.png"
+    big.write_bytes(png_bytes(6000, 6000))
+    os.link(big, root / "test" / "dog" / "big.png")
+    os.link(big, root / "test" / "cat" / "big.png")
+    return folder_json(root, expect=VERDICT)
+
+
+@case()
+def make_folder_png_declares_49_megapixels_holds_none(d: Path) -> Case:
+    """A PNG header of 7000x7000 with a few bytes of image data: refused when decoded, listed."""
+    root = image_root(d)
+    (root / "train" / "cat" / "liar.png").write_bytes(png_bytes(7000, 7000)[:200])
+    return folder_json(root, expect=VERDICT)
+
+
+@case()
+def make_folder_png_above_pixel_limit(d: Path) -> Case:
+    root = image_root(d)
+    (root / "train" / "cat" / "huge.png").write_bytes(png_bytes(8000, 8000)[:300])
+    return folder_json(root, expect=VERDICT)
+
+
+def epoch_lines(epochs: int, headers: bool = True) -> bytes:
+    line = " - 0s - loss: 0.5000 - acc: 0.8000 - val_loss: 0.6000 - val_acc: 0.7000\n"
+    if not headers:
+        return (line[3:] * epochs).encode()
+    return "".join(f"Epoch {i}/{epochs}\n{line}" for i in range(1, epochs + 1)).encode()
+
+
+@case()
+def make_log_300k_epochs(d: Path) -> Case:
+    """A console log of 300,000 epochs (28 MB): read in bounded memory, thinned to the kept maximum."""
+    p = d / "train.log"
+    p.write_bytes(epoch_lines(300_000))
+    return log(p, expect=VERDICT)
+
+
+@case()
+def make_log_150k_epochs_without_headers(d: Path) -> Case:
+    """Lines with `val_` metrics and no `Epoch k/n` headers: each is an epoch, parsed (no header to skip by)."""
+    p = d / "train.log"
+    p.write_bytes(epoch_lines(150_000, headers=False))
+    return log(p, expect=VERDICT)
+
+
+@case()
+def make_log_300k_epochs_on_stdin(d: Path) -> Case:
+    return Case(("check", "--log", "-"), expect=VERDICT, stdin=epoch_lines(300_000))
+
+
+@case()
+def make_json_list_of_small_objects(d: Path) -> Case:
+    """A 7 MB list of 500,000 one-key dicts: refused from its separators, before json.loads builds them."""
+    p = d / "history.json"
+    p.write_bytes(b"[" + b'{"loss": 0.5},' * 499_999 + b'{"loss": 0.5}]')
+    return log(p, match="too many values")
+
+
+@case()
+def make_json_long_flat_list(d: Path) -> Case:
+    p = d / "history.json"
+    p.write_bytes(b'{"loss": [' + b"0.5," * 2_000_000 + b"0.5]}")
+    return log(p, match="too many values")
+
+
+@case()
+def make_json_many_empty_objects(d: Path) -> Case:
+    """`{"loss": [{}, {}, ...]}`: 300,000 objects with no comma-separated values between their braces."""
+    p = d / "history.json"
+    p.write_bytes(b'{"loss": [' + b"{}," * 299_999 + b"{}]}")
+    return log(p, match="too many values")
+
+
+@case()
+def make_json_deep_and_long(d: Path) -> Case:
+    p = d / "history.json"
+    p.write_bytes(b'{"loss": ' + b"[" * 50_000 + b"0.5," * 500_000 + b"0.5" + b"]" * 50_000 + b"}")
+    return log(p, match="History JSON|too many values")
+
+
+def tb_record(data_: bytes) -> bytes:
+    from cifar_doctor.sources.tensorboard import masked_crc32c
+
+    header = struct.pack("<Q", len(data_))
+    return header + struct.pack("<I", masked_crc32c(header)) + data_ + struct.pack("<I", masked_crc32c(data_))
+
+
+@case()
+def make_tb_many_tiny_records(d: Path) -> Case:
+    """400,000 records of one `step` field each (6 MB): bounded in records, no scalar found."""
+    return log(tb_file(d, tb_record(b"\x10\x01") * 400_000), match="No per-epoch scalars")
+
+
+@case()
+def make_tb_records_of_many_tiny_fields(d: Path) -> Case:
+    """300 records of 30,000 two-byte fields each: parsing stops at the per-record field bound."""
+    return log(tb_file(d, tb_record(b"\x10\x00" * 30_000) * 300), match="No per-epoch scalars")
+
+
+@case()
+def make_tb_large_records_of_tiny_fields(d: Path) -> Case:
+    """60 MB of 1 MB records of tiny fields: skipped unparsed, as no scalar event is that large."""
+    return log(tb_file(d, tb_record(b"\x10\x00" * ((1 << 20) // 2 - 16)) * 60), match="No per-epoch scalars")
+
+
+@case()
+def make_tb_tiny_fields_beside_scalars(d: Path) -> Case:
+    """Records of many tiny fields between a run's real scalar events: skipped, the scalars read."""
+    return log(tb_file(d, tb_events() + tb_record(b"\x10\x00" * 30_000) * 50), expect=VERDICT)
+
+
+def layer_bomb_config(layers: int, with_class_name: bool = True) -> bytes:
+    layer = {"class_name": "ReLU", "config": {}} if with_class_name else {"config": {}}
+    body = ",".join([json.dumps(layer, separators=(",", ":"))] * layers)  # 40 bytes a layer: 11 MB in all
+    return ('{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [' + body
+            + ']}, "registered_name": null}').encode()
+
+
+@case()
+def make_keras_275k_layers(d: Path) -> Case:
+    """A 28 kB .keras whose deflated config.json (9 MB) lists 275,000 layers: refused before it is parsed."""
+    cfg = deflated("config.json", layer_bomb_config(275_000))
+    return model(write_zip(d / "model.keras", [stored("metadata.json", b"{}"), cfg,
+                                               stored("model.weights.h5", keras_weights())]),
+                 match="serialized objects")
+
+
+@case()
+def make_keras_layers_without_class_names(d: Path) -> Case:
+    """50,000 layers with no `class_name` (the byte count misses them): refused by the layer count."""
+    cfg = deflated("config.json", layer_bomb_config(50_000, with_class_name=False))
+    return model(write_zip(d / "model.keras", [stored("metadata.json", b"{}"), cfg,
+                                               stored("model.weights.h5", keras_weights())]),
+                 match="layers")
+
+
+@case()
+def make_keras_nested_models(d: Path) -> Case:
+    """60 Sequential models each inside the last: nesting past the bound, refused before Keras."""
+    inner: dict = keras_config()
+    for _ in range(60):
+        inner = keras_config([inner])
+    return model(keras_file(d / "model.keras", inner, keras_weights()), match="nests deeper")

@@ -61,7 +61,7 @@ def check(
 
     # every option is checked before any data is read
     validate_fail_on(fail_on)
-    check_output(output, [data, model, log])
+    check_output(output, [data, model, log, train, *(evals or [])])
     check_classes(classes)
     if limit is not None and limit < 1:
         raise invalid_value("limit", limit, expected="a positive integer")

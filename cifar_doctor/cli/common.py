@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,6 +35,7 @@ FLAGS: dict[str, str] = {
     "fail_on": "--fail-on",
     "names": "RECIPE",
     "output": "--output",
+    "json_out": "--json-out",
     "strategy": "--strategy",
     "devices": "--devices",
 }
@@ -88,32 +90,100 @@ def output_option() -> Any:
                              "temporary name and moved into place when complete; an input file is never replaced.")
 
 
-def check_output(output: Path | None, inputs: Iterable[Any] = ()) -> None:
-    """Refuse, before any work, an `--output` that is a folder, lies in no folder, or is one of the `inputs`."""
+#: Entries of an input folder looked at to make sure `--output` is none of its files (an image in a
+#: class folder, a member of an `.npy` folder, an event file): as many as the image-folder reader lists.
+MAX_OUTPUT_WALK_ENTRIES = 20_000_000
+
+
+def check_output(output: Path | None, inputs: Iterable[Any] = (), param: str = "output") -> None:
+    """Refuse, before any work, an `--output` that would destroy something.
+
+    Refused: an existing path that is not a regular file (a folder, a device such as
+    `/dev/null`, a named pipe, a socket), a path in no folder, and a file that the command
+    reads: one of the `inputs` or any file inside an input folder, compared by device and
+    inode after links are resolved (a hard link or a symbolic link is the same file).
+    """
     if output is None:
         return
-    if output.is_dir():
-        raise invalid_value("output", output, expected="a file name, not a folder",
-                            hint=f"Name a file, e.g. --output {output / 'report.html'}")
+    try:
+        st: os.stat_result | None = os.stat(output)
+    except FileNotFoundError:
+        st = None  # a new file (or a link to nothing, which the atomic rename replaces)
+    except OSError as exc:
+        raise invalid_value(param, output, expected="a file that can be written",
+                            hint=f"{output}: {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise invalid_value(param, output, expected="a file name, not a folder",
+                            hint=f"Name a file, e.g. {FLAGS.get(param, param)} {output / 'report.html'}")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        from ..sources.regular import kind_of
+
+        raise invalid_value(param, output, expected="a regular file or a new file name",
+                            hint=f"{output} is {kind_of(st.st_mode)}, which a report must not replace: "
+                                 "name a file, or leave the option out to print to stdout")
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
-        raise invalid_value("output", output, expected="a file in an existing folder",
+        raise invalid_value(param, output, expected="a file in an existing folder",
                             hint=f"Create {parent} first")
+    if st is None:
+        return
+    target = (st.st_dev, st.st_ino)
     for src in inputs:
         if src is None or str(src) == "-":
             continue
-        if _same_file(output, Path(src)):
-            raise invalid_value("output", output, expected="a file that is not one of the command's inputs",
-                                hint=f"{src} is read by this command: pick another name")
+        found = _read_by(Path(src), target)
+        if found is not None:
+            what = str(src) if found == Path(src) else f"{found} (in {src})"
+            raise invalid_value(param, output, expected="a file that is not one of the command's inputs",
+                                hint=f"{what} is read by this command: pick another name")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _read_by(src: Path, target: tuple[int, int]) -> Path | None:
+    """`src`, or the file inside folder `src`, that is the file `target` (device, inode); `None` if none is."""
     try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
+        st = os.stat(src)
     except OSError:
-        pass
-    return a.resolve() == b.resolve()
+        return None
+    if (st.st_dev, st.st_ino) == target:
+        return src
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    seen = 0
+    for root, dirs, files in os.walk(src, followlinks=False):
+        for name in files + dirs:  # links to folders are listed among dirs and not followed
+            seen += 1
+            if seen > MAX_OUTPUT_WALK_ENTRIES:
+                return None
+            p = os.path.join(root, name)
+            try:
+                s = os.stat(p)
+            except OSError:
+                continue
+            if (s.st_dev, s.st_ino) == target:
+                return Path(p)
+    return None
+
+
+def _check_target(output: Path) -> None:
+    """Just before the rename: `output` is still a regular file or absent (not swapped for a device)."""
+    try:
+        st = os.lstat(output)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) and _is_regular_or_absent(output):
+        return
+    from ..errors import InputError
+    from ..sources.regular import kind_of
+
+    raise InputError(f"Cannot write the report to {output}: it is now {kind_of(os.stat(output).st_mode)}",
+                     expected="a regular file or a new file name", hint="pick another --output path")
+
+
+def _is_regular_or_absent(p: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(p).st_mode)
+    except FileNotFoundError:
+        return True
 
 
 def emit(report: Any, fmt: Format, output: Path | None, details: bool = True) -> None:
@@ -133,6 +203,7 @@ def emit(report: Any, fmt: Format, output: Path | None, details: bool = True) ->
 
     buf = io.StringIO()
     render(report, fmt, file=buf, details=details)
+    _check_target(output)
     try:
         write_text(output, buf.getvalue())
     except OSError as exc:

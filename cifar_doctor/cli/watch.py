@@ -101,6 +101,7 @@ def watch(
 
     validate_fail_on(fail_on)
     check_output(output, [json_out])
+    check_output(json_out, [output], param="json_out")
     if not command:
         raise UsageError("No command given to watch", expected="cifar-doctor watch -- CMD [ARGS]...",
                          hint="e.g. cifar-doctor watch -- python train.py")

@@ -18,6 +18,8 @@ import zipfile
 import zlib
 from typing import IO, Any
 
+from .regular import open_regular
+
 #: Largest zip central directory read, in bytes. An .npz of six arrays has a
 #: directory of ~600 bytes and a .keras file ~300; Python's zipfile builds an
 #: object of ~500 bytes per entry when it opens an archive, so 1 MiB (~20,000
@@ -95,7 +97,7 @@ def open_zip(path: str | os.PathLike) -> zipfile.ZipFile:
         ArchiveError: the directory is larger than `MAX_ZIP_DIRECTORY_BYTES`.
         zipfile.BadZipFile, OSError: the file is not a readable zip archive.
     """
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         directory = zip_directory_size(fh)
     if directory is not None and directory > MAX_ZIP_DIRECTORY_BYTES:
         raise ArchiveError(f"its zip directory declares {size_text(directory)} of entries, more than the "

@@ -27,6 +27,7 @@ from ..errors import InputError
 from . import archives
 from .base import LoadedData, loaded_arrays, short_error
 from .npz import load_npz
+from .regular import open_regular
 
 # --- CIFAR-10 as Keras stores it ---------------------------------------------------------------
 #: The URL `keras.datasets.cifar10.load_data()` downloads from.
@@ -242,7 +243,7 @@ def load_batches_dir(p: Path) -> LoadedData:
             try:
                 size = f.stat().st_size
                 _check_batch_size(size, str(f))
-                with open(f, "rb") as fh:
+                with open_regular(f) as fh:
                     raw = fh.read(MAX_BATCH_BYTES + 1)
             except OSError as exc:
                 raise InputError(f"Cannot read data: {f}: {exc.strerror or exc}", expected="a readable file",
@@ -273,7 +274,7 @@ def load_tarball(p: Path) -> LoadedData:
     bad = f"Cannot read data: {p} is not an official CIFAR-10 tarball"
     expected = "cifar-10-python.tar.gz as downloaded from https://www.cs.toronto.edu/~kriz/cifar.html"
     try:
-        with open(p, "rb") as raw:
+        with open_regular(p) as raw:
             stream = archives.BoundedReader(archives.decompressed(raw, read_head(p)), MAX_TAR_BYTES, "it")
             with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
                 for count, member in enumerate(tar, start=1):
@@ -321,7 +322,7 @@ def is_tarball(p: Path, head: bytes) -> bool:
 def read_head(p: Path) -> bytes:
     """The first 512 bytes of a file (enough for every magic number and a tar header)."""
     try:
-        with open(p, "rb") as f:
+        with open_regular(p) as f:
             return f.read(512)
     except OSError as exc:
         raise InputError(f"Cannot read data: {p}: {exc.strerror or exc}", hint="Check the file's permissions") from None

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,16 @@ from .textlog import BoundedLines, TextLogReader, metric_name
 #: metrics; anything longer is not a progress line and is skipped, which keeps
 #: memory bounded on a log with no line breaks (binary data, a minified dump).
 MAX_SEGMENT = 16_384
+
+#: Most epochs a history keeps from a console log. A real run has at most a few thousand
+#: epochs, and every check reads a curve's shape, which 10,000 evenly spaced points keep; past
+#: it the parser keeps every 2nd, then 4th ... epoch as it reads (at most twice this many held),
+#: so a log of a million epochs is read in bounded memory, and the report says it was thinned.
+MAX_LOG_EPOCHS = 10_000
+
+#: Lines of an epoch that thinning skips held unparsed (in case it is the last epoch, which is
+#: always kept): a `verbose=2` epoch is one line, a `verbose=1` one a few dozen bar redraws.
+MAX_HELD_LINES = 256
 
 #: Renamed leading metrics remembered for `History.read_as["mapping"]`.
 MAX_RENAMED = 16
@@ -162,6 +173,11 @@ class LogParser:
     _votes: dict[str, int] = field(default_factory=lambda: {"keras2": 0, "keras3": 0})
     _first_loss: float | None = None
     _first_acc: float | None = None
+    seen: int = 0
+    _last: Epoch | None = None
+    _last_number: int | None = None
+    _skipped: list[str] | None = None
+    _stride: int = 1
 
     # --- streaming ----------------------------------------------------------------
     def feed(self, text: str) -> list[Epoch]:
@@ -175,6 +191,10 @@ class LogParser:
         """End of input: parse the unterminated last line, close the open epoch."""
         out: list[Epoch] = []
         last = self._lines.close()
+        if self._skipped is not None:  # the last epoch is always kept: its lines are parsed after all
+            held, self._skipped = self._skipped, None
+            for line in held:
+                self._segment(line, out)
         if last is not None:
             self._segment(last, out, last=True)
         self._close_block(out)
@@ -191,6 +211,12 @@ class LogParser:
         if not line:
             return
         self.lines += 1
+        if self._skipped is not None and not line.startswith("Epoch"):
+            # an epoch that thinning will not keep: held unparsed, in case it turns out to be the last
+            if len(self._skipped) >= MAX_HELD_LINES:
+                del self._skipped[: MAX_HELD_LINES // 2]
+            self._skipped.append(line)
+            return
         if "━" in line:
             self._votes["keras3"] += 1
         if line.startswith("Epoch") and (m := _EPOCH_RE.match(line)):
@@ -253,15 +279,24 @@ class LogParser:
         return {name: value, **metrics}
 
     def _header(self, number: int, declared: int, out: list[Epoch]) -> None:
+        if self._skipped is not None:  # the held epoch was not the last: counted, never parsed
+            self._skipped = None
+            if self._block is not None:
+                self.seen += 1
+                self._last_number = self._block.number
+            self._block = None
         self._close_block(out)
-        if self.epochs and number <= self.epochs[-1].number:
+        if self._last_number is not None and number <= self._last_number:
             # a new fit() call: the latest run is the one diagnosed
             self.epochs, self.evaluations = [], []
+            self._last, self._last_number, self.seen, self._stride = None, None, 0, 1
             self._first_loss = self._first_acc = None
             self.truncated = False
         if not self.epochs:
             self.runs += 1
         self._block = _Block(number, declared)
+        if self._stride > 1 and self.seen % self._stride != 0:
+            self._skipped = []  # thinning keeps every `_stride`-th epoch: this one's lines are not parsed
 
     def _progress(self, line: str, metrics: dict[str, float], out: list[Epoch], last: bool) -> None:
         step = total = None
@@ -280,7 +315,7 @@ class LogParser:
             self.keras_lines += 1  # a progress line of an `Epoch k/n` block, or a bar: Keras output
         if b is None:
             if has_val:  # a log without "Epoch k/n" headers: each line with val_ metrics is an epoch
-                number = self.epochs[-1].number + 1 if self.epochs else 1
+                number = self._last.number + 1 if self._last is not None else 1
                 if not self.epochs:
                     self.runs += 1
                 self._emit(Epoch(number, metrics, step, total), out, last)
@@ -304,12 +339,28 @@ class LogParser:
             self._emit(Epoch(b.number, metrics, step, total), out, last)
 
     def _emit(self, epoch: Epoch, out: list[Epoch], last: bool) -> None:
-        prev = self.epochs[-1].metrics if self.epochs else None
+        prev = self._last.metrics if self._last is not None else None
         if last and prev is not None and not set(prev) <= set(epoch.metrics):
             self.truncated = True  # an unterminated last line cut inside its metrics
             return
-        self.epochs.append(epoch)
+        if self.seen % self._stride == 0:  # every epoch while they are few; then every 2nd, 4th ...
+            self.epochs.append(epoch)
+            if len(self.epochs) >= 2 * MAX_LOG_EPOCHS:
+                self.epochs = self.epochs[::2]
+                self._stride *= 2
+        self.seen += 1
+        self._last, self._last_number = epoch, epoch.number
         out.append(epoch)
+
+    def kept_epochs(self) -> list[Epoch]:
+        """The epochs a history holds: all of them, or at most `MAX_LOG_EPOCHS` evenly spaced, first and last kept."""
+        epochs = self.epochs
+        if self._last is not None and (not epochs or epochs[-1] is not self._last):
+            epochs = [*epochs, self._last]
+        if len(epochs) <= MAX_LOG_EPOCHS:
+            return epochs
+        n = len(epochs)
+        return [epochs[round(i * (n - 1) / (MAX_LOG_EPOCHS - 1))] for i in range(MAX_LOG_EPOCHS)]
 
     def _close_block(self, out: list[Epoch]) -> None:
         b = self._block
@@ -403,8 +454,12 @@ class LogParser:
         return None
 
     def history(self, classes: int | None = None, source: str | None = None) -> History:
-        """The `History` of the epochs completed so far (the latest run in the log)."""
-        epochs = self.epochs
+        """The `History` of the epochs completed so far (the latest run in the log).
+
+        Past `MAX_LOG_EPOCHS` epochs, an evenly spaced subset of them, the first and the last
+        included (`History.index` holds their numbers; `read_as["downsampled_from"]` their count).
+        """
+        epochs = self.kept_epochs()
         keys: list[str] = []
         if epochs:
             common = set(epochs[0].metrics)
@@ -414,6 +469,8 @@ class LogParser:
         metrics = {k: [e.metrics[k] for e in epochs] for k in keys}
         numbers = [e.number for e in epochs]
         read_as: dict[str, Any] = {"format": "keras", "records": len(epochs), "index_kind": "epoch"}
+        if self.seen > len(epochs):
+            read_as["downsampled_from"] = self.seen
         if self.renamed:
             read_as["mapping"] = dict(self.renamed)
         return History(
@@ -475,7 +532,11 @@ class ConsoleReader:
                     generic.feed(t)
         parser.finish()
         if generic is None or parser.epochs or parser.keras_lines:
-            return require_epochs(parser.history(classes=classes, source=name), name, _detail(parser))
+            h = require_epochs(parser.history(classes=classes, source=name), name, _detail(parser))
+            if h.read_as.get("downsampled_from"):
+                print(f"Notice: {name} holds {h.read_as['downsampled_from']:,} epochs; {h.epochs:,} evenly spaced "
+                      f"ones are read, the first and the last included (at most {MAX_LOG_EPOCHS:,}).", file=sys.stderr)
+            return h
         found = generic.finish()
         if found.metrics:
             return found.history(classes=classes, source=name)

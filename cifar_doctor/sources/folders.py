@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ import numpy as np
 from ..errors import InputError
 from . import sampling
 from .base import CHUNK_IMAGES, LoadedData
+from .regular import open_regular, require_regular
 from .sampling import SampleInfo, sample_indices
 
 #: File extensions read, as `keras.utils.image_dataset_from_directory` allows them.
@@ -52,6 +54,24 @@ MAX_IMAGE_FILE_BYTES = 64 << 20
 #: Largest decoded image: 50 megapixels (an 8K frame is 33). Pillow's own bomb guard,
 #: made an error, so a forged header cannot make the tool allocate gigabytes.
 MAX_IMAGE_PIXELS = 50_000_000
+
+#: Decoded pixels the samples of all splits may take together: 100 million, the pixels of
+#: 97,000 CIFAR images or 1,500 images of 256x256, a few seconds of decoding. Counted from
+#: the files' headers before any is decoded; past it an evenly spaced part of each split's
+#: sample is decoded (five 49-megapixel PNGs of 150 kB each would take 2 GB and minutes).
+MAX_SAMPLE_PIXELS = 100_000_000
+
+#: Largest size images are fed at: 262,144 pixels (512x512). Below it, the most common size of
+#: the training images, as before; above it, that size scaled down with its aspect ratio kept
+#: (Keras' own default is 256x256), so that a sample of 49-megapixel images is not held, and
+#: small images are not enlarged to 49 megapixels each.
+MAX_TARGET_PIXELS = 512 * 512
+
+#: Decoded pixels a full pass over one split may take (the duplicate checks read every image,
+#: one chunk at a time, once per check): 60 million, CIFAR-10's 50,000 training images
+#: (51 million) with room to spare. Estimated from the sample's headers; a split above it is
+#: searched for duplicates in its sample only, and a notice says so.
+MAX_FULL_PASS_PIXELS = 60_000_000
 
 #: Files listed per split before giving up: 20 million, far above any image-folder dataset
 #: (ImageNet's training set has 1.28 million), so listing stays bounded.
@@ -192,15 +212,19 @@ def _decode(path: Path) -> tuple[Any, str]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        size = path.stat().st_size
+        size = require_regular(path).st_size
     except OSError as exc:
         raise _Unreadable(exc.strerror or str(exc)) from None
     if size > MAX_IMAGE_FILE_BYTES:
         raise _Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
     try:
-        with warnings.catch_warnings():
+        fh = open_regular(path)
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or str(exc)) from None
+    try:
+        with fh, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(fh) as img:
                 if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise _Unreadable(f"{img.width}x{img.height} pixels, above {MAX_IMAGE_PIXELS:,}")
                 img.load()
@@ -254,26 +278,71 @@ class FolderSource:
             np.zeros((0, *self.target, 3), np.uint8)
 
 
-def _read_sample(scan: SplitScan, files: list[Path], ids: np.ndarray, idx: np.ndarray) -> list[tuple[int, Any]]:
-    """Decode the sampled files, recording modes, sizes and failures in `scan`."""
-    decoded = []
+def _header(path: Path) -> tuple[int, int, str]:
+    """(width, height, mode) from an image file's header, without decoding it, or raises `_Unreadable`."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        size = require_regular(path).st_size
+        if size > MAX_IMAGE_FILE_BYTES:
+            raise _Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
+        with open_regular(path) as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(fh) as img:
+                return img.width, img.height, img.mode
+    except _Unreadable:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _Unreadable(reason.splitlines()[0][:100] if reason else type(exc).__name__) from None
+
+
+def _within_budget(pixels: list[int], budget: int) -> list[int]:
+    """Positions of an evenly spaced subset of images whose `pixels` add up to at most `budget` (all if they fit)."""
+    total = sum(pixels)
+    if total <= budget:
+        return list(range(len(pixels)))
+    n = len(pixels)
+    for k in range(max(1, n * budget // max(total, 1)), 0, -1):
+        keep = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)}) if k > 1 else [0]
+        if sum(pixels[i] for i in keep) <= budget:
+            return keep
+    return []
+
+
+def _read_headers(scan: SplitScan, files: list[Path], idx: np.ndarray) -> list[tuple[int, int, int, str]]:
+    """`(index, height, width, mode)` of the sampled files with a readable header (the others are listed
+    in `scan.unreadable`)."""
+    found: list[tuple[int, int, int, str]] = []
     for i in idx:
-        path = files[i]
         try:
-            img, mode = _decode(path)
+            w, h, mode = _header(files[i])
         except _Unreadable as exc:
-            scan.unreadable.append((str(path), str(exc)))
+            scan.unreadable.append((str(files[i]), str(exc)))
             continue
-        scan.modes[mode] += 1
-        scan.sizes[(img.height, img.width)] += 1
-        scan.mode_by_class.setdefault(scan.classes[ids[i]], Counter())[mode] += 1
-        decoded.append((int(i), img))
-    scan.read = len(idx)
-    return decoded
+        if w * h > MAX_IMAGE_PIXELS:
+            scan.unreadable.append((str(files[i]), f"{w}x{h} pixels, above {MAX_IMAGE_PIXELS:,}"))
+            continue
+        found.append((int(i), h, w, mode))
+    return found
+
+
+def _fit_target(size: tuple[int, int]) -> tuple[int, int]:
+    """`size` (height, width), scaled down to at most `MAX_TARGET_PIXELS` with its aspect ratio kept."""
+    h, w = size
+    if h * w <= MAX_TARGET_PIXELS:
+        return size
+    scale = (MAX_TARGET_PIXELS / (h * w)) ** 0.5
+    return max(1, int(h * scale)), max(1, int(w * scale))
 
 
 def load_image_folders(folders: dict[str, Path], root: Path | None = None, sample_size: int | None = None):
     """Image folders -> a `LoadedData` of stratified samples, `FolderSource`s and a `FolderScan`.
+
+    Pixels are counted from the files' headers before anything is decoded: the sample decodes
+    at most `MAX_SAMPLE_PIXELS` (an evenly spaced part of it past that), and a split whose full
+    pass would decode more than `MAX_FULL_PASS_PIXELS` gets no full source (the checks that
+    read every image read the sample); the description's notices say so.
 
     Args:
         folders: Split name (`train`, `test`, `val`) -> folder of class folders.
@@ -284,37 +353,77 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
     n = sample_size or sampling.SAMPLE_IMAGES  # read when called: tests lower it
     scans: dict[str, SplitScan] = {}
     listed: dict[str, tuple[list[Path], np.ndarray]] = {}
-    decoded: dict[str, list[tuple[int, Any]]] = {}
+    headers: dict[str, list[tuple[int, int, int, str]]] = {}
     samples: dict[str, SampleInfo] = {}
+    notices: list[str] = []
+    estimates: dict[str, int] = {}
+    found_by: dict[str, list[tuple[int, int, int, str]]] = {}
     for split, path in folders.items():
         scan, files, ids = scan_split(split, path)
         idx, method = sample_indices(len(files), n, ids)
-        decoded[split] = _read_sample(scan, files, ids, idx)
+        found_by[split] = _read_headers(scan, files, idx)
         scans[split], listed[split] = scan, (files, ids)
         samples[split] = SampleInfo(len(files), len(idx), method)
-    train_sizes = scans["train"].sizes if "train" in scans else Counter()
-    all_sizes = train_sizes or sum((s.sizes for s in scans.values()), Counter())
-    if not all_sizes:
+    sizes = Counter((h, w) for _, h, w, _ in found_by.get("train", []))
+    sizes = sizes or Counter((h, w) for rows in found_by.values() for _, h, w, _ in rows)
+    if not sizes:
         raise InputError(f"Cannot read data: no image of {root or folders.get('train')} could be decoded",
                          expected="JPEG, PNG, BMP or GIF files",
                          received="; ".join(f"{p}: {r}" for s in scans.values() for p, r in s.unreadable[:3]),
                          hint="Check that the files are images and were copied completely")
-    target = all_sizes.most_common(1)[0][0]
+    common = sizes.most_common(1)[0][0]
+    target = _fit_target(common)
+    if target != common:
+        notices.append(f"images fed at {target[0]}x{target[1]}, not at their most common size "
+                       f"{common[0]}x{common[1]}: at most {MAX_TARGET_PIXELS:,} pixels an image")
+    area = target[0] * target[1]
+    budget = MAX_SAMPLE_PIXELS // len(folders)
+    for split, found in found_by.items():
+        files = listed[split][0]
+        cost = [max(h * w, area) for _, h, w, _ in found]  # decoded, then held at the target size
+        kept = [found[k] for k in _within_budget(cost, budget)]
+        if len(kept) < len(found):
+            notices.append(f"{split}: {len(kept):,} of {len(found):,} sampled images decoded, evenly spaced: "
+                           f"the {len(found):,} would take {sum(cost):,} pixels, more than the {budget:,} "
+                           "read per split")
+        if found:
+            estimates[split] = sum(cost) * len(files) // len(found)
+        headers[split] = kept
+        samples[split] = SampleInfo(samples[split].total, len(kept), samples[split].method)
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, FolderSource] = {}
-    for split, items in decoded.items():
+    for split, rows in headers.items():
+        scan = scans[split]
         files, ids = listed[split]
-        keep = [i for i, _ in items]
-        arrays[f"x_{split}"] = (np.stack([_as_array(img, target) for _, img in items]) if items
-                                else np.zeros((0, *target, 3), np.uint8))
+        images, keep = [], []
+        for i, _, _, _ in rows:  # decoded and brought to the target size one at a time
+            try:
+                img, mode = _decode(files[i])
+            except _Unreadable as exc:
+                scan.unreadable.append((str(files[i]), str(exc)))
+                continue
+            scan.modes[mode] += 1
+            scan.sizes[(img.height, img.width)] += 1
+            scan.mode_by_class.setdefault(scan.classes[ids[i]], Counter())[mode] += 1
+            images.append(_as_array(img, target))
+            keep.append(i)
+            del img
+        scan.read = len(rows)
+        arrays[f"x_{split}"] = np.stack(images) if images else np.zeros((0, *target, 3), np.uint8)
         arrays[f"y_{split}"] = ids[keep].astype(np.int64)
-        sources[split] = FolderSource(scans[split], files, target)
+        if estimates.get(split, 0) <= MAX_FULL_PASS_PIXELS:
+            sources[split] = FolderSource(scans[split], files, target)
+        elif len(keep) < len(files):
+            notices.append(f"{split}: duplicates searched in the sample only: reading all {len(files):,} images "
+                           f"would decode about {estimates[split]:,} pixels, more than {MAX_FULL_PASS_PIXELS:,}")
         samples[split] = SampleInfo(samples[split].total, len(keep), samples[split].method)
     scan_all = FolderScan(scans, target)
+    for notice in notices:
+        print(f"Notice: {notice}.", file=sys.stderr)
     description = {
         "kind": "image-folders", "path": str(root) if root else {k: str(v) for k, v in folders.items()},
         "shapes": {k: list(v.shape) for k, v in arrays.items()}, "dtypes": {k: str(v.dtype) for k, v in arrays.items()},
-        "notices": [], "folders": scan_all.to_dict(),
+        "notices": notices, "folders": scan_all.to_dict(),
     }
     return LoadedData(arrays, description, full=sources, samples=samples, scan=scan_all)
 

@@ -23,6 +23,12 @@ from .logstream import LogInput, first_line, require_epochs
 #: its own in every row would make (rows x keys cells), and the work of the checks.
 MAX_HISTORY_VALUES = 1_000_000
 
+#: Most JSON objects (`{...}`) in a History JSON. A dict of lists has one; a list of per-epoch
+#: dicts has one per epoch, and 100,000 is ten times the epochs a console log keeps
+#: (`console.MAX_LOG_EPOCHS`). Each dict costs a few hundred bytes once built, so this also
+#: bounds the memory `json.loads` takes.
+MAX_JSON_OBJECTS = 100_000
+
 #: Cell values that mean "no value at this epoch": CSVLogger writes `NA` for a
 #: metric missing from an epoch's logs (no validation data, `validation_freq`
 #: > 1); a History JSON holds `null`. `nan` is a value (a NaN loss), not a gap.
@@ -139,6 +145,21 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
 
 
 
+def _check_json_size(text: str, name: str) -> None:
+    """Refuse, before `json.loads` builds them, more values or objects than a history holds.
+
+    Counting separators is one pass in C over text already bounded by bytes; a value
+    `json.loads` builds costs ~30-400 bytes of memory (a float, a dict), so a 50 MB list of
+    small dicts would grow past a gigabyte before `history_from_dict` could count it.
+    """
+    values = text.count(",") + 1  # every value but the last of each list or object is followed by one
+    if values > MAX_HISTORY_VALUES:
+        raise too_many_values(name, f"about {values:,} values")
+    objects = text.count("{")
+    if objects > MAX_JSON_OBJECTS:
+        raise too_many_values(name, f"about {objects:,} JSON objects (more than {MAX_JSON_OBJECTS:,})")
+
+
 class HistoryJsonReader:
     """`json.dump(history.history)` output (a dict of lists, `{"history": ...}`, or a list of per-epoch dicts)."""
 
@@ -154,6 +175,7 @@ class HistoryJsonReader:
     def read(self, log: LogInput, classes: int | None) -> History:
         name = log.name
         text = log.rest_text()
+        _check_json_size(text, name)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

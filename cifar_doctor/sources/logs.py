@@ -23,6 +23,7 @@ parsed in bounded memory. Nothing here imports TensorFlow or NumPy.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ from . import console, csvlog, history, tensorboard
 from .console import COMMON_CLASS_COUNTS, MAX_SEGMENT, Epoch, LogParser
 from .history import history_from_dict
 from .logstream import LogInput
+from .regular import NotRegular, open_regular
 
 __all__ = ["COMMON_CLASS_COUNTS", "LOG_READERS", "MAX_SEGMENT", "Epoch", "LogParser", "LogReader",
            "history_from_dict", "read_history"]
@@ -107,12 +109,19 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
         if name == "-":
             src: Any = getattr(sys.stdin, "buffer", sys.stdin)
             name = "<stdin>"
+        elif _is_stdin(name):  # /dev/stdin, /dev/fd/0: standard input by another name
+            src = getattr(sys.stdin, "buffer", sys.stdin)
         else:
             for reader in LOG_READERS:  # a folder or a file's name can tell before anything is opened
                 if reader.sniff(None, name):
                     return reader.read(LogInput(None, name, path=name), classes)
             try:
-                src = close = open(name, "rb")
+                src = close = open_regular(name)
+            except NotRegular as exc:
+                raise InputError(f"Cannot read the log {name}: it is {exc.kind}, not a regular file",
+                                 expected="a log, CSV or JSON file, or - for standard input",
+                                 hint="Save the log to a file, or pipe it in: ... | cifar-doctor check --log -"
+                                 ) from None
             except FileNotFoundError:
                 raise InputError(f"Cannot read the log {name}: no such file",
                                  expected="an existing log, CSV or JSON file",
@@ -136,6 +145,18 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
     finally:
         if close is not None:
             close.close()
+
+
+def _is_stdin(name: str) -> bool:
+    """Whether `name` is a pipe, socket or device that is this process's standard input (`/dev/stdin`)."""
+    try:
+        st = os.stat(name)
+        if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+            return False
+        fd0 = os.fstat(0)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (fd0.st_dev, fd0.st_ino)
 
 
 def _read(src: Any, name: str, classes: int | None) -> History:

@@ -23,6 +23,7 @@ from ..records import ModelInfo
 from . import archives
 from .evaluator import Evaluator, count_correct, cross_entropy, make_evaluator
 from .model_facts import model_info, quiet_keras
+from .regular import open_regular
 
 __all__ = ["Evaluator", "count_correct", "cross_entropy", "load_model", "make_evaluator", "model_info", "read_model_config"]
 
@@ -39,6 +40,19 @@ MAX_CONFIG_BYTES = 16 << 20
 MAX_MODEL_BYTES = 2 << 30
 
 #: The weights member Keras needs in a .keras archive (one of them).
+#: Most layers in a model config, nested models included. The largest Keras Applications
+#: models (ConvNeXtXLarge, EfficientNetV2L) have about 1,100; Keras builds every layer
+#: object, so a config listing hundreds of thousands would take gigabytes and minutes.
+MAX_LAYERS = 10_000
+
+#: Most serialized objects (`"class_name"` keys: layers, initializers, dtype policies ...) in
+#: config.json, counted in its bytes before it is parsed. A layer serializes up to ~10.
+MAX_CONFIG_OBJECTS = 20 * MAX_LAYERS
+
+#: Deepest nesting of JSON lists and objects in a config. A layer's config is ~6 levels
+#: deep and each nested model adds ~4; Keras deserializes the levels recursively.
+MAX_CONFIG_DEPTH = 100
+
 WEIGHTS_MEMBERS = ("model.weights.h5", "model.weights.npz")
 
 # --- loading ------------------------------------------------------------------------------
@@ -143,7 +157,7 @@ def _precheck(p: Path) -> None:
         raise InputError(f"Cannot read {p} ({{arg}}): not a regular file (a pipe, a device or a socket)",
                          expected="a .keras file", hint="Save the model to a file and pass its path", param="model")
     try:
-        with open(p, "rb") as fh:
+        with open_regular(p) as fh:
             head = fh.read(8)
     except OSError as exc:
         raise InputError(f"Cannot read {p} ({{arg}}): {exc.strerror or exc}", expected="a readable .keras file",
@@ -200,7 +214,9 @@ def _read_config(p: Path) -> dict[str, Any]:
                     received=", ".join(names[:5]) + (" ..." if len(names) > 5 else ""),
                     hint="Save the model again with model.save('model.keras')", param="model",
                 )
-            config = json.loads(zf.read("config.json").decode("utf-8"))
+            raw = zf.read("config.json")
+            _check_config_size(p, raw)
+            config = json.loads(raw.decode("utf-8"))
     except InputError:
         raise
     except archives.ArchiveError as exc:
@@ -218,12 +234,48 @@ def _read_config(p: Path) -> dict[str, Any]:
             received=f"{type(exc).__name__}: {str(exc)[:200]}",
             hint="Save the model again with model.save('model.keras'), or re-copy the file", param="model",
         ) from None
+    if isinstance(config, dict):
+        _check_config_shape(p, config)
     if not isinstance(config, dict):
         raise InputError(f"Cannot read {p} ({{arg}}): its config.json does not describe a Keras model",
                          expected="a JSON object with class_name and config",
                          received=f"a JSON {type(config).__name__}",
                          hint="Save the model again with model.save('model.keras')", param="model")
     return config
+
+
+def _too_large(p: Path, what: str, limit: str) -> InputError:
+    return InputError(f"Refusing to load {p} ({{arg}}): its config.json {what}",
+                      expected=f"a Keras model config with {limit} (the largest Keras Applications "
+                               "model has about 1,100 layers)",
+                      hint="A config this large is corrupt or forged; save the model again with "
+                           "model.save('model.keras')", param="model")
+
+
+def _check_config_size(p: Path, raw: bytes) -> None:
+    """Refuse, from the bytes of config.json (one pass in C), more serialized objects than a model holds."""
+    objects = raw.count(b'"class_name"')
+    if objects > MAX_CONFIG_OBJECTS:
+        raise _too_large(p, f"lists {objects:,} serialized objects", f"at most {MAX_CONFIG_OBJECTS:,} objects")
+
+
+def _check_config_shape(p: Path, config: dict[str, Any]) -> None:
+    """Refuse, before Keras builds anything, more layers or deeper nesting than a model holds."""
+    layers = 0
+    stack: list[tuple[Any, int]] = [(config, 0)]
+    while stack:
+        o, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            raise _too_large(p, f"nests deeper than {MAX_CONFIG_DEPTH} levels", f"at most {MAX_CONFIG_DEPTH} levels")
+        if isinstance(o, dict):
+            found = o.get("layers")
+            if isinstance(found, list):
+                layers += len(found)
+                if layers > MAX_LAYERS:
+                    raise _too_large(p, f"lists more than {MAX_LAYERS:,} layers", f"at most {MAX_LAYERS:,} layers")
+            stack.extend((v, depth + 1) for v in o.values() if isinstance(v, (dict, list)))
+        elif isinstance(o, list):
+            stack.extend((v, depth + 1) for v in o if isinstance(v, (dict, list)))
 
 
 def _check_members(p: Path, zf: zipfile.ZipFile) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import InputError
 from . import sampling
 from .base import CHUNK_IMAGES, LoadedData
+from .regular import open_fd, open_regular
 from .sampling import SampleInfo, sample_indices
 
 #: Longest `.npy` header read: NumPy's own default (`max_header_size`) for untrusted files;
@@ -84,7 +85,7 @@ def read_layout(path: Path, *, base: int = 0, name: str | None = None) -> NpyLay
     """
     where = f"{name!r} in {path}" if name else str(path)
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             fh.seek(base)
             shape, fortran, dtype = read_npy_header(fh)
             offset = fh.tell()
@@ -137,7 +138,7 @@ class NpySource:
         return np.frombuffer(buf, dtype=lay.dtype).reshape((n, *lay.shape[1:]))
 
     def chunks(self, size: int = CHUNK_IMAGES) -> Iterator[np.ndarray]:
-        fd = os.open(self.layout.path, os.O_RDONLY)
+        fd = open_fd(self.layout.path)
         try:
             for start in range(0, self.count, size):
                 yield self._rows(fd, start, min(size, self.count - start))
@@ -150,7 +151,7 @@ class NpySource:
             raise IndexError(f"row index out of range for {self.count} rows")
         out = np.empty((len(idx), *self.layout.shape[1:]), dtype=self.layout.dtype)
         order = np.argsort(idx, kind="stable")
-        fd = os.open(self.layout.path, os.O_RDONLY)
+        fd = open_fd(self.layout.path)
         try:
             k = 0
             while k < len(order):  # coalesce runs of consecutive rows into one read

@@ -45,6 +45,7 @@ from ..errors import InputError
 from ..records import History
 from .history import history_from_dict
 from .logstream import LogInput
+from .regular import open_regular
 
 #: Largest record read into memory, in bytes. An epoch's scalar event is about
 #: 100 bytes, and even a summary of hundreds of scalars is a few kB; larger
@@ -59,6 +60,21 @@ MAX_EVENT_FILE_BYTES = 256 << 20
 #: Records read from all event files of a run together. Bounds the time of a
 #: pure-Python pass (about 10 µs a record): 2,000,000 records are ~20 s.
 MAX_RECORDS = 2_000_000
+
+#: Largest record parsed for scalars. A scalar event is ~100 bytes and a summary of hundreds
+#: of scalars a few kB; a larger record holds an image, a histogram or a graph and is
+#: skipped unparsed, which also bounds the pure-Python checksum of each record used.
+MAX_SCALAR_RECORD_BYTES = 64 << 10
+
+#: Protocol buffer fields parsed in one record. A scalar event has about 10 and a summary of
+#: hundreds of scalars a few thousand; a record with more is no scalar summary and is skipped,
+#: as records over `MAX_RECORD_BYTES` are, after this many fields (~10 ms of parsing).
+MAX_RECORD_FIELDS = 20_000
+
+#: Protocol buffer fields parsed from all event files of a run together, skipped records
+#: included. Bounds the time of the pure-Python parse (about 0.5 µs a field, ~10 s) the way
+#: `MAX_RECORDS` bounds the records: 2,000,000 scalar events of ~10 fields each.
+MAX_FIELDS = 20_000_000
 
 #: Event files read from one run. Keras writes one per folder per `fit()`
 #: call; hundreds mean a folder of many runs or a log folder gone wrong.
@@ -154,10 +170,31 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     raise _Malformed("bad varint")
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
-    """(field number, wire type, value) of each field: an int for varints, bytes otherwise."""
+class _FieldBudget:
+    """Protocol buffer fields one record may still have parsed (`MAX_RECORD_FIELDS`), all levels together."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+
+class _TooManyFields(Exception):
+    """A record with more fields than a scalar event has: not parsed further."""
+
+
+_NO_BUDGET = _FieldBudget(-1)
+
+
+def _fields(buf: bytes, budget: _FieldBudget = _NO_BUDGET) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of each field: an int for varints, bytes otherwise.
+
+    Each field takes one from `budget` (when given); `_TooManyFields` once it is spent.
+    """
     pos, end = 0, len(buf)
     while pos < end:
+        if budget.left >= 0:
+            if budget.left == 0:
+                raise _TooManyFields
+            budget.left -= 1
         key, pos = _varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
@@ -208,17 +245,17 @@ def _bfloat16(bits: int) -> float:
     return struct.unpack("<f", struct.pack("<I", (bits & 0xFFFF) << 16))[0]
 
 
-def _tensor_scalar(buf: bytes) -> float | None:
+def _tensor_scalar(buf: bytes, budget: _FieldBudget = _NO_BUDGET) -> float | None:
     """The value of a scalar (one-element) numeric `TensorProto`; None for anything else."""
     dtype, dims, content = None, [], None
     values: list[float] = []
-    for number, wire, value in _fields(buf):
+    for number, wire, value in _fields(buf, budget):
         if number == 1 and wire == 0:
             dtype = _DTYPES.get(value)
         elif number == 2 and wire == 2:  # TensorShapeProto: dim = 2 (Dim: size = 1)
-            for n2, w2, v2 in _fields(value):
+            for n2, w2, v2 in _fields(value, budget):
                 if n2 == 2 and w2 == 2:
-                    dims.append(next((_signed64(v3) for n3, w3, v3 in _fields(v2) if n3 == 1 and w3 == 0), 0))
+                    dims.append(next((_signed64(v3) for n3, w3, v3 in _fields(v2, budget) if n3 == 1 and w3 == 0), 0))
                 elif n2 == 3 and w2 == 0 and v2:  # unknown_rank
                     return None
         elif number == 4 and wire == 2:
@@ -248,25 +285,26 @@ def _tensor_scalar(buf: bytes) -> float | None:
     return float(values[0])
 
 
-def _event_scalars(buf: bytes, prefix: str | None) -> tuple[int | None, list[tuple[str, float]]]:
+def _event_scalars(buf: bytes, prefix: str | None,
+                   budget: _FieldBudget = _NO_BUDGET) -> tuple[int | None, list[tuple[str, float]]]:
     """The step and the (metric name, value) scalars of one `Event` that become metrics (`_metric_name`).
 
     A value is decoded only when its tag is kept, so per-batch records cost one pass over their fields.
     """
     step, scalars = None, []
     summary = None
-    for number, wire, value in _fields(buf):
+    for number, wire, value in _fields(buf, budget):
         if number == 2 and wire == 0:
             step = _signed64(value)
         elif number == 5 and wire == 2:
             summary = value
     if summary is None:
         return step, scalars
-    for number, wire, value in _fields(summary):
+    for number, wire, value in _fields(summary, budget):
         if number != 1 or wire != 2:
             continue
         tag, simple, tensor = None, None, None
-        for n2, w2, v2 in _fields(value):
+        for n2, w2, v2 in _fields(value, budget):
             if n2 == 1 and w2 == 2:
                 tag = bytes(v2).decode("utf-8", "replace")
             elif n2 == 2 and w2 == 5 and len(v2) == 4:
@@ -277,7 +315,7 @@ def _event_scalars(buf: bytes, prefix: str | None) -> tuple[int | None, list[tup
         if metric is None:
             continue
         scalar = struct.unpack("<f", simple)[0] if simple is not None else (
-            _tensor_scalar(tensor) if tensor is not None else None)
+            _tensor_scalar(tensor, budget) if tensor is not None else None)
         if scalar is not None:
             scalars.append((metric, scalar))
     return step, scalars
@@ -390,15 +428,28 @@ class _Series:
     values: dict[str, dict[int, float]] = field(default_factory=dict)
     records: int = 0
     truncated: bool = False
+    fields: int = 0
+    skipped: int = 0
 
 
 def _read_file(path: Path | None, fh: BinaryIO, name: str, prefix: str | None, series: _Series) -> None:
     """Read one event file's scalars into `series`; `prefix` None keeps the tags as they are."""
     seen = 0
+    budget: _FieldBudget | None = None
     try:
         for offset, data, crc in _records(fh, name):
             seen += 1
             series.records += 1
+            series.fields += MAX_RECORD_FIELDS - budget.left if budget is not None else 0
+            budget = None
+            if series.fields > MAX_FIELDS:
+                raise InputError(
+                    f"The TensorBoard run {name} holds too many protocol buffer fields to be read as a training "
+                    "history",
+                    expected=f"at most {MAX_FIELDS:,} fields in all (a scalar event has about 10)",
+                    received=f"more than {MAX_FIELDS:,} in {series.records:,} records",
+                    hint="Pass the run's CSVLogger file, or log per epoch (update_freq='epoch')",
+                )
             if series.records > MAX_RECORDS:
                 raise InputError(
                     f"The TensorBoard run {name} holds too many records to be read as a training history",
@@ -408,8 +459,15 @@ def _read_file(path: Path | None, fh: BinaryIO, name: str, prefix: str | None, s
                 )
             if data is None:
                 continue
+            if len(data) > MAX_SCALAR_RECORD_BYTES:
+                series.skipped += 1  # an image, a histogram, a graph: never a per-epoch scalar
+                continue
+            budget = _FieldBudget(MAX_RECORD_FIELDS)
             try:
-                step, scalars = _event_scalars(data, prefix)
+                step, scalars = _event_scalars(data, prefix, budget)
+            except _TooManyFields:
+                series.skipped += 1  # not a scalar event: skipped, as records over MAX_RECORD_BYTES are
+                continue
             except _Malformed as exc:
                 _verify(name, offset, data, crc)  # changed bytes, or a valid record that is no Event
                 raise _corrupt(name, offset, f"not an Event message: {exc}",
@@ -464,7 +522,7 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
             hint="Pass the run's CSVLogger file, or log per epoch (update_freq='epoch')",
         )
     try:
-        return open(path, "rb"), st.st_size
+        return open_regular(path), st.st_size
     except OSError as exc:
         raise InputError(f"Cannot read the TensorBoard event file {path}: {exc.strerror or exc}",
                          expected="a readable events.out.tfevents.* file") from None

@@ -171,6 +171,7 @@ def build_inputs(
         full, sample = (loaded.full.get(name), loaded.samples.get(name)) if loaded is not None else (None, None)
         if is_pipeline(x):
             taken = take_sample(x, SAMPLE_IMAGES, f"x_{name}", one_shot_ok=True)
+            assert taken is not None  # None only for no data, which is not a pipeline
             x, full, sample = taken.x, taken.full, taken.sample
             if y is None:
                 y = taken.y

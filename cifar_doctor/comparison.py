@@ -183,6 +183,7 @@ def describe_run(run: RunResult) -> str:
         parts.append(f"{cause} ({CAUSES.get(cause, '')})")
     measured = [c for c in run.report.counterfactuals if c.after is not None and c.before is not None]
     for c in measured[:1]:
+        assert c.after is not None and c.before is not None  # kept by the filter above
         expr = c.transform.expression or "the fix"
         parts.append(f"the same trained model scores {c.after['accuracy']:.2f} on test images with {expr} "
                      f"(against {c.before['accuracy']:.2f} as given)")

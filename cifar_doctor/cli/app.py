@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -88,11 +89,12 @@ def _error_text(exc: BaseException) -> str:
     )
 
 
-def _cli_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+def _cli_exception_types() -> tuple[tuple[type[Any], ...], tuple[type[Any], ...], tuple[type[Any], ...]]:
     """Exit, Abort and usage-error classes of typer and of the click it runs on.
 
     typer >= 0.22 vendors click as `typer._click`; a separately installed click
-    may be present too, so both families are collected.
+    may be present too, so both families are collected. Typed `type[Any]`: the
+    click modules are imported by name, so their attributes are not known here.
     """
     import typer
 

@@ -11,10 +11,13 @@ escapes: nothing from a run's name is parsed as markup.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..sanitize import one_line, terminal
 from ..training.fit import HISTORY_KEYS, RunState
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 #: Redraws per second of the live view (cheap: it only reads counters).
 LIVE_REFRESH_PER_SECOND = 4
@@ -34,7 +37,7 @@ class LiveView:
         self.states: list[RunState] = []
         self.console = console or Console(file=sys.stderr, highlight=False, markup=False, emoji=False)
         self.enabled = enabled
-        self.live = None
+        self.live: Live | None = None
 
     # renderables are rebuilt on each refresh: Rich calls __rich__
     def __rich__(self) -> Any:

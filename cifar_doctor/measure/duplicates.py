@@ -27,7 +27,9 @@ class Canonical:
 
     def __init__(self, affine: tuple[np.ndarray, np.ndarray] | None, chan: np.ndarray) -> None:
         self.to_uint8 = affine is not None
-        self.k = self.c = None
+        # the scale and offset per value, set together: both None when the stored bytes are compared
+        self.k: np.ndarray | None = None
+        self.c: np.ndarray | None = None
         if affine is not None:
             k, c = (np.asarray(a, dtype=np.float64) for a in affine)
             if not (np.all(k == 1) and np.all(c == 0)):  # raw 0-255 data is its own reconstruction
@@ -43,11 +45,11 @@ class Canonical:
         k, c = self.k, self.c
         if cols is not None:
             flat = flat[:, cols]
-            k, c = (k[cols], c[cols]) if k is not None else (None, None)
+            k, c = (k[cols], c[cols]) if k is not None and c is not None else (None, None)
         if k is None and flat.dtype == np.uint8:
             return flat
         v = np.nan_to_num(flat.astype(np.float32), nan=-1.0, posinf=-1.0, neginf=-1.0)
-        if k is not None:
+        if k is not None and c is not None:
             v = v * k + c
         return np.clip(np.rint(v), 0, 255).astype(np.uint8)
 

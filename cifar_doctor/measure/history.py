@@ -19,7 +19,7 @@ cross-entropy:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..records import ACCURACY_NAMES
 from ..sources.logs import (
@@ -51,7 +51,7 @@ SCORE_NAMES = ACCURACY_NAMES + ("auc", "roc", "roc_auc", "ap", "average_precisio
                                 "recall", "iou", "mean_iou", "dice", "map")
 
 
-def finite(v: Any) -> bool:
+def finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 

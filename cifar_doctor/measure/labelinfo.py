@@ -271,8 +271,7 @@ def label_classes(inputs: Any) -> int | None:
     k = inputs.num_classes
     if k:
         return k
-    guesses = [label_info(s.y).classes for s in label_splits(inputs)]
-    guesses = [g for g in guesses if g]
+    guesses = [g for g in (label_info(s.y).classes for s in label_splits(inputs)) if g]
     return max(guesses) if guesses else None
 
 

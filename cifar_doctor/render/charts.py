@@ -64,10 +64,14 @@ def charts(runs: list[Series], report: dict[str, Any] | None) -> str:
                 label = ("training" if dashed else "validation") if single else f"{run.name} {'train' if dashed else 'val'}"
                 color = (TRAIN_COLOR if dashed else VAL_COLOR) if single else run.color
                 lines.append({"xs": xs, "ys": ys, "label": label, "color": color, "dashed": dashed})
-            rep = report if single else run.run["report"]
+            if single:
+                rep, name, color = report, "", VAL_COLOR
+            else:
+                # a comparison's series carries its run entry and its colour
+                assert run.run is not None and run.color is not None
+                rep, name, color = run.run["report"], run.name, run.color
             if xs:
-                points += _counterfactual_points(rep, metric, xs[-1], run.name if not single else "",
-                                                 VAL_COLOR if single else run.color)
+                points += _counterfactual_points(rep, metric, xs[-1], name, color)
             vlines += _epoch_marks(rep, run.run, "" if single else run.name)
         if not lines:
             continue
@@ -188,15 +192,16 @@ def _chart(title: str, metric: str, lines: list[dict[str, Any]], points: list[di
                   f"stroke-dasharray=\"2 3\"/><text x=\"{x - 4:.1f}\" y=\"{MARGIN_TOP + 12 + 13 * i}\" text-anchor=\"end\" "
                   f"fill=\"{MARKER_COLOR}\">{escape(label)}</text>")
     for ln in lines:
-        segs, cur = [], []
+        segs: list[list[str]] = []
+        cur: list[str] = []
         for x, y in zip(ln["xs"], ln["ys"]):
-            yv, xv = _num_or_none(y), _num_or_none(x)
-            if yv is None or xv is None:
+            vy, vx = _num_or_none(y), _num_or_none(x)
+            if vy is None or vx is None:
                 if cur:
                     segs.append(cur)
                 cur = []
                 continue
-            cur.append(f"{sx(xv):.1f},{sy(yv):.1f}")
+            cur.append(f"{sx(vx):.1f},{sy(vy):.1f}")
         if cur:
             segs.append(cur)
         dash = " stroke-dasharray=\"6 4\"" if ln["dashed"] else ""

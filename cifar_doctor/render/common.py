@@ -124,7 +124,7 @@ def sample_line(inputs: dict[str, Any]) -> str | None:
     None when every image of every split was read.
     """
     parts = []
-    limits = None
+    limits = ""  # set with every part: a sample records what it can rule out
     for name, split in (inputs.get("splits") or {}).items():
         s = split.get("sample")
         if not s or (s.get("total") is not None and s["taken"] >= s["total"]):

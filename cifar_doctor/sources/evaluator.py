@@ -63,7 +63,7 @@ def _softmax_logits_model(model: Any) -> tuple[Any, Callable[[np.ndarray], np.nd
     cls = type(op).__name__
     strategy = getattr(model, "distribute_strategy", None)
     # built under the model's strategy, the sub-model's predict runs on the same replicas
-    scope = strategy.scope() if hasattr(strategy, "scope") else contextlib.nullcontext()
+    scope = strategy.scope() if strategy is not None and hasattr(strategy, "scope") else contextlib.nullcontext()
     try:
         with scope:
             if cls in ("Softmax", "Sigmoid") or (cls == "Activation" and activation_name(op.activation) in

@@ -248,7 +248,8 @@ def _as_array(img: Any, size: tuple[int, int]) -> np.ndarray:
     if img.mode != "RGB":
         img = img.convert("RGB")
     if (img.height, img.width) != size:
-        img = img.resize((size[1], size[0]), Image.BILINEAR)
+        # Pillow copies Image.Resampling's members onto the module at import; its types declare only the enum
+        img = img.resize((size[1], size[0]), Image.BILINEAR)  # type: ignore[attr-defined]
     return np.asarray(img, dtype=np.uint8)
 
 

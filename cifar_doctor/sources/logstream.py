@@ -151,7 +151,7 @@ def _byte_chunks(src: Any, name: str) -> Iterable[bytes]:
         yield chunk
 
 
-def _encoding(first: bytes) -> str:
+def _encoding(first: bytes | bytearray) -> str:
     """The text encoding a byte-order mark announces (Windows PowerShell 5 writes UTF-16); UTF-8 otherwise."""
     if first.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return "utf-32"

@@ -250,6 +250,8 @@ def compiled_loss(model: Any) -> tuple[str | None, bool | None]:
         loss = next(iter(loss.values()))
     if loss is None or isinstance(loss, (list, tuple, dict)):
         return None, None
+    name: str | None
+    from_logits: bool | None
     if isinstance(loss, str):
         name, from_logits = canonical_loss_name(loss, strict=False), None
     else:

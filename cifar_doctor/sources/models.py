@@ -227,7 +227,7 @@ def _read_config(p: Path) -> dict[str, Any]:
         raise InputError(f"Cannot read {p} ({{arg}}): its config.json nests too deeply to be a Keras config",
                          expected="a .keras file written by model.save('model.keras')",
                          hint="Save the model again with model.save('model.keras')", param="model") from None
-    except (*archives.ZIP_READ_ERRORS, UnicodeDecodeError) as exc:
+    except archives.ZIP_READ_ERRORS + (UnicodeDecodeError,) as exc:
         raise InputError(
             damaged,
             expected="a complete .keras file",
@@ -359,10 +359,10 @@ def _load_error(p: Path, exc: Exception, config: dict[str, Any]) -> InputError:
     custom = _custom_objects(config)
     if custom or "Could not locate" in msg or "could not be deserialized" in msg:
         located = re.search(r"Could not locate (?:class|function) '([^']+)'", msg)
-        names = custom or ([located.group(1)] if located else [])
+        needed = custom or ([located.group(1)] if located else [])
         return InputError(
             f"Cannot load {p} ({{arg}}): it needs custom objects that are not Keras built-ins "
-            f"({', '.join(names) or 'unknown'})",
+            f"({', '.join(needed) or 'unknown'})",
             expected="a model made of built-in Keras layers, losses and activations",
             hint="cifar-doctor does not import your code; rebuild the model from built-in layers, or check "
                  "the data and log without the model", param="model",

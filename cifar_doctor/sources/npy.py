@@ -145,7 +145,7 @@ class NpySource:
         finally:
             os.close(fd)
 
-    def take(self, indices: Sequence[int]) -> np.ndarray:
+    def take(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.count):
             raise IndexError(f"row index out of range for {self.count} rows")
@@ -177,9 +177,10 @@ class NpySource:
 def memmap_source(a: np.ndarray) -> NpySource | None:
     """An `NpySource` over the file behind a NumPy memmap (`np.load(..., mmap_mode="r")`), or `None`."""
     mm = a
-    while isinstance(getattr(mm, "base", None), np.ndarray):  # the map itself, under any slices of it
-        mm = mm.base
-    if not isinstance(mm, np.memmap) or getattr(mm, "filename", None) is None:
+    while isinstance(base := getattr(mm, "base", None), np.ndarray):  # the map itself, under any slices of it
+        mm = base
+    filename = getattr(mm, "filename", None)
+    if not isinstance(mm, np.memmap) or filename is None:
         return None
     if not a.flags.c_contiguous or a.ndim < 2:
         return None
@@ -187,7 +188,7 @@ def memmap_source(a: np.ndarray) -> NpySource | None:
         start = int(mm.offset) + a.__array_interface__["data"][0] - mm.__array_interface__["data"][0]
     except (AttributeError, KeyError, TypeError):
         return None
-    layout = NpyLayout(Path(mm.filename), int(start), tuple(a.shape), a.dtype)
+    layout = NpyLayout(Path(filename), int(start), tuple(a.shape), a.dtype)
     try:
         st = os.stat(layout.path)
     except OSError:

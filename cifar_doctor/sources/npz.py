@@ -168,7 +168,7 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
             try:
                 with zf.open(members[key]) as fh:
                     arr = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
-            except (*archives.ZIP_READ_ERRORS, KeyError, OverflowError) as exc:
+            except archives.ZIP_READ_ERRORS + (KeyError, OverflowError) as exc:
                 raise InputError(
                     f"Cannot read data: array {key!r} in {p} is truncated or corrupt ({short_error(exc)})",
                     expected="a complete .npz archive",

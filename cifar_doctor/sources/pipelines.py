@@ -312,9 +312,10 @@ class _Rereadable:
             pos += len(chunk)
             if k == len(order):
                 break
-        if any(o is None for o in out):
+        rows = [o for o in out if o is not None]
+        if len(rows) < len(out):
             raise IndexError("index beyond the end of the pipeline")
-        return np.stack(out)
+        return np.stack(rows)
 
 
 class PipelineSource(_Rereadable):

@@ -33,6 +33,7 @@ imports TensorFlow, protobuf or NumPy.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import stat
@@ -190,6 +191,7 @@ def _fields(buf: bytes, budget: _FieldBudget = _NO_BUDGET) -> Iterator[tuple[int
     Each field takes one from `budget` (when given); `_TooManyFields` once it is spent.
     """
     pos, end = 0, len(buf)
+    value: int | bytes
     while pos < end:
         if budget.left >= 0:
             if budget.left == 0:
@@ -291,7 +293,8 @@ def _event_scalars(buf: bytes, prefix: str | None,
 
     A value is decoded only when its tag is kept, so per-batch records cost one pass over their fields.
     """
-    step, scalars = None, []
+    step: int | None = None
+    scalars: list[tuple[str, float]] = []
     summary = None
     for number, wire, value in _fields(buf, budget):
         if number == 2 and wire == 0:
@@ -332,7 +335,7 @@ class _Truncated(Exception):
         self.offset, self.needed, self.got = offset, needed, got
 
 
-def _read_exact(fh: BinaryIO, n: int) -> bytes:
+def _read_exact(fh: BinaryIO | io.RawIOBase, n: int) -> bytes:
     parts, got = [], 0
     while got < n:
         chunk = fh.read(n - got)
@@ -343,7 +346,7 @@ def _read_exact(fh: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _skip(fh: BinaryIO, n: int) -> int:
+def _skip(fh: BinaryIO | io.RawIOBase, n: int) -> int:
     """Skip `n` bytes without keeping them; return how many there were."""
     try:
         if fh.seekable():
@@ -362,7 +365,7 @@ def _skip(fh: BinaryIO, n: int) -> int:
     return skipped
 
 
-def _records(fh: BinaryIO, name: str) -> Iterator[tuple[int, bytes | None, bytes]]:
+def _records(fh: BinaryIO | io.RawIOBase, name: str) -> Iterator[tuple[int, bytes | None, bytes]]:
     """(offset, data, masked data CRC) of each record; data is None for a record over `MAX_RECORD_BYTES`.
 
     Raises `_Truncated` at a record cut short, and `InputError` for a length whose
@@ -432,7 +435,7 @@ class _Series:
     skipped: int = 0
 
 
-def _read_file(path: Path | None, fh: BinaryIO, name: str, prefix: str | None, series: _Series) -> None:
+def _read_file(path: Path | None, fh: BinaryIO | io.RawIOBase, name: str, prefix: str | None, series: _Series) -> None:
     """Read one event file's scalars into `series`; `prefix` None keeps the tags as they are."""
     seen = 0
     budget: _FieldBudget | None = None
@@ -651,7 +654,7 @@ def read_tensorboard(path: str | os.PathLike, classes: int | None = None) -> His
     return _history(series, str(p), classes, files=files)
 
 
-def read_event_stream(fh: BinaryIO, name: str, classes: int | None = None) -> History:
+def read_event_stream(fh: BinaryIO | io.RawIOBase, name: str, classes: int | None = None) -> History:
     """Read a history from one event file already open (e.g. standard input).
 
     Args:

@@ -7,7 +7,7 @@ data-vs-model input shape is the MDL family's business.
 from __future__ import annotations
 
 from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity
-from ...inputs import Inputs
+from ...inputs import Inputs, Split
 from ...registry import register
 
 #: DAT003 warns when more than this fraction of a split is constant (blank)
@@ -19,7 +19,7 @@ CONSTANT_WARN_FRACTION = 0.01
 MAX_INDICES = 5
 
 
-def _image_splits(inputs: Inputs) -> list[Finding]:
+def _image_splits(inputs: Inputs) -> list[Split]:
     return [s for s in inputs.splits.values() if s.x is not None]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...findings import Finding, Fix, Severity
+from ...findings import DataFix, Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.stats import RAW_SCHEMES, split_scheme
 from ...registry import register
@@ -50,8 +50,8 @@ def missing_in_model_rescaling(inputs: Inputs) -> list[Finding]:
     m = inputs.model
     if m.rescaling:
         return []
-    schemes = {s.name: split_scheme(s) for s in [inputs.train, *inputs.eval_splits] if s is not None and s.x is not None}
-    schemes = {k: v for k, v in schemes.items() if v is not None}
+    found = {s.name: split_scheme(s) for s in [inputs.train, *inputs.eval_splits] if s is not None and s.x is not None}
+    schemes = {k: v for k, v in found.items() if v is not None}
     raw = sorted(n for n, sch in schemes.items() if sch in RAW_SCHEMES)
     ev = {"rescaling": [], "first_layers": m.layers[:4], "input_shape": list(m.input_shape or ()),
           "schemes": schemes}
@@ -158,8 +158,8 @@ def double_rescaling(inputs: Inputs) -> list[Finding]:
         fix=Fix("Feed raw 0-255 pixels (remove the `/ 255` from the data pipeline), or remove the Rescaling "
                 "layer",
                 "model.fit(x_train_raw, y_train, validation_data=(x_test_raw, y_test))  # model rescales",
-                {"split": unit[0], "scale": 255.0, "offset": 0.0,
-                 "expression": f"x_{unit[0]} * 255 (undo the outside scaling)"}),
+                DataFix(split=unit[0], scale=255.0, offset=0.0,
+                        expression=f"x_{unit[0]} * 255 (undo the outside scaling)")),
         split=unit[0] if len(unit) == 1 else None,
     )]
 

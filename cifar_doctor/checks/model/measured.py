@@ -5,11 +5,16 @@ See `cifar_doctor.checks.model` for what Keras does that these checks rest on.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.history import ASSUMED_CLASSES
 from ...measure.stats import split_scheme
 from ...registry import register
+
+if TYPE_CHECKING:
+    from ...measure.model import Measurement
 
 #: Inference-mode accuracy on training images at least this far above every eval
 #: split's is overfitting. Sampling noise of the two accuracies (2,000 training and
@@ -27,7 +32,7 @@ OVERFIT_MEASURED_GAP = 0.15
 OVERFIT_ERROR_RATIO = 1.5
 
 
-def _measured(inputs: Inputs) -> list[Finding]:
+def _measured(inputs: Inputs) -> Measurement | None:
     from ...measure.model import measure_model
 
     m = measure_model(inputs)
@@ -42,7 +47,7 @@ def _schemes_differ(inputs: Inputs) -> bool:
     return any(split_scheme(s) != tr for s in inputs.eval_splits)
 
 
-def _scores_text(m) -> str:
+def _scores_text(m: Measurement) -> str:
     return ", ".join(f"{s.split} {s.accuracy:.3f} (loss {s.loss:.3g}, {s.images} images)" for s in (m.train, *m.evals))
 
 
@@ -122,7 +127,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     )]
 
 
-def _all_at_chance(m, k: int) -> bool:
+def _all_at_chance(m: Measurement, k: int) -> bool:
     from ...measure.history import chance_accuracy_band
 
     band = chance_accuracy_band(k)

@@ -64,8 +64,14 @@ ACCEPTED: dict[str, set[str]] = {
 }
 
 #: Verdicts that send the user of a real log the wrong way, by root-cause kind.
-PIPELINE_VERDICTS = {"eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch",
-                     "output-loss-mismatch", "train-test-leakage", "eval-labels-misaligned"}
+PIPELINE_VERDICTS = {
+    "eval-input-scale-mismatch",
+    "input-not-normalized",
+    "label-format-mismatch",
+    "output-loss-mismatch",
+    "train-test-leakage",
+    "eval-labels-misaligned",
+}
 REAL_FORBIDDEN: dict[str, set[str]] = {
     "overfitting": PIPELINE_VERDICTS | {"healthy"},
     "healthy-no-issue": PIPELINE_VERDICTS | {"overfitting"},
@@ -134,8 +140,12 @@ def rebuild(case_dir: Path, artifacts: Path) -> None:
     out = artifacts / case_dir.name
     out.mkdir(parents=True, exist_ok=True)
     print(f"  rebuilding {case_dir.name} into {out} ...", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, str(case_dir / "program.py"), "--verbose", "2", "--outdir", str(out)],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        [sys.executable, str(case_dir / "program.py"), "--verbose", "2", "--outdir", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def reenact_trials(root: Path, artifacts: Path | None, do_rebuild: bool) -> list[Trial]:
@@ -147,7 +157,14 @@ def reenact_trials(root: Path, artifacts: Path | None, do_rebuild: bool) -> list
         forbidden = set(truth.get("must_not_report_as_primary", []))
         name = f"reenact/{case_dir.name}"
 
-        def trial(source: str, **paths: Path | None) -> None:
+        def trial(
+            source: str,
+            name: str = name,
+            truth: dict = truth,
+            accepted: set[str] = accepted,
+            forbidden: set[str] = forbidden,
+            **paths: Path | None,
+        ) -> None:
             t = Trial(name, source, list(truth["expected_causes"]), accepted, forbidden)
             t.paths = paths  # type: ignore[attr-defined]
             out.append(t)
@@ -161,9 +178,15 @@ def reenact_trials(root: Path, artifacts: Path | None, do_rebuild: bool) -> list
                     if (case_dir / f).is_file():
                         trial(f, log=case_dir / f)
         needs_arrays = det.get("data") or det.get("model+data")
-        if needs_arrays and do_rebuild and artifacts and (
+        if (
+            needs_arrays
+            and do_rebuild
+            and artifacts
+            and (
                 artifact(case_dir, "data.npz", artifacts) is None
-                or (det.get("model+data") and artifact(case_dir, "model.keras", artifacts) is None)):
+                or (det.get("model+data") and artifact(case_dir, "model.keras", artifacts) is None)
+            )
+        ):
             rebuild(case_dir, artifacts)
         data = artifact(case_dir, "data.npz", artifacts)
         model = artifact(case_dir, "model.keras", artifacts)
@@ -194,19 +217,29 @@ def run_trial(t: Trial) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("cases", type=Path, nargs="?", help="the cases folder (real-logs/ and reenact/)")
-    ap.add_argument("--corpus", nargs="?", const="", default=None, metavar="PACKED",
-                    help="score the generated run corpus instead (bench/corpus/score.py: every flag after it is its own)")
-    ap.add_argument("--artifacts", type=Path, default=Path("out/cases"),
-                    help="where rebuilt data.npz/model.keras live, one folder per case (default out/cases)")
+    ap.add_argument(
+        "--corpus",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PACKED",
+        help="score the generated run corpus instead (bench/corpus/score.py: every flag after it is its own)",
+    )
+    ap.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("out/cases"),
+        help="where rebuilt data.npz/model.keras live, one folder per case (default out/cases)",
+    )
     ap.add_argument("--rebuild", action="store_true", help="run program.py for cases whose arrays are missing")
     ap.add_argument("--only", default=None, help="only cases whose name contains this")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial, not only the misses")
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--corpus" in argv:  # the corpus scorer takes every flag after --corpus
         at = argv.index("--corpus")
-        rest = argv[:at] + argv[at + 1:]
+        rest = argv[:at] + argv[at + 1 :]
         if at + 1 < len(argv) and not argv[at + 1].startswith("-"):
-            rest = argv[:at] + ["--corpus", argv[at + 1]] + argv[at + 2:]
+            rest = argv[:at] + ["--corpus", argv[at + 1]] + argv[at + 2 :]
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from bench.corpus.score import main as score_corpus
 
@@ -235,7 +268,6 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[str, Counter] = defaultdict(Counter)
     for t in scored:
         table[t.expected[0]][t.verdict] += 1
-    verdicts = sorted({t.verdict for t in scored})
     print("\nConfusion (rows: expected cause, columns: primary verdict given)")
     w = max([len(v) for v in table] + [8])
     for row in sorted(table):
@@ -245,8 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nMisses ({len(misses)}):")
     for t in misses:
         tag = "FORBIDDEN " if t.is_forbidden else ""
-        print(f"  {tag}{t.case} [{t.source}]: {t.verdict} ({t.confidence:.2f}), expected "
-              f"{' / '.join(sorted(t.accepted))}{'  ' + t.error if t.error else ''}")
+        print(
+            f"  {tag}{t.case} [{t.source}]: {t.verdict} ({t.confidence:.2f}), expected "
+            f"{' / '.join(sorted(t.accepted))}{'  ' + t.error if t.error else ''}"
+        )
     if skipped:
         print(f"\nNot run ({len(skipped)}): " + ", ".join(f"{t.case} [{t.source}]" for t in skipped))
     print("\nCalibration (right / verdicts, by confidence)")

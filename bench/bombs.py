@@ -27,8 +27,8 @@ import tempfile
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 def png(path: Path, width: int, height: int) -> Path:
     """An RGB PNG of `width` x `height` black pixels: one deflate stream of repeated rows."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
@@ -64,8 +65,12 @@ def epoch_log(d: Path, epochs: int = 1_000_000) -> Path:
     p = d / "train.log"
     with open(p, "w") as f:
         for start in range(1, epochs + 1, 10_000):
-            f.write("".join(f"Epoch {i}/{epochs}\n - 0s - loss: 0.5000 - acc: 0.8000 - val_loss: 0.6000 - "
-                            f"val_acc: 0.7000\n" for i in range(start, min(start + 10_000, epochs + 1))))
+            f.write(
+                "".join(
+                    f"Epoch {i}/{epochs}\n - 0s - loss: 0.5000 - acc: 0.8000 - val_loss: 0.6000 - val_acc: 0.7000\n"
+                    for i in range(start, min(start + 10_000, epochs + 1))
+                )
+            )
     return p
 
 
@@ -101,8 +106,11 @@ def keras_layers(d: Path, layers: int = 275_000) -> Path:
     """A `.keras` zip whose deflated config.json lists `layers` Activation layers."""
     layer = {"class_name": "ReLU", "config": {}}
     body = ",".join([json.dumps(layer, separators=(",", ":"))] * layers)  # 40 bytes a layer: 11 MB in all
-    config = ('{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [' + body
-              + "]}, \"registered_name\": null}")
+    config = (
+        '{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": ['
+        + body
+        + ']}, "registered_name": null}'
+    )
     p = d / "model.keras"
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         zf.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
@@ -125,8 +133,14 @@ def run(args: list[str], pythonpath: str, timeout: float) -> tuple[int | str, fl
     """(exit code or `timeout`, seconds, peak RSS in MB, stderr's last line) of one check."""
     env = dict(os.environ, PYTHONPATH=pythonpath, NO_COLOR="1", TF_CPP_MIN_LOG_LEVEL="3", CIFAR_DOCTOR_OFFLINE="1")
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "cifar_doctor", "check", *args], env=env, cwd=pythonpath,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cifar_doctor", "check", *args],
+        env=env,
+        cwd=pythonpath,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = start + timeout
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -158,8 +172,9 @@ def main() -> None:
             d = base / name
             d.mkdir(parents=True, exist_ok=True)
             p = build(d)
-            disk = sum({(s.st_dev, s.st_ino): s.st_size for f in d.rglob("*") if f.is_file()
-                        for s in [f.stat()]}.values())
+            disk = sum(
+                {(s.st_dev, s.st_ino): s.st_size for f in d.rglob("*") if f.is_file() for s in [f.stat()]}.values()
+            )
             rc, seconds, rss, last = run(argv(p), ns.pythonpath, ns.timeout)
             print(f"{name:14} {disk / 2**20:9.1f}M {rc!s:>7} {seconds:8.1f} {rss:8d}  {last}", flush=True)
 

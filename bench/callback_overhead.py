@@ -57,15 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     rec = RECIPES["original"]
     arrays = rec.preprocess(loaded.arrays)  # train / 255, test raw, one-hot: the seed's pipeline
     x_tr, y_tr, x_te, y_te = arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
-    print(f"data: {loaded.description.get('source') or loaded.description.get('kind')} "
-          f"train {x_tr.shape} test {x_te.shape}; keras {keras.__version__} backend {keras.backend.backend()}")
+    print(
+        f"data: {loaded.description.get('source') or loaded.description.get('kind')} "
+        f"train {x_tr.shape} test {x_te.shape}; keras {keras.__version__} backend {keras.backend.backend()}"
+    )
 
     model = rec.compile(rec.build())
     n_tr = min(args.train_images, len(x_tr))
     n_va = min(args.val_images, len(x_te))
     # warm-up: builds the train and test graphs, so the timed epoch measures steady state
-    model.fit(x_tr[:rec.batch_size], y_tr[:rec.batch_size], batch_size=rec.batch_size, epochs=1, verbose=0)
-    model.evaluate(x_te[:rec.batch_size], y_te[:rec.batch_size], batch_size=rec.batch_size, verbose=0)
+    model.fit(x_tr[: rec.batch_size], y_tr[: rec.batch_size], batch_size=rec.batch_size, epochs=1, verbose=0)
+    model.evaluate(x_te[: rec.batch_size], y_te[: rec.batch_size], batch_size=rec.batch_size, verbose=0)
 
     t0 = time.perf_counter()
     model.fit(x_tr[:n_tr], y_tr[:n_tr], batch_size=rec.batch_size, epochs=1, verbose=0)
@@ -74,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     model.evaluate(x_te[:n_va], y_te[:n_va], batch_size=rec.batch_size, verbose=0)
     t_eval = time.perf_counter() - t0
     epoch = t_fit / n_tr * FULL_TRAIN + t_eval / n_va * FULL_VAL
-    print(f"epoch of `original` (batch {rec.batch_size}): measured fit {t_fit:.2f}s on {n_tr} images and "
-          f"evaluate {t_eval:.2f}s on {n_va} images; extrapolated per image to {FULL_TRAIN} + {FULL_VAL}: "
-          f"{epoch:.1f}s")
+    print(
+        f"epoch of `original` (batch {rec.batch_size}): measured fit {t_fit:.2f}s on {n_tr} images and "
+        f"evaluate {t_eval:.2f}s on {n_va} images; extrapolated per image to {FULL_TRAIN} + {FULL_VAL}: "
+        f"{epoch:.1f}s"
+    )
 
     doctor = DoctorCallback(train_sample=(x_tr, y_tr), validation_data=(x_te, y_te), warn=False)
     doctor.set_model(model)
@@ -121,17 +125,25 @@ def main(argv: list[str] | None = None) -> int:
 
     per_epoch = statistics.median(totals)
     t_inf = statistics.median(infer)
-    print(f"on_epoch_end (median of {args.repeats}): {per_epoch * 1000:.0f} ms = inference-mode accuracy on "
-          f"{min(len(doctor._train[0]), doctor_keras.TRAIN_EVAL_IMAGES)} training images {t_inf * 1000:.0f} ms "
-          f"+ diagnosis {(per_epoch - t_inf) * 1000:.0f} ms (first call {totals[0] * 1000:.0f} ms)")
-    print(f"one-off: on_train_begin {t_begin:.2f}s (samples of {doctor.sample_size} images per split), "
-          f"on_train_end {t_end:.2f}s (final report with measured fixes)")
+    print(
+        f"on_epoch_end (median of {args.repeats}): {per_epoch * 1000:.0f} ms = inference-mode accuracy on "
+        f"{min(len(doctor._train[0]), doctor_keras.TRAIN_EVAL_IMAGES)} training images {t_inf * 1000:.0f} ms "
+        f"+ diagnosis {(per_epoch - t_inf) * 1000:.0f} ms (first call {totals[0] * 1000:.0f} ms)"
+    )
+    print(
+        f"one-off: on_train_begin {t_begin:.2f}s (samples of {doctor.sample_size} images per split), "
+        f"on_train_end {t_end:.2f}s (final report with measured fixes)"
+    )
     print(f"verdict after {args.repeats} epochs: {doctor.report.verdict.cause}")
     ratio = per_epoch / epoch
-    print(f"per-epoch overhead: {ratio:.2%} of an epoch (target <= {TARGET:.0%}): "
-          f"{'OK' if ratio <= TARGET else 'OVER TARGET'}")
-    print(f"including the one-off costs spread over the question's 5 epochs: "
-          f"{(per_epoch * 5 + t_begin + t_end) / (epoch * 5):.2%}")
+    print(
+        f"per-epoch overhead: {ratio:.2%} of an epoch (target <= {TARGET:.0%}): "
+        f"{'OK' if ratio <= TARGET else 'OVER TARGET'}"
+    )
+    print(
+        f"including the one-off costs spread over the question's 5 epochs: "
+        f"{(per_epoch * 5 + t_begin + t_end) / (epoch * 5):.2%}"
+    )
     return 0 if ratio <= TARGET else 1
 
 

@@ -77,7 +77,7 @@ def _generated(n_train: int = 50_000, n_test: int = 10_000) -> dict[str, np.ndar
             m = min(5000, n - i)
             base = rng.integers(40, 200, size=(m, 1, 1, 3))
             noise = rng.integers(-40, 40, size=(m, 32, 32, 3), dtype=np.int16)
-            x[i:i + m] = np.clip(base + noise, 0, 255)
+            x[i : i + m] = np.clip(base + noise, 0, 255)
         out[f"x_{name}"] = x
         out[f"y_{name}"] = rng.integers(0, 10, size=n)
     return out
@@ -123,23 +123,33 @@ def main() -> int:
 
     mib = 2**20
     print(f"source:            {source}")
-    print(f"arrays:            {nbytes / mib:.1f} MiB "
-          f"({', '.join(f'{k} {v.dtype}{list(v.shape)}' for k, v in data.items())})")
+    print(
+        f"arrays:            {nbytes / mib:.1f} MiB "
+        f"({', '.join(f'{k} {v.dtype}{list(v.shape)}' for k, v in data.items())})"
+    )
     print(f"seconds:           {min(times):.3f} (best of {len(times)}; all: {', '.join(f'{t:.3f}' for t in times)})")
     print(f"peak RSS process:  {peak / mib:.1f} MiB  ratio {peak / nbytes:.2f}x arrays (includes loading)")
     if check_peak is not None:
-        print(f"peak RSS check:    {check_peak / mib:.1f} MiB  ratio {check_peak / nbytes:.2f}x arrays "
-              f"(RSS before the check: {rss_before / mib:.1f} MiB)")
+        print(
+            f"peak RSS check:    {check_peak / mib:.1f} MiB  ratio {check_peak / nbytes:.2f}x arrays "
+            f"(RSS before the check: {rss_before / mib:.1f} MiB)"
+        )
     timed = _timed_checks(build_inputs(**data))
-    print(f"slowest checks:    {', '.join(f'{code} {sec:.3f}s' for code, sec in timed[:4])} "
-          "(each timed alone, statistics already computed)")
+    print(
+        f"slowest checks:    {', '.join(f'{code} {sec:.3f}s' for code, sec in timed[:4])} "
+        "(each timed alone, statistics already computed)"
+    )
     print(f"verdict:           {report.verdict.cause} ({', '.join(report.codes())})")
     print(f"tensorflow imported: {'tensorflow' in sys.modules}")
     print(f"cpus:              {os.cpu_count()}")
     others = min(times) - dict(timed).get("DUP002", 0.0)
     print(f"without DUP002:    {others:.3f} s")
-    ok = (min(times) <= 30.0 and others <= 2.0 and (check_peak or peak) <= 1.5 * nbytes
-          and "tensorflow" not in sys.modules)
+    ok = (
+        min(times) <= 30.0
+        and others <= 2.0
+        and (check_peak or peak) <= 1.5 * nbytes
+        and "tensorflow" not in sys.modules
+    )
     return 0 if ok else 1
 
 

@@ -41,27 +41,37 @@ def main() -> None:
     from rich.console import Console
 
     from cifar_doctor.cli.progress import LiveView
-    from cifar_doctor.training.runs import load_arrays
     from cifar_doctor.training.fit import RunState, build_compiled, set_seed, train
     from cifar_doctor.training.recipes import get_recipe
+    from cifar_doctor.training.runs import load_arrays
 
     recipe = get_recipe(args.recipe)
     raw, desc = load_arrays(args.data)
     arrays = recipe.preprocess(raw, limit=args.n, seed=0)
     del raw
-    print(f"data: {desc.get('source', desc)}; recipe {recipe.name}; {len(arrays['x_train'])} train / "
-          f"{len(arrays['x_test'])} test images; batch {recipe.batch_size}; {args.epochs} epochs; "
-          f"{args.reps} reps", file=sys.stderr)
+    print(
+        f"data: {desc.get('source', desc)}; recipe {recipe.name}; {len(arrays['x_train'])} train / "
+        f"{len(arrays['x_test'])} test images; batch {recipe.batch_size}; {args.epochs} epochs; "
+        f"{args.reps} reps",
+        file=sys.stderr,
+    )
 
     def plain(jit: bool = False) -> float:
         set_seed(0)
         model = build_compiled(recipe)
         if jit:
-            model.compile(optimizer=recipe.optimizer(), loss=recipe.loss, metrics=list(recipe.metrics),
-                          jit_compile=True)
+            model.compile(
+                optimizer=recipe.optimizer(), loss=recipe.loss, metrics=list(recipe.metrics), jit_compile=True
+            )
         t0 = time.perf_counter()
-        model.fit(arrays["x_train"], arrays["y_train"], batch_size=recipe.batch_size, epochs=args.epochs,
-                  verbose=0, validation_data=(arrays["x_test"], arrays["y_test"]))
+        model.fit(
+            arrays["x_train"],
+            arrays["y_train"],
+            batch_size=recipe.batch_size,
+            epochs=args.epochs,
+            verbose=0,
+            validation_data=(arrays["x_test"], arrays["y_test"]),
+        )
         return time.perf_counter() - t0
 
     def ours() -> float:
@@ -70,8 +80,7 @@ def main() -> None:
         view.start([state])
         try:
             # TrainedRun.seconds times model.fit only, like plain(): seeding and building are outside
-            return train(recipe, arrays, epochs=args.epochs, seed=0, state=state,
-                         on_epoch=lambda s: False).seconds
+            return train(recipe, arrays, epochs=args.epochs, seed=0, state=state, on_epoch=lambda s: False).seconds
         finally:
             view.stop()
 
@@ -85,20 +94,26 @@ def main() -> None:
         print(f"{k:8s} median {med[k]:7.2f} s   runs {', '.join(f'{t:.2f}' for t in v)}")
     # each rep runs the two back to back, so the paired ratio cancels slow drifts of machine load
     paired = [c / p for p, c in zip(times["plain"], times["compare"])]
-    print(f"overhead ratio compare/plain: median of paired ratios {statistics.median(paired):.3f}; "
-          f"ratio of medians {med['compare'] / med['plain']:.3f}; "
-          f"best-of ratio {min(times['compare']) / min(times['plain']):.3f}")
+    print(
+        f"overhead ratio compare/plain: median of paired ratios {statistics.median(paired):.3f}; "
+        f"ratio of medians {med['compare'] / med['plain']:.3f}; "
+        f"best-of ratio {min(times['compare']) / min(times['plain']):.3f}"
+    )
     if args.jit:
         jt = [plain(jit=True) for _ in range(args.reps)]
-        print(f"jit_compile=True median {statistics.median(jt):.2f} s; ratio to default "
-              f"{statistics.median(jt) / med['plain']:.2f}")
+        print(
+            f"jit_compile=True median {statistics.median(jt):.2f} s; ratio to default "
+            f"{statistics.median(jt) / med['plain']:.2f}"
+        )
     if args.determinism:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
         dt = [plain() for _ in range(args.reps)]
-        print(f"op determinism median {statistics.median(dt):.2f} s; ratio to default "
-              f"{statistics.median(dt) / med['plain']:.2f}")
+        print(
+            f"op determinism median {statistics.median(dt):.2f} s; ratio to default "
+            f"{statistics.median(dt) / med['plain']:.2f}"
+        )
 
 
 if __name__ == "__main__":

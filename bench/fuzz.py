@@ -34,21 +34,21 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import resource
-import signal
-import sys
 import shutil
+import signal
 import struct
+import sys
 import tempfile
 import time
 import traceback
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,17 +72,124 @@ ADDRESS_SPACE_BYTES = 6 << 30
 #: Inputs listed as the slowest and as the largest memory increases.
 SHOWN = 5
 
-NUMBERS = ("nan", "NaN", "inf", "-inf", "Infinity", "1e400", "-1e400", "1e-400", "-0", "+0.0", "0", "1" + "0" * 400,
-           "1" + "0" * 5000, "9" * 30, ".5", "5.", "1e", "0x10", "1_000", "١٢", "", "-", "1/0", "1%", "50 %")
-JUNK = ("\x00", "\x1b[31m", "\x1b]0;title\x07", "\r", "\b" * 8, "\ufeff", "\ufffd", "\u2028", "\t", "\xa0", "\"", "'",
-        ",", ";", "{", "[", "}", "]", ":", "=", " - ", "Epoch 1/0", "Epoch 99999999999999/1", "val_", "loss:",
-        "accuracy:", "Train on 5 samples", "Traceback (most recent call last):", "━━━━", "[====>....]")
-KEYS = ("loss", "val_loss", "accuracy", "val_accuracy", "acc", "val_acc", "epoch", "lr", "history", "", "Unnamed: 0",
-        "step", "test_loss", "x" * 300, "loss\n", "val_loss ", "\u00e9", "1", "null")
-NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val", "X_train", "train_images", "train_labels",
-            "x_tr", "y_te", "junk", "x_train.npy", "../x_test", "")
-DTYPES = ("|u1", "<f4", "<f2", "<f8", "|b1", "<i8", ">i4", "<u2", "<c8", "<U3", "|S2", "|O", "<M8[s]", "|V4",
-          "[('a', '<f4')]", "<f16", "|u1|", "float32", "")
+NUMBERS = (
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "-0",
+    "+0.0",
+    "0",
+    "1" + "0" * 400,
+    "1" + "0" * 5000,
+    "9" * 30,
+    ".5",
+    "5.",
+    "1e",
+    "0x10",
+    "1_000",
+    "١٢",
+    "",
+    "-",
+    "1/0",
+    "1%",
+    "50 %",
+)
+JUNK = (
+    "\x00",
+    "\x1b[31m",
+    "\x1b]0;title\x07",
+    "\r",
+    "\b" * 8,
+    "\ufeff",
+    "\ufffd",
+    "\u2028",
+    "\t",
+    "\xa0",
+    '"',
+    "'",
+    ",",
+    ";",
+    "{",
+    "[",
+    "}",
+    "]",
+    ":",
+    "=",
+    " - ",
+    "Epoch 1/0",
+    "Epoch 99999999999999/1",
+    "val_",
+    "loss:",
+    "accuracy:",
+    "Train on 5 samples",
+    "Traceback (most recent call last):",
+    "━━━━",
+    "[====>....]",
+)
+KEYS = (
+    "loss",
+    "val_loss",
+    "accuracy",
+    "val_accuracy",
+    "acc",
+    "val_acc",
+    "epoch",
+    "lr",
+    "history",
+    "",
+    "Unnamed: 0",
+    "step",
+    "test_loss",
+    "x" * 300,
+    "loss\n",
+    "val_loss ",
+    "\u00e9",
+    "1",
+    "null",
+)
+NPZ_KEYS = (
+    "x_train",
+    "y_train",
+    "x_test",
+    "y_test",
+    "x_val",
+    "y_val",
+    "X_train",
+    "train_images",
+    "train_labels",
+    "x_tr",
+    "y_te",
+    "junk",
+    "x_train.npy",
+    "../x_test",
+    "",
+)
+DTYPES = (
+    "|u1",
+    "<f4",
+    "<f2",
+    "<f8",
+    "|b1",
+    "<i8",
+    ">i4",
+    "<u2",
+    "<c8",
+    "<U3",
+    "|S2",
+    "|O",
+    "<M8[s]",
+    "|V4",
+    "[('a', '<f4')]",
+    "<f16",
+    "|u1|",
+    "float32",
+    "",
+)
 
 
 class Timeout(BaseException):
@@ -117,7 +224,7 @@ def truncate(rng: random.Random, data: bytes) -> bytes:
 
 
 def splice(rng: random.Random, a: bytes, b: bytes) -> bytes:
-    return a[: rng.randint(0, len(a))] + b[rng.randint(0, len(b)):]
+    return a[: rng.randint(0, len(a))] + b[rng.randint(0, len(b)) :]
 
 
 def insert(rng: random.Random, data: bytes, piece: bytes) -> bytes:
@@ -168,7 +275,7 @@ def mutate_text(rng: random.Random, text: str, others: list[str]) -> str:
             text = text.replace("\n", rng.choice(("\r\n", "\r", "\b\b\b", "\n\n", "")))
         elif op == 4:
             other = rng.choice(others)
-            text = text[: rng.randint(0, len(text))] + other[rng.randint(0, len(other)):]
+            text = text[: rng.randint(0, len(text))] + other[rng.randint(0, len(other)) :]
         elif op == 5:
             text = text[: rng.randint(0, len(text))]
         elif op == 6:
@@ -216,13 +323,17 @@ def custom_loop_log(rng: random.Random) -> str:
     lines = []
     for e in range(1, rng.randint(1, 30)):
         loss, acc = 2.3 / e, min(0.1 * e, 1.0)
-        lines.append(rng.choice((
-            f"Epoch {e} of 30 took {rng.random():.3f}s\n  training loss:  {loss:.6f}\n  validation accuracy:  {acc * 100:.2f} %",
-            f"Epoch: {e:04d} train_loss= {loss:.5f} val_loss= {loss * 1.1:.5f} val_acc= {acc:.4f}",
-            f"2018-03-23 15:29:33,355:INFO: train loss:{loss:.5f}",
-            f"Iter {e * 100}: Testing Accuracy = {acc:.3f}",
-            f"epoch [{e}]: training loss: {loss:.2f} - acc: {acc:.2f} - val_loss: {loss + 1:.2f}",
-        )))
+        lines.append(
+            rng.choice(
+                (
+                    f"Epoch {e} of 30 took {rng.random():.3f}s\n  training loss:  {loss:.6f}\n  validation accuracy:  {acc * 100:.2f} %",
+                    f"Epoch: {e:04d} train_loss= {loss:.5f} val_loss= {loss * 1.1:.5f} val_acc= {acc:.4f}",
+                    f"2018-03-23 15:29:33,355:INFO: train loss:{loss:.5f}",
+                    f"Iter {e * 100}: Testing Accuracy = {acc:.3f}",
+                    f"epoch [{e}]: training loss: {loss:.2f} - acc: {acc:.2f} - val_loss: {loss + 1:.2f}",
+                )
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -249,8 +360,10 @@ def random_csv(rng: random.Random) -> str:
     delim = rng.choice(",;\t")
     rows = [delim.join(cols)]
     for e in range(rng.randint(0, 50)):
-        cells = [rng.choice((str(e), f"{rng.random():.4f}", rng.choice(NUMBERS), "NA", "", "\"x,y\"", "\"open"))
-                 for _ in range(len(cols) + rng.choice((0, 0, 0, -1, 1)))]
+        cells = [
+            rng.choice((str(e), f"{rng.random():.4f}", rng.choice(NUMBERS), "NA", "", '"x,y"', '"open'))
+            for _ in range(len(cols) + rng.choice((0, 0, 0, -1, 1)))
+        ]
         rows.append(delim.join(cells))
     return "\n".join(rows) + rng.choice(("\n", "", "\r\n"))
 
@@ -269,8 +382,25 @@ class CsvInputs:
 def random_json(rng: random.Random, depth: int = 0) -> Any:
     r = rng.random()
     if depth > 6 or r < 0.3 + 0.12 * depth:  # leaves grow likelier with depth: trees of tens to thousands of nodes
-        return rng.choice((None, True, False, 0, -1, 1.5, float("nan"), float("inf"), 10**400, "1.0", "NA", "", "x",
-                           rng.random(), rng.randint(-10**6, 10**6)))
+        return rng.choice(
+            (
+                None,
+                True,
+                False,
+                0,
+                -1,
+                1.5,
+                float("nan"),
+                float("inf"),
+                10**400,
+                "1.0",
+                "NA",
+                "",
+                "x",
+                rng.random(),
+                rng.randint(-(10**6), 10**6),
+            )
+        )
     if r < 0.65:
         return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 8))]
     return {rng.choice(KEYS): random_json(rng, depth + 1) for _ in range(rng.randint(0, 8))}
@@ -278,8 +408,10 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
 
 def history_like(rng: random.Random) -> Any:
     n = rng.randint(0, 40)
-    d: Any = {k: [rng.choice((rng.random(), None, "NA", rng.choice(NUMBERS)[:5] or "0")) for _ in range(n)]
-              for k in rng.sample(KEYS, rng.randint(1, 5))}
+    d: Any = {
+        k: [rng.choice((rng.random(), None, "NA", rng.choice(NUMBERS)[:5] or "0")) for _ in range(n)]
+        for k in rng.sample(KEYS, rng.randint(1, 5))
+    }
     if rng.random() < 0.2:
         d = {"history": d}
     elif rng.random() < 0.2:
@@ -322,17 +454,26 @@ def npy_bytes(rng: random.Random) -> bytes:
         return buf.getvalue()
     shape = tuple(rng.choice((0, 1, 3, 32, 10**6, 2**31, 2**63, -1, 10**20)) for _ in range(rng.randint(0, 5)))
     descr = rng.choice(DTYPES)
-    text = rng.choice((
-        "{'descr': %r, 'fortran_order': %s, 'shape': %r, }" % (descr, rng.choice(("False", "True", "1")), shape),
-        "{'descr': %r, 'shape': %r}" % (descr, shape),
-        "{'descr': %r, 'fortran_order': False, 'shape': %s, }" % (descr, rng.choice(("(1,", "[3]", "None", "'x'"))),
-        "__import__('os')",
-    ))
+    text = rng.choice(
+        (
+            "{'descr': %r, 'fortran_order': %s, 'shape': %r, }" % (descr, rng.choice(("False", "True", "1")), shape),
+            "{'descr': %r, 'shape': %r}" % (descr, shape),
+            "{'descr': %r, 'fortran_order': False, 'shape': %s, }" % (descr, rng.choice(("(1,", "[3]", "None", "'x'"))),
+            "__import__('os')",
+        )
+    )
     body = (text + " " * rng.randint(0, 80) + "\n").encode("latin1", "replace")
     version = rng.choice((1, 1, 2, 3, 9))
     length = len(body) + rng.choice((0, 0, 0, -1, 5, 70000))
-    head = b"\x93NUMPY" + bytes([version, 0]) + (length.to_bytes(2 if version == 1 else 4, "little", signed=False)
-                                                  if 0 <= length < (1 << 16 if version == 1 else 1 << 32) else b"\xff\xff")
+    head = (
+        b"\x93NUMPY"
+        + bytes([version, 0])
+        + (
+            length.to_bytes(2 if version == 1 else 4, "little", signed=False)
+            if 0 <= length < (1 << 16 if version == 1 else 1 << 32)
+            else b"\xff\xff"
+        )
+    )
     return head + body + rng.randbytes(rng.randint(0, 512))
 
 
@@ -362,8 +503,13 @@ class NpzInputs:
         self.path = folder / "data.npz"
         rng = np.random.default_rng(0)
         buf = io.BytesIO()
-        np.savez(buf, x_train=rng.integers(0, 256, (20, 32, 32, 3), np.uint8), y_train=np.arange(20) % 10,
-                 x_test=rng.integers(0, 256, (10, 32, 32, 3), np.uint8), y_test=np.arange(10) % 10)
+        np.savez(
+            buf,
+            x_train=rng.integers(0, 256, (20, 32, 32, 3), np.uint8),
+            y_train=np.arange(20) % 10,
+            x_test=rng.integers(0, 256, (10, 32, 32, 3), np.uint8),
+            y_test=np.arange(10) % 10,
+        )
         self.valid = buf.getvalue()
 
     def __call__(self, rng: random.Random) -> tuple[Callable[[], Any], str]:
@@ -395,21 +541,43 @@ class NpzInputs:
 
 
 def keras_config() -> dict:
-    dense = {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
-             "config": {"name": "dense", "units": 10, "activation": "softmax"}}
-    return {"module": "keras", "class_name": "Sequential", "registered_name": None,
-            "config": {"name": "sequential", "layers": [
+    dense = {
+        "module": "keras.layers",
+        "class_name": "Dense",
+        "registered_name": None,
+        "config": {"name": "dense", "units": 10, "activation": "softmax"},
+    }
+    return {
+        "module": "keras",
+        "class_name": "Sequential",
+        "registered_name": None,
+        "config": {
+            "name": "sequential",
+            "layers": [
                 {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [None, 32, 32, 3]}},
-                {"module": "keras.layers", "class_name": "Flatten", "config": {"name": "flatten"}}, dense]},
-            "compile_config": {"loss": "categorical_crossentropy", "optimizer": "adam"}}
+                {"module": "keras.layers", "class_name": "Flatten", "config": {"name": "flatten"}},
+                dense,
+            ],
+        },
+        "compile_config": {"loss": "categorical_crossentropy", "optimizer": "adam"},
+    }
 
 
 def mutate_tree(rng: random.Random, obj: Any, depth: int = 0) -> Any:
     if rng.random() < 0.1 or depth > 8:
-        return rng.choice((random_json(rng), "Lambda", {"class_name": "Lambda", "config": rng.choice(([], None, {}))},
-                           {"class_name": "__lambda__", "config": {"code": "AAAA"}},
-                           {"module": rng.choice(("my.layers", None, 3, ["keras"])), "class_name": rng.choice(
-                               ("MyLayer", 7, None, {"a": 1})), "registered_name": rng.choice(("X>Y", None, [1]))}))
+        return rng.choice(
+            (
+                random_json(rng),
+                "Lambda",
+                {"class_name": "Lambda", "config": rng.choice(([], None, {}))},
+                {"class_name": "__lambda__", "config": {"code": "AAAA"}},
+                {
+                    "module": rng.choice(("my.layers", None, 3, ["keras"])),
+                    "class_name": rng.choice(("MyLayer", 7, None, {"a": 1})),
+                    "registered_name": rng.choice(("X>Y", None, [1])),
+                },
+            )
+        )
     if isinstance(obj, dict):
         out = {k: mutate_tree(rng, v, depth + 1) for k, v in obj.items() if rng.random() > 0.05}
         if rng.random() < 0.1:
@@ -468,18 +636,31 @@ def tb_records(data: bytes) -> list[bytes]:
     """The record payloads of a well-formed event file."""
     out, pos = [], 0
     while pos + 12 <= len(data):
-        (length,) = struct.unpack("<Q", data[pos:pos + 8])
-        out.append(data[pos + 12:pos + 12 + length])
+        (length,) = struct.unpack("<Q", data[pos : pos + 8])
+        out.append(data[pos + 12 : pos + 12 + length])
         pos += 16 + length
     return out
 
 
 #: Protocol buffer fragments spliced into Event payloads: keys of every wire type, varints of 10+ bytes,
 #: lengths past the end, a TensorProto of each numeric dtype with and without a shape.
-PROTO_PIECES = (b"\x08", b"\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", b"\x2a\xff\xff\xff\x0f",
-                b"\x0b", b"\x0c", b"\x0e", b"\x0f", b"\x80" * 11, b"\x42\x06\x08\x13\x6a\x02\x00\x3c",
-                b"\x42\x08\x08\x0e\x12\x04\x12\x02\x08\x03", b"\x42\x05\x08\x01\x22\x01\x00",
-                b"\x42\x04\x08\x09\x50\xff", b"\x15\x00\x00\xc0\x7f", b"\x0a\x00", b"\x2a\x00")
+PROTO_PIECES = (
+    b"\x08",
+    b"\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+    b"\x2a\xff\xff\xff\x0f",
+    b"\x0b",
+    b"\x0c",
+    b"\x0e",
+    b"\x0f",
+    b"\x80" * 11,
+    b"\x42\x06\x08\x13\x6a\x02\x00\x3c",
+    b"\x42\x08\x08\x0e\x12\x04\x12\x02\x08\x03",
+    b"\x42\x05\x08\x01\x22\x01\x00",
+    b"\x42\x04\x08\x09\x50\xff",
+    b"\x15\x00\x00\xc0\x7f",
+    b"\x0a\x00",
+    b"\x2a\x00",
+)
 
 
 class TensorBoardInputs:
@@ -532,8 +713,14 @@ def _alarm(signum: int, frame: Any) -> None:
     raise Timeout()
 
 
-def fuzz(parser: str, make: Callable[[random.Random], tuple[Callable[[], Any], str]], n: int, seed: int,
-         limit: float, only: int | None) -> Tally:
+def fuzz(
+    parser: str,
+    make: Callable[[random.Random], tuple[Callable[[], Any], str]],
+    n: int,
+    seed: int,
+    limit: float,
+    only: int | None,
+) -> Tally:
     tally = Tally()
     start = time.monotonic()
     indices = [only] if only is not None else range(n)
@@ -553,8 +740,9 @@ def fuzz(parser: str, make: Callable[[random.Random], tuple[Callable[[], Any], s
         except Exception as exc:  # noqa: BLE001 - a crash is what is being looked for
             outcome = "crash"
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            tally.crashes.append(f"#{i} ({how}): {type(exc).__name__}: {str(exc)[:200]} "
-                                 f"[{Path(where.filename).name}:{where.lineno}]")
+            tally.crashes.append(
+                f"#{i} ({how}): {type(exc).__name__}: {str(exc)[:200]} [{Path(where.filename).name}:{where.lineno}]"
+            )
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         elapsed = time.perf_counter() - t0
@@ -573,7 +761,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000, help="Inputs per parser (default 10000).")
     ap.add_argument("--seed", type=int, default=0, help="Seed of the inputs (default 0).")
-    ap.add_argument("--parser", nargs="+", choices=PARSERS, default=list(PARSERS), help="Parsers to fuzz (default all).")
+    ap.add_argument(
+        "--parser", nargs="+", choices=PARSERS, default=list(PARSERS), help="Parsers to fuzz (default all)."
+    )
     ap.add_argument("--time-limit", type=float, default=2.0, help="Seconds allowed per input (default 2).")
     ap.add_argument("--only", type=int, default=None, help="Replay one input index.")
     args = ap.parse_args(argv)
@@ -583,13 +773,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGALRM, _alarm)
     warnings.simplefilter("ignore")  # zipfile warns about the duplicate member names made on purpose
     failed = False
-    print(f"{'parser':<14}{'inputs':>8}{'ok':>8}{'refused':>9}{'crash':>7}{'timeout':>9}{'slowest s':>11}"
-          f"{'seconds':>9}{'peak RSS MB':>13}")
+    print(
+        f"{'parser':<14}{'inputs':>8}{'ok':>8}{'refused':>9}{'crash':>7}{'timeout':>9}{'slowest s':>11}"
+        f"{'seconds':>9}{'peak RSS MB':>13}"
+    )
     reports = []
     with tempfile.TemporaryDirectory(prefix="cifar-doctor-fuzz-") as tmp:
         makers: dict[str, Callable[[], Callable[[random.Random], Any]]] = {
-            "log": LogInputs, "csv": CsvInputs, "json": JsonInputs,
-            "npz": lambda: NpzInputs(Path(tmp)), "keras-config": lambda: KerasInputs(Path(tmp)),
+            "log": LogInputs,
+            "csv": CsvInputs,
+            "json": JsonInputs,
+            "npz": lambda: NpzInputs(Path(tmp)),
+            "keras-config": lambda: KerasInputs(Path(tmp)),
             "tensorboard": lambda: TensorBoardInputs(Path(tmp)),
         }
         for parser in args.parser:
@@ -597,15 +792,20 @@ def main(argv: list[str] | None = None) -> int:
             c = tally.counts
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
             slowest = tally.slowest[0][0] if tally.slowest else 0.0
-            print(f"{parser:<14}{sum(c.values()):>8}{c['ok']:>8}{c['input-error']:>9}{c['crash']:>7}{c['timeout']:>9}"
-                  f"{slowest:>11.3f}{tally.seconds:>9.1f}{peak:>13}", flush=True)
+            print(
+                f"{parser:<14}{sum(c.values()):>8}{c['ok']:>8}{c['input-error']:>9}{c['crash']:>7}{c['timeout']:>9}"
+                f"{slowest:>11.3f}{tally.seconds:>9.1f}{peak:>13}",
+                flush=True,
+            )
             reports.append((parser, tally))
             failed = failed or c["crash"] > 0 or c["timeout"] > 0
     for parser, tally in reports:
         print(f"\n{parser}: slowest " + "; ".join(f"#{i} {s:.3f} s ({how})" for s, i, how in tally.slowest))
         if tally.memory:
-            print(f"{parser}: largest RSS increases " + "; ".join(f"#{i} +{kb >> 10} MB ({how})"
-                                                             for kb, i, how in tally.memory))
+            print(
+                f"{parser}: largest RSS increases "
+                + "; ".join(f"#{i} +{kb >> 10} MB ({how})" for kb, i, how in tally.memory)
+            )
         for line in tally.crashes[:20]:
             print(f"{parser}: CRASH {line}")
         if len(tally.crashes) > 20:

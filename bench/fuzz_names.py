@@ -67,12 +67,61 @@ from cifar_doctor.sources.tensorboard import read_tensorboard  # noqa: E402
 SOURCES = ("folder", "file", "key", "tag", "run")
 WIDTHS = (40, 80, 200)
 
-PIECES = ("\x1b]0;owned\x07", "\x1b[2J", "\x1b[31m", "\x1b]8;;https://evil.example\x1b\\", "\x1b\\", "\x9b", "\x07",
-          "\r", "\n", "\t", "\b", "\x00", "\x7f", "\u202e", "\u2066", "\u200b", "\ufeff", "\u2028",
-          "[link=https://evil.example]", "[/link]", "[/]", "[bold red]", "[", "]", ":smile:", ":warning:",
-          "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<", ">", "&", "&lt;", "\"", "'",
-          "`", "```", "|", "*", "_", "~~", "![x](http://evil.example/x.png)", "[x](javascript:alert(1))", "\\",
-          "'''", '"""', "__import__('os').system('id')", "{0}", "%s", "$(id)", " ", "é", "漢", "🙂")
+PIECES = (
+    "\x1b]0;owned\x07",
+    "\x1b[2J",
+    "\x1b[31m",
+    "\x1b]8;;https://evil.example\x1b\\",
+    "\x1b\\",
+    "\x9b",
+    "\x07",
+    "\r",
+    "\n",
+    "\t",
+    "\b",
+    "\x00",
+    "\x7f",
+    "\u202e",
+    "\u2066",
+    "\u200b",
+    "\ufeff",
+    "\u2028",
+    "[link=https://evil.example]",
+    "[/link]",
+    "[/]",
+    "[bold red]",
+    "[",
+    "]",
+    ":smile:",
+    ":warning:",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<",
+    ">",
+    "&",
+    "&lt;",
+    '"',
+    "'",
+    "`",
+    "```",
+    "|",
+    "*",
+    "_",
+    "~~",
+    "![x](http://evil.example/x.png)",
+    "[x](javascript:alert(1))",
+    "\\",
+    "'''",
+    '"""',
+    "__import__('os').system('id')",
+    "{0}",
+    "%s",
+    "$(id)",
+    " ",
+    "é",
+    "漢",
+    "🙂",
+)
 
 #: Characters a file name cannot hold on Linux.
 NOT_IN_FILE_NAMES = re.compile("[/\x00]")
@@ -140,8 +189,9 @@ def _folders(tmp: Path, names: list[str], broken: bool) -> tuple[Any, list[str]]
             (root / "train" / cls / "a.png").write_bytes(png(seed))
         for i, n in enumerate(names):
             fn = file_name(n, i) + ".png"
-            (root / "train" / "c_other" / fn.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
-             ).write_bytes(b"not a png")
+            (
+                root / "train" / "c_other" / fn.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+            ).write_bytes(b"not a png")
             used.append(fn)
     else:
         (root / "train" / "c_base").mkdir(parents=True)
@@ -155,8 +205,12 @@ def _folders(tmp: Path, names: list[str], broken: bool) -> tuple[Any, list[str]]
 
 
 def _history(names: list[str]) -> dict[str, list[float]]:
-    d = {"loss": [2.0, 1.5, 1.2, 1.0], "val_loss": [2.1, 1.8, 1.7, 1.7],
-         "accuracy": [0.3, 0.45, 0.55, 0.6], "val_accuracy": [0.28, 0.4, 0.44, 0.45]}
+    d = {
+        "loss": [2.0, 1.5, 1.2, 1.0],
+        "val_loss": [2.1, 1.8, 1.7, 1.7],
+        "accuracy": [0.3, 0.45, 0.55, 0.6],
+        "val_accuracy": [0.28, 0.4, 0.44, 0.45],
+    }
     for i, n in enumerate(names):
         d[n] = [0.1 * (i + 1)] * 4
     return d
@@ -190,17 +244,19 @@ def build(source: str, tmp: Path, names: list[str]) -> tuple[Any, list[str]]:
     if source == "file":
         return _folders(tmp, names, broken=True)
     if source == "key":
-        return run(build_inputs(history=history_from_dict(_history(names), source="fuzz")),
-                   counterfactual=False), names
+        return run(build_inputs(history=history_from_dict(_history(names), source="fuzz")), counterfactual=False), names
     if source == "tag":  # an event file holds UTF-8 tags; Keras names epoch-level scalars `epoch_<metric>`
         tags = [n.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for n in names]
         return run(build_inputs(history=_tags(tmp, ["epoch_" + t for t in tags])), counterfactual=False), tags
     if source == "run":
         if not _BASE_REPORT:
-            _BASE_REPORT.append(run(build_inputs(history=history_from_dict(_history([]), source="fuzz")),
-                                    counterfactual=False))
-        runs = [RunResult(name=n, recipe="original", report=_BASE_REPORT[0], history=_history([]), epochs_run=4)
-                for n in names]
+            _BASE_REPORT.append(
+                run(build_inputs(history=history_from_dict(_history([]), source="fuzz")), counterfactual=False)
+            )
+        runs = [
+            RunResult(name=n, recipe="original", report=_BASE_REPORT[0], history=_history([]), epochs_run=4)
+            for n in names
+        ]
         return ComparisonReport.of(runs), names
     raise ValueError(source)
 
@@ -237,8 +293,9 @@ def check_outputs(report: Any, names: list[str]) -> tuple[list[str], int]:
             problems.append(f"text@{width}: control character {bad.group(0)!r}")
         if width == 200:
             flat = FRAME.sub("", text)
-            problems += [f"text: {n!r} not shown as written" for n in held
-                         if FRAME.sub("", sanitize.one_line(n)) not in flat]
+            problems += [
+                f"text: {n!r} not shown as written" for n in held if FRAME.sub("", sanitize.one_line(n)) not in flat
+            ]
     md = render_to_string(report, "markdown")
     if "<" in re.sub(r"</?sub>", "", FENCED.sub("", md)):
         problems.append("markdown: a raw '<'")
@@ -303,8 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cifar-doctor-names-") as tmp:
         for source in args.source:
             counts, failures, seconds = fuzz(source, args.n, args.seed, args.batch, Path(tmp))
-            print(f"{source:<8}{counts['names']:>8}{counts['shown']:>8}{counts['refused']:>9}{counts['failed']:>8}"
-                  f"{seconds:>9.1f}", flush=True)
+            print(
+                f"{source:<8}{counts['names']:>8}{counts['shown']:>8}{counts['refused']:>9}{counts['failed']:>8}"
+                f"{seconds:>9.1f}",
+                flush=True,
+            )
             all_failures += [f"{source}: {f}" for f in failures]
             failed = failed or bool(failures)
     for line in all_failures[:40]:

@@ -37,8 +37,10 @@ def keras2_log(epochs: int) -> str:
     for e in range(1, epochs + 1):
         loss, acc = 1.8 / (1 + 0.08 * e), min(0.36 + 0.006 * e, 0.99)
         val_acc = min(0.45 + 0.002 * e, 0.9)
-        out.append(f"Epoch {e}/{epochs}\n50000/50000 [==============================] - 452s 9ms/step - "
-                   f"loss: {loss:.4f} - acc: {acc:.4f} - val_loss: {15.85 * (1 - val_acc):.4f} - val_acc: {val_acc:.4f}\n")
+        out.append(
+            f"Epoch {e}/{epochs}\n50000/50000 [==============================] - 452s 9ms/step - "
+            f"loss: {loss:.4f} - acc: {acc:.4f} - val_loss: {15.85 * (1 - val_acc):.4f} - val_acc: {val_acc:.4f}\n"
+        )
     out.append("10000/10000 [==============================] - 27s 3ms/step\nloss:  7.43\naccuracy:  0.53\n")
     return "".join(out)
 
@@ -48,9 +50,11 @@ def keras3_tty_epoch(e: int, epochs: int, redraws: int = 20, steps: int = 1563) 
     width = 0
     for k in range(1, redraws + 1):
         s = max(1, steps * k // redraws)
-        bar = (f"\x1b[1m{s:4d}/{steps}\x1b[0m \x1b[32m{'━' * (20 * s // steps)}\x1b[0m"
-               f"\x1b[37m{'━' * (20 - 20 * s // steps)}\x1b[0m \x1b[1m{(steps - s) // 100}s\x1b[0m 6ms/step - "
-               f"accuracy: {0.3 + 0.003 * e:.4f} - loss: {1.9 - 0.005 * e + 0.1 / k:.4f}")
+        bar = (
+            f"\x1b[1m{s:4d}/{steps}\x1b[0m \x1b[32m{'━' * (20 * s // steps)}\x1b[0m"
+            f"\x1b[37m{'━' * (20 - 20 * s // steps)}\x1b[0m \x1b[1m{(steps - s) // 100}s\x1b[0m 6ms/step - "
+            f"accuracy: {0.3 + 0.003 * e:.4f} - loss: {1.9 - 0.005 * e + 0.1 / k:.4f}"
+        )
         parts.append("\b" * width + "\r" + bar)
         width = len(bar)
     parts.append(f" - val_accuracy: {0.4 + 0.002 * e:.4f} - val_loss: {180 + e:.4f}\r\n")
@@ -66,8 +70,9 @@ def time_cli(path: Path, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "cifar_doctor", "check", "--log", str(path), "--json"],
-                              capture_output=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "cifar_doctor", "check", "--log", str(path), "--json"], capture_output=True, env=env
+        )
         times.append(time.perf_counter() - t0)
         if proc.returncode not in (0, 1):
             raise SystemExit(f"check --log failed: {proc.stderr.decode()[-500:]}")
@@ -127,7 +132,7 @@ def tensorboard_run(folder: Path, epochs: int, batches: int = 0) -> Path:
     return folder
 
 
-BIG_CHILD = r'''
+BIG_CHILD = r"""
 import resource, sys, time
 from cifar_doctor.sources.logs import read_history
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -136,7 +141,7 @@ h = read_history(sys.argv[1])
 dt = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(h.epochs, dt, before, peak)
-'''
+"""
 
 
 def main() -> None:
@@ -154,21 +159,27 @@ def main() -> None:
         for name, p in (("Keras 2", k2), ("Keras 3 verbose=1 tty", k3)):
             cli = time_cli(p, a.runs)
             par = time_parser(p, a.runs)
-            print(f"{name:24s} check --log end to end: median {statistics.median(cli):.3f} s "
-                  f"(min {min(cli):.3f}, {a.runs} runs) | parser alone: median {statistics.median(par) * 1e3:.1f} ms")
+            print(
+                f"{name:24s} check --log end to end: median {statistics.median(cli):.3f} s "
+                f"(min {min(cli):.3f}, {a.runs} runs) | parser alone: median {statistics.median(par) * 1e3:.1f} ms"
+            )
         tb = tensorboard_run(d / "tb", 100)
         cli, par = time_cli(tb, a.runs), time_parser(tb, a.runs)
-        print(f"{'TensorBoard run':24s} check --log end to end: median {statistics.median(cli):.3f} s "
-              f"(min {min(cli):.3f}, {a.runs} runs) | parser alone: median {statistics.median(par) * 1e3:.1f} ms")
+        print(
+            f"{'TensorBoard run':24s} check --log end to end: median {statistics.median(cli):.3f} s "
+            f"(min {min(cli):.3f}, {a.runs} runs) | parser alone: median {statistics.median(par) * 1e3:.1f} ms"
+        )
         tbb = tensorboard_run(d / "tb-batches", 100, a.tb_batches)
         size = sum(f.stat().st_size for f in tbb.rglob("events.*")) / 1e6
         out = subprocess.run([sys.executable, "-c", BIG_CHILD, str(tbb)], capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(out.stderr[-800:])
         epochs, dt, before, peak = out.stdout.split()
-        print(f"TensorBoard run logged per batch: {size:.0f} MB, {a.tb_batches:,} batch records, {epochs} epochs "
-              f"read in {float(dt):.1f} s ({a.tb_batches / float(dt) / 1e3:.0f} k records/s); peak RSS "
-              f"{int(peak) / 1024:.0f} MB (after imports {int(before) / 1024:.0f} MB)")
+        print(
+            f"TensorBoard run logged per batch: {size:.0f} MB, {a.tb_batches:,} batch records, {epochs} epochs "
+            f"read in {float(dt):.1f} s ({a.tb_batches / float(dt) / 1e3:.0f} k records/s); peak RSS "
+            f"{int(peak) / 1024:.0f} MB (after imports {int(before) / 1024:.0f} MB)"
+        )
         # Python start-up alone, for reference
         t = []
         for _ in range(a.runs):
@@ -191,9 +202,11 @@ def main() -> None:
             raise SystemExit(out.stderr[-800:])
         epochs, dt, before, peak = out.stdout.split()
         size = big.stat().st_size / 1e6
-        print(f"large log: {size:.0f} MB, {epochs} epochs parsed in {float(dt):.1f} s "
-              f"({size / float(dt):.0f} MB/s); peak RSS {int(peak) / 1024:.0f} MB "
-              f"(after imports {int(before) / 1024:.0f} MB)")
+        print(
+            f"large log: {size:.0f} MB, {epochs} epochs parsed in {float(dt):.1f} s "
+            f"({size / float(dt):.0f} MB/s); peak RSS {int(peak) / 1024:.0f} MB "
+            f"(after imports {int(before) / 1024:.0f} MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ def montage(pairs: list[tuple[int, int]], x_left: np.ndarray, x_right: np.ndarra
     for k, (i, j) in enumerate(pairs):
         r, c = divmod(k, cols)
         y, x = r * (tile_h + GAP), c * (tile_w + GAP)
-        canvas[y:y + h, x:x + w] = _rgb(x_left[i])
-        canvas[y:y + h, x + w + 1:x + 2 * w + 1] = _rgb(x_right[j])
+        canvas[y : y + h, x : x + w] = _rgb(x_left[i])
+        canvas[y : y + h, x + w + 1 : x + 2 * w + 1] = _rgb(x_right[j])
     return np.repeat(np.repeat(canvas, UPSCALE, axis=0), UPSCALE, axis=1)
 
 
@@ -102,10 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DUP002 {status.status}: {seconds:.1f} s; peak RSS {peak:.0f} MB (loading included)")
     for f in report.findings:
         ev = f.evidence
-        print(f"  {f.split}: {ev['count']} of {ev['eval_images']} images ({ev['fraction']:.2%}) have a near-duplicate "
-              f"in train ({ev['exact']} exact, {ev['near_identical']} near-identical); "
-              f"{ev['within_split']['images']} are near-duplicates of other {f.split} images; "
-              f"severity {f.severity.value}, cause {f.cause}; {ev['candidates_verified']} candidate pairs verified")
+        print(
+            f"  {f.split}: {ev['count']} of {ev['eval_images']} images ({ev['fraction']:.2%}) have a near-duplicate "
+            f"in train ({ev['exact']} exact, {ev['near_identical']} near-identical); "
+            f"{ev['within_split']['images']} are near-duplicates of other {f.split} images; "
+            f"severity {f.severity.value}, cause {f.cause}; {ev['candidates_verified']} candidate pairs verified"
+        )
     if not report.findings:
         print("  no near-duplicates")
 
@@ -114,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     x_test, x_train = arrays["x_test"], arrays["x_train"]
     pairs = neardup.find(x_test, None if args.within else x_train)
     left = x_test if args.within else x_train
-    rows = [(int(b), int(a), float(s)) if not args.within else (int(a), int(b), float(s))
-            for a, b, s in zip(pairs.a, pairs.b, pairs.similarity)]
+    rows = [
+        (int(b), int(a), float(s)) if not args.within else (int(a), int(b), float(s))
+        for a, b, s in zip(pairs.a, pairs.b, pairs.similarity)
+    ]
     if not rows:
         return 0
     rng = np.random.default_rng(args.seed)
@@ -128,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         w.writerow(["tile", "left_split", "left_index", "test_index", "similarity"])
         for k, (i, j, s) in enumerate(chosen):
             w.writerow([k, "test" if args.within else "train", i, j, f"{s:.3f}"])
-    print(f"montage of {len(chosen)} of {len(rows)} pairs ({'test/test' if args.within else 'train/test'}, "
-          f"left | right, 6 per row): {args.montage}; tiles listed in {listing}")
+    print(
+        f"montage of {len(chosen)} of {len(rows)} pairs ({'test/test' if args.within else 'train/test'}, "
+        f"left | right, 6 per row): {args.montage}; tiles listed in {listing}"
+    )
     return 0
 
 

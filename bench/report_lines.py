@@ -42,18 +42,38 @@ def realistic(data: Path) -> ComparisonReport:
     # one-hot, as the recipes feed categorical_crossentropy
     y, yt = (np.eye(10, dtype="float32")[d[k][:IMAGES].ravel()] for k in ("y_train", "y_test"))
     history = read_history(str(LOG))
-    original = diagnose(x_train=x.astype("float32") / 255, y_train=y, x_test=xt.astype("float32"), y_test=yt,
-                        history=history, loss="categorical_crossentropy")
-    fixed = diagnose(x_train=x.astype("float32") / 255, y_train=y, x_test=xt.astype("float32") / 255, y_test=yt,
-                     loss="categorical_crossentropy")
+    original = diagnose(
+        x_train=x.astype("float32") / 255,
+        y_train=y,
+        x_test=xt.astype("float32"),
+        y_test=yt,
+        history=history,
+        loss="categorical_crossentropy",
+    )
+    fixed = diagnose(
+        x_train=x.astype("float32") / 255,
+        y_train=y,
+        x_test=xt.astype("float32") / 255,
+        y_test=yt,
+        loss="categorical_crossentropy",
+    )
     # named as compare's runs name them (Keras 3: accuracy, not acc)
     curves = {k.replace("acc", "accuracy") if k.endswith("acc") else k: list(v) for k, v in history.metrics.items()}
     settings = {"batch_size": 32, "train_images": len(x), "test_images": len(xt)}
-    return ComparisonReport.of([
-        RunResult("original", "original", original, history=curves, settings=settings, epochs_run=5,
-                  eval_to_train_scale=255.0),
-        RunResult("fixed", "fixed", fixed, history={}, settings=settings, epochs_run=5, eval_to_train_scale=1.0),
-    ])
+    return ComparisonReport.of(
+        [
+            RunResult(
+                "original",
+                "original",
+                original,
+                history=curves,
+                settings=settings,
+                epochs_run=5,
+                eval_to_train_scale=255.0,
+            ),
+            RunResult("fixed", "fixed", fixed, history={}, settings=settings, epochs_run=5, eval_to_train_scale=1.0),
+        ]
+    )
 
 
 def lines(report: ComparisonReport, details: bool) -> str:
@@ -71,11 +91,15 @@ def main() -> None:
     os.environ.update(COLUMNS=str(args.columns), NO_COLOR="1")
     from test_snapshots import comparison
 
-    for name, report in (("snapshot comparison (2 runs, 2 epochs)", comparison()),
-                         (f"real diagnoses ({args.data.name}, question's log)", realistic(args.data))):
+    for name, report in (
+        ("snapshot comparison (2 runs, 2 epochs)", comparison()),
+        (f"real diagnoses ({args.data.name}, question's log)", realistic(args.data)),
+    ):
         compact, full = lines(report, False), lines(report, True)
-        print(f"{name}: {len(compact.splitlines())} lines compact, {len(full.splitlines())} with --details "
-              f"(COLUMNS={args.columns})")
+        print(
+            f"{name}: {len(compact.splitlines())} lines compact, {len(full.splitlines())} with --details "
+            f"(COLUMNS={args.columns})"
+        )
         if args.show:
             print(compact)
 

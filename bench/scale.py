@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -95,9 +94,14 @@ def build(d: Path, n_train: int, n_test: int, n_exact: int, n_near: int) -> dict
     np.save(d / "y_train.npy", y_train)
     write_npy(d / "x_test.npy", (n_test, SIDE, SIDE, CHANNELS), "float32", test_rows)
     np.save(d / "y_test.npy", y_test)
-    meta = {"train": n_train, "test": n_test, "exact": sorted(exact),
-            "near": sorted(set(plant) - exact), "pairs": {str(k): v for k, v in plant.items()},
-            "seconds_to_write": round(time.perf_counter() - t0, 1)}
+    meta = {
+        "train": n_train,
+        "test": n_test,
+        "exact": sorted(exact),
+        "near": sorted(set(plant) - exact),
+        "pairs": {str(k): v for k, v in plant.items()},
+        "seconds_to_write": round(time.perf_counter() - t0, 1),
+    }
     (d / "planted.json").write_text(json.dumps(meta))
     return meta
 
@@ -136,25 +140,33 @@ def main() -> None:
             return "not reported"
         return f"{f['evidence'].get('count', f['evidence'].get('affected', '?'))} reported"
 
-    print(f"data        {size / 1e9:.1f} GB on disk: {args.train:,} train + {args.test:,} test images "
-          f"{SIDE}x{SIDE}x{CHANNELS} ({len(meta['exact'])} exact and {len(meta['near'])} near copies planted)")
+    print(
+        f"data        {size / 1e9:.1f} GB on disk: {args.train:,} train + {args.test:,} test images "
+        f"{SIDE}x{SIDE}x{CHANNELS} ({len(meta['exact'])} exact and {len(meta['near'])} near copies planted)"
+    )
     print(f"check       {seconds:.1f} s wall, peak RSS {peak / 2**30:.2f} GiB")
     print(f"verdict     {report['verdict']['cause']} ({report['verdict']['confidence']:.2f})")
-    print(f"scale       PRE001 {'found' if 'PRE001' in found else 'NOT FOUND'}"
-          + (f" (ratio {found['PRE001']['evidence'].get('scale_ratio')})" if "PRE001" in found else ""))
+    print(
+        f"scale       PRE001 {'found' if 'PRE001' in found else 'NOT FOUND'}"
+        + (f" (ratio {found['PRE001']['evidence'].get('scale_ratio')})" if "PRE001" in found else "")
+    )
     print(f"exact       DUP001 {hits('DUP001')} (planted {len(meta['exact'])})")
     near = found.get("DUP002")
     if near is not None and "estimate" in near["evidence"]:
         e = near["evidence"]
         lo, hi = e["estimate"]["fraction_interval_95"]
-        print(f"near        DUP002 {e['count']} of {e['searched']:,} test images searched against all of train: "
-              f"about {e['estimate']['images']:,} in all (95% interval {lo * e['eval_images']:,.0f}-"
-              f"{hi * e['eval_images']:,.0f}; planted {len(planted)} incl. exact)")
+        print(
+            f"near        DUP002 {e['count']} of {e['searched']:,} test images searched against all of train: "
+            f"about {e['estimate']['images']:,} in all (95% interval {lo * e['eval_images']:,.0f}-"
+            f"{hi * e['eval_images']:,.0f}; planted {len(planted)} incl. exact)"
+        )
     else:
         print(f"near        DUP002 {hits('DUP002')} (planted {len(planted)} incl. exact)")
     sample = report["inputs"]["splits"]["train"].get("sample", {})
-    print(f"sample      {sample.get('taken', '?'):,} of {sample.get('total', '?'):,} train images "
-          f"({sample.get('method')}): {sample.get('limits')}")
+    print(
+        f"sample      {sample.get('taken', '?'):,} of {sample.get('total', '?'):,} train images "
+        f"({sample.get('method')}): {sample.get('limits')}"
+    )
     ok = seconds <= 60 and peak <= 1.5 * 2**30 and {"PRE001", "DUP001", "DUP002"} <= set(found)
     print(f"targets     {'met' if ok else 'NOT met'} (<= 60 s, <= 1.5 GiB, scale mismatch and duplicates found)")
 

@@ -50,8 +50,13 @@ def _as_history(history: Any) -> History | None:
         return history_from_dict(history, source="dict")
     if isinstance(history, (str, os.PathLike)):
         return read_history(history)
-    raise invalid_value("history", history, received=f"an object of type {type(history).__name__}", error=InputError,
-                        expected="a keras History, a dict of per-epoch lists, or a path to a log/CSV/JSON file")
+    raise invalid_value(
+        "history",
+        history,
+        received=f"an object of type {type(history).__name__}",
+        error=InputError,
+        expected="a keras History, a dict of per-epoch lists, or a path to a log/CSV/JSON file",
+    )
 
 
 def build_inputs(
@@ -112,23 +117,39 @@ def build_inputs(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise invalid_value("limit", limit, expected="a positive integer")
     if log is not None and history is not None:
-        raise UsageError("Received both a training log and a history", param="log", value=log,
-                         expected="one of {arg} and argument `history`")
+        raise UsageError(
+            "Received both a training log and a history",
+            param="log",
+            value=log,
+            expected="one of {arg} and argument `history`",
+        )
     if train_folder is not None or eval_folders:
         if train_folder is None or not eval_folders:
-            raise UsageError("Image folders come in pairs", param="train_folder", value=train_folder,
-                             expected="{arg} with a test folder (then a validation one) in `eval_folders`")
+            raise UsageError(
+                "Image folders come in pairs",
+                param="train_folder",
+                value=train_folder,
+                expected="{arg} with a test folder (then a validation one) in `eval_folders`",
+            )
         if data is not None or recipe is not None:
-            raise UsageError("Image folders replace {arg} and `recipe`", param="data", value=data,
-                             expected="either image folders or a data file")
+            raise UsageError(
+                "Image folders replace {arg} and `recipe`",
+                param="data",
+                value=data,
+                expected="either image folders or a data file",
+            )
     loaded = data if isinstance(data, LoadedData) else None
     if recipe is not None:
         rec = get_recipe(recipe) if isinstance(recipe, str) else recipe
         raw = loaded if loaded is not None else load_data(data)
         if any(k not in raw.arrays for k in ("x_train", "y_train", "x_test", "y_test")):
-            raise InputError("A recipe's pipeline needs a training and a test split", param="data", value=data,
-                             expected="{arg} with x_train, y_train, x_test and y_test",
-                             received=f"arrays {sorted(raw.arrays)}")
+            raise InputError(
+                "A recipe's pipeline needs a training and a test split",
+                param="data",
+                value=data,
+                expected="{arg} with x_train, y_train, x_test and y_test",
+                received=f"arrays {sorted(raw.arrays)}",
+            )
         arrays = rec.preprocess(raw.arrays, limit=limit)
         x_train = x_train if x_train is not None else arrays.get("x_train")
         y_train = y_train if y_train is not None else arrays.get("y_train")
@@ -146,14 +167,19 @@ def build_inputs(
         loaded = load_data_path(data)
     if loaded is not None and recipe is None:
         if limit:
-            loaded = LoadedData({k: v[:limit] for k, v in loaded.arrays.items()}, loaded.description,
-                                scan=loaded.scan)
+            loaded = LoadedData({k: v[:limit] for k, v in loaded.arrays.items()}, loaded.description, scan=loaded.scan)
         if train_folder is not None or not isinstance(data, LoadedData):
             described.setdefault("data", loaded.description)
     if log is not None:
         history = read_history(sys.stdin if log == "-" else log, classes=check_classes(classes))
-        described.setdefault("log", "<stdin>" if log == "-" else str(log) if isinstance(log, (str, os.PathLike))
-                             else getattr(log, "name", "<stream>"))
+        described.setdefault(
+            "log",
+            "<stdin>"
+            if log == "-"
+            else str(log)
+            if isinstance(log, (str, os.PathLike))
+            else getattr(log, "name", "<stream>"),
+        )
     if isinstance(model, (str, os.PathLike)):
         described.setdefault("model_file", str(model))
     if loaded is not None:
@@ -214,9 +240,14 @@ def _array(a: Any, name: str) -> Any:
         return a
     arr = np.asarray(a)
     if arr.dtype == object:
-        raise invalid_value(name, arr, received=f"an object array of shape {arr.shape}", error=InputError,
-                            expected="a numeric array",
-                            hint="Convert it with np.stack(...) or np.asarray(..., dtype='float32')")
+        raise invalid_value(
+            name,
+            arr,
+            received=f"an object array of shape {arr.shape}",
+            error=InputError,
+            expected="a numeric array",
+            hint="Convert it with np.stack(...) or np.asarray(..., dtype='float32')",
+        )
     return arr
 
 
@@ -279,7 +310,17 @@ def diagnose(
     'eval-input-scale-mismatch'
     """
     inputs = build_inputs(
-        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, x_val=x_val, y_val=y_val,
-        model=model, loss=loss, history=history, classes=classes, data=data, limit=limit,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        x_val=x_val,
+        y_val=y_val,
+        model=model,
+        loss=loss,
+        history=history,
+        classes=classes,
+        data=data,
+        limit=limit,
     )
     return engine.run(inputs, select_codes=select, ignore_codes=ignore)

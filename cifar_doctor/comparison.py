@@ -8,8 +8,9 @@ that run's `Report`, and the plain-words `Comparison` written from them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .diagnosis import CAUSES, PRECEDENCE
 from .findings import plain
@@ -34,9 +35,15 @@ class EarlyStop:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"after_epoch": self.after_epoch, "planned_epochs": self.planned_epochs,
-                "epochs_saved": self.epochs_saved, "seconds_saved_estimate": self.seconds_saved_estimate,
-                "cause": self.cause, "codes": list(self.codes), "reason": self.reason}
+        return {
+            "after_epoch": self.after_epoch,
+            "planned_epochs": self.planned_epochs,
+            "epochs_saved": self.epochs_saved,
+            "seconds_saved_estimate": self.seconds_saved_estimate,
+            "cause": self.cause,
+            "codes": list(self.codes),
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,12 @@ class Comparison:
         return "; ".join(self.lines) + "." + (" " + self.note if self.note else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "lines": list(self.lines), "note": self.note,
-                "best": {"name": self.best[0], "val_accuracy": round(self.best[1], 4)} if self.best else None}
+        return {
+            "summary": self.summary,
+            "lines": list(self.lines),
+            "note": self.note,
+            "best": {"name": self.best[0], "val_accuracy": round(self.best[1], 4)} if self.best else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,7 @@ class ComparisonReport(Rendered):
     comparison: Comparison
 
     @classmethod
-    def of(cls, runs: list[RunResult] | tuple[RunResult, ...]) -> "ComparisonReport":
+    def of(cls, runs: list[RunResult] | tuple[RunResult, ...]) -> ComparisonReport:
         """The report of `runs`, with their comparison written from them."""
         return cls(tuple(runs), compare_runs(runs))
 
@@ -155,8 +166,8 @@ class ComparisonReport(Rendered):
         }
 
 
-
 # --- the plain-words comparison ------------------------------------------------------------
+
 
 def _outranks_overfitting(cause: str) -> bool:
     """A cause the verdict puts before overfitting: a problem that makes the gap, not one of learning."""
@@ -185,8 +196,10 @@ def describe_run(run: RunResult) -> str:
     for c in measured[:1]:
         assert c.after is not None and c.before is not None  # kept by the filter above
         expr = c.transform.expression or "the fix"
-        parts.append(f"the same trained model scores {c.after['accuracy']:.2f} on test images with {expr} "
-                     f"(against {c.before['accuracy']:.2f} as given)")
+        parts.append(
+            f"the same trained model scores {c.after['accuracy']:.2f} on test images with {expr} "
+            f"(against {c.before['accuracy']:.2f} as given)"
+        )
     if acc and vacc and not measured:
         parts.append(f"train {acc[-1]:.2f}, test {vacc[-1]:.2f}")
     return f"{run.name}: " + "; ".join(parts)
@@ -204,11 +217,15 @@ def compare_runs(runs: list[RunResult] | tuple[RunResult, ...]) -> Comparison:
     note = None
     if bugs and healthy:
         b, h = bugs[0], healthy[0]
-        note = (f"The gap in {b.name} comes from its pipeline ({b.report.verdict.cause}), "
-                f"not from its model: {h.name} shows what a correct pipeline gives.")
+        note = (
+            f"The gap in {b.name} comes from its pipeline ({b.report.verdict.cause}), "
+            f"not from its model: {h.name} shows what a correct pipeline gives."
+        )
         bv, hv = b.series("val_accuracy"), h.series("val_accuracy")
         if bv and hv and hv[-1] < bv[-1]:  # not (yet) shown by these runs: say so instead of claiming it
-            note = (f"The gap in {b.name} comes from its pipeline ({b.report.verdict.cause}), not from its "
-                    f"model; {h.name} has not overtaken it in these runs (test accuracy {hv[-1]:.2f} against "
-                    f"{bv[-1]:.2f}): train longer or on more data to see what a correct pipeline gives.")
+            note = (
+                f"The gap in {b.name} comes from its pipeline ({b.report.verdict.cause}), not from its "
+                f"model; {h.name} has not overtaken it in these runs (test accuracy {hv[-1]:.2f} against "
+                f"{bv[-1]:.2f}): train longer or on more data to see what a correct pipeline gives."
+            )
     return Comparison(tuple(describe_run(r) for r in runs), note, best)

@@ -9,9 +9,10 @@ accuracy" becomes a measured result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -68,13 +69,28 @@ class Counterfactual:
 
     def to_dict(self) -> dict[str, Any]:
         if self.error is not None:
-            return plain({"code": self.code, "split": self.split, "transform": self.transform.to_dict(),
-                          "error": self.error,
-                          "confirmed": self.confirmed})
-        return plain({"code": self.code, "split": self.split, "images": self.images,
-                      "transform": self.transform.to_dict(),
-                      "before": self.before, "after": self.after, "accuracy_gain": self.accuracy_gain,
-                      "confirmed": self.confirmed, "summary": self.summary})
+            return plain(
+                {
+                    "code": self.code,
+                    "split": self.split,
+                    "transform": self.transform.to_dict(),
+                    "error": self.error,
+                    "confirmed": self.confirmed,
+                }
+            )
+        return plain(
+            {
+                "code": self.code,
+                "split": self.split,
+                "images": self.images,
+                "transform": self.transform.to_dict(),
+                "before": self.before,
+                "after": self.after,
+                "accuracy_gain": self.accuracy_gain,
+                "confirmed": self.confirmed,
+                "summary": self.summary,
+            }
+        )
 
 
 def apply_transform(x: Any, transform: DataFix | Mapping[str, Any]) -> np.ndarray:
@@ -125,12 +141,19 @@ def run_counterfactuals(inputs: Inputs, findings: list[Finding]) -> list[Counter
             f"on {split.name} images with {expr} applied, against {before['accuracy']:.3f} "
             f"(loss {before['loss']:.3g}) as given ({n} images)."
         )
-        results.append(Counterfactual(
-            f.code, split.name, tr, images=n,
-            before={k: rounded(v, 4) for k, v in before.items()},
-            after={k: rounded(v, 4) for k, v in after.items()},
-            accuracy_gain=rounded(gain, 4), confirmed=confirms(before, after), summary=summary,
-        ))
+        results.append(
+            Counterfactual(
+                f.code,
+                split.name,
+                tr,
+                images=n,
+                before={k: rounded(v, 4) for k, v in before.items()},
+                after={k: rounded(v, 4) for k, v in after.items()},
+                accuracy_gain=rounded(gain, 4),
+                confirmed=confirms(before, after),
+                summary=summary,
+            )
+        )
     return results
 
 
@@ -138,6 +161,7 @@ def confirms(before: Mapping[str, float], after: Mapping[str, float]) -> bool:
     """Whether a fix measurably restores the model: `CONFIRMING_ACCURACY_GAIN` more accuracy, or
     `CONFIRMING_LOSS_FACTOR` of the loss at no cost in accuracy."""
     gain = after["accuracy"] - before["accuracy"]
-    return bool(gain >= CONFIRMING_ACCURACY_GAIN or (
-        after["loss"] < before["loss"] * CONFIRMING_LOSS_FACTOR and gain > -CONFIRMING_ACCURACY_GAIN
-    ))
+    return bool(
+        gain >= CONFIRMING_ACCURACY_GAIN
+        or (after["loss"] < before["loss"] * CONFIRMING_LOSS_FACTOR and gain > -CONFIRMING_ACCURACY_GAIN)
+    )

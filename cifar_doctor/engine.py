@@ -10,8 +10,9 @@ something (`drop_superseded`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
 from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
@@ -21,8 +22,9 @@ from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
 
 
-def run_checks(inputs: Inputs, specs: Iterable[CheckSpec],
-               hints: dict[str, str] | None = None) -> tuple[list[Finding], list[CheckOutcome]]:
+def run_checks(
+    inputs: Inputs, specs: Iterable[CheckSpec], hints: dict[str, str] | None = None
+) -> tuple[list[Finding], list[CheckOutcome]]:
     """Run `specs` on `inputs`; never raises for a failing check.
 
     `hints` says how the caller supplies each requirement (`registry.PYTHON_HINTS` by default).
@@ -51,12 +53,18 @@ def in_words(finding: Finding, hints: dict[str, str] | None) -> Finding:
     if fix is not None and "{" in fix.title:
         fix = replace(fix, title=speak(fix.title, hints))
     evidence = {k: speak(v, hints) if isinstance(v, str) else v for k, v in finding.evidence.items()}
-    return replace(finding, message=speak(finding.message, hints), fix=fix, evidence=evidence,
-                   explanation=speak(finding.explanation, hints) if finding.explanation else finding.explanation)
+    return replace(
+        finding,
+        message=speak(finding.message, hints),
+        fix=fix,
+        evidence=evidence,
+        explanation=speak(finding.explanation, hints) if finding.explanation else finding.explanation,
+    )
 
 
-def drop_superseded(findings: list[Finding], outcomes: list[CheckOutcome],
-                    specs: Iterable[CheckSpec]) -> tuple[list[Finding], list[CheckOutcome]]:
+def drop_superseded(
+    findings: list[Finding], outcomes: list[CheckOutcome], specs: Iterable[CheckSpec]
+) -> tuple[list[Finding], list[CheckOutcome]]:
     """Drop each finding whose check is `superseded_by` a check that found something on the same split.
 
     The outcomes' finding counts are those of the findings kept.
@@ -65,8 +73,7 @@ def drop_superseded(findings: list[Finding], outcomes: list[CheckOutcome],
     if not superseded_by:
         return findings, outcomes
     fired = {(f.code, f.split) for f in findings}
-    kept = [f for f in findings
-            if not any((code, f.split) in fired for code in superseded_by.get(f.code, ()))]
+    kept = [f for f in findings if not any((code, f.split) in fired for code in superseded_by.get(f.code, ()))]
     if len(kept) == len(findings):
         return findings, outcomes
     counts: dict[str, int] = {}

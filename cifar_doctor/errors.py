@@ -7,7 +7,8 @@ wrote it (`loss=`). The command line passes its own names (`--loss`) to
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _NO_VALUE = object()
 
@@ -29,8 +30,16 @@ class DoctorError(Exception):
         value: The value received for `param`. Defaults to no value.
     """
 
-    def __init__(self, what: str, *, expected: str | None = None, received: str | None = None,
-                 hint: str | None = None, param: str | None = None, value: Any = _NO_VALUE) -> None:
+    def __init__(
+        self,
+        what: str,
+        *,
+        expected: str | None = None,
+        received: str | None = None,
+        hint: str | None = None,
+        param: str | None = None,
+        value: Any = _NO_VALUE,
+    ) -> None:
         self.what, self.expected, self.received, self.hint = what, expected, received, hint
         self.param, self.value = param, value
         super().__init__(self.line())
@@ -70,8 +79,15 @@ class UsageError(DoctorError):
     """A bad option or combination of options."""
 
 
-def invalid_value(param: str, value: Any, expected: str, *, hint: str | None = None, received: str | None = None,
-                  error: type[DoctorError] = UsageError) -> DoctorError:
+def invalid_value(
+    param: str,
+    value: Any,
+    expected: str,
+    *,
+    hint: str | None = None,
+    received: str | None = None,
+    error: type[DoctorError] = UsageError,
+) -> DoctorError:
     """The Keras-style error for a parameter: "Invalid value received for argument `param`".
 
     Args:
@@ -83,5 +99,6 @@ def invalid_value(param: str, value: Any, expected: str, *, hint: str | None = N
             (an array, an object). Defaults to `None`.
         error: `UsageError` (a bad argument) or `InputError` (bad data). Defaults to `UsageError`.
     """
-    return error("Invalid value received for {arg}", expected=expected, hint=hint, received=received,
-                 param=param, value=value)
+    return error(
+        "Invalid value received for {arg}", expected=expected, hint=hint, received=received, param=param, value=value
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 #: Items of one list kept in a finding's evidence (duplicate pairs, file names, class
 #: names, image indices). The JSON report carries every item up to this bound, so a
@@ -28,7 +29,6 @@ def listed(items: Any, evidence: dict[str, Any] | None = None) -> list[Any]:
     return out
 
 
-
 class Severity(str, enum.Enum):
     """How much a finding matters. Ordered: `error` > `warning` > `info`."""
 
@@ -41,15 +41,13 @@ class Severity(str, enum.Enum):
         return {"error": 3, "warning": 2, "info": 1}[self.value]
 
     @classmethod
-    def parse(cls, value: "str | Severity") -> "Severity":
+    def parse(cls, value: str | Severity) -> Severity:
         if isinstance(value, Severity):
             return value
         try:
             return cls(str(value).lower())
         except ValueError:
-            raise ValueError(
-                f"Invalid severity. Expected one of error, warning, info. Received: {value!r}"
-            ) from None
+            raise ValueError(f"Invalid severity. Expected one of error, warning, info. Received: {value!r}") from None
 
 
 def rounded(value: float, places: int = 4, *, significant: int | None = None) -> float:
@@ -84,10 +82,15 @@ class DataFix:
     expression: str | None = None
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "DataFix":
+    def from_dict(cls, values: Mapping[str, Any]) -> DataFix:
         order = values.get("channel_order")
-        return cls(split=values.get("split", "test"), scale=values.get("scale"), offset=values.get("offset"),
-                   channel_order=tuple(order) if order is not None else None, expression=values.get("expression"))
+        return cls(
+            split=values.get("split", "test"),
+            scale=values.get("scale"),
+            offset=values.get("offset"),
+            channel_order=tuple(order) if order is not None else None,
+            expression=values.get("expression"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (keys present only when set; `channel_order` as a list)."""

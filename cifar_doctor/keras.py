@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, UsageError, invalid_value
-from .tfenv import import_keras
 from .inputs import check_classes
 from .sources.evaluator import count_correct
 from .sources.history import history_from_dict
 from .sources.pipelines import take_sample
+from .tfenv import import_keras
 
 keras = import_keras()
 
@@ -215,8 +215,11 @@ class DoctorCallback(keras.callbacks.Callback):
         self.report = report
         if self.warn and self._speaks and any(f.severity.value == "error" for f in report.findings):
             v = report.verdict
-            print_notice(f"verdict {v.cause} (confidence {v.confidence:.2f}). "
-                         "callback.report.print() shows the evidence and the fix.", style="")
+            print_notice(
+                f"verdict {v.cause} (confidence {v.confidence:.2f}). "
+                "callback.report.print() shows the evidence and the fix.",
+                style="",
+            )
 
     # --- adapter: Keras logs in, alerts out ----------------------------------------------
     def _new_session(self, inputs: Any) -> Any:
@@ -230,16 +233,25 @@ class DoctorCallback(keras.callbacks.Callback):
         x_tr, y_tr = self._train if self._train is not None else (None, None)
         x_va, y_va = self._val if self._val is not None else (None, None)
         return build_inputs(
-            x_train=x_tr, y_train=y_tr, x_val=x_va, y_val=y_va,
-            model=self.model, loss=self.loss, classes=self.classes,
+            x_train=x_tr,
+            y_train=y_tr,
+            x_val=x_va,
+            y_val=y_va,
+            model=self.model,
+            loss=self.loss,
+            classes=self.classes,
             provenance={"callback": "cifar_doctor.keras.DoctorCallback", "sample_size": self.sample_size},
         )
 
     def _history_object(self) -> Any:
-        history = history_from_dict({k: list(v) for k, v in self.history.items()}, source="DoctorCallback",
-                                    classes=self.classes)
-        if (getattr(history, "flavor", None) in (None, "unknown") and _keras_major() >= 3
-                and keras.backend.backend() == "tensorflow"):
+        history = history_from_dict(
+            {k: list(v) for k, v in self.history.items()}, source="DoctorCallback", classes=self.classes
+        )
+        if (
+            getattr(history, "flavor", None) in (None, "unknown")
+            and _keras_major() >= 3
+            and keras.backend.backend() == "tensorflow"
+        ):
             # live Keras 3 on TensorFlow: cross-entropy from the logits, unclipped. On JAX and
             # PyTorch it comes from probabilities clipped at 1e-7: left unknown, read from the numbers.
             history.flavor = "keras3"
@@ -256,8 +268,9 @@ class DoctorCallback(keras.callbacks.Callback):
         stop = self.stop_on is not None and self.model is not None
         if stop:
             self.model.stop_training = True
-        self.events.append({"stage": stage, "epoch": update.epoch, "codes": sorted({f.code for f in update.new}),
-                            "stopped": stop})
+        self.events.append(
+            {"stage": stage, "epoch": update.epoch, "codes": sorted({f.code for f in update.new}), "stopped": stop}
+        )
         if self.warn or stop:
             self._pending.append((update, stop))
             if stage == "train_begin":
@@ -274,8 +287,9 @@ class DoctorCallback(keras.callbacks.Callback):
             return
         for update, stop in pending:
             if stop:
-                action = (f"Stopping training (stop_on={self.stop_on!r}): Keras ends the run after the current "
-                          + ("batch." if update.epoch is None else "epoch."))
+                action = f"Stopping training (stop_on={self.stop_on!r}): Keras ends the run after the current " + (
+                    "batch." if update.epoch is None else "epoch."
+                )
             else:
                 action = "Training goes on; pass stop_on='error' to stop on such findings."
             print_alert(update.new, update.report.verdict, epoch=update.epoch, action=action)

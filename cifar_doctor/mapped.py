@@ -14,7 +14,8 @@ No TensorFlow here.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +48,9 @@ class MappedImages:
     ((4, 2, 2, 3), dtype('float32'), 1.0)
     """
 
-    def __init__(self, base: Any, fn: Callable[[np.ndarray], np.ndarray], *, dtype: Any = "float32",
-                 elementwise: bool = True) -> None:
+    def __init__(
+        self, base: Any, fn: Callable[[np.ndarray], np.ndarray], *, dtype: Any = "float32", elementwise: bool = True
+    ) -> None:
         self.base = base
         self.fn = fn
         self.dtype = np.dtype(dtype)
@@ -76,8 +78,12 @@ class MappedImages:
 
     def head(self, n: int) -> MappedImages:
         """The first `n` images, still computed on demand."""
-        return MappedImages(self.base[:n] if not is_lazy(self.base) else self.base.head(n), self.fn,
-                            dtype=self.dtype, elementwise=self.elementwise)
+        return MappedImages(
+            self.base[:n] if not is_lazy(self.base) else self.base.head(n),
+            self.fn,
+            dtype=self.dtype,
+            elementwise=self.elementwise,
+        )
 
     def _apply(self, values: Any) -> np.ndarray:
         return np.asarray(self.fn(np.asarray(values)), dtype=self.dtype)
@@ -87,7 +93,7 @@ class MappedImages:
             return self._apply(self.base[key])
         first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
         if isinstance(first, (int, np.integer)):
-            return self._apply(self.base[first:first + 1 if first != -1 else None])[0][rest]
+            return self._apply(self.base[first : first + 1 if first != -1 else None])[0][rest]
         return self._apply(self.base[first])[(slice(None),) + tuple(rest)]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

@@ -155,7 +155,7 @@ class History:
                 return prefix + n
         # any metric ending in accuracy (custom names), train or val
         for key in self.metrics:
-            bare = key[len(prefix):] if key.startswith(prefix) else None
+            bare = key[len(prefix) :] if key.startswith(prefix) else None
             if bare is None or (not prefix and key.startswith("val_")):
                 continue
             if bare.endswith("accuracy") or bare.endswith("acc"):
@@ -211,13 +211,19 @@ class History:
         {'epoch': [1, 2], 'loss': [2.0, 1.5], 'accuracy': [0.3, 0.5]}
         """
         n = self.epochs
-        keep = list(range(n)) if n <= max_points else sorted(
-            {round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+        keep = (
+            list(range(n))
+            if n <= max_points
+            else sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+        )
         index = self.index if self.index is not None and len(self.index) == n else range(1, n + 1)
         out: dict[str, list[Any]] = {"epoch": [int(index[i]) for i in keep]}
-        for name, key in (("loss", "loss" if "loss" in self.metrics else None),
-                          ("val_loss", "val_loss" if "val_loss" in self.metrics else None),
-                          ("accuracy", self.acc_key), ("val_accuracy", self.val_acc_key)):
+        for name, key in (
+            ("loss", "loss" if "loss" in self.metrics else None),
+            ("val_loss", "val_loss" if "val_loss" in self.metrics else None),
+            ("accuracy", self.acc_key),
+            ("val_accuracy", self.val_acc_key),
+        ):
             values = self.series(key)
             if values:
                 out[name] = [_num(values[i]) if i < len(values) else None for i in keep]
@@ -242,7 +248,6 @@ class History:
         if self.bar_total is not None:
             out["bar_total"] = self.bar_total
         return out
-
 
 
 def _num(v: float) -> float | str:

@@ -52,8 +52,13 @@ class CheckOutcome:
     missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "name": self.name, "status": self.status, "reason": self.reason,
-                "findings": self.findings}
+        return {
+            "code": self.code,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "findings": self.findings,
+        }
 
 
 def tool() -> dict[str, str]:
@@ -167,4 +172,3 @@ class Report(Rendered):
         for key, value in self.extra.items():
             out[key] = plain(value)
         return out
-

@@ -127,8 +127,11 @@ def python_literal(value: str | int | float | bool | None | tuple | list) -> str
     """
     if isinstance(value, (list, tuple)):
         inner = ", ".join(python_literal(v) for v in value)
-        return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else (
-            f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
+        return (
+            f"({inner},)"
+            if isinstance(value, tuple) and len(value) == 1
+            else (f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
+        )
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     raise TypeError(f"no safe literal for {type(value).__name__}")

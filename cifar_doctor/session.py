@@ -89,9 +89,16 @@ class Session:
         UsageError: an unknown `floor` or selector.
     """
 
-    def __init__(self, inputs: Inputs, *, floor: Severity | str = Severity.ERROR, select: list[str] | None = None,
-                 ignore: list[str] | None = None, hints: dict[str, str] | None = None,
-                 confirm_after: int = CONFIRMING_EPOCHS) -> None:
+    def __init__(
+        self,
+        inputs: Inputs,
+        *,
+        floor: Severity | str = Severity.ERROR,
+        select: list[str] | None = None,
+        ignore: list[str] | None = None,
+        hints: dict[str, str] | None = None,
+        confirm_after: int = CONFIRMING_EPOCHS,
+    ) -> None:
         try:
             self.floor = Severity.parse(floor)
         except ValueError:
@@ -118,8 +125,9 @@ class Session:
     def observe(self, report: Report, *, epoch: int | None) -> Update:
         """Judge a report of this run: which findings are new, and how long its verdict has held."""
         self.report = report
-        new = tuple(f for f in report.findings
-                    if f.severity.rank >= self.floor.rank and (f.code, f.split) not in self._seen)
+        new = tuple(
+            f for f in report.findings if f.severity.rank >= self.floor.rank and (f.code, f.split) not in self._seen
+        )
         self._seen.update((f.code, f.split) for f in new)
         self._count(report)
         certain = self._cause if self._streak >= self.confirm_after else None
@@ -133,8 +141,14 @@ class Session:
         return self._run(replace(self.inputs, history=self.history), counterfactual=True, extra=extra)
 
     def _run(self, inputs: Inputs, *, counterfactual: bool, extra: dict[str, Any] | None = None) -> Report:
-        self.report = run(inputs, select_codes=self.select, ignore_codes=self.ignore,
-                          counterfactual=counterfactual, extra=extra, hints=self.hints)
+        self.report = run(
+            inputs,
+            select_codes=self.select,
+            ignore_codes=self.ignore,
+            counterfactual=counterfactual,
+            extra=extra,
+            hints=self.hints,
+        )
         return self.report
 
     def _count(self, report: Report) -> None:
@@ -146,4 +160,3 @@ class Session:
             self._streak += 1
         else:
             self._cause, self._streak = cause, 1
-

@@ -33,8 +33,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Iterator
 
 #: Environment variables set before the import, unless the user set them.
 #: `TF_CPP_MIN_LOG_LEVEL=2` drops TensorFlow's C++ INFO and WARNING lines and

@@ -36,8 +36,12 @@ LIMIT_ENV = "CIFAR_DOCTOR_EXAMPLE_LIMIT"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--limit", type=int, default=int(os.environ.get(LIMIT_ENV, 0)) or None,
-                   help=f"use the first N training images (and test images); env {LIMIT_ENV}")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=int(os.environ.get(LIMIT_ENV, 0)) or None,
+        help=f"use the first N training images (and test images); env {LIMIT_ENV}",
+    )
     p.add_argument("--epochs", type=int, default=5, help="epochs (the answer: 5)")
     p.add_argument("--batch-size", type=int, default=500, help="batch size (the answer: 500)")
     p.add_argument("--data", help="an npz / cifar-10-batches-py folder instead of load_cifar10()")
@@ -59,17 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     y_train = keras.utils.to_categorical(y_train, 10)
     y_test = keras.utils.to_categorical(y_test, 10)
 
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        layers.Conv2D(filters=64, kernel_size=(3, 3), activation="relu", kernel_initializer="he_normal"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(filters=256, kernel_size=(2, 2), kernel_initializer="he_normal", activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Flatten(),
-        layers.Dense(1024, activation="relu"),
-        layers.Dropout(0.4),
-        layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(filters=64, kernel_size=(3, 3), activation="relu", kernel_initializer="he_normal"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(filters=256, kernel_size=(2, 2), kernel_initializer="he_normal", activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.4),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
 
     # The fix: both splits on the same scale.
@@ -77,12 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     x_test = x_test.astype("float32") / 255
 
     doctor = DoctorCallback(train_sample=(x_train, y_train), validation_data=(x_test, y_test))
-    model.fit(x_train, y_train,
-              batch_size=args.batch_size,
-              epochs=args.epochs,
-              verbose=args.verbose,
-              validation_data=(x_test, y_test),
-              callbacks=[doctor])
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        verbose=args.verbose,
+        validation_data=(x_test, y_test),
+        callbacks=[doctor],
+    )
 
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print("loss: ", loss, "\naccuracy: ", accuracy)

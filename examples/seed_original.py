@@ -44,16 +44,23 @@ LIMIT_ENV = "CIFAR_DOCTOR_EXAMPLE_LIMIT"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--limit", type=int, default=int(os.environ.get(LIMIT_ENV, 0)) or None,
-                   help=f"use the first N training images (and test images); env {LIMIT_ENV}")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=int(os.environ.get(LIMIT_ENV, 0)) or None,
+        help=f"use the first N training images (and test images); env {LIMIT_ENV}",
+    )
     p.add_argument("--epochs", type=int, default=5, help="epochs (the question: 5)")
     p.add_argument("--batch-size", type=int, default=1000, help="batch size (the question: 1000)")
     p.add_argument("--data", help="an npz / cifar-10-batches-py folder instead of load_cifar10()")
     p.add_argument("--seed", type=int, default=None, help="seed the weights and shuffling (default: unseeded)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras verbosity (the question: 1)")
     p.add_argument("--stop-on-error", action="store_true", help="stop training on the first error")
-    p.add_argument("--no-callback", action="store_true",
-                   help="train without DoctorCallback: the question's script as it was (for `cifar-doctor watch`)")
+    p.add_argument(
+        "--no-callback",
+        action="store_true",
+        help="train without DoctorCallback: the question's script as it was (for `cifar-doctor watch`)",
+    )
     return p.parse_args(argv)
 
 
@@ -75,17 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     test_labels = keras.utils.to_categorical(y_test, 10)
 
     # The question's model, on Keras 3 (an Input layer instead of input_shape=).
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        layers.Conv2D(filters=256, kernel_size=(3, 3), activation="relu", data_format="channels_last"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(filters=128, kernel_size=(2, 2), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Flatten(),
-        layers.Dense(1024, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(filters=256, kernel_size=(3, 3), activation="relu", data_format="channels_last"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(filters=128, kernel_size=(2, 2), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
 
     doctor = DoctorCallback(
@@ -93,12 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         validation_data=(test_images, test_labels),
         stop_on="error" if args.stop_on_error else None,
     )
-    model.fit(train_images, train_labels,
-              batch_size=args.batch_size,
-              epochs=args.epochs,
-              verbose=args.verbose,
-              validation_data=(test_images, test_labels),
-              callbacks=[] if args.no_callback else [doctor])
+    model.fit(
+        train_images,
+        train_labels,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        verbose=args.verbose,
+        validation_data=(test_images, test_labels),
+        callbacks=[] if args.no_callback else [doctor],
+    )
 
     loss, accuracy = model.evaluate(test_images, test_labels, verbose=0)
     print("loss: ", loss, "\naccuracy: ", accuracy)

@@ -49,7 +49,7 @@ def imports_of(path: Path, name: str, modules: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
@@ -130,10 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {len(group)} modules: {' -> '.join(one_cycle(graph, group))}")
         if len(group) > 2:
             print(f"    all of: {', '.join(group)}")
-    lengths = sorted(((len(p.read_text(encoding='utf-8').splitlines()), name) for name, p in files.items()),
-                     reverse=True)
+    lengths = sorted(
+        ((len(p.read_text(encoding="utf-8").splitlines()), name) for name, p in files.items()), reverse=True
+    )
     print("longest files:")
-    for n, name in lengths[:args.longest]:
+    for n, name in lengths[: args.longest]:
         print(f"  {n:5d}  {files[name].relative_to(root.parent)}")
     return 1 if found else 0
 

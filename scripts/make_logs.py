@@ -49,16 +49,17 @@ RUNS = {
 
 #: The data pipeline of each bug class, shared by the training children of both log generators:
 #: `bug` is "scale" (test images raw 0-255, training images /255), "none" or "shuffled-labels".
-BUG_PIPELINE = '''
+BUG_PIPELINE = """
 y_train = keras.utils.to_categorical(y_train.reshape(-1), 10)
 y_test = keras.utils.to_categorical(y_test.reshape(-1), 10)
 x_train = x_train.astype("float32") / 255.0
 x_test = x_test.astype("float32") if bug == "scale" else x_test.astype("float32") / 255.0
 if bug == "shuffled-labels":
     y_test = y_test[np.random.default_rng(1).permutation(len(y_test))]
-'''
+"""
 
-CHILD = r'''
+CHILD = (
+    r"""
 import os, sys
 import numpy as np
 bug, verbose, epochs, lr, n, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
@@ -67,7 +68,9 @@ import keras
 keras.utils.set_random_seed(0)
 with np.load(data, allow_pickle=False) as d:
     x_train, y_train, x_test, y_test = d["x_train"][:n_train], d["y_train"][:n_train], d["x_test"][:n // 4], d["y_test"][:n // 4]
-''' + BUG_PIPELINE + r'''if kind == "wide":
+"""
+    + BUG_PIPELINE
+    + r"""if kind == "wide":
     layers = [keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(), keras.layers.Flatten(),
               keras.layers.Dense(512, activation="relu")]
 elif kind.startswith("tiny"):
@@ -94,7 +97,8 @@ if stem:
         json.dump(history.history, f)
 loss, accuracy = model.evaluate(x_test, y_test, verbose=verbose)
 print("loss: ", loss, "\naccuracy: ", accuracy)
-'''
+"""
+)
 
 
 def run_tty(args: list[str], env: dict) -> bytes:
@@ -149,10 +153,22 @@ def main() -> None:
     for name, (bug, verbose, epochs, lr, *more) in RUNS.items():
         if a.only and name != a.only:
             continue
-        kind, n_train, extras = more + ["cnn", None, ""][len(more):]
+        kind, n_train, extras = more + ["cnn", None, ""][len(more) :]
         stem = str(a.out / name.split("-verbose")[0]) if "csv" in extras else ""
-        args = [sys.executable, "-c", CHILD, bug, str(verbose), str(epochs), str(lr), str(a.n), a.data,
-                kind, str(n_train or a.n), stem]
+        args = [
+            sys.executable,
+            "-c",
+            CHILD,
+            bug,
+            str(verbose),
+            str(epochs),
+            str(lr),
+            str(a.n),
+            a.data,
+            kind,
+            str(n_train or a.n),
+            stem,
+        ]
         write_log(a.out, name, args, env)
 
 

@@ -51,7 +51,8 @@ RUNS = {
     "tfk-high-lr-verbose1-pipe.txt": ("none", 1, 4, 0.5, "data", "seed", "acc"),
 }
 
-CHILD = r'''
+CHILD = (
+    r"""
 import os, sys
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 import numpy as np
@@ -63,7 +64,9 @@ keras = tf.keras
 keras.utils.set_random_seed(0)
 with np.load(data, allow_pickle=False) as d:
     x_train, y_train, x_test, y_test = d["x_train"][:n], d["y_train"][:n], d["x_test"][:n // 4], d["y_test"][:n // 4]
-''' + BUG_PIPELINE + r'''model = keras.Sequential([
+"""
+    + BUG_PIPELINE
+    + r"""model = keras.Sequential([
     keras.layers.Conv2D(16, 3, activation="relu", input_shape=(32, 32, 3)),
     keras.layers.MaxPooling2D(),
     keras.layers.Conv2D(32, 3, activation="relu"),
@@ -88,17 +91,22 @@ elif how == "test":
 else:
     loss, accuracy = model.evaluate(x_test, y_test, verbose=verbose)
     print("loss: ", loss, "\naccuracy: ", accuracy)
-'''
+"""
+)
 
 
 def main() -> None:
     def python_option(ap):
-        ap.add_argument("--python", default="/tmp/tfk/bin/python",
-                        help="interpreter of an environment with tensorflow and tf-keras 2.x")
+        ap.add_argument(
+            "--python",
+            default="/tmp/tfk/bin/python",
+            help="interpreter of an environment with tensorflow and tf-keras 2.x",
+        )
 
     a = parse_args(__doc__.splitlines()[0], python_option)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
-               TF_USE_LEGACY_KERAS="1")
+    env = dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="", TF_USE_LEGACY_KERAS="1"
+    )
     for name, (bug, verbose, epochs, lr, split, how, opts) in RUNS.items():
         if a.only and name != a.only:
             continue

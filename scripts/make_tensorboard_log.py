@@ -36,28 +36,37 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import numpy as np
-
     import keras
+    import numpy as np
     from keras import layers
 
     with np.load(SAMPLE, allow_pickle=False) as d:
         x, y = d["x_train"][: args.n], d["y_train"][: args.n]
         xv, yv = d["x_test"][: args.n // 3], d["y_test"][: args.n // 3]
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        layers.Conv2D(8, 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Flatten(),
-        layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     args.out.mkdir(parents=True, exist_ok=True)
-    model.fit(x.astype("float32") / 255.0, y, validation_data=(xv.astype("float32"), yv),  # the bug: val raw
-              epochs=args.epochs, batch_size=64, verbose=0,
-              callbacks=[keras.callbacks.TensorBoard(str(args.out / "tb")),
-                         keras.callbacks.CSVLogger(str(args.out / "run.csv"))])
+    model.fit(
+        x.astype("float32") / 255.0,
+        y,
+        validation_data=(xv.astype("float32"), yv),  # the bug: val raw
+        epochs=args.epochs,
+        batch_size=64,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.TensorBoard(str(args.out / "tb")),
+            keras.callbacks.CSVLogger(str(args.out / "run.csv")),
+        ],
+    )
 
 
 if __name__ == "__main__":

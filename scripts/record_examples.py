@@ -56,17 +56,33 @@ class Example:
 
 
 ALL = (
-    Example("diagnose_my_arrays", "{python} examples/diagnose_my_arrays.py; "
-            "{python} examples/diagnose_my_arrays.py --seed-bug --loss categorical_crossentropy", True),
+    Example(
+        "diagnose_my_arrays",
+        "{python} examples/diagnose_my_arrays.py; "
+        "{python} examples/diagnose_my_arrays.py --seed-bug --loss categorical_crossentropy",
+        True,
+    ),
     Example("pipe_json", f"examples/pipe_json.sh --recipe original --data {SAMPLE}", True),
     Example("check_log", "{doctor} check --log tests/fixtures/logs/seed-question-run1-keras2.txt", True),
     Example("explain", "{doctor} explain PRE001", True),
-    Example("seed_original", "{python} examples/seed_original.py --data {data} --limit 10000 --epochs 3 --verbose 2",
-            False, "trains a model: its numbers move from run to run"),
-    Example("seed_fixed", "{python} examples/seed_fixed.py --data {data} --limit 5000 --epochs 3 --verbose 2",
-            False, "trains a model: its numbers move from run to run"),
-    Example("watch_training", "examples/watch_training.sh --data {data} --limit 2000 --epochs 3 --verbose 2",
-            False, "trains a model: its numbers move from run to run"),
+    Example(
+        "seed_original",
+        "{python} examples/seed_original.py --data {data} --limit 10000 --epochs 3 --verbose 2",
+        False,
+        "trains a model: its numbers move from run to run",
+    ),
+    Example(
+        "seed_fixed",
+        "{python} examples/seed_fixed.py --data {data} --limit 5000 --epochs 3 --verbose 2",
+        False,
+        "trains a model: its numbers move from run to run",
+    ),
+    Example(
+        "watch_training",
+        "examples/watch_training.sh --data {data} --limit 2000 --epochs 3 --verbose 2",
+        False,
+        "trains a model: its numbers move from run to run",
+    ),
 )
 
 #: Recorded by hand on full CIFAR-10 (18 minutes on 2 cores): the command is at the top of the file.
@@ -85,20 +101,34 @@ def shown(example: Example) -> str:
 def environment() -> dict[str, str]:
     """A terminal's environment, with this checkout's package first and its interpreter for the scripts."""
     env = dict(os.environ)
-    env.update(NO_COLOR="1", COLUMNS=str(COLUMNS), TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
-               CIFAR_DOCTOR_OFFLINE="1", PYTHON=sys.executable,
-               PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    env.update(
+        NO_COLOR="1",
+        COLUMNS=str(COLUMNS),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONUNBUFFERED="1",
+        CIFAR_DOCTOR_OFFLINE="1",
+        PYTHON=sys.executable,
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
     env.pop("FORCE_COLOR", None)
     return env
 
 
 def record(example: Example, timeout: float = 3600) -> str:
     """Run `example` and return its recording (the text of `examples/NAME.txt`)."""
-    command = example.command.format(python=f'"{sys.executable}"', doctor=f'"{sys.executable}" -m cifar_doctor',
-                                     data=_data())
-    proc = subprocess.run(["bash", "-c", command], cwd=ROOT, env=environment(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    command = example.command.format(
+        python=f'"{sys.executable}"', doctor=f'"{sys.executable}" -m cifar_doctor', data=_data()
+    )
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if not TF_NOISE.match(ln)]
     return "\n".join([f"$ {shown(example)}", HEADER, *lines, f"# exit code: {proc.returncode}"]) + "\n"
 
@@ -128,12 +158,20 @@ def main(argv: list[str] | None = None) -> int:
         path(example).write_text(text, encoding="utf-8")
         print(f"recorded {path(example).relative_to(ROOT)}", file=sys.stderr)
     if args.screenshot and not args.check:
-        subprocess.run(["bash", str(ROOT / "scripts" / "screenshot_report.sh")], cwd=ROOT, check=True,
-                       env=dict(environment(), PYTHON=sys.executable))
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / "screenshot_report.sh")],
+            cwd=ROOT,
+            check=True,
+            env=dict(environment(), PYTHON=sys.executable),
+        )
     if not args.training and not args.names:
-        print("not re-recorded (they train; --training): "
-              + ", ".join(e.name for e in ALL if not e.deterministic) + "; by hand on full CIFAR-10: "
-              + ", ".join(BY_HAND), file=sys.stderr)
+        print(
+            "not re-recorded (they train; --training): "
+            + ", ".join(e.name for e in ALL if not e.deterministic)
+            + "; by hand on full CIFAR-10: "
+            + ", ".join(BY_HAND),
+            file=sys.stderr,
+        )
     if stale:
         print("stale: " + ", ".join(stale) + " (python scripts/record_examples.py to re-record)", file=sys.stderr)
         return 1

@@ -40,12 +40,14 @@ def _arrays():
 
 
 def _build(keras):
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.25),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.25),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
     return model
 

@@ -33,8 +33,10 @@ def _uint8_images(n: int, seed: int, shape=(32, 32, 3)) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     base = (CIFAR_MEAN[:c] * 255)[None, None, None, :]
     bright = rng.normal(0, 40, size=(n, 1, 1, 1)).astype(np.float32)
-    grad = (rng.normal(0, 1.5, size=(n, 1, 1, 1)) * (xx - w / 2)[None, :, :, None]
-            + rng.normal(0, 1.5, size=(n, 1, 1, 1)) * (yy - h / 2)[None, :, :, None]).astype(np.float32)
+    grad = (
+        rng.normal(0, 1.5, size=(n, 1, 1, 1)) * (xx - w / 2)[None, :, :, None]
+        + rng.normal(0, 1.5, size=(n, 1, 1, 1)) * (yy - h / 2)[None, :, :, None]
+    ).astype(np.float32)
     noise = rng.normal(0, 25, size=(n, h, w, c)).astype(np.float32)
     return np.clip(base + bright + grad + noise, 0, 255).astype(np.uint8)
 
@@ -130,8 +132,10 @@ def runs_a_subprocess(fn: Any, module: Any, depth: int = 2) -> bool:
     if names & SUBPROCESS_NAMES:
         return True
     helpers = [getattr(module, n, None) for n in names] if depth else []
-    return any(inspect.isfunction(h) and h.__module__ == module.__name__ and runs_a_subprocess(h, module, depth - 1)
-               for h in helpers)
+    return any(
+        inspect.isfunction(h) and h.__module__ == module.__name__ and runs_a_subprocess(h, module, depth - 1)
+        for h in helpers
+    )
 
 
 #: A module-level `pytestmark` with a slow marker: every test of the module is slow.
@@ -168,7 +172,8 @@ def pytest_collection_modifyitems(config, items):
             continue
         fn, module = getattr(item, "function", None), getattr(item, "module", None)
         if any(item.get_closest_marker(m) is not None for m in SLOW_MARKERS) or (
-                fn is not None and module is not None and runs_a_subprocess(fn, module)):
+            fn is not None and module is not None and runs_a_subprocess(fn, module)
+        ):
             item.add_marker(pytest.mark.slow)
 
 
@@ -180,8 +185,14 @@ def run_cli(*args: str, input: str | None = None, env: dict | None = None, timeo
     full_env["COLUMNS"] = "120"
     if env:
         full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "cifar_doctor", *args], capture_output=True, text=True,
-                          input=input, env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cifar_doctor", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        env=full_env,
+        timeout=timeout,
+    )
 
 
 def only(report, code):
@@ -202,7 +213,7 @@ def run_json(*args: str, **kw):
     try:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:  # pragma: no cover - shown on failure
-        raise AssertionError(f"stdout is not JSON ({exc}):\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(f"stdout is not JSON ({exc}):\n{proc.stdout}\nstderr:\n{proc.stderr}") from exc
     return proc.returncode, data, proc.stderr
 
 

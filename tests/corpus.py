@@ -22,9 +22,9 @@ import struct
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -171,10 +171,34 @@ def write_zip(path: Path, members: list[Member]) -> Path:
         csize, usize = (0xFFFFFFFF, 0xFFFFFFFF) if big else (declared, m.size)
         version = 45 if big else 20
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, version, 0, m.method, 0, 33, m.crc, csize, usize,
-                           len(name), len(extra)) + name + extra + m.raw
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | version, version, 0, m.method, 0, 33,
-                               m.crc, csize, usize, len(name), len(extra), 0, 0, 0, m.mode << 16, offset)
+        out += (
+            struct.pack(
+                "<IHHHHHIIIHH", 0x04034B50, version, 0, m.method, 0, 33, m.crc, csize, usize, len(name), len(extra)
+            )
+            + name
+            + extra
+            + m.raw
+        )
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            (3 << 8) | version,
+            version,
+            0,
+            m.method,
+            0,
+            33,
+            m.crc,
+            csize,
+            usize,
+            len(name),
+            len(extra),
+            0,
+            0,
+            0,
+            m.mode << 16,
+            offset,
+        )
         central += name + extra
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(out), 0)
     path.write_bytes(bytes(out + central + end))
@@ -229,17 +253,39 @@ def keras_config(layers: list[dict] | None = None) -> dict:
     """A Keras 3 config of Sequential(Input((32, 32, 3)), Flatten, Dense(10, softmax)), or of `layers`."""
     policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
     default = [
-        {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-         "config": {"batch_shape": [None, 32, 32, 3], "dtype": "float32", "sparse": False, "name": "input_layer"}},
-        {"module": "keras.layers", "class_name": "Flatten", "registered_name": None,
-         "config": {"name": "flatten", "trainable": True, "dtype": policy, "data_format": "channels_last"}},
-        {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
-         "config": {"name": "dense", "trainable": True, "dtype": policy, "units": 10, "activation": "softmax",
-                    "use_bias": True}},
+        {
+            "module": "keras.layers",
+            "class_name": "InputLayer",
+            "registered_name": None,
+            "config": {"batch_shape": [None, 32, 32, 3], "dtype": "float32", "sparse": False, "name": "input_layer"},
+        },
+        {
+            "module": "keras.layers",
+            "class_name": "Flatten",
+            "registered_name": None,
+            "config": {"name": "flatten", "trainable": True, "dtype": policy, "data_format": "channels_last"},
+        },
+        {
+            "module": "keras.layers",
+            "class_name": "Dense",
+            "registered_name": None,
+            "config": {
+                "name": "dense",
+                "trainable": True,
+                "dtype": policy,
+                "units": 10,
+                "activation": "softmax",
+                "use_bias": True,
+            },
+        },
     ]
-    return {"module": "keras", "class_name": "Sequential", "registered_name": None,
-            "config": {"name": "sequential", "trainable": True, "dtype": policy, "layers": layers or default},
-            "compile_config": None}
+    return {
+        "module": "keras",
+        "class_name": "Sequential",
+        "registered_name": None,
+        "config": {"name": "sequential", "trainable": True, "dtype": policy, "layers": layers or default},
+        "compile_config": None,
+    }
 
 
 def keras_weights() -> bytes:
@@ -258,12 +304,15 @@ def keras_weights() -> bytes:
     return buf.getvalue()
 
 
-def keras_file(path: Path, config: dict | bytes | None = None, weights: bytes | None = None,
-               extra: list[Member] = ()) -> Path:
+def keras_file(
+    path: Path, config: dict | bytes | None = None, weights: bytes | None = None, extra: list[Member] = ()
+) -> Path:
     """A `.keras` archive (metadata, config, weights) with the given parts; `None` weights are left out."""
     cfg = config if isinstance(config, bytes) else json.dumps(config or keras_config()).encode()
-    members = [stored("metadata.json", b'{"keras_version": "3.5.0", "date_saved": "2025-01-01@00:00:00"}'),
-               stored("config.json", cfg)]
+    members = [
+        stored("metadata.json", b'{"keras_version": "3.5.0", "date_saved": "2025-01-01@00:00:00"}'),
+        stored("config.json", cfg),
+    ]
     if weights is not None:
         members.append(stored("model.weights.h5", weights))
     return write_zip(path, members + list(extra))
@@ -529,20 +578,25 @@ def make_npy_single_absurd_shape(d: Path) -> Case:
 # --- CIFAR-10 batches and tarballs ------------------------------------------------------------
 @case()
 def make_batches_random_bytes(d: Path) -> Case:
-    return data(batches_dir(d, lambda name: np.random.default_rng(len(name)).bytes(5000)),
-                match="not an official CIFAR-10 batch")
+    return data(
+        batches_dir(d, lambda name: np.random.default_rng(len(name)).bytes(5000)),
+        match="not an official CIFAR-10 batch",
+    )
 
 
 @case()
 def make_batches_wrong_pickle(d: Path) -> Case:
-    return data(batches_dir(d, lambda name: pickle.dumps([1, 2, 3], protocol=2)),
-                match="not an official CIFAR-10 batch")
+    return data(
+        batches_dir(d, lambda name: pickle.dumps([1, 2, 3], protocol=2)), match="not an official CIFAR-10 batch"
+    )
 
 
 @case()
 def make_batches_wrong_keys(d: Path) -> Case:
-    return data(batches_dir(d, lambda name: pickle.dumps({b"images": b"x", b"targets": [1]}, protocol=2)),
-                match="not an official CIFAR-10 batch")
+    return data(
+        batches_dir(d, lambda name: pickle.dumps({b"images": b"x", b"targets": [1]}, protocol=2)),
+        match="not an official CIFAR-10 batch",
+    )
 
 
 class _RunsCode:
@@ -557,8 +611,7 @@ class _RunsCode:
 
 @case()
 def make_batches_pickle_runs_code(d: Path) -> Case:
-    return data(batches_dir(d, lambda name: pickle.dumps(_RunsCode(d / "pwned"), protocol=2)),
-                match="refused to load")
+    return data(batches_dir(d, lambda name: pickle.dumps(_RunsCode(d / "pwned"), protocol=2)), match="refused to load")
 
 
 class _Declared:
@@ -619,8 +672,7 @@ def make_tar_absolute_names(d: Path) -> Case:
 
 @case()
 def make_tar_symlinks(d: Path) -> Case:
-    members = [(tar_info(f"cifar-10-batches-py/{name}", tarfile.SYMTYPE, "/etc/passwd"), None)
-               for name in BATCH_NAMES]
+    members = [(tar_info(f"cifar-10-batches-py/{name}", tarfile.SYMTYPE, "/etc/passwd"), None) for name in BATCH_NAMES]
     return data(tar_gz(d / "cifar-10-python.tar.gz", members), match="link")
 
 
@@ -716,8 +768,12 @@ def make_keras_config_deeply_nested(d: Path) -> Case:
 @case(tf=True)
 def make_keras_custom_class(d: Path) -> Case:
     cfg = keras_config()
-    cfg["config"]["layers"][2] = {"module": "my_project.layers", "class_name": "MyDense",
-                                  "registered_name": "MyProject>MyDense", "config": {"name": "dense", "units": 10}}
+    cfg["config"]["layers"][2] = {
+        "module": "my_project.layers",
+        "class_name": "MyDense",
+        "registered_name": "MyProject>MyDense",
+        "config": {"name": "dense", "units": 10},
+    }
     return model(keras_file(d / "model.keras", cfg, keras_weights()), match="custom objects")
 
 
@@ -769,11 +825,26 @@ def make_keras_config_huge_layer(d: Path) -> Case:
 @case()
 def make_keras_lambda(d: Path) -> Case:
     cfg = keras_config()
-    cfg["config"]["layers"].insert(1, {
-        "module": "keras.layers", "class_name": "Lambda", "registered_name": None,
-        "config": {"name": "scale", "function": {"class_name": "__lambda__", "config": {
-            "code": "4wEAAAAAAAAAAAAAAAEAAAACAAAAQwAAAHMIAAAAfABkARsAUwApAk7p/wAAAKkAKQHaAXhyAQAAAHIBAAAA+gg8c3RkaW4+"
-                    "2gg8bGFtYmRhPgEAAABzAgAAAAgA", "defaults": None, "closure": None}}}})
+    cfg["config"]["layers"].insert(
+        1,
+        {
+            "module": "keras.layers",
+            "class_name": "Lambda",
+            "registered_name": None,
+            "config": {
+                "name": "scale",
+                "function": {
+                    "class_name": "__lambda__",
+                    "config": {
+                        "code": "4wEAAAAAAAAAAAAAAAEAAAACAAAAQwAAAHMIAAAAfABkARsAUwApAk7p/wAAAKkAKQHaAXhyAQAAAHIBAAAA+gg8c3RkaW4+"
+                        "2gg8bGFtYmRhPgEAAABzAgAAAAgA",
+                        "defaults": None,
+                        "closure": None,
+                    },
+                },
+            },
+        },
+    )
     return model(keras_file(d / "model.keras", cfg, keras_weights()), match="Lambda")
 
 
@@ -803,8 +874,9 @@ def make_keras_symlink_member(d: Path) -> Case:
 @case()
 def make_keras_10gb_declared_member(d: Path) -> Case:
     weights = Member("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(1000), 10 * GiB, 0)
-    return model(write_zip(d / "model.keras", [stored("config.json", json.dumps(keras_config()).encode()), weights]),
-                 match="GB")
+    return model(
+        write_zip(d / "model.keras", [stored("config.json", json.dumps(keras_config()).encode()), weights]), match="GB"
+    )
 
 
 @case()
@@ -925,10 +997,16 @@ def make_log_empty_lines_then_a_log(d: Path) -> Case:
 @case()
 def make_log_odd_numbers(d: Path) -> Case:
     p = d / "train.log"
-    lines = ["Epoch 1/4", "16/16 - 1s - loss: nan - accuracy: 0.1 - val_loss: inf - val_accuracy: -0",
-             "Epoch 2/4", "16/16 - 1s - loss: 1e400 - accuracy: -0.0 - val_loss: -inf - val_accuracy: 0.1",
-             "Epoch 3/4", "16/16 - 1s - loss: 1e-400 - accuracy: 1" + "0" * 5000 + " - val_loss: NaN - val_accuracy: 1",
-             "Epoch 4/4", "16/16 - 1s - loss: -0 - accuracy: +0.5 - val_loss: 2.3 - val_accuracy: Infinity"]
+    lines = [
+        "Epoch 1/4",
+        "16/16 - 1s - loss: nan - accuracy: 0.1 - val_loss: inf - val_accuracy: -0",
+        "Epoch 2/4",
+        "16/16 - 1s - loss: 1e400 - accuracy: -0.0 - val_loss: -inf - val_accuracy: 0.1",
+        "Epoch 3/4",
+        "16/16 - 1s - loss: 1e-400 - accuracy: 1" + "0" * 5000 + " - val_loss: NaN - val_accuracy: 1",
+        "Epoch 4/4",
+        "16/16 - 1s - loss: -0 - accuracy: +0.5 - val_loss: 2.3 - val_accuracy: Infinity",
+    ]
     p.write_text("\n".join(lines) + "\n")
     return log(p, expect=VERDICT)
 
@@ -937,8 +1015,14 @@ def make_log_odd_numbers(d: Path) -> Case:
 def make_log_backtracking_lines(d: Path) -> Case:
     """Lines of 16 kB (the longest read) built to make number and pair patterns backtrack."""
     p = d / "train.log"
-    lines = ["Epoch 1/1", " - loss: " + "1" * 16_000 + "x", "loss: 1 %" + " " * 16_000 + "x",
-             "a: " + "1" * 16_000 + "x - loss: 1", "[" + "1" * 16_000 + ", 1x", "loss = 1 % ; " * 1_200 + "x"]
+    lines = [
+        "Epoch 1/1",
+        " - loss: " + "1" * 16_000 + "x",
+        "loss: 1 %" + " " * 16_000 + "x",
+        "a: " + "1" * 16_000 + "x - loss: 1",
+        "[" + "1" * 16_000 + ", 1x",
+        "loss = 1 % ; " * 1_200 + "x",
+    ]
     p.write_text("\n".join(lines * 20) + "\n")
     return log(p, expect=VERDICT)
 
@@ -1013,7 +1097,7 @@ def make_csv_strings_for_numbers(d: Path) -> Case:
 def make_csv_unterminated_quote(d: Path) -> Case:
     """An open quote swallows the rest of the file into one field larger than the csv module allows."""
     p = d / "history.csv"
-    p.write_text("epoch,loss,val_loss\n0,2.1,\"2.2\n" + "1,1.9,1.8\n" * 30_000)
+    p.write_text('epoch,loss,val_loss\n0,2.1,"2.2\n' + "1,1.9,1.8\n" * 30_000)
     return log(p, match="CSV")
 
 
@@ -1065,7 +1149,7 @@ def make_json_huge_integer(d: Path) -> Case:
 @case()
 def make_json_integer_past_float(d: Path) -> Case:
     p = d / "history.json"
-    p.write_text('{"loss": [1' + "0" * 400 + ", 2], \"val_loss\": [1, 2]}")
+    p.write_text('{"loss": [1' + "0" * 400 + ', 2], "val_loss": [1, 2]}')
     return log(p, match="non-number")
 
 
@@ -1190,8 +1274,10 @@ def make_tb_valid_crc_garbage(d: Path) -> Case:
     from cifar_doctor.sources.tensorboard import masked_crc32c
 
     data = b"\x0f\xff\xff\xff"
-    return log(tb_file(d, tfrecord_header(len(data)) + data + struct.pack("<I", masked_crc32c(data))),
-               match="not an Event message")
+    return log(
+        tb_file(d, tfrecord_header(len(data)) + data + struct.pack("<I", masked_crc32c(data))),
+        match="not an Event message",
+    )
 
 
 @case()
@@ -1322,16 +1408,14 @@ def make_data_missing(d: Path) -> Case:
 @case()
 def make_save_into_a_file(d: Path) -> Case:
     (d / "results").write_text("my notes\n")
-    return Case(("compare", "original", "--epochs", "1", "--limit", "20", "--save", str(d / "results")),
-                match="--save")
+    return Case(("compare", "original", "--epochs", "1", "--limit", "20", "--save", str(d / "results")), match="--save")
 
 
 @case()
 def make_save_into_a_non_empty_folder(d: Path) -> Case:
     (d / "results").mkdir()
     (d / "results" / "notes.txt").write_text("my notes\n")
-    return Case(("compare", "original", "--epochs", "1", "--limit", "20", "--save", str(d / "results")),
-                match="--save")
+    return Case(("compare", "original", "--epochs", "1", "--limit", "20", "--save", str(d / "results")), match="--save")
 
 
 # --- pipes, sockets and devices as inputs ---------------------------------------------------
@@ -1349,6 +1433,7 @@ def unix_socket(path: Path) -> Path:
 
 def png_bytes(width: int, height: int, row: bytes | None = None) -> bytes:
     """An RGB PNG whose every row is `row` (black by default): one deflate stream of repeated rows."""
+
     def chunk(tag: bytes, data_: bytes) -> bytes:
         return struct.pack(">I", len(data_)) + tag + data_ + struct.pack(">I", zlib.crc32(tag + data_))
 
@@ -1652,15 +1737,13 @@ def make_output_is_image_in_data_folder(d: Path) -> Case:
 @case()
 def make_output_is_image_in_train_folder(d: Path) -> Case:
     root = image_root(d)
-    return report_to(d, root / "train" / "dog" / "1.png", "--train", str(root / "train"), "--eval",
-                     str(root / "test"))
+    return report_to(d, root / "train" / "dog" / "1.png", "--train", str(root / "train"), "--eval", str(root / "test"))
 
 
 @case()
 def make_output_is_image_in_eval_folder(d: Path) -> Case:
     root = image_root(d)
-    return report_to(d, root / "test" / "cat" / "2.png", "--train", str(root / "train"), "--eval",
-                     str(root / "test"))
+    return report_to(d, root / "test" / "cat" / "2.png", "--train", str(root / "train"), "--eval", str(root / "test"))
 
 
 @case()
@@ -1813,26 +1896,35 @@ def make_tb_tiny_fields_beside_scalars(d: Path) -> Case:
 def layer_bomb_config(layers: int, with_class_name: bool = True) -> bytes:
     layer = {"class_name": "ReLU", "config": {}} if with_class_name else {"config": {}}
     body = ",".join([json.dumps(layer, separators=(",", ":"))] * layers)  # 40 bytes a layer: 11 MB in all
-    return ('{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [' + body
-            + ']}, "registered_name": null}').encode()
+    return (
+        '{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": ['
+        + body
+        + ']}, "registered_name": null}'
+    ).encode()
 
 
 @case()
 def make_keras_275k_layers(d: Path) -> Case:
     """A 28 kB .keras whose deflated config.json (9 MB) lists 275,000 layers: refused before it is parsed."""
     cfg = deflated("config.json", layer_bomb_config(275_000))
-    return model(write_zip(d / "model.keras", [stored("metadata.json", b"{}"), cfg,
-                                               stored("model.weights.h5", keras_weights())]),
-                 match="serialized objects")
+    return model(
+        write_zip(
+            d / "model.keras", [stored("metadata.json", b"{}"), cfg, stored("model.weights.h5", keras_weights())]
+        ),
+        match="serialized objects",
+    )
 
 
 @case()
 def make_keras_layers_without_class_names(d: Path) -> Case:
     """50,000 layers with no `class_name` (the byte count misses them): refused by the layer count."""
     cfg = deflated("config.json", layer_bomb_config(50_000, with_class_name=False))
-    return model(write_zip(d / "model.keras", [stored("metadata.json", b"{}"), cfg,
-                                               stored("model.weights.h5", keras_weights())]),
-                 match="layers")
+    return model(
+        write_zip(
+            d / "model.keras", [stored("metadata.json", b"{}"), cfg, stored("model.weights.h5", keras_weights())]
+        ),
+        match="layers",
+    )
 
 
 @case()

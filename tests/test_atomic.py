@@ -41,8 +41,22 @@ def test_interrupted_write_leaves_nothing(tmp_path):
 def test_ctrl_c_during_watch_json_out_leaves_a_whole_report(tmp_path):
     out = tmp_path / "report.json"
     gate = tmp_path / "never"
-    cmd = [sys.executable, "-m", "cifar_doctor", "watch", "--json-out", str(out), "--", sys.executable, "-c",
-           REPLAY, str(RUN1), "0", "0", str(gate)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cifar_doctor",
+        "watch",
+        "--json-out",
+        str(out),
+        "--",
+        sys.executable,
+        "-c",
+        REPLAY,
+        str(RUN1),
+        "0",
+        "0",
+        str(gate),
+    ]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
     seen = b""
     while b"LOG001" not in seen:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, run_json
 
 from cifar_doctor.api import build_inputs, diagnose
 from cifar_doctor.errors import UsageError
 from cifar_doctor.sources.datasets import load_data_path
+from conftest import SAMPLE, run_json
 
 #: Checks that need an evaluation split (images or labels), so skipped for a training split alone.
 NEEDS_EVAL = ("PRE001", "LBL005")

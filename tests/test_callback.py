@@ -40,22 +40,35 @@ BATCH = 250
 def _seed_arrays(sample_arrays, recipe: str, n_train: int, n_test: int):
     """The recipe's pipeline on the first images of the bundled sample."""
     rec = RECIPES[recipe]
-    arrays = {"x_train": sample_arrays["x_train"][:n_train], "y_train": sample_arrays["y_train"][:n_train],
-              "x_test": sample_arrays["x_test"][:n_test], "y_test": sample_arrays["y_test"][:n_test]}
+    arrays = {
+        "x_train": sample_arrays["x_train"][:n_train],
+        "y_train": sample_arrays["y_train"][:n_train],
+        "x_test": sample_arrays["x_test"][:n_test],
+        "y_test": sample_arrays["y_test"][:n_test],
+    }
     return rec, rec.preprocess(arrays)
 
 
-def _fit(recipe: str, sample_arrays, *, epochs: int, n_train: int = N_TRAIN, n_test: int = 1000, seed: int = 0,
-         **callback_kw):
+def _fit(
+    recipe: str, sample_arrays, *, epochs: int, n_train: int = N_TRAIN, n_test: int = 1000, seed: int = 0, **callback_kw
+):
     from cifar_doctor.keras import DoctorCallback
 
     keras.utils.set_random_seed(seed)
     rec, a = _seed_arrays(sample_arrays, recipe, n_train, n_test)
     model = rec.compile(rec.build())
-    doctor = DoctorCallback(train_sample=(a["x_train"], a["y_train"]),
-                            validation_data=(a["x_test"], a["y_test"]), **callback_kw)
-    hist = model.fit(a["x_train"], a["y_train"], batch_size=BATCH, epochs=epochs, verbose=0,
-                     validation_data=(a["x_test"], a["y_test"]), callbacks=[doctor])
+    doctor = DoctorCallback(
+        train_sample=(a["x_train"], a["y_train"]), validation_data=(a["x_test"], a["y_test"]), **callback_kw
+    )
+    hist = model.fit(
+        a["x_train"],
+        a["y_train"],
+        batch_size=BATCH,
+        epochs=epochs,
+        verbose=0,
+        validation_data=(a["x_test"], a["y_test"]),
+        callbacks=[doctor],
+    )
     return doctor, hist
 
 
@@ -139,9 +152,16 @@ def test_logits_output_with_categorical_crossentropy_reported_before_first_batch
 
 # --- the warning logic, without training ----------------------------------------------------
 def _finding(code="PRE001", severity=Severity.ERROR, split="val", message="x_val is 255.0x x_train"):
-    return Finding(code=code, name="train-test-scale-mismatch", severity=severity, message=message,
-                   evidence={"ratio": 255.0}, fix=Fix("Divide x_val by 255"),
-                   cause="eval-input-scale-mismatch", split=split)
+    return Finding(
+        code=code,
+        name="train-test-scale-mismatch",
+        severity=severity,
+        message=message,
+        evidence={"ratio": 255.0},
+        fix=Fix("Divide x_val by 255"),
+        cause="eval-input-scale-mismatch",
+        split=split,
+    )
 
 
 def _report(*findings):
@@ -229,8 +249,9 @@ def test_history_only_seed_log_warns_at_epoch_one(capsys):
     """No data given: the epoch's numbers alone (the seed's Keras 3 epoch 1) raise the alarm."""
     from cifar_doctor.keras import DoctorCallback
 
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
     cb = DoctorCallback()
     cb.set_model(model)
@@ -260,8 +281,16 @@ def test_history_only_seed_log_warns_at_epoch_one(capsys):
         ({"validation_data": ({"image": np.zeros((4, 8, 8, 3))}, np.zeros(4))}, InputError),
         ({"validation_data": 3}, InputError),
     ],
-    ids=["stop_on", "sample_size", "classes", "one-tuple", "length-mismatch", "one-shot-iterator", "dict-input",
-         "scalar"],
+    ids=[
+        "stop_on",
+        "sample_size",
+        "classes",
+        "one-tuple",
+        "length-mismatch",
+        "one-shot-iterator",
+        "dict-input",
+        "scalar",
+    ],
 )
 def test_bad_arguments_raise_actionable_errors(kw, err):
     from cifar_doctor.keras import DoctorCallback
@@ -299,7 +328,7 @@ def test_tf_data_and_pydataset_samples(make_images, make_labels):
             return 10
 
         def __getitem__(self, i):
-            return x[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10]
+            return x[i * 10 : (i + 1) * 10], y[i * 10 : (i + 1) * 10]
 
     cb = DoctorCallback(train_sample=Batches(), sample_size=25)
     assert cb._train[0].shape == (25, 32, 32, 3)
@@ -322,9 +351,11 @@ def test_count_correct(pred, y, expected):
 
 
 def test_import_has_no_side_effects():
-    code = ("import keras; before = (keras.config.floatx(), keras.config.image_data_format()); "
-            "import cifar_doctor.keras; "
-            "assert (keras.config.floatx(), keras.config.image_data_format()) == before")
+    code = (
+        "import keras; before = (keras.config.floatx(), keras.config.image_data_format()); "
+        "import cifar_doctor.keras; "
+        "assert (keras.config.floatx(), keras.config.image_data_format()) == before"
+    )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr

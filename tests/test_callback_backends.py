@@ -45,8 +45,9 @@ def _env(backend: str = "tensorflow", **extra: str) -> dict[str, str]:
 
 def _run(*args: str, backend: str = "tensorflow") -> list[dict]:
     """Run callback_run.py; its JSON lines."""
-    proc = subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True, env=_env(backend),
-                          timeout=TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, str(RUN), *args], capture_output=True, text=True, env=_env(backend), timeout=TIMEOUT
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
@@ -128,18 +129,24 @@ def test_multi_worker_diagnoses_alike_and_prints_on_chief_only():
     try:
         for index in range(2):
             config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-            procs.append(subprocess.Popen([sys.executable, str(RUN), "--multi-worker"], stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True, env=_env(TF_CONFIG=config)))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(RUN), "--multi-worker"],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=_env(TF_CONFIG=config),
+                )
+            )
         outs = [p.communicate(timeout=TIMEOUT) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-4000:]
-    (chief, chief_err), (other, other_err) = [
-        (json.loads(out.splitlines()[-1]), err) for out, err in outs]
+    (chief, chief_err), (other, other_err) = [(json.loads(out.splitlines()[-1]), err) for out, err in outs]
     assert chief["task"]["index"] == 0 and chief["replicas"] == 2
     for run in (chief, other):
         assert run["predict_in_order"] is True
@@ -184,8 +191,9 @@ def test_strategy_resolver_wins_over_tf_config(monkeypatch):
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("tf.distribute strategies exist on the TensorFlow backend")
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]},
-                                                "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}})
+    )
     spec = SimpleNamespace(as_dict=lambda: {"worker": ["a:1", "b:2"]})
     resolver = SimpleNamespace(task_type="worker", task_id=1, cluster_spec=lambda: spec)
     model = SimpleNamespace(distribute_strategy=SimpleNamespace(cluster_resolver=resolver))
@@ -198,8 +206,9 @@ def test_non_chief_records_but_does_not_print(capsys):
     """A worker that is not the chief keeps events and stops like the chief, silently."""
     from cifar_doctor.keras import DoctorCallback
 
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
     cb = DoctorCallback(stop_on="error")
     cb.set_model(model)
@@ -217,12 +226,24 @@ def test_non_chief_records_but_does_not_print(capsys):
     [
         ("jax", "jax", SimpleNamespace(process_index=lambda: 0), True),
         ("jax", "jax", SimpleNamespace(process_index=lambda: 1), False),
-        ("torch", "torch.distributed", SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True,
-                                                       get_rank=lambda: 1), False),
-        ("torch", "torch.distributed", SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True,
-                                                       get_rank=lambda: 0), True),
-        ("torch", "torch.distributed", SimpleNamespace(is_available=lambda: True, is_initialized=lambda: False,
-                                                       get_rank=lambda: 1), True),
+        (
+            "torch",
+            "torch.distributed",
+            SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True, get_rank=lambda: 1),
+            False,
+        ),
+        (
+            "torch",
+            "torch.distributed",
+            SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True, get_rank=lambda: 0),
+            True,
+        ),
+        (
+            "torch",
+            "torch.distributed",
+            SimpleNamespace(is_available=lambda: True, is_initialized=lambda: False, get_rank=lambda: 1),
+            True,
+        ),
     ],
     ids=["jax-process-0", "jax-process-1", "torch-rank-1", "torch-rank-0", "torch-not-initialised"],
 )

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from cifar_doctor.schema import load_schema
-
 from conftest import run_cli, run_json, scale_images
 
 #: Subprocesses of the CLI: run by CI, skipped by the fast loop (`pytest -m "not slow"`).
@@ -24,8 +23,13 @@ def seed_npz(tmp_path, make_images, make_labels):
         x = make_images(n, "uint8", seed=1)
         xt = make_images(n // 3, "uint8", seed=2)
         path = tmp_path / name
-        np.savez(path, x_train=scale_images(x, train), y_train=make_labels(n, one_hot=True),
-                 x_test=scale_images(xt, test), y_test=make_labels(n // 3, one_hot=True, seed=3))
+        np.savez(
+            path,
+            x_train=scale_images(x, train),
+            y_train=make_labels(n, one_hot=True),
+            x_test=scale_images(xt, test),
+            y_test=make_labels(n // 3, one_hot=True, seed=3),
+        )
         return path
 
     return make
@@ -49,8 +53,9 @@ def test_seed_bug_in_npz_exits_1_with_scale_ratio(seed_npz):
     jsonschema.validate(report, load_schema())
 
 
-@pytest.mark.parametrize("scale,cause", [("unit", "healthy"), ("standardized", "healthy"),
-                                         ("raw-float", "input-not-normalized")])
+@pytest.mark.parametrize(
+    "scale,cause", [("unit", "healthy"), ("standardized", "healthy"), ("raw-float", "input-not-normalized")]
+)
 def test_consistent_pipelines(seed_npz, scale, cause):
     rc, report, _ = run_json("check", "--data", str(seed_npz(scale, scale)))
     assert report["verdict"]["cause"] == cause
@@ -102,14 +107,17 @@ def test_checks_and_explain():
     assert out.returncode == 0 and "PRE001" in out.stdout
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (("explain", "NOPE01"), "Unknown check"),
-    (("check", "--data", "/nonexistent/data.npz"), "/nonexistent/data.npz"),
-    (("check", "--fail-on", "sometimes"), "--fail-on"),
-    (("check", "--loss", "crossentropy_of_doom", "--log", "-"), "--loss"),
-    (("check", "--recipe", "nonesuch"), "Unknown recipe"),
-    (("check", "--limit", "0"), "--limit"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (("explain", "NOPE01"), "Unknown check"),
+        (("check", "--data", "/nonexistent/data.npz"), "/nonexistent/data.npz"),
+        (("check", "--fail-on", "sometimes"), "--fail-on"),
+        (("check", "--loss", "crossentropy_of_doom", "--log", "-"), "--loss"),
+        (("check", "--recipe", "nonesuch"), "Unknown recipe"),
+        (("check", "--limit", "0"), "--limit"),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_2(args, fragment):
     out = run_cli(*args, input="")
     assert out.returncode == 2, out.stderr
@@ -151,9 +159,14 @@ def test_usage_errors_are_one_line(args):
 LOG = "tests/fixtures/logs/seed-question-run1-keras2.txt"
 
 
-@pytest.mark.parametrize("args,bad", [(("--select", "XYZ"), "--select XYZ"),
-                                      (("--select", "PRE001,LBX"), "--select LBX"),
-                                      (("--ignore", "nope-check"), "--ignore nope-check")])
+@pytest.mark.parametrize(
+    "args,bad",
+    [
+        (("--select", "XYZ"), "--select XYZ"),
+        (("--select", "PRE001,LBX"), "--select LBX"),
+        (("--ignore", "nope-check"), "--ignore nope-check"),
+    ],
+)
 def test_unknown_selector_is_a_usage_error_naming_the_families(args, bad):
     out = run_cli("check", "--log", LOG, *args)
     assert out.returncode == 2, out.stderr

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE, run_cli, run_json
-
 from cifar_doctor.cli.progress import LiveView
 from cifar_doctor.comparison import ComparisonReport, RunResult, compare_runs
 from cifar_doctor.counterfactual import Counterfactual
@@ -20,6 +18,7 @@ from cifar_doctor.session import CONFIRMING_EPOCHS
 from cifar_doctor.training.fit import RunState
 from cifar_doctor.training.runs import parse_limit
 from cifar_doctor.training.until_verdict import UntilVerdict
+from conftest import SAMPLE, run_cli, run_json
 
 DATA = ("--data", str(SAMPLE))
 
@@ -30,9 +29,20 @@ def compare_json(tmp_path_factory):
     if not SAMPLE.exists():
         pytest.skip("bundled sample not built")
     save = tmp_path_factory.mktemp("cmp") / "out"
-    rc, data, err = run_json("compare", "original", "fixed", "--limit", "300", "--epochs", "1",
-                             "--batch-size", "50", *DATA,
-                             "--save", str(save))
+    rc, data, err = run_json(
+        "compare",
+        "original",
+        "fixed",
+        "--limit",
+        "300",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "50",
+        *DATA,
+        "--save",
+        str(save),
+    )
     return rc, data, err, save
 
 
@@ -71,8 +81,9 @@ def test_compare_json_has_two_diagnosed_runs(compare_json):
 @pytest.mark.tf
 def test_compare_json_validates_against_the_schema(compare_json):
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads((Path(__file__).resolve().parent.parent / "cifar_doctor" / "schema" /
-                         "report.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).resolve().parent.parent / "cifar_doctor" / "schema" / "report.schema.json").read_text()
+    )
     data = compare_json[1]
     jsonschema.validate(data, schema)
     assert data["schema_version"].startswith("2.")
@@ -105,8 +116,9 @@ def test_compare_save_writes_every_artifact(compare_json):
 def test_until_verdict_stops_early_and_says_what_it_saved():
     if not SAMPLE.exists():
         pytest.skip("bundled sample not built")
-    proc = run_cli("compare", "original", "--limit", "300", "--epochs", "4", "--batch-size", "100",
-                   "--until-verdict", *DATA)
+    proc = run_cli(
+        "compare", "original", "--limit", "300", "--epochs", "4", "--batch-size", "100", "--until-verdict", *DATA
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"stopped after epoch {CONFIRMING_EPOCHS}/4" in proc.stderr
     assert "saved 2 epochs" in proc.stderr
@@ -115,6 +127,7 @@ def test_until_verdict_stops_early_and_says_what_it_saved():
 
 
 # --- usage errors: one line, exit 2, before any training -----------------------------------
+
 
 def _one_line_exit_2(proc, *needles):
     assert proc.returncode == 2, proc.stderr
@@ -137,8 +150,7 @@ def test_bad_limit_exits_2(value):
 def test_raising_user_recipe_exits_2(tmp_path):
     p = tmp_path / "bad.py"
     p.write_text("raise ImportError('no such thing as keras_cv2')\n")
-    _one_line_exit_2(run_cli("compare", "original", f"{p}:recipe"), "raised while being imported",
-                     "keras_cv2")
+    _one_line_exit_2(run_cli("compare", "original", f"{p}:recipe"), "raised while being imported", "keras_cv2")
 
 
 def test_non_empty_save_dir_is_refused(tmp_path):
@@ -155,27 +167,43 @@ def test_parse_limit():
 
 # --- pieces without TensorFlow --------------------------------------------------------------
 
+
 def _run(name, cause, acc, vacc, cfs=(), ratio=None):
     report = Report(verdict=Verdict(cause, 0.9, f"{cause} explained."), counterfactuals=list(cfs))
     return RunResult(name, name, report, history={"accuracy": acc, "val_accuracy": vacc}, eval_to_train_scale=ratio)
 
 
 def test_comparison_explains_the_difference_in_plain_words():
-    cf = Counterfactual("PRE001", "test", {"split": "test", "expression": "x_test / 255"}, images=100,
-                        before={"accuracy": 0.535, "loss": 161.0}, after={"accuracy": 0.644, "loss": 1.1},
-                        accuracy_gain=0.109, confirmed=True, summary="Measured.")
-    out = compare_runs([_run("original", "eval-input-scale-mismatch", [0.35, 0.64], [0.41, 0.535], [cf], 255.3),
-                        _run("fixed", "healthy", [0.33, 0.70], [0.52, 0.678])])
-    assert out.lines[0] == ("original: not overfitting; test images are 255x larger than training images; "
-                            "the same trained model scores 0.64 on test images with x_test / 255 "
-                            "(against 0.54 as given)")
+    cf = Counterfactual(
+        "PRE001",
+        "test",
+        {"split": "test", "expression": "x_test / 255"},
+        images=100,
+        before={"accuracy": 0.535, "loss": 161.0},
+        after={"accuracy": 0.644, "loss": 1.1},
+        accuracy_gain=0.109,
+        confirmed=True,
+        summary="Measured.",
+    )
+    out = compare_runs(
+        [
+            _run("original", "eval-input-scale-mismatch", [0.35, 0.64], [0.41, 0.535], [cf], 255.3),
+            _run("fixed", "healthy", [0.33, 0.70], [0.52, 0.678]),
+        ]
+    )
+    assert out.lines[0] == (
+        "original: not overfitting; test images are 255x larger than training images; "
+        "the same trained model scores 0.64 on test images with x_test / 255 "
+        "(against 0.54 as given)"
+    )
     assert out.lines[1] == "fixed: healthy, test accuracy 0.68 (train 0.70)"
     assert "comes from its pipeline" in out.note and out.to_dict()["best"] == {"name": "fixed", "val_accuracy": 0.678}
 
 
 def test_comparison_does_not_claim_what_the_runs_do_not_show():
-    out = compare_runs([_run("original", "eval-input-scale-mismatch", [0.3], [0.35]),
-                        _run("fixed", "healthy", [0.3], [0.30])])
+    out = compare_runs(
+        [_run("original", "eval-input-scale-mismatch", [0.3], [0.35]), _run("fixed", "healthy", [0.3], [0.30])]
+    )
     assert "shows what a correct pipeline gives" not in out.note
     assert "has not overtaken it" in out.note and "0.30 against 0.35" in out.note
 
@@ -192,8 +220,13 @@ def test_comparison_exit_code_is_the_worst_run():
     warn = Finding("FIT001", "overfit", Severity.WARNING, "m", cause="overfitting")
     a = RunResult("a", "a", Report(verdict=Verdict("healthy", 0.9, "ok")))
     b = RunResult("b", "b", Report(verdict=Verdict("overfitting", 0.7, "x"), findings=[warn]))
-    c = RunResult("c", "c", Report(verdict=Verdict("healthy", 0.9, "ok"),
-                                   checks=[CheckOutcome("LOG001", "x", "crashed", "RuntimeError: boom")]))
+    c = RunResult(
+        "c",
+        "c",
+        Report(
+            verdict=Verdict("healthy", 0.9, "ok"), checks=[CheckOutcome("LOG001", "x", "crashed", "RuntimeError: boom")]
+        ),
+    )
     assert ComparisonReport.of([a, b]).exit_code("never") == 0
     assert ComparisonReport.of([a, b]).exit_code("error") == 0
     assert ComparisonReport.of([a, b]).exit_code("warning") == 1
@@ -225,11 +258,18 @@ def test_until_verdict_needs_two_agreeing_epochs(make_images, make_labels):
 
     x = make_images(200)
     y = make_labels(200, one_hot=True)
-    watch = UntilVerdict(build_inputs(x_train=x / 255.0, y_train=y, x_test=x.astype("float32"), y_test=y,
-                                      loss="categorical_crossentropy"))
+    watch = UntilVerdict(
+        build_inputs(
+            x_train=x / 255.0, y_train=y, x_test=x.astype("float32"), y_test=y, loss="categorical_crossentropy"
+        )
+    )
     s = RunState("original", epochs=5, steps=1, batch_size=200, train_images=200)
-    curve = {"loss": [1.78, 1.37, 1.21], "accuracy": [0.36, 0.51, 0.57], "val_loss": [8.68, 8.97, 7.73],
-             "val_accuracy": [0.45, 0.44, 0.51]}
+    curve = {
+        "loss": [1.78, 1.37, 1.21],
+        "accuracy": [0.36, 0.51, 0.57],
+        "val_loss": [8.68, 8.97, 7.73],
+        "val_accuracy": [0.45, 0.44, 0.51],
+    }
     stops = []
     for epoch in range(1, 4):
         s.history = {k: v[:epoch] for k, v in curve.items()}
@@ -248,8 +288,12 @@ def test_until_verdict_never_stops_a_healthy_run(make_images, make_labels):
     watch = UntilVerdict(build_inputs(x_train=x, y_train=y, x_test=x, y_test=y, loss="categorical_crossentropy"))
     s = RunState("fixed", epochs=5)
     for epoch in range(1, 5):
-        s.history = {"loss": [1.5, 1.2, 1.0, 0.9][:epoch], "accuracy": [0.45, 0.57, 0.64, 0.68][:epoch],
-                     "val_loss": [1.3, 1.1, 1.0, 0.95][:epoch], "val_accuracy": [0.52, 0.6, 0.64, 0.66][:epoch]}
+        s.history = {
+            "loss": [1.5, 1.2, 1.0, 0.9][:epoch],
+            "accuracy": [0.45, 0.57, 0.64, 0.68][:epoch],
+            "val_loss": [1.3, 1.1, 1.0, 0.95][:epoch],
+            "val_accuracy": [0.52, 0.6, 0.64, 0.66][:epoch],
+        }
         s.epoch, s.epoch_seconds = epoch, [2.0] * epoch
         assert watch(s) is False
     assert watch.stopped is None

@@ -64,8 +64,22 @@ def test_mirrored_on_two_cpu_devices_gives_the_same_verdicts(default_run):
 def test_text_and_markdown_name_the_strategy_and_replicas():
     if not SAMPLE.exists():
         pytest.skip("bundled sample not built")
-    proc = run_cli("compare", "fixed", "--limit", "100", "--epochs", "1", *DATA, "--strategy", "mirrored",
-                   "--devices", "2", "--format", "markdown", "--quiet")
+    proc = run_cli(
+        "compare",
+        "fixed",
+        "--limit",
+        "100",
+        "--epochs",
+        "1",
+        *DATA,
+        "--strategy",
+        "mirrored",
+        "--devices",
+        "2",
+        "--format",
+        "markdown",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "strategy mirrored: 2 replicas" in proc.stdout and "per-replica batch" in proc.stdout
 
@@ -82,8 +96,9 @@ def test_bad_device_count_exits_2(value):
 
 
 def test_invalid_tf_config_exits_2():
-    proc = run_cli("compare", "original", "--strategy", "multiworker", "--limit", "100", *DATA,
-                   env={"TF_CONFIG": "{not json"})
+    proc = run_cli(
+        "compare", "original", "--strategy", "multiworker", "--limit", "100", *DATA, env={"TF_CONFIG": "{not json"}
+    )
     assert proc.returncode == 2 and "TF_CONFIG" in proc.stderr
 
 
@@ -108,10 +123,30 @@ def test_two_workers_on_localhost_agree():
     procs = []
     for i in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "cifar_doctor", "compare", "original", "--limit", "200", "--epochs", "1",
-             *DATA, "--strategy", "multiworker", "--json", "--quiet"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(env, TF_CONFIG=tf_config)))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cifar_doctor",
+                    "compare",
+                    "original",
+                    "--limit",
+                    "200",
+                    "--epochs",
+                    "1",
+                    *DATA,
+                    "--strategy",
+                    "multiworker",
+                    "--json",
+                    "--quiet",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=dict(env, TF_CONFIG=tf_config),
+            )
+        )
     outs = []
     try:
         for p in procs:
@@ -120,7 +155,7 @@ def test_two_workers_on_localhost_agree():
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     reports = [json.loads(out) for out, _ in outs]
     for i, data in enumerate(reports):
@@ -136,8 +171,9 @@ def test_two_workers_on_localhost_agree():
 def test_mixed_precision_keeps_a_float32_output_and_says_so():
     if not SAMPLE.exists():
         pytest.skip("bundled sample not built")
-    rc, data, err = run_json("compare", "original", "fixed", "--limit", "100", "--epochs", "1", *DATA,
-                             "--mixed-precision", "--quiet")
+    rc, data, err = run_json(
+        "compare", "original", "fixed", "--limit", "100", "--epochs", "1", *DATA, "--mixed-precision", "--quiet"
+    )
     assert rc == 0, err
     for run in data["runs"]:  # every run, not only the first (Keras' clear_session resets the policy)
         t = run["training"]

@@ -16,15 +16,23 @@ EXPLICIT_SHELL = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cifar_doctor", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cifar_doctor", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("shell, marker", [
-    ("bash", "complete -o default -F _cifar_doctor_completion cifar-doctor"),
-    ("zsh", "#compdef cifar-doctor"),
-    ("fish", "complete --command cifar-doctor"),
-])
+@pytest.mark.parametrize(
+    "shell, marker",
+    [
+        ("bash", "complete -o default -F _cifar_doctor_completion cifar-doctor"),
+        ("zsh", "#compdef cifar-doctor"),
+        ("fish", "complete --command cifar-doctor"),
+    ],
+)
 def test_show_completion_prints_the_shells_script(shell, marker):
     proc = _run("--show-completion", shell, env=EXPLICIT_SHELL)
     assert proc.returncode == 0, proc.stderr
@@ -42,9 +50,13 @@ def test_install_completion_writes_the_bash_script_under_home(tmp_path):
 
 def _complete_bash(words: str) -> list[str]:
     cword = len(words.split()) - (0 if words.endswith(" ") else 1)
-    proc = subprocess.run([sys.executable, "-m", "cifar_doctor"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "_CIFAR_DOCTOR_COMPLETE": "complete_bash", "COMP_WORDS": words,
-                               "COMP_CWORD": str(cword)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "cifar_doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "_CIFAR_DOCTOR_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)},
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import ctypes
 import os
-import signal
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -43,7 +43,13 @@ ADDRESS_SPACE_BYTES = 3 << 30
 
 #: Lines TensorFlow's C++ runtime writes to stderr when it starts, whatever
 #: TF_CPP_MIN_LOG_LEVEL says: not ours, and ignored.
-TF_CHATTER = ("WARNING: All log messages before absl", "I0000", "W0000", "E0000", "To enable the following instructions")
+TF_CHATTER = (
+    "WARNING: All log messages before absl",
+    "I0000",
+    "W0000",
+    "E0000",
+    "To enable the following instructions",
+)
 
 _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
@@ -120,11 +126,18 @@ def run(case: corpus.Case, work: Path, home: Path) -> Run:
     cwd, tmp = work / "cwd", work / "tmp"
     cwd.mkdir(parents=True)
     tmp.mkdir()
-    env = dict(os.environ, NO_COLOR="1", COLUMNS="120", TF_CPP_MIN_LOG_LEVEL="3", CIFAR_DOCTOR_OFFLINE="1",
-               TMPDIR=str(tmp), HOME=str(home), PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        NO_COLOR="1",
+        COLUMNS="120",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        CIFAR_DOCTOR_OFFLINE="1",
+        TMPDIR=str(tmp),
+        HOME=str(home),
+        PYTHONPATH=str(ROOT),
+    )
     env.pop("CIFAR_DOCTOR_DEBUG", None)
     env.pop("KERAS_HOME", None)
-
 
     feed: Callable[[], object] | None = None
     if case.stdin is None or case.stdin_closed:
@@ -145,10 +158,17 @@ def run(case: corpus.Case, work: Path, home: Path) -> Run:
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         rss_file = work / "rss"
-        launch = [sys.executable, "-c", LAUNCHER, str(ADDRESS_SPACE_BYTES), str(int(case.unprivileged)),
-                  str(int(case.stdin_closed)), str(rss_file), *case.argv]
-        proc = subprocess.Popen(launch, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err,
-                                start_new_session=True)
+        launch = [
+            sys.executable,
+            "-c",
+            LAUNCHER,
+            str(ADDRESS_SPACE_BYTES),
+            str(int(case.unprivileged)),
+            str(int(case.stdin_closed)),
+            str(rss_file),
+            *case.argv,
+        ]
+        proc = subprocess.Popen(launch, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err, start_new_session=True)
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -177,8 +197,14 @@ def run(case: corpus.Case, work: Path, home: Path) -> Run:
                     pass
     seconds = time.monotonic() - start
     rss_kb = int(rss_file.read_text()) if rss_file.exists() else usage.ru_maxrss
-    return Run(proc.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
-               rss_kb * 1024, seconds, timed_out.is_set())
+    return Run(
+        proc.returncode,
+        out_path.read_text(errors="replace"),
+        err_path.read_text(errors="replace"),
+        rss_kb * 1024,
+        seconds,
+        timed_out.is_set(),
+    )
 
 
 def _param(name: str):
@@ -211,8 +237,10 @@ def test_corpus_case(name: str, tmp_path: Path, home: Path) -> None:
         after = snapshot(inputs)
     finally:
         _make_removable(inputs)
-    shown = f"exit {result.rc}, {result.seconds:.1f} s, {result.rss >> 20} MB\nstdout:\n{result.stdout[-2000:]}\n" \
-            f"stderr:\n{result.stderr[-3000:]}"
+    shown = (
+        f"exit {result.rc}, {result.seconds:.1f} s, {result.rss >> 20} MB\nstdout:\n{result.stdout[-2000:]}\n"
+        f"stderr:\n{result.stderr[-3000:]}"
+    )
     assert not result.timed_out, f"over {MAX_SECONDS} s\n{shown}"
     assert result.seconds < MAX_SECONDS, shown
     assert result.rss < MAX_RSS_BYTES, shown

@@ -58,8 +58,15 @@ def test_grid_covers_causes_shapes_and_families():
 
 def test_pipeline_bugs_never_accept_healthy_or_overfitting():
     """A gross pipeline bug forbids `healthy` and `overfitting`; genuine overfitting forbids pipeline verdicts."""
-    pipeline = ("eval-input-scale-mismatch", "label-format-mismatch", "eval-labels-misaligned", "output-loss-mismatch",
-                "eval-distribution-shift", "train-test-leakage", "numerical-instability")
+    pipeline = (
+        "eval-input-scale-mismatch",
+        "label-format-mismatch",
+        "eval-labels-misaligned",
+        "output-loss-mismatch",
+        "eval-distribution-shift",
+        "train-test-leakage",
+        "numerical-instability",
+    )
     for s in GRID:
         if s.severity == "gross" and s.cause in pipeline:
             assert "healthy" in s.truth.must_not, s.kind
@@ -72,9 +79,18 @@ def test_pipeline_bugs_never_accept_healthy_or_overfitting():
 
 
 def test_recipes_rebuild_the_same_arrays_without_tensorflow():
-    spec = DataSpec(dataset="cifar10-sample", classes=(3, 5), gray=True, size=16, train=Split(120, "imbalanced",
-                    imbalance=0.25), eval=Split(40, leak=0.5), x_train=(("div", 255),), x_eval=(("div", 255), ("bgr",)),
-                    y_train=(("flip", 0.5, "pairs"),), seed=3)
+    spec = DataSpec(
+        dataset="cifar10-sample",
+        classes=(3, 5),
+        gray=True,
+        size=16,
+        train=Split(120, "imbalanced", imbalance=0.25),
+        eval=Split(40, leak=0.5),
+        x_train=(("div", 255),),
+        x_eval=(("div", 255), ("bgr",)),
+        y_train=(("flip", 0.5, "pairs"),),
+        seed=3,
+    )
     a, b = corpus_data.build(spec), corpus_data.build(spec)
     for k in ("x_train", "y_train", "x_test", "y_test"):
         assert corpus_data.digest(a[k]) == corpus_data.digest(b[k])
@@ -92,25 +108,60 @@ def _specs() -> list[RunSpec]:
     model = ModelSpec("cnn", width=4, units=10)
     train = TrainSpec("adam", 1e-3, 64, 2)
     a = RunSpec.make(
-        data=DataSpec(dataset="cifar10-sample", size=16, train=Split(256, "first"), eval=Split(96, "first"),
-                      x_train=(("div", 255),), x_eval=(("float32",),)),
-        model=model, train=train, injections=(Injection("eval-input-scale-mismatch", "test-not-rescaled", "gross"),),
-        truth=truth, shapes=SHAPES, verbose1=True, seed=1)
+        data=DataSpec(
+            dataset="cifar10-sample",
+            size=16,
+            train=Split(256, "first"),
+            eval=Split(96, "first"),
+            x_train=(("div", 255),),
+            x_eval=(("float32",),),
+        ),
+        model=model,
+        train=train,
+        injections=(Injection("eval-input-scale-mismatch", "test-not-rescaled", "gross"),),
+        truth=truth,
+        shapes=SHAPES,
+        verbose1=True,
+        seed=1,
+    )
     b = RunSpec.make(
-        data=DataSpec(dataset="cifar10-sample", gray=True, size=16, train=Split(200), eval=Split(64),
-                      x_train=(("div", 255),), x_eval=(("div", 255),), y_train=(("flip", 0.4, "symmetric"),),
-                      label_format="onehot"),
+        data=DataSpec(
+            dataset="cifar10-sample",
+            gray=True,
+            size=16,
+            train=Split(200),
+            eval=Split(64),
+            x_train=(("div", 255),),
+            x_eval=(("div", 255),),
+            y_train=(("flip", 0.4, "symmetric"),),
+            label_format="onehot",
+        ),
         model=ModelSpec("mlp", width=16, depth=1, dropout=0.25, units=10),
         train=TrainSpec("sgd-momentum", 0.01, 32, 3, loss="categorical_crossentropy", validation="split:0.25"),
         injections=(Injection("noisy-labels", "noisy-labels-symmetric", "mild"),),
-        truth=Truth(("noisy-labels",)), shapes=tuple(s for s in SHAPES if s != "console-v1"), seed=2)
+        truth=Truth(("noisy-labels",)),
+        shapes=tuple(s for s in SHAPES if s != "console-v1"),
+        seed=2,
+    )
     c = RunSpec.make(
-        data=DataSpec(dataset="cifar10-sample", classes=(1, 7), size=16, train=Split(160), eval=Split(60, leak=0.5),
-                      holdout=Split(40), x_train=(("div", 255),), x_eval=(("div", 255),), label_format="column"),
+        data=DataSpec(
+            dataset="cifar10-sample",
+            classes=(1, 7),
+            size=16,
+            train=Split(160),
+            eval=Split(60, leak=0.5),
+            holdout=Split(40),
+            x_train=(("div", 255),),
+            x_eval=(("div", 255),),
+            label_format="column",
+        ),
         model=ModelSpec("mlp", width=8, depth=1, units=1, activation="sigmoid"),
         train=TrainSpec("rmsprop", 1e-3, 16, 2, loss="binary_crossentropy", validation="holdout"),
         injections=(Injection("train-test-leakage", "eval-partly-from-train", "mild"),),
-        truth=Truth(("train-test-leakage",)), shapes=tuple(s for s in SHAPES if s != "console-v1"), seed=3)
+        truth=Truth(("train-test-leakage",)),
+        shapes=tuple(s for s in SHAPES if s != "console-v1"),
+        seed=3,
+    )
     return [a, b, c]
 
 
@@ -152,7 +203,7 @@ def test_tiny_runs_pack_load_render_and_rebuild(tmp_path, monkeypatch):
                 assert h.epochs == epochs, shape
             assert "val_loss" in h.metrics, shape
             assert any("acc" in k for k in h.metrics), shape
-            np.testing.assert_allclose(h.metrics["loss"], run.history["loss"][:h.epochs], rtol=1e-3, atol=1e-4)
+            np.testing.assert_allclose(h.metrics["loss"], run.history["loss"][: h.epochs], rtol=1e-3, atol=1e-4)
         tb = write_tensorboard_run(run.record, tmp_path / f"tb-{spec.run_id}")
         assert read_history(tb).epochs == epochs
 

@@ -36,20 +36,22 @@ def seed_case(request):
     except pytest.skip.Exception:  # bundled sample absent: generated, learnable data
         x_train, y_train, x_test, y_test = _generated()
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(64, activation="relu"),
-        layers.Dropout(0.3),
-        layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     xtr = x_train.astype(np.float32) / 255.0  # the seed's pipeline: train divided by 255 ...
-    xte = x_test.astype(np.float32)           # ... test left raw
+    xte = x_test.astype(np.float32)  # ... test left raw
     ytr, yte = one_hot(y_train), one_hot(y_test)
     model.fit(xtr, ytr, batch_size=32, epochs=2, verbose=0)
     return xtr, ytr, xte, yte, model
@@ -102,15 +104,30 @@ def test_counterfactual_from_finding_transform_with_real_evaluator(seed_case):
     from cifar_doctor.sources.models import make_evaluator
 
     xtr, ytr, xte, yte, model = seed_case
-    inputs = Inputs(splits={"train": Split("train", xtr, ytr), "test": Split("test", xte, yte)},
-                    evaluate=make_evaluator(model))
-    finding = Finding("PRE001", "train-test-scale-mismatch", Severity.ERROR, "test is 255x train",
-                      fix=Fix("Divide x_test by 255", transform={"split": "test", "scale": 1 / 255, "offset": 0.0,
-                                                                "expression": "x_test / 255"}),
-                      cause="eval-input-scale-mismatch")
-    useless = Finding("PRE001", "train-test-scale-mismatch", Severity.ERROR, "same transform twice",
-                      fix=Fix("Divide x_test by 255", transform={"split": "test", "scale": 1 / 255, "offset": 0.0,
-                                                                "expression": "x_test / 255"}))
+    inputs = Inputs(
+        splits={"train": Split("train", xtr, ytr), "test": Split("test", xte, yte)}, evaluate=make_evaluator(model)
+    )
+    finding = Finding(
+        "PRE001",
+        "train-test-scale-mismatch",
+        Severity.ERROR,
+        "test is 255x train",
+        fix=Fix(
+            "Divide x_test by 255",
+            transform={"split": "test", "scale": 1 / 255, "offset": 0.0, "expression": "x_test / 255"},
+        ),
+        cause="eval-input-scale-mismatch",
+    )
+    useless = Finding(
+        "PRE001",
+        "train-test-scale-mismatch",
+        Severity.ERROR,
+        "same transform twice",
+        fix=Fix(
+            "Divide x_test by 255",
+            transform={"split": "test", "scale": 1 / 255, "offset": 0.0, "expression": "x_test / 255"},
+        ),
+    )
     results = run_counterfactuals(inputs, [finding, useless])
     assert len(results) == 1  # one evaluation per distinct transform
     assert results[0].confirmed is True and "x_test / 255" in results[0].summary
@@ -137,8 +154,13 @@ def test_counterfactual_errors_are_reported_not_raised(make_images, make_labels)
     f = Finding("PRE001", "n", Severity.ERROR, "m", fix=Fix("t", transform={"split": "test", "scale": 0.5}))
     res = run_counterfactuals(inputs, [f])
     assert res[0].confirmed is False and "shape mismatch" in res[0].error
-    assert res[0].to_dict() == {"code": "PRE001", "split": "test", "transform": {"split": "test", "scale": 0.5},
-                                "error": "shape mismatch", "confirmed": False}
+    assert res[0].to_dict() == {
+        "code": "PRE001",
+        "split": "test",
+        "transform": {"split": "test", "scale": 0.5},
+        "error": "shape mismatch",
+        "confirmed": False,
+    }
 
 
 def test_apply_transform_scale_offset_and_channel_order():

@@ -19,7 +19,6 @@ import pytest
 from cifar_doctor.errors import InputError
 from cifar_doctor.sources import cifar10, datasets
 from cifar_doctor.sources.datasets import KEY_ALIASES, canonical_key, load_cifar10, load_data_path
-
 from conftest import ROOT, SAMPLE, run_cli
 
 
@@ -37,8 +36,12 @@ def _arrays(n_train=20, n_test=10, seed=0):
 def _batch_bytes(images_nhwc: np.ndarray, labels: np.ndarray, protocol: int = 2) -> bytes:
     """A batch in the official format: dict with bytes keys, data (N, 3072) in CHW order, labels list."""
     data = images_nhwc.transpose(0, 3, 1, 2).reshape(len(images_nhwc), -1)
-    d = {b"batch_label": b"fake batch", b"labels": [int(v) for v in labels], b"data": data,
-         b"filenames": [b"img_%d.png" % i for i in range(len(labels))]}
+    d = {
+        b"batch_label": b"fake batch",
+        b"labels": [int(v) for v in labels],
+        b"data": data,
+        b"filenames": [b"img_%d.png" % i for i in range(len(labels))],
+    }
     return pickle.dumps(d, protocol=protocol)
 
 
@@ -101,8 +104,14 @@ ALIAS_SCHEMES = [
     ("images_train", "labels_train", "images_test", "labels_test"),
     ("x-train", "y-train", "x-test", "y-test"),
 ]
-VAL_SCHEMES = [("x_val", "y_val"), ("val_images", "val_labels"), ("x_valid", "y_valid"),
-               ("X_validation", "Y_validation"), ("xval", "yval"), ("dev_x", "dev_y")]
+VAL_SCHEMES = [
+    ("x_val", "y_val"),
+    ("val_images", "val_labels"),
+    ("x_valid", "y_valid"),
+    ("X_validation", "Y_validation"),
+    ("xval", "yval"),
+    ("dev_x", "dev_y"),
+]
 
 
 @pytest.mark.parametrize("keys", ALIAS_SCHEMES, ids=lambda k: k[0])
@@ -153,8 +162,14 @@ def test_canonical_name_wins_over_an_alias(tmp_path):
 def test_two_aliases_for_one_key_are_refused(tmp_path):
     arrays = _arrays()
     path = tmp_path / "d.npz"
-    np.savez(path, train_images=arrays["x_train"], X_train=arrays["x_train"], y_train=arrays["y_train"],
-             x_test=arrays["x_test"], y_test=arrays["y_test"])
+    np.savez(
+        path,
+        train_images=arrays["x_train"],
+        X_train=arrays["x_train"],
+        y_train=arrays["y_train"],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+    )
     with pytest.raises(InputError, match="several arrays for the same split") as exc:
         load_data_path(path)
     assert "X_train" in str(exc.value) and "train_images" in str(exc.value)
@@ -291,8 +306,9 @@ def test_batches_with_str_keys_and_new_protocol(tmp_path):
     folder = _write_folder(tmp_path / "b", {"data_batch_1": b, "test_batch": b})
     loaded = load_data_path(folder)
     np.testing.assert_array_equal(loaded.arrays["x_train"], x)
-    assert loaded.description["notices"] == ["missing training batches: data_batch_2, data_batch_3, "
-                                             "data_batch_4, data_batch_5"]
+    assert loaded.description["notices"] == [
+        "missing training batches: data_batch_2, data_batch_3, data_batch_4, data_batch_5"
+    ]
 
 
 def test_tarball_is_read_in_memory(tmp_path):
@@ -357,8 +373,11 @@ def keras_home(tmp_path, monkeypatch):
 
 def _only_home_candidates():
     d = cifar10.datasets_dir(cifar10.keras_home())
-    return [d / datasets.KERAS_EXTRACT_DIR / datasets.BATCHES_DIR, d / datasets.BATCHES_DIR,
-            d / datasets.KERAS_ARCHIVE_NAME] + [d / n for n in datasets.LEGACY_ARCHIVE_NAMES]
+    return [
+        d / datasets.KERAS_EXTRACT_DIR / datasets.BATCHES_DIR,
+        d / datasets.BATCHES_DIR,
+        d / datasets.KERAS_ARCHIVE_NAME,
+    ] + [d / n for n in datasets.LEGACY_ARCHIVE_NAMES]
 
 
 def test_load_cifar10_falls_back_to_the_bundled_sample(keras_home, capsys):
@@ -408,8 +427,10 @@ def test_load_cifar10_downloads_where_keras_would(keras_home, monkeypatch, capsy
 
     monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
     loaded = load_cifar10()
-    assert seen == {"url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                    "timeout": cifar10.DOWNLOAD_TIMEOUT_S}
+    assert seen == {
+        "url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "timeout": cifar10.DOWNLOAD_TIMEOUT_S,
+    }
     assert loaded.description["source"] == "keras-download"
     _assert_matches(loaded, expected)
     archive = keras_home / "datasets" / "cifar-10-batches-py-target_archive"
@@ -480,8 +501,10 @@ def test_build_script_is_deterministic(tmp_path):
     assert np.bincount(y[idx], minlength=10).tolist() == [20] * 10
     # each class's first 20 occurrences
     assert idx.tolist() == sorted(i for c in range(10) for i in np.flatnonzero(y == c)[:20].tolist())
-    arrays = {"x_train": np.arange(3 * 32 * 32 * 3, dtype=np.uint8).reshape(3, 32, 32, 3),
-              "y_train": np.array([[1], [2], [3]], np.uint8)}
+    arrays = {
+        "x_train": np.arange(3 * 32 * 32 * 3, dtype=np.uint8).reshape(3, 32, 32, 3),
+        "y_train": np.array([[1], [2], [3]], np.uint8),
+    }
     a = mod.write_npz(tmp_path / "a.npz", arrays)
     b = mod.write_npz(tmp_path / "b.npz", arrays)
     assert a == b
@@ -514,8 +537,13 @@ def test_cli_bad_data_exits_2_with_one_line(tmp_path, content):
         np.savez_compressed(path, **_arrays())
         path.write_bytes(path.read_bytes()[:500])
     elif content == "object":
-        np.savez(path, x_train=np.array([1, "a"], dtype=object), y_train=np.arange(2),
-                 x_test=np.zeros((2, 32, 32, 3)), y_test=np.arange(2))
+        np.savez(
+            path,
+            x_train=np.array([1, "a"], dtype=object),
+            y_train=np.arange(2),
+            x_test=np.zeros((2, 32, 32, 3)),
+            y_test=np.arange(2),
+        )
     elif content == "missing-keys":
         np.savez(path, a=np.zeros(3))
     before = sorted(p.name for p in tmp_path.iterdir())

@@ -12,8 +12,15 @@ from cifar_doctor.report import Report
 
 
 def _finding(code, cause, severity=Severity.ERROR, **evidence):
-    return Finding(code=code, name="some-problem", severity=severity, message=f"{code} fired.",
-                   evidence=evidence, cause=cause, fix=Fix("Do something."))
+    return Finding(
+        code=code,
+        name="some-problem",
+        severity=severity,
+        message=f"{code} fired.",
+        evidence=evidence,
+        cause=cause,
+        fix=Fix("Do something."),
+    )
 
 
 def test_skip_reasons_are_a_tuple_of_phrases():
@@ -27,14 +34,18 @@ def test_skip_reasons_are_a_tuple_of_phrases():
 
 def test_superseded_finding_is_dropped_on_the_same_split_only():
     def general(inputs):
-        return [Finding("PRE998", "general", Severity.ERROR, "test fired.", split="test"),
-                Finding("PRE998", "general", Severity.ERROR, "val fired.", split="val")]
+        return [
+            Finding("PRE998", "general", Severity.ERROR, "test fired.", split="test"),
+            Finding("PRE998", "general", Severity.ERROR, "val fired.", split="val"),
+        ]
 
     def specific(inputs):
         return [Finding("PRE997", "specific", Severity.ERROR, "test only.", split="test")]
 
-    specs = [CheckSpec("PRE997", "specific", specific), CheckSpec("PRE998", "general", general,
-                                                                  superseded_by=("PRE997",))]
+    specs = [
+        CheckSpec("PRE997", "specific", specific),
+        CheckSpec("PRE998", "general", general, superseded_by=("PRE997",)),
+    ]
     findings, outcomes = run_checks(Inputs(), specs)
     assert [(f.code, f.split) for f in findings] == [("PRE997", "test"), ("PRE998", "val")]
     assert [o.findings for o in outcomes] == [1, 1]  # counts of the findings kept
@@ -45,15 +56,24 @@ def test_superseded_finding_is_dropped_on_the_same_split_only():
 
 def test_finding_messages_use_the_front_ends_words():
     def assumes(inputs):
-        return [Finding("LOG998", "assumes-k", Severity.WARNING, "At chance (assuming 10 classes; pass {classes} if not).",
-                        evidence={"from": "{classes_arg}"}, fix=Fix("Pass {classes}, or the model ({model})"))]
+        return [
+            Finding(
+                "LOG998",
+                "assumes-k",
+                Severity.WARNING,
+                "At chance (assuming 10 classes; pass {classes} if not).",
+                evidence={"from": "{classes_arg}"},
+                fix=Fix("Pass {classes}, or the model ({model})"),
+            )
+        ]
 
     spec = CheckSpec("LOG998", "assumes-k", assumes)
     python = run_checks(Inputs(), [spec])[0][0]
     assert python.message == "At chance (assuming 10 classes; pass classes=K if not)."
     assert python.fix.title == "Pass classes=K, or the model (model)" and python.evidence["from"] == "classes"
-    cli = run_checks(Inputs(), [spec], hints={"classes": "--classes K", "classes_arg": "--classes",
-                                              "model": "--model"})[0][0]
+    cli = run_checks(
+        Inputs(), [spec], hints={"classes": "--classes K", "classes_arg": "--classes", "model": "--model"}
+    )[0][0]
     assert "pass --classes K if not" in cli.message and cli.fix.title == "Pass --classes K, or the model (--model)"
     assert "--" not in python.message + python.fix.title
 
@@ -73,8 +93,10 @@ def test_crashing_check_is_recorded_and_run_goes_on():
 
 
 def test_pipeline_bug_outranks_overfitting():
-    v = decide([_finding("FIT001", "overfitting", Severity.WARNING), _finding("LOG001", "eval-input-scale-mismatch")],
-               ran=["FIT001", "LOG001"])
+    v = decide(
+        [_finding("FIT001", "overfitting", Severity.WARNING), _finding("LOG001", "eval-input-scale-mismatch")],
+        ran=["FIT001", "LOG001"],
+    )
     assert v.cause == "eval-input-scale-mismatch"
     assert [a["cause"] for a in v.also] == ["overfitting"]
     assert v.evidence["codes"] == ["LOG001"]
@@ -87,15 +109,25 @@ def test_same_severity_uses_precedence():
 
 def test_corroboration_raises_confidence():
     one = decide([_finding("LOG001", "eval-input-scale-mismatch")], ran=["LOG001"])
-    two = decide([_finding("LOG001", "eval-input-scale-mismatch"), _finding("PRE001", "eval-input-scale-mismatch")],
-                 ran=["LOG001", "PRE001"])
+    two = decide(
+        [_finding("LOG001", "eval-input-scale-mismatch"), _finding("PRE001", "eval-input-scale-mismatch")],
+        ran=["LOG001", "PRE001"],
+    )
     assert two.confidence > one.confidence
 
 
 def test_confirmed_counterfactual_is_cited():
-    cf = Counterfactual("PRE001", "test", {"scale": 1 / 255}, images=100, before={"accuracy": 0.53, "loss": 190.0},
-                        after={"accuracy": 0.64, "loss": 1.0}, accuracy_gain=0.11, confirmed=True,
-                        summary="Measured: 0.64 instead of 0.53.")
+    cf = Counterfactual(
+        "PRE001",
+        "test",
+        {"scale": 1 / 255},
+        images=100,
+        before={"accuracy": 0.53, "loss": 190.0},
+        after={"accuracy": 0.64, "loss": 1.0},
+        accuracy_gain=0.11,
+        confirmed=True,
+        summary="Measured: 0.64 instead of 0.53.",
+    )
     v = decide([_finding("PRE001", "eval-input-scale-mismatch")], ran=["PRE001"], counterfactuals=[cf])
     assert v.confidence == 0.99
     assert "0.64" in v.explanation
@@ -123,25 +155,47 @@ def test_exit_codes_follow_fail_on():
 
 
 def test_findings_sorted_stably_by_severity_then_code():
-    fs = [_finding("LBL006", None, Severity.WARNING), _finding("PRE001", None), _finding("DAT001", None, Severity.INFO),
-          _finding("LOG001", None)]
+    fs = [
+        _finding("LBL006", None, Severity.WARNING),
+        _finding("PRE001", None),
+        _finding("DAT001", None, Severity.INFO),
+        _finding("LOG001", None),
+    ]
     r = Report(verdict=decide(fs, ran=["x"]), findings=fs)
     assert [f.code for f in r.findings] == ["LOG001", "PRE001", "LBL006", "DAT001"]
 
 
 def test_missing_evidence_is_listed_once():
     # MDL001 and MDL002 both miss the model: one phrase each in `missing`, listed once
-    v = decide([], ran=["LOG001"], missing=["needs a model (model)", "needs a model (model)",
-                                            "needs the training loss (loss, or a compiled model)"])
+    v = decide(
+        [],
+        ran=["LOG001"],
+        missing=[
+            "needs a model (model)",
+            "needs a model (model)",
+            "needs the training loss (loss, or a compiled model)",
+        ],
+    )
     assert v.cause == "healthy"
     assert v.explanation.count("needs a model (model)") == 1 and "needs the training loss" in v.explanation
 
 
 def test_direct_data_evidence_leads_the_explanation():
-    log = Finding(code="LOG001", name="saturated-eval-loss", severity=Severity.ERROR, message="Log says so.",
-                  cause="eval-input-scale-mismatch")
-    data = Finding(code="PRE001", name="train-test-scale-mismatch", severity=Severity.ERROR,
-                   message="Data says so.", cause="eval-input-scale-mismatch", evidence={"scale_ratio": 255.0})
+    log = Finding(
+        code="LOG001",
+        name="saturated-eval-loss",
+        severity=Severity.ERROR,
+        message="Log says so.",
+        cause="eval-input-scale-mismatch",
+    )
+    data = Finding(
+        code="PRE001",
+        name="train-test-scale-mismatch",
+        severity=Severity.ERROR,
+        message="Data says so.",
+        cause="eval-input-scale-mismatch",
+        evidence={"scale_ratio": 255.0},
+    )
     v = decide([log, data], ran=["LOG001", "PRE001"])
     assert v.explanation.startswith("Data says so.")
     assert v.evidence["scale_ratio"] == 255.0 and v.evidence["codes"] == ["LOG001", "PRE001"]

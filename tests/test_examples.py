@@ -45,8 +45,6 @@ def _python(script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     return _run([sys.executable, str(EXAMPLES / script), *args], **env)
 
 
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _sample_present():
     if not SAMPLE.exists():
@@ -67,8 +65,19 @@ def test_every_example_has_expected_output():
 @pytest.mark.tf
 @pytest.mark.training
 def test_seed_original_warns_and_names_the_cause():
-    proc = _python("seed_original.py", "--data", str(SAMPLE), "--limit", LIMIT, "--epochs", "1",
-                   "--batch-size", "250", "--verbose", "2")
+    proc = _python(
+        "seed_original.py",
+        "--data",
+        str(SAMPLE),
+        "--limit",
+        LIMIT,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "250",
+        "--verbose",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # the live alert on stderr, before the first batch, with the scale ratio
     assert "(before the first batch): " in proc.stderr and "cifar-doctor ✖ PRE001" in proc.stderr
@@ -82,8 +91,19 @@ def test_seed_original_warns_and_names_the_cause():
 @pytest.mark.tf
 @pytest.mark.training
 def test_seed_original_limit_from_environment_and_stop_on_error():
-    proc = _python("seed_original.py", "--data", str(SAMPLE), "--epochs", "3", "--batch-size", "250",
-                   "--verbose", "0", "--stop-on-error", CIFAR_DOCTOR_EXAMPLE_LIMIT=LIMIT)
+    proc = _python(
+        "seed_original.py",
+        "--data",
+        str(SAMPLE),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "250",
+        "--verbose",
+        "0",
+        "--stop-on-error",
+        CIFAR_DOCTOR_EXAMPLE_LIMIT=LIMIT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Stopping training (stop_on='error')" in proc.stderr
     assert "verdict: eval-input-scale-mismatch" in proc.stdout
@@ -93,12 +113,25 @@ def test_seed_original_limit_from_environment_and_stop_on_error():
 @pytest.mark.training
 def test_seed_fixed_no_warning():
     # three epochs (the curve checks need them) of ten steps: one step per epoch is no training run
-    proc = _python("seed_fixed.py", "--data", str(SAMPLE), "--limit", LIMIT, "--epochs", "3", "--batch-size", "50",
-                   "--verbose", "0")
+    proc = _python(
+        "seed_fixed.py",
+        "--data",
+        str(SAMPLE),
+        "--limit",
+        LIMIT,
+        "--epochs",
+        "3",
+        "--batch-size",
+        "50",
+        "--verbose",
+        "0",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "cifar-doctor:" not in proc.stderr
     verdict = [ln for ln in proc.stdout.splitlines() if ln.startswith("verdict: ")]
-    assert verdict and verdict[0].split()[1] in ("healthy", "overfitting", "underfitting", "regularization-gap"), proc.stdout
+    assert verdict and verdict[0].split()[1] in ("healthy", "overfitting", "underfitting", "regularization-gap"), (
+        proc.stdout
+    )
     assert "train accuracy, inference mode: [" in proc.stdout
 
 
@@ -156,8 +189,24 @@ def test_pipe_json_usage_error_exits_2():
 def test_watch_training_diagnoses_the_log():
     # the log alone must show it: a model trained enough in epoch 1 (40 steps) to score above chance on the
     # raw test set, seeded so that the run is the same every time
-    proc = _run(["bash", str(EXAMPLES / "watch_training.sh"), "--data", str(SAMPLE), "--limit", "2000",
-                 "--epochs", "3", "--batch-size", "50", "--verbose", "2", "--seed", "0"])
+    proc = _run(
+        [
+            "bash",
+            str(EXAMPLES / "watch_training.sh"),
+            "--data",
+            str(SAMPLE),
+            "--limit",
+            "2000",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "50",
+            "--verbose",
+            "2",
+            "--seed",
+            "0",
+        ]
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode in (0, 1), out[-3000:]
     assert "LOG001" in out and "(after epoch 1)" in out
@@ -166,6 +215,7 @@ def test_watch_training_diagnoses_the_log():
 
 
 # --- the recordings in examples/*.txt match what the code prints ---------------------------------
+
 
 def _recorder():
     import importlib.util
@@ -184,8 +234,10 @@ RECORDER = _recorder()
 def test_recording_matches_the_code(example):
     want = RECORDER.path(example).read_text(encoding="utf-8")
     got = RECORDER.record(example, timeout=600)
-    assert got == want, (f"examples/{example.name}.txt no longer shows what the code prints: "
-                         f"python scripts/record_examples.py {example.name}")
+    assert got == want, (
+        f"examples/{example.name}.txt no longer shows what the code prints: "
+        f"python scripts/record_examples.py {example.name}"
+    )
 
 
 @pytest.mark.parametrize("example", [e for e in RECORDER.ALL if not e.deterministic], ids=lambda e: e.name)

@@ -11,10 +11,9 @@ from cifar_doctor.counterfactual import run_counterfactuals
 from cifar_doctor.findings import Fix
 from cifar_doctor.inputs import Inputs, Split
 from cifar_doctor.mapped import MappedImages, is_lazy
-from cifar_doctor.registry import get, load_all
 from cifar_doctor.measure.stats import image_stats
-from cifar_doctor.training.feed import (MIN_BATCH_SIZE, MIN_STEPS_PER_EPOCH, TrainingPlan, plan_batches,
-                                        small_data_batch)
+from cifar_doctor.registry import get, load_all
+from cifar_doctor.training.feed import MIN_BATCH_SIZE, MIN_STEPS_PER_EPOCH, TrainingPlan, plan_batches, small_data_batch
 from cifar_doctor.training.recipes import RECIPES
 
 ORIGINAL_BYTES_PER_IMAGE = 327_690 * 12  # feed.activation_bytes of `original`: its activation values x 12 bytes
@@ -22,11 +21,16 @@ ORIGINAL_BYTES_PER_IMAGE = 327_690 * 12  # feed.activation_bytes of `original`: 
 
 @pytest.fixture
 def raw(make_images, make_labels):
-    return {"x_train": make_images(120, scale="uint8", seed=1), "y_train": make_labels(120, seed=1),
-            "x_test": make_images(40, scale="uint8", seed=2), "y_test": make_labels(40, seed=2)}
+    return {
+        "x_train": make_images(120, scale="uint8", seed=1),
+        "y_train": make_labels(120, seed=1),
+        "x_test": make_images(40, scale="uint8", seed=2),
+        "y_test": make_labels(40, seed=2),
+    }
 
 
 # --- the batch plan ------------------------------------------------------------------------
+
 
 def test_small_data_scales_the_batch_to_the_minimum_steps():
     assert small_data_batch(500, 2500) == 50 and small_data_batch(1000, 2500) == 50
@@ -75,6 +79,7 @@ def test_a_batch_too_large_for_memory_is_accumulated_not_shrunk():
 
 # --- images scaled on demand ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_fed_images_hold_exactly_the_preprocessed_values(name, raw):
     rec = RECIPES[name]
@@ -113,8 +118,12 @@ def test_data_checks_read_fed_images_as_arrays(raw):
     check = get("PRE001")
 
     def findings(arrays):
-        inputs = Inputs(splits={"train": Split("train", arrays["x_train"], arrays["y_train"]),
-                                "test": Split("test", arrays["x_test"], arrays["y_test"])})
+        inputs = Inputs(
+            splits={
+                "train": Split("train", arrays["x_train"], arrays["y_train"]),
+                "test": Split("test", arrays["x_test"], arrays["y_test"]),
+            }
+        )
         return [(f.code, f.message) for f in check(inputs)]
 
     assert findings(fed) == findings(eager) and findings(fed)
@@ -126,11 +135,13 @@ def test_counterfactual_streams_the_fix_and_measures_the_same(raw):
 
     def evaluate(x, y):  # a model that reads in chunks, as the real evaluator does
         seen.append(type(x).__name__)
-        total = sum(float(np.asarray(x[i:i + 16], dtype=np.float64).sum()) for i in range(0, len(x), 16))
+        total = sum(float(np.asarray(x[i : i + 16], dtype=np.float64).sum()) for i in range(0, len(x), 16))
         return {"loss": total / len(x), "accuracy": 0.5}
 
-    fix = Fix("Divide the test images by 255", transform={"split": "test", "scale": 1 / 255, "offset": 0.0,
-                                                         "expression": "x_test / 255"})
+    fix = Fix(
+        "Divide the test images by 255",
+        transform={"split": "test", "scale": 1 / 255, "offset": 0.0, "expression": "x_test / 255"},
+    )
     load_all()
     finding = get("PRE001").finding("error", "m", fix=fix)
     results = []
@@ -142,6 +153,7 @@ def test_counterfactual_streams_the_fix_and_measures_the_same(raw):
 
 
 # --- the tf.data pipelines ------------------------------------------------------------------
+
 
 @pytest.mark.tf
 def test_dataset_feeds_the_preprocessed_values_once_per_epoch(raw):

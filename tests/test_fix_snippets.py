@@ -69,10 +69,18 @@ def _folder_inputs(tmp_path: Path, class_name: str, folder: str):
     x = np.zeros((4, 8, 8, 3), np.uint8)
     y = np.array([0, 1, 0, 1])
     inputs = build_inputs(x_train=x, y_train=y, x_test=x, y_test=y)
-    train = SplitScan("train", tmp_path / "train", ["airplane", class_name], [2, 2], modes=Counter({"RGB": 4}),
-                      sizes=Counter({(8, 8): 4}), read=4)
-    test = SplitScan("test", tmp_path / folder, ["airplane"], [4], modes=Counter({"RGB": 4}),
-                     sizes=Counter({(8, 8): 4}), read=4)
+    train = SplitScan(
+        "train",
+        tmp_path / "train",
+        ["airplane", class_name],
+        [2, 2],
+        modes=Counter({"RGB": 4}),
+        sizes=Counter({(8, 8): 4}),
+        read=4,
+    )
+    test = SplitScan(
+        "test", tmp_path / folder, ["airplane"], [4], modes=Counter({"RGB": 4}), sizes=Counter({(8, 8): 4}), read=4
+    )
     inputs.folders = FolderScan({"train": train, "test": test}, target_size=(8, 8))
     return inputs
 
@@ -90,9 +98,17 @@ def test_dat005_snippet_holds_folder_names_as_literals(tmp_path, name):
 @pytest.mark.parametrize("name", HOSTILE, ids=range(len(HOSTILE)))
 def test_mdl008_snippet_holds_optimizer_name_as_a_literal(name):
     def snippet(opt: str) -> str:
-        info = ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
-                         loss="categorical_crossentropy", from_logits=False, rescaling=[],
-                         layers=["Dense"], optimizer=opt, learning_rate=-1.0)
+        info = ModelInfo(
+            input_shape=(32, 32, 3),
+            output_units=10,
+            last_activation="softmax",
+            loss="categorical_crossentropy",
+            from_logits=False,
+            rescaling=[],
+            layers=["Dense"],
+            optimizer=opt,
+            learning_rate=-1.0,
+        )
         report = run(build_inputs(model=info), select_codes=["MDL008"], counterfactual=False)
         (f,) = [f for f in report.findings if f.code == "MDL008"]
         return f.fix.snippet

@@ -86,8 +86,13 @@ def test_report_without_history_has_no_chart():
 
 
 def test_hostile_metric_name_is_escaped():
-    history = {"loss": [2.0, 1.5], "accuracy": [0.3, 0.5], "val_loss": [2.1, 1.9], "val_accuracy": [0.3, 0.4],
-               HOSTILE: [1.0, 2.0]}
+    history = {
+        "loss": [2.0, 1.5],
+        "accuracy": [0.3, 0.5],
+        "val_loss": [2.1, 1.9],
+        "val_accuracy": [0.3, 0.4],
+        HOSTILE: [1.0, 2.0],
+    }
     text = to_html(_check_report(history))
     page = assert_self_contained(text)
     assert HOSTILE in page.all_text  # shown, as text
@@ -129,8 +134,12 @@ def test_fragment_is_one_div_with_its_style():
 
 
 def test_log_scale_for_a_loss_spanning_decades():
-    history = {"loss": [2.0, 1.0, 0.5], "val_loss": [60.0, 80.0, 90.0], "accuracy": [0.3, 0.5, 0.6],
-               "val_accuracy": [0.2, 0.2, 0.2]}
+    history = {
+        "loss": [2.0, 1.0, 0.5],
+        "val_loss": [60.0, 80.0, 90.0],
+        "accuracy": [0.3, 0.5, 0.6],
+        "val_accuracy": [0.2, 0.2, 0.2],
+    }
     page = Page(to_html(_check_report(history)))
     assert "loss (log scale)" in page.all_text
     calm = {k: [min(v, 3.0) for v in vals] for k, vals in history.items()}

@@ -13,8 +13,9 @@ def test_class_count_provenance_in_order(make_labels, make_history):
     onehot = make_labels(40, classes=4, one_hot=True)
     logged = make_history(loss=[1.0])
     logged.classes = 7
-    inputs = Inputs(splits={"train": Split("train", None, onehot)}, model=ModelInfo(output_units=5),
-                    history=logged, classes=3)
+    inputs = Inputs(
+        splits={"train": Split("train", None, onehot)}, model=ModelInfo(output_units=5), history=logged, classes=3
+    )
     assert inputs.class_count == ClassCount(3, "given")
     inputs.classes = None
     assert inputs.class_count == ClassCount(5, "model") and inputs.num_classes == 5

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import cifar_doctor
-from cifar_doctor.measure.history import KERAS2_LOSS_CEILING, per_error_cost
 from cifar_doctor.findings import Severity
+from cifar_doctor.measure.history import KERAS2_LOSS_CEILING, per_error_cost
 from cifar_doctor.sources.logs import read_history
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -142,11 +142,14 @@ def test_validation_split_scale_bug_is_seen_in_printed_evaluate():
 
 
 # --- evaluate() output as users print it ----------------------------------------------------------
-@pytest.mark.parametrize("name, style", [
-    ("tfk-healthy-verbose2.txt", "list"),                 # print(model.evaluate(x, y, verbose=0))
-    ("tfk-scale-bug-verbose2.txt", "bar and two lines"),  # evaluate bar + print('loss: ', l, '\naccuracy: ', a)
-    ("k3-overfitting-verbose2.txt", "bar and two lines"),
-])
+@pytest.mark.parametrize(
+    "name, style",
+    [
+        ("tfk-healthy-verbose2.txt", "list"),  # print(model.evaluate(x, y, verbose=0))
+        ("tfk-scale-bug-verbose2.txt", "bar and two lines"),  # evaluate bar + print('loss: ', l, '\naccuracy: ', a)
+        ("k3-overfitting-verbose2.txt", "bar and two lines"),
+    ],
+)
 def test_printed_evaluate_matches_last_validation(name, style):
     h = read_history(LOGS / name)
     assert len(h.evaluations) == 1, style
@@ -181,9 +184,11 @@ def test_accuracy_dip_needs_val_loss_to_stop_improving(make_history):
     """FIT001: a val accuracy drop counts only once val_loss has stopped setting minima."""
     acc = [0.30, 0.40, 0.50, 0.60, 0.70]
     dip = [0.40, 0.45, 0.44, 0.42, 0.41]
-    falling = make_history(loss=[1.9, 1.6, 1.4, 1.2, 1.0], accuracy=acc,
-                           val_loss=[1.80, 1.70, 1.65, 1.62, 1.60], val_accuracy=dip)
-    stalled = make_history(loss=[1.9, 1.6, 1.4, 1.2, 1.0], accuracy=acc,
-                           val_loss=[1.80, 1.60, 1.61, 1.61, 1.62], val_accuracy=dip)
+    falling = make_history(
+        loss=[1.9, 1.6, 1.4, 1.2, 1.0], accuracy=acc, val_loss=[1.80, 1.70, 1.65, 1.62, 1.60], val_accuracy=dip
+    )
+    stalled = make_history(
+        loss=[1.9, 1.6, 1.4, 1.2, 1.0], accuracy=acc, val_loss=[1.80, 1.60, 1.61, 1.61, 1.62], val_accuracy=dip
+    )
     assert "FIT001" not in {f.code for f in cifar_doctor.diagnose(history=falling).findings}
     assert "FIT001" in {f.code for f in cifar_doctor.diagnose(history=stalled).findings}

@@ -129,18 +129,22 @@ Epoch 2/2
 
 
 def test_tfkeras_verbose2_with_epoch_suffix_and_nan():
-    text = ("Epoch 1/2\n1563/1563 - 10s - loss: 1.5000 - accuracy: 0.4500 - val_loss: 1.2000 - val_accuracy: 0.5600 "
-            "- 10s/epoch - 6ms/step\nEpoch 2/2\n1563/1563 - 9s - loss: nan - accuracy: 0.1000 - val_loss: nan "
-            "- val_accuracy: 0.1000 - 9s/epoch - 6ms/step\n")
+    text = (
+        "Epoch 1/2\n1563/1563 - 10s - loss: 1.5000 - accuracy: 0.4500 - val_loss: 1.2000 - val_accuracy: 0.5600 "
+        "- 10s/epoch - 6ms/step\nEpoch 2/2\n1563/1563 - 9s - loss: nan - accuracy: 0.1000 - val_loss: nan "
+        "- val_accuracy: 0.1000 - 9s/epoch - 6ms/step\n"
+    )
     h = parse(text)
     assert h.epochs == 2 and math.isnan(h.loss[1])
 
 
 def test_no_validation_last_epoch_vs_evaluate_bar():
-    text = ("Epoch 1/2\n40/40 ━━━━ 1s 9ms/step - accuracy: 0.30 - loss: 1.90\n"
-            "Epoch 2/2\n20/40 ━━━━ 1s 9ms/step - accuracy: 0.38 - loss: 1.75\n"
-            "40/40 ━━━━ 1s 9ms/step - accuracy: 0.40 - loss: 1.70\n"
-            "16/16 ━━━━ 0s 3ms/step - accuracy: 0.35 - loss: 1.80\n")
+    text = (
+        "Epoch 1/2\n40/40 ━━━━ 1s 9ms/step - accuracy: 0.30 - loss: 1.90\n"
+        "Epoch 2/2\n20/40 ━━━━ 1s 9ms/step - accuracy: 0.38 - loss: 1.75\n"
+        "40/40 ━━━━ 1s 9ms/step - accuracy: 0.40 - loss: 1.70\n"
+        "16/16 ━━━━ 0s 3ms/step - accuracy: 0.35 - loss: 1.80\n"
+    )
     h = parse(text)
     assert h.acc == [0.30, 0.40]
     assert h.evaluations == [{"accuracy": 0.35, "loss": 1.80}]
@@ -165,8 +169,9 @@ def test_name_value_pair_before_the_first_dash_metric():
     assert list(h.metrics) == ["loss", "acc", "val_loss", "val_acc"] and h.loss == [2.27]
     assert h.read_as["mapping"] == {"training loss": "loss"}
     # Keras lines have no such pair: a bar, a time, an ETA before the first metric
-    assert parse(" 1000/50000 [....] - ETA: 7:23 - loss: 2.31 - acc: 0.10 - val_loss: 2.2 - val_acc: 0.1\n"
-                 ).read_as == {"format": "keras", "records": 1, "index_kind": "epoch"}
+    assert parse(
+        " 1000/50000 [....] - ETA: 7:23 - loss: 2.31 - acc: 0.10 - val_loss: 2.2 - val_acc: 0.1\n"
+    ).read_as == {"format": "keras", "records": 1, "index_kind": "epoch"}
 
 
 def test_classes_argument_overrides_inference():
@@ -180,7 +185,7 @@ def test_incremental_feed_emits_epoch_when_val_line_arrives():
     text = RUN1.read_text()
     first_val = text.index("val_acc: 0.4489") + len("val_acc: 0.4489")
     assert p.feed(text[:first_val]) == []  # the value could still continue
-    done = p.feed(text[first_val:first_val + 1])
+    done = p.feed(text[first_val : first_val + 1])
     assert [e.number for e in done] == [1] and done[0].metrics["val_acc"] == 0.4489
 
 
@@ -196,8 +201,10 @@ def test_feeding_char_by_char_equals_whole():
 # --- CSV and JSON --------------------------------------------------------------------
 def test_csvlogger_csv(tmp_path):
     f = tmp_path / "training.log"
-    f.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.35,1.79,0.41,196.7\n1,0.50,1.38,0.43,208.3\n"
-                 "2,0.57,1.21,0.45,nan\n")
+    f.write_text(
+        "epoch,accuracy,loss,val_accuracy,val_loss\n0,0.35,1.79,0.41,196.7\n1,0.50,1.38,0.43,208.3\n"
+        "2,0.57,1.21,0.45,nan\n"
+    )
     h = read_history(f)
     assert h.epochs == 3 and h.val_acc == [0.41, 0.43, 0.45] and math.isnan(h.val_loss[2])
     assert "epoch" not in h.metrics
@@ -212,8 +219,11 @@ def test_pandas_csv_and_truncated_row(tmp_path):
 
 def test_history_json(tmp_path):
     f = tmp_path / "history.json"
-    f.write_text(json.dumps({"loss": [1.78, 1.37], "accuracy": [0.36, 0.51], "val_loss": [8.68, 8.97],
-                             "val_accuracy": [0.45, 0.44]}))
+    f.write_text(
+        json.dumps(
+            {"loss": [1.78, 1.37], "accuracy": [0.36, 0.51], "val_loss": [8.68, 8.97], "val_accuracy": [0.45, 0.44]}
+        )
+    )
     h = read_history(f)
     assert h.epochs == 2 and h.val_loss == [8.68, 8.97]
     f.write_text(json.dumps([{"loss": 1.0, "acc": 0.5}, {"loss": 0.9, "acc": 0.6}]))
@@ -234,15 +244,18 @@ def test_history_from_dict_validates():
 
 
 # --- bad input -------------------------------------------------------------------------
-@pytest.mark.parametrize("content, match", [
-    (b"", "empty"),
-    (b"   \n\n", "empty"),
-    (b"\x00\x01\x02\x89PNG\x00\x00" * 100, "binary"),
-    (bytes(range(256)) * 40, "binary"),
-    (b"hello\nworld\nno keras here\n", "No complete training epoch"),
-    (b"Epoch 1/5\n 12/50 [====>.....] - ETA: 3s - loss: 2.1 - acc: 0.2", "No complete training epoch"),
-    (b'{"loss": [1.0,', "History JSON"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"\x00\x01\x02\x89PNG\x00\x00" * 100, "binary"),
+        (bytes(range(256)) * 40, "binary"),
+        (b"hello\nworld\nno keras here\n", "No complete training epoch"),
+        (b"Epoch 1/5\n 12/50 [====>.....] - ETA: 3s - loss: 2.1 - acc: 0.2", "No complete training epoch"),
+        (b'{"loss": [1.0,', "History JSON"),
+    ],
+)
 def test_bad_inputs_raise_one_input_error(tmp_path, content, match):
     f = tmp_path / "bad.log"
     f.write_bytes(content)
@@ -281,7 +294,7 @@ def test_overlong_line_is_capped():
 
 # --- fuzzing ---------------------------------------------------------------------------
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ALPHABET = st.sampled_from(list("Epoch 0123456789/.-:[]=>━ \n\r\b\x1bmaccuracylossval_nainf,%{}\"e") + ["\x00", "é"])
+ALPHABET = st.sampled_from(list('Epoch 0123456789/.-:[]=>━ \n\r\b\x1bmaccuracylossval_nainf,%{}"e') + ["\x00", "é"])
 
 
 @FUZZ
@@ -289,7 +302,7 @@ ALPHABET = st.sampled_from(list("Epoch 0123456789/.-:[]=>━ \n\r\b\x1bmaccuracy
 def test_fuzz_parser_never_raises(text):
     p = LogParser()
     for i in range(0, len(text), 7):
-        p.feed(text[i:i + 7])
+        p.feed(text[i : i + 7])
     p.finish()
     h = p.history()
     assert all(len(v) == h.epochs for v in h.metrics.values())
@@ -315,9 +328,9 @@ def test_fuzz_mutated_real_logs(data):
         if op == "flip" and b:
             b[pos] = data.draw(st.integers(0, 255))
         elif op == "cut":
-            del b[pos:pos + data.draw(st.integers(1, 80))]
+            del b[pos : pos + data.draw(st.integers(1, 80))]
         elif op == "dup":
-            b[pos:pos] = b[pos:pos + data.draw(st.integers(1, 120))]
+            b[pos:pos] = b[pos : pos + data.draw(st.integers(1, 120))]
         else:
             b[pos:pos] = data.draw(st.sampled_from([b"\r", b"\b" * 9, b"\n", b"Epoch 1/5\n", b"nan", b"\x1b[1m"]))
     try:

@@ -46,6 +46,7 @@ def saved(tmp_path_factory):
 
 # --- load_model ---------------------------------------------------------------------------
 
+
 def test_load_model_reads_facts_and_writes_nothing(saved):
     before = listing(saved.parent)
     model, info = M.load_model(saved)
@@ -150,6 +151,7 @@ def test_unknown_custom_object(tmp_path):
 
 # --- model_info ---------------------------------------------------------------------------
 
+
 def test_model_info_uncompiled_sequential_with_logits():
     info = M.model_info(small_cnn([layers.Dense(10)]))
     assert info.last_activation == "linear"
@@ -159,10 +161,13 @@ def test_model_info_uncompiled_sequential_with_logits():
 
 def test_model_info_trailing_activation_layers():
     assert M.model_info(small_cnn([layers.Dense(10), layers.Activation("softmax")])).last_activation == "softmax"
-    assert M.model_info(small_cnn([layers.Dense(10), layers.Softmax(), layers.Dropout(0.2)])).last_activation \
+    assert (
+        M.model_info(small_cnn([layers.Dense(10), layers.Softmax(), layers.Dropout(0.2)])).last_activation == "softmax"
+    )
+    assert (
+        M.model_info(small_cnn([layers.Dense(10, activation="softmax"), layers.Activation("linear")])).last_activation
         == "softmax"
-    assert M.model_info(small_cnn([layers.Dense(10, activation="softmax"),
-                                   layers.Activation("linear")])).last_activation == "softmax"
+    )
     assert M.model_info(small_cnn([layers.Dense(1, activation="sigmoid")])).last_activation == "sigmoid"
 
 
@@ -180,15 +185,13 @@ def test_model_info_functional_ops_and_compiled_objects():
     assert info.last_activation == "softmax"
     assert info.loss == "sparse_categorical_crossentropy" and info.from_logits is True
     assert info.rescaling == ["TrueDivide(scale=0.00784313725, offset=0)", "Subtract(scale=1, offset=-1)"]
-    assert info.rescaling_affine == (Affine("TrueDivide", pytest.approx(1 / 127.5), 0.0),
-                                     Affine("Subtract", 1.0, -1.0))
+    assert info.rescaling_affine == (Affine("TrueDivide", pytest.approx(1 / 127.5), 0.0), Affine("Subtract", 1.0, -1.0))
 
 
 def test_model_info_normalization_layer_and_nested_model():
     norm = layers.Normalization(axis=-1, mean=[0.5, 0.5, 0.5], variance=[0.25, 0.25, 0.25])
     prep = keras.Sequential([keras.Input((8, 8, 3)), norm], name="prep")
-    model = keras.Sequential([keras.Input((8, 8, 3)), prep, layers.Conv2D(2, 3), layers.Flatten(),
-                              layers.Dense(3)])
+    model = keras.Sequential([keras.Input((8, 8, 3)), prep, layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)])
     model.compile(loss=keras.losses.categorical_crossentropy)
     info = M.model_info(model)
     assert info.rescaling == ["Normalization(mean=[0.5, 0.5, 0.5], variance=[0.25, 0.25, 0.25])"]
@@ -197,6 +200,7 @@ def test_model_info_normalization_layer_and_nested_model():
 
 
 # --- make_evaluator -----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -218,8 +222,16 @@ def data():
         ([layers.Dense(10, activation="sigmoid")], "categorical_crossentropy", False),
         ([layers.Dense(10, activation="softmax")], "binary_crossentropy", False),
     ],
-    ids=["softmax-cce", "softmax-scce", "linear-cce", "linear-scce", "linear-logits", "softmax-layer",
-         "sigmoid-cce", "softmax-bce"],
+    ids=[
+        "softmax-cce",
+        "softmax-scce",
+        "linear-cce",
+        "linear-scce",
+        "linear-logits",
+        "softmax-layer",
+        "sigmoid-cce",
+        "softmax-bce",
+    ],
 )
 def test_evaluator_matches_keras_evaluate(data, head, loss, sparse, capfd):
     x, yi, yo = data
@@ -282,8 +294,9 @@ def test_cross_entropy_matches_hand_computation():
     assert got[1] == pytest.approx(-np.log(1e-7), rel=1e-3)  # clipped, as Keras does
     z = np.array([[2.0, 0.0, -1.0]])
     want = -(2.0 - np.log(np.exp([2.0, 0.0, -1.0]).sum()))
-    assert M.cross_entropy(z, np.array([0]), loss="categorical_crossentropy", from_logits=True)[0] \
-        == pytest.approx(want)
+    assert M.cross_entropy(z, np.array([0]), loss="categorical_crossentropy", from_logits=True)[0] == pytest.approx(
+        want
+    )
 
 
 def test_module_imports_no_keras_at_import_time():
@@ -291,6 +304,7 @@ def test_module_imports_no_keras_at_import_time():
     import sys
 
     code = "import sys, cifar_doctor.sources.models; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    ).stdout.strip()
     assert out == "False False"

@@ -22,9 +22,15 @@ def kernel_name(tmp_path, monkeypatch):
     """A kernelspec running this very Python (the venv's), found before any other one installed."""
     spec = tmp_path / "jupyter" / "kernels" / "cifar-doctor-test"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "cifar-doctor test", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "cifar-doctor test",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))  # connection files: not in $HOME
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -43,8 +49,9 @@ def _html(outputs) -> list[str]:
 
 def test_notebook_runs_and_shows_html(tmp_path, kernel_name):
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name=kernel_name,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name=kernel_name, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
 
     check = _outputs(nb, "data-check")
     assert [o.output_type for o in check] == ["execute_result"]  # the report alone, no stray Rich output

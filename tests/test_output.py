@@ -80,7 +80,6 @@ def test_output_into_a_folder_or_nowhere_is_refused_before_any_work(tmp_path, wh
 def test_compare_output(monkeypatch, capsys, tmp_path, fmt):
     from cifar_doctor.cli.app import main
     from cifar_doctor.training import compare
-
     from test_snapshots import comparison
 
     monkeypatch.setattr(compare, "compare", lambda *a, **kw: comparison())
@@ -118,8 +117,9 @@ def test_compare_refuses_its_data_file_as_output_before_training(monkeypatch, ca
 
 def test_watch_output_keeps_the_command_output_on_stdout(tmp_path):
     out = tmp_path / "w.json"
-    proc = run_cli("watch", "--json", "-o", str(out), "--", sys.executable, "-c",
-                   f"print(open({LOG!r}).read(), end='')")
+    proc = run_cli(
+        "watch", "--json", "-o", str(out), "--", sys.executable, "-c", f"print(open({LOG!r}).read(), end='')"
+    )
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == Path(LOG).read_text()  # the training output, unchanged; the report is in the file
     assert json.loads(out.read_text())["verdict"]["cause"] == "eval-input-scale-mismatch"

@@ -19,6 +19,7 @@ EXAMPLE = ROOT / "examples" / "my_recipe.py"
 
 # --- pipelines (NumPy only) ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_preprocess_makes_one_float32_copy_with_the_recipe_scaling(name, sample_arrays):
     rec = RECIPES[name]
@@ -37,7 +38,7 @@ def test_limit_is_stratified_and_deterministic(sample_arrays):
     assert np.array_equal(idx, stratified_indices(y, 300, seed=0))
     assert not np.array_equal(idx, stratified_indices(y, 300, seed=1))
     assert np.all(np.bincount(y[idx], minlength=10) == 30)
-    assert len(stratified_indices(y, 10 ** 6)) == len(y)
+    assert len(stratified_indices(y, 10**6)) == len(y)
 
 
 def test_data_checks_flag_original_but_not_fixed(sample_arrays):
@@ -62,6 +63,7 @@ def test_unknown_recipe_suggests_the_closest():
 
 
 # --- real training (<= 1 epoch, a few hundred images) --------------------------------------
+
 
 @pytest.mark.training
 @pytest.mark.tf
@@ -110,6 +112,7 @@ def test_example_user_recipe_trains(sample_arrays):
 
 # --- user recipe protocol -------------------------------------------------------------------
 
+
 def _write(tmp_path: Path, body: str, name: str = "rec.py") -> Path:
     p = tmp_path / name
     p.write_text(textwrap.dedent(body))
@@ -117,20 +120,27 @@ def _write(tmp_path: Path, body: str, name: str = "rec.py") -> Path:
 
 
 def test_user_recipe_may_return_a_builtin_recipe(tmp_path):
-    p = _write(tmp_path, """
+    p = _write(
+        tmp_path,
+        """
         from cifar_doctor.training.recipes import RECIPES
         def mine():
             return RECIPES["fixed"]
-    """)
+    """,
+    )
     assert load_user_recipe(f"{p}:mine") is RECIPES["fixed"]
 
 
 def test_user_recipe_as_module_function(tmp_path, monkeypatch):
-    _write(tmp_path, """
+    _write(
+        tmp_path,
+        """
         def r():
             return {"model": lambda: None, "compile": {"loss": "mse"}, "preprocess": lambda a: a,
                     "fit": {"epochs": 2}}
-    """, name="my_mod_recipe.py")
+    """,
+        name="my_mod_recipe.py",
+    )
     monkeypatch.chdir(tmp_path)
     rec = get_recipe("my_mod_recipe:r")
     assert isinstance(rec, UserRecipe) and rec.epochs == 2 and rec.batch_size == 32 and rec.loss == "mse"
@@ -143,8 +153,7 @@ def test_user_recipe_as_module_function(tmp_path, monkeypatch):
         ("def recipe():\n    raise ValueError('bad call')\n", "raised when called.*bad call"),
         ("def recipe():\n    return 42\n", "Invalid user recipe.*int"),
         ("def recipe():\n    return {'model': None}\n", "missing compile, preprocess"),
-        ("def recipe():\n    return {'model': lambda: 1, 'compile': {'loss': 'mse'}, 'preprocess': 1}\n",
-         "preprocess"),
+        ("def recipe():\n    return {'model': lambda: 1, 'compile': {'loss': 'mse'}, 'preprocess': 1}\n", "preprocess"),
         ("def other():\n    pass\n", "No function `recipe`.*other"),
     ],
     ids=["import-raises", "call-raises", "wrong-type", "missing-keys", "bad-preprocess", "no-function"],
@@ -161,10 +170,13 @@ def test_missing_user_recipe_file(tmp_path):
 
 
 def test_user_preprocess_output_is_validated(tmp_path, sample_arrays):
-    p = _write(tmp_path, """
+    p = _write(
+        tmp_path,
+        """
         def recipe():
             return {"model": lambda: None, "compile": {"loss": "mse"}, "preprocess": lambda a: {"x": 1}}
-    """)
+    """,
+    )
     rec = load_user_recipe(f"{p}:recipe")
     with pytest.raises(InputError, match="x_train"):
         rec.preprocess(sample_arrays, limit=50)

@@ -12,8 +12,8 @@ import pytest
 
 from cifar_doctor import registry
 from cifar_doctor.diagnosis import CAUSES, PRECEDENCE
-from cifar_doctor.inputs import Inputs
 from cifar_doctor.engine import run_checks
+from cifar_doctor.inputs import Inputs
 
 SPECS = registry.all_checks()
 TESTS = Path(__file__).parent

@@ -26,8 +26,9 @@ HOSTILE = [
     "\x9b31m",  # a C1 CSI
 ]
 
-names = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40), st.text(alphabet=st.characters(max_codepoint=0x9f),
-                                                                         max_size=40))
+names = st.one_of(
+    st.sampled_from(HOSTILE), st.text(max_size=40), st.text(alphabet=st.characters(max_codepoint=0x9F), max_size=40)
+)
 
 
 @given(names)
@@ -57,7 +58,7 @@ def test_markdown_has_no_tag_and_no_unescaped_syntax(name: str) -> None:
 def test_markdown_code_span_cannot_be_closed_early(name: str) -> None:
     out = sanitize.markdown_code(name)
     fence = re.match(r"`+", out).group(0)  # type: ignore[union-attr]
-    assert out.endswith(fence) and fence not in out[len(fence):-len(fence)]
+    assert out.endswith(fence) and fence not in out[len(fence) : -len(fence)]
 
 
 @given(names)

@@ -13,8 +13,9 @@ from cifar_doctor.session import CONFIRMING_EPOCHS, Session
 
 
 def _finding(code="PRE001", severity=Severity.ERROR, split="test", cause="eval-input-scale-mismatch"):
-    return Finding(code=code, name="some-problem", severity=severity, message=f"{code} fired.", cause=cause,
-                   split=split)
+    return Finding(
+        code=code, name="some-problem", severity=severity, message=f"{code} fired.", cause=cause, split=split
+    )
 
 
 def _report(*findings):
@@ -29,12 +30,20 @@ def test_new_findings_are_deduplicated_by_code_and_split():
     assert [(f.code, f.split) for f in again] == [("PRE001", "val")]
 
 
-@pytest.mark.parametrize("floor,expected", [("error", ["PRE001"]), ("warning", ["PRE001", "FIT001"]),
-                                            ("info", ["PRE001", "FIT001", "RNG001"])])
+@pytest.mark.parametrize(
+    "floor,expected",
+    [("error", ["PRE001"]), ("warning", ["PRE001", "FIT001"]), ("info", ["PRE001", "FIT001", "RNG001"])],
+)
 def test_severity_floor_is_a_parameter(floor, expected):
     s = Session(Inputs(), floor=floor)
-    update = s.observe(_report(_finding(), _finding("FIT001", Severity.WARNING, None, "overfitting"),
-                               _finding("RNG001", Severity.INFO, None, None)), epoch=1)
+    update = s.observe(
+        _report(
+            _finding(),
+            _finding("FIT001", Severity.WARNING, None, "overfitting"),
+            _finding("RNG001", Severity.INFO, None, None),
+        ),
+        epoch=1,
+    )
     assert [f.code for f in update.new] == expected
 
 

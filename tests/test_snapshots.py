@@ -30,52 +30,118 @@ TRANSFORM = {"split": "test", "scale": 0.003922, "offset": 0.0, "expression": "x
 
 def seed_bug() -> Report:
     """The question's bug: test images 255x the training images, measured on the model."""
-    pre = Finding("PRE001", "train-test-scale-mismatch", Severity.ERROR,
-                  "x_test is raw 0-255 floats (max 255) while x_train is scaled to [0, 1] (max 1).",
-                  evidence={"scale_ratio": 255.0, "train_scheme": "unit", "eval_scheme": "raw-float",
-                            "eval_mean": [125.3, 122.9, 113.8]},
-                  fix=Fix("Scale x_test exactly like x_train (`x_test / 255`)",
-                          snippet="x_test = x_test.astype(\"float32\") / 255", transform=TRANSFORM),
-                  cause="eval-input-scale-mismatch", explanation="The validation numbers measure the pipeline.",
-                  split="test")
-    log = Finding("LOG001", "saturated-eval-loss", Severity.ERROR,
-                  "val_loss / (1 - val_acc) = 15.9 nats per wrong validation prediction.",
-                  evidence={"val_cost_per_error": 15.88, "train_cost_per_error": 2.86},
-                  fix=Fix("Preprocess validation and test images exactly like the training images"),
-                  cause="eval-input-scale-mismatch", split="val")
-    fit = Finding("FIT001", "train-val-gap", Severity.WARNING, "Training accuracy leads validation by 0.11.",
-                  evidence={"gap": 0.1064}, cause="overfitting")
-    info = Finding("MDL003", "missing-in-model-rescaling", Severity.INFO,
-                   "The model has no Rescaling layer.", fix=Fix("Put the scaling inside the model"))
-    cf = Counterfactual("PRE001", "test", TRANSFORM, images=1000, before={"loss": 7.43, "accuracy": 0.532},
-                        after={"loss": 1.04, "accuracy": 0.641}, accuracy_gain=0.109, confirmed=True,
-                        summary="Measured: the same model scores accuracy 0.641 (loss 1.04) on test images with "
-                                "x_test / 255 applied, against 0.532 (loss 7.43) as given (1000 images).")
-    verdict = Verdict("eval-input-scale-mismatch", 0.99, "x_test is raw 0-255 floats while x_train is scaled to "
-                      "[0, 1]. " + cf.summary, {"codes": ["LOG001", "PRE001"], "scale_ratio": 255.0},
-                      [{"cause": "overfitting", "confidence": 0.7, "codes": ["FIT001"]}])
-    checks = [CheckOutcome("FIT001", "train-val-gap", "ran", None, 1),
-              CheckOutcome("LOG001", "saturated-eval-loss", "ran", None, 1),
-              CheckOutcome("MDL003", "missing-in-model-rescaling", "ran", None, 1),
-              CheckOutcome("PRE001", "train-test-scale-mismatch", "ran", None, 1),
-              CheckOutcome("LBL001", "integer-labels-with-categorical-loss", "ran")]
-    return Report(verdict, [pre, log, fit, info], checks,
-                  inputs={"loss": "categorical_crossentropy", "classes": 10, "classes_from": "labels"},
-                  counterfactuals=[cf])
+    pre = Finding(
+        "PRE001",
+        "train-test-scale-mismatch",
+        Severity.ERROR,
+        "x_test is raw 0-255 floats (max 255) while x_train is scaled to [0, 1] (max 1).",
+        evidence={
+            "scale_ratio": 255.0,
+            "train_scheme": "unit",
+            "eval_scheme": "raw-float",
+            "eval_mean": [125.3, 122.9, 113.8],
+        },
+        fix=Fix(
+            "Scale x_test exactly like x_train (`x_test / 255`)",
+            snippet='x_test = x_test.astype("float32") / 255',
+            transform=TRANSFORM,
+        ),
+        cause="eval-input-scale-mismatch",
+        explanation="The validation numbers measure the pipeline.",
+        split="test",
+    )
+    log = Finding(
+        "LOG001",
+        "saturated-eval-loss",
+        Severity.ERROR,
+        "val_loss / (1 - val_acc) = 15.9 nats per wrong validation prediction.",
+        evidence={"val_cost_per_error": 15.88, "train_cost_per_error": 2.86},
+        fix=Fix("Preprocess validation and test images exactly like the training images"),
+        cause="eval-input-scale-mismatch",
+        split="val",
+    )
+    fit = Finding(
+        "FIT001",
+        "train-val-gap",
+        Severity.WARNING,
+        "Training accuracy leads validation by 0.11.",
+        evidence={"gap": 0.1064},
+        cause="overfitting",
+    )
+    info = Finding(
+        "MDL003",
+        "missing-in-model-rescaling",
+        Severity.INFO,
+        "The model has no Rescaling layer.",
+        fix=Fix("Put the scaling inside the model"),
+    )
+    cf = Counterfactual(
+        "PRE001",
+        "test",
+        TRANSFORM,
+        images=1000,
+        before={"loss": 7.43, "accuracy": 0.532},
+        after={"loss": 1.04, "accuracy": 0.641},
+        accuracy_gain=0.109,
+        confirmed=True,
+        summary="Measured: the same model scores accuracy 0.641 (loss 1.04) on test images with "
+        "x_test / 255 applied, against 0.532 (loss 7.43) as given (1000 images).",
+    )
+    verdict = Verdict(
+        "eval-input-scale-mismatch",
+        0.99,
+        "x_test is raw 0-255 floats while x_train is scaled to [0, 1]. " + cf.summary,
+        {"codes": ["LOG001", "PRE001"], "scale_ratio": 255.0},
+        [{"cause": "overfitting", "confidence": 0.7, "codes": ["FIT001"]}],
+    )
+    checks = [
+        CheckOutcome("FIT001", "train-val-gap", "ran", None, 1),
+        CheckOutcome("LOG001", "saturated-eval-loss", "ran", None, 1),
+        CheckOutcome("MDL003", "missing-in-model-rescaling", "ran", None, 1),
+        CheckOutcome("PRE001", "train-test-scale-mismatch", "ran", None, 1),
+        CheckOutcome("LBL001", "integer-labels-with-categorical-loss", "ran"),
+    ]
+    return Report(
+        verdict,
+        [pre, log, fit, info],
+        checks,
+        inputs={"loss": "categorical_crossentropy", "classes": 10, "classes_from": "labels"},
+        counterfactuals=[cf],
+    )
 
 
 def healthy() -> Report:
-    checks = [CheckOutcome("LOG001", "saturated-eval-loss", "ran"),
-              CheckOutcome("MDL001", "output-activation-loss-mismatch", "skipped", "needs a model (--model)",
-                           missing=("needs a model (--model)",))]
-    return Report(Verdict("healthy", 0.58, "No problem found by 1 check (LOG). Not checked: needs a model (--model).",
-                          {"checks_ran": 1, "families": ["LOG"]}), [], checks, inputs={"classes": None})
+    checks = [
+        CheckOutcome("LOG001", "saturated-eval-loss", "ran"),
+        CheckOutcome(
+            "MDL001",
+            "output-activation-loss-mismatch",
+            "skipped",
+            "needs a model (--model)",
+            missing=("needs a model (--model)",),
+        ),
+    ]
+    return Report(
+        Verdict(
+            "healthy",
+            0.58,
+            "No problem found by 1 check (LOG). Not checked: needs a model (--model).",
+            {"checks_ran": 1, "families": ["LOG"]},
+        ),
+        [],
+        checks,
+        inputs={"classes": None},
+    )
 
 
 def crashed() -> Report:
     report = healthy()
-    return Report(report.verdict, [], report.checks + [CheckOutcome("LOG002", "nan-loss", "crashed",
-                                                                    "RuntimeError: broken")], report.inputs)
+    return Report(
+        report.verdict,
+        [],
+        report.checks + [CheckOutcome("LOG002", "nan-loss", "crashed", "RuntimeError: broken")],
+        report.inputs,
+    )
 
 
 def training(batch: int, accumulation: int = 1) -> dict:
@@ -83,24 +149,63 @@ def training(batch: int, accumulation: int = 1) -> dict:
     from cifar_doctor.training.feed import TrainingPlan
 
     plan = TrainingPlan(batch, 2, 50000, accumulation=accumulation).to_dict()
-    return dict(plan, output_dtype="float32",
-                strategy={"name": "default", "class": "_DefaultDistributionStrategy", "replicas": 1,
-                          "devices": ["/device:CPU:0"], "workers": 1, "task": None, "logical_cpu_devices": None,
-                          "mixed_precision": None, "batch": "global batch = per-replica batch x replicas"})
+    return dict(
+        plan,
+        output_dtype="float32",
+        strategy={
+            "name": "default",
+            "class": "_DefaultDistributionStrategy",
+            "replicas": 1,
+            "devices": ["/device:CPU:0"],
+            "workers": 1,
+            "task": None,
+            "logical_cpu_devices": None,
+            "mixed_precision": None,
+            "batch": "global batch = per-replica batch x replicas",
+        },
+    )
 
 
 def comparison() -> ComparisonReport:
-    return ComparisonReport.of([
-        RunResult("original", "original", seed_bug(), history={"loss": [1.78, 1.03], "accuracy": [0.36, 0.64],
-                                                               "val_loss": [8.68, 7.43], "val_accuracy": [0.45, 0.53]},
-                  doc="The question's pipeline.", settings={"batch_size": 1000, "train_images": 50000,
-                                                            "test_images": 10000}, epochs_run=2,
-                  eval_to_train_scale=255.0, seconds=61.0, train_seconds=58.2, training=training(1000, 4)),
-        RunResult("fixed", "fixed", healthy(), history={"loss": [1.55, 1.2], "accuracy": [0.44, 0.57],
-                                                        "val_loss": [1.3, 1.1], "val_accuracy": [0.53, 0.61]},
-                  settings={"batch_size": 1000, "train_images": 50000, "test_images": 10000}, epochs_run=2,
-                  eval_to_train_scale=1.0, seconds=59.0, train_seconds=57.9, training=training(1000)),
-    ])
+    return ComparisonReport.of(
+        [
+            RunResult(
+                "original",
+                "original",
+                seed_bug(),
+                history={
+                    "loss": [1.78, 1.03],
+                    "accuracy": [0.36, 0.64],
+                    "val_loss": [8.68, 7.43],
+                    "val_accuracy": [0.45, 0.53],
+                },
+                doc="The question's pipeline.",
+                settings={"batch_size": 1000, "train_images": 50000, "test_images": 10000},
+                epochs_run=2,
+                eval_to_train_scale=255.0,
+                seconds=61.0,
+                train_seconds=58.2,
+                training=training(1000, 4),
+            ),
+            RunResult(
+                "fixed",
+                "fixed",
+                healthy(),
+                history={
+                    "loss": [1.55, 1.2],
+                    "accuracy": [0.44, 0.57],
+                    "val_loss": [1.3, 1.1],
+                    "val_accuracy": [0.53, 0.61],
+                },
+                settings={"batch_size": 1000, "train_images": 50000, "test_images": 10000},
+                epochs_run=2,
+                eval_to_train_scale=1.0,
+                seconds=59.0,
+                train_seconds=57.9,
+                training=training(1000),
+            ),
+        ]
+    )
 
 
 CASES = {
@@ -169,7 +274,7 @@ def test_snapshot_json_validates(monkeypatch, capsys):
 
     from cifar_doctor.schema import load_schema
 
-    for case, (make, args) in CASES.items():
+    for make, args in CASES.values():
         text = _run_cli(monkeypatch, capsys, make, [*args, "--json"])
         body = text.split("# stdout\n", 1)[1].split("# stderr\n", 1)[0]
         jsonschema.validate(json.loads(body), load_schema())

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
-
 from cifar_doctor.errors import InputError
 from cifar_doctor.sources import sampling
 from cifar_doctor.sources.datasets import load_data_path
 from cifar_doctor.sources.sampling import SampleInfo, sample_indices
+from conftest import run_cli
+
 
 # --- the sample ------------------------------------------------------------------------------------
 def test_stratified_sample_keeps_class_shares():
@@ -51,8 +51,7 @@ def _npy_folder(d: Path, make_images, make_labels, n_train=3000, n_test=600, tes
     return d
 
 
-def test_npy_folder_is_sampled_and_read_in_full_by_the_duplicate_check(tmp_path, make_images, make_labels,
-                                                                        monkeypatch):
+def test_npy_folder_is_sampled_and_read_in_full_by_the_duplicate_check(tmp_path, make_images, make_labels, monkeypatch):
     from cifar_doctor import diagnose  # noqa: F401 - the same engine as the CLI
     from cifar_doctor.api import build_inputs
     from cifar_doctor.engine import run
@@ -84,12 +83,15 @@ def test_npy_folder_finds_the_scale_bug(tmp_path, make_images, make_labels):
     assert report["verdict"]["cause"] == "eval-input-scale-mismatch"
 
 
-@pytest.mark.parametrize("problem, match", [
-    ("missing labels", "no y_test.npy"),
-    ("short file", "short by"),
-    ("object array", "not a .npy array|not a numeric"),
-    ("length mismatch", "different lengths"),
-])
+@pytest.mark.parametrize(
+    "problem, match",
+    [
+        ("missing labels", "no y_test.npy"),
+        ("short file", "short by"),
+        ("object array", "not a .npy array|not a numeric"),
+        ("length mismatch", "different lengths"),
+    ],
+)
 def test_npy_folder_bad_input(tmp_path, make_images, make_labels, problem, match):
     d = _npy_folder(tmp_path / "arrays", make_images, make_labels, n_train=100, n_test=50)
     if problem == "missing labels":
@@ -111,8 +113,9 @@ def test_memmap_given_to_diagnose_is_sampled_not_paged_in(tmp_path, make_images,
     monkeypatch.setattr("cifar_doctor.api.SAMPLE_IMAGES", 400)
     np.save(tmp_path / "x.npy", make_images(2000, seed=4))
     x = np.load(tmp_path / "x.npy", mmap_mode="r")
-    inputs = build_inputs(x_train=x, y_train=make_labels(2000), x_test=make_images(100, seed=5),
-                          y_test=make_labels(100))
+    inputs = build_inputs(
+        x_train=x, y_train=make_labels(2000), x_test=make_images(100, seed=5), y_test=make_labels(100)
+    )
     tr = inputs.splits["train"]
     assert len(tr.x) == 400 and tr.count == 2000 and not isinstance(tr.x, np.memmap)
     assert np.array_equal(np.concatenate(list(tr.chunks(512))), np.asarray(x))
@@ -203,9 +206,9 @@ def test_pydataset_and_generators(make_images, make_labels):
             return 10
 
         def __getitem__(self, i):
-            return x[i * 30:(i + 1) * 30], y[i * 30:(i + 1) * 30]
+            return x[i * 30 : (i + 1) * 30], y[i * 30 : (i + 1) * 30]
 
-    gen = ((x[i:i + 50] * 255, y[i:i + 50]) for i in range(0, 300, 50))
+    gen = ((x[i : i + 50] * 255, y[i : i + 50]) for i in range(0, 300, 50))
     report = diagnose(x_train=Batches(), x_test=gen)
     assert report.verdict.cause == "eval-input-scale-mismatch"
     assert report.to_dict()["inputs"]["splits"]["test"]["sample"]["method"] == "head"

@@ -7,8 +7,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from cifar_doctor.measure import stats
 from cifar_doctor.errors import InputError
+from cifar_doctor.measure import stats
 from cifar_doctor.measure.stats import image_stats, infer_scheme
 
 

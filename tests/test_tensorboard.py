@@ -91,19 +91,28 @@ def test_fixture_reads_as_its_csvlogger_file():
 def test_accepted_layouts(where, tmp_path):
     shutil.copytree(RUN, tmp_path / "logs" / "fit" / "20260101-120000")
     run = tmp_path / "logs" / "fit" / "20260101-120000"
-    path = {"run": run, "parent": tmp_path / "logs", "train-file": next((run / "train").iterdir()),
-            "validation-folder": run / "validation"}[where]
+    path = {
+        "run": run,
+        "parent": tmp_path / "logs",
+        "train-file": next((run / "train").iterdir()),
+        "validation-folder": run / "validation",
+    }[where]
     h = read_history(path)
-    keys = {"run": {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"},
-            "parent": {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"},
-            "train-file": {"loss", "accuracy", "learning_rate"},
-            "validation-folder": {"val_loss", "val_accuracy"}}[where]
+    keys = {
+        "run": {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"},
+        "parent": {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"},
+        "train-file": {"loss", "accuracy", "learning_rate"},
+        "validation-folder": {"val_loss", "val_accuracy"},
+    }[where]
     assert set(h.metrics) == keys and h.epochs == 3
 
 
 def test_keras2_simple_values_in_one_folder(tmp_path):
-    events = [event(e, tag, v, kind="simple") for e in range(2)
-              for tag, v in (("loss", 1.5 - e / 4), ("acc", 0.4 + e / 10), ("val_loss", 8.0), ("val_acc", 0.45))]
+    events = [
+        event(e, tag, v, kind="simple")
+        for e in range(2)
+        for tag, v in (("loss", 1.5 - e / 4), ("acc", 0.4 + e / 10), ("val_loss", 8.0), ("val_acc", 0.45))
+    ]
     event_file(tmp_path / "logs" / "events.out.tfevents.1.host", events)
     h = read_history(tmp_path / "logs")
     assert h.metrics["loss"] == [1.5, 1.25] and h.metrics["val_acc"] == pytest.approx([0.45, 0.45])
@@ -159,19 +168,41 @@ def test_last_record_cut_short_is_dropped(tmp_path):
     assert h.truncated and h.epochs == 3 and h.gaps == {"learning_rate": [2]}  # epoch 3's rate was not written
 
 
-@pytest.mark.parametrize("content, match", [
-    (lambda b: b[:20], "ends inside its first record"),
-    (lambda b: b[:-8] + bytes([b[-8] ^ 0xFF]) + b[-7:], "checksum of its data"),
-    (lambda b: b[:3800] + bytes([b[3800] ^ 0x01]) + b[3801:], "byte 3,799 is corrupt .the checksum of its length"),
-    (lambda b: os.urandom(4096), "not a TensorBoard event file"),
-    (lambda b: b"", "ends inside its first record|No per-epoch scalars"),
-    (lambda b: struct.pack("<Q", 1 << 60) + struct.pack("<I", tb.masked_crc32c(
-        struct.pack("<Q", 1 << 60))) + b"x" * 64, "declares 1,152,921,504,606,846,976 bytes"),
-    (lambda b: struct.pack("<Q", 100 << 20) + struct.pack("<I", tb.masked_crc32c(struct.pack("<Q", 100 << 20)))
-     + b"x" * 64, "ends inside its first record"),
-    (lambda b: record(b"\x0f\xff\xff"), "not an Event message"),
-], ids=["truncated-first-record", "bad-data-crc", "flipped-length-bit", "random-bytes", "empty", "huge-length",
-        "length-past-end", "garbage-with-valid-crc"])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (lambda b: b[:20], "ends inside its first record"),
+        (lambda b: b[:-8] + bytes([b[-8] ^ 0xFF]) + b[-7:], "checksum of its data"),
+        (lambda b: b[:3800] + bytes([b[3800] ^ 0x01]) + b[3801:], "byte 3,799 is corrupt .the checksum of its length"),
+        (lambda b: os.urandom(4096), "not a TensorBoard event file"),
+        (lambda b: b"", "ends inside its first record|No per-epoch scalars"),
+        (
+            lambda b: (
+                struct.pack("<Q", 1 << 60) + struct.pack("<I", tb.masked_crc32c(struct.pack("<Q", 1 << 60))) + b"x" * 64
+            ),
+            "declares 1,152,921,504,606,846,976 bytes",
+        ),
+        (
+            lambda b: (
+                struct.pack("<Q", 100 << 20)
+                + struct.pack("<I", tb.masked_crc32c(struct.pack("<Q", 100 << 20)))
+                + b"x" * 64
+            ),
+            "ends inside its first record",
+        ),
+        (lambda b: record(b"\x0f\xff\xff"), "not an Event message"),
+    ],
+    ids=[
+        "truncated-first-record",
+        "bad-data-crc",
+        "flipped-length-bit",
+        "random-bytes",
+        "empty",
+        "huge-length",
+        "length-past-end",
+        "garbage-with-valid-crc",
+    ],
+)
 def test_hostile_event_files_raise_one_input_error(tmp_path, content, match):
     with pytest.raises(InputError, match=match):
         tb.read_tensorboard(_write(tmp_path, content(_fixture_bytes())))
@@ -200,8 +231,10 @@ def test_cli_refuses_a_corrupt_file_in_one_line(tmp_path):
 
 # --- the command line, without TensorFlow ----------------------------------------------------
 def test_reading_the_fixture_does_not_import_tensorflow():
-    code = ("import sys; from cifar_doctor.sources.logs import read_history; h = read_history(sys.argv[1]); "
-            "assert h.epochs == 3; print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    code = (
+        "import sys; from cifar_doctor.sources.logs import read_history; h = read_history(sys.argv[1]); "
+        "assert h.epochs == 3; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(RUN)], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
@@ -228,8 +261,12 @@ def test_diagnose_reads_a_tensorboard_folder():
 
 def test_check_reads_event_bytes_from_stdin():
     data = next((RUN / "validation").iterdir()).read_bytes()
-    proc = subprocess.run([sys.executable, "-m", "cifar_doctor", "check", "--log", "-", "--json"], input=data,
-                          capture_output=True, env={**os.environ, "NO_COLOR": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "cifar_doctor", "check", "--log", "-", "--json"],
+        input=data,
+        capture_output=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert b'"format": "tensorboard"' in proc.stdout
 
@@ -239,9 +276,21 @@ def test_check_reads_event_bytes_from_stdin():
 @pytest.mark.training
 def test_real_keras_run_tensorboard_and_csvlogger_agree(tmp_path):
     pytest.importorskip("tensorboard", reason="keras.callbacks.TensorBoard writes through the tensorboard package")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_tensorboard_log.py"), "--out", str(tmp_path),
-                    "--n", "200", "--epochs", "2"], check=True, capture_output=True,
-                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "make_tensorboard_log.py"),
+            "--out",
+            str(tmp_path),
+            "--n",
+            "200",
+            "--epochs",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     rc_tb, tb_report, _ = run_json("check", "--log", str(tmp_path / "tb"))
     rc_csv, csv_report, _ = run_json("check", "--log", str(tmp_path / "run.csv"))
     assert rc_tb == rc_csv

@@ -23,8 +23,11 @@ from test_snapshots import LOG, comparison, seed_bug
 WIDTHS = (40, 80, 200)
 
 #: A fix snippet with a line longer than any terminal, and a blank line inside.
-LONG_SNIPPET = ("x_test = x_test.astype('float32') / 255.0  # " + "whatever x_train got, x_test gets too; " * 6
-                + "\n\nmodel.evaluate(x_test, y_test)")
+LONG_SNIPPET = (
+    "x_test = x_test.astype('float32') / 255.0  # "
+    + "whatever x_train got, x_test gets too; " * 6
+    + "\n\nmodel.evaluate(x_test, y_test)"
+)
 
 
 def _text(report, width: int, monkeypatch, **kw) -> str:
@@ -47,8 +50,13 @@ def _reports_with_snippets() -> tuple[Report, ...]:
         diagnose(x_train=x, y_train=y, x_test=xt, y_test=yt),
         diagnose(history=read_history(LOG)),
     ]
-    long = Finding("PRE001", "train-test-scale-mismatch", Severity.ERROR, "x_test is raw.",
-                   fix=Fix("Scale x_test", snippet=LONG_SNIPPET))
+    long = Finding(
+        "PRE001",
+        "train-test-scale-mismatch",
+        Severity.ERROR,
+        "x_test is raw.",
+        fix=Fix("Scale x_test", snippet=LONG_SNIPPET),
+    )
     base = seed_bug()
     reports.append(Report(base.verdict, [long], [CheckOutcome("PRE001", "train-test-scale-mismatch", "ran")]))
     return tuple(reports)
@@ -159,8 +167,9 @@ def test_a_document_without_kind_is_refused(fmt):
         render(_NoKind(), fmt, file=io.StringIO())
 
 
-@pytest.mark.parametrize("args, hint", [([], True), (["--details"], False), (["--format", "json"], False),
-                                        (["--quiet"], False)])
+@pytest.mark.parametrize(
+    "args, hint", [([], True), (["--details"], False), (["--format", "json"], False), (["--quiet"], False)]
+)
 def test_compare_says_on_stderr_where_the_details_are(monkeypatch, capsys, args, hint):
     from test_snapshots import _run_cli
 

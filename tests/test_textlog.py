@@ -59,7 +59,9 @@ def test_lasagne_multi_line_epoch_blocks():
     assert h.index is None and h.index_kind == "epoch" and h.evaluations == [] and not h.truncated
     assert h.flavor == "unknown"
     assert h.read_as == {
-        "format": "custom", "records": 4, "index_kind": "epoch",
+        "format": "custom",
+        "records": 4,
+        "index_kind": "epoch",
         "mapping": {"training loss": "loss", "validation loss": "val_loss", "validation accuracy": "val_accuracy"},
     }
 
@@ -81,16 +83,26 @@ def test_epoch_brackets_read_the_first_pair_too():
     r = TextLogReader()
     r.feed(EPOCH_BRACKETS)
     log = r.finish()
-    assert log.metrics == {"loss": [2.27, 1.55, 1.07], "accuracy": [0.50, 0.50, 0.51],
-                           "val_loss": [3.29, 0.92, 1.43], "val_accuracy": [0.49, 0.50, 0.53]}
-    assert log.mapping == {"training loss": "loss", "acc": "accuracy", "val_loss": "val_loss",
-                           "val_acc": "val_accuracy"}
+    assert log.metrics == {
+        "loss": [2.27, 1.55, 1.07],
+        "accuracy": [0.50, 0.50, 0.51],
+        "val_loss": [3.29, 0.92, 1.43],
+        "val_accuracy": [0.49, 0.50, 0.53],
+    }
+    assert log.mapping == {
+        "training loss": "loss",
+        "acc": "accuracy",
+        "val_loss": "val_loss",
+        "val_acc": "val_accuracy",
+    }
 
 
 def test_epoch_colon_train_and_validation_loss():
-    h = parse("Epoch 1: train loss: 1041.52 - validation loss: 1045.89\n"
-              "Epoch 2: train loss: 750.78  - validation loss: 749.95\n"
-              "Epoch 3: train loss: 425.88  - validation loss: 423.35\n")
+    h = parse(
+        "Epoch 1: train loss: 1041.52 - validation loss: 1045.89\n"
+        "Epoch 2: train loss: 750.78  - validation loss: 749.95\n"
+        "Epoch 3: train loss: 425.88  - validation loss: 423.35\n"
+    )
     assert h.metrics == {"loss": [1041.52, 750.78, 425.88], "val_loss": [1045.89, 749.95, 423.35]}
     assert h.read_as["mapping"] == {"train loss": "loss", "validation loss": "val_loss"}
 
@@ -122,8 +134,12 @@ def test_key_equals_value_with_printed_epoch_numbers_as_index():
     assert h.index == [198, 199, 200, 999, 1000] and h.index_kind == "epoch"
     assert h.evaluations == []  # "Test ROC score" lines: evaluations without loss/accuracy, not epochs
     assert h.read_as["records"] == 5
-    assert h.read_as["mapping"] == {"train_loss": "loss", "train_acc": "accuracy", "val_roc": "val_roc",
-                                    "val_ap": "val_ap"}
+    assert h.read_as["mapping"] == {
+        "train_loss": "loss",
+        "train_acc": "accuracy",
+        "val_roc": "val_roc",
+        "val_ap": "val_ap",
+    }
     assert h.to_dict()["index"] == [198, 199, 200, 999, 1000]
 
 
@@ -147,42 +163,63 @@ def test_logging_prefixes_one_step_per_line_nan_kept_and_final_dev_line():
 
 
 def test_iteration_logs_index_by_step_and_read_test_as_val():
-    h = parse("Iter 1280: Minibatch Loss= 2.1, Training Accuracy= 0.30\n"
-              "Iter 1280: Testing Accuracy = 0.25\n"
-              "Iter 2560: Minibatch Loss= 1.5, Training Accuracy= 0.45\n"
-              "Iter 2560: Testing Accuracy = 0.35\n"
-              "Iter 5120: Minibatch Loss= 1.1, Training Accuracy= 0.55\n"
-              "Iter 5120: Testing Accuracy = 0.43\n")
+    h = parse(
+        "Iter 1280: Minibatch Loss= 2.1, Training Accuracy= 0.30\n"
+        "Iter 1280: Testing Accuracy = 0.25\n"
+        "Iter 2560: Minibatch Loss= 1.5, Training Accuracy= 0.45\n"
+        "Iter 2560: Testing Accuracy = 0.35\n"
+        "Iter 5120: Minibatch Loss= 1.1, Training Accuracy= 0.55\n"
+        "Iter 5120: Testing Accuracy = 0.43\n"
+    )
     assert h.metrics == {"loss": [2.1, 1.5, 1.1], "accuracy": [0.30, 0.45, 0.55], "val_accuracy": [0.25, 0.35, 0.43]}
     assert h.index == [1280, 2560, 5120] and h.index_kind == "step"
-    assert h.read_as["mapping"] == {"Minibatch Loss": "loss", "Training Accuracy": "accuracy",
-                                    "Testing Accuracy": "val_accuracy", "test_*": TEST_AS_VAL}
+    assert h.read_as["mapping"] == {
+        "Minibatch Loss": "loss",
+        "Training Accuracy": "accuracy",
+        "Testing Accuracy": "val_accuracy",
+        "test_*": TEST_AS_VAL,
+    }
 
 
-@pytest.mark.parametrize("text, metrics, index", [
-    ("epoch 3/10 train_loss=0.61 val_loss=0.70\nepoch 4/10 train_loss=0.55 val_loss=0.69\n",
-     {"loss": [0.61, 0.55], "val_loss": [0.70, 0.69]}, [3, 4]),
-    ("Epoch 3 - loss = 0.5, val_loss = 0.7\r\nEpoch 4 - loss = 0.4, val_loss = 0.72\r\n",
-     {"loss": [0.5, 0.4], "val_loss": [0.7, 0.72]}, [3, 4]),
-    ("Epoch 1: loss 1.2 acc 45.5 val_acc 40%\nEpoch 2: loss 0.9 acc 60.25 val_acc 52.5 %\n",
-     {"loss": [1.2, 0.9], "accuracy": [0.455, 0.6025], "val_accuracy": [0.40, 0.525]}, None),
-    ("Step 100: loss 2.0\nStep 200: loss 1.5\nStep 300: loss 1.2\n", {"loss": [2.0, 1.5, 1.2]}, [100, 200, 300]),
-    ("Iteration 1 cost= 2.171\nIteration 2 cost= 0.512\n", {"loss": [2.171, 0.512]}, None),
-], ids=["epoch-n-of-m", "epoch-dash-crlf", "percent", "step", "iteration-cost"])
+@pytest.mark.parametrize(
+    "text, metrics, index",
+    [
+        (
+            "epoch 3/10 train_loss=0.61 val_loss=0.70\nepoch 4/10 train_loss=0.55 val_loss=0.69\n",
+            {"loss": [0.61, 0.55], "val_loss": [0.70, 0.69]},
+            [3, 4],
+        ),
+        (
+            "Epoch 3 - loss = 0.5, val_loss = 0.7\r\nEpoch 4 - loss = 0.4, val_loss = 0.72\r\n",
+            {"loss": [0.5, 0.4], "val_loss": [0.7, 0.72]},
+            [3, 4],
+        ),
+        (
+            "Epoch 1: loss 1.2 acc 45.5 val_acc 40%\nEpoch 2: loss 0.9 acc 60.25 val_acc 52.5 %\n",
+            {"loss": [1.2, 0.9], "accuracy": [0.455, 0.6025], "val_accuracy": [0.40, 0.525]},
+            None,
+        ),
+        ("Step 100: loss 2.0\nStep 200: loss 1.5\nStep 300: loss 1.2\n", {"loss": [2.0, 1.5, 1.2]}, [100, 200, 300]),
+        ("Iteration 1 cost= 2.171\nIteration 2 cost= 0.512\n", {"loss": [2.171, 0.512]}, None),
+    ],
+    ids=["epoch-n-of-m", "epoch-dash-crlf", "percent", "step", "iteration-cost"],
+)
 def test_other_headers_and_values(text, metrics, index):
     h = parse(text)
     assert h.metrics == metrics and h.index == index
 
 
 def test_warnings_and_tracebacks_are_ignored():
-    h = parse("Epoch 1\n"
-              "/usr/lib/python3/site-packages/x.py:12: UserWarning: something odd\n"
-              "  warnings.warn(msg)\n"
-              "  training loss: 0.9\n"
-              "Traceback (most recent call last):\n"
-              '  File "train.py", line 12, in <module>\n'
-              "  validation loss: 1.0\n"
-              "Epoch 2\n  training loss: 0.8\n  validation loss: 0.95\n")
+    h = parse(
+        "Epoch 1\n"
+        "/usr/lib/python3/site-packages/x.py:12: UserWarning: something odd\n"
+        "  warnings.warn(msg)\n"
+        "  training loss: 0.9\n"
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 12, in <module>\n'
+        "  validation loss: 1.0\n"
+        "Epoch 2\n  training loss: 0.8\n  validation loss: 0.95\n"
+    )
     assert h.metrics == {"loss": [0.9, 0.8], "val_loss": [1.0, 0.95]}
 
 
@@ -208,7 +245,7 @@ def test_feeding_in_pieces_equals_whole():
     whole.feed(text)
     pieces = TextLogReader()
     for i in range(0, len(text), 5):
-        pieces.feed(text[i:i + 5])
+        pieces.feed(text[i : i + 5])
     assert nan_safe(pieces.finish().metrics["loss"]) == nan_safe(whole.finish().metrics["loss"])
 
 
@@ -224,13 +261,29 @@ def test_long_series_are_sampled_and_memory_bounded(monkeypatch):
     assert log.index[:3] == [1, 17, 33] and log.metrics["loss"][1] == pytest.approx(1 / 17, rel=1e-5)
 
 
-@pytest.mark.parametrize("raw, name", [
-    ("train loss", "loss"), ("train_loss", "loss"), ("Training Loss", "loss"), ("tr_acc", "accuracy"),
-    ("validation accuracy", "val_accuracy"), ("dev f1", "val_f1"), ("valid-loss", "val_loss"),
-    ("Testing Accuracy", "test_accuracy"), ("Test ROC score", "test_roc_score"), ("valAcc", "val_accuracy"),
-    ("top5 error", "top5_error"), ("val_loss_epoch", "val_loss"),
-    ("time", None), ("lr", None), ("eta", None), ("epoch", None), ("batch", None), ("samples", None),
-])
+@pytest.mark.parametrize(
+    "raw, name",
+    [
+        ("train loss", "loss"),
+        ("train_loss", "loss"),
+        ("Training Loss", "loss"),
+        ("tr_acc", "accuracy"),
+        ("validation accuracy", "val_accuracy"),
+        ("dev f1", "val_f1"),
+        ("valid-loss", "val_loss"),
+        ("Testing Accuracy", "test_accuracy"),
+        ("Test ROC score", "test_roc_score"),
+        ("valAcc", "val_accuracy"),
+        ("top5 error", "top5_error"),
+        ("val_loss_epoch", "val_loss"),
+        ("time", None),
+        ("lr", None),
+        ("eta", None),
+        ("epoch", None),
+        ("batch", None),
+        ("samples", None),
+    ],
+)
 def test_name_mapping(raw, name):
     assert metric_name(raw) == name
 
@@ -250,13 +303,17 @@ def test_keras_output_is_never_handed_to_the_generic_reader():
         parse("Epoch 1/5\n 12/50 [====>.....] - ETA: 3s - loss: 2.1 - acc: 0.2")
 
 
-@pytest.mark.parametrize("text", [
-    "Epoch " + "1" * 5000 + "/5\n",  # int() refuses over 4300 digits
-    "Epoch 1: loss 1 acc 5/" + "1" * 5000 + "\n",
-    "Step " + "9" * 5000 + ": loss 1\n",
-    "x:" + "a" * 16000 + " - loss: 1.0 - val_loss: 2.0\n",
-    "Test set: " * 2000 + "loss 1\n",
-], ids=["epoch-digits", "fraction-digits", "step-digits", "long-lead", "repeated-context"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Epoch " + "1" * 5000 + "/5\n",  # int() refuses over 4300 digits
+        "Epoch 1: loss 1 acc 5/" + "1" * 5000 + "\n",
+        "Step " + "9" * 5000 + ": loss 1\n",
+        "x:" + "a" * 16000 + " - loss: 1.0 - val_loss: 2.0\n",
+        "Test set: " * 2000 + "loss 1\n",
+    ],
+    ids=["epoch-digits", "fraction-digits", "step-digits", "long-lead", "repeated-context"],
+)
 def test_pathological_lines_give_a_history_or_an_input_error(text):
     try:
         h = parse(text)
@@ -292,8 +349,10 @@ def test_history_json_with_null(tmp_path):
 
 
 def test_keras_console_read_as_and_bar_total():
-    h = parse("Epoch 1/2\n3/3 [==============================] - 19s 6s/step - loss: 1.4624 - acc: 0.3333\n"
-              "Epoch 2/2\n3/3 [==============================] - 0s 63ms/step - loss: 0.6051 - acc: 0.6667\n")
+    h = parse(
+        "Epoch 1/2\n3/3 [==============================] - 19s 6s/step - loss: 1.4624 - acc: 0.3333\n"
+        "Epoch 2/2\n3/3 [==============================] - 0s 63ms/step - loss: 0.6051 - acc: 0.6667\n"
+    )
     assert h.bar_total == 3 and h.index is None
     assert h.read_as == {"format": "keras", "records": 2, "index_kind": "epoch"}
     d = h.to_dict()
@@ -302,8 +361,10 @@ def test_keras_console_read_as_and_bar_total():
 
 
 def test_partial_keras_log_keeps_printed_epoch_numbers():
-    h = parse("Epoch 12/100\n4s - loss: 0.1026 - acc: 0.9667 - val_loss: 0.1384 - val_acc: 0.9733\n"
-              "Epoch 95/100\n3s - loss: 4.6988e-04 - acc: 1.0000 - val_loss: 0.1290 - val_acc: 0.9600\n")
+    h = parse(
+        "Epoch 12/100\n4s - loss: 0.1026 - acc: 0.9667 - val_loss: 0.1384 - val_acc: 0.9733\n"
+        "Epoch 95/100\n3s - loss: 4.6988e-04 - acc: 1.0000 - val_loss: 0.1290 - val_acc: 0.9600\n"
+    )
     assert h.index == [12, 95]
 
 
@@ -314,11 +375,35 @@ def test_docstring_examples():
 
 # --- fuzzing ---------------------------------------------------------------------------
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-WORDS = st.sampled_from(["Epoch", "epoch", "Iter", "Step", "train", "val", "test", "loss", "acc", "accuracy",
-                         "f1", "time", "lr", "INFO", "Test set", "nan", "inf", "of", "took"])
+WORDS = st.sampled_from(
+    [
+        "Epoch",
+        "epoch",
+        "Iter",
+        "Step",
+        "train",
+        "val",
+        "test",
+        "loss",
+        "acc",
+        "accuracy",
+        "f1",
+        "time",
+        "lr",
+        "INFO",
+        "Test set",
+        "nan",
+        "inf",
+        "of",
+        "took",
+    ]
+)
 PUNCT = st.sampled_from([" ", ":", "=", " - ", ", ", "[", "]", "%", "/", "\n", "\r\n", "\r", "\t", "'", "#", "|"])
-NUMBERS = st.one_of(st.integers(-5, 2000).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                    st.sampled_from(["0198", "1e-3", "88.78", "2018-03-23", "15:29:33,355", "9695/10000"]))
+NUMBERS = st.one_of(
+    st.integers(-5, 2000).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["0198", "1e-3", "88.78", "2018-03-23", "15:29:33,355", "9695/10000"]),
+)
 
 
 @FUZZ
@@ -341,7 +426,7 @@ def test_fuzz_pieces_equal_whole(tokens, size):
     whole, pieces = TextLogReader(), TextLogReader()
     whole.feed(text)
     for i in range(0, len(text), size):
-        pieces.feed(text[i:i + size])
+        pieces.feed(text[i : i + size])
     a, b = whole.finish(), pieces.finish()
     assert {k: nan_safe(v) for k, v in a.metrics.items()} == {k: nan_safe(v) for k, v in b.metrics.items()}
     assert a.index == b.index

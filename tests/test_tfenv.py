@@ -18,17 +18,29 @@ from cifar_doctor import tfenv
 pytestmark = pytest.mark.slow
 
 #: Lines TensorFlow's native libraries and absl print at start-up (none of them cifar-doctor's).
-TF_LINE = re.compile(r"absl|oneDNN|cuda|cuInit|I0000|W0000|E0000|tensorflow/|cpu_feature_guard|"
-                     r"To enable the following instructions", re.IGNORECASE)
+TF_LINE = re.compile(
+    r"absl|oneDNN|cuda|cuInit|I0000|W0000|E0000|tensorflow/|cpu_feature_guard|"
+    r"To enable the following instructions",
+    re.IGNORECASE,
+)
 
 
 def _cli(*args: str, debug: bool = False, cwd: Path | None = None, timeout: float = 600):
     """The command in a subprocess with the environment a user has: no TF_CPP_MIN_LOG_LEVEL, no debug."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "GLOG_minloglevel", "ABSL_MIN_LOG_LEVEL", tfenv.DEBUG_ENV)}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "GLOG_minloglevel", "ABSL_MIN_LOG_LEVEL", tfenv.DEBUG_ENV)
+    }
     env.update(NO_COLOR="1", COLUMNS="120", CIFAR_DOCTOR_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "cifar_doctor", *(("--debug",) if debug else ()), *args],
-                          capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "cifar_doctor", *(("--debug",) if debug else ()), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 def _tf_lines(stderr: str) -> list[str]:
@@ -41,8 +53,13 @@ def model_and_data(tmp_path):
     model = corpus.keras_file(tmp_path / "m.keras", weights=corpus.keras_weights())
     rng = np.random.default_rng(0)
     data = tmp_path / "d.npz"
-    np.savez(data, x_train=rng.integers(0, 256, (60, 32, 32, 3), dtype=np.uint8), y_train=np.arange(60) % 10,
-             x_test=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), y_test=np.arange(20) % 10)
+    np.savez(
+        data,
+        x_train=rng.integers(0, 256, (60, 32, 32, 3), dtype=np.uint8),
+        y_train=np.arange(60) % 10,
+        x_test=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
+        y_test=np.arange(20) % 10,
+    )
     return model, data
 
 
@@ -70,27 +87,48 @@ def test_compare_prints_no_tensorflow_start_up_lines():
 
 def test_watch_adds_no_tensorflow_lines(tmp_path):
     script = tmp_path / "train.py"
-    script.write_text("print('Epoch 1/1')\nprint('3/3 - 1s - loss: 2.3 - accuracy: 0.1 - val_loss: 2.3 - "
-                      "val_accuracy: 0.1')\n")
+    script.write_text(
+        "print('Epoch 1/1')\nprint('3/3 - 1s - loss: 2.3 - accuracy: 0.1 - val_loss: 2.3 - val_accuracy: 0.1')\n"
+    )
     proc = _cli("watch", "--", sys.executable, str(script))
     assert proc.returncode in (0, 1), proc.stderr
     assert _tf_lines(proc.stderr) == []
 
 
-@pytest.mark.parametrize("layer, match", [
-    ({"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
-      "config": {"name": "lambda", "function": {"class_name": "__lambda__", "config": {"code": "x"}}}}, "Lambda"),
-    ({"module": None, "class_name": "MyLayer", "registered_name": "my_package>MyLayer", "config": {"name": "mine"}},
-     "custom objects .*my_package>MyLayer"),
-], ids=["lambda", "registered-custom-layer"])
+@pytest.mark.parametrize(
+    "layer, match",
+    [
+        (
+            {
+                "module": "keras.layers",
+                "class_name": "Lambda",
+                "registered_name": None,
+                "config": {"name": "lambda", "function": {"class_name": "__lambda__", "config": {"code": "x"}}},
+            },
+            "Lambda",
+        ),
+        (
+            {
+                "module": None,
+                "class_name": "MyLayer",
+                "registered_name": "my_package>MyLayer",
+                "config": {"name": "mine"},
+            },
+            "custom objects .*my_package>MyLayer",
+        ),
+    ],
+    ids=["lambda", "registered-custom-layer"],
+)
 def test_refused_models_are_refused_before_tensorflow_is_imported(tmp_path, layer, match):
     config = corpus.keras_config()
     config["config"]["layers"].insert(1, layer)
     path = corpus.keras_file(tmp_path / "m.keras", config=config, weights=corpus.keras_weights())
-    code = ("import atexit, sys\n"
-            "atexit.register(lambda: print('imported', 'tensorflow' in sys.modules, 'keras' in sys.modules))\n"
-            "from cifar_doctor.cli.app import main\n"
-            f"main(['check', '--model', {str(path)!r}])\n")
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('imported', 'tensorflow' in sys.modules, 'keras' in sys.modules))\n"
+        "from cifar_doctor.cli.app import main\n"
+        f"main(['check', '--model', {str(path)!r}])\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert re.search(match, proc.stderr) and proc.stderr.count("Error:") == 1

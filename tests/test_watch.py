@@ -15,7 +15,7 @@ RUN1 = LOGS / "seed-question-run1-keras2.txt"
 
 #: Prints a log line by line with short sleeps, like a training run. After the
 #: line with `pause_after`, waits until the file `gate` exists (or 20 s).
-REPLAY = r'''
+REPLAY = r"""
 import os, sys, time
 path, delay, rc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 gate = sys.argv[4] if len(sys.argv) > 4 else None
@@ -27,7 +27,7 @@ for i, line in enumerate(open(path, encoding="utf-8").read().splitlines(True)):
         while not os.path.exists(gate) and time.time() - t0 < 20:
             time.sleep(0.02)
 sys.exit(rc)
-'''
+"""
 
 
 def env():
@@ -37,8 +37,7 @@ def env():
 
 
 def watch(*args, child=("0.01", "0")):
-    cmd = [sys.executable, "-m", "cifar_doctor", "watch", *args, "--",
-           sys.executable, "-c", REPLAY, str(RUN1), *child]
+    cmd = [sys.executable, "-m", "cifar_doctor", "watch", *args, "--", sys.executable, "-c", REPLAY, str(RUN1), *child]
     return subprocess.run(cmd, capture_output=True, env=env(), timeout=120)
 
 
@@ -46,7 +45,7 @@ def test_passthrough_report_and_exit_code():
     proc = watch()
     out = proc.stdout
     assert out.startswith(RUN1.read_bytes())  # byte for byte, then the report
-    assert b"eval-input-scale-mismatch" in out[len(RUN1.read_bytes()):]
+    assert b"eval-input-scale-mismatch" in out[len(RUN1.read_bytes()) :]
     assert proc.returncode == 1
     err = proc.stderr.decode()
     assert err.count("LOG001") == 1 and "after epoch 1" in err  # warned once, at epoch 1
@@ -73,8 +72,20 @@ def test_json_file_and_child_failure(tmp_path):
 
 def test_warning_arrives_at_end_of_epoch_1(tmp_path):
     gate = tmp_path / "gate"
-    cmd = [sys.executable, "-m", "cifar_doctor", "watch", "--", sys.executable, "-c", REPLAY, str(RUN1), "0",
-           "0", str(gate)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cifar_doctor",
+        "watch",
+        "--",
+        sys.executable,
+        "-c",
+        REPLAY,
+        str(RUN1),
+        "0",
+        "0",
+        str(gate),
+    ]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
     try:
         line = p.stderr.readline().decode()  # blocks until the first warning; the child waits at the gate
@@ -87,8 +98,21 @@ def test_warning_arrives_at_end_of_epoch_1(tmp_path):
 
 def test_ctrl_c_reaches_child_and_report_covers_what_was_seen(tmp_path):
     gate = tmp_path / "never"
-    cmd = [sys.executable, "-m", "cifar_doctor", "watch", "--json", "--", sys.executable, "-c", REPLAY,
-           str(RUN1), "0", "0", str(gate)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cifar_doctor",
+        "watch",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        REPLAY,
+        str(RUN1),
+        "0",
+        "0",
+        str(gate),
+    ]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
     seen = b""
     while b"LOG001" not in seen:  # the child's lines come first on stderr in this mode
@@ -107,15 +131,25 @@ def test_ctrl_c_reaches_child_and_report_covers_what_was_seen(tmp_path):
 
 
 def test_command_not_found_is_one_line():
-    proc = subprocess.run([sys.executable, "-m", "cifar_doctor", "watch", "--", "no-such-command-xyz"],
-                          capture_output=True, text=True, env=env(), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cifar_doctor", "watch", "--", "no-such-command-xyz"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("Error: Cannot run `no-such-command-xyz`") and "Traceback" not in proc.stderr
 
 
 def test_child_without_epochs_gives_insufficient_evidence():
-    proc = subprocess.run([sys.executable, "-m", "cifar_doctor", "watch", "--json", "--", sys.executable, "-c",
-                           "print('hello')"], capture_output=True, text=True, env=env(), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cifar_doctor", "watch", "--json", "--", sys.executable, "-c", "print('hello')"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=60,
+    )
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["verdict"]["cause"] == "insufficient-evidence"
     assert "hello" in proc.stderr and "no Keras epoch lines" in proc.stderr

@@ -30,11 +30,17 @@ def select(grid: list, only: str | None, limit: int | None) -> list:
 def summary(grid: list) -> str:
     from .grid import estimated_seconds
 
-    lines = [f"{len(grid)} runs, {len({s.family for s in grid})} families, "
-             f"{sum(s.verbose1 for s in grid)} with a verbose=1 twin"]
-    for title, counter in (("cause", Counter(s.cause for s in grid)), ("severity", Counter(s.severity for s in grid)),
-                           ("kind", Counter(s.kind for s in grid)), ("family", Counter(s.family for s in grid)),
-                           ("shape", Counter(sh for s in grid for sh in s.shapes))):
+    lines = [
+        f"{len(grid)} runs, {len({s.family for s in grid})} families, "
+        f"{sum(s.verbose1 for s in grid)} with a verbose=1 twin"
+    ]
+    for title, counter in (
+        ("cause", Counter(s.cause for s in grid)),
+        ("severity", Counter(s.severity for s in grid)),
+        ("kind", Counter(s.kind for s in grid)),
+        ("family", Counter(s.family for s in grid)),
+        ("shape", Counter(sh for s in grid for sh in s.shapes)),
+    ):
         lines.append(f"\nby {title}:")
         lines += [f"  {n:4d}  {k}" for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
     est = sum(estimated_seconds(s.data, s.model, s.train) * (2 if s.verbose1 else 1) for s in grid)

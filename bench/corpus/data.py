@@ -51,18 +51,30 @@ DIGIT_PAIRS = ((1, 7), (3, 8), (4, 9), (5, 6), (0, 2))
 LUMA = (0.299, 0.587, 0.114)
 
 #: Salts that make each draw of a recipe its own random stream.
-SALT = {"train": 1, "holdout": 2, "eval": 3, "leak": 4, "y_train": 5, "y_eval": 6, "x_train": 7, "x_eval": 8,
-        "pretrain": 9}
+SALT = {
+    "train": 1,
+    "holdout": 2,
+    "eval": 3,
+    "leak": 4,
+    "y_train": 5,
+    "y_eval": 6,
+    "x_train": 7,
+    "x_eval": 8,
+    "pretrain": 9,
+}
+
 
 def cifar10_path() -> Path:
     """`$CIFAR10_NPZ`, else `../shared/data/cifar10/cifar10.npz` next to the repository root."""
     env = os.environ.get("CIFAR10_NPZ")
     return Path(env) if env else ROOT.parent / "shared" / "data" / "cifar10" / "cifar10.npz"
 
+
 @functools.lru_cache(maxsize=4)
 def _npz(path: str) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as d:
         return {k: d[k] for k in d.files}
+
 
 @functools.lru_cache(maxsize=8)
 def _sklearn(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -84,19 +96,27 @@ def _sklearn(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     tr, te = perm[:cut], perm[cut:]
     return x[tr], y[tr], x[te], y[te]
 
+
 def pools(data: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The dataset's train and test pools, before any class filter: x as stored, y as int64/float32."""
     if data.dataset in ("cifar10", "cifar10-sample"):
         d = _npz(str(cifar10_path() if data.dataset == "cifar10" else SAMPLE_NPZ))
-        return (d["x_train"], d["y_train"].reshape(-1).astype(np.int64),
-                d["x_test"], d["y_test"].reshape(-1).astype(np.int64))
+        return (
+            d["x_train"],
+            d["y_train"].reshape(-1).astype(np.int64),
+            d["x_test"],
+            d["y_test"].reshape(-1).astype(np.int64),
+        )
     return _sklearn(data.dataset)
+
 
 def is_image(data: DataSpec) -> bool:
     return data.dataset in ("cifar10", "cifar10-sample", "digits", "digits-sum")
 
+
 def is_regression(data: DataSpec) -> bool:
     return data.dataset in ("diabetes", "digits-sum")
+
 
 def num_classes(data: DataSpec) -> int:
     if is_regression(data):
@@ -105,6 +125,7 @@ def num_classes(data: DataSpec) -> int:
         return len(data.classes)
     return {"breast_cancer": 2, "wine": 3}.get(data.dataset, 10)
 
+
 def input_shape(data: DataSpec) -> tuple[int, ...]:
     if data.dataset in ("digits", "digits-sum"):
         return (8, 8, 1)
@@ -112,13 +133,16 @@ def input_shape(data: DataSpec) -> tuple[int, ...]:
         return (data.size, data.size, 1 if data.gray else 3)
     return (pools(data)[0].shape[1],)
 
+
 def _rng(data: DataSpec, salt: str) -> np.random.Generator:
     return np.random.default_rng([data.seed, SALT[salt]])
+
 
 def _candidates(data: DataSpec, y_pool: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
     if not classes or is_regression(data):
         return np.arange(len(y_pool))
     return np.flatnonzero(np.isin(y_pool, classes))
+
 
 def _draw(data: DataSpec, split: Split, cand: np.ndarray, y_pool: np.ndarray, salt: str) -> np.ndarray:
     rng = _rng(data, salt)
@@ -143,6 +167,7 @@ def _draw(data: DataSpec, split: Split, cand: np.ndarray, y_pool: np.ndarray, sa
         idx = idx[np.argsort(y_pool[idx], kind="stable")]
     return idx
 
+
 def _relabel(data: DataSpec, y: np.ndarray) -> np.ndarray:
     if not data.classes or is_regression(data) or not len(y):
         return y.copy()
@@ -150,6 +175,7 @@ def _relabel(data: DataSpec, y: np.ndarray) -> np.ndarray:
     for new, old in enumerate(data.classes):
         lut[old] = new
     return lut[y]
+
 
 def _images(data: DataSpec, x: np.ndarray) -> np.ndarray:
     """Pool rows as the run's uint8 images: downsampled and/or grayscale."""
@@ -165,11 +191,13 @@ def _images(data: DataSpec, x: np.ndarray) -> np.ndarray:
         out = np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
     return out
 
+
 # ------------------------------------------------------------------------------------------
 # Transforms
 # ------------------------------------------------------------------------------------------
 def _axes(x: np.ndarray) -> tuple[int, ...]:
     return tuple(range(x.ndim - 1))  # per channel (images) or per feature (tabular)
+
 
 def _standardize(x: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, tuple]:
     xf = x.astype(np.float32)
@@ -179,12 +207,14 @@ def _standardize(x: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None) -> 
         stats = (mean, np.where(std > 0, std, 1).astype(np.float32))
     return ((xf - stats[0]) / stats[1]).astype(np.float32), stats
 
+
 def _nan(x: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     out = x.astype(np.float32)
     rows = rng.choice(len(out), size=max(1, int(round(fraction * len(out)))), replace=False)
     flat = out.reshape(len(out), -1)
     flat[rows, rng.integers(0, flat.shape[1], size=len(rows))] = np.nan
     return out
+
 
 #: Transform ops (the first element of each tuple in `DataSpec.x_train` / `x_eval`):
 #: `float32` (cast, values kept), `uint8` (fed as stored), `div d`, `affine a b` (x*a+b),
@@ -194,8 +224,14 @@ def _nan(x: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray
 #: (one value of that fraction of rows set to NaN).
 TRANSFORMS = ("float32", "uint8", "div", "affine", "standardize", "bgr", "transpose-hw", "scramble-chw", "nan")
 
-def apply_x(x: np.ndarray, ops: tuple[tuple[Any, ...], ...], rng: np.random.Generator,
-            train_stats: list[tuple] | None = None, record: list[tuple] | None = None) -> np.ndarray:
+
+def apply_x(
+    x: np.ndarray,
+    ops: tuple[tuple[Any, ...], ...],
+    rng: np.random.Generator,
+    train_stats: list[tuple] | None = None,
+    record: list[tuple] | None = None,
+) -> np.ndarray:
     """Apply `ops` in order. `standardize train` uses `train_stats` (filled by the training split's
     own pass through `record`) in order of appearance."""
     k = 0
@@ -230,6 +266,7 @@ def apply_x(x: np.ndarray, ops: tuple[tuple[Any, ...], ...], rng: np.random.Gene
             raise ValueError(f"unknown transform {name!r}")
     return x
 
+
 def _pairs(data: DataSpec) -> list[tuple[int, int]]:
     k = num_classes(data)
     if k == 2:
@@ -238,6 +275,7 @@ def _pairs(data: DataSpec) -> list[tuple[int, int]]:
     classes = data.classes or tuple(range(k))
     out = [(classes.index(a), classes.index(b)) for a, b in base if a in classes and b in classes]
     return out or [(i, i + 1) for i in range(0, k - 1, 2)]
+
 
 def apply_y(data: DataSpec, y: np.ndarray, ops: tuple[tuple[Any, ...], ...], rng: np.random.Generator) -> np.ndarray:
     k = num_classes(data)
@@ -260,6 +298,7 @@ def apply_y(data: DataSpec, y: np.ndarray, ops: tuple[tuple[Any, ...], ...], rng
             raise ValueError(f"unknown label op {op!r}")
     return y
 
+
 def _format(data: DataSpec, y: np.ndarray) -> np.ndarray:
     if is_regression(data):
         return y.astype(np.float32)
@@ -268,6 +307,7 @@ def _format(data: DataSpec, y: np.ndarray) -> np.ndarray:
     if data.label_format == "column":
         return y.reshape(-1, 1)
     return y
+
 
 def build(data: DataSpec, validation: str = "eval") -> dict[str, Any]:
     """The arrays of `data` as fed, with `indices` (pool rows of each split) and `classes`.
@@ -287,8 +327,11 @@ def build(data: DataSpec, validation: str = "eval") -> dict[str, Any]:
     # eval: from the test pool, with a share of training rows copied in when it leaks
     cand_te = _candidates(data, yp_te, data.classes)
     n_leak = int(round(data.eval.leak * data.eval.n))
-    i_eval = _draw(data, replace_n(data.eval, data.eval.n - n_leak), cand_te, yp_te, "eval") if data.eval.n > n_leak \
+    i_eval = (
+        _draw(data, replace_n(data.eval, data.eval.n - n_leak), cand_te, yp_te, "eval")
+        if data.eval.n > n_leak
         else np.zeros(0, np.int64)
+    )
     x_eval_raw = _images(data, xp_te[i_eval])
     y_eval_clean = _relabel(data, yp_te[i_eval])
     if n_leak:
@@ -324,19 +367,23 @@ def build(data: DataSpec, validation: str = "eval") -> dict[str, Any]:
         out["y_pre"] = np.array([lut[int(v)] for v in yp_tr[i_pre]], np.int64)
     return out
 
+
 def replace_n(split: Split, n: int) -> Split:
     from dataclasses import replace
 
     return replace(split, n=n)
 
+
 #: Arrays of a run as fed to Keras, in the order `model.fit`/`evaluate` take them.
 FED = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
+
 
 def digest(a: np.ndarray) -> str:
     """A short fingerprint of an array's dtype, shape and bytes (to check a rebuild)."""
     h = hashlib.sha1(f"{a.dtype.str}{a.shape}".encode())
     h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:16]
+
 
 def describe(a: np.ndarray) -> dict[str, Any]:
     """Shape, dtype, range and fingerprint of one fed array."""
@@ -347,4 +394,3 @@ def describe(a: np.ndarray) -> dict[str, Any]:
     if a.dtype.kind == "f":
         d["nan"] = int(np.isnan(a).sum())
     return d
-

@@ -86,17 +86,24 @@ class Progress:
         mean = sum(self.seconds) / len(self.seconds)
         eta = mean * (self.total - self.count) / self.jobs
         flag = "" if status == "ok" else f"  FAILED: {detail}"
-        print(f"[{self.count}/{self.total}] {spec.run_id} {spec.kind:<34} {spec.family:<28} {secs:6.1f} s (CPU {cpu:5.1f} s)  "
-              f"elapsed {_fmt(elapsed)}  ETA {_fmt(eta)}{flag}", file=sys.stderr, flush=True)
+        print(
+            f"[{self.count}/{self.total}] {spec.run_id} {spec.kind:<34} {spec.family:<28} {secs:6.1f} s (CPU {cpu:5.1f} s)  "
+            f"elapsed {_fmt(elapsed)}  ETA {_fmt(eta)}{flag}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def final(self) -> None:
         elapsed = time.perf_counter() - self.t0
         mean = sum(self.seconds) / len(self.seconds) if self.seconds else 0.0
         cpu = sum(self.cpu) / len(self.cpu) if self.cpu else 0.0
-        print(f"done: {self.count - self.failed} runs ok, {self.failed} failed, in {_fmt(elapsed)} "
-              f"({elapsed:.0f} s; {mean:.1f} s per run, {cpu:.1f} s of CPU per run, "
-              f"{self.jobs} job{'s' if self.jobs > 1 else ''})",
-              file=sys.stderr, flush=True)
+        print(
+            f"done: {self.count - self.failed} runs ok, {self.failed} failed, in {_fmt(elapsed)} "
+            f"({elapsed:.0f} s; {mean:.1f} s per run, {cpu:.1f} s of CPU per run, "
+            f"{self.jobs} job{'s' if self.jobs > 1 else ''})",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def pending(grid: list[RunSpec], out: Path) -> list[RunSpec]:
@@ -112,8 +119,12 @@ def generate(grid: list[RunSpec], out: Path, jobs: int = 1) -> int:
     for stale in (out / RUNS).glob(".tmp-*"):  # a run interrupted before its folder was renamed
         shutil.rmtree(stale, ignore_errors=True)
     skipped = len(grid) - len(todo_specs)
-    print(f"{len(grid)} runs in the selection, {skipped} already done, {len(todo_specs)} to run on {jobs} "
-          f"job{'s' if jobs > 1 else ''} -> {out}", file=sys.stderr, flush=True)
+    print(
+        f"{len(grid)} runs in the selection, {skipped} already done, {len(todo_specs)} to run on {jobs} "
+        f"job{'s' if jobs > 1 else ''} -> {out}",
+        file=sys.stderr,
+        flush=True,
+    )
     progress = Progress(len(todo_specs), jobs)
     if not todo_specs:
         progress.final()

@@ -37,15 +37,35 @@ from .spec import DataSpec, Injection, ModelSpec, RunSpec, Split, TrainSpec, Tru
 
 #: Causes the grid injects (the truth ids), in the order of the brief's list.
 CAUSES_INJECTED = (
-    "eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch", "output-loss-mismatch",
-    "eval-labels-misaligned", "eval-distribution-shift", "train-test-leakage", "not-learning",
-    "unstable-training", "numerical-instability", "overfitting", "underfitting", "regularization-gap",
-    "class-imbalance", "noisy-labels", "metric-not-applicable", "healthy",
+    "eval-input-scale-mismatch",
+    "input-not-normalized",
+    "label-format-mismatch",
+    "output-loss-mismatch",
+    "eval-labels-misaligned",
+    "eval-distribution-shift",
+    "train-test-leakage",
+    "not-learning",
+    "unstable-training",
+    "numerical-instability",
+    "overfitting",
+    "underfitting",
+    "regularization-gap",
+    "class-imbalance",
+    "noisy-labels",
+    "metric-not-applicable",
+    "healthy",
 )
 
 #: Verdicts that name a bug in the data, labels, loss or eval pipeline: never right for a run without one.
-PIPELINE = ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch", "output-loss-mismatch",
-            "train-test-leakage", "eval-labels-misaligned", "eval-distribution-shift")
+PIPELINE = (
+    "eval-input-scale-mismatch",
+    "input-not-normalized",
+    "label-format-mismatch",
+    "output-loss-mismatch",
+    "train-test-leakage",
+    "eval-labels-misaligned",
+    "eval-distribution-shift",
+)
 
 #: CIFAR-10 class subsets (original ids): 3 classes airplane/cat/truck, 2 classes automobile/horse.
 C3 = (0, 3, 9)
@@ -84,8 +104,16 @@ class Kind:
         return Truth(self.expected, self.also, self.must_not, tuple(self.detectable.items()))
 
 
-def _k(cause: str, severity: str, expected: tuple[str, ...], also: tuple[str, ...], must_not: tuple[str, ...],
-       detectable: dict[str, bool], count: int, note: str) -> Kind:
+def _k(
+    cause: str,
+    severity: str,
+    expected: tuple[str, ...],
+    also: tuple[str, ...],
+    must_not: tuple[str, ...],
+    detectable: dict[str, bool],
+    count: int,
+    note: str,
+) -> Kind:
     return Kind(cause, severity, expected, also, must_not, detectable, count, note)
 
 
@@ -94,161 +122,441 @@ NOT_PIPELINE = PIPELINE + ("healthy",)
 
 KINDS: dict[str, Kind] = {
     # eval-input-scale-mismatch
-    "test-not-rescaled": _k("eval-input-scale-mismatch", "gross", ("eval-input-scale-mismatch",),
-                            ("eval-distribution-shift",), SCALE_BAD, ALL, 24,
-                            "training inputs scaled, eval inputs left raw (the `x_test /= 255` line missing)"),
-    "evaluate-not-rescaled": _k("eval-input-scale-mismatch", "gross", ("eval-input-scale-mismatch",),
-                                ("eval-distribution-shift",), SCALE_BAD, EVAL_ONLY, 10,
-                                "validation is a clean slice of the training data; only the test set passed "
-                                "to evaluate() is left raw"),
-    "train-not-rescaled": _k("eval-input-scale-mismatch", "gross", ("eval-input-scale-mismatch",),
-                             ("input-not-normalized", "eval-distribution-shift"), SCALE_BAD, ALL, 6,
-                             "training inputs raw 0-255 (a typo in the rescaling line), eval inputs scaled"),
-    "test-half-scale": _k("eval-input-scale-mismatch", "mild", ("eval-input-scale-mismatch",),
-                          ("eval-distribution-shift",), ("overfitting",), DATA_MODEL, 10,
-                          "training inputs /255, eval inputs /127.5 (or /127.5 - 1): another helper's scaling"),
-    "per-split-standardize": _k("eval-input-scale-mismatch", "mild", ("eval-input-scale-mismatch",),
-                                ("healthy", "eval-distribution-shift"), ("overfitting",),
-                                {"log": False, "data": False, "model+data": False}, 6,
-                                "each split standardized with its own mean and std instead of the training "
-                                "split's (nearly harmless on a random split: a control for false alarms)"),
-    "tabular-test-unscaled": _k("eval-input-scale-mismatch", "gross", ("eval-input-scale-mismatch",),
-                                ("eval-distribution-shift",), SCALE_BAD, ALL, 6,
-                                "tabular features standardized for training, eval features left raw"),
+    "test-not-rescaled": _k(
+        "eval-input-scale-mismatch",
+        "gross",
+        ("eval-input-scale-mismatch",),
+        ("eval-distribution-shift",),
+        SCALE_BAD,
+        ALL,
+        24,
+        "training inputs scaled, eval inputs left raw (the `x_test /= 255` line missing)",
+    ),
+    "evaluate-not-rescaled": _k(
+        "eval-input-scale-mismatch",
+        "gross",
+        ("eval-input-scale-mismatch",),
+        ("eval-distribution-shift",),
+        SCALE_BAD,
+        EVAL_ONLY,
+        10,
+        "validation is a clean slice of the training data; only the test set passed to evaluate() is left raw",
+    ),
+    "train-not-rescaled": _k(
+        "eval-input-scale-mismatch",
+        "gross",
+        ("eval-input-scale-mismatch",),
+        ("input-not-normalized", "eval-distribution-shift"),
+        SCALE_BAD,
+        ALL,
+        6,
+        "training inputs raw 0-255 (a typo in the rescaling line), eval inputs scaled",
+    ),
+    "test-half-scale": _k(
+        "eval-input-scale-mismatch",
+        "mild",
+        ("eval-input-scale-mismatch",),
+        ("eval-distribution-shift",),
+        ("overfitting",),
+        DATA_MODEL,
+        10,
+        "training inputs /255, eval inputs /127.5 (or /127.5 - 1): another helper's scaling",
+    ),
+    "per-split-standardize": _k(
+        "eval-input-scale-mismatch",
+        "mild",
+        ("eval-input-scale-mismatch",),
+        ("healthy", "eval-distribution-shift"),
+        ("overfitting",),
+        {"log": False, "data": False, "model+data": False},
+        6,
+        "each split standardized with its own mean and std instead of the training "
+        "split's (nearly harmless on a random split: a control for false alarms)",
+    ),
+    "tabular-test-unscaled": _k(
+        "eval-input-scale-mismatch",
+        "gross",
+        ("eval-input-scale-mismatch",),
+        ("eval-distribution-shift",),
+        SCALE_BAD,
+        ALL,
+        6,
+        "tabular features standardized for training, eval features left raw",
+    ),
     # input-not-normalized
-    "inputs-raw-sgd": _k("input-not-normalized", "gross", ("input-not-normalized",),
-                         ("not-learning", "unstable-training", "numerical-instability", "underfitting"),
-                         ("eval-input-scale-mismatch", "overfitting", "healthy"), ALL, 8,
-                         "both splits raw 0-255 (or raw tabular features), trained with SGD"),
-    "inputs-raw-adaptive": _k("input-not-normalized", "mild", ("input-not-normalized",),
-                              ("not-learning", "underfitting", "healthy"), ("eval-input-scale-mismatch",),
-                              DATA_MODEL, 8,
-                              "both splits raw 0-255 (or raw tabular features), trained with Adam/RMSprop, "
-                              "which often learns anyway"),
+    "inputs-raw-sgd": _k(
+        "input-not-normalized",
+        "gross",
+        ("input-not-normalized",),
+        ("not-learning", "unstable-training", "numerical-instability", "underfitting"),
+        ("eval-input-scale-mismatch", "overfitting", "healthy"),
+        ALL,
+        8,
+        "both splits raw 0-255 (or raw tabular features), trained with SGD",
+    ),
+    "inputs-raw-adaptive": _k(
+        "input-not-normalized",
+        "mild",
+        ("input-not-normalized",),
+        ("not-learning", "underfitting", "healthy"),
+        ("eval-input-scale-mismatch",),
+        DATA_MODEL,
+        8,
+        "both splits raw 0-255 (or raw tabular features), trained with Adam/RMSprop, which often learns anyway",
+    ),
     # label-format-mismatch
-    "binary-labels-categorical-one-unit": _k("label-format-mismatch", "gross", ("label-format-mismatch",),
-                                             ("output-loss-mismatch", "not-learning"), SCALE_BAD, LOG_MODEL, 6,
-                                             "binary 0/1 labels of shape (N, 1) with categorical_crossentropy "
-                                             "and one output unit: Keras accepts it, the loss is always 0"),
-    "onehot-binary-crossentropy": _k("label-format-mismatch", "gross",
-                                     ("label-format-mismatch", "output-loss-mismatch"), (), ("healthy",),
-                                     LOG_MODEL, 8,
-                                     "one-hot multiclass labels with binary_crossentropy; `accuracy` is the "
-                                     "per-output binary accuracy Keras <= 2.3 picked (inflated)"),
+    "binary-labels-categorical-one-unit": _k(
+        "label-format-mismatch",
+        "gross",
+        ("label-format-mismatch",),
+        ("output-loss-mismatch", "not-learning"),
+        SCALE_BAD,
+        LOG_MODEL,
+        6,
+        "binary 0/1 labels of shape (N, 1) with categorical_crossentropy "
+        "and one output unit: Keras accepts it, the loss is always 0",
+    ),
+    "onehot-binary-crossentropy": _k(
+        "label-format-mismatch",
+        "gross",
+        ("label-format-mismatch", "output-loss-mismatch"),
+        (),
+        ("healthy",),
+        LOG_MODEL,
+        8,
+        "one-hot multiclass labels with binary_crossentropy; `accuracy` is the "
+        "per-output binary accuracy Keras <= 2.3 picked (inflated)",
+    ),
     # output-loss-mismatch
-    "linear-output-no-logits": _k("output-loss-mismatch", "gross", ("output-loss-mismatch",),
-                                  ("not-learning", "underfitting", "numerical-instability"), SCALE_BAD,
-                                  LOG_MODEL, 8,
-                                  "linear output layer with a crossentropy loss and from_logits=False"),
-    "softmax-with-from-logits": _k("output-loss-mismatch", "mild", ("healthy",),
-                                   ("output-loss-mismatch", "underfitting"),
-                                   ("eval-input-scale-mismatch", "input-not-normalized", "overfitting",
-                                    "not-learning"), MODEL_ONLY, 6,
-                                   "softmax output with from_logits=True: Keras 3 on TensorFlow takes the "
-                                   "logits behind the softmax, so there is no symptom (as in the shared case 10)"),
-    "single-softmax-unit-binary": _k("output-loss-mismatch", "gross", ("output-loss-mismatch",),
-                                     ("not-learning", "label-format-mismatch"), SCALE_BAD, LOG_MODEL, 5,
-                                     "one softmax unit on a binary task: the output is always 1"),
-    "sigmoid-unit-integer-labels": _k("output-loss-mismatch", "gross",
-                                      ("output-loss-mismatch", "label-format-mismatch"), ("not-learning",),
-                                      SCALE_BAD, LOG_MODEL, 5,
-                                      "one sigmoid unit with binary_crossentropy on integer labels 0-9"),
+    "linear-output-no-logits": _k(
+        "output-loss-mismatch",
+        "gross",
+        ("output-loss-mismatch",),
+        ("not-learning", "underfitting", "numerical-instability"),
+        SCALE_BAD,
+        LOG_MODEL,
+        8,
+        "linear output layer with a crossentropy loss and from_logits=False",
+    ),
+    "softmax-with-from-logits": _k(
+        "output-loss-mismatch",
+        "mild",
+        ("healthy",),
+        ("output-loss-mismatch", "underfitting"),
+        ("eval-input-scale-mismatch", "input-not-normalized", "overfitting", "not-learning"),
+        MODEL_ONLY,
+        6,
+        "softmax output with from_logits=True: Keras 3 on TensorFlow takes the "
+        "logits behind the softmax, so there is no symptom (as in the shared case 10)",
+    ),
+    "single-softmax-unit-binary": _k(
+        "output-loss-mismatch",
+        "gross",
+        ("output-loss-mismatch",),
+        ("not-learning", "label-format-mismatch"),
+        SCALE_BAD,
+        LOG_MODEL,
+        5,
+        "one softmax unit on a binary task: the output is always 1",
+    ),
+    "sigmoid-unit-integer-labels": _k(
+        "output-loss-mismatch",
+        "gross",
+        ("output-loss-mismatch", "label-format-mismatch"),
+        ("not-learning",),
+        SCALE_BAD,
+        LOG_MODEL,
+        5,
+        "one sigmoid unit with binary_crossentropy on integer labels 0-9",
+    ),
     # eval-labels-misaligned
-    "eval-labels-shuffled": _k("eval-labels-misaligned", "gross", ("eval-labels-misaligned",),
-                               ("eval-distribution-shift",), SCALE_BAD, LOG_MODEL, 12,
-                               "eval labels shuffled apart from their images"),
-    "eval-images-scrambled": _k("eval-labels-misaligned", "gross",
-                                ("eval-labels-misaligned", "eval-distribution-shift"), ("input-layout-mismatch",),
-                                SCALE_BAD, ALL, 5,
-                                "eval images stored channels-first and reshaped to channels-last without a "
-                                "transpose: the pixels no longer show what the labels say"),
-    "eval-images-transposed": _k("eval-labels-misaligned", "mild",
-                                 ("eval-labels-misaligned", "eval-distribution-shift"), ("input-layout-mismatch",),
-                                 ("overfitting",), MODEL_ONLY, 6,
-                                 "eval images with rows and columns swapped (a transposed loader)"),
+    "eval-labels-shuffled": _k(
+        "eval-labels-misaligned",
+        "gross",
+        ("eval-labels-misaligned",),
+        ("eval-distribution-shift",),
+        SCALE_BAD,
+        LOG_MODEL,
+        12,
+        "eval labels shuffled apart from their images",
+    ),
+    "eval-images-scrambled": _k(
+        "eval-labels-misaligned",
+        "gross",
+        ("eval-labels-misaligned", "eval-distribution-shift"),
+        ("input-layout-mismatch",),
+        SCALE_BAD,
+        ALL,
+        5,
+        "eval images stored channels-first and reshaped to channels-last without a "
+        "transpose: the pixels no longer show what the labels say",
+    ),
+    "eval-images-transposed": _k(
+        "eval-labels-misaligned",
+        "mild",
+        ("eval-labels-misaligned", "eval-distribution-shift"),
+        ("input-layout-mismatch",),
+        ("overfitting",),
+        MODEL_ONLY,
+        6,
+        "eval images with rows and columns swapped (a transposed loader)",
+    ),
     # eval-distribution-shift
-    "val-split-class-sorted": _k("eval-distribution-shift", "gross", ("eval-distribution-shift",),
-                                 ("class-imbalance", "eval-labels-misaligned"),
-                                 ("overfitting", "eval-input-scale-mismatch", "healthy"), ALL, 12,
-                                 "training array sorted by class, then fit(validation_split=...): validation "
-                                 "holds the last classes only"),
-    "eval-bgr": _k("eval-distribution-shift", "mild", ("eval-distribution-shift", "eval-input-scale-mismatch"), (),
-                   ("overfitting", "healthy", "input-not-normalized"), DATA_MODEL, 8,
-                   "eval images in BGR channel order (OpenCV), training images RGB"),
+    "val-split-class-sorted": _k(
+        "eval-distribution-shift",
+        "gross",
+        ("eval-distribution-shift",),
+        ("class-imbalance", "eval-labels-misaligned"),
+        ("overfitting", "eval-input-scale-mismatch", "healthy"),
+        ALL,
+        12,
+        "training array sorted by class, then fit(validation_split=...): validation holds the last classes only",
+    ),
+    "eval-bgr": _k(
+        "eval-distribution-shift",
+        "mild",
+        ("eval-distribution-shift", "eval-input-scale-mismatch"),
+        (),
+        ("overfitting", "healthy", "input-not-normalized"),
+        DATA_MODEL,
+        8,
+        "eval images in BGR channel order (OpenCV), training images RGB",
+    ),
     # train-test-leakage
-    "eval-from-train": _k("train-test-leakage", "gross", ("train-test-leakage",), ("overfitting",),
-                          ("eval-input-scale-mismatch", "input-not-normalized", "healthy"), ALL, 6,
-                          "the eval split is drawn wholly from the training images"),
-    "eval-partly-from-train": _k("train-test-leakage", "mild", ("train-test-leakage",), ("overfitting",),
-                                 ("eval-input-scale-mismatch", "input-not-normalized"), DATA_MODEL, 8,
-                                 "30-60% of the eval split are copies of training images"),
+    "eval-from-train": _k(
+        "train-test-leakage",
+        "gross",
+        ("train-test-leakage",),
+        ("overfitting",),
+        ("eval-input-scale-mismatch", "input-not-normalized", "healthy"),
+        ALL,
+        6,
+        "the eval split is drawn wholly from the training images",
+    ),
+    "eval-partly-from-train": _k(
+        "train-test-leakage",
+        "mild",
+        ("train-test-leakage",),
+        ("overfitting",),
+        ("eval-input-scale-mismatch", "input-not-normalized"),
+        DATA_MODEL,
+        8,
+        "30-60% of the eval split are copies of training images",
+    ),
     # learning rate, numerics
-    "lr-too-low": _k("not-learning", "gross", ("not-learning", "underfitting"), (),
-                     ("healthy", "overfitting", "eval-input-scale-mismatch", "input-not-normalized"), LOG_MODEL, 10,
-                     "learning rate 1e-6 to 1e-5: the loss barely moves"),
-    "lr-too-high": _k("unstable-training", "gross", ("unstable-training", "not-learning", "numerical-instability"),
-                      ("underfitting",), ("healthy", "overfitting", "eval-input-scale-mismatch"), LOG_MODEL, 16,
-                      "learning rate far too high for the optimizer (SGD 1-10, Adam/RMSprop 0.1-1)"),
-    "nan-inputs": _k("numerical-instability", "gross", ("numerical-instability",), ("not-learning",),
-                     SCALE_BAD, ALL, 8, "a few training values are NaN: the loss turns NaN"),
+    "lr-too-low": _k(
+        "not-learning",
+        "gross",
+        ("not-learning", "underfitting"),
+        (),
+        ("healthy", "overfitting", "eval-input-scale-mismatch", "input-not-normalized"),
+        LOG_MODEL,
+        10,
+        "learning rate 1e-6 to 1e-5: the loss barely moves",
+    ),
+    "lr-too-high": _k(
+        "unstable-training",
+        "gross",
+        ("unstable-training", "not-learning", "numerical-instability"),
+        ("underfitting",),
+        ("healthy", "overfitting", "eval-input-scale-mismatch"),
+        LOG_MODEL,
+        16,
+        "learning rate far too high for the optimizer (SGD 1-10, Adam/RMSprop 0.1-1)",
+    ),
+    "nan-inputs": _k(
+        "numerical-instability",
+        "gross",
+        ("numerical-instability",),
+        ("not-learning",),
+        SCALE_BAD,
+        ALL,
+        8,
+        "a few training values are NaN: the loss turns NaN",
+    ),
     # fit
-    "overfit-small-data": _k("overfitting", "gross", ("overfitting",), (), NOT_PIPELINE, LOG_MODEL, 22,
-                             "a small training set, a large model and many epochs"),
-    "finetune-overfit": _k("overfitting", "gross", ("overfitting",), (), NOT_PIPELINE, LOG_MODEL, 5,
-                           "a frozen pre-trained base with a wide new head on a few hundred images, trained "
-                           "until training accuracy reaches 1.0"),
-    "underfit-tiny": _k("underfitting", "gross", ("underfitting",), ("not-learning",),
-                        PIPELINE + ("overfitting",), LOG_MODEL, 14,
-                        "a tiny model (a few filters, or one Dense layer) for few epochs"),
-    "heavy-dropout": _k("regularization-gap", "gross", ("regularization-gap",), ("healthy", "underfitting"),
-                        ("eval-input-scale-mismatch", "input-not-normalized", "overfitting", "train-test-leakage"),
-                        LOG_MODEL, 10, "dropout 0.6-0.8: training accuracy (dropout on) below validation"),
-    "augment-train-only": _k("regularization-gap", "mild", ("regularization-gap", "eval-distribution-shift"),
-                             ("healthy", "underfitting"),
-                             ("eval-input-scale-mismatch", "input-not-normalized", "overfitting", "train-test-leakage"),
-                             LOG_MODEL, 6, "random flips and shifts on training inputs only"),
-    "bn-inference-gap": _k("regularization-gap", "gross", ("regularization-gap", "eval-distribution-shift"), (),
-                           ("overfitting", "healthy", "eval-input-scale-mismatch", "input-not-normalized",
-                            "train-test-leakage", "label-format-mismatch"), LOG_MODEL, 6,
-                           "BatchNormalization with few optimizer steps (small data, large batches, momentum "
-                           "0.99): its moving statistics lag, inference differs from training"),
-    "class-imbalance": _k("class-imbalance", "gross", ("class-imbalance",), ("eval-distribution-shift",),
-                          ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch",
-                           "healthy"), ALL, 10, "training classes 95/5 (binary) or a long tail down to 5%"),
-    "class-imbalance-mild": _k("class-imbalance", "mild", ("class-imbalance",),
-                               ("eval-distribution-shift", "healthy"),
-                               ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch"),
-                               DATA_MODEL, 6, "training classes falling to 20-30% of the commonest"),
-    "noisy-labels-symmetric": _k("noisy-labels", "mild", ("noisy-labels",), ("overfitting", "underfitting", "healthy"),
-                                 ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch",
-                                  "output-loss-mismatch"), MODEL_ONLY, 14,
-                                 "a fraction (0.1, 0.2, 0.4) of training labels flipped to another class"),
-    "noisy-labels-pairs": _k("noisy-labels", "mild", ("noisy-labels",), ("overfitting", "underfitting", "healthy"),
-                             ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch",
-                              "output-loss-mismatch"), MODEL_ONLY, 12,
-                             "a fraction of training labels flipped within confusable pairs (cat<->dog, "
-                             "automobile<->truck, ...)"),
-    "regression-with-accuracy": _k("metric-not-applicable", "gross", ("metric-not-applicable",),
-                                   ("insufficient-evidence", "healthy"),
-                                   ("not-learning", "eval-labels-misaligned", "overfitting"), ALL, 12,
-                                   "a regression target trained with MSE and logged with an `accuracy` metric"),
+    "overfit-small-data": _k(
+        "overfitting",
+        "gross",
+        ("overfitting",),
+        (),
+        NOT_PIPELINE,
+        LOG_MODEL,
+        22,
+        "a small training set, a large model and many epochs",
+    ),
+    "finetune-overfit": _k(
+        "overfitting",
+        "gross",
+        ("overfitting",),
+        (),
+        NOT_PIPELINE,
+        LOG_MODEL,
+        5,
+        "a frozen pre-trained base with a wide new head on a few hundred images, trained "
+        "until training accuracy reaches 1.0",
+    ),
+    "underfit-tiny": _k(
+        "underfitting",
+        "gross",
+        ("underfitting",),
+        ("not-learning",),
+        PIPELINE + ("overfitting",),
+        LOG_MODEL,
+        14,
+        "a tiny model (a few filters, or one Dense layer) for few epochs",
+    ),
+    "heavy-dropout": _k(
+        "regularization-gap",
+        "gross",
+        ("regularization-gap",),
+        ("healthy", "underfitting"),
+        ("eval-input-scale-mismatch", "input-not-normalized", "overfitting", "train-test-leakage"),
+        LOG_MODEL,
+        10,
+        "dropout 0.6-0.8: training accuracy (dropout on) below validation",
+    ),
+    "augment-train-only": _k(
+        "regularization-gap",
+        "mild",
+        ("regularization-gap", "eval-distribution-shift"),
+        ("healthy", "underfitting"),
+        ("eval-input-scale-mismatch", "input-not-normalized", "overfitting", "train-test-leakage"),
+        LOG_MODEL,
+        6,
+        "random flips and shifts on training inputs only",
+    ),
+    "bn-inference-gap": _k(
+        "regularization-gap",
+        "gross",
+        ("regularization-gap", "eval-distribution-shift"),
+        (),
+        (
+            "overfitting",
+            "healthy",
+            "eval-input-scale-mismatch",
+            "input-not-normalized",
+            "train-test-leakage",
+            "label-format-mismatch",
+        ),
+        LOG_MODEL,
+        6,
+        "BatchNormalization with few optimizer steps (small data, large batches, momentum "
+        "0.99): its moving statistics lag, inference differs from training",
+    ),
+    "class-imbalance": _k(
+        "class-imbalance",
+        "gross",
+        ("class-imbalance",),
+        ("eval-distribution-shift",),
+        ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch", "healthy"),
+        ALL,
+        10,
+        "training classes 95/5 (binary) or a long tail down to 5%",
+    ),
+    "class-imbalance-mild": _k(
+        "class-imbalance",
+        "mild",
+        ("class-imbalance",),
+        ("eval-distribution-shift", "healthy"),
+        ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch"),
+        DATA_MODEL,
+        6,
+        "training classes falling to 20-30% of the commonest",
+    ),
+    "noisy-labels-symmetric": _k(
+        "noisy-labels",
+        "mild",
+        ("noisy-labels",),
+        ("overfitting", "underfitting", "healthy"),
+        ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch", "output-loss-mismatch"),
+        MODEL_ONLY,
+        14,
+        "a fraction (0.1, 0.2, 0.4) of training labels flipped to another class",
+    ),
+    "noisy-labels-pairs": _k(
+        "noisy-labels",
+        "mild",
+        ("noisy-labels",),
+        ("overfitting", "underfitting", "healthy"),
+        ("eval-input-scale-mismatch", "input-not-normalized", "label-format-mismatch", "output-loss-mismatch"),
+        MODEL_ONLY,
+        12,
+        "a fraction of training labels flipped within confusable pairs (cat<->dog, automobile<->truck, ...)",
+    ),
+    "regression-with-accuracy": _k(
+        "metric-not-applicable",
+        "gross",
+        ("metric-not-applicable",),
+        ("insufficient-evidence", "healthy"),
+        ("not-learning", "eval-labels-misaligned", "overfitting"),
+        ALL,
+        12,
+        "a regression target trained with MSE and logged with an `accuracy` metric",
+    ),
     # controls
     # A correct pipeline may still overfit a little (nothing in a control stops it): for the controls
     # `overfitting` is acceptable, every pipeline verdict forbidden.
-    "healthy": _k("healthy", "none", ("healthy",), ("regularization-gap", "underfitting", "overfitting"),
-                  PIPELINE, ALL, 80, "a correct pipeline trained for a moderate number of epochs"),
-    "healthy-finetune": _k("healthy", "none", ("healthy",), ("regularization-gap", "underfitting", "overfitting"),
-                           PIPELINE, ALL, 6, "a frozen pre-trained base with a new head"),
-    "healthy-val-above-train": _k("healthy", "none", ("healthy", "regularization-gap"), ("underfitting",),
-                                  PIPELINE + ("overfitting",), ALL, 8,
-                                  "dropout and augmentation: validation above training, as it should be"),
-    "healthy-small-val": _k("healthy", "none", ("healthy",), ("regularization-gap", "underfitting", "overfitting"),
-                            PIPELINE, ALL, 8, "a validation set of 100-200 images: noisy validation curves"),
-    "healthy-long-plateau": _k("healthy", "none", ("healthy",), ("underfitting", "overfitting", "regularization-gap"),
-                               PIPELINE, ALL, 8, "long runs (60-150 epochs) on tiny data whose loss plateaus"),
-    "healthy-large-batch": _k("healthy", "none", ("healthy",), ("underfitting", "regularization-gap", "overfitting"),
-                              PIPELINE, ALL, 6,
-                              "5,000-10,000 images in batches of 500-1,000, or batch 1 on tiny data"),
+    "healthy": _k(
+        "healthy",
+        "none",
+        ("healthy",),
+        ("regularization-gap", "underfitting", "overfitting"),
+        PIPELINE,
+        ALL,
+        80,
+        "a correct pipeline trained for a moderate number of epochs",
+    ),
+    "healthy-finetune": _k(
+        "healthy",
+        "none",
+        ("healthy",),
+        ("regularization-gap", "underfitting", "overfitting"),
+        PIPELINE,
+        ALL,
+        6,
+        "a frozen pre-trained base with a new head",
+    ),
+    "healthy-val-above-train": _k(
+        "healthy",
+        "none",
+        ("healthy", "regularization-gap"),
+        ("underfitting",),
+        PIPELINE + ("overfitting",),
+        ALL,
+        8,
+        "dropout and augmentation: validation above training, as it should be",
+    ),
+    "healthy-small-val": _k(
+        "healthy",
+        "none",
+        ("healthy",),
+        ("regularization-gap", "underfitting", "overfitting"),
+        PIPELINE,
+        ALL,
+        8,
+        "a validation set of 100-200 images: noisy validation curves",
+    ),
+    "healthy-long-plateau": _k(
+        "healthy",
+        "none",
+        ("healthy",),
+        ("underfitting", "overfitting", "regularization-gap"),
+        PIPELINE,
+        ALL,
+        8,
+        "long runs (60-150 epochs) on tiny data whose loss plateaus",
+    ),
+    "healthy-large-batch": _k(
+        "healthy",
+        "none",
+        ("healthy",),
+        ("underfitting", "regularization-gap", "overfitting"),
+        PIPELINE,
+        ALL,
+        6,
+        "5,000-10,000 images in batches of 500-1,000, or batch 1 on tiny data",
+    ),
 }
 
 
@@ -280,9 +588,18 @@ class Draw:
 #: Image tasks: (dataset, classes, gray, size); listed twice where they should come up twice as often
 #: (32 px costs four times 16 px, so it comes up least).
 IMAGE_TASKS = [
-    ("cifar10", (), False, 16), ("cifar10", (), False, 16), ("cifar10", (), True, 16), ("cifar10", C3, False, 16),
-    ("cifar10", C3, False, 16), ("cifar10", C3, True, 16), ("cifar10", C2, False, 16), ("cifar10", C2, False, 16),
-    ("cifar10", C2, True, 16), ("cifar10", (), False, 32), ("digits", (), True, 8), ("digits", (), True, 8),
+    ("cifar10", (), False, 16),
+    ("cifar10", (), False, 16),
+    ("cifar10", (), True, 16),
+    ("cifar10", C3, False, 16),
+    ("cifar10", C3, False, 16),
+    ("cifar10", C3, True, 16),
+    ("cifar10", C2, False, 16),
+    ("cifar10", C2, False, 16),
+    ("cifar10", C2, True, 16),
+    ("cifar10", (), False, 32),
+    ("digits", (), True, 8),
+    ("digits", (), True, 8),
 ]
 CIFAR_TASKS = [t for t in IMAGE_TASKS if t[0] == "cifar10"]
 TABULAR = ["breast_cancer", "wine"]
@@ -294,12 +611,26 @@ def unit_scale(d: Draw, dataset: str) -> tuple[tuple[Any, ...], ...]:
         return (("div", 16),)
     if dataset in ("breast_cancer", "wine", "diabetes"):
         return (("standardize", "train"),)
-    return d.pick([(("div", 255),), (("div", 255),), (("div", 255),), (("affine", 1 / 127.5, -1.0),),
-                   (("float32",), ("standardize", "train"))])
+    return d.pick(
+        [
+            (("div", 255),),
+            (("div", 255),),
+            (("div", 255),),
+            (("affine", 1 / 127.5, -1.0),),
+            (("float32",), ("standardize", "train")),
+        ]
+    )
 
 
-def image_data(d: Draw, i: int, *, tasks: list | None = None, n: tuple[int, int] = (800, 2500),
-               n_eval: tuple[int, int] = (300, 1000), **kw: Any) -> DataSpec:
+def image_data(
+    d: Draw,
+    i: int,
+    *,
+    tasks: list | None = None,
+    n: tuple[int, int] = (800, 2500),
+    n_eval: tuple[int, int] = (300, 1000),
+    **kw: Any,
+) -> DataSpec:
     dataset, classes, gray, size = d.pick(tasks or IMAGE_TASKS)
     if dataset == "digits":
         n_train = min(d.between(*n), 1200)
@@ -310,8 +641,17 @@ def image_data(d: Draw, i: int, *, tasks: list | None = None, n: tuple[int, int]
             n_train = min(n_train, 1200)
     rule = d.pick(["random", "random", "first"])
     x = unit_scale(d, dataset)
-    spec = DataSpec(dataset=dataset, classes=classes, gray=gray, size=size, train=Split(n_train, rule),
-                    eval=Split(ne, rule), x_train=x, x_eval=x, seed=d.seed_base + i)
+    spec = DataSpec(
+        dataset=dataset,
+        classes=classes,
+        gray=gray,
+        size=size,
+        train=Split(n_train, rule),
+        eval=Split(ne, rule),
+        x_train=x,
+        x_eval=x,
+        seed=d.seed_base + i,
+    )
     return replace(spec, **kw) if kw else spec
 
 
@@ -319,8 +659,14 @@ def tabular_data(d: Draw, i: int, dataset: str | None = None, **kw: Any) -> Data
     dataset = dataset or d.pick(TABULAR)
     pool = {"breast_cancer": 427, "wine": 134, "diabetes": 332}[dataset]
     x = unit_scale(d, dataset)
-    spec = DataSpec(dataset=dataset, train=Split(pool, "random"), eval=Split(pool // 3 + 1, "random"),
-                    x_train=x, x_eval=x, seed=d.seed_base + i)
+    spec = DataSpec(
+        dataset=dataset,
+        train=Split(pool, "random"),
+        eval=Split(pool // 3 + 1, "random"),
+        x_train=x,
+        x_eval=x,
+        seed=d.seed_base + i,
+    )
     return replace(spec, **kw) if kw else spec
 
 
@@ -331,8 +677,15 @@ def classes_of(data: DataSpec) -> int:
 
 
 #: Width choices (first Dense units, or first convolution's filters) by model kind.
-WIDTHS = {"mlp": [32, 64, 128, 256], "cnn": [8, 16, 32], "cnn-bn": [8, 16, 32], "resnet": [8, 16], "tiny-cnn": [2, 4],
-          "logreg": [0], "finetune": [32, 64]}
+WIDTHS = {
+    "mlp": [32, 64, 128, 256],
+    "cnn": [8, 16, 32],
+    "cnn-bn": [8, 16, 32],
+    "resnet": [8, 16],
+    "tiny-cnn": [2, 4],
+    "logreg": [0],
+    "finetune": [32, 64],
+}
 
 
 def image_model(d: Draw, data: DataSpec, kinds: list[str] | None = None, **kw: Any) -> ModelSpec:
@@ -342,13 +695,27 @@ def image_model(d: Draw, data: DataSpec, kinds: list[str] | None = None, **kw: A
         kind = "mlp" if kind not in ("logreg",) else kind
     width = d.pick(WIDTHS[kind])
     depth = d.pick([1, 2, 2]) if kind == "mlp" else 2
-    spec = ModelSpec(kind, width=width, depth=depth, dropout=d.pick([0.0, 0.0, 0.25, 0.5]) if kind != "logreg" else 0.0,
-                     weight_decay=d.pick([0.0, 0.0, 0.0, 1e-4, 1e-3]), units=classes_of(data))
+    spec = ModelSpec(
+        kind,
+        width=width,
+        depth=depth,
+        dropout=d.pick([0.0, 0.0, 0.25, 0.5]) if kind != "logreg" else 0.0,
+        weight_decay=d.pick([0.0, 0.0, 0.0, 1e-4, 1e-3]),
+        units=classes_of(data),
+    )
     return replace(spec, **kw) if kw else spec
 
 
-OPTIMIZERS = [("adam", 1e-3), ("adam", 1e-3), ("adam", 3e-4), ("rmsprop", 1e-3), ("sgd", 0.05), ("sgd-momentum", 0.01),
-              ("sgd-momentum", 0.02), ("adadelta", 1.0)]
+OPTIMIZERS = [
+    ("adam", 1e-3),
+    ("adam", 1e-3),
+    ("adam", 3e-4),
+    ("rmsprop", 1e-3),
+    ("sgd", 0.05),
+    ("sgd-momentum", 0.01),
+    ("sgd-momentum", 0.02),
+    ("adadelta", 1.0),
+]
 
 
 def training(d: Draw, *, epochs: tuple[int, int] = (5, 12), batches: list[int] | None = None, **kw: Any) -> TrainSpec:
@@ -361,18 +728,30 @@ def label_setup(d: Draw, data: DataSpec, model: ModelSpec, train: TrainSpec) -> 
     """A correct label encoding, loss and output layer for the task (varied as users vary them)."""
     k = classes_of(data)
     if k == 2 and d.chance(0.5):
-        return (replace(data, label_format=d.pick(["int", "column"])), replace(model, units=1, activation="sigmoid"),
-                replace(train, loss="binary_crossentropy", metric="accuracy"))
+        return (
+            replace(data, label_format=d.pick(["int", "column"])),
+            replace(model, units=1, activation="sigmoid"),
+            replace(train, loss="binary_crossentropy", metric="accuracy"),
+        )
     if d.chance(0.4):
         metric = d.pick(["accuracy", "accuracy", "categorical_accuracy"])
-        return (replace(data, label_format="onehot"), replace(model, units=k, activation="softmax"),
-                replace(train, loss="categorical_crossentropy", metric=metric))
+        return (
+            replace(data, label_format="onehot"),
+            replace(model, units=k, activation="softmax"),
+            replace(train, loss="categorical_crossentropy", metric=metric),
+        )
     if d.chance(0.15):  # logits out, from_logits=True: the other correct way
-        return (replace(data, label_format="int"), replace(model, units=k, activation="linear"),
-                replace(train, loss="sparse_categorical_crossentropy", from_logits=True))
+        return (
+            replace(data, label_format="int"),
+            replace(model, units=k, activation="linear"),
+            replace(train, loss="sparse_categorical_crossentropy", from_logits=True),
+        )
     metric = d.pick(["accuracy", "accuracy", "accuracy", "sparse_categorical_accuracy"])
-    return (replace(data, label_format="int"), replace(model, units=k, activation="softmax"),
-            replace(train, loss="sparse_categorical_crossentropy", metric=metric))
+    return (
+        replace(data, label_format="int"),
+        replace(model, units=k, activation="softmax"),
+        replace(train, loss="sparse_categorical_crossentropy", metric=metric),
+    )
 
 
 #: The residual CNN is the costliest model per image (about 3x a plain CNN on CPU): its runs keep to
@@ -381,8 +760,15 @@ RESNET_MAX_IMAGES = 1200
 RESNET_MAX_EPOCHS = 6
 
 
-def standard(d: Draw, i: int, *, data: DataSpec | None = None, model_kinds: list[str] | None = None,
-             tabular: float = 0.15, **train_kw: Any) -> tuple[DataSpec, ModelSpec, TrainSpec]:
+def standard(
+    d: Draw,
+    i: int,
+    *,
+    data: DataSpec | None = None,
+    model_kinds: list[str] | None = None,
+    tabular: float = 0.15,
+    **train_kw: Any,
+) -> tuple[DataSpec, ModelSpec, TrainSpec]:
     """A correct run: image or tabular data, a model and a training setup."""
     if data is None:
         data = tabular_data(d, i) if d.chance(tabular) else image_data(d, i)
@@ -410,8 +796,11 @@ def v_test_not_rescaled(d: Draw, i: int):
 def v_evaluate_not_rescaled(d: Draw, i: int):
     data, model, train = standard(d, i, tabular=0.0)
     if d.chance(0.5):
-        return replace(data, x_eval=(("float32",),), holdout=Split(d.between(300, 600))), model, \
-            replace(train, validation="holdout")
+        return (
+            replace(data, x_eval=(("float32",),), holdout=Split(d.between(300, 600))),
+            model,
+            replace(train, validation="holdout"),
+        )
     return replace(data, x_eval=(("float32",),)), model, replace(train, validation=f"split:{d.pick([0.1, 0.2])}")
 
 
@@ -463,43 +852,60 @@ def _binary_data(d: Draw, i: int) -> DataSpec:
 def v_binary_labels_categorical(d: Draw, i: int):
     data = _binary_data(d, i)
     data, model, train = standard(d, i, data=data)
-    return (replace(data, label_format="column"), replace(model, units=1, activation=d.pick(["sigmoid", "softmax"])),
-            replace(train, loss="categorical_crossentropy", metric="accuracy", from_logits=False))
+    return (
+        replace(data, label_format="column"),
+        replace(model, units=1, activation=d.pick(["sigmoid", "softmax"])),
+        replace(train, loss="categorical_crossentropy", metric="accuracy", from_logits=False),
+    )
 
 
 def v_onehot_bce(d: Draw, i: int):
     data = image_data(d, i, tasks=[t for t in IMAGE_TASKS if t[1] != C2])
     data, model, train = standard(d, i, data=data)
-    return (replace(data, label_format="onehot"), replace(model, activation=d.pick(["softmax", "sigmoid"]),
-                                                          units=classes_of(data)),
-            replace(train, loss="binary_crossentropy", metric="binary-accuracy-named-accuracy", from_logits=False))
+    return (
+        replace(data, label_format="onehot"),
+        replace(model, activation=d.pick(["softmax", "sigmoid"]), units=classes_of(data)),
+        replace(train, loss="binary_crossentropy", metric="binary-accuracy-named-accuracy", from_logits=False),
+    )
 
 
 def v_linear_no_logits(d: Draw, i: int):
     data, model, train = standard(d, i, tabular=0.15)
     fmt = d.pick(["int", "onehot"])
     loss = "sparse_categorical_crossentropy" if fmt == "int" else "categorical_crossentropy"
-    return (replace(data, label_format=fmt), replace(model, activation="linear", units=classes_of(data)),
-            replace(train, loss=loss, from_logits=False, metric="accuracy"))
+    return (
+        replace(data, label_format=fmt),
+        replace(model, activation="linear", units=classes_of(data)),
+        replace(train, loss=loss, from_logits=False, metric="accuracy"),
+    )
 
 
 def v_softmax_from_logits(d: Draw, i: int):
     data, model, train = standard(d, i, tabular=0.0)
-    return (replace(data, label_format="int"), replace(model, activation="softmax", units=classes_of(data)),
-            replace(train, loss="sparse_categorical_crossentropy", from_logits=True, metric="accuracy"))
+    return (
+        replace(data, label_format="int"),
+        replace(model, activation="softmax", units=classes_of(data)),
+        replace(train, loss="sparse_categorical_crossentropy", from_logits=True, metric="accuracy"),
+    )
 
 
 def v_single_softmax_binary(d: Draw, i: int):
     data, model, train = standard(d, i, data=_binary_data(d, i))
-    return (replace(data, label_format=d.pick(["int", "column"])), replace(model, units=1, activation="softmax"),
-            replace(train, loss="binary_crossentropy", metric="accuracy", from_logits=False))
+    return (
+        replace(data, label_format=d.pick(["int", "column"])),
+        replace(model, units=1, activation="softmax"),
+        replace(train, loss="binary_crossentropy", metric="accuracy", from_logits=False),
+    )
 
 
 def v_sigmoid_int_labels(d: Draw, i: int):
     data = image_data(d, i, tasks=[t for t in IMAGE_TASKS if not t[1]])
     data, model, train = standard(d, i, data=data)
-    return (replace(data, label_format="int"), replace(model, units=1, activation="sigmoid"),
-            replace(train, loss="binary_crossentropy", metric="accuracy", from_logits=False))
+    return (
+        replace(data, label_format="int"),
+        replace(model, units=1, activation="sigmoid"),
+        replace(train, loss="binary_crossentropy", metric="accuracy", from_logits=False),
+    )
 
 
 def v_eval_labels_shuffled(d: Draw, i: int):
@@ -546,8 +952,19 @@ def v_lr_too_low(d: Draw, i: int):
 
 def v_lr_too_high(d: Draw, i: int):
     data, model, train = standard(d, i, tabular=0.15)
-    opt, lr = d.pick([("sgd", 1.0), ("sgd", 3.0), ("sgd", 10.0), ("sgd-momentum", 1.0), ("adam", 0.1), ("adam", 0.5),
-                      ("adam", 1.0), ("rmsprop", 0.1), ("rmsprop", 0.5)])
+    opt, lr = d.pick(
+        [
+            ("sgd", 1.0),
+            ("sgd", 3.0),
+            ("sgd", 10.0),
+            ("sgd-momentum", 1.0),
+            ("adam", 0.1),
+            ("adam", 0.5),
+            ("adam", 1.0),
+            ("rmsprop", 0.1),
+            ("rmsprop", 0.5),
+        ]
+    )
     return data, model, replace(train, optimizer=opt, lr=lr)
 
 
@@ -564,8 +981,7 @@ def v_overfit(d: Draw, i: int):
         data = image_data(d, i, n=(500, 800), n_eval=(300, 600))
         epochs = (20, 40)
     data, model, train = standard(d, i, data=data, model_kinds=["mlp", "cnn", "cnn"], epochs=epochs)
-    wide = replace(model, dropout=0.0, weight_decay=0.0,
-                   width=256 if model.kind == "mlp" else 32, depth=2)
+    wide = replace(model, dropout=0.0, weight_decay=0.0, width=256 if model.kind == "mlp" else 32, depth=2)
     opt, lr = d.pick([("adam", 1e-3), ("rmsprop", 1e-3), ("sgd-momentum", 0.02)])
     return data, wide, replace(train, optimizer=opt, lr=lr, epochs=d.between(*epochs), batch=d.pick([16, 32, 64]))
 
@@ -573,10 +989,19 @@ def v_overfit(d: Draw, i: int):
 def _finetune(d: Draw, i: int, n: tuple[int, int], epochs: tuple[int, int], width: int, dropout: float):
     classes = d.pick([C3, C2])
     gray = d.chance(0.3)
-    data = DataSpec(dataset="cifar10", classes=classes, gray=gray, size=16,
-                    train=Split(d.between(*n), "random"), eval=Split(d.between(300, 600), "random"),
-                    x_train=(("div", 255),), x_eval=(("div", 255),), pretrain=PRETRAIN[classes],
-                    pretrain_n=d.pick([1500, 2000, 3000]), seed=d.seed_base + i)
+    data = DataSpec(
+        dataset="cifar10",
+        classes=classes,
+        gray=gray,
+        size=16,
+        train=Split(d.between(*n), "random"),
+        eval=Split(d.between(300, 600), "random"),
+        x_train=(("div", 255),),
+        x_eval=(("div", 255),),
+        pretrain=PRETRAIN[classes],
+        pretrain_n=d.pick([1500, 2000, 3000]),
+        seed=d.seed_base + i,
+    )
     model = ModelSpec("finetune", width=width, dropout=dropout, units=len(classes))
     opt, lr = d.pick([("adam", 1e-3), ("adam", 3e-3), ("rmsprop", 1e-3)])
     train = TrainSpec(opt, lr, 32, d.between(*epochs), pretrain_epochs=d.pick([3, 4, 5]))
@@ -594,8 +1019,11 @@ def v_healthy_finetune(d: Draw, i: int):
 def v_underfit(d: Draw, i: int):
     data, model, train = standard(d, i, tabular=0.0, data=image_data(d, i, tasks=[t for t in IMAGE_TASKS if not t[1]]))
     small = d.pick([ModelSpec("tiny-cnn", width=d.pick([2, 4])), ModelSpec("logreg", width=0)])
-    return data, replace(small, units=model.units, activation=model.activation), \
-        replace(train, epochs=d.between(2, 4), optimizer="sgd", lr=d.pick([0.005, 0.01]))
+    return (
+        data,
+        replace(small, units=model.units, activation=model.activation),
+        replace(train, epochs=d.between(2, 4), optimizer="sgd", lr=d.pick([0.005, 0.01])),
+    )
 
 
 def v_heavy_dropout(d: Draw, i: int):
@@ -609,10 +1037,14 @@ def v_augment_train_only(d: Draw, i: int):
 
 
 def v_bn_gap(d: Draw, i: int):
-    data, model, train = standard(d, i, data=image_data(d, i, tasks=CIFAR_TASKS, n=(500, 1000)),
-                                  model_kinds=["cnn-bn", "resnet"])
-    return data, replace(model, bn_momentum=0.99, dropout=0.0), \
-        replace(train, batch=d.pick([128, 256]), epochs=d.between(3, 6), optimizer="adam", lr=d.pick([1e-3, 3e-3]))
+    data, model, train = standard(
+        d, i, data=image_data(d, i, tasks=CIFAR_TASKS, n=(500, 1000)), model_kinds=["cnn-bn", "resnet"]
+    )
+    return (
+        data,
+        replace(model, bn_momentum=0.99, dropout=0.0),
+        replace(train, batch=d.pick([128, 256]), epochs=d.between(3, 6), optimizer="adam", lr=d.pick([1e-3, 3e-3])),
+    )
 
 
 def _imbalanced(d: Draw, i: int, ratios: list[float]):
@@ -651,9 +1083,16 @@ def v_regression(d: Draw, i: int):
         model = ModelSpec("mlp", width=d.pick([16, 32, 64]), depth=d.pick([1, 2]), units=1, activation="linear")
         epochs = (30, 100)
     else:
-        data = DataSpec(dataset="digits-sum", gray=True, size=8, train=Split(d.between(600, 1200), "random"),
-                        eval=Split(d.between(200, 400), "random"), x_train=(("div", 16),), x_eval=(("div", 16),),
-                        seed=d.seed_base + i)
+        data = DataSpec(
+            dataset="digits-sum",
+            gray=True,
+            size=8,
+            train=Split(d.between(600, 1200), "random"),
+            eval=Split(d.between(200, 400), "random"),
+            x_train=(("div", 16),),
+            x_eval=(("div", 16),),
+            seed=d.seed_base + i,
+        )
         model = ModelSpec(d.pick(["mlp", "cnn"]), width=d.pick([16, 32]), units=1, activation="linear")
         epochs = (10, 30)
     opt, lr = d.pick([("adam", 1e-3), ("adam", 1e-2), ("rmsprop", 1e-3), ("sgd", 1e-4)])
@@ -667,8 +1106,11 @@ def v_healthy(d: Draw, i: int):
 
 def v_healthy_val_above(d: Draw, i: int):
     data, model, train = standard(d, i, data=image_data(d, i, tasks=CIFAR_TASKS), model_kinds=["cnn", "mlp"])
-    return data, replace(model, augment=d.chance(0.7), dropout=d.pick([0.3, 0.5]), width=max(model.width, 16)), \
-        replace(train, epochs=d.between(6, 12))
+    return (
+        data,
+        replace(model, augment=d.chance(0.7), dropout=d.pick([0.3, 0.5]), width=max(model.width, 16)),
+        replace(train, epochs=d.between(6, 12)),
+    )
 
 
 def v_healthy_small_val(d: Draw, i: int):
@@ -679,12 +1121,25 @@ def v_healthy_small_val(d: Draw, i: int):
 def v_healthy_long(d: Draw, i: int):
     if d.chance(0.6):
         data = tabular_data(d, i)
-        model = ModelSpec("mlp", width=d.pick([8, 16, 32]), depth=1, units=classes_of(data),
-                          dropout=d.pick([0.0, 0.2]), weight_decay=d.pick([0.0, 1e-3]))
+        model = ModelSpec(
+            "mlp",
+            width=d.pick([8, 16, 32]),
+            depth=1,
+            units=classes_of(data),
+            dropout=d.pick([0.0, 0.2]),
+            weight_decay=d.pick([0.0, 1e-3]),
+        )
     else:
-        data = DataSpec(dataset="digits", gray=True, size=8, train=Split(d.between(400, 800), "random"),
-                        eval=Split(d.between(200, 400), "random"), x_train=(("div", 16),), x_eval=(("div", 16),),
-                        seed=d.seed_base + i)
+        data = DataSpec(
+            dataset="digits",
+            gray=True,
+            size=8,
+            train=Split(d.between(400, 800), "random"),
+            eval=Split(d.between(200, 400), "random"),
+            x_train=(("div", 16),),
+            x_eval=(("div", 16),),
+            seed=d.seed_base + i,
+        )
         model = ModelSpec("logreg", width=0, units=10)
     opt, lr = d.pick([("sgd", 0.01), ("sgd", 0.003), ("adadelta", 0.1), ("sgd-momentum", 0.001)])
     train = TrainSpec(opt, lr, d.pick([16, 32, 64]), d.between(60, 150))
@@ -695,33 +1150,62 @@ def v_healthy_large_batch(d: Draw, i: int):
     if d.chance(0.3):
         data = tabular_data(d, i, dataset="wine")
         data, model, train = standard(d, i, data=data)
-        return data, replace(model, kind="mlp", width=16, depth=1, dropout=0.0), \
-            replace(train, batch=1, epochs=d.between(5, 12), optimizer="sgd", lr=0.01)
+        return (
+            data,
+            replace(model, kind="mlp", width=16, depth=1, dropout=0.0),
+            replace(train, batch=1, epochs=d.between(5, 12), optimizer="sgd", lr=0.01),
+        )
     data = image_data(d, i, tasks=[t for t in CIFAR_TASKS if t[3] == 16], n=(5000, 10000), n_eval=(1000, 2000))
     data, model, train = standard(d, i, data=data, model_kinds=["mlp", "cnn"])
-    return data, replace(model, width=min(model.width, 64)), \
-        replace(train, batch=d.pick([500, 1000]), epochs=d.between(3, 6), optimizer="adam", lr=d.pick([1e-3, 3e-3]))
+    return (
+        data,
+        replace(model, width=min(model.width, 64)),
+        replace(train, batch=d.pick([500, 1000]), epochs=d.between(3, 6), optimizer="adam", lr=d.pick([1e-3, 3e-3])),
+    )
 
 
 VARIANTS: dict[str, Variant] = {
-    "test-not-rescaled": v_test_not_rescaled, "evaluate-not-rescaled": v_evaluate_not_rescaled,
-    "train-not-rescaled": v_train_not_rescaled, "test-half-scale": v_test_half_scale,
-    "per-split-standardize": v_per_split_standardize, "tabular-test-unscaled": v_tabular_test_unscaled,
-    "inputs-raw-sgd": v_inputs_raw_sgd, "inputs-raw-adaptive": v_inputs_raw_adaptive,
-    "binary-labels-categorical-one-unit": v_binary_labels_categorical, "onehot-binary-crossentropy": v_onehot_bce,
-    "linear-output-no-logits": v_linear_no_logits, "softmax-with-from-logits": v_softmax_from_logits,
-    "single-softmax-unit-binary": v_single_softmax_binary, "sigmoid-unit-integer-labels": v_sigmoid_int_labels,
-    "eval-labels-shuffled": v_eval_labels_shuffled, "eval-images-scrambled": v_eval_scrambled,
-    "eval-images-transposed": v_eval_transposed, "val-split-class-sorted": v_val_split_sorted,
-    "eval-bgr": v_eval_bgr, "eval-from-train": v_eval_from_train, "eval-partly-from-train": v_eval_partly_from_train,
-    "lr-too-low": v_lr_too_low, "lr-too-high": v_lr_too_high, "nan-inputs": v_nan_inputs,
-    "overfit-small-data": v_overfit, "finetune-overfit": v_finetune_overfit, "underfit-tiny": v_underfit,
-    "heavy-dropout": v_heavy_dropout, "augment-train-only": v_augment_train_only, "bn-inference-gap": v_bn_gap,
-    "class-imbalance": v_imbalance, "class-imbalance-mild": v_imbalance_mild,
-    "noisy-labels-symmetric": v_noisy_sym, "noisy-labels-pairs": v_noisy_pairs,
-    "regression-with-accuracy": v_regression, "healthy": v_healthy, "healthy-finetune": v_healthy_finetune,
-    "healthy-val-above-train": v_healthy_val_above, "healthy-small-val": v_healthy_small_val,
-    "healthy-long-plateau": v_healthy_long, "healthy-large-batch": v_healthy_large_batch,
+    "test-not-rescaled": v_test_not_rescaled,
+    "evaluate-not-rescaled": v_evaluate_not_rescaled,
+    "train-not-rescaled": v_train_not_rescaled,
+    "test-half-scale": v_test_half_scale,
+    "per-split-standardize": v_per_split_standardize,
+    "tabular-test-unscaled": v_tabular_test_unscaled,
+    "inputs-raw-sgd": v_inputs_raw_sgd,
+    "inputs-raw-adaptive": v_inputs_raw_adaptive,
+    "binary-labels-categorical-one-unit": v_binary_labels_categorical,
+    "onehot-binary-crossentropy": v_onehot_bce,
+    "linear-output-no-logits": v_linear_no_logits,
+    "softmax-with-from-logits": v_softmax_from_logits,
+    "single-softmax-unit-binary": v_single_softmax_binary,
+    "sigmoid-unit-integer-labels": v_sigmoid_int_labels,
+    "eval-labels-shuffled": v_eval_labels_shuffled,
+    "eval-images-scrambled": v_eval_scrambled,
+    "eval-images-transposed": v_eval_transposed,
+    "val-split-class-sorted": v_val_split_sorted,
+    "eval-bgr": v_eval_bgr,
+    "eval-from-train": v_eval_from_train,
+    "eval-partly-from-train": v_eval_partly_from_train,
+    "lr-too-low": v_lr_too_low,
+    "lr-too-high": v_lr_too_high,
+    "nan-inputs": v_nan_inputs,
+    "overfit-small-data": v_overfit,
+    "finetune-overfit": v_finetune_overfit,
+    "underfit-tiny": v_underfit,
+    "heavy-dropout": v_heavy_dropout,
+    "augment-train-only": v_augment_train_only,
+    "bn-inference-gap": v_bn_gap,
+    "class-imbalance": v_imbalance,
+    "class-imbalance-mild": v_imbalance_mild,
+    "noisy-labels-symmetric": v_noisy_sym,
+    "noisy-labels-pairs": v_noisy_pairs,
+    "regression-with-accuracy": v_regression,
+    "healthy": v_healthy,
+    "healthy-finetune": v_healthy_finetune,
+    "healthy-val-above-train": v_healthy_val_above,
+    "healthy-small-val": v_healthy_small_val,
+    "healthy-long-plateau": v_healthy_long,
+    "healthy-large-batch": v_healthy_large_batch,
 }
 
 
@@ -733,8 +1217,15 @@ VARIANTS: dict[str, Variant] = {
 #: step (Keras' per-step overhead, ~20 ms with callbacks on a busy core), and a cost per image and
 #: epoch by model kind at 16 px (x4 at 32 px, /4 at 8 px, /10 for tabular rows). Only used to pick
 #: the runs that also get a verbose=1 twin and to estimate the total; each result holds its timings.
-SECONDS_PER_IMAGE_EPOCH = {"logreg": 5e-5, "mlp": 1e-4, "tiny-cnn": 2e-4, "cnn": 5e-4, "cnn-bn": 8e-4,
-                           "resnet": 1.5e-3, "finetune": 3e-4}
+SECONDS_PER_IMAGE_EPOCH = {
+    "logreg": 5e-5,
+    "mlp": 1e-4,
+    "tiny-cnn": 2e-4,
+    "cnn": 5e-4,
+    "cnn-bn": 8e-4,
+    "resnet": 1.5e-3,
+    "finetune": 3e-4,
+}
 FIXED_SECONDS = 8.0
 SECONDS_PER_STEP = 0.02
 
@@ -774,14 +1265,25 @@ def _spec(name: str, i: int, d: Draw) -> RunSpec:
     truth = kind.truth()
     key = f"{name}:{i}"
     shapes = shapes_for(key, truth, train.epochs)
-    cheap = train.epochs <= VERBOSE1_MAX_EPOCHS and model.kind != "finetune" and \
-        estimated_seconds(data, model, train) < VERBOSE1_MAX_SECONDS
+    cheap = (
+        train.epochs <= VERBOSE1_MAX_EPOCHS
+        and model.kind != "finetune"
+        and estimated_seconds(data, model, train) < VERBOSE1_MAX_SECONDS
+    )
     verbose1 = cheap and random.Random(zlib.crc32(b"v1" + key.encode())).random() < VERBOSE1_SHARE / 0.8
     if verbose1:
         shapes = shapes + (CAPTURED_V1,)
-    return RunSpec.make(data=data, model=model, train=train,
-                        injections=(Injection(kind.cause, name, kind.severity),), truth=truth, shapes=shapes,
-                        verbose1=verbose1, seed=d.seed_base + i, note=kind.note)
+    return RunSpec.make(
+        data=data,
+        model=model,
+        train=train,
+        injections=(Injection(kind.cause, name, kind.severity),),
+        truth=truth,
+        shapes=shapes,
+        verbose1=verbose1,
+        seed=d.seed_base + i,
+        note=kind.note,
+    )
 
 
 def build_grid() -> list[RunSpec]:

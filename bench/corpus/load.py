@@ -101,8 +101,10 @@ def rebuild_arrays(run: CorpusRun, check: bool = True) -> dict[str, Any]:
         for k, desc in run.record.get("arrays", {}).items():
             got = data.digest(arrays[k]) if k in arrays else None
             if got != desc["sha1"]:
-                raise ValueError(f"run {run.run_id}: rebuilt {k} differs from the array the run was fed "
-                                 f"(fingerprint {got} != {desc['sha1']})")
+                raise ValueError(
+                    f"run {run.run_id}: rebuilt {k} differs from the array the run was fed "
+                    f"(fingerprint {got} != {desc['sha1']})"
+                )
     return arrays
 
 

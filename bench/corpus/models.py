@@ -64,8 +64,9 @@ def body(spec: ModelSpec, inputs: Any, image: bool) -> Any:
         x = layers.Flatten()(x)
         if spec.kind == "mlp":
             for i in range(spec.depth):
-                x = layers.Dense(spec.width if i == 0 else max(spec.width // 2, 4), activation="relu",
-                                 kernel_regularizer=reg)(x)
+                x = layers.Dense(
+                    spec.width if i == 0 else max(spec.width // 2, 4), activation="relu", kernel_regularizer=reg
+                )(x)
                 if spec.dropout:
                     x = layers.Dropout(spec.dropout)(x)
         return x
@@ -86,7 +87,7 @@ def body(spec: ModelSpec, inputs: Any, image: bool) -> Any:
         filters = spec.width
         for i in range(spec.depth):
             stride = 1 if i == 0 else 2
-            filters = spec.width * (2 ** i)
+            filters = spec.width * (2**i)
             x = _residual(x, filters, stride, spec, reg)
         x = layers.GlobalAveragePooling2D()(x)
         if spec.dropout:
@@ -98,8 +99,7 @@ def body(spec: ModelSpec, inputs: Any, image: bool) -> Any:
 def output_layer(spec: ModelSpec) -> Any:
     from keras import layers
 
-    return layers.Dense(spec.units, activation=None if spec.activation == "linear" else spec.activation,
-                        name="output")
+    return layers.Dense(spec.units, activation=None if spec.activation == "linear" else spec.activation, name="output")
 
 
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], image: bool, base: Any = None) -> Any:
@@ -153,9 +153,11 @@ def loss(train: TrainSpec) -> Any:
 
     if train.loss == "mse":
         return "mse"
-    cls = {"sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
-           "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-           "binary_crossentropy": keras.losses.BinaryCrossentropy}[train.loss]
+    cls = {
+        "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+        "binary_crossentropy": keras.losses.BinaryCrossentropy,
+    }[train.loss]
     if not train.from_logits:
         return train.loss  # as most users write it: the string
     return cls(from_logits=True)

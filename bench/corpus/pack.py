@@ -44,8 +44,11 @@ def record(run_dir: Path) -> dict[str, Any]:
     result["record_version"] = RECORD_VERSION
     result["steps_recorded"] = len(result["steps"].get("step", []))
     result["steps"] = downsample_steps(result["steps"])
-    result["recipe"] = {"data": result["spec"]["data"], "validation": result["spec"]["train"]["validation"],
-                        "rules": "bench/corpus/data.py (build)"}
+    result["recipe"] = {
+        "data": result["spec"]["data"],
+        "validation": result["spec"]["train"]["validation"],
+        "rules": "bench/corpus/data.py (build)",
+    }
     result["captured"] = {"console-v2": (run_dir / CONSOLE_V2).read_text(encoding="utf-8")}
     if (run_dir / CONSOLE_V1).is_file():
         result["captured"]["console-v1"] = (run_dir / CONSOLE_V1).read_bytes().decode("utf-8", "replace")
@@ -63,8 +66,11 @@ def pack(out: Path, dest: Path = PACKED, keep: set[str] | None = None) -> tuple[
             and counted on stderr. Defaults to `None`: every finished run.
     """
     runs_dir = out / "runs"
-    dirs = sorted(p for p in runs_dir.iterdir() if not p.name.startswith(".") and (p / RESULT).is_file()) \
-        if runs_dir.is_dir() else []
+    dirs = (
+        sorted(p for p in runs_dir.iterdir() if not p.name.startswith(".") and (p / RESULT).is_file())
+        if runs_dir.is_dir()
+        else []
+    )
     if keep is not None:
         stale = [p for p in dirs if p.name not in keep]
         if stale:

@@ -120,8 +120,9 @@ def captured_stdout() -> Iterator[io.StringIO]:
 def pty_stdout(sink: bytearray) -> Iterator[None]:
     """sys.stdout on the slave side of a pseudo-terminal; what the terminal shows goes to `sink`."""
     master, slave = os.openpty()
-    writer = io.TextIOWrapper(io.FileIO(slave, "w", closefd=False), encoding="utf-8", line_buffering=True,
-                              write_through=True)
+    writer = io.TextIOWrapper(
+        io.FileIO(slave, "w", closefd=False), encoding="utf-8", line_buffering=True, write_through=True
+    )
 
     def pump() -> None:
         while True:
@@ -157,8 +158,11 @@ def print_evaluation(style: str, names: list[str], values: list[float]) -> str:
         return f"test loss, test acc: {values!r}\n"
     if style == "plain-lines":
         return "".join(f"{n}:  {v!r} \n" for n, v in zip(names, values))
-    return f"Test loss: {values[0]!r}\nTest accuracy: {values[1]!r}\n" if len(values) > 1 else \
-        f"Test loss: {values[0]!r}\n"
+    return (
+        f"Test loss: {values[0]!r}\nTest accuracy: {values[1]!r}\n"
+        if len(values) > 1
+        else f"Test loss: {values[0]!r}\n"
+    )
 
 
 def _train(spec: RunSpec, arrays: dict[str, Any], verbose: int, base: Any) -> tuple[Any, Any, dict, float, float]:
@@ -169,11 +173,17 @@ def _train(spec: RunSpec, arrays: dict[str, Any], verbose: int, base: Any) -> tu
 
     keras.utils.set_random_seed(spec.seed)
     model = models.build_model(spec.model, datamod.input_shape(spec.data), datamod.is_image(spec.data), base)
-    model.compile(optimizer=models.optimizer(spec.train), loss=models.loss(spec.train),
-                  metrics=models.metrics(spec.train))
+    model.compile(
+        optimizer=models.optimizer(spec.train), loss=models.loss(spec.train), metrics=models.metrics(spec.train)
+    )
     rec = make_recorder()
-    kw: dict[str, Any] = {"batch_size": spec.train.batch, "epochs": spec.train.epochs, "verbose": verbose,
-                          "shuffle": True, "callbacks": [rec]}
+    kw: dict[str, Any] = {
+        "batch_size": spec.train.batch,
+        "epochs": spec.train.epochs,
+        "verbose": verbose,
+        "shuffle": True,
+        "callbacks": [rec],
+    }
     val = spec.train.validation
     if val == "eval":
         kw["validation_data"] = (arrays["x_test"], arrays["y_test"])
@@ -216,8 +226,14 @@ def run_spec(spec: RunSpec, runs_dir: Path) -> dict[str, Any]:
     base, t_pre = None, 0.0
     if spec.model.kind == "finetune":
         t0 = time.perf_counter()
-        base = models.pretrain_base(datamod.input_shape(spec.data), len(spec.data.pretrain), arrays["x_pre"],
-                                    arrays["y_pre"], spec.train.pretrain_epochs, spec.seed)
+        base = models.pretrain_base(
+            datamod.input_shape(spec.data),
+            len(spec.data.pretrain),
+            arrays["x_pre"],
+            arrays["y_pre"],
+            spec.train.pretrain_epochs,
+            spec.seed,
+        )
         t_pre = time.perf_counter() - t0
 
     caught: list[str] = []
@@ -262,12 +278,25 @@ def run_spec(spec: RunSpec, runs_dir: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             _m, rec1, ev1, _f, _e = _train(spec, arrays, 1, base)
         (tmp / CONSOLE_V1).write_bytes(bytes(sink))
-        diffs = [abs(a - b) for k in rec.order for a, b in zip(history[k], [e.get(k) for e in rec1.epochs])
-                 if b is not None and not (math.isnan(a) or math.isnan(b))]
-        v1 = {"file": CONSOLE_V1, "seconds": round(time.perf_counter() - t0, 3),
-              "history_max_abs_diff": max(diffs, default=0.0),
-              "evaluate_max_abs_diff": max((abs(a - b) for a, b in zip(evaluation["values"], ev1["values"])
-                                            if not (math.isnan(a) or math.isnan(b))), default=0.0)}
+        diffs = [
+            abs(a - b)
+            for k in rec.order
+            for a, b in zip(history[k], [e.get(k) for e in rec1.epochs])
+            if b is not None and not (math.isnan(a) or math.isnan(b))
+        ]
+        v1 = {
+            "file": CONSOLE_V1,
+            "seconds": round(time.perf_counter() - t0, 3),
+            "history_max_abs_diff": max(diffs, default=0.0),
+            "evaluate_max_abs_diff": max(
+                (
+                    abs(a - b)
+                    for a, b in zip(evaluation["values"], ev1["values"])
+                    if not (math.isnan(a) or math.isnan(b))
+                ),
+                default=0.0,
+            ),
+        }
 
     import numpy as np
     import tensorflow as tf
@@ -283,9 +312,13 @@ def run_spec(spec: RunSpec, runs_dir: Path) -> dict[str, Any]:
         "val_steps": _steps(n_val, spec.train.batch) if n_val else 0,
         "samples": {"train": n_fit, "val": n_val, "eval": len(arrays["x_test"])},
         "epoch_seconds": [round(s, 4) for s in rec.epoch_seconds],
-        "evaluate": {**evaluation, "steps": _steps(len(arrays["x_test"]), 32), "seconds": round(t_eval, 4),
-                     "print_style": print_style(spec),
-                     "printed": print_evaluation(print_style(spec), evaluation["names"], evaluation["values"])},
+        "evaluate": {
+            **evaluation,
+            "steps": _steps(len(arrays["x_test"]), 32),
+            "seconds": round(t_eval, 4),
+            "print_style": print_style(spec),
+            "printed": print_evaluation(print_style(spec), evaluation["names"], evaluation["values"]),
+        },
         "arrays": {k: datamod.describe(arrays[k]) for k in datamod.FED if k in arrays},
         "label_noise": _noise(arrays),
         "console_v2": CONSOLE_V2,
@@ -293,14 +326,25 @@ def run_spec(spec: RunSpec, runs_dir: Path) -> dict[str, Any]:
         "model": model_file,
         "params": int(model.count_params()),
         "warnings": caught,
-        "timings": {"data_s": round(t_data, 3), "pretrain_s": round(t_pre, 3), "fit_s": round(t_fit, 3),
-                    "evaluate_s": round(t_eval, 3), "save_s": round(t_save, 3),
-                    "verbose1_s": v1.get("seconds", 0.0), "total_s": round(time.perf_counter() - t_start, 3),
-                    # CPU seconds of this process (all its threads): the wall times above include
-                    # waiting for a core on a shared machine
-                    "cpu_s": round(time.process_time() - cpu_start, 3)},
-        "env": {"keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__,
-                "python": platform.python_version(), "machine": platform.machine()},
+        "timings": {
+            "data_s": round(t_data, 3),
+            "pretrain_s": round(t_pre, 3),
+            "fit_s": round(t_fit, 3),
+            "evaluate_s": round(t_eval, 3),
+            "save_s": round(t_save, 3),
+            "verbose1_s": v1.get("seconds", 0.0),
+            "total_s": round(time.perf_counter() - t_start, 3),
+            # CPU seconds of this process (all its threads): the wall times above include
+            # waiting for a core on a shared machine
+            "cpu_s": round(time.process_time() - cpu_start, 3),
+        },
+        "env": {
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
     }
     (tmp / RESULT).write_text(json.dumps(result, indent=None, separators=(",", ":")), encoding="utf-8")
     final = runs_dir / spec.run_id

@@ -93,10 +93,17 @@ def plan(run: CorpusRun, inputs: tuple[str, ...]) -> list[Trial]:
     truth = run.truth
     det = truth.get("detectable_from", {})
     severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
-    base = dict(run_id=run.run_id, family=run.family, fold=fold_of(run.family), cause=run.cause, kind=run.kind,
-                severity=severity, expected=list(truth["expected"]),
-                accepted=sorted(set(truth["expected"]) | set(truth.get("also_acceptable", []))),
-                forbidden=sorted(truth.get("must_not", [])))
+    base = dict(
+        run_id=run.run_id,
+        family=run.family,
+        fold=fold_of(run.family),
+        cause=run.cause,
+        kind=run.kind,
+        severity=severity,
+        expected=list(truth["expected"]),
+        accepted=sorted(set(truth["expected"]) | set(truth.get("also_acceptable", []))),
+        forbidden=sorted(truth.get("must_not", [])),
+    )
     out: list[Trial] = []
     if "log" in inputs and det.get("log", True):
         for shape in run.shapes:
@@ -143,15 +150,18 @@ def reliability(trials: list[Trial]) -> list[tuple[str, int, float, float]]:
         band = [t for t in trials if lo <= t.confidence < hi]
         if band:
             label = f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}"
-            rows.append((label, len(band), sum(t.confidence for t in band) / len(band),
-                         sum(t.right for t in band) / len(band)))
+            rows.append(
+                (label, len(band), sum(t.confidence for t in band) / len(band), sum(t.right for t in band) / len(band))
+            )
     return rows
 
 
 def summarize(trials: list[Trial], out: Any = sys.stdout) -> None:
     scored = [t for t in trials if t.verdict]
-    print(f"{len(scored)} trials on {len({t.run_id for t in scored})} runs, "
-          f"{len({t.family for t in scored})} families", file=out)
+    print(
+        f"{len(scored)} trials on {len({t.run_id for t in scored})} runs, {len({t.family for t in scored})} families",
+        file=out,
+    )
     table: dict[str, Counter[str]] = defaultdict(Counter)
     for t in scored:
         table[t.cause][t.verdict] += 1
@@ -172,14 +182,19 @@ def summarize(trials: list[Trial], out: Any = sys.stdout) -> None:
         by_source[t.source].append(t)
     for src in sorted(by_source):
         ts = by_source[src]
-        print(f"  {src:14} {sum(t.right for t in ts)}/{len(ts)} right, {sum(t.is_forbidden for t in ts)} forbidden",
-              file=out)
+        print(
+            f"  {src:14} {sum(t.right for t in ts)}/{len(ts)} right, {sum(t.is_forbidden for t in ts)} forbidden",
+            file=out,
+        )
     print("\nBy fold (families never split)", file=out)
     for k in range(FOLDS):
         ts = [t for t in scored if t.fold == k]
         if ts:
-            print(f"  fold {k}: {sum(t.right for t in ts)}/{len(ts)} = {100 * sum(t.right for t in ts) / len(ts):.1f}%"
-                  f" on {len({t.family for t in ts})} families", file=out)
+            print(
+                f"  fold {k}: {sum(t.right for t in ts)}/{len(ts)} = {100 * sum(t.right for t in ts) / len(ts):.1f}%"
+                f" on {len({t.family for t in ts})} families",
+                file=out,
+            )
     forbidden = [t for t in scored if t.is_forbidden]
     print(f"\nForbidden ({len(forbidden)}):", file=out)
     for t in sorted(forbidden, key=lambda t: -t.confidence)[:40]:
@@ -190,23 +205,30 @@ def summarize(trials: list[Trial], out: Any = sys.stdout) -> None:
     right = sum(t.right for t in scored)
     n = len(scored)
     f7 = sum(t.is_forbidden and t.confidence >= CONFIDENT for t in scored)
-    print(f"accuracy {right}/{n} = {100.0 * right / max(n, 1):.1f}%, forbidden {len(forbidden)} "
-          f"({f7} at confidence >= {CONFIDENT})", file=out)
+    print(
+        f"accuracy {right}/{n} = {100.0 * right / max(n, 1):.1f}%, forbidden {len(forbidden)} "
+        f"({f7} at confidence >= {CONFIDENT})",
+        file=out,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=PACKED, help="the packed corpus (default: %(default)s)")
-    ap.add_argument("--inputs", nargs="+", default=["log", "data"], choices=["log", "data", "model+data"],
-                    help="which inputs to score from (default: log data; model+data needs the kept models)")
+    ap.add_argument(
+        "--inputs",
+        nargs="+",
+        default=["log", "data"],
+        choices=["log", "data", "model+data"],
+        help="which inputs to score from (default: log data; model+data needs the kept models)",
+    )
     ap.add_argument("--only", default=None, help="only runs whose cause, kind or family contains this")
     ap.add_argument("--out", type=Path, default=None, help="write every trial as JSON lines here")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not args.corpus.is_file():
-        print(f"Error: no corpus at {args.corpus}; build it with python -m bench.corpus, then pack it",
-              file=sys.stderr)
+        print(f"Error: no corpus at {args.corpus}; build it with python -m bench.corpus, then pack it", file=sys.stderr)
         return 2
     runs = load_runs(args.corpus)
     if args.only:
@@ -219,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
                 trials.append(t)
                 if args.verbose:
                     mark = "ok " if t.right else ("FORBIDDEN" if t.is_forbidden else "miss")
-                    print(f"{mark:9} {t.run_id} {t.kind:28} {t.source:13} {t.verdict} ({t.confidence:.2f}) "
-                          f"{t.error}", flush=True)
+                    print(
+                        f"{mark:9} {t.run_id} {t.kind:28} {t.source:13} {t.verdict} ({t.confidence:.2f}) {t.error}",
+                        flush=True,
+                    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("w", encoding="utf-8") as f:

@@ -48,11 +48,34 @@ HISTORY_SHAPES = frozenset({"csvlogger", "history-json", "tensorboard", "per-ste
 
 #: Written shapes beyond `keras3-v2` and the share of runs each applies to (csvlogger and
 #: history-json: every run whose history shows the bug; the rest: enough runs of every cause).
-OPTIONAL_SHAPES = {"csvlogger": 1.0, "history-json": 1.0, "keras3-v1": 0.4, "keras2": 0.3, "keras1": 0.25,
-                   "tfkeras2": 0.3, "tensorboard": 0.35, "per-step": 0.3, "custom-loop": 0.3, "truncated": 0.25}
+OPTIONAL_SHAPES = {
+    "csvlogger": 1.0,
+    "history-json": 1.0,
+    "keras3-v1": 0.4,
+    "keras2": 0.3,
+    "keras1": 0.25,
+    "tfkeras2": 0.3,
+    "tensorboard": 0.35,
+    "per-step": 0.3,
+    "custom-loop": 0.3,
+    "truncated": 0.25,
+}
 
-SHAPES = (CAPTURED_V2, CAPTURED_V1, "keras3-v2", "keras3-v1", "keras2", "keras1", "tfkeras2", "csvlogger",
-          "history-json", "tensorboard", "per-step", "custom-loop", "truncated")
+SHAPES = (
+    CAPTURED_V2,
+    CAPTURED_V1,
+    "keras3-v2",
+    "keras3-v1",
+    "keras2",
+    "keras1",
+    "tfkeras2",
+    "csvlogger",
+    "history-json",
+    "tensorboard",
+    "per-step",
+    "custom-loop",
+    "truncated",
+)
 
 #: Width of the progress bars (Keras 3: 20 `━`; Keras 2: 30 `=`).
 K3_BAR = 20
@@ -134,7 +157,10 @@ def _k2_pairs(pairs: list[tuple[str, float]], old: bool) -> list[tuple[str, floa
     """Keras 2 order: loss first, then metrics, then the val_ ones in the same order."""
     train = [p for p in pairs if not p[0].startswith("val_")]
     val = [p for p in pairs if p[0].startswith("val_")]
-    key = (lambda p: (p[0] not in ("loss", "val_loss"),))
+
+    def key(p: tuple[str, float]) -> tuple[bool]:
+        return (p[0] not in ("loss", "val_loss"),)
+
     return [(_k2_name(k, old), v) for k, v in sorted(train, key=key) + sorted(val, key=key)]
 
 
@@ -168,7 +194,8 @@ def keras3_v2(run: dict[str, Any]) -> str:
     es = _eval_steps(run)
     secs = run["evaluate"].get("seconds", 0.0)
     info = f"{es}/{es} - {secs:.0f}s - {_per_unit(secs / es)}" + "".join(
-        f" - {k}: {_fmt_v2(v)}" for k, v in _eval_pairs(run))
+        f" - {k}: {_fmt_v2(v)}" for k, v in _eval_pairs(run)
+    )
     out.append(info + "\n")
     out.append(_printed(run))
     return "".join(out)
@@ -181,8 +208,7 @@ class _Bar:
         self.target, self.prev = target, 0
         self.parts: list[str] = []
 
-    def update(self, current: int, pairs: list[tuple[str, float]], eta_or_elapsed: str, per: str,
-               final: bool) -> None:
+    def update(self, current: int, pairs: list[tuple[str, float]], eta_or_elapsed: str, per: str, final: bool) -> None:
         msg = "\b" * self.prev + "\r"
         digits = int(math.log10(self.target)) + 1
         bar = f"\x1b[1m{current:>{digits}}/{self.target}\x1b[0m "
@@ -310,8 +336,9 @@ def keras1(run: dict[str, Any]) -> str:
     for e in range(n):
         out.append(f"Epoch {e + 1}/{n}\n")
         secs = run["epoch_seconds"][e] if e < len(run["epoch_seconds"]) else 0.0
-        out.append(f" - {secs:.0f}s" + "".join(f" - {k}: {_fmt_k2(v)}"
-                                                for k, v in _k2_pairs(_row(run, e), old=True)) + "\n")
+        out.append(
+            f" - {secs:.0f}s" + "".join(f" - {k}: {_fmt_k2(v)}" for k, v in _k2_pairs(_row(run, e), old=True)) + "\n"
+        )
     out.append(_printed(run))
     return "".join(out)
 
@@ -328,8 +355,11 @@ def tfkeras2(run: dict[str, Any]) -> str:
         out.append(line + "\n")
     es = _eval_steps(run)
     secs = run["evaluate"].get("seconds", 0.0)
-    out.append(f"{_k2_bar(es, es)} - {secs:.0f}s {_per_unit(secs / es)}" + "".join(
-        f" - {k}: {_fmt_k2(v)}" for k, v in _k2_pairs(_eval_pairs(run), old=False)) + "\n")
+    out.append(
+        f"{_k2_bar(es, es)} - {secs:.0f}s {_per_unit(secs / es)}"
+        + "".join(f" - {k}: {_fmt_k2(v)}" for k, v in _k2_pairs(_eval_pairs(run), old=False))
+        + "\n"
+    )
     out.append(_printed(run))
     return "".join(out)
 
@@ -342,8 +372,11 @@ def csvlogger(run: dict[str, Any]) -> str:
     keys = sorted(run["history"])
     lines = [",".join(["epoch"] + keys)]
     for e in range(_epochs(run)):
-        lines.append(",".join([str(e)] + [repr(_num(run["history"][k][e])) if e < len(run["history"][k]) else "NA"
-                                          for k in keys]))
+        lines.append(
+            ",".join(
+                [str(e)] + [repr(_num(run["history"][k][e])) if e < len(run["history"][k]) else "NA" for k in keys]
+            )
+        )
     return "\r\n".join(lines) + "\r\n"  # csv.writer's default line terminator
 
 
@@ -377,8 +410,13 @@ def custom_loop(run: dict[str, Any]) -> str:
             pairs.append(f"{name}={v:.4f}")
         out.append(f"epoch {e + 1}: " + " ".join(pairs) + "\n")
     ev = _eval_pairs(run)
-    out.append("test: " + " ".join(f"{'test_loss' if k == 'loss' else 'test_acc' if 'acc' in k else 'test_' + k}"
-                                   f"={v:.4f}" for k, v in ev) + "\n")
+    out.append(
+        "test: "
+        + " ".join(
+            f"{'test_loss' if k == 'loss' else 'test_acc' if 'acc' in k else 'test_' + k}={v:.4f}" for k, v in ev
+        )
+        + "\n"
+    )
     return "".join(out)
 
 
@@ -471,9 +509,17 @@ def write_tensorboard_run(run: dict[str, Any], log_dir: str | Path) -> Path:
 
 # ------------------------------------------------------------------------------------------
 WRITERS: dict[str, Callable[[dict[str, Any]], str | bytes]] = {
-    "keras3-v2": keras3_v2, "keras3-v1": keras3_v1, "keras2": keras2, "keras1": keras1, "tfkeras2": tfkeras2,
-    "csvlogger": csvlogger, "history-json": history_json, "tensorboard": tensorboard, "per-step": per_step,
-    "custom-loop": custom_loop, "truncated": lambda run: keras3_v1(run, truncate=True),
+    "keras3-v2": keras3_v2,
+    "keras3-v1": keras3_v1,
+    "keras2": keras2,
+    "keras1": keras1,
+    "tfkeras2": tfkeras2,
+    "csvlogger": csvlogger,
+    "history-json": history_json,
+    "tensorboard": tensorboard,
+    "per-step": per_step,
+    "custom-loop": custom_loop,
+    "truncated": lambda run: keras3_v1(run, truncate=True),
 }
 
 
@@ -485,4 +531,3 @@ def render(run: dict[str, Any], shape: str, captured: dict[str, str | bytes] | N
             raise KeyError(f"run {run.get('run_id')} has no captured {shape} text")
         return text
     return WRITERS[shape](run)
-

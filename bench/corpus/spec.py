@@ -201,8 +201,12 @@ class Truth:
     detectable_from: tuple[tuple[str, bool], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"expected": list(self.expected), "also_acceptable": list(self.also_acceptable),
-                "must_not": list(self.must_not), "detectable_from": dict(self.detectable_from)}
+        return {
+            "expected": list(self.expected),
+            "also_acceptable": list(self.also_acceptable),
+            "must_not": list(self.must_not),
+            "detectable_from": dict(self.detectable_from),
+        }
 
 
 @dataclass(frozen=True)
@@ -299,16 +303,34 @@ def spec_from_dict(d: dict[str, Any]) -> RunSpec:
     """The `RunSpec` a `RunSpec.to_dict()` came from (tuples restored)."""
     truth = d["truth"]
     return RunSpec(
-        run_id=d["run_id"], family=d["family"],
-        data=_build(DataSpec, d["data"]), model=_build(ModelSpec, d["model"]),
+        run_id=d["run_id"],
+        family=d["family"],
+        data=_build(DataSpec, d["data"]),
+        model=_build(ModelSpec, d["model"]),
         train=_build(TrainSpec, d["train"]),
         injections=tuple(Injection(**i) for i in d["injections"]),
-        truth=Truth(tuple(truth["expected"]), tuple(truth["also_acceptable"]), tuple(truth["must_not"]),
-                    tuple(truth["detectable_from"].items())),
-        shapes=tuple(d["shapes"]), verbose1=d.get("verbose1", False), seed=d.get("seed", 0),
+        truth=Truth(
+            tuple(truth["expected"]),
+            tuple(truth["also_acceptable"]),
+            tuple(truth["must_not"]),
+            tuple(truth["detectable_from"].items()),
+        ),
+        shapes=tuple(d["shapes"]),
+        verbose1=d.get("verbose1", False),
+        seed=d.get("seed", 0),
         note=d.get("note", ""),
     )
 
 
-__all__ = ["SEVERITIES", "DataSpec", "Injection", "ModelSpec", "RunSpec", "Split", "TrainSpec", "Truth",
-           "spec_from_dict", "spec_hash"]
+__all__ = [
+    "SEVERITIES",
+    "DataSpec",
+    "Injection",
+    "ModelSpec",
+    "RunSpec",
+    "Split",
+    "TrainSpec",
+    "Truth",
+    "spec_from_dict",
+    "spec_hash",
+]

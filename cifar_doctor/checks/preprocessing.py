@@ -73,8 +73,7 @@ x_train = x_train.astype("float32") / 255
 x_test = x_test.astype("float32") / 255"""
 
 
-def _noise(spread_a: list[float], scale_a: Any, n_a: int, spread_b: list[float], scale_b: Any,
-           n_b: int) -> np.ndarray:
+def _noise(spread_a: list[float], scale_a: Any, n_a: int, spread_b: list[float], scale_b: Any, n_b: int) -> np.ndarray:
     """Standard error of a difference of two split statistics, per channel, in units of `scale_a`.
 
     Each split's per-image spread is taken relative to its own scale and the
@@ -116,12 +115,11 @@ def compare_channels(tr: ImageStats, ev: ImageStats) -> dict[str, Any] | None:
     c_rev = _contrast(ev.mean[::-1], ev.std[::-1], pooled)
     direct = float(np.linalg.norm(c_ev - c_tr))
     reversed_ = float(np.linalg.norm(c_rev - c_tr))
-    noise = float(np.linalg.norm(_noise(tr.image_contrast_std, pooled, tr.n,
-                                        ev.image_contrast_std, ev.pooled_std, ev.n)))
+    noise = float(
+        np.linalg.norm(_noise(tr.image_contrast_std, pooled, tr.n, ev.image_contrast_std, ev.pooled_std, ev.n))
+    )
     fires = (
-        direct >= CHANNEL_SWAP_MIN_GAP
-        and direct >= NOISE_Z * noise
-        and reversed_ <= CHANNEL_SWAP_MAX_RATIO * direct
+        direct >= CHANNEL_SWAP_MIN_GAP and direct >= NOISE_Z * noise and reversed_ <= CHANNEL_SWAP_MAX_RATIO * direct
     )
     if not fires:
         return None
@@ -200,8 +198,7 @@ def _scale_explanation(ratio: float) -> str:
     )
 
 
-@register("PRE001", "train-test-scale-mismatch", requires=("train_x", "eval_x"),
-          cause="eval-input-scale-mismatch")
+@register("PRE001", "train-test-scale-mismatch", requires=("train_x", "eval_x"), cause="eval-input-scale-mismatch")
 def train_test_scale_mismatch(inputs: Inputs):
     """Eval images are on a different scale from training images.
 
@@ -241,27 +238,39 @@ def train_test_scale_mismatch(inputs: Inputs):
         tr_text = SCHEME_TEXT.get(tr.scheme, tr.scheme)
         ev_text = SCHEME_TEXT.get(ev.scheme, ev.scheme)
         if 1 / SCALE_RATIO_BAND <= ev_d["measured_scale_ratio"] <= SCALE_RATIO_BAND:
-            what = (f"its mean is shifted by {ev_d['mean_shift_in_train_std']:.3g} train stds "
-                    f"({ev.pooled_mean:.4g} vs {tr.pooled_mean:.4g})")
+            what = (
+                f"its mean is shifted by {ev_d['mean_shift_in_train_std']:.3g} train stds "
+                f"({ev.pooled_mean:.4g} vs {tr.pooled_mean:.4g})"
+            )
         else:
             times = f"{ratio:.4g}x" if ratio >= 1 else f"1/{1 / ratio:.4g} of"
             what = f"its pixel std is {times} train's ({ev.pooled_std:.4g} vs {tr.pooled_std:.4g})"
         expr = cmp.transform.expression
-        findings.append(train_test_scale_mismatch.finding(
-            Severity.ERROR,
-            f"x_{name} is {ev_text} (max {ev.value_max:.4g}) while x_train is {tr_text} "
-            f"(max {tr.value_max:.4g}): {what}. `{expr}` maps it onto the training scale.",
-            evidence=ev_d,
-            fix=Fix(f"Scale x_{name} exactly like x_train (`{expr}`), better with layers.Rescaling inside the model",
-                    SCALE_SNIPPET, cmp.transform),
-            explanation=_scale_explanation(ratio),
-            split=name,
-        ))
+        findings.append(
+            train_test_scale_mismatch.finding(
+                Severity.ERROR,
+                f"x_{name} is {ev_text} (max {ev.value_max:.4g}) while x_train is {tr_text} "
+                f"(max {tr.value_max:.4g}): {what}. `{expr}` maps it onto the training scale.",
+                evidence=ev_d,
+                fix=Fix(
+                    f"Scale x_{name} exactly like x_train (`{expr}`), better with layers.Rescaling inside the model",
+                    SCALE_SNIPPET,
+                    cmp.transform,
+                ),
+                explanation=_scale_explanation(ratio),
+                split=name,
+            )
+        )
     return findings
 
 
-@register("PRE002", "channel-order-mismatch", requires=("train_x", "eval_x"), cause="eval-distribution-shift",
-          superseded_by=("PRE001",))
+@register(
+    "PRE002",
+    "channel-order-mismatch",
+    requires=("train_x", "eval_x"),
+    cause="eval-distribution-shift",
+    superseded_by=("PRE001",),
+)
 def channel_order_mismatch(inputs: Inputs):
     """Eval images have their color channels reversed (BGR vs RGB).
 
@@ -297,25 +306,35 @@ def channel_order_mismatch(inputs: Inputs):
         if ev.channel_axis == -1:
             transform = DataFix(split=name, channel_order=(2, 1, 0), scale=1.0, offset=0.0, expression=expr)
             ev_d["transform"] = transform.to_dict()
-        findings.append(channel_order_mismatch.finding(
-            Severity.ERROR,
-            f"x_{name}'s channel means ({', '.join(f'{v:.4g}' for v in ev.mean)}) match x_train's "
-            f"({', '.join(f'{v:.4g}' for v in tr.mean)}) far better reversed: distance "
-            f"{ev_d['contrast_distance']:.3g} -> {ev_d['contrast_distance_reversed']:.3g} train stds.",
-            evidence=ev_d,
-            fix=Fix(f"Reverse the channels of x_{name} (`{expr}`), or load both splits with the same library",
-                    f"x_{name} = {expr}   # BGR -> RGB, like x_train", transform),
-            explanation=(
-                "Reversed color channels (BGR vs RGB) change what every color feature means, so a model "
-                "trained on one order loses accuracy on the other while its training accuracy looks fine."
-            ),
-            split=name,
-        ))
+        findings.append(
+            channel_order_mismatch.finding(
+                Severity.ERROR,
+                f"x_{name}'s channel means ({', '.join(f'{v:.4g}' for v in ev.mean)}) match x_train's "
+                f"({', '.join(f'{v:.4g}' for v in tr.mean)}) far better reversed: distance "
+                f"{ev_d['contrast_distance']:.3g} -> {ev_d['contrast_distance_reversed']:.3g} train stds.",
+                evidence=ev_d,
+                fix=Fix(
+                    f"Reverse the channels of x_{name} (`{expr}`), or load both splits with the same library",
+                    f"x_{name} = {expr}   # BGR -> RGB, like x_train",
+                    transform,
+                ),
+                explanation=(
+                    "Reversed color channels (BGR vs RGB) change what every color feature means, so a model "
+                    "trained on one order loses accuracy on the other while its training accuracy looks fine."
+                ),
+                split=name,
+            )
+        )
     return findings
 
 
-@register("PRE003", "eval-channel-drift", requires=("train_x", "eval_x"), cause="eval-distribution-shift",
-          superseded_by=("PRE001", "PRE002"))
+@register(
+    "PRE003",
+    "eval-channel-drift",
+    requires=("train_x", "eval_x"),
+    cause="eval-distribution-shift",
+    superseded_by=("PRE001", "PRE002"),
+)
 def eval_channel_drift(inputs: Inputs):
     """A channel's mean or spread differs between train and eval beyond natural variation.
 
@@ -349,20 +368,26 @@ def eval_channel_drift(inputs: Inputs):
         chans = ev_d["drifting_channels"]
         parts = []
         for c in chans:
-            parts.append(f"channel {c}: mean shift {ev_d['mean_shift_in_train_std'][c]:+.3g} train stds, "
-                         f"std ratio {ev_d['std_ratio'][c]:.3g}")
-        findings.append(eval_channel_drift.finding(
-            Severity.WARNING,
-            f"x_{name} drifts from x_train ({'; '.join(parts)}); natural margins are "
-            f"{DRIFT_MEAN_LIMIT} stds and {DRIFT_STD_MARGIN:.0%}.",
-            evidence=ev_d,
-            fix=Fix(f"Preprocess x_{name} with the training split's statistics and pipeline",
+            parts.append(
+                f"channel {c}: mean shift {ev_d['mean_shift_in_train_std'][c]:+.3g} train stds, "
+                f"std ratio {ev_d['std_ratio'][c]:.3g}"
+            )
+        findings.append(
+            eval_channel_drift.finding(
+                Severity.WARNING,
+                f"x_{name} drifts from x_train ({'; '.join(parts)}); natural margins are "
+                f"{DRIFT_MEAN_LIMIT} stds and {DRIFT_STD_MARGIN:.0%}.",
+                evidence=ev_d,
+                fix=Fix(
+                    f"Preprocess x_{name} with the training split's statistics and pipeline",
                     "mean = x_train.mean(axis=(0, 1, 2)); std = x_train.std(axis=(0, 1, 2))\n"
-                    f"x_train = (x_train - mean) / std\nx_{name} = (x_{name} - mean) / std   # same constants"),
-            explanation=(
-                "The eval images do not have the color statistics the model was trained on; the accuracy gap "
-                "then partly measures that shift rather than overfitting."
-            ),
-            split=name,
-        ))
+                    f"x_train = (x_train - mean) / std\nx_{name} = (x_{name} - mean) / std   # same constants",
+                ),
+                explanation=(
+                    "The eval images do not have the color statistics the model was trained on; the accuracy gap "
+                    "then partly measures that shift rather than overfitting."
+                ),
+                split=name,
+            )
+        )
     return findings

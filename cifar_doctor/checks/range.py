@@ -37,8 +37,14 @@ def _split_summary(inputs: Inputs) -> dict[str, dict]:
         if split.x is None:
             continue
         st = split.stats
-        out[name] = {"scheme": st.scheme, "dtype": st.dtype, "min": st.value_min, "max": st.value_max,
-                     "mean": [round(v, 4) for v in st.mean], "std": [round(v, 4) for v in st.std]}
+        out[name] = {
+            "scheme": st.scheme,
+            "dtype": st.dtype,
+            "min": st.value_min,
+            "max": st.value_max,
+            "mean": [round(v, 4) for v in st.mean],
+            "std": [round(v, 4) for v in st.std],
+        }
     return out
 
 
@@ -80,19 +86,23 @@ def inputs_not_normalized(inputs: Inputs) -> list[Finding]:
     summary = _split_summary(inputs)
     names = ", ".join(f"x_{n}" for n in splits)
     maxima = ", ".join(f"{n} {summary[n]['max']:.4g}" for n in splits)
-    return [inputs_not_normalized.finding(
-        Severity.WARNING,
-        f"Every split is fed as raw 0-255 pixels ({names}; max {maxima})"
-        + (" and the model has no Rescaling or Normalization layer." if model is not None else "."),
-        evidence={"splits": summary, "model_rescaling": list(model.rescaling) if model else None},
-        fix=Fix("Scale inputs to [0, 1], preferably with layers.Rescaling(1./255) as the model's first layer",
-                RESCALING_SNIPPET),
-        explanation=(
-            "Keras initializes weights for inputs of order 1; raw pixels up to 255 make the first layer's "
-            "activations about 100x too large, which slows and destabilizes training and usually costs "
-            "accuracy on every split alike."
-        ),
-    )]
+    return [
+        inputs_not_normalized.finding(
+            Severity.WARNING,
+            f"Every split is fed as raw 0-255 pixels ({names}; max {maxima})"
+            + (" and the model has no Rescaling or Normalization layer." if model is not None else "."),
+            evidence={"splits": summary, "model_rescaling": list(model.rescaling) if model else None},
+            fix=Fix(
+                "Scale inputs to [0, 1], preferably with layers.Rescaling(1./255) as the model's first layer",
+                RESCALING_SNIPPET,
+            ),
+            explanation=(
+                "Keras initializes weights for inputs of order 1; raw pixels up to 255 make the first layer's "
+                "activations about 100x too large, which slows and destabilizes training and usually costs "
+                "accuracy on every split alike."
+            ),
+        )
+    ]
 
 
 @register("RNG002", "double-scaled-inputs", requires=("train_x",), cause="input-not-normalized")
@@ -127,35 +137,44 @@ def double_scaled_inputs(inputs: Inputs) -> list[Finding]:
             continue
         st = split.stats
         if st.scheme == "double-scaled":
-            findings.append(double_scaled_inputs.finding(
-                Severity.WARNING,
-                f"x_{name} values lie in [0, 1/255] (max {st.value_max:.3g}): divided by 255 twice.",
-                evidence={"split": name, "scheme": st.scheme, "min": st.value_min, "max": st.value_max,
-                          "max_times_255": st.value_max * 255.0},
-                fix=Fix("Divide by 255 once", f"x_{name} = x_{name}_uint8.astype('float32') / 255"),
-                explanation=(
-                    "Inputs of order 1/255 give the first layer almost no signal; the model trains as if on "
-                    "nearly black images."
-                ),
-                split=name,
-            ))
+            findings.append(
+                double_scaled_inputs.finding(
+                    Severity.WARNING,
+                    f"x_{name} values lie in [0, 1/255] (max {st.value_max:.3g}): divided by 255 twice.",
+                    evidence={
+                        "split": name,
+                        "scheme": st.scheme,
+                        "min": st.value_min,
+                        "max": st.value_max,
+                        "max_times_255": st.value_max * 255.0,
+                    },
+                    fix=Fix("Divide by 255 once", f"x_{name} = x_{name}_uint8.astype('float32') / 255"),
+                    explanation=(
+                        "Inputs of order 1/255 give the first layer almost no signal; the model trains as if on "
+                        "nearly black images."
+                    ),
+                    split=name,
+                )
+            )
     model = inputs.model
     if model is not None and model.rescaling:
         scales = [a.scale for a in model.rescaling_affine if isinstance(a.scale, (int, float))]
         by_255 = [s for s in scales if abs(s * 255.0 - 1.0) <= RESCALE_255_TOL]
         unit = [n for n, s in inputs.splits.items() if s.x is not None and s.stats.scheme == "unit"]
         if by_255 and unit:
-            findings.append(double_scaled_inputs.finding(
-                Severity.WARNING,
-                f"The model divides its inputs by 255 ({model.rescaling[0]}) but x_{unit[0]} is already "
-                f"{SCHEME_TEXT['unit']}: the network sees values of at most 1/255.",
-                evidence={"model_rescaling": list(model.rescaling), "splits": _split_summary(inputs)},
-                fix=Fix("Feed the raw 0-255 images to this model, or drop its Rescaling layer",
-                        "x_train, x_test = x_train_uint8, x_test_uint8   # the model rescales them"),
-                explanation=(
-                    "Scaling twice leaves inputs of order 1/255: the first layer gets almost no signal."
-                ),
-            ))
+            findings.append(
+                double_scaled_inputs.finding(
+                    Severity.WARNING,
+                    f"The model divides its inputs by 255 ({model.rescaling[0]}) but x_{unit[0]} is already "
+                    f"{SCHEME_TEXT['unit']}: the network sees values of at most 1/255.",
+                    evidence={"model_rescaling": list(model.rescaling), "splits": _split_summary(inputs)},
+                    fix=Fix(
+                        "Feed the raw 0-255 images to this model, or drop its Rescaling layer",
+                        "x_train, x_test = x_train_uint8, x_test_uint8   # the model rescales them",
+                    ),
+                    explanation=("Scaling twice leaves inputs of order 1/255: the first layer gets almost no signal."),
+                )
+            )
     return findings
 
 
@@ -207,16 +226,23 @@ def inputs_on_extreme_scale(inputs: Inputs) -> list[Finding]:
             return []
     summary = _split_summary(inputs)
     names = ", ".join(f"x_{n} up to {v:.4g}" for n, v in big.items())
-    return [inputs_on_extreme_scale.finding(
-        Severity.WARNING,
-        f"Inputs reach magnitudes far beyond raw pixels: {names}.",
-        evidence={"splits": summary, "peak_abs": {n: float(v) for n, v in peaks.items()},
-                  "threshold": EXTREME_SCALE_MAX},
-        fix=Fix("Scale the images to [0, 1]: divide 8-bit pixels by 255 (16-bit by 65535), once",
-                'x_train = x_train.astype("float32") / 255.0\nx_test = x_test.astype("float32") / 255.0'),
-        explanation=(
-            "A network initialized for inputs of order 1 fed values in the thousands saturates its softmax and "
-            "kills its ReLUs from the first batch: training stalls or explodes on every split alike."
-        ),
-        split=next(iter(big)) if len(big) == 1 else None,
-    )]
+    return [
+        inputs_on_extreme_scale.finding(
+            Severity.WARNING,
+            f"Inputs reach magnitudes far beyond raw pixels: {names}.",
+            evidence={
+                "splits": summary,
+                "peak_abs": {n: float(v) for n, v in peaks.items()},
+                "threshold": EXTREME_SCALE_MAX,
+            },
+            fix=Fix(
+                "Scale the images to [0, 1]: divide 8-bit pixels by 255 (16-bit by 65535), once",
+                'x_train = x_train.astype("float32") / 255.0\nx_test = x_test.astype("float32") / 255.0',
+            ),
+            explanation=(
+                "A network initialized for inputs of order 1 fed values in the thousands saturates its softmax and "
+                "kills its ReLUs from the first batch: training stalls or explodes on every split alike."
+            ),
+            split=next(iter(big)) if len(big) == 1 else None,
+        )
+    ]

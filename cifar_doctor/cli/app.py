@@ -40,8 +40,9 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Diagnose a Keras image classifier: data, labels, model and training log."""
@@ -59,8 +60,9 @@ def _register() -> None:
     app.command("checks")(check.list_checks)
     app.command()(check.explain)
     app.command()(compare.compare)
-    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                  "allow_interspersed_args": False})(watch.watch)
+    app.command(
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False}
+    )(watch.watch)
 
 
 _register()

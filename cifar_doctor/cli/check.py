@@ -9,7 +9,6 @@ import typer
 
 from ..errors import UsageError, invalid_value
 from ..render import Format
-from .completion import complete_check
 from .common import (
     CHECK_HINTS,
     DATA_HELP,
@@ -27,23 +26,31 @@ from .common import (
     split_codes,
     validate_fail_on,
 )
+from .completion import complete_check
 
 
 def check(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help=DATA_HELP),
     train: Optional[Path] = typer.Option(None, "--train", help="A folder of class folders of training images."),
     evals: Optional[list[Path]] = typer.Option(
-        None, "--eval", help="A folder of class folders of test (first --eval) or validation (second) images."),
+        None, "--eval", help="A folder of class folders of test (first --eval) or validation (second) images."
+    ),
     recipe: Optional[str] = typer.Option(
-        None, "--recipe", "-r",
+        None,
+        "--recipe",
+        "-r",
         help="Check the data pipeline of a built-in recipe (original, revised, fixed, keras-example). "
-             "With no other input, --recipe original.",
+        "With no other input, --recipe original.",
     ),
     loss: Optional[str] = typer.Option(None, "--loss", help="The loss you train with, e.g. categorical_crossentropy."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="A .keras model (loaded with safe_mode=True)."),
-    log: Optional[str] = typer.Option(None, "--log", "-l",
-                                      help="A training log (console output, CSVLogger CSV, History JSON) or a TensorBoard "
-                                           "log_dir or event file; - for stdin."),
+    log: Optional[str] = typer.Option(
+        None,
+        "--log",
+        "-l",
+        help="A training log (console output, CSVLogger CSV, History JSON) or a TensorBoard "
+        "log_dir or event file; - for stdin.",
+    ),
     classes: Optional[int] = classes_option(),
     limit: Optional[int] = typer.Option(None, "--limit", help="Check only the first N images of each split."),
     fmt: Format = format_option(),
@@ -77,8 +84,17 @@ def check(
     select_checks(sel, ign)
     if data is None and train is None and recipe is None and model is None and log is None:
         recipe = "original"  # `check` alone: the pipeline of the question this tool comes from
-    inputs = build_inputs(data=data, recipe=recipe, loss=loss, model=model, log=log, classes=classes, limit=limit,
-                          train_folder=train, eval_folders=evals or None)
+    inputs = build_inputs(
+        data=data,
+        recipe=recipe,
+        loss=loss,
+        model=model,
+        log=log,
+        classes=classes,
+        limit=limit,
+        train_folder=train,
+        eval_folders=evals or None,
+    )
     report = run(inputs, select_codes=sel, ignore_codes=ign, hints=CHECK_HINTS)
     emit(report, output_format(fmt, json_flag), output)
     raise typer.Exit(exit_for(report, fail_on))
@@ -101,8 +117,11 @@ def list_checks(
     print_checks(specs, FAMILIES)
 
 
-def explain(code: str = typer.Argument(..., help="A check code (PRE001) or name (train-test-scale-mismatch).",
-                                       autocompletion=complete_check)) -> None:
+def explain(
+    code: str = typer.Argument(
+        ..., help="A check code (PRE001) or name (train-test-scale-mismatch).", autocompletion=complete_check
+    ),
+) -> None:
     """Print a check's documentation."""
     from ..registry import FAMILIES, get
 

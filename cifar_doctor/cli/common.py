@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import typer
 
@@ -85,9 +86,14 @@ def output_format(fmt: Format, json_flag: bool) -> Format:
 
 
 def output_option() -> Any:
-    return typer.Option(None, "--output", "-o", metavar="FILE",
-                        help="Write the report (any --format) to FILE instead of stdout. FILE is written under a "
-                             "temporary name and moved into place when complete; an input file is never replaced.")
+    return typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the report (any --format) to FILE instead of stdout. FILE is written under a "
+        "temporary name and moved into place when complete; an input file is never replaced.",
+    )
 
 
 #: Entries of an input folder looked at to make sure `--output` is none of its files (an image in a
@@ -110,21 +116,29 @@ def check_output(output: Path | None, inputs: Iterable[Any] = (), param: str = "
     except FileNotFoundError:
         st = None  # a new file (or a link to nothing, which the atomic rename replaces)
     except OSError as exc:
-        raise invalid_value(param, output, expected="a file that can be written",
-                            hint=f"{output}: {exc.strerror or exc}") from None
+        raise invalid_value(
+            param, output, expected="a file that can be written", hint=f"{output}: {exc.strerror or exc}"
+        ) from None
     if st is not None and stat.S_ISDIR(st.st_mode):
-        raise invalid_value(param, output, expected="a file name, not a folder",
-                            hint=f"Name a file, e.g. {FLAGS.get(param, param)} {output / 'report.html'}")
+        raise invalid_value(
+            param,
+            output,
+            expected="a file name, not a folder",
+            hint=f"Name a file, e.g. {FLAGS.get(param, param)} {output / 'report.html'}",
+        )
     if st is not None and not stat.S_ISREG(st.st_mode):
         from ..sources.regular import kind_of
 
-        raise invalid_value(param, output, expected="a regular file or a new file name",
-                            hint=f"{output} is {kind_of(st.st_mode)}, which a report must not replace: "
-                                 "name a file, or leave the option out to print to stdout")
+        raise invalid_value(
+            param,
+            output,
+            expected="a regular file or a new file name",
+            hint=f"{output} is {kind_of(st.st_mode)}, which a report must not replace: "
+            "name a file, or leave the option out to print to stdout",
+        )
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
-        raise invalid_value(param, output, expected="a file in an existing folder",
-                            hint=f"Create {parent} first")
+        raise invalid_value(param, output, expected="a file in an existing folder", hint=f"Create {parent} first")
     if st is None:
         return
     target = (st.st_dev, st.st_ino)
@@ -134,8 +148,12 @@ def check_output(output: Path | None, inputs: Iterable[Any] = (), param: str = "
         found = _read_by(Path(src), target)
         if found is not None:
             what = str(src) if found == Path(src) else f"{found} (in {src})"
-            raise invalid_value(param, output, expected="a file that is not one of the command's inputs",
-                                hint=f"{what} is read by this command: pick another name")
+            raise invalid_value(
+                param,
+                output,
+                expected="a file that is not one of the command's inputs",
+                hint=f"{what} is read by this command: pick another name",
+            )
 
 
 def _read_by(src: Path, target: tuple[int, int]) -> Path | None:
@@ -175,8 +193,11 @@ def _check_target(output: Path) -> None:
     from ..errors import InputError
     from ..sources.regular import kind_of
 
-    raise InputError(f"Cannot write the report to {output}: it is now {kind_of(os.stat(output).st_mode)}",
-                     expected="a regular file or a new file name", hint="pick another --output path")
+    raise InputError(
+        f"Cannot write the report to {output}: it is now {kind_of(os.stat(output).st_mode)}",
+        expected="a regular file or a new file name",
+        hint="pick another --output path",
+    )
 
 
 def _is_regular_or_absent(p: Path) -> bool:
@@ -207,16 +228,24 @@ def emit(report: Any, fmt: Format, output: Path | None, details: bool = True) ->
     try:
         write_text(output, buf.getvalue())
     except OSError as exc:
-        raise InputError(f"Cannot write the report to {output}", received=exc.strerror or str(exc),
-                         hint="pick a writable --output path") from None
+        raise InputError(
+            f"Cannot write the report to {output}",
+            received=exc.strerror or str(exc),
+            hint="pick a writable --output path",
+        ) from None
     from ..sanitize import one_line
 
     sys.stderr.write(one_line(f"cifar-doctor: {fmt.value} report written to {output}") + "\n")
 
 
 def fail_on_option(default: str = "error", help: str | None = None) -> Any:
-    return typer.Option(default, "--fail-on", help=help or f"Exit 1 when a finding is at or above this severity: "
-                        f"{', '.join(FAIL_ON_CHOICES)}. Exit 2 when a check crashed (unless never).")
+    return typer.Option(
+        default,
+        "--fail-on",
+        help=help
+        or f"Exit 1 when a finding is at or above this severity: "
+        f"{', '.join(FAIL_ON_CHOICES)}. Exit 2 when a check crashed (unless never).",
+    )
 
 
 def select_option() -> Any:
@@ -251,9 +280,12 @@ def exit_for(report: Any, fail_on: str) -> int:
         crashed = report.crashed()
         from ..sanitize import one_line
 
-        sys.stderr.write(one_line(
-            f"Error: internal error in {len(crashed)} check{'s' if len(crashed) != 1 else ''} "
-            f"({'; '.join(f'{c.code}: {c.reason}' for c in crashed)}); the report above lacks "
-            f"{'their' if len(crashed) != 1 else 'its'} findings. Please report it; --fail-on never ignores it."
-        ) + "\n")
+        sys.stderr.write(
+            one_line(
+                f"Error: internal error in {len(crashed)} check{'s' if len(crashed) != 1 else ''} "
+                f"({'; '.join(f'{c.code}: {c.reason}' for c in crashed)}); the report above lacks "
+                f"{'their' if len(crashed) != 1 else 'its'} findings. Please report it; --fail-on never ignores it."
+            )
+            + "\n"
+        )
     return code

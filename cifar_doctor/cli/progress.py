@@ -45,9 +45,12 @@ class LiveView:
 
         from ..render.text import epochs_table
 
-        return Group(self.progress_table(),
-                     epochs_table([s.name for s in self.states], [s.history for s in self.states],
-                                  planned=[s.epochs for s in self.states]))
+        return Group(
+            self.progress_table(),
+            epochs_table(
+                [s.name for s in self.states], [s.history for s in self.states], planned=[s.epochs for s in self.states]
+            ),
+        )
 
     def progress_table(self) -> Any:
         from rich.progress_bar import ProgressBar
@@ -66,8 +69,9 @@ class LiveView:
             eta = s.eta_seconds()
             t.add_row(
                 Text(one_line(s.name), style="bold"),
-                Text(f"epoch {min(s.epoch + (1 if s.phase in ('training', 'validating') else 0), s.epochs)}"
-                     f"/{s.epochs}"),
+                Text(
+                    f"epoch {min(s.epoch + (1 if s.phase in ('training', 'validating') else 0), s.epochs)}/{s.epochs}"
+                ),
                 ProgressBar(total=total, completed=done, width=28),
                 Text(f"{ips:,.0f} img/s" if ips else ""),
                 Text(f"ETA {_hms(eta)}" if eta is not None else ""),
@@ -80,8 +84,14 @@ class LiveView:
         if self.enabled and self.console.is_terminal:
             from rich.live import Live
 
-            self.live = Live(self, console=self.console, refresh_per_second=LIVE_REFRESH_PER_SECOND,
-                             transient=False, redirect_stdout=False, redirect_stderr=False)
+            self.live = Live(
+                self,
+                console=self.console,
+                refresh_per_second=LIVE_REFRESH_PER_SECOND,
+                transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
             self.live.start()
 
     def stop(self) -> None:

@@ -84,10 +84,14 @@ def watch(
     command: list[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help="The training command to run."),
     classes: Optional[int] = classes_option(),
     fmt: Format = format_option("Format of the final report."),
-    json_flag: bool = typer.Option(False, "--json", help="Alias for --format json: the JSON report alone on "
-                                   "stdout, the command's output on stderr."),
-    json_out: Optional[Path] = typer.Option(None, "--json-out", metavar="FILE",
-                                            help="Also write the JSON report to FILE."),
+    json_flag: bool = typer.Option(
+        False,
+        "--json",
+        help="Alias for --format json: the JSON report alone on stdout, the command's output on stderr.",
+    ),
+    json_out: Optional[Path] = typer.Option(
+        None, "--json-out", metavar="FILE", help="Also write the JSON report to FILE."
+    ),
     output: Optional[Path] = output_option(),
     fail_on: str = fail_on_option(),
     select: Optional[list[str]] = select_option(),
@@ -103,11 +107,15 @@ def watch(
     check_output(output, [json_out])
     check_output(json_out, [output], param="json_out")
     if not command:
-        raise UsageError("No command given to watch", expected="cifar-doctor watch -- CMD [ARGS]...",
-                         hint="e.g. cifar-doctor watch -- python train.py")
+        raise UsageError(
+            "No command given to watch",
+            expected="cifar-doctor watch -- CMD [ARGS]...",
+            hint="e.g. cifar-doctor watch -- python train.py",
+        )
     inputs = build_inputs(classes=classes, provenance={"log": "watch: " + " ".join(command)})
-    session = Session(inputs, floor=LIVE_FLOOR, select=split_codes(select), ignore=split_codes(ignore),
-                      hints=WATCH_HINTS)
+    session = Session(
+        inputs, floor=LIVE_FLOOR, select=split_codes(select), ignore=split_codes(ignore), hints=WATCH_HINTS
+    )
     fmt = output_format(fmt, json_flag)
     sink = _Sink(sys.stderr if fmt is Format.json and output is None else sys.stdout)
     parser = LogParser()
@@ -124,12 +132,14 @@ def watch(
     parser.feed(decoder.decode(b"", final=True))
     parser.finish()
     history = parser.history(classes=classes, source="watch")
-    status = {"command": list(command), "returncode": rc, "interrupted": interrupted,
-              "epochs_seen": history.epochs}
+    status = {"command": list(command), "returncode": rc, "interrupted": interrupted, "epochs_seen": history.epochs}
     report = session.finish(history if history.epochs else None, extra={"watch": status})
     if rc != 0:
-        why = "was interrupted" if interrupted else (
-            f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}")
+        why = (
+            "was interrupted"
+            if interrupted
+            else (f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}")
+        )
         print_notice(f"the command {why} after {history.epochs} complete epoch(s).")
     if history.epochs == 0:
         print_notice("no Keras epoch lines seen (train with verbose=1 or 2).")
@@ -156,14 +166,14 @@ def _run_command(command: list[str], on_output: Any) -> tuple[int, bool]:
     try:
         # the command and its children in a process group of their own, so that stopping it stops them all
         # (Popen's process_group is Python 3.11+; os.setpgrp in the child does the same on 3.10)
-        group: dict[str, Any] = ({"process_group": 0} if sys.version_info >= (3, 11)
-                                 else {"preexec_fn": os.setpgrp})
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, bufsize=0,
-                                **group)
+        group: dict[str, Any] = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, bufsize=0, **group)
     except FileNotFoundError:
-        raise UsageError(f"Cannot run `{command[0]}`: command not found",
-                         expected="a command on PATH, e.g. python train.py",
-                         received=" ".join(command)) from None
+        raise UsageError(
+            f"Cannot run `{command[0]}`: command not found",
+            expected="a command on PATH, e.g. python train.py",
+            received=" ".join(command),
+        ) from None
     except PermissionError:
         raise UsageError(f"Cannot run `{command[0]}`: permission denied", received=" ".join(command)) from None
 

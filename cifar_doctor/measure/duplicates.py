@@ -83,8 +83,7 @@ def _key_columns(d: int) -> np.ndarray:
     return np.unique(np.linspace(0, d - 1, KEY_VALUES).round().astype(np.int64))
 
 
-def find_duplicates(train: Any, ev: Any, chan: np.ndarray,
-                    affines: tuple[Any, Any] | None) -> list[tuple[int, int]]:
+def find_duplicates(train: Any, ev: Any, chan: np.ndarray, affines: tuple[Any, Any] | None) -> list[tuple[int, int]]:
     """(train_index, eval_index) for every eval image identical to a training image."""
     a_tr, a_ev = affines if affines is not None else (None, None)
     canon_tr, canon_ev = Canonical(a_tr, chan), Canonical(a_ev, chan)

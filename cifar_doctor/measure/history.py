@@ -47,8 +47,21 @@ FITTED_MAX_ACCURACY_FACTOR = 2.0
 #: `History` first, then, for a history with no accuracy, ROC AUC and average
 #: precision, which link-prediction and imbalanced binary tasks print (the
 #: graph auto-encoder thread logs `val_roc`/`val_ap`).
-SCORE_NAMES = ACCURACY_NAMES + ("auc", "roc", "roc_auc", "ap", "average_precision", "f1", "f1_score", "precision",
-                                "recall", "iou", "mean_iou", "dice", "map")
+SCORE_NAMES = ACCURACY_NAMES + (
+    "auc",
+    "roc",
+    "roc_auc",
+    "ap",
+    "average_precision",
+    "f1",
+    "f1_score",
+    "precision",
+    "recall",
+    "iou",
+    "mean_iou",
+    "dice",
+    "map",
+)
 
 
 def finite(v: Any) -> TypeGuard[float]:
@@ -72,7 +85,7 @@ def chance_accuracy_band(k: int) -> float:
 
 def chance_k(loss: float, acc: float | None, known: int | None) -> int | None:
     """The K whose chance level (loss ln K, accuracy 1/K) fits these numbers, if one does."""
-    for k in ([known] if known else COMMON_CLASS_COUNTS):
+    for k in [known] if known else COMMON_CLASS_COUNTS:
         ln_k = math.log(k)
         if abs(loss - ln_k) > CHANCE_LOSS_TOLERANCE * ln_k:
             continue
@@ -212,7 +225,7 @@ def pinned_at_chance(series: list[float], known: int | None, accuracy: list[floa
     every epoch, within `UNIFORM_EVAL_TOLERANCE_AT_CHANCE`.
     """
     accs = [a for a in accuracy or [] if finite(a)]
-    for k in ([known] if known else COMMON_CLASS_COUNTS):
+    for k in [known] if known else COMMON_CLASS_COUNTS:
         ln_k = math.log(k)
         at_chance = bool(accs) and len(accs) == len(series) and max(accs) < 1.0 / k + NO_LEARNING_ACCURACY_MARGIN
         tol = UNIFORM_EVAL_TOLERANCE_AT_CHANCE if at_chance else UNIFORM_EVAL_TOLERANCE

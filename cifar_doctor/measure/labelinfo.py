@@ -129,15 +129,33 @@ def label_info(y: Any, classes: int | None = None) -> LabelInfo:
     dtype = str(arr.dtype)
     if arr.ndim == 0 or arr.dtype.kind not in "biuf":
         n = shape[0] if shape else 0
-        return LabelInfo("invalid", n, classes, [0] * (classes or 0), n, list(range(min(n, MAX_INDICES))),
-                         shape=shape, dtype=dtype, given_classes=classes)
+        return LabelInfo(
+            "invalid",
+            n,
+            classes,
+            [0] * (classes or 0),
+            n,
+            list(range(min(n, MAX_INDICES))),
+            shape=shape,
+            dtype=dtype,
+            given_classes=classes,
+        )
     if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
         return _integer(arr.reshape(-1), "integer" if arr.ndim == 1 else "integer-column", classes, shape, dtype)
     if arr.ndim == 2:
         return _rows(arr, classes, shape, dtype)
     n = shape[0]
-    return LabelInfo("invalid", n, classes, [0] * (classes or 0), n, list(range(min(n, MAX_INDICES))),
-                     shape=shape, dtype=dtype, given_classes=classes)
+    return LabelInfo(
+        "invalid",
+        n,
+        classes,
+        [0] * (classes or 0),
+        n,
+        list(range(min(n, MAX_INDICES))),
+        shape=shape,
+        dtype=dtype,
+        given_classes=classes,
+    )
 
 
 def _integer(v: np.ndarray, encoding: str, classes: int | None, shape: tuple, dtype: str) -> LabelInfo:
@@ -161,11 +179,17 @@ def _integer(v: np.ndarray, encoding: str, classes: int | None, shape: tuple, dt
     out = whole & ~in_range
     counts = np.bincount(ints[in_range], minlength=k or 0).tolist() if k else []
     return LabelInfo(
-        encoding, n, k, counts,
+        encoding,
+        n,
+        k,
+        counts,
         out_of_range=int(out.sum()),
         non_integer=int((~whole).sum()),
-        shape=shape, dtype=dtype, given_classes=classes,
-        min_value=vmin, max_value=vmax,
+        shape=shape,
+        dtype=dtype,
+        given_classes=classes,
+        min_value=vmin,
+        max_value=vmax,
         out_of_range_indices=np.flatnonzero(out)[:MAX_INDICES].tolist(),
         non_integer_indices=np.flatnonzero(~whole)[:MAX_INDICES].tolist(),
     )
@@ -195,10 +219,15 @@ def _rows(a: np.ndarray, classes: int | None, shape: tuple, dtype: str) -> Label
     counts = np.bincount(winners, minlength=k).tolist()
     finite_vals = f[np.isfinite(f)] if f.dtype.kind == "f" else f
     return LabelInfo(
-        encoding, n, k, counts,
+        encoding,
+        n,
+        k,
+        counts,
         invalid_rows=n_invalid,
         invalid_indices=np.flatnonzero(invalid)[:MAX_INDICES].tolist(),
-        shape=shape, dtype=dtype, given_classes=classes,
+        shape=shape,
+        dtype=dtype,
+        given_classes=classes,
         min_value=float(finite_vals.min()) if finite_vals.size else None,
         max_value=float(finite_vals.max()) if finite_vals.size else None,
         zero_rows=zero_rows,
@@ -257,9 +286,11 @@ def label_order(y: Any) -> LabelOrder | None:
     tails = {}
     for frac in (0.1, 0.2):
         cut = int(n * (1 - frac))
-        tails[f"last_{int(frac * 100)}pct"] = {"tail": np.bincount(idx[cut:], minlength=k).tolist(),
-                                               "rest": np.bincount(idx[:cut], minlength=k).tolist()}
-    return LabelOrder(n, float(np.mean(idx[1:] == idx[:-1])), float(np.sum(freq ** 2)), tails)
+        tails[f"last_{int(frac * 100)}pct"] = {
+            "tail": np.bincount(idx[cut:], minlength=k).tolist(),
+            "rest": np.bincount(idx[:cut], minlength=k).tolist(),
+        }
+    return LabelOrder(n, float(np.mean(idx[1:] == idx[:-1])), float(np.sum(freq**2)), tails)
 
 
 def label_classes(inputs: Any) -> int | None:

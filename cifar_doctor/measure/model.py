@@ -39,8 +39,13 @@ class SplitScore:
     loss: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"split": self.split, "images": self.images, "of": self.of,
-                "accuracy": round(self.accuracy, 4), "loss": round(self.loss, 4)}
+        return {
+            "split": self.split,
+            "images": self.images,
+            "of": self.of,
+            "accuracy": round(self.accuracy, 4),
+            "loss": round(self.loss, 4),
+        }
 
 
 @dataclass(frozen=True)

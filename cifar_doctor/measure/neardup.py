@@ -30,8 +30,9 @@ pixels within the pigeonhole distance.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -173,8 +174,10 @@ def _sig_gray(chunk: np.ndarray, layout: str, affine: tuple[Any, Any] | None) ->
 
 def _strided_shift(dy: int, dx: int, f: int) -> tuple[int, int]:
     """A probe shift in pixels, in strided pixels (at least one when it was not zero)."""
+
     def one(d: int) -> int:
         return 0 if d == 0 else int(np.sign(d)) * max(1, int(round(abs(d) / f)))
+
     return one(dy), one(dx)
 
 
@@ -224,8 +227,9 @@ def _signatures_of_gray(gray: np.ndarray, scaled: bool) -> Signatures:
     return Signatures(thumbs, flat)
 
 
-def signatures(chunk: np.ndarray, *, layout: str = "NHWC", affine: tuple[Any, Any] | None = None,
-               shift: tuple[int, int] = (0, 0)) -> Signatures:
+def signatures(
+    chunk: np.ndarray, *, layout: str = "NHWC", affine: tuple[Any, Any] | None = None, shift: tuple[int, int] = (0, 0)
+) -> Signatures:
     """Signatures of a chunk of images.
 
     Args:
@@ -263,8 +267,9 @@ def _ramp() -> np.ndarray:
     return (r / np.linalg.norm(r)).astype(np.float32)
 
 
-def candidates(query: Signatures, index: Signatures, *, same: bool = False,
-               threshold: float = PREFILTER_CORR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidates(
+    query: Signatures, index: Signatures, *, same: bool = False, threshold: float = PREFILTER_CORR
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (query i, index j) whose thumbnails correlate at `PREFILTER_CORR` or more.
 
     Two unit vectors with a dot product of at least t lie within
@@ -296,11 +301,11 @@ def candidates(query: Signatures, index: Signatures, *, same: bool = False,
     # thumbnails are int8-rounded, so their norms are not exactly 1: widen the window to the largest norms
     norm_q = float(np.sqrt((qs.astype(np.float32) ** 2).sum(axis=1).max(initial=0.0))) * unit
     norm_i = float(np.sqrt((ts.astype(np.float32) ** 2).sum(axis=1).max(initial=0.0))) * unit
-    reach = float(np.sqrt(max(norm_q ** 2 + norm_i ** 2 - 2 * threshold, 0.0))) + 1e-4
+    reach = float(np.sqrt(max(norm_q**2 + norm_i**2 - 2 * threshold, 0.0))) + 1e-4
     cut = threshold * 127.0 * 127.0
     qi, ij, cs = [], [], []
     for q0 in range(0, len(qs), QUERY_BLOCK):
-        q = qs[q0:q0 + QUERY_BLOCK].astype(np.float32)
+        q = qs[q0 : q0 + QUERY_BLOCK].astype(np.float32)
         lo = int(np.searchsorted(ps, pq[qo[q0]] - reach, side="left"))
         hi = int(np.searchsorted(ps, pq[qo[min(q0 + QUERY_BLOCK, len(qs)) - 1]] + reach, side="right"))
         if same:
@@ -386,8 +391,9 @@ def _features(g: np.ndarray, radius: int) -> _Features:
     return _Features(s, d, _box_sums(d * d))
 
 
-def _match(fa: _Features, ia: np.ndarray, fb: _Features, ib: np.ndarray,
-           max_shift: int) -> tuple[np.ndarray, np.ndarray]:
+def _match(
+    fa: _Features, ia: np.ndarray, fb: _Features, ib: np.ndarray, max_shift: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Detail and coarse correlation of pairs (ia[k], ib[k]) at the shift where the detail matches best.
 
     The detail is compared at every shift up to `max_shift` pixels in each
@@ -422,8 +428,9 @@ def _half(g: np.ndarray) -> np.ndarray:
     return g.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4), dtype=np.float32)
 
 
-def verify(a: np.ndarray, b: np.ndarray, ia: np.ndarray | None = None,
-           ib: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def verify(
+    a: np.ndarray, b: np.ndarray, ia: np.ndarray | None = None, ib: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Judge pairs of prepared images (`prepare`): `a[ia[k]]` against `b[ib[k]]`.
 
     A quick look at half resolution (shifts of one half-resolution pixel)
@@ -475,9 +482,14 @@ class Pairs:
     candidates: int
 
 
-def search(chunks: Iterable[tuple[int, np.ndarray]], index: Signatures, *, layout: str = "NHWC",
-           affine: tuple[Any, Any] | None = None, within: bool = False
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def search(
+    chunks: Iterable[tuple[int, np.ndarray]],
+    index: Signatures,
+    *,
+    layout: str = "NHWC",
+    affine: tuple[Any, Any] | None = None,
+    within: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate pairs between the images of `chunks` and `index`, shifted probes included.
 
     Each chunk of query images is looked up as it is and moved by each of
@@ -509,8 +521,7 @@ def search(chunks: Iterable[tuple[int, np.ndarray]], index: Signatures, *, layou
 
     def flush() -> None:
         for (dy, dx), sigs in zip(probes, pending):
-            i, j, c = candidates(concat(sigs), index,
-                                 threshold=PROBE_CORR if (dy, dx) != (0, 0) else PREFILTER_CORR)
+            i, j, c = candidates(concat(sigs), index, threshold=PROBE_CORR if (dy, dx) != (0, 0) else PREFILTER_CORR)
             i = i + first
             if within:  # an image's probe meets the image itself; a pair is kept as (smaller, larger)
                 keep = i != j
@@ -544,9 +555,14 @@ def search(chunks: Iterable[tuple[int, np.ndarray]], index: Signatures, *, layou
     return i[keep], j[keep], c[keep]
 
 
-def confirm(i: np.ndarray, j: np.ndarray, take_query: Callable[[np.ndarray], np.ndarray],
-            take_index: Callable[[np.ndarray], np.ndarray], *,
-            exact_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Pairs:
+def confirm(
+    i: np.ndarray,
+    j: np.ndarray,
+    take_query: Callable[[np.ndarray], np.ndarray],
+    take_index: Callable[[np.ndarray], np.ndarray],
+    *,
+    exact_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Pairs:
     """Verify candidate pairs (`search`): the near-duplicates among them.
 
     Args:
@@ -559,7 +575,7 @@ def confirm(i: np.ndarray, j: np.ndarray, take_query: Callable[[np.ndarray], np.
     """
     keep_i, keep_j, sims, coarse = [], [], [], []
     for s in range(0, len(i), VERIFY_BATCH):
-        bi, bj = i[s:s + VERIFY_BATCH], j[s:s + VERIFY_BATCH]
+        bi, bj = i[s : s + VERIFY_BATCH], j[s : s + VERIFY_BATCH]
         ui, inv_i = np.unique(bi, return_inverse=True)
         uj, inv_j = np.unique(bj, return_inverse=True)
         ok, d, c = verify(take_query(ui), take_index(uj), inv_i, inv_j)
@@ -596,11 +612,17 @@ def find(query: np.ndarray, index: np.ndarray | None = None, *, chunk: int = 102
     >>> [(int(a), int(b)) for a, b in zip(p.a, p.b)][:3]
     [(0, 0), (1, 1), (2, 2)]
     """
+
     def chunks(x):
-        return ((s, x[s:s + chunk]) for s in range(0, len(x), chunk))
+        return ((s, x[s : s + chunk]) for s in range(0, len(x), chunk))
 
     base = index if index is not None else query
     idx_sig = concat(signatures(c) for _, c in chunks(base))
     i, j, _ = search(chunks(query), idx_sig, within=index is None)
-    return confirm(i, j, lambda ix: prepare(query[ix]), lambda ix: prepare(base[ix]),
-                   exact_of=lambda a, b: np.array([np.array_equal(query[p], base[q]) for p, q in zip(a, b)], bool))
+    return confirm(
+        i,
+        j,
+        lambda ix: prepare(query[ix]),
+        lambda ix: prepare(base[ix]),
+        exact_of=lambda a, b: np.array([np.array_equal(query[p], base[q]) for p, q in zip(a, b)], bool),
+    )

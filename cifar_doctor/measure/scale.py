@@ -98,10 +98,15 @@ def compare_scale(tr: ImageStats, ev: ImageStats, name: str) -> ScaleComparison 
         expression = affine_expression(name, np.atleast_1d(scale).tolist(), np.atleast_1d(offset).tolist())
     shown_ratio = (1.0 / float(np.mean(np.atleast_1d(scale)))) if snapped else ratio
     return ScaleComparison(
-        ratio=ratio, shift=shift, families_differ=families_differ, eval_images=ev.n, snapped=snapped,
+        ratio=ratio,
+        shift=shift,
+        families_differ=families_differ,
+        eval_images=ev.n,
+        snapped=snapped,
         scale_ratio=shown_ratio,
         transform=DataFix(split=name, scale=scale, offset=offset, expression=expression),
-        train=tr, eval=ev,
+        train=tr,
+        eval=ev,
     )
 
 

@@ -218,10 +218,17 @@ class ImageStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "n": self.n, "shape": list(self.shape), "dtype": self.dtype, "layout": self.layout,
-            "channels": self.channels, "scheme": self.scheme, "scheme_detail": self.scheme_detail,
-            "min": _significant(self.min), "max": _significant(self.max),
-            "mean": _significant(self.mean), "std": _significant(self.std),
+            "n": self.n,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "layout": self.layout,
+            "channels": self.channels,
+            "scheme": self.scheme,
+            "scheme_detail": self.scheme_detail,
+            "min": _significant(self.min),
+            "max": _significant(self.max),
+            "mean": _significant(self.mean),
+            "std": _significant(self.std),
         }
 
 
@@ -316,8 +323,20 @@ def image_stats(x: Any) -> ImageStats:
     d = int(np.prod(shape[1:], dtype=np.int64))
     if n == 0 or d == 0:
         nan = [float("nan")] * channels
-        return ImageStats(n, shape, str(x.dtype), axis, channels, layout, nan, nan, nan, nan,
-                          scheme="unknown", scheme_detail="empty array")
+        return ImageStats(
+            n,
+            shape,
+            str(x.dtype),
+            axis,
+            channels,
+            layout,
+            nan,
+            nan,
+            nan,
+            nan,
+            scheme="unknown",
+            scheme_detail="empty array",
+        )
 
     work = np.float64 if x.dtype in (np.float64, np.int64, np.uint64, np.int32, np.uint32) else np.float32
     chan = channel_of_position(shape, layout, channels)
@@ -334,8 +353,9 @@ def image_stats(x: Any) -> ImageStats:
     # Per-channel reference subtracted before squaring (no cancellation).
     head = np.asarray(x[: min(n, 64)], dtype=np.float64).reshape(-1, d)
     with np.errstate(all="ignore"):
-        ref = np.array([np.nanmean(head[:, chan == c]) if np.isfinite(head[:, chan == c]).any() else 0.0
-                        for c in range(channels)])
+        ref = np.array(
+            [np.nanmean(head[:, chan == c]) if np.isfinite(head[:, chan == c]).any() else 0.0 for c in range(channels)]
+        )
     ref = np.where(np.isfinite(ref), ref, 0.0)
     del head
     ref_row = ref[chan].astype(work)
@@ -416,18 +436,28 @@ def image_stats(x: Any) -> ImageStats:
         ex2 = (q + 2 * ref * s + ref**2 * cnt).sum(axis=1) / tot
         img_std = np.sqrt(np.maximum(ex2 - ex**2, 0.0))
     constant = np.flatnonzero(valid & (lo == hi))
-    standardized_images = valid & (np.abs(ex) <= PER_IMAGE_TOL) & (
-        (np.abs(img_std - 1.0) <= PER_IMAGE_TOL) | (lo == hi)
+    standardized_images = (
+        valid & (np.abs(ex) <= PER_IMAGE_TOL) & ((np.abs(img_std - 1.0) <= PER_IMAGE_TOL) | (lo == hi))
     )
     per_image = float(standardized_images.sum() / max(valid.sum(), 1))
 
     st = ImageStats(
-        n=n, shape=shape, dtype=str(x.dtype), channel_axis=axis, channels=channels, layout=layout,
-        min=[float(v) for v in vmin], max=[float(v) for v in vmax],
-        mean=[float(v) for v in mean], std=[float(v) for v in std],
-        nan_count=nan_count, inf_count=inf_count,
-        nonfinite_images=int(nonfinite.size), nonfinite_indices=[int(i) for i in nonfinite[:EVIDENCE_MAX_ITEMS]],
-        constant_images=int(constant.size), constant_indices=[int(i) for i in constant[:EVIDENCE_MAX_ITEMS]],
+        n=n,
+        shape=shape,
+        dtype=str(x.dtype),
+        channel_axis=axis,
+        channels=channels,
+        layout=layout,
+        min=[float(v) for v in vmin],
+        max=[float(v) for v in vmax],
+        mean=[float(v) for v in mean],
+        std=[float(v) for v in std],
+        nan_count=nan_count,
+        inf_count=inf_count,
+        nonfinite_images=int(nonfinite.size),
+        nonfinite_indices=[int(i) for i in nonfinite[:EVIDENCE_MAX_ITEMS]],
+        constant_images=int(constant.size),
+        constant_indices=[int(i) for i in constant[:EVIDENCE_MAX_ITEMS]],
         integer_valued=bool(integer_valued),
         image_mean_std=[float(v) for v in image_mean_std],
         image_var_std=[float(v) for v in image_var_std],
@@ -477,8 +507,7 @@ def infer_scheme(st: ImageStats) -> tuple[str, str]:
             if is_int:
                 return "unknown", f"{st.dtype} values {rng}: only 0/1"
             return "unit", f"{st.dtype} values in [0, 1] ({rng})"
-    if lo >= -RANGE_SLACK * 255.0 and RAW_MIN_PEAK <= hi <= 255.0 * (1 + RANGE_SLACK) \
-            and st.pooled_std >= MIN_STD_255:
+    if lo >= -RANGE_SLACK * 255.0 and RAW_MIN_PEAK <= hi <= 255.0 * (1 + RANGE_SLACK) and st.pooled_std >= MIN_STD_255:
         if is_int:
             return "raw-uint8", f"{st.dtype} pixels 0-255 ({rng})"
         whole = ", whole numbers" if st.integer_valued else ""
@@ -499,8 +528,12 @@ def infer_scheme(st: ImageStats) -> tuple[str, str]:
     ):
         return "standardized", f"channel means {_fmt(mean)}, stds {_fmt(std)} ({rng})"
     spans = np.asarray(st.max) - np.asarray(st.min)
-    if lo < -RANGE_SLACK * 255.0 and hi >= RAW_MIN_PEAK and np.all(spans <= 255.0 * (1 + RANGE_SLACK)) \
-            and st.pooled_std >= MIN_STD_255:
+    if (
+        lo < -RANGE_SLACK * 255.0
+        and hi >= RAW_MIN_PEAK
+        and np.all(spans <= 255.0 * (1 + RANGE_SLACK))
+        and st.pooled_std >= MIN_STD_255
+    ):
         return "centered-255", f"0-255 values with a mean subtracted ({rng}, channel means {_fmt(mean)})"
     return "unknown", f"{st.dtype} values {rng}, channel means {_fmt(mean)}, stds {_fmt(std)}"
 

@@ -14,8 +14,9 @@ class Format(str, enum.Enum):
     html = "html"
 
 
-def render(report: Any, fmt: "Format | str" = "text", *, console: Any = None, file: Any = None,
-           details: bool = True) -> None:
+def render(
+    report: Any, fmt: Format | str = "text", *, console: Any = None, file: Any = None, details: bool = True
+) -> None:
     """Write `report` in `fmt` to `file` (default stdout), or to a Rich `console` for text.
 
     `details=False` draws a comparison's text in its compact form (JSON, Markdown and

@@ -29,18 +29,20 @@ def print_checks(specs: list[Any], families: dict[str, str], console: Any = None
 def print_explanation(spec: Any, family: str, console: Any = None) -> None:
     """A check's documentation (its docstring), under its code, family, needs and cause."""
     console = console or make_console()
-    print_markdown(f"# {spec.code} {spec.name}\n\n"
-                   f"Family: {spec.family} ({family}). "
-                   f"Needs: {', '.join(spec.requires) or 'nothing'}. Supports cause: `{spec.cause or '-'}`.\n\n"
-                   + spec.doc, console)
+    print_markdown(
+        f"# {spec.code} {spec.name}\n\n"
+        f"Family: {spec.family} ({family}). "
+        f"Needs: {', '.join(spec.requires) or 'nothing'}. Supports cause: `{spec.cause or '-'}`.\n\n" + spec.doc,
+        console,
+    )
 
 
 def print_markdown(text: str, console: Any) -> None:
     """Markdown with its prose wrapped to the width and its code blocks printed whole (never wrapped or cut)."""
     pos = 0
     for m in FENCE.finditer(text):
-        if text[pos:m.start()].strip():
-            console.print(Markdown(text[pos:m.start()]))
+        if text[pos : m.start()].strip():
+            console.print(Markdown(text[pos : m.start()]))
         console.print()
         print_code(m.group(1), console)
         console.print()

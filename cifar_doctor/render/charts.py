@@ -61,7 +61,9 @@ def charts(runs: list[Series], report: dict[str, Any] | None) -> str:
                 ys = run.curves.get(key)
                 if not ys:
                     continue
-                label = ("training" if dashed else "validation") if single else f"{run.name} {'train' if dashed else 'val'}"
+                label = (
+                    ("training" if dashed else "validation") if single else f"{run.name} {'train' if dashed else 'val'}"
+                )
                 color = (TRAIN_COLOR if dashed else VAL_COLOR) if single else run.color
                 lines.append({"xs": xs, "ys": ys, "label": label, "color": color, "dashed": dashed})
             if single:
@@ -76,11 +78,12 @@ def charts(runs: list[Series], report: dict[str, Any] | None) -> str:
         if not lines:
             continue
         out.append(_chart(title, metric, lines, points, vlines))
-    return f"<div class=\"charts\">{''.join(out)}</div>"
+    return f'<div class="charts">{"".join(out)}</div>'
 
 
-def _counterfactual_points(rep: dict[str, Any] | None, metric: str, x: float, name: str,
-                           color: str) -> list[dict[str, Any]]:
+def _counterfactual_points(
+    rep: dict[str, Any] | None, metric: str, x: float, name: str, color: str
+) -> list[dict[str, Any]]:
     """A diamond at the last epoch: the measured score of the trained model with a data fix applied."""
     out = []
     for c in (rep or {}).get("counterfactuals") or []:
@@ -97,8 +100,11 @@ def _epoch_marks(rep: dict[str, Any] | None, run: dict[str, Any] | None, name: s
     marks = []
     ev = ((rep or {}).get("verdict") or {}).get("evidence") or {}
     epoch = ev.get("epoch")
-    if isinstance(epoch, int) and not isinstance(epoch, bool) and (rep or {}).get("verdict", {}).get("cause") not in (
-            "healthy", "insufficient-evidence"):
+    if (
+        isinstance(epoch, int)
+        and not isinstance(epoch, bool)
+        and (rep or {}).get("verdict", {}).get("cause") not in ("healthy", "insufficient-evidence")
+    ):
         marks.append((float(epoch), f"{name + ': ' if name else ''}verdict (epoch {epoch})"))
     stopped = (run or {}).get("stopped_early")
     if stopped and isinstance(stopped.get("after_epoch"), int):
@@ -129,8 +135,9 @@ def _tick_label(v: float) -> str:
     return f"{v:g}" if abs(v) < 1e5 else f"{v:.0e}"
 
 
-def _chart(title: str, metric: str, lines: list[dict[str, Any]], points: list[dict[str, Any]],
-           vlines: list[tuple[float, str]]) -> str:
+def _chart(
+    title: str, metric: str, lines: list[dict[str, Any]], points: list[dict[str, Any]], vlines: list[tuple[float, str]]
+) -> str:
     xs_all = [x for ln in lines for x in ln["xs"] if _num_or_none(x) is not None]
     ys_all = [y for ln in lines for y in map(_num_or_none, ln["ys"]) if y is not None] + [p["y"] for p in points]
     x0, x1 = (min(xs_all), max(xs_all)) if xs_all else (0.0, 1.0)
@@ -161,36 +168,49 @@ def _chart(title: str, metric: str, lines: list[dict[str, Any]], points: list[di
             return MARGIN_TOP + ph - (math.log10(y) - math.log10(y0)) / (math.log10(y1) - math.log10(y0)) * ph
         return MARGIN_TOP + ph - (y - y0) / (y1 - y0) * ph
 
-    el = [f"<svg viewBox=\"0 0 {CHART_WIDTH} {CHART_HEIGHT}\" role=\"img\" "
-          f"aria-label=\"{escape(title)}\" font-family=\"system-ui,sans-serif\" font-size=\"11\">",
-          f"<rect x=\"{MARGIN_LEFT}\" y=\"{MARGIN_TOP}\" width=\"{pw}\" height=\"{ph}\" fill=\"#fff\" stroke=\"#d0d7de\"/>"]
-    yticks = ([10 ** e for e in range(int(round(math.log10(y0))), int(round(math.log10(y1))) + 1)] if log
-              else _ticks(y0, y1))
+    el = [
+        f'<svg viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}" font-family="system-ui,sans-serif" font-size="11">',
+        f'<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{pw}" height="{ph}" fill="#fff" stroke="#d0d7de"/>',
+    ]
+    yticks = (
+        [10**e for e in range(int(round(math.log10(y0))), int(round(math.log10(y1))) + 1)] if log else _ticks(y0, y1)
+    )
     for t in yticks:
         y = sy(t)
-        el.append(f"<line x1=\"{MARGIN_LEFT}\" x2=\"{MARGIN_LEFT + pw}\" y1=\"{y:.1f}\" y2=\"{y:.1f}\" stroke=\"#eaeef2\"/>"
-                  f"<line x1=\"{MARGIN_LEFT - 4}\" x2=\"{MARGIN_LEFT}\" y1=\"{y:.1f}\" y2=\"{y:.1f}\" stroke=\"#57606a\"/>"
-                  f"<text x=\"{MARGIN_LEFT - 7}\" y=\"{y + 3.5:.1f}\" text-anchor=\"end\" fill=\"#57606a\">"
-                  f"{escape(_tick_label(t))}</text>")
+        el.append(
+            f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>'
+            f'<line x1="{MARGIN_LEFT - 4}" x2="{MARGIN_LEFT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#57606a"/>'
+            f'<text x="{MARGIN_LEFT - 7}" y="{y + 3.5:.1f}" text-anchor="end" fill="#57606a">'
+            f"{escape(_tick_label(t))}</text>"
+        )
     xticks = [t for t in _ticks(x0, x1, 8) if float(t).is_integer()] or [x0, x1]
     for t in xticks:
         x = sx(t)
-        el.append(f"<line x1=\"{x:.1f}\" x2=\"{x:.1f}\" y1=\"{MARGIN_TOP + ph}\" y2=\"{MARGIN_TOP + ph + 4}\" "
-                  f"stroke=\"#57606a\"/><text x=\"{x:.1f}\" y=\"{MARGIN_TOP + ph + 16}\" text-anchor=\"middle\" "
-                  f"fill=\"#57606a\">{escape(_tick_label(t))}</text>")
-    el.append(f"<line x1=\"{MARGIN_LEFT}\" x2=\"{MARGIN_LEFT}\" y1=\"{MARGIN_TOP}\" y2=\"{MARGIN_TOP + ph}\" stroke=\"#57606a\"/>"
-              f"<line x1=\"{MARGIN_LEFT}\" x2=\"{MARGIN_LEFT + pw}\" y1=\"{MARGIN_TOP + ph}\" y2=\"{MARGIN_TOP + ph}\" "
-              f"stroke=\"#57606a\"/>")
-    el.append(f"<text x=\"{MARGIN_LEFT + pw / 2:.1f}\" y=\"{CHART_HEIGHT - 6}\" text-anchor=\"middle\" fill=\"#1f2328\">"
-              f"epoch</text><text transform=\"translate(14 {MARGIN_TOP + ph / 2:.1f}) rotate(-90)\" text-anchor=\"middle\" "
-              f"fill=\"#1f2328\">{escape(metric + (' (log scale)' if log else ''))}</text>")
+        el.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP + ph}" y2="{MARGIN_TOP + ph + 4}" '
+            f'stroke="#57606a"/><text x="{x:.1f}" y="{MARGIN_TOP + ph + 16}" text-anchor="middle" '
+            f'fill="#57606a">{escape(_tick_label(t))}</text>'
+        )
+    el.append(
+        f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT}" y1="{MARGIN_TOP}" y2="{MARGIN_TOP + ph}" stroke="#57606a"/>'
+        f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + pw}" y1="{MARGIN_TOP + ph}" y2="{MARGIN_TOP + ph}" '
+        f'stroke="#57606a"/>'
+    )
+    el.append(
+        f'<text x="{MARGIN_LEFT + pw / 2:.1f}" y="{CHART_HEIGHT - 6}" text-anchor="middle" fill="#1f2328">'
+        f'epoch</text><text transform="translate(14 {MARGIN_TOP + ph / 2:.1f}) rotate(-90)" text-anchor="middle" '
+        f'fill="#1f2328">{escape(metric + (" (log scale)" if log else ""))}</text>'
+    )
     for i, (xv, label) in enumerate(vlines):
         if not x0 <= xv <= x1:
             continue
         x = sx(xv)
-        el.append(f"<line x1=\"{x:.1f}\" x2=\"{x:.1f}\" y1=\"{MARGIN_TOP}\" y2=\"{MARGIN_TOP + ph}\" stroke=\"{MARKER_COLOR}\" "
-                  f"stroke-dasharray=\"2 3\"/><text x=\"{x - 4:.1f}\" y=\"{MARGIN_TOP + 12 + 13 * i}\" text-anchor=\"end\" "
-                  f"fill=\"{MARKER_COLOR}\">{escape(label)}</text>")
+        el.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{MARGIN_TOP + ph}" stroke="{MARKER_COLOR}" '
+            f'stroke-dasharray="2 3"/><text x="{x - 4:.1f}" y="{MARGIN_TOP + 12 + 13 * i}" text-anchor="end" '
+            f'fill="{MARKER_COLOR}">{escape(label)}</text>'
+        )
     for ln in lines:
         segs: list[list[str]] = []
         cur: list[str] = []
@@ -204,21 +224,28 @@ def _chart(title: str, metric: str, lines: list[dict[str, Any]], points: list[di
             cur.append(f"{sx(vx):.1f},{sy(vy):.1f}")
         if cur:
             segs.append(cur)
-        dash = " stroke-dasharray=\"6 4\"" if ln["dashed"] else ""
+        dash = ' stroke-dasharray="6 4"' if ln["dashed"] else ""
         for seg in segs:
-            el.append(f"<polyline points=\"{' '.join(seg)}\" fill=\"none\" stroke=\"{ln['color']}\" stroke-width=\"2\"{dash}/>")
+            el.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{ln["color"]}" stroke-width="2"{dash}/>')
             if len(ln["xs"]) <= 60:
-                el += [f"<circle cx=\"{p.split(',')[0]}\" cy=\"{p.split(',')[1]}\" r=\"2.5\" fill=\"{ln['color']}\"/>"
-                       for p in seg]
+                el += [
+                    f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.5" fill="{ln["color"]}"/>' for p in seg
+                ]
     for p in points:
         x, y = sx(p["x"]), sy(p["y"])
-        el.append(f"<path d=\"M{x:.1f} {y - 6:.1f} L{x + 6:.1f} {y:.1f} L{x:.1f} {y + 6:.1f} L{x - 6:.1f} {y:.1f} Z\" "
-                  f"fill=\"#fff\" stroke=\"{p['color']}\" stroke-width=\"2\"><title>{escape(p['label'])}: "
-                  f"{escape(fmt_value(p['y']))}</title></path>")
+        el.append(
+            f'<path d="M{x:.1f} {y - 6:.1f} L{x + 6:.1f} {y:.1f} L{x:.1f} {y + 6:.1f} L{x - 6:.1f} {y:.1f} Z" '
+            f'fill="#fff" stroke="{p["color"]}" stroke-width="2"><title>{escape(p["label"])}: '
+            f"{escape(fmt_value(p['y']))}</title></path>"
+        )
     el.append("</svg>")
-    legend = "".join(f"<li><span class=\"sw{' dash' if ln['dashed'] else ''}\" style=\"border-color:{ln['color']}\"></span>"
-                     f"{escape(ln['label'])}</li>" for ln in lines)
-    legend += "".join(f"<li><span style=\"color:{p['color']}\">&#9671;</span> {escape(p['label'])} "
-                      f"({escape(fmt_value(p['y']))})</li>" for p in points)
-    return (f"<figure><figcaption>{escape(title)}</figcaption>{''.join(el)}"
-            f"<ul class=\"legend\">{legend}</ul></figure>")
+    legend = "".join(
+        f'<li><span class="sw{" dash" if ln["dashed"] else ""}" style="border-color:{ln["color"]}"></span>'
+        f"{escape(ln['label'])}</li>"
+        for ln in lines
+    )
+    legend += "".join(
+        f'<li><span style="color:{p["color"]}">&#9671;</span> {escape(p["label"])} ({escape(fmt_value(p["y"]))})</li>'
+        for p in points
+    )
+    return f'<figure><figcaption>{escape(title)}</figcaption>{"".join(el)}<ul class="legend">{legend}</ul></figure>'

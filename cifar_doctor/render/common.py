@@ -29,12 +29,12 @@ def plural(n: int, word: str) -> str:
 
 
 def counts_line(s: dict[str, int]) -> str:
-    """"2 errors, 1 warning, 0 info" from a report summary."""
+    """ "2 errors, 1 warning, 0 info" from a report summary."""
     return f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {s['infos']} info"
 
 
 def checks_line(s: dict[str, int]) -> str:
-    """"48 checks ran, 1 skipped, 0 crashed" from a report summary."""
+    """ "48 checks ran, 1 skipped, 0 crashed" from a report summary."""
     return f"{plural(s['checks_ran'], 'check')} ran, {s['checks_skipped']} skipped, {s['checks_crashed']} crashed"
 
 
@@ -178,15 +178,21 @@ def training_line(training: dict[str, Any] | None) -> str | None:
         devices = ", ".join(st.get("devices") or []) or "default placement"
         where = f"strategy {st.get('name', 'default')}: {plural(int(st.get('replicas', 1)), 'replica')} ({devices})"
         if int(st.get("replicas", 1)) > 1:
-            where += (f", per-replica batch {training['per_replica_batch_size']} "
-                      f"(global {training['global_batch_size']} = per-replica x replicas)")
+            where += (
+                f", per-replica batch {training['per_replica_batch_size']} "
+                f"(global {training['global_batch_size']} = per-replica x replicas)"
+            )
         if int(st.get("workers", 1)) > 1:
             where += f", {st['workers']} workers"
         parts.append(where)
         if st.get("mixed_precision"):
-            parts.append(f"mixed precision {st['mixed_precision']} (computes in "
-                         f"{training.get('compute_dtype') or '?'}, output {training.get('output_dtype') or '?'})")
+            parts.append(
+                f"mixed precision {st['mixed_precision']} (computes in "
+                f"{training.get('compute_dtype') or '?'}, output {training.get('output_dtype') or '?'})"
+            )
     if int(training.get("gradient_accumulation_steps", 1)) > 1:
-        parts.append(f"each batch computed as {training['gradient_accumulation_steps']} micro-batches of "
-                     f"{training['micro_batch_size']} with accumulated gradients")
+        parts.append(
+            f"each batch computed as {training['gradient_accumulation_steps']} micro-batches of "
+            f"{training['micro_batch_size']} with accumulated gradients"
+        )
     return "; ".join(parts) + "."

@@ -60,9 +60,11 @@ def to_html(report: Any) -> str:
     """A `Report` or a `ComparisonReport` as one self-contained HTML document."""
     d = report.to_dict()
     title = dispatch(d, TITLES)(d)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{escape(title)}</title>\n</head>\n<body>\n{_fragment(d)}\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n</head>\n<body>\n{_fragment(d)}\n</body>\n</html>\n"
+    )
 
 
 def html_fragment(report: Any) -> str:
@@ -72,10 +74,11 @@ def html_fragment(report: Any) -> str:
 
 def _fragment(d: dict[str, Any]) -> str:
     body = dispatch(d, BODIES)(d)
-    return f"<div class=\"cd\">\n<style>{STYLE}</style>\n{body}\n</div>"
+    return f'<div class="cd">\n<style>{STYLE}</style>\n{body}\n</div>'
 
 
 # --- a report ------------------------------------------------------------------------------
+
 
 def _report(d: dict[str, Any], level: int, color: str | None = None) -> str:
     """A report's sections; `level` 1 for a page of its own, 2 inside a comparison."""
@@ -87,12 +90,17 @@ def _report(d: dict[str, Any], level: int, color: str | None = None) -> str:
     parts += [f"<{h}>Inputs read</{h}>", _inputs(d["inputs"])]
     cfs = d.get("counterfactuals") or []
     if cfs:
-        parts += [f"<{h}>Measured counterfactual{'s' if len(cfs) > 1 else ''}</{h}>"] + [_counterfactual(c) for c in cfs]
+        parts += [f"<{h}>Measured counterfactual{'s' if len(cfs) > 1 else ''}</{h}>"] + [
+            _counterfactual(c) for c in cfs
+        ]
     curves = (d["inputs"].get("history") or {}).get("curves")
     if level == 1 and curves and len(curves.get("epoch", [])) > 0:
         parts += [f"<{h}>Learning curves</{h}>", charts([Series("", curves, None, color)], d)]
-    parts += [f"<{h}>Findings <span class=\"muted\">({escape(counts_line(d['summary']))})</span></{h}>",
-              _findings(d), _checks(d)]
+    parts += [
+        f'<{h}>Findings <span class="muted">({escape(counts_line(d["summary"]))})</span></{h}>',
+        _findings(d),
+        _checks(d),
+    ]
     if level == 1:
         parts.append(f"<footer>cifar-doctor {escape(str(d['tool']['version']))}</footer>")
     return "\n".join(parts)
@@ -102,12 +110,17 @@ def _verdict(v: dict[str, Any], title: str = "Verdict") -> str:
     cls = VERDICT_CLASS.get(v["cause"], "bug")
     also = ""
     if v.get("also"):
-        also = "<p><b>Also:</b> " + ", ".join(
-            f"<code>{escape(a['cause'])}</code> ({a['confidence']:.2f})" for a in v["also"]) + "</p>"
-    return (f"<section class=\"verdict {cls}\"><div class=\"muted\">{escape(title)}</div>"
-            f"<span class=\"cause\">{escape(v['cause'])}</span>"
-            f"<span class=\"conf\">confidence {v['confidence']:.2f}</span>"
-            f"<p>{escape(v['explanation'])}</p>{also}</section>")
+        also = (
+            "<p><b>Also:</b> "
+            + ", ".join(f"<code>{escape(a['cause'])}</code> ({a['confidence']:.2f})" for a in v["also"])
+            + "</p>"
+        )
+    return (
+        f'<section class="verdict {cls}"><div class="muted">{escape(title)}</div>'
+        f'<span class="cause">{escape(v["cause"])}</span>'
+        f'<span class="conf">confidence {v["confidence"]:.2f}</span>'
+        f"<p>{escape(v['explanation'])}</p>{also}</section>"
+    )
 
 
 def _kv_table(rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = None) -> str:
@@ -115,7 +128,9 @@ def _kv_table(rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = No
     if head:
         out.append(f"<tr><th>{escape(head[0])}</th><th>{escape(head[1])}</th></tr>")
     for k, val in rows:
-        out.append(f"<tr><th>{escape(str(k))}</th><td>{escape(val if isinstance(val, str) else fmt_value(val))}</td></tr>")
+        out.append(
+            f"<tr><th>{escape(str(k))}</th><td>{escape(val if isinstance(val, str) else fmt_value(val))}</td></tr>"
+        )
     return "".join(out) + "</table>"
 
 
@@ -142,37 +157,56 @@ def _inputs(inputs: dict[str, Any]) -> str:
     sampled = sample_line(inputs)
     if sampled:
         rows.append(("sample", sampled))
-    known = {"recipe", "data", "log", "model_file", "loss", "from_logits", "classes", "classes_from", "model",
-             "history", "splits"}
+    known = {
+        "recipe",
+        "data",
+        "log",
+        "model_file",
+        "loss",
+        "from_logits",
+        "classes",
+        "classes_from",
+        "model",
+        "history",
+        "splits",
+    }
     rows += [(k, v) for k, v in inputs.items() if k not in known and v not in (None, {}, [])]
-    parts = [_kv_table(rows) if rows else "<p class=\"muted\">Nothing was read.</p>"]
+    parts = [_kv_table(rows) if rows else '<p class="muted">Nothing was read.</p>']
     splits = inputs.get("splits") or {}
     if splits:
-        parts.append("<table><tr><th>split</th><th>images</th><th>image dtype</th><th>labels</th>"
-                     "<th>label dtype</th></tr>")
+        parts.append(
+            "<table><tr><th>split</th><th>images</th><th>image dtype</th><th>labels</th><th>label dtype</th></tr>"
+        )
         for name, s in splits.items():
-            parts.append(f"<tr><td>{escape(str(name))}</td><td>{escape(fmt_value(s.get('x_shape')))}</td>"
-                         f"<td>{escape(str(s.get('x_dtype') or ''))}</td><td>{escape(fmt_value(s.get('y_shape')))}</td>"
-                         f"<td>{escape(str(s.get('y_dtype') or ''))}</td></tr>")
+            parts.append(
+                f"<tr><td>{escape(str(name))}</td><td>{escape(fmt_value(s.get('x_shape')))}</td>"
+                f"<td>{escape(str(s.get('x_dtype') or ''))}</td><td>{escape(fmt_value(s.get('y_shape')))}</td>"
+                f"<td>{escape(str(s.get('y_dtype') or ''))}</td></tr>"
+            )
         parts.append("</table>")
-    parts += [f"<p class=\"muted\">{escape(n)}</p>" for n in notices]
+    parts += [f'<p class="muted">{escape(n)}</p>' for n in notices]
     return "\n".join(parts)
 
 
 def _counterfactual(c: dict[str, Any]) -> str:
     expr = (c.get("transform") or {}).get("expression") or "the fix"
     if c.get("error"):
-        return (f"<div class=\"cf unconfirmed\"><b>{escape(c['code'])}</b>: {escape(expr)} could not be measured: "
-                f"{escape(str(c['error']))}</div>")
+        return (
+            f'<div class="cf unconfirmed"><b>{escape(c["code"])}</b>: {escape(expr)} could not be measured: '
+            f"{escape(str(c['error']))}</div>"
+        )
     before, after = c.get("before") or {}, c.get("after") or {}
     status = "confirmed" if c.get("confirmed") else "not confirmed"
     rows = "".join(
-        f"<tr><td>{escape(label)}</td><td class=\"num\">{escape(fmt_value(m.get('accuracy')))}</td>"
-        f"<td class=\"num\">{escape(fmt_value(m.get('loss')))}</td></tr>"
-        for label, m in ((f"{c['split']} images as given", before), (f"with {expr}", after)))
-    return (f"<div class=\"cf{'' if c.get('confirmed') else ' unconfirmed'}\"><p>{escape(c.get('summary') or '')}</p>"
-            f"<table><tr><th>{escape(c['code'])}: fix {escape(status)}</th><th>accuracy</th><th>loss</th></tr>"
-            f"{rows}</table></div>")
+        f'<tr><td>{escape(label)}</td><td class="num">{escape(fmt_value(m.get("accuracy")))}</td>'
+        f'<td class="num">{escape(fmt_value(m.get("loss")))}</td></tr>'
+        for label, m in ((f"{c['split']} images as given", before), (f"with {expr}", after))
+    )
+    return (
+        f'<div class="cf{"" if c.get("confirmed") else " unconfirmed"}"><p>{escape(c.get("summary") or "")}</p>'
+        f"<table><tr><th>{escape(c['code'])}: fix {escape(status)}</th><th>accuracy</th><th>loss</th></tr>"
+        f"{rows}</table></div>"
+    )
 
 
 def _findings(d: dict[str, Any]) -> str:
@@ -183,43 +217,58 @@ def _findings(d: dict[str, Any]) -> str:
 
 def _finding(f: dict[str, Any]) -> str:
     sev = f["severity"] if f["severity"] in ("error", "warning", "info") else "info"
-    where = f" <span class=\"muted\">[{escape(f['split'])}]</span>" if f.get("split") else ""
-    parts = [f"<section class=\"finding {sev}\"><h4><span class=\"sev {sev}\">{escape(sev)}</span>"
-             f"<code>{escape(f['code'])}</code> {escape(f['name'])}{where}</h4>",
-             f"<p>{escape(f['message'])}</p>"]
+    where = f' <span class="muted">[{escape(f["split"])}]</span>' if f.get("split") else ""
+    parts = [
+        f'<section class="finding {sev}"><h4><span class="sev {sev}">{escape(sev)}</span>'
+        f"<code>{escape(f['code'])}</code> {escape(f['name'])}{where}</h4>",
+        f"<p>{escape(f['message'])}</p>",
+    ]
     ev = list((f.get("evidence") or {}).items())
     if ev:
         shown = ev[:EVIDENCE_ROWS]
         parts.append(_kv_table([(k, v) for k, v in shown], head=("evidence", "value")))
         if len(ev) > len(shown):
-            parts.append(f"<p class=\"muted\">{len(ev) - len(shown)} more evidence items in the JSON report.</p>")
+            parts.append(f'<p class="muted">{len(ev) - len(shown)} more evidence items in the JSON report.</p>')
     fix = f.get("fix")
     if fix:
-        parts.append(f"<p><span class=\"fix\">Fix:</span> {escape(fix['title'])}</p>")
+        parts.append(f'<p><span class="fix">Fix:</span> {escape(fix["title"])}</p>')
         if fix.get("snippet"):
             parts.append(f"<pre><code>{escape(fix['snippet'])}</code></pre>")
     if f.get("explanation"):
-        parts.append(f"<p class=\"muted\">{escape(f['explanation'])}</p>")
-    parts.append(f"<p class=\"muted\"><code>{escape(f.get('docs') or 'cifar-doctor explain ' + f['code'])}</code></p>")
+        parts.append(f'<p class="muted">{escape(f["explanation"])}</p>')
+    parts.append(f'<p class="muted"><code>{escape(f.get("docs") or "cifar-doctor explain " + f["code"])}</code></p>')
     return "\n".join(parts) + "</section>"
 
 
 def _checks(d: dict[str, Any]) -> str:
     s = d["summary"]
-    out = [f"<p class=\"muted\">{escape(checks_line(s))}</p>"]
+    out = [f'<p class="muted">{escape(checks_line(s))}</p>']
     crashed = [c for c in d["checks"] if c["status"] == "crashed"]
     if crashed:
-        out.append("<ul>" + "".join(f"<li><b>crashed</b>: <code>{escape(c['code'])}</code> {escape(c['name'])}: "
-                                    f"{escape(str(c['reason']))}</li>" for c in crashed) + "</ul>")
+        out.append(
+            "<ul>"
+            + "".join(
+                f"<li><b>crashed</b>: <code>{escape(c['code'])}</code> {escape(c['name'])}: "
+                f"{escape(str(c['reason']))}</li>"
+                for c in crashed
+            )
+            + "</ul>"
+        )
     skipped = [c for c in d["checks"] if c["status"] == "skipped"]
     if skipped:
-        out.append(f"<details><summary>{len(skipped)} skipped check{'s' if len(skipped) != 1 else ''}</summary><ul>"
-                   + "".join(f"<li><code>{escape(c['code'])}</code> {escape(c['name'])}: {escape(str(c['reason']))}</li>"
-                             for c in skipped) + "</ul></details>")
+        out.append(
+            f"<details><summary>{len(skipped)} skipped check{'s' if len(skipped) != 1 else ''}</summary><ul>"
+            + "".join(
+                f"<li><code>{escape(c['code'])}</code> {escape(c['name'])}: {escape(str(c['reason']))}</li>"
+                for c in skipped
+            )
+            + "</ul></details>"
+        )
     return "\n".join(out)
 
 
 # --- a comparison --------------------------------------------------------------------------
+
 
 def _last(h: dict[str, Any], key: str) -> Any:
     vals = h.get(key) or []
@@ -228,42 +277,50 @@ def _last(h: dict[str, Any], key: str) -> Any:
 
 def _comparison(d: dict[str, Any]) -> str:
     runs, comp = d["runs"], d["comparison"]
-    parts = ["<h1>cifar-doctor comparison</h1>", "<section class=\"verdict neutral\"><div class=\"muted\">Comparison</div>"]
+    parts = ["<h1>cifar-doctor comparison</h1>", '<section class="verdict neutral"><div class="muted">Comparison</div>']
     parts += [f"<p>{escape(line)}</p>" for line in comp["lines"]]
     if comp.get("note"):
         parts.append(f"<p><b>{escape(comp['note'])}</b></p>")
     parts.append("</section>")
-    parts.append("<h2>Runs</h2><table><tr><th>run</th><th>verdict</th><th>train acc</th><th>val acc</th>"
-                 "<th>val loss</th><th>epochs</th><th>images (train / test)</th><th>seconds</th><th>findings</th></tr>")
+    parts.append(
+        "<h2>Runs</h2><table><tr><th>run</th><th>verdict</th><th>train acc</th><th>val acc</th>"
+        "<th>val loss</th><th>epochs</th><th>images (train / test)</th><th>seconds</th><th>findings</th></tr>"
+    )
     for i, r in enumerate(runs):
         h, st = r.get("history") or {}, r.get("settings") or {}
         codes = " ".join(sorted({f["code"] for f in r["report"]["findings"]}))
         parts.append(
-            f"<tr><td><span class=\"sw\" style=\"border-color:{_run_color(i)}\"></span>{escape(r['name'])}</td>"
+            f'<tr><td><span class="sw" style="border-color:{_run_color(i)}"></span>{escape(r["name"])}</td>'
             f"<td><code>{escape(r['report']['verdict']['cause'])}</code></td>"
-            + "".join(f"<td class=\"num\">{escape(_metric(_last(h, k)))}</td>"
-                      for k in ("accuracy", "val_accuracy", "val_loss"))
-            + f"<td class=\"num\">{escape(str(r.get('epochs_run', '')))}</td>"
-            f"<td class=\"num\">{escape(str(st.get('train_images', '?')))} / {escape(str(st.get('test_images', '?')))}</td>"
-            f"<td class=\"num\">{float(r.get('seconds') or 0):.0f}</td><td>{escape(codes) or '-'}</td></tr>")
+            + "".join(
+                f'<td class="num">{escape(_metric(_last(h, k)))}</td>' for k in ("accuracy", "val_accuracy", "val_loss")
+            )
+            + f'<td class="num">{escape(str(r.get("epochs_run", "")))}</td>'
+            f'<td class="num">{escape(str(st.get("train_images", "?")))} / {escape(str(st.get("test_images", "?")))}</td>'
+            f'<td class="num">{float(r.get("seconds") or 0):.0f}</td><td>{escape(codes) or "-"}</td></tr>'
+        )
     parts.append("</table>")
     series = [Series(r["name"], _run_curves(r), r, _run_color(i)) for i, r in enumerate(runs)]
     if any(len(s.curves.get("epoch", [])) for s in series):
-        parts += ["<h2>Learning curves</h2>",
-                  "<p class=\"muted\">Each run in its colour: training dashed, validation solid.</p>",
-                  charts(series, None)]
+        parts += [
+            "<h2>Learning curves</h2>",
+            '<p class="muted">Each run in its colour: training dashed, validation solid.</p>',
+            charts(series, None),
+        ]
     parts.append(_epoch_table(runs))
     for i, r in enumerate(runs):
-        parts.append(f"<h2><span class=\"sw\" style=\"border-color:{_run_color(i)}\"></span>Run: {escape(r['name'])}</h2>")
+        parts.append(f'<h2><span class="sw" style="border-color:{_run_color(i)}"></span>Run: {escape(r["name"])}</h2>')
         if r.get("doc"):
-            parts.append(f"<p class=\"muted\">{escape(r['doc'])}</p>")
+            parts.append(f'<p class="muted">{escape(r["doc"])}</p>')
         trained = training_line(r.get("training"))
         if trained:
             parts.append(f"<p>{escape(trained)}</p>")
         stopped = r.get("stopped_early")
         if stopped:
-            parts.append(f"<p>Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
-                         f"{escape(stopped['reason'])}.</p>")
+            parts.append(
+                f"<p>Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
+                f"{escape(stopped['reason'])}.</p>"
+            )
         parts.append(_report(r["report"], level=2))
     parts.append(f"<footer>cifar-doctor {escape(str(d['tool']['version']))}</footer>")
     return "\n".join(parts)
@@ -300,10 +357,12 @@ def _epoch_table(runs: list[dict[str, Any]]) -> str:
             h = r.get("history") or {}
             for _, key in cols:
                 vals = h.get(key) or []
-                cells.append(f"<td class=\"num\">{escape(_metric(vals[i]) if i < len(vals) else '')}</td>")
-        rows.append(f"<tr><td class=\"num\">{i + 1}</td>{''.join(cells)}</tr>")
-    return (f"<details open><summary>Per-epoch results</summary><table><tr><th>epoch</th>{head}</tr>"
-            f"{''.join(rows)}</table></details>")
+                cells.append(f'<td class="num">{escape(_metric(vals[i]) if i < len(vals) else "")}</td>')
+        rows.append(f'<tr><td class="num">{i + 1}</td>{"".join(cells)}</tr>')
+    return (
+        f"<details open><summary>Per-epoch results</summary><table><tr><th>epoch</th>{head}</tr>"
+        f"{''.join(rows)}</table></details>"
+    )
 
 
 #: The page's title and body per document `kind`.
@@ -327,6 +386,7 @@ def mimebundle(report: Any) -> dict[str, str]:
 
     buf = io.StringIO()
     # force_jupyter=False: in a kernel, Rich would otherwise display each part itself instead of writing to `buf`
-    print_report(report, console=Console(file=buf, force_jupyter=False, color_system=None, width=100, markup=False,
-                                         emoji=False))
+    print_report(
+        report, console=Console(file=buf, force_jupyter=False, color_system=None, width=100, markup=False, emoji=False)
+    )
     return {"text/html": html_fragment(report), "text/plain": buf.getvalue()}

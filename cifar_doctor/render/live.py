@@ -16,7 +16,8 @@ never parsed as markup; in HTML every string goes through `sanitize.html`.
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 
@@ -51,22 +52,26 @@ def alert(findings: Sequence[Any], verdict: Any, *, epoch: int | None, action: s
             t.append("\n  Fix: ", style="bold green")
             t.append(one_line(f.fix.title))
         t.append("\n")
-    t.append(terminal(f"cifar-doctor: likely cause {verdict.cause} (confidence {verdict.confidence:.2f})."),
-             style="bold")
+    t.append(
+        terminal(f"cifar-doctor: likely cause {verdict.cause} (confidence {verdict.confidence:.2f})."), style="bold"
+    )
     if action:
         t.append("\n  " + terminal(action))
     return t
 
 
-def print_alert(findings: Sequence[Any], verdict: Any, *, epoch: int | None, action: str | None = None,
-                console: Any = None) -> None:
+def print_alert(
+    findings: Sequence[Any], verdict: Any, *, epoch: int | None, action: str | None = None, console: Any = None
+) -> None:
     """Print `alert(...)` on stderr (or `console`), after whatever stdout holds so far.
 
     In a notebook (and no `console` given), display `alert_html(...)` in the cell instead.
     """
     if console is None and in_notebook():
-        _display_html(alert_html(findings, verdict, epoch=epoch, action=action),
-                      alert(findings, verdict, epoch=epoch, action=action).plain)
+        _display_html(
+            alert_html(findings, verdict, epoch=epoch, action=action),
+            alert(findings, verdict, epoch=epoch, action=action).plain,
+        )
         return
     _print(alert(findings, verdict, epoch=epoch, action=action), console)
 
@@ -74,16 +79,20 @@ def print_alert(findings: Sequence[Any], verdict: Any, *, epoch: int | None, act
 def print_notice(text: str, *, console: Any = None, style: str = "yellow") -> None:
     """One `cifar-doctor: ...` line on stderr (or `console`); in a notebook, an HTML line in the cell."""
     if console is None and in_notebook():
-        _display_html(f"<div style=\"{_BOX}border-left-color:#6a737d\"><b>cifar-doctor:</b> {escape(text)}</div>",
-                      f"cifar-doctor: {text}")
+        _display_html(
+            f'<div style="{_BOX}border-left-color:#6a737d"><b>cifar-doctor:</b> {escape(text)}</div>',
+            f"cifar-doctor: {text}",
+        )
         return
     _print(Text(f"cifar-doctor: {terminal(text)}", style=style), console)
 
 
 #: Colours of the HTML alert by severity (those of the HTML report).
 SEVERITY_COLOR = {"error": "#c62828", "warning": "#b26a00", "info": "#1565c0"}
-_BOX = ("font-family:system-ui,sans-serif;font-size:13px;line-height:1.45;color:#1f2328;background:#fff;"
-        "border-left:4px solid;padding:4px 10px;margin:4px 0;")
+_BOX = (
+    "font-family:system-ui,sans-serif;font-size:13px;line-height:1.45;color:#1f2328;background:#fff;"
+    "border-left:4px solid;padding:4px 10px;margin:4px 0;"
+)
 
 
 def alert_html(findings: Sequence[Any], verdict: Any, *, epoch: int | None, action: str | None = None) -> str:
@@ -93,15 +102,19 @@ def alert_html(findings: Sequence[Any], verdict: Any, *, epoch: int | None, acti
     for f in findings:
         sev = f.severity.value
         split = f" [{escape(f.split)}]" if f.split else ""
-        row = (f"<div><span style=\"color:{SEVERITY_COLOR.get(sev, '#1565c0')};font-weight:600\">"
-               f"{SEVERITY_ICON.get(sev, '')} {escape(f.code)} {escape(f.name)}</span>{split} "
-               f"<i>({escape(where(epoch))})</i>: {escape(f.message)}")
+        row = (
+            f'<div><span style="color:{SEVERITY_COLOR.get(sev, "#1565c0")};font-weight:600">'
+            f"{SEVERITY_ICON.get(sev, '')} {escape(f.code)} {escape(f.name)}</span>{split} "
+            f"<i>({escape(where(epoch))})</i>: {escape(f.message)}"
+        )
         if f.fix is not None:
-            row += f"<br><span style=\"color:#1a7f37;font-weight:600\">Fix:</span> {escape(f.fix.title)}"
+            row += f'<br><span style="color:#1a7f37;font-weight:600">Fix:</span> {escape(f.fix.title)}'
         rows.append(row + "</div>")
-    rows.append(f"<div><b>cifar-doctor: likely cause <code>{escape(verdict.cause)}</code> "
-                f"(confidence {verdict.confidence:.2f}).</b>" + (f" {escape(action)}" if action else "") + "</div>")
-    return f"<div style=\"{_BOX}border-left-color:{SEVERITY_COLOR.get(top, '#1565c0')}\">{''.join(rows)}</div>"
+    rows.append(
+        f"<div><b>cifar-doctor: likely cause <code>{escape(verdict.cause)}</code> "
+        f"(confidence {verdict.confidence:.2f}).</b>" + (f" {escape(action)}" if action else "") + "</div>"
+    )
+    return f'<div style="{_BOX}border-left-color:{SEVERITY_COLOR.get(top, "#1565c0")}">{"".join(rows)}</div>'
 
 
 def in_notebook() -> bool:

@@ -37,8 +37,14 @@ def to_markdown(report: Any) -> str:
 
 def _report(d: dict[str, Any]) -> list[str]:
     v = d["verdict"]
-    lines = ["## cifar-doctor report", "", f"**Verdict: {code(v['cause'])}** (confidence {v['confidence']:.2f})", "",
-             md(v["explanation"]), ""]
+    lines = [
+        "## cifar-doctor report",
+        "",
+        f"**Verdict: {code(v['cause'])}** (confidence {v['confidence']:.2f})",
+        "",
+        md(v["explanation"]),
+        "",
+    ]
     if v["also"]:
         lines += ["Also: " + ", ".join(code(a["cause"]) for a in v["also"]), ""]
     read = history_read_line(d["inputs"])
@@ -94,35 +100,55 @@ def _last(h: dict[str, list[float]], key: str) -> Any:
 
 def _comparison(d: dict[str, Any]) -> list[str]:
     runs, comp = d["runs"], d["comparison"]
-    lines = ["## cifar-doctor comparison", "", md(comp["summary"]), "", "### Runs", "",
-             "| run | verdict | final acc | final val acc | final val loss | epochs | findings |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## cifar-doctor comparison",
+        "",
+        md(comp["summary"]),
+        "",
+        "### Runs",
+        "",
+        "| run | verdict | final acc | final val acc | final val loss | epochs | findings |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         h = r.get("history", {})
-        lines.append(f"| {md(r['name'])} | {code(r['report']['verdict']['cause'])} | "
-                     f"{md(fmt_value(_last(h, 'accuracy')))} | "
-                     f"{md(fmt_value(_last(h, 'val_accuracy')))} | {md(fmt_value(_last(h, 'val_loss')))} | "
-                     f"{md(r.get('epochs_run', ''))} | {md(' '.join(finding_codes(r['report'])))} |")
+        lines.append(
+            f"| {md(r['name'])} | {code(r['report']['verdict']['cause'])} | "
+            f"{md(fmt_value(_last(h, 'accuracy')))} | "
+            f"{md(fmt_value(_last(h, 'val_accuracy')))} | {md(fmt_value(_last(h, 'val_loss')))} | "
+            f"{md(r.get('epochs_run', ''))} | {md(' '.join(finding_codes(r['report'])))} |"
+        )
     lines.append("")
     rows = epoch_rows([r.get("history", {}) for r in runs])
     if rows:
         head = ["epoch"] + [f"{md(r['name'])} {label}" for r in runs for label, _ in EPOCH_COLUMNS]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in rows:
-            lines.append("| " + " | ".join([str(row[0])] + ["" if v is None else md(fmt_value(v)) for v in row[1:]])
-                         + " |")
+            lines.append(
+                "| " + " | ".join([str(row[0])] + ["" if v is None else md(fmt_value(v)) for v in row[1:]]) + " |"
+            )
         lines.append("")
     for r in runs:
         v = r["report"]["verdict"]
-        lines += [f"### Run: {md(r['name'])}", "",
-                  f"**Verdict: {code(v['cause'])}** (confidence {v['confidence']:.2f})", "", md(v["explanation"]), ""]
+        lines += [
+            f"### Run: {md(r['name'])}",
+            "",
+            f"**Verdict: {code(v['cause'])}** (confidence {v['confidence']:.2f})",
+            "",
+            md(v["explanation"]),
+            "",
+        ]
         line = training_line(r.get("training"))
         if line:
-            lines += [md(f"Training: {line}" + (f" {r['training']['reason']}." if r["training"].get("reason") else "")),
-                      ""]
+            lines += [
+                md(f"Training: {line}" + (f" {r['training']['reason']}." if r["training"].get("reason") else "")),
+                "",
+            ]
         stopped = r.get("stopped_early")
         if stopped:
-            lines += [md(f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
-                         f"{stopped['reason']}."), ""]
+            lines += [
+                md(f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: {stopped['reason']}."),
+                "",
+            ]
         lines += _findings(r["report"], "####")
     return lines + [f"<sub>cifar-doctor {md(d['tool']['version'])}</sub>", ""]

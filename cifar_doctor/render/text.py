@@ -57,8 +57,9 @@ def make_console(file: Any = None, stderr: bool = False) -> Console:
     It parses neither markup nor emoji codes in plain strings: text from an input
     (`[link=...]`, `[/]`, `:smile:`) is shown as written.
     """
-    return Console(file=file or (sys.stderr if stderr else sys.stdout), highlight=False, soft_wrap=False,
-                   markup=False, emoji=False)
+    return Console(
+        file=file or (sys.stderr if stderr else sys.stdout), highlight=False, soft_wrap=False, markup=False, emoji=False
+    )
 
 
 def t(text: object, style: str = "") -> Text:
@@ -149,7 +150,7 @@ def first_sentence(text: str) -> str:
     """The first sentence of a message (up to ". " followed by a capital or a backtick), or all of it."""
     for i in range(len(text) - 2):
         if text[i] == "." and text[i + 1] == " " and (text[i + 2].isupper() or text[i + 2] == "`"):
-            return text[:i + 1]
+            return text[: i + 1]
     return text
 
 
@@ -192,8 +193,7 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
     return table
 
 
-def epochs_table(names: list[str], histories: list[dict[str, list[float]]],
-                 planned: list[int] | None = None) -> Table:
+def epochs_table(names: list[str], histories: list[dict[str, list[float]]], planned: list[int] | None = None) -> Table:
     """Side by side per-epoch results: one column group (acc, val acc, val loss) per run.
 
     `planned` epochs not reached yet show as "·" (the live view of `compare`).
@@ -218,12 +218,14 @@ def run_panel(r: dict[str, Any]) -> Panel:
     body.append_text(t(v["explanation"]))
     settings = r.get("settings", {})
     body.append("\n\n")
-    body.append_text(t(
-        f"{r.get('epochs_run', '?')} epochs, batch {settings.get('batch_size', '?')}, "
-        f"{settings.get('train_images', '?')} training / {settings.get('test_images', '?')} test images, "
-        f"{r.get('seconds', 0):.0f} s",
-        style="dim",
-    ))
+    body.append_text(
+        t(
+            f"{r.get('epochs_run', '?')} epochs, batch {settings.get('batch_size', '?')}, "
+            f"{settings.get('train_images', '?')} training / {settings.get('test_images', '?')} test images, "
+            f"{r.get('seconds', 0):.0f} s",
+            style="dim",
+        )
+    )
     line = training_line(r.get("training"))
     if line:
         body.append("\n")
@@ -234,17 +236,25 @@ def run_panel(r: dict[str, Any]) -> Panel:
     stopped = r.get("stopped_early")
     if stopped:
         body.append("\n")
-        body.append_text(t(f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
-                           f"{stopped['reason']}; saved {stopped['epochs_saved']} epochs "
-                           f"(about {stopped['seconds_saved_estimate']:.0f} s).", style="dim"))
+        body.append_text(
+            t(
+                f"Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
+                f"{stopped['reason']}; saved {stopped['epochs_saved']} epochs "
+                f"(about {stopped['seconds_saved_estimate']:.0f} s).",
+                style="dim",
+            )
+        )
     return Panel(body, title=t(f"Run: {sanitize.one_line(r['name'])}"), border_style=style, expand=True)
 
 
 def final_scores(r: dict[str, Any]) -> str:
     """`2 epochs: train acc 0.640, val acc 0.530, val loss 7.43` for a run of a comparison."""
     h = r.get("history") or {}
-    scores = [f"{label} {fmt_metric(h[key][-1])}" for label, key in
-              (("train acc", "accuracy"), ("val acc", "val_accuracy"), ("val loss", "val_loss")) if h.get(key)]
+    scores = [
+        f"{label} {fmt_metric(h[key][-1])}"
+        for label, key in (("train acc", "accuracy"), ("val acc", "val_accuracy"), ("val loss", "val_loss"))
+        if h.get(key)
+    ]
     epochs = f"{r.get('epochs_run', '?')} epochs"
     return epochs + (": " + ", ".join(scores) if scores else "")
 
@@ -262,8 +272,12 @@ def print_run_summary(r: dict[str, Any], console: Console) -> None:
     console.print(t("  " + final_scores(r), style="dim"))
     stopped = r.get("stopped_early")
     if stopped:
-        console.print(t(f"  Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: "
-                           f"{stopped['reason']}.", style="dim"))
+        console.print(
+            t(
+                f"  Stopped after epoch {stopped['after_epoch']}/{stopped['planned_epochs']}: {stopped['reason']}.",
+                style="dim",
+            )
+        )
     for f in rep["findings"]:
         console.print(finding_line(f), no_wrap=True, overflow="ellipsis")
         fix = fix_line(f)

@@ -43,7 +43,14 @@ _MAX_COMMENT = 0xFFFF
 #: deflate, bzip2 or xz stream, a truncated file, an encrypted member (RuntimeError), an
 #: unknown compression method (NotImplementedError).
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, RuntimeError, NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
 )
 
 
@@ -73,10 +80,10 @@ def zip_directory_size(fh: IO[bytes]) -> int | None:
     at = tail.rfind(_EOCD)
     if at < 0 or at + _EOCD_SIZE > len(tail):
         return None
-    (directory,) = struct.unpack("<I", tail[at + 12:at + 16])
+    (directory,) = struct.unpack("<I", tail[at + 12 : at + 16])
     if directory != 0xFFFFFFFF:
         return directory
-    locator = tail[at - 20:at] if at >= 20 else b""
+    locator = tail[at - 20 : at] if at >= 20 else b""
     if not locator.startswith(_EOCD64_LOCATOR):
         return directory
     (offset,) = struct.unpack("<Q", locator[8:16])
@@ -100,8 +107,10 @@ def open_zip(path: str | os.PathLike) -> zipfile.ZipFile:
     with open_regular(path) as fh:
         directory = zip_directory_size(fh)
     if directory is not None and directory > MAX_ZIP_DIRECTORY_BYTES:
-        raise ArchiveError(f"its zip directory declares {size_text(directory)} of entries, more than the "
-                           f"{size_text(MAX_ZIP_DIRECTORY_BYTES)} read")
+        raise ArchiveError(
+            f"its zip directory declares {size_text(directory)} of entries, more than the "
+            f"{size_text(MAX_ZIP_DIRECTORY_BYTES)} read"
+        )
     return zipfile.ZipFile(path)
 
 
@@ -127,15 +136,23 @@ def zip_member_problem(info: zipfile.ZipInfo, archive_size: int) -> str | None:
     than `DEFLATE_MAX_RATIO` times.
     """
     if info.header_offset + info.compress_size > archive_size:
-        return (f"declares {size_text(info.compress_size)} of data but the file ends before "
-                f"({size_text(archive_size)} in all): the archive is truncated")
+        return (
+            f"declares {size_text(info.compress_size)} of data but the file ends before "
+            f"({size_text(archive_size)} in all): the archive is truncated"
+        )
     if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
-        return (f"is stored uncompressed but declares {size_text(info.file_size)} from "
-                f"{size_text(info.compress_size)}: the archive is corrupt")
-    if (info.compress_type == zipfile.ZIP_DEFLATED
-            and info.file_size > DEFLATE_MAX_RATIO * info.compress_size + DEFLATE_SLACK_BYTES):
-        return (f"declares {size_text(info.file_size)} from {size_text(info.compress_size)} of deflated data, "
-                f"more than deflate can produce: the archive is corrupt or forged")
+        return (
+            f"is stored uncompressed but declares {size_text(info.file_size)} from "
+            f"{size_text(info.compress_size)}: the archive is corrupt"
+        )
+    if (
+        info.compress_type == zipfile.ZIP_DEFLATED
+        and info.file_size > DEFLATE_MAX_RATIO * info.compress_size + DEFLATE_SLACK_BYTES
+    ):
+        return (
+            f"declares {size_text(info.file_size)} from {size_text(info.compress_size)} of deflated data, "
+            f"more than deflate can produce: the archive is corrupt or forged"
+        )
     return None
 
 

@@ -9,9 +9,10 @@ split's `DataSource`, so no check knows where the images came from.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class ArraySource:
 
     def chunks(self, size: int = CHUNK_IMAGES) -> Iterator[np.ndarray]:
         for start in range(0, self.count, size):
-            yield self.x[start:start + size]
+            yield self.x[start : start + size]
 
     def take(self, indices: Sequence[int]) -> np.ndarray:
         return self.x[np.asarray(indices, dtype=np.int64)]
@@ -89,7 +90,6 @@ class LoadedData:
     scan: Any = None
 
 
-
 def _check_images(x: np.ndarray, key: str, p: Path) -> None:
     """Images are (N, H, W, C), (N, C, H, W), (N, H, W) or flattened (N, D), with at least one image."""
     if not 2 <= x.ndim <= 4:
@@ -118,13 +118,14 @@ def _check_label_values(y: np.ndarray, key: str, p: Path) -> None:
         raise InputError(
             f"Cannot read data: {key} in {p} holds the label {top:.6g}, which is not a class index",
             expected=f"class indices 0..K-1 below {MAX_LABEL_VALUE:,} (ImageNet-21k has 21,841 classes), "
-                     "or one-hot rows",
+            "or one-hot rows",
             hint="Save the class index of each image, e.g. np.argmax(one_hot, axis=1)",
         )
 
 
-def loaded_arrays(arrays: dict[str, np.ndarray], kind: str, p: Path, notices: list[str],
-                  renamed: dict[str, str] | None = None) -> LoadedData:
+def loaded_arrays(
+    arrays: dict[str, np.ndarray], kind: str, p: Path, notices: list[str], renamed: dict[str, str] | None = None
+) -> LoadedData:
     """Arrays read whole, checked (images, label values, one label per image), as a `LoadedData`."""
     for split in ("train", "test", "val"):
         x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
@@ -149,7 +150,6 @@ def loaded_arrays(arrays: dict[str, np.ndarray], kind: str, p: Path, notices: li
     if renamed:
         description["keys"] = dict(renamed)
     return LoadedData(arrays, description)
-
 
 
 def short_error(exc: BaseException) -> str:

@@ -120,9 +120,7 @@ def download() -> Path:
                     hasher.update(chunk)
                     out.write(chunk)
             if hasher.hexdigest() != CIFAR10_SHA256:
-                raise ValueError(
-                    f"sha256 {hasher.hexdigest()[:12]}... differs from Keras' {CIFAR10_SHA256[:12]}..."
-                )
+                raise ValueError(f"sha256 {hasher.hexdigest()[:12]}... differs from Keras' {CIFAR10_SHA256[:12]}...")
             os.replace(partial, target)
         finally:
             if partial.exists():  # our own partial download, never a user's file
@@ -159,15 +157,17 @@ class _ArrayUnpickler(pickle.Unpickler):
     batches re-saved by other tools.
     """
 
-    ALLOWED = frozenset({
-        ("_codecs", "encode"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-    })
+    ALLOWED = frozenset(
+        {
+            ("_codecs", "encode"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.numeric", "_frombuffer"),
+            ("numpy._core.numeric", "_frombuffer"),
+        }
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self.ALLOWED:
@@ -181,8 +181,11 @@ def _parse_batch(raw: bytes, name: str, where: str) -> tuple[np.ndarray, np.ndar
     try:
         d = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as exc:  # any unpickling failure means "not an official batch"
-        raise InputError(f"{bad} ({short_error(exc)})", expected="the pickled batches of cifar-10-python.tar.gz",
-                         hint="Download the Python version from https://www.cs.toronto.edu/~kriz/cifar.html") from None
+        raise InputError(
+            f"{bad} ({short_error(exc)})",
+            expected="the pickled batches of cifar-10-python.tar.gz",
+            hint="Download the Python version from https://www.cs.toronto.edu/~kriz/cifar.html",
+        ) from None
     if not isinstance(d, dict):
         raise InputError(bad, expected="a pickled dict with 'data' and 'labels'", received=type(d).__name__)
     d = {k.decode("utf8", "replace") if isinstance(k, bytes) else k: v for k, v in d.items()}
@@ -191,15 +194,21 @@ def _parse_batch(raw: bytes, name: str, where: str) -> tuple[np.ndarray, np.ndar
         keys = sorted(k for k in d if isinstance(k, str))[:10]
         raise InputError(bad, expected="'data' (N, 3072) uint8 and 'labels'", received=f"keys {keys}")
     if data.nbytes > len(raw):  # an array built from a declared shape, not from bytes in the file
-        raise InputError(bad, expected="'data' whose pixels are in the file",
-                         received=f"'data' declaring shape {tuple(data.shape)} ({archives.size_text(data.nbytes)}) "
-                                  f"in a file of {archives.size_text(len(raw))}")
+        raise InputError(
+            bad,
+            expected="'data' whose pixels are in the file",
+            received=f"'data' declaring shape {tuple(data.shape)} ({archives.size_text(data.nbytes)}) "
+            f"in a file of {archives.size_text(len(raw))}",
+        )
     one_d = isinstance(labels, (list, tuple)) or labels.ndim == 1
     n_labels = len(labels) if one_d else -1
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or n_labels != len(data) or data.dtype.kind not in "biu":
-        raise InputError(bad, expected="'data' of shape (N, 3072) uint8 and N labels",
-                         received=f"data shape {tuple(data.shape)} of {data.dtype}, "
-                                  f"labels of shape {np.shape(labels) if isinstance(labels, np.ndarray) else n_labels}")
+        raise InputError(
+            bad,
+            expected="'data' of shape (N, 3072) uint8 and N labels",
+            received=f"data shape {tuple(data.shape)} of {data.dtype}, "
+            f"labels of shape {np.shape(labels) if isinstance(labels, np.ndarray) else n_labels}",
+        )
     try:
         labels = np.asarray(labels)
         if labels.dtype.kind not in "biu":
@@ -246,8 +255,11 @@ def load_batches_dir(p: Path) -> LoadedData:
                 with open_regular(f) as fh:
                     raw = fh.read(MAX_BATCH_BYTES + 1)
             except OSError as exc:
-                raise InputError(f"Cannot read data: {f}: {exc.strerror or exc}", expected="a readable file",
-                                 hint="Check the file's permissions") from None
+                raise InputError(
+                    f"Cannot read data: {f}: {exc.strerror or exc}",
+                    expected="a readable file",
+                    hint="Check the file's permissions",
+                ) from None
             _check_batch_size(len(raw), str(f))
             parsed[name] = _parse_batch(raw, name, f"{p}/{name}")
     return _from_batches(parsed, "cifar-10-batches-py", p)
@@ -279,16 +291,25 @@ def load_tarball(p: Path) -> LoadedData:
             with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
                 for count, member in enumerate(tar, start=1):
                     if count > MAX_TAR_MEMBERS:
-                        raise InputError(f"{bad}: it has more than {MAX_TAR_MEMBERS} members", expected=expected,
-                                         hint="Point --data at the cifar-10-python.tar.gz itself")
+                        raise InputError(
+                            f"{bad}: it has more than {MAX_TAR_MEMBERS} members",
+                            expected=expected,
+                            hint="Point --data at the cifar-10-python.tar.gz itself",
+                        )
                     if archives.unsafe_name(member.name):
-                        raise InputError(f"{bad}: it holds a member with an unsafe path",
-                                         expected=expected, received=repr(member.name[:200]),
-                                         hint="Do not extract it; download the official tarball")
+                        raise InputError(
+                            f"{bad}: it holds a member with an unsafe path",
+                            expected=expected,
+                            received=repr(member.name[:200]),
+                            hint="Do not extract it; download the official tarball",
+                        )
                     base = member.name.rsplit("/", 1)[-1]
                     if base in wanted and (member.issym() or member.islnk()):
-                        raise InputError(f"{bad}: its {member.name} is a link, not a file", expected=expected,
-                                         received=f"a link to {member.linkname[:200]!r}")
+                        raise InputError(
+                            f"{bad}: its {member.name} is a link, not a file",
+                            expected=expected,
+                            received=f"a link to {member.linkname[:200]!r}",
+                        )
                     if base in wanted or member.size > MAX_TAR_BYTES:
                         _check_batch_size(member.size, f"{p}:{member.name[:200]}")
                     if member.isfile() and base in wanted and base not in parsed:
@@ -298,8 +319,7 @@ def load_tarball(p: Path) -> LoadedData:
                         if len(parsed) == len(wanted):
                             break
     except archives.ArchiveError as exc:
-        raise InputError(f"{bad}: {exc}", expected=f"{expected} (178 MB unpacked)",
-                         hint="Download it again") from None
+        raise InputError(f"{bad}: {exc}", expected=f"{expected} (178 MB unpacked)", hint="Download it again") from None
     except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
         raise InputError(
             f"Cannot read data: {p} is not a readable tar archive ({short_error(exc)})",
@@ -307,8 +327,6 @@ def load_tarball(p: Path) -> LoadedData:
             hint="Download it again; the file may be truncated",
         ) from None
     return _from_batches(parsed, "cifar-10-tarball", p)
-
-
 
 
 def is_tarball(p: Path, head: bytes) -> bool:
@@ -342,7 +360,6 @@ def is_dir(p: Path) -> bool:
         return stat.S_ISDIR(p.stat().st_mode)
     except OSError:
         return False
-
 
 
 class TarballReader:

@@ -90,7 +90,8 @@ _ANSI_RE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\
 # Counts read with int() have at most 12 digits: int() refuses strings over 4300 digits.
 _EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d{1,12})\s*/\s*(\d{1,12})\s*$")
 _TRAIN_ON_RE = re.compile(
-    r"Train on (\d{1,12}) (samples|steps)(?:, validate on (\d{1,12}) (samples|steps))?", re.IGNORECASE)
+    r"Train on (\d{1,12}) (samples|steps)(?:, validate on (\d{1,12}) (samples|steps))?", re.IGNORECASE
+)
 _BAR_RE = re.compile(r"^\s*(\d{1,12})/(\d{1,12}|Unknown)\b")
 # Every pattern below reads a line in time linear in its length: no two adjacent parts can
 # match the same characters (`\d+(?:\.\d*)?`, not `\d+\.?\d*`, whose two digit runs split a
@@ -100,12 +101,14 @@ _METRIC_RE = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w.]*):\s+(" + _NUM + r")(?=\s|
 _K3_V2_RE = re.compile(r"^\s*\d+/\d+ - \d+s - [\d.]+(?:s|ms|us|µs)/step")
 _EVAL_PAIR_RE = re.compile(
     r"(?:(test|val|validation|eval|evaluation|train|training)[\s_]*)?(loss|acc|accuracy|score)\s*[:=]\s*("
-    + _NUM + r")\s*(%?)",
+    + _NUM
+    + r")\s*(%?)",
     re.IGNORECASE,
 )
 _EVAL_LINE_RE = re.compile(
     r"^\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?(?:loss|acc|accuracy|score)\s*[:=]\s*"
-    + _NUM + r"(?:\s*%)?(?:(?:\s*[,;])?\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?"
+    + _NUM
+    + r"(?:\s*%)?(?:(?:\s*[,;])?\s*(?:(?:test|val|validation|eval|evaluation|train|training)[\s_]*)?"
     r"(?:loss|acc|accuracy|score)\s*[:=]\s*" + _NUM + r"(?:\s*%)?)*\s*$",
     re.IGNORECASE,
 )
@@ -262,7 +265,7 @@ class LogParser:
     def _lead_metric(self, line: str, metrics: dict[str, float]) -> dict[str, float]:
         """Add the `name: value` pair that precedes the first ` - ` metric (`training loss: 2.27`)."""
         first = _METRIC_RE.search(line)
-        lead = line[max(0, first.start() - MAX_LEAD_CHARS):first.start()] if first else ""
+        lead = line[max(0, first.start() - MAX_LEAD_CHARS) : first.start()] if first else ""
         if ":" not in lead and "=" not in lead:
             return metrics  # a Keras line: a bar, a time, nothing
         m = _LEAD_METRIC_RE.search(lead)
@@ -322,8 +325,14 @@ class LogParser:
             elif self.epochs:  # a bar with metrics after training: evaluate()
                 self._add_eval(metrics)
             return
-        if b.done or (b.metrics is not None and b.total is not None and total is not None and total != b.total
-                      and b.step is not None and b.step >= b.total):
+        if b.done or (
+            b.metrics is not None
+            and b.total is not None
+            and total is not None
+            and total != b.total
+            and b.step is not None
+            and b.step >= b.total
+        ):
             # after the epoch's final line: the evaluate() bar (Keras 3, tf.keras)
             if not has_val:
                 if b.eval_total is not None and total != b.eval_total:
@@ -505,7 +514,6 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 5e-4 * max(1.0, abs(a), abs(b))
 
 
-
 class ConsoleReader:
     """Console output: Keras' own (`LogParser`), else a custom loop's printout (`TextLogReader`), in one pass.
 
@@ -534,14 +542,19 @@ class ConsoleReader:
         if generic is None or parser.epochs or parser.keras_lines:
             h = require_epochs(parser.history(classes=classes, source=name), name, _detail(parser))
             if h.read_as.get("downsampled_from"):
-                print(f"Notice: {name} holds {h.read_as['downsampled_from']:,} epochs; {h.epochs:,} evenly spaced "
-                      f"ones are read, the first and the last included (at most {MAX_LOG_EPOCHS:,}).", file=sys.stderr)
+                print(
+                    f"Notice: {name} holds {h.read_as['downsampled_from']:,} epochs; {h.epochs:,} evenly spaced "
+                    f"ones are read, the first and the last included (at most {MAX_LOG_EPOCHS:,}).",
+                    file=sys.stderr,
+                )
             return h
         found = generic.finish()
         if found.metrics:
             return found.history(classes=classes, source=name)
         detail = None if parser.truncated else found.detail  # "Epoch 1/5" and nothing after it: say that
-        return require_epochs(parser.history(classes=classes, source=name), name, detail if detail is not None else _detail(parser))
+        return require_epochs(
+            parser.history(classes=classes, source=name), name, detail if detail is not None else _detail(parser)
+        )
 
 
 def _detail(parser: LogParser) -> str:

@@ -70,7 +70,6 @@ def parse_csv(text: str, name: str = "<stream>") -> dict[str, list[str]]:
     return cols
 
 
-
 def looks_like_csv_header(first: str) -> bool:
     if "Epoch" in first or " - " in first:
         return False
@@ -79,7 +78,6 @@ def looks_like_csv_header(first: str) -> bool:
         if len(cells) >= 2 and any(c == "loss" or c.endswith("loss") or "acc" in c for c in cells):
             return all(_CSV_HEADER_CELL_RE.fullmatch(c) for c in cells)
     return False
-
 
 
 def _csv_index(epochs: list[str] | None, n: int) -> list[int] | None:
@@ -91,7 +89,6 @@ def _csv_index(epochs: list[str] | None, n: int) -> list[int] | None:
     except ValueError:
         return None
     return None if numbers == list(range(1, n + 1)) else numbers
-
 
 
 class CsvLoggerReader:

@@ -147,8 +147,13 @@ class _ImageFolders:
 
 #: The data formats, in the order they are tried: the first whose `sniff` accepts a path reads it.
 DATA_READERS: tuple[DataReader, ...] = (
-    npz.READER, _SingleNpy(), cifar10.TARBALL_READER,  # files, by their first bytes and name
-    cifar10.BATCHES_READER, _NamedInFolder(), _NpyFolder(), _ImageFolders(),  # folders, by their entries
+    npz.READER,
+    _SingleNpy(),
+    cifar10.TARBALL_READER,  # files, by their first bytes and name
+    cifar10.BATCHES_READER,
+    _NamedInFolder(),
+    _NpyFolder(),
+    _ImageFolders(),  # folders, by their entries
 )
 
 
@@ -179,9 +184,11 @@ def load_data_path(path: str | os.PathLike) -> LoadedData:
             hint="Check the path",
         ) from None
     except OSError as exc:  # a symbolic link loop, a folder on the way that cannot be searched
-        raise InputError(f"Cannot read data: {p}: {exc.strerror or exc}",
-                         expected="an .npz file, a cifar-10-batches-py folder or a cifar-10-python.tar.gz",
-                         hint="Check the path and its permissions") from None
+        raise InputError(
+            f"Cannot read data: {p}: {exc.strerror or exc}",
+            expected="an .npz file, a cifar-10-batches-py folder or a cifar-10-python.tar.gz",
+            hint="Check the path and its permissions",
+        ) from None
     head = None if stat.S_ISDIR(st.st_mode) else b""
     if head is None:
         entries = _entries(p)  # an unreadable folder is refused before any reader looks
@@ -265,12 +272,14 @@ def _entries(p: Path) -> list[str]:
         with os.scandir(p) as it:
             return sorted(e.name for e in itertools.islice(it, MAX_LISTED_ENTRIES))
     except OSError as exc:
-        raise InputError(f"Cannot read data: folder {p}: {exc.strerror or exc}",
-                         expected="a readable folder", hint="Check the folder's permissions") from None
+        raise InputError(
+            f"Cannot read data: folder {p}: {exc.strerror or exc}",
+            expected="a readable folder",
+            hint="Check the folder's permissions",
+        ) from None
 
 
 def _dir_hint(entries: list[str]) -> str:
     if any(n.lower() in ("train", "training", "test", "val", "validation") for n in entries):
         return "Each of train/ and test/ (or val/) must hold one folder of images per class"
     return "Point --data at the file itself, or give image folders with --train DIR --eval DIR"
-

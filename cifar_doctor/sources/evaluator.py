@@ -11,8 +11,9 @@ correct prediction (arg-max, or a threshold for one unit), shared with
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -66,8 +67,9 @@ def _softmax_logits_model(model: Any) -> tuple[Any, Callable[[np.ndarray], np.nd
     scope = strategy.scope() if strategy is not None and hasattr(strategy, "scope") else contextlib.nullcontext()
     try:
         with scope:
-            if cls in ("Softmax", "Sigmoid") or (cls == "Activation" and activation_name(op.activation) in
-                                                  ("softmax", "sigmoid")):
+            if cls in ("Softmax", "Sigmoid") or (
+                cls == "Activation" and activation_name(op.activation) in ("softmax", "sigmoid")
+            ):
                 if cls == "Softmax" and getattr(op, "axis", -1) not in (-1, None):
                     return None
                 sub = keras.Model(model.inputs, op.input)
@@ -176,7 +178,6 @@ def _targets_binary(y: np.ndarray, shape: tuple) -> np.ndarray:
     return y
 
 
-
 def count_correct(pred: np.ndarray, y: np.ndarray, threshold: float | None = None) -> int:
     """Correct predictions: arg-max for K outputs, a threshold for one unit.
 
@@ -277,7 +278,7 @@ class Evaluator:
         net = self._logits_path[0] if self._logits_path else self.model
         parts = []
         for start in range(0, len(x), EVAL_CHUNK):
-            chunk = np.asarray(x[start:start + EVAL_CHUNK])
+            chunk = np.asarray(x[start : start + EVAL_CHUNK])
             if chunk.dtype != np.float32:
                 chunk = chunk.astype(np.float32)
             out = np.asarray(net.predict(chunk, batch_size=PREDICT_BATCH_SIZE, verbose=0))
@@ -290,16 +291,20 @@ class Evaluator:
         x = x if is_lazy(x) else np.asarray(x)  # images computed on demand are predicted chunk by chunk
         y = np.asarray(y)
         if len(x) != len(y):
-            raise InputError("Cannot evaluate the model", expected="as many labels as images",
-                             received=f"{len(x)} images and {len(y)} labels")
+            raise InputError(
+                "Cannot evaluate the model",
+                expected="as many labels as images",
+                received=f"{len(x)} images and {len(y)} labels",
+            )
         if len(x) == 0:
             raise InputError("Cannot evaluate the model", expected="at least one image", received="none")
         out = self.predict(x)
         if out.ndim != 2:
             out = out.reshape(len(out), -1)
         logits = self._logits_path is not None
-        per = cross_entropy(out, y, loss=self.loss_name, from_logits=self.from_logits or logits,
-                            label_smoothing=self.label_smoothing)
+        per = cross_entropy(
+            out, y, loss=self.loss_name, from_logits=self.from_logits or logits, label_smoothing=self.label_smoothing
+        )
         if logits:
             # accuracy from the outputs as the model emits them (float32 ties included)
             out = _activate(out, self.activation)

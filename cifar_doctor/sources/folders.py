@@ -29,9 +29,10 @@ import stat
 import sys
 import warnings
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -114,9 +115,16 @@ class SplitScan:
         return sum(self.counts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "classes": len(self.classes), "images": self.total, "ignored": self.ignored,
-                "read": self.read, "unreadable": len(self.unreadable), "modes": dict(self.modes),
-                "sizes": {f"{h}x{w}": n for (h, w), n in self.sizes.most_common(MAX_LISTED)}}
+        return {
+            "path": str(self.path),
+            "classes": len(self.classes),
+            "images": self.total,
+            "ignored": self.ignored,
+            "read": self.read,
+            "unreadable": len(self.unreadable),
+            "modes": dict(self.modes),
+            "sizes": {f"{h}x{w}": n for (h, w), n in self.sizes.most_common(MAX_LISTED)},
+        }
 
 
 @dataclass
@@ -127,8 +135,10 @@ class FolderScan:
     target_size: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"splits": {k: v.to_dict() for k, v in self.splits.items()},
-                "target_size": list(self.target_size) if self.target_size else None}
+        return {
+            "splits": {k: v.to_dict() for k, v in self.splits.items()},
+            "target_size": list(self.target_size) if self.target_size else None,
+        }
 
 
 def find_split_folders(root: Path) -> dict[str, Path] | None:
@@ -156,8 +166,11 @@ def _listdir(p: Path) -> list[str]:
         with os.scandir(p) as it:
             return sorted(e.name for e in it)
     except OSError as exc:
-        raise InputError(f"Cannot read data: folder {p}: {exc.strerror or exc}", expected="a readable folder",
-                         hint="Check the folder's permissions") from None
+        raise InputError(
+            f"Cannot read data: folder {p}: {exc.strerror or exc}",
+            expected="a readable folder",
+            hint="Check the folder's permissions",
+        ) from None
 
 
 def _class_dirs(p: Path) -> list[str]:
@@ -177,10 +190,12 @@ def scan_split(name: str, path: Path) -> tuple[SplitScan, list[Path], np.ndarray
     """List a split's class folders and image files (sorted, as Keras orders them), with class ids."""
     classes = _class_dirs(path)
     if not classes:
-        raise InputError(f"Cannot read data: {path} holds no class folders",
-                         expected="one folder per class, e.g. train/cat/*.png, train/dog/*.png",
-                         received=f"{_listdir(path)[:8] or 'an empty folder'}",
-                         hint="Arrange the images as image_dataset_from_directory expects")
+        raise InputError(
+            f"Cannot read data: {path} holds no class folders",
+            expected="one folder per class, e.g. train/cat/*.png, train/dog/*.png",
+            received=f"{_listdir(path)[:8] or 'an empty folder'}",
+            hint="Arrange the images as image_dataset_from_directory expects",
+        )
     files: list[Path] = []
     ids: list[int] = []
     counts: list[int] = []
@@ -197,13 +212,19 @@ def scan_split(name: str, path: Path) -> tuple[SplitScan, list[Path], np.ndarray
                 else:
                     ignored += 1
                 if len(files) > MAX_FILES:
-                    raise InputError(f"Cannot read data: {path} holds more than {MAX_FILES:,} files",
-                                     expected="an image-folder dataset", hint="Point --data at the dataset's root")
+                    raise InputError(
+                        f"Cannot read data: {path} holds more than {MAX_FILES:,} files",
+                        expected="an image-folder dataset",
+                        hint="Point --data at the dataset's root",
+                    )
         counts.append(n)
     if not files:
-        raise InputError(f"Cannot read data: the class folders of {path} hold no images",
-                         expected=f"image files ({', '.join(IMAGE_EXTENSIONS)})", received=f"{ignored} other files",
-                         hint="Check the path")
+        raise InputError(
+            f"Cannot read data: the class folders of {path} hold no images",
+            expected=f"image files ({', '.join(IMAGE_EXTENSIONS)})",
+            received=f"{ignored} other files",
+            hint="Check the path",
+        )
     return SplitScan(name, path, classes, counts, ignored=ignored), files, np.asarray(ids, dtype=np.int64)
 
 
@@ -231,8 +252,15 @@ def _decode(path: Path) -> tuple[Any, str]:
                 return img.copy(), img.mode
     except _Unreadable:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, EOFError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        EOFError,
+    ) as exc:
         reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise _Unreadable(reason) from None
 
@@ -275,8 +303,11 @@ class FolderSource:
             yield np.stack([self._image(i) for i in range(start, min(start + size, self.count))])
 
     def take(self, indices: Sequence[int]) -> np.ndarray:
-        return np.stack([self._image(int(i)) for i in indices]) if len(indices) else \
-            np.zeros((0, *self.target, 3), np.uint8)
+        return (
+            np.stack([self._image(int(i)) for i in indices])
+            if len(indices)
+            else np.zeros((0, *self.target, 3), np.uint8)
+        )
 
 
 def _header(path: Path) -> tuple[int, int, str]:
@@ -368,15 +399,19 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
     sizes = Counter((h, w) for _, h, w, _ in found_by.get("train", []))
     sizes = sizes or Counter((h, w) for rows in found_by.values() for _, h, w, _ in rows)
     if not sizes:
-        raise InputError(f"Cannot read data: no image of {root or folders.get('train')} could be decoded",
-                         expected="JPEG, PNG, BMP or GIF files",
-                         received="; ".join(f"{p}: {r}" for s in scans.values() for p, r in s.unreadable[:3]),
-                         hint="Check that the files are images and were copied completely")
+        raise InputError(
+            f"Cannot read data: no image of {root or folders.get('train')} could be decoded",
+            expected="JPEG, PNG, BMP or GIF files",
+            received="; ".join(f"{p}: {r}" for s in scans.values() for p, r in s.unreadable[:3]),
+            hint="Check that the files are images and were copied completely",
+        )
     common = sizes.most_common(1)[0][0]
     target = _fit_target(common)
     if target != common:
-        notices.append(f"images fed at {target[0]}x{target[1]}, not at their most common size "
-                       f"{common[0]}x{common[1]}: at most {MAX_TARGET_PIXELS:,} pixels an image")
+        notices.append(
+            f"images fed at {target[0]}x{target[1]}, not at their most common size "
+            f"{common[0]}x{common[1]}: at most {MAX_TARGET_PIXELS:,} pixels an image"
+        )
     area = target[0] * target[1]
     budget = MAX_SAMPLE_PIXELS // len(folders)
     for split, found in found_by.items():
@@ -384,9 +419,11 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
         cost = [max(h * w, area) for _, h, w, _ in found]  # decoded, then held at the target size
         kept = [found[k] for k in _within_budget(cost, budget)]
         if len(kept) < len(found):
-            notices.append(f"{split}: {len(kept):,} of {len(found):,} sampled images decoded, evenly spaced: "
-                           f"the {len(found):,} would take {sum(cost):,} pixels, more than the {budget:,} "
-                           "read per split")
+            notices.append(
+                f"{split}: {len(kept):,} of {len(found):,} sampled images decoded, evenly spaced: "
+                f"the {len(found):,} would take {sum(cost):,} pixels, more than the {budget:,} "
+                "read per split"
+            )
         if found:
             estimates[split] = sum(cost) * len(files) // len(found)
         headers[split] = kept
@@ -415,16 +452,21 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
         if estimates.get(split, 0) <= MAX_FULL_PASS_PIXELS:
             sources[split] = FolderSource(scans[split], files, target)
         elif len(keep) < len(files):
-            notices.append(f"{split}: duplicates searched in the sample only: reading all {len(files):,} images "
-                           f"would decode about {estimates[split]:,} pixels, more than {MAX_FULL_PASS_PIXELS:,}")
+            notices.append(
+                f"{split}: duplicates searched in the sample only: reading all {len(files):,} images "
+                f"would decode about {estimates[split]:,} pixels, more than {MAX_FULL_PASS_PIXELS:,}"
+            )
         samples[split] = SampleInfo(samples[split].total, len(keep), samples[split].method)
     scan_all = FolderScan(scans, target)
     for notice in notices:
         print(f"Notice: {notice}.", file=sys.stderr)
     description = {
-        "kind": "image-folders", "path": str(root) if root else {k: str(v) for k, v in folders.items()},
-        "shapes": {k: list(v.shape) for k, v in arrays.items()}, "dtypes": {k: str(v.dtype) for k, v in arrays.items()},
-        "notices": notices, "folders": scan_all.to_dict(),
+        "kind": "image-folders",
+        "path": str(root) if root else {k: str(v) for k, v in folders.items()},
+        "shapes": {k: list(v.shape) for k, v in arrays.items()},
+        "dtypes": {k: str(v.dtype) for k, v in arrays.items()},
+        "notices": notices,
+        "folders": scan_all.to_dict(),
     }
     return LoadedData(arrays, description, full=sources, samples=samples, scan=scan_all)
 
@@ -435,14 +477,21 @@ def load_folder_pair(train: Path, evals: Sequence[Path], sample_size: int | None
     for split, path in zip(("test", "val"), evals):
         folders[split] = Path(path).expanduser()
     if len(evals) > 2:
-        raise InputError("Cannot read data: more than two --eval folders", expected="a test folder, then a validation one",
-                         received=f"{len(evals)} folders", hint="Give at most two --eval folders")
-    for split, path in folders.items():
+        raise InputError(
+            "Cannot read data: more than two --eval folders",
+            expected="a test folder, then a validation one",
+            received=f"{len(evals)} folders",
+            hint="Give at most two --eval folders",
+        )
+    for path in folders.values():
         try:
             ok = stat.S_ISDIR(path.stat().st_mode)
         except OSError:
             ok = False
         if not ok:
-            raise InputError(f"Cannot read data: {path} is not a folder", expected="a folder of class folders of images",
-                             hint="Check the path")
+            raise InputError(
+                f"Cannot read data: {path} is not a folder",
+                expected="a folder of class folders of images",
+                hint="Check the path",
+            )
     return load_image_folders(folders, root=None, sample_size=sample_size)

@@ -55,7 +55,6 @@ def too_many_values(name: str, received: str) -> InputError:
     )
 
 
-
 def history_from_dict(d: Any, source: str | None = None, classes: int | None = None) -> History:
     """Build a `History` from a dict like Keras' `History.history`.
 
@@ -139,10 +138,12 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     if metrics and not any(metrics.values()):
         metrics = {}
     flavor = "keras2" if ("acc" in metrics or "val_acc" in metrics) else "unknown"
-    read_as = {"format": "history", "records": max((len(v) for v in metrics.values()), default=0),
-               "index_kind": "epoch"}
+    read_as = {
+        "format": "history",
+        "records": max((len(v) for v in metrics.values()), default=0),
+        "index_kind": "epoch",
+    }
     return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
-
 
 
 def _check_json_size(text: str, name: str) -> None:
@@ -181,14 +182,19 @@ class HistoryJsonReader:
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"Cannot read the History JSON {name}: {exc.msg} at line {exc.lineno}",
-                expected="json.dump(history.history) output: {\"loss\": [...], \"val_loss\": [...]}",
+                expected='json.dump(history.history) output: {"loss": [...], "val_loss": [...]}',
             ) from None
         except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; nesting past the stack
-            what = ("it nests too deeply" if isinstance(exc, RecursionError)
-                    else "it holds an integer of thousands of digits" if "digits" in str(exc) else first_line(exc))
+            what = (
+                "it nests too deeply"
+                if isinstance(exc, RecursionError)
+                else "it holds an integer of thousands of digits"
+                if "digits" in str(exc)
+                else first_line(exc)
+            )
             raise InputError(
                 f"Cannot read the History JSON {name}: {what}",
-                expected="json.dump(history.history) output: {\"loss\": [...], \"val_loss\": [...]}",
+                expected='json.dump(history.history) output: {"loss": [...], "val_loss": [...]}',
             ) from None
         h = history_from_dict(data, source=name, classes=classes)
         h.read_as["format"] = "history-json"

@@ -35,8 +35,16 @@ from .history import history_from_dict
 from .logstream import LogInput
 from .regular import NotRegular, open_regular
 
-__all__ = ["COMMON_CLASS_COUNTS", "LOG_READERS", "MAX_SEGMENT", "Epoch", "LogParser", "LogReader",
-           "history_from_dict", "read_history"]
+__all__ = [
+    "COMMON_CLASS_COUNTS",
+    "LOG_READERS",
+    "MAX_SEGMENT",
+    "Epoch",
+    "LogParser",
+    "LogReader",
+    "history_from_dict",
+    "read_history",
+]
 
 
 class LogReader(Protocol):
@@ -118,17 +126,21 @@ def read_history(path_or_textio: Any, classes: int | None = None) -> History:
             try:
                 src = close = open_regular(name)
             except NotRegular as exc:
-                raise InputError(f"Cannot read the log {name}: it is {exc.kind}, not a regular file",
-                                 expected="a log, CSV or JSON file, or - for standard input",
-                                 hint="Save the log to a file, or pipe it in: ... | cifar-doctor check --log -"
-                                 ) from None
+                raise InputError(
+                    f"Cannot read the log {name}: it is {exc.kind}, not a regular file",
+                    expected="a log, CSV or JSON file, or - for standard input",
+                    hint="Save the log to a file, or pipe it in: ... | cifar-doctor check --log -",
+                ) from None
             except FileNotFoundError:
-                raise InputError(f"Cannot read the log {name}: no such file",
-                                 expected="an existing log, CSV or JSON file",
-                                 hint="Check the path, or pass - to read standard input") from None
+                raise InputError(
+                    f"Cannot read the log {name}: no such file",
+                    expected="an existing log, CSV or JSON file",
+                    hint="Check the path, or pass - to read standard input",
+                ) from None
             except OSError as exc:
-                raise InputError(f"Cannot read the log {name}: {exc.strerror or exc}",
-                                 expected="a readable file") from None
+                raise InputError(
+                    f"Cannot read the log {name}: {exc.strerror or exc}", expected="a readable file"
+                ) from None
     else:
         src = getattr(path_or_textio, "buffer", path_or_textio)
         name = getattr(path_or_textio, "name", None) or "<stream>"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import codecs
 import io
 import itertools
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..errors import InputError
 from ..records import History
@@ -90,8 +91,12 @@ class LogInput:
             raise InputError(
                 f"The log {name} is empty",
                 expected="the console output of model.fit, a CSVLogger CSV or a History JSON",
-                hint=("Keras writes progress to stdout and warnings to stderr: use python train.py 2>&1 | "
-                      "cifar-doctor check --log -") if name == "<stdin>" else None,
+                hint=(
+                    "Keras writes progress to stdout and warnings to stderr: use python train.py 2>&1 | "
+                    "cifar-doctor check --log -"
+                )
+                if name == "<stdin>"
+                else None,
             )
         _check_text(head[:SNIFF_BYTES], name)
         self._text_head, self._text_rest = head, it
@@ -110,9 +115,11 @@ class LogInput:
         for t in self._text_rest or ():
             size += len(t)
             if size > MAX_STRUCTURED_BYTES:
-                raise InputError(f"The history file {self.name} is too large to be a CSV/JSON history",
-                                 expected=f"at most {MAX_STRUCTURED_BYTES >> 20} MB",
-                                 received=f"more than {size >> 20} MB")
+                raise InputError(
+                    f"The history file {self.name} is too large to be a CSV/JSON history",
+                    expected=f"at most {MAX_STRUCTURED_BYTES >> 20} MB",
+                    received=f"more than {size >> 20} MB",
+                )
             parts.append(t)
         return "".join(parts)
 
@@ -124,7 +131,7 @@ def require_epochs(h: History, name: str, detail: str | None = None) -> History:
     raise InputError(
         f"No complete training epoch found in the log {name}",
         expected="Keras fit() output ('Epoch 1/5' then '... - loss: 1.77 - accuracy: 0.36 ...'), "
-                 "a CSVLogger CSV or a History JSON",
+        "a CSVLogger CSV or a History JSON",
         received=detail if detail is not None else "no per-epoch metric values",
         hint="Train with verbose=1 or 2 and capture both streams (python train.py 2>&1 | tee train.log)",
     )
@@ -141,9 +148,11 @@ def _byte_chunks(src: Any, name: str) -> Iterable[bytes]:
         try:
             chunk = src.read(CHUNK_BYTES)
         except OSError as exc:  # a failing disk or mount, a stream closed under us
-            raise InputError(f"Cannot read the log {name}: {exc.strerror or exc}",
-                             expected="a readable file or stream", hint="Copy the log to a local file and pass that"
-                             ) from None
+            raise InputError(
+                f"Cannot read the log {name}: {exc.strerror or exc}",
+                expected="a readable file or stream",
+                hint="Copy the log to a local file and pass that",
+            ) from None
         except ValueError as exc:  # "I/O operation on closed file"
             raise InputError(f"Cannot read the log {name}: {exc}", expected="an open stream") from None
         if not chunk:
@@ -206,7 +215,7 @@ class _Rewound(io.RawIOBase):
                 if not self._buf:
                     break
             take = len(self._buf) - self._pos if n < 0 else min(n, len(self._buf) - self._pos)
-            parts.append(self._buf[self._pos:self._pos + take])
+            parts.append(self._buf[self._pos : self._pos + take])
             self._pos += take
             n = n - take if n > 0 else n
         return b"".join(parts)

@@ -34,15 +34,19 @@ LOSS_ALIASES: dict[str, str] = {
 }
 
 #: Losses that expect one-hot (or probability) targets of shape (N, K).
-ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "kl_divergence",
-                  "categorical_hinge"}
+ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "kl_divergence", "categorical_hinge"}
 #: Losses that expect integer class indices of shape (N,) or (N, 1).
 SPARSE_LOSSES = {"sparse_categorical_crossentropy"}
 #: Losses that expect targets in {0, 1}, one per output unit (one sigmoid unit, or multi-label).
 BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
 #: Losses computed from probabilities by default (`from_logits=False`).
-PROBABILITY_LOSSES = {"categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
-                      "categorical_focal_crossentropy", "binary_focal_crossentropy"}
+PROBABILITY_LOSSES = {
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_crossentropy",
+    "categorical_focal_crossentropy",
+    "binary_focal_crossentropy",
+}
 
 
 def _snake(name: str) -> str:
@@ -61,7 +65,8 @@ def canonical_loss_name(name: str, *, strict: bool = True) -> str:
 
         close = difflib.get_close_matches(key, list(LOSS_ALIASES), n=2)
         raise invalid_value(
-            "loss", name,
+            "loss",
+            name,
             expected="a Keras loss name such as categorical_crossentropy or sparse_categorical_crossentropy",
             hint=f"Did you mean {' or '.join(close)}?" if close else None,
         )

@@ -8,7 +8,8 @@ here (through `cifar_doctor.tfenv`), so importing this module stays cheap.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -23,21 +24,39 @@ EPSILON = 1e-7
 #: Layers that change neither the values' meaning nor the last activation:
 #: walking back from the output past these finds the activation that matters.
 PASSTHROUGH_LAYERS = {
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
-    "GaussianDropout", "GaussianNoise", "ActivityRegularization", "Identity", "Flatten", "Reshape",
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "AlphaDropout",
+    "GaussianDropout",
+    "GaussianNoise",
+    "ActivityRegularization",
+    "Identity",
+    "Flatten",
+    "Reshape",
     "InputLayer",
 }
 
 #: Layers that return their input tensor unchanged at inference, so a softmax
 #: output's cached logits survive them.
 INFERENCE_IDENTITY_LAYERS = {
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout", "GaussianDropout",
-    "GaussianNoise", "Identity", "ActivityRegularization",
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "AlphaDropout",
+    "GaussianDropout",
+    "GaussianNoise",
+    "Identity",
+    "ActivityRegularization",
 }
 
 #: Layers with trainable weights that end the "input normalization" prefix of a model.
-COMPUTE_LAYERS = re.compile(r"^(Conv\d?D|Conv\dDTranspose|DepthwiseConv\dD|SeparableConv\dD|Dense|EinsumDense|"
-                            r"Embedding|LSTM|GRU|SimpleRNN|MultiHeadAttention|Bidirectional|ConvLSTM\dD)$")
+COMPUTE_LAYERS = re.compile(
+    r"^(Conv\d?D|Conv\dDTranspose|DepthwiseConv\dD|SeparableConv\dD|Dense|EinsumDense|"
+    r"Embedding|LSTM|GRU|SimpleRNN|MultiHeadAttention|Bidirectional|ConvLSTM\dD)$"
+)
 
 #: Functional-API operations on the input that act as an affine rescaling,
 #: when their other argument is a scalar: name -> (scale(c), offset(c)).
@@ -197,8 +216,10 @@ def input_normalization(model: Any) -> list[tuple[str, Affine | None]]:
             if np.ndim(scale) == 0 and np.ndim(offset) == 0:
                 text = f"Rescaling(scale={_scale_text(scale)}, offset={_scale_text(offset)})"
             else:
-                text = (f"Rescaling(scale={np.asarray(scale).round(6).tolist()}, "
-                        f"offset={np.asarray(offset).round(6).tolist()})")
+                text = (
+                    f"Rescaling(scale={np.asarray(scale).round(6).tolist()}, "
+                    f"offset={np.asarray(offset).round(6).tolist()})"
+                )
             out.append((text, Affine(cls, _float_or_per_channel(scale), _float_or_per_channel(offset))))
         elif cls == "Normalization":
             try:
@@ -216,8 +237,12 @@ def input_normalization(model: Any) -> list[tuple[str, Affine | None]]:
         else:
             affine = _affine_of_op(op)
             if affine is not None:
-                out.append((f"{cls}(scale={_scale_text(affine[0])}, offset={_scale_text(affine[1])})",
-                            Affine(cls, affine[0], affine[1])))
+                out.append(
+                    (
+                        f"{cls}(scale={_scale_text(affine[0])}, offset={_scale_text(affine[1])})",
+                        Affine(cls, affine[0], affine[1]),
+                    )
+                )
     return out
 
 
@@ -350,4 +375,3 @@ def optimizer_facts(model: Any) -> tuple[str | None, float | None]:
     except Exception:  # noqa: BLE001 - a schedule or backend object that cannot be read: unknown
         lr = None
     return type(opt).__name__, lr
-

@@ -25,7 +25,15 @@ from .evaluator import Evaluator, count_correct, cross_entropy, make_evaluator
 from .model_facts import model_info, quiet_keras
 from .regular import open_regular
 
-__all__ = ["Evaluator", "count_correct", "cross_entropy", "load_model", "make_evaluator", "model_info", "read_model_config"]
+__all__ = [
+    "Evaluator",
+    "count_correct",
+    "cross_entropy",
+    "load_model",
+    "make_evaluator",
+    "model_info",
+    "read_model_config",
+]
 
 #: First bytes of an HDF5 file (the legacy `.h5` Keras format).
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -57,6 +65,7 @@ WEIGHTS_MEMBERS = ("model.weights.h5", "model.weights.npz")
 
 # --- loading ------------------------------------------------------------------------------
 
+
 def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
     """Load a `.keras` model file safely and read its facts.
 
@@ -87,7 +96,8 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelInfo]:
         raise InputError(
             f"Cannot use {p} ({{arg}})",
             expected="a Keras model saved with model.save('model.keras')",
-            received=f"a saved {type(model).__name__}", param="model",
+            received=f"a saved {type(model).__name__}",
+            param="model",
         )
     return model, model_info(model)
 
@@ -138,36 +148,55 @@ def _precheck(p: Path) -> None:
         raise InputError(
             f"Cannot read {p} ({{arg}}): no such file",
             expected="a .keras file written by model.save('model.keras')",
-            hint="Check the path", param="model",
+            hint="Check the path",
+            param="model",
         ) from None
     except OSError as exc:  # a symbolic link loop, a folder on the way that cannot be searched
-        raise InputError(f"Cannot read {p} ({{arg}}): {exc.strerror or exc}", expected="a .keras file",
-                         hint="Check the path and its permissions", param="model") from None
+        raise InputError(
+            f"Cannot read {p} ({{arg}}): {exc.strerror or exc}",
+            expected="a .keras file",
+            hint="Check the path and its permissions",
+            param="model",
+        ) from None
     if stat.S_ISDIR(st.st_mode):
         if (p / "saved_model.pb").exists():
             raise InputError(
                 f"Cannot read {p} ({{arg}}): it is a TensorFlow SavedModel folder",
                 expected="a .keras file",
                 hint="Re-save it from Keras with model.save('model.keras'); SavedModels hold no Keras loss or "
-                     "layer configuration to check", param="model",
+                "layer configuration to check",
+                param="model",
             )
-        raise InputError(f"Cannot read {p} ({{arg}}): it is a folder", expected="a .keras file",
-                         hint="Pass the .keras file written by model.save('model.keras')", param="model")
+        raise InputError(
+            f"Cannot read {p} ({{arg}}): it is a folder",
+            expected="a .keras file",
+            hint="Pass the .keras file written by model.save('model.keras')",
+            param="model",
+        )
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"Cannot read {p} ({{arg}}): not a regular file (a pipe, a device or a socket)",
-                         expected="a .keras file", hint="Save the model to a file and pass its path", param="model")
+        raise InputError(
+            f"Cannot read {p} ({{arg}}): not a regular file (a pipe, a device or a socket)",
+            expected="a .keras file",
+            hint="Save the model to a file and pass its path",
+            param="model",
+        )
     try:
         with open_regular(p) as fh:
             head = fh.read(8)
     except OSError as exc:
-        raise InputError(f"Cannot read {p} ({{arg}}): {exc.strerror or exc}", expected="a readable .keras file",
-                         hint="Check the file's permissions", param="model") from None
+        raise InputError(
+            f"Cannot read {p} ({{arg}}): {exc.strerror or exc}",
+            expected="a readable .keras file",
+            hint="Check the file's permissions",
+            param="model",
+        ) from None
     if head == HDF5_MAGIC or p.suffix.lower() in (".h5", ".hdf5"):
         raise InputError(
             f"Cannot read {p} ({{arg}}): legacy HDF5 (.h5) model files are not supported",
             expected="a Keras 3 .keras file (safe_mode loading is guaranteed only for that format)",
             hint="In the environment that wrote it, run keras.models.load_model('model.h5').save('model.keras') "
-                 "and pass the .keras file", param="model",
+            "and pass the .keras file",
+            param="model",
         )
     if not zipfile.is_zipfile(p):
         size = p.stat().st_size
@@ -176,13 +205,15 @@ def _precheck(p: Path) -> None:
             f"Cannot read {p} ({{arg}}): not a .keras file",
             expected="a .keras zip archive written by model.save('model.keras')",
             received=f"{what} (a text file, or a truncated or partial download)",
-            hint="Save the model again with model.save('model.keras')", param="model",
+            hint="Save the model again with model.save('model.keras')",
+            param="model",
         )
     if p.suffix.lower() != ".keras":
         raise InputError(
             f"Cannot read {p} ({{arg}}): the name does not end in .keras",
             expected="a file named *.keras (Keras refuses other names)",
-            hint="Copy it to a name ending in .keras and pass that", param="model",
+            hint="Copy it to a name ending in .keras and pass that",
+            param="model",
         )
 
 
@@ -199,20 +230,25 @@ def _read_config(p: Path) -> dict[str, Any]:
             names = zf.namelist()
             if "config.json" not in names:
                 npy = [n for n in names if n.endswith(".npy")]
-                hint = ("It looks like a NumPy .npz archive: pass it as data, not as a model"
-                        if npy else "Save the model again with model.save('model.keras')")
+                hint = (
+                    "It looks like a NumPy .npz archive: pass it as data, not as a model"
+                    if npy
+                    else "Save the model again with model.save('model.keras')"
+                )
                 raise InputError(
                     f"Cannot read {p} ({{arg}}): the zip archive holds no Keras model",
                     expected="a .keras archive with config.json and model.weights.h5",
                     received=", ".join(names[:5]) + (" ..." if len(names) > 5 else "") if names else "an empty archive",
-                    hint=hint, param="model",
+                    hint=hint,
+                    param="model",
                 )
             if not any(n in names for n in WEIGHTS_MEMBERS):
                 raise InputError(
                     f"Cannot read {p} ({{arg}}): the archive holds no weights",
                     expected=f"a .keras archive with config.json and {' or '.join(WEIGHTS_MEMBERS)}",
                     received=", ".join(names[:5]) + (" ..." if len(names) > 5 else ""),
-                    hint="Save the model again with model.save('model.keras')", param="model",
+                    hint="Save the model again with model.save('model.keras')",
+                    param="model",
                 )
             raw = zf.read("config.json")
             _check_config_size(p, raw)
@@ -220,36 +256,48 @@ def _read_config(p: Path) -> dict[str, Any]:
     except InputError:
         raise
     except archives.ArchiveError as exc:
-        raise InputError(damaged, expected="a .keras file written by model.save('model.keras')", received=str(exc),
-                         hint="Save the model again with model.save('model.keras'), or re-copy the file",
-                         param="model") from None
+        raise InputError(
+            damaged,
+            expected="a .keras file written by model.save('model.keras')",
+            received=str(exc),
+            hint="Save the model again with model.save('model.keras'), or re-copy the file",
+            param="model",
+        ) from None
     except RecursionError:
-        raise InputError(f"Cannot read {p} ({{arg}}): its config.json nests too deeply to be a Keras config",
-                         expected="a .keras file written by model.save('model.keras')",
-                         hint="Save the model again with model.save('model.keras')", param="model") from None
+        raise InputError(
+            f"Cannot read {p} ({{arg}}): its config.json nests too deeply to be a Keras config",
+            expected="a .keras file written by model.save('model.keras')",
+            hint="Save the model again with model.save('model.keras')",
+            param="model",
+        ) from None
     except archives.ZIP_READ_ERRORS + (UnicodeDecodeError,) as exc:
         raise InputError(
             damaged,
             expected="a complete .keras file",
             received=f"{type(exc).__name__}: {str(exc)[:200]}",
-            hint="Save the model again with model.save('model.keras'), or re-copy the file", param="model",
+            hint="Save the model again with model.save('model.keras'), or re-copy the file",
+            param="model",
         ) from None
     if isinstance(config, dict):
         _check_config_shape(p, config)
     if not isinstance(config, dict):
-        raise InputError(f"Cannot read {p} ({{arg}}): its config.json does not describe a Keras model",
-                         expected="a JSON object with class_name and config",
-                         received=f"a JSON {type(config).__name__}",
-                         hint="Save the model again with model.save('model.keras')", param="model")
+        raise InputError(
+            f"Cannot read {p} ({{arg}}): its config.json does not describe a Keras model",
+            expected="a JSON object with class_name and config",
+            received=f"a JSON {type(config).__name__}",
+            hint="Save the model again with model.save('model.keras')",
+            param="model",
+        )
     return config
 
 
 def _too_large(p: Path, what: str, limit: str) -> InputError:
-    return InputError(f"Refusing to load {p} ({{arg}}): its config.json {what}",
-                      expected=f"a Keras model config with {limit} (the largest Keras Applications "
-                               "model has about 1,100 layers)",
-                      hint="A config this large is corrupt or forged; save the model again with "
-                           "model.save('model.keras')", param="model")
+    return InputError(
+        f"Refusing to load {p} ({{arg}}): its config.json {what}",
+        expected=f"a Keras model config with {limit} (the largest Keras Applications model has about 1,100 layers)",
+        hint="A config this large is corrupt or forged; save the model again with model.save('model.keras')",
+        param="model",
+    )
 
 
 def _check_config_size(p: Path, raw: bytes) -> None:
@@ -289,9 +337,10 @@ def _check_members(p: Path, zf: zipfile.ZipFile) -> None:
             raise InputError(
                 f"Refusing to load {p} ({{arg}}): the archive holds {what}",
                 expected="a .keras file written by model.save('model.keras') (config.json, model.weights.h5, "
-                         "metadata.json and assets/)",
+                "metadata.json and assets/)",
                 received=repr(name[:200]),
-                hint="Do not extract it; save the model again with model.save('model.keras')", param="model",
+                hint="Do not extract it; save the model again with model.save('model.keras')",
+                param="model",
             )
         problem = archives.zip_member_problem(info, archive_size)
         if problem is not None:
@@ -301,8 +350,8 @@ def _check_members(p: Path, zf: zipfile.ZipFile) -> None:
         if info.file_size > limit or total > MAX_MODEL_BYTES:
             raise InputError(
                 f"Refusing to load {p} ({{arg}}): its {name[:200]} declares {archives.size_text(info.file_size)}",
-                expected=f"at most {archives.size_text(limit)}" + (
-                    " of config" if limit == MAX_CONFIG_BYTES else " in all (a ResNet-50 is 98 MB)"),
+                expected=f"at most {archives.size_text(limit)}"
+                + (" of config" if limit == MAX_CONFIG_BYTES else " in all (a ResNet-50 is 98 MB)"),
                 hint="A size this large is corrupt or forged; save the model again with model.save('model.keras')",
                 param="model",
             )
@@ -353,7 +402,8 @@ def _load_error(p: Path, exc: Exception, config: dict[str, Any]) -> InputError:
             f"Refusing to load {p} ({{arg}}): it contains a Lambda layer ({names}), whose Python code "
             "safe_mode will not run; cifar-doctor never executes code from a model file",
             hint="Replace the Lambda with a built-in layer (layers.Rescaling(1./255) for x / 255, "
-                 "layers.Normalization for mean/std) and save again, or check the data without the model", param="model",
+            "layers.Normalization for mean/std) and save again, or check the data without the model",
+            param="model",
         )
     first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
     custom = _custom_objects(config)
@@ -365,13 +415,13 @@ def _load_error(p: Path, exc: Exception, config: dict[str, Any]) -> InputError:
             f"({', '.join(needed) or 'unknown'})",
             expected="a model made of built-in Keras layers, losses and activations",
             hint="cifar-doctor does not import your code; rebuild the model from built-in layers, or check "
-                 "the data and log without the model", param="model",
+            "the data and log without the model",
+            param="model",
         )
     return InputError(
         f"Cannot load {p} ({{arg}})",
         expected="a .keras file that this Keras can read",
         received=f"{type(exc).__name__}: {first[:300]}",
-        hint="Save it again with model.save('model.keras') using Keras 3", param="model",
+        hint="Save it again with model.save('model.keras') using Keras 3",
+        param="model",
     )
-
-

@@ -19,9 +19,9 @@ import math
 import os
 import stat
 import tokenize
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -91,31 +91,46 @@ def read_layout(path: Path, *, base: int = 0, name: str | None = None) -> NpyLay
             offset = fh.tell()
             size = os.fstat(fh.fileno()).st_size
     except (ValueError, EOFError, SyntaxError, TypeError, RecursionError, tokenize.TokenError) as exc:
-        raise InputError(f"Cannot read data: {where} is not a .npy array ({str(exc)[:120]})",
-                         expected="arrays written by np.save (read with allow_pickle=False)",
-                         hint="Save each array with np.save('x_train.npy', x_train)") from None
+        raise InputError(
+            f"Cannot read data: {where} is not a .npy array ({str(exc)[:120]})",
+            expected="arrays written by np.save (read with allow_pickle=False)",
+            hint="Save each array with np.save('x_train.npy', x_train)",
+        ) from None
     except OSError as exc:
-        raise InputError(f"Cannot read data: {where}: {exc.strerror or exc}", expected="a readable .npy file",
-                         hint="Check the path and its permissions") from None
+        raise InputError(
+            f"Cannot read data: {where}: {exc.strerror or exc}",
+            expected="a readable .npy file",
+            hint="Check the path and its permissions",
+        ) from None
     if dtype.hasobject or dtype.kind not in "biuf":
-        raise InputError(f"Cannot read data: {where} is not a numeric array", expected="integer, float or bool values",
-                         received=f"dtype {dtype} with shape {tuple(shape)}",
-                         hint="Save numeric arrays, e.g. np.save('x_train.npy', x.astype('uint8'))")
+        raise InputError(
+            f"Cannot read data: {where} is not a numeric array",
+            expected="integer, float or bool values",
+            received=f"dtype {dtype} with shape {tuple(shape)}",
+            hint="Save numeric arrays, e.g. np.save('x_train.npy', x.astype('uint8'))",
+        )
     if fortran and len(shape) > 1:
-        raise InputError(f"Cannot read data: {where} is stored in Fortran order",
-                         expected="a C-order array, whose images lie one after another in the file",
-                         hint="Save it again with np.save(path, np.ascontiguousarray(x))")
+        raise InputError(
+            f"Cannot read data: {where} is stored in Fortran order",
+            expected="a C-order array, whose images lie one after another in the file",
+            hint="Save it again with np.save(path, np.ascontiguousarray(x))",
+        )
     layout = NpyLayout(Path(path), offset, tuple(int(s) for s in shape), dtype)
     if not layout.shape:
         raise InputError(f"Cannot read data: {where} is a scalar", expected="an array with one row per image")
     if layout.nbytes > MAX_IMAGE_BYTES:
-        raise InputError(f"Cannot read data: {where} declares shape {layout.shape}", expected="a real dataset",
-                         hint="A header this large is corrupt or forged; save the array again")
+        raise InputError(
+            f"Cannot read data: {where} declares shape {layout.shape}",
+            expected="a real dataset",
+            hint="A header this large is corrupt or forged; save the array again",
+        )
     if size < offset + layout.nbytes:
         raise InputError(
             f"Cannot read data: {where} declares shape {layout.shape} of {dtype} but the file is short "
             f"by {offset + layout.nbytes - size:,} bytes",
-            expected="a complete file", hint="Write the file again, or check that its copy finished")
+            expected="a complete file",
+            hint="Write the file again, or check that its copy finished",
+        )
     return layout
 
 
@@ -132,9 +147,11 @@ class NpySource:
         want = n * lay.row_bytes
         buf = os.pread(fd, want, lay.offset + start * lay.row_bytes)
         if len(buf) < want:
-            raise InputError(f"Cannot read data: {lay.path} ended early while reading row {start:,}",
-                             expected="a file that is not being written or truncated",
-                             hint="Run again once the file is complete")
+            raise InputError(
+                f"Cannot read data: {lay.path} ended early while reading row {start:,}",
+                expected="a file that is not being written or truncated",
+                hint="Run again once the file is complete",
+            )
         return np.frombuffer(buf, dtype=lay.dtype).reshape((n, *lay.shape[1:]))
 
     def chunks(self, size: int = CHUNK_IMAGES) -> Iterator[np.ndarray]:
@@ -159,7 +176,7 @@ class NpySource:
                 while k + run < len(order) and idx[order[k + run]] == idx[order[k]] + run:
                     run += 1
                 rows = self._rows(fd, int(idx[order[k]]), run)
-                out[order[k:k + run]] = rows
+                out[order[k : k + run]] = rows
                 k += run
         finally:
             os.close(fd)
@@ -168,10 +185,16 @@ class NpySource:
     def read_all(self, limit: int = MAX_LABEL_BYTES) -> np.ndarray:
         """The whole array (labels), refused above `limit` bytes."""
         if self.layout.nbytes > limit:
-            raise InputError(f"Cannot read data: {self.layout.path} declares {self.layout.nbytes:,} bytes of labels",
-                             expected=f"at most {limit:,}", hint="Check that the labels file is the right one")
-        return np.concatenate(list(self.chunks(max(self.count, 1)))) if self.count else \
-            np.empty(self.layout.shape, self.layout.dtype)
+            raise InputError(
+                f"Cannot read data: {self.layout.path} declares {self.layout.nbytes:,} bytes of labels",
+                expected=f"at most {limit:,}",
+                hint="Check that the labels file is the right one",
+            )
+        return (
+            np.concatenate(list(self.chunks(max(self.count, 1))))
+            if self.count
+            else np.empty(self.layout.shape, self.layout.dtype)
+        )
 
 
 def memmap_source(a: np.ndarray) -> NpySource | None:
@@ -204,8 +227,11 @@ def _member_offset(path: Path, info) -> int:
         fh.seek(info.header_offset)
         local = fh.read(30)
     if len(local) < 30 or local[:4] != b"PK\x03\x04":
-        raise InputError(f"Cannot read data: {path} has a damaged zip entry {info.filename!r}",
-                         expected="a complete .npz archive", hint="Write the file again")
+        raise InputError(
+            f"Cannot read data: {path} has a damaged zip entry {info.filename!r}",
+            expected="a complete .npz archive",
+            hint="Write the file again",
+        )
     name_len = int.from_bytes(local[26:28], "little")
     extra_len = int.from_bytes(local[28:30], "little")
     return info.header_offset + 30 + name_len + extra_len
@@ -213,8 +239,11 @@ def _member_offset(path: Path, info) -> int:
 
 def load_npz_members(p: Path, members: dict, mapping: dict[str, str], sample_size: int | None = None):
     """A large npz whose image members are stored uncompressed: read like a folder of `.npy` files."""
-    layouts = {c: read_layout(p, base=_member_offset(p, info), name=mapping[c]) for c, info in members.items()
-               if c.startswith("x_")}
+    layouts = {
+        c: read_layout(p, base=_member_offset(p, info), name=mapping[c])
+        for c, info in members.items()
+        if c.startswith("x_")
+    }
     labels = {}
     import zipfile
 
@@ -222,8 +251,11 @@ def load_npz_members(p: Path, members: dict, mapping: dict[str, str], sample_siz
         for c, info in members.items():
             if c.startswith("y_"):
                 if info.file_size > MAX_LABEL_BYTES:
-                    raise InputError(f"Cannot read data: labels {mapping[c]!r} in {p} hold {info.file_size:,} bytes",
-                                     expected=f"at most {MAX_LABEL_BYTES:,}", hint="Check that the labels are right")
+                    raise InputError(
+                        f"Cannot read data: labels {mapping[c]!r} in {p} hold {info.file_size:,} bytes",
+                        expected=f"at most {MAX_LABEL_BYTES:,}",
+                        hint="Check that the labels are right",
+                    )
                 with zf.open(info) as fh:
                     labels[c] = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
     out = _sampled(p, layouts, labels, sample_size, kind="npz")
@@ -251,9 +283,11 @@ def load_npy_dir(p: Path, files: dict[str, Path], sample_size: int | None = None
             continue
         if (xk in files) != (yk in files):
             missing = yk if xk in files else xk
-            raise InputError(f"Cannot read data: folder {p} has {xk if xk in files else yk}.npy but no {missing}.npy",
-                             expected="images and labels of each split, e.g. x_train.npy and y_train.npy",
-                             hint=f"Save the missing array with np.save('{missing}.npy', ...)")
+            raise InputError(
+                f"Cannot read data: folder {p} has {xk if xk in files else yk}.npy but no {missing}.npy",
+                expected="images and labels of each split, e.g. x_train.npy and y_train.npy",
+                hint=f"Save the missing array with np.save('{missing}.npy', ...)",
+            )
         layouts[xk] = read_layout(files[xk], name=files[xk].name)
         labels[yk] = NpySource(read_layout(files[yk], name=files[yk].name)).read_all()
     out = _sampled(p, layouts, labels, sample_size, kind="npy-folder")
@@ -261,8 +295,7 @@ def load_npy_dir(p: Path, files: dict[str, Path], sample_size: int | None = None
     return out
 
 
-def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarray], sample_size: int | None,
-             kind: str):
+def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarray], sample_size: int | None, kind: str):
     """Stratified samples of the images at `layouts`, with their labels, as a `LoadedData`."""
 
     n = sample_size or sampling.SAMPLE_IMAGES  # read when called: tests lower it
@@ -277,14 +310,18 @@ def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarra
             continue
         xs, y_all = NpySource(layouts[xk]), labels[yk]
         if len(xs.layout.shape) < 3:
-            raise InputError(f"Cannot read data: {xk} in {p} has shape {xs.layout.shape}",
-                             expected="images (N, H, W, C), (N, C, H, W) or (N, H, W)",
-                             hint="Save the images, not flattened vectors")
+            raise InputError(
+                f"Cannot read data: {xk} in {p} has shape {xs.layout.shape}",
+                expected="images (N, H, W, C), (N, C, H, W) or (N, H, W)",
+                hint="Save the images, not flattened vectors",
+            )
         if len(y_all) != xs.count:
-            raise InputError(f"Cannot read data: {xk} and {yk} in {p} have different lengths",
-                             expected="one label per image",
-                             received=f"{xs.count:,} images and {len(y_all):,} labels",
-                             hint="Save the images and labels of each split together, in the same order")
+            raise InputError(
+                f"Cannot read data: {xk} and {yk} in {p} have different lengths",
+                expected="one label per image",
+                received=f"{xs.count:,} images and {len(y_all):,} labels",
+                hint="Save the images and labels of each split together, in the same order",
+            )
         idx, method = sample_indices(xs.count, n, y_all)
         arrays[xk] = xs.take(idx)
         arrays[yk] = y_all[idx]

@@ -112,8 +112,11 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
     try:
         zf = archives.open_zip(p)
     except archives.ArchiveError as exc:
-        raise InputError(f"Cannot read data: {p} is not a plain npz: {exc}", expected="an .npz of a few arrays",
-                         hint="Save arrays with np.savez('data.npz', x_train=..., y_train=..., ...)") from None
+        raise InputError(
+            f"Cannot read data: {p} is not a plain npz: {exc}",
+            expected="an .npz of a few arrays",
+            hint="Save arrays with np.savez('data.npz', x_train=..., y_train=..., ...)",
+        ) from None
     except archives.ZIP_READ_ERRORS as exc:
         raise _corrupt(p, exc) from None
     with zf:
@@ -149,16 +152,24 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
         archive_size = p.stat().st_size
         keys = [(c, mapping[c]) for c in CANONICAL_KEYS if c in mapping]
         stored = {c for c, key in keys if members[key].compress_type == zipfile.ZIP_STORED}
-        declared = {c: _npy_declared(zf, members[key], key, p, archive_size,
-                                     limit=None if c in stored and c.startswith("x_") else MAX_ARRAY_BYTES)
-                    for c, key in keys}
+        declared = {
+            c: _npy_declared(
+                zf,
+                members[key],
+                key,
+                p,
+                archive_size,
+                limit=None if c in stored and c.startswith("x_") else MAX_ARRAY_BYTES,
+            )
+            for c, key in keys
+        }
         images = sum(v for c, v in declared.items() if c.startswith("x_"))
         if images > CHUNKED_ABOVE_BYTES:
             if any(c.startswith("x_") and c not in stored for c, _ in keys):
                 raise InputError(
                     f"Cannot read data: the images in {p} are compressed and declare {archives.size_text(images)}",
                     expected=f"images of at most {archives.size_text(CHUNKED_ABOVE_BYTES)} when compressed, or stored "
-                             "uncompressed (np.savez), which is read in chunks",
+                    "uncompressed (np.savez), which is read in chunks",
                     hint="Save with np.savez (not savez_compressed), or one .npy file per array in a folder",
                 )
             return load_npz_members(p, {c: members[key] for c, key in keys}, mapping)
@@ -176,8 +187,11 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
                 ) from None
             arrays[canonical] = arr
     ignored = sorted(set(found) - set(mapping.values()))
-    notices = [f"ignored keys: {', '.join(ignored[:MAX_KEYS_SHOWN])}" + (" ..." if len(ignored) > MAX_KEYS_SHOWN else "")
-               ] if ignored else []
+    notices = (
+        [f"ignored keys: {', '.join(ignored[:MAX_KEYS_SHOWN])}" + (" ..." if len(ignored) > MAX_KEYS_SHOWN else "")]
+        if ignored
+        else []
+    )
     renamed = {c: k for c, k in mapping.items() if c != k}
     return loaded_arrays(arrays, "npz", p, notices, renamed)
 
@@ -192,12 +206,19 @@ def _corrupt(p: Path, exc: BaseException) -> InputError:
 
 def _npz_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """Array name -> zip member, named as `np.load` names them (`x_train.npy` -> `x_train`)."""
-    return {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i
-            for i in zf.infolist() if not i.is_dir()}
+    return {
+        (i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i for i in zf.infolist() if not i.is_dir()
+    }
 
 
-def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path, archive_size: int,
-                  limit: int | None = MAX_ARRAY_BYTES) -> int:
+def _npy_declared(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    key: str,
+    p: Path,
+    archive_size: int,
+    limit: int | None = MAX_ARRAY_BYTES,
+) -> int:
     """Bytes the .npy header of a member declares, after checking that the member can hold them.
 
     Only the header is read: the dtype must be numeric, the shape within
@@ -208,8 +229,11 @@ def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path,
     where = f"array {key!r} in {p}"
     problem = archives.zip_member_problem(info, archive_size)
     if problem is not None:
-        raise InputError(f"Cannot read data: {where} {problem}", expected="a complete .npz archive",
-                         hint="Write the file again, or check that its copy or download finished")
+        raise InputError(
+            f"Cannot read data: {where} {problem}",
+            expected="a complete .npz archive",
+            hint="Write the file again, or check that its copy or download finished",
+        )
     try:
         with zf.open(info) as fh:
             shape, _, dtype = read_npy_header(fh)
@@ -234,10 +258,9 @@ def _npy_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path,
     limit = limit if limit is not None else MAX_STORED_IMAGE_BYTES  # stored images are read in chunks, not loaded
     if nbytes > limit or max(shape) > limit:  # a zero elsewhere hides a huge dimension
         raise InputError(
-            f"Cannot read data: {where} declares shape {tuple(shape)} of {dtype}, "
-            f"{archives.size_text(nbytes)}",
+            f"Cannot read data: {where} declares shape {tuple(shape)} of {dtype}, {archives.size_text(nbytes)}",
             expected=f"at most {archives.size_text(limit)} per array (the full CIFAR-10 training set "
-                     "as float64 is 1.2 GB)",
+            "as float64 is 1.2 GB)",
             hint="A header this large is corrupt or forged; write the file again with np.savez",
         )
     if info.file_size < header_end + nbytes:
@@ -268,7 +291,7 @@ def _check_memory(declared: dict[str, int], p: Path) -> None:
         raise InputError(
             f"Cannot read data: the arrays in {p} declare {archives.size_text(total)} in all",
             expected=f"at most {archives.size_text(limit)}"
-                     + (" (the memory available)" if limit != MAX_DATA_BYTES else ""),
+            + (" (the memory available)" if limit != MAX_DATA_BYTES else ""),
             received=sizes,
             hint="Check a subset: save the first images of each split, e.g. x_train[:10000], to a new file",
         )
@@ -314,8 +337,8 @@ def _check_numeric_header(dtype: np.dtype, shape: tuple[int, ...], key: str, p: 
             hint="Convert it before saving, e.g. arr.astype('float32')",
         )
     if not shape:
-        raise InputError(f"Cannot read data: array {key!r} in {p} is a scalar", expected="one entry per image",
-                         received=f"shape {shape}")
-
-
-
+        raise InputError(
+            f"Cannot read data: array {key!r} in {p} is a scalar",
+            expected="one entry per image",
+            received=f"shape {shape}",
+        )

@@ -14,8 +14,9 @@ not (an element of rank 3 is one image).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -124,8 +125,7 @@ def _from_arrays(data: Sequence[Any], n: int, name: str) -> Sampled:
     if len(data) not in (2, 3) or data[0] is None:
         raise InputError(
             f"Invalid value received for argument `{name}`",
-            expected="a tuple (x, y) or (x, y, sample_weight) of arrays, a tf.data.Dataset or a "
-                     "keras.utils.PyDataset",
+            expected="a tuple (x, y) or (x, y, sample_weight) of arrays, a tf.data.Dataset or a keras.utils.PyDataset",
             received=f"a {type(data).__name__} of length {len(data)}",
         )
     x, y = data[0], data[1]
@@ -251,8 +251,9 @@ def _collect(batches: Iterable[Any], n: int, name: str) -> tuple[np.ndarray, np.
         if count >= n:
             break
     if not xs:
-        raise InputError(f"Invalid value received for argument `{name}`", expected="at least one batch",
-                         received="an empty dataset")
+        raise InputError(
+            f"Invalid value received for argument `{name}`", expected="at least one batch", received="an empty dataset"
+        )
     x = np.concatenate(xs)[:n]
     y = np.concatenate(ys)[:n] if len(ys) == len(xs) else None
     return checked(x, y, name)

@@ -70,17 +70,27 @@ class SampleInfo:
         if self.complete:
             return "every image was read"
         p = self.rule_out_fraction
-        where = {"stratified": "drawn per class", "even": "evenly spaced",
-                 "head": "the first images the pipeline yields"}.get(self.method, self.method)
-        text = (f"a sample of {self.taken:,} images ({where}) sees, with {RULE_OUT_CONFIDENCE:.0%} probability, "
-                f"any defect affecting at least {_pct(p)} of the images; rarer ones can be missed")
+        where = {
+            "stratified": "drawn per class",
+            "even": "evenly spaced",
+            "head": "the first images the pipeline yields",
+        }.get(self.method, self.method)
+        text = (
+            f"a sample of {self.taken:,} images ({where}) sees, with {RULE_OUT_CONFIDENCE:.0%} probability, "
+            f"any defect affecting at least {_pct(p)} of the images; rarer ones can be missed"
+        )
         if self.method == "head":
             text += ", and so can defects confined to later parts of an unshuffled pipeline"
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "taken": self.taken, "method": self.method,
-                "rule_out_fraction": round(self.rule_out_fraction, 6), "limits": self.limits()}
+        return {
+            "total": self.total,
+            "taken": self.taken,
+            "method": self.method,
+            "rule_out_fraction": round(self.rule_out_fraction, 6),
+            "limits": self.limits(),
+        }
 
 
 def _pct(p: float) -> str:
@@ -101,8 +111,9 @@ def class_ids(y: Any) -> np.ndarray | None:
     return None
 
 
-def sample_indices(total: int, n: int = SAMPLE_IMAGES, labels: Any = None,
-                   seed: int = SAMPLE_SEED) -> tuple[np.ndarray, str]:
+def sample_indices(
+    total: int, n: int = SAMPLE_IMAGES, labels: Any = None, seed: int = SAMPLE_SEED
+) -> tuple[np.ndarray, str]:
     """Sorted indices of at most `n` of `total` images, and how they were drawn.
 
     With labels, each class contributes in proportion to its count (at least

@@ -38,9 +38,10 @@ import math
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from ..errors import InputError
 from ..records import History
@@ -202,12 +203,12 @@ def _fields(buf: bytes, budget: _FieldBudget = _NO_BUDGET) -> Iterator[tuple[int
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
+            value, pos = buf[pos : pos + 8], pos + 8
         elif wire == 2:
             size, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + size], pos + size
+            value, pos = buf[pos : pos + size], pos + size
         elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
+            value, pos = buf[pos : pos + 4], pos + 4
         else:  # groups (3, 4) are not used by these messages; 6 and 7 do not exist
             raise _Malformed(f"wire type {wire}")
         if pos > end:
@@ -287,8 +288,9 @@ def _tensor_scalar(buf: bytes, budget: _FieldBudget = _NO_BUDGET) -> float | Non
     return float(values[0])
 
 
-def _event_scalars(buf: bytes, prefix: str | None,
-                   budget: _FieldBudget = _NO_BUDGET) -> tuple[int | None, list[tuple[str, float]]]:
+def _event_scalars(
+    buf: bytes, prefix: str | None, budget: _FieldBudget = _NO_BUDGET
+) -> tuple[int | None, list[tuple[str, float]]]:
     """The step and the (metric name, value) scalars of one `Event` that become metrics (`_metric_name`).
 
     A value is decoded only when its tag is kept, so per-batch records cost one pass over their fields.
@@ -317,8 +319,11 @@ def _event_scalars(buf: bytes, prefix: str | None,
         metric = _metric_name(tag, prefix) if tag is not None else None
         if metric is None:
             continue
-        scalar = struct.unpack("<f", simple)[0] if simple is not None else (
-            _tensor_scalar(tensor, budget) if tensor is not None else None)
+        scalar = (
+            struct.unpack("<f", simple)[0]
+            if simple is not None
+            else (_tensor_scalar(tensor, budget) if tensor is not None else None)
+        )
         if scalar is not None:
             scalars.append((metric, scalar))
     return step, scalars
@@ -388,11 +393,20 @@ def _records(fh: BinaryIO | io.RawIOBase, name: str) -> Iterator[tuple[int, byte
                     received=f"a file starting {header!r}",
                     hint="Pass the log_dir given to keras.callbacks.TensorBoard, a CSVLogger file or a console log",
                 )
-            raise _corrupt(name, offset, "the checksum of its length does not match",
-                           "bytes that are not TFRecord framing at this point")
+            raise _corrupt(
+                name,
+                offset,
+                "the checksum of its length does not match",
+                "bytes that are not TFRecord framing at this point",
+            )
         if length > MAX_EVENT_FILE_BYTES:  # no writer makes such a record; a cut-short write is not this
-            raise _corrupt(name, offset, f"it declares {length:,} bytes, more than the "
-                           f"{MAX_EVENT_FILE_BYTES >> 20} MiB an event file is read up to", f"a record header declaring {length:,} bytes")
+            raise _corrupt(
+                name,
+                offset,
+                f"it declares {length:,} bytes, more than the "
+                f"{MAX_EVENT_FILE_BYTES >> 20} MiB an event file is read up to",
+                f"a record header declaring {length:,} bytes",
+            )
         if length > MAX_RECORD_BYTES:
             got = _skip(fh, length + 4)
             if got < length + 4:
@@ -408,8 +422,12 @@ def _records(fh: BinaryIO | io.RawIOBase, name: str) -> Iterator[tuple[int, byte
 
 def _verify(name: str, offset: int, data: bytes, crc: bytes) -> None:
     if crc != struct.pack("<I", masked_crc32c(data)):
-        raise _corrupt(name, offset, "the checksum of its data does not match",
-                       f"a record of {len(data)} bytes whose contents were changed")
+        raise _corrupt(
+            name,
+            offset,
+            "the checksum of its data does not match",
+            f"a record of {len(data)} bytes whose contents were changed",
+        )
 
 
 def _corrupt(name: str, offset: int, what: str, received: str) -> InputError:
@@ -473,8 +491,9 @@ def _read_file(path: Path | None, fh: BinaryIO | io.RawIOBase, name: str, prefix
                 continue
             except _Malformed as exc:
                 _verify(name, offset, data, crc)  # changed bytes, or a valid record that is no Event
-                raise _corrupt(name, offset, f"not an Event message: {exc}",
-                               f"a record of {len(data)} bytes with a valid checksum") from None
+                raise _corrupt(
+                    name, offset, f"not an Event message: {exc}", f"a record of {len(data)} bytes with a valid checksum"
+                ) from None
             if scalars:
                 _verify(name, offset, data, crc)
             if step is None:
@@ -487,7 +506,7 @@ def _read_file(path: Path | None, fh: BinaryIO | io.RawIOBase, name: str, prefix
                 f"Cannot read the TensorBoard event file {name}: it ends inside its first record",
                 expected="an events.out.tfevents.* file with at least one complete record",
                 received=f"a first record of {cut.needed:,} bytes (header, data, checksum) with {cut.got:,} "
-                         "bytes in the file",
+                "bytes in the file",
                 hint="Pass the file once the run has written it, or the run's CSVLogger file",
             ) from None
         series.truncated = True  # a run still writing, or killed mid-record: the last record is dropped
@@ -496,7 +515,7 @@ def _read_file(path: Path | None, fh: BinaryIO | io.RawIOBase, name: str, prefix
 def _metric_name(tag: str, prefix: str | None) -> str | None:
     """Keras History name of a tag: `epoch_loss` in validation/ -> `val_loss`; None for per-batch tags."""
     if tag.startswith(EPOCH_TAG_PREFIX):
-        base = tag[len(EPOCH_TAG_PREFIX):]
+        base = tag[len(EPOCH_TAG_PREFIX) :]
     elif tag.startswith(("batch_", "evaluation_")):
         return None  # per-batch values, Keras' per-iteration evaluation curve (`evaluation_loss_vs_iterations`)
     else:
@@ -512,11 +531,15 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
     try:
         st = path.stat()
     except OSError as exc:
-        raise InputError(f"Cannot read the TensorBoard event file {path}: {exc.strerror or exc}",
-                         expected="a readable events.out.tfevents.* file") from None
+        raise InputError(
+            f"Cannot read the TensorBoard event file {path}: {exc.strerror or exc}",
+            expected="a readable events.out.tfevents.* file",
+        ) from None
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"Cannot read the TensorBoard event file {path}: not a regular file",
-                         expected="an events.out.tfevents.* file")
+        raise InputError(
+            f"Cannot read the TensorBoard event file {path}: not a regular file",
+            expected="an events.out.tfevents.* file",
+        )
     if st.st_size > MAX_EVENT_FILE_BYTES:
         raise InputError(
             f"The TensorBoard event file {path} is too large to be read as a training history",
@@ -527,8 +550,10 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
     try:
         return open_regular(path), st.st_size
     except OSError as exc:
-        raise InputError(f"Cannot read the TensorBoard event file {path}: {exc.strerror or exc}",
-                         expected="a readable events.out.tfevents.* file") from None
+        raise InputError(
+            f"Cannot read the TensorBoard event file {path}: {exc.strerror or exc}",
+            expected="a readable events.out.tfevents.* file",
+        ) from None
 
 
 def _event_dirs(root: Path) -> dict[Path, list[Path]]:
@@ -543,8 +568,9 @@ def _event_dirs(root: Path) -> dict[Path, list[Path]]:
                 children = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             if folder == root:
-                raise InputError(f"Cannot read the TensorBoard folder {root}: {exc.strerror or exc}",
-                                 expected="a readable folder") from None
+                raise InputError(
+                    f"Cannot read the TensorBoard folder {root}: {exc.strerror or exc}", expected="a readable folder"
+                ) from None
             continue  # an unreadable sub-folder is not part of the run
         for entry in children:
             entries += 1
@@ -621,7 +647,7 @@ def read_tensorboard(path: str | os.PathLike, classes: int | None = None) -> His
         raise InputError(
             f"No TensorBoard event files in the folder {p}",
             expected=f"events.out.tfevents.* files in the folder, in train/ and validation/ sub-folders, or up to "
-                     f"{MAX_DEPTH} levels below",
+            f"{MAX_DEPTH} levels below",
             received=_describe_folder(p),
             hint="Pass the log_dir given to keras.callbacks.TensorBoard, a CSVLogger file or a console log",
         )
@@ -630,14 +656,15 @@ def read_tensorboard(path: str | os.PathLike, classes: int | None = None) -> His
         runs.setdefault(_run_of(folder, p), []).append(folder)
     if len(runs) > 1:
         names = sorted(str(r.relative_to(p)) if r != p else "." for r in runs)
-        shown = ", ".join(names[:MAX_RUNS_SHOWN]) + (f" and {len(names) - MAX_RUNS_SHOWN} more"
-                                                      if len(names) > MAX_RUNS_SHOWN else "")
+        shown = ", ".join(names[:MAX_RUNS_SHOWN]) + (
+            f" and {len(names) - MAX_RUNS_SHOWN} more" if len(names) > MAX_RUNS_SHOWN else ""
+        )
         raise InputError(
             f"The folder {p} holds {len(runs)} TensorBoard runs: {shown}",
             expected="one run (a log_dir with train/ and validation/, or one folder of event files)",
             hint=f"Pass one of them, e.g. --log {p / names[0]}",
         )
-    (run, folders), = runs.items()
+    ((run, folders),) = runs.items()
     files = sum(len(dirs[f]) for f in folders)
     if files > MAX_EVENT_FILES:
         raise InputError(
@@ -683,7 +710,7 @@ def _history(series: _Series, name: str, classes: int | None, files: int) -> His
         raise InputError(
             f"No per-epoch scalars in the TensorBoard log {name}",
             expected="scalar summaries such as epoch_loss and epoch_accuracy "
-                     "(keras.callbacks.TensorBoard with update_freq='epoch')",
+            "(keras.callbacks.TensorBoard with update_freq='epoch')",
             received=f"{series.records:,} records in {files} event file{'s' if files != 1 else ''}, no epoch scalar",
             hint="Pass the log_dir of a run that completed an epoch, a CSVLogger file or a console log",
         )

@@ -92,9 +92,17 @@ MAX_HEADER_DIGITS = 9
 #: First word of a key -> the Keras prefix of its split. `eval` is what
 #: Hugging Face's Trainer prints for the validation set evaluated during training.
 SPLIT_PREFIXES = {
-    "train": "", "training": "", "tr": "",
-    "val": "val_", "validation": "val_", "valid": "val_", "dev": "val_", "eval": "val_", "evaluation": "val_",
-    "test": "test_", "testing": "test_",
+    "train": "",
+    "training": "",
+    "tr": "",
+    "val": "val_",
+    "validation": "val_",
+    "valid": "val_",
+    "dev": "val_",
+    "eval": "val_",
+    "evaluation": "val_",
+    "test": "test_",
+    "testing": "test_",
 }
 
 #: Words after a split name that only say it is a split (`Test set: Average loss: ...`).
@@ -103,10 +111,34 @@ SET_WORDS = frozenset({"set", "split", "data", "dataset"})
 #: Words that make a key a metric. Keys without one (`time`, `lr`, `eta`,
 #: `epoch`, `batch`, sample counts) are not metrics. `cost` is the loss in
 #: TF1-era tutorials (`Epoch: 0001 cost= 2.17`).
-METRIC_WORDS = frozenset({
-    "loss", "cost", "acc", "accuracy", "roc", "ap", "auc", "f1", "precision", "recall", "iou", "miou", "dice",
-    "mae", "mse", "rmse", "error", "err", "top1", "top5", "nll", "perplexity", "ppl", "bleu",
-})
+METRIC_WORDS = frozenset(
+    {
+        "loss",
+        "cost",
+        "acc",
+        "accuracy",
+        "roc",
+        "ap",
+        "auc",
+        "f1",
+        "precision",
+        "recall",
+        "iou",
+        "miou",
+        "dice",
+        "mae",
+        "mse",
+        "rmse",
+        "error",
+        "err",
+        "top1",
+        "top5",
+        "nll",
+        "perplexity",
+        "ppl",
+        "bleu",
+    }
+)
 
 #: Trailing words dropped from a metric key: filler of prose (`an accuracy of 0.9`)
 #: and the aggregation suffixes of PyTorch Lightning (`val_loss_epoch`).
@@ -174,8 +206,7 @@ class BoundedLines:
             if not self._skipping and self._pending:
                 out.append(self._pending)
             self._pending, self._skipping = "", False
-            out.extend(line for line in itertools.islice(lines, 1, len(lines) - 1)
-                       if line and len(line) <= self.limit)
+            out.extend(line for line in itertools.islice(lines, 1, len(lines) - 1) if line and len(line) <= self.limit)
             self._take(lines[-1])
         return out
 
@@ -262,7 +293,7 @@ def metric_name(raw: str, split: str = "") -> str | None:
 def _bare(name: str) -> str:
     for prefix in ("val_", "test_"):
         if name.startswith(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -329,8 +360,15 @@ def _scan(line: str) -> _Line:
 
 def _pair(out: _Line, key: _Key, m: re.Match) -> None:
     num, den, unit = m.group("num"), m.group("den"), (m.group("unit") or "").strip()
-    if (key.header is not None and out.header is None and not out.metrics and num is not None and not unit
-            and num.lstrip("+").isdigit() and len(num) <= MAX_HEADER_DIGITS):
+    if (
+        key.header is not None
+        and out.header is None
+        and not out.metrics
+        and num is not None
+        and not unit
+        and num.lstrip("+").isdigit()
+        and len(num) <= MAX_HEADER_DIGITS
+    ):
         out.header = (key.header, int(num))
         out.others.append(key.snake)
         return
@@ -338,8 +376,13 @@ def _pair(out: _Line, key: _Key, m: re.Match) -> None:
         out.others.append(key.snake)
         return
     value = float(num if num is not None else m.group("special").lower())
-    if den is not None and num is not None and num.lstrip("+-").isdigit() and len(den) <= MAX_HEADER_DIGITS \
-            and int(den) > 0:
+    if (
+        den is not None
+        and num is not None
+        and num.lstrip("+-").isdigit()
+        and len(den) <= MAX_HEADER_DIGITS
+        and int(den) > 0
+    ):
         value /= int(den)  # "Accuracy: 9695/10000"
     if unit == "%":
         value /= 100.0
@@ -417,13 +460,19 @@ class TextLog:
         keys = list(self.found_keys[:MAX_FOUND_KEYS_SHOWN])
         if len(self.found_keys) > MAX_FOUND_KEYS_SHOWN:
             keys.append("...")
-        return (f"{self.lines} lines, no per-epoch or per-step metric values; "
-                f"found keys: {', '.join(keys) if keys else 'none'}")
+        return (
+            f"{self.lines} lines, no per-epoch or per-step metric values; "
+            f"found keys: {', '.join(keys) if keys else 'none'}"
+        )
 
     def read_as(self) -> dict[str, object]:
         """The `History.read_as` entry: format, records, index kind, mapping."""
-        out: dict[str, object] = {"format": "custom", "records": self.records, "index_kind": self.index_kind,
-                                  "mapping": dict(self.mapping)}
+        out: dict[str, object] = {
+            "format": "custom",
+            "records": self.records,
+            "index_kind": self.index_kind,
+            "mapping": dict(self.mapping),
+        }
         if self.runs > 1:
             out["runs"] = self.runs
         if self.sampled_every > 1:
@@ -557,8 +606,12 @@ class TextLogReader:
             # one was) that are a test result or follow other text (`Optimization
             # Finished!`): an evaluation after training, a record of its own.
             shape = self._header_shape
-            split_off = (shape is not None and set(cur.values) >= shape and not names & shape
-                         and (self._prose or all(n.startswith("test_") for n in names)))
+            split_off = (
+                shape is not None
+                and set(cur.values) >= shape
+                and not names & shape
+                and (self._prose or all(n.startswith("test_") for n in names))
+            )
             if not split_off:
                 cur.values.update((name, value) for _, name, value in metrics)
                 return
@@ -620,6 +673,7 @@ class TextLogReader:
         candidates = [g for g in self._groups.values() if g.rows and any(_is_core(k) for k in g.keys)]
         if not candidates:
             return TextLog(metrics={}, lines=self.lines, found_keys=found, runs=self._runs)
+
         def rank(g: _Group) -> tuple[int, int, int, int]:
             # the largest group; on a tie the one whose keys more records share, then more keys, the latest
             covered = sum(o.count for o in candidates if o.kind == g.kind and set(g.keys) <= set(o.keys))
@@ -641,7 +695,7 @@ class TextLogReader:
         rename = {k: k for k in names}
         test_as_val = not any(k.startswith("val_") for k in names) and any(k.startswith("test_") for k in names)
         if test_as_val:
-            rename = {k: "val_" + k[len("test_"):] if k.startswith("test_") else k for k in names}
+            rename = {k: "val_" + k[len("test_") :] if k.startswith("test_") else k for k in names}
         mapping = {raw: rename[k] for k in names for raw in self._spellings.get(k, [])}
         if test_as_val:
             mapping["test_*"] = "val_* (no validation metric printed: the test split evaluated during training)"
@@ -652,8 +706,11 @@ class TextLogReader:
             index = None
         kind = best.kind or ("epoch" if any(rename[k].startswith("val_") for k in names) else "step")
         main_ids = {id(g) for g in main}
-        partial_ids = {id(g) for g in self._groups.values()
-                       if id(g) not in main_ids and g.kind == best.kind and set(g.keys) < main_keys}
+        partial_ids = {
+            id(g)
+            for g in self._groups.values()
+            if id(g) not in main_ids and g.kind == best.kind and set(g.keys) < main_keys
+        }
         truncated = self._cut or (self._dangling and best.kind is not None)
         return TextLog(
             metrics={rename[k]: series[k] for k in names},

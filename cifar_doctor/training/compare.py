@@ -125,9 +125,20 @@ def compare(
         progress.start(states)
         try:
             for spec, state in zip(specs, states):
-                run, model = _one_run(spec, state, raw, description, progress, epochs=epochs, limit=limit,
-                                      batch_size=batch_size, seed=seed, deterministic=deterministic,
-                                      until_verdict=until_verdict, placement=placement)
+                run, model = _one_run(
+                    spec,
+                    state,
+                    raw,
+                    description,
+                    progress,
+                    epochs=epochs,
+                    limit=limit,
+                    batch_size=batch_size,
+                    seed=seed,
+                    deterministic=deterministic,
+                    until_verdict=until_verdict,
+                    placement=placement,
+                )
                 runs.append(run)
                 if save is not None:
                     save_run(save, run, model)
@@ -161,9 +172,21 @@ def feed_arrays(recipe: Any, raw: dict[str, np.ndarray], *, limit: int | None, s
     return recipe.feed(raw, limit=limit, seed=seed)
 
 
-def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], description: dict[str, Any],
-             progress: Progress, *, epochs: int | None, limit: int | None, batch_size: int | None, seed: int,
-             deterministic: bool, until_verdict: bool, placement: Any) -> tuple[RunResult, Any]:
+def _one_run(
+    spec: RunSpec,
+    state: RunState,
+    raw: dict[str, np.ndarray],
+    description: dict[str, Any],
+    progress: Progress,
+    *,
+    epochs: int | None,
+    limit: int | None,
+    batch_size: int | None,
+    seed: int,
+    deterministic: bool,
+    until_verdict: bool,
+    placement: Any,
+) -> tuple[RunResult, Any]:
     from ..api import build_inputs
     from ..engine import run
 
@@ -173,9 +196,14 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
 
         keras.mixed_precision.set_global_policy(placement.mixed_precision)
     arrays = feed_arrays(spec.recipe, raw, limit=limit, seed=seed)
-    evidence = {"x_train": arrays["x_train"], "y_train": arrays["y_train"], "x_test": arrays["x_test"],
-            "y_test": arrays["y_test"], "loss": spec.recipe.loss if isinstance(spec.recipe.loss, str) else None,
-            "provenance": {"data": description, "recipe": spec.recipe.name}}
+    evidence = {
+        "x_train": arrays["x_train"],
+        "y_train": arrays["y_train"],
+        "x_test": arrays["x_test"],
+        "y_test": arrays["y_test"],
+        "loss": spec.recipe.loss if isinstance(spec.recipe.loss, str) else None,
+        "provenance": {"data": description, "recipe": spec.recipe.name},
+    }
     watch = UntilVerdict(build_inputs(**evidence)) if until_verdict else None
 
     def on_epoch(s: RunState) -> bool:
@@ -184,9 +212,18 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
         return stop
 
     t0 = time.perf_counter()
-    trained = train(spec.recipe, arrays, epochs=epochs, batch_size=batch_size, seed=seed,
-                    deterministic=deterministic, state=state, on_epoch=on_epoch,
-                    strategy=placement.strategy, small_data=True)
+    trained = train(
+        spec.recipe,
+        arrays,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        deterministic=deterministic,
+        state=state,
+        on_epoch=on_epoch,
+        strategy=placement.strategy,
+        small_data=True,
+    )
     state.phase = "diagnosing"
     history = dict(trained.history)
     inputs = build_inputs(model=trained.model, history=history, **evidence)
@@ -195,9 +232,12 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
     del inputs  # its evaluator holds the model
     state.phase = "done"
     stopped = watch.stopped if watch is not None else None
-    training = dict(trained.plan.to_dict() if trained.plan is not None else {},
-                    strategy=placement.to_dict(), output_dtype=_output_dtype(trained.model),
-                    compute_dtype=_compute_dtype(trained.model))
+    training = dict(
+        trained.plan.to_dict() if trained.plan is not None else {},
+        strategy=placement.to_dict(),
+        output_dtype=_output_dtype(trained.model),
+        compute_dtype=_compute_dtype(trained.model),
+    )
     result = RunResult(
         name=spec.name,
         recipe=spec.recipe.name,
@@ -215,9 +255,11 @@ def _one_run(spec: RunSpec, state: RunState, raw: dict[str, np.ndarray], descrip
         training=training,
     )
     if stopped:
-        progress.message(f"{spec.name}: stopped after epoch {stopped.after_epoch}/{stopped.planned_epochs}: "
-                         f"{stopped.reason}; saved {stopped.epochs_saved} epochs, about "
-                         f"{stopped.seconds_saved_estimate:.0f} s.")
+        progress.message(
+            f"{spec.name}: stopped after epoch {stopped.after_epoch}/{stopped.planned_epochs}: "
+            f"{stopped.reason}; saved {stopped.epochs_saved} epochs, about "
+            f"{stopped.seconds_saved_estimate:.0f} s."
+        )
     return result, trained.model
 
 

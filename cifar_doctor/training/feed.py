@@ -67,8 +67,7 @@ BYTES_PER_ACTIVATION = 12
 ACTIVATION_BUDGET_BYTES = 512 * 2**20
 
 #: How compare reads the data, for the report.
-FEED_NOTE = ("one uint8 copy of the images; each batch is scaled on the fly with the recipe's preprocessing "
-             "(tf.data)")
+FEED_NOTE = "one uint8 copy of the images; each batch is scaled on the fly with the recipe's preprocessing (tf.data)"
 
 
 @dataclass(frozen=True)
@@ -142,9 +141,16 @@ def small_data_batch(recipe_batch: int, train_images: int) -> int:
     return max(MIN_BATCH_SIZE, min(recipe_batch, train_images // MIN_STEPS_PER_EPOCH))
 
 
-def plan_batches(recipe_batch: int, epochs: int, train_images: int, *, given: int | None = None,
-                 scale_small: bool = True, replicas: int = 1, activation_bytes_per_image: int | None = None
-                 ) -> TrainingPlan:
+def plan_batches(
+    recipe_batch: int,
+    epochs: int,
+    train_images: int,
+    *,
+    given: int | None = None,
+    scale_small: bool = True,
+    replicas: int = 1,
+    activation_bytes_per_image: int | None = None,
+) -> TrainingPlan:
     """The batch plan of a run: small-data scaling, replicas, gradient accumulation.
 
     Args:
@@ -178,12 +184,14 @@ def plan_batches(recipe_batch: int, epochs: int, train_images: int, *, given: in
             source = "scaled"
             scaled_from = {"batch_size": recipe_batch, "steps_per_epoch": math.ceil(train_images / recipe_batch)}
             before = scaled_from["steps_per_epoch"]
-            reason = (f"{train_images} training images at the recipe's batch {recipe_batch} give "
-                      f"{before} optimizer step{'s' if before != 1 else ''} per epoch; batch scaled to {batch} "
-                      f"for {math.ceil(train_images / batch)} steps per epoch (the rule: at least "
-                      f"{MIN_STEPS_PER_EPOCH} steps per "
-                      f"epoch, batches of at least {MIN_BATCH_SIZE}; model, optimizer, pipeline and epochs "
-                      "unchanged)")
+            reason = (
+                f"{train_images} training images at the recipe's batch {recipe_batch} give "
+                f"{before} optimizer step{'s' if before != 1 else ''} per epoch; batch scaled to {batch} "
+                f"for {math.ceil(train_images / batch)} steps per epoch (the rule: at least "
+                f"{MIN_STEPS_PER_EPOCH} steps per "
+                f"epoch, batches of at least {MIN_BATCH_SIZE}; model, optimizer, pipeline and epochs "
+                "unchanged)"
+            )
     replicas = max(1, int(replicas))
     batch = max(batch, replicas)
     if batch % replicas:
@@ -241,9 +249,11 @@ def dataset(x: Any, y: Any, plan: TrainingPlan, *, shuffle: bool, seed: int = 0)
     idx = idx.batch(plan.batch_size)
     k = plan.accumulation
     if k > 1:
+
         def split(b: Any) -> Any:
             size = tf.shape(b, out_type=tf.int64)[0]
-            return tf.data.Dataset.range(k).map(lambda j: b[j * size // k:(j + 1) * size // k])
+            return tf.data.Dataset.range(k).map(lambda j: b[j * size // k : (j + 1) * size // k])
+
         idx = idx.flat_map(split)
 
     x_dtype = mapped.dtype if mapped is not None else source.dtype
@@ -273,5 +283,12 @@ def eval_plan(plan: TrainingPlan) -> TrainingPlan:
     return TrainingPlan(plan.micro_batch, plan.epochs, plan.train_images, plan.replicas, 1)
 
 
-__all__ = ["MappedImages", "TrainingPlan", "plan_batches", "small_data_batch", "activation_bytes", "dataset",
-           "eval_plan"]
+__all__ = [
+    "MappedImages",
+    "TrainingPlan",
+    "plan_batches",
+    "small_data_batch",
+    "activation_bytes",
+    "dataset",
+    "eval_plan",
+]

@@ -14,8 +14,9 @@ the optional `--until-verdict` diagnosis) happens in `on_epoch_end`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -96,8 +97,7 @@ class RunState:
         return None
 
 
-def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None = None,
-                  accumulation: int = 1) -> Any:
+def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None = None, accumulation: int = 1) -> Any:
     """A Keras callback that keeps `state` current.
 
     Args:
@@ -238,9 +238,15 @@ def train(
     with scope:
         model = recipe.build()
         if plan is None:
-            plan = plan_batches(recipe.batch_size, epochs, n, given=batch_size, scale_small=small_data,
-                                replicas=replicas,
-                                activation_bytes_per_image=activation_bytes(model))
+            plan = plan_batches(
+                recipe.batch_size,
+                epochs,
+                n,
+                given=batch_size,
+                scale_small=small_data,
+                replicas=replicas,
+                activation_bytes_per_image=activation_bytes(model),
+            )
         _compile(recipe, model, plan.accumulation)
     state.epochs, state.batch_size, state.train_images = epochs, plan.batch_size, n
     state.steps = plan.steps_per_epoch
@@ -256,7 +262,7 @@ def train(
         model._distribute_strategy = None
         _reduce_scalars_across_workers()
     t0 = time.perf_counter()
-    with (strategy.scope() if strategy is not None else contextlib.nullcontext()):
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model.fit(train_ds, epochs=epochs, verbose=0, validation_data=val_ds, callbacks=[callback], shuffle=False)
     seconds = time.perf_counter() - t0
     del train_ds, val_ds
@@ -288,8 +294,8 @@ def _reduce_scalars_across_workers() -> None:
     scalar is averaged over the replicas (`axis=None`); everything else goes to
     Keras unchanged. Installed once, only for a multi-worker run.
     """
-    from keras.src.backend.tensorflow import trainer as tf_trainer
     from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
 
     original = tf_trainer.reduce_per_replica
     if getattr(original, "scalar_shim", False):
@@ -297,11 +303,13 @@ def _reduce_scalars_across_workers() -> None:
 
     def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
         if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+
             def one(v: Any) -> Any:
                 local = strategy.experimental_local_results(v)[0] if tf_trainer._is_per_replica_instance(v) else v
                 if getattr(getattr(local, "shape", None), "rank", None) == 0:
                     return strategy.reduce("MEAN", v, axis=None)
                 return original(v, strategy, reduction)
+
             return tree.map_structure(one, values)
         return original(values, strategy, reduction)
 
@@ -322,7 +330,7 @@ def _scale_note(x: Any) -> dict[str, Any]:
     """dtype and value range of what the model was fed (read a chunk at a time)."""
     lo = hi = None
     for start in range(0, len(x), SCALE_NOTE_CHUNK):
-        chunk = np.asarray(x[start:start + SCALE_NOTE_CHUNK])
+        chunk = np.asarray(x[start : start + SCALE_NOTE_CHUNK])
         if chunk.size:
             lo = float(chunk.min()) if lo is None else min(lo, float(chunk.min()))
             hi = float(chunk.max()) if hi is None else max(hi, float(chunk.max()))

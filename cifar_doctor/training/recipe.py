@@ -9,9 +9,10 @@ compiled with gradient accumulation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -95,8 +96,9 @@ class Recipe:
     metrics: tuple[str, ...] = ("accuracy",)
     expected: dict[str, Any] = field(default_factory=dict)
 
-    def preprocess(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
-                   ) -> dict[str, np.ndarray]:
+    def preprocess(
+        self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
+    ) -> dict[str, np.ndarray]:
         """Apply this recipe's pipeline to raw uint8 CIFAR-10 arrays.
 
         Args:
@@ -108,8 +110,7 @@ class Recipe:
         fed = self.feed(arrays, limit=limit, seed=seed)
         return {k: np.asarray(v) for k, v in fed.items()}
 
-    def feed(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
-             ) -> dict[str, Any]:
+    def feed(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0) -> dict[str, Any]:
         """This recipe's pipeline, with the images scaled on demand from the uint8 arrays.
 
         The same values as `preprocess`, but `x_train` and `x_test` are
@@ -154,8 +155,11 @@ class Recipe:
                 `compare` uses it when a batch would not fit in memory at once.
                 Defaults to `1`.
         """
-        model.compile(optimizer=with_accumulation(self.optimizer(), gradient_accumulation_steps), loss=self.loss,
-                      metrics=list(self.metrics))
+        model.compile(
+            optimizer=with_accumulation(self.optimizer(), gradient_accumulation_steps),
+            loss=self.loss,
+            metrics=list(self.metrics),
+        )
         return model
 
 

@@ -23,14 +23,24 @@ from .recipe import (
 )
 from .user_recipe import load_user_recipe
 
-__all__ = ["NUM_CLASSES", "RECIPES", "Recipe", "get_recipe", "one_hot", "stratified_indices", "subset",
-           "with_accumulation"]
+__all__ = [
+    "NUM_CLASSES",
+    "RECIPES",
+    "Recipe",
+    "get_recipe",
+    "one_hot",
+    "stratified_indices",
+    "subset",
+    "with_accumulation",
+]
 
 
 # --- models (Keras is imported only when a model is built) -----------------------------
 
-def _question_cnn(name: str, conv1: tuple[int, int], conv2: tuple[int, int], dense: int, dropout: float,
-                  init: str | None) -> Any:
+
+def _question_cnn(
+    name: str, conv1: tuple[int, int], conv2: tuple[int, int], dense: int, dropout: float, init: str | None
+) -> Any:
     """The two-conv CNN shape shared by the question's models and the answer's: Conv -> MaxPool ->
     Conv -> MaxPool -> Flatten -> Dense relu -> Dropout -> Dense 10 softmax, `(filters, kernel)` per conv."""
     keras = import_keras()
@@ -115,8 +125,12 @@ RECIPES: dict[str, Recipe] = {
             "training images divided by 255, test images left raw (the bug; the question's "
             "numbers are reproduced only this way)."
         ),
-        build=_original_model, optimizer=_adam, batch_size=1000, epochs=5,
-        scale_train=True, scale_test=False,
+        build=_original_model,
+        optimizer=_adam,
+        batch_size=1000,
+        epochs=5,
+        scale_train=True,
+        scale_test=False,
         expected={"question": {"acc": [0.3584, 0.6385], "val_acc": [0.4489, 0.5321]}},
     ),
     "revised": Recipe(
@@ -127,8 +141,12 @@ RECIPES: dict[str, Recipe] = {
             "softmax; Adam, categorical cross-entropy, batch 1000, 10 epochs; the same pipeline bug "
             "(train divided by 255, test raw)."
         ),
-        build=_revised_model, optimizer=_adam, batch_size=1000, epochs=10,
-        scale_train=True, scale_test=False,
+        build=_revised_model,
+        optimizer=_adam,
+        batch_size=1000,
+        epochs=10,
+        scale_train=True,
+        scale_test=False,
         expected={"question": {"acc": [0.4809, 0.9033], "val_acc": [0.5134, 0.6399]}},
     ),
     "fixed": Recipe(
@@ -139,8 +157,12 @@ RECIPES: dict[str, Recipe] = {
             "softmax; Adam, categorical cross-entropy, batch 500, 5 epochs. Pipeline: both splits "
             "divided by 255."
         ),
-        build=_fixed_model, optimizer=_adam, batch_size=500, epochs=5,
-        scale_train=True, scale_test=True,
+        build=_fixed_model,
+        optimizer=_adam,
+        batch_size=500,
+        epochs=5,
+        scale_train=True,
+        scale_test=True,
         expected={"answer": {"val_acc": [None, 0.7126]}},
     ),
     "keras-example": Recipe(
@@ -152,8 +174,12 @@ RECIPES: dict[str, Recipe] = {
             "validation accuracy at 25 epochs and 79% at 50 (with its data augmentation, which this "
             "recipe leaves out)."
         ),
-        build=_keras_example_model, optimizer=_rmsprop, batch_size=32, epochs=25,
-        scale_train=True, scale_test=True,
+        build=_keras_example_model,
+        optimizer=_rmsprop,
+        batch_size=32,
+        epochs=25,
+        scale_train=True,
+        scale_test=True,
         expected={"documented": {"val_acc_at_25": 0.75, "val_acc_at_50": 0.79}},
     ),
 }

@@ -37,8 +37,9 @@ def parse_limit(value: Any) -> int | None:
     except ValueError:
         n = None
     if n is None or n < MIN_LIMIT:
-        raise invalid_value("limit", value,
-                            expected=f"an integer >= {MIN_LIMIT} (training images, stratified by class)")
+        raise invalid_value(
+            "limit", value, expected=f"an integer >= {MIN_LIMIT} (training images, stratified by class)"
+        )
     return n
 
 
@@ -52,9 +53,13 @@ def check_positive(**values: int | None) -> None:
 def resolve(names: list[str]) -> list[RunSpec]:
     """Recipes by name or `path.py:function`; repeated names get a `#2` suffix."""
     if not names:
-        raise invalid_value("names", [], expected="one or more of original, revised, fixed, keras-example, "
-                            "or path/to/file.py:function", received="nothing",
-                            hint="e.g. original and fixed")
+        raise invalid_value(
+            "names",
+            [],
+            expected="one or more of original, revised, fixed, keras-example, or path/to/file.py:function",
+            received="nothing",
+            hint="e.g. original and fixed",
+        )
     specs: list[RunSpec] = []
     seen: dict[str, int] = {}
     for n in names:
@@ -70,12 +75,20 @@ def check_save_dir(save: Path | None) -> None:
     if save is None:
         return
     if save.exists() and not save.is_dir():
-        raise UsageError("Cannot save into {arg}", expected="a new or empty directory",
-                         received=f"{save} (an existing file)", param="save")
+        raise UsageError(
+            "Cannot save into {arg}",
+            expected="a new or empty directory",
+            received=f"{save} (an existing file)",
+            param="save",
+        )
     if save.is_dir() and any(save.iterdir()):
-        raise UsageError("Refusing to write into a non-empty directory ({arg})",
-                         expected="a new or empty directory", received=str(save), param="save",
-                         hint="Pick another directory; cifar-doctor never overwrites existing files")
+        raise UsageError(
+            "Refusing to write into a non-empty directory ({arg})",
+            expected="a new or empty directory",
+            received=str(save),
+            param="save",
+            hint="Pick another directory; cifar-doctor never overwrites existing files",
+        )
 
 
 def load_arrays(data: Path | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -85,6 +98,9 @@ def load_arrays(data: Path | None) -> tuple[dict[str, np.ndarray], dict[str, Any
     loaded = load_data(data)
     missing = [key for key in REQUIRED_ARRAYS if key not in loaded.arrays]
     if missing:
-        raise InputError("The data has no " + ", ".join(missing), expected=", ".join(REQUIRED_ARRAYS),
-                         received=", ".join(sorted(loaded.arrays)) or "no arrays")
+        raise InputError(
+            "The data has no " + ", ".join(missing),
+            expected=", ".join(REQUIRED_ARRAYS),
+            received=", ".join(sorted(loaded.arrays)) or "no arrays",
+        )
     return loaded.arrays, loaded.description

@@ -107,9 +107,12 @@ def task_of(env: dict[str, str] | None = None) -> tuple[int, dict[str, Any] | No
         workers = len(config.get("cluster", {}).get("worker", [])) or 1
         task = config.get("task")
     except (ValueError, AttributeError, TypeError) as exc:
-        raise UsageError("Invalid TF_CONFIG", expected='JSON like {"cluster": {"worker": ["host:port", ...]}, '
-                         '"task": {"type": "worker", "index": 0}}', received=raw[:200],
-                         hint="See https://www.tensorflow.org/guide/distributed_training") from exc
+        raise UsageError(
+            "Invalid TF_CONFIG",
+            expected='JSON like {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}',
+            received=raw[:200],
+            hint="See https://www.tensorflow.org/guide/distributed_training",
+        ) from exc
     return workers, (task if isinstance(task, dict) else None)
 
 
@@ -137,19 +140,24 @@ def configure(name: str = "default", *, devices: int | None = None, mixed_precis
     """
     name = check_options(name, devices)
     from ..tfenv import import_keras, import_tensorflow
+
     keras, tf = import_keras(), import_tensorflow()
 
     if devices is not None:
         cpus = tf.config.list_physical_devices("CPU")
         try:
             tf.config.set_logical_device_configuration(
-                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
+                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(devices)]
+            )
         except RuntimeError as exc:  # already initialized with another layout
             current = len(tf.config.list_logical_devices("CPU"))
             if current != devices:
-                raise UsageError("Cannot split the CPU into {arg} logical devices", param="devices",
-                                 received=f"devices={devices} after TensorFlow already initialized {current}",
-                                 hint="Pass devices before TensorFlow starts (a fresh process)") from exc
+                raise UsageError(
+                    "Cannot split the CPU into {arg} logical devices",
+                    param="devices",
+                    received=f"devices={devices} after TensorFlow already initialized {current}",
+                    hint="Pass devices before TensorFlow starts (a fresh process)",
+                ) from exc
     workers, task = task_of()
     if name == "default":
         strategy = tf.distribute.get_strategy()
@@ -169,9 +177,16 @@ def configure(name: str = "default", *, devices: int | None = None, mixed_precis
         replica_devices = ()
     if not replica_devices:
         replica_devices = tuple(d.name for d in tf.config.list_logical_devices("CPU")[:1])
-    return Placement(strategy, name, int(strategy.num_replicas_in_sync), replica_devices,
-                     workers if name == "multiworker" else 1, task if name == "multiworker" else None,
-                     policy, devices)
+    return Placement(
+        strategy,
+        name,
+        int(strategy.num_replicas_in_sync),
+        replica_devices,
+        workers if name == "multiworker" else 1,
+        task if name == "multiworker" else None,
+        policy,
+        devices,
+    )
 
 
 def reset_precision() -> None:

@@ -33,8 +33,9 @@ class UntilVerdict:
         if self.stopped is not None:  # already decided; Keras is finishing the epoch
             return True
         state.phase = "diagnosing"
-        update = self.session.update(history_from_dict({k: list(v) for k, v in state.history.items()},
-                                                       source=f"compare:{state.name}"))
+        update = self.session.update(
+            history_from_dict({k: list(v) for k, v in state.history.items()}, source=f"compare:{state.name}")
+        )
         state.phase = "training"
         cause = update.certain
         if cause is None or state.epoch >= state.epochs:
@@ -42,8 +43,11 @@ class UntilVerdict:
         saved = state.epochs - state.epoch
         per_epoch = sum(state.epoch_seconds) / len(state.epoch_seconds)
         self.stopped = EarlyStop(
-            after_epoch=state.epoch, planned_epochs=state.epochs, epochs_saved=saved,
-            seconds_saved_estimate=round(per_epoch * saved, 1), cause=cause,
+            after_epoch=state.epoch,
+            planned_epochs=state.epochs,
+            epochs_saved=saved,
+            seconds_saved_estimate=round(per_epoch * saved, 1),
+            cause=cause,
             codes=tuple(sorted({f.code for f in update.report.findings if f.cause == cause})),
             reason=f"verdict {cause} (error-level) on {update.streak} consecutive epochs",
         )

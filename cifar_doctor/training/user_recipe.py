@@ -52,8 +52,9 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ DEFAULT_EPOCHS = 5
 
 PROTOCOL_HINT = (
     "Return a cifar_doctor.training.recipe.Recipe or a dict with model, compile, fit and preprocess "
-    "(see `python -c \"import cifar_doctor.training.user_recipe as m; help(m)\"` or examples/my_recipe.py)"
+    '(see `python -c "import cifar_doctor.training.user_recipe as m; help(m)"` or examples/my_recipe.py)'
 )
 
 
@@ -102,8 +103,7 @@ def _import_target(target: str, spec: str) -> Any:
         mod_name = f"cifar_doctor_user_recipe_{digest}"
         mspec = importlib.util.spec_from_file_location(mod_name, path)
         if mspec is None or mspec.loader is None:
-            raise InputError("Cannot load the user recipe file", expected="a Python source file",
-                             received=str(path))
+            raise InputError("Cannot load the user recipe file", expected="a Python source file", received=str(path))
         module = importlib.util.module_from_spec(mspec)
         sys.modules[mod_name] = module
         try:
@@ -131,13 +131,15 @@ def _import_target(target: str, spec: str) -> Any:
                 expected="an importable module (module:function) or a file path (path/to/file.py:function)",
                 received=repr(spec),
             ) from exc
-        raise InputError(f"The user recipe module {target} raised while being imported",
-                         received=f"{type(exc).__name__}: {exc}") from exc
+        raise InputError(
+            f"The user recipe module {target} raised while being imported", received=f"{type(exc).__name__}: {exc}"
+        ) from exc
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise InputError(f"The user recipe module {target} raised while being imported",
-                         received=f"{type(exc).__name__}: {exc}") from exc
+        raise InputError(
+            f"The user recipe module {target} raised while being imported", received=f"{type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         if added:
             sys.path.remove(cwd)
@@ -171,8 +173,7 @@ def load_user_recipe(spec: str) -> Recipe:
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise InputError(f"The user recipe {spec} raised when called",
-                         received=f"{type(exc).__name__}: {exc}") from exc
+        raise InputError(f"The user recipe {spec} raised when called", received=f"{type(exc).__name__}: {exc}") from exc
     return as_recipe(value, default_name=func_name if func_name != "recipe" else Path(target).stem)
 
 
@@ -181,8 +182,9 @@ def as_recipe(value: Any, default_name: str = "user") -> Recipe:
     if isinstance(value, Recipe):
         return value
     if not isinstance(value, dict):
-        raise InputError("Invalid user recipe", expected="a Recipe or a dict",
-                         received=f"{type(value).__name__}", hint=PROTOCOL_HINT)
+        raise InputError(
+            "Invalid user recipe", expected="a Recipe or a dict", received=f"{type(value).__name__}", hint=PROTOCOL_HINT
+        )
     missing = [k for k in REQUIRED_KEYS if k not in value]
     unknown = [k for k in value if k not in DICT_KEYS]
     if missing or unknown:
@@ -190,29 +192,43 @@ def as_recipe(value: Any, default_name: str = "user") -> Recipe:
             "Invalid user recipe dict",
             expected=f"keys {', '.join(REQUIRED_KEYS)} (and optionally fit, name, doc)",
             received=(f"missing {', '.join(missing)}" if missing else "")
-            + ("; " if missing and unknown else "") + (f"unknown {', '.join(unknown)}" if unknown else ""),
+            + ("; " if missing and unknown else "")
+            + (f"unknown {', '.join(unknown)}" if unknown else ""),
             hint=PROTOCOL_HINT,
         )
     compile_kw = value["compile"]
     if not isinstance(compile_kw, dict) or "loss" not in compile_kw:
-        raise InputError("Invalid `compile` in the user recipe", expected="a dict of model.compile arguments "
-                         "with a `loss`", received=repr(compile_kw)[:120])
+        raise InputError(
+            "Invalid `compile` in the user recipe",
+            expected="a dict of model.compile arguments with a `loss`",
+            received=repr(compile_kw)[:120],
+        )
     fit_kw = value.get("fit") or {}
     if not isinstance(fit_kw, dict) or set(fit_kw) - {"batch_size", "epochs"}:
-        raise InputError("Invalid `fit` in the user recipe", expected="a dict with batch_size and/or epochs",
-                         received=repr(fit_kw)[:120])
+        raise InputError(
+            "Invalid `fit` in the user recipe",
+            expected="a dict with batch_size and/or epochs",
+            received=repr(fit_kw)[:120],
+        )
     for key in ("batch_size", "epochs"):
         v = fit_kw.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-            raise InputError(f"Invalid `fit[{key!r}]` in the user recipe", expected="a positive integer",
-                             received=repr(v))
+            raise InputError(
+                f"Invalid `fit[{key!r}]` in the user recipe", expected="a positive integer", received=repr(v)
+            )
     if not callable(value["preprocess"]):
-        raise InputError("Invalid `preprocess` in the user recipe", expected="a function arrays -> arrays",
-                         received=type(value["preprocess"]).__name__)
+        raise InputError(
+            "Invalid `preprocess` in the user recipe",
+            expected="a function arrays -> arrays",
+            received=type(value["preprocess"]).__name__,
+        )
     model = value["model"]
     if not callable(model) and not hasattr(model, "fit"):
-        raise InputError("Invalid `model` in the user recipe", expected="a Keras model or a function returning one",
-                         received=type(model).__name__)
+        raise InputError(
+            "Invalid `model` in the user recipe",
+            expected="a Keras model or a function returning one",
+            received=type(model).__name__,
+        )
     loss = compile_kw["loss"]
     return UserRecipe(
         name=str(value.get("name") or default_name),
@@ -230,12 +246,17 @@ def as_recipe(value: Any, default_name: str = "user") -> Recipe:
 def _builder(model: Any) -> Callable[[], Any]:
     """A builder: the user's, or one returning the given model first and clones of it afterwards."""
     if not hasattr(model, "fit"):
+
         def build() -> Any:
             built = model()
             if not hasattr(built, "fit"):
-                raise InputError("Invalid `model` builder in the user recipe", expected="a Keras model",
-                                 received=type(built).__name__)
+                raise InputError(
+                    "Invalid `model` builder in the user recipe",
+                    expected="a Keras model",
+                    received=type(built).__name__,
+                )
             return built
+
         return build
     used = [False]
 
@@ -253,30 +274,35 @@ def _builder(model: Any) -> Callable[[], Any]:
 class UserRecipe(Recipe):
     """A `Recipe` built from a user's dict: their compile arguments and their `preprocess`."""
 
-    def __init__(self, *, compile_kwargs: dict[str, Any], user_preprocess: Callable[[dict], dict],
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, compile_kwargs: dict[str, Any], user_preprocess: Callable[[dict], dict], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.compile_kwargs = compile_kwargs
         self.user_preprocess = user_preprocess
 
-    def preprocess(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
-                   ) -> dict[str, np.ndarray]:
+    def preprocess(
+        self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
+    ) -> dict[str, np.ndarray]:
         arrays = dict(zip(ARRAY_KEYS, subset(arrays, limit, seed)))
         try:
             out = self.user_preprocess({k: arrays[k] for k in ARRAY_KEYS})
         except BaseException as exc:  # noqa: BLE001
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            raise InputError(f"The preprocess function of user recipe {self.name} raised",
-                             received=f"{type(exc).__name__}: {exc}") from exc
+            raise InputError(
+                f"The preprocess function of user recipe {self.name} raised", received=f"{type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(out, dict) or any(k not in out for k in ARRAY_KEYS):
             got = sorted(out) if isinstance(out, dict) else type(out).__name__
-            raise InputError(f"Invalid return value of preprocess in user recipe {self.name}",
-                             expected=f"a dict with {', '.join(ARRAY_KEYS)}", received=str(got))
+            raise InputError(
+                f"Invalid return value of preprocess in user recipe {self.name}",
+                expected=f"a dict with {', '.join(ARRAY_KEYS)}",
+                received=str(got),
+            )
         return {k: np.asarray(out[k]) for k in ARRAY_KEYS}
 
-    def feed(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0
-             ) -> dict[str, np.ndarray]:
+    def feed(self, arrays: dict[str, np.ndarray], *, limit: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """The user's `preprocess` output (arbitrary code: run once, its arrays fed as they are)."""
         return self.preprocess(arrays, limit=limit, seed=seed)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import only, status
 
 from cifar_doctor import diagnose
+from conftest import only, status
 
 
 def codes(report):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import only, status
 
 from cifar_doctor import diagnose
+from conftest import only, status
 
 
 @pytest.fixture

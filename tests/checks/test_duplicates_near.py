@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import only, run_json, status
 
 from cifar_doctor import diagnose
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs, Split
 from cifar_doctor.measure import neardup
+from conftest import only, run_json, status
 
 
 def shift(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -98,8 +98,8 @@ def test_each_transform_is_found(real):
 def test_signatures_are_small_and_chunk_invariant(real):
     x_train, _ = real
     whole = neardup.signatures(x_train)
-    parts = neardup.concat(neardup.signatures(x_train[i:i + 97]) for i in range(0, len(x_train), 97))
-    assert whole.thumbs.dtype == np.int8 and whole.thumbs.shape == (600, neardup.SIG_GRID ** 2)
+    parts = neardup.concat(neardup.signatures(x_train[i : i + 97]) for i in range(0, len(x_train), 97))
+    assert whole.thumbs.dtype == np.int8 and whole.thumbs.shape == (600, neardup.SIG_GRID**2)
     np.testing.assert_array_equal(whole.thumbs, parts.thumbs)
     assert whole.thumbs.nbytes + whole.flat.nbytes <= 65 * len(x_train)
 
@@ -188,8 +188,7 @@ def test_dup002_silent_on_independent_smooth_images():
 
 
 def test_dup002_silent_on_fixture_images(make_images):
-    report = diagnose(x_train=make_images(600, "unit", seed=0), x_test=make_images(200, "unit", seed=1),
-                      select=["DUP"])
+    report = diagnose(x_train=make_images(600, "unit", seed=0), x_test=make_images(200, "unit", seed=1), select=["DUP"])
     assert status(report, "DUP002") == "ran" and not report.findings
 
 
@@ -211,8 +210,7 @@ def test_dup002_measures_accuracy_on_affected_images(real):
         hits = [any(np.array_equal(im, x_test[k]) for k in affected) for im in x]
         return {"loss": 1.0, "accuracy": float(np.mean(hits))}
 
-    inputs = Inputs(splits={"train": Split("train", x_train), "test": Split("test", x_test, y_test)},
-                    evaluate=evaluate)
+    inputs = Inputs(splits={"train": Split("train", x_train), "test": Split("test", x_test, y_test)}, evaluate=evaluate)
     f = only(run(inputs, select_codes=["DUP002"]), "DUP002")
     m = f.evidence["measured"]
     assert m["accuracy_affected"] > 0.9 and m["accuracy_unaffected"] == 0.0
@@ -222,8 +220,9 @@ def test_dup002_measures_accuracy_on_affected_images(real):
 def test_cli_reports_dup002(real, tmp_path):
     x_train, x_test = real
     path = tmp_path / "leaky.npz"
-    np.savez(path, x_train=x_train, y_train=np.arange(600) % 10, x_test=plant(x_train, x_test),
-             y_test=np.arange(300) % 10)
+    np.savez(
+        path, x_train=x_train, y_train=np.arange(600) % 10, x_test=plant(x_train, x_test), y_test=np.arange(300) % 10
+    )
     code, report, _ = run_json("check", "--data", str(path), "--select", "DUP", "--fail-on", "warning")
     assert code == 1
     f = [f for f in report["findings"] if f["code"] == "DUP002"][0]
@@ -243,8 +242,11 @@ def test_dup002_channels_first(real):
 def test_dup002_tiny_images_are_not_compared():
     """2x2 random images carry too little detail: no claim either way."""
     rng = np.random.default_rng(0)
-    report = diagnose(x_train=rng.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8),
-                      x_test=rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8), select=["DUP002"])
+    report = diagnose(
+        x_train=rng.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8),
+        x_test=rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8),
+        select=["DUP002"],
+    )
     assert status(report, "DUP002") == "ran" and not report.findings
 
 

@@ -14,8 +14,12 @@ CURVE_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG0
 
 
 #: A healthy small-CNN run on CIFAR-10 (validation a little below training, both improving).
-HEALTHY = dict(loss=[2.083, 1.738, 1.58, 1.454, 1.354], accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
-               val_loss=[1.932, 1.74, 1.594, 1.551, 1.513], val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457])
+HEALTHY = dict(
+    loss=[2.083, 1.738, 1.58, 1.454, 1.354],
+    accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
+    val_loss=[1.932, 1.74, 1.594, 1.551, 1.513],
+    val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457],
+)
 
 
 def found(history, **kw):
@@ -29,8 +33,12 @@ def verdict(history, **kw):
 FIT_CODES = ["FIT001", "FIT002", "FIT003", "FIT004"]
 
 
-HEALTHY_FIT = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
-               val_loss=[1.30, 1.10, 0.98, 0.92, 0.90], val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69])
+HEALTHY_FIT = dict(
+    loss=[1.55, 1.20, 1.02, 0.90, 0.82],
+    accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
+    val_loss=[1.30, 1.10, 0.98, 0.92, 0.90],
+    val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69],
+)
 
 
 def found_fit(history, **kw):
@@ -48,10 +56,12 @@ def test_fit001_silent_on_healthy(make_history, code):
 # --- FIT001 branches -----------------------------------------------------------------------------
 def test_fit001_memorization_with_saturated_accuracy(make_history):
     # keras#1971: training loss 5e-4 against val_loss 0.13, accuracy 1.0 vs 0.96
-    h = make_history(loss=[0.1026, 4.6988e-04, 5.7437e-04, 6.3242e-04, 5.3643e-04, 4.2413e-04, 4.8201e-04],
-                     acc=[0.9667, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-                     val_loss=[0.1384, 0.129, 0.1321, 0.1312, 0.1322, 0.1326, 0.1295],
-                     val_acc=[0.9733, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96])
+    h = make_history(
+        loss=[0.1026, 4.6988e-04, 5.7437e-04, 6.3242e-04, 5.3643e-04, 4.2413e-04, 4.8201e-04],
+        acc=[0.9667, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+        val_loss=[0.1384, 0.129, 0.1321, 0.1312, 0.1322, 0.1326, 0.1295],
+        val_acc=[0.9733, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96],
+    )
     f = found(h)["FIT001"]
     assert f.evidence["memorization_loss_ratio"] > 100
     assert verdict(h) == "overfitting"
@@ -59,19 +69,23 @@ def test_fit001_memorization_with_saturated_accuracy(make_history):
 
 def test_fit001_on_a_validation_score_other_than_accuracy(make_history):
     # graph auto-encoder: train_acc rises, val_roc falls, printed epochs 198-200 then 999-1000
-    h = make_history(loss=[0.40438, 0.40435, 0.40434, 0.39955, 0.39954],
-                     acc=[0.80021, 0.80037, 0.80052, 0.89461, 0.89462],
-                     val_roc=[0.91772, 0.91785, 0.9178, 0.86105, 0.86104])
+    h = make_history(
+        loss=[0.40438, 0.40435, 0.40434, 0.39955, 0.39954],
+        acc=[0.80021, 0.80037, 0.80052, 0.89461, 0.89462],
+        val_roc=[0.91772, 0.91785, 0.9178, 0.86105, 0.86104],
+    )
     h.index = [198, 199, 200, 999, 1000]
     f = found(h)["FIT001"]
     assert f.evidence["val_score"] == "val_roc" and f.evidence["early_stopping_epoch"] == 199
 
 
 def test_fit001_not_when_training_loss_climbs(make_history):
-    h = make_history(loss=[1.5869, 1.2171, 1.1202, 1.0933, 1.1043, 1.1402, 1.1855, 1.2136, 1.2371],
-                     acc=[0.4241, 0.5706, 0.6111, 0.6293, 0.6293, 0.6204, 0.6111, 0.6026, 0.5952],
-                     val_loss=[1.2808, 1.0393, 0.9591, 0.9481, 0.9987, 1.0415, 1.1173, 1.1018, 1.1139],
-                     val_acc=[0.5496, 0.6423, 0.6687, 0.6777, 0.6573, 0.6596, 0.6163, 0.626, 0.6444])
+    h = make_history(
+        loss=[1.5869, 1.2171, 1.1202, 1.0933, 1.1043, 1.1402, 1.1855, 1.2136, 1.2371],
+        acc=[0.4241, 0.5706, 0.6111, 0.6293, 0.6293, 0.6204, 0.6111, 0.6026, 0.5952],
+        val_loss=[1.2808, 1.0393, 0.9591, 0.9481, 0.9987, 1.0415, 1.1173, 1.1018, 1.1139],
+        val_acc=[0.5496, 0.6423, 0.6687, 0.6777, 0.6573, 0.6596, 0.6163, 0.626, 0.6444],
+    )
     f = found(h)
     assert "FIT001" not in f and f["FIT004"].evidence["climbing"] is True
     assert verdict(h) == "unstable-training"
@@ -79,19 +93,81 @@ def test_fit001_not_when_training_loss_climbs(make_history):
 
 # --- FIT003 without training accuracy --------------------------------------------------------------
 def test_fit003_losses_only(make_history):
-    h = make_history(loss=[1.233348, 0.571644, 0.471582, 0.412204], val_loss=[0.405868, 0.310221, 0.265931, 0.238558],
-                     val_accuracy=[0.8878, 0.9124, 0.9235, 0.9305])
+    h = make_history(
+        loss=[1.233348, 0.571644, 0.471582, 0.412204],
+        val_loss=[0.405868, 0.310221, 0.265931, 0.238558],
+        val_accuracy=[0.8878, 0.9124, 0.9235, 0.9305],
+    )
     assert found(h)["FIT003"].cause == "regularization-gap"
     assert verdict(h) == "regularization-gap"
 
 
 # --- FIT004 ------------------------------------------------------------------------------------------
 def test_fit004_ignores_late_wobbles_of_an_overfit_model(make_history):
-    loss = [2.191, 1.882, 1.726, 1.563, 1.467, 1.374, 1.271, 1.168, 1.064, 0.9703, 0.9264, 0.8671, 0.768, 0.6878,
-            0.604, 0.5557, 0.5413, 0.4048, 0.3161, 0.2293, 0.2139, 0.2403, 0.3301, 0.2538, 0.2071, 0.1781, 0.1082,
-            0.1145, 0.1571, 0.1369]
-    val_loss = [1.986, 1.869, 1.694, 1.608, 1.554, 1.502, 1.46, 1.446, 1.466, 1.53, 1.56, 1.713, 1.859, 1.881, 2.045,
-                2.166, 1.817, 2.145, 2.096, 2.17, 2.232, 2.245, 2.18, 2.572, 2.624, 2.564, 2.865, 2.929, 2.822, 2.69]
+    loss = [
+        2.191,
+        1.882,
+        1.726,
+        1.563,
+        1.467,
+        1.374,
+        1.271,
+        1.168,
+        1.064,
+        0.9703,
+        0.9264,
+        0.8671,
+        0.768,
+        0.6878,
+        0.604,
+        0.5557,
+        0.5413,
+        0.4048,
+        0.3161,
+        0.2293,
+        0.2139,
+        0.2403,
+        0.3301,
+        0.2538,
+        0.2071,
+        0.1781,
+        0.1082,
+        0.1145,
+        0.1571,
+        0.1369,
+    ]
+    val_loss = [
+        1.986,
+        1.869,
+        1.694,
+        1.608,
+        1.554,
+        1.502,
+        1.46,
+        1.446,
+        1.466,
+        1.53,
+        1.56,
+        1.713,
+        1.859,
+        1.881,
+        2.045,
+        2.166,
+        1.817,
+        2.145,
+        2.096,
+        2.17,
+        2.232,
+        2.245,
+        2.18,
+        2.572,
+        2.624,
+        2.564,
+        2.865,
+        2.929,
+        2.822,
+        2.69,
+    ]
     acc = [min(0.2 + 0.03 * i, 0.97) for i in range(30)]
     val_acc = [0.31, 0.309, 0.39, 0.411, 0.43, 0.454, 0.476, 0.481, 0.483, 0.48] + [0.46] * 20
     h = make_history(loss=loss, accuracy=acc, val_loss=val_loss, val_accuracy=val_acc)
@@ -128,14 +204,22 @@ def test_fit001_silent_on_seed_run1_val_still_improving():
 
 
 def test_fit001_needs_patience(make_history):
-    h = make_history(loss=[1.5, 1.0, 0.7, 0.5], accuracy=[0.45, 0.65, 0.75, 0.83],
-                     val_loss=[1.2, 0.95, 0.9, 1.0], val_accuracy=[0.57, 0.66, 0.70, 0.69])
+    h = make_history(
+        loss=[1.5, 1.0, 0.7, 0.5],
+        accuracy=[0.45, 0.65, 0.75, 0.83],
+        val_loss=[1.2, 0.95, 0.9, 1.0],
+        val_accuracy=[0.57, 0.66, 0.70, 0.69],
+    )
     assert "FIT001" not in found_fit(h)  # one epoch past the minimum is noise, not a trend
 
 
 def test_fit003_val_better_than_train(make_history):
-    h = make_history(loss=[1.9, 1.5, 1.3, 1.2], accuracy=[0.30, 0.45, 0.53, 0.57],
-                     val_loss=[1.6, 1.25, 1.1, 1.0], val_accuracy=[0.42, 0.55, 0.61, 0.64])
+    h = make_history(
+        loss=[1.9, 1.5, 1.3, 1.2],
+        accuracy=[0.30, 0.45, 0.53, 0.57],
+        val_loss=[1.6, 1.25, 1.1, 1.0],
+        val_accuracy=[0.42, 0.55, 0.61, 0.64],
+    )
     f = found_fit(h)["FIT003"]
     assert f.cause == "regularization-gap" and f.severity.value == "info"
 
@@ -153,8 +237,12 @@ def test_fit004_diverging(make_history):
 
 def test_fit001_silent_when_training_does_not_beat_validation(make_history):
     # validation starts far above training (dropout, a short run); its small dip is not memorization
-    h = make_history(loss=[2.28, 2.11, 2.02], accuracy=[0.13, 0.22, 0.25],
-                     val_loss=[1.95, 2.01, 2.06], val_accuracy=[0.238, 0.208, 0.21])
+    h = make_history(
+        loss=[2.28, 2.11, 2.02],
+        accuracy=[0.13, 0.22, 0.25],
+        val_loss=[1.95, 2.01, 2.06],
+        val_accuracy=[0.238, 0.208, 0.21],
+    )
     from cifar_doctor.engine import run
     from cifar_doctor.inputs import Inputs
 
@@ -167,8 +255,12 @@ def test_fit001_uses_inference_mode_training_accuracy_for_the_gap(make_history):
 
     # val loss turns up; logged (dropout-on) training accuracy barely beats validation,
     # but in inference mode the model fits its training images far better: a real gap
-    curves = dict(loss=[1.6, 1.2, 1.0, 0.8, 0.6], accuracy=[0.40, 0.52, 0.58, 0.61, 0.63],
-                  val_loss=[1.3, 1.1, 1.05, 1.12, 1.2], val_accuracy=[0.55, 0.60, 0.62, 0.60, 0.59])
+    curves = dict(
+        loss=[1.6, 1.2, 1.0, 0.8, 0.6],
+        accuracy=[0.40, 0.52, 0.58, 0.61, 0.63],
+        val_loss=[1.3, 1.1, 1.05, 1.12, 1.2],
+        val_accuracy=[0.55, 0.60, 0.62, 0.60, 0.59],
+    )
     h = make_history(**curves)
     assert "FIT001" not in {f.code for f in run(Inputs(history=h), select_codes=["FIT001"]).findings}
     h = make_history(**curves)

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_json
 
 from cifar_doctor.api import diagnose
 from cifar_doctor.inputs import ModelInfo
 from cifar_doctor.measure.labelinfo import ROW_SUM_TOLERANCE, label_info
 from cifar_doctor.registry import get
+from conftest import run_json
 
 
 def one_hot(y, k=10):
@@ -89,8 +89,14 @@ def test_label_info_on_the_bundled_sample(sample_arrays):
 def test_lbl001_integer_column_with_categorical_loss_is_a_label_format_mismatch(sample_arrays):
     x_train = sample_arrays["x_train"][:500].astype(np.float32) / 255
     x_test = sample_arrays["x_test"][:200].astype(np.float32) / 255
-    report = diagnose(x_train=x_train, y_train=sample_arrays["y_train"][:500], x_test=x_test,
-                      y_test=sample_arrays["y_test"][:200], loss="categorical_crossentropy", select=["LBL"])
+    report = diagnose(
+        x_train=x_train,
+        y_train=sample_arrays["y_train"][:500],
+        x_test=x_test,
+        y_test=sample_arrays["y_test"][:200],
+        loss="categorical_crossentropy",
+        select=["LBL"],
+    )
     assert report.verdict.cause == "label-format-mismatch"
     (f,) = found(report, "LBL001")
     assert f.severity.value == "error"
@@ -103,11 +109,16 @@ def test_lbl001_integer_column_with_categorical_loss_is_a_label_format_mismatch(
 
 def test_lbl001_done_when_through_the_cli(tmp_path, sample_arrays):
     path = tmp_path / "int_labels.npz"
-    np.savez(path, x_train=sample_arrays["x_train"][:300].astype(np.float32) / 255,
-             y_train=sample_arrays["y_train"][:300], x_test=sample_arrays["x_test"][:100].astype(np.float32) / 255,
-             y_test=sample_arrays["y_test"][:100])
-    rc, out, err = run_json("check", "--data", str(path), "--loss", "categorical_crossentropy", "--select", "LBL",
-                            timeout=300)
+    np.savez(
+        path,
+        x_train=sample_arrays["x_train"][:300].astype(np.float32) / 255,
+        y_train=sample_arrays["y_train"][:300],
+        x_test=sample_arrays["x_test"][:100].astype(np.float32) / 255,
+        y_test=sample_arrays["y_test"][:100],
+    )
+    rc, out, err = run_json(
+        "check", "--data", str(path), "--loss", "categorical_crossentropy", "--select", "LBL", timeout=300
+    )
     assert rc == 1, err
     assert out["verdict"]["cause"] == "label-format-mismatch"
     lbl001 = [f for f in out["findings"] if f["code"] == "LBL001"]
@@ -142,8 +153,12 @@ def test_lbl001_skipped_without_a_loss(data):
 
 
 def test_lbl001_uses_the_compiled_loss_of_a_model(data):
-    report = run_lbl(**data, model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
-                                             loss="categorical_crossentropy"))
+    report = run_lbl(
+        **data,
+        model=ModelInfo(
+            input_shape=(32, 32, 3), output_units=10, last_activation="softmax", loss="categorical_crossentropy"
+        ),
+    )
     assert found(report, "LBL001")
 
 
@@ -214,8 +229,9 @@ def test_lbl003_skipped_without_labels(data):
 def test_lbl004_one_based_labels_against_a_ten_unit_model(data):
     data["y_train"] = data["y_train"] + 1
     data["y_test"] = data["y_test"] + 1
-    report = run_lbl(**data, model=ModelInfo(output_units=10, last_activation="softmax",
-                                             loss="sparse_categorical_crossentropy"))
+    report = run_lbl(
+        **data, model=ModelInfo(output_units=10, last_activation="softmax", loss="sparse_categorical_crossentropy")
+    )
     fs = found(report, "LBL004")
     assert {f.split for f in fs} == {"train", "test"}
     f = next(f for f in fs if f.split == "train")
@@ -261,8 +277,12 @@ def test_lbl005_one_hot_widths_differ(data):
 
 
 def test_lbl005_offset_integer_labels(make_labels, make_images):
-    report = run_lbl(x_train=make_images(300), y_train=make_labels(300), x_test=make_images(100, seed=3),
-                     y_test=make_labels(100, seed=3) + 1)
+    report = run_lbl(
+        x_train=make_images(300),
+        y_train=make_labels(300),
+        x_test=make_images(100, seed=3),
+        y_test=make_labels(100, seed=3) + 1,
+    )
     (f,) = found(report, "LBL005")
     assert "shifted by +1" in f.message
 
@@ -321,8 +341,11 @@ def test_every_label_check_is_documented(code):
 
 
 def test_healthy_labels_give_no_label_findings(sample_arrays):
-    report = run_lbl(y_train=one_hot(sample_arrays["y_train"]), y_test=one_hot(sample_arrays["y_test"]),
-                     loss="categorical_crossentropy")
+    report = run_lbl(
+        y_train=one_hot(sample_arrays["y_train"]),
+        y_test=one_hot(sample_arrays["y_test"]),
+        loss="categorical_crossentropy",
+    )
     assert not report.findings
     assert all(o.status in ("ran", "skipped") for o in report.checks)
     assert all(o.status == "ran" for o in report.checks if o.code.startswith("LBL"))

@@ -18,18 +18,30 @@ def verdict(history, **kw):
 
 
 # --- LOG007: eval outputs uniform ------------------------------------------------------------
-TYPO = dict(loss=[3.651, 1.948, 1.734, 1.6, 1.478], accuracy=[0.1817, 0.3043, 0.375, 0.4245, 0.4593],
-            val_loss=[2.3009, 2.3011, 2.3014, 2.3022, 2.3033], val_accuracy=[0.128, 0.139, 0.135, 0.122, 0.107])
+TYPO = dict(
+    loss=[3.651, 1.948, 1.734, 1.6, 1.478],
+    accuracy=[0.1817, 0.3043, 0.375, 0.4245, 0.4593],
+    val_loss=[2.3009, 2.3011, 2.3014, 2.3022, 2.3033],
+    val_accuracy=[0.128, 0.139, 0.135, 0.122, 0.107],
+)
 
 
 # --- LOG008: loss above ln K ---------------------------------------------------------------------
-LOGITS = dict(loss=[4.522, 3.593, 3.73, 3.604, 3.414], accuracy=[0.0953, 0.1503, 0.1719, 0.1213, 0.1841],
-              val_loss=[3.717, 5.157, 3.484, 3.451, 3.429], val_accuracy=[0.095, 0.1675, 0.2113, 0.1713, 0.0887])
+LOGITS = dict(
+    loss=[4.522, 3.593, 3.73, 3.604, 3.414],
+    accuracy=[0.0953, 0.1503, 0.1719, 0.1213, 0.1841],
+    val_loss=[3.717, 5.157, 3.484, 3.451, 3.429],
+    val_accuracy=[0.095, 0.1675, 0.2113, 0.1713, 0.0887],
+)
 
 
 # --- LOG010: validation below chance -------------------------------------------------------------
-SORTED = dict(loss=[2.053, 1.756, 1.588, 1.456, 1.373], accuracy=[0.2091, 0.3597, 0.4191, 0.465, 0.4953],
-              val_loss=[6.878, 6.987, 7.216, 7.984, 8.628], val_accuracy=[0.0, 0.0, 0.0, 0.0, 0.0])
+SORTED = dict(
+    loss=[2.053, 1.756, 1.588, 1.456, 1.373],
+    accuracy=[0.2091, 0.3597, 0.4191, 0.465, 0.4953],
+    val_loss=[6.878, 6.987, 7.216, 7.984, 8.628],
+    val_accuracy=[0.0, 0.0, 0.0, 0.0, 0.0],
+)
 
 
 LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
@@ -40,8 +52,12 @@ def codes(history, **kw):
 
 
 # a healthy CIFAR-10 run: loss falls, val follows, honest errors cost ~2-3 nats
-HEALTHY = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
-               val_loss=[1.30, 1.10, 0.98, 0.92, 0.90], val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69])
+HEALTHY = dict(
+    loss=[1.55, 1.20, 1.02, 0.90, 0.82],
+    accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
+    val_loss=[1.30, 1.10, 0.98, 0.92, 0.90],
+    val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69],
+)
 
 
 def test_log007_val_loss_pinned_at_ln_k_is_a_scale_mismatch(make_history):
@@ -53,8 +69,12 @@ def test_log007_val_loss_pinned_at_ln_k_is_a_scale_mismatch(make_history):
 
 
 def test_log007_silent_when_training_is_at_chance_too(make_history):
-    dead = dict(loss=[2.311, 2.307, 2.307, 2.307], accuracy=[0.10, 0.097, 0.095, 0.096],
-                val_loss=[2.305, 2.304, 2.304, 2.304], val_accuracy=[0.1, 0.109, 0.109, 0.109])
+    dead = dict(
+        loss=[2.311, 2.307, 2.307, 2.307],
+        accuracy=[0.10, 0.097, 0.095, 0.096],
+        val_loss=[2.305, 2.304, 2.304, 2.304],
+        val_accuracy=[0.1, 0.109, 0.109, 0.109],
+    )
     assert "LOG007" not in found(make_history(**dead))
 
 
@@ -91,36 +111,54 @@ def test_log008_saturated_training_softmax_is_not_learning_not_a_wiring_bug(make
 
 def test_log004_validation_at_chance_with_a_saturated_softmax_is_a_scale_bug(make_history):
     # raw test images into a BatchNorm model trained on /255 images: one class wins every image, confidently
-    h = make_history(loss=[1.9, 1.5, 1.3, 1.2], accuracy=[0.3, 0.45, 0.53, 0.57],
-                     val_loss=[95.0, 120.0, 140.0, 151.0], val_accuracy=[0.1, 0.1, 0.1, 0.1])
+    h = make_history(
+        loss=[1.9, 1.5, 1.3, 1.2],
+        accuracy=[0.3, 0.45, 0.53, 0.57],
+        val_loss=[95.0, 120.0, 140.0, 151.0],
+        val_accuracy=[0.1, 0.1, 0.1, 0.1],
+    )
     f = found(h)["LOG004"]
     assert f.cause == "eval-input-scale-mismatch" and f.evidence["val_cost_per_error"] > 100
-    shuffled = make_history(loss=[2.28, 2.11, 2.02, 1.9], accuracy=[0.13, 0.22, 0.25, 0.3],
-                            val_loss=[2.34, 2.5, 2.56, 2.71], val_accuracy=[0.108, 0.118, 0.124, 0.108])
+    shuffled = make_history(
+        loss=[2.28, 2.11, 2.02, 1.9],
+        accuracy=[0.13, 0.22, 0.25, 0.3],
+        val_loss=[2.34, 2.5, 2.56, 2.71],
+        val_accuracy=[0.108, 0.118, 0.124, 0.108],
+    )
     assert found(shuffled)["LOG004"].cause == "eval-labels-misaligned"
 
 
 def test_log004_frozen_validation_accuracy_is_not_misaligned_labels(make_history):
     # fine-tuning with frozen BatchNorm statistics: one answer for every validation image
-    h = make_history(loss=[0.62, 0.41, 0.30, 0.22], accuracy=[0.68, 0.81, 0.87, 0.91],
-                     val_loss=[0.83, 0.85, 0.84, 0.86], val_accuracy=[0.5, 0.5, 0.5, 0.5])
+    h = make_history(
+        loss=[0.62, 0.41, 0.30, 0.22],
+        accuracy=[0.68, 0.81, 0.87, 0.91],
+        val_loss=[0.83, 0.85, 0.84, 0.86],
+        val_accuracy=[0.5, 0.5, 0.5, 0.5],
+    )
     f = found(h, classes=2)["LOG004"]
     assert f.cause == "eval-distribution-shift" and f.evidence["constant"] is True
 
 
 def test_log007_near_ln_k_with_validation_at_chance(make_history):
     # test images divided by 255 twice: the answer barely depends on the image, val_loss drifts 2.31 -> 2.37
-    h = make_history(loss=[2.169, 1.859, 1.726, 1.619, 1.523, 1.439],
-                     accuracy=[0.2023, 0.3383, 0.385, 0.4303, 0.464, 0.4967],
-                     val_loss=[2.307, 2.319, 2.316, 2.326, 2.346, 2.367],
-                     val_accuracy=[0.094, 0.089, 0.094, 0.089, 0.089, 0.108])
+    h = make_history(
+        loss=[2.169, 1.859, 1.726, 1.619, 1.523, 1.439],
+        accuracy=[0.2023, 0.3383, 0.385, 0.4303, 0.464, 0.4967],
+        val_loss=[2.307, 2.319, 2.316, 2.326, 2.346, 2.367],
+        val_accuracy=[0.094, 0.089, 0.094, 0.089, 0.089, 0.108],
+    )
     assert verdict(h) == "eval-input-scale-mismatch"
 
 
 def test_log008_abstains_when_k_is_unknown_and_the_model_learns(make_history):
     # a ReLU output with categorical cross-entropy, or a CIFAR-100 run: only K tells them apart
-    h = make_history(loss=[5.134, 4.857, 4.749, 3.485, 3.412, 3.357], accuracy=[0.107, 0.14, 0.185, 0.158, 0.143, 0.216],
-                     val_loss=[4.518, 4.503, 3.759, 3.226, 3.264, 3.206], val_accuracy=[0.108, 0.124, 0.166, 0.203, 0.143, 0.223])
+    h = make_history(
+        loss=[5.134, 4.857, 4.749, 3.485, 3.412, 3.357],
+        accuracy=[0.107, 0.14, 0.185, 0.158, 0.143, 0.216],
+        val_loss=[4.518, 4.503, 3.759, 3.226, 3.264, 3.206],
+        val_accuracy=[0.108, 0.124, 0.166, 0.203, 0.143, 0.223],
+    )
     assert verdict(h) == "insufficient-evidence"
     assert "LOG008" not in found(h, classes=10)  # K known: a rough start and a bad output look alike here
 
@@ -151,8 +189,9 @@ def test_log004_real_shuffled_labels():
 
 
 def test_log004_error_with_known_classes(make_history):
-    h = make_history(accuracy=[0.4, 0.6, 0.75], val_accuracy=[0.10, 0.09, 0.11], loss=[1.6, 1.1, 0.7],
-                     val_loss=[3.0, 3.5, 4.1])
+    h = make_history(
+        accuracy=[0.4, 0.6, 0.75], val_accuracy=[0.10, 0.09, 0.11], loss=[1.6, 1.1, 0.7], val_loss=[3.0, 3.5, 4.1]
+    )
     assert codes(h, classes=10)["LOG004"].severity.value == "error"
     assert codes(h)["LOG004"].severity.value == "warning"  # 10 classes assumed
     assert "LOG004" not in codes(h, classes=100)  # 0.10 is 10x chance for CIFAR-100

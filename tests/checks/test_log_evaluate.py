@@ -22,8 +22,12 @@ def codes(history, **kw):
 
 
 # a healthy CIFAR-10 run: loss falls, val follows, honest errors cost ~2-3 nats
-HEALTHY = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
-               val_loss=[1.30, 1.10, 0.98, 0.92, 0.90], val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69])
+HEALTHY = dict(
+    loss=[1.55, 1.20, 1.02, 0.90, 0.82],
+    accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
+    val_loss=[1.30, 1.10, 0.98, 0.92, 0.90],
+    val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69],
+)
 
 
 LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
@@ -47,13 +51,21 @@ def test_log011_few_steps_train_eval_mode_gap(make_history):
 
 def test_log005_validation_that_keeps_up_with_training_is_leakage(make_history):
     # validation_data = a slice of the training arrays; the real test set is printed after fit
-    h = make_history(loss=[1.2543, 1.1561, 1.0593], accuracy=[0.5543, 0.5933, 0.6297],
-                     val_loss=[1.2082, 1.147, 1.0001], val_accuracy=[0.5533, 0.59, 0.63])
+    h = make_history(
+        loss=[1.2543, 1.1561, 1.0593],
+        accuracy=[0.5543, 0.5933, 0.6297],
+        val_loss=[1.2082, 1.147, 1.0001],
+        val_accuracy=[0.5533, 0.59, 0.63],
+    )
     h.evaluations = [{"loss": 1.7336, "accuracy": 0.438}]
     assert found(h)["LOG005"].cause == "train-test-leakage"
     # a test set read in BGR: validation (held out, correct) falls behind training, the test far below
-    h = make_history(loss=[1.708, 1.59, 1.498], accuracy=[0.3906, 0.4267, 0.4653],
-                     val_loss=[1.675, 1.584, 1.534], val_accuracy=[0.3775, 0.4275, 0.425])
+    h = make_history(
+        loss=[1.708, 1.59, 1.498],
+        accuracy=[0.3906, 0.4267, 0.4653],
+        val_loss=[1.675, 1.584, 1.534],
+        val_accuracy=[0.3775, 0.4275, 0.425],
+    )
     h.evaluations = [{"loss": 2.3128, "accuracy": 0.209}]
     assert found(h)["LOG005"].cause == "eval-distribution-shift"
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, run_json  # noqa: E402
 
 from cifar_doctor import diagnose
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
 from cifar_doctor.sources.logs import read_history
+from conftest import run_cli, run_json  # noqa: E402
 
 CURVE_CODES = ["LOG007", "LOG008", "LOG009", "LOG010", "LOG011", "LOG012", "LOG013", "LOG014", "FIT005", "FIT006"]
 
 
 #: A healthy small-CNN run on CIFAR-10 (validation a little below training, both improving).
-HEALTHY = dict(loss=[2.083, 1.738, 1.58, 1.454, 1.354], accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
-               val_loss=[1.932, 1.74, 1.594, 1.551, 1.513], val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457])
+HEALTHY = dict(
+    loss=[2.083, 1.738, 1.58, 1.454, 1.354],
+    accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
+    val_loss=[1.932, 1.74, 1.594, 1.551, 1.513],
+    val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457],
+)
 
 
 def verdict(history, **kw):
@@ -40,8 +44,12 @@ def codes(history, **kw):
 
 
 # a healthy CIFAR-10 run: loss falls, val follows, honest errors cost ~2-3 nats
-HEALTHY_LOG = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
-               val_loss=[1.30, 1.10, 0.98, 0.92, 0.90], val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69])
+HEALTHY_LOG = dict(
+    loss=[1.55, 1.20, 1.02, 0.90, 0.82],
+    accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
+    val_loss=[1.30, 1.10, 0.98, 0.92, 0.90],
+    val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69],
+)
 
 
 LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
@@ -120,8 +128,9 @@ def test_cli_check_log_csv_and_json(tmp_path):
     assert rc == 0 and data["verdict"]["cause"] == "insufficient-evidence"
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\xff\x00garbage" * 50, b"just some text\n",
-                                     b"Epoch 1/5\n 1/50 [..] - ETA: 3s - loss: 2.3"])
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00\xff\x00garbage" * 50, b"just some text\n", b"Epoch 1/5\n 1/50 [..] - ETA: 3s - loss: 2.3"]
+)
 def test_cli_bad_logs_one_line_exit_2(tmp_path, content):
     f = tmp_path / "bad.log"
     f.write_bytes(content)
@@ -143,10 +152,12 @@ def test_check_log_imports_no_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom cifar_doctor.cli.app import main\n"
-            f"sys.argv = ['cifar-doctor', 'check', '--log', {str(RUN1)!r}, '--json']\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras', 'jax', 'torch'))\n"
-            "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n")
+    code = (
+        "import sys\nfrom cifar_doctor.cli.app import main\n"
+        f"sys.argv = ['cifar-doctor', 'check', '--log', {str(RUN1)!r}, '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras', 'jax', 'torch'))\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "HEAVY=\n" in proc.stderr, proc.stderr[-2000:]

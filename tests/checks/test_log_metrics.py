@@ -17,8 +17,12 @@ def verdict(history, **kw):
 
 
 # --- LOG009: binary accuracy on one-hot labels ----------------------------------------------------
-BCE = dict(loss=[0.3614, 0.3051, 0.2744, 0.2536, 0.2419], accuracy=[0.8999, 0.8997, 0.9025, 0.9055, 0.9078],
-           val_loss=[0.3235, 0.2974, 0.2701, 0.2594, 0.2481], val_accuracy=[0.9, 0.9003, 0.9036, 0.9044, 0.9073])
+BCE = dict(
+    loss=[0.3614, 0.3051, 0.2744, 0.2536, 0.2419],
+    accuracy=[0.8999, 0.8997, 0.9025, 0.9055, 0.9078],
+    val_loss=[0.3235, 0.2974, 0.2701, 0.2594, 0.2481],
+    val_accuracy=[0.9, 0.9003, 0.9036, 0.9044, 0.9073],
+)
 
 
 def test_log009_binary_accuracy_pinned_at_one_minus_one_over_k(make_history):
@@ -30,26 +34,42 @@ def test_log009_binary_accuracy_pinned_at_one_minus_one_over_k(make_history):
 
 def test_log009_silent_on_mnist_like_categorical_run(make_history):
     # categorical accuracy 0.90 at epoch 1 with a similar loss, but it rises as the loss falls
-    h = make_history(loss=[0.34, 0.11, 0.08, 0.06], accuracy=[0.90, 0.967, 0.976, 0.982],
-                     val_loss=[0.33, 0.07, 0.05, 0.045], val_accuracy=[0.90, 0.978, 0.984, 0.986])
+    h = make_history(
+        loss=[0.34, 0.11, 0.08, 0.06],
+        accuracy=[0.90, 0.967, 0.976, 0.982],
+        val_loss=[0.33, 0.07, 0.05, 0.045],
+        val_accuracy=[0.90, 0.978, 0.984, 0.986],
+    )
     assert "LOG009" not in found(h)
 
 
 # --- LOG012: val loss lower but val accuracy lower -------------------------------------------------
 def test_log012_splits_disagree_on_loss_and_accuracy(make_history):
-    h = make_history(loss=[0.6356, 0.6243, 0.6204, 0.6215, 0.618], acc=[0.8289, 0.8248, 0.8302, 0.8307, 0.8318],
-                     val_loss=[0.4981, 0.5075, 0.5152, 0.4981, 0.4942], val_acc=[0.776, 0.7609, 0.7694, 0.7824, 0.7848])
+    h = make_history(
+        loss=[0.6356, 0.6243, 0.6204, 0.6215, 0.618],
+        acc=[0.8289, 0.8248, 0.8302, 0.8307, 0.8318],
+        val_loss=[0.4981, 0.5075, 0.5152, 0.4981, 0.4942],
+        val_acc=[0.776, 0.7609, 0.7694, 0.7824, 0.7848],
+    )
     assert found(h)["LOG012"].cause == "eval-distribution-shift"
 
 
 def test_log012_silent_under_dropout(make_history):
     # validation better on both measures: the dropout gap, FIT003
-    h = make_history(loss=[2.3, 2.156, 1.979, 1.886], accuracy=[0.114, 0.192, 0.262, 0.308],
-                     val_loss=[2.24, 2.001, 1.865, 1.768], val_accuracy=[0.206, 0.308, 0.341, 0.383])
+    h = make_history(
+        loss=[2.3, 2.156, 1.979, 1.886],
+        accuracy=[0.114, 0.192, 0.262, 0.308],
+        val_loss=[2.24, 2.001, 1.865, 1.768],
+        val_accuracy=[0.206, 0.308, 0.341, 0.383],
+    )
     assert "LOG012" not in found(h) and "FIT003" in found(h)
 
 
 def test_log009_binary_accuracy_flat_at_exactly_one_minus_one_over_k(make_history):
-    h = make_history(loss=[0.4245, 0.3343, 0.3319, 0.3288, 0.3238, 0.3173], accuracy=[0.9] * 6,
-                     val_loss=[0.3372, 0.3354, 0.3322, 0.329, 0.3242, 0.322], val_accuracy=[0.9] * 6)
+    h = make_history(
+        loss=[0.4245, 0.3343, 0.3319, 0.3288, 0.3238, 0.3173],
+        accuracy=[0.9] * 6,
+        val_loss=[0.3372, 0.3354, 0.3322, 0.329, 0.3242, 0.322],
+        val_accuracy=[0.9] * 6,
+    )
     assert verdict(h) == "label-format-mismatch"

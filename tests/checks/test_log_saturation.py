@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import run_cli  # noqa: E402
 
 from cifar_doctor import diagnose
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
+from conftest import run_cli  # noqa: E402
 
 
 def found(history, **kw):
@@ -22,8 +22,12 @@ def verdict(history, **kw):
 
 
 #: A healthy small-CNN run on CIFAR-10 (validation a little below training, both improving).
-HEALTHY = dict(loss=[2.083, 1.738, 1.58, 1.454, 1.354], accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
-               val_loss=[1.932, 1.74, 1.594, 1.551, 1.513], val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457])
+HEALTHY = dict(
+    loss=[2.083, 1.738, 1.58, 1.454, 1.354],
+    accuracy=[0.241, 0.368, 0.427, 0.473, 0.511],
+    val_loss=[1.932, 1.74, 1.594, 1.551, 1.513],
+    val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457],
+)
 
 
 LOGS = Path(__file__).parent.parent / "fixtures" / "logs"
@@ -34,13 +38,21 @@ def codes(history, **kw):
 
 
 # a healthy CIFAR-10 run: loss falls, val follows, honest errors cost ~2-3 nats
-HEALTHY_LOG = dict(loss=[1.55, 1.20, 1.02, 0.90, 0.82], accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
-               val_loss=[1.30, 1.10, 0.98, 0.92, 0.90], val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69])
+HEALTHY_LOG = dict(
+    loss=[1.55, 1.20, 1.02, 0.90, 0.82],
+    accuracy=[0.44, 0.57, 0.64, 0.68, 0.71],
+    val_loss=[1.30, 1.10, 0.98, 0.92, 0.90],
+    val_accuracy=[0.53, 0.61, 0.66, 0.68, 0.69],
+)
 
 
 def test_log013_loss_stuck_on_the_double_softmax_floor(make_history):
-    h = make_history(loss=[2.05, 1.72, 1.61, 1.57, 1.55], accuracy=[0.45, 0.72, 0.83, 0.88, 0.90],
-                     val_loss=[1.80, 1.66, 1.60, 1.58, 1.57], val_accuracy=[0.62, 0.78, 0.84, 0.86, 0.87])
+    h = make_history(
+        loss=[2.05, 1.72, 1.61, 1.57, 1.55],
+        accuracy=[0.45, 0.72, 0.83, 0.88, 0.90],
+        val_loss=[1.80, 1.66, 1.60, 1.58, 1.57],
+        val_accuracy=[0.62, 0.78, 0.84, 0.86, 0.87],
+    )
     f = found(h)["LOG013"]
     assert f.evidence["classes"] == 10 and f.evidence["floor"] == pytest.approx(1.4612, abs=1e-4)
     assert verdict(h) == "output-loss-mismatch"
@@ -52,10 +64,12 @@ def test_log013_silent_when_one_softmax_takes_the_loss_below_the_floor(make_hist
 
 
 def test_log014_saturated_training_errors_while_learning(make_history):
-    h = make_history(loss=[643.99, 89.73, 27.71, 39.43, 38.48, 31.03, 19.08, 16.93, 18.71, 12.14],
-                     accuracy=[0.119, 0.155, 0.214, 0.196, 0.206, 0.218, 0.237, 0.253, 0.216, 0.271],
-                     val_loss=[165.8, 27.6, 25.5, 63.0, 40.8, 21.9, 20.7, 16.7, 18.5, 10.0],
-                     val_accuracy=[0.151, 0.232, 0.188, 0.167, 0.177, 0.228, 0.267, 0.206, 0.196, 0.248])
+    h = make_history(
+        loss=[643.99, 89.73, 27.71, 39.43, 38.48, 31.03, 19.08, 16.93, 18.71, 12.14],
+        accuracy=[0.119, 0.155, 0.214, 0.196, 0.206, 0.218, 0.237, 0.253, 0.216, 0.271],
+        val_loss=[165.8, 27.6, 25.5, 63.0, 40.8, 21.9, 20.7, 16.7, 18.5, 10.0],
+        val_accuracy=[0.151, 0.232, 0.188, 0.167, 0.177, 0.228, 0.267, 0.206, 0.196, 0.248],
+    )
     assert found(h)["LOG014"].evidence["cost_per_error"] > 16
     assert verdict(h) == "input-not-normalized"
 
@@ -88,8 +102,9 @@ def test_log001_seed_run2_also_overfitting():
     assert [a["cause"] for a in report.verdict.also] == ["overfitting"]
 
 
-@pytest.mark.parametrize("name", ["seed-original-keras3-verbose2.txt", "k3-scale-bug-verbose1-tty.txt",
-                                  "k3-scale-bug-verbose2.txt"])
+@pytest.mark.parametrize(
+    "name", ["seed-original-keras3-verbose2.txt", "k3-scale-bug-verbose1-tty.txt", "k3-scale-bug-verbose2.txt"]
+)
 def test_log001_keras3_unclipped(name):
     report = diagnose(history=str(LOGS / name))
     assert report.verdict.cause == "eval-input-scale-mismatch"
@@ -104,16 +119,23 @@ def test_log001_fires_on_a_single_epoch(make_history):
 
 def test_log001_silent_for_overfitting_with_high_val_loss(make_history):
     # strong overfitting: val loss climbs to 2.6 at val acc .70 (3.7 nats/error at the end, 2.6 at the best epoch)
-    h = make_history(loss=[1.5, 1.0, 0.6, 0.3, 0.1, 0.03], accuracy=[0.45, 0.65, 0.79, 0.90, 0.97, 0.99],
-                     val_loss=[1.2, 0.95, 0.9, 1.2, 1.8, 2.6], val_accuracy=[0.57, 0.66, 0.70, 0.71, 0.70, 0.70])
+    h = make_history(
+        loss=[1.5, 1.0, 0.6, 0.3, 0.1, 0.03],
+        accuracy=[0.45, 0.65, 0.79, 0.90, 0.97, 0.99],
+        val_loss=[1.2, 0.95, 0.9, 1.2, 1.8, 2.6],
+        val_accuracy=[0.57, 0.66, 0.70, 0.71, 0.70, 0.70],
+    )
     found = codes(h)
     assert "LOG001" not in found and "FIT001" in found
 
 
 def test_log001_silent_when_training_saturates_too(make_history):
     # raw 0-255 inputs in both splits under Keras 2: train and val both near the ceiling
-    found = codes(make_history(loss=[14.3, 14.2, 14.3], acc=[0.11, 0.12, 0.11], val_loss=[14.4, 14.3, 14.4],
-                               val_acc=[0.10, 0.11, 0.10]))
+    found = codes(
+        make_history(
+            loss=[14.3, 14.2, 14.3], acc=[0.11, 0.12, 0.11], val_loss=[14.4, 14.3, 14.4], val_acc=[0.10, 0.11, 0.10]
+        )
+    )
     assert "LOG001" not in found
 
 
@@ -138,8 +160,12 @@ def test_log001_cli_check_log_text_output():
 def test_log001_silent_when_saturated_run_is_at_chance(make_history):
     # one optimizer step per epoch on a few hundred images: huge val loss, accuracy at chance.
     # Nothing here shows an arg-max that survives on mismatched inputs.
-    h = make_history(loss=[2.35, 2.30, 2.29], accuracy=[0.10, 0.11, 0.10],
-                     val_loss=[14.1, 13.8, 13.5], val_accuracy=[0.09, 0.10, 0.11])
+    h = make_history(
+        loss=[2.35, 2.30, 2.29],
+        accuracy=[0.10, 0.11, 0.10],
+        val_loss=[14.1, 13.8, 13.5],
+        val_accuracy=[0.09, 0.10, 0.11],
+    )
     assert "LOG001" not in codes(h)
 
 

@@ -11,9 +11,15 @@ from cifar_doctor.inputs import Affine, ModelInfo
 
 
 def info(**kw) -> ModelInfo:
-    base = dict(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
-                loss="categorical_crossentropy", from_logits=False, rescaling=[],
-                layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"])
+    base = dict(
+        input_shape=(32, 32, 3),
+        output_units=10,
+        last_activation="softmax",
+        loss="categorical_crossentropy",
+        from_logits=False,
+        rescaling=[],
+        layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"],
+    )
     base.update(kw)
     return ModelInfo(**base)
 
@@ -33,8 +39,9 @@ BY_255 = dict(rescaling=[RESCALE_255], rescaling_affine=(Affine("Rescaling", 1 /
 
 
 def test_mdl003_fires_on_raw_data_without_rescaling(make_images):
-    found, outcome, _ = check("MDL003", model=info(), x_train=make_images(40, "uint8"),
-                              x_test=make_images(40, "uint8", seed=1))
+    found, outcome, _ = check(
+        "MDL003", model=info(), x_train=make_images(40, "uint8"), x_test=make_images(40, "uint8", seed=1)
+    )
     assert outcome.status == "ran" and len(found) == 1
     f = found[0]
     assert f.severity.value == "info" and f.cause is None
@@ -43,8 +50,9 @@ def test_mdl003_fires_on_raw_data_without_rescaling(make_images):
 
 
 def test_mdl003_advises_normalization_layer_for_standardized_data(make_images):
-    found, _, _ = check("MDL003", model=info(), x_train=make_images(60, "standardized"),
-                        x_test=make_images(60, "standardized", seed=1))
+    found, _, _ = check(
+        "MDL003", model=info(), x_train=make_images(60, "standardized"), x_test=make_images(60, "standardized", seed=1)
+    )
     assert found and "Normalization" in found[0].fix.snippet
 
 
@@ -59,8 +67,9 @@ def test_mdl003_skipped_without_model(make_images):
 
 
 def test_mdl004_fires_on_unit_data_into_rescaling_model(make_images):
-    found, outcome, report = check("MDL004", model=info(**BY_255),
-                                   x_train=make_images(60, "unit"), x_test=make_images(60, "unit", seed=1))
+    found, outcome, report = check(
+        "MDL004", model=info(**BY_255), x_train=make_images(60, "unit"), x_test=make_images(60, "unit", seed=1)
+    )
     assert outcome.status == "ran" and len(found) == 1
     f = found[0]
     assert f.severity.value == "warning" and f.cause == "input-not-normalized"
@@ -73,9 +82,11 @@ def test_mdl004_fires_on_unit_data_into_rescaling_model(make_images):
 def test_mdl004_silent_on_raw_data_or_symmetric_model(make_images):
     found, outcome, _ = check("MDL004", model=info(**BY_255), x_train=make_images(60, "uint8"))
     assert outcome.status == "ran" and found == []
-    found, _, _ = check("MDL004", model=info(rescaling=["Rescaling(scale=2, offset=-1)"],
-                                              rescaling_affine=(Affine("Rescaling", 2.0, -1.0),)),
-                        x_train=make_images(60, "unit"))
+    found, _, _ = check(
+        "MDL004",
+        model=info(rescaling=["Rescaling(scale=2, offset=-1)"], rescaling_affine=(Affine("Rescaling", 2.0, -1.0),)),
+        x_train=make_images(60, "unit"),
+    )
     assert found == []
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_json
 
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs, ModelInfo, Split
+from conftest import run_json
 
 
 def fixed_evaluator(scores: dict[int, float]):
@@ -22,10 +22,13 @@ def fixed_evaluator(scores: dict[int, float]):
 
 def inputs(make_images, make_labels, train_acc, test_acc, *, n_train=300, n_test=200, test_scale="unit"):
     return Inputs(
-        splits={"train": Split("train", make_images(n_train, "unit", seed=1), make_labels(n_train, seed=1)),
-                "test": Split("test", make_images(n_test, test_scale, seed=2), make_labels(n_test, seed=2))},
-        model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
-                        loss="sparse_categorical_crossentropy"),
+        splits={
+            "train": Split("train", make_images(n_train, "unit", seed=1), make_labels(n_train, seed=1)),
+            "test": Split("test", make_images(n_test, test_scale, seed=2), make_labels(n_test, seed=2)),
+        },
+        model=ModelInfo(
+            input_shape=(32, 32, 3), output_units=10, last_activation="softmax", loss="sparse_categorical_crossentropy"
+        ),
         evaluate=fixed_evaluator({n_train: train_acc, n_test: test_acc}),
     )
 
@@ -41,10 +44,19 @@ def _train(x, y, *, epochs, lr, seed=0):
     from keras import layers
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(256, activation="relu"),
-                              layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(lr) if lr > 0.5 else keras.optimizers.Adam(lr),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Flatten(),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(lr) if lr > 0.5 else keras.optimizers.Adam(lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     return model
 

@@ -10,9 +10,15 @@ from cifar_doctor.inputs import ModelInfo
 
 
 def info(**kw) -> ModelInfo:
-    base = dict(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
-                loss="categorical_crossentropy", from_logits=False, rescaling=[],
-                layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"])
+    base = dict(
+        input_shape=(32, 32, 3),
+        output_units=10,
+        last_activation="softmax",
+        loss="categorical_crossentropy",
+        from_logits=False,
+        rescaling=[],
+        layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"],
+    )
     base.update(kw)
     return ModelInfo(**base)
 
@@ -25,13 +31,16 @@ def check(code, **kw):
 
 
 # --- MDL008-MDL010: optimizer and activations read off the model --------------------------
-@pytest.mark.parametrize("opt,lr,severity,cause", [
-    ("SGD", 1.0, "warning", "unstable-training"),          # 100x the default: the re-enacted dead network
-    ("Adam", 0.5, "warning", "unstable-training"),
-    ("Adam", -1e-3, "error", "not-learning"),
-    ("Adadelta", 1e-3, "warning", "underfitting"),         # Keras' Adadelta default, 1000x below Keras 2's
-    ("Adam", 1e-7, "warning", "underfitting"),
-])
+@pytest.mark.parametrize(
+    "opt,lr,severity,cause",
+    [
+        ("SGD", 1.0, "warning", "unstable-training"),  # 100x the default: the re-enacted dead network
+        ("Adam", 0.5, "warning", "unstable-training"),
+        ("Adam", -1e-3, "error", "not-learning"),
+        ("Adadelta", 1e-3, "warning", "underfitting"),  # Keras' Adadelta default, 1000x below Keras 2's
+        ("Adam", 1e-7, "warning", "underfitting"),
+    ],
+)
 def test_mdl008_learning_rate_out_of_range(opt, lr, severity, cause):
     f = check("MDL008", model=info(optimizer=opt, learning_rate=lr))[0][0]
     assert (f.severity.value, f.cause) == (severity, cause) and f.evidence["learning_rate"] == lr

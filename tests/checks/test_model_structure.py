@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli, run_json
 
 from cifar_doctor.api import build_inputs
 from cifar_doctor.checks.model.input_layer import in_model_affine
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Affine, ModelInfo
+from conftest import run_cli, run_json
 
 
 def info(**kw) -> ModelInfo:
-    base = dict(input_shape=(32, 32, 3), output_units=10, last_activation="softmax",
-                loss="categorical_crossentropy", from_logits=False, rescaling=[],
-                layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"])
+    base = dict(
+        input_shape=(32, 32, 3),
+        output_units=10,
+        last_activation="softmax",
+        loss="categorical_crossentropy",
+        from_logits=False,
+        rescaling=[],
+        layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"],
+    )
     base.update(kw)
     return ModelInfo(**base)
 
@@ -31,16 +37,23 @@ def logits_model_file(tmp_path_factory):
     keras = pytest.importorskip("keras")
     from keras import layers
 
-    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(4, 3, activation="relu"),
-                              layers.GlobalAveragePooling2D(), layers.Dense(10)])  # no softmax
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(10),
+        ]
+    )  # no softmax
     path = tmp_path_factory.mktemp("models") / "logits.keras"
     model.save(path)
     return path
 
 
 def test_mdl001_linear_output_with_probability_loss_is_an_error():
-    found, outcome, report = check("MDL001", model=info(last_activation="linear", loss=None, from_logits=None),
-                                   loss="categorical_crossentropy")
+    found, outcome, report = check(
+        "MDL001", model=info(last_activation="linear", loss=None, from_logits=None), loss="categorical_crossentropy"
+    )
     assert outcome.status == "ran" and len(found) == 1
     f = found[0]
     assert f.severity.value == "error" and f.cause == "output-loss-mismatch"
@@ -48,9 +61,14 @@ def test_mdl001_linear_output_with_probability_loss_is_an_error():
     assert f.evidence["loss_source"] == "loss"  # Python's words; the CLI's below
     from cifar_doctor.cli.common import CHECK_HINTS
 
-    cli = run(build_inputs(model=info(last_activation="linear", loss=None, from_logits=None),
-                           loss="categorical_crossentropy"), select_codes=["MDL001"], counterfactual=False,
-              hints=CHECK_HINTS)
+    cli = run(
+        build_inputs(
+            model=info(last_activation="linear", loss=None, from_logits=None), loss="categorical_crossentropy"
+        ),
+        select_codes=["MDL001"],
+        counterfactual=False,
+        hints=CHECK_HINTS,
+    )
     assert cli.findings[0].evidence["loss_source"] == "--loss"
     assert 'activation="softmax"' in f.fix.snippet and "from_logits=True" in f.fix.snippet
     assert report.verdict.cause == "output-loss-mismatch"
@@ -71,14 +89,18 @@ def test_mdl001_compiled_sparse_loss_and_other_mismatches():
     assert found[0].severity.value == "error"
 
 
-@pytest.mark.parametrize("kw", [
-    dict(),  # softmax + categorical cross-entropy
-    dict(last_activation="linear", from_logits=True),
-    dict(last_activation="linear", loss="sparse_categorical_crossentropy", from_logits=True),
-    dict(last_activation="sigmoid", loss="binary_crossentropy", output_units=1),
-    dict(last_activation=None),  # unknown output: no judgement
-    dict(loss="mean_squared_error"),
-], ids=["softmax-cce", "logits-cce", "logits-scce", "sigmoid-bce", "unknown-activation", "mse"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),  # softmax + categorical cross-entropy
+        dict(last_activation="linear", from_logits=True),
+        dict(last_activation="linear", loss="sparse_categorical_crossentropy", from_logits=True),
+        dict(last_activation="sigmoid", loss="binary_crossentropy", output_units=1),
+        dict(last_activation=None),  # unknown output: no judgement
+        dict(loss="mean_squared_error"),
+    ],
+    ids=["softmax-cce", "logits-cce", "logits-scce", "sigmoid-bce", "unknown-activation", "mse"],
+)
 def test_mdl001_silent_when_consistent(kw):
     found, outcome, _ = check("MDL001", model=info(**kw))
     assert outcome.status == "ran" and found == []
@@ -92,8 +114,12 @@ def test_mdl001_skipped_without_model_or_loss():
 
 
 def test_mdl002_one_hot_width_differs(make_images, make_labels):
-    found, outcome, _ = check("MDL002", model=info(output_units=100), x_train=make_images(50, "unit"),
-                              y_train=make_labels(50, 10, one_hot=True))
+    found, outcome, _ = check(
+        "MDL002",
+        model=info(output_units=100),
+        x_train=make_images(50, "unit"),
+        y_train=make_labels(50, 10, one_hot=True),
+    )
     assert outcome.status == "ran" and len(found) == 1
     f = found[0]
     assert f.severity.value == "error" and f.cause == "label-format-mismatch"
@@ -120,8 +146,11 @@ def test_mdl002_unused_outputs_warn_only_with_enough_labels(make_labels):
 
 @pytest.mark.parametrize("units,labels", [(10, "one-hot"), (10, "integer"), (1, "binary")])
 def test_mdl002_silent_when_units_match(make_labels, units, labels):
-    y = {"one-hot": make_labels(80, 10, one_hot=True), "integer": make_labels(80, 10, column=True),
-         "binary": make_labels(80, 2)}[labels]
+    y = {
+        "one-hot": make_labels(80, 10, one_hot=True),
+        "integer": make_labels(80, 10, column=True),
+        "binary": make_labels(80, 2),
+    }[labels]
     act = "sigmoid" if units == 1 else "softmax"
     found, outcome, _ = check("MDL002", model=info(output_units=units, last_activation=act), y_train=y)
     assert outcome.status == "ran" and found == []
@@ -162,8 +191,14 @@ def test_cli_lambda_model_exits_2_with_one_line(tmp_path):
     keras = pytest.importorskip("keras")
     from keras import layers
 
-    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Lambda(lambda x: x / 255.0), layers.Flatten(),
-                              layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Lambda(lambda x: x / 255.0),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     path = tmp_path / "lambda.keras"
     model.save(path)
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -207,8 +242,9 @@ def test_model_facts_read_optimizer_and_activations(tmp_path):
 
     from cifar_doctor.sources.models import load_model
 
-    model = keras.Sequential([keras.Input((8,)), layers.Dense(4, activation="sigmoid"), layers.Dense(3),
-                              layers.Softmax()])
+    model = keras.Sequential(
+        [keras.Input((8,)), layers.Dense(4, activation="sigmoid"), layers.Dense(3), layers.Softmax()]
+    )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="categorical_crossentropy")
     model.save(tmp_path / "m.keras")
     _, facts = load_model(tmp_path / "m.keras")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import only, status
 
 from cifar_doctor import diagnose
+from conftest import only, status
 
 
 @pytest.fixture
@@ -42,8 +42,12 @@ def test_pre001_seed_case_train_scaled_test_raw(data):
     assert f.evidence["scale_ratio"] == pytest.approx(255.0)
     assert f.evidence["measured_scale_ratio"] == pytest.approx(255.0, rel=0.05)
     assert (f.evidence["train_scheme"], f.evidence["eval_scheme"]) == ("unit", "raw-float")
-    assert f.fix.transform.to_dict() == {"split": "test", "scale": pytest.approx(1 / 255), "offset": 0.0,
-                               "expression": "x_test / 255"}
+    assert f.fix.transform.to_dict() == {
+        "split": "test",
+        "scale": pytest.approx(1 / 255),
+        "offset": 0.0,
+        "expression": "x_test / 255",
+    }
     assert "Rescaling" in f.fix.snippet
     assert "255" in f.message and "16.1" in f.explanation
     assert report.verdict.evidence["scale_ratio"] == pytest.approx(255.0)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import only, status
 
 from cifar_doctor import diagnose
 from cifar_doctor.inputs import Affine, ModelInfo
+from conftest import only, status
 
 
 @pytest.fixture
@@ -27,8 +27,10 @@ def data(make_images, make_labels):
 MINE = ["RNG", "PRE", "DAT", "DUP"]
 
 
-RESCALING = dict(rescaling=["Rescaling(scale=0.00392156862745098, offset=0.0)"],
-                 rescaling_affine=(Affine("Rescaling", 1 / 255, 0.0),))
+RESCALING = dict(
+    rescaling=["Rescaling(scale=0.00392156862745098, offset=0.0)"],
+    rescaling_affine=(Affine("Rescaling", 1 / 255, 0.0),),
+)
 
 
 def codes(report):
@@ -46,15 +48,13 @@ def test_rng001_both_raw_is_input_not_normalized(data):
 
 def test_rng001_skipped_with_labels_only(make_labels):
     report = diagnose(y_train=make_labels(50), y_test=make_labels(20), select=MINE)
-    for code in ("RNG001", "RNG002", "PRE001", "PRE002", "PRE003", "DAT001", "DAT002", "DAT003", "DAT004",
-                 "DUP001"):
+    for code in ("RNG001", "RNG002", "PRE001", "PRE002", "PRE003", "DAT001", "DAT002", "DAT003", "DAT004", "DUP001"):
         assert status(report, code) == "skipped", code
     assert "needs training images" in {c.code: c for c in report.checks}["PRE001"].reason
 
 
 def test_rng001_silent_when_the_model_rescales(data):
-    report = diagnose(**data("uint8", "uint8"), model=ModelInfo(input_shape=(32, 32, 3), **RESCALING),
-                      select=["RNG"])
+    report = diagnose(**data("uint8", "uint8"), model=ModelInfo(input_shape=(32, 32, 3), **RESCALING), select=["RNG"])
     assert status(report, "RNG001") == "ran" and "RNG001" not in codes(report)
 
 
@@ -98,6 +98,7 @@ def test_rng003_silent_on_raw_or_unit_pixels_and_when_the_model_scales_down(make
     for scale in ("uint8", "unit"):
         assert "RNG003" not in {f.code for f in diagnose(x_train=make_images(40, scale)).findings}
     x = make_images(40, "uint8").astype("float32") * 255.0
-    model = ModelInfo(rescaling=["Rescaling(scale=1.5378e-05, offset=0)"],
-                      rescaling_affine=(Affine("Rescaling", 1 / 65025, 0.0),))
+    model = ModelInfo(
+        rescaling=["Rescaling(scale=1.5378e-05, offset=0)"], rescaling_affine=(Affine("Rescaling", 1 / 65025, 0.0),)
+    )
     assert "RNG003" not in {f.code for f in diagnose(x_train=x, model=model).findings}

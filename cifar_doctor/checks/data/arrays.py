@@ -53,14 +53,16 @@ def float64_inputs(inputs: Inputs) -> list[Finding]:
         if split.stats.dtype != "float64":
             continue
         nbytes = int(split.x.nbytes)
-        found.append(float64_inputs.finding(
-            Severity.INFO,
-            f"x_{split.name} is float64 ({nbytes / 2**20:.1f} MiB); Keras casts it to float32 anyway.",
-            evidence={"split": split.name, "dtype": "float64", "bytes": nbytes, "bytes_as_float32": nbytes // 2},
-            fix=Fix("Store images as float32", f"x_{split.name} = x_{split.name}.astype('float32')"),
-            explanation="float64 inputs double memory use and give no precision: Keras computes in float32.",
-            split=split.name,
-        ))
+        found.append(
+            float64_inputs.finding(
+                Severity.INFO,
+                f"x_{split.name} is float64 ({nbytes / 2**20:.1f} MiB); Keras casts it to float32 anyway.",
+                evidence={"split": split.name, "dtype": "float64", "bytes": nbytes, "bytes_as_float32": nbytes // 2},
+                fix=Fix("Store images as float32", f"x_{split.name} = x_{split.name}.astype('float32')"),
+                explanation="float64 inputs double memory use and give no precision: Keras computes in float32.",
+                split=split.name,
+            )
+        )
     return found
 
 
@@ -94,21 +96,32 @@ def non_finite_inputs(inputs: Inputs) -> list[Finding]:
         st = split.stats
         if st.nan_count == 0 and st.inf_count == 0:
             continue
-        found.append(non_finite_inputs.finding(
-            Severity.ERROR,
-            f"x_{split.name} holds {st.nan_count} NaN and {st.inf_count} Inf values in {st.nonfinite_images} "
-            f"images (first: {st.nonfinite_indices[:MAX_INDICES]}).",
-            evidence={"split": split.name, "nan_count": st.nan_count, "inf_count": st.inf_count,
-                      "images": st.nonfinite_images, "fraction": st.nonfinite_images / max(st.n, 1),
-                      "first_indices": st.nonfinite_indices,
-                      **({"listed_up_to": EVIDENCE_MAX_ITEMS} if st.nonfinite_images > EVIDENCE_MAX_ITEMS else {})},
-            fix=Fix("Drop or repair the non-finite images before training",
+        found.append(
+            non_finite_inputs.finding(
+                Severity.ERROR,
+                f"x_{split.name} holds {st.nan_count} NaN and {st.inf_count} Inf values in {st.nonfinite_images} "
+                f"images (first: {st.nonfinite_indices[:MAX_INDICES]}).",
+                evidence={
+                    "split": split.name,
+                    "nan_count": st.nan_count,
+                    "inf_count": st.inf_count,
+                    "images": st.nonfinite_images,
+                    "fraction": st.nonfinite_images / max(st.n, 1),
+                    "first_indices": st.nonfinite_indices,
+                    **({"listed_up_to": EVIDENCE_MAX_ITEMS} if st.nonfinite_images > EVIDENCE_MAX_ITEMS else {}),
+                },
+                fix=Fix(
+                    "Drop or repair the non-finite images before training",
                     f"bad = ~np.isfinite(x_{split.name}).reshape(len(x_{split.name}), -1).all(axis=1)\n"
-                    f"x_{split.name}, y_{split.name} = x_{split.name}[~bad], y_{split.name}[~bad]"),
-            explanation=("A single NaN/Inf input turns the loss and gradients of its batch into NaN, which then "
-                         "spreads into the weights."),
-            split=split.name,
-        ))
+                    f"x_{split.name}, y_{split.name} = x_{split.name}[~bad], y_{split.name}[~bad]",
+                ),
+                explanation=(
+                    "A single NaN/Inf input turns the loss and gradients of its batch into NaN, which then "
+                    "spreads into the weights."
+                ),
+                split=split.name,
+            )
+        )
     return found
 
 
@@ -141,21 +154,29 @@ def constant_images(inputs: Inputs) -> list[Finding]:
             continue
         frac = st.constant_images / max(st.n, 1)
         sev = Severity.WARNING if frac > CONSTANT_WARN_FRACTION else Severity.INFO
-        found.append(constant_images.finding(
-            sev,
-            f"{st.constant_images} of {st.n} images in x_{split.name} ({frac:.2%}) are blank (one value in every "
-            f"pixel; first: {st.constant_indices[:MAX_INDICES]}).",
-            evidence={"split": split.name, "count": st.constant_images, "fraction": frac,
-                      "first_indices": st.constant_indices,
-                      **({"listed_up_to": EVIDENCE_MAX_ITEMS} if st.constant_images > EVIDENCE_MAX_ITEMS else {}),
-                      "warn_fraction": CONSTANT_WARN_FRACTION},
-            fix=Fix("Drop blank images or fix the loader that produced them",
+        found.append(
+            constant_images.finding(
+                sev,
+                f"{st.constant_images} of {st.n} images in x_{split.name} ({frac:.2%}) are blank (one value in every "
+                f"pixel; first: {st.constant_indices[:MAX_INDICES]}).",
+                evidence={
+                    "split": split.name,
+                    "count": st.constant_images,
+                    "fraction": frac,
+                    "first_indices": st.constant_indices,
+                    **({"listed_up_to": EVIDENCE_MAX_ITEMS} if st.constant_images > EVIDENCE_MAX_ITEMS else {}),
+                    "warn_fraction": CONSTANT_WARN_FRACTION,
+                },
+                fix=Fix(
+                    "Drop blank images or fix the loader that produced them",
                     f"flat = x_{split.name}.reshape(len(x_{split.name}), -1)\n"
                     f"keep = flat.min(axis=1) != flat.max(axis=1)\n"
-                    f"x_{split.name}, y_{split.name} = x_{split.name}[keep], y_{split.name}[keep]"),
-            explanation="Blank images carry no information; many of them point to a loading bug.",
-            split=split.name,
-        ))
+                    f"x_{split.name}, y_{split.name} = x_{split.name}[keep], y_{split.name}[keep]",
+                ),
+                explanation="Blank images carry no information; many of them point to a loading bug.",
+                split=split.name,
+            )
+        )
     return found
 
 
@@ -174,11 +195,15 @@ def _layout_fix(tr, ev, name: str) -> tuple[str, str]:
         if ev.channels == 1:
             return "Convert the eval images to RGB", f"{x} = np.repeat({x}, {tr.channels}, axis=-1)"
         if tr.channels == 1:
-            return ("Convert the eval images to grayscale like the training images",
-                    f"{x} = {x}[..., :3] @ np.array([0.299, 0.587, 0.114], dtype='float32')[:, None]")
+            return (
+                "Convert the eval images to grayscale like the training images",
+                f"{x} = {x}[..., :3] @ np.array([0.299, 0.587, 0.114], dtype='float32')[:, None]",
+            )
         return "Give both splits the same channels", f"{x} = {x}[..., :{tr.channels}]"
-    return ("Resize the eval images to the training image size",
-            f"{x} = keras.ops.image.resize({x}, {tr.image_shape[:2] if tr.layout == 'NHWC' else tr.image_shape[1:]})")
+    return (
+        "Resize the eval images to the training image size",
+        f"{x} = keras.ops.image.resize({x}, {tr.image_shape[:2] if tr.layout == 'NHWC' else tr.image_shape[1:]})",
+    )
 
 
 @register("DAT004", "split-layout-mismatch", requires=("train_x", "eval_x"), cause="input-layout-mismatch")
@@ -213,16 +238,26 @@ def split_layout_mismatch(inputs: Inputs) -> list[Finding]:
         if ev.image_shape == tr.image_shape:
             continue
         title, snippet = _layout_fix(tr, ev, split.name)
-        found.append(split_layout_mismatch.finding(
-            Severity.ERROR,
-            f"x_{split.name} images have shape {ev.image_shape} ({ev.layout}, {ev.channels} channels) but x_train "
-            f"images have shape {tr.image_shape} ({tr.layout}, {tr.channels} channels).",
-            evidence={"split": split.name, "train_shape": list(tr.shape), "eval_shape": list(ev.shape),
-                      "train_layout": tr.layout, "eval_layout": ev.layout,
-                      "train_channels": tr.channels, "eval_channels": ev.channels},
-            fix=Fix(title, snippet),
-            explanation=("The model has one input shape; eval images in another layout are either rejected or "
-                         "read as scrambled pixels."),
-            split=split.name,
-        ))
+        found.append(
+            split_layout_mismatch.finding(
+                Severity.ERROR,
+                f"x_{split.name} images have shape {ev.image_shape} ({ev.layout}, {ev.channels} channels) but x_train "
+                f"images have shape {tr.image_shape} ({tr.layout}, {tr.channels} channels).",
+                evidence={
+                    "split": split.name,
+                    "train_shape": list(tr.shape),
+                    "eval_shape": list(ev.shape),
+                    "train_layout": tr.layout,
+                    "eval_layout": ev.layout,
+                    "train_channels": tr.channels,
+                    "eval_channels": ev.channels,
+                },
+                fix=Fix(title, snippet),
+                explanation=(
+                    "The model has one input shape; eval images in another layout are either rejected or "
+                    "read as scrambled pixels."
+                ),
+                split=split.name,
+            )
+        )
     return found

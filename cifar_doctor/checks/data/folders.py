@@ -87,43 +87,68 @@ def class_folders_differ(inputs: Inputs) -> list[Finding]:
         count = dict(zip(ev.classes, ev.counts))
         wrong = sum(count[c] for c in shifted) + sum(count[c] for c in extra)
         evidence: dict = {"split": name, "train_classes": len(train.classes), "eval_classes": len(ev.classes)}
-        evidence.update({"missing_in_eval": listed(missing, evidence), "only_in_eval": listed(extra, evidence),
-                         "shifted_ids": dict(listed(list(shifted.items()), evidence)),
-                         "eval_images_mislabelled": wrong, "eval_images": ev.total})
+        evidence.update(
+            {
+                "missing_in_eval": listed(missing, evidence),
+                "only_in_eval": listed(extra, evidence),
+                "shifted_ids": dict(listed(list(shifted.items()), evidence)),
+                "eval_images_mislabelled": wrong,
+                "eval_images": ev.total,
+            }
+        )
         if shifted:
             sev = Severity.ERROR
-            msg = (f"The {name} folder's class folders differ from train's "
-                   f"({_names([(missing, 'missing'), (extra, 'only in ' + name)])}): {len(shifted)} classes get other ids in {name}, so "
-                   f"{wrong:,} of its {ev.total:,} images ({wrong / max(ev.total, 1):.0%}) are scored against "
-                   "another class's output.")
+            msg = (
+                f"The {name} folder's class folders differ from train's "
+                f"({_names([(missing, 'missing'), (extra, 'only in ' + name)])}): {len(shifted)} classes get other ids in {name}, so "
+                f"{wrong:,} of its {ev.total:,} images ({wrong / max(ev.total, 1):.0%}) are scored against "
+                "another class's output."
+            )
         elif extra:
             sev = Severity.WARNING
-            msg = (f"The {name} folder has classes train does not ({_names([(extra, 'only in ' + name)])}): the model "
-                   f"cannot predict them, so their {wrong:,} images count as errors.")
+            msg = (
+                f"The {name} folder has classes train does not ({_names([(extra, 'only in ' + name)])}): the model "
+                f"cannot predict them, so their {wrong:,} images count as errors."
+            )
         else:
             sev = Severity.INFO
-            msg = (f"The {name} folder lacks {len(missing)} of train's classes ({_names([(missing, 'missing')])}); the ids of "
-                   "the others still agree, but those classes are not measured.")
-        found.append(class_folders_differ.finding(
-            sev, msg, evidence=evidence,
-            fix=Fix(f"Give {name}/ the same class folders as train/ and pass class_names",
+            msg = (
+                f"The {name} folder lacks {len(missing)} of train's classes ({_names([(missing, 'missing')])}); the ids of "
+                "the others still agree, but those classes are not measured."
+            )
+        found.append(
+            class_folders_differ.finding(
+                sev,
+                msg,
+                evidence=evidence,
+                fix=Fix(
+                    f"Give {name}/ the same class folders as train/ and pass class_names",
                     "import os\n"
-                    + "".join(f"os.makedirs(os.path.join({python_literal(str(ev.path))}, {python_literal(c)}), "
-                              "exist_ok=True)  # keeps the ids aligned\n"
-                              for c in missing[:3])
+                    + "".join(
+                        f"os.makedirs(os.path.join({python_literal(str(ev.path))}, {python_literal(c)}), "
+                        "exist_ok=True)  # keeps the ids aligned\n"
+                        for c in missing[:3]
+                    )
                     + f"ds = keras.utils.image_dataset_from_directory({python_literal(str(ev.path))}, "
-                      "class_names=train_ds.class_names)"),
-            explanation=("image_dataset_from_directory numbers classes by sorted folder name, per split: another set "
-                         "of class folders gives other ids, and the eval labels stop matching the training labels."),
-            split=name,
-        ))
+                    "class_names=train_ds.class_names)",
+                ),
+                explanation=(
+                    "image_dataset_from_directory numbers classes by sorted folder name, per split: another set "
+                    "of class folders gives other ids, and the eval labels stop matching the training labels."
+                ),
+                split=name,
+            )
+        )
     return found
 
 
 def _names(groups: list[tuple[list[str], str]]) -> str:
     """`missing: bird; only in test: horse`, each list cut at `MAX_LISTED`."""
-    parts = [f"{what}: " + ", ".join(names[:MAX_LISTED]) + (" ..." if len(names) > MAX_LISTED else "")
-             for names, what in groups if names]
+    parts = [
+        f"{what}: " + ", ".join(names[:MAX_LISTED]) + (" ..." if len(names) > MAX_LISTED else "")
+        for names, what in groups
+        if names
+    ]
     return "; ".join(parts)
 
 
@@ -160,17 +185,19 @@ def unreadable_image_files(inputs: Inputs) -> list[Finding]:
         n = len(sc.unreadable)
         evidence: dict = {"split": name, "unreadable": n, "read": sc.read, "files_in_split": sc.total}
         evidence["files"] = [f"{p}: {r}" for p, r in listed(sc.unreadable, evidence)]
-        found.append(unreadable_image_files.finding(
-            Severity.WARNING,
-            f"{n:,} of the {sc.read:,} {name} image files read do not decode (first: {evidence['files'][0]}).",
-            evidence=evidence,
-            fix=Fix("Remove or replace the files that do not decode",
-                    "from PIL import Image\n"
-                    "for p in bad_files:\n"
-                    "    print(p)   # then delete or re-download it"),
-            explanation="Keras decodes images during fit(); a file that does not decode stops training mid-epoch.",
-            split=name,
-        ))
+        found.append(
+            unreadable_image_files.finding(
+                Severity.WARNING,
+                f"{n:,} of the {sc.read:,} {name} image files read do not decode (first: {evidence['files'][0]}).",
+                evidence=evidence,
+                fix=Fix(
+                    "Remove or replace the files that do not decode",
+                    "from PIL import Image\nfor p in bad_files:\n    print(p)   # then delete or re-download it",
+                ),
+                explanation="Keras decodes images during fit(); a file that does not decode stops training mid-epoch.",
+                split=name,
+            )
+        )
     return found
 
 
@@ -212,26 +239,41 @@ def grayscale_eval_images(inputs: Inputs) -> list[Finding]:
             ev_frac = _gray_fraction(modes)
             tr_frac = _gray_fraction(train.mode_by_class.get(cls, {}))
             if ev_frac > GRAY_EVAL_FRACTION and tr_frac <= GRAY_TRAIN_FRACTION:
-                gray.append({"class": cls, "eval_gray_fraction": round(ev_frac, 4),
-                             "train_gray_fraction": round(tr_frac, 4), "eval_read": sum(modes.values())})
+                gray.append(
+                    {
+                        "class": cls,
+                        "eval_gray_fraction": round(ev_frac, 4),
+                        "train_gray_fraction": round(tr_frac, 4),
+                        "eval_read": sum(modes.values()),
+                    }
+                )
         if not gray:
             continue
         names = [g["class"] for g in gray]
         whole = len(gray) == len(ev.mode_by_class)
-        found.append(grayscale_eval_images.finding(
-            Severity.ERROR if whole else Severity.WARNING,
-            f"{'Every' if whole else len(gray)} {name} class{'' if len(gray) == 1 else 'es'} "
-            f"({', '.join(names[:MAX_LISTED])}) {'is' if len(gray) == 1 else 'are'} grayscale in {name} but in "
-            f"colour in train: the model is scored without the colour it learned.",
-            evidence={"split": name, "classes": listed(gray), "eval_modes": dict(ev.modes),
-                      "train_modes": dict(train.modes), "gray_eval_fraction": GRAY_EVAL_FRACTION,
-                      "gray_train_fraction": GRAY_TRAIN_FRACTION},
-            fix=Fix(f"Restore the colour images of {name}/{names[0]}/ (or train in grayscale throughout)",
-                    "ds = keras.utils.image_dataset_from_directory(path, color_mode='grayscale')  # every split"),
-            explanation="Grayscale eval images fed to a colour model lose the cues it learned, so those classes score "
-                        "low without any overfitting.",
-            split=name,
-        ))
+        found.append(
+            grayscale_eval_images.finding(
+                Severity.ERROR if whole else Severity.WARNING,
+                f"{'Every' if whole else len(gray)} {name} class{'' if len(gray) == 1 else 'es'} "
+                f"({', '.join(names[:MAX_LISTED])}) {'is' if len(gray) == 1 else 'are'} grayscale in {name} but in "
+                f"colour in train: the model is scored without the colour it learned.",
+                evidence={
+                    "split": name,
+                    "classes": listed(gray),
+                    "eval_modes": dict(ev.modes),
+                    "train_modes": dict(train.modes),
+                    "gray_eval_fraction": GRAY_EVAL_FRACTION,
+                    "gray_train_fraction": GRAY_TRAIN_FRACTION,
+                },
+                fix=Fix(
+                    f"Restore the colour images of {name}/{names[0]}/ (or train in grayscale throughout)",
+                    "ds = keras.utils.image_dataset_from_directory(path, color_mode='grayscale')  # every split",
+                ),
+                explanation="Grayscale eval images fed to a colour model lose the cues it learned, so those classes score "
+                "low without any overfitting.",
+                split=name,
+            )
+        )
     return found
 
 
@@ -273,27 +315,41 @@ def eval_image_size_differs(inputs: Inputs) -> list[Finding]:
         ratio = max(h / th, th / h, w / tw, tw / w)
         mixed = len(sc.sizes) > 1
         if name != "train" and ratio > SIZE_RATIO_WARN:
-            found.append(eval_image_size_differs.finding(
-                Severity.WARNING,
-                f"{name} images are mostly {h}x{w}, train images {th}x{tw} (x{ratio:.1f}): resizing both to one "
-                "size gives the eval images another sharpness than the model learned.",
-                evidence={"split": name, "eval_size": [h, w], "train_size": [th, tw], "ratio": round(ratio, 3),
-                          "warn_ratio": SIZE_RATIO_WARN, "fed_at": list(scan.target_size or (th, tw))},
-                fix=Fix(f"Resize {name} images to the training resolution before use",
-                        f"Image.open(p).resize(({int(tw)}, {int(th)}), Image.BILINEAR).save(out)"),
-                explanation="Images resized from another resolution differ in sharpness from the training images.",
-                split=name,
-            ))
+            found.append(
+                eval_image_size_differs.finding(
+                    Severity.WARNING,
+                    f"{name} images are mostly {h}x{w}, train images {th}x{tw} (x{ratio:.1f}): resizing both to one "
+                    "size gives the eval images another sharpness than the model learned.",
+                    evidence={
+                        "split": name,
+                        "eval_size": [h, w],
+                        "train_size": [th, tw],
+                        "ratio": round(ratio, 3),
+                        "warn_ratio": SIZE_RATIO_WARN,
+                        "fed_at": list(scan.target_size or (th, tw)),
+                    },
+                    fix=Fix(
+                        f"Resize {name} images to the training resolution before use",
+                        f"Image.open(p).resize(({int(tw)}, {int(th)}), Image.BILINEAR).save(out)",
+                    ),
+                    explanation="Images resized from another resolution differ in sharpness from the training images.",
+                    split=name,
+                )
+            )
         elif mixed:
             sizes = {f"{a}x{b}": n for (a, b), n in sc.sizes.most_common(EVIDENCE_MAX_ITEMS)}
-            found.append(eval_image_size_differs.finding(
-                Severity.INFO,
-                f"{name} images come in {len(sc.sizes)} sizes (most common {h}x{w}); Keras resizes them all to "
-                "image_size, changing the aspect ratio of some.",
-                evidence={"split": name, "sizes": sizes, "fed_at": list(scan.target_size or (th, tw))},
-                fix=Fix("Pass crop_to_aspect_ratio=True to keep aspect ratios",
-                        "keras.utils.image_dataset_from_directory(path, image_size=(h, w), crop_to_aspect_ratio=True)"),
-                explanation="Images of mixed sizes are resized to one size, stretching some of them.",
-                split=name,
-            ))
+            found.append(
+                eval_image_size_differs.finding(
+                    Severity.INFO,
+                    f"{name} images come in {len(sc.sizes)} sizes (most common {h}x{w}); Keras resizes them all to "
+                    "image_size, changing the aspect ratio of some.",
+                    evidence={"split": name, "sizes": sizes, "fed_at": list(scan.target_size or (th, tw))},
+                    fix=Fix(
+                        "Pass crop_to_aspect_ratio=True to keep aspect ratios",
+                        "keras.utils.image_dataset_from_directory(path, image_size=(h, w), crop_to_aspect_ratio=True)",
+                    ),
+                    explanation="Images of mixed sizes are resized to one size, stretching some of them.",
+                    split=name,
+                )
+            )
     return found

@@ -32,6 +32,7 @@ DUP_WARN_FRACTION = 0.01
 #: Pairs quoted in the message (the evidence lists them all, up to `EVIDENCE_MAX_ITEMS`).
 MAX_PAIRS = 3
 
+
 @register("DUP001", "train-test-duplicates", requires=("train_x", "eval_x"), cause="train-test-leakage")
 def train_test_duplicates(inputs: Inputs) -> list[Finding]:
     """Eval images that also appear, pixel for pixel, in the training split.
@@ -82,25 +83,37 @@ def train_test_duplicates(inputs: Inputs) -> list[Finding]:
         frac = len(pairs) / n_eval
         mode = "canonical uint8 pixels" if affines is not None else "raw bytes"
         sev = Severity.WARNING if frac > DUP_WARN_FRACTION else Severity.INFO
-        found.append(train_test_duplicates.finding(
-            sev,
-            f"{len(pairs)} of {n_eval} x_{split.name} images ({frac:.2%}) are exact copies of training images "
-            f"(first pairs train/{split.name}: {pairs[:MAX_PAIRS]}).",
-            evidence={"split": split.name, "count": len(pairs), "fraction": frac, "eval_images": n_eval,
-                      "pairs": [list(p) for p in listed(pairs)], "compared_as": mode,
-                      "files": _files(train, split, listed(pairs)),
-                      "hash": f"64-bit hash of {KEY_VALUES} values per image, pairs compared byte for byte",
-                      "warn_fraction": DUP_WARN_FRACTION,
-                      **({"listed_up_to": EVIDENCE_MAX_ITEMS} if len(pairs) > EVIDENCE_MAX_ITEMS else {})},
-            fix=Fix(f"Remove the duplicated images from x_{split.name} (or from x_train)",
+        found.append(
+            train_test_duplicates.finding(
+                sev,
+                f"{len(pairs)} of {n_eval} x_{split.name} images ({frac:.2%}) are exact copies of training images "
+                f"(first pairs train/{split.name}: {pairs[:MAX_PAIRS]}).",
+                evidence={
+                    "split": split.name,
+                    "count": len(pairs),
+                    "fraction": frac,
+                    "eval_images": n_eval,
+                    "pairs": [list(p) for p in listed(pairs)],
+                    "compared_as": mode,
+                    "files": _files(train, split, listed(pairs)),
+                    "hash": f"64-bit hash of {KEY_VALUES} values per image, pairs compared byte for byte",
+                    "warn_fraction": DUP_WARN_FRACTION,
+                    **({"listed_up_to": EVIDENCE_MAX_ITEMS} if len(pairs) > EVIDENCE_MAX_ITEMS else {}),
+                },
+                fix=Fix(
+                    f"Remove the duplicated images from x_{split.name} (or from x_train)",
                     "import hashlib\n"
                     "seen = {hashlib.blake2b(im.tobytes()).digest() for im in x_train}\n"
                     f"keep = np.array([hashlib.blake2b(im.tobytes()).digest() not in seen for im in x_{split.name}])\n"
-                    f"x_{split.name}, y_{split.name} = x_{split.name}[keep], y_{split.name}[keep]"),
-            explanation=("Images the model was trained on are scored again in evaluation, inflating eval accuracy "
-                         "and hiding overfitting."),
-            split=split.name,
-        ))
+                    f"x_{split.name}, y_{split.name} = x_{split.name}[keep], y_{split.name}[keep]",
+                ),
+                explanation=(
+                    "Images the model was trained on are scored again in evaluation, inflating eval accuracy "
+                    "and hiding overfitting."
+                ),
+                split=split.name,
+            )
+        )
     return found
 
 

@@ -71,7 +71,7 @@ def _iter_chunks(split: Any, size: int, subset: np.ndarray | None = None):
     `split.x` is a sample), or of the images at sorted `subset`, numbered 0.. in the subset."""
     if subset is not None:
         for i in range(0, len(subset), size):
-            yield i, split.take(subset[i:i + size])
+            yield i, split.take(subset[i : i + size])
         return
     start = 0
     for chunk in split.chunks(size):
@@ -114,16 +114,20 @@ def _prepared(split: Any, indices: np.ndarray, affine: Any) -> np.ndarray:
     from ...measure import neardup
 
     size = _chunk_size(split)
-    parts = [neardup.prepare(_take(split, indices[s:s + size]), layout=split.stats.layout, affine=affine)
-             for s in range(0, len(indices), size)]
+    parts = [
+        neardup.prepare(_take(split, indices[s : s + size]), layout=split.stats.layout, affine=affine)
+        for s in range(0, len(indices), size)
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, neardup.VERIFY_GRID, neardup.VERIFY_GRID), np.float32)
 
 
 def _split_signatures(split: Any, layout: str, affine: Any, subset: np.ndarray | None = None):
     from ...measure import neardup
 
-    return neardup.concat(neardup.signatures(chunk, layout=layout, affine=affine)
-                          for _, chunk in _iter_chunks(split, _chunk_size(split), subset))
+    return neardup.concat(
+        neardup.signatures(chunk, layout=layout, affine=affine)
+        for _, chunk in _iter_chunks(split, _chunk_size(split), subset)
+    )
 
 
 def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
@@ -143,29 +147,30 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
         out = np.zeros(len(ia), bool)
         step = max(1, _chunk_size(a_split) // 2)
         for s in range(0, len(ia), step):  # pairs a chunk at a time: both images of each pair in memory
-            ua, ja = np.unique(ia[s:s + step], return_inverse=True)
-            ub, jb = np.unique(ib[s:s + step], return_inverse=True)
+            ua, ja = np.unique(ia[s : s + step], return_inverse=True)
+            ub, jb = np.unique(ib[s : s + step], return_inverse=True)
             xa = canon(_take(a_split, ua), affines[0] if affines else None, a_split.stats)
             xb = canon(_take(b_split, ub), affines[1] if affines else None, b_split.stats)
-            out[s:s + step] = [np.array_equal(xa[p], xb[q]) for p, q in zip(ja, jb)]
+            out[s : s + step] = [np.array_equal(xa[p], xb[q]) for p, q in zip(ja, jb)]
         return out
 
     return exact
 
 
-def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: bool,
-                subset: np.ndarray | None = None):
+def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: bool, subset: np.ndarray | None = None):
     from ...measure import neardup
 
     a_q, a_i = affines if affines is not None else (None, None)
-    i, j, _ = neardup.search(_iter_chunks(query, _chunk_size(query), subset), i_sig, layout=query.stats.layout,
-                             affine=a_q, within=within)
+    i, j, _ = neardup.search(
+        _iter_chunks(query, _chunk_size(query), subset), i_sig, layout=query.stats.layout, affine=a_q, within=within
+    )
     if subset is not None:  # positions in the subset -> positions in the split
         i = subset[i]
         if within:
             j = subset[j]
     return neardup.confirm(
-        i, j,
+        i,
+        j,
         lambda ix: _prepared(query, ix, a_q),
         lambda ix: _prepared(index, ix, a_i),
         exact_of=_exact_fn(query, index, affines),
@@ -174,8 +179,13 @@ def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: boo
 
 def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str, Any] | None:
     """Accuracy on the eval images with a near-duplicate in train and on the others, when a model is at hand."""
-    if (inputs.evaluate is None or split.y is None or split.full is not None  # indices of the full split
-            or len(affected) == 0 or len(affected) == len(split.x)):
+    if (
+        inputs.evaluate is None
+        or split.y is None
+        or split.full is not None  # indices of the full split
+        or len(affected) == 0
+        or len(affected) == len(split.x)
+    ):
         return None
     from ...measure.model import sample_indices
 
@@ -188,9 +198,13 @@ def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str
     except Exception as exc:  # reported, never fatal
         return {"error": f"{type(exc).__name__}: {exc}"}
     acc_aff, acc_oth = float(r_aff["accuracy"]), float(r_oth["accuracy"])
-    return {"accuracy_affected": acc_aff, "accuracy_unaffected": acc_oth, "affected_evaluated": len(aff),
-            "unaffected_evaluated": len(oth),
-            "measured_inflation": len(affected) / len(split.x) * (acc_aff - acc_oth)}
+    return {
+        "accuracy_affected": acc_aff,
+        "accuracy_unaffected": acc_oth,
+        "affected_evaluated": len(aff),
+        "unaffected_evaluated": len(oth),
+        "measured_inflation": len(affected) / len(split.x) * (acc_aff - acc_oth),
+    }
 
 
 @register("DUP002", "train-test-near-duplicates", requires=("train_x", "eval_x"), cause="train-test-leakage")
@@ -243,14 +257,29 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
             train_sig = (scaled, _split_signatures(train, tr.layout, a_tr if scaled else None))
         queries = _queries(split, train)
         ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None, queries)
-        cross = _near_pairs(split, train, train_sig[1], (a_ev, a_tr) if affines is not None else None,  # (query, index)
-                            within=False, subset=queries)
-        within = _near_pairs(split, split, ev_sig, (a_ev, a_ev) if affines is not None else None, within=True,
-                             subset=queries)
+        cross = _near_pairs(
+            split,
+            train,
+            train_sig[1],
+            (a_ev, a_tr) if affines is not None else None,  # (query, index)
+            within=False,
+            subset=queries,
+        )
+        within = _near_pairs(
+            split, split, ev_sig, (a_ev, a_ev) if affines is not None else None, within=True, subset=queries
+        )
         if not len(cross.a) and not len(within.a):
             continue
-        found.append(_near_finding(inputs, split, cross, within, affines is not None,
-                                   searched=len(queries) if queries is not None else None))
+        found.append(
+            _near_finding(
+                inputs,
+                split,
+                cross,
+                within,
+                affines is not None,
+                searched=len(queries) if queries is not None else None,
+            )
+        )
     return found
 
 
@@ -271,22 +300,43 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
     within_images = len(set(within.a.tolist()) | set(within.b.tolist()))
     warn = frac > NEAR_WARN_FRACTION or identical / n >= COPY_WARN_FRACTION
     pairs = [[best[a][1], int(a), round(best[a][0], 3)] for a in affected[:EVIDENCE_MAX_ITEMS].tolist()]
-    within_pairs = [[int(a), int(b), round(float(s), 3)]
-                    for a, b, s in zip(within.a[:EVIDENCE_MAX_ITEMS].tolist(), within.b[:EVIDENCE_MAX_ITEMS].tolist(),
-                                       within.similarity[:EVIDENCE_MAX_ITEMS].tolist())]
+    within_pairs = [
+        [int(a), int(b), round(float(s), 3)]
+        for a, b, s in zip(
+            within.a[:EVIDENCE_MAX_ITEMS].tolist(),
+            within.b[:EVIDENCE_MAX_ITEMS].tolist(),
+            within.similarity[:EVIDENCE_MAX_ITEMS].tolist(),
+        )
+    ]
     evidence: dict[str, Any] = {
-        "split": name, "eval_images": split.count, "searched": n, "count": k, "fraction": frac, "exact": exact,
-        "near_identical": identical, "pairs": pairs, "pair_fields": f"train_index, {name}_index, similarity",
+        "split": name,
+        "eval_images": split.count,
+        "searched": n,
+        "count": k,
+        "fraction": frac,
+        "exact": exact,
+        "near_identical": identical,
+        "pairs": pairs,
+        "pair_fields": f"train_index, {name}_index, similarity",
         "max_accuracy_inflation": frac,
-        "within_split": {"images": within_images, "pairs": within_pairs,
-                         "pair_fields": f"{name}_index, {name}_index, similarity"},
-        "method": ("gray 8x8 thumbnails correlating >= {p}, then 32x32 gray detail >= {d} and coarse >= {c} "
-                   "at the best shift of up to {m} px").format(p=neardup.PREFILTER_CORR, d=neardup.DETAIL_THRESHOLD,
-                                                              c=neardup.COARSE_THRESHOLD, m=neardup.MAX_SHIFT),
-        "thresholds": {"prefilter": neardup.PREFILTER_CORR, "detail": neardup.DETAIL_THRESHOLD,
-                       "coarse": neardup.COARSE_THRESHOLD, "max_shift": neardup.MAX_SHIFT,
-                       "near_identical": NEAR_IDENTICAL, "warn_fraction": NEAR_WARN_FRACTION,
-                       "copy_warn_fraction": COPY_WARN_FRACTION},
+        "within_split": {
+            "images": within_images,
+            "pairs": within_pairs,
+            "pair_fields": f"{name}_index, {name}_index, similarity",
+        },
+        "method": (
+            f"gray 8x8 thumbnails correlating >= {neardup.PREFILTER_CORR}, then 32x32 gray detail >= {neardup.DETAIL_THRESHOLD} and coarse >= {neardup.COARSE_THRESHOLD} "
+            f"at the best shift of up to {neardup.MAX_SHIFT} px"
+        ),
+        "thresholds": {
+            "prefilter": neardup.PREFILTER_CORR,
+            "detail": neardup.DETAIL_THRESHOLD,
+            "coarse": neardup.COARSE_THRESHOLD,
+            "max_shift": neardup.MAX_SHIFT,
+            "near_identical": NEAR_IDENTICAL,
+            "warn_fraction": NEAR_WARN_FRACTION,
+            "copy_warn_fraction": COPY_WARN_FRACTION,
+        },
         "compared_as": "canonical 0-255 pixels" if canonical else "values as given",
         "candidates_verified": cross.candidates + within.candidates,
     }
@@ -294,44 +344,59 @@ def _near_finding(inputs: Any, split: Any, cross: Any, within: Any, canonical: b
         evidence["listed_up_to"] = EVIDENCE_MAX_ITEMS
     if searched:
         lo, hi = _wilson(k, n)
-        evidence["estimate"] = {"images": round(frac * split.count), "fraction_interval_95": [lo, hi],
-                                "why": f"{n:,} of {split.count:,} eval images searched against every training image "
-                                       f"(the search is capped at {NEAR_PAIR_BUDGET:,} image pairs)"}
+        evidence["estimate"] = {
+            "images": round(frac * split.count),
+            "fraction_interval_95": [lo, hi],
+            "why": f"{n:,} of {split.count:,} eval images searched against every training image "
+            f"(the search is capped at {NEAR_PAIR_BUDGET:,} image pairs)",
+        }
     measured = _measure_affected(inputs, split, affected)
     if measured is not None:
         evidence["measured"] = measured
     parts = []
     if k:
-        sampled = f" searched (a sample of {split.count:,}; about {round(frac * split.count):,} in all)" if searched else ""
-        parts.append(f"{k} of {n:,} x_{name} images{sampled} ({frac:.1%}) are near-duplicates of training images "
-                     f"({exact} exact, {identical} near-identical; first pairs train/{name}: "
-                     f"{[p[:2] for p in pairs[:NEAR_MAX_PAIRS]]}); they can inflate {name} accuracy by up to "
-                     f"{frac * 100:.1f} points.")
+        sampled = (
+            f" searched (a sample of {split.count:,}; about {round(frac * split.count):,} in all)" if searched else ""
+        )
+        parts.append(
+            f"{k} of {n:,} x_{name} images{sampled} ({frac:.1%}) are near-duplicates of training images "
+            f"({exact} exact, {identical} near-identical; first pairs train/{name}: "
+            f"{[p[:2] for p in pairs[:NEAR_MAX_PAIRS]]}); they can inflate {name} accuracy by up to "
+            f"{frac * 100:.1f} points."
+        )
     if within_images:
         parts.append(f"{within_images} x_{name} images are near-duplicates of other x_{name} images.")
     if measured and "accuracy_affected" in measured:
-        parts.append(f"Measured: accuracy {measured['accuracy_affected']:.3f} on the affected images, "
-                     f"{measured['accuracy_unaffected']:.3f} on the others.")
+        parts.append(
+            f"Measured: accuracy {measured['accuracy_affected']:.3f} on the affected images, "
+            f"{measured['accuracy_unaffected']:.3f} on the others."
+        )
     if warn:
-        why = (f"{frac:.1%} of x_{name} has a near-duplicate in training, more than a clean split of scraped "
-               f"photos has (CIFAR-10: 2.2%)" if frac > NEAR_WARN_FRACTION else
-               f"{identical / n:.1%} of x_{name} are near-identical copies of training images (CIFAR-10: 0.3%)")
-        explanation = (f"{why}: the splits overlap, so {name} accuracy is partly scored on images the model "
-                       "trained on.")
+        why = (
+            f"{frac:.1%} of x_{name} has a near-duplicate in training, more than a clean split of scraped "
+            f"photos has (CIFAR-10: 2.2%)"
+            if frac > NEAR_WARN_FRACTION
+            else f"{identical / n:.1%} of x_{name} are near-identical copies of training images (CIFAR-10: 0.3%)"
+        )
+        explanation = f"{why}: the splits overlap, so {name} accuracy is partly scored on images the model trained on."
     elif k:
-        explanation = (f"A rate like CIFAR-10's own (2.2% of its test images by this method): a property of the "
-                       f"dataset, not a pipeline bug, but {name} accuracy is slightly optimistic.")
+        explanation = (
+            f"A rate like CIFAR-10's own (2.2% of its test images by this method): a property of the "
+            f"dataset, not a pipeline bug, but {name} accuracy is slightly optimistic."
+        )
     else:
         explanation = "Duplicates within an eval split weigh those images twice; they leak nothing from training."
     return train_test_near_duplicates.finding(
         Severity.WARNING if warn else Severity.INFO,
         " ".join(parts),
         evidence=evidence,
-        fix=Fix(f"Drop the x_{name} images that have a near-duplicate in x_train",
-                "from cifar_doctor.measure.neardup import find\n"
-                f"leaked = np.unique(find(x_{name}, x_train).a)   # x_{name} indices with a near-duplicate in x_train\n"
-                f"keep = np.setdiff1d(np.arange(len(x_{name})), leaked)\n"
-                f"x_{name}, y_{name} = x_{name}[keep], y_{name}[keep]"),
+        fix=Fix(
+            f"Drop the x_{name} images that have a near-duplicate in x_train",
+            "from cifar_doctor.measure.neardup import find\n"
+            f"leaked = np.unique(find(x_{name}, x_train).a)   # x_{name} indices with a near-duplicate in x_train\n"
+            f"keep = np.setdiff1d(np.arange(len(x_{name})), leaked)\n"
+            f"x_{name}, y_{name} = x_{name}[keep], y_{name}[keep]",
+        ),
         explanation=explanation,
         split=name,
         cause="train-test-leakage" if warn else None,

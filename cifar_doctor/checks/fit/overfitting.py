@@ -4,7 +4,6 @@ loss that diverges or spikes, told apart from overfitting (FIT001, FIT003, FIT00
 See `cifar_doctor.checks.fit` for the family.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -123,16 +122,28 @@ def _curve_turn(inputs: Inputs) -> dict | None:
     val_score, train_score = h.series(val_key), h.series(train_key)
     if not loss:
         return None
-    out: dict = {"val_key": val_key, "train_key": train_key, "loss_turn": False, "score_turn": False,
-                 "memorized": False, "best_l": None, "best_a": None, "loss_rise": 0.0}
+    out: dict = {
+        "val_key": val_key,
+        "train_key": train_key,
+        "loss_turn": False,
+        "score_turn": False,
+        "memorized": False,
+        "best_l": None,
+        "best_a": None,
+        "loss_rise": 0.0,
+    }
     rows = aligned(loss, val_loss)
     if len(rows) >= MIN_EPOCHS_FOR_CURVES:
         idx = [i for i, _ in rows]
         last = idx[-1]
         best_l = min(idx, key=lambda i: val_loss[i])
         rise = val_loss[last] / val_loss[best_l] - 1.0 if val_loss[best_l] > 0 else 0.0
-        out.update(best_l=best_l, last=last, loss_rise=rise,
-                   loss_turn=last - best_l >= OVERFIT_PATIENCE and rise > VAL_LOSS_RISE_TOLERANCE)
+        out.update(
+            best_l=best_l,
+            last=last,
+            loss_rise=rise,
+            loss_turn=last - best_l >= OVERFIT_PATIENCE and rise > VAL_LOSS_RISE_TOLERANCE,
+        )
         stalled = last - best_l >= OVERFIT_PATIENCE
         out["memorized"] = stalled and loss[last] > 0 and val_loss[last] >= MEMORIZATION_LOSS_RATIO * loss[last]
     srows = aligned(val_score)
@@ -145,7 +156,12 @@ def _curve_turn(inputs: Inputs) -> dict | None:
         # keeps improving on validation data in likelihood, and EarlyStopping(monitor="val_loss")
         # would not stop. It is accuracy noise on a small validation set or a model near chance whose
         # argmax flips between classes. Overfitting needs val_loss to have stopped improving too.
-        if turn and not out["loss_turn"] and out["best_l"] is not None and out["last"] - out["best_l"] < OVERFIT_PATIENCE:
+        if (
+            turn
+            and not out["loss_turn"]
+            and out["best_l"] is not None
+            and out["last"] - out["best_l"] < OVERFIT_PATIENCE
+        ):
             turn = False
         out.update(best_a=best_a, score_turn=turn)
         out.setdefault("last", s_last)
@@ -212,14 +228,19 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     # Keras logs training accuracy in training mode (dropout on); when the inference-mode accuracy on
     # training images was measured (DoctorCallback), the gap compares like with like.
     inference = h.train_accuracy_inference_mode
-    use_inference = bool(same_metric and inference and len(inference) == len(train_score)
-                         and all(map(finite, inference)))
+    use_inference = bool(
+        same_metric and inference and len(inference) == len(train_score) and all(map(finite, inference))
+    )
     if use_inference:
         train_score = inference
     gap_best = gap_last = None
     s_last = len(val_score) - 1
-    scored = (best < len(train_score) and best < len(val_score) and s_last < len(train_score)
-              and all(finite(v) for v in (train_score[best], val_score[best], train_score[s_last], val_score[s_last])))
+    scored = (
+        best < len(train_score)
+        and best < len(val_score)
+        and s_last < len(train_score)
+        and all(finite(v) for v in (train_score[best], val_score[best], train_score[s_last], val_score[s_last]))
+    )
     if scored and same_metric:
         gap_best = train_score[best] - val_score[best]
         gap_last = train_score[s_last] - val_score[s_last]
@@ -228,8 +249,13 @@ def overfitting(inputs: Inputs) -> list[Finding]:
             return []
     elif scored:
         # different metrics (training accuracy, validation ROC): compare their changes since the best epoch
-        if not (train_score[s_last] - train_score[best] >= GAP_WIDENING_MIN
-                and val_score[best] - val_score[s_last] > VAL_ACC_DROP_TOLERANCE) and not t["memorized"]:
+        if (
+            not (
+                train_score[s_last] - train_score[best] >= GAP_WIDENING_MIN
+                and val_score[best] - val_score[s_last] > VAL_ACC_DROP_TOLERANCE
+            )
+            and not t["memorized"]
+        ):
             return []
     elif t["val_key"] is None and best_l is not None:
         if (h.val_loss[last] - loss[last]) <= (h.val_loss[best] - loss[best]):
@@ -239,42 +265,55 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     val_name = t["val_key"] or "val score"
     pieces = []
     if t["loss_turn"] or t["memorized"]:
-        pieces.append(f"val_loss reached its minimum {h.val_loss[best_l]:.4g} at epoch {printed_index(h, best_l)} and "
-                      f"ended {t['loss_rise']:+.1%} from it ({h.val_loss[last]:.4g}) {last - best_l} epochs later")
+        pieces.append(
+            f"val_loss reached its minimum {h.val_loss[best_l]:.4g} at epoch {printed_index(h, best_l)} and "
+            f"ended {t['loss_rise']:+.1%} from it ({h.val_loss[last]:.4g}) {last - best_l} epochs later"
+        )
     if t["score_turn"]:
-        pieces.append(f"{val_name} peaked at {val_score[best_a]:.4f} at epoch {printed_index(h, best_a)} and fell to "
-                      f"{val_score[s_last]:.4f}")
+        pieces.append(
+            f"{val_name} peaked at {val_score[best_a]:.4f} at epoch {printed_index(h, best_a)} and fell to "
+            f"{val_score[s_last]:.4f}"
+        )
     gap_txt = f"; the accuracy gap widened from {gap_best:.2f} to {gap_last:.2f}" if gap_best is not None else ""
     if t["memorized"]:
         gap_txt += f"; val_loss is {h.val_loss[last] / loss[last]:.0f}x the training loss"
     stop_epoch = printed_index(h, best)
-    return [overfitting.finding(
-        Severity.WARNING,
-        "; ".join(pieces) + f", while training loss kept falling ({loss[best]:.4g} -> {loss[last]:.4g})" + gap_txt + ".",
-        evidence={
-            "early_stopping_epoch": stop_epoch,
-            "best_val_loss_epoch": printed_index(h, best_l) if best_l is not None else None,
-            "best_val_loss": rounded(h.val_loss[best_l]) if best_l is not None else None,
-            "val_score": val_name,
-            "best_val_acc_epoch": printed_index(h, best_a) if best_a is not None else None,
-            "best_val_acc": rounded(val_score[best_a]) if best_a is not None else None,
-            "last_val_loss": rounded(h.val_loss[last]) if best_l is not None else None,
-            "val_loss_rise": rounded(t["loss_rise"]),
-            "train_loss_at_best": rounded(loss[best]), "train_loss_last": rounded(loss[last]),
-            "gap_at_best": rounded(gap_best) if gap_best is not None else None,
-            "gap_measured_with": "inference-mode training accuracy" if use_inference else "logged accuracy",
-            "gap_last": rounded(gap_last) if gap_last is not None else None,
-            "memorization_loss_ratio": rounded(h.val_loss[last] / loss[last], 1) if t["memorized"] else None,
-            "epochs": h.epochs, "patience": OVERFIT_PATIENCE,
-        },
-        fix=Fix(f"Stop at epoch {stop_epoch} (EarlyStopping) and regularize: augmentation, dropout, weight decay",
-                'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)'),
-        explanation=(
-            f"Early stopping on validation would have kept epoch {stop_epoch}. After it the model keeps improving "
-            "on training data and gets worse on validation data: the signature of overfitting."
-        ),
-        split="val",
-    )]
+    return [
+        overfitting.finding(
+            Severity.WARNING,
+            "; ".join(pieces)
+            + f", while training loss kept falling ({loss[best]:.4g} -> {loss[last]:.4g})"
+            + gap_txt
+            + ".",
+            evidence={
+                "early_stopping_epoch": stop_epoch,
+                "best_val_loss_epoch": printed_index(h, best_l) if best_l is not None else None,
+                "best_val_loss": rounded(h.val_loss[best_l]) if best_l is not None else None,
+                "val_score": val_name,
+                "best_val_acc_epoch": printed_index(h, best_a) if best_a is not None else None,
+                "best_val_acc": rounded(val_score[best_a]) if best_a is not None else None,
+                "last_val_loss": rounded(h.val_loss[last]) if best_l is not None else None,
+                "val_loss_rise": rounded(t["loss_rise"]),
+                "train_loss_at_best": rounded(loss[best]),
+                "train_loss_last": rounded(loss[last]),
+                "gap_at_best": rounded(gap_best) if gap_best is not None else None,
+                "gap_measured_with": "inference-mode training accuracy" if use_inference else "logged accuracy",
+                "gap_last": rounded(gap_last) if gap_last is not None else None,
+                "memorization_loss_ratio": rounded(h.val_loss[last] / loss[last], 1) if t["memorized"] else None,
+                "epochs": h.epochs,
+                "patience": OVERFIT_PATIENCE,
+            },
+            fix=Fix(
+                f"Stop at epoch {stop_epoch} (EarlyStopping) and regularize: augmentation, dropout, weight decay",
+                'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)',
+            ),
+            explanation=(
+                f"Early stopping on validation would have kept epoch {stop_epoch}. After it the model keeps improving "
+                "on training data and gets worse on validation data: the signature of overfitting."
+            ),
+            split="val",
+        )
+    ]
 
 
 def _val_never_above_chance(h, k: int) -> bool:
@@ -324,26 +363,33 @@ def val_better_than_train(inputs: Inputs) -> list[Finding]:
         ok = lambda a, va, lo, vl: vl <= (1 - VAL_LOSS_BELOW_TRAIN_FRACTION) * lo  # noqa: E731
     if len(rows) < 2:
         return []
-    later = rows[len(rows) // 2:]
+    later = rows[len(rows) // 2 :]
     if len(later) < 2:
         later = rows[-2:]
     if not all(ok(*v) for _, v in later):
         return []
     _, (a, va, lo, vl) = later[-1]
-    ev = {"epochs_checked": [printed_index(h, i) for i, _ in later], "acc_last": rounded(a) if h.acc else None,
-          "val_acc_last": rounded(va) if h.acc else None, "loss_last": rounded(lo), "val_loss_last": rounded(vl),
-          "margin": VAL_ABOVE_TRAIN_MARGIN if h.acc else VAL_LOSS_BELOW_TRAIN_FRACTION}
+    ev = {
+        "epochs_checked": [printed_index(h, i) for i, _ in later],
+        "acc_last": rounded(a) if h.acc else None,
+        "val_acc_last": rounded(va) if h.acc else None,
+        "loss_last": rounded(lo),
+        "val_loss_last": rounded(vl),
+        "margin": VAL_ABOVE_TRAIN_MARGIN if h.acc else VAL_LOSS_BELOW_TRAIN_FRACTION,
+    }
     if h.train_accuracy_inference_mode:
         ev["train_accuracy_inference_mode"] = [rounded(x) for x in h.train_accuracy_inference_mode]
     what = f"val accuracy {va:.4f} vs {a:.4f}, val loss" if h.acc else "val loss"
-    return [val_better_than_train.finding(
-        Severity.INFO,
-        f"Validation beats training in the last {len(later)} epochs: {what} {vl:.4g} vs {lo:.4g}.",
-        evidence=ev,
-        fix=Fix("Nothing to fix; compare in inference mode with model.evaluate on a training subset"),
-        explanation="Training metrics are measured with dropout and augmentation active and averaged over the "
-                    "epoch; validation runs in inference mode. This gap is benign.",
-    )]
+    return [
+        val_better_than_train.finding(
+            Severity.INFO,
+            f"Validation beats training in the last {len(later)} epochs: {what} {vl:.4g} vs {lo:.4g}.",
+            evidence=ev,
+            fix=Fix("Nothing to fix; compare in inference mode with model.evaluate on a training subset"),
+            explanation="Training metrics are measured with dropout and augmentation active and averaged over the "
+            "epoch; validation runs in inference mode. This gap is benign.",
+        )
+    ]
 
 
 @register("FIT004", "unstable-loss", requires=("history",), cause="unstable-training")
@@ -390,15 +436,23 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     loss = [v for v in h.loss if finite(v)]
     if len(loss) < MIN_EPOCHS_FOR_CURVES or len(loss) != len(h.loss):
         return []  # non-finite values: LOG003
-    jumps = [printed_index(h, i) for i in range(1, len(loss))
-             if loss[i - 1] > 0 and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
-             and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(loss[:i])]
+    jumps = [
+        printed_index(h, i)
+        for i in range(1, len(loss))
+        if loss[i - 1] > 0
+        and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
+        and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(loss[:i])
+    ]
     lo = min(loss)
     at = loss.index(lo)
     diverging = lo > 0 and loss[-1] >= DIVERGENCE_RATIO * lo and at < len(loss) - 1
-    tail = loss[-(RISE_EPOCHS + 1):]
-    climbing = (len(loss) > RISE_EPOCHS and all(b > a for a, b in zip(tail, tail[1:]))
-                and lo > 0 and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss)))
+    tail = loss[-(RISE_EPOCHS + 1) :]
+    climbing = (
+        len(loss) > RISE_EPOCHS
+        and all(b > a for a, b in zip(tail, tail[1:]))
+        and lo > 0
+        and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss))
+    )
     collapse = _accuracy_collapse(inputs)
     if len(jumps) < OSCILLATION_JUMPS and not diverging and not climbing and collapse is None:
         return []
@@ -414,23 +468,38 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         what = f"is unstable: training accuracy rose to {collapse[0]:.3f} and collapsed to {collapse[1]:.3f} (chance)"
     else:
         what = "oscillates"
-    return [unstable_loss.finding(
-        Severity.WARNING,
-        f"Training {'' if collapse is not None and what.startswith('is unstable') else 'loss '}{what}: "
-        f"minimum {lo:.4g} at epoch {printed_index(h, at)}, last {loss[-1]:.4g}"
-        + (f"; rises of more than {LOSS_JUMP:.0%} at epochs {jumps}" if jumps else "") + ".",
-        evidence={"loss": [rounded(v) for v in loss], "jump_epochs": jumps, "min_loss": rounded(lo),
-                  "min_epoch": printed_index(h, at), "last_loss": rounded(loss[-1]), "diverging": diverging,
-                  "climbing": climbing, "accuracy_collapse": [rounded(v) for v in collapse] if collapse else None,
-                  "jump": LOSS_JUMP, "jump_scale": LOSS_JUMP_SCALE, "divergence_ratio": DIVERGENCE_RATIO,
-                  "rise_epochs": RISE_EPOCHS, "sustained_rise": SUSTAINED_RISE},
-        fix=Fix("Lower the learning rate (e.g. 10x) and clip gradients",
-                "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)"),
-        explanation="The epoch-average training loss of a stable run falls almost monotonically; rises and "
-                    "collapses mean the optimizer overshoots. This is not overfitting, where the training loss "
-                    "keeps falling.",
-        split="train",
-    )]
+    return [
+        unstable_loss.finding(
+            Severity.WARNING,
+            f"Training {'' if collapse is not None and what.startswith('is unstable') else 'loss '}{what}: "
+            f"minimum {lo:.4g} at epoch {printed_index(h, at)}, last {loss[-1]:.4g}"
+            + (f"; rises of more than {LOSS_JUMP:.0%} at epochs {jumps}" if jumps else "")
+            + ".",
+            evidence={
+                "loss": [rounded(v) for v in loss],
+                "jump_epochs": jumps,
+                "min_loss": rounded(lo),
+                "min_epoch": printed_index(h, at),
+                "last_loss": rounded(loss[-1]),
+                "diverging": diverging,
+                "climbing": climbing,
+                "accuracy_collapse": [rounded(v) for v in collapse] if collapse else None,
+                "jump": LOSS_JUMP,
+                "jump_scale": LOSS_JUMP_SCALE,
+                "divergence_ratio": DIVERGENCE_RATIO,
+                "rise_epochs": RISE_EPOCHS,
+                "sustained_rise": SUSTAINED_RISE,
+            },
+            fix=Fix(
+                "Lower the learning rate (e.g. 10x) and clip gradients",
+                "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)",
+            ),
+            explanation="The epoch-average training loss of a stable run falls almost monotonically; rises and "
+            "collapses mean the optimizer overshoots. This is not overfitting, where the training loss "
+            "keeps falling.",
+            split="train",
+        )
+    ]
 
 
 def _accuracy_collapse(inputs: Inputs) -> tuple[float, float] | None:

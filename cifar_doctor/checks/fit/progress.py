@@ -4,7 +4,6 @@
 See `cifar_doctor.checks.fit` for the family.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -98,29 +97,38 @@ def underfitting(inputs: Inputs) -> list[Finding]:
         return []
     window = min(PLATEAU_WINDOW, len(acc) - 1)
     gain = acc[-1] - acc[-1 - window]
-    ev = {"train_acc_last": rounded(acc[-1]), "gain_last_epochs": rounded(gain), "window": window, "threshold": low,
-          "epochs": len(acc)}
+    ev = {
+        "train_acc_last": rounded(acc[-1]),
+        "gain_last_epochs": rounded(gain),
+        "window": window,
+        "threshold": low,
+        "epochs": len(acc),
+    }
     if gain < PLATEAU_GAIN:
-        return [underfitting.finding(
-            Severity.WARNING,
-            f"Training accuracy is {acc[-1]:.4f} and gained {gain:+.4f} over the last {window} epochs: a plateau "
-            f"below {low}.",
+        return [
+            underfitting.finding(
+                Severity.WARNING,
+                f"Training accuracy is {acc[-1]:.4f} and gained {gain:+.4f} over the last {window} epochs: a plateau "
+                f"below {low}.",
+                evidence=ev,
+                fix=Fix("Give the model more capacity or less regularization, or raise the learning rate"),
+                explanation="A model that cannot fit the training data will not generalize better; more regularization "
+                "would widen the problem, not fix it.",
+                split="train",
+            )
+        ]
+    return [
+        underfitting.finding(
+            Severity.INFO,
+            f"Training accuracy is {acc[-1]:.4f} and still rising ({gain:+.4f} over the last {window} epochs): train longer "
+            "before judging the gap.",
             evidence=ev,
-            fix=Fix("Give the model more capacity or less regularization, or raise the learning rate"),
-            explanation="A model that cannot fit the training data will not generalize better; more regularization "
-                        "would widen the problem, not fix it.",
+            fix=Fix("Train for more epochs"),
+            explanation="The model is still learning; the curves do not show a plateau yet.",
             split="train",
-        )]
-    return [underfitting.finding(
-        Severity.INFO,
-        f"Training accuracy is {acc[-1]:.4f} and still rising ({gain:+.4f} over the last {window} epochs): train longer "
-        "before judging the gap.",
-        evidence=ev,
-        fix=Fix("Train for more epochs"),
-        explanation="The model is still learning; the curves do not show a plateau yet.",
-        split="train",
-        cause=None,
-    )]
+            cause=None,
+        )
+    ]
 
 
 @register("FIT005", "oscillating-val-loss", requires=("history",), cause="unstable-training")
@@ -169,20 +177,28 @@ def oscillating_val_loss(inputs: Inputs) -> list[Finding]:
             direction = step
     if len(swings) < MIN_SWINGS:
         return []
-    return [oscillating_val_loss.finding(
-        Severity.WARNING,
-        f"Validation loss swings by {SWING_FACTOR}x or more, reversing direction {len(swings)} times "
-        f"(epochs {swings}); it ranges {min(vl):.4g}-{max(vl):.4g}.",
-        evidence={"val_loss": [rounded(v) for v in vl], "reversal_epochs": swings, "swing_factor": SWING_FACTOR,
-                  "min_swings": MIN_SWINGS},
-        fix=Fix("Lower the learning rate (e.g. 10x) or reduce it on plateau",
+    return [
+        oscillating_val_loss.finding(
+            Severity.WARNING,
+            f"Validation loss swings by {SWING_FACTOR}x or more, reversing direction {len(swings)} times "
+            f"(epochs {swings}); it ranges {min(vl):.4g}-{max(vl):.4g}.",
+            evidence={
+                "val_loss": [rounded(v) for v in vl],
+                "reversal_epochs": swings,
+                "swing_factor": SWING_FACTOR,
+                "min_swings": MIN_SWINGS,
+            },
+            fix=Fix(
+                "Lower the learning rate (e.g. 10x) or reduce it on plateau",
                 "optimizer = keras.optimizers.Adam(learning_rate=1e-4)\n"
-                'keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)'),
-        explanation="Validation loss on fixed data moves smoothly when training is stable, improving or "
-                    "overfitting alike; back-and-forth swings mean the weights jump across the loss valley "
-                    "between epochs: the learning rate is too high.",
-        split="val",
-    )]
+                'keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)',
+            ),
+            explanation="Validation loss on fixed data moves smoothly when training is stable, improving or "
+            "overfitting alike; back-and-forth swings mean the weights jump across the loss valley "
+            "between epochs: the learning rate is too high.",
+            split="val",
+        )
+    ]
 
 
 @register("FIT006", "slow-learning", requires=("history",), cause="underfitting")
@@ -233,19 +249,30 @@ def slow_learning(inputs: Inputs) -> list[Finding]:
         return []
     acc = [a for a in h.acc if finite(a)]
     acc_txt = f" (accuracy {acc[-1]:.4f})" if acc else ""
-    return [slow_learning.finding(
-        Severity.WARNING,
-        f"After {len(loss)} epochs the training loss is {loss[-1]:.4g}{acc_txt}, still {frac:.0%} of ln {k} = "
-        f"{ln_k:.4f} (it started at {loss[0]:.4g}).",
-        evidence={"classes": k, "classes_source": source, "ln_k": rounded(ln_k), "loss": [rounded(v) for v in loss],
-                  "fraction_of_ln_k": rounded(frac), "threshold": SLOW_LOSS_FRACTION, "epochs": len(loss)},
-        fix=Fix("Raise the learning rate (Adam's default 1e-3; Adadelta 1.0) or reduce regularization",
-                "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
-        explanation=(
-            f"ln {k} is the loss of a uniform guess; after {len(loss)} epochs this model has covered only "
-            f"{1 - frac:.0%} of the way from it, where a usable learning rate gets most of the way within an "
-            "epoch or two. The model is barely learning (learning rate too low, too much regularization), so "
-            "the gap between training and validation says nothing about generalization yet."
-        ),
-        split="train",
-    )]
+    return [
+        slow_learning.finding(
+            Severity.WARNING,
+            f"After {len(loss)} epochs the training loss is {loss[-1]:.4g}{acc_txt}, still {frac:.0%} of ln {k} = "
+            f"{ln_k:.4f} (it started at {loss[0]:.4g}).",
+            evidence={
+                "classes": k,
+                "classes_source": source,
+                "ln_k": rounded(ln_k),
+                "loss": [rounded(v) for v in loss],
+                "fraction_of_ln_k": rounded(frac),
+                "threshold": SLOW_LOSS_FRACTION,
+                "epochs": len(loss),
+            },
+            fix=Fix(
+                "Raise the learning rate (Adam's default 1e-3; Adadelta 1.0) or reduce regularization",
+                'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
+            ),
+            explanation=(
+                f"ln {k} is the loss of a uniform guess; after {len(loss)} epochs this model has covered only "
+                f"{1 - frac:.0%} of the way from it, where a usable learning rate gets most of the way within an "
+                "epoch or two. The model is barely learning (learning rate too low, too much regularization), so "
+                "the gap between training and validation says nothing about generalization yet."
+            ),
+            split="train",
+        )
+    ]

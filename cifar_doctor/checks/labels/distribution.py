@@ -3,7 +3,6 @@
 See `cifar_doctor.checks.labels` for the family.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -98,38 +97,45 @@ def class_imbalance(inputs: Inputs) -> list[Finding]:
         "ratio": ratio,
         "largest_class": int(max(range(len(counts)), key=lambda c: counts[c])),
         "smallest_class": int(min((c for c in range(len(counts)) if counts[c]), key=lambda c: counts[c]))
-        if present else None,
+        if present
+        else None,
         "absent_classes": absent,
         "threshold_ratio": IMBALANCE_RATIO,
         "mean_count": mean,
     }
     problems = []
     if absent and mean >= MIN_MEAN_COUNT_FOR_ABSENT:
-        problems.append(f"class{'es' if len(absent) > 1 else ''} {', '.join(map(str, absent))} "
-                        f"{'have' if len(absent) > 1 else 'has'} no training labels")
+        problems.append(
+            f"class{'es' if len(absent) > 1 else ''} {', '.join(map(str, absent))} "
+            f"{'have' if len(absent) > 1 else 'has'} no training labels"
+        )
     if len(present) >= 2 and ratio > IMBALANCE_RATIO and mean >= MIN_MEAN_COUNT_FOR_RATIO:
-        problems.append(f"the largest class (class {evidence['largest_class']}, {max(present)} labels) has "
-                        f"{ratio:.1f}x the smallest (class {evidence['smallest_class']}, {min(present)} labels), "
-                        f"above the {IMBALANCE_RATIO:g}x threshold")
+        problems.append(
+            f"the largest class (class {evidence['largest_class']}, {max(present)} labels) has "
+            f"{ratio:.1f}x the smallest (class {evidence['smallest_class']}, {min(present)} labels), "
+            f"above the {IMBALANCE_RATIO:g}x threshold"
+        )
     if not problems:
         return []
-    return [class_imbalance.finding(
-        Severity.WARNING,
-        f"Training classes are imbalanced: {'; '.join(problems)}.",
-        evidence=evidence,
-        fix=Fix(
-            "Weight the loss by inverse class frequency (class_weight) or rebalance the training set",
-            f"counts = np.bincount(np.ravel(y_train) if y_train.ndim == 1 or y_train.shape[1] == 1 "
-            f"else y_train.argmax(1), minlength={len(counts)})\n"
-            f"class_weight = {{c: len(y_train) / ({len(counts)} * n) for c, n in enumerate(counts) if n}}\n"
-            "model.fit(x_train, y_train, class_weight=class_weight, ...)",
-        ),
-        explanation=(
-            "With an unweighted loss the majority classes dominate training, so rare classes are under-predicted "
-            "and accuracy on a differently balanced eval split lags training accuracy."
-        ),
-        split="train",
-    )]
+    return [
+        class_imbalance.finding(
+            Severity.WARNING,
+            f"Training classes are imbalanced: {'; '.join(problems)}.",
+            evidence=evidence,
+            fix=Fix(
+                "Weight the loss by inverse class frequency (class_weight) or rebalance the training set",
+                f"counts = np.bincount(np.ravel(y_train) if y_train.ndim == 1 or y_train.shape[1] == 1 "
+                f"else y_train.argmax(1), minlength={len(counts)})\n"
+                f"class_weight = {{c: len(y_train) / ({len(counts)} * n) for c, n in enumerate(counts) if n}}\n"
+                "model.fit(x_train, y_train, class_weight=class_weight, ...)",
+            ),
+            explanation=(
+                "With an unweighted loss the majority classes dominate training, so rare classes are under-predicted "
+                "and accuracy on a differently balanced eval split lags training accuracy."
+            ),
+            split="train",
+        )
+    ]
 
 
 # --- LBL007 -------------------------------------------------------------------------------------
@@ -197,36 +203,38 @@ def label_distribution_shift(inputs: Inputs) -> list[Finding]:
             continue
         diffs = sorted(range(width), key=lambda c: -abs(b[c] - a[c]))[:3]
         worst = ", ".join(f"class {c} {a[c]:.1%} in train vs {b[c]:.1%} in {split.name}" for c in diffs)
-        out.append(label_distribution_shift.finding(
-            Severity.WARNING,
-            f"The class mix of {split.name} differs from training: total-variation distance {tv:.3f}, above "
-            f"{threshold:.3f} (the larger of {SHIFT_TV_FLOOR:g} and {SHIFT_NOISE_MULTIPLIER:g}x the {noise:.3f} "
-            f"expected from sampling {n_ev} labels); largest differences: {worst}.",
-            evidence={
-                "tv_distance": tv,
-                "threshold": threshold,
-                "expected_noise_tv": noise,
-                "tv_floor": SHIFT_TV_FLOOR,
-                "noise_multiplier": SHIFT_NOISE_MULTIPLIER,
-                "train_frequencies": a,
-                "eval_frequencies": b,
-                "train_labels": n_tr,
-                "eval_labels": n_ev,
-                "largest_differences": [int(c) for c in diffs],
-            },
-            fix=Fix(
-                "Split train and eval data with the same class mix (shuffle before splitting, stratify)",
-                "from sklearn.model_selection import train_test_split\n"
-                "x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=np.ravel(y), "
-                "random_state=0)",
-            ),
-            explanation=(
-                "Eval accuracy averages over the eval class mix; when it differs from training beyond sampling "
-                "noise, eval accuracy shifts with the per-class accuracies of the over- and under-represented "
-                "classes, a gap that is not overfitting."
-            ),
-            split=split.name,
-        ))
+        out.append(
+            label_distribution_shift.finding(
+                Severity.WARNING,
+                f"The class mix of {split.name} differs from training: total-variation distance {tv:.3f}, above "
+                f"{threshold:.3f} (the larger of {SHIFT_TV_FLOOR:g} and {SHIFT_NOISE_MULTIPLIER:g}x the {noise:.3f} "
+                f"expected from sampling {n_ev} labels); largest differences: {worst}.",
+                evidence={
+                    "tv_distance": tv,
+                    "threshold": threshold,
+                    "expected_noise_tv": noise,
+                    "tv_floor": SHIFT_TV_FLOOR,
+                    "noise_multiplier": SHIFT_NOISE_MULTIPLIER,
+                    "train_frequencies": a,
+                    "eval_frequencies": b,
+                    "train_labels": n_tr,
+                    "eval_labels": n_ev,
+                    "largest_differences": [int(c) for c in diffs],
+                },
+                fix=Fix(
+                    "Split train and eval data with the same class mix (shuffle before splitting, stratify)",
+                    "from sklearn.model_selection import train_test_split\n"
+                    "x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=np.ravel(y), "
+                    "random_state=0)",
+                ),
+                explanation=(
+                    "Eval accuracy averages over the eval class mix; when it differs from training beyond sampling "
+                    "noise, eval accuracy shifts with the per-class accuracies of the over- and under-represented "
+                    "classes, a gap that is not overfitting."
+                ),
+                split=split.name,
+            )
+        )
     return out
 
 
@@ -284,31 +292,42 @@ def labels_ordered_by_class(inputs: Inputs) -> list[Finding]:
         pt, pr = [c / n_tail for c in tail], [c / n_rest for c in rest]
         tv = 0.5 * sum(abs(a - b) for a, b in zip(pt, pr))
         threshold = max(SHIFT_TV_FLOOR, SHIFT_NOISE_MULTIPLIER * expected_noise_tv(pr, n_rest, n_tail))
-        measured[key] = {"tv_distance": round(tv, 4), "threshold": round(threshold, 4),
-                         "classes_in_tail": order.tail_classes(key)}
+        measured[key] = {
+            "tv_distance": round(tv, 4),
+            "threshold": round(threshold, 4),
+            "classes_in_tail": order.tail_classes(key),
+        }
         if tv > threshold and (worst is None or tv > measured[worst]["tv_distance"]):
             worst = key
     if worst is None:
         return []
     frac = worst.split("_")[1].replace("pct", "%")
     m = measured[worst]
-    return [labels_ordered_by_class.finding(
-        Severity.WARNING,
-        f"The last {frac} of the training labels holds another class mix than the rest (total-variation distance "
-        f"{m['tv_distance']:.2f}, above {m['threshold']:.2f}): classes {m['classes_in_tail']} there; "
-        f"{order.adjacent_same:.0%} of neighbouring labels are equal ({order.expected_if_shuffled:.0%} if shuffled).",
-        evidence={"labels": order.n, "adjacent_same": order.adjacent_same,
-                  "expected_if_shuffled": order.expected_if_shuffled, "tails": measured,
-                  "classes_in_last_10pct": order.tail_classes("last_10pct"),
-                  "classes_in_last_20pct": order.tail_classes("last_20pct")},
-        fix=Fix("Shuffle images and labels together before fit(validation_split=...)",
+    return [
+        labels_ordered_by_class.finding(
+            Severity.WARNING,
+            f"The last {frac} of the training labels holds another class mix than the rest (total-variation distance "
+            f"{m['tv_distance']:.2f}, above {m['threshold']:.2f}): classes {m['classes_in_tail']} there; "
+            f"{order.adjacent_same:.0%} of neighbouring labels are equal ({order.expected_if_shuffled:.0%} if shuffled).",
+            evidence={
+                "labels": order.n,
+                "adjacent_same": order.adjacent_same,
+                "expected_if_shuffled": order.expected_if_shuffled,
+                "tails": measured,
+                "classes_in_last_10pct": order.tail_classes("last_10pct"),
+                "classes_in_last_20pct": order.tail_classes("last_20pct"),
+            },
+            fix=Fix(
+                "Shuffle images and labels together before fit(validation_split=...)",
                 "idx = np.random.default_rng(0).permutation(len(x_train))\n"
                 "x_train, y_train = x_train[idx], y_train[idx]\n"
-                "model.fit(x_train, y_train, validation_split=0.2)"),
-        explanation=(
-            "Keras' validation_split holds out the last rows of the arrays before any shuffling; here that "
-            f"validation set would be classes {m['classes_in_tail']} in another mix than the training part, so "
-            "validation accuracy collapses without any overfitting."
-        ),
-        split="train",
-    )]
+                "model.fit(x_train, y_train, validation_split=0.2)",
+            ),
+            explanation=(
+                "Keras' validation_split holds out the last rows of the arrays before any shuffling; here that "
+                f"validation set would be classes {m['classes_in_tail']} in another mix than the training part, so "
+                "validation accuracy collapses without any overfitting."
+            ),
+            split="train",
+        )
+    ]

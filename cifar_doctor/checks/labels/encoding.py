@@ -3,7 +3,6 @@
 See `cifar_doctor.checks.labels` for the family.
 """
 
-
 from __future__ import annotations
 
 from ...findings import Finding, Fix, Severity
@@ -27,8 +26,7 @@ def _example_shape(info: LabelInfo, k: int | None) -> str:
 
 
 # --- LBL001 -------------------------------------------------------------------------------------
-@register("LBL001", "integer-labels-with-categorical-loss", requires=("labels", "loss"),
-          cause="label-format-mismatch")
+@register("LBL001", "integer-labels-with-categorical-loss", requires=("labels", "loss"), cause="label-format-mismatch")
 def integer_labels_with_categorical_loss(inputs: Inputs) -> list[Finding]:
     """Integer class labels fed to a loss that expects one-hot targets.
 
@@ -86,30 +84,40 @@ def integer_labels_with_categorical_loss(inputs: Inputs) -> list[Finding]:
         "fit step (tf.keras 2: 'Shapes (None, 1) and (None, 10) are incompatible'), and any code that gets "
         "past it without converting the labels trains or scores against meaningless targets."
     )
-    return [integer_labels_with_categorical_loss.finding(
-        Severity.ERROR, message,
-        evidence={
-            "loss": loss,
-            "classes": k,
-            "splits": {s.name: {"shape": list(i.shape), "dtype": i.dtype, "encoding": i.encoding,
-                                "min": i.min_value, "max": i.max_value} for s, i in hits},
-        },
-        fix=Fix(
-            "One-hot encode the labels with keras.utils.to_categorical, or switch to "
-            "sparse_categorical_crossentropy",
-            f"y_train = keras.utils.to_categorical(y_train, {kk})\n"
-            f"y_test = keras.utils.to_categorical(y_test, {kk})\n"
-            "# or keep integer labels:\n"
-            "model.compile(loss=\"sparse_categorical_crossentropy\", optimizer=\"adam\", metrics=[\"accuracy\"])",
-        ),
-        explanation=explanation,
-        split=split.name,
-    )]
+    return [
+        integer_labels_with_categorical_loss.finding(
+            Severity.ERROR,
+            message,
+            evidence={
+                "loss": loss,
+                "classes": k,
+                "splits": {
+                    s.name: {
+                        "shape": list(i.shape),
+                        "dtype": i.dtype,
+                        "encoding": i.encoding,
+                        "min": i.min_value,
+                        "max": i.max_value,
+                    }
+                    for s, i in hits
+                },
+            },
+            fix=Fix(
+                "One-hot encode the labels with keras.utils.to_categorical, or switch to "
+                "sparse_categorical_crossentropy",
+                f"y_train = keras.utils.to_categorical(y_train, {kk})\n"
+                f"y_test = keras.utils.to_categorical(y_test, {kk})\n"
+                "# or keep integer labels:\n"
+                'model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])',
+            ),
+            explanation=explanation,
+            split=split.name,
+        )
+    ]
 
 
 # --- LBL002 -------------------------------------------------------------------------------------
-@register("LBL002", "one-hot-labels-with-sparse-loss", requires=("labels", "loss"),
-          cause="label-format-mismatch")
+@register("LBL002", "one-hot-labels-with-sparse-loss", requires=("labels", "loss"), cause="label-format-mismatch")
 def one_hot_labels_with_sparse_loss(inputs: Inputs) -> list[Finding]:
     """One-hot (N, K) labels fed to `sparse_categorical_crossentropy`.
 
@@ -152,26 +160,29 @@ def one_hot_labels_with_sparse_loss(inputs: Inputs) -> list[Finding]:
         f"Labels of {', '.join('y_' + n for n in names)} are {info.encoding} rows of shape {_shape(info)}, "
         f"but the loss `{loss}` expects integer class indices of shape ({info.n},) or ({info.n}, 1)."
     )
-    return [one_hot_labels_with_sparse_loss.finding(
-        Severity.ERROR, message,
-        evidence={
-            "loss": loss,
-            "splits": {s.name: {"shape": list(i.shape), "dtype": i.dtype, "encoding": i.encoding} for s, i in hits},
-        },
-        fix=Fix(
-            "Use categorical_crossentropy with one-hot labels, or pass integer labels (y.argmax(axis=1)) "
-            "to sparse_categorical_crossentropy",
-            "model.compile(loss=\"categorical_crossentropy\", optimizer=\"adam\", metrics=[\"accuracy\"])\n"
-            "# or keep the sparse loss and undo the one-hot encoding:\n"
-            "y_train = y_train.argmax(axis=1)\ny_test = y_test.argmax(axis=1)",
-        ),
-        explanation=(
-            "The sparse loss reads one class index per image; a one-hot row is not one. Keras 3 raises "
-            "'Argument `output` must have rank (ndim) `target.ndim - 1`' at fit (tf.keras 2: 'logits and labels "
-            "must have the same first dimension')."
-        ),
-        split=split.name,
-    )]
+    return [
+        one_hot_labels_with_sparse_loss.finding(
+            Severity.ERROR,
+            message,
+            evidence={
+                "loss": loss,
+                "splits": {s.name: {"shape": list(i.shape), "dtype": i.dtype, "encoding": i.encoding} for s, i in hits},
+            },
+            fix=Fix(
+                "Use categorical_crossentropy with one-hot labels, or pass integer labels (y.argmax(axis=1)) "
+                "to sparse_categorical_crossentropy",
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])\n'
+                "# or keep the sparse loss and undo the one-hot encoding:\n"
+                "y_train = y_train.argmax(axis=1)\ny_test = y_test.argmax(axis=1)",
+            ),
+            explanation=(
+                "The sparse loss reads one class index per image; a one-hot row is not one. Keras 3 raises "
+                "'Argument `output` must have rank (ndim) `target.ndim - 1`' at fit (tf.keras 2: 'logits and labels "
+                "must have the same first dimension')."
+            ),
+            split=split.name,
+        )
+    ]
 
 
 # --- LBL003 -------------------------------------------------------------------------------------
@@ -226,36 +237,39 @@ def invalid_one_hot_rows(inputs: Inputs) -> list[Finding]:
             f"probability rows{detail}; row sums range from {_fmt(info.row_sum_min)} to {_fmt(info.row_sum_max)}, "
             f"entries from {_fmt(info.min_value)} to {_fmt(info.max_value)}."
         )
-        out.append(invalid_one_hot_rows.finding(
-            Severity.ERROR, message,
-            evidence={
-                "invalid_rows": info.invalid_rows,
-                "rows": info.n,
-                "fraction": frac,
-                "first_indices": info.invalid_indices,
-                "zero_rows": info.zero_rows,
-                "multi_hot_rows": info.multi_hot_rows,
-                "negative_rows": info.negative_rows,
-                "nonfinite_rows": info.nonfinite_rows,
-                "row_sum_min": info.row_sum_min,
-                "row_sum_max": info.row_sum_max,
-                "min_value": info.min_value,
-                "max_value": info.max_value,
-                "shape": list(info.shape),
-                "tolerance": 1e-3,
-            },
-            fix=Fix(
-                "Rebuild the labels with keras.utils.to_categorical from 0-based integer labels",
-                f"y_{split.name} = keras.utils.to_categorical(labels_{split.name}, {info.shape[1]})\n"
-                f"assert np.allclose(y_{split.name}.sum(axis=1), 1)",
-            ),
-            explanation=(
-                "Cross-entropy against a row that is not a distribution is wrong for that image: an all-zero row "
-                "adds no loss and is never learned, a multi-hot row is counted twice with an arbitrary argmax, a "
-                "negative entry makes the loss unbounded below."
-            ),
-            split=split.name,
-        ))
+        out.append(
+            invalid_one_hot_rows.finding(
+                Severity.ERROR,
+                message,
+                evidence={
+                    "invalid_rows": info.invalid_rows,
+                    "rows": info.n,
+                    "fraction": frac,
+                    "first_indices": info.invalid_indices,
+                    "zero_rows": info.zero_rows,
+                    "multi_hot_rows": info.multi_hot_rows,
+                    "negative_rows": info.negative_rows,
+                    "nonfinite_rows": info.nonfinite_rows,
+                    "row_sum_min": info.row_sum_min,
+                    "row_sum_max": info.row_sum_max,
+                    "min_value": info.min_value,
+                    "max_value": info.max_value,
+                    "shape": list(info.shape),
+                    "tolerance": 1e-3,
+                },
+                fix=Fix(
+                    "Rebuild the labels with keras.utils.to_categorical from 0-based integer labels",
+                    f"y_{split.name} = keras.utils.to_categorical(labels_{split.name}, {info.shape[1]})\n"
+                    f"assert np.allclose(y_{split.name}.sum(axis=1), 1)",
+                ),
+                explanation=(
+                    "Cross-entropy against a row that is not a distribution is wrong for that image: an all-zero row "
+                    "adds no loss and is never learned, a multi-hot row is counted twice with an arbitrary argmax, a "
+                    "negative entry makes the loss unbounded below."
+                ),
+                split=split.name,
+            )
+        )
     return out
 
 
@@ -307,33 +321,42 @@ def labels_out_of_range(inputs: Inputs) -> list[Finding]:
         )
         if one_based:
             message += f" They look 1-based (1..{k})."
-        fix_title = ("Shift the labels to start at 0" if one_based
-                     else "Map the labels to integers 0..K-1 and drop or fix the others")
-        snippet = (f"y_{split.name} = y_{split.name} - 1" if one_based
-                   else f"bad = (y_{split.name} < 0) | (y_{split.name} >= {k if k else 'K'}) "
-                        f"| (y_{split.name} != np.round(y_{split.name}))\nprint(np.flatnonzero(bad)[:10])")
-        out.append(labels_out_of_range.finding(
-            Severity.ERROR, message,
-            evidence={
-                "classes": k,
-                "labels": info.n,
-                "out_of_range": info.out_of_range,
-                "non_integer": info.non_integer,
-                "min": info.min_value,
-                "max": info.max_value,
-                "first_out_of_range": info.out_of_range_indices,
-                "first_non_integer": info.non_integer_indices,
-                "one_based": one_based,
-                "dtype": info.dtype,
-            },
-            fix=Fix(fix_title, snippet),
-            explanation=(
-                "A sparse loss indexes the model's output with each label: an index outside 0..K-1 fails on CPU "
-                "('Received a label value of ... outside the valid range') and gives NaN loss on GPU; a "
-                "fractional label names no class."
-            ),
-            split=split.name,
-        ))
+        fix_title = (
+            "Shift the labels to start at 0"
+            if one_based
+            else "Map the labels to integers 0..K-1 and drop or fix the others"
+        )
+        snippet = (
+            f"y_{split.name} = y_{split.name} - 1"
+            if one_based
+            else f"bad = (y_{split.name} < 0) | (y_{split.name} >= {k if k else 'K'}) "
+            f"| (y_{split.name} != np.round(y_{split.name}))\nprint(np.flatnonzero(bad)[:10])"
+        )
+        out.append(
+            labels_out_of_range.finding(
+                Severity.ERROR,
+                message,
+                evidence={
+                    "classes": k,
+                    "labels": info.n,
+                    "out_of_range": info.out_of_range,
+                    "non_integer": info.non_integer,
+                    "min": info.min_value,
+                    "max": info.max_value,
+                    "first_out_of_range": info.out_of_range_indices,
+                    "first_non_integer": info.non_integer_indices,
+                    "one_based": one_based,
+                    "dtype": info.dtype,
+                },
+                fix=Fix(fix_title, snippet),
+                explanation=(
+                    "A sparse loss indexes the model's output with each label: an index outside 0..K-1 fails on CPU "
+                    "('Received a label value of ... outside the valid range') and gives NaN loss on GPU; a "
+                    "fractional label names no class."
+                ),
+                split=split.name,
+            )
+        )
     return out
 
 
@@ -376,39 +399,59 @@ def label_encoding_differs(inputs: Inputs) -> list[Finding]:
         ei = split_label_info(split, k)
         reason = None
         if ti.family != ei.family:
-            reason = (f"y_train is {ti.encoding} {_shape(ti)} but y_{split.name} is {ei.encoding} {_shape(ei)}")
+            reason = f"y_train is {ti.encoding} {_shape(ti)} but y_{split.name} is {ei.encoding} {_shape(ei)}"
         elif ti.family == "one-hot" and len(ti.shape) == 2 and len(ei.shape) == 2 and ti.shape[1] != ei.shape[1]:
-            reason = (f"y_train has {ti.shape[1]} columns but y_{split.name} has {ei.shape[1]}")
-        elif (ti.family == "integer" and ti.min_value is not None and ei.min_value is not None
-              and ti.n >= 10 * (ti.classes or 1) and ei.non_integer == 0 and ti.non_integer == 0
-              and _offset_ranges(ti, ei)):
+            reason = f"y_train has {ti.shape[1]} columns but y_{split.name} has {ei.shape[1]}"
+        elif (
+            ti.family == "integer"
+            and ti.min_value is not None
+            and ei.min_value is not None
+            and ti.n >= 10 * (ti.classes or 1)
+            and ei.non_integer == 0
+            and ti.non_integer == 0
+            and _offset_ranges(ti, ei)
+        ):
             lo, hi = ei.min_value - ti.min_value, ei.max_value - ti.max_value
             shift = f" (shifted by {lo:+g})" if lo == hi else ""
-            reason = (f"y_train spans {_fmt(ti.min_value)}..{_fmt(ti.max_value)} but y_{split.name} spans "
-                      f"{_fmt(ei.min_value)}..{_fmt(ei.max_value)}{shift}")
+            reason = (
+                f"y_train spans {_fmt(ti.min_value)}..{_fmt(ti.max_value)} but y_{split.name} spans "
+                f"{_fmt(ei.min_value)}..{_fmt(ei.max_value)}{shift}"
+            )
         if reason is None:
             continue
-        out.append(label_encoding_differs.finding(
-            Severity.ERROR,
-            f"Training and {split.name} labels are encoded differently: {reason}.",
-            evidence={
-                "train": {"encoding": ti.encoding, "shape": list(ti.shape), "dtype": ti.dtype,
-                          "min": ti.min_value, "max": ti.max_value},
-                split.name: {"encoding": ei.encoding, "shape": list(ei.shape), "dtype": ei.dtype,
-                             "min": ei.min_value, "max": ei.max_value},
-                "classes": k,
-            },
-            fix=Fix(
-                "Apply the same label preprocessing to every split",
-                "def prepare_labels(y):\n    return keras.utils.to_categorical(np.ravel(y), 10)  # or np.ravel(y) "
-                "for a sparse loss\n\ny_train, y_test = prepare_labels(y_train), prepare_labels(y_test)",
-            ),
-            explanation=(
-                "One loss and one accuracy metric serve both splits, so one of them is scored against targets "
-                "it does not expect: a shape error at validation, or accuracy measured against the wrong classes."
-            ),
-            split=split.name,
-        ))
+        out.append(
+            label_encoding_differs.finding(
+                Severity.ERROR,
+                f"Training and {split.name} labels are encoded differently: {reason}.",
+                evidence={
+                    "train": {
+                        "encoding": ti.encoding,
+                        "shape": list(ti.shape),
+                        "dtype": ti.dtype,
+                        "min": ti.min_value,
+                        "max": ti.max_value,
+                    },
+                    split.name: {
+                        "encoding": ei.encoding,
+                        "shape": list(ei.shape),
+                        "dtype": ei.dtype,
+                        "min": ei.min_value,
+                        "max": ei.max_value,
+                    },
+                    "classes": k,
+                },
+                fix=Fix(
+                    "Apply the same label preprocessing to every split",
+                    "def prepare_labels(y):\n    return keras.utils.to_categorical(np.ravel(y), 10)  # or np.ravel(y) "
+                    "for a sparse loss\n\ny_train, y_test = prepare_labels(y_train), prepare_labels(y_test)",
+                ),
+                explanation=(
+                    "One loss and one accuracy metric serve both splits, so one of them is scored against targets "
+                    "it does not expect: a shape error at validation, or accuracy measured against the wrong classes."
+                ),
+                split=split.name,
+            )
+        )
     return out
 
 
@@ -418,8 +461,10 @@ def _offset_ranges(ti: LabelInfo, ei: LabelInfo) -> bool:
     One end alone is a class missing from a split (LBL006's concern, or a small eval split);
     both ends moved the same way is an offset encoding such as 0..9 vs 1..10.
     """
-    return bool((ei.min_value > ti.min_value and ei.max_value > ti.max_value)
-                or (ei.min_value < ti.min_value and ei.max_value < ti.max_value))
+    return bool(
+        (ei.min_value > ti.min_value and ei.max_value > ti.max_value)
+        or (ei.min_value < ti.min_value and ei.max_value < ti.max_value)
+    )
 
 
 # --- LBL008 -------------------------------------------------------------------------------------
@@ -461,29 +506,31 @@ def binary_loss_for_multiclass(inputs: Inputs) -> list[Finding]:
         return []
     k = info.shape[1]
     chance_binary_accuracy = 1.0 - 1.0 / k
-    return [binary_loss_for_multiclass.finding(
-        Severity.WARNING,
-        f"The loss `{loss}` is used with {info.encoding} labels over {k} classes {_shape(info)}; binary accuracy "
-        f"of a model at chance reads {chance_binary_accuracy:.0%} here.",
-        evidence={
-            "loss": loss,
-            "classes": k,
-            "encoding": info.encoding,
-            "shape": list(info.shape),
-            "chance_binary_accuracy": chance_binary_accuracy,
-            "chance_categorical_accuracy": 1.0 / k,
-        },
-        fix=Fix(
-            "Use categorical_crossentropy for one-of-K labels",
-            "model.compile(loss=\"categorical_crossentropy\", optimizer=\"adam\", metrics=[\"accuracy\"])",
-        ),
-        explanation=(
-            f"Binary cross-entropy scores each of the {k} outputs as a separate yes/no question; its binary "
-            f"accuracy counts the {k - 1} correct 'no' entries of every row, so it reads "
-            f"{chance_binary_accuracy:.0%} at chance and hides how often the class is right."
-        ),
-        split="train",
-    )]
+    return [
+        binary_loss_for_multiclass.finding(
+            Severity.WARNING,
+            f"The loss `{loss}` is used with {info.encoding} labels over {k} classes {_shape(info)}; binary accuracy "
+            f"of a model at chance reads {chance_binary_accuracy:.0%} here.",
+            evidence={
+                "loss": loss,
+                "classes": k,
+                "encoding": info.encoding,
+                "shape": list(info.shape),
+                "chance_binary_accuracy": chance_binary_accuracy,
+                "chance_categorical_accuracy": 1.0 / k,
+            },
+            fix=Fix(
+                "Use categorical_crossentropy for one-of-K labels",
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])',
+            ),
+            explanation=(
+                f"Binary cross-entropy scores each of the {k} outputs as a separate yes/no question; its binary "
+                f"accuracy counts the {k - 1} correct 'no' entries of every row, so it reads "
+                f"{chance_binary_accuracy:.0%} at chance and hides how often the class is right."
+            ),
+            split="train",
+        )
+    ]
 
 
 def _fmt(v: float | None) -> str:

@@ -80,26 +80,32 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
     k = ks.pop()
     last_acc = acc[-1] if acc and finite(acc[-1]) else None
     acc_txt = f" and accuracy {last_acc:.4f} (1/K = {1 / k:.4f})" if last_acc is not None else ""
-    return [loss_at_chance.finding(
-        Severity.ERROR,
-        f"Training loss stays at {loss[-1]:.4f} ≈ ln {k} = {math.log(k):.4f}{acc_txt} for the last "
-        f"{len(tail)} epochs.",
-        evidence={
-            "classes": k, "classes_source": "given" if known else "fitted to loss and accuracy",
-            "ln_k": rounded(math.log(k)), "loss_tail": [rounded(loss[i]) for i in tail],
-            "acc_tail": [rounded(acc[i]) for i in tail if i < len(acc)],
-            "tolerance": CHANCE_LOSS_TOLERANCE,
-        },
-        fix=Fix("Make the network learn: normalize inputs, use a sane learning rate, check the label order",
+    return [
+        loss_at_chance.finding(
+            Severity.ERROR,
+            f"Training loss stays at {loss[-1]:.4f} ≈ ln {k} = {math.log(k):.4f}{acc_txt} for the last "
+            f"{len(tail)} epochs.",
+            evidence={
+                "classes": k,
+                "classes_source": "given" if known else "fitted to loss and accuracy",
+                "ln_k": rounded(math.log(k)),
+                "loss_tail": [rounded(loss[i]) for i in tail],
+                "acc_tail": [rounded(acc[i]) for i in tail if i < len(acc)],
+                "tolerance": CHANCE_LOSS_TOLERANCE,
+            },
+            fix=Fix(
+                "Make the network learn: normalize inputs, use a sane learning rate, check the label order",
                 'x_train = x_train.astype("float32") / 255.0\n'
-                "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
-        explanation=(
-            f"A {k}-class model that predicts 1/{k} for every class has loss ln {k} = {math.log(k):.4f}; a model "
-            "that learned anything drops below it within an epoch. The training curve is flat at chance, so the "
-            "validation numbers say nothing about generalization yet."
-        ),
-        split="train",
-    )]
+                'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
+            ),
+            explanation=(
+                f"A {k}-class model that predicts 1/{k} for every class has loss ln {k} = {math.log(k):.4f}; a model "
+                "that learned anything drops below it within an epoch. The training curve is flat at chance, so the "
+                "validation numbers say nothing about generalization yet."
+            ),
+            split="train",
+        )
+    ]
 
 
 #: For `val-accuracy-at-chance`, training accuracy must have risen this far
@@ -171,10 +177,18 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     sev = Severity.ERROR if known else Severity.WARNING
     assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
-    message = (f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f} ≈ 1/{k}{assumed} over {len(vals)} "
-               f"epochs while training accuracy reaches {last_acc:.4f}.")
-    evidence = {"classes": k, "classes_assumed": not known, "chance": rounded(1.0 / k), "band": band,
-                "val_acc": [rounded(v) for v in vals], "train_acc_last": rounded(last_acc)}
+    message = (
+        f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f} ≈ 1/{k}{assumed} over {len(vals)} "
+        f"epochs while training accuracy reaches {last_acc:.4f}."
+    )
+    evidence = {
+        "classes": k,
+        "classes_assumed": not known,
+        "chance": rounded(1.0 / k),
+        "band": band,
+        "val_acc": [rounded(v) for v in vals],
+        "train_acc_last": rounded(last_acc),
+    }
     costs = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
     if costs:
         _, (lo, ac, vl, va) = costs[-1]
@@ -183,52 +197,69 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
         if vcost >= SATURATED_COST and vcost >= SATURATION_TRAIN_RATIO * tcost:
             # misaligned labels cost a few nats per error (the model is unsure on unseen images); a saturated
             # softmax on validation only is the scale fingerprint of LOG001, at chance (every image one class)
-            return [val_accuracy_at_chance.finding(
-                sev, message + f" Each validation error costs {vcost:.1f} nats against {tcost:.1f} in training.",
-                evidence=evidence, cause="eval-input-scale-mismatch", split="val",
-                fix=Fix("Preprocess validation and test images exactly like the training images",
-                        'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too'),
-                explanation=(
-                    "Validation at chance with a saturated softmax (an error costing ≥ "
-                    f"{SATURATED_COST:.1f} nats gives the true class a probability below 1e-5) while training "
-                    "errors cost a few nats: the network is pushed into one confident answer by validation inputs "
-                    "on another scale than the training inputs (e.g. raw 0-255 test images into a model trained on "
-                    "/255 images with BatchNormalization), not by wrong labels and not by overfitting."
-                ),
-            )]
+            return [
+                val_accuracy_at_chance.finding(
+                    sev,
+                    message + f" Each validation error costs {vcost:.1f} nats against {tcost:.1f} in training.",
+                    evidence=evidence,
+                    cause="eval-input-scale-mismatch",
+                    split="val",
+                    fix=Fix(
+                        "Preprocess validation and test images exactly like the training images",
+                        'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too',
+                    ),
+                    explanation=(
+                        "Validation at chance with a saturated softmax (an error costing ≥ "
+                        f"{SATURATED_COST:.1f} nats gives the true class a probability below 1e-5) while training "
+                        "errors cost a few nats: the network is pushed into one confident answer by validation inputs "
+                        "on another scale than the training inputs (e.g. raw 0-255 test images into a model trained on "
+                        "/255 images with BatchNormalization), not by wrong labels and not by overfitting."
+                    ),
+                )
+            ]
     if _longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
         # the same validation accuracy every epoch while the weights change: one answer for every validation
         # image. Misaligned labels give an accuracy that wanders around 1/K; a frozen answer is inference-mode
         # behaviour that differs from training (BatchNorm statistics) or validation inputs that carry no signal.
-        return [val_accuracy_at_chance.finding(
-            sev, message + f" It repeats the same value in {_longest_constant_run(vals)} consecutive epochs.",
-            evidence={**evidence, "constant": True, "longest_constant_run": _longest_constant_run(vals)},
-            cause="eval-distribution-shift", split="val",
-            fix=Fix("Evaluate the training images in inference mode and compare validation inputs with training inputs",
+        return [
+            val_accuracy_at_chance.finding(
+                sev,
+                message + f" It repeats the same value in {_longest_constant_run(vals)} consecutive epochs.",
+                evidence={**evidence, "constant": True, "longest_constant_run": _longest_constant_run(vals)},
+                cause="eval-distribution-shift",
+                split="val",
+                fix=Fix(
+                    "Evaluate the training images in inference mode and compare validation inputs with training inputs",
                     "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
-                    "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())"),
-            explanation=(
-                "A validation accuracy that does not move while the weights change means the model gives every "
-                "validation image the same answer. Misaligned labels would leave accuracy wandering around chance; "
-                "a frozen answer comes from inference mode behaving unlike training (BatchNormalization moving "
-                "statistics that do not fit the data, e.g. a frozen pretrained BatchNorm) or from validation "
-                "inputs that carry no signal for the network. It is not overfitting."
+                    "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())",
+                ),
+                explanation=(
+                    "A validation accuracy that does not move while the weights change means the model gives every "
+                    "validation image the same answer. Misaligned labels would leave accuracy wandering around chance; "
+                    "a frozen answer comes from inference mode behaving unlike training (BatchNormalization moving "
+                    "statistics that do not fit the data, e.g. a frozen pretrained BatchNorm) or from validation "
+                    "inputs that carry no signal for the network. It is not overfitting."
+                ),
+            )
+        ]
+    return [
+        val_accuracy_at_chance.finding(
+            sev,
+            message,
+            evidence=evidence,
+            fix=Fix(
+                "Keep validation labels aligned with their images, and preprocess them like training images",
+                "idx = np.random.default_rng(0).permutation(len(x))\nx, y = x[idx], y[idx]  # never shuffle x and y separately",
             ),
-        )]
-    return [val_accuracy_at_chance.finding(
-        sev,
-        message,
-        evidence=evidence,
-        fix=Fix("Keep validation labels aligned with their images, and preprocess them like training images",
-                "idx = np.random.default_rng(0).permutation(len(x))\nx, y = x[idx], y[idx]  # never shuffle x and y separately"),
-        explanation=(
-            "Overfitting lowers validation accuracy gradually from a peak above chance; accuracy at chance from the "
-            "first epoch while the model learns the training set means its predictions are unrelated to the "
-            "validation labels: misaligned or wrong labels, or validation inputs so far off that every image "
-            "looks alike (e.g. divided by 255 twice)."
-        ),
-        split="val",
-    )]
+            explanation=(
+                "Overfitting lowers validation accuracy gradually from a peak above chance; accuracy at chance from the "
+                "first epoch while the model learns the training set means its predictions are unrelated to the "
+                "validation labels: misaligned or wrong labels, or validation inputs so far off that every image "
+                "looks alike (e.g. divided by 255 twice)."
+            ),
+            split="val",
+        )
+    ]
 
 
 def _longest_constant_run(vals: list[float]) -> int:
@@ -294,26 +325,36 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
     ln_k = math.log(k)
     val_acc = [v for v in h.val_acc if finite(v)]
     acc_txt = f", val accuracy {min(val_acc):.3f}-{max(val_acc):.3f}" if val_acc else ""
-    return [eval_loss_at_chance.finding(
-        Severity.ERROR,
-        f"val_loss stays at {min(vl):.4f}-{max(vl):.4f} ≈ ln {k} = {ln_k:.4f} over {len(vl)} epochs{acc_txt}, "
-        f"while the training loss falls to {loss[-1]:.4g}.",
-        evidence={"classes": k, "classes_source": "given" if known else "fitted to val_loss",
-                  "ln_k": rounded(ln_k), "val_loss": [rounded(v) for v in vl], "train_loss_last": rounded(loss[-1]),
-                  "val_acc": [rounded(v) for v in val_acc], "tolerance": UNIFORM_EVAL_TOLERANCE,
-                  "train_learned_fraction": TRAIN_LEARNED_FRACTION},
-        fix=Fix("Preprocess validation and test images exactly like the training images",
-                "x_train = x_train.astype(\"float32\") / 255.0\n"
-                "x_test = x_test.astype(\"float32\") / 255.0  # the same for every split"),
-        explanation=(
-            f"A validation loss of ln {k} is an output that gives each class 1/{k}: the network sees no signal in "
-            "the validation inputs although it learned its training inputs. That happens when the validation "
-            "images are on a far smaller scale than the training images (e.g. training on raw 0-255 pixels, "
-            "validating on /255 pixels that look black to it) or are blank; overfitting would make the model "
-            "confidently wrong and push val_loss above ln K instead."
-        ),
-        split="val",
-    )]
+    return [
+        eval_loss_at_chance.finding(
+            Severity.ERROR,
+            f"val_loss stays at {min(vl):.4f}-{max(vl):.4f} ≈ ln {k} = {ln_k:.4f} over {len(vl)} epochs{acc_txt}, "
+            f"while the training loss falls to {loss[-1]:.4g}.",
+            evidence={
+                "classes": k,
+                "classes_source": "given" if known else "fitted to val_loss",
+                "ln_k": rounded(ln_k),
+                "val_loss": [rounded(v) for v in vl],
+                "train_loss_last": rounded(loss[-1]),
+                "val_acc": [rounded(v) for v in val_acc],
+                "tolerance": UNIFORM_EVAL_TOLERANCE,
+                "train_learned_fraction": TRAIN_LEARNED_FRACTION,
+            },
+            fix=Fix(
+                "Preprocess validation and test images exactly like the training images",
+                'x_train = x_train.astype("float32") / 255.0\n'
+                'x_test = x_test.astype("float32") / 255.0  # the same for every split',
+            ),
+            explanation=(
+                f"A validation loss of ln {k} is an output that gives each class 1/{k}: the network sees no signal in "
+                "the validation inputs although it learned its training inputs. That happens when the validation "
+                "images are on a far smaller scale than the training images (e.g. training on raw 0-255 pixels, "
+                "validating on /255 pixels that look black to it) or are blank; overfitting would make the model "
+                "confidently wrong and push val_loss above ln K instead."
+            ),
+            split="val",
+        )
+    ]
 
 
 # --- LOG008 -----------------------------------------------------------------------
@@ -395,59 +436,87 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
     if learning:
         # learning, with every loss above ln 10: broken with 10 classes, ordinary with 100. Say what settles it
         # rather than call the run healthy.
-        return [loss_above_chance.finding(
-            Severity.INFO,
-            f"The training loss stays above ln 10 = {math.log(10):.3f} ({min(losses):.3f}-{max(losses):.3f}) while "
-            f"accuracy reaches {max(accs):.3f}: with 10 classes the loss cannot even reach a uniform guess (an "
-            "output the loss does not expect); with 100 or more it is an ordinary start. The number of classes "
-            "is not known.",
-            evidence={"classes": None, "ln_10": rounded(math.log(10)), "loss": [rounded(v) for v in losses],
-                      "acc": [rounded(v) for v in accs], "margin": ABOVE_CHANCE_MARGIN},
-            fix=Fix("Pass {classes}, or the model ({model})"),
-            explanation="Whether a loss above ln 10 is a fault depends on the number of classes K: the loss of a "
-                        "uniform guess is ln K.",
-            cause="insufficient-evidence", split="train",
-        )]
+        return [
+            loss_above_chance.finding(
+                Severity.INFO,
+                f"The training loss stays above ln 10 = {math.log(10):.3f} ({min(losses):.3f}-{max(losses):.3f}) while "
+                f"accuracy reaches {max(accs):.3f}: with 10 classes the loss cannot even reach a uniform guess (an "
+                "output the loss does not expect); with 100 or more it is an ordinary start. The number of classes "
+                "is not known.",
+                evidence={
+                    "classes": None,
+                    "ln_10": rounded(math.log(10)),
+                    "loss": [rounded(v) for v in losses],
+                    "acc": [rounded(v) for v in accs],
+                    "margin": ABOVE_CHANCE_MARGIN,
+                },
+                fix=Fix("Pass {classes}, or the model ({model})"),
+                explanation="Whether a loss above ln 10 is a fault depends on the number of classes K: the loss of a "
+                "uniform guess is ln K.",
+                cause="insufficient-evidence",
+                split="train",
+            )
+        ]
     note = " (assuming 10 classes; pass {classes} if not)" if assumed else ""
-    message = (f"Training loss stays at {min(losses):.3f}-{max(losses):.3f}, above ln {k} = {ln_k:.3f}{note}, with "
-               f"accuracy {min(accs):.3f}-{max(accs):.3f} over epochs {later[0][0] + 1}-{later[-1][0] + 1}.")
-    evidence = {"classes": k, "classes_source": "assumed" if assumed else source, "ln_k": rounded(ln_k),
-                "loss": [rounded(v) for v in losses], "acc": [rounded(v) for v in accs], "cost_per_error": rounded(cost, 3),
-                "saturated_cost_threshold": rounded(SATURATED_COST, 3),
-                "margin": ABOVE_CHANCE_MARGIN, "no_progress_drop": NO_PROGRESS_DROP}
+    message = (
+        f"Training loss stays at {min(losses):.3f}-{max(losses):.3f}, above ln {k} = {ln_k:.3f}{note}, with "
+        f"accuracy {min(accs):.3f}-{max(accs):.3f} over epochs {later[0][0] + 1}-{later[-1][0] + 1}."
+    )
+    evidence = {
+        "classes": k,
+        "classes_source": "assumed" if assumed else source,
+        "ln_k": rounded(ln_k),
+        "loss": [rounded(v) for v in losses],
+        "acc": [rounded(v) for v in accs],
+        "cost_per_error": rounded(cost, 3),
+        "saturated_cost_threshold": rounded(SATURATED_COST, 3),
+        "margin": ABOVE_CHANCE_MARGIN,
+        "no_progress_drop": NO_PROGRESS_DROP,
+    }
     severity = Severity.WARNING if assumed else Severity.ERROR
     if cost >= SATURATED_COST:
         # every training error costs what a saturated softmax charges: the outputs are confidently wrong
         # on the training inputs themselves (inputs on a huge scale, weights blown up), not mis-wired
-        return [loss_above_chance.finding(
-            severity, message + f" Each training error costs {cost:.1f} nats: a saturated softmax.",
-            evidence=evidence, cause="not-learning", split="train",
-            fix=Fix("Normalize the inputs and lower the learning rate",
+        return [
+            loss_above_chance.finding(
+                severity,
+                message + f" Each training error costs {cost:.1f} nats: a saturated softmax.",
+                evidence=evidence,
+                cause="not-learning",
+                split="train",
+                fix=Fix(
+                    "Normalize the inputs and lower the learning rate",
                     'x_train = x_train.astype("float32") / 255.0\n'
-                    'model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=..., metrics=["accuracy"])'),
-            explanation=(
-                f"Training errors costing {cost:.0f} nats each (Keras 2's clipped ceiling is "
-                f"{KERAS2_LOSS_CEILING:.1f}) mean the softmax is saturated on the training images: logits tens of "
-                "units apart, from inputs on a huge scale (raw 0-255 pixels into an unnormalized network) or "
-                "weights thrown far by too large steps. The network is not learning; there is no generalization "
-                "gap to read yet."
-            ),
-        )]
-    return [loss_above_chance.finding(
-        severity,
-        message,
-        evidence=evidence,
-        fix=Fix("Give the loss what it expects: softmax probabilities, or from_logits=True for a linear output",
+                    'model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=..., metrics=["accuracy"])',
+                ),
+                explanation=(
+                    f"Training errors costing {cost:.0f} nats each (Keras 2's clipped ceiling is "
+                    f"{KERAS2_LOSS_CEILING:.1f}) mean the softmax is saturated on the training images: logits tens of "
+                    "units apart, from inputs on a huge scale (raw 0-255 pixels into an unnormalized network) or "
+                    "weights thrown far by too large steps. The network is not learning; there is no generalization "
+                    "gap to read yet."
+                ),
+            )
+        ]
+    return [
+        loss_above_chance.finding(
+            severity,
+            message,
+            evidence=evidence,
+            fix=Fix(
+                "Give the loss what it expects: softmax probabilities, or from_logits=True for a linear output",
                 'outputs = layers.Dense(10, activation="softmax")(x)\n'
-                "# or: loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
-        explanation=(
-            f"A {k}-class softmax trained with cross-entropy reaches ln {k} = {ln_k:.2f} just by predicting 1/{k} "
-            "for every class; staying above it, without learning, means the loss is not getting the outputs it "
-            "expects (logits fed to a loss with from_logits=False clip to 1e-7 and pass no gradient). The "
-            "validation numbers of such a run measure the wiring, not generalization."
-        ),
-        split="train",
-    )]
+                "# or: loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+            ),
+            explanation=(
+                f"A {k}-class softmax trained with cross-entropy reaches ln {k} = {ln_k:.2f} just by predicting 1/{k} "
+                "for every class; staying above it, without learning, means the loss is not getting the outputs it "
+                "expects (logits fed to a loss with from_logits=False clip to 1e-7 and pass no gradient). The "
+                "validation numbers of such a run measure the wiring, not generalization."
+            ),
+            split="train",
+        )
+    ]
 
 
 # --- LOG010 -----------------------------------------------------------------------
@@ -501,21 +570,30 @@ def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
     if max(vals) >= BELOW_CHANCE_FRACTION / k or last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
         return []
     assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
-    return [val_accuracy_below_chance.finding(
-        Severity.ERROR if known else Severity.WARNING,
-        f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f}, below half of chance (1/{k}){assumed}, "
-        f"over {len(vals)} epochs while training accuracy reaches {last_acc:.4f}.",
-        evidence={"classes": k, "classes_assumed": not known, "chance": rounded(1.0 / k),
-                  "threshold": rounded(BELOW_CHANCE_FRACTION / k), "val_acc": [rounded(v) for v in vals],
-                  "train_acc_last": rounded(last_acc)},
-        fix=Fix("Shuffle images and labels together before validation_split, or validate on a stratified split",
+    return [
+        val_accuracy_below_chance.finding(
+            Severity.ERROR if known else Severity.WARNING,
+            f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f}, below half of chance (1/{k}){assumed}, "
+            f"over {len(vals)} epochs while training accuracy reaches {last_acc:.4f}.",
+            evidence={
+                "classes": k,
+                "classes_assumed": not known,
+                "chance": rounded(1.0 / k),
+                "threshold": rounded(BELOW_CHANCE_FRACTION / k),
+                "val_acc": [rounded(v) for v in vals],
+                "train_acc_last": rounded(last_acc),
+            },
+            fix=Fix(
+                "Shuffle images and labels together before validation_split, or validate on a stratified split",
                 "idx = np.random.default_rng(0).permutation(len(x))\nx, y = x[idx], y[idx]\n"
-                "model.fit(x, y, validation_split=0.2)"),
-        explanation=(
-            "Accuracy far below chance, every epoch, means the model's predictions never match the validation "
-            "labels: the validation data holds classes (or a class mix) that training did not, typically "
-            "validation_split on class-sorted data. It is not overfitting: that lowers validation accuracy "
-            "from a peak above chance."
-        ),
-        split="val",
-    )]
+                "model.fit(x, y, validation_split=0.2)",
+            ),
+            explanation=(
+                "Accuracy far below chance, every epoch, means the model's predictions never match the validation "
+                "labels: the validation data holds classes (or a class mix) that training did not, typically "
+                "validation_split on class-sorted data. It is not overfitting: that lowers validation accuracy "
+                "from a peak above chance."
+            ),
+            split="val",
+        )
+    ]

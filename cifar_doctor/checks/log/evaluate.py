@@ -77,50 +77,74 @@ def evaluate_differs_from_validation(inputs: Inputs) -> list[Finding]:
         d = abs(ev["accuracy"] - val_acc[-1])
         if d > EVAL_ACCURACY_TOLERANCE:
             diffs["accuracy"] = (ev["accuracy"], val_acc[-1])
-    if "loss" in ev and val_loss and finite(val_loss[-1]) and finite(ev["loss"]) and ev["loss"] > 0 and val_loss[-1] > 0:
+    if (
+        "loss" in ev
+        and val_loss
+        and finite(val_loss[-1])
+        and finite(ev["loss"])
+        and ev["loss"] > 0
+        and val_loss[-1] > 0
+    ):
         ratio = max(ev["loss"], val_loss[-1]) / min(ev["loss"], val_loss[-1])
         if ratio > EVAL_LOSS_RATIO:
             diffs["loss"] = (ev["loss"], val_loss[-1])
     if not diffs:
         return []
     parts = [f"evaluate() {k} {a:.4g} vs last val_{k} {b:.4g}" for k, (a, b) in diffs.items()]
-    message = "The printed evaluate() result differs from the last epoch's validation metrics: " + "; ".join(parts) + "."
-    evidence = {"evaluate": {k: rounded(v) for k, v in ev.items()},
-                "last_val": {"loss": rounded(val_loss[-1]) if val_loss else None,
-                             "accuracy": rounded(val_acc[-1]) if val_acc else None},
-                "accuracy_tolerance": EVAL_ACCURACY_TOLERANCE, "loss_ratio": EVAL_LOSS_RATIO}
+    message = (
+        "The printed evaluate() result differs from the last epoch's validation metrics: " + "; ".join(parts) + "."
+    )
+    evidence = {
+        "evaluate": {k: rounded(v) for k, v in ev.items()},
+        "last_val": {
+            "loss": rounded(val_loss[-1]) if val_loss else None,
+            "accuracy": rounded(val_acc[-1]) if val_acc else None,
+        },
+        "accuracy_tolerance": EVAL_ACCURACY_TOLERANCE,
+        "loss_ratio": EVAL_LOSS_RATIO,
+    }
     leak = _validation_like_training(h, ev)
     if leak is not None:
         evidence["last_train_accuracy"] = rounded(leak)
-        return [evaluate_differs_from_validation.finding(
-            Severity.WARNING,
-            message + f" Validation scores like the training data ({val_acc[-1]:.4f} vs {leak:.4f} in training); "
-            f"evaluate() is {leak - ev['accuracy']:.2f} below both.",
-            evidence=evidence, cause="train-test-leakage", split="val",
-            fix=Fix("Validate on held-out data that never enters training",
+        return [
+            evaluate_differs_from_validation.finding(
+                Severity.WARNING,
+                message + f" Validation scores like the training data ({val_acc[-1]:.4f} vs {leak:.4f} in training); "
+                f"evaluate() is {leak - ev['accuracy']:.2f} below both.",
+                evidence=evidence,
+                cause="train-test-leakage",
+                split="val",
+                fix=Fix(
+                    "Validate on held-out data that never enters training",
                     "x_tr, x_val, y_tr, y_val = train_test_split(x_train, y_train, test_size=0.1, stratify=y_train)\n"
-                    "model.fit(x_tr, y_tr, validation_data=(x_val, y_val))"),
-            explanation=(
-                "A held-out validation set scores below the training data once a model fits anything particular to "
-                "its training images; this one keeps up with training to the last epoch while the evaluated test "
-                "set, which the model has not seen, falls far below both. The validation data behaves like "
-                "training data: it is (partly) the training images, so val_accuracy measures memorization and "
-                "evaluate() shows the real generalization."
-            ),
-        )]
-    return [evaluate_differs_from_validation.finding(
-        Severity.WARNING,
-        message,
-        evidence=evidence,
-        fix=Fix("Evaluate the same arrays, preprocessed the same way, as validation_data",
+                    "model.fit(x_tr, y_tr, validation_data=(x_val, y_val))",
+                ),
+                explanation=(
+                    "A held-out validation set scores below the training data once a model fits anything particular to "
+                    "its training images; this one keeps up with training to the last epoch while the evaluated test "
+                    "set, which the model has not seen, falls far below both. The validation data behaves like "
+                    "training data: it is (partly) the training images, so val_accuracy measures memorization and "
+                    "evaluate() shows the real generalization."
+                ),
+            )
+        ]
+    return [
+        evaluate_differs_from_validation.finding(
+            Severity.WARNING,
+            message,
+            evidence=evidence,
+            fix=Fix(
+                "Evaluate the same arrays, preprocessed the same way, as validation_data",
                 "x_val_ready = preprocess(x_test)  # one function for every split\n"
-                "model.fit(..., validation_data=(x_val_ready, y_test))\nmodel.evaluate(x_val_ready, y_test)"),
-        explanation=(
-            "Keras computes val_* and evaluate() identically, in inference mode; on the same data they agree. "
-            "A gap this large means the evaluated data went through a different pipeline or is another split."
-        ),
-        split="test",
-    )]
+                "model.fit(..., validation_data=(x_val_ready, y_test))\nmodel.evaluate(x_val_ready, y_test)",
+            ),
+            explanation=(
+                "Keras computes val_* and evaluate() identically, in inference mode; on the same data they agree. "
+                "A gap this large means the evaluated data went through a different pipeline or is another split."
+            ),
+            split="test",
+        )
+    ]
 
 
 #: Validation counts as scoring like the training data when its last accuracy
@@ -194,21 +218,31 @@ def evaluate_after_few_steps(inputs: Inputs) -> list[Finding]:
     ea = evals[-1]["accuracy"]
     if not ea < acc[-1] - EVAL_ACCURACY_TOLERANCE:
         return []
-    weight = 0.99 ** steps
-    return [evaluate_after_few_steps.finding(
-        Severity.WARNING,
-        f"evaluate() gives accuracy {ea:.4f} against {acc[-1]:.4f} in training, after at most {steps} optimizer "
-        f"steps ({h.bar_total} per epoch x {h.epochs} epochs).",
-        evidence={"evaluate": {k: rounded(v) for k, v in evals[-1].items() if finite(v)}, "train_acc_last": rounded(acc[-1]),
-                  "max_steps": steps, "bar_total": h.bar_total, "epochs": h.epochs,
-                  "initial_statistics_weight": rounded(weight, 3), "settling_steps": BN_SETTLING_STEPS},
-        fix=Fix("Train for more steps or lower BatchNormalization's momentum; evaluate training images to compare",
-                "layers.BatchNormalization(momentum=0.9)\nmodel.evaluate(x_train, y_train)  # inference mode, same data"),
-        explanation=(
-            f"Training accuracy is measured in training mode (batch statistics, dropout on); evaluate() uses "
-            f"BatchNormalization's moving statistics, which after {steps} steps at momentum 0.99 still carry "
-            f"{weight:.0%} of their initial values. A model can fit its training batches perfectly and still "
-            "misclassify them in inference mode: a train/inference-mode gap, not overfitting or a data bug."
-        ),
-        split="test",
-    )]
+    weight = 0.99**steps
+    return [
+        evaluate_after_few_steps.finding(
+            Severity.WARNING,
+            f"evaluate() gives accuracy {ea:.4f} against {acc[-1]:.4f} in training, after at most {steps} optimizer "
+            f"steps ({h.bar_total} per epoch x {h.epochs} epochs).",
+            evidence={
+                "evaluate": {k: rounded(v) for k, v in evals[-1].items() if finite(v)},
+                "train_acc_last": rounded(acc[-1]),
+                "max_steps": steps,
+                "bar_total": h.bar_total,
+                "epochs": h.epochs,
+                "initial_statistics_weight": rounded(weight, 3),
+                "settling_steps": BN_SETTLING_STEPS,
+            },
+            fix=Fix(
+                "Train for more steps or lower BatchNormalization's momentum; evaluate training images to compare",
+                "layers.BatchNormalization(momentum=0.9)\nmodel.evaluate(x_train, y_train)  # inference mode, same data",
+            ),
+            explanation=(
+                f"Training accuracy is measured in training mode (batch statistics, dropout on); evaluate() uses "
+                f"BatchNormalization's moving statistics, which after {steps} steps at momentum 0.99 still carry "
+                f"{weight:.0%} of their initial values. A model can fit its training batches perfectly and still "
+                "misclassify them in inference mode: a train/inference-mode gap, not overfitting or a data bug."
+            ),
+            split="test",
+        )
+    ]

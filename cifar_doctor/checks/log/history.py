@@ -51,11 +51,18 @@ def too_few_epochs(inputs: Inputs) -> list[Finding]:
     if not needs:
         return []
     trunc = " The last epoch was cut off before its end and was not counted." if h.truncated else ""
-    return [too_few_epochs.finding(
-        Severity.INFO,
-        f"The history is too thin to judge the learning curves: it needs {' and '.join(needs)}.{trunc}",
-        evidence={"epochs": n, "min_epochs": MIN_EPOCHS_FOR_CURVES, "has_validation": bool(h.val_loss or h.val_acc),
-                  "has_training": bool(h.loss or h.acc), "truncated": h.truncated},
-        fix=Fix(f"Train at least {MIN_EPOCHS_FOR_CURVES} epochs with validation data and pass the whole log"),
-        explanation="Overfitting, underfitting and instability are trends over epochs; this log has too few points.",
-    )]
+    return [
+        too_few_epochs.finding(
+            Severity.INFO,
+            f"The history is too thin to judge the learning curves: it needs {' and '.join(needs)}.{trunc}",
+            evidence={
+                "epochs": n,
+                "min_epochs": MIN_EPOCHS_FOR_CURVES,
+                "has_validation": bool(h.val_loss or h.val_acc),
+                "has_training": bool(h.loss or h.acc),
+                "truncated": h.truncated,
+            },
+            fix=Fix(f"Train at least {MIN_EPOCHS_FOR_CURVES} epochs with validation data and pass the whole log"),
+            explanation="Overfitting, underfitting and instability are trends over epochs; this log has too few points.",
+        )
+    ]

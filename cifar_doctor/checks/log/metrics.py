@@ -97,24 +97,35 @@ def binary_accuracy_on_one_hot(inputs: Inputs) -> list[Finding]:
     if max(accs) - min(accs) >= FLAT_ACCURACY_RANGE:
         return []
     name = "val_" if split == "val" else ""
-    return [binary_accuracy_on_one_hot.finding(
-        Severity.WARNING,
-        f"{name}accuracy starts at {a0:.4f} ≈ 1 - 1/{k} and stays within {min(accs):.4f}-{max(accs):.4f} while "
-        f"{name}loss falls from {losses[0]:.4f} (H(1/{k}) = {prior_loss:.4f}) to {losses[-1]:.4f}.",
-        evidence={"classes_implied": k, "accuracy_first": rounded(a0), "prior_accuracy": rounded(1 - 1.0 / k),
-                  "loss_first": rounded(l0), "prior_binary_entropy": rounded(prior_loss), "accuracy": [rounded(a) for a in accs],
-                  "loss": [rounded(v) for v in losses], "split": split},
-        fix=Fix("Use softmax with categorical_crossentropy for one-hot single-label classes",
+    return [
+        binary_accuracy_on_one_hot.finding(
+            Severity.WARNING,
+            f"{name}accuracy starts at {a0:.4f} ≈ 1 - 1/{k} and stays within {min(accs):.4f}-{max(accs):.4f} while "
+            f"{name}loss falls from {losses[0]:.4f} (H(1/{k}) = {prior_loss:.4f}) to {losses[-1]:.4f}.",
+            evidence={
+                "classes_implied": k,
+                "accuracy_first": rounded(a0),
+                "prior_accuracy": rounded(1 - 1.0 / k),
+                "loss_first": rounded(l0),
+                "prior_binary_entropy": rounded(prior_loss),
+                "accuracy": [rounded(a) for a in accs],
+                "loss": [rounded(v) for v in losses],
+                "split": split,
+            },
+            fix=Fix(
+                "Use softmax with categorical_crossentropy for one-hot single-label classes",
                 'outputs = layers.Dense(10, activation="softmax")(x)\n'
-                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])'),
-        explanation=(
-            f"{1 - 1.0 / k:.4f} is what {k} yes/no outputs score by answering 'no' to all of them, and "
-            f"{prior_loss:.3f} nats is their binary cross-entropy when each predicts the prior 1/{k}: the run "
-            "scores one-hot labels output by output (binary_crossentropy with binary accuracy). That accuracy "
-            "is inflated and barely moves as the model learns; the class accuracy is far lower."
-        ),
-        split=split,
-    )]
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])',
+            ),
+            explanation=(
+                f"{1 - 1.0 / k:.4f} is what {k} yes/no outputs score by answering 'no' to all of them, and "
+                f"{prior_loss:.3f} nats is their binary cross-entropy when each predicts the prior 1/{k}: the run "
+                "scores one-hot labels output by output (binary_crossentropy with binary accuracy). That accuracy "
+                "is inflated and barely moves as the model learns; the class accuracy is far lower."
+            ),
+            split=split,
+        )
+    ]
 
 
 # --- LOG012 -----------------------------------------------------------------------
@@ -162,25 +173,34 @@ def val_loss_lower_accuracy_lower(inputs: Inputs) -> list[Finding]:
     rows = aligned(h.loss, h.val_loss, h.acc, h.val_acc)
     if len(rows) < MIN_EPOCHS_FOR_CURVES or len(rows) != h.epochs:
         return []
-    if not all(vl <= (1 - OPPOSITE_LOSS_MARGIN) * lo and va <= a - OPPOSITE_ACCURACY_MARGIN
-               for _, (lo, vl, a, va) in rows):
+    if not all(
+        vl <= (1 - OPPOSITE_LOSS_MARGIN) * lo and va <= a - OPPOSITE_ACCURACY_MARGIN for _, (lo, vl, a, va) in rows
+    ):
         return []
     _, (lo, vl, a, va) = rows[-1]
-    return [val_loss_lower_accuracy_lower.finding(
-        Severity.WARNING,
-        f"In all {len(rows)} epochs validation loss is lower than training loss (last {vl:.4g} vs {lo:.4g}) while "
-        f"validation accuracy is lower than training accuracy (last {va:.4f} vs {a:.4f}).",
-        evidence={"epochs": len(rows), "loss_ratio": [rounded(v[1] / v[0]) for _, v in rows if v[0] > 0],
-                  "accuracy_gap": [rounded(v[2] - v[3]) for _, v in rows],
-                  "loss_margin": OPPOSITE_LOSS_MARGIN, "accuracy_margin": OPPOSITE_ACCURACY_MARGIN},
-        fix=Fix("Split with stratification and compare the class counts of the splits",
+    return [
+        val_loss_lower_accuracy_lower.finding(
+            Severity.WARNING,
+            f"In all {len(rows)} epochs validation loss is lower than training loss (last {vl:.4g} vs {lo:.4g}) while "
+            f"validation accuracy is lower than training accuracy (last {va:.4f} vs {a:.4f}).",
+            evidence={
+                "epochs": len(rows),
+                "loss_ratio": [rounded(v[1] / v[0]) for _, v in rows if v[0] > 0],
+                "accuracy_gap": [rounded(v[2] - v[3]) for _, v in rows],
+                "loss_margin": OPPOSITE_LOSS_MARGIN,
+                "accuracy_margin": OPPOSITE_ACCURACY_MARGIN,
+            },
+            fix=Fix(
+                "Split with stratification and compare the class counts of the splits",
                 "from sklearn.model_selection import train_test_split\n"
                 "x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=y)\n"
-                "print(np.bincount(y_tr.ravel()), np.bincount(y_val.ravel()))"),
-        explanation=(
-            "On one distribution loss and accuracy agree on which split does better (overfitting: validation "
-            "worse on both; dropout: validation better on both). Here they disagree in every epoch, which "
-            "points to validation data with another class mix or other labels than the training data."
-        ),
-        split="val",
-    )]
+                "print(np.bincount(y_tr.ravel()), np.bincount(y_val.ravel()))",
+            ),
+            explanation=(
+                "On one distribution loss and accuracy agree on which split does better (overfitting: validation "
+                "worse on both; dropout: validation better on both). Here they disagree in every epoch, which "
+                "points to validation data with another class mix or other labels than the training data."
+            ),
+            split="val",
+        )
+    ]

@@ -60,10 +60,15 @@ def _saturated_val(h: Any, rows: list, k: int) -> tuple | None:
     )
     evidence = {
         "epoch": i + 1,
-        "val_loss": rounded(vl), "val_acc": rounded(va), "loss": rounded(lo), "acc": rounded(ac),
-        "val_cost_per_error": rounded(vcost, 3), "train_cost_per_error": rounded(tcost, 3),
+        "val_loss": rounded(vl),
+        "val_acc": rounded(va),
+        "loss": rounded(lo),
+        "acc": rounded(ac),
+        "val_cost_per_error": rounded(vcost, 3),
+        "train_cost_per_error": rounded(tcost, 3),
         "val_cost_per_error_by_epoch": [rounded(c, 3) for c in all_v],
-        "cost_per_error": rounded(vcost, 3), "reference_cost_per_error": rounded(tcost, 3),
+        "cost_per_error": rounded(vcost, 3),
+        "reference_cost_per_error": rounded(tcost, 3),
     }
     return message, evidence, all_v, "val", "val_loss/(1 - val_acc)"
 
@@ -103,9 +108,14 @@ def _saturated_evaluate(h: Any, rows: list, k: int) -> tuple | None:
         f"(loss {rl:.4g}, accuracy {ra:.4f})."
     )
     evidence = {
-        "evaluate_loss": rounded(el), "evaluate_accuracy": rounded(ea), "evaluate_cost_per_error": rounded(ecost, 3),
-        "reference": ref_name, "reference_loss": rounded(rl), "reference_acc": rounded(ra),
-        "cost_per_error": rounded(ecost, 3), "reference_cost_per_error": rounded(rcost, 3),
+        "evaluate_loss": rounded(el),
+        "evaluate_accuracy": rounded(ea),
+        "evaluate_cost_per_error": rounded(ecost, 3),
+        "reference": ref_name,
+        "reference_loss": rounded(rl),
+        "reference_acc": rounded(ra),
+        "cost_per_error": rounded(ecost, 3),
+        "reference_cost_per_error": rounded(rcost, 3),
     }
     return message, evidence, [ecost], "test", "evaluate loss/(1 - accuracy)"
 
@@ -184,22 +194,27 @@ def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
             "evaluation inputs on another scale than the training inputs (e.g. x_train / 255 but raw 0-255 "
             "x_test), not of overfitting."
         )
-    evidence.update({
-        "keras2_ceiling": rounded(KERAS2_LOSS_CEILING, 3),
-        "saturated_cost_threshold": rounded(SATURATED_COST, 3),
-        "flavor": h.flavor, "clipped": clipped,
-    })
-    return [saturated_eval_loss.finding(
-        Severity.ERROR,
-        message,
-        evidence=evidence,
-        fix=Fix(
-            "Preprocess validation and test images exactly like the training images",
-            'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too',
-        ),
-        explanation=explanation,
-        split=split,
-    )]
+    evidence.update(
+        {
+            "keras2_ceiling": rounded(KERAS2_LOSS_CEILING, 3),
+            "saturated_cost_threshold": rounded(SATURATED_COST, 3),
+            "flavor": h.flavor,
+            "clipped": clipped,
+        }
+    )
+    return [
+        saturated_eval_loss.finding(
+            Severity.ERROR,
+            message,
+            evidence=evidence,
+            fix=Fix(
+                "Preprocess validation and test images exactly like the training images",
+                'x_test = x_test.astype("float32") / 255.0  # whatever x_train got, x_test gets too',
+            ),
+            explanation=explanation,
+            split=split,
+        )
+    ]
 
 
 # --- LOG003 -----------------------------------------------------------------------
@@ -243,17 +258,25 @@ def non_finite_loss(inputs: Inputs) -> list[Finding]:
     first = printed_index(h, at)
     names = sorted(bad, key=lambda k: (bad[k], k))
     unit = index_unit(h)
-    return [non_finite_loss.finding(
-        Severity.ERROR,
-        f"{', '.join(names)} became NaN or infinite (first at {unit} {first}; the log ends at {unit} "
-        f"{printed_index(h, h.epochs - 1)}).",
-        evidence={"first_epoch": first, "unit": unit, "metrics": {k: printed_index(h, bad[k]) for k in names},
-                  "values_at_first": {k: str(h.metrics[k][at]) for k in names if len(h.metrics[k]) > at}},
-        fix=Fix("Lower the learning rate and clip gradients; check inputs for NaN",
+    return [
+        non_finite_loss.finding(
+            Severity.ERROR,
+            f"{', '.join(names)} became NaN or infinite (first at {unit} {first}; the log ends at {unit} "
+            f"{printed_index(h, h.epochs - 1)}).",
+            evidence={
+                "first_epoch": first,
+                "unit": unit,
+                "metrics": {k: printed_index(h, bad[k]) for k in names},
+                "values_at_first": {k: str(h.metrics[k][at]) for k in names if len(h.metrics[k]) > at},
+            },
+            fix=Fix(
+                "Lower the learning rate and clip gradients; check inputs for NaN",
                 "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)\n"
-                "assert np.isfinite(x_train).all() and np.isfinite(x_test).all()"),
-        explanation="After a NaN loss the weights are NaN, so the accuracies that follow carry no information.",
-    )]
+                "assert np.isfinite(x_train).all() and np.isfinite(x_test).all()",
+            ),
+            explanation="After a NaN loss the weights are NaN, so the accuracies that follow carry no information.",
+        )
+    ]
 
 
 #: Training accuracy at least this far above chance: the model ranks classes well...
@@ -308,7 +331,7 @@ def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
     tail = rows[-MIN_EPOCHS_FOR_CURVES:]
     all_losses = [lo for _, (lo, _) in rows]
     known = classes_from_data(inputs)
-    for k in ([known] if known else COMMON_CLASS_COUNTS):
+    for k in [known] if known else COMMON_CLASS_COUNTS:
         floor, ln_k = double_softmax_floor(k), math.log(k)
         top = floor + FLOOR_BAND * (ln_k - floor)
         if min(all_losses) < 0.99 * floor:
@@ -318,24 +341,34 @@ def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
     else:
         return []
     lo, ac = tail[-1][1]
-    return [loss_at_double_softmax_floor.finding(
-        Severity.WARNING,
-        f"Training accuracy reaches {ac:.4f} but the loss stays at {min(all_losses):.4f}-{lo:.4f}, never below "
-        f"{floor:.4f} = -ln(e/(e+{k - 1})), the least a softmax applied twice can score over {k} classes.",
-        evidence={"classes": k, "classes_source": "given" if known else "fitted to the loss floor",
-                  "floor": rounded(floor), "ln_k": rounded(ln_k), "loss": [rounded(v) for v in all_losses],
-                  "acc_last": rounded(ac), "band": FLOOR_BAND},
-        fix=Fix("Apply softmax once: from_logits=False with a softmax output, or a linear output with from_logits=True",
+    return [
+        loss_at_double_softmax_floor.finding(
+            Severity.WARNING,
+            f"Training accuracy reaches {ac:.4f} but the loss stays at {min(all_losses):.4f}-{lo:.4f}, never below "
+            f"{floor:.4f} = -ln(e/(e+{k - 1})), the least a softmax applied twice can score over {k} classes.",
+            evidence={
+                "classes": k,
+                "classes_source": "given" if known else "fitted to the loss floor",
+                "floor": rounded(floor),
+                "ln_k": rounded(ln_k),
+                "loss": [rounded(v) for v in all_losses],
+                "acc_last": rounded(ac),
+                "band": FLOOR_BAND,
+            },
+            fix=Fix(
+                "Apply softmax once: from_logits=False with a softmax output, or a linear output with from_logits=True",
                 'outputs = layers.Dense(10, activation="softmax")(x)\n'
-                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])'),
-        explanation=(
-            f"A model that ranks classes this well would score a loss far below {floor:.2f} with one softmax; a "
-            f"softmax of probabilities cannot give the true class more than {math.exp(-floor):.2f}, so the loss sits "
-            "on that floor and its gradients are weak. The loss curve (and any gap read from it) reflects the "
-            "double softmax, not generalization."
-        ),
-        split="train",
-    )]
+                'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])',
+            ),
+            explanation=(
+                f"A model that ranks classes this well would score a loss far below {floor:.2f} with one softmax; a "
+                f"softmax of probabilities cannot give the true class more than {math.exp(-floor):.2f}, so the loss sits "
+                "on that floor and its gradients are weak. The loss curve (and any gap read from it) reflects the "
+                "double softmax, not generalization."
+            ),
+            split="train",
+        )
+    ]
 
 
 # --- LOG014 -----------------------------------------------------------------------
@@ -384,20 +417,28 @@ def saturated_training_loss(inputs: Inputs) -> list[Finding]:
     if cost < SATURATED_COST or ac <= 1.0 / k + chance_accuracy_band(k):
         return []
     first = rows[0][1][0]
-    return [saturated_training_loss.finding(
-        Severity.WARNING,
-        f"Training errors cost {cost:.1f} nats each at epoch {i + 1} (loss {lo:.4g}, accuracy {ac:.4f}; the first "
-        f"epoch's loss was {first:.4g}).",
-        evidence={"cost_per_error": rounded(cost, 3), "loss": [rounded(v) for _, (v, _) in rows],
-                  "acc": [rounded(a) for _, (_, a) in rows], "saturated_cost_threshold": rounded(SATURATED_COST, 3),
-                  "classes": k},
-        fix=Fix("Scale the inputs to [0, 1] in every split (or use layers.Rescaling(1./255))",
-                'x_train = x_train.astype("float32") / 255.0\nx_test = x_test.astype("float32") / 255.0'),
-        explanation=(
-            f"An error costing {cost:.0f} nats gives the true class a probability of about e^-{cost:.0f}: the "
-            "softmax is saturated on the training images themselves, which a network initialized for inputs of "
-            "order 1 does when fed raw 0-255 pixels (or weights blown up by too large steps). Training is then "
-            "slow and erratic, and its gap to validation is not overfitting."
-        ),
-        split="train",
-    )]
+    return [
+        saturated_training_loss.finding(
+            Severity.WARNING,
+            f"Training errors cost {cost:.1f} nats each at epoch {i + 1} (loss {lo:.4g}, accuracy {ac:.4f}; the first "
+            f"epoch's loss was {first:.4g}).",
+            evidence={
+                "cost_per_error": rounded(cost, 3),
+                "loss": [rounded(v) for _, (v, _) in rows],
+                "acc": [rounded(a) for _, (_, a) in rows],
+                "saturated_cost_threshold": rounded(SATURATED_COST, 3),
+                "classes": k,
+            },
+            fix=Fix(
+                "Scale the inputs to [0, 1] in every split (or use layers.Rescaling(1./255))",
+                'x_train = x_train.astype("float32") / 255.0\nx_test = x_test.astype("float32") / 255.0',
+            ),
+            explanation=(
+                f"An error costing {cost:.0f} nats gives the true class a probability of about e^-{cost:.0f}: the "
+                "softmax is saturated on the training images themselves, which a network initialized for inputs of "
+                "order 1 does when fed raw 0-255 pixels (or weights blown up by too large steps). Training is then "
+                "slow and erratic, and its gap to validation is not overfitting."
+            ),
+            split="train",
+        )
+    ]

@@ -53,39 +53,54 @@ def missing_in_model_rescaling(inputs: Inputs) -> list[Finding]:
     found = {s.name: split_scheme(s) for s in [inputs.train, *inputs.eval_splits] if s is not None and s.x is not None}
     schemes = {k: v for k, v in found.items() if v is not None}
     raw = sorted(n for n, sch in schemes.items() if sch in RAW_SCHEMES)
-    ev = {"rescaling": [], "first_layers": m.layers[:4], "input_shape": list(m.input_shape or ()),
-          "schemes": schemes}
+    ev = {"rescaling": [], "first_layers": m.layers[:4], "input_shape": list(m.input_shape or ()), "schemes": schemes}
     if raw:
-        message = (f"The model has no Rescaling or Normalization layer and the {', '.join(raw)} images "
-                   "reach it as raw 0-255 pixels.")
+        message = (
+            f"The model has no Rescaling or Normalization layer and the {', '.join(raw)} images "
+            "reach it as raw 0-255 pixels."
+        )
     elif schemes:
-        message = ("The model has no Rescaling or Normalization layer: the images are normalized outside it "
-                   f"({', '.join(f'{k}: {v}' for k, v in sorted(schemes.items()))}), so every pipeline must "
-                   "repeat that step exactly.")
+        message = (
+            "The model has no Rescaling or Normalization layer: the images are normalized outside it "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(schemes.items()))}), so every pipeline must "
+            "repeat that step exactly."
+        )
     else:
-        message = ("The model has no Rescaling or Normalization layer before its first layer: it relies on "
-                   "every data pipeline scaling the pixels the same way.")
+        message = (
+            "The model has no Rescaling or Normalization layer before its first layer: it relies on "
+            "every data pipeline scaling the pixels the same way."
+        )
     common = sorted(set(schemes.values()))
     scheme = common[0] if len(common) == 1 else None
     if scheme == "symmetric":
-        snippet = ("inputs = keras.Input((32, 32, 3))\n"
-                   "x = layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)   # then feed raw 0-255 pixels")
+        snippet = (
+            "inputs = keras.Input((32, 32, 3))\n"
+            "x = layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)   # then feed raw 0-255 pixels"
+        )
     elif scheme in ("standardized", "imagenet"):
-        snippet = ("norm = layers.Normalization(axis=-1)\n"
-                   "norm.adapt(x_train_raw)            # per-channel mean and variance, stored in the model\n"
-                   "model = keras.Sequential([keras.Input((32, 32, 3)), norm, ...])")
+        snippet = (
+            "norm = layers.Normalization(axis=-1)\n"
+            "norm.adapt(x_train_raw)            # per-channel mean and variance, stored in the model\n"
+            "model = keras.Sequential([keras.Input((32, 32, 3)), norm, ...])"
+        )
     else:
-        snippet = ("model = keras.Sequential([\n"
-                   "    keras.Input((32, 32, 3)),\n"
-                   "    layers.Rescaling(1.0 / 255),   # raw 0-255 pixels in, for training and test alike\n"
-                   "    ...\n"
-                   "])")
-    return [missing_in_model_rescaling.finding(
-        Severity.INFO, message, evidence=ev,
-        explanation="Scaling inside the model is applied identically to every split and is saved with the "
-                    "model, so a forgotten `/ 255` on the test set can no longer happen.",
-        fix=Fix("Put the scaling inside the model with layers.Rescaling(1./255) and feed raw pixels", snippet),
-    )]
+        snippet = (
+            "model = keras.Sequential([\n"
+            "    keras.Input((32, 32, 3)),\n"
+            "    layers.Rescaling(1.0 / 255),   # raw 0-255 pixels in, for training and test alike\n"
+            "    ...\n"
+            "])"
+        )
+    return [
+        missing_in_model_rescaling.finding(
+            Severity.INFO,
+            message,
+            evidence=ev,
+            explanation="Scaling inside the model is applied identically to every split and is saved with the "
+            "model, so a forgotten `/ 255` on the test set can no longer happen.",
+            fix=Fix("Put the scaling inside the model with layers.Rescaling(1./255) and feed raw pixels", snippet),
+        )
+    ]
 
 
 def in_model_affine(steps: tuple) -> tuple[float, float] | None:
@@ -147,21 +162,32 @@ def double_rescaling(inputs: Inputs) -> list[Finding]:
         return []
     top = max(v for v in maxima.values() if v is not None) if any(v is not None for v in maxima.values()) else 1.0
     seen = sorted([offset, offset + scale * top])
-    return [double_rescaling.finding(
-        Severity.WARNING,
-        f"The model rescales its input by {scale:.6g} (offset {offset:g}) but the {', '.join(unit)} images are "
-        f"already in [0, 1]: the first layer sees values in [{seen[0]:.4g}, {seen[1]:.4g}].",
-        evidence={"in_model": list(m.rescaling), "scale": scale, "offset": offset, "unit_splits": unit,
-                  "data_max": maxima, "first_layer_range": seen, "double_scale_max": DOUBLE_SCALE_MAX},
-        explanation="The data is scaled twice, so its range is squeezed about 255-fold: inputs that are "
-                    "nearly constant train slowly, and the model will misbehave on data scaled once.",
-        fix=Fix("Feed raw 0-255 pixels (remove the `/ 255` from the data pipeline), or remove the Rescaling "
-                "layer",
+    return [
+        double_rescaling.finding(
+            Severity.WARNING,
+            f"The model rescales its input by {scale:.6g} (offset {offset:g}) but the {', '.join(unit)} images are "
+            f"already in [0, 1]: the first layer sees values in [{seen[0]:.4g}, {seen[1]:.4g}].",
+            evidence={
+                "in_model": list(m.rescaling),
+                "scale": scale,
+                "offset": offset,
+                "unit_splits": unit,
+                "data_max": maxima,
+                "first_layer_range": seen,
+                "double_scale_max": DOUBLE_SCALE_MAX,
+            },
+            explanation="The data is scaled twice, so its range is squeezed about 255-fold: inputs that are "
+            "nearly constant train slowly, and the model will misbehave on data scaled once.",
+            fix=Fix(
+                "Feed raw 0-255 pixels (remove the `/ 255` from the data pipeline), or remove the Rescaling layer",
                 "model.fit(x_train_raw, y_train, validation_data=(x_test_raw, y_test))  # model rescales",
-                DataFix(split=unit[0], scale=255.0, offset=0.0,
-                        expression=f"x_{unit[0]} * 255 (undo the outside scaling)")),
-        split=unit[0] if len(unit) == 1 else None,
-    )]
+                DataFix(
+                    split=unit[0], scale=255.0, offset=0.0, expression=f"x_{unit[0]} * 255 (undo the outside scaling)"
+                ),
+            ),
+            split=unit[0] if len(unit) == 1 else None,
+        )
+    ]
 
 
 def _image_shape(x: Any) -> tuple[int, ...]:
@@ -215,47 +241,66 @@ def input_shape_mismatch(inputs: Inputs) -> list[Finding]:
             nhwc = (got[1], got[2], got[0])
             nchw = (got[2], got[0], got[1])
             if _matches(nhwc, want):
-                findings.append(input_shape_mismatch.finding(
-                    Severity.ERROR,
-                    f"The {s.name} images are channels-first {got} but the model expects channels-last "
-                    f"{shape_text(want)}.",
-                    evidence={**ev, "layout": "NCHW data, NHWC model"},
-                    explanation="Keras convolutions default to channels_last; fed (C, H, W) the model "
-                                "either refuses the data or mixes the colour axis into the image rows.",
-                    fix=Fix(f"Transpose the {s.name} images to channels-last",
-                            f"x_{s.name} = np.transpose(x_{s.name}, (0, 2, 3, 1))"),
-                    split=s.name,
-                ))
+                findings.append(
+                    input_shape_mismatch.finding(
+                        Severity.ERROR,
+                        f"The {s.name} images are channels-first {got} but the model expects channels-last "
+                        f"{shape_text(want)}.",
+                        evidence={**ev, "layout": "NCHW data, NHWC model"},
+                        explanation="Keras convolutions default to channels_last; fed (C, H, W) the model "
+                        "either refuses the data or mixes the colour axis into the image rows.",
+                        fix=Fix(
+                            f"Transpose the {s.name} images to channels-last",
+                            f"x_{s.name} = np.transpose(x_{s.name}, (0, 2, 3, 1))",
+                        ),
+                        split=s.name,
+                    )
+                )
                 continue
             if _matches(nchw, want):
-                findings.append(input_shape_mismatch.finding(
-                    Severity.ERROR,
-                    f"The {s.name} images are channels-last {got} but the model expects channels-first "
-                    f"{shape_text(want)}.",
-                    evidence={**ev, "layout": "NHWC data, NCHW model"},
-                    explanation="The model was built with data_format='channels_first'.",
-                    fix=Fix(f"Transpose the {s.name} images to channels-first",
-                            f"x_{s.name} = np.transpose(x_{s.name}, (0, 3, 1, 2))"),
-                    split=s.name,
-                ))
+                findings.append(
+                    input_shape_mismatch.finding(
+                        Severity.ERROR,
+                        f"The {s.name} images are channels-last {got} but the model expects channels-first "
+                        f"{shape_text(want)}.",
+                        evidence={**ev, "layout": "NHWC data, NCHW model"},
+                        explanation="The model was built with data_format='channels_first'.",
+                        fix=Fix(
+                            f"Transpose the {s.name} images to channels-first",
+                            f"x_{s.name} = np.transpose(x_{s.name}, (0, 3, 1, 2))",
+                        ),
+                        split=s.name,
+                    )
+                )
                 continue
         want_size = math.prod(w for w in want if w is not None) if all(w is not None for w in want) else None
         got_size = math.prod(got) if got else 0
         if want_size is not None and got_size == want_size:
-            fix = Fix(f"Reshape the {s.name} images to {shape_text(want)}",
-                      f"x_{s.name} = x_{s.name}.reshape((-1, {', '.join(str(int(w)) for w in want)}))")
-            expl = ("The images hold the right number of values in another shape (flattened, or a "
-                    "different axis order); check which axis order they were stored in before reshaping.")
+            fix = Fix(
+                f"Reshape the {s.name} images to {shape_text(want)}",
+                f"x_{s.name} = x_{s.name}.reshape((-1, {', '.join(str(int(w)) for w in want)}))",
+            )
+            expl = (
+                "The images hold the right number of values in another shape (flattened, or a "
+                "different axis order); check which axis order they were stored in before reshaping."
+            )
         else:
-            fix = Fix(f"Feed images of shape {shape_text(want)}: resize or crop them, or build the model for "
-                      f"{shape_text(got)}",
-                      f"model = keras.Sequential([keras.Input({shape_text(tuple(int(g) for g in got))}), ...])")
+            fix = Fix(
+                f"Feed images of shape {shape_text(want)}: resize or crop them, or build the model for "
+                f"{shape_text(got)}",
+                f"model = keras.Sequential([keras.Input({shape_text(tuple(int(g) for g in got))}), ...])",
+            )
             expl = "The model cannot take these images as they are."
-        findings.append(input_shape_mismatch.finding(
-            Severity.ERROR,
-            f"The {s.name} images have shape {shape_text(got)} but the model expects {shape_text(want)}.",
-            evidence=ev, explanation=expl, fix=fix, split=s.name,
-        ))
+        findings.append(
+            input_shape_mismatch.finding(
+                Severity.ERROR,
+                f"The {s.name} images have shape {shape_text(got)} but the model expects {shape_text(want)}.",
+                evidence=ev,
+                explanation=expl,
+                fix=fix,
+                split=s.name,
+            )
+        )
     return findings
 
 

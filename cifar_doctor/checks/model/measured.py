@@ -51,8 +51,12 @@ def _scores_text(m: Measurement) -> str:
     return ", ".join(f"{s.split} {s.accuracy:.3f} (loss {s.loss:.3g}, {s.images} images)" for s in (m.train, *m.evals))
 
 
-@register("MDL006", "measured-generalization-gap",
-          requires=("evaluator", "train_x", "labels", "eval_x", "eval_labels"), cause="overfitting")
+@register(
+    "MDL006",
+    "measured-generalization-gap",
+    requires=("evaluator", "train_x", "labels", "eval_x", "eval_labels"),
+    cause="overfitting",
+)
 def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     """Evaluate the model on training images and on each eval split, in inference mode, and compare.
 
@@ -90,41 +94,53 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     m = _measured(inputs)
     if m is None or _schemes_differ(inputs):
         return []
-    k = (inputs.num_classes or ASSUMED_CLASSES)
+    k = inputs.num_classes or ASSUMED_CLASSES
     if _all_at_chance(m, k):
         return []
     gaps = {s.split: m.train.accuracy - s.accuracy for s in m.evals}
     smallest = min(gaps.values())
     train_error = 1.0 - m.train.accuracy
     error_ratio = min((1.0 - s.accuracy) / max(train_error, 1e-9) for s in m.evals)
-    evidence = {"train": m.train.to_dict(), "eval": [s.to_dict() for s in m.evals],
-                "gap": {n: round(g, 4) for n, g in gaps.items()}, "threshold": OVERFIT_MEASURED_GAP,
-                "error_ratio": round(error_ratio, 3), "error_ratio_threshold": OVERFIT_ERROR_RATIO,
-                "mode": "inference", "errors": list(m.errors)}
+    evidence = {
+        "train": m.train.to_dict(),
+        "eval": [s.to_dict() for s in m.evals],
+        "gap": {n: round(g, 4) for n, g in gaps.items()},
+        "threshold": OVERFIT_MEASURED_GAP,
+        "error_ratio": round(error_ratio, 3),
+        "error_ratio_threshold": OVERFIT_ERROR_RATIO,
+        "mode": "inference",
+        "errors": list(m.errors),
+    }
     if smallest >= OVERFIT_MEASURED_GAP and error_ratio >= OVERFIT_ERROR_RATIO:
-        return [measured_generalization_gap.finding(
-            Severity.WARNING,
-            f"Measured in inference mode, the model scores {m.train.accuracy:.3f} on training images and "
-            f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: a gap of at least {smallest:.3f}.",
+        return [
+            measured_generalization_gap.finding(
+                Severity.WARNING,
+                f"Measured in inference mode, the model scores {m.train.accuracy:.3f} on training images and "
+                f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: a gap of at least {smallest:.3f}.",
+                evidence=evidence,
+                fix=Fix(
+                    "Stop earlier and regularize: EarlyStopping, augmentation, dropout, weight decay",
+                    'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)',
+                ),
+                explanation=(
+                    "Both accuracies come from the finished model in inference mode on data preprocessed the same way, "
+                    f"so the {smallest:.2f} gap is not dropout or a pipeline difference: the model fits images it "
+                    "trained on far better than images it did not. That is overfitting."
+                ),
+            )
+        ]
+    return [
+        measured_generalization_gap.finding(
+            Severity.INFO,
+            f"Measured in inference mode: {_scores_text(m)}; the training-eval gap ({smallest:.3f}, eval errors "
+            f"{error_ratio:.2f}x the training errors) is below {OVERFIT_MEASURED_GAP} / {OVERFIT_ERROR_RATIO}x: "
+            "not overfitting.",
             evidence=evidence,
-            fix=Fix("Stop earlier and regularize: EarlyStopping, augmentation, dropout, weight decay",
-                    'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)'),
-            explanation=(
-                "Both accuracies come from the finished model in inference mode on data preprocessed the same way, "
-                f"so the {smallest:.2f} gap is not dropout or a pipeline difference: the model fits images it "
-                "trained on far better than images it did not. That is overfitting."
-            ),
-        )]
-    return [measured_generalization_gap.finding(
-        Severity.INFO,
-        f"Measured in inference mode: {_scores_text(m)}; the training-eval gap ({smallest:.3f}, eval errors "
-        f"{error_ratio:.2f}x the training errors) is below {OVERFIT_MEASURED_GAP} / {OVERFIT_ERROR_RATIO}x: "
-        "not overfitting.",
-        evidence=evidence,
-        fix=Fix("Nothing to fix for overfitting"),
-        explanation="The finished model scores about as well on unseen images as on its training images.",
-        cause=None,
-    )]
+            fix=Fix("Nothing to fix for overfitting"),
+            explanation="The finished model scores about as well on unseen images as on its training images.",
+            cause=None,
+        )
+    ]
 
 
 def _all_at_chance(m: Measurement, k: int) -> bool:
@@ -170,20 +186,30 @@ def model_at_chance(inputs: Inputs) -> list[Finding]:
     m = measure_model(inputs)
     if m is None or m.train is None:
         return []
-    k = (inputs.num_classes or ASSUMED_CLASSES)
+    k = inputs.num_classes or ASSUMED_CLASSES
     if not _all_at_chance(m, k):
         return []
-    return [model_at_chance.finding(
-        Severity.WARNING,
-        f"Measured in inference mode, the model scores chance (1/{k} = {1 / k:.3f}): {_scores_text(m)}.",
-        evidence={"train": m.train.to_dict(), "eval": [s.to_dict() for s in m.evals], "classes": k,
-                  "chance": round(1 / k, 4), "mode": "inference", "errors": list(m.errors)},
-        fix=Fix("Make the network learn: normalize inputs, use a sane learning rate, check the label order",
+    return [
+        model_at_chance.finding(
+            Severity.WARNING,
+            f"Measured in inference mode, the model scores chance (1/{k} = {1 / k:.3f}): {_scores_text(m)}.",
+            evidence={
+                "train": m.train.to_dict(),
+                "eval": [s.to_dict() for s in m.evals],
+                "classes": k,
+                "chance": round(1 / k, 4),
+                "mode": "inference",
+                "errors": list(m.errors),
+            },
+            fix=Fix(
+                "Make the network learn: normalize inputs, use a sane learning rate, check the label order",
                 'x_train = x_train.astype("float32") / 255.0\n'
-                "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=[\"accuracy\"])"),
-        explanation=(
-            "A model that learned anything scores above chance on its own training images; this one does not, "
-            "so the training failed and no train/validation gap can be read from it."
-        ),
-        split="train",
-    )]
+                'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
+            ),
+            explanation=(
+                "A model that learned anything scores above chance on its own training images; this one does not, "
+                "so the training failed and no train/validation gap can be read from it."
+            ),
+            split="train",
+        )
+    ]

@@ -15,9 +15,20 @@ from ...sanitize import python_literal
 #: optimizers (Adam and its family, RMSprop) scale each step to about the learning
 #: rate whatever the gradient, so their usable range is narrow around 1e-3; plain
 #: SGD scales with the gradient.
-DEFAULT_LEARNING_RATES = {"Adam": 1e-3, "AdamW": 1e-3, "Adamax": 1e-3, "Nadam": 1e-3, "RMSprop": 1e-3,
-                          "Adagrad": 1e-3, "Adafactor": 1e-3, "Lion": 1e-4, "Lamb": 1e-3, "Ftrl": 1e-3,
-                          "SGD": 1e-2, "Adadelta": 1.0}
+DEFAULT_LEARNING_RATES = {
+    "Adam": 1e-3,
+    "AdamW": 1e-3,
+    "Adamax": 1e-3,
+    "Nadam": 1e-3,
+    "RMSprop": 1e-3,
+    "Adagrad": 1e-3,
+    "Adafactor": 1e-3,
+    "Lion": 1e-4,
+    "Lamb": 1e-3,
+    "Ftrl": 1e-3,
+    "SGD": 1e-2,
+    "Adadelta": 1.0,
+}
 
 
 #: A learning rate this many times the optimizer's default is huge: each adaptive step
@@ -73,40 +84,62 @@ def learning_rate_out_of_range(inputs: Inputs) -> list[Finding]:
     if name is None or lr is None:
         return []
     default = DEFAULT_LEARNING_RATES.get(name)
-    ev = {"optimizer": name, "learning_rate": lr, "usual_learning_rate": default,
-          "huge_factor": HUGE_LR_FACTOR, "tiny_factor": TINY_LR_FACTOR}
-    fix = Fix(f"Use a learning rate near {name}'s default ({default if default else 1e-3:g})",
-              f"model.compile(optimizer={optimizer_code(name, default if default else 1e-3)}, ...)")
+    ev = {
+        "optimizer": name,
+        "learning_rate": lr,
+        "usual_learning_rate": default,
+        "huge_factor": HUGE_LR_FACTOR,
+        "tiny_factor": TINY_LR_FACTOR,
+    }
+    fix = Fix(
+        f"Use a learning rate near {name}'s default ({default if default else 1e-3:g})",
+        f"model.compile(optimizer={optimizer_code(name, default if default else 1e-3)}, ...)",
+    )
     if lr <= 0:
-        return [learning_rate_out_of_range.finding(
-            Severity.ERROR, f"The model's {name} optimizer has learning rate {lr:g}: it cannot decrease the loss.",
-            evidence=ev, fix=fix, cause="not-learning",
-            explanation="Gradient descent steps by -learning_rate x gradient; with a learning rate of zero or below "
-                        "the weights stand still or climb the loss, so nothing is learned.",
-        )]
+        return [
+            learning_rate_out_of_range.finding(
+                Severity.ERROR,
+                f"The model's {name} optimizer has learning rate {lr:g}: it cannot decrease the loss.",
+                evidence=ev,
+                fix=fix,
+                cause="not-learning",
+                explanation="Gradient descent steps by -learning_rate x gradient; with a learning rate of zero or below "
+                "the weights stand still or climb the loss, so nothing is learned.",
+            )
+        ]
     if default is None:
         return []
     if lr >= HUGE_LR_FACTOR * default:
-        return [learning_rate_out_of_range.finding(
-            Severity.WARNING,
-            f"The model's {name} optimizer has learning rate {lr:g}, {lr / default:.0f}x its usual {default:g}.",
-            evidence=ev, fix=fix,
-            explanation="Steps that large throw the weights out of their basin within the first batches: ReLUs die, "
-                        "the network settles at chance or the loss becomes NaN.",
-        )]
+        return [
+            learning_rate_out_of_range.finding(
+                Severity.WARNING,
+                f"The model's {name} optimizer has learning rate {lr:g}, {lr / default:.0f}x its usual {default:g}.",
+                evidence=ev,
+                fix=fix,
+                explanation="Steps that large throw the weights out of their basin within the first batches: ReLUs die, "
+                "the network settles at chance or the loss becomes NaN.",
+            )
+        ]
     tiny = lr <= TINY_LR_FACTOR * default or (name == "Adadelta" and lr < ADADELTA_USABLE_LR)
     if tiny:
-        note = (" (Keras' Adadelta default; the algorithm and Keras 2 use 1.0)" if name == "Adadelta" else "")
-        return [learning_rate_out_of_range.finding(
-            Severity.WARNING,
-            f"The model's {name} optimizer has learning rate {lr:g}{note}: far too small to train in a usual "
-            "number of epochs.",
-            evidence=ev, cause="underfitting",
-            fix=Fix("Raise the learning rate", "model.compile(optimizer=keras.optimizers.Adadelta(learning_rate=1.0), ...)"
-                    if name == "Adadelta" else fix.snippet),
-            explanation="With steps this small the weights stay near their initialization for many epochs; the "
-                        "model underfits and its train/validation gap says nothing about generalization.",
-        )]
+        note = " (Keras' Adadelta default; the algorithm and Keras 2 use 1.0)" if name == "Adadelta" else ""
+        return [
+            learning_rate_out_of_range.finding(
+                Severity.WARNING,
+                f"The model's {name} optimizer has learning rate {lr:g}{note}: far too small to train in a usual "
+                "number of epochs.",
+                evidence=ev,
+                cause="underfitting",
+                fix=Fix(
+                    "Raise the learning rate",
+                    "model.compile(optimizer=keras.optimizers.Adadelta(learning_rate=1.0), ...)"
+                    if name == "Adadelta"
+                    else fix.snippet,
+                ),
+                explanation="With steps this small the weights stay near their initialization for many epochs; the "
+                "model underfits and its train/validation gap says nothing about generalization.",
+            )
+        ]
     return []
 
 
@@ -118,5 +151,7 @@ def optimizer_code(name: str, learning_rate: float) -> str:
     """
     if name in DEFAULT_LEARNING_RATES:
         return f"keras.optimizers.{name}(learning_rate={learning_rate:g})"
-    return (f"keras.optimizers.get({{'class_name': {python_literal(name)}, "
-            f"'config': {{'learning_rate': {learning_rate:g}}}}})")
+    return (
+        f"keras.optimizers.get({{'class_name': {python_literal(name)}, "
+        f"'config': {{'learning_rate': {learning_rate:g}}}}})"
+    )

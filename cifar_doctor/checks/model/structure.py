@@ -15,13 +15,29 @@ from ...registry import register
 from ...sources.losses import BINARY_LOSSES
 
 #: Cross-entropies that expect one probability distribution over K classes.
-CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
-                      "categorical_focal_crossentropy")
+CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "categorical_focal_crossentropy")
 
 
 #: Output activations whose values can be negative: never valid probabilities.
-SIGNED_ACTIVATIONS = {"linear", "tanh", "elu", "selu", "leaky_relu", "gelu", "silu", "swish", "mish",
-                      "softsign", "hard_silu", "hard_swish", "p_re_lu", "prelu", "celu", "glu", "log_softmax"}
+SIGNED_ACTIVATIONS = {
+    "linear",
+    "tanh",
+    "elu",
+    "selu",
+    "leaky_relu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "softsign",
+    "hard_silu",
+    "hard_swish",
+    "p_re_lu",
+    "prelu",
+    "celu",
+    "glu",
+    "log_softmax",
+}
 
 
 #: Non-negative activations that Keras' sum-normalisation turns into a (poor) distribution.
@@ -37,18 +53,20 @@ MIN_LABELS_PER_OUTPUT = 20
 _DENSE_SNIPPET = (
     "from keras import layers\n"
     "# probabilities out, loss on probabilities:\n"
-    "outputs = layers.Dense({k}, activation=\"softmax\")(x)\n"
-    "model.compile(loss=\"{loss}\", optimizer=\"adam\", metrics=[\"accuracy\"])\n"
+    'outputs = layers.Dense({k}, activation="softmax")(x)\n'
+    'model.compile(loss="{loss}", optimizer="adam", metrics=["accuracy"])\n'
     "# or keep the linear output and tell the loss it gets logits:\n"
-    "model.compile(loss=keras.losses.{cls}(from_logits=True), optimizer=\"adam\", metrics=[\"accuracy\"])"
+    'model.compile(loss=keras.losses.{cls}(from_logits=True), optimizer="adam", metrics=["accuracy"])'
 )
 
 
-_LOSS_CLASS = {"categorical_crossentropy": "CategoricalCrossentropy",
-               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
-               "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
-               "binary_crossentropy": "BinaryCrossentropy",
-               "binary_focal_crossentropy": "BinaryFocalCrossentropy"}
+_LOSS_CLASS = {
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+    "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
+    "binary_crossentropy": "BinaryCrossentropy",
+    "binary_focal_crossentropy": "BinaryFocalCrossentropy",
+}
 
 
 def classes_from_labels(inputs: Any) -> tuple[int | None, str | None]:
@@ -108,21 +126,31 @@ def output_activation_loss_mismatch(inputs: Inputs) -> list[Finding]:
     k = inputs.num_classes
     if act is None:
         return []
-    ev = {"last_activation": act, "loss": loss, "from_logits": raw_fl if raw_fl is not None else False,
-          "from_logits_given": raw_fl is not None, "output_units": units, "classes": k,
-          "loss_source": "{loss_arg}" if inputs.loss else "compiled model"}
+    ev = {
+        "last_activation": act,
+        "loss": loss,
+        "from_logits": raw_fl if raw_fl is not None else False,
+        "from_logits_given": raw_fl is not None,
+        "output_units": units,
+        "classes": k,
+        "loss_source": "{loss_arg}" if inputs.loss else "compiled model",
+    }
     findings = []
     if act == "softmax" and units == 1:
-        findings.append(output_activation_loss_mismatch.finding(
-            Severity.ERROR,
-            "The model ends in softmax over a single unit: its output is 1.0 for every image.",
-            evidence=ev,
-            explanation="Softmax normalises across the output units; over one unit it is constant, so the "
-                        "predictions carry no information whatever the weights learn.",
-            fix=Fix("Use Dense(1, activation=\"sigmoid\") for two classes, or one unit per class with softmax",
-                    "outputs = layers.Dense(1, activation=\"sigmoid\")(x)   # binary_crossentropy\n"
-                    "# or, K classes:\noutputs = layers.Dense(K, activation=\"softmax\")(x)"),
-        ))
+        findings.append(
+            output_activation_loss_mismatch.finding(
+                Severity.ERROR,
+                "The model ends in softmax over a single unit: its output is 1.0 for every image.",
+                evidence=ev,
+                explanation="Softmax normalises across the output units; over one unit it is constant, so the "
+                "predictions carry no information whatever the weights learn.",
+                fix=Fix(
+                    'Use Dense(1, activation="sigmoid") for two classes, or one unit per class with softmax',
+                    'outputs = layers.Dense(1, activation="sigmoid")(x)   # binary_crossentropy\n'
+                    '# or, K classes:\noutputs = layers.Dense(K, activation="softmax")(x)',
+                ),
+            )
+        )
         return findings
     outputs = units or k or ASSUMED_CLASSES
     # `loss` and `cls` enter the snippets below as written: both are names of this module's
@@ -130,82 +158,103 @@ def output_activation_loss_mismatch(inputs: Inputs) -> list[Finding]:
     if loss in CATEGORICAL_LOSSES:
         cls = _LOSS_CLASS[loss]
         if act in SIGNED_ACTIVATIONS and not from_logits:
-            findings.append(output_activation_loss_mismatch.finding(
-                Severity.ERROR,
-                f"The model's output is '{act}' (logits, can be negative) but {loss} is computed with "
-                f"from_logits=False: Keras treats these outputs as probabilities.",
-                evidence=ev,
-                explanation="Keras divides the outputs by their sum and clips them to [1e-7, 1 - 1e-7] before "
-                            "the log, so negative logits all count as probability 1e-7: the loss is not the "
-                            "cross-entropy, its gradients are mostly zero, and accuracy and loss curves of "
-                            "train and validation stop meaning what they seem to.",
-                fix=Fix(f"Add activation=\"softmax\" to the last Dense, or use {cls}(from_logits=True)",
-                        _DENSE_SNIPPET.format(k=outputs, loss=loss, cls=cls)),
-            ))
+            findings.append(
+                output_activation_loss_mismatch.finding(
+                    Severity.ERROR,
+                    f"The model's output is '{act}' (logits, can be negative) but {loss} is computed with "
+                    f"from_logits=False: Keras treats these outputs as probabilities.",
+                    evidence=ev,
+                    explanation="Keras divides the outputs by their sum and clips them to [1e-7, 1 - 1e-7] before "
+                    "the log, so negative logits all count as probability 1e-7: the loss is not the "
+                    "cross-entropy, its gradients are mostly zero, and accuracy and loss curves of "
+                    "train and validation stop meaning what they seem to.",
+                    fix=Fix(
+                        f'Add activation="softmax" to the last Dense, or use {cls}(from_logits=True)',
+                        _DENSE_SNIPPET.format(k=outputs, loss=loss, cls=cls),
+                    ),
+                )
+            )
         elif act == "softmax" and from_logits:
-            findings.append(output_activation_loss_mismatch.finding(
-                Severity.WARNING,
-                f"The model's output is already a softmax but {loss} is told from_logits=True.",
-                evidence=ev,
-                explanation="The loss applies softmax again to probabilities, which squashes them towards "
-                            "uniform and shrinks the gradients. Keras 3 on TensorFlow detects a softmax "
-                            "output, uses its logits and prints a UserWarning, so training there is unharmed; "
-                            "with JAX or PyTorch, Keras 2, or a loss computed by hand, it is not.",
-                fix=Fix("Remove from_logits=True (the output is a softmax), or drop the softmax activation",
-                        f"model.compile(loss=\"{loss}\", ...)   # from_logits=False with a softmax output"),
-            ))
+            findings.append(
+                output_activation_loss_mismatch.finding(
+                    Severity.WARNING,
+                    f"The model's output is already a softmax but {loss} is told from_logits=True.",
+                    evidence=ev,
+                    explanation="The loss applies softmax again to probabilities, which squashes them towards "
+                    "uniform and shrinks the gradients. Keras 3 on TensorFlow detects a softmax "
+                    "output, uses its logits and prints a UserWarning, so training there is unharmed; "
+                    "with JAX or PyTorch, Keras 2, or a loss computed by hand, it is not.",
+                    fix=Fix(
+                        "Remove from_logits=True (the output is a softmax), or drop the softmax activation",
+                        f'model.compile(loss="{loss}", ...)   # from_logits=False with a softmax output',
+                    ),
+                )
+            )
         elif act in NONNEGATIVE_ACTIVATIONS and not from_logits and outputs > 2:
-            findings.append(output_activation_loss_mismatch.finding(
-                Severity.WARNING,
-                f"The model's output is '{act}' over {outputs} units, but {loss} expects one probability "
-                "distribution (a softmax).",
-                evidence=ev,
-                explanation=f"'{act}' outputs do not sum to 1; Keras renormalises them by their sum before the "
-                            "log, which is not a softmax cross-entropy (Keras 3 on TensorFlow scores a sigmoid "
-                            "output through its logits instead). The outputs cannot be read as class "
-                            "probabilities either way.",
-                fix=Fix("Use activation=\"softmax\" on the output layer",
-                        f"outputs = layers.Dense({outputs}, activation=\"softmax\")(x)"),
-            ))
+            findings.append(
+                output_activation_loss_mismatch.finding(
+                    Severity.WARNING,
+                    f"The model's output is '{act}' over {outputs} units, but {loss} expects one probability "
+                    "distribution (a softmax).",
+                    evidence=ev,
+                    explanation=f"'{act}' outputs do not sum to 1; Keras renormalises them by their sum before the "
+                    "log, which is not a softmax cross-entropy (Keras 3 on TensorFlow scores a sigmoid "
+                    "output through its logits instead). The outputs cannot be read as class "
+                    "probabilities either way.",
+                    fix=Fix(
+                        'Use activation="softmax" on the output layer',
+                        f'outputs = layers.Dense({outputs}, activation="softmax")(x)',
+                    ),
+                )
+            )
     elif loss in BINARY_LOSSES:
         cls = _LOSS_CLASS[loss]
         if act in SIGNED_ACTIVATIONS and not from_logits:
-            findings.append(output_activation_loss_mismatch.finding(
-                Severity.ERROR,
-                f"The model's output is '{act}' (logits) but {loss} is computed with from_logits=False.",
-                evidence=ev,
-                explanation="Keras clips the outputs to [1e-7, 1 - 1e-7] as if they were sigmoid "
-                            "probabilities: negative logits all count as 1e-7 and the loss is not the "
-                            "cross-entropy.",
-                fix=Fix(f"Add activation=\"sigmoid\" to the last layer, or use {cls}(from_logits=True)",
-                        f"outputs = layers.Dense({units or 1}, activation=\"sigmoid\")(x)\n"
-                        f"# or: model.compile(loss=keras.losses.{cls}(from_logits=True), ...)"),
-            ))
+            findings.append(
+                output_activation_loss_mismatch.finding(
+                    Severity.ERROR,
+                    f"The model's output is '{act}' (logits) but {loss} is computed with from_logits=False.",
+                    evidence=ev,
+                    explanation="Keras clips the outputs to [1e-7, 1 - 1e-7] as if they were sigmoid "
+                    "probabilities: negative logits all count as 1e-7 and the loss is not the "
+                    "cross-entropy.",
+                    fix=Fix(
+                        f'Add activation="sigmoid" to the last layer, or use {cls}(from_logits=True)',
+                        f'outputs = layers.Dense({units or 1}, activation="sigmoid")(x)\n'
+                        f"# or: model.compile(loss=keras.losses.{cls}(from_logits=True), ...)",
+                    ),
+                )
+            )
         elif act == "sigmoid" and from_logits:
-            findings.append(output_activation_loss_mismatch.finding(
-                Severity.WARNING,
-                f"The model's output is already a sigmoid but {loss} is told from_logits=True.",
-                evidence=ev,
-                explanation="The loss applies a second sigmoid, which keeps every prediction within "
-                            "[0.5, 0.73]. Keras 3 on TensorFlow repairs this silently (with a UserWarning); "
-                            "other backends and Keras 2 do not.",
-                fix=Fix("Remove from_logits=True, or drop the sigmoid activation"),
-            ))
+            findings.append(
+                output_activation_loss_mismatch.finding(
+                    Severity.WARNING,
+                    f"The model's output is already a sigmoid but {loss} is told from_logits=True.",
+                    evidence=ev,
+                    explanation="The loss applies a second sigmoid, which keeps every prediction within "
+                    "[0.5, 0.73]. Keras 3 on TensorFlow repairs this silently (with a UserWarning); "
+                    "other backends and Keras 2 do not.",
+                    fix=Fix("Remove from_logits=True, or drop the sigmoid activation"),
+                )
+            )
         elif act == "softmax" and outputs > 2:
-            findings.append(output_activation_loss_mismatch.finding(
-                Severity.WARNING,
-                f"The model ends in softmax over {outputs} classes but is trained with {loss}, which scores each "
-                "output as an independent yes/no question.",
-                evidence=ev,
-                explanation="For single-label classification over more than two classes the loss is "
-                            "categorical cross-entropy. With binary_crossentropy, tf.keras 2 and standalone "
-                            "Keras turn metrics=['accuracy'] into binary accuracy per output, so a model "
-                            f"predicting no class at all scores {1 - 1 / outputs:.0%}: reported accuracy is inflated.",
-                fix=Fix("Use categorical_crossentropy (one-hot labels) or sparse_categorical_crossentropy "
+            findings.append(
+                output_activation_loss_mismatch.finding(
+                    Severity.WARNING,
+                    f"The model ends in softmax over {outputs} classes but is trained with {loss}, which scores each "
+                    "output as an independent yes/no question.",
+                    evidence=ev,
+                    explanation="For single-label classification over more than two classes the loss is "
+                    "categorical cross-entropy. With binary_crossentropy, tf.keras 2 and standalone "
+                    "Keras turn metrics=['accuracy'] into binary accuracy per output, so a model "
+                    f"predicting no class at all scores {1 - 1 / outputs:.0%}: reported accuracy is inflated.",
+                    fix=Fix(
+                        "Use categorical_crossentropy (one-hot labels) or sparse_categorical_crossentropy "
                         "(integer labels)",
-                        "model.compile(loss=\"categorical_crossentropy\", optimizer=\"adam\", "
-                        "metrics=[\"accuracy\"])"),
-            ))
+                        'model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])',
+                    ),
+                )
+            )
     return findings
 
 
@@ -247,59 +296,78 @@ def output_units_vs_classes(inputs: Inputs) -> list[Finding]:
     tr = inputs.train
     n = int(len(tr.y)) if tr is not None and tr.y is not None else 0
     act = m.last_activation
-    ev = {"output_units": units, "classes": k, "classes_from": "{classes_arg}" if explicit else how,
-          "label_classes": k_labels, "labels": n, "last_activation": act, "loss": inputs.effective_loss}
-    fix_units = Fix(f"Give the last layer one unit per class: Dense({k}, activation=\"softmax\")",
-                    f"outputs = layers.Dense({k}, activation=\"softmax\")(x)")
+    ev = {
+        "output_units": units,
+        "classes": k,
+        "classes_from": "{classes_arg}" if explicit else how,
+        "label_classes": k_labels,
+        "labels": n,
+        "last_activation": act,
+        "loss": inputs.effective_loss,
+    }
+    fix_units = Fix(
+        f'Give the last layer one unit per class: Dense({k}, activation="softmax")',
+        f'outputs = layers.Dense({k}, activation="softmax")(x)',
+    )
     if units == 1:
         if k <= 2 and act in ("sigmoid", "linear"):
             return []  # a binary head: one sigmoid unit (or its logit) for two classes
-        return [output_units_vs_classes.finding(
-            Severity.ERROR,
-            f"The model has 1 output unit but the labels hold {k} classes.",
-            evidence=ev,
-            explanation="One unit can only separate two classes; with more, the model cannot express "
-                        "the labels and accuracy is capped near the largest class's share.",
-            fix=fix_units,
-        )]
+        return [
+            output_units_vs_classes.finding(
+                Severity.ERROR,
+                f"The model has 1 output unit but the labels hold {k} classes.",
+                evidence=ev,
+                explanation="One unit can only separate two classes; with more, the model cannot express "
+                "the labels and accuracy is capped near the largest class's share.",
+                fix=fix_units,
+            )
+        ]
     if k_labels is not None and how == "one-hot width" and k_labels != units:
-        return [output_units_vs_classes.finding(
-            Severity.ERROR,
-            f"The labels are one-hot with {k_labels} columns but the model has {units} output units.",
-            evidence=ev,
-            explanation="Categorical cross-entropy compares each label row with the output row; with "
-                        "different widths Keras refuses to train, or the classes are scored against the "
-                        "wrong outputs.",
-            fix=fix_units if k_labels > 1 else None,
-        )]
+        return [
+            output_units_vs_classes.finding(
+                Severity.ERROR,
+                f"The labels are one-hot with {k_labels} columns but the model has {units} output units.",
+                evidence=ev,
+                explanation="Categorical cross-entropy compares each label row with the output row; with "
+                "different widths Keras refuses to train, or the classes are scored against the "
+                "wrong outputs.",
+                fix=fix_units if k_labels > 1 else None,
+            )
+        ]
     if k > units:
-        return [output_units_vs_classes.finding(
-            Severity.ERROR,
-            f"The labels hold {k} classes ({ev['classes_from']}) but the model has only {units} output units.",
-            evidence=ev,
-            explanation=f"Labels {units} and above have no output to score: sparse categorical "
-                        "cross-entropy fails on CPU and yields garbage or NaN on GPU.",
-            fix=fix_units,
-        )]
+        return [
+            output_units_vs_classes.finding(
+                Severity.ERROR,
+                f"The labels hold {k} classes ({ev['classes_from']}) but the model has only {units} output units.",
+                evidence=ev,
+                explanation=f"Labels {units} and above have no output to score: sparse categorical "
+                "cross-entropy fails on CPU and yields garbage or NaN on GPU.",
+                fix=fix_units,
+            )
+        ]
     if k < units:
         if explicit:
-            return [output_units_vs_classes.finding(
-                Severity.ERROR,
-                f"{{classes_arg}} says {k} classes but the model has {units} output units.",
-                evidence=ev,
-                explanation="Each class needs exactly one output unit.",
-                fix=fix_units,
-            )]
+            return [
+                output_units_vs_classes.finding(
+                    Severity.ERROR,
+                    f"{{classes_arg}} says {k} classes but the model has {units} output units.",
+                    evidence=ev,
+                    explanation="Each class needs exactly one output unit.",
+                    fix=fix_units,
+                )
+            ]
         if n >= MIN_LABELS_PER_OUTPUT * units:
-            return [output_units_vs_classes.finding(
-                Severity.WARNING,
-                f"The model has {units} output units but {n} training labels use only classes 0-{k - 1}.",
-                evidence={**ev, "min_labels_per_output": MIN_LABELS_PER_OUTPUT},
-                explanation=f"With {n} labels, a class that exists would almost surely appear; the extra "
-                            f"{units - k} outputs are never the right answer, which suggests the head was "
-                            "built for another dataset.",
-                fix=fix_units,
-            )]
+            return [
+                output_units_vs_classes.finding(
+                    Severity.WARNING,
+                    f"The model has {units} output units but {n} training labels use only classes 0-{k - 1}.",
+                    evidence={**ev, "min_labels_per_output": MIN_LABELS_PER_OUTPUT},
+                    explanation=f"With {n} labels, a class that exists would almost surely appear; the extra "
+                    f"{units - k} outputs are never the right answer, which suggests the head was "
+                    "built for another dataset.",
+                    fix=fix_units,
+                )
+            ]
     return []
 
 
@@ -339,17 +407,27 @@ def softmax_applied_twice(inputs: Inputs) -> list[Finding]:
         return []
     k = m.output_units or ASSUMED_CLASSES
     ceiling = math.e / (math.e + k - 1)
-    return [softmax_applied_twice.finding(
-        Severity.ERROR,
-        f"The model applies softmax twice at its output: its largest probability is at most {ceiling:.2f} for "
-        f"{k} classes.",
-        evidence={"activations": [a for a in m.activations if a], "output_units": k,
-                  "max_probability": round(ceiling, 4), "loss_floor": round(-math.log(ceiling), 4)},
-        fix=Fix("Remove the second softmax", 'model.add(layers.Dense(10, activation="softmax"))  # and nothing after'),
-        explanation=(f"A softmax of probabilities can give at most e/(e+K-1) = {ceiling:.2f}, so the loss cannot "
-                     f"fall below {-math.log(ceiling):.2f} and gradients are small: the model learns slowly and "
-                     "its loss and accuracy curves mislead."),
-    )]
+    return [
+        softmax_applied_twice.finding(
+            Severity.ERROR,
+            f"The model applies softmax twice at its output: its largest probability is at most {ceiling:.2f} for "
+            f"{k} classes.",
+            evidence={
+                "activations": [a for a in m.activations if a],
+                "output_units": k,
+                "max_probability": round(ceiling, 4),
+                "loss_floor": round(-math.log(ceiling), 4),
+            },
+            fix=Fix(
+                "Remove the second softmax", 'model.add(layers.Dense(10, activation="softmax"))  # and nothing after'
+            ),
+            explanation=(
+                f"A softmax of probabilities can give at most e/(e+K-1) = {ceiling:.2f}, so the loss cannot "
+                f"fall below {-math.log(ceiling):.2f} and gradients are small: the model learns slowly and "
+                "its loss and accuracy curves mislead."
+            ),
+        )
+    ]
 
 
 #: Hidden layers with sigmoid (or hard sigmoid) activations in a stack of this many or
@@ -392,13 +470,18 @@ def stacked_sigmoid_layers(inputs: Inputs) -> list[Finding]:
     n = sum(1 for _, a in hidden if a in SATURATING_ACTIVATIONS)
     if n < STACKED_SIGMOID_LAYERS:
         return []
-    return [stacked_sigmoid_layers.finding(
-        Severity.WARNING,
-        f"{n} hidden layers use a sigmoid activation: the gradient reaching the first is at most "
-        f"0.25^{n} = {0.25 ** n:.1e} of the last one's.",
-        evidence={"sigmoid_hidden_layers": n, "threshold": STACKED_SIGMOID_LAYERS,
-                  "layers": [f"{cls}({a})" for cls, a in hidden]},
-        fix=Fix("Use relu in hidden layers", 'layers.Dense(128, activation="relu")'),
-        explanation="Each sigmoid layer scales the gradient by at most 0.25, so a stack of them starves the first "
-                    "layers of gradient: the network barely learns, and its curves show underfitting, not a gap.",
-    )]
+    return [
+        stacked_sigmoid_layers.finding(
+            Severity.WARNING,
+            f"{n} hidden layers use a sigmoid activation: the gradient reaching the first is at most "
+            f"0.25^{n} = {0.25**n:.1e} of the last one's.",
+            evidence={
+                "sigmoid_hidden_layers": n,
+                "threshold": STACKED_SIGMOID_LAYERS,
+                "layers": [f"{cls}({a})" for cls, a in hidden],
+            },
+            fix=Fix("Use relu in hidden layers", 'layers.Dense(128, activation="relu")'),
+            explanation="Each sigmoid layer scales the gradient by at most 0.25, so a stack of them starves the first "
+            "layers of gradient: the network barely learns, and its curves show underfitting, not a gap.",
+        )
+    ]

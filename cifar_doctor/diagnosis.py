@@ -27,6 +27,7 @@ CAUSES: dict[str, str] = {
     "input-layout-mismatch": "image layout or shape differs between data and model, or between splits",
     "label-format-mismatch": "labels are encoded differently from what the loss expects",
     "output-loss-mismatch": "the model's output activation does not match its loss",
+    "noisy-labels": "many training labels are wrong: the model learns them, and memorizing them costs validation accuracy",
     "overfitting": "the model fits training data at the expense of validation data",
     "underfitting": "the model has not fitted the training data",
     "not-learning": "loss stays at chance level: the network is not learning",
@@ -55,6 +56,7 @@ PRECEDENCE: tuple[str, ...] = (
     "unstable-training",
     "input-not-normalized",
     "class-imbalance",
+    "noisy-labels",  # explains the gap that overfitting only describes; its fix (relabel, drop) is not regularizing
     "overfitting",
     "underfitting",
     "regularization-gap",

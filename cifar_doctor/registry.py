@@ -53,6 +53,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.duplicates.near",
     "cifar_doctor.checks.labels.encoding",
     "cifar_doctor.checks.labels.distribution",
+    "cifar_doctor.checks.labels.noise",
     "cifar_doctor.checks.model.structure",
     "cifar_doctor.checks.model.input_layer",
     "cifar_doctor.checks.model.measured",

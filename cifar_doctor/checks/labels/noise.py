@@ -1,0 +1,134 @@
+"""LBL: wrong training labels, estimated with the model (LBL010).
+
+The estimate and the suspects come from `cifar_doctor.measure.noise` (cross-validated
+probabilities of a cheap classifier on the model's penultimate features, and
+confident learning on them); this check only judges the estimated fraction.
+"""
+
+from __future__ import annotations
+
+from ...findings import Finding, Fix, Severity
+from ...inputs import Inputs
+from ...registry import register
+
+#: Estimated fraction of wrong training labels from which `noisy-labels` is named
+#: (warning). Clean CIFAR-10 carries a few tenths of a percent of wrong labels and the
+#: estimate of a clean run stays below 0.05 (`bench/noisy_labels.py`); the
+#: majority vote of three annotators (CIFAR-10N `aggre`, 9.4%) costs a small CNN a
+#: point or two of accuracy; from 15% on, memorizing the wrong labels opens a gap
+#: that early stopping and dropout (the overfitting fixes) do not close.
+NOISY_FRACTION = 0.15
+
+#: Estimated fraction below which the labels are reported as clean (info, no cause):
+#: the estimate of the clean run plus its spread over seeds.
+CLEAN_FRACTION = 0.05
+
+#: Suspects named in the message; the evidence lists every one.
+SHOWN_SUSPECTS = 5
+
+
+def _suspect_text(s, classes: list[str] | None) -> str:
+    def name(c: int) -> str:
+        return f"{c} ({classes[c]})" if classes and 0 <= c < len(classes) else str(c)
+
+    return f"#{s.index}: {name(s.given)}, likely {name(s.likely)} ({s.confidence:.2f})"
+
+
+#: CIFAR-10 class names, used when K is 10.
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+@register("LBL010", "noisy-training-labels", requires=("evaluator", "train_x", "labels", "noise_extra"),
+          cause="noisy-labels")
+def noisy_training_labels(inputs: Inputs) -> list[Finding]:
+    """Estimate the fraction of wrong training labels from the model's own features, and list the suspects.
+
+    ## What it does
+    Estimates the fraction of wrong training labels and lists the images most likely mislabeled.
+    It reads the model's penultimate-layer features and outputs on up to 10,000
+    training images (one extra pass, through `model.predict`) and on the eval
+    images, fits a logistic regression on the features with 5-fold
+    cross-validation, so that no image is judged by a classifier that saw its
+    label, and runs confident learning (cleanlab) on those out-of-sample
+    probabilities. The estimated fraction of wrong labels is the larger of
+    cleanlab's count of label issues and `1 - g / a`, where `g` is how often
+    the cross-validated classifier agrees with the training labels and `a`
+    how often the same classifier agrees with the eval labels. Fires (warning,
+    `noisy-labels`) from an estimate of `NOISY_FRACTION` (0.15); reports the
+    estimate and the suspects as information below it. The evidence lists
+    every suspect: its index in the training split, its given label, the
+    likely label and the classifier's confidence in it. Needs the optional
+    extra `pip install 'cifar-doctor[labels]'` (cleanlab, scikit-learn).
+
+    ## Why is this bad?
+    A network learns the clean patterns first and then memorizes the wrong
+    labels: validation accuracy peaks and falls while training accuracy climbs
+    past what the labels allow. That looks like overfitting, but its fix is
+    not regularization: it is relabeling or dropping the wrong labels. On
+    4,000 CIFAR-10 images labeled by a careless annotator (CIFAR-10N `worse`,
+    41.6% wrong), a small CNN peaks at 0.47 validation accuracy and falls to
+    0.40 while its training accuracy climbs to 0.56.
+
+    ## Example
+    ```
+    cifar-doctor check --data data.npz --model model.keras
+    # about 40% of the training labels look wrong: #5 cat, likely dog (0.83), ...
+    ```
+
+    ## Use instead
+    ```python
+    import json, numpy as np
+    suspects = [s["index"] for s in json.load(open("report.json"))["findings"][0]["evidence"]["suspects"]]
+    keep = np.setdiff1d(np.arange(len(y_train)), suspects)   # or relabel them
+    model.fit(x_train[keep], y_train[keep], ...)
+    ```
+    or train with a noise-robust loss, and stop at the validation peak
+    (`EarlyStopping(restore_best_weights=True)`) as a stop-gap.
+    """
+    from ...measure.noise import label_noise
+
+    est = label_noise(inputs)
+    if est is None:
+        return []
+    k = inputs.num_classes or 0
+    classes = CIFAR10_CLASSES if k == 10 else None
+    shown = "; ".join(_suspect_text(s, classes) for s in est.suspects[:SHOWN_SUSPECTS])
+    evidence = {
+        "estimated_wrong_fraction": round(est.fraction, 4),
+        "threshold": NOISY_FRACTION,
+        "clean_below": CLEAN_FRACTION,
+        "images": est.images,
+        "of": est.of,
+        "feature_layer": est.layer,
+        "signals": est.signals,
+        "suspect_count": len(est.suspects),
+        "suspects": [s.to_dict() for s in est.suspects],
+    }
+    if est.fraction >= NOISY_FRACTION:
+        return [noisy_training_labels.finding(
+            Severity.WARNING,
+            f"About {est.fraction:.0%} of the training labels look wrong ({len(est.suspects)} suspects among "
+            f"{est.images} images read); most likely: {shown}.",
+            evidence=evidence,
+            fix=Fix("Relabel or drop the listed suspects; train with a noise-robust loss, or stop at the "
+                    "validation peak as a stop-gap",
+                    'keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)'),
+            explanation=(
+                "A classifier fitted on the model's own features, each image scored by one that never saw its "
+                "label, contradicts these labels far more often than a clean dataset allows. A network fits the "
+                "clean patterns first and then memorizes the wrong labels, which costs validation accuracy: "
+                "regularizing hides the gap, relabeling removes its cause."
+            ),
+            split="train",
+        )]
+    verdict = "the labels look clean" if est.fraction < CLEAN_FRACTION else "below the level that explains a gap"
+    return [noisy_training_labels.finding(
+        Severity.INFO,
+        f"Estimated wrong training labels: {est.fraction:.1%} ({verdict}; {NOISY_FRACTION:.0%} names them)"
+        + (f"; most likely: {shown}." if est.suspects else "."),
+        evidence=evidence,
+        fix=Fix("Review the listed suspects if the fraction matters to you"),
+        explanation="Few training labels contradict what the model's own features say about their images.",
+        cause=None,
+        split="train",
+    )]

@@ -65,6 +65,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.log.history",
     "cifar_doctor.checks.fit.overfitting",
     "cifar_doctor.checks.fit.progress",
+    "cifar_doctor.checks.fit.memorization",
 )
 
 #: Old code -> current code. Codes are never reused, only redirected.

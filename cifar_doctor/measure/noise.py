@@ -88,7 +88,7 @@ class NoiseEstimate:
     layer: str = ""
 
 
-def _labels_1d(y: Any, k: int) -> np.ndarray:
+def labels_1d(y: Any, k: int) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == k and k > 1:
         return y.argmax(axis=1).astype(np.int64)
@@ -172,14 +172,39 @@ def estimate_noise(
     return NoiseEstimate(float(fraction), suspects, len(labels), len(labels), signals)
 
 
+def _cache(inputs: Any) -> dict[str, Any]:
+    cache = getattr(inputs, "_label_noise", None)
+    if cache is None:
+        cache = {}
+        inputs._label_noise = cache
+    return cache
+
+
+def eval_outputs(inputs: Any) -> tuple[Any, Any, np.ndarray] | None:
+    """(split, features read on up to `NOISE_EVAL_SAMPLE` of its images, their indices) for the first
+    eval split with labels, read once per `Inputs`; None without a Keras model or such a split."""
+    cache = _cache(inputs)
+    if "eval" not in cache:
+        from ..sources.features import read_features
+
+        cache["eval"] = None
+        for split in inputs.eval_splits:
+            if split.y is None or inputs.evaluate is None:
+                continue
+            idx = sample_indices(len(split.x), NOISE_EVAL_SAMPLE)
+            got = read_features(inputs.evaluate, split.x[idx] if len(idx) < len(split.x) else split.x)
+            if got is not None:
+                cache["eval"] = (split, got, idx)
+            break
+    return cache["eval"]
+
+
 def label_noise(inputs: Any) -> NoiseEstimate | None:
     """The estimate for `inputs` (model, training images and labels), cached; None when it cannot be made."""
-    cached = getattr(inputs, "_label_noise", None)
-    if cached is not None:
-        return cached if isinstance(cached, NoiseEstimate) else None
-    result = _measure(inputs)
-    inputs._label_noise = result if result is not None else False
-    return result
+    cache = _cache(inputs)
+    if "train" not in cache:
+        cache["train"] = _measure(inputs)
+    return cache["train"]
 
 
 def _measure(inputs: Any) -> NoiseEstimate | None:
@@ -191,19 +216,15 @@ def _measure(inputs: Any) -> NoiseEstimate | None:
         return None
     idx = sample_indices(len(tr.x), NOISE_SAMPLE)
     x = tr.x[idx] if len(idx) < len(tr.x) else tr.x
-    labels = _labels_1d(tr.y, k)[idx]
+    labels = labels_1d(tr.y, k)[idx]
     read = read_features(inputs.evaluate, x)
     if read is None:
         return None
     eval_f = eval_y = None
-    for split in inputs.eval_splits:
-        if split.y is None:
-            continue
-        e_idx = sample_indices(len(split.x), NOISE_EVAL_SAMPLE)
-        got = read_features(inputs.evaluate, split.x[e_idx] if len(e_idx) < len(split.x) else split.x)
-        if got is not None:
-            eval_f, eval_y = got.features, _labels_1d(split.y, k)[e_idx]
-        break
+    ev = eval_outputs(inputs)
+    if ev is not None:
+        split, got, e_idx = ev
+        eval_f, eval_y = got.features, labels_1d(split.y, k)[e_idx]
     est = estimate_noise(read.features, labels, k, eval_features=eval_f, eval_labels=eval_y)
     if est is None:
         return None

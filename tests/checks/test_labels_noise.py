@@ -3,7 +3,6 @@ sample with the real human labels of its images (CIFAR-10N), where it fires, sta
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -97,4 +96,108 @@ def test_lbl010_silent_without_a_keras_model(make_images, make_labels):
                  model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
                  evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0})
     report = run(inp, select_codes=["LBL010"])
+    assert report.checks[0].status == "ran" and not report.findings
+
+
+# --- the check on the bundled sample, with the real human labels of its images (trains: seconds) ----
+def cifar10n_sample_labels() -> dict[str, np.ndarray]:
+    """CIFAR-10N labels (`clean`, `aggre`, `worse`) of the bundled sample's training images (CC BY-NC 4.0)."""
+    from importlib import resources
+
+    with resources.as_file(resources.files("cifar_doctor") / "data" / "cifar10n_sample_labels.npz") as path:
+        with np.load(path, allow_pickle=False) as d:
+            return {k: d[k] for k in d.files}
+
+
+#: Epochs of the test model: enough for it to learn the clean patterns, too few to memorize much.
+SAMPLE_EPOCHS = 6
+
+
+def _sample_run(sample_arrays, name: str):
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    x = sample_arrays["x_train"].astype("float32") / 255.0
+    xt = sample_arrays["x_test"].astype("float32") / 255.0
+    yt = sample_arrays["y_test"].reshape(-1).astype("int64")
+    y = cifar10n_sample_labels()[name].astype("int64")
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        layers.Conv2D(32, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
+        layers.Conv2D(128, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
+        layers.Flatten(), layers.Dense(256, activation="relu"), layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=64, epochs=SAMPLE_EPOCHS, verbose=0)
+    truth = sample_arrays["y_train"].reshape(-1)
+    return dict(x_train=x, y_train=y, x_test=xt, y_test=yt, model=model), y != truth
+
+
+@pytest.fixture(scope="module")
+def worse_run(sample_arrays):
+    return _sample_run(sample_arrays, "worse")
+
+
+@pytest.fixture(scope="module")
+def clean_run(sample_arrays):
+    return _sample_run(sample_arrays, "clean")
+
+
+@pytest.mark.training
+def test_lbl010_fires_on_worse_labels_with_an_estimate_near_the_truth(worse_run):
+    from cifar_doctor import diagnose
+
+    arrays, wrong = worse_run
+    report = diagnose(**arrays)
+    (f,) = [f for f in report.findings if f.code == "LBL010"]
+    assert f.severity.value == "warning" and f.cause == "noisy-labels"
+    assert abs(f.evidence["estimated_wrong_fraction"] - wrong.mean()) < 0.10
+    top = [s["index"] for s in f.evidence["suspects"][:100]]
+    assert wrong[top].mean() >= 0.7
+    assert len(f.evidence["suspects"]) == f.evidence["suspect_count"]
+    assert "noisy-labels" in report.verdict.causes
+
+
+@pytest.mark.training
+def test_lbl010_silent_on_clean_labels(clean_run):
+    from cifar_doctor import diagnose
+
+    arrays, _ = clean_run
+    report = diagnose(**arrays)
+    (f,) = [f for f in report.findings if f.code == "LBL010"]
+    assert f.severity.value == "info" and f.cause is None
+    assert f.evidence["estimated_wrong_fraction"] < 0.05
+    assert "noisy-labels" not in report.verdict.causes
+
+
+# --- LBL011: eval labels the model contradicts (information only) --------------------------------
+@pytest.mark.training
+def test_lbl011_lists_contradicted_test_labels_without_a_cause(clean_run):
+    """The real CIFAR-10 test images of the sample: listed as information, never a label cause."""
+    from cifar_doctor import diagnose
+
+    arrays, _ = clean_run
+    report = diagnose(**arrays)
+    (f,) = [f for f in report.findings if f.code == "LBL011"]
+    assert f.severity.value == "info" and f.cause is None and f.split == "test"
+    listed = f.evidence["contradicted"]
+    assert f.evidence["count"] == len(listed) and f.evidence["images"] == 1000
+    y_test = arrays["y_test"]
+    assert all(c["given"] == y_test[c["index"]] != c["likely"] and c["confidence"] >= 0.9 for c in listed)
+    assert not {"eval-labels-misaligned", "noisy-labels"} & set(report.verdict.causes)
+
+
+def test_lbl011_skipped_without_a_model(make_images, make_labels):
+    inp = Inputs(splits={"test": Split("test", make_images(50, "unit"), make_labels(50))})
+    report = run(inp, select_codes=["LBL011"])
+    assert report.checks[0].status == "skipped"
+
+
+def test_lbl011_silent_without_a_keras_model(make_images, make_labels):
+    inp = Inputs(splits={"test": Split("test", make_images(50, "unit"), make_labels(50))},
+                 model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
+                 evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0})
+    report = run(inp, select_codes=["LBL011"])
     assert report.checks[0].status == "ran" and not report.findings

@@ -1,4 +1,4 @@
-"""LBL: wrong training labels, estimated with the model (LBL010).
+"""LBL: wrong training labels, estimated with the model (LBL010), and eval labels it contradicts (LBL011).
 
 The estimate and the suspects come from `cifar_doctor.measure.noise` (cross-validated
 probabilities of a cheap classifier on the model's penultimate features, and
@@ -7,8 +7,11 @@ confident learning on them); this check only judges the estimated fraction.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
+from ...measure.noise import Suspect
 from ...registry import register
 
 #: Estimated fraction of wrong training labels from which `noisy-labels` is named
@@ -131,4 +134,69 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
         explanation="Few training labels contradict what the model's own features say about their images.",
         cause=None,
         split="train",
+    )]
+
+
+#: The model's probability of another class from which an eval label counts as contradicted. The
+#: model never trained on eval images, so this is an out-of-sample judgement; at 0.9 a well-trained
+#: CIFAR-10 CNN flags about 1% of the test set, among them most of its few dozen known wrong labels
+#: (and as many hard images it is confidently wrong about: hence information, never a cause).
+EVAL_CONTRADICTION_CONFIDENCE = 0.9
+
+
+@register("LBL011", "eval-labels-contradicted", requires=("evaluator", "eval_x", "eval_labels"))
+def eval_labels_contradicted(inputs: Inputs) -> list[Finding]:
+    """List the eval images whose label the model contradicts with high confidence (information).
+
+    ## What it does
+    Lists the eval images whose label the model contradicts with high confidence.
+    It reads the model's probabilities on up to 5,000 images of the first eval split
+    with labels (the pass LBL010 shares) and lists those where the model gives another class a
+    probability of at least `EVAL_CONTRADICTION_CONFIDENCE` (0.9): the index,
+    the given label, the model's class and its probability. Information only:
+    it supports no cause.
+
+    ## Why is this bad?
+    Even curated test sets hold wrong labels (CIFAR-10's test set has a few
+    dozen), and each costs a correct model a point of measured accuracy.
+    A confident contradiction is either such a label or an image the model
+    gets confidently wrong; a person can tell them apart in seconds. Neither
+    makes the eval set misaligned: that needs accuracy at chance (LOG004).
+
+    ## Example
+    ```
+    cifar-doctor check --data data.npz --model model.keras
+    # 12 of 1,000 test labels contradicted at >= 0.9: #2405 cat, model says frog (0.97), ...
+    ```
+
+    ## Use instead
+    Look at the listed images; relabel the ones whose label is wrong.
+    """
+    from ...measure.noise import eval_outputs, labels_1d
+
+    ev = eval_outputs(inputs)
+    if ev is None:
+        return []
+    split, got, idx = ev
+    k = inputs.num_classes or got.probabilities.shape[1]
+    labels = labels_1d(split.y, k)[idx]
+    probs = got.probabilities
+    likely = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    hit = (likely != labels) & (conf >= EVAL_CONTRADICTION_CONFIDENCE)
+    order = np.flatnonzero(hit)[np.argsort(-conf[hit], kind="stable")]
+    classes = CIFAR10_CLASSES if k == 10 else None
+    listed = [Suspect(int(idx[i]), int(labels[i]), int(likely[i]), float(conf[i])) for i in order]
+    shown = "; ".join(_suspect_text(s, classes) for s in listed[:SHOWN_SUSPECTS])
+    return [eval_labels_contradicted.finding(
+        Severity.INFO,
+        f"The model contradicts {len(listed)} of {len(idx)} {split.name} labels with a probability of at least "
+        f"{EVAL_CONTRADICTION_CONFIDENCE}" + (f": {shown}." if listed else "."),
+        evidence={"split": split.name, "images": len(idx), "of": len(split.x),
+                  "threshold": EVAL_CONTRADICTION_CONFIDENCE, "count": len(listed),
+                  "contradicted": [s.to_dict() for s in listed]},
+        fix=Fix("Look at the listed images and relabel those whose label is wrong"),
+        explanation=("The model never trained on these images, so a confident contradiction is either a wrong label "
+                     "or an image it gets confidently wrong; it does not make the eval labels misaligned."),
+        split=split.name,
     )]

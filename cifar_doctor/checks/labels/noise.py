@@ -48,15 +48,13 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
 
     ## What it does
     Estimates the fraction of wrong training labels and lists the images most likely mislabeled.
-    It reads the model's penultimate-layer features and outputs on up to 10,000
-    training images (one extra pass, through `model.predict`) and on the eval
-    images, fits a logistic regression on the features with 5-fold
-    cross-validation, so that no image is judged by a classifier that saw its
-    label, and runs confident learning (cleanlab) on those out-of-sample
-    probabilities. The estimated fraction of wrong labels is the larger of
-    cleanlab's count of label issues and `1 - g / a`, where `g` is how often
-    the cross-validated classifier agrees with the training labels and `a`
-    how often the same classifier agrees with the eval labels. Fires (warning,
+    It reads the model's penultimate-layer features on up to 10,000 training
+    images (one extra pass, through `model.predict`), fits a logistic
+    regression on them with 5-fold cross-validation, so that no image is
+    judged by a classifier that saw its label, and runs confident learning
+    (cleanlab) on those out-of-sample probabilities: the estimated fraction
+    of wrong labels is the mass off the diagonal of the estimated joint
+    distribution of given and true labels. Fires (warning,
     `noisy-labels`) from an estimate of `NOISY_FRACTION` (0.15); reports the
     estimate and the suspects as information below it. The evidence lists
     every suspect: its index in the training split, its given label, the
@@ -75,7 +73,7 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
     ## Example
     ```
     cifar-doctor check --data data.npz --model model.keras
-    # about 40% of the training labels look wrong: #5 cat, likely dog (0.83), ...
+    # About 27% of the training labels look wrong (...); most likely: #1234: 3 (cat), likely 5 (dog) (0.83); ...
     ```
 
     ## Use instead

@@ -95,7 +95,7 @@ def diagnose_run(name: str, folder: Path, data_dir: Path, with_log: bool) -> dic
     if found:
         ev = found[0].evidence
         row["estimate"] = ev.get("estimated_wrong_fraction")
-        row["severity"] = str(found[0].severity)
+        row["severity"] = found[0].severity.value
         suspects = ev.get("suspects", [])
         top = [s["index"] for s in suspects[:100]]
         row["suspects"] = len(suspects)

@@ -14,13 +14,20 @@ from ...inputs import Inputs
 from ...measure.noise import Suspect
 from ...registry import register
 
-#: Estimated fraction of wrong training labels from which `noisy-labels` is named
-#: (warning). Clean CIFAR-10 carries a few tenths of a percent of wrong labels and the
+#: Estimated fraction of wrong training labels that would explain a train/validation gap. Clean CIFAR-10 carries a few tenths of a percent of wrong labels and the
 #: estimate of a clean run stays below 0.05 (`bench/noisy_labels.py`); the
 #: majority vote of three annotators (CIFAR-10N `aggre`, 9.4%) costs a small CNN a
 #: point or two of accuracy; from 15% on, memorizing the wrong labels opens a gap
 #: that early stopping and dropout (the overfitting fixes) do not close.
 NOISY_FRACTION = 0.15
+
+#: Whether LBL010 may name `noisy-labels` as a cause. Not yet: on CIFAR-10N the estimate names
+#: 41.6% wrong labels at 0.27 with 92 of its top 100 suspects truly wrong, but a model trained too
+#: little to have learned the clean patterns (the bundled sample, 6 epochs) reads 0.33 on clean
+#: labels, and nothing measured so far tells the two apart. A cause named on clean labels would send
+#: the user to relabel good data, so the estimate is reported as information until a guard against
+#: weak features holds on a corpus of runs.
+NAMES_CAUSE = False
 
 #: Estimated fraction below which the labels are reported as clean (info, no cause):
 #: the estimate of the clean run plus its spread over seeds.
@@ -105,7 +112,7 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
         "suspect_count": len(est.suspects),
         "suspects": [s.to_dict() for s in est.suspects],
     }
-    if est.fraction >= NOISY_FRACTION:
+    if NAMES_CAUSE and est.fraction >= NOISY_FRACTION:
         return [noisy_training_labels.finding(
             Severity.WARNING,
             f"About {est.fraction:.0%} of the training labels look wrong ({len(est.suspects)} suspects among "
@@ -122,14 +129,24 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
             ),
             split="train",
         )]
-    verdict = "the labels look clean" if est.fraction < CLEAN_FRACTION else "below the level that explains a gap"
+    if est.fraction < CLEAN_FRACTION:
+        verdict = "the labels look clean"
+    elif est.fraction < NOISY_FRACTION:
+        verdict = "below the level that explains a gap"
+    else:
+        verdict = (f"above the {NOISY_FRACTION:.0%} that would explain a gap, or features too weak to tell: "
+                   "a model that has not learned the clean patterns disagrees with clean labels too")
     return [noisy_training_labels.finding(
         Severity.INFO,
-        f"Estimated wrong training labels: {est.fraction:.1%} ({verdict}; {NOISY_FRACTION:.0%} names them)"
+        f"Estimated wrong training labels: {est.fraction:.1%} ({verdict})"
         + (f"; most likely: {shown}." if est.suspects else "."),
         evidence=evidence,
-        fix=Fix("Review the listed suspects if the fraction matters to you"),
-        explanation="Few training labels contradict what the model's own features say about their images.",
+        fix=Fix("Review the listed suspects: relabel or drop those that are wrong"),
+        explanation=(
+            "A classifier fitted on the model's own features, each image scored by one that never saw its "
+            "label, says how often the given labels contradict the images. The estimate is information: it "
+            "is not yet used for the verdict."
+        ),
         cause=None,
         split="train",
     )]

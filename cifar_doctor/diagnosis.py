@@ -27,6 +27,7 @@ CAUSES: dict[str, str] = {
     "input-layout-mismatch": "image layout or shape differs between data and model, or between splits",
     "label-format-mismatch": "labels are encoded differently from what the loss expects",
     "output-loss-mismatch": "the model's output activation does not match its loss",
+    "noisy-labels": "many training labels are wrong: memorizing them costs validation accuracy",
     "overfitting": "the model fits training data at the expense of validation data",
     "underfitting": "the model has not fitted the training data",
     "not-learning": "loss stays at chance level: the network is not learning",
@@ -55,11 +56,21 @@ PRECEDENCE: tuple[str, ...] = (
     "unstable-training",
     "input-not-normalized",
     "class-imbalance",
+    "noisy-labels",  # explains the gap that overfitting only describes; its fix (relabel, drop) is not regularizing
     "overfitting",
     "underfitting",
     "regularization-gap",
     "insufficient-evidence",
 )
+
+#: Causes that a training log alone may suggest but never decide: supported only by LOG/FIT
+#: findings, such a cause goes under `also` and never becomes the primary verdict. A curve of
+#: memorized wrong labels (FIT007) is also what overfitting a small clean dataset can draw;
+#: only the labels themselves (LBL010, with a model) name `noisy-labels`.
+LOG_ONLY_CAUSES = ("noisy-labels",)
+
+#: The families of findings read from a training log.
+LOG_FAMILIES = ("LOG", "FIT")
 
 #: Which finding leads the explanation when several support the primary cause:
 #: direct measurements of the data and model first, then what a training log
@@ -140,8 +151,16 @@ def decide(
 
     # insufficient-evidence only decides when nothing else does
     real = {c: fs for c, fs in by_cause.items() if c != "insufficient-evidence"}
+    # a cause a log can only suggest: under `also`, never primary
+    hinted = {c: fs for c, fs in real.items()
+              if c in LOG_ONLY_CAUSES and all(f.code[:3] in LOG_FAMILIES for f in fs)}
+    real = {c: fs for c, fs in real.items() if c not in hinted}
+    hints = [{"cause": c, "confidence": BASE_CONFIDENCE[Severity.INFO], "codes": sorted({f.code for f in fs})}
+             for c, fs in sorted(hinted.items())]
     if not real:
-        return _no_cause(by_cause.get("insufficient-evidence", []), ran, missing or [])
+        verdict = _no_cause(by_cause.get("insufficient-evidence", []), ran, missing or [])
+        verdict.also.extend(hints)
+        return verdict
 
     scored = []
     for cause, fs in real.items():
@@ -175,7 +194,7 @@ def decide(
         {"cause": c, "confidence": round(cf, 2), "codes": sorted({f.code for f in ffs})}
         for _, _, cf, c, ffs, _ in scored[1:]
     ]
-    return Verdict(cause, conf, explanation, evidence, also)
+    return Verdict(cause, conf, explanation, evidence, also + hints)
 
 
 def _family_rank(code: str) -> int:

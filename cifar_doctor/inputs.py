@@ -177,6 +177,7 @@ class Inputs:
     folders: Any = None
     _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model cache
     _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
+    _label_noise: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.noise cache
 
     # --- accessors used by checks -------------------------------------------------
     @property
@@ -270,6 +271,13 @@ def _label_order(inputs: Inputs) -> bool:
     return _train_labels(inputs) and (inputs.folders is None or "train" not in inputs.folders.splits)
 
 
+def _noise_extra(inputs: Inputs) -> bool:
+    """The optional packages LBL010 runs on (`pip install 'cifar-doctor[labels]'`), found without importing them."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("cleanlab", "sklearn"))
+
+
 def _train_images(inputs: Inputs) -> bool:
     tr = inputs.splits.get("train")
     return tr is not None and tr.x is not None
@@ -291,4 +299,7 @@ REQUIREMENTS: dict[str, Requirement] = {r.token: r for r in (
     Requirement("label_order",
                 "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
                 _label_order),
+    Requirement("noise_extra",
+                "needs the optional packages cleanlab and scikit-learn: pip install 'cifar-doctor[labels]'",
+                _noise_extra),
 )}

@@ -54,6 +54,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.duplicates.near",
     "cifar_doctor.checks.labels.encoding",
     "cifar_doctor.checks.labels.distribution",
+    "cifar_doctor.checks.labels.noise",
     "cifar_doctor.checks.model.structure",
     "cifar_doctor.checks.model.input_layer",
     "cifar_doctor.checks.model.measured",
@@ -65,6 +66,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.log.history",
     "cifar_doctor.checks.fit.overfitting",
     "cifar_doctor.checks.fit.progress",
+    "cifar_doctor.checks.fit.memorization",
 )
 
 #: Old code -> current code. Codes are never reused, only redirected.

@@ -37,13 +37,20 @@ SEED = 0
 def build_model(keras, classes: int = 10):
     """The issue's small CNN."""
     layers = keras.layers
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        layers.Conv2D(32, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
-        layers.Conv2D(128, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
-        layers.Flatten(), layers.Dense(256, activation="relu"), layers.Dense(classes, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(32, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(128, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(classes, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -67,8 +74,11 @@ def train_run(name: str, data_dir: Path, out: Path) -> Path:
     model = build_model(keras)
     t0 = time.time()
     hist = model.fit(x_train, y_train, batch_size=64, epochs=EPOCHS, validation_data=(x_test, y_test), verbose=0)
-    print(f"[{name}] trained in {time.time() - t0:.0f}s; val_accuracy "
-          + " ".join(f"{v:.3f}" for v in hist.history["val_accuracy"]), file=sys.stderr)
+    print(
+        f"[{name}] trained in {time.time() - t0:.0f}s; val_accuracy "
+        + " ".join(f"{v:.3f}" for v in hist.history["val_accuracy"]),
+        file=sys.stderr,
+    )
     model.save(folder / "model.keras")
     np.savez(folder / "data.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     (folder / "history.json").write_text(json.dumps({k: [float(v) for v in vs] for k, vs in hist.history.items()}))

@@ -12,8 +12,9 @@ The cause identifiers are stable: scripts rely on them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .findings import Finding, Severity, plain
 
@@ -35,7 +36,7 @@ CAUSES: dict[str, str] = {
     "numerical-instability": "NaN or Inf in inputs or loss",
     "train-test-leakage": "eval images also appear in the training set",
     "regularization-gap": "training and inference modes differ: dropout/augmentation act only in training, "
-                          "BatchNorm normalizes with batch statistics in training and moving averages in inference",
+    "BatchNorm normalizes with batch statistics in training and moving averages in inference",
     "eval-distribution-shift": "eval data differs in distribution from training data",
     "eval-labels-misaligned": "eval accuracy stays at chance while training accuracy rises",
     "class-imbalance": "classes are strongly imbalanced",
@@ -152,11 +153,12 @@ def decide(
     # insufficient-evidence only decides when nothing else does
     real = {c: fs for c, fs in by_cause.items() if c != "insufficient-evidence"}
     # a cause a log can only suggest: under `also`, never primary
-    hinted = {c: fs for c, fs in real.items()
-              if c in LOG_ONLY_CAUSES and all(f.code[:3] in LOG_FAMILIES for f in fs)}
+    hinted = {c: fs for c, fs in real.items() if c in LOG_ONLY_CAUSES and all(f.code[:3] in LOG_FAMILIES for f in fs)}
     real = {c: fs for c, fs in real.items() if c not in hinted}
-    hints = [{"cause": c, "confidence": BASE_CONFIDENCE[Severity.INFO], "codes": sorted({f.code for f in fs})}
-             for c, fs in sorted(hinted.items())]
+    hints = [
+        {"cause": c, "confidence": BASE_CONFIDENCE[Severity.INFO], "codes": sorted({f.code for f in fs})}
+        for c, fs in sorted(hinted.items())
+    ]
     if not real:
         verdict = _no_cause(by_cause.get("insufficient-evidence", []), ran, missing or [])
         verdict.also.extend(hints)
@@ -166,9 +168,7 @@ def decide(
     for cause, fs in real.items():
         top = max(fs, key=lambda f: f.severity.rank)
         conf = BASE_CONFIDENCE[top.severity] + CORROBORATION_BONUS * (len({f.code for f in fs}) - 1)
-        confirmed = [
-            cf for cf in counterfactuals if cf.code in {f.code for f in fs} and cf.confirmed
-        ]
+        confirmed = [cf for cf in counterfactuals if cf.code in {f.code for f in fs} and cf.confirmed]
         if confirmed:
             conf = CONFIRMED_CONFIDENCE
         scored.append((top.severity.rank, -_rank(cause), min(conf, 0.99), cause, fs, confirmed))
@@ -182,14 +182,21 @@ def decide(
         explanation = f"{lead.message} {lead.explanation}"
     for cf in confirmed:
         explanation += " " + (cf.summary or "")
-    if (cause != "overfitting" and "overfitting" not in real and "overfitting" not in explanation
-            and _looks_like_gap(findings)):
+    if (
+        cause != "overfitting"
+        and "overfitting" not in real
+        and "overfitting" not in explanation
+        and _looks_like_gap(findings)
+    ):
         explanation += " The gap between training and validation is a symptom of this, not overfitting."
     evidence: dict[str, Any] = {"codes": sorted({f.code for f in fs})}
     evidence.update(lead.evidence)
     if confirmed:
-        evidence["counterfactual"] = {"before": confirmed[0].before, "after": confirmed[0].after,
-                                      "transform": confirmed[0].transform.to_dict()}
+        evidence["counterfactual"] = {
+            "before": confirmed[0].before,
+            "after": confirmed[0].after,
+            "transform": confirmed[0].transform.to_dict(),
+        }
     also = [
         {"cause": c, "confidence": round(cf, 2), "codes": sorted({f.code for f in ffs})}
         for _, _, cf, c, ffs, _ in scored[1:]

@@ -9,8 +9,9 @@ facts read off a Keras model by `cifar_doctor.sources.models`.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,19 @@ from .records import (
 )
 from .sources.base import CHUNK_IMAGES, ArraySource
 
-__all__ = ["ACCURACY_NAMES", "CURVE_POINTS", "EVAL_SPLITS", "Affine", "ClassCount", "History", "Inputs", "ModelInfo",
-           "Split", "check_classes", "resolve_classes"]
+__all__ = [
+    "ACCURACY_NAMES",
+    "CURVE_POINTS",
+    "EVAL_SPLITS",
+    "Affine",
+    "ClassCount",
+    "History",
+    "Inputs",
+    "ModelInfo",
+    "Split",
+    "check_classes",
+    "resolve_classes",
+]
 
 EVAL_SPLITS = ("test", "val")
 
@@ -112,9 +124,7 @@ class Split:
         return out
 
 
-
-def resolve_classes(given: int | None, output_units: int | None, train_labels: Any,
-                    logged: int | None) -> ClassCount:
+def resolve_classes(given: int | None, output_units: int | None, train_labels: Any, logged: int | None) -> ClassCount:
     """K from the first that tells it: given, model output units (> 1), one-hot label width, log."""
     if given:
         return ClassCount(int(given), "given")
@@ -240,8 +250,13 @@ class Inputs:
             "classes_from": self.class_count.read_from,
             "model": self.model.to_dict() if self.model else None,
             "history": (
-                {"epochs": self.history.epochs, "metrics": sorted(self.history.metrics), "flavor": self.history.flavor,
-                 "read_as": self.history.read_as, "curves": self.history.curves()}
+                {
+                    "epochs": self.history.epochs,
+                    "metrics": sorted(self.history.metrics),
+                    "flavor": self.history.flavor,
+                    "read_as": self.history.read_as,
+                    "curves": self.history.curves(),
+                }
                 if self.history
                 else None
             ),
@@ -284,22 +299,33 @@ def _train_images(inputs: Inputs) -> bool:
 
 
 #: Every requirement a check may declare, with the reason given when it is missing.
-REQUIREMENTS: dict[str, Requirement] = {r.token: r for r in (
-    Requirement("train_x", "needs training images", _train_images),
-    Requirement("eval_x", "needs test or validation images", lambda inputs: bool(inputs.eval_splits)),
-    Requirement("labels", "needs training labels", _train_labels),
-    Requirement("eval_labels", "needs test or validation labels", lambda inputs: bool(inputs.eval_label_splits)),
-    Requirement("loss", "needs the training loss", lambda inputs: inputs.effective_loss is not None),
-    Requirement("model", "needs a model", lambda inputs: inputs.model is not None),
-    Requirement("history", "needs a training history",
-                lambda inputs: inputs.history is not None and inputs.history.epochs > 0),
-    Requirement("evaluator", "needs a model that can be evaluated on the data",
-                lambda inputs: inputs.evaluate is not None),
-    Requirement("folders", "needs image folders", lambda inputs: inputs.folders is not None),
-    Requirement("label_order",
-                "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
-                _label_order),
-    Requirement("noise_extra",
-                "needs the optional packages cleanlab and scikit-learn: pip install 'cifar-doctor[labels]'",
-                _noise_extra),
-)}
+REQUIREMENTS: dict[str, Requirement] = {
+    r.token: r
+    for r in (
+        Requirement("train_x", "needs training images", _train_images),
+        Requirement("eval_x", "needs test or validation images", lambda inputs: bool(inputs.eval_splits)),
+        Requirement("labels", "needs training labels", _train_labels),
+        Requirement("eval_labels", "needs test or validation labels", lambda inputs: bool(inputs.eval_label_splits)),
+        Requirement("loss", "needs the training loss", lambda inputs: inputs.effective_loss is not None),
+        Requirement("model", "needs a model", lambda inputs: inputs.model is not None),
+        Requirement(
+            "history",
+            "needs a training history",
+            lambda inputs: inputs.history is not None and inputs.history.epochs > 0,
+        ),
+        Requirement(
+            "evaluator", "needs a model that can be evaluated on the data", lambda inputs: inputs.evaluate is not None
+        ),
+        Requirement("folders", "needs image folders", lambda inputs: inputs.folders is not None),
+        Requirement(
+            "label_order",
+            "needs the training labels in the order fit() reads them (Keras shuffles image folders)",
+            _label_order,
+        ),
+        Requirement(
+            "noise_extra",
+            "needs the optional packages cleanlab and scikit-learn: pip install 'cifar-doctor[labels]'",
+            _noise_extra,
+        ),
+    )
+}

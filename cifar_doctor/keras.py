@@ -61,7 +61,7 @@ CALLBACK_HINTS = {
 }
 
 
-class DoctorCallback(keras.callbacks.Callback):
+class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
     """Diagnoses a training run while it runs: pipeline bug or overfitting.
 
     Before the first batch it checks the model (last activation against the
@@ -311,6 +311,8 @@ class DoctorCallback(keras.callbacks.Callback):
         `MultiWorkerMirroredStrategy`, which all call it together) and returns
         NumPy arrays on every Keras backend.
         """
+        if self._train is None:
+            return None
         x, y = self._train
         if y is None:
             return None

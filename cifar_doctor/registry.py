@@ -24,9 +24,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import EllipsisType
-from typing import Any, Callable
+from typing import Any
 
 from .diagnosis import CAUSES
 from .errors import invalid_value
@@ -207,7 +208,6 @@ def register(
         if not _CODE_RE.match(other) or other == code:
             raise ValueError(f"Invalid superseding code {other!r} for {code}.")
     if cause is not None:
-
         if cause not in CAUSES:
             raise ValueError(f"Unknown cause {cause!r} for {code}.")
 
@@ -301,7 +301,8 @@ def _selectors(values: list[str], param: str) -> list[str]:
     unknown = [v for v, k in zip(values, keys) if not any(_matches(s, [k]) for s in all_checks())]
     if unknown:
         raise invalid_value(
-            param, unknown,
+            param,
+            unknown,
             expected="check codes (PRE001), code prefixes or check names; families: " + ", ".join(FAMILIES),
             hint="Run `cifar-doctor checks` for every code",
         )

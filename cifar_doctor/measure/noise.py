@@ -69,8 +69,12 @@ class Suspect:
     confidence: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "given": self.given, "likely": self.likely,
-                "confidence": round(self.confidence, 4)}
+        return {
+            "index": self.index,
+            "given": self.given,
+            "likely": self.likely,
+            "confidence": round(self.confidence, 4),
+        }
 
 
 @dataclass(frozen=True)
@@ -150,9 +154,7 @@ def estimate_noise(features: np.ndarray, labels: np.ndarray, k: int, *, seed: in
         "label_issues": round(issues / len(labels), 4),
         "cv_agreement": round(float((p.argmax(axis=1) == y).mean()), 4),
     }
-    suspects = tuple(
-        Suspect(int(i), int(labels[i]), int(cols[p[i].argmax()]), float(p[i].max())) for i in ranked
-    )
+    suspects = tuple(Suspect(int(i), int(labels[i]), int(cols[p[i].argmax()]), float(p[i].max())) for i in ranked)
     return NoiseEstimate(fraction, suspects, len(labels), len(labels), signals)
 
 

@@ -61,7 +61,7 @@ def _feature_model(model: Any) -> tuple[Any, str] | None:
         feeder = input_of(feeder)
     name = getattr(feeder, "name", None) or "input of the output layer"
     strategy = getattr(model, "distribute_strategy", None)
-    scope = strategy.scope() if hasattr(strategy, "scope") else contextlib.nullcontext()
+    scope = strategy.scope() if strategy is not None and hasattr(strategy, "scope") else contextlib.nullcontext()
     try:
         with scope:
             return keras.Model(model.inputs, [op.input, model.outputs[0]]), name
@@ -94,7 +94,7 @@ def read_features(evaluate: Any, x: Any) -> Features | None:
     act = getattr(evaluate, "activation", None) or activation_name(getattr(output_op(model), "activation", None))
     feats, probs = [], []
     for start in range(0, len(x), FEATURE_CHUNK):
-        chunk = np.asarray(x[start:start + FEATURE_CHUNK])
+        chunk = np.asarray(x[start : start + FEATURE_CHUNK])
         if chunk.dtype != np.float32:
             chunk = chunk.astype(np.float32)
         f, p = sub.predict(chunk, batch_size=FEATURE_BATCH_SIZE, verbose=0)

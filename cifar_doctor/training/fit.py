@@ -110,7 +110,7 @@ def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None =
     """
     keras = import_keras()
 
-    class ProgressCallback(keras.callbacks.Callback):
+    class ProgressCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
         # Only stores an int per batch: safe to run on Keras' async dispatcher,
         # which keeps the training loop free of a per-batch device sync.
         async_safe = True

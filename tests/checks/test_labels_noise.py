@@ -43,8 +43,7 @@ def test_lbl010_estimate_tracks_the_wrong_fraction(rate):
     if rate:
         top = [s.index for s in est.suspects[:100]]
         assert flip[top].mean() >= 0.9
-        assert all(s.given == y[s.index] and s.likely != s.given and 0.0 < s.confidence <= 1.0
-                   for s in est.suspects)
+        assert all(s.given == y[s.index] and s.likely != s.given and 0.0 < s.confidence <= 1.0 for s in est.suspects)
         assert np.mean([s.likely == truth[s.index] for s in est.suspects[:100]]) >= 0.8
 
 
@@ -78,9 +77,11 @@ def test_lbl010_skipped_without_the_extra(make_images, make_labels, monkeypatch)
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cleanlab" else real(name, *a))
-    inp = Inputs(splits={"train": Split("train", make_images(100, "unit"), make_labels(100))},
-                 model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
-                 evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0})
+    inp = Inputs(
+        splits={"train": Split("train", make_images(100, "unit"), make_labels(100))},
+        model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
+        evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0},
+    )
     report = run(inp, select_codes=["LBL010"])
     (outcome,) = report.checks
     assert outcome.status == "skipped" and "pip install 'cifar-doctor[labels]'" in outcome.reason
@@ -88,9 +89,11 @@ def test_lbl010_skipped_without_the_extra(make_images, make_labels, monkeypatch)
 
 def test_lbl010_silent_without_a_keras_model(make_images, make_labels):
     """An `evaluate` function that is not the model's evaluator has no features to read."""
-    inp = Inputs(splits={"train": Split("train", make_images(100, "unit"), make_labels(100))},
-                 model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
-                 evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0})
+    inp = Inputs(
+        splits={"train": Split("train", make_images(100, "unit"), make_labels(100))},
+        model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
+        evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0},
+    )
     report = run(inp, select_codes=["LBL010"])
     assert report.checks[0].status == "ran" and not report.findings
 
@@ -121,13 +124,20 @@ def _sample_run(sample_arrays, name: str):
     xt = sample_arrays["x_test"].astype("float32") / 255.0
     yt = sample_arrays["y_test"].reshape(-1).astype("int64")
     y = cifar10n_sample_labels()[name].astype("int64")
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        layers.Conv2D(32, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
-        layers.Conv2D(128, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
-        layers.Flatten(), layers.Dense(256, activation="relu"), layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(32, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(128, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, batch_size=64, epochs=SAMPLE_EPOCHS, verbose=0)
     truth = sample_arrays["y_train"].reshape(-1)
@@ -189,8 +199,10 @@ def test_lbl011_skipped_without_a_model(make_images, make_labels):
 
 
 def test_lbl011_silent_without_a_keras_model(make_images, make_labels):
-    inp = Inputs(splits={"test": Split("test", make_images(50, "unit"), make_labels(50))},
-                 model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
-                 evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0})
+    inp = Inputs(
+        splits={"test": Split("test", make_images(50, "unit"), make_labels(50))},
+        model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
+        evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0},
+    )
     report = run(inp, select_codes=["LBL011"])
     assert report.checks[0].status == "ran" and not report.findings

@@ -81,19 +81,28 @@ def memorizing_wrong_labels(inputs: Inputs) -> list[Finding]:
     if not (drop >= VAL_DROP and climb >= TRAIN_CLIMB and val[peak] < acc[last] < TRAIN_CEILING):
         return []
     peak_epoch = printed_index(h, peak)
-    return [memorizing_wrong_labels.finding(
-        Severity.INFO,
-        f"Validation accuracy peaked at {val[peak]:.4f} (epoch {peak_epoch}) and fell to {val[last]:.4f} while "
-        f"training accuracy climbed from {acc[peak]:.4f} to only {acc[last]:.4f}: the curve of a network "
-        "memorizing wrong training labels.",
-        evidence={"val_peak": round(val[peak], 4), "val_peak_epoch": peak_epoch, "val_last": round(val[last], 4),
-                  "train_at_peak": round(acc[peak], 4), "train_last": round(acc[last], 4),
-                  "memorization_from_epoch": peak_epoch,
-                  "thresholds": {"val_drop": VAL_DROP, "train_climb": TRAIN_CLIMB, "train_ceiling": TRAIN_CEILING}},
-        fix=Fix("Check the training labels: run check with the model and the data to list the suspects",
-                "cifar-doctor check --data data.npz --model model.keras"),
-        explanation=(
-            "A network fits clean patterns first and memorizes wrong labels later, slowly, at the expense of "
-            "correctly labeled images; only the labels themselves can confirm it."
-        ),
-    )]
+    return [
+        memorizing_wrong_labels.finding(
+            Severity.INFO,
+            f"Validation accuracy peaked at {val[peak]:.4f} (epoch {peak_epoch}) and fell to {val[last]:.4f} while "
+            f"training accuracy climbed from {acc[peak]:.4f} to only {acc[last]:.4f}: the curve of a network "
+            "memorizing wrong training labels.",
+            evidence={
+                "val_peak": round(val[peak], 4),
+                "val_peak_epoch": peak_epoch,
+                "val_last": round(val[last], 4),
+                "train_at_peak": round(acc[peak], 4),
+                "train_last": round(acc[last], 4),
+                "memorization_from_epoch": peak_epoch,
+                "thresholds": {"val_drop": VAL_DROP, "train_climb": TRAIN_CLIMB, "train_ceiling": TRAIN_CEILING},
+            },
+            fix=Fix(
+                "Check the training labels: run check with the model and the data to list the suspects",
+                "cifar-doctor check --data data.npz --model model.keras",
+            ),
+            explanation=(
+                "A network fits clean patterns first and memorizes wrong labels later, slowly, at the expense of "
+                "correctly labeled images; only the labels themselves can confirm it."
+            ),
+        )
+    ]

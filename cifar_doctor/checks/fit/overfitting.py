@@ -7,6 +7,7 @@ See `cifar_doctor.checks.fit` for the family.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
@@ -369,7 +370,7 @@ def val_better_than_train(inputs: Inputs) -> list[Finding]:
     if not all(ok(*v) for _, v in later):
         return []
     _, (a, va, lo, vl) = later[-1]
-    ev = {
+    ev: dict[str, Any] = {
         "epochs_checked": [printed_index(h, i) for i, _ in later],
         "acc_last": rounded(a) if h.acc else None,
         "val_acc_last": rounded(va) if h.acc else None,

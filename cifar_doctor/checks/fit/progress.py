@@ -166,7 +166,7 @@ def oscillating_val_loss(inputs: Inputs) -> list[Finding]:
     vl = h.val_loss
     if len(vl) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) and v > 0 for v in vl):
         return []
-    swings: list[int] = []
+    swings: list[int | None] = []
     direction = 0
     for i in range(1, len(vl)):
         ratio = vl[i] / vl[i - 1]

@@ -283,7 +283,7 @@ def labels_ordered_by_class(inputs: Inputs) -> list[Finding]:
     if order is None or order.n < MIN_LABELS_FOR_ORDER:
         return []
     worst = None
-    measured = {}
+    measured: dict[str, dict[str, Any]] = {}
     for key, part in order.tails.items():
         tail, rest = part["tail"], part["rest"]
         n_tail, n_rest = sum(tail), sum(rest)

@@ -406,6 +406,8 @@ def label_encoding_differs(inputs: Inputs) -> list[Finding]:
             ti.family == "integer"
             and ti.min_value is not None
             and ei.min_value is not None
+            and ti.max_value is not None
+            and ei.max_value is not None
             and ti.n >= 10 * (ti.classes or 1)
             and ei.non_integer == 0
             and ti.non_integer == 0
@@ -461,10 +463,10 @@ def _offset_ranges(ti: LabelInfo, ei: LabelInfo) -> bool:
     One end alone is a class missing from a split (LBL006's concern, or a small eval split);
     both ends moved the same way is an offset encoding such as 0..9 vs 1..10.
     """
-    return bool(
-        (ei.min_value > ti.min_value and ei.max_value > ti.max_value)
-        or (ei.min_value < ti.min_value and ei.max_value < ti.max_value)
-    )
+    e_lo, e_hi, t_lo, t_hi = ei.min_value, ei.max_value, ti.min_value, ti.max_value
+    if e_lo is None or e_hi is None or t_lo is None or t_hi is None:
+        return False
+    return bool((e_lo > t_lo and e_hi > t_hi) or (e_lo < t_lo and e_hi < t_hi))
 
 
 # --- LBL008 -------------------------------------------------------------------------------------

@@ -48,8 +48,9 @@ def _suspect_text(s, classes: list[str] | None) -> str:
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-@register("LBL010", "noisy-training-labels", requires=("evaluator", "train_x", "labels", "noise_extra"),
-          cause="noisy-labels")
+@register(
+    "LBL010", "noisy-training-labels", requires=("evaluator", "train_x", "labels", "noise_extra"), cause="noisy-labels"
+)
 def noisy_training_labels(inputs: Inputs) -> list[Finding]:
     """Estimate the fraction of wrong training labels from the model's own features, and list the suspects.
 
@@ -113,43 +114,51 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
         "suspects": [s.to_dict() for s in est.suspects],
     }
     if NAMES_CAUSE and est.fraction >= NOISY_FRACTION:
-        return [noisy_training_labels.finding(
-            Severity.WARNING,
-            f"About {est.fraction:.0%} of the training labels look wrong ({len(est.suspects)} suspects among "
-            f"{est.images} images read); most likely: {shown}.",
-            evidence=evidence,
-            fix=Fix("Relabel or drop the listed suspects; train with a noise-robust loss, or stop at the "
+        return [
+            noisy_training_labels.finding(
+                Severity.WARNING,
+                f"About {est.fraction:.0%} of the training labels look wrong ({len(est.suspects)} suspects among "
+                f"{est.images} images read); most likely: {shown}.",
+                evidence=evidence,
+                fix=Fix(
+                    "Relabel or drop the listed suspects; train with a noise-robust loss, or stop at the "
                     "validation peak as a stop-gap",
-                    'keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)'),
-            explanation=(
-                "A classifier fitted on the model's own features, each image scored by one that never saw its "
-                "label, contradicts these labels far more often than a clean dataset allows. A network fits the "
-                "clean patterns first and then memorizes the wrong labels, which costs validation accuracy: "
-                "regularizing hides the gap, relabeling removes its cause."
-            ),
-            split="train",
-        )]
+                    'keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)',
+                ),
+                explanation=(
+                    "A classifier fitted on the model's own features, each image scored by one that never saw its "
+                    "label, contradicts these labels far more often than a clean dataset allows. A network fits the "
+                    "clean patterns first and then memorizes the wrong labels, which costs validation accuracy: "
+                    "regularizing hides the gap, relabeling removes its cause."
+                ),
+                split="train",
+            )
+        ]
     if est.fraction < CLEAN_FRACTION:
         verdict = "the labels look clean"
     elif est.fraction < NOISY_FRACTION:
         verdict = "below the level that explains a gap"
     else:
-        verdict = (f"above the {NOISY_FRACTION:.0%} that would explain a gap, or features too weak to tell: "
-                   "a model that has not learned the clean patterns disagrees with clean labels too")
-    return [noisy_training_labels.finding(
-        Severity.INFO,
-        f"Estimated wrong training labels: {est.fraction:.1%} ({verdict})"
-        + (f"; most likely: {shown}." if est.suspects else "."),
-        evidence=evidence,
-        fix=Fix("Review the listed suspects: relabel or drop those that are wrong"),
-        explanation=(
-            "A classifier fitted on the model's own features, each image scored by one that never saw its "
-            "label, says how often the given labels contradict the images. The estimate is information: it "
-            "is not yet used for the verdict."
-        ),
-        cause=None,
-        split="train",
-    )]
+        verdict = (
+            f"above the {NOISY_FRACTION:.0%} that would explain a gap, or features too weak to tell: "
+            "a model that has not learned the clean patterns disagrees with clean labels too"
+        )
+    return [
+        noisy_training_labels.finding(
+            Severity.INFO,
+            f"Estimated wrong training labels: {est.fraction:.1%} ({verdict})"
+            + (f"; most likely: {shown}." if est.suspects else "."),
+            evidence=evidence,
+            fix=Fix("Review the listed suspects: relabel or drop those that are wrong"),
+            explanation=(
+                "A classifier fitted on the model's own features, each image scored by one that never saw its "
+                "label, says how often the given labels contradict the images. The estimate is information: it "
+                "is not yet used for the verdict."
+            ),
+            cause=None,
+            split="train",
+        )
+    ]
 
 
 #: The model's probability of another class from which an eval label counts as contradicted. The
@@ -203,15 +212,24 @@ def eval_labels_contradicted(inputs: Inputs) -> list[Finding]:
     classes = CIFAR10_CLASSES if k == 10 else None
     listed = [Suspect(int(idx[i]), int(labels[i]), int(likely[i]), float(conf[i])) for i in order]
     shown = "; ".join(_suspect_text(s, classes) for s in listed[:SHOWN_SUSPECTS])
-    return [eval_labels_contradicted.finding(
-        Severity.INFO,
-        f"The model contradicts {len(listed)} of {len(idx)} {split.name} labels with a probability of at least "
-        f"{EVAL_CONTRADICTION_CONFIDENCE}" + (f": {shown}." if listed else "."),
-        evidence={"split": split.name, "images": len(idx), "of": len(split.x),
-                  "threshold": EVAL_CONTRADICTION_CONFIDENCE, "count": len(listed),
-                  "contradicted": [s.to_dict() for s in listed]},
-        fix=Fix("Look at the listed images and relabel those whose label is wrong"),
-        explanation=("The model never trained on these images, so a confident contradiction is either a wrong label "
-                     "or an image it gets confidently wrong; it does not make the eval labels misaligned."),
-        split=split.name,
-    )]
+    return [
+        eval_labels_contradicted.finding(
+            Severity.INFO,
+            f"The model contradicts {len(listed)} of {len(idx)} {split.name} labels with a probability of at least "
+            f"{EVAL_CONTRADICTION_CONFIDENCE}" + (f": {shown}." if listed else "."),
+            evidence={
+                "split": split.name,
+                "images": len(idx),
+                "of": len(split.x),
+                "threshold": EVAL_CONTRADICTION_CONFIDENCE,
+                "count": len(listed),
+                "contradicted": [s.to_dict() for s in listed],
+            },
+            fix=Fix("Look at the listed images and relabel those whose label is wrong"),
+            explanation=(
+                "The model never trained on these images, so a confident contradiction is either a wrong label "
+                "or an image it gets confidently wrong; it does not make the eval labels misaligned."
+            ),
+            split=split.name,
+        )
+    ]

@@ -89,7 +89,7 @@ def json_objects(d: Path, size: int = 50 << 20) -> Path:
 
 def tb_fields(d: Path, size: int = 250 << 20, record: int = 1 << 20) -> Path:
     """An event file of `size` bytes: records of `record` bytes, each a run of 2-byte `step` fields."""
-    from cifar_doctor.sources.tensorboard import masked_crc32c
+    from cifar_doctor.sources.tfevents import masked_crc32c
 
     data = b"\x10\x00" * ((record - 16) // 2)
     header = struct.pack("<Q", len(data))

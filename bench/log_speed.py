@@ -94,7 +94,7 @@ def tb_event(step: int, tag: str, value: float) -> bytes:
     """A TFRecord holding an `Event` with one float32 scalar tensor summary (what `tf.summary.scalar` writes)."""
     import struct
 
-    from cifar_doctor.sources.tensorboard import masked_crc32c
+    from cifar_doctor.sources.tfevents import masked_crc32c
 
     def field(number: int, wire: int, payload: bytes) -> bytes:
         return bytes([number << 3 | wire]) + (bytes([len(payload)]) if wire == 2 else b"") + payload

@@ -1196,7 +1196,7 @@ def tb_events(split: str = "train") -> bytes:
 
 def tfrecord_header(length: int) -> bytes:
     """A TFRecord length field and its valid masked CRC32C: a header that declares `length` bytes."""
-    from cifar_doctor.sources.tensorboard import masked_crc32c
+    from cifar_doctor.sources.tfevents import masked_crc32c
 
     head = struct.pack("<Q", length)
     return head + struct.pack("<I", masked_crc32c(head))
@@ -1271,7 +1271,7 @@ def make_tb_sparse_oversize_file(d: Path) -> Case:
 @case()
 def make_tb_valid_crc_garbage(d: Path) -> Case:
     """Bytes that are no Event, framed with valid checksums."""
-    from cifar_doctor.sources.tensorboard import masked_crc32c
+    from cifar_doctor.sources.tfevents import masked_crc32c
 
     data = b"\x0f\xff\xff\xff"
     return log(
@@ -1863,7 +1863,7 @@ def make_json_deep_and_long(d: Path) -> Case:
 
 
 def tb_record(data_: bytes) -> bytes:
-    from cifar_doctor.sources.tensorboard import masked_crc32c
+    from cifar_doctor.sources.tfevents import masked_crc32c
 
     header = struct.pack("<Q", len(data_))
     return header + struct.pack("<I", masked_crc32c(header)) + data_ + struct.pack("<I", masked_crc32c(data_))

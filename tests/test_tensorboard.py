@@ -14,6 +14,7 @@ import pytest
 
 from cifar_doctor.errors import InputError
 from cifar_doctor.sources import tensorboard as tb
+from cifar_doctor.sources import tfevents
 from cifar_doctor.sources.logs import read_history
 from conftest import ROOT, run_cli, run_json
 
@@ -75,7 +76,7 @@ def csv_columns(path: Path) -> dict[str, list[float]]:
 
 # --- format ----------------------------------------------------------------------------------
 def test_crc32c_check_value():
-    assert tb.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720)
+    assert tfevents.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720)
 
 
 def test_fixture_reads_as_its_csvlogger_file():

@@ -15,7 +15,8 @@ import cifar_doctor.sources.textlog as textlog
 from cifar_doctor.errors import InputError
 from cifar_doctor.inputs import Inputs
 from cifar_doctor.sources.logs import read_history
-from cifar_doctor.sources.textlog import TextLogReader, metric_name
+from cifar_doctor.sources.metric_keys import metric_name
+from cifar_doctor.sources.textlog import TextLogReader
 
 TEST_AS_VAL = "val_* (no validation metric printed: the test split evaluated during training)"
 

@@ -467,7 +467,7 @@ def _tensor_value(tag: str, value: float) -> bytes:
 
 
 def _record(data: bytes) -> bytes:
-    from cifar_doctor.sources.tensorboard import masked_crc32c
+    from cifar_doctor.sources.tfevents import masked_crc32c
 
     head = struct.pack("<Q", len(data))
     return head + struct.pack("<I", masked_crc32c(head)) + data + struct.pack("<I", masked_crc32c(data))

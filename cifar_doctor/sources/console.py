@@ -39,7 +39,8 @@ from typing import Any
 from ..records import History
 from .history import number_from_text
 from .logstream import LogInput, require_epochs
-from .textlog import BoundedLines, TextLogReader, metric_name
+from .metric_keys import metric_name
+from .textlog import BoundedLines, TextLogReader
 
 #: Longest line (between newlines, carriage returns or backspace runs) read, in
 #: characters. A Keras progress line is under 300 characters even with a dozen

@@ -38,13 +38,13 @@ TensorFlow or NumPy.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import re
 from dataclasses import dataclass, field
 
 from ..records import History
+from .metric_keys import HEADER_BRACKETS, HEADER_WORDS, Key, is_accuracy, is_core, read_key, split_context
 
 #: Longest line read, in characters; a longer line is skipped. Printed metric
 #: lines are a few hundred characters; the cap bounds memory on input with no
@@ -83,72 +83,8 @@ MAX_SPELLINGS = 3
 #: are under 40 characters; the cap bounds the key cache on odd input.
 MAX_KEY_CHARS = 60
 
-#: Distinct printed keys whose reading is cached; a log repeats a few dozen.
-KEY_CACHE_SIZE = 4096
-
 #: Longest printed epoch or step number read as a header (a billion steps).
 MAX_HEADER_DIGITS = 9
-
-#: First word of a key -> the Keras prefix of its split. `eval` is what
-#: Hugging Face's Trainer prints for the validation set evaluated during training.
-SPLIT_PREFIXES = {
-    "train": "",
-    "training": "",
-    "tr": "",
-    "val": "val_",
-    "validation": "val_",
-    "valid": "val_",
-    "dev": "val_",
-    "eval": "val_",
-    "evaluation": "val_",
-    "test": "test_",
-    "testing": "test_",
-}
-
-#: Words after a split name that only say it is a split (`Test set: Average loss: ...`).
-SET_WORDS = frozenset({"set", "split", "data", "dataset"})
-
-#: Words that make a key a metric. Keys without one (`time`, `lr`, `eta`,
-#: `epoch`, `batch`, sample counts) are not metrics. `cost` is the loss in
-#: TF1-era tutorials (`Epoch: 0001 cost= 2.17`).
-METRIC_WORDS = frozenset(
-    {
-        "loss",
-        "cost",
-        "acc",
-        "accuracy",
-        "roc",
-        "ap",
-        "auc",
-        "f1",
-        "precision",
-        "recall",
-        "iou",
-        "miou",
-        "dice",
-        "mae",
-        "mse",
-        "rmse",
-        "error",
-        "err",
-        "top1",
-        "top5",
-        "nll",
-        "perplexity",
-        "ppl",
-        "bleu",
-    }
-)
-
-#: Trailing words dropped from a metric key: filler of prose (`an accuracy of 0.9`)
-#: and the aggregation suffixes of PyTorch Lightning (`val_loss_epoch`).
-TRAILING_WORDS = frozenset({"of", "is", "was", "at", "epoch", "step"})
-
-#: Header words -> what a position is.
-HEADER_WORDS = {"epoch": "epoch", "iter": "step", "iteration": "step", "step": "step"}
-
-#: Characters allowed between a header word and its number (`epoch [1]`, `Epoch #3`).
-HEADER_BRACKETS = "[(#"
 
 _ANSI_RE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 #: Dates and clock times of logging prefixes; replaced by a delimiter so that
@@ -169,8 +105,6 @@ _TOKEN_RE = re.compile(
     re.IGNORECASE,
 )
 _VALUE_HINT_RE = re.compile(r"\d|nan|inf", re.IGNORECASE)
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_PART_RE = re.compile(r"[\s_.\-/]+")
 
 
 def split_breaks(text: str) -> list[str]:
@@ -226,107 +160,12 @@ class BoundedLines:
             self._pending += piece
 
 
-def _parts(raw: str) -> list[str]:
-    return [p for p in _PART_RE.split(_CAMEL_RE.sub(" ", raw).lower()) if p]
-
-
-@dataclass(frozen=True)
-class _Key:
-    """A printed key, read once: as printed, in snake case, its header kind, its metric name."""
-
-    raw: str
-    snake: str
-    header: str | None
-    name: str | None
-
-
-@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
-def _key(raw: str, split: str) -> _Key:
-    parts = _parts(raw)
-    header = None
-    if parts and parts[-1] in HEADER_WORDS and all(p in SPLIT_PREFIXES for p in parts[:-1]):
-        header = HEADER_WORDS[parts[-1]]
-    return _Key(raw, "_".join(parts), header, metric_name(raw, split))
-
-
-def metric_name(raw: str, split: str = "") -> str | None:
-    """The Keras History name of a printed metric key, or `None` for a non-metric.
-
-    Args:
-        raw: The key as printed (`train loss`, `val_acc`, `Testing Accuracy`).
-        split: The prefix for a key that names no split itself, from the
-            line's context (`Test set: Average loss: ...`). Defaults to `""`
-            (training).
-
-    Returns:
-        `loss`, `accuracy`, `val_loss`, `val_accuracy`, `test_accuracy`,
-        `val_roc`, ...; `None` when no word of the key names a metric.
-
-    Example:
-
-    >>> metric_name("Training Loss"), metric_name("validation accuracy"), metric_name("time")
-    ('loss', 'val_accuracy', None)
-    """
-    parts = _parts(raw)
-    while parts and parts[0] not in SPLIT_PREFIXES and parts[0] not in METRIC_WORDS:
-        parts.pop(0)  # "Minibatch Loss", "Average loss", a logger name
-    if not parts:
-        return None
-    prefix = split
-    if parts[0] in SPLIT_PREFIXES:
-        prefix = SPLIT_PREFIXES[parts.pop(0)]
-        while parts and parts[0] not in METRIC_WORDS:
-            parts.pop(0)  # "test set accuracy", "train mean loss"
-    while len(parts) > 1 and parts[-1] in TRAILING_WORDS:
-        parts.pop()
-    if not parts or parts[-1] in TRAILING_WORDS:
-        return None
-    if parts in (["acc"], ["accuracy"]):
-        body = "accuracy"
-    elif parts == ["cost"]:
-        body = "loss"
-    else:
-        body = "_".join(parts)
-    return prefix + body
-
-
-def _bare(name: str) -> str:
-    for prefix in ("val_", "test_"):
-        if name.startswith(prefix):
-            return name[len(prefix) :]
-    return name
-
-
-def _is_core(name: str) -> bool:
-    """A loss or an accuracy, of any split: what a main series must include."""
-    return _bare(name) in ("loss", "accuracy")
-
-
-def _is_accuracy(name: str) -> bool:
-    return any(p in ("acc", "accuracy") for p in _bare(name).split("_"))
-
-
-def _split_context(words: list[str]) -> str | None:
-    """`Test set`, `Validation` before a `:` name the split of the pairs after it."""
-    if not words or len(words) > 2 or len(words[0]) > len("validation"):
-        return None
-    return _split_of(" ".join(words))
-
-
-@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
-def _split_of(raw: str) -> str | None:
-    parts = _parts(raw)
-    if parts and parts[0] in SPLIT_PREFIXES and all(p in SET_WORDS for p in parts[1:]):
-        return SPLIT_PREFIXES[parts[0]]
-    return None
-
-
 @dataclass
 class _Line:
     """The pairs of one line: its header, its metrics, the names of its other keys."""
 
     header: tuple[str, int] | None = None
-    metrics: list[tuple[_Key, str, float]] = field(default_factory=list)
+    metrics: list[tuple[Key, str, float]] = field(default_factory=list)
     others: list[str] = field(default_factory=list)
 
 
@@ -339,7 +178,7 @@ def _scan(line: str) -> _Line:
         kind = m.lastgroup
         if kind == "word":
             if sep:
-                context = _split_context(words)
+                context = split_context(words)
                 if context is not None:
                     split = context
                 words, sep = [], False
@@ -353,12 +192,12 @@ def _scan(line: str) -> _Line:
                 words, sep = [], False  # "epoch [1]", "Epoch #3" keep their header word
         else:
             if words and (kind == "value" or sep) and len(out.metrics) < MAX_PAIRS_PER_LINE:
-                _pair(out, _key(" ".join(words[-MAX_KEY_WORDS:])[-MAX_KEY_CHARS:], split), m)
+                _pair(out, read_key(" ".join(words[-MAX_KEY_WORDS:])[-MAX_KEY_CHARS:], split), m)
             words, sep = [], False
     return out
 
 
-def _pair(out: _Line, key: _Key, m: re.Match) -> None:
+def _pair(out: _Line, key: Key, m: re.Match) -> None:
     num, den, unit = m.group("num"), m.group("den"), (m.group("unit") or "").strip()
     if (
         key.header is not None
@@ -590,7 +429,7 @@ class TextLogReader:
         self._last_number[kind], self._last_kind = number, kind
         self._current = _Record(number, kind)
 
-    def _add(self, metrics: list[tuple[_Key, str, float]]) -> None:
+    def _add(self, metrics: list[tuple[Key, str, float]]) -> None:
         for key, name, _ in metrics:
             self._remember_key(key.snake)
             spellings = self._spellings.get(name)
@@ -670,7 +509,7 @@ class TextLogReader:
     # --- result ---------------------------------------------------------------------
     def _result(self) -> TextLog:
         found = tuple(self._keys)
-        candidates = [g for g in self._groups.values() if g.rows and any(_is_core(k) for k in g.keys)]
+        candidates = [g for g in self._groups.values() if g.rows and any(is_core(k) for k in g.keys)]
         if not candidates:
             return TextLog(metrics={}, lines=self.lines, found_keys=found, runs=self._runs)
 
@@ -690,7 +529,7 @@ class TextLogReader:
         series = {k: [r[2][k] for r in rows] for k in names}
         for k, values in series.items():
             finite = [v for v in values if math.isfinite(v)]
-            if _is_accuracy(k) and finite and all(0.0 <= v <= 100.0 for v in finite) and any(v > 1.0 for v in finite):
+            if is_accuracy(k) and finite and all(0.0 <= v <= 100.0 for v in finite) and any(v > 1.0 for v in finite):
                 series[k] = [v / 100.0 for v in values]  # an accuracy printed in percent without `%`
         rename = {k: k for k in names}
         test_as_val = not any(k.startswith("val_") for k in names) and any(k.startswith("test_") for k in names)

@@ -14,6 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cifar_doctor.api import build_inputs
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import ModelInfo
+
 # Tests never reach the network (the CIFAR-10 download) and keep TensorFlow quiet.
 os.environ.setdefault("CIFAR_DOCTOR_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -239,3 +243,40 @@ def photos(tmp_path_factory):
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(x[i]).save(folder / f"{i:04d}.png")
     return root
+
+
+@pytest.fixture
+def data(make_images, make_labels):
+    """Train (600) and test (200) images from different seeds, one-hot labels."""
+
+    def make(train="unit", test="unit", n_train=600, n_test=200):
+        return dict(
+            x_train=make_images(n_train, scale=train, seed=0),
+            y_train=make_labels(n_train, one_hot=True, seed=0),
+            x_test=make_images(n_test, scale=test, seed=1),
+            y_test=make_labels(n_test, one_hot=True, seed=1),
+        )
+
+    return make
+
+
+def model_info(**kw) -> ModelInfo:
+    """Facts of a small CIFAR-10 CNN, with `kw` changed."""
+    base = dict(
+        input_shape=(32, 32, 3),
+        output_units=10,
+        last_activation="softmax",
+        loss="categorical_crossentropy",
+        from_logits=False,
+        rescaling=[],
+        layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"],
+    )
+    base.update(kw)
+    return ModelInfo(**base)
+
+
+def run_check(code, **kw):
+    """Run one check through the engine; return (findings of that code, its outcome)."""
+    report = run(build_inputs(**kw), select_codes=[code], counterfactual=False)
+    outcome = next(o for o in report.checks if o.code == code)
+    return [f for f in report.findings if f.code == code], outcome, report

@@ -8,21 +8,6 @@ from cifar_doctor import diagnose
 from conftest import only, status
 
 
-@pytest.fixture
-def data(make_images, make_labels):
-    """Train (600) and test (200) images from different seeds, one-hot labels."""
-
-    def make(train="unit", test="unit", n_train=600, n_test=200):
-        return dict(
-            x_train=make_images(n_train, scale=train, seed=0),
-            y_train=make_labels(n_train, one_hot=True, seed=0),
-            x_test=make_images(n_test, scale=test, seed=1),
-            y_test=make_labels(n_test, one_hot=True, seed=1),
-        )
-
-    return make
-
-
 def codes(report):
     return [f.code for f in report.findings]
 

@@ -7,29 +7,8 @@ import pytest
 from cifar_doctor.api import build_inputs
 from cifar_doctor.checks.model.input_layer import in_model_affine
 from cifar_doctor.engine import run
-from cifar_doctor.inputs import Affine, ModelInfo
-from conftest import run_cli, run_json
-
-
-def info(**kw) -> ModelInfo:
-    base = dict(
-        input_shape=(32, 32, 3),
-        output_units=10,
-        last_activation="softmax",
-        loss="categorical_crossentropy",
-        from_logits=False,
-        rescaling=[],
-        layers=["Conv2D", "MaxPooling2D", "Flatten", "Dense"],
-    )
-    base.update(kw)
-    return ModelInfo(**base)
-
-
-def check(code, **kw):
-    """Run one check through the engine; return (findings of that code, its outcome)."""
-    report = run(build_inputs(**kw), select_codes=[code], counterfactual=False)
-    outcome = next(o for o in report.checks if o.code == code)
-    return [f for f in report.findings if f.code == code], outcome, report
+from cifar_doctor.inputs import Affine
+from conftest import model_info, run_check, run_cli, run_json
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +30,10 @@ def logits_model_file(tmp_path_factory):
 
 
 def test_mdl001_linear_output_with_probability_loss_is_an_error():
-    found, outcome, report = check(
-        "MDL001", model=info(last_activation="linear", loss=None, from_logits=None), loss="categorical_crossentropy"
+    found, outcome, report = run_check(
+        "MDL001",
+        model=model_info(last_activation="linear", loss=None, from_logits=None),
+        loss="categorical_crossentropy",
     )
     assert outcome.status == "ran" and len(found) == 1
     f = found[0]
@@ -63,7 +44,7 @@ def test_mdl001_linear_output_with_probability_loss_is_an_error():
 
     cli = run(
         build_inputs(
-            model=info(last_activation="linear", loss=None, from_logits=None), loss="categorical_crossentropy"
+            model=model_info(last_activation="linear", loss=None, from_logits=None), loss="categorical_crossentropy"
         ),
         select_codes=["MDL001"],
         counterfactual=False,
@@ -75,17 +56,21 @@ def test_mdl001_linear_output_with_probability_loss_is_an_error():
 
 
 def test_mdl001_compiled_sparse_loss_and_other_mismatches():
-    found, _, _ = check("MDL001", model=info(last_activation="linear", loss="sparse_categorical_crossentropy"))
+    found, _, _ = run_check(
+        "MDL001", model=model_info(last_activation="linear", loss="sparse_categorical_crossentropy")
+    )
     assert [f.severity.value for f in found] == ["error"] and found[0].evidence["loss_source"] == "compiled model"
-    found, _, _ = check("MDL001", model=info(from_logits=True))
+    found, _, _ = run_check("MDL001", model=model_info(from_logits=True))
     assert found[0].severity.value == "warning" and "from_logits=True" in found[0].message
-    found, _, _ = check("MDL001", model=info(last_activation="sigmoid"))
+    found, _, _ = run_check("MDL001", model=model_info(last_activation="sigmoid"))
     assert found[0].severity.value == "warning" and "'sigmoid'" in found[0].message
-    found, _, _ = check("MDL001", model=info(loss="binary_crossentropy"))
+    found, _, _ = run_check("MDL001", model=model_info(loss="binary_crossentropy"))
     assert found[0].severity.value == "warning" and "90%" in found[0].explanation
-    found, _, _ = check("MDL001", model=info(output_units=1))
+    found, _, _ = run_check("MDL001", model=model_info(output_units=1))
     assert found[0].severity.value == "error" and "single unit" in found[0].message
-    found, _, _ = check("MDL001", model=info(last_activation="linear", loss="binary_crossentropy", output_units=1))
+    found, _, _ = run_check(
+        "MDL001", model=model_info(last_activation="linear", loss="binary_crossentropy", output_units=1)
+    )
     assert found[0].severity.value == "error"
 
 
@@ -102,21 +87,21 @@ def test_mdl001_compiled_sparse_loss_and_other_mismatches():
     ids=["softmax-cce", "logits-cce", "logits-scce", "sigmoid-bce", "unknown-activation", "mse"],
 )
 def test_mdl001_silent_when_consistent(kw):
-    found, outcome, _ = check("MDL001", model=info(**kw))
+    found, outcome, _ = run_check("MDL001", model=model_info(**kw))
     assert outcome.status == "ran" and found == []
 
 
 def test_mdl001_skipped_without_model_or_loss():
-    _, outcome, _ = check("MDL001", loss="categorical_crossentropy")
+    _, outcome, _ = run_check("MDL001", loss="categorical_crossentropy")
     assert outcome.status == "skipped" and "needs a model (model)" in outcome.reason
-    _, outcome, _ = check("MDL001", model=info(loss=None, from_logits=None))
+    _, outcome, _ = run_check("MDL001", model=model_info(loss=None, from_logits=None))
     assert outcome.status == "skipped" and "loss" in outcome.reason
 
 
 def test_mdl002_one_hot_width_differs(make_images, make_labels):
-    found, outcome, _ = check(
+    found, outcome, _ = run_check(
         "MDL002",
-        model=info(output_units=100),
+        model=model_info(output_units=100),
         x_train=make_images(50, "unit"),
         y_train=make_labels(50, 10, one_hot=True),
     )
@@ -128,19 +113,21 @@ def test_mdl002_one_hot_width_differs(make_images, make_labels):
 
 
 def test_mdl002_integer_labels_beyond_outputs(make_labels):
-    found, _, _ = check("MDL002", model=info(output_units=5), y_train=make_labels(60, 10))
+    found, _, _ = run_check("MDL002", model=model_info(output_units=5), y_train=make_labels(60, 10))
     assert found[0].severity.value == "error" and found[0].evidence["classes_from"] == "largest integer label + 1"
 
 
 def test_mdl002_single_unit_for_many_classes(make_labels):
-    found, _, _ = check("MDL002", model=info(output_units=1, last_activation="sigmoid"), y_train=make_labels(60, 10))
+    found, _, _ = run_check(
+        "MDL002", model=model_info(output_units=1, last_activation="sigmoid"), y_train=make_labels(60, 10)
+    )
     assert found[0].severity.value == "error" and "1 output unit" in found[0].message
 
 
 def test_mdl002_unused_outputs_warn_only_with_enough_labels(make_labels):
-    found, _, _ = check("MDL002", model=info(output_units=100), y_train=make_labels(5000, 10))
+    found, _, _ = run_check("MDL002", model=model_info(output_units=100), y_train=make_labels(5000, 10))
     assert found[0].severity.value == "warning" and found[0].evidence["labels"] == 5000
-    found, outcome, _ = check("MDL002", model=info(output_units=10), y_train=make_labels(30, 9))
+    found, outcome, _ = run_check("MDL002", model=model_info(output_units=10), y_train=make_labels(30, 9))
     assert outcome.status == "ran" and found == []  # a small subset may miss a class
 
 
@@ -152,12 +139,12 @@ def test_mdl002_silent_when_units_match(make_labels, units, labels):
         "binary": make_labels(80, 2),
     }[labels]
     act = "sigmoid" if units == 1 else "softmax"
-    found, outcome, _ = check("MDL002", model=info(output_units=units, last_activation=act), y_train=y)
+    found, outcome, _ = run_check("MDL002", model=model_info(output_units=units, last_activation=act), y_train=y)
     assert outcome.status == "ran" and found == []
 
 
 def test_mdl002_skipped_without_labels():
-    _, outcome, _ = check("MDL002", model=info())
+    _, outcome, _ = run_check("MDL002", model=model_info())
     assert outcome.status == "skipped" and "labels" in outcome.reason
 
 
@@ -221,18 +208,18 @@ def test_cli_text_file_renamed_keras_exits_2(tmp_path):
 
 
 def test_mdl009_softmax_twice():
-    m = info(layers=["Flatten", "Dense", "Dense", "Softmax"], activations=[None, "relu", "softmax", "softmax"])
-    f = check("MDL009", model=m)[0][0]
+    m = model_info(layers=["Flatten", "Dense", "Dense", "Softmax"], activations=[None, "relu", "softmax", "softmax"])
+    f = run_check("MDL009", model=m)[0][0]
     assert f.evidence["max_probability"] == pytest.approx(0.232, abs=1e-4) and f.severity.value == "error"
-    ok = info(layers=["Dense", "Dense", "Dense", "Softmax"], activations=["relu", "softmax", "linear", "softmax"])
-    assert check("MDL009", model=ok)[0] == []
+    ok = model_info(layers=["Dense", "Dense", "Dense", "Softmax"], activations=["relu", "softmax", "linear", "softmax"])
+    assert run_check("MDL009", model=ok)[0] == []
 
 
 def test_mdl010_stacked_sigmoids():
-    m = info(layers=["Flatten"] + ["Dense"] * 5, activations=[None] + ["sigmoid"] * 4 + ["softmax"])
-    assert check("MDL010", model=m)[0][0].evidence["sigmoid_hidden_layers"] == 4
-    shallow = info(layers=["Dense"] * 3, activations=["sigmoid", "relu", "sigmoid"])
-    assert check("MDL010", model=shallow)[0] == []
+    m = model_info(layers=["Flatten"] + ["Dense"] * 5, activations=[None] + ["sigmoid"] * 4 + ["softmax"])
+    assert run_check("MDL010", model=m)[0][0].evidence["sigmoid_hidden_layers"] == 4
+    shallow = model_info(layers=["Dense"] * 3, activations=["sigmoid", "relu", "sigmoid"])
+    assert run_check("MDL010", model=shallow)[0] == []
 
 
 @pytest.mark.tf

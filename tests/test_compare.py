@@ -117,7 +117,17 @@ def test_until_verdict_stops_early_and_says_what_it_saved():
     if not SAMPLE.exists():
         pytest.skip("bundled sample not built")
     proc = run_cli(
-        "compare", "original", "--limit", "300", "--epochs", "4", "--batch-size", "100", "--until-verdict", *DATA
+        "compare",
+        "original",
+        "--limit",
+        "300",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "100",
+        "--until-verdict",
+        "--details",
+        *DATA,
     )
     assert proc.returncode == 0, proc.stderr
     assert f"stopped after epoch {CONFIRMING_EPOCHS}/4" in proc.stderr

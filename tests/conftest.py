@@ -148,7 +148,9 @@ SLOW_MODULE = re.compile(r"^pytestmark\s*=.*\bpytest\.mark\.(?:slow|training|tf|
 
 def _deselects_slow(config) -> bool:
     """Whether `-m` deselects the slow tests (`-m "not slow"`, `-m "not slow and not tf"`, ...)."""
-    expr = config.getoption("markexpr", "") or ""
+    expr = (config.getoption("markexpr", "") or "").strip()
+    if not expr:  # no -m: every test runs (an empty expression evaluates to False in pytest 9)
+        return False
     try:
         from _pytest.mark.expression import Expression
 

@@ -148,7 +148,9 @@ def estimate_noise(features: np.ndarray, labels: np.ndarray, k: int, *, seed: in
     joint = estimate_joint(y, p)
     fraction = float(max(0.0, 1.0 - np.trace(joint)))
     issues = int(num_label_issues(y, p))
-    ranked = find_label_issues(y, p, return_indices_ranked_by="self_confidence")
+    # n_jobs=1: cleanlab's default forks a process pool, which can deadlock in a process whose
+    # TensorFlow threads are running (the callback at train end, a multi-worker cluster)
+    ranked = find_label_issues(y, p, return_indices_ranked_by="self_confidence", n_jobs=1)
     signals: dict[str, Any] = {
         "joint_off_diagonal": round(fraction, 4),
         "label_issues": round(issues / len(labels), 4),

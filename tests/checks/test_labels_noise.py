@@ -58,6 +58,22 @@ def test_lbl010_signals_are_reported():
     assert abs(len(est.suspects) / 1500 - flip.mean()) < 0.08
 
 
+def test_lbl010_estimate_starts_no_process(monkeypatch):
+    """A process forked while TensorFlow's threads run can deadlock (the callback at train end, a cluster)."""
+    import multiprocessing
+
+    from cifar_doctor.measure.noise import estimate_noise
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(multiprocessing, "Pool", refuse)
+    monkeypatch.setattr(multiprocessing.pool, "Pool", refuse)
+    f, truth = clusters(600, seed=3)
+    y, _ = confuse(truth, 0.2)
+    assert estimate_noise(f, y, 10) is not None
+
+
 def test_lbl010_too_few_images_per_class_gives_no_estimate():
     from cifar_doctor.measure.noise import estimate_noise
 

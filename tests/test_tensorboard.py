@@ -209,6 +209,18 @@ def test_hostile_event_files_raise_one_input_error(tmp_path, content, match):
         tb.read_tensorboard(_write(tmp_path, content(_fixture_bytes())))
 
 
+def test_pipe_named_as_an_event_file_is_skipped_and_named(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(RUN, run)
+    pipe = run / "validation" / "events.out.tfevents.1800000000.host\x1b[2J.1.0.v2"
+    os.mkfifo(pipe)
+    h = read_history(run)  # never opened: opening a pipe without a writer would block
+    assert h.epochs == 3 and "val_loss" in h.metrics
+    err = capsys.readouterr().err
+    assert "Notice: skipped" in err and "host\\x1b[2J.1.0.v2: a named pipe, not a regular file" in err
+    assert "\x1b" not in err and len(err.splitlines()) == 1
+
+
 def test_folder_without_event_files(tmp_path):
     (tmp_path / "notes.txt").write_text("hi\n")
     with pytest.raises(InputError, match=r"No TensorBoard event files .*notes\.txt"):

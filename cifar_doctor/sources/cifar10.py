@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..sanitize import one_line
 from . import archives
 from .base import LoadedData, loaded_arrays, short_error
 from .npz import load_npz
@@ -142,7 +143,7 @@ def load_sample(reasons: list[str]) -> LoadedData:
         f"({n_train} train / {n_test} test images, exact pixels). For the full dataset, run "
         "keras.datasets.cifar10.load_data() once or pass --data."
     )
-    print(notice, file=sys.stderr)
+    print(one_line(notice), file=sys.stderr)
     loaded.description.update(kind="bundled-sample", source="bundled-sample")
     loaded.description["notices"].append(notice)
     return loaded

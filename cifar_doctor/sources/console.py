@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..records import History
+from ..sanitize import one_line
 from .history import number_from_text
 from .logstream import LogInput, require_epochs
 from .metric_keys import metric_name
@@ -544,7 +545,7 @@ class ConsoleReader:
             h = require_epochs(parser.history(classes=classes, source=name), name, _detail(parser))
             if h.read_as.get("downsampled_from"):
                 print(
-                    f"Notice: {name} holds {h.read_as['downsampled_from']:,} epochs; {h.epochs:,} evenly spaced "
+                    f"Notice: {one_line(name)} holds {h.read_as['downsampled_from']:,} epochs; {h.epochs:,} evenly spaced "
                     f"ones are read, the first and the last included (at most {MAX_LOG_EPOCHS:,}).",
                     file=sys.stderr,
                 )

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..sanitize import one_line
 from . import sampling
 from .base import CHUNK_IMAGES, LoadedData
 from .regular import open_regular, require_regular
@@ -459,7 +460,7 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
         samples[split] = SampleInfo(samples[split].total, len(keep), samples[split].method)
     scan_all = FolderScan(scans, target)
     for notice in notices:
-        print(f"Notice: {notice}.", file=sys.stderr)
+        print(f"Notice: {one_line(notice)}.", file=sys.stderr)
     description = {
         "kind": "image-folders",
         "path": str(root) if root else {k: str(v) for k, v in folders.items()},

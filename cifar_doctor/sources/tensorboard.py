@@ -37,6 +37,7 @@ import io
 import os
 import stat
 import struct
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from typing import BinaryIO
 
 from ..errors import InputError
 from ..records import History
+from ..sanitize import one_line
 from .history import history_from_dict
 from .logstream import LogInput
 from .regular import open_regular
@@ -302,8 +304,9 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
         ) from None
     if not stat.S_ISREG(st.st_mode):
         raise InputError(
-            f"Cannot read the TensorBoard event file {path}: not a regular file",
+            f"Cannot read the TensorBoard event file {path}: it is {_kind(st.st_mode)}, not a regular file",
             expected="an events.out.tfevents.* file",
+            hint="Move it out of the run folder, or pass the run's CSVLogger file",
         )
     if st.st_size > MAX_EVENT_FILE_BYTES:
         raise InputError(
@@ -321,8 +324,32 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
         ) from None
 
 
-def _event_dirs(root: Path) -> dict[Path, list[Path]]:
-    """Folders under `root` (itself included, `MAX_DEPTH` levels) holding event files, with their files."""
+def _what(path: Path) -> str:
+    """What a path that is not a regular file is, in words (without following a dangling link)."""
+    try:
+        return _kind(path.stat().st_mode)
+    except OSError:
+        return "a dangling link" if path.is_symlink() else "unreadable"
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a file"
+
+
+def _event_dirs(root: Path, skipped: list[Path] | None = None) -> dict[Path, list[Path]]:
+    """Folders under `root` (itself included, `MAX_DEPTH` levels) holding event files, with their files.
+
+    Entries named as event files that are not regular files are appended to `skipped`.
+    """
     found: dict[Path, list[Path]] = {}
     entries = 0
     stack: list[tuple[Path, int]] = [(root, 0)]
@@ -349,8 +376,11 @@ def _event_dirs(root: Path) -> dict[Path, list[Path]]:
                 if entry.is_dir(follow_symlinks=False):
                     if depth < MAX_DEPTH:
                         stack.append((Path(entry.path), depth + 1))
-                elif EVENT_FILE_MARK in entry.name and entry.is_file():
-                    found.setdefault(folder, []).append(Path(entry.path))
+                elif EVENT_FILE_MARK in entry.name:
+                    if entry.is_file():
+                        found.setdefault(folder, []).append(Path(entry.path))
+                    elif skipped is not None:  # a pipe, a socket, a device, a dangling link: never opened
+                        skipped.append(Path(entry.path))
             except OSError:
                 continue
     return found
@@ -407,13 +437,14 @@ def read_tensorboard(path: str | os.PathLike, classes: int | None = None) -> His
         with fh:
             _read_file(p, fh, str(p), SPLIT_PREFIXES.get(p.parent.name), series)
         return _history(series, str(p), classes, files=1)
-    dirs = _event_dirs(p)
+    skipped: list[Path] = []
+    dirs = _event_dirs(p, skipped)
     if not dirs:
         raise InputError(
             f"No TensorBoard event files in the folder {p}",
             expected=f"events.out.tfevents.* files in the folder, in train/ and validation/ sub-folders, or up to "
             f"{MAX_DEPTH} levels below",
-            received=_describe_folder(p),
+            received=f"{skipped[0]}: {_what(skipped[0])}, not a regular file" if skipped else _describe_folder(p),
             hint="Pass the log_dir given to keras.callbacks.TensorBoard, a CSVLogger file or a console log",
         )
     runs: dict[Path, list[Path]] = {}
@@ -430,6 +461,13 @@ def read_tensorboard(path: str | os.PathLike, classes: int | None = None) -> His
             hint=f"Pass one of them, e.g. --log {p / names[0]}",
         )
     ((run, folders),) = runs.items()
+    for path in skipped[:MAX_RUNS_SHOWN]:
+        print(f"Notice: skipped {one_line(str(path))}: {_what(path)}, not a regular file.", file=sys.stderr)
+    if len(skipped) > MAX_RUNS_SHOWN:
+        print(
+            f"Notice: skipped {len(skipped) - MAX_RUNS_SHOWN:,} more entries that are not regular files.",
+            file=sys.stderr,
+        )
     files = sum(len(dirs[f]) for f in folders)
     if files > MAX_EVENT_FILES:
         raise InputError(

@@ -117,13 +117,14 @@ def _classifier(c: float = LOGISTIC_C) -> Any:
 
 def _narrowed(features: np.ndarray, seed: int) -> np.ndarray:
     """`features`, or their first `CLASSIFIER_WIDTH` principal components when wider (standardized first)."""
-    if features.shape[1] <= CLASSIFIER_WIDTH or len(features) <= CLASSIFIER_WIDTH:
+    width = min(CLASSIFIER_WIDTH, len(features))  # n images span at most n dimensions
+    if features.shape[1] <= width:
         return features
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
     scaled = StandardScaler().fit_transform(features)
-    pca = PCA(n_components=CLASSIFIER_WIDTH, svd_solver="randomized", random_state=seed)
+    pca = PCA(n_components=width, svd_solver="randomized" if width < min(scaled.shape) else "full", random_state=seed)
     return pca.fit_transform(scaled).astype(np.float32)
 
 

@@ -143,14 +143,14 @@ def _sample_run(sample_arrays, name: str):
     model = keras.Sequential(
         [
             keras.Input((32, 32, 3)),
+            layers.Conv2D(16, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
             layers.Conv2D(32, 3, activation="relu", padding="same"),
             layers.MaxPooling2D(),
             layers.Conv2D(64, 3, activation="relu", padding="same"),
             layers.MaxPooling2D(),
-            layers.Conv2D(128, 3, activation="relu", padding="same"),
-            layers.MaxPooling2D(),
             layers.Flatten(),
-            layers.Dense(256, activation="relu"),
+            layers.Dense(128, activation="relu"),
             layers.Dense(10, activation="softmax"),
         ]
     )

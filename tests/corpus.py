@@ -1284,7 +1284,7 @@ def make_tb_valid_crc_garbage(d: Path) -> Case:
 def make_tb_folder_without_event_files(d: Path) -> Case:
     (d / "logs" / "train").mkdir(parents=True)
     (d / "logs" / "train" / "notes.txt").write_text("nothing here\n")
-    return log(d / "logs", match="No TensorBoard event files.*a named pipe, not a regular file")
+    return log(d / "logs", match="No TensorBoard event files")
 
 
 @case()
@@ -1300,7 +1300,7 @@ def make_tb_folder_of_several_runs(d: Path) -> Case:
 def make_tb_folder_symlink_loop(d: Path) -> Case:
     (d / "logs" / "train").mkdir(parents=True)
     (d / "logs" / "train" / "self").symlink_to("..")
-    return log(d / "logs", match="No TensorBoard event files.*a named pipe, not a regular file")
+    return log(d / "logs", match="No TensorBoard event files")
 
 
 @case()

@@ -136,7 +136,7 @@ def diagnose_trial(run: CorpusRun, t: Trial, work: Path) -> None:
                 path.write_text(text, encoding="utf-8")
             report = diagnose(history=str(path))
         t.verdict, t.confidence = report.verdict.cause, float(report.verdict.confidence)
-        t.also = tuple(a.cause for a in report.verdict.also)
+        t.also = tuple(a["cause"] for a in report.verdict.also)
     except Exception as exc:  # a refused or unreadable input counts as wrong
         t.verdict, t.error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
     t.seconds = time.perf_counter() - t0

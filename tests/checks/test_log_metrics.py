@@ -1,4 +1,4 @@
-"""Checks LOG009, LOG012: where each fires, where it stays silent, where it is skipped."""
+"""Checks LOG009, LOG012, LOG015: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -73,3 +73,43 @@ def test_log009_binary_accuracy_flat_at_exactly_one_minus_one_over_k(make_histor
         val_accuracy=[0.9] * 6,
     )
     assert verdict(h) == "label-format-mismatch"
+
+
+# --- LOG015: accuracy exactly 0 in every epoch ---------------------------------------------------
+#: A regression (diabetes targets, MSE) compiled with metrics=["accuracy"]: float equality never holds.
+REGRESSION = dict(
+    loss=[29002.5, 28718.7, 28384.7, 27966.1, 27434.7],
+    accuracy=[0.0, 0.0, 0.0, 0.0, 0.0],
+    val_loss=[28310.2, 28012.3, 27640.9, 27174.7, 26584.0],
+    val_accuracy=[0.0, 0.0, 0.0, 0.0, 0.0],
+)
+
+
+def test_log015_regression_with_accuracy_is_not_underfitting(make_history):
+    report = run(Inputs(history=make_history(**REGRESSION)))
+    codes = {f.code for f in report.findings}
+    assert "LOG015" in codes
+    assert not codes & {"FIT002", "FIT006"}  # superseded: the zero is not a model that cannot fit
+    assert report.verdict.cause == "insufficient-evidence"
+    f = found(make_history(**REGRESSION))["LOG015"]
+    assert f.evidence["epochs"] == 5 and f.evidence["loss_last"] < f.evidence["loss_first"]
+
+
+def test_log015_silent_when_accuracy_leaves_zero_once(make_history):
+    h = make_history(**{**REGRESSION, "accuracy": [0.0, 0.0, 0.0, 0.001, 0.0]})
+    assert "LOG015" not in found(h)
+
+
+def test_log015_silent_on_a_classifier_at_chance(make_history):
+    h = make_history(
+        loss=[2.303, 2.302, 2.302, 2.301],
+        accuracy=[0.098, 0.101, 0.1, 0.099],
+        val_loss=[2.302, 2.302, 2.302, 2.302],
+        val_accuracy=[0.1, 0.1, 0.1, 0.1],
+    )
+    assert "LOG015" not in found(h)
+
+
+def test_log015_skipped_without_enough_epochs(make_history):
+    h = make_history(**{k: v[:2] for k, v in REGRESSION.items()})
+    assert "LOG015" not in found(h)

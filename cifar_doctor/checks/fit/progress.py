@@ -59,7 +59,7 @@ SLOW_LOSS_FRACTION = 0.8
 SLOW_MIN_STEPS = 1000
 
 
-@register("FIT002", "underfitting", requires=("history",), cause="underfitting")
+@register("FIT002", "underfitting", requires=("history",), cause="underfitting", superseded_by=("LOG015",))
 def underfitting(inputs: Inputs) -> list[Finding]:
     """Training accuracy is low and has stopped improving.
 
@@ -201,7 +201,7 @@ def oscillating_val_loss(inputs: Inputs) -> list[Finding]:
     ]
 
 
-@register("FIT006", "slow-learning", requires=("history",), cause="underfitting")
+@register("FIT006", "slow-learning", requires=("history",), cause="underfitting", superseded_by=("LOG015",))
 def slow_learning(inputs: Inputs) -> list[Finding]:
     """The training loss has barely moved below ln K after several epochs.
 

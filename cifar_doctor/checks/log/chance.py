@@ -30,7 +30,7 @@ from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
 
 
 # --- LOG002 -----------------------------------------------------------------------
-@register("LOG002", "loss-at-chance", requires=("history",), cause="not-learning")
+@register("LOG002", "loss-at-chance", requires=("history",), cause="not-learning", superseded_by=("LOG015",))
 def loss_at_chance(inputs: Inputs) -> list[Finding]:
     """Training loss stays at ln K and accuracy at 1/K: the network learns nothing.
 
@@ -368,7 +368,7 @@ ABOVE_CHANCE_MARGIN = 0.10
 NO_PROGRESS_DROP = 0.10
 
 
-@register("LOG008", "loss-above-chance", requires=("history",), cause="output-loss-mismatch")
+@register("LOG008", "loss-above-chance", requires=("history",), cause="output-loss-mismatch", superseded_by=("LOG015",))
 def loss_above_chance(inputs: Inputs) -> list[Finding]:
     """The training loss stays above ln K with accuracy near chance: the loss cannot reach a uniform guess.
 

@@ -12,6 +12,7 @@ from ...measure.history import (
     aligned,
     binary_entropy,
     classes_from_data,
+    finite,
 )
 from ...registry import register
 
@@ -202,5 +203,72 @@ def val_loss_lower_accuracy_lower(inputs: Inputs) -> list[Finding]:
                 "points to validation data with another class mix or other labels than the training data."
             ),
             split="val",
+        )
+    ]
+
+
+# --- LOG015 -----------------------------------------------------------------------
+#: A training accuracy at most this in every epoch counts as exactly zero (Keras
+#: prints it as `0.0000e+00`).
+ZERO_ACCURACY = 1e-9
+
+
+@register("LOG015", "accuracy-always-zero", requires=("history",), cause="insufficient-evidence")
+def accuracy_always_zero(inputs: Inputs) -> list[Finding]:
+    """Training accuracy is exactly 0 in every epoch: the metric does not measure the task.
+
+    ## What it does
+    Fires (warning) when the training accuracy is at most `ZERO_ACCURACY` in
+    every one of at least `MIN_EPOCHS_FOR_CURVES` epochs. Its finding
+    supersedes the checks that read the training curves as a classifier's:
+    underfitting (FIT002, FIT006), which would read the zero as a model that
+    cannot fit, and the loss-against-ln K checks (LOG002, LOG008, LOG014),
+    whose arithmetic holds for a cross-entropy only.
+
+    ## Why is this bad?
+    No classifier scores exactly 0: answering one class for every image
+    already scores that class's share, and guessing scores about 1/K. Keras'
+    `accuracy` on continuous targets (a regression compiled with
+    `metrics=["accuracy"]`) compares float predictions with float targets
+    for equality, which never holds, so it prints 0 while the loss falls.
+    The accuracy curves then say nothing, and judging them as underfitting
+    sends the user the wrong way.
+
+    ## Example
+    ```
+    Epoch 12/12
+    10/10 - 0s - accuracy: 0.0000e+00 - loss: 2.0e+04 - val_accuracy: 0.0000e+00 - val_loss: 1.9e+04
+    ```
+
+    ## Use instead
+    ```python
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])  # a regression metric
+    ```
+    """
+    h = inputs.history
+    accs = [a for a in h.acc if finite(a)]
+    if len(accs) < MIN_EPOCHS_FOR_CURVES or len(accs) != len(h.acc) or max(accs) > ZERO_ACCURACY:
+        return []
+    losses = [v for v in h.loss if finite(v)]
+    evidence = {"epochs": len(accs), "max_accuracy": rounded(max(accs))}
+    if len(losses) >= 2:
+        evidence.update(loss_first=rounded(losses[0], 4), loss_last=rounded(losses[-1], 4))
+    return [
+        accuracy_always_zero.finding(
+            Severity.WARNING,
+            f"Training accuracy is exactly 0 in all {len(accs)} epochs"
+            + (f" while the loss goes from {losses[0]:.4g} to {losses[-1]:.4g}." if len(losses) >= 2 else "."),
+            evidence=evidence,
+            fix=Fix(
+                "For a regression, compile with a regression metric; for a classifier, check the labels and the output",
+                'model.compile(optimizer="adam", loss="mse", metrics=["mae"])',
+            ),
+            explanation=(
+                "A classifier cannot score exactly 0: one answer for every image scores that class's share. "
+                "Keras' accuracy on continuous targets compares floats for equality and prints 0 whatever the model "
+                "learned, so the accuracy curves of this run say nothing about fit or generalization; judge it by "
+                "its loss and a regression metric."
+            ),
+            split="train",
         )
     ]

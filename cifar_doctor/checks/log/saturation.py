@@ -372,7 +372,9 @@ def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
 
 
 # --- LOG014 -----------------------------------------------------------------------
-@register("LOG014", "saturated-training-loss", requires=("history",), cause="input-not-normalized")
+@register(
+    "LOG014", "saturated-training-loss", requires=("history",), cause="input-not-normalized", superseded_by=("LOG015",)
+)
 def saturated_training_loss(inputs: Inputs) -> list[Finding]:
     """Every training error costs a saturated softmax's loss while the model learns a little: inputs on a huge scale.
 

@@ -1,4 +1,4 @@
-"""Checks LOG009, LOG012, LOG015: where each fires, where it stays silent, where it is skipped."""
+"""Checks LOG009, LOG012, LOG015, LOG016, LOG017: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -113,3 +113,73 @@ def test_log015_silent_on_a_classifier_at_chance(make_history):
 def test_log015_skipped_without_enough_epochs(make_history):
     h = make_history(**{k: v[:2] for k, v in REGRESSION.items()})
     assert "LOG015" not in found(h)
+
+
+# --- LOG016: a loss below -1 -----------------------------------------------------------------------
+#: Integer labels 0-9 fed to binary cross-entropy over one sigmoid unit (a generated run's log).
+BCE_ON_INTEGER_LABELS = dict(
+    loss=[-66.779, -605.774, -2081.749, -4930.666, -9548.191],
+    accuracy=[0.0916, 0.0913, 0.0913, 0.0913, 0.0913],
+    val_loss=[-214.556, -1123.169, -3097.607, -6526.459, -11967.875],
+    val_accuracy=[0.089, 0.089, 0.089, 0.089, 0.089],
+)
+
+
+def test_log016_negative_loss_is_labels_outside_the_loss_range(make_history):
+    report = run(Inputs(history=make_history(**BCE_ON_INTEGER_LABELS)))
+    (f,) = [f for f in report.findings if f.code == "LOG016"]
+    assert f.severity.value == "error" and f.evidence["lowest"]["loss"] == pytest.approx(-9548.191)
+    assert report.verdict.cause == "label-format-mismatch"
+
+
+def test_log016_supersedes_the_nan_it_leads_to(make_history):
+    h = make_history(
+        loss=[-1.4e23, float("nan"), float("nan"), float("nan")],
+        accuracy=[0.092, 0.097, 0.1, 0.1],
+        val_loss=[float("nan")] * 4,
+        val_accuracy=[0.12, 0.089, 0.089, 0.089],
+    )
+    codes = set(found(h))
+    assert "LOG016" in codes and "LOG003" not in codes
+
+
+def test_log016_silent_on_cosine_similarity_and_healthy_runs(make_history):
+    cosine = make_history(loss=[-0.41, -0.62, -0.75], accuracy=[0.4, 0.55, 0.63])  # cosine similarity >= -1
+    assert "LOG016" not in found(cosine)
+    assert "LOG016" not in found(make_history(loss=[2.1, 1.7, 1.5], accuracy=[0.25, 0.38, 0.45]))
+
+
+def test_log016_skipped_for_a_regression_at_accuracy_zero(make_history):
+    h = make_history(loss=[-3.1, -4.5, -5.8], accuracy=[0.0, 0.0, 0.0])  # Poisson-like counts: LOG015's case
+    assert "LOG016" not in found(h)
+
+
+# --- LOG017: accuracy frozen while the loss moves, or a loss of 0 -----------------------------------
+def test_log017_single_softmax_unit_freezes_accuracy(make_history):
+    h = make_history(
+        loss=[0.811, 0.738, 0.718, 0.658, 0.667, 0.629],
+        accuracy=[0.532] * 6,
+        val_loss=[0.706, 0.677, 0.649, 0.629, 0.603, 0.583],
+        val_accuracy=[0.492] * 6,
+    )
+    report = run(Inputs(history=h))
+    assert "LOG017" in {f.code for f in report.findings}
+    assert report.verdict.cause == "output-loss-mismatch"
+
+
+def test_log017_loss_of_zero_at_a_low_accuracy(make_history):
+    h = make_history(loss=[0.0] * 5, accuracy=[0.831, 0.859, 0.85, 0.838, 0.827], val_loss=[0.0] * 5)
+    f = found(h)["LOG017"]
+    assert f.evidence["loss_zero"] is True
+
+
+def test_log017_silent_on_converged_and_learning_runs(make_history):
+    converged = make_history(loss=[0.02, 0.01, 0.006, 0.004], accuracy=[1.0, 1.0, 1.0, 1.0])
+    learning = make_history(loss=[2.08, 1.74, 1.58, 1.45, 1.35], accuracy=[0.241, 0.368, 0.427, 0.473, 0.511])
+    stuck = make_history(loss=[0.6931, 0.6931, 0.6932, 0.6931], accuracy=[0.5, 0.5, 0.5, 0.5])  # the loss does not move
+    for h in (converged, learning, stuck):
+        assert "LOG017" not in found(h)
+
+
+def test_log017_skipped_with_too_few_epochs(make_history):
+    assert "LOG017" not in found(make_history(loss=[0.0, 0.0], accuracy=[0.5, 0.5]))

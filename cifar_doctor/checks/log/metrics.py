@@ -272,3 +272,180 @@ def accuracy_always_zero(inputs: Inputs) -> list[Finding]:
             split="train",
         )
     ]
+
+
+# --- LOG016 -----------------------------------------------------------------------
+#: A loss below this in some epoch is outside the range of every classification
+#: loss Keras ships: cross-entropies, hinge losses, squared errors and KL
+#: divergence are >= 0, and cosine similarity, the one negative loss, is >= -1.
+NEGATIVE_LOSS_FLOOR = -1.0
+
+
+@register("LOG016", "negative-loss", requires=("history",), cause="label-format-mismatch")
+def negative_loss(inputs: Inputs) -> list[Finding]:
+    """The loss goes below -1 while an accuracy is logged: the labels are outside the loss's range.
+
+    ## What it does
+    Fires when the training or validation loss falls below
+    `NEGATIVE_LOSS_FLOOR` in some epoch of a run that logs an accuracy that
+    is not always 0 (LOG015 covers a regression). When the loss later turns
+    NaN, this finding supersedes LOG003: the NaN follows from the loss having
+    no lower bound.
+
+    ## Why is this bad?
+    A cross-entropy is never negative: `-y log p - (1 - y) log(1 - p)` is >= 0
+    for targets in [0, 1]. Integer class labels 0-9 fed to
+    `binary_crossentropy` (one sigmoid unit) make `1 - y` negative, so the
+    loss falls without bound by pushing the output to 1, and the run looks
+    like it learns while its accuracy stays at one class's share.
+
+    ## Example
+    ```
+    Epoch 3/5
+    38/38 - 1s - accuracy: 0.0913 - loss: -2081.7490 - val_accuracy: 0.0890 - val_loss: -3097.6069
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(10, activation="softmax")(x)  # one unit per class
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ```
+    """
+    h = inputs.history
+    accs = [a for a in h.acc if finite(a)]
+    if not accs or max(accs) <= ZERO_ACCURACY:
+        return []
+    lows = {
+        name: min(v for v in series if finite(v))
+        for name, series in (("loss", h.loss), ("val_loss", h.val_loss))
+        if any(finite(v) for v in series)
+    }
+    below = {name: low for name, low in lows.items() if low < NEGATIVE_LOSS_FLOOR}
+    if not below:
+        return []
+    shown = ", ".join(f"{name} {low:.4g}" for name, low in below.items())
+    return [
+        negative_loss.finding(
+            Severity.ERROR,
+            f"The loss goes below {NEGATIVE_LOSS_FLOOR:g} ({shown}), which no classification loss can reach.",
+            evidence={"lowest": {k: rounded(v, 4) for k, v in below.items()}, "floor": NEGATIVE_LOSS_FLOOR},
+            fix=Fix(
+                "Give the loss labels in its range: one unit per class with sparse categorical cross-entropy",
+                'outputs = layers.Dense(num_classes, activation="softmax")(x)\n'
+                'model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])',
+            ),
+            explanation=(
+                "Cross-entropy, hinge and squared-error losses are never negative, cosine similarity never below -1. "
+                "A loss that keeps falling below that receives targets outside its range, typically integer class "
+                "labels fed to binary cross-entropy over one sigmoid unit: its term (1 - y) log(1 - p) turns negative "
+                "for y > 1, so the loss has no floor and training chases it while accuracy stays at one class's share."
+            ),
+        )
+    ]
+
+
+# --- LOG017 -----------------------------------------------------------------------
+#: Accuracies equal to this many decimals (the four a Keras log prints) count as the same value.
+FROZEN_ACCURACY_DECIMALS = 4
+
+
+#: The frozen accuracy must span at least this many epochs: an epoch's training
+#: accuracy is a running mean over every batch, so a model whose predictions
+#: change moves it in the third or fourth decimal from one epoch to the next.
+FROZEN_ACCURACY_MIN_EPOCHS = 4
+
+
+#: ... while the loss moves by at least this fraction of its largest value: the
+#: weights change, yet no prediction crosses to another class.
+FROZEN_LOSS_MOVE = 0.10
+
+
+#: A loss at most this in every epoch counts as zero (printed 0.0000e+00).
+ZERO_LOSS = 1e-6
+
+
+#: Training accuracy at or above this is a model that fits its training set:
+#: a frozen 1.0 (or a loss of 0 there) is convergence, not a wiring bug.
+FITTED_ACCURACY = 0.99
+
+
+@register("LOG017", "accuracy-frozen-while-loss-moves", requires=("history",), cause="output-loss-mismatch")
+def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
+    """Training accuracy never changes while the loss moves, or the loss is 0 at a low accuracy.
+
+    ## What it does
+    Fires (warning) when the training accuracy, between 0 and
+    `FITTED_ACCURACY`, is the same to `FROZEN_ACCURACY_DECIMALS` decimals in
+    every one of at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs while the
+    training loss moves by at least `FROZEN_LOSS_MOVE` of its largest value;
+    or when the training loss is at most `ZERO_LOSS` in every epoch (at least
+    `MIN_EPOCHS_FOR_CURVES`) while the accuracy stays below `FITTED_ACCURACY`.
+
+    ## Why is this bad?
+    The loss is then disconnected from the predictions that accuracy scores.
+    A softmax over a single unit always outputs 1.0: categorical
+    cross-entropy is exactly 0 whatever the weights, binary cross-entropy on
+    it moves with the bias of nothing, and accuracy is frozen at the share of
+    one class. A loss of 0 says every prediction is certain and right, which
+    an accuracy below 1 contradicts. Validation numbers of such a run measure
+    the wiring, not generalization.
+
+    ## Example
+    ```
+    Epoch 6/6
+    30/30 - 0s - accuracy: 0.5320 - loss: 0.6290 - val_accuracy: 0.4920 - val_loss: 0.5830
+    ```
+    (0.5320 in all six epochs while the loss fell from 0.811.)
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(1, activation="sigmoid")(x)  # two classes: one sigmoid unit
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.acc)
+    if len(rows) != h.epochs or len(rows) < MIN_EPOCHS_FOR_CURVES:
+        return []
+    losses = [lo for _, (lo, _) in rows]
+    accs = [a for _, (_, a) in rows]
+    if not ZERO_ACCURACY < max(accs) < FITTED_ACCURACY:
+        return []
+    frozen = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs}) == 1
+    top = max(abs(v) for v in losses)
+    moved = top > 0 and (max(losses) - min(losses)) / top >= FROZEN_LOSS_MOVE
+    zero = max(abs(v) for v in losses) <= ZERO_LOSS
+    if zero:
+        what = f"The training loss is 0 in all {len(rows)} epochs while training accuracy stays at {max(accs):.4f}."
+    elif frozen and moved and len(rows) >= FROZEN_ACCURACY_MIN_EPOCHS:
+        what = (
+            f"Training accuracy is {accs[0]:.4f} in all {len(rows)} epochs while the loss moves from "
+            f"{losses[0]:.4g} to {losses[-1]:.4g}."
+        )
+    else:
+        return []
+    return [
+        accuracy_frozen_while_loss_moves.finding(
+            Severity.WARNING,
+            what,
+            evidence={
+                "epochs": len(rows),
+                "accuracy": sorted({rounded(a) for a in accs}),
+                "loss_first": rounded(losses[0], 4),
+                "loss_last": rounded(losses[-1], 4),
+                "loss_zero": zero,
+            },
+            fix=Fix(
+                "Give the output one unit per class (softmax) or one sigmoid unit for two classes, with the matching loss",
+                'outputs = layers.Dense(1, activation="sigmoid")(x)  # or Dense(num_classes, activation="softmax")\n'
+                'model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])',
+            ),
+            explanation=(
+                "No prediction changes class while the loss moves, or the loss claims perfect certainty at a low "
+                "accuracy: the loss does not see what accuracy scores. A softmax over one unit outputs 1.0 for every "
+                "input, so categorical cross-entropy is 0 and accuracy is frozen at one class's share. Neither curve "
+                "says anything about fit or generalization until the output matches the labels."
+            ),
+            split="train",
+        )
+    ]

@@ -218,7 +218,7 @@ def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
 
 
 # --- LOG003 -----------------------------------------------------------------------
-@register("LOG003", "non-finite-loss", requires=("history",), cause="numerical-instability")
+@register("LOG003", "non-finite-loss", requires=("history",), cause="numerical-instability", superseded_by=("LOG016",))
 def non_finite_loss(inputs: Inputs) -> list[Finding]:
     """A loss or metric in the log is NaN or infinite.
 

@@ -268,3 +268,13 @@ def test_fit001_uses_inference_mode_training_accuracy_for_the_gap(make_history):
     found_fit = {f.code: f for f in run(Inputs(history=h), select_codes=["FIT001"]).findings}
     assert found_fit["FIT001"].evidence["gap_measured_with"] == "inference-mode training accuracy"
     assert found_fit["FIT001"].evidence["gap_last"] == pytest.approx(0.27)
+
+
+def test_fit004_a_loss_near_zero_wandering_is_not_divergence(make_history):
+    # a memorizing model at training accuracy 1.0: 0.0177 -> 0.0284 is 1.6x the minimum but 1.6% of the range
+    loss = [0.68, 0.62, 0.55, 0.46, 0.38, 0.33, 0.29, 0.25, 0.2, 0.15, 0.1, 0.06, 0.03, 0.0201, 0.0177, 0.019, 0.0284]
+    h = make_history(loss=loss, accuracy=[min(1.0, 0.56 + 0.03 * i) for i in range(len(loss))])
+    assert "FIT004" not in found(h)
+    # the same shape an order of magnitude up, climbing back by a good part of the range, is divergence
+    h = make_history(loss=[*loss[:-3], 0.177, 0.19, 0.284], accuracy=[0.5] * len(loss))
+    assert found(h)["FIT004"].evidence["diverging"] is True

@@ -79,8 +79,16 @@ LOSS_JUMP_SCALE = 0.05
 OSCILLATION_JUMPS = 2
 
 
-#: The last training loss this many times its minimum is divergence.
+#: The last training loss this many times its minimum is divergence ...
 DIVERGENCE_RATIO = 1.5
+
+
+#: ... when it also ended above its minimum by this fraction of the largest loss:
+#: a ratio of a loss near zero is noise (a memorizing model at training accuracy
+#: 1.0 wanders 0.018 -> 0.028 after starting at 0.68, which is 1.6x its minimum
+#: and 1.6% of its range), where an overshooting run climbs back by a good part
+#: of where it started.
+DIVERGENCE_SCALE = 0.05
 
 
 #: A training loss that rose in each of the last this-many epochs ...
@@ -403,7 +411,8 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
       `LOSS_JUMP` (10%) over the previous epoch and by more than
       `LOSS_JUMP_SCALE` (5%) of the largest loss so far (late wobbles of a
       tiny loss, 0.11 -> 0.16 after starting at 2.2, are not jumps);
-    - divergence: the last training loss `DIVERGENCE_RATIO` (1.5) times its minimum;
+    - divergence: the last training loss `DIVERGENCE_RATIO` (1.5) times its
+      minimum and above it by `DIVERGENCE_SCALE` (5%) of the largest loss;
     - a sustained climb: the loss rose in each of the last `RISE_EPOCHS` (3)
       epochs and ended above its minimum by `SUSTAINED_RISE` (5%) of the
       largest loss;
@@ -446,7 +455,12 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     ]
     lo = min(loss)
     at = loss.index(lo)
-    diverging = lo > 0 and loss[-1] >= DIVERGENCE_RATIO * lo and at < len(loss) - 1
+    diverging = (
+        lo > 0
+        and loss[-1] >= DIVERGENCE_RATIO * lo
+        and loss[-1] - lo >= DIVERGENCE_SCALE * max(loss)
+        and at < len(loss) - 1
+    )
     tail = loss[-(RISE_EPOCHS + 1) :]
     climbing = (
         len(loss) > RISE_EPOCHS

@@ -67,3 +67,28 @@ def test_fit002_still_rising_is_advice_only(make_history):
     h = make_history(loss=[2.1, 1.9, 1.7], accuracy=[0.22, 0.31, 0.39])
     f = found_fit(h)["FIT002"]
     assert f.severity.value == "info" and f.cause is None
+
+
+def test_fit002_rising_but_near_chance_names_underfitting_not_healthy(make_history):
+    # 10 classes, 5 epochs, the first epoch saturated: 0.145 training, 0.171 validation accuracy
+    h = make_history(
+        loss=[13.7, 2.6, 2.25, 2.21, 2.19],
+        accuracy=[0.101, 0.112, 0.128, 0.139, 0.145],
+        val_loss=[2.4, 2.27, 2.24, 2.22, 2.2],
+        val_accuracy=[0.12, 0.14, 0.155, 0.165, 0.171],
+    )
+    report = run(Inputs(history=h))
+    (f,) = [f for f in report.findings if f.code == "FIT002"]
+    assert f.severity.value == "info" and f.cause == "underfitting" and f.evidence["near_chance"] is True
+    assert report.verdict.cause == "underfitting"
+
+
+def test_fit002_rising_well_above_chance_only_advises(make_history):
+    h = make_history(
+        loss=[2.083, 1.738, 1.58, 1.454, 1.354],
+        accuracy=[0.241, 0.368, 0.427, 0.443, 0.471],
+        val_loss=[1.932, 1.74, 1.594, 1.551, 1.513],
+        val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457],
+    )
+    (f,) = [f for f in run(Inputs(history=h)).findings if f.code == "FIT002"]
+    assert f.severity.value == "info" and f.cause is None and f.evidence["near_chance"] is False

@@ -11,6 +11,7 @@ import math
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
 from ...measure.history import (
+    ASSUMED_CLASSES,
     CHANCE_LOSS_TOLERANCE,
     MIN_EPOCHS_FOR_CURVES,
     chance_k,
@@ -19,6 +20,15 @@ from ...measure.history import (
     printed_index,
 )
 from ...registry import register
+
+#: A run still below this many times chance (1/K) after `MIN_EPOCHS_FOR_CURVES`
+#: epochs has barely started to learn: while it rises, FIT002's advice to train
+#: longer names `underfitting` rather than leaving the run to be called healthy
+#: (a 10-class run at 0.145 training and 0.171 validation accuracy after 5
+#: epochs is no evidence of a healthy pipeline). Above it, a rising run is left
+#: to the other checks.
+NEAR_CHANCE_FACTOR = 2.0
+
 
 #: Training accuracy below this after a plateau is underfitting on CIFAR-10:
 #: a small CNN passes 0.6 within 5 epochs; for more than 20 classes the
@@ -117,16 +127,24 @@ def underfitting(inputs: Inputs) -> list[Finding]:
                 split="train",
             )
         ]
+    chance_classes = k or log_classes(inputs)[0] or ASSUMED_CLASSES
+    near_chance = acc[-1] < NEAR_CHANCE_FACTOR / chance_classes
+    ev["near_chance"] = near_chance
     return [
         underfitting.finding(
             Severity.INFO,
             f"Training accuracy is {acc[-1]:.4f} and still rising ({gain:+.4f} over the last {window} epochs): train longer "
-            "before judging the gap.",
+            "before judging the gap."
+            + (
+                f" It is below {NEAR_CHANCE_FACTOR:g}x chance (1/{chance_classes}): the model has barely started."
+                if near_chance
+                else ""
+            ),
             evidence=ev,
             fix=Fix("Train for more epochs"),
             explanation="The model is still learning; the curves do not show a plateau yet.",
             split="train",
-            cause=None,
+            cause="underfitting" if near_chance else None,
         )
     ]
 

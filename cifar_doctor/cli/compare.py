@@ -83,6 +83,13 @@ def compare(
     mixed_precision: bool = typer.Option(
         False, "--mixed-precision", help="Train under the Keras policy mixed_float16 (float32 output layer)."
     ),
+    train_labels: Optional[str] = typer.Option(
+        None,
+        "--train-labels",
+        metavar="FILE[:KEY]",
+        help="Train on these labels instead of the data's: an .npy file or FILE.npz:KEY, one label per "
+        "training image in the data's order (e.g. CIFAR-10N's human labels).",
+    ),
     fmt: Format = format_option(),
     json_flag: bool = json_option(),
     output: Optional[Path] = output_option(),
@@ -106,7 +113,7 @@ def compare(
     Trains with TensorFlow (Keras 3 on the TensorFlow backend), from one uint8 copy of the data.
     """
     validate_fail_on(fail_on)
-    check_output(output, [data])
+    check_output(output, [data, _labels_path(train_labels)])
     from ..training.compare import compare as run_compare
     from .progress import LiveView
 
@@ -124,9 +131,19 @@ def compare(
         strategy=strategy,
         devices=devices,
         mixed_precision=mixed_precision,
+        train_labels=train_labels,
     )
     fmt = output_format(fmt, json_flag)
     emit(report, fmt, output, details=details)
     if fmt is Format.text and not details and not quiet:
         sys.stderr.write(DETAILS_HINT)
     raise typer.Exit(exit_for(report, fail_on))
+
+
+def _labels_path(spec: Optional[str]) -> Optional[Path]:
+    """The file of `--train-labels FILE[:KEY]`, which `--output` must not overwrite."""
+    if spec is None:
+        return None
+    from ..training.labels import split_spec
+
+    return split_spec(spec)[0]

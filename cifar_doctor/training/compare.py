@@ -75,6 +75,7 @@ def compare(
     strategy: str = "default",
     devices: int | None = None,
     mixed_precision: bool = False,
+    train_labels: str | None = None,
 ) -> ComparisonReport:
     """Train each recipe and diagnose each run.
 
@@ -96,6 +97,10 @@ def compare(
             `cifar_doctor.training.strategy`). Defaults to `"default"`.
         devices: Split the CPU into this many logical devices first. Defaults to `None`.
         mixed_precision: Train under the Keras policy `mixed_float16`. Defaults to `False`.
+        train_labels: `FILE.npy` or `FILE.npz:KEY`: labels that replace the training split's
+            (one per training image, in the data's order; e.g. CIFAR-10N's human labels), read
+            before any subset is drawn. The report's provenance says how many differ.
+            Defaults to `None` (the data's own labels).
 
     Returns:
         A `ComparisonReport`: one `RunResult` (with its full `Report`) per run, and the comparison.
@@ -117,6 +122,11 @@ def compare(
     specs = resolve(names)
     check_save_dir(save)
     raw, description = load_arrays(data)  # no TensorFlow yet: a bad path fails at once
+    if train_labels is not None:
+        from .labels import read_train_labels
+
+        labels, summary = read_train_labels(train_labels, raw["y_train"])
+        raw, description = {**raw, "y_train": labels}, {**description, "train_labels": summary}
     placement = configure(strategy, devices=devices, mixed_precision=mixed_precision)
     try:
         progress = progress or Silent()

@@ -225,18 +225,6 @@ def per_error_cost(loss: float, acc: float) -> float:
     return loss / max(1.0 - acc, MIN_ERROR_RATE)
 
 
-def val_never_above_chance_band(h: Any, k: int) -> bool:
-    """Every epoch's validation accuracy is at most 1/K plus the chance band (it may fall below chance).
-
-    A model whose validation predictions are unrelated to the labels wanders around
-    1/K and, as it grows confident on inputs it cannot read, can sink below it (the
-    share of the one class it favours); it never rises above chance.
-    """
-    vals = [v for v in h.val_acc if finite(v)]
-    top = 1.0 / k + chance_accuracy_band(k)
-    return bool(vals) and all(v <= top for v in vals)
-
-
 def val_at_chance(h: Any, k: int) -> bool:
     """Every epoch's validation accuracy lies in the chance band of K classes."""
     vals = [v for v in h.val_acc if finite(v)]

@@ -21,7 +21,6 @@ from ...measure.history import (
     printed_index,
     score_keys,
     val_at_chance,
-    val_chance_classes,
 )
 from ...registry import register
 
@@ -221,7 +220,7 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     loss = h.loss
-    k = inputs.num_classes or val_chance_classes(h) or ASSUMED_CLASSES
+    k = inputs.num_classes or ASSUMED_CLASSES
     if val_at_chance(h, k) or _val_never_above_chance(h, k) or _val_loss_pinned(h):
         return []  # no peak to fall from: LOG004 / LOG010 / LOG007
     t = _curve_turn(inputs)

@@ -23,8 +23,8 @@ from ...measure.history import (
     log_classes,
     per_error_cost,
     pinned_at_chance,
+    val_at_chance,
     val_chance_classes,
-    val_never_above_chance_band,
 )
 from ...registry import register
 from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
@@ -133,9 +133,8 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     """Validation accuracy stays at 1/K while training accuracy rises.
 
     ## What it does
-    Fires when the first epoch's validation accuracy lies within a few points of
-    1/K and no later epoch rises above that band (it may sink below: a model
-    confident on inputs it cannot read favours one class) (K from `--classes`, the log or the model) while training accuracy has
+    Fires when every epoch's validation accuracy lies within a few points of
+    1/K (K from `--classes`, the log or the model) while training accuracy has
     risen at least `TRAIN_ABOVE_CHANCE` above chance, over at least
     `CHANCE_MIN_EPOCHS` epochs. With K unknown it takes the K at whose chance
     point (accuracy 1/K, loss ln K) the first validation epoch sits
@@ -173,11 +172,9 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     fitted = None if known else val_chance_classes(h)
     k = known or fitted or ASSUMED_CLASSES
     rows = aligned(h.acc, h.val_acc)
-    if len(rows) < CHANCE_MIN_EPOCHS or not val_never_above_chance_band(h, k):
+    if len(rows) < CHANCE_MIN_EPOCHS or not val_at_chance(h, k):
         return []
     band = chance_accuracy_band(k)
-    if abs(rows[0][1][1] - 1.0 / k) > band or all(va < BELOW_CHANCE_FRACTION / k for _, (_, va) in rows):
-        return []  # started elsewhere, or far below chance throughout: LOG010
     vals = [va for _, (_, va) in rows]
     last_acc = rows[-1][1][0]
     if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:

@@ -95,44 +95,6 @@ def chance_k(loss: float, acc: float | None, known: int | None) -> int | None:
     return None
 
 
-#: A class count fitted to a validation split at chance is sought up to this K:
-#: past it the chance accuracies 1/K of neighbouring counts lie within one
-#: accuracy band of each other (1/20 and 1/21 differ by 0.002).
-VAL_CHANCE_MAX_CLASSES = 20
-
-
-#: ... with the first epoch's validation loss at most this fraction above ln K.
-#: Predictions unrelated to the labels cost at least ln K on average (Gibbs'
-#: inequality: -sum(1/K) log q_k >= ln K, equal for the uniform guess) and more
-#: as the model grows confident on images it cannot read; a model that learned
-#: the task scores below ln K (a 10-class model at 30% accuracy: about 2.0,
-#: which ln 3 = 1.10 is far from).
-VAL_CHANCE_LOSS_ABOVE = 0.15
-
-
-def val_chance_classes(h: Any) -> int | None:
-    """The K at whose chance point (accuracy 1/K, loss ln K) the first validation epoch sits, if one fits.
-
-    The first epoch's validation accuracy must lie in the chance band of K and its
-    loss between (1 - `CHANCE_LOSS_TOLERANCE`) ln K and (1 + `VAL_CHANCE_LOSS_ABOVE`)
-    ln K, for K from 2 to `VAL_CHANCE_MAX_CLASSES`. Where several fit, a common
-    count (`COMMON_CLASS_COUNTS`) wins, then the one whose ln K is nearest the loss.
-    """
-    rows = aligned(h.val_loss, h.val_acc)
-    if not rows:
-        return None
-    _, (loss, acc) = rows[0]
-    fits = [
-        k
-        for k in range(2, VAL_CHANCE_MAX_CLASSES + 1)
-        if abs(acc - 1.0 / k) <= chance_accuracy_band(k)
-        and (1 - CHANCE_LOSS_TOLERANCE) * math.log(k) <= loss <= (1 + VAL_CHANCE_LOSS_ABOVE) * math.log(k)
-    ]
-    if not fits:
-        return None
-    return min(fits, key=lambda k: (k not in COMMON_CLASS_COUNTS, abs(loss - math.log(k))))
-
-
 def log_classes(inputs: Any, *, trust_log: bool = True) -> tuple[int | None, str]:
     """(K, where it came from) for checks that reason about ln K: `Inputs`' K, else a K fitted to the loss.
 

@@ -199,29 +199,3 @@ def test_log004_error_with_known_classes(make_history):
 
 def test_log004_silent_when_val_learns(make_history):
     assert "LOG004" not in codes(make_history(**HEALTHY))
-
-
-def test_log004_fits_k_from_a_validation_split_at_its_chance_point(make_history):
-    # 3 classes, validation labels shuffled apart from their images (a generated run's log): no K given
-    h = make_history(
-        loss=[0.98, 0.9, 0.83, 0.77, 0.7, 0.64, 0.59],
-        accuracy=[0.46, 0.52, 0.55, 0.57, 0.58, 0.59, 0.59],
-        val_loss=[1.22, 1.25, 1.28, 1.3, 1.31, 1.31, 1.32],
-        val_accuracy=[0.3389, 0.3371, 0.3315, 0.3296, 0.3128, 0.311, 0.3091],
-    )
-    f = found(h)["LOG004"]
-    assert f.evidence["classes"] == 3 and f.evidence["classes_fitted"] is True
-    assert f.severity.value == "warning"
-    assert verdict(h) == "eval-labels-misaligned"
-
-
-def test_log004_fits_no_k_for_a_ten_class_overfit_near_one_third(make_history):
-    # 10 classes overfit on little data: validation accuracy near 1/3 but a loss far above ln 3, so no K = 3
-    h = make_history(
-        loss=[2.1, 1.6, 1.1, 0.6, 0.3, 0.1, 0.05],
-        accuracy=[0.25, 0.45, 0.62, 0.8, 0.92, 0.98, 1.0],
-        val_loss=[2.0, 1.95, 1.99, 2.06, 2.24, 2.4, 2.6],
-        val_accuracy=[0.29, 0.33, 0.31, 0.31, 0.28, 0.29, 0.28],
-    )
-    assert "LOG004" not in found(h)
-    assert verdict(h) == "overfitting"

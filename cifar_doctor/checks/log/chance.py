@@ -24,7 +24,6 @@ from ...measure.history import (
     per_error_cost,
     pinned_at_chance,
     val_at_chance,
-    val_chance_classes,
 )
 from ...registry import register
 from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
@@ -136,10 +135,8 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     Fires when every epoch's validation accuracy lies within a few points of
     1/K (K from `--classes`, the log or the model) while training accuracy has
     risen at least `TRAIN_ABOVE_CHANCE` above chance, over at least
-    `CHANCE_MIN_EPOCHS` epochs. With K unknown it takes the K at whose chance
-    point (accuracy 1/K, loss ln K) the first validation epoch sits
-    (`val_chance_classes`), else assumes CIFAR-10's 10 classes, and reports a
-    warning instead of an error. When each validation error
+    `CHANCE_MIN_EPOCHS` epochs. With K unknown it assumes CIFAR-10's 10 classes
+    and reports a warning instead of an error. When each validation error
     costs at least `SATURATED_COST` nats (and `SATURATION_TRAIN_RATIO` times a
     training error), the softmax is saturated on validation inputs only: it
     then supports `eval-input-scale-mismatch` (misaligned labels cost a few
@@ -169,8 +166,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     known = inputs.num_classes
-    fitted = None if known else val_chance_classes(h)
-    k = known or fitted or ASSUMED_CLASSES
+    k = known or ASSUMED_CLASSES
     rows = aligned(h.acc, h.val_acc)
     if len(rows) < CHANCE_MIN_EPOCHS or not val_at_chance(h, k):
         return []
@@ -180,20 +176,14 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
         return []
     sev = Severity.ERROR if known else Severity.WARNING
-    if known:
-        assumed = ""
-    elif fitted:
-        assumed = f" (K = {k} fitted: the first validation epoch sits at accuracy 1/{k}, loss ln {k}; pass {{classes}} if not)"
-    else:
-        assumed = " (assuming 10 classes; pass {classes} if not)"
+    assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
     message = (
         f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f} ≈ 1/{k}{assumed} over {len(vals)} "
         f"epochs while training accuracy reaches {last_acc:.4f}."
     )
     evidence = {
         "classes": k,
-        "classes_assumed": not known and not fitted,
-        "classes_fitted": bool(fitted),
+        "classes_assumed": not known,
         "chance": rounded(1.0 / k),
         "band": band,
         "val_acc": [rounded(v) for v in vals],

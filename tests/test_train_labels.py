@@ -57,7 +57,7 @@ def test_unreadable_files_are_refused(tmp_path):
     (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 not a zip")
     cases = {
         str(tmp_path / "missing.npy"): "Cannot read",
-        str(tmp_path / "pickled.npy"): "without pickle",
+        str(tmp_path / "pickled.npy"): "not a numeric array",  # refused from its header, never unpickled
         str(tmp_path / "two.npz"): "Name the key",
         f"{tmp_path / 'two.npz'}:c": "has no key 'c'",
         str(tmp_path / "pipe.npy"): "a named pipe",
@@ -66,6 +66,22 @@ def test_unreadable_files_are_refused(tmp_path):
     for spec, match in cases.items():
         with pytest.raises(InputError, match=match):
             read_train_labels(spec, Y)
+
+
+def test_forged_headers_and_deflate_bombs_are_refused_before_reading(tmp_path):
+    forged = tmp_path / "forged.npy"
+    with forged.open("wb") as fh:  # a 10^11-label header over 64 bytes
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<i8", "fortran_order": False, "shape": (10**11,)})
+        fh.write(bytes(64))
+    with pytest.raises(InputError, match="declares shape"):
+        read_train_labels(str(forged), Y)
+    bomb = tmp_path / "bomb.npz"  # 100 million zeros deflate to a few hundred kB
+    np.savez_compressed(bomb, y=np.zeros(100_000_000, dtype=np.int8))
+    with pytest.raises(InputError, match="declares shape"):
+        read_train_labels(str(bomb), Y)
+    np.savez(tmp_path / "objects.npz", y=np.array([{"a": 1}] * 6, dtype=object))
+    with pytest.raises(InputError, match="pickled object array"):
+        read_train_labels(str(tmp_path / "objects.npz"), Y)
 
 
 @pytest.mark.slow

@@ -72,7 +72,8 @@ MAX_STORED_IMAGE_BYTES = 1 << 44
 #: Array names quoted in a message about an npz with many members.
 MAX_KEYS_SHOWN = 20
 
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+#: The first bytes of an npz (a zip archive): a local file header, or the end record of an empty one.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 class NpzReader:
@@ -86,7 +87,7 @@ class NpzReader:
     name = "npz"
 
     def sniff(self, head: bytes | None, path: Path) -> bool:
-        return head is not None and (head.startswith(_ZIP_MAGIC) or path.suffix.lower() == ".npz")
+        return head is not None and (head.startswith(ZIP_MAGIC) or path.suffix.lower() == ".npz")
 
     def read(self, path: Path, head: bytes | None) -> LoadedData:
         return load_npz(path, head or b"")
@@ -102,7 +103,7 @@ def canonical_key(key: str) -> str | None:
 
 
 def load_npz(p: Path, head: bytes) -> LoadedData:
-    if not head.startswith(_ZIP_MAGIC):
+    if not head.startswith(ZIP_MAGIC):
         raise InputError(
             f"Cannot read data: {p} is not an npz file (not a zip archive)",
             expected="an .npz written by np.savez or np.savez_compressed",
@@ -120,7 +121,7 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
     except archives.ZIP_READ_ERRORS as exc:
         raise _corrupt(p, exc) from None
     with zf:
-        members = _npz_members(zf)
+        members = npz_members(zf)
         found = list(members)
         mapping, ambiguous = _map_keys(found)
         if ambiguous:
@@ -174,18 +175,7 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
                 )
             return load_npz_members(p, {c: members[key] for c, key in keys}, mapping)
         _check_memory(declared, p)
-        arrays: dict[str, np.ndarray] = {}
-        for canonical, key in keys:
-            try:
-                with zf.open(members[key]) as fh:
-                    arr = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
-            except archives.ZIP_READ_ERRORS + (KeyError, OverflowError) as exc:
-                raise InputError(
-                    f"Cannot read data: array {key!r} in {p} is truncated or corrupt ({short_error(exc)})",
-                    expected="a complete .npz archive",
-                    hint="Write the file again, or check that its copy or download finished",
-                ) from None
-            arrays[canonical] = arr
+        arrays = {canonical: _read_declared(zf, members[key], key, p) for canonical, key in keys}
     ignored = sorted(set(found) - set(mapping.values()))
     notices = (
         [f"ignored keys: {', '.join(ignored[:MAX_KEYS_SHOWN])}" + (" ..." if len(ignored) > MAX_KEYS_SHOWN else "")]
@@ -196,6 +186,29 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
     return loaded_arrays(arrays, "npz", p, notices, renamed)
 
 
+def read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path, *, limit: int) -> np.ndarray:
+    """One array of an open npz, read only after its header declares a numeric array of at most `limit` bytes.
+
+    Raises:
+        InputError: the member is truncated, corrupt, pickled, not numeric or larger than `limit`.
+    """
+    _npy_declared(zf, info, key, p, p.stat().st_size, limit=limit)
+    return _read_declared(zf, info, key, p)
+
+
+def _read_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path) -> np.ndarray:
+    """The array of a member whose header `_npy_declared` has checked."""
+    try:
+        with zf.open(info) as fh:
+            return np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
+    except archives.ZIP_READ_ERRORS + (KeyError, OverflowError) as exc:
+        raise InputError(
+            f"Cannot read data: array {key!r} in {p} is truncated or corrupt ({short_error(exc)})",
+            expected="a complete .npz archive",
+            hint="Write the file again, or check that its copy or download finished",
+        ) from None
+
+
 def _corrupt(p: Path, exc: BaseException) -> InputError:
     return InputError(
         f"Cannot read data: {p} is truncated or corrupt ({short_error(exc)})",
@@ -204,7 +217,7 @@ def _corrupt(p: Path, exc: BaseException) -> InputError:
     )
 
 
-def _npz_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+def npz_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """Array name -> zip member, named as `np.load` names them (`x_train.npy` -> `x_train`)."""
     return {
         (i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i for i in zf.infolist() if not i.is_dir()

@@ -2,19 +2,23 @@
 
 `read_train_labels("labels.npz:worse", y_train)` returns the labels of the key `worse`
 (or of an `.npy` file) checked against the training split they replace: one integer label
-per training image, in the classes the split already has. The file is read without pickle,
-and only a regular file within `MAX_LABEL_FILE_BYTES` is opened.
+per training image, in the classes the split already has. Only a regular file within
+`MAX_LABEL_FILE_BYTES` is opened, and it is read by the data readers (`sources.npy`,
+`sources.npz`): without pickle, and only after its header declares a numeric array the file
+can hold, so a forged header or a deflate bomb allocates nothing.
 """
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..sources import archives
+from ..sources.npy import NpySource, read_layout
+from ..sources.npz import MAX_KEYS_SHOWN, ZIP_MAGIC, npz_members, read_npz_member
 from ..sources.regular import NotRegular, open_regular, require_regular
 
 __all__ = ["MAX_LABEL_FILE_BYTES", "read_train_labels", "split_spec"]
@@ -39,8 +43,11 @@ def split_spec(spec: str) -> tuple[Path, str | None]:
 
 
 def _load(path: Path, key: str | None) -> np.ndarray:
+    """The array of an `.npy` file or of an `.npz` key, read by the data readers' bounded readers."""
     try:
         st = require_regular(path)
+        with open_regular(path) as fh:
+            head = fh.read(4)
     except NotRegular as exc:
         raise InputError(
             f"Cannot read the training labels {path}", expected=EXPECTED, received=f"{path}: {exc.kind}"
@@ -55,36 +62,40 @@ def _load(path: Path, key: str | None) -> np.ndarray:
             expected=f"at most {MAX_LABEL_FILE_BYTES >> 20} MiB",
             received=f"{st.st_size:,} bytes",
         )
+    if head.startswith(ZIP_MAGIC):
+        return _npz_array(path, key)
+    if key is not None:
+        raise InputError(
+            f"The training labels {path} are one array, not an .npz with keys",
+            expected=EXPECTED,
+            received=f"{path}:{key}",
+        )
+    # header first: numeric, C order, and the file holds what it declares (at most its own size)
+    return NpySource(read_layout(path)).read_all()
+
+
+def _npz_array(path: Path, key: str | None) -> np.ndarray:
+    """The array `key` of the npz at `path` (the only one, or `DEFAULT_KEY`, when `key` is None)."""
     try:
-        with open_regular(path) as fh:
-            loaded: Any = np.load(fh, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                if key is not None:
-                    raise InputError(
-                        f"The training labels {path} are one array, not an .npz with keys",
-                        expected=EXPECTED,
-                        received=f"{path}:{key}",
-                    )
-                return np.asarray(loaded)
-            with loaded:
-                names = list(loaded.files)
-                if key is None:
-                    key = names[0] if len(names) == 1 else DEFAULT_KEY if DEFAULT_KEY in names else None
-                if key is None or key not in names:
-                    raise InputError(
-                        f"The training labels file {path} has no key {key!r}" if key else f"Name the key of {path}",
-                        expected=f"{path}:KEY with KEY one of {', '.join(names[:20])}",
-                        received=f"{path}" + (f":{key}" if key else f" with {len(names)} arrays"),
-                    )
-                return np.asarray(loaded[key])
-    except InputError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        zf = archives.open_zip(path)
+    except archives.ZIP_READ_ERRORS as exc:  # ArchiveError is a ValueError
         raise InputError(
             f"Cannot read the training labels {path}",
-            expected=EXPECTED + ", saved without pickle",
+            expected=EXPECTED,
             received=f"{type(exc).__name__}: {exc}".splitlines()[0][:200],
         ) from None
+    with zf:
+        members = npz_members(zf)
+        names = list(members)
+        if key is None:
+            key = names[0] if len(names) == 1 else DEFAULT_KEY if DEFAULT_KEY in names else None
+        if key is None or key not in members:
+            raise InputError(
+                f"The training labels file {path} has no key {key!r}" if key else f"Name the key of {path}",
+                expected=f"{path}:KEY with KEY one of {', '.join(names[:MAX_KEYS_SHOWN])}",
+                received=f"{path}" + (f":{key}" if key else f" with {len(names)} arrays"),
+            )
+        return read_npz_member(zf, members[key], key, path, limit=MAX_LABEL_FILE_BYTES)
 
 
 def read_train_labels(spec: str, y_train: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:

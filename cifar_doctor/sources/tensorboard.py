@@ -48,7 +48,7 @@ from ..records import History
 from ..sanitize import one_line
 from .history import history_from_dict
 from .logstream import LogInput
-from .regular import open_regular
+from .regular import kind_of, open_regular
 from .tfevents import (
     FieldBudget,
     Malformed,
@@ -304,7 +304,7 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
         ) from None
     if not stat.S_ISREG(st.st_mode):
         raise InputError(
-            f"Cannot read the TensorBoard event file {path}: it is {_kind(st.st_mode)}, not a regular file",
+            f"Cannot read the TensorBoard event file {path}: it is {kind_of(st.st_mode)}, not a regular file",
             expected="an events.out.tfevents.* file",
             hint="Move it out of the run folder, or pass the run's CSVLogger file",
         )
@@ -327,22 +327,9 @@ def _open_event_file(path: Path) -> tuple[BinaryIO, int]:
 def _what(path: Path) -> str:
     """What a path that is not a regular file is, in words (without following a dangling link)."""
     try:
-        return _kind(path.stat().st_mode)
+        return kind_of(path.stat().st_mode)
     except OSError:
         return "a dangling link" if path.is_symlink() else "unreadable"
-
-
-def _kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a file"
 
 
 def _event_dirs(root: Path, skipped: list[Path] | None = None) -> dict[Path, list[Path]]:

@@ -127,7 +127,7 @@ def underfitting(inputs: Inputs) -> list[Finding]:
                 split="train",
             )
         ]
-    chance_classes = k or log_classes(inputs)[0] or ASSUMED_CLASSES
+    chance_classes = log_classes(inputs)[0] or ASSUMED_CLASSES  # the given K first
     near_chance = acc[-1] < NEAR_CHANCE_FACTOR / chance_classes
     ev["near_chance"] = near_chance
     return [

@@ -414,7 +414,7 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     frozen = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs}) == 1
     top = max(abs(v) for v in losses)
     moved = top > 0 and (max(losses) - min(losses)) / top >= FROZEN_LOSS_MOVE
-    zero = max(abs(v) for v in losses) <= ZERO_LOSS
+    zero = top <= ZERO_LOSS
     if zero:
         what = f"The training loss is 0 in all {len(rows)} epochs while training accuracy stays at {max(accs):.4f}."
     elif frozen and moved and len(rows) >= FROZEN_ACCURACY_MIN_EPOCHS:

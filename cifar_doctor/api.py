@@ -267,6 +267,7 @@ def diagnose(
     ignore: list[str] | None = None,
     data: Any = None,
     limit: int | None = None,
+    calibrated: bool = True,
 ) -> Report:
     """Diagnose why validation accuracy lags training accuracy.
 
@@ -296,6 +297,9 @@ def diagnose(
             Defaults to `None`.
         limit: Check only the first `limit` images of each split of `data`.
             Defaults to `None` (all).
+        calibrated: State the verdict's confidence as the frequency measured on the run
+            corpus for the same evidence, and abstain (`insufficient-evidence`) where that
+            evidence was mostly wrong. `False` gives the rules' own verdict. Defaults to `True`.
 
     Returns:
         A `Report` with `.verdict`, `.findings`, `.to_dict()`, `.to_json()` and `.print()`.
@@ -323,4 +327,4 @@ def diagnose(
         data=data,
         limit=limit,
     )
-    return engine.run(inputs, select_codes=select, ignore_codes=ignore)
+    return engine.run(inputs, select_codes=select, ignore_codes=ignore, calibrated=calibrated)

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from .calibration import SETTLING_ORDER, calibrate
 from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
 from .findings import Finding
-from .inputs import Inputs
+from .inputs import REQUIREMENTS, Inputs
 from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
 
@@ -91,6 +92,7 @@ def run(
     counterfactual: bool = True,
     extra: dict[str, Any] | None = None,
     hints: dict[str, str] | None = None,
+    calibrated: bool = True,
 ) -> Report:
     """Diagnose `inputs`: run the checks, test what can be tested, decide.
 
@@ -103,6 +105,9 @@ def run(
         extra: Additional plain sections for the report (e.g. `watch`: the command run). Defaults to `None`.
         hints: How the caller supplies each requirement, shown in skip reasons. Defaults to
             `None` (`registry.PYTHON_HINTS`, the parameters of `diagnose`).
+        calibrated: State the verdict's confidence as the frequency measured on the run corpus for
+            its evidence, and abstain where that evidence was mostly wrong (`cifar_doctor.calibration`).
+            `False` gives the rules' own verdict and confidence. Defaults to `True`.
 
     Returns:
         A `Report`.
@@ -118,6 +123,10 @@ def run(
         missing=[need for o in outcomes for need in o.missing],
         counterfactuals=counterfactuals,
     )
+    if calibrated:
+        given = [r for r in REQUIREMENTS if inputs.has(r)]
+        settle = {r: need(r, hints).removeprefix("needs ") for r in SETTLING_ORDER if r not in given}
+        verdict = calibrate(verdict, findings, given=given, settle=settle)
     return Report(
         inputs=inputs.describe(),
         verdict=verdict,

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 #: document holding every run's full report (the report of `check` and `watch` is unchanged).
 #: 2.1: each run of `compare` adds `training` (batch plan, strategy, replicas, mixed precision).
 #: 2.2: every document says what it is: `kind` is `"report"` or `"comparison"` (`DOCUMENT_KINDS`).
-SCHEMA_VERSION = "2.2"
+#: 2.3: a verdict's confidence is a measured frequency; `verdict.evidence.calibration` says from what, and
+#: `verdict.evidence.abstained_from` names a cause withheld for weak evidence.
+SCHEMA_VERSION = "2.3"
 
 #: The values of a JSON document's `kind`: a `Report` (`check`, `watch`, each run of `compare`) or a
 #: `ComparisonReport` (`compare`). Renderers dispatch on it.

@@ -71,6 +71,7 @@ class Trial:
     verdict: str = ""
     confidence: float = 0.0
     also: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
     error: str = ""
     seconds: float = 0.0
 
@@ -81,6 +82,11 @@ class Trial:
     @property
     def is_forbidden(self) -> bool:
         return self.verdict in self.forbidden
+
+
+def input_kind(source: str) -> str:
+    """The kind of input a trial's source is, as `cifar_doctor.calibration.source_of` names it."""
+    return {"data": "data", "model+data": "data+model"}.get(source, "log")
 
 
 def fold_of(family: str) -> int:
@@ -117,16 +123,21 @@ def plan(run: CorpusRun, inputs: tuple[str, ...]) -> list[Trial]:
     return out
 
 
-def diagnose_trial(run: CorpusRun, t: Trial, work: Path) -> None:
-    """Run cifar-doctor on the trial's input, in-process, and record its verdict."""
+def diagnose_trial(run: CorpusRun, t: Trial, work: Path, *, calibrated: bool = True) -> None:
+    """Run cifar-doctor on the trial's input, in-process, and record its verdict.
+
+    With `calibrated` false the verdict is the rules' own (no reliability table, no abstention),
+    and `t.keys` its evidence pattern: what `bench/corpus/calibrate.py` fits the table on.
+    """
     from cifar_doctor.api import diagnose
+    from cifar_doctor.calibration import verdict_pattern
 
     t0 = time.perf_counter()
     try:
         if t.source == "data" or t.source == "model+data":
             arrays = rebuild_arrays(run, check=False)
             model = str(model_path(run)) if t.source == "model+data" else None
-            report = diagnose(model=model, **arrays)
+            report = diagnose(model=model, calibrated=calibrated, **arrays)
         else:
             text = render_log(run, t.source)
             path = work / f"{run.run_id}-{t.source}{FILE_SUFFIX.get(t.source, '.txt')}"
@@ -134,9 +145,10 @@ def diagnose_trial(run: CorpusRun, t: Trial, work: Path) -> None:
                 path.write_bytes(text)
             else:
                 path.write_text(text, encoding="utf-8")
-            report = diagnose(history=str(path))
+            report = diagnose(history=str(path), calibrated=calibrated)
         t.verdict, t.confidence = report.verdict.cause, float(report.verdict.confidence)
         t.also = tuple(a["cause"] for a in report.verdict.also)
+        t.keys = verdict_pattern(report.verdict, report.findings, input_kind(t.source))
     except Exception as exc:  # a refused or unreadable input counts as wrong
         t.verdict, t.error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
     t.seconds = time.perf_counter() - t0
@@ -224,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--only", default=None, help="only runs whose cause, kind or family contains this")
     ap.add_argument("--out", type=Path, default=None, help="write every trial as JSON lines here")
+    ap.add_argument(
+        "--rules",
+        action="store_true",
+        help="score the rules' own verdicts: no reliability table, no abstention (what calibrate.py fits on)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -237,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for run in runs:
             for t in plan(run, tuple(args.inputs)):
-                diagnose_trial(run, t, Path(tmp))
+                diagnose_trial(run, t, Path(tmp), calibrated=not args.rules)
                 trials.append(t)
                 if args.verbose:
                     mark = "ok " if t.right else ("FORBIDDEN" if t.is_forbidden else "miss")

@@ -1,0 +1,289 @@
+"""Fit the reliability table (`cifar_doctor/data/calibration.json`) on the run corpus; report it out-of-fold.
+
+Input: the rules' own verdicts on every trial, with their evidence patterns, as written by
+
+    python -m bench.corpus.score --rules --inputs log data --out out/cal/rules-logdata.jsonl
+    python -m bench.corpus.score --rules --inputs model+data --out out/cal/rules-model.jsonl
+
+What is fitted (see `cifar_doctor.calibration` for how the table is used):
+- the table: per evidence pattern, the runs that produced it and how many of them it got right
+  (each run counts once per kind of input, however many log shapes it was rendered in);
+- `prior_strength`: how many pseudo-runs of its parent pattern a pattern's frequency is shrunk
+  towards, chosen from `PRIOR_STRENGTHS` by the log-loss of the stated confidences, leave-one-fold-out;
+- `abstain_below`: the frequency under which a verdict becomes `insufficient-evidence`, chosen
+  from `ABSTAIN_GRID` to maximise right verdicts minus `FORBIDDEN_COST` times forbidden ones,
+  leave-one-fold-out.
+
+Out-of-fold: the corpus's families (data x model) are split into `score.FOLDS` folds. For each
+fold, both constants are chosen and the table is fitted on the other folds only (the constants
+by an inner leave-one-fold-out on those), then applied to the fold's trials. Every figure printed
+is from those held-out applications; the shipped table is then fitted on every fold.
+
+Usage (from the repository root):
+
+    python -m bench.corpus.calibrate [--trials FILE ...] [--write]
+
+`--write` writes the table fitted on the whole corpus into the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifar_doctor.calibration import CEILING, FLOOR, NEVER_ABSTAIN, Table
+
+from .pack import PACKED
+from .score import BINS, CONFIDENT, FOLDS, input_kind
+
+#: Where the package reads its table.
+TABLE_PATH = Path(__file__).resolve().parents[2] / "cifar_doctor" / "data" / "calibration.json"
+
+#: The trial files `score.py --rules` writes.
+DEFAULT_TRIALS = (Path("out/cal/rules-logdata.jsonl"), Path("out/cal/rules-model.jsonl"))
+
+#: Candidate pseudo-run counts for shrinking a pattern towards its parent.
+PRIOR_STRENGTHS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+#: Candidate abstention thresholds; 0 never abstains.
+ABSTAIN_GRID = (0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+
+#: A forbidden verdict (a pipeline bug called overfitting or healthy, a healthy run called a bug)
+#: sends the user to the wrong fix, which costs more than no verdict: it counts as this many misses.
+FORBIDDEN_COST = 2.0
+
+
+@dataclass
+class Row:
+    """One trial of the rules, as `score.py --rules` wrote it."""
+
+    run_id: str
+    fold: int
+    kind: str
+    source: str
+    cause: str
+    verdict: str
+    keys: tuple[str, ...]
+    right: bool
+    forbidden: bool
+    abstain_right: bool
+    abstain_forbidden: bool
+    rule_confidence: float
+    weight: float = 1.0
+
+
+@dataclass
+class Applied:
+    """A trial after the table: what the user would see."""
+
+    row: Row
+    verdict: str
+    confidence: float
+    right: bool
+    forbidden: bool
+    abstained: bool
+
+
+def load_rows(paths: Iterable[Path]) -> list[Row]:
+    rows = []
+    for path in paths:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                t = json.loads(line)
+                if not t["verdict"] or t["verdict"] == "error" or not t.get("keys"):
+                    continue
+                rows.append(
+                    Row(
+                        run_id=t["run_id"],
+                        fold=t["fold"],
+                        kind=input_kind(t["source"]),
+                        source=t["source"],
+                        cause=t["cause"],
+                        verdict=t["verdict"],
+                        keys=tuple(t["keys"]),
+                        right=t["verdict"] in t["accepted"],
+                        forbidden=t["verdict"] in t["forbidden"],
+                        abstain_right="insufficient-evidence" in t["accepted"],
+                        abstain_forbidden="insufficient-evidence" in t["forbidden"],
+                        rule_confidence=float(t["confidence"]),
+                    )
+                )
+    per = Counter((r.run_id, r.kind) for r in rows)
+    for r in rows:
+        r.weight = 1.0 / per[(r.run_id, r.kind)]
+    return rows
+
+
+def fit(rows: Sequence[Row], prior_strength: float, abstain_below: float, meta: dict | None = None) -> Table:
+    nodes: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for r in rows:
+        for key in r.keys:
+            nodes[key][0] += r.weight
+            nodes[key][1] += r.weight * r.right
+    total = sum(r.weight for r in rows)
+    prior = sum(r.weight * r.right for r in rows) / total if total else 0.5
+    return Table({k: (n, rr) for k, (n, rr) in nodes.items()}, prior_strength, abstain_below, prior, dict(meta or {}))
+
+
+def apply(table: Table, r: Row) -> Applied:
+    p = table.precision(r.keys)[0]
+    if r.verdict not in NEVER_ABSTAIN and p < table.abstain_below:
+        return Applied(r, "insufficient-evidence", _clamp(1.0 - p), r.abstain_right, r.abstain_forbidden, True)
+    return Applied(r, r.verdict, _clamp(p), r.right, r.forbidden, False)
+
+
+def _clamp(p: float) -> float:
+    return min(max(p, FLOOR), CEILING)
+
+
+def log_loss(applied: Sequence[Applied]) -> float:
+    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    w = sum(a.row.weight for a in committed) or 1.0
+    return -sum(a.row.weight * math.log(a.confidence if a.right else 1.0 - a.confidence) for a in committed) / w
+
+
+def utility(applied: Sequence[Applied]) -> float:
+    return sum(a.row.weight * (a.right - FORBIDDEN_COST * a.forbidden) for a in applied)
+
+
+def _inner(rows: Sequence[Row], prior_strength: float, abstain_below: float) -> list[Applied]:
+    """Leave-one-fold-out applications within `rows`."""
+    out: list[Applied] = []
+    for k in sorted({r.fold for r in rows}):
+        table = fit([r for r in rows if r.fold != k], prior_strength, abstain_below)
+        out.extend(apply(table, r) for r in rows if r.fold == k)
+    return out
+
+
+def choose(rows: Sequence[Row]) -> tuple[float, float]:
+    """(prior_strength, abstain_below) chosen by leave-one-fold-out within `rows`."""
+    m = min(PRIOR_STRENGTHS, key=lambda m: log_loss(_inner(rows, m, 0.0)))
+    # ties go to the lower threshold: abstain only where it pays
+    a = max(ABSTAIN_GRID, key=lambda a: (round(utility(_inner(rows, m, a)), 6), -a))
+    return m, a
+
+
+def out_of_fold(rows: Sequence[Row]) -> tuple[list[Applied], dict[int, tuple[float, float]]]:
+    applied: list[Applied] = []
+    chosen: dict[int, tuple[float, float]] = {}
+    for k in range(FOLDS):
+        train = [r for r in rows if r.fold != k]
+        held = [r for r in rows if r.fold == k]
+        if not held:
+            continue
+        m, a = choose(train)
+        chosen[k] = (m, a)
+        table = fit(train, m, a)
+        applied.extend(apply(table, r) for r in held)
+    return applied, chosen
+
+
+def reliability(applied: Sequence[Applied]) -> list[tuple[str, int, float, float]]:
+    rows = []
+    for i, lo in enumerate(BINS):
+        hi = BINS[i + 1] if i + 1 < len(BINS) else 1.0001
+        band = [a for a in applied if lo <= a.confidence < hi]
+        if band:
+            label = f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}"
+            rows.append(
+                (label, len(band), sum(a.confidence for a in band) / len(band), sum(a.right for a in band) / len(band))
+            )
+    return rows
+
+
+def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, tuple[float, float]], out=sys.stdout):
+    def line(label: str, xs: Sequence[Applied], base: Sequence[Row]) -> None:
+        n = len(xs)
+        right = sum(a.right for a in xs)
+        forb = sum(a.forbidden for a in xs)
+        f7 = sum(a.forbidden and a.confidence >= CONFIDENT for a in xs)
+        b_right = sum(r.right for r in base)
+        b_forb = sum(r.forbidden for r in base)
+        print(
+            f"  {label:12} {right:5}/{n:<5} = {100 * right / max(n, 1):5.1f}% right, forbidden {forb:4} ({f7} at >= "
+            f"{CONFIDENT}), abstained {sum(a.abstained for a in xs):4}   | rules: {100 * b_right / max(n, 1):5.1f}% "
+            f"right, forbidden {b_forb}",
+            file=out,
+        )
+
+    print(f"{len(applied)} trials on {len({a.row.run_id for a in applied})} runs, out-of-fold", file=out)
+    print("\nChosen on the training folds (prior_strength, abstain_below):", file=out)
+    for k, (m, a) in sorted(chosen.items()):
+        print(f"  fold {k}: {m:g}, {a:g}", file=out)
+    print("\nBy input (after the table | the rules alone)", file=out)
+    for kind in ("log", "data", "data+model"):
+        xs = [a for a in applied if a.row.kind == kind]
+        if xs:
+            line(kind, xs, [a.row for a in xs])
+    line("all", applied, rules)
+    abst = [a for a in applied if a.abstained]
+    if abst:
+        print(
+            f"\nAbstentions: {len(abst)}; the rules' verdict there was right {sum(a.row.right for a in abst)} times, "
+            f"forbidden {sum(a.row.forbidden for a in abst)} times; abstaining was acceptable {sum(a.right for a in abst)}",
+            file=out,
+        )
+        by = Counter(a.row.verdict for a in abst)
+        print("  abstained from: " + ", ".join(f"{c} {n}" for c, n in by.most_common()), file=out)
+    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    print("\nReliability of committed verdicts (bin: verdicts, mean stated confidence, observed accuracy)", file=out)
+    ece = 0.0
+    for label, n, stated, observed in reliability(committed):
+        ece += n * abs(stated - observed)
+        print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
+    print(f"  expected calibration error {ece / max(len(committed), 1):.3f}", file=out)
+    print("\nThe rules alone, same bins (their severity-table confidences)", file=out)
+    as_is = [Applied(r, r.verdict, r.rule_confidence, r.right, r.forbidden, False) for r in rules]
+    for label, n, stated, observed in reliability([a for a in as_is if a.verdict not in NEVER_ABSTAIN]):
+        print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
+
+
+def corpus_digest(path: Path = PACKED) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=Path, nargs="+", default=list(DEFAULT_TRIALS), help="score.py --rules outputs")
+    ap.add_argument("--write", action="store_true", help=f"write the table fitted on every fold to {TABLE_PATH}")
+    args = ap.parse_args(argv)
+    missing = [p for p in args.trials if not p.is_file()]
+    if missing:
+        print(f"Error: no trials at {', '.join(map(str, missing))}; see the usage in {__file__}", file=sys.stderr)
+        return 2
+    rows = load_rows(args.trials)
+    applied, chosen = out_of_fold(rows)
+    report(applied, rows, chosen)
+    if args.write:
+        m, a = choose(rows)
+        oof = {
+            "trials": len(applied),
+            "right": sum(x.right for x in applied),
+            "forbidden": sum(x.forbidden for x in applied),
+            "forbidden_confident": sum(x.forbidden and x.confidence >= CONFIDENT for x in applied),
+            "abstained": sum(x.abstained for x in applied),
+        }
+        meta = {
+            "corpus": PACKED.name,
+            "corpus_sha256_16": corpus_digest(),
+            "runs": len({r.run_id for r in rows}),
+            "trials": len(rows),
+            "folds": FOLDS,
+            "out_of_fold": oof,
+            "fitted_by": "python -m bench.corpus.calibrate --write",
+        }
+        table = fit(rows, m, a, meta)
+        TABLE_PATH.write_text(json.dumps(table.to_dict(), indent=1) + "\n", encoding="utf-8")
+        print(f"\nwrote {TABLE_PATH} (prior_strength {m:g}, abstain_below {a:g}, {len(table.nodes)} patterns)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

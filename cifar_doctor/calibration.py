@@ -1,0 +1,204 @@
+"""A verdict's confidence as a measured frequency, and abstention where the evidence was mostly wrong.
+
+The rules in `diagnosis.decide` pick a cause; how often that pick is right depends on the
+evidence behind it. The reliability table (`data/calibration.json`) counts, on the run corpus
+(`bench/corpus`: real Keras training runs whose cause was injected), how often each **evidence
+pattern** named an acceptable cause. A pattern has three levels, from coarse to fine:
+
+1. the cause (`overfitting`),
+2. the cause from a kind of input (`overfitting|log`: the inputs given, among `log`, `data`, `model`),
+3. the cause from that input with the exact findings behind it, each with its severity
+   (`overfitting|log|FIT001:w+FIT003:i`); a `healthy` verdict is keyed by the families that ran.
+
+A verdict's confidence is the precision of its finest pattern, shrunk towards its parent's by
+`prior_strength` pseudo-runs: a pattern seen on three runs says little on its own, so it
+mostly inherits its parent's frequency, while one seen on sixty speaks for itself. Every run
+counts once per kind of input, however many log shapes it was rendered in.
+
+`bench/corpus/calibrate.py` fits the table and its two constants on the corpus and reports
+them out-of-fold (families split into folds, never runs), so the shipped confidences are
+promises checked on runs they were not fitted on.
+
+Abstention: when the pattern behind a verdict was right less often than `abstain_below`, the
+verdict is `insufficient-evidence`, with the rules' cause under `also` at its measured
+precision and the one missing input that would settle it named. Its confidence is the measured
+frequency with which committing to the rules' cause there would have been wrong.
+
+A verdict confirmed by a counterfactual evaluation (a fix measured to restore accuracy) keeps its
+confidence: that is a test on the user's own model, not a frequency on other runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from .diagnosis import Verdict
+from .findings import Finding, Severity
+
+#: A confidence is never stated below this or above `CEILING`: a frequency measured on a few
+#: hundred runs cannot promise certainty either way.
+FLOOR = 0.05
+
+#: See `FLOOR`.
+CEILING = 0.98
+
+#: The causes that abstention never replaces: `insufficient-evidence` is already an abstention.
+NEVER_ABSTAIN = frozenset({"insufficient-evidence"})
+
+#: Inputs, in the order in which one settles a verdict the others cannot: the images (and with
+#: them the labels) show a scale or label bug directly; a model adds what it does with them;
+#: a training log adds the curves.
+SETTLING_ORDER = ("eval_x", "evaluator", "history")
+
+_SEVERITY_LETTER = {Severity.ERROR: "e", Severity.WARNING: "w", Severity.INFO: "i"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """The reliability table: weighted (runs, right) per pattern, and the two fitted constants."""
+
+    nodes: Mapping[str, tuple[float, float]]
+    prior_strength: float
+    abstain_below: float
+    prior: float
+    meta: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Table:
+        nodes = {k: (float(v[0]), float(v[1])) for k, v in d["nodes"].items()}
+        return cls(nodes, float(d["prior_strength"]), float(d["abstain_below"]), float(d["prior"]), d.get("meta", {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": 1,
+            "meta": dict(self.meta),
+            "prior": round(self.prior, 4),
+            "prior_strength": self.prior_strength,
+            "abstain_below": self.abstain_below,
+            "nodes": {k: [round(n, 3), round(r, 3)] for k, (n, r) in sorted(self.nodes.items())},
+        }
+
+    def precision(self, keys: Sequence[str]) -> tuple[float, str, float, float]:
+        """(shrunk precision, finest key seen, its runs, its right) for a pattern's keys, coarse to fine."""
+        p, seen, n_seen, r_seen = self.prior, "", 0.0, 0.0
+        for key in keys:
+            if key not in self.nodes:
+                break
+            n, r = self.nodes[key]
+            p = (r + self.prior_strength * p) / (n + self.prior_strength)
+            seen, n_seen, r_seen = key, n, r
+        return p, seen, n_seen, r_seen
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Table | None:
+    """The table shipped with the package, or `None` when there is none."""
+    try:
+        text = resources.files("cifar_doctor").joinpath("data/calibration.json").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return Table.from_dict(json.loads(text))
+
+
+def source_of(given: Sequence[str]) -> str:
+    """The kind of input a verdict was judged from, e.g. `data+log`, from the requirements given."""
+    kinds = set()
+    if "history" in given:
+        kinds.add("log")
+    if "train_x" in given or "eval_x" in given:
+        kinds.add("data")
+    if "model" in given:
+        kinds.add("model")
+    return "+".join(sorted(kinds)) or "none"
+
+
+def evidence_key(cause: str, codes: Sequence[str], findings: Sequence[Finding], families: Sequence[str]) -> str:
+    """The finest level of a pattern: the findings behind the cause with their severities.
+
+    A `healthy` verdict has no findings; the families of checks that ran stand for its evidence.
+    """
+    if cause == "healthy":
+        return "ran:" + "+".join(sorted(families))
+    worst: dict[str, Severity] = {}
+    for f in findings:
+        if f.code in codes and (f.code not in worst or f.severity.rank > worst[f.code].rank):
+            worst[f.code] = f.severity
+    return "+".join(f"{c}:{_SEVERITY_LETTER.get(worst[c], 'i')}" if c in worst else c for c in sorted(codes)) or "-"
+
+
+def pattern_keys(cause: str, source: str, evidence: str) -> tuple[str, str, str]:
+    """The keys of a pattern, coarse to fine (see the module docstring)."""
+    return (cause, f"{cause}|{source}", f"{cause}|{source}|{evidence}")
+
+
+def verdict_pattern(verdict: Verdict, findings: Sequence[Finding], source: str) -> tuple[str, str, str]:
+    """The pattern keys of a verdict as `decide` gave it."""
+    codes = verdict.evidence.get("codes", [])
+    families = verdict.evidence.get("families", [])
+    return pattern_keys(verdict.cause, source, evidence_key(verdict.cause, codes, findings, families))
+
+
+def calibrate(
+    verdict: Verdict,
+    findings: Sequence[Finding],
+    *,
+    given: Sequence[str],
+    settle: Mapping[str, str],
+    table: Table | None = None,
+) -> Verdict:
+    """The verdict with its confidence measured on the corpus, or an abstention.
+
+    Args:
+        verdict: The rules' verdict (`diagnosis.decide`).
+        findings: The findings it was decided from.
+        given: The requirements the inputs hold (tokens of `registry.REQUIREMENTS`).
+        settle: For each missing requirement, the phrase that says how to supply it.
+        table: The reliability table. Defaults to `None` (the shipped one; without one the
+            verdict is returned unchanged).
+    """
+    table = table or shipped()
+    if table is None or "counterfactual" in verdict.evidence:
+        return verdict
+    source = source_of(given)
+    keys = verdict_pattern(verdict, findings, source)
+    p, seen, runs, right = table.precision(keys)
+    stated = min(max(p, FLOOR), CEILING)
+    record = {
+        "pattern": keys[-1],
+        "matched": seen or "(none: the corpus prior)",
+        "runs": round(runs, 1),
+        "right": round(right, 1),
+        "frequency": round(stated, 2),
+        "rules_confidence": round(verdict.confidence, 2),
+    }
+    also = [_calibrated_also(a, findings, source, table) for a in verdict.also]
+    if verdict.cause in NEVER_ABSTAIN or p >= table.abstain_below:
+        evidence = {**verdict.evidence, "calibration": record}
+        return replace(verdict, confidence=stated, evidence=evidence, also=also)
+    needed = next((settle[r] for r in SETTLING_ORDER if r in settle), None)
+    explanation = (
+        f"The findings point to {verdict.cause}, but on the run corpus that evidence ({keys[-1]}) named an "
+        f"acceptable cause on {right:.0f} of {runs:.0f} runs ({p:.0%}): too few to decide. "
+        f"{verdict.explanation}"
+    )
+    if needed:
+        explanation += f" What would settle it: {needed}."
+    evidence = {
+        "codes": verdict.evidence.get("codes", []),
+        "abstained_from": verdict.cause,
+        "calibration": record,
+        "needs": [needed] if needed else [],
+    }
+    first = {"cause": verdict.cause, "confidence": round(stated, 2), "codes": verdict.evidence.get("codes", [])}
+    return Verdict("insufficient-evidence", min(max(1.0 - p, FLOOR), CEILING), explanation, evidence, [first, *also])
+
+
+def _calibrated_also(entry: dict[str, Any], findings: Sequence[Finding], source: str, table: Table) -> dict[str, Any]:
+    keys = pattern_keys(entry["cause"], source, evidence_key(entry["cause"], entry.get("codes", []), findings, []))
+    p, *_ = table.precision(keys)
+    return {**entry, "confidence": round(min(max(p, FLOOR), CEILING), 2)}

@@ -1,0 +1,156 @@
+"""The reliability table: confidences as measured frequencies, abstention where evidence was mostly wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cifar_doctor import diagnose
+from cifar_doctor.calibration import CEILING, FLOOR, Table, calibrate, pattern_keys, shipped, source_of
+from cifar_doctor.diagnosis import Verdict
+from cifar_doctor.findings import Finding, Severity
+
+STORY = {
+    "loss": [1.78, 1.37, 1.21],
+    "accuracy": [0.36, 0.51, 0.57],
+    "val_loss": [8.68, 8.97, 7.73],
+    "val_accuracy": [0.45, 0.44, 0.51],
+}
+
+
+def make_table(nodes: dict[str, tuple[float, float]], *, strength: float = 4.0, abstain: float = 0.4) -> Table:
+    return Table(nodes, strength, abstain, 0.7, {})
+
+
+def finding(code: str, cause: str, severity: Severity = Severity.WARNING) -> Finding:
+    return Finding(code=code, name="x", severity=severity, message="m", cause=cause)
+
+
+def verdict(cause: str, codes: list[str], confidence: float = 0.7) -> Verdict:
+    return Verdict(cause, confidence, "Because.", {"codes": codes}, [])
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def test_a_pattern_seen_on_many_runs_speaks_for_itself():
+    t = make_table({"overfitting": (100, 70), "overfitting|log": (100, 70), "overfitting|log|FIT001:w": (400, 100)})
+    p, seen, runs, right = t.precision(pattern_keys("overfitting", "log", "FIT001:w"))
+    assert seen == "overfitting|log|FIT001:w" and (runs, right) == (400, 100)
+    assert p == pytest.approx(0.25, abs=0.01)
+
+
+def test_an_unseen_pattern_inherits_its_parents_frequency():
+    t = make_table({"overfitting": (50, 40), "overfitting|log": (50, 40)})
+    p, seen, *_ = t.precision(pattern_keys("overfitting", "log", "FIT009:e"))
+    assert seen == "overfitting|log"
+    assert 0.75 < p < 0.8  # 40/50 shrunk a little towards the corpus prior 0.7
+
+
+def test_a_pattern_seen_on_few_runs_is_shrunk_towards_its_parent():
+    t = make_table({"healthy": (200, 180), "healthy|log": (200, 180), "healthy|log|ran:FIT+LOG": (2, 0)})
+    p, *_ = t.precision(pattern_keys("healthy", "log", "ran:FIT+LOG"))
+    assert 0.5 < p < 0.9  # two wrong runs do not make it 0
+
+
+def test_source_names_the_inputs_given():
+    assert source_of(["history"]) == "log"
+    assert source_of(["train_x", "eval_x", "labels"]) == "data"
+    assert source_of(["train_x", "model", "evaluator"]) == "data+model"
+    assert source_of([]) == "none"
+
+
+# --- calibrate --------------------------------------------------------------------------------
+
+
+def test_confidence_becomes_the_measured_frequency_with_its_record():
+    t = make_table({"overfitting": (80, 60), "overfitting|log": (80, 60)})
+    v = calibrate(
+        verdict("overfitting", ["FIT001"]), [finding("FIT001", "overfitting")], given=["history"], settle={}, table=t
+    )
+    assert v.cause == "overfitting"
+    assert v.confidence == pytest.approx(t.precision(pattern_keys("overfitting", "log", "FIT001:w"))[0])
+    rec = v.evidence["calibration"]
+    assert rec["pattern"] == "overfitting|log|FIT001:w" and rec["matched"] == "overfitting|log"
+    assert rec["runs"] == 80 and rec["right"] == 60 and rec["rules_confidence"] == 0.7
+
+
+def test_weak_evidence_abstains_and_names_what_would_settle_it():
+    t = make_table({"unstable-training": (60, 10), "unstable-training|log": (60, 10)})
+    v = calibrate(
+        verdict("unstable-training", ["FIT004"]),
+        [finding("FIT004", "unstable-training")],
+        given=["history"],
+        settle={"eval_x": "test or validation images (--data)", "evaluator": "a model (--model)"},
+        table=t,
+    )
+    assert v.cause == "insufficient-evidence"
+    assert v.evidence["abstained_from"] == "unstable-training"
+    assert v.evidence["needs"] == ["test or validation images (--data)"]  # the images settle first
+    assert v.also[0]["cause"] == "unstable-training" and v.also[0]["confidence"] < t.abstain_below
+    assert "What would settle it: test or validation images (--data)." in v.explanation
+    assert v.confidence == pytest.approx(1 - t.precision(pattern_keys("unstable-training", "log", "FIT004:w"))[0])
+
+
+def test_strong_evidence_does_not_abstain():
+    t = make_table({"unstable-training": (60, 50), "unstable-training|log": (60, 50)})
+    v = calibrate(
+        verdict("unstable-training", ["FIT004"]), [finding("FIT004", "unstable-training")], given=["history"],
+        settle={}, table=t,
+    )  # fmt: skip
+    assert v.cause == "unstable-training"
+
+
+def test_insufficient_evidence_never_abstains_again():
+    t = make_table({"insufficient-evidence": (60, 1)})
+    v = calibrate(verdict("insufficient-evidence", []), [], given=["history"], settle={}, table=t)
+    assert v.cause == "insufficient-evidence" and "abstained_from" not in v.evidence
+
+
+def test_a_measured_fix_keeps_its_confidence():
+    t = make_table({"eval-input-scale-mismatch": (60, 1)})
+    v = Verdict("eval-input-scale-mismatch", 0.99, "Measured.", {"codes": ["PRE001"], "counterfactual": {}}, [])
+    assert calibrate(v, [], given=["model"], settle={}, table=t) is v
+
+
+def test_confidences_stay_inside_the_floor_and_ceiling():
+    t = make_table({"healthy": (1000, 1000), "not-learning": (1000, 0)}, strength=1, abstain=0.0)
+    hi = calibrate(Verdict("healthy", 0.9, "ok", {"families": ["LOG"]}, []), [], given=["history"], settle={}, table=t)
+    lo = calibrate(verdict("not-learning", ["LOG002"]), [], given=["history"], settle={}, table=t)
+    assert hi.confidence == CEILING and lo.confidence == FLOOR
+
+
+# --- the shipped table --------------------------------------------------------------------------
+
+
+def test_the_shipped_table_was_fitted_out_of_fold_on_hundreds_of_runs():
+    t = shipped()
+    assert t is not None
+    assert t.meta["runs"] >= 300 and t.meta["folds"] >= 5
+    assert 0 < t.prior < 1 and t.prior_strength > 0
+    oof = t.meta["out_of_fold"]
+    assert oof["right"] <= oof["trials"]
+    # every level of a pattern is present whenever its finest is
+    for key in t.nodes:
+        parts = key.split("|")
+        for i in range(1, len(parts)):
+            assert "|".join(parts[:i]) in t.nodes
+
+
+def test_diagnose_states_the_measured_frequency_and_where_it_comes_from():
+    report = diagnose(history=STORY)
+    v = report.verdict
+    assert v.cause == "eval-input-scale-mismatch"
+    rec = v.evidence["calibration"]
+    assert rec["pattern"].startswith("eval-input-scale-mismatch|log|")
+    assert round(v.confidence, 2) == rec["frequency"]
+    assert rec["runs"] > 0
+    doc = json.loads(report.to_json())
+    assert doc["schema_version"] == "2.3" and doc["verdict"]["evidence"]["calibration"]["pattern"] == rec["pattern"]
+
+
+def test_diagnose_without_calibration_gives_the_rules_own_verdict():
+    v = diagnose(history=STORY, calibrated=False).verdict
+    assert v.cause == "eval-input-scale-mismatch" and "calibration" not in v.evidence
+    assert v.confidence == 0.9

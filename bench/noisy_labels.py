@@ -6,8 +6,14 @@ of the CIFAR-10N label sets `clean` (0% wrong), `aggre` (9.4%) and `worse` (41.6
 validation on the clean `x_test[:1000]`. Each run's model, data and history are cached
 under `out/noisy_labels/<labels>/` (`model.keras`, `data.npz`, `history.json`), so a second
 run only diagnoses. For each run it prints the estimated fraction of wrong labels, how
-many of the 100 top suspects are truly wrong (against the original CIFAR-10 labels), and
-the verdict of `check --data --model` (and with `--log`).
+many of the 100 top suspects are truly wrong (against the original CIFAR-10 labels), whether
+the guards trust the estimate, the signals behind them, and the verdict of `check --data --model`
+(and with `--log`).
+
+Measured (seed 0, two CPU cores): `clean` 0.038, top 100: 0 wrong, not trusted (memorization gap
+0.25), verdict overfitting (with the log: overfitting, noisy-labels from the log's FIT007); `aggre`
+0.045, 41 of 100, not trusted (gap 0.21), overfitting (with the log: overfitting); `worse` 0.320,
+92 of 100, trusted (gap 0.09, fit margin 0.11), noisy-labels (with the log: noisy-labels, overfitting).
 
 Usage:
 
@@ -111,6 +117,7 @@ def diagnose_run(name: str, folder: Path, data_dir: Path, with_log: bool) -> dic
         row["suspects"] = len(suspects)
         row["top100_wrong"] = int(sum(arrays["y_train"][i] != truth[i] for i in top))
         row["top100_of"] = len(top)
+        row["trusted"] = ev.get("trusted")
         row["signals"] = ev.get("signals")
     if with_log:
         report_log = diagnose(**arrays, model=str(folder / "model.keras"), history=str(folder / "history.json"))

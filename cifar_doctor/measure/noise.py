@@ -14,11 +14,20 @@ issues (`num_label_issues`) and ranks them (`find_label_issues`, by
 self-confidence).
 
 Measured on CIFAR-10N (`bench/noisy_labels.py`, the small CNN on 4,000 images):
-the estimate is close at 0% and 9.4% wrong labels and low at 41.6% (about 0.27),
-because the features of a network that memorized part of the wrong labels agree
-with them; the suspects are right (most of the top 100 truly wrong) at every level.
-Features read before the dense head memorize less but make a weaker classifier,
-whose own errors confident learning counts as label issues (0.16 on clean labels).
+0.04, 0.04 and 0.32 at 0%, 9.4% and 41.6% wrong labels (0.05, 0.06 and 0.22 with
+another training seed). It is low at high noise because the features of a network
+that memorized part of the wrong labels agree with them; the suspects are right
+(92 of the top 100 truly wrong at 41.6%) at every level. Features read before the
+dense head memorize less but make a weaker classifier, whose own errors confident
+learning counts as label issues (0.26 on clean labels).
+
+Two readings against the first eval split with labels (its images and outputs are
+read in the pass LBL011 shares, so no extra pass) say whether the estimate can be
+trusted, which LBL010 judges: `memorization_gap`, the model's agreement with its
+training labels less its accuracy on the eval labels (how far it fits what it does
+not generalize), and `fit_margin`, the fold classifiers' agreement with the training
+labels less their accuracy on the eval images' features (near zero or below, the
+features are a weak classifier that has not fitted its training images).
 
 `label_noise(inputs)` is cached per `Inputs`. scikit-learn and cleanlab are
 imported on use (the `labels` extra); nothing here imports TensorFlow.
@@ -128,21 +137,38 @@ def _narrowed(features: np.ndarray, seed: int) -> np.ndarray:
     return pca.fit_transform(scaled).astype(np.float32)
 
 
-def cross_validated_probabilities(features: np.ndarray, labels: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
-    """Out-of-fold class probabilities (N, K) of a logistic regression on `features`."""
+def cross_validated_probabilities(
+    features: np.ndarray, labels: np.ndarray, k: int, *, seed: int = 0, others: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold class probabilities (N, K) of a logistic regression on `features`, and the mean
+    probabilities of the fold classifiers on `others` (features of images none was fitted on), if given."""
     from sklearn.model_selection import StratifiedKFold
 
-    features = _narrowed(features, seed)
+    wide = features.shape[1]
+    both = features if others is None else np.concatenate([features, others.reshape(len(others), wide)])
+    both = _narrowed(both, seed)  # the projection sees no label, so eval images may shape it too
+    features, rest = both[: len(labels)], both[len(labels) :]
     probs = np.zeros((len(labels), k), dtype=np.float64)
+    other_probs = None if others is None else np.zeros((len(rest), k), dtype=np.float64)
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
     for fit_idx, held in folds.split(features, labels):
         clf = _classifier().fit(features[fit_idx], labels[fit_idx])
         classes = clf.classes_.astype(np.int64)
         probs[np.ix_(held, classes)] = clf.predict_proba(features[held])
-    return probs
+        if other_probs is not None and len(rest):
+            other_probs[:, classes] += clf.predict_proba(rest) / CV_FOLDS
+    return probs, other_probs
 
 
-def estimate_noise(features: np.ndarray, labels: np.ndarray, k: int, *, seed: int = 0) -> NoiseEstimate | None:
+def estimate_noise(
+    features: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    eval_features: np.ndarray | None = None,
+    eval_labels: np.ndarray | None = None,
+) -> NoiseEstimate | None:
     """Estimate the fraction of wrong `labels` from `features` (N, D); None when too few images per class.
 
     Args:
@@ -150,6 +176,9 @@ def estimate_noise(features: np.ndarray, labels: np.ndarray, k: int, *, seed: in
         labels: Integer training labels (N,).
         k: Number of classes.
         seed: Seed of the folds. Defaults to `0`.
+        eval_features: Features of eval images the model never trained on, for the signal
+            `cv_eval_accuracy` (the fold classifiers' accuracy on them). Defaults to `None`.
+        eval_labels: Their labels. Defaults to `None`.
     """
     from cleanlab.count import estimate_joint, num_label_issues
     from cleanlab.filter import find_label_issues
@@ -158,7 +187,10 @@ def estimate_noise(features: np.ndarray, labels: np.ndarray, k: int, *, seed: in
     counts = np.bincount(labels, minlength=k)
     if len(labels) == 0 or counts[counts > 0].min() < MIN_PER_CLASS or (counts > 0).sum() < 2:
         return None
-    probs = cross_validated_probabilities(np.asarray(features, dtype=np.float32), labels, k, seed=seed)
+    others = None if eval_features is None or eval_labels is None else np.asarray(eval_features, dtype=np.float32)
+    probs, other_probs = cross_validated_probabilities(
+        np.asarray(features, dtype=np.float32), labels, k, seed=seed, others=others
+    )
     # cleanlab wants every class present: drop the columns of absent classes and map back
     cols = np.flatnonzero(counts > 0)
     remap = -np.ones(k, dtype=np.int64)
@@ -177,6 +209,9 @@ def estimate_noise(features: np.ndarray, labels: np.ndarray, k: int, *, seed: in
         "label_issues": round(issues / len(labels), 4),
         "cv_agreement": round(float((p.argmax(axis=1) == y).mean()), 4),
     }
+    if other_probs is not None and len(other_probs):
+        eval_y = np.asarray(eval_labels, dtype=np.int64)
+        signals["cv_eval_accuracy"] = round(float((other_probs.argmax(axis=1) == eval_y).mean()), 4)
     suspects = tuple(Suspect(int(i), int(labels[i]), int(cols[p[i].argmax()]), float(p[i].max())) for i in ranked)
     return NoiseEstimate(fraction, suspects, len(labels), len(labels), signals)
 
@@ -229,11 +264,23 @@ def _measure(inputs: Any) -> NoiseEstimate | None:
     read = read_features(inputs.evaluate, x)
     if read is None:
         return None
-    est = estimate_noise(read.features, labels, k)
+    ev = eval_outputs(inputs)
+    eval_features = eval_labels = None
+    if ev is not None and ev[1].features.shape[1:] == read.features.shape[1:]:
+        split, got, eval_idx = ev
+        eval_features, eval_labels = got.features, labels_1d(split.y, k)[eval_idx]
+    est = estimate_noise(read.features, labels, k, eval_features=eval_features, eval_labels=eval_labels)
     if est is None:
         return None
     # positions in the split, not in the sample
     suspects = tuple(Suspect(int(idx[s.index]), s.given, s.likely, s.confidence) for s in est.suspects)
     agree_model = float((read.probabilities.argmax(axis=1) == labels).mean())
-    signals = {**est.signals, "model_train_agreement": round(agree_model, 4)}
+    signals: dict[str, Any] = {**est.signals, "model_train_agreement": round(agree_model, 4)}
+    if eval_features is not None and ev is not None:
+        eval_acc = float((ev[1].probabilities.argmax(axis=1) == eval_labels).mean())
+        signals["model_eval_accuracy"] = round(eval_acc, 4)
+        # how far the model fits its training labels beyond what it gets right on images it never saw
+        signals["memorization_gap"] = round(agree_model - eval_acc, 4)
+        # how far the classifier on the features agrees with the training labels beyond the eval labels
+        signals["fit_margin"] = round(est.signals["cv_agreement"] - est.signals["cv_eval_accuracy"], 4)
     return NoiseEstimate(est.fraction, suspects, len(idx), len(tr.x), signals, read.layer)

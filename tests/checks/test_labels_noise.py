@@ -81,6 +81,55 @@ def test_lbl010_too_few_images_per_class_gives_no_estimate():
     assert estimate_noise(f, y, 10) is None
 
 
+def test_lbl010_reads_the_classifier_on_eval_features():
+    from cifar_doctor.measure.noise import estimate_noise
+
+    f, truth = clusters(1200, seed=7)
+    fe, te = clusters(300, seed=7)  # same centers: the same classes, unseen images
+    y, _ = confuse(truth, 0.3)
+    est = estimate_noise(f, y, 10, eval_features=fe, eval_labels=te)
+    assert est.signals["cv_eval_accuracy"] > 0.9  # fitted on 30% wrong labels, right on clean unseen ones
+
+
+# --- the judgement of LBL010: the estimate with the guards' readings ---------------------------------
+def _judged(monkeypatch, make_images, make_labels, fraction: float, gap: float | None, margin: float | None):
+    import cifar_doctor.measure.noise as noise
+
+    signals = {} if gap is None else {"memorization_gap": gap, "fit_margin": margin}
+    suspects = (noise.Suspect(3, 1, 2, 0.9),)
+    monkeypatch.setattr(noise, "label_noise", lambda inputs: noise.NoiseEstimate(fraction, suspects, 100, 100, signals))
+    inp = Inputs(
+        splits={"train": Split("train", make_images(100, "unit"), make_labels(100))},
+        model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
+        evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0},
+    )
+    (f,) = run(inp, select_codes=["LBL010"]).findings
+    return f
+
+
+def test_lbl010_names_noisy_labels_when_the_estimate_is_trusted(monkeypatch, make_images, make_labels):
+    f = _judged(monkeypatch, make_images, make_labels, 0.35, gap=0.1, margin=0.12)
+    assert f.severity.value == "warning" and f.cause == "noisy-labels" and f.evidence["trusted"]
+    assert f.evidence["suspects"] == [{"index": 3, "given": 1, "likely": 2, "confidence": 0.9}]
+
+
+def test_lbl010_silent_on_clean_labels(monkeypatch, make_images, make_labels):
+    f = _judged(monkeypatch, make_images, make_labels, 0.03, gap=0.1, margin=0.2)
+    assert f.severity.value == "info" and f.cause is None and "look clean" in f.message
+
+
+@pytest.mark.parametrize(
+    ("gap", "margin", "reason"),
+    [(0.4, 0.3, "lower bound"), (0.05, 0.03, "too weak"), (None, None, "no eval split")],
+    ids=["memorized", "weak-features", "no-eval"],
+)
+def test_lbl010_names_no_cause_when_the_estimate_cannot_be_trusted(
+    monkeypatch, make_images, make_labels, gap, margin, reason
+):
+    f = _judged(monkeypatch, make_images, make_labels, 0.4, gap=gap, margin=margin)
+    assert f.severity.value == "info" and f.cause is None and not f.evidence["trusted"] and reason in f.message
+
+
 def test_lbl010_skipped_without_a_model(make_images, make_labels):
     inp = Inputs(splits={"train": Split("train", make_images(100, "unit"), make_labels(100))})
     report = run(inp, select_codes=["LBL010"])

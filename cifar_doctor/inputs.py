@@ -323,6 +323,12 @@ REQUIREMENTS: dict[str, Requirement] = {
             _label_order,
         ),
         Requirement(
+            "probes",
+            "needs the model's outputs on training images recorded during training (DoctorCallback with "
+            "train_sample, or compare)",
+            lambda inputs: inputs.history is not None and inputs.history.probes is not None,
+        ),
+        Requirement(
             "noise_extra",
             "needs the optional packages cleanlab and scikit-learn: pip install 'cifar-doctor[labels]'",
             _noise_extra,

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import InputError, UsageError, invalid_value
 from .inputs import check_classes
+from .records import TrainProbes
 from .sources.evaluator import count_correct
 from .sources.history import history_from_dict
 from .sources.pipelines import take_sample
@@ -153,7 +154,9 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         self.loss = loss
         # Bounded samples, taken once, here: a malformed argument fails at construction,
         # not in the middle of `fit`.
-        self._train = _arrays(take_sample(train_sample, self.sample_size, "train_sample"))
+        sampled = take_sample(train_sample, self.sample_size, "train_sample")
+        self._train = _arrays(sampled)
+        self._train_step = _sample_step(sampled)  # the sample's i-th image is train_sample's (i * step)-th
         self._val = _arrays(take_sample(validation_data, self.sample_size, "validation_data"))
         self.report: Any = None
         self.history: dict[str, list[float]] = {}
@@ -161,10 +164,14 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         self._session: Any = None
         self._pending: list[tuple[Any, bool]] = []
         self._speaks = True  # False in the workers of a multi-worker run that are not the chief
+        # the model's probabilities on the training sample at each epoch end (`History.probes`)
+        self._probes: list[np.ndarray | None] = []
+        self._last_probe: np.ndarray | None = None
 
     # --- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.history, self.events, self.report, self._pending = {}, [], None, []
+        self._probes, self._last_probe = [], None
         self._session = None
         # Every worker of a multi-worker run diagnoses (and stops) alike; only the chief prints.
         self._speaks = _is_chief(self.model)
@@ -192,6 +199,7 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
                 acc = None
             if acc is not None:
                 self.history.setdefault(TRAIN_EVAL_KEY, []).append(acc)
+                self._probes.append(self._last_probe)
         if self._session is None:
             return
         try:
@@ -258,6 +266,16 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         if self.history.get(TRAIN_EVAL_KEY):
             # the field the FIT checks read to tell a real gap from the training-mode effect
             history.train_accuracy_inference_mode = list(self.history[TRAIN_EVAL_KEY])
+        kept = [p for p in self._probes if p is not None]
+        if kept and len(kept) == len(self._probes) and self._train is not None:
+            n = len(kept[0])
+            y = self._train[1]
+            if y is not None and all(len(p) == n for p in kept):
+                history.probes = TrainProbes(
+                    labels=np.asarray(y[:n]),
+                    probabilities=tuple(kept),
+                    indices=np.arange(n) * self._train_step,
+                )
         return history
 
     def _react(self, update: Any, *, stage: str) -> None:
@@ -326,7 +344,9 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
             out = out[0]
         if isinstance(out, dict):
             return None
-        return round(count_correct(keras.ops.convert_to_numpy(out), y[:n]) / n, 6)
+        probs = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
+        self._last_probe = probs if probs.ndim == 2 and probs.shape[1] > 1 else None
+        return round(count_correct(probs, y[:n]) / n, 6)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -402,3 +422,11 @@ def _keras_major() -> int:
 
 def _arrays(sampled: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     return (sampled.x, sampled.y) if sampled is not None else None
+
+
+def _sample_step(sampled: Any) -> int:
+    """The stride of an evenly spaced sample (`sources.pipelines.strided`); 1 for the head of a pipeline."""
+    info = getattr(sampled, "sample", None)
+    if info is None or info.method != "even" or not info.total or info.total <= info.taken or not info.taken:
+        return 1
+    return int(info.total // info.taken)

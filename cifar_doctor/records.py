@@ -93,6 +93,33 @@ class ModelInfo:
         }
 
 
+@dataclass(frozen=True)
+class TrainProbes:
+    """The model's outputs on a fixed sample of training images, one array per epoch end.
+
+    Networks fit the images whose labels agree with what the others show before they
+    memorize the rest: outputs recorded before validation accuracy peaks say which
+    given labels the model could not yet agree with, without a held-out copy of them.
+
+    Args:
+        labels: The given labels of the sampled images, integers (n,).
+        probabilities: One (n, K) float32 array of class probabilities per epoch end.
+        indices: Positions of the sampled images in the training split. Defaults to
+            `None` (the first n).
+    """
+
+    labels: Any
+    probabilities: tuple[Any, ...]
+    indices: Any = None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.probabilities)
+
+    def describe(self) -> dict[str, Any]:
+        return {"images": int(len(self.labels)), "epochs": self.epochs}
+
+
 @dataclass
 class History:
     """A training history: per-epoch metrics, as Keras' `History.history` holds them.
@@ -128,6 +155,9 @@ class History:
             last epoch (`3/3 [====]` -> 3, `50000/50000` -> 50000): steps or
             samples, so an upper bound on optimizer steps per epoch.
             Defaults to `None`.
+        probes: The model's class probabilities on a fixed sample of training
+            images at each epoch end (`TrainProbes`), recorded by
+            `DoctorCallback` and `compare`. Defaults to `None`.
     """
 
     metrics: dict[str, list[float]] = field(default_factory=dict)
@@ -144,6 +174,7 @@ class History:
     gaps: dict[str, list[int]] = field(default_factory=dict)
     read_as: dict[str, Any] = field(default_factory=dict)
     bar_total: int | None = None
+    probes: TrainProbes | None = None
 
     @property
     def epochs(self) -> int:

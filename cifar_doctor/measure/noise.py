@@ -180,9 +180,6 @@ def estimate_noise(
             `cv_eval_accuracy` (the fold classifiers' accuracy on them). Defaults to `None`.
         eval_labels: Their labels. Defaults to `None`.
     """
-    from cleanlab.count import estimate_joint, num_label_issues
-    from cleanlab.filter import find_label_issues
-
     labels = np.asarray(labels, dtype=np.int64)
     counts = np.bincount(labels, minlength=k)
     if len(labels) == 0 or counts[counts > 0].min() < MIN_PER_CLASS or (counts > 0).sum() < 2:
@@ -191,6 +188,25 @@ def estimate_noise(
     probs, other_probs = cross_validated_probabilities(
         np.asarray(features, dtype=np.float32), labels, k, seed=seed, others=others
     )
+    fraction, suspects, signals = confident_learning(probs, labels, k)
+    if other_probs is not None and len(other_probs):
+        eval_y = np.asarray(eval_labels, dtype=np.int64)
+        signals["cv_eval_accuracy"] = round(float((other_probs.argmax(axis=1) == eval_y).mean()), 4)
+    return NoiseEstimate(fraction, suspects, len(labels), len(labels), signals)
+
+
+def confident_learning(
+    probs: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[float, tuple[Suspect, ...], dict[str, Any]]:
+    """(estimated fraction of wrong labels, suspects most likely first, readings) from class probabilities.
+
+    The fraction is the mass off the diagonal of cleanlab's estimated joint distribution of
+    given and true labels; the suspects are cleanlab's label issues ranked by self-confidence.
+    """
+    from cleanlab.count import estimate_joint, num_label_issues
+    from cleanlab.filter import find_label_issues
+
+    counts = np.bincount(labels, minlength=k)
     # cleanlab wants every class present: drop the columns of absent classes and map back
     cols = np.flatnonzero(counts > 0)
     remap = -np.ones(k, dtype=np.int64)
@@ -209,11 +225,8 @@ def estimate_noise(
         "label_issues": round(issues / len(labels), 4),
         "cv_agreement": round(float((p.argmax(axis=1) == y).mean()), 4),
     }
-    if other_probs is not None and len(other_probs):
-        eval_y = np.asarray(eval_labels, dtype=np.int64)
-        signals["cv_eval_accuracy"] = round(float((other_probs.argmax(axis=1) == eval_y).mean()), 4)
     suspects = tuple(Suspect(int(i), int(labels[i]), int(cols[p[i].argmax()]), float(p[i].max())) for i in ranked)
-    return NoiseEstimate(fraction, suspects, len(labels), len(labels), signals)
+    return fraction, suspects, signals
 
 
 def _cache(inputs: Any) -> dict[str, Any]:

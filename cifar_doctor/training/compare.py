@@ -237,6 +237,8 @@ def _one_run(
     state.phase = "diagnosing"
     history = dict(trained.history)
     inputs = build_inputs(model=trained.model, history=history, **evidence)
+    if inputs.history is not None and trained.probes is not None:
+        inputs.history.probes = trained.probes
     report = run(inputs)
     scale = _scale_ratio(inputs)
     del inputs  # its evaluator holds the model

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..records import TrainProbes
 from ..tfenv import import_keras, import_tensorflow
 from .feed import TrainingPlan, activation_bytes, dataset, eval_plan, plan_batches
 from .recipe import Recipe
@@ -53,6 +54,7 @@ class RunState:
         phase: `waiting`, `preparing`, `training`, `validating`, `diagnosing`, `done`.
         history: Per-epoch metrics so far, keyed as Keras names them.
         epoch_seconds: Wall seconds of each finished epoch (training + validation).
+        probes: The model's outputs on the first `PROBE_IMAGES` training images at each epoch end.
         note: A short status note (e.g. why it stopped early).
     """
 
@@ -66,6 +68,7 @@ class RunState:
     phase: str = "waiting"
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch_seconds: list[float] = field(default_factory=list)
+    probes: list[Any] = field(default_factory=list)
     note: str = ""
     t_start: float = 0.0
     t_epoch: float = 0.0
@@ -138,6 +141,28 @@ def make_callback(state: RunState, on_epoch: Callable[[RunState], bool] | None =
     return ProgressCallback()
 
 
+#: Training images whose outputs are recorded at each epoch end (`History.probes`, read by
+#: LBL012): 100 per class on CIFAR-10, one inference pass over them per epoch (about 2% of an
+#: epoch on 4,000 images).
+PROBE_IMAGES = 1000
+
+
+def make_probe_callback(state: RunState, probe_ds: Any) -> Any:
+    """A Keras callback that appends the model's outputs on `probe_ds` to `state.probes` at each epoch end."""
+    keras = import_keras()
+
+    class ProbeCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            try:
+                out = self.model.predict(probe_ds, verbose=0)
+            except Exception:  # a multi-output model, say: no probes, training goes on
+                return
+            if isinstance(out, np.ndarray) or hasattr(out, "shape"):
+                state.probes.append(np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32))
+
+    return ProbeCallback()
+
+
 @dataclass
 class TrainedRun:
     """A finished training run.
@@ -149,6 +174,7 @@ class TrainedRun:
         epochs_run: Epochs actually trained.
         settings: Epochs, batch size, seed, image counts, optimizer, loss.
         plan: How the optimizer steps were made (`feed.TrainingPlan`).
+        probes: The model's outputs on the first training images at each epoch end (`TrainProbes`).
     """
 
     model: Any
@@ -157,6 +183,7 @@ class TrainedRun:
     epochs_run: int
     settings: dict[str, Any]
     plan: TrainingPlan | None = None
+    probes: TrainProbes | None = None
 
 
 def set_seed(seed: int, deterministic: bool = OP_DETERMINISM_DEFAULT) -> None:
@@ -253,6 +280,11 @@ def train(
     train_ds = dataset(x_train, y_train, plan, shuffle=True, seed=seed)
     val_ds = dataset(x_test, y_test, eval_plan(plan), shuffle=False)
     callback = make_callback(state, on_epoch, plan.accumulation)
+    callbacks = [callback]
+    probed = min(n, PROBE_IMAGES)
+    if probed and not _multi_worker(strategy):  # predict() inside a multi-worker fit would need every worker
+        probe_ds = dataset(x_train[:probed], y_train[:probed], eval_plan(plan), shuffle=False)
+        callbacks.append(make_probe_callback(state, probe_ds))
     if _multi_worker(strategy):
         # Keras 3.15's fit averages a first distributed batch with strategy.reduce to build the model, which
         # fails under MultiWorkerMirroredStrategy (a PerReplica value is converted to one tensor). Build it
@@ -263,7 +295,7 @@ def train(
         _reduce_scalars_across_workers()
     t0 = time.perf_counter()
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model.fit(train_ds, epochs=epochs, verbose=0, validation_data=val_ds, callbacks=[callback], shuffle=False)
+        model.fit(train_ds, epochs=epochs, verbose=0, validation_data=val_ds, callbacks=callbacks, shuffle=False)
     seconds = time.perf_counter() - t0
     del train_ds, val_ds
     history = {k: list(v) for k, v in state.history.items()}
@@ -281,7 +313,10 @@ def train(
         "train_scale": _scale_note(x_train),
         "test_scale": _scale_note(x_test),
     }
-    return TrainedRun(model, history, seconds, state.epoch, settings, plan)
+    probes = None
+    if state.probes and all(p.shape == state.probes[0].shape for p in state.probes):
+        probes = TrainProbes(labels=np.asarray(y_train[:probed]), probabilities=tuple(state.probes))
+    return TrainedRun(model, history, seconds, state.epoch, settings, plan, probes)
 
 
 def _reduce_scalars_across_workers() -> None:

@@ -273,3 +273,106 @@ def eval_labels_contradicted(inputs: Inputs) -> list[Finding]:
             split=split.name,
         )
     ]
+
+
+#: An estimate from outputs recorded before the validation peak trusts a model that had learned
+#: something by then: below this multiple of chance (1/K) at the peak, its own mistakes would be
+#: counted as wrong labels (a 10-class model at 0.2 is wrong on 80% of the images, clean or not).
+EARLY_MIN_ACCURACY_FACTOR = 3.0
+
+
+@register("LBL012", "noisy-labels-early", requires=("probes", "history", "noise_extra"), cause="noisy-labels")
+def noisy_labels_early(inputs: Inputs) -> list[Finding]:
+    """Estimate wrong training labels from the model's outputs before it memorized them.
+
+    ## What it does
+    Averages the probabilities the model gave a fixed sample of training images at each epoch
+    end (recorded by `DoctorCallback` with `train_sample`, and by `compare`) from the first
+    epoch to the validation peak, and runs confident learning (cleanlab) on the average against
+    the given labels. Fires (warning, `noisy-labels`) from an estimate of `NOISY_FRACTION`
+    (0.15) when the validation accuracy at the peak is at least `EARLY_MIN_ACCURACY_FACTOR`
+    (3) times chance; reports the estimate as information otherwise. Says at which epoch
+    memorization starts when the validation accuracy falls after the peak while the training
+    accuracy climbs. The evidence lists every suspect.
+
+    ## Why is this bad?
+    Networks fit the images whose labels agree with the rest first and memorize the others
+    later: until validation accuracy peaks, the model's output on a mislabeled training image
+    mostly names its true class. Many such disagreements mean many wrong labels, and the gap
+    they open after the peak is memorization of those labels, which regularizing only hides.
+
+    ## Example
+    ```
+    cifar-doctor compare fixed --train-labels cifar10n_labels.npz:worse --limit 4000
+    # About 35% of the training labels look wrong before epoch 6 ...; memorization starts at epoch 7
+    ```
+
+    ## Use instead
+    Relabel or drop the listed suspects, train with a noise-robust loss, and stop at the
+    validation peak (`EarlyStopping(restore_best_weights=True)`) as a stop-gap.
+    """
+    from ...measure.early import early_noise
+
+    k = inputs.num_classes
+    if not k:
+        return []
+    est = early_noise(inputs.history, k)
+    if est is None:
+        return []
+    classes = CIFAR10_CLASSES if k == 10 else None
+    shown = "; ".join(_suspect_text(s, classes) for s in est.suspects[:SHOWN_SUSPECTS])
+    peak_acc = est.signals["val_accuracy_at_peak"]
+    evidence = {
+        "estimated_wrong_fraction": round(est.fraction, 4),
+        "threshold": NOISY_FRACTION,
+        "images": est.images,
+        "peak_epoch": est.peak_epoch,
+        "memorization_from": est.memorization_from,
+        "min_accuracy_at_peak": round(EARLY_MIN_ACCURACY_FACTOR / k, 4),
+        "signals": est.signals,
+        "suspect_count": len(est.suspects),
+        "suspects": [s.to_dict() for s in est.suspects],
+    }
+    when = f" Memorization starts at epoch {est.memorization_from}." if est.memorization_from else ""
+    read = f"read on {est.images} training images over epochs 1-{est.peak_epoch}, up to the validation peak"
+    if est.fraction >= NOISY_FRACTION and peak_acc >= EARLY_MIN_ACCURACY_FACTOR / k:
+        return [
+            noisy_labels_early.finding(
+                Severity.WARNING,
+                f"About {est.fraction:.0%} of the training labels look wrong ({read}); most likely: {shown}.{when}",
+                evidence=evidence,
+                fix=Fix(
+                    "Relabel or drop the listed suspects; train with a noise-robust loss, or stop at the "
+                    "validation peak as a stop-gap",
+                    'keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)',
+                ),
+                explanation=(
+                    "Before validation accuracy peaked, the model's outputs on these training images named another "
+                    "class than their label far more often than clean labels allow: networks learn what the images "
+                    "share before they memorize exceptions. After the peak the model memorizes the wrong labels, "
+                    "which costs validation accuracy: regularizing hides the gap, relabeling removes its cause."
+                ),
+                split="train",
+            )
+        ]
+    weak = peak_acc < EARLY_MIN_ACCURACY_FACTOR / k
+    status = (
+        f"not judged: validation accuracy {peak_acc:.2f} at the peak is under {EARLY_MIN_ACCURACY_FACTOR:g}x chance"
+        if weak
+        else ("the labels look clean" if est.fraction < CLEAN_FRACTION else "below the level that explains a gap")
+    )
+    return [
+        noisy_labels_early.finding(
+            Severity.INFO,
+            f"Estimated wrong training labels before the validation peak: {est.fraction:.1%} ({status}; {read})."
+            + when,
+            evidence=evidence,
+            fix=Fix("Review the listed suspects: relabel or drop those that are wrong") if est.suspects else None,
+            explanation=(
+                "The model's outputs on training images before it could memorize them say how often the given "
+                f"labels contradict the images; a cause is named from {NOISY_FRACTION:.0%} on."
+            ),
+            cause=None,
+            split="train",
+        )
+    ]

@@ -254,7 +254,10 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
         affines = (a_tr, a_ev) if a_tr is not None and a_ev is not None else None
         scaled = affines is not None  # train signatures on the canonical scale, or as given
         if train_sig is None or train_sig[0] != scaled:
-            train_sig = (scaled, _split_signatures(train, tr.layout, a_tr if scaled else None))
+            from ...measure import neardup
+
+            # the training split is indexed once and every eval split looked up in it
+            train_sig = (scaled, neardup.build_index(_split_signatures(train, tr.layout, a_tr if scaled else None)))
         queries = _queries(split, train)
         ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None, queries)
         cross = _near_pairs(

@@ -243,7 +243,7 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
     train = inputs.splits["train"]
     tr = train.stats
     found = []
-    train_sig = None
+    train_sig: tuple[tuple[bool, bool], Any] | None = None
     for split in inputs.eval_splits:
         ev = split.stats
         if ev.n == 0 or tr.n == 0 or "flat" in (ev.layout, tr.layout) or ev.channels != tr.channels:
@@ -253,12 +253,15 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
         a_tr, a_ev = tr.canonical_affine(), ev.canonical_affine()
         affines = (a_tr, a_ev) if a_tr is not None and a_ev is not None else None
         scaled = affines is not None  # train signatures on the canonical scale, or as given
-        if train_sig is None or train_sig[0] != scaled:
+        queries = _queries(split, train)
+        # the training split is indexed once and every eval split looked up in it: in inverted lists for a
+        # full search, exhaustively for a sample (the few sampled queries would not repay the clustering)
+        key = (scaled, queries is None)
+        if train_sig is None or train_sig[0] != key:
             from ...measure import neardup
 
-            # the training split is indexed once and every eval split looked up in it
-            train_sig = (scaled, neardup.build_index(_split_signatures(train, tr.layout, a_tr if scaled else None)))
-        queries = _queries(split, train)
+            sigs = _split_signatures(train, tr.layout, a_tr if scaled else None)
+            train_sig = (key, neardup.build_index(sigs, lists=None if queries is None else 0))
         ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None, queries)
         cross = _near_pairs(
             split,

@@ -54,11 +54,13 @@ NEAR_MAX_PAIRS = 3
 #: Images evaluated on each side (affected, unaffected) when the model can be evaluated.
 NEAR_EVAL_SAMPLE = 2000
 
-#: Eval x train image pairs the search may compare: the full CIFAR-10 test x
-#: train search (10,000 x 50,000), 15-20 s on these 2 cores. The search grows
-#: with the product of the split sizes, so above this an evenly spaced sample of
-#: eval images is searched against every training image, and the finding
-#: reports an estimate with its interval (1,000,000 x 100,000 would take hours).
+#: Eval x train image pairs the check searches in full: the full CIFAR-10 test
+#: x train search (10,000 x 50,000, about 5 s on 2 busy cores). Above this an
+#: evenly spaced sample of eval images is searched against every training image
+#: and the finding reports an estimate with its interval: indexing a large
+#: training split takes minutes (1,000,000 images: 81 s of clustering, then 33 s
+#: for 50,000 queries; `bench/near_search.py`), which `neardup.build_index`
+#: and `neardup.search` spend when called directly, the check by default not.
 NEAR_PAIR_BUDGET = 500_000_000
 
 #: Fewest eval images searched, whatever the training split's size: 500 images

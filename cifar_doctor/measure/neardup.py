@@ -5,22 +5,32 @@ Pure NumPy, in three steps, none of which holds more than one chunk of pixels:
 1. `signatures(chunk, ...)` reduces each image to 65 bytes: its gray 8x8
    thumbnail (block means), made zero-mean and unit-norm and stored as int8,
    plus a flag for images too flat to compare. One million images take 65 MB.
-2. `search(chunks, index)` looks each query image up among the indexed
-   signatures as it is and moved by 2 pixels in each direction
-   (`PROBE_SHIFTS`), and keeps the pairs whose thumbnails correlate at
-   `PREFILTER_CORR` or more (`candidates`: float32 products of
-   `QUERY_BLOCK` x `INDEX_BLOCK` thumbnails, 32 MB at a time, limited to the
-   window a projection bound leaves). Correlating zero-mean, unit-norm
-   thumbnails ignores brightness and contrast (and, in gray, most colour casts).
+2. `build_index(signatures)` groups the indexed split's signatures once into
+   inverted lists (spherical k-means, about `IVF_LIST_SIZE` a list; small
+   splits stay exhaustive), and `search(chunks, index)` looks each query image
+   up as it is and moved by 2 pixels in each direction (`PROBE_SHIFTS`),
+   keeping the pairs whose thumbnails correlate at `PREFILTER_CORR` or more.
+   The probes of a batch of queries are looked up together: each query is
+   multiplied with the lists of its `IVF_PROBE` nearest centroids (float32
+   products, list by list), or, exhaustively, with the window a projection
+   bound leaves (`candidates`). Correlating zero-mean, unit-norm thumbnails
+   ignores brightness and contrast (and, in gray, most colour casts).
 3. `confirm(i, j, ...)` re-reads the candidate images and judges each pair
    on 32x32 gray images, allowing shifts of up to `MAX_SHIFT` pixels: the
    coarse picture (`COARSE_THRESHOLD`) and the fine detail that tells two
    shots of a similar scene apart (`DETAIL_THRESHOLD`) must both match.
 
-The search compares each query with a window of about half the indexed
-images, five times (the probes), so its time grows with the product of the
-split sizes (full CIFAR-10, 10,000 x 50,000: 10-28 s for the whole check on
-2 busy cores, see `bench/near_duplicates.py`); its memory does not.
+Through the inverted lists a query is compared with about 3,200 indexed
+signatures (16 lists of 200) whatever the split's size, so a search grows
+with the number of queries, not with the product of the split sizes (full
+CIFAR-10, 10,000 x 50,000, and 50,000 x 1,000,000: `bench/near_search.py`).
+Probing the nearest lists rather than all of them is what makes it fast; on
+full CIFAR-10 it keeps every verified pair of the exhaustive search. FAISS
+(faiss-cpu 1.15) was measured on the same look-ups and not adopted: its
+exhaustive range search (`IndexFlatIP`) took as long as NumPy's products (both
+are bound by writing the 2.5 x 10^9 products out), and its inverted-file range
+search (`IndexIVFFlat`, 256 lists, 16 probed) scans each list one query at a
+time, no faster than these list-by-list matrix products.
 Multi-index hashing of a 64-bit perceptual hash was tried first and rejected
 on CIFAR-10: a mean-threshold hash puts thousands of images in one 16-bit
 bucket (every photo with bright sky has the same top rows), 5 x 10^8
@@ -30,6 +40,7 @@ pixels within the pigeonhole distance.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -118,8 +129,50 @@ INDEX_BLOCK = 8192
 #: time on pathological data (thousands of copies of one scene).
 MAX_CANDIDATES = 500_000
 
-#: Pairs verified per batch (images re-read and compared together).
-VERIFY_BATCH = 2048
+#: Pairs verified per batch (images re-read and compared together). Candidate
+#: pairs share images (on full CIFAR-10, 54,000 pairs involve 6,200 images), so
+#: a large batch prepares each image fewer times; its per-pair arrays (two
+#: 31x31 float32 details) are 63 MB.
+VERIFY_BATCH = 8192
+
+#: Indexes of at least this many signatures are searched through an inverted
+#: file (`build_index`): each query is compared with the signatures of its
+#: `IVF_PROBE` nearest lists instead of half the index. Below it the exact
+#: window search (`candidates`) is cheap enough: a 20,000-image test split
+#: against itself and its two probes takes about a second.
+IVF_MIN_INDEX = 20_000
+
+#: Mean signatures per inverted list: 50,000 training images make 250 lists,
+#: 1,000,000 make 5,000, so a query's work grows with the square root of the
+#: index, not with the index.
+IVF_LIST_SIZE = 200
+
+#: Lists probed per query, nearest centroids first. On full CIFAR-10 (250
+#: lists) 16 probes keep every verified test/train pair and all but about 20 of
+#: the 54,000 candidate pairs of the exact search (8 probes lose one verified
+#: pair), while comparing each query with 6% of the training images.
+IVF_PROBE = 16
+
+#: Signatures sampled per list to fit the centroids (spherical k-means).
+IVF_TRAIN_PER_LIST = 64
+
+#: k-means iterations: the lists only group the signatures, so a few
+#: iterations from a random start are enough (probing absorbs the rest).
+IVF_ITERATIONS = 8
+
+#: Seed of the k-means sample and start, so that a search is reproducible.
+IVF_SEED = 0
+
+#: Queries whose centroid similarities are ranked at once: 4,096 x 5,000
+#: lists of float32 are 80 MB.
+IVF_QUERY_BLOCK = 4096
+
+#: BLAS threads for the search's matrix products. They are many and small
+#: (a list's queries by its 200 signatures), and two BLAS threads that
+#: spin-wait for each other on 2 shared cores made them 2-8 times slower than
+#: one (measured under a load average of 5). Applied when `threadpoolctl`
+#: is installed (`pip install cifar-doctor[search]`).
+SEARCH_BLAS_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -268,9 +321,9 @@ def _ramp() -> np.ndarray:
 
 
 def candidates(
-    query: Signatures, index: Signatures, *, same: bool = False, threshold: float = PREFILTER_CORR
+    query: Signatures, index: Signatures, *, same: bool = False, threshold: float | np.ndarray = PREFILTER_CORR
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs (query i, index j) whose thumbnails correlate at `PREFILTER_CORR` or more.
+    """Pairs (query i, index j) whose thumbnails correlate at `PREFILTER_CORR` or more, exhaustively.
 
     Two unit vectors with a dot product of at least t lie within
     sqrt(2 - 2t) of each other, and so do their projections on any unit
@@ -284,11 +337,13 @@ def candidates(
         index: Signatures to look them up in.
         same: `query` and `index` are the same split: each unordered pair is
             returned once, as i < j. Defaults to `False`.
-        threshold: The correlation required. Defaults to `PREFILTER_CORR`.
+        threshold: The correlation required, one for all queries or one per
+            query. Defaults to `PREFILTER_CORR`.
 
     Returns:
         (i, j, correlation), best correlated first, at most `MAX_CANDIDATES`.
     """
+    cuts = _cuts(threshold, len(query))
     unit = np.float32(1.0 / 127.0)
     u = _ramp()
     pq = (query.thumbs.astype(np.float32) @ u) * unit
@@ -301,11 +356,13 @@ def candidates(
     # thumbnails are int8-rounded, so their norms are not exactly 1: widen the window to the largest norms
     norm_q = float(np.sqrt((qs.astype(np.float32) ** 2).sum(axis=1).max(initial=0.0))) * unit
     norm_i = float(np.sqrt((ts.astype(np.float32) ** 2).sum(axis=1).max(initial=0.0))) * unit
-    reach = float(np.sqrt(max(norm_q**2 + norm_i**2 - 2 * threshold, 0.0))) + 1e-4
-    cut = threshold * 127.0 * 127.0
+    lowest = float(cuts.min(initial=127.0 * 127.0)) / (127.0 * 127.0)
+    reach = float(np.sqrt(max(norm_q**2 + norm_i**2 - 2 * lowest, 0.0))) + 1e-4
+    cs_sorted = cuts[qo]
     qi, ij, cs = [], [], []
     for q0 in range(0, len(qs), QUERY_BLOCK):
         q = qs[q0 : q0 + QUERY_BLOCK].astype(np.float32)
+        cut = cs_sorted[q0 : q0 + QUERY_BLOCK]
         lo = int(np.searchsorted(ps, pq[qo[q0]] - reach, side="left"))
         hi = int(np.searchsorted(ps, pq[qo[min(q0 + QUERY_BLOCK, len(qs)) - 1]] + reach, side="right"))
         if same:
@@ -316,7 +373,7 @@ def candidates(
             rows = np.flatnonzero(s.max(axis=1) >= cut)  # most rows have no hit: skip them cheaply
             if not len(rows):
                 continue
-            r, c = np.nonzero(s[rows] >= cut)
+            r, c = np.nonzero(s[rows] >= cut[rows, None])
             r = rows[r]
             if same:
                 keep = r + q0 < c + i0
@@ -326,15 +383,162 @@ def candidates(
                 ij.append(c + i0)
                 cs.append(s[r, c] / (127.0 * 127.0))
     if not qi:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, np.zeros(0, np.float32)
+        return _no_pairs()
     i, j, c = qo[np.concatenate(qi)], io[np.concatenate(ij)], np.concatenate(cs)
     if same:
         i, j = np.minimum(i, j), np.maximum(i, j)
+    return _best(query, index, i, j, c)
+
+
+def _cuts(threshold: float | np.ndarray, n: int) -> np.ndarray:
+    """Per-query thresholds on products of int8 thumbnails (correlation x 127^2)."""
+    return np.broadcast_to(np.asarray(threshold, np.float32) * np.float32(127.0 * 127.0), (n,)).copy()
+
+
+def _no_pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    empty = np.zeros(0, np.int64)
+    return empty, empty, np.zeros(0, np.float32)
+
+
+def _best(
+    query: Signatures, index: Signatures, i: np.ndarray, j: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of images that are not flat, best correlated first, at most `MAX_CANDIDATES`."""
     keep = ~(query.flat[i] | index.flat[j])
     i, j, c = i[keep], j[keep], c[keep]
     order = np.argsort(-c, kind="stable")[:MAX_CANDIDATES]
     return i[order], j[order], c[order]
+
+
+@dataclass(frozen=True)
+class Index:
+    """The signatures of one split, grouped into inverted lists for search (`build_index`).
+
+    Attributes:
+        signatures: The split's signatures, in split order.
+        centroids: (lists, 64) float32 unit vectors; no rows when the index is
+            searched exhaustively (fewer than `IVF_MIN_INDEX` signatures).
+        members: Positions of the split's images that are not flat, list by list.
+        starts: (lists + 1,) offsets of each list in `members`.
+        thumbs: The members' thumbnails, in `members` order.
+    """
+
+    signatures: Signatures
+    centroids: np.ndarray
+    members: np.ndarray
+    starts: np.ndarray
+    thumbs: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.signatures)
+
+    @property
+    def exhaustive(self) -> bool:
+        """Queries are compared with every signature (within the projection window)."""
+        return len(self.centroids) == 0
+
+
+def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """(k, d) unit centroids of the unit rows of `x`, by `IVF_ITERATIONS` rounds of k-means on cosine."""
+    c = x[rng.choice(len(x), k, replace=False)].copy()
+    for _ in range(IVF_ITERATIONS):
+        a = _nearest_list(x, c)
+        order = np.argsort(a, kind="stable")
+        a = a[order]
+        starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+        sums = np.add.reduceat(x[order], starts, axis=0)
+        norm = np.linalg.norm(sums, axis=1, keepdims=True)
+        c[a[starts]] = sums / np.maximum(norm, 1e-12)  # an empty list keeps its centroid
+    return c
+
+
+def _nearest_list(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """The list of each row of `x` (largest inner product with a centroid), a block of rows at a time."""
+    return np.concatenate(
+        [np.argmax(x[s : s + IVF_QUERY_BLOCK] @ centroids.T, axis=1) for s in range(0, len(x), IVF_QUERY_BLOCK)]
+        or [np.zeros(0, np.int64)]
+    )
+
+
+def build_index(sigs: Signatures, *, lists: int | None = None) -> Index:
+    """Group a split's signatures for search: once per training split, then queried shard by shard.
+
+    The signatures are clustered (spherical k-means on a sample, about
+    `IVF_LIST_SIZE` per list) and each image is filed under its nearest
+    centroid; a query is compared only with the lists of its `IVF_PROBE`
+    nearest centroids (`search`). Small splits (under `IVF_MIN_INDEX`) are
+    searched exhaustively, which loses no pair.
+
+    Args:
+        sigs: Signatures of the split (`signatures`, `concat`).
+        lists: Number of inverted lists; 0 for an exhaustive index. Defaults to
+            `None`: one per `IVF_LIST_SIZE` signatures from `IVF_MIN_INDEX` up.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).integers(0, 256, (300, 32, 32, 3), dtype=np.uint8)
+    >>> index = build_index(signatures(x), lists=4)
+    >>> len(index), index.exhaustive, len(index.starts)
+    (300, False, 5)
+    """
+    live = np.flatnonzero(~sigs.flat)
+    if lists is None:
+        lists = len(live) // IVF_LIST_SIZE if len(live) >= IVF_MIN_INDEX else 0
+    lists = min(lists, len(live))
+    if lists <= 1:
+        return Index(
+            sigs, np.zeros((0, sigs.thumbs.shape[1]), np.float32), live, np.array([0, len(live)]), sigs.thumbs[live]
+        )
+    rng = np.random.default_rng(IVF_SEED)
+    x = sigs.thumbs[live].astype(np.float32) / np.float32(127.0)
+    sample = x[np.sort(rng.choice(len(x), min(len(x), lists * IVF_TRAIN_PER_LIST), replace=False))]
+    centroids = _spherical_kmeans(sample, lists, rng)
+    a = _nearest_list(x, centroids)
+    order = np.argsort(a, kind="stable")
+    starts = np.searchsorted(a[order], np.arange(lists + 1))
+    return Index(sigs, centroids, live[order], starts, sigs.thumbs[live[order]])
+
+
+def _ivf_candidates(query: Signatures, index: Index, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`candidates` through the inverted lists: each query against its `IVF_PROBE` nearest lists.
+
+    Queries probing a list are gathered and multiplied with the list's
+    thumbnails in one product, list by list.
+    """
+    q = query.thumbs.astype(np.float32)
+    probe = min(IVF_PROBE, len(index.centroids))
+    nearest = np.concatenate(
+        [
+            np.argpartition(-(q[s : s + IVF_QUERY_BLOCK] @ index.centroids.T), probe - 1, axis=1)[:, :probe]
+            for s in range(0, len(q), IVF_QUERY_BLOCK)
+        ]
+        or [np.zeros((0, probe), np.int64)]
+    )
+    live = np.flatnonzero(~query.flat)
+    lists = nearest[live].ravel()
+    who = np.repeat(live, probe)
+    order = np.argsort(lists, kind="stable")
+    lists, who = lists[order], who[order]
+    bounds = np.searchsorted(lists, np.arange(len(index.centroids) + 1))
+    qi, ij, cs = [], [], []
+    for k in range(len(index.centroids)):
+        rows, m0, m1 = who[bounds[k] : bounds[k + 1]], index.starts[k], index.starts[k + 1]
+        if not len(rows) or m0 == m1:
+            continue
+        s = q[rows] @ index.thumbs[m0:m1].T.astype(np.float32, order="C")
+        hit = np.flatnonzero(s.max(axis=1) >= cuts[rows])  # most queries have no hit in a list
+        if not len(hit):
+            continue
+        r, c = np.nonzero(s[hit] >= cuts[rows[hit], None])
+        r = hit[r]
+        if len(r):
+            qi.append(rows[r])
+            ij.append(index.members[m0 + c])
+            cs.append(s[r, c] / (127.0 * 127.0))
+    if not qi:
+        return _no_pairs()
+    return _best(query, index.signatures, np.concatenate(qi), np.concatenate(ij), np.concatenate(cs))
 
 
 def _smooth(g: np.ndarray) -> np.ndarray:
@@ -401,7 +605,6 @@ def _match(
     the best shift.
     """
     da, db = fa.detail[ia], fb.detail[ib]
-    ea, eb = fa.energy[ia], fb.energy[ib]
     g = da.shape[1]
     best = np.full(len(ia), -1.0)
     at = np.zeros((len(ia), 2), np.int64)
@@ -410,7 +613,9 @@ def _match(
             ya, yb = slice(max(dy, 0), g + min(dy, 0)), slice(max(-dy, 0), g + min(-dy, 0))
             xa, xb = slice(max(dx, 0), g + min(dx, 0)), slice(max(-dx, 0), g + min(-dx, 0))
             cross = np.einsum("nij,nij->n", da[:, ya, xa], db[:, yb, xb])
-            cd = cross / np.sqrt(np.maximum(_rect(ea, ya, xa) * _rect(eb, yb, xb), 1e-12))
+            # each image's detail energy over the overlap, once per image rather than per pair
+            energy = _rect(fa.energy, ya, xa)[ia] * _rect(fb.energy, yb, xb)[ib]
+            cd = cross / np.sqrt(np.maximum(energy, 1e-12))
             better = cd > best
             best[better] = cd[better]
             at[better] = (dy, dx)
@@ -482,9 +687,45 @@ class Pairs:
     candidates: int
 
 
+def _blas_threads() -> contextlib.AbstractContextManager[Any]:
+    """`SEARCH_BLAS_THREADS` for the products inside, when `threadpoolctl` is there to set them."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(SEARCH_BLAS_THREADS, user_api="blas")
+
+
+def lookup(
+    query: Signatures, index: Index, threshold: float | np.ndarray = PREFILTER_CORR
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (query i, index j) whose thumbnails correlate at `threshold` or more (one, or one per query).
+
+    Exhaustive (`candidates`) for a small index, through the inverted lists
+    for a large one (`build_index`).
+
+    Returns:
+        (i, j, correlation), best correlated first, at most `MAX_CANDIDATES`.
+    """
+    with _blas_threads():
+        if index.exhaustive:
+            return candidates(query, index.signatures, threshold=threshold)
+        return _ivf_candidates(query, index, _cuts(threshold, len(query)))
+
+
+def _pairs_within(index: Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs within the indexed split, once each as i < j."""
+    if index.exhaustive:
+        with _blas_threads():
+            return candidates(index.signatures, index.signatures, same=True)
+    i, j, c = lookup(index.signatures, index)
+    keep = i != j
+    return np.minimum(i, j)[keep], np.maximum(i, j)[keep], c[keep]
+
+
 def search(
     chunks: Iterable[tuple[int, np.ndarray]],
-    index: Signatures,
+    index: Signatures | Index,
     *,
     layout: str = "NHWC",
     affine: tuple[Any, Any] | None = None,
@@ -494,12 +735,14 @@ def search(
 
     Each chunk of query images is looked up as it is and moved by each of
     `PROBE_SHIFTS`, so that a copy shifted by up to 2 pixels still meets its
-    original within the 1 pixel the thumbnails tolerate. The probes' signatures
-    are computed chunk by chunk and dropped: memory stays at the index's.
+    original within the 1 pixel the thumbnails tolerate. The probes of up to
+    `SEARCH_BATCH` query images are looked up together, in one search (each
+    probe with its own threshold), then dropped: memory stays at the index's.
 
     Args:
         chunks: (start, images) of the query split, in order.
-        index: Signatures searched.
+        index: Signatures searched, or their `build_index` (built here when
+            signatures are given).
         layout: The query images' layout. Defaults to `"NHWC"`.
         affine: The query images' canonical affine. Defaults to `None`.
         within: `index` holds the query split's own signatures (duplicates
@@ -509,9 +752,11 @@ def search(
     Returns:
         (i, j, correlation), unique pairs, best correlated first, at most `MAX_CANDIDATES`.
     """
+    if not isinstance(index, Index):
+        index = build_index(index)
     parts_i, parts_j, parts_c = [], [], []
     if within:
-        i, j, c = candidates(index, index, same=True)
+        i, j, c = _pairs_within(index)
         parts_i.append(i)
         parts_j.append(j)
         parts_c.append(c)
@@ -519,16 +764,18 @@ def search(
     pending: list[list[Signatures]] = [[] for _ in probes]
     first = 0  # query index of the first pending signature
 
-    def flush() -> None:
-        for (dy, dx), sigs in zip(probes, pending):
-            i, j, c = candidates(concat(sigs), index, threshold=PROBE_CORR if (dy, dx) != (0, 0) else PREFILTER_CORR)
-            i = i + first
-            if within:  # an image's probe meets the image itself; a pair is kept as (smaller, larger)
-                keep = i != j
-                i, j, c = np.minimum(i, j)[keep], np.maximum(i, j)[keep], c[keep]
-            parts_i.append(i)
-            parts_j.append(j)
-            parts_c.append(c)
+    def flush(count: int) -> None:
+        stacked = concat(concat(sigs) for sigs in pending)  # probe by probe, `count` rows each
+        thresholds = np.repeat([PREFILTER_CORR if p == (0, 0) else PROBE_CORR for p in probes], count)
+        rows, j, c = lookup(stacked, index, thresholds)
+        i = rows % count + first
+        if within:  # an image's probe meets the image itself; a pair is kept as (smaller, larger)
+            keep = i != j
+            i, j, c = np.minimum(i, j)[keep], np.maximum(i, j)[keep], c[keep]
+        parts_i.append(i)
+        parts_j.append(j)
+        parts_c.append(c)
+        for sigs in pending:
             sigs.clear()
 
     count = 0
@@ -540,13 +787,12 @@ def search(
             sigs.append(_signatures_of_gray(_shift(gray, *_strided_shift(dy, dx, f)), affine is not None))
         count += len(gray)
         if count >= SEARCH_BATCH:  # a large sorted batch narrows each block's window
-            flush()
+            flush(count)
             count = 0
     if count:
-        flush()
+        flush(count)
     if not parts_i:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, np.zeros(0, np.float32)
+        return _no_pairs()
     i, j, c = np.concatenate(parts_i), np.concatenate(parts_j), np.concatenate(parts_c)
     order = np.argsort(-c, kind="stable")
     i, j, c = i[order], j[order], c[order]
@@ -574,6 +820,10 @@ def confirm(
             exactly. Defaults to `None`.
     """
     keep_i, keep_j, sims, coarse = [], [], [], []
+    # batches of pairs sorted by the side with more distinct images: each of those is prepared once
+    by = j if len(np.unique(j)) >= len(np.unique(i)) else i
+    order = np.argsort(by, kind="stable")
+    i, j = np.asarray(i)[order], np.asarray(j)[order]
     for s in range(0, len(i), VERIFY_BATCH):
         bi, bj = i[s : s + VERIFY_BATCH], j[s : s + VERIFY_BATCH]
         ui, inv_i = np.unique(bi, return_inverse=True)

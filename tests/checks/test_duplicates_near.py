@@ -256,3 +256,67 @@ def test_within_split_shifted_both_ways(real):
     x_test[263:266] = shift(x_test[213:216], 2, 0)
     p = neardup.find(x_test)
     assert set(zip(p.a.tolist(), p.b.tolist())) >= {(210 + k, 260 + k) for k in range(6)}
+
+
+def _pair_set(i: np.ndarray, j: np.ndarray) -> set[tuple[int, int]]:
+    return set(zip(i.tolist(), j.tolist()))
+
+
+def test_inverted_lists_find_the_pairs_of_the_exhaustive_search(real):
+    """Searched through inverted lists (`build_index`), the planted copies are the same candidates as exhaustively."""
+    x_train, x_test = real
+    x_test = plant(x_train, x_test)
+    sigs = neardup.signatures(x_train)
+    index = neardup.build_index(sigs, lists=8)
+    assert not index.exhaustive and len(index.starts) == 9
+    assert sorted(index.members.tolist()) == np.flatnonzero(~sigs.flat).tolist()  # each image filed once
+
+    def chunks():
+        return ((s, x_test[s : s + 128]) for s in range(0, len(x_test), 128))
+
+    ivf = _pair_set(*neardup.search(chunks(), index)[:2])
+    full = _pair_set(*neardup.search(chunks(), neardup.build_index(sigs, lists=0))[:2])
+    planted = {(t, r) for t_idx, r_idx, _ in PLANTS.values() for t, r in zip(t_idx, r_idx)}
+    assert ivf <= full  # never a pair the exact search would not give
+    assert len(planted & ivf) >= len(planted & full) - 1
+    assert len(ivf) >= 0.9 * len(full)
+
+
+def test_inverted_lists_keep_dup002_findings(real, monkeypatch):
+    """DUP002 through inverted lists (as on a large training split) reports what the exhaustive search reports."""
+    x_train, x_test = real
+    x_test = plant(x_train, x_test)
+    exhaustive = only(diagnose(x_train=x_train, x_test=x_test, select=["DUP002"]), "DUP002").evidence
+    monkeypatch.setattr(neardup, "IVF_MIN_INDEX", 100)
+    monkeypatch.setattr(neardup, "IVF_LIST_SIZE", 60)  # 10 lists of the 600 training images
+    ivf = only(diagnose(x_train=x_train, x_test=x_test, select=["DUP002"]), "DUP002").evidence
+    for key in ("count", "exact", "near_identical"):
+        assert abs(ivf[key] - exhaustive[key]) <= 1, key
+    assert ivf["count"] >= 38
+
+
+def test_inverted_lists_silent_on_independent_images():
+    sigs = neardup.signatures(smooth_images(800, seed=0))
+    index = neardup.build_index(sigs, lists=8)
+    q = neardup.signatures(smooth_images(300, seed=1))
+    i, _, _ = neardup.lookup(q, index)
+    assert len(i) == 0
+
+
+def test_probes_searched_together_match_probes_searched_apart(real):
+    """One search of the stacked probes, each with its threshold, equals one search per probe."""
+    x_train, x_test = real
+    x_test = plant(x_train, x_test)
+    index = neardup.build_index(neardup.signatures(x_train), lists=0)
+    together = _pair_set(*neardup.search([(0, x_test)], index)[:2])
+    apart: set[tuple[int, int]] = set()
+    for shift in ((0, 0), *neardup.PROBE_SHIFTS):
+        t = neardup.PREFILTER_CORR if shift == (0, 0) else neardup.PROBE_CORR
+        i, j, _ = neardup.candidates(neardup.signatures(x_test, shift=shift), index.signatures, threshold=t)
+        apart |= _pair_set(i, j)
+    assert together == apart
+
+
+def test_small_index_is_exhaustive():
+    sigs = neardup.signatures(smooth_images(50, seed=0))
+    assert neardup.build_index(sigs).exhaustive

@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import gc
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..comparison import ComparisonReport, RunResult
+from ..records import TrainProbes
 from .artifacts import save_comparison, save_run
 from .fit import HISTORY_KEYS, OP_DETERMINISM_DEFAULT, RunState, train
+from .recipe import stratified_indices
 from .runs import RunSpec, check_positive, check_save_dir, load_arrays, parse_limit, resolve
 from .until_verdict import UntilVerdict
 
@@ -182,6 +185,19 @@ def feed_arrays(recipe: Any, raw: dict[str, np.ndarray], *, limit: int | None, s
     return recipe.feed(raw, limit=limit, seed=seed)
 
 
+def _in_data_order(probes: TrainProbes, raw: dict[str, np.ndarray], *, limit: int | None, seed: int) -> TrainProbes:
+    """`probes` with the indices of its images in the data's training split, when the recipe fed the
+    stratified subset `recipe.subset` draws (its labels match); else as they are (positions in the fed split)."""
+    y = np.asarray(raw.get("y_train")).reshape(-1)
+    idx = stratified_indices(y, limit, seed) if limit is not None else np.arange(len(y))
+    n = len(probes.labels)
+    given = np.asarray(probes.labels)
+    given = given.argmax(axis=1) if given.ndim == 2 and given.shape[1] > 1 else given.reshape(-1)
+    if len(idx) < n or not np.array_equal(y[idx[:n]], given):
+        return probes
+    return replace(probes, indices=idx[:n])
+
+
 def _one_run(
     spec: RunSpec,
     state: RunState,
@@ -238,7 +254,7 @@ def _one_run(
     history = dict(trained.history)
     inputs = build_inputs(model=trained.model, history=history, **evidence)
     if inputs.history is not None and trained.probes is not None:
-        inputs.history.probes = trained.probes
+        inputs.history.probes = _in_data_order(trained.probes, raw, limit=limit, seed=seed)
     report = run(inputs)
     scale = _scale_ratio(inputs)
     del inputs  # its evaluator holds the model

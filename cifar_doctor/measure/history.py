@@ -32,9 +32,13 @@ from ..sources.logs import (
 ASSUMED_CLASSES = 10
 
 #: Loss within this fraction of ln K counts as chance level (an untrained
-#: softmax over K classes; a model that learned anything is >5% below it
-#: within one epoch on CIFAR-10).
-CHANCE_LOSS_TOLERANCE = 0.05
+#: softmax over K classes; a model that learned anything is well below it
+#: within one epoch on CIFAR-10). Chosen on the run corpus by
+#: `bench/corpus/fit.py` from 0.02-0.12: every fold of families chose 0.08, and
+#: on the held-out folds it gave 1,662 right and 386 forbidden log verdicts of
+#: 2,301 against 1,654 and 393 at the former 0.05 (runs at chance whose epoch
+#: averages drift 5-8% off ln K as the output bias settles).
+CHANCE_LOSS_TOLERANCE = 0.08
 
 #: A K fitted to an epoch-1 loss at ln K must agree with that epoch's
 #: accuracy: an epoch spent at chance cannot end with a running accuracy above

@@ -36,7 +36,7 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
 
     ## What it does
     Looks at the last epochs (at least `CHANCE_MIN_EPOCHS`). Fires when the
-    training loss is within `CHANCE_LOSS_TOLERANCE` (5%) of ln K and the
+    training loss is within `CHANCE_LOSS_TOLERANCE` (8%) of ln K and the
     training accuracy within a few points of 1/K in every one of them. K is
     `--classes`, what the log tells, or else the common class count (2, 10,
     100, 1000) that fits both numbers.

@@ -53,6 +53,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.data.folders",
     "cifar_doctor.checks.duplicates.exact",
     "cifar_doctor.checks.duplicates.near",
+    "cifar_doctor.checks.duplicates.features",
     "cifar_doctor.checks.labels.encoding",
     "cifar_doctor.checks.labels.distribution",
     "cifar_doctor.checks.labels.noise",

@@ -6,6 +6,7 @@
   plus the predicates that several LOG and FIT checks read;
 - `model`: the user's model evaluated on its data (cached per `Inputs`);
 - `neardup`: the near-duplicate search behind DUP002;
+- `featdup`: the nearest-neighbour search in a model's features behind DUP003;
 - `scale`: the eval/train scale comparison behind PRE001-PRE003.
 
 Nothing here imports a check module, and no check module imports another.

@@ -39,6 +39,7 @@ FLAGS: dict[str, str] = {
     "json_out": "--json-out",
     "strategy": "--strategy",
     "devices": "--devices",
+    "runner": "--runner",
 }
 
 #: How a `check` user supplies each requirement, shown after a skip reason.

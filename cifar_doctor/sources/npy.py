@@ -326,7 +326,7 @@ def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarra
         arrays[xk] = xs.take(idx)
         arrays[yk] = y_all[idx]
         sources[split] = xs
-        samples[split] = SampleInfo(xs.count, len(idx), method)
+        samples[split] = SampleInfo(xs.count, len(idx), method, indices=idx)
         shapes[xk], shapes[yk] = list(xs.layout.shape), list(y_all.shape)
         dtypes[xk], dtypes[yk] = str(xs.layout.dtype), str(y_all.dtype)
     description = {"kind": kind, "path": str(p), "shapes": shapes, "dtypes": dtypes, "notices": []}

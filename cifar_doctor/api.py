@@ -227,6 +227,8 @@ def build_inputs(
             info = model_info(model)
             evaluate = Evaluator.of(model)
     loss_name, from_logits = _canonical_loss(loss)
+    if runner is not None and runner is not DIRECT:
+        _statistics_together(list(splits.values()), runner)
     return Inputs(
         splits=splits,
         loss=loss_name,
@@ -239,6 +241,19 @@ def build_inputs(
         folders=getattr(loaded, "scan", None),
         runner=runner or DIRECT,
     )
+
+
+def _statistics_together(splits: list[Split], runner: Any) -> None:
+    """Every split's statistics in one stage of `runner` (one pipeline rather than one per split)."""
+    from .measure.stats import image_stats_many
+
+    todo = [s for s in splits if s.x is not None]
+    try:
+        stats = image_stats_many([(s.x, s.full, getattr(s.sample, "indices", None)) for s in todo], runner)
+    except InputError:  # not image arrays: each check meets that itself, as on the direct runner
+        return
+    for split, st in zip(todo, stats):
+        split._stats = st
 
 
 def _array(a: Any, name: str) -> Any:

@@ -94,7 +94,7 @@ def test_every_runner_gives_the_same_report(shards, monkeypatch):
     assert {"PRE001", "DUP001", "DUP002"} <= codes
     dup = next(f for f in direct["findings"] if f["code"] == "DUP001")
     assert dup["evidence"]["count"] == 20
-    assert {"statistics", "hash-train", "hash-test", "signatures-train", "search-test", "verify"} <= set(runner.stages)
+    assert {"statistics", "hash", "signatures-test", "search-test", "verify-test"} <= set(runner.stages)
 
 
 def test_carried_images_give_the_same_report(in_memory):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runners.base import DIRECT, Rows, Runner, split_rows
+from ..runners.base import DIRECT, Rows, Runner, map_jobs, split_rows
 from ..sources.base import CHUNK_IMAGES
 
 #: Values per image that the hash reads: 512 positions spread over the image. Two
@@ -80,13 +80,12 @@ def _hash_part(canon: Canonical, cols: np.ndarray, mult: np.ndarray, rows: Rows)
 
 
 def split_hashes(
-    split: Any, canon: Canonical, cols: np.ndarray, mult: np.ndarray, runner: Runner = DIRECT
-) -> np.ndarray:
-    """The hash of the key values (`cols`) of every image of `split`, chunk by chunk on `runner`."""
-    out = runner.map(
-        partial(_hash_part, canon, cols, mult), split_rows(split, CHUNK_IMAGES), stage=f"hash-{split.name}"
-    )
-    return np.concatenate(out) if out else np.zeros(0, np.uint64)
+    splits: list[tuple[Any, Canonical]], cols: np.ndarray, mult: np.ndarray, runner: Runner = DIRECT
+) -> list[np.ndarray]:
+    """The hash of the key values (`cols`) of every image of each split, chunk by chunk on `runner` (one stage)."""
+    jobs = [(partial(_hash_part, canon, cols, mult), split_rows(split, CHUNK_IMAGES)) for split, canon in splits]
+    parts = map_jobs(runner, jobs, stage="hash")
+    return [np.concatenate(p) if p else np.zeros(0, np.uint64) for p in parts]
 
 
 def _key_columns(d: int) -> np.ndarray:
@@ -105,8 +104,7 @@ def find_duplicates(
     d = int(np.prod(train.x.shape[1:])) * (1 if affines is not None else train.x.dtype.itemsize)
     cols = _key_columns(d)
     mult = _multipliers(len(cols))
-    h_tr = split_hashes(train, canon_tr, cols, mult, runner)
-    h_ev = split_hashes(ev, canon_ev, cols, mult, runner)
+    h_tr, h_ev = split_hashes([(train, canon_tr), (ev, canon_ev)], cols, mult, runner)
     order = np.argsort(h_tr, kind="stable")
     sorted_tr = h_tr[order]
     pos = np.searchsorted(sorted_tr, h_ev)

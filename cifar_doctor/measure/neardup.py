@@ -857,13 +857,26 @@ def confirm(
             (`cifar_doctor.runners`; `take_query` and `take_index` then travel to
             its workers). Defaults to `None`: in this process.
     """
-    # batches of pairs sorted by the side with more distinct images: each of those is prepared once
+    runner = runner if runner is not None else DIRECT
+    done = runner.map(partial(verify_batch, take_query, take_index), verify_plan(i, j), stage="verify")
+    return confirmed(done, len(i), exact_of)
+
+
+def verify_plan(i: np.ndarray, j: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Candidate pairs in batches of `VERIFY_BATCH` (`verify_batch` judges one), sorted by the side with
+    more distinct images, so that each of those images is prepared once."""
     by = j if len(np.unique(j)) >= len(np.unique(i)) else i
     order = np.argsort(by, kind="stable")
     i, j = np.asarray(i)[order], np.asarray(j)[order]
-    batches = [(i[s : s + VERIFY_BATCH], j[s : s + VERIFY_BATCH]) for s in range(0, len(i), VERIFY_BATCH)]
-    runner = runner if runner is not None else DIRECT
-    done = runner.map(partial(verify_batch, take_query, take_index), batches, stage="verify")
+    return [(i[s : s + VERIFY_BATCH], j[s : s + VERIFY_BATCH]) for s in range(0, len(i), VERIFY_BATCH)]
+
+
+def confirmed(
+    done: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    candidates: int,
+    exact_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Pairs:
+    """The `Pairs` of the verified batches of `verify_plan` (`verify_batch`'s results, in order)."""
     keep_i, keep_j, sims, coarse = ([part[k] for part in done] for k in range(4))
     if keep_i:
         a_idx, b_idx = np.concatenate(keep_i), np.concatenate(keep_j)
@@ -875,7 +888,7 @@ def confirm(
     a_idx, b_idx, sim, co = a_idx[order], b_idx[order], sim[order], co[order]
     exact = exact_of(a_idx, b_idx) if exact_of is not None and len(a_idx) else np.zeros(len(a_idx), bool)
     sim = np.where(exact, 1.0, np.minimum(sim, 1.0))
-    return Pairs(a_idx, b_idx, sim.astype(np.float32), co.astype(np.float32), exact, int(len(i)))
+    return Pairs(a_idx, b_idx, sim.astype(np.float32), co.astype(np.float32), exact, int(candidates))
 
 
 def find(query: np.ndarray, index: np.ndarray | None = None, *, chunk: int = 1024) -> Pairs:

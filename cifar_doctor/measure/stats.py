@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..findings import EVIDENCE_MAX_ITEMS, rounded
-from ..runners.base import DIRECT, Rows, Runner, array_rows
+from ..runners.base import DIRECT, Rows, Runner, array_rows, map_jobs
 
 #: Images per chunk. 1024 float32 CIFAR images are a 12 MB work buffer: large
 #: enough that per-chunk Python overhead is negligible, small enough that the
@@ -435,6 +435,33 @@ def image_stats(x: Any, runner: Runner = DIRECT, source: Any = None, indices: An
     >>> image_stats(np.full((2, 4, 4, 3), 255, np.uint8)).scheme
     'raw-uint8'
     """
+    return image_stats_many([(x, source, indices)], runner)[0]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An array whose chunks are to be reduced: its layout, the reduction plan and the work items."""
+
+    x: Any
+    shape: tuple
+    layout: str
+    axis: int
+    channels: int
+    plan: _Plan
+    items: list
+
+
+def image_stats_many(arrays: list[tuple[Any, Any, Any]], runner: Runner = DIRECT) -> list[ImageStats]:
+    """`image_stats` of several arrays (`(x, source, indices)` each), their chunks reduced in one runner stage."""
+    prepared = [_prepare(x, source, indices) for x, source, indices in arrays]
+    pending = [p for p in prepared if isinstance(p, _Pending)]
+    jobs = [(partial(_chunk_partial, p.plan), p.items) for p in pending]
+    reduced = iter(map_jobs(runner, jobs, stage="statistics"))
+    return [p if isinstance(p, ImageStats) else _finish(p, next(reduced)) for p in prepared]
+
+
+def _prepare(x: Any, source: Any, indices: Any) -> ImageStats | _Pending:
+    """The statistics of an empty array, or what reducing a non-empty one needs."""
     from ..mapped import is_lazy
 
     if not is_lazy(x):  # images computed on demand are read chunk by chunk below, never whole
@@ -472,7 +499,13 @@ def image_stats(x: Any, runner: Runner = DIRECT, source: Any = None, indices: An
     if indices is None or source is None or len(indices) != n:
         source = indices = None  # the runner's workers are sent the images themselves
     plan = _plan(x, shape, layout, channels)
-    parts = runner.map(partial(_chunk_partial, plan), array_rows(x, CHUNK_IMAGES, indices, source), stage="statistics")
+    return _Pending(x, shape, layout, axis, channels, plan, array_rows(x, CHUNK_IMAGES, indices, source))
+
+
+def _finish(p: _Pending, parts: list[_Partial]) -> ImageStats:
+    """The statistics from the chunks' reductions, combined in chunk order."""
+    x, shape, layout, axis, channels, plan = p.x, p.shape, p.layout, p.axis, p.channels, p.plan
+    n, d = shape[0], plan.d
     ref, chan = plan.ref, plan.chan
     nan_count = sum(p.nan_count for p in parts)
     inf_count = sum(p.inf_count for p in parts)

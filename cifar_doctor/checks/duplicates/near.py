@@ -20,7 +20,7 @@ from ...inputs import Inputs
 from ...measure.duplicates import Canonical
 from ...measure.stats import channel_of_position
 from ...registry import register
-from ...runners.base import Rows, Runner, split_rows
+from ...runners.base import Rows, Runner, map_jobs, split_rows
 
 #: Bytes of float32 pixels per chunk: 1024 CIFAR images (12 MB), as in
 #: `cifar_doctor.stats`; larger images come in fewer per chunk.
@@ -133,11 +133,9 @@ def _signature_part(layout: str, affine: Any, rows: Rows) -> Any:
     return neardup.signatures(rows.read(), layout=layout, affine=affine)
 
 
-def _split_signatures(split: Any, layout: str, affine: Any, runner: Runner, subset: np.ndarray | None = None):
-    from ...measure import neardup
-
-    items = split_rows(split, _chunk_size(split), subset)
-    return neardup.concat(runner.map(partial(_signature_part, layout, affine), items, stage=f"signatures-{split.name}"))
+def _signature_job(split: Any, layout: str, affine: Any, subset: np.ndarray | None = None) -> tuple[Any, list[Rows]]:
+    """The signatures of a split (or of the images at `subset`) as a runner job: a function and its items."""
+    return partial(_signature_part, layout, affine), split_rows(split, _chunk_size(split), subset)
 
 
 def _search_part(index: Any, layout: str, affine: Any, within: bool, batch: list[Rows]) -> Any:
@@ -191,38 +189,52 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
     return exact
 
 
+def _search_job(query: Any, index: Any, affine: Any, within: bool, subset: np.ndarray | None) -> tuple[Any, Any]:
+    """The candidate search of `query`'s images (or those at `subset`) in `index`, as a runner job."""
+    batches = _search_batches(split_rows(query, _chunk_size(query), subset))
+    return partial(_search_part, index, query.stats.layout, affine, within), batches
+
+
 def _near_pairs(
-    query: Any,
-    index: Any,
-    i_sig: Any,
+    split: Any,
+    train: Any,
+    train_index: Any,
+    split_sig: Any,
     affines: Any,
     runner: Runner,
-    *,
-    within: bool,
     subset: np.ndarray | None = None,
-):
+) -> tuple[Any, Any]:
+    """Verified near-duplicate pairs of `split` in train (cross) and within `split`, each pass one stage of
+    `runner`. `affines` are (eval, train) canonical affines, or None when the splits are compared as given."""
     from ...measure import neardup
 
-    a_q, a_i = affines if affines is not None else (None, None)
-    index_of = i_sig if isinstance(i_sig, neardup.Index) else neardup.build_index(i_sig)
-    parts = [neardup.pairs_within(index_of)] if within else []
-    batches = _search_batches(split_rows(query, _chunk_size(query), subset))
-    parts += runner.map(
-        partial(_search_part, index_of, query.stats.layout, a_q, within), batches, stage=f"search-{query.name}"
+    a_ev, a_tr = affines if affines is not None else (None, None)
+    own_index = neardup.build_index(split_sig)
+    found_cross, found_within = map_jobs(
+        runner,
+        [
+            _search_job(split, train_index, a_ev, False, subset),
+            _search_job(split, own_index, a_ev, True, subset),
+        ],
+        stage=f"search-{split.name}",
     )
-    i, j, _ = neardup.merge_candidates(parts, len(index_of))
+    i, j, _ = neardup.merge_candidates(found_cross, len(train_index))
+    wi, wj, _ = neardup.merge_candidates([neardup.pairs_within(own_index), *found_within], len(own_index))
     if subset is not None:  # positions in the subset -> positions in the split
-        i = subset[i]
-        if within:
-            j = subset[j]
-    return neardup.confirm(
-        i,
-        j,
-        _Prepared(query, a_q),
-        _Prepared(index, a_i),
-        exact_of=_exact_fn(query, index, affines),
-        runner=runner,
+        i, wi, wj = subset[i], subset[wi], subset[wj]
+    plans = (neardup.verify_plan(i, j), neardup.verify_plan(wi, wj))
+    query = _Prepared(split, a_ev)
+    done_cross, done_within = map_jobs(
+        runner,
+        [
+            (partial(neardup.verify_batch, query, _Prepared(train, a_tr)), plans[0]),
+            (partial(neardup.verify_batch, query, query), plans[1]),
+        ],
+        stage=f"verify-{split.name}",
     )
+    cross = neardup.confirmed(done_cross, len(i), _exact_fn(split, train, (a_ev, a_tr) if affines else None))
+    within = neardup.confirmed(done_within, len(wi), _exact_fn(split, split, (a_ev, a_ev) if affines else None))
+    return cross, within
 
 
 def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str, Any] | None:
@@ -288,6 +300,8 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
     that have a near-duplicate in train (the pairs are in the evidence), or
     report accuracy on the de-duplicated split too (ciFAIR for CIFAR-10).
     """
+    from ...measure import neardup
+
     train = inputs.splits["train"]
     tr = train.stats
     found = []
@@ -305,28 +319,20 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
         # the training split is indexed once and every eval split looked up in it: in inverted lists for a
         # full search, exhaustively for a sample (the few sampled queries would not repay the clustering)
         key = (scaled, queries is None)
+        jobs = [_signature_job(split, ev.layout, a_ev if affines is not None else None, queries)]
         if train_sig is None or train_sig[0] != key:
-            from ...measure import neardup
-
-            sigs = _split_signatures(train, tr.layout, a_tr if scaled else None, inputs.runner)
-            train_sig = (key, neardup.build_index(sigs, lists=None if queries is None else 0))
-        ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None, inputs.runner, queries)
-        cross = _near_pairs(
+            jobs.append(_signature_job(train, tr.layout, a_tr if scaled else None))
+        sigs = map_jobs(inputs.runner, jobs, stage=f"signatures-{split.name}")
+        if len(sigs) > 1:
+            train_sig = (key, neardup.build_index(neardup.concat(sigs[1]), lists=None if queries is None else 0))
+        assert train_sig is not None
+        cross, within = _near_pairs(
             split,
             train,
             train_sig[1],
+            neardup.concat(sigs[0]),
             (a_ev, a_tr) if affines is not None else None,  # (query, index)
             inputs.runner,
-            within=False,
-            subset=queries,
-        )
-        within = _near_pairs(
-            split,
-            split,
-            ev_sig,
-            (a_ev, a_ev) if affines is not None else None,
-            inputs.runner,
-            within=True,
             subset=queries,
         )
         if not len(cross.a) and not len(within.a):

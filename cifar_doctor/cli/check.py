@@ -74,7 +74,7 @@ def check(
     from ..engine import run
     from ..inputs import check_classes
     from ..registry import select as select_checks
-    from ..runners.base import runner_named
+    from ..runners.named import runner_named
 
     # every option is checked before any data is read
     validate_fail_on(fail_on)

@@ -10,6 +10,7 @@ combines the results the same way, so the findings do not depend on the runner.
 
 from __future__ import annotations
 
-from .base import DIRECT, DirectRunner, Rows, Runner, map_jobs, runner_named, split_rows
+from .base import DIRECT, DirectRunner, Rows, Runner, map_jobs, split_rows
+from .named import RUNNERS, runner_named
 
-__all__ = ["DIRECT", "DirectRunner", "Rows", "Runner", "map_jobs", "runner_named", "split_rows"]
+__all__ = ["DIRECT", "RUNNERS", "DirectRunner", "Rows", "Runner", "map_jobs", "runner_named", "split_rows"]

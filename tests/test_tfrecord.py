@@ -147,3 +147,22 @@ def test_beam_pipeline_reads_tfrecord_shards(shards, monkeypatch):
     direct = run(build_inputs(data=shards, runner=DIRECT)).to_dict()
     beam = run(build_inputs(data=shards, runner=runner_named("beam", BEAM_FLAGS))).to_dict()
     assert direct == beam
+
+
+@pytest.mark.parametrize(
+    "damage,says",
+    [
+        (lambda raw: raw[:-7], "declares"),  # the last record cut short
+        (lambda raw: raw + b"\x01\x02", "header cut short"),  # a partial header after the last record
+        (
+            lambda raw: struct.pack("<Q", 1 << 40) + struct.pack("<I", masked_crc32c(struct.pack("<Q", 1 << 40))) + raw,
+            "declares",
+        ),
+    ],
+    ids=["truncated", "partial-header", "forged-length"],
+)
+def test_hostile_shards_are_refused(shards, damage, says):
+    path = shards / "train-00001-of-00002"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(InputError, match=says):
+        build_inputs(data=shards)

@@ -162,6 +162,16 @@ class NpySource:
         finally:
             os.close(fd)
 
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows `start..stop` in one read (a runner's work item)."""
+        if not 0 <= start <= stop <= self.count:
+            raise IndexError(f"rows {start}..{stop} out of range for {self.count} rows")
+        fd = open_fd(self.layout.path)
+        try:
+            return self._rows(fd, start, stop - start)
+        finally:
+            os.close(fd)
+
     def take(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.count):

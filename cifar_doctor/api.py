@@ -17,6 +17,7 @@ from .errors import InputError, UsageError, invalid_value
 from .inputs import History, Inputs, ModelInfo, Split, check_classes
 from .mapped import is_lazy
 from .report import Report
+from .runners.base import DIRECT
 from .sources.base import LoadedData
 from .sources.datasets import load_data, load_data_path
 from .sources.evaluator import Evaluator
@@ -79,6 +80,7 @@ def build_inputs(
     train_folder: Any = None,
     eval_folders: Any = None,
     sources: dict[str, Any] | None = None,
+    runner: Any = None,
 ) -> Inputs:
     """Assemble an `Inputs` from arrays, objects or files; see `diagnose` for the in-memory arguments.
 
@@ -108,6 +110,9 @@ def build_inputs(
         provenance: Plain values naming where inputs came from, added to the
             report's `inputs` section. Defaults to `None`.
         sources: The former name of `provenance`. Defaults to `None`.
+        runner: Where the passes that read every image run: a runner of
+            `cifar_doctor.runners` (`runner_named("beam", ["--direct_num_workers=2"])`).
+            Defaults to `None`: in this process.
 
     Raises:
         UsageError: for arguments that do not go together, or a bad `limit` (naming the parameter).
@@ -206,8 +211,10 @@ def build_inputs(
             if full is not None:  # a memory-mapped array: sample it instead of paging it all in
                 idx, method = sample_indices(len(x), SAMPLE_IMAGES, y)
                 x, y = full.take(idx), (np.asarray(y)[idx] if y is not None else None)
-                sample = SampleInfo(full.count, len(idx), method)
-        splits[name] = Split(name, _array(x, f"x_{name}"), _array(y, f"y_{name}"), full=full, sample=sample)
+                sample = SampleInfo(full.count, len(idx), method, indices=idx)
+        splits[name] = Split(
+            name, _array(x, f"x_{name}"), _array(y, f"y_{name}"), full=full, sample=sample, runner=runner or DIRECT
+        )
     info: ModelInfo | None = None
     evaluate = None
     if model is not None:
@@ -220,6 +227,8 @@ def build_inputs(
             info = model_info(model)
             evaluate = Evaluator.of(model)
     loss_name, from_logits = _canonical_loss(loss)
+    if runner is not None and runner is not DIRECT:
+        _statistics_together(list(splits.values()), runner)
     return Inputs(
         splits=splits,
         loss=loss_name,
@@ -230,7 +239,21 @@ def build_inputs(
         evaluate=evaluate,
         provenance=described,
         folders=getattr(loaded, "scan", None),
+        runner=runner or DIRECT,
     )
+
+
+def _statistics_together(splits: list[Split], runner: Any) -> None:
+    """Every split's statistics in one stage of `runner` (one pipeline rather than one per split)."""
+    from .measure.stats import image_stats_many
+
+    todo = [s for s in splits if s.x is not None]
+    try:
+        stats = image_stats_many([(s.x, s.full, getattr(s.sample, "indices", None)) for s in todo], runner)
+    except InputError:  # not image arrays: each check meets that itself, as on the direct runner
+        return
+    for split, st in zip(todo, stats):
+        split._stats = st
 
 
 def _array(a: Any, name: str) -> Any:
@@ -268,6 +291,7 @@ def diagnose(
     data: Any = None,
     limit: int | None = None,
     calibrated: bool = True,
+    runner: Any = None,
 ) -> Report:
     """Diagnose why validation accuracy lags training accuracy.
 
@@ -300,6 +324,8 @@ def diagnose(
         calibrated: State the verdict's confidence as the frequency measured on the run
             corpus for the same evidence, and abstain (`insufficient-evidence`) where that
             evidence was mostly wrong. `False` gives the rules' own verdict. Defaults to `True`.
+        runner: Where the passes that read every image run (`cifar_doctor.runners.runner_named`).
+            Defaults to `None`: in this process.
 
     Returns:
         A `Report` with `.verdict`, `.findings`, `.to_dict()`, `.to_json()` and `.print()`.
@@ -326,5 +352,6 @@ def diagnose(
         classes=classes,
         data=data,
         limit=limit,
+        runner=runner,
     )
     return engine.run(inputs, select_codes=select, ignore_codes=ignore, calibrated=calibrated)

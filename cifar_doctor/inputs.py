@@ -24,6 +24,7 @@ from .records import (
     History,
     ModelInfo,
 )
+from .runners.base import DIRECT, Runner
 from .sources.base import CHUNK_IMAGES, ArraySource
 
 __all__ = [
@@ -57,6 +58,8 @@ class Split:
             holds every image.
         sample: How `x` was drawn from `full` (`cifar_doctor.sources.sampling.SampleInfo`).
             Defaults to `None`.
+        runner: Where full passes over the split run (`cifar_doctor.runners`). Defaults to the
+            direct runner (in this process).
     """
 
     name: str
@@ -64,6 +67,7 @@ class Split:
     y: Any = None
     full: Any = None
     sample: Any = None
+    runner: Runner = DIRECT
     _stats: Any = field(default=None, repr=False)
     _labels: dict[int | None, Any] = field(default_factory=dict, repr=False)
 
@@ -78,7 +82,8 @@ class Split:
         if self._stats is None and self.x is not None:
             from .measure.stats import image_stats
 
-            self._stats = image_stats(self.x)
+            indices = getattr(self.sample, "indices", None)
+            self._stats = image_stats(self.x, self.runner, self.full, indices)
         return self._stats
 
     def labels(self, classes: int | None = None) -> Any:
@@ -174,6 +179,8 @@ class Inputs:
         folders: What reading image folders found
             (`cifar_doctor.sources.folders.FolderScan`): class folders per
             split, files that did not decode, colour modes and sizes. Defaults to `None`.
+        runner: Where the passes that read every image run (`cifar_doctor.runners`): the
+            direct runner (this process) or the beam runner. Defaults to the direct runner.
     """
 
     splits: dict[str, Split] = field(default_factory=dict)
@@ -185,9 +192,15 @@ class Inputs:
     evaluate: Callable[[Any, Any], dict[str, float]] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     folders: Any = None
+    runner: Runner = DIRECT
     _measurement: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model cache
     _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
     _label_noise: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.noise cache
+
+    def __post_init__(self) -> None:
+        for split in self.splits.values():  # the splits' own passes (statistics) run where the checks' do
+            if split.runner is DIRECT:
+                split.runner = self.runner
 
     # --- accessors used by checks -------------------------------------------------
     @property

@@ -59,12 +59,22 @@ def check(
     fail_on: str = fail_on_option(),
     select: Optional[list[str]] = select_option(),
     ignore: Optional[list[str]] = ignore_option(),
+    runner: str = typer.Option(
+        "direct",
+        "--runner",
+        help="Where the passes that read every image (duplicates, statistics) run: direct (this process) "
+        "or beam (an Apache Beam pipeline; Beam's own flags follow `--`, e.g. -- --runner=DataflowRunner).",
+    ),
+    beam_flags: Optional[list[str]] = typer.Argument(
+        None, metavar="[-- BEAM_FLAGS...]", help="Apache Beam pipeline options, passed through (with --runner beam)."
+    ),
 ) -> None:
     """Check data, labels, a model and/or a training log; print a verdict and findings."""
     from ..api import build_inputs
     from ..engine import run
     from ..inputs import check_classes
     from ..registry import select as select_checks
+    from ..runners.named import runner_named
 
     # every option is checked before any data is read
     validate_fail_on(fail_on)
@@ -82,6 +92,7 @@ def check(
         raise UsageError("--train/--eval replace --data and --recipe: give one or the other")
     sel, ign = split_codes(select), split_codes(ignore)
     select_checks(sel, ign)
+    full_pass = runner_named(runner, beam_flags or [])
     if data is None and train is None and recipe is None and model is None and log is None:
         recipe = "original"  # `check` alone: the pipeline of the question this tool comes from
     inputs = build_inputs(
@@ -94,6 +105,7 @@ def check(
         limit=limit,
         train_folder=train,
         eval_folders=evals or None,
+        runner=full_pass,
     )
     report = run(inputs, select_codes=sel, ignore_codes=ign, hints=CHECK_HINTS)
     emit(report, output_format(fmt, json_flag), output)

@@ -39,6 +39,7 @@ FLAGS: dict[str, str] = {
     "json_out": "--json-out",
     "strategy": "--strategy",
     "devices": "--devices",
+    "runner": "--runner",
 }
 
 #: How a `check` user supplies each requirement, shown after a skip reason.
@@ -69,7 +70,8 @@ WATCH_HINTS: dict[str, str] = {
 DATA_HELP = (
     "Data to check: an .npz with x_train, y_train, x_test, y_test (optional x_val, y_val), "
     "a cifar-10-batches-py folder, a cifar-10-python.tar.gz, a folder of .npy files (x_train.npy, ...; "
-    "read in chunks), or a folder with train/ and test/ (or val/) folders of class folders of images."
+    "read in chunks), a folder with train/ and test/ (or val/) folders of class folders of images, or a folder "
+    "of TFRecord shards of encoded images (train-00000-of-00004, test-00000-of-00001, ...)."
 )
 
 

@@ -7,9 +7,13 @@ which the near-duplicate search (DUP002) also uses to tell exact copies.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
+
+from ..runners.base import DIRECT, Rows, Runner, map_jobs, split_rows
+from ..sources.base import CHUNK_IMAGES
 
 #: Values per image that the hash reads: 512 positions spread over the image. Two
 #: different real images agree on all of them essentially never, and every candidate
@@ -70,10 +74,18 @@ def _multipliers(d: int) -> np.ndarray:
     return rng.integers(0, 2**63, size=(d + 7) // 8, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
-def split_hashes(split: Any, canon: Canonical, cols: np.ndarray, mult: np.ndarray) -> np.ndarray:
-    """The hash of the key values (`cols`) of every image of `split`, read chunk by chunk."""
-    out = [_hash_rows(canon(chunk, cols), mult) for chunk in split.chunks()]
-    return np.concatenate(out) if out else np.zeros(0, np.uint64)
+def _hash_part(canon: Canonical, cols: np.ndarray, mult: np.ndarray, rows: Rows) -> np.ndarray:
+    """The hashes of one work item's images (a runner applies this to every chunk of a split)."""
+    return _hash_rows(canon(rows.read(), cols), mult)
+
+
+def split_hashes(
+    splits: list[tuple[Any, Canonical]], cols: np.ndarray, mult: np.ndarray, runner: Runner = DIRECT
+) -> list[np.ndarray]:
+    """The hash of the key values (`cols`) of every image of each split, chunk by chunk on `runner` (one stage)."""
+    jobs = [(partial(_hash_part, canon, cols, mult), split_rows(split, CHUNK_IMAGES)) for split, canon in splits]
+    parts = map_jobs(runner, jobs, stage="hash")
+    return [np.concatenate(p) if p else np.zeros(0, np.uint64) for p in parts]
 
 
 def _key_columns(d: int) -> np.ndarray:
@@ -83,15 +95,16 @@ def _key_columns(d: int) -> np.ndarray:
     return np.unique(np.linspace(0, d - 1, KEY_VALUES).round().astype(np.int64))
 
 
-def find_duplicates(train: Any, ev: Any, chan: np.ndarray, affines: tuple[Any, Any] | None) -> list[tuple[int, int]]:
-    """(train_index, eval_index) for every eval image identical to a training image."""
+def find_duplicates(
+    train: Any, ev: Any, chan: np.ndarray, affines: tuple[Any, Any] | None, runner: Runner = DIRECT
+) -> list[tuple[int, int]]:
+    """(train_index, eval_index) for every eval image identical to a training image (hashes on `runner`)."""
     a_tr, a_ev = affines if affines is not None else (None, None)
     canon_tr, canon_ev = Canonical(a_tr, chan), Canonical(a_ev, chan)
     d = int(np.prod(train.x.shape[1:])) * (1 if affines is not None else train.x.dtype.itemsize)
     cols = _key_columns(d)
     mult = _multipliers(len(cols))
-    h_tr = split_hashes(train, canon_tr, cols, mult)
-    h_ev = split_hashes(ev, canon_ev, cols, mult)
+    h_tr, h_ev = split_hashes([(train, canon_tr), (ev, canon_ev)], cols, mult, runner)
     order = np.argsort(h_tr, kind="stable")
     sorted_tr = h_tr[order]
     pos = np.searchsorted(sorted_tr, h_ev)

@@ -43,9 +43,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
+
+from ..runners.base import DIRECT
 
 #: Side of the signature thumbnail. 8x8 block means of a 32x32 image are 4x4
 #: pixels each: coarse enough that JPEG re-encoding and a 1-pixel shift keep
@@ -713,8 +716,8 @@ def lookup(
         return _ivf_candidates(query, index, _cuts(threshold, len(query)))
 
 
-def _pairs_within(index: Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs within the indexed split, once each as i < j."""
+def pairs_within(index: Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs within the indexed split, once each as i < j (the first part of a search `within`)."""
     if index.exhaustive:
         with _blas_threads():
             return candidates(index.signatures, index.signatures, same=True)
@@ -754,51 +757,82 @@ def search(
     """
     if not isinstance(index, Index):
         index = build_index(index)
-    parts_i, parts_j, parts_c = [], [], []
-    if within:
-        i, j, c = _pairs_within(index)
-        parts_i.append(i)
-        parts_j.append(j)
-        parts_c.append(c)
-    probes = WITHIN_PROBE_SHIFTS if within else ((0, 0),) + PROBE_SHIFTS
-    pending: list[list[Signatures]] = [[] for _ in probes]
-    first = 0  # query index of the first pending signature
-
-    def flush(count: int) -> None:
-        stacked = concat(concat(sigs) for sigs in pending)  # probe by probe, `count` rows each
-        thresholds = np.repeat([PREFILTER_CORR if p == (0, 0) else PROBE_CORR for p in probes], count)
-        rows, j, c = lookup(stacked, index, thresholds)
-        i = rows % count + first
-        if within:  # an image's probe meets the image itself; a pair is kept as (smaller, larger)
-            keep = i != j
-            i, j, c = np.minimum(i, j)[keep], np.maximum(i, j)[keep], c[keep]
-        parts_i.append(i)
-        parts_j.append(j)
-        parts_c.append(c)
-        for sigs in pending:
-            sigs.clear()
-
+    parts = [pairs_within(index)] if within else []
+    batch: list[tuple[int, np.ndarray]] = []
     count = 0
-    for start, chunk in chunks if probes else ():
-        if count == 0:
-            first = start
+    for start, chunk in chunks:
+        batch.append((start, chunk))
+        count += len(chunk)
+        if count >= SEARCH_BATCH:  # a large sorted batch narrows each block's window
+            parts.append(search_batch(batch, index, layout=layout, affine=affine, within=within))
+            batch, count = [], 0
+    if batch:
+        parts.append(search_batch(batch, index, layout=layout, affine=affine, within=within))
+    return merge_candidates(parts, len(index))
+
+
+def search_batch(
+    chunks: list[tuple[int, np.ndarray]],
+    index: Index,
+    *,
+    layout: str = "NHWC",
+    affine: tuple[Any, Any] | None = None,
+    within: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs of one batch of consecutive query chunks (`search` cuts the queries into
+    batches of `SEARCH_BATCH` images or more; a runner may search the batches anywhere).
+
+    The probes of the batch's images are looked up together, each probe with its own threshold.
+    """
+    probes = WITHIN_PROBE_SHIFTS if within else ((0, 0),) + PROBE_SHIFTS
+    if not chunks:
+        return _no_pairs()
+    first = chunks[0][0]  # query index of the batch's first image
+    pending: list[list[Signatures]] = [[] for _ in probes]
+    count = 0
+    for _, chunk in chunks:
         gray, f = _sig_gray(chunk, layout, affine)
         for (dy, dx), sigs in zip(probes, pending):
             sigs.append(_signatures_of_gray(_shift(gray, *_strided_shift(dy, dx, f)), affine is not None))
         count += len(gray)
-        if count >= SEARCH_BATCH:  # a large sorted batch narrows each block's window
-            flush(count)
-            count = 0
-    if count:
-        flush(count)
-    if not parts_i:
+    if not count:
         return _no_pairs()
-    i, j, c = np.concatenate(parts_i), np.concatenate(parts_j), np.concatenate(parts_c)
+    stacked = concat(concat(sigs) for sigs in pending)  # probe by probe, `count` rows each
+    thresholds = np.repeat([PREFILTER_CORR if p == (0, 0) else PROBE_CORR for p in probes], count)
+    rows, j, c = lookup(stacked, index, thresholds)
+    i = rows % count + first
+    if within:  # an image's probe meets the image itself; a pair is kept as (smaller, larger)
+        keep = i != j
+        i, j, c = np.minimum(i, j)[keep], np.maximum(i, j)[keep], c[keep]
+    return i, j, c
+
+
+def merge_candidates(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], index_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs of a search's parts (in batch order): unique, best correlated first, at most
+    `MAX_CANDIDATES`."""
+    if not parts:
+        return _no_pairs()
+    i, j, c = (np.concatenate([p[k] for p in parts]) for k in range(3))
     order = np.argsort(-c, kind="stable")
     i, j, c = i[order], j[order], c[order]
-    _, keep = np.unique(i * (len(index) + 1) + j, return_index=True)
+    _, keep = np.unique(i * (index_size + 1) + j, return_index=True)
     keep = np.sort(keep)[:MAX_CANDIDATES]
     return i[keep], j[keep], c[keep]
+
+
+def verify_batch(
+    take_query: Callable[[np.ndarray], np.ndarray],
+    take_index: Callable[[np.ndarray], np.ndarray],
+    pairs: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The verified pairs of one batch of candidates: (query, index, detail, coarse) of the pairs kept."""
+    bi, bj = pairs
+    ui, inv_i = np.unique(bi, return_inverse=True)
+    uj, inv_j = np.unique(bj, return_inverse=True)
+    ok, d, c = verify(take_query(ui), take_index(uj), inv_i, inv_j)
+    return bi[ok], bj[ok], d[ok], c[ok]
 
 
 def confirm(
@@ -808,6 +842,7 @@ def confirm(
     take_index: Callable[[np.ndarray], np.ndarray],
     *,
     exact_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    runner: Any = None,
 ) -> Pairs:
     """Verify candidate pairs (`search`): the near-duplicates among them.
 
@@ -818,21 +853,31 @@ def confirm(
         exact_of: (query indices, index indices) -> bool array, whether each
             pair is identical; `None` when the splits cannot be compared
             exactly. Defaults to `None`.
+        runner: Where the batches of `VERIFY_BATCH` pairs are verified
+            (`cifar_doctor.runners`; `take_query` and `take_index` then travel to
+            its workers). Defaults to `None`: in this process.
     """
-    keep_i, keep_j, sims, coarse = [], [], [], []
-    # batches of pairs sorted by the side with more distinct images: each of those is prepared once
+    runner = runner if runner is not None else DIRECT
+    done = runner.map(partial(verify_batch, take_query, take_index), verify_plan(i, j), stage="verify")
+    return confirmed(done, len(i), exact_of)
+
+
+def verify_plan(i: np.ndarray, j: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Candidate pairs in batches of `VERIFY_BATCH` (`verify_batch` judges one), sorted by the side with
+    more distinct images, so that each of those images is prepared once."""
     by = j if len(np.unique(j)) >= len(np.unique(i)) else i
     order = np.argsort(by, kind="stable")
     i, j = np.asarray(i)[order], np.asarray(j)[order]
-    for s in range(0, len(i), VERIFY_BATCH):
-        bi, bj = i[s : s + VERIFY_BATCH], j[s : s + VERIFY_BATCH]
-        ui, inv_i = np.unique(bi, return_inverse=True)
-        uj, inv_j = np.unique(bj, return_inverse=True)
-        ok, d, c = verify(take_query(ui), take_index(uj), inv_i, inv_j)
-        keep_i.append(bi[ok])
-        keep_j.append(bj[ok])
-        sims.append(d[ok])
-        coarse.append(c[ok])
+    return [(i[s : s + VERIFY_BATCH], j[s : s + VERIFY_BATCH]) for s in range(0, len(i), VERIFY_BATCH)]
+
+
+def confirmed(
+    done: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    candidates: int,
+    exact_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Pairs:
+    """The `Pairs` of the verified batches of `verify_plan` (`verify_batch`'s results, in order)."""
+    keep_i, keep_j, sims, coarse = ([part[k] for part in done] for k in range(4))
     if keep_i:
         a_idx, b_idx = np.concatenate(keep_i), np.concatenate(keep_j)
         sim, co = np.concatenate(sims), np.concatenate(coarse)
@@ -843,7 +888,7 @@ def confirm(
     a_idx, b_idx, sim, co = a_idx[order], b_idx[order], sim[order], co[order]
     exact = exact_of(a_idx, b_idx) if exact_of is not None and len(a_idx) else np.zeros(len(a_idx), bool)
     sim = np.where(exact, 1.0, np.minimum(sim, 1.0))
-    return Pairs(a_idx, b_idx, sim.astype(np.float32), co.astype(np.float32), exact, int(len(i)))
+    return Pairs(a_idx, b_idx, sim.astype(np.float32), co.astype(np.float32), exact, int(candidates))
 
 
 def find(query: np.ndarray, index: np.ndarray | None = None, *, chunk: int = 1024) -> Pairs:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from ..findings import EVIDENCE_MAX_ITEMS, rounded
+from ..runners.base import DIRECT, Rows, Runner, array_rows, map_jobs
 
 #: Images per chunk. 1024 float32 CIFAR images are a 12 MB work buffer: large
 #: enough that per-chunk Python overhead is negligible, small enough that the
@@ -285,12 +287,141 @@ def channel_of_position(shape: tuple, layout: str, channels: int) -> np.ndarray:
     return np.zeros(d, dtype=np.int64)
 
 
-def image_stats(x: Any) -> ImageStats:
+@dataclass(frozen=True)
+class _Plan:
+    """What reducing any chunk needs: the values per image, the work dtype, the per-channel columns
+    and reference (the mean of the first images, subtracted before squaring)."""
+
+    d: int
+    channels: int
+    work: Any
+    is_float: bool
+    ref: np.ndarray
+    ref_row: np.ndarray
+    chan: np.ndarray
+    cols: tuple
+    full_count: np.ndarray
+
+
+@dataclass
+class _Partial:
+    """One chunk's reductions: per image (rows) and per value position, and its non-finite counts."""
+
+    sums: np.ndarray
+    sqs: np.ndarray
+    counts: np.ndarray
+    img_min: np.ndarray
+    img_max: np.ndarray
+    pos_min: np.ndarray
+    pos_max: np.ndarray
+    nan_count: int
+    inf_count: int
+    integer_valued: bool
+
+
+def _plan(x: Any, shape: tuple, layout: str, channels: int) -> _Plan:
+    n = shape[0]
+    d = int(np.prod(shape[1:], dtype=np.int64))
+    work = np.float64 if x.dtype in (np.float64, np.int64, np.uint64, np.int32, np.uint32) else np.float32
+    chan = channel_of_position(shape, layout, channels)
+    per_channel = d // channels
+    if layout == "NCHW":
+        cols = tuple(slice(c * per_channel, (c + 1) * per_channel) for c in range(channels))
+    else:
+        cols = tuple(slice(c, None, channels) for c in range(channels))
+    # Per-channel reference subtracted before squaring (no cancellation).
+    head = np.asarray(x[: min(n, 64)], dtype=np.float64).reshape(-1, d)
+    with np.errstate(all="ignore"):
+        ref = np.array(
+            [np.nanmean(head[:, chan == c]) if np.isfinite(head[:, chan == c]).any() else 0.0 for c in range(channels)]
+        )
+    ref = np.where(np.isfinite(ref), ref, 0.0)
+    return _Plan(
+        d,
+        channels,
+        work,
+        bool(np.issubdtype(x.dtype, np.floating)),
+        ref,
+        ref[chan].astype(work),
+        chan,
+        cols,
+        np.full(channels, per_channel, dtype=np.float64),
+    )
+
+
+def _chunk_partial(plan: _Plan, rows: Rows) -> _Partial:
+    """The reductions of one chunk of images (a runner applies this to every chunk)."""
+    chunk = rows.read()
+    if chunk.dtype == np.bool_:
+        chunk = chunk.view(np.uint8)
+    d, channels, work, is_float = plan.d, plan.channels, plan.work, plan.is_float
+
+    def by_channel(a: np.ndarray) -> np.ndarray:
+        """(m, d) -> (m, channels) row sums per channel, accumulated in float64."""
+        return np.stack([a[:, col].sum(axis=1) for col in plan.cols], axis=1).astype(np.float64)
+
+    f = chunk.reshape(-1, d)
+    m = f.shape[0]
+    b = np.empty((m, d), dtype=work)
+    nan_count = inf_count = 0
+    integer_valued = True
+    lo, hi = f.min(axis=1), f.max(axis=1)
+    if is_float and not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        finite = np.isfinite(f)
+        nans = int(np.isnan(f).sum())
+        nan_count += nans
+        inf_count += int(f.size - finite.sum()) - nans
+        clean = np.where(finite, f, 0).astype(work, copy=False)
+        lo = np.where(finite, f, np.inf).min(axis=1)
+        hi = np.where(finite, f, -np.inf).max(axis=1)
+        pos_min = np.where(finite, f, np.inf).min(axis=0)
+        pos_max = np.where(finite, f, -np.inf).max(axis=0)
+        integer_valued = bool(np.all(np.rint(clean) == clean))
+        fin = finite.astype(work)
+        np.subtract(clean, plan.ref_row, out=b)
+        b *= fin
+        counts = by_channel(fin)
+        del clean, finite, fin
+    else:
+        pos_min = f.min(axis=0)
+        pos_max = f.max(axis=0)
+        if is_float:
+            np.rint(f, out=b)
+            integer_valued = bool(np.array_equal(b, f))
+        np.subtract(f, plan.ref_row, out=b)
+        counts = np.broadcast_to(plan.full_count, (m, channels))
+    sums = by_channel(b)
+    np.multiply(b, b, out=b)
+    sqs = by_channel(b)
+    return _Partial(
+        sums,
+        sqs,
+        np.ascontiguousarray(counts),
+        lo.astype(np.float64),
+        hi.astype(np.float64),
+        np.minimum(np.full(d, np.inf), pos_min),
+        np.maximum(np.full(d, -np.inf), pos_max),
+        nan_count,
+        inf_count,
+        integer_valued,
+    )
+
+
+def image_stats(x: Any, runner: Runner = DIRECT, source: Any = None, indices: Any = None) -> ImageStats:
     """Per-channel statistics of an image array, in one chunked pass.
+
+    Each chunk is reduced to per-image and per-position partial sums
+    (`_chunk_partial`, applied by `runner`), which are then combined in chunk
+    order, so every runner gives the same statistics.
 
     Args:
         x: Images, shape (N, H, W, C), (N, C, H, W), (N, H, W) or (N, D); any
             numeric dtype. Not copied.
+        runner: Where the chunks are reduced (`cifar_doctor.runners`). Defaults to the direct runner.
+        source: The `DataSource` that `x` is a sample of; with `indices`, the
+            runner's workers read the sampled images from it rather than
+            receiving them. Defaults to `None`.
+        indices: The positions of `x`'s images in `source`. Defaults to `None`.
 
     Returns:
         An `ImageStats` with the inferred normalization `scheme`.
@@ -304,6 +435,33 @@ def image_stats(x: Any) -> ImageStats:
     >>> image_stats(np.full((2, 4, 4, 3), 255, np.uint8)).scheme
     'raw-uint8'
     """
+    return image_stats_many([(x, source, indices)], runner)[0]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An array whose chunks are to be reduced: its layout, the reduction plan and the work items."""
+
+    x: Any
+    shape: tuple
+    layout: str
+    axis: int
+    channels: int
+    plan: _Plan
+    items: list
+
+
+def image_stats_many(arrays: list[tuple[Any, Any, Any]], runner: Runner = DIRECT) -> list[ImageStats]:
+    """`image_stats` of several arrays (`(x, source, indices)` each), their chunks reduced in one runner stage."""
+    prepared = [_prepare(x, source, indices) for x, source, indices in arrays]
+    pending = [p for p in prepared if isinstance(p, _Pending)]
+    jobs = [(partial(_chunk_partial, p.plan), p.items) for p in pending]
+    reduced = iter(map_jobs(runner, jobs, stage="statistics"))
+    return [p if isinstance(p, ImageStats) else _finish(p, next(reduced)) for p in prepared]
+
+
+def _prepare(x: Any, source: Any, indices: Any) -> ImageStats | _Pending:
+    """The statistics of an empty array, or what reducing a non-empty one needs."""
     from ..mapped import is_lazy
 
     if not is_lazy(x):  # images computed on demand are read chunk by chunk below, never whole
@@ -338,79 +496,27 @@ def image_stats(x: Any) -> ImageStats:
             scheme_detail="empty array",
         )
 
-    work = np.float64 if x.dtype in (np.float64, np.int64, np.uint64, np.int32, np.uint32) else np.float32
-    chan = channel_of_position(shape, layout, channels)
-    per_channel = d // channels
-    if layout == "NCHW":
-        cols = [slice(c * per_channel, (c + 1) * per_channel) for c in range(channels)]
-    else:
-        cols = [slice(c, None, channels) for c in range(channels)]
+    if indices is None or source is None or len(indices) != n:
+        source = indices = None  # the runner's workers are sent the images themselves
+    plan = _plan(x, shape, layout, channels)
+    return _Pending(x, shape, layout, axis, channels, plan, array_rows(x, CHUNK_IMAGES, indices, source))
 
-    def by_channel(a: np.ndarray) -> np.ndarray:
-        """(m, d) -> (m, channels) row sums per channel, accumulated in float64."""
-        return np.stack([a[:, col].sum(axis=1) for col in cols], axis=1).astype(np.float64)
 
-    # Per-channel reference subtracted before squaring (no cancellation).
-    head = np.asarray(x[: min(n, 64)], dtype=np.float64).reshape(-1, d)
-    with np.errstate(all="ignore"):
-        ref = np.array(
-            [np.nanmean(head[:, chan == c]) if np.isfinite(head[:, chan == c]).any() else 0.0 for c in range(channels)]
-        )
-    ref = np.where(np.isfinite(ref), ref, 0.0)
-    del head
-    ref_row = ref[chan].astype(work)
-
-    is_float = np.issubdtype(x.dtype, np.floating)
-    integer_valued = True
-    buf = np.empty((min(CHUNK_IMAGES, n), d), dtype=work)
-    sums, sqs, counts, img_min, img_max = [], [], [], [], []
-    pos_min = np.full(d, np.inf)
-    pos_max = np.full(d, -np.inf)
-    nan_count = inf_count = 0
-    full_count = np.full(channels, per_channel, dtype=np.float64)
-
-    for start in range(0, n, CHUNK_IMAGES):
-        f = x[start : start + CHUNK_IMAGES].reshape(-1, d)
-        m = f.shape[0]
-        b = buf[:m]
-        lo, hi = f.min(axis=1), f.max(axis=1)
-        if is_float and not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-            finite = np.isfinite(f)
-            nans = int(np.isnan(f).sum())
-            nan_count += nans
-            inf_count += int(f.size - finite.sum()) - nans
-            clean = np.where(finite, f, 0).astype(work, copy=False)
-            lo = np.where(finite, f, np.inf).min(axis=1)
-            hi = np.where(finite, f, -np.inf).max(axis=1)
-            pos_min = np.minimum(pos_min, np.where(finite, f, np.inf).min(axis=0))
-            pos_max = np.maximum(pos_max, np.where(finite, f, -np.inf).max(axis=0))
-            if integer_valued:
-                integer_valued = bool(np.all(np.rint(clean) == clean))
-            fin = finite.astype(work)
-            np.subtract(clean, ref_row, out=b)
-            b *= fin
-            counts.append(by_channel(fin))
-            del clean, finite, fin
-        else:
-            pos_min = np.minimum(pos_min, f.min(axis=0))
-            pos_max = np.maximum(pos_max, f.max(axis=0))
-            if is_float and integer_valued:
-                np.rint(f, out=b)
-                integer_valued = bool(np.array_equal(b, f))
-            np.subtract(f, ref_row, out=b)
-            counts.append(np.broadcast_to(full_count, (m, channels)))
-        sums.append(by_channel(b))
-        np.multiply(b, b, out=b)
-        sqs.append(by_channel(b))
-        img_min.append(lo.astype(np.float64))
-        img_max.append(hi.astype(np.float64))
-    del buf
-
-    s = np.concatenate(sums)
-    q = np.concatenate(sqs)
-    cnt = np.concatenate(counts)
-    lo = np.concatenate(img_min)
-    hi = np.concatenate(img_max)
+def _finish(p: _Pending, parts: list[_Partial]) -> ImageStats:
+    """The statistics from the chunks' reductions, combined in chunk order."""
+    x, shape, layout, axis, channels, plan = p.x, p.shape, p.layout, p.axis, p.channels, p.plan
+    n, d = shape[0], plan.d
+    ref, chan = plan.ref, plan.chan
+    nan_count = sum(p.nan_count for p in parts)
+    inf_count = sum(p.inf_count for p in parts)
+    integer_valued = all(p.integer_valued for p in parts)
+    pos_min = np.minimum.reduce([p.pos_min for p in parts])
+    pos_max = np.maximum.reduce([p.pos_max for p in parts])
+    s = np.concatenate([p.sums for p in parts])
+    q = np.concatenate([p.sqs for p in parts])
+    cnt = np.concatenate([p.counts for p in parts])
+    lo = np.concatenate([p.img_min for p in parts])
+    hi = np.concatenate([p.img_max for p in parts])
 
     nonfinite = np.flatnonzero(cnt.sum(axis=1) < d)
     valid = cnt.sum(axis=1) > 0

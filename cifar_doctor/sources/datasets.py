@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import InputError
-from . import cifar10, folders, npy, npz
+from . import cifar10, folders, npy, npz, tfrecord
 from .base import LoadedData, short_error
 from .cifar10 import (
     BATCHES_DIR,
@@ -153,6 +153,7 @@ DATA_READERS: tuple[DataReader, ...] = (
     cifar10.BATCHES_READER,
     _NamedInFolder(),
     _NpyFolder(),
+    tfrecord.READER,
     _ImageFolders(),  # folders, by their entries
 )
 

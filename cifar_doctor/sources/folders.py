@@ -230,28 +230,35 @@ def scan_split(name: str, path: Path) -> tuple[SplitScan, list[Path], np.ndarray
 
 
 def _decode(path: Path) -> tuple[Any, str]:
-    """A Pillow image (loaded) and its original mode, or raises `_Unreadable`."""
-    from PIL import Image, UnidentifiedImageError
-
+    """A Pillow image (loaded) and its original mode, or raises `Unreadable`."""
     try:
         size = require_regular(path).st_size
     except OSError as exc:
-        raise _Unreadable(exc.strerror or str(exc)) from None
+        raise Unreadable(exc.strerror or str(exc)) from None
     if size > MAX_IMAGE_FILE_BYTES:
-        raise _Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
+        raise Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
     try:
         fh = open_regular(path)
     except OSError as exc:
-        raise _Unreadable(exc.strerror or str(exc)) from None
+        raise Unreadable(exc.strerror or str(exc)) from None
+    with fh:
+        return decode_stream(fh)
+
+
+def decode_stream(fh: Any) -> tuple[Any, str]:
+    """A Pillow image (loaded) and its original mode from an open binary stream (a file, the bytes of an
+    encoded image), or raises `Unreadable`; images above `MAX_IMAGE_PIXELS` are refused before decoding."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with fh, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(fh) as img:
                 if img.width * img.height > MAX_IMAGE_PIXELS:
-                    raise _Unreadable(f"{img.width}x{img.height} pixels, above {MAX_IMAGE_PIXELS:,}")
+                    raise Unreadable(f"{img.width}x{img.height} pixels, above {MAX_IMAGE_PIXELS:,}")
                 img.load()
                 return img.copy(), img.mode
-    except _Unreadable:
+    except Unreadable:
         raise
     except (
         UnidentifiedImageError,
@@ -263,14 +270,14 @@ def _decode(path: Path) -> tuple[Any, str]:
         EOFError,
     ) as exc:
         reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
-        raise _Unreadable(reason) from None
+        raise Unreadable(reason) from None
 
 
-class _Unreadable(Exception):
-    pass
+class Unreadable(Exception):
+    """An image that does not decode (the message says why)."""
 
 
-def _as_array(img: Any, size: tuple[int, int]) -> np.ndarray:
+def as_array(img: Any, size: tuple[int, int]) -> np.ndarray:
     """RGB uint8 (H, W, 3) at `size`, as `image_dataset_from_directory(color_mode="rgb")` feeds it."""
     from PIL import Image
 
@@ -295,9 +302,9 @@ class FolderSource:
     def _image(self, i: int) -> np.ndarray:
         try:
             img, _ = _decode(self.files[i])
-        except _Unreadable:
+        except Unreadable:
             return np.zeros((*self.target, 3), np.uint8)  # listed by the scan; a blank keeps positions aligned
-        return _as_array(img, self.target)
+        return as_array(img, self.target)
 
     def chunks(self, size: int = CHUNK_IMAGES) -> Iterator[np.ndarray]:
         for start in range(0, self.count, size):
@@ -312,22 +319,22 @@ class FolderSource:
 
 
 def _header(path: Path) -> tuple[int, int, str]:
-    """(width, height, mode) from an image file's header, without decoding it, or raises `_Unreadable`."""
+    """(width, height, mode) from an image file's header, without decoding it, or raises `Unreadable`."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         size = require_regular(path).st_size
         if size > MAX_IMAGE_FILE_BYTES:
-            raise _Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
+            raise Unreadable(f"file of {size:,} bytes, above {MAX_IMAGE_FILE_BYTES:,}")
         with open_regular(path) as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(fh) as img:
                 return img.width, img.height, img.mode
-    except _Unreadable:
+    except Unreadable:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise _Unreadable(reason.splitlines()[0][:100] if reason else type(exc).__name__) from None
+        raise Unreadable(reason.splitlines()[0][:100] if reason else type(exc).__name__) from None
 
 
 def _within_budget(pixels: list[int], budget: int) -> list[int]:
@@ -350,7 +357,7 @@ def _read_headers(scan: SplitScan, files: list[Path], idx: np.ndarray) -> list[t
     for i in idx:
         try:
             w, h, mode = _header(files[i])
-        except _Unreadable as exc:
+        except Unreadable as exc:
             scan.unreadable.append((str(files[i]), str(exc)))
             continue
         if w * h > MAX_IMAGE_PIXELS:
@@ -438,13 +445,13 @@ def load_image_folders(folders: dict[str, Path], root: Path | None = None, sampl
         for i, _, _, _ in rows:  # decoded and brought to the target size one at a time
             try:
                 img, mode = _decode(files[i])
-            except _Unreadable as exc:
+            except Unreadable as exc:
                 scan.unreadable.append((str(files[i]), str(exc)))
                 continue
             scan.modes[mode] += 1
             scan.sizes[(img.height, img.width)] += 1
             scan.mode_by_class.setdefault(scan.classes[ids[i]], Counter())[mode] += 1
-            images.append(_as_array(img, target))
+            images.append(as_array(img, target))
             keep.append(i)
             del img
         scan.read = len(rows)

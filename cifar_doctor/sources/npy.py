@@ -162,6 +162,16 @@ class NpySource:
         finally:
             os.close(fd)
 
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows `start..stop` in one read (a runner's work item)."""
+        if not 0 <= start <= stop <= self.count:
+            raise IndexError(f"rows {start}..{stop} out of range for {self.count} rows")
+        fd = open_fd(self.layout.path)
+        try:
+            return self._rows(fd, start, stop - start)
+        finally:
+            os.close(fd)
+
     def take(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.count):
@@ -326,7 +336,7 @@ def _sampled(p: Path, layouts: dict[str, NpyLayout], labels: dict[str, np.ndarra
         arrays[xk] = xs.take(idx)
         arrays[yk] = y_all[idx]
         sources[split] = xs
-        samples[split] = SampleInfo(xs.count, len(idx), method)
+        samples[split] = SampleInfo(xs.count, len(idx), method, indices=idx)
         shapes[xk], shapes[yk] = list(xs.layout.shape), list(y_all.shape)
         dtypes[xk], dtypes[yk] = str(xs.layout.dtype), str(y_all.dtype)
     description = {"kind": kind, "path": str(p), "shapes": shapes, "dtypes": dtypes, "notices": []}

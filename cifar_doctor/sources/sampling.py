@@ -12,7 +12,7 @@ chunks instead (`cifar_doctor.inputs.Split.chunks`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,11 +44,14 @@ class SampleInfo:
         method: `stratified` (per class, in proportion to the class counts),
             `even` (evenly spaced, labels unknown) or `head` (the first
             `taken` images a pipeline yields, in its order).
+        indices: The sampled positions in the source, when known (a runner's
+            workers read the sample from there). Defaults to `None`.
     """
 
     total: int | None
     taken: int
     method: str
+    indices: Any = field(default=None, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:

@@ -76,7 +76,7 @@ def train_test_duplicates(inputs: Inputs) -> list[Finding]:
             elif ev.dtype != tr.dtype:
                 continue  # no common representation: cannot compare exactly
         chan = channel_of_position(tr.shape, tr.layout, tr.channels)
-        pairs = find_duplicates(train, split, chan, affines)
+        pairs = find_duplicates(train, split, chan, affines, inputs.runner)
         if not pairs:
             continue
         n_eval = split.count

@@ -1,14 +1,16 @@
 """DUP002: eval images that are near-duplicates of training images, or of each other.
 
 The search itself is `cifar_doctor.neardup` (pure NumPy): signatures are
-computed chunk by chunk (`_iter_chunks`), candidate pairs found among them,
-and only those pairs' images are read again (`_take`) to be verified. Exact
+computed chunk by chunk, candidate pairs found among them batch by batch,
+and only those pairs' images are read again (`_Prepared`) to be verified;
+each of these passes is a stage of `inputs.runner` (`cifar_doctor.runners`). Exact
 copies are DUP001's; this check includes them in its counts, so its evidence
 says how many of the pairs are exact.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from ...inputs import Inputs
 from ...measure.duplicates import Canonical
 from ...measure.stats import channel_of_position
 from ...registry import register
+from ...runners.base import Rows, Runner, map_jobs, split_rows
 
 #: Bytes of float32 pixels per chunk: 1024 CIFAR images (12 MB), as in
 #: `cifar_doctor.stats`; larger images come in fewer per chunk.
@@ -68,19 +71,6 @@ NEAR_PAIR_BUDGET = 500_000_000
 NEAR_MIN_QUERIES = 500
 
 
-def _iter_chunks(split: Any, size: int, subset: np.ndarray | None = None):
-    """(start, images) for consecutive chunks of the whole split (`Split.chunks`: its source when
-    `split.x` is a sample), or of the images at sorted `subset`, numbered 0.. in the subset."""
-    if subset is not None:
-        for i in range(0, len(subset), size):
-            yield i, split.take(subset[i : i + size])
-        return
-    start = 0
-    for chunk in split.chunks(size):
-        yield start, chunk
-        start += len(chunk)
-
-
 def _side(stats: Any) -> int:
     """The shorter image side of a split, by its layout."""
     shape = stats.shape
@@ -111,25 +101,65 @@ def _queries(split: Any, train: Any) -> np.ndarray | None:
     return sample_indices(n, min(q, n), None)[0] if q < n else None
 
 
-def _prepared(split: Any, indices: np.ndarray, affine: Any) -> np.ndarray:
-    """`neardup.prepare` of the images at `indices`, read a chunk at a time (32x32 floats each)."""
+class _Prepared:
+    """Sorted unique indices -> `neardup.prepare` of those images of one split, read a chunk at a time
+    (32x32 floats each). Picklable, so that a runner's workers verify pairs where the images lie."""
+
+    def __init__(self, split: Any, affine: Any) -> None:
+        self.full: Any = split.full
+        self.x: Any = split.x if split.full is None else None
+        self.layout, self.affine, self.size = split.stats.layout, affine, _chunk_size(split)
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64)
+        return self.full.take(idx) if self.full is not None else self.x[idx]
+
+    def __call__(self, indices: np.ndarray) -> np.ndarray:
+        from ...measure import neardup
+
+        parts = [
+            neardup.prepare(self.take(indices[s : s + self.size]), layout=self.layout, affine=self.affine)
+            for s in range(0, len(indices), self.size)
+        ]
+        if parts:
+            return np.concatenate(parts)
+        return np.zeros((0, neardup.VERIFY_GRID, neardup.VERIFY_GRID), np.float32)
+
+
+def _signature_part(layout: str, affine: Any, rows: Rows) -> Any:
+    """The signatures of one work item's images."""
     from ...measure import neardup
 
-    size = _chunk_size(split)
-    parts = [
-        neardup.prepare(_take(split, indices[s : s + size]), layout=split.stats.layout, affine=affine)
-        for s in range(0, len(indices), size)
-    ]
-    return np.concatenate(parts) if parts else np.zeros((0, neardup.VERIFY_GRID, neardup.VERIFY_GRID), np.float32)
+    return neardup.signatures(rows.read(), layout=layout, affine=affine)
 
 
-def _split_signatures(split: Any, layout: str, affine: Any, subset: np.ndarray | None = None):
+def _signature_job(split: Any, layout: str, affine: Any, subset: np.ndarray | None = None) -> tuple[Any, list[Rows]]:
+    """The signatures of a split (or of the images at `subset`) as a runner job: a function and its items."""
+    return partial(_signature_part, layout, affine), split_rows(split, _chunk_size(split), subset)
+
+
+def _search_part(index: Any, layout: str, affine: Any, within: bool, batch: list[Rows]) -> Any:
+    """The candidate pairs of one batch of query chunks."""
     from ...measure import neardup
 
-    return neardup.concat(
-        neardup.signatures(chunk, layout=layout, affine=affine)
-        for _, chunk in _iter_chunks(split, _chunk_size(split), subset)
+    return neardup.search_batch(
+        [(rows.start, rows.read()) for rows in batch], index, layout=layout, affine=affine, within=within
     )
+
+
+def _search_batches(items: list[Rows]) -> list[list[Rows]]:
+    """Consecutive chunks grouped as `neardup.search` groups them: `SEARCH_BATCH` images or more a batch."""
+    from ...measure import neardup
+
+    batches: list[list[Rows]] = [[]]
+    count = 0
+    for rows in items:
+        batches[-1].append(rows)
+        count += len(rows)
+        if count >= neardup.SEARCH_BATCH:
+            batches.append([])
+            count = 0
+    return [b for b in batches if b]
 
 
 def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
@@ -159,24 +189,52 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
     return exact
 
 
-def _near_pairs(query: Any, index: Any, i_sig: Any, affines: Any, *, within: bool, subset: np.ndarray | None = None):
+def _search_job(query: Any, index: Any, affine: Any, within: bool, subset: np.ndarray | None) -> tuple[Any, Any]:
+    """The candidate search of `query`'s images (or those at `subset`) in `index`, as a runner job."""
+    batches = _search_batches(split_rows(query, _chunk_size(query), subset))
+    return partial(_search_part, index, query.stats.layout, affine, within), batches
+
+
+def _near_pairs(
+    split: Any,
+    train: Any,
+    train_index: Any,
+    split_sig: Any,
+    affines: Any,
+    runner: Runner,
+    subset: np.ndarray | None = None,
+) -> tuple[Any, Any]:
+    """Verified near-duplicate pairs of `split` in train (cross) and within `split`, each pass one stage of
+    `runner`. `affines` are (eval, train) canonical affines, or None when the splits are compared as given."""
     from ...measure import neardup
 
-    a_q, a_i = affines if affines is not None else (None, None)
-    i, j, _ = neardup.search(
-        _iter_chunks(query, _chunk_size(query), subset), i_sig, layout=query.stats.layout, affine=a_q, within=within
+    a_ev, a_tr = affines if affines is not None else (None, None)
+    own_index = neardup.build_index(split_sig)
+    found_cross, found_within = map_jobs(
+        runner,
+        [
+            _search_job(split, train_index, a_ev, False, subset),
+            _search_job(split, own_index, a_ev, True, subset),
+        ],
+        stage=f"search-{split.name}",
     )
+    i, j, _ = neardup.merge_candidates(found_cross, len(train_index))
+    wi, wj, _ = neardup.merge_candidates([neardup.pairs_within(own_index), *found_within], len(own_index))
     if subset is not None:  # positions in the subset -> positions in the split
-        i = subset[i]
-        if within:
-            j = subset[j]
-    return neardup.confirm(
-        i,
-        j,
-        lambda ix: _prepared(query, ix, a_q),
-        lambda ix: _prepared(index, ix, a_i),
-        exact_of=_exact_fn(query, index, affines),
+        i, wi, wj = subset[i], subset[wi], subset[wj]
+    plans = (neardup.verify_plan(i, j), neardup.verify_plan(wi, wj))
+    query = _Prepared(split, a_ev)
+    done_cross, done_within = map_jobs(
+        runner,
+        [
+            (partial(neardup.verify_batch, query, _Prepared(train, a_tr)), plans[0]),
+            (partial(neardup.verify_batch, query, query), plans[1]),
+        ],
+        stage=f"verify-{split.name}",
     )
+    cross = neardup.confirmed(done_cross, len(i), _exact_fn(split, train, (a_ev, a_tr) if affines else None))
+    within = neardup.confirmed(done_within, len(wi), _exact_fn(split, split, (a_ev, a_ev) if affines else None))
+    return cross, within
 
 
 def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str, Any] | None:
@@ -242,6 +300,8 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
     that have a near-duplicate in train (the pairs are in the evidence), or
     report accuracy on the de-duplicated split too (ciFAIR for CIFAR-10).
     """
+    from ...measure import neardup
+
     train = inputs.splits["train"]
     tr = train.stats
     found = []
@@ -255,26 +315,25 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
         a_tr, a_ev = tr.canonical_affine(), ev.canonical_affine()
         affines = (a_tr, a_ev) if a_tr is not None and a_ev is not None else None
         scaled = affines is not None  # train signatures on the canonical scale, or as given
-        queries = _queries(split, train)
+        queries = None if inputs.runner.searches_all else _queries(split, train)
         # the training split is indexed once and every eval split looked up in it: in inverted lists for a
         # full search, exhaustively for a sample (the few sampled queries would not repay the clustering)
         key = (scaled, queries is None)
+        jobs = [_signature_job(split, ev.layout, a_ev if affines is not None else None, queries)]
         if train_sig is None or train_sig[0] != key:
-            from ...measure import neardup
-
-            sigs = _split_signatures(train, tr.layout, a_tr if scaled else None)
-            train_sig = (key, neardup.build_index(sigs, lists=None if queries is None else 0))
-        ev_sig = _split_signatures(split, ev.layout, a_ev if affines is not None else None, queries)
-        cross = _near_pairs(
+            jobs.append(_signature_job(train, tr.layout, a_tr if scaled else None))
+        sigs = map_jobs(inputs.runner, jobs, stage=f"signatures-{split.name}")
+        if len(sigs) > 1:
+            train_sig = (key, neardup.build_index(neardup.concat(sigs[1]), lists=None if queries is None else 0))
+        assert train_sig is not None
+        cross, within = _near_pairs(
             split,
             train,
             train_sig[1],
+            neardup.concat(sigs[0]),
             (a_ev, a_tr) if affines is not None else None,  # (query, index)
-            within=False,
+            inputs.runner,
             subset=queries,
-        )
-        within = _near_pairs(
-            split, split, ev_sig, (a_ev, a_ev) if affines is not None else None, within=True, subset=queries
         )
         if not len(cross.a) and not len(within.a):
             continue

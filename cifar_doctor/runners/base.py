@@ -1,0 +1,134 @@
+"""The runner seam: work items over a split's images, and the in-process runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Some images of one split: read where they lie, or carried along when they are only in memory.
+
+    Args:
+        source: A `cifar_doctor.sources.base.DataSource` (a file, image folders) to read them
+            from; `None` when `images` carries them.
+        start: Position of the first image in the split (or in the subset of the split searched).
+        stop: One past the last position.
+        indices: The split positions to read, when they are not `start..stop` (a sample, a subset).
+            Defaults to `None`.
+        images: The images themselves, when the split exists only in memory. Defaults to `None`.
+    """
+
+    source: Any
+    start: int
+    stop: int
+    indices: np.ndarray | None = None
+    images: Any = None
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def read(self) -> np.ndarray:
+        """The images, as one array."""
+        if self.images is not None:
+            return np.asarray(self.images)
+        idx = self.indices if self.indices is not None else np.arange(self.start, self.stop, dtype=np.int64)
+        rows = getattr(self.source, "rows", None)
+        if self.indices is None and rows is not None:  # one contiguous read
+            return rows(self.start, self.stop)
+        return self.source.take(idx)
+
+
+def split_rows(split: Any, size: int, subset: np.ndarray | None = None) -> list[Rows]:
+    """The images of `split` (its full source when `split.x` is a sample), `size` at a time.
+
+    With `subset` (sorted split positions), the images at those positions, numbered 0.. in the subset.
+    """
+    n = len(subset) if subset is not None else split.count
+    out = []
+    for a in range(0, n, size):
+        b = min(a + size, n)
+        idx = None if subset is None else np.asarray(subset[a:b], dtype=np.int64)
+        if split.full is not None:
+            out.append(Rows(split.full, a, b, indices=idx))
+        else:
+            out.append(Rows(None, a, b, images=split.x[a:b] if idx is None else split.x[idx]))
+    return out
+
+
+def array_rows(x: Any, size: int, indices: np.ndarray | None = None, source: Any = None) -> list[Rows]:
+    """The images of an in-memory array `size` at a time: read again from `source` at `indices` when
+    both are given (the array is a sample of that source), else carried."""
+    out = []
+    for a in range(0, len(x), size):
+        b = min(a + size, len(x))
+        if source is not None and indices is not None:
+            out.append(Rows(source, a, b, indices=np.asarray(indices[a:b], dtype=np.int64)))
+        else:
+            out.append(Rows(None, a, b, images=x[a:b]))
+    return out
+
+
+class Runner(Protocol):
+    """Applies a function to work items and returns the results in item order.
+
+    Attributes:
+        name: `direct` or `beam`, for the report.
+        searches_all: DUP002 searches every eval image, whatever the number of image pairs
+            (a distributed runner), rather than a sample above `NEAR_PAIR_BUDGET` pairs.
+    """
+
+    name: str
+    searches_all: bool
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, stage: str) -> list[R]:
+        """`[fn(item) for item in items]`, wherever `fn` runs; `stage` names the step for logs."""
+        ...
+
+
+class DirectRunner:
+    """Every work item in this process, one after another: the default."""
+
+    name = "direct"
+    searches_all = False
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, stage: str) -> list[R]:
+        return [fn(item) for item in items]
+
+
+#: The runner used when none is given.
+DIRECT = DirectRunner()
+
+
+def _tagged(fns: tuple[Callable[[Any], Any], ...], item: tuple[int, Any]) -> Any:
+    tag, payload = item
+    return fns[tag](payload)
+
+
+def map_jobs(
+    runner: Runner, jobs: Sequence[tuple[Callable[[Any], Any], Sequence[Any]]], *, stage: str
+) -> list[list[Any]]:
+    """Several functions over their own items in one stage (one pipeline on the beam runner, whose
+    start-up is paid once): the results of each job, in item order.
+
+    Example:
+
+    >>> map_jobs(DIRECT, [(abs, [-1, 2]), (str, [3])], stage="demo")
+    [[1, 2], ['3']]
+    """
+    fns = tuple(fn for fn, _ in jobs)
+    tagged = [(tag, item) for tag, (_, items) in enumerate(jobs) for item in items]
+    flat = runner.map(partial(_tagged, fns), tagged, stage=stage)
+    out, at = [], 0
+    for _, items in jobs:
+        out.append(flat[at : at + len(items)])
+        at += len(items)
+    return out

@@ -1,0 +1,160 @@
+"""The full passes on a runner: the same report from every runner, and Beam's options checked up front.
+
+`PickleRunner` ships every function and work item through pickle and runs them
+out of order, as a distributed runner would, so the main suite checks the
+runner seam without Apache Beam. The `beam` tests run a real pipeline on the
+DirectRunner with two worker processes (apache-beam: `pip install '.[beam]'`).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cifar_doctor.api import build_inputs
+from cifar_doctor.engine import run
+from cifar_doctor.errors import UsageError
+from cifar_doctor.runners import DIRECT, runner_named
+from cifar_doctor.sources import sampling
+from conftest import run_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import scale  # noqa: E402  (bench/ is not a package)
+
+#: The DirectRunner with two worker processes: what a cluster does, on this machine.
+BEAM_FLAGS = ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+
+#: Images in each split's in-memory sample: below the split sizes, so the statistics read a sample
+#: and the duplicate checks the full files.
+SAMPLE = 700
+
+
+class PickleRunner:
+    """Each function and work item pickled and unpickled, the items run last first: a runner's contract."""
+
+    name = "pickle"
+    searches_all = True
+
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+
+    def map(self, fn, items, *, stage):
+        self.stages.append(stage)
+        shipped = pickle.loads(pickle.dumps(fn))
+        out = {k: shipped(pickle.loads(pickle.dumps(item))) for k, item in reversed(list(enumerate(items)))}
+        return [pickle.loads(pickle.dumps(out[k])) for k in range(len(items))]
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    """`bench/scale.py`'s layout, small: raw uint8 train, test / 255, exact and near copies planted."""
+    d = tmp_path_factory.mktemp("shards")
+    scale.build(d, 3000, 1000, 20, 30)
+    return d
+
+
+@pytest.fixture
+def in_memory(tmp_path) -> Path:
+    """An `.npz` read whole (no file source: work items carry the images), with copies planted."""
+    d = tmp_path / "mem"
+    scale.build(d, 1200, 400, 10, 10)
+    x_test = np.load(d / "x_test.npy")
+    path = tmp_path / "data.npz"
+    np.savez(
+        path,
+        x_train=np.load(d / "x_train.npy"),
+        y_train=np.load(d / "y_train.npy"),
+        x_test=x_test,
+        y_test=np.load(d / "y_test.npy"),
+    )
+    return path
+
+
+def _report(data: Path, runner) -> dict:
+    return run(build_inputs(data=data, runner=runner)).to_dict()
+
+
+def _same(a: dict, b: dict) -> None:
+    assert a["verdict"] == b["verdict"]
+    assert a["findings"] == b["findings"]
+    assert a == b
+
+
+def test_every_runner_gives_the_same_report(shards, monkeypatch):
+    monkeypatch.setattr(sampling, "SAMPLE_IMAGES", SAMPLE)
+    runner = PickleRunner()
+    direct, shipped = _report(shards, DIRECT), _report(shards, runner)
+    _same(direct, shipped)
+    codes = {f["code"] for f in direct["findings"]}
+    assert {"PRE001", "DUP001", "DUP002"} <= codes
+    dup = next(f for f in direct["findings"] if f["code"] == "DUP001")
+    assert dup["evidence"]["count"] == 20
+    assert {"statistics", "hash", "signatures-test", "search-test", "verify-test"} <= set(runner.stages)
+
+
+def test_carried_images_give_the_same_report(in_memory):
+    _same(_report(in_memory, DIRECT), _report(in_memory, PickleRunner()))
+
+
+def test_direct_runner_refuses_beam_flags():
+    with pytest.raises(UsageError, match="beam runner"):
+        runner_named("direct", ["--direct_num_workers=2"])
+    with pytest.raises(UsageError, match="direct or beam"):
+        runner_named("spark")
+
+
+@pytest.mark.slow
+@pytest.mark.beam
+def test_beam_pipeline_gives_the_same_report(shards, in_memory, monkeypatch):
+    pytest.importorskip("apache_beam")
+    monkeypatch.setattr(sampling, "SAMPLE_IMAGES", SAMPLE)
+    beam = runner_named("beam", BEAM_FLAGS)
+    _same(_report(shards, DIRECT), _report(shards, beam))
+    _same(_report(in_memory, DIRECT), _report(in_memory, beam))
+
+
+@pytest.mark.slow
+@pytest.mark.beam
+def test_cli_beam_report_matches_default(shards):
+    pytest.importorskip("apache_beam")
+    direct = run_cli("check", "--data", str(shards), "--json")
+    beam = run_cli("check", "--data", str(shards), "--json", "--runner", "beam", "--", *BEAM_FLAGS)
+    assert direct.returncode == beam.returncode == 1
+    assert json.loads(direct.stdout) == json.loads(beam.stdout)
+    assert beam.stderr == direct.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flags,says",
+    [
+        (["--direct_num_workers=two"], "Invalid Beam pipeline option: argument --direct_num_workers: invalid int"),
+        (["--direct_workers=2"], "Unknown Beam pipeline option --direct_workers"),
+        (["--runner=NoSuchRunner"], "Cannot use the Beam runner 'NoSuchRunner'"),
+        (["--runner=DataflowRunner"], "needs --temp_location"),
+    ],
+)
+def test_bad_beam_option_is_one_line_exit_2(shards, flags, says):
+    pytest.importorskip("apache_beam")
+    out = run_cli("check", "--data", str(shards), "--runner", "beam", "--", *flags)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("Error: ") and says in out.stderr
+
+
+@pytest.mark.slow
+def test_beam_runner_without_apache_beam_is_one_line_exit_2(shards):
+    try:
+        import apache_beam  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("apache-beam is installed")
+    out = run_cli("check", "--data", str(shards), "--runner", "beam")
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "pip install 'cifar-doctor[beam]'" in out.stderr

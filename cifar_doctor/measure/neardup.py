@@ -49,6 +49,16 @@ from typing import Any
 import numpy as np
 
 from ..runners.base import DIRECT
+from .ivf import Index, build_index, list_candidates  # noqa: F401  (re-exported: the index of the search)
+from .pixelmatch import (  # noqa: F401  (the verification stage, re-exported with the search)
+    COARSE_THRESHOLD,
+    DETAIL_THRESHOLD,
+    MAX_SHIFT,
+    SCREEN_COARSE,
+    SCREEN_DETAIL,
+    VERIFY_GRID,
+    verify,
+)
 
 #: Side of the signature thumbnail. 8x8 block means of a 32x32 image are 4x4
 #: pixels each: coarse enough that JPEG re-encoding and a 1-pixel shift keep
@@ -74,32 +84,6 @@ PREFILTER_CORR = 0.90
 #: business.
 MIN_STD_255 = 2.0
 
-#: Verification grid: images are compared as 32x32 gray (resized by block
-#: means when they are another size).
-VERIFY_GRID = 32
-
-#: Largest shift (pixels on the verification grid) tried between two images.
-MAX_SHIFT = 2
-
-#: Coarse match: the 2x2-smoothed images must correlate at least this much at
-#: the best shift. Re-encoded and re-coloured copies score above 0.98.
-COARSE_THRESHOLD = 0.90
-
-#: Detail match: after subtracting a 5x5 box blur, the remaining detail must
-#: correlate at least this much at the same shift. This is what separates the
-#: same shot from two photos of the same kind of scene: two different ships
-#: on a calm sea correlate at 0.95 coarsely but their detail does not (0.2-0.5
-#: measured), while a JPEG q75 copy keeps its detail at 0.98. Tuned for
-#: precision on full CIFAR-10 (README, "Measured figures"): a false leakage
-#: claim costs the user more than a missed near-duplicate.
-DETAIL_THRESHOLD = 0.80
-
-#: Screening at half resolution (16x16, shifts of one half-resolution pixel):
-#: pairs below these are not compared at full resolution. Loose, so that
-#: same-shot pairs pass: a 1-pixel shift (half a screening pixel) leaves the
-#: detail at 0.43 or more for 95% of CIFAR-10 images (measured on 1,000).
-SCREEN_DETAIL = 0.30
-SCREEN_COARSE = 0.85
 
 #: Probes: each query image is also looked up moved by these (dy, dx) pixels,
 #: so that a copy shifted by up to 2 pixels (half a thumbnail block) meets its
@@ -138,37 +122,6 @@ MAX_CANDIDATES = 500_000
 #: 31x31 float32 details) are 63 MB.
 VERIFY_BATCH = 8192
 
-#: Indexes of at least this many signatures are searched through an inverted
-#: file (`build_index`): each query is compared with the signatures of its
-#: `IVF_PROBE` nearest lists instead of half the index. Below it the exact
-#: window search (`candidates`) is cheap enough: a 20,000-image test split
-#: against itself and its two probes takes about a second.
-IVF_MIN_INDEX = 20_000
-
-#: Mean signatures per inverted list: 50,000 training images make 250 lists,
-#: 1,000,000 make 5,000, so a query's work grows with the square root of the
-#: index, not with the index.
-IVF_LIST_SIZE = 200
-
-#: Lists probed per query, nearest centroids first. On full CIFAR-10 (250
-#: lists) 16 probes keep every verified test/train pair and all but about 20 of
-#: the 54,000 candidate pairs of the exact search (8 probes lose one verified
-#: pair), while comparing each query with 6% of the training images.
-IVF_PROBE = 16
-
-#: Signatures sampled per list to fit the centroids (spherical k-means).
-IVF_TRAIN_PER_LIST = 64
-
-#: k-means iterations: the lists only group the signatures, so a few
-#: iterations from a random start are enough (probing absorbs the rest).
-IVF_ITERATIONS = 8
-
-#: Seed of the k-means sample and start, so that a search is reproducible.
-IVF_SEED = 0
-
-#: Queries whose centroid similarities are ranked at once: 4,096 x 5,000
-#: lists of float32 are 80 MB.
-IVF_QUERY_BLOCK = 4096
 
 #: BLAS threads for the search's matrix products. They are many and small
 #: (a list's queries by its 200 signatures), and two BLAS threads that
@@ -413,261 +366,17 @@ def _best(
     return i[order], j[order], c[order]
 
 
-@dataclass(frozen=True)
-class Index:
-    """The signatures of one split, grouped into inverted lists for search (`build_index`).
-
-    Attributes:
-        signatures: The split's signatures, in split order.
-        centroids: (lists, 64) float32 unit vectors; no rows when the index is
-            searched exhaustively (fewer than `IVF_MIN_INDEX` signatures).
-        members: Positions of the split's images that are not flat, list by list.
-        starts: (lists + 1,) offsets of each list in `members`.
-        thumbs: The members' thumbnails, in `members` order.
-    """
-
-    signatures: Signatures
-    centroids: np.ndarray
-    members: np.ndarray
-    starts: np.ndarray
-    thumbs: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.signatures)
-
-    @property
-    def exhaustive(self) -> bool:
-        """Queries are compared with every signature (within the projection window)."""
-        return len(self.centroids) == 0
-
-
-def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """(k, d) unit centroids of the unit rows of `x`, by `IVF_ITERATIONS` rounds of k-means on cosine."""
-    c = x[rng.choice(len(x), k, replace=False)].copy()
-    for _ in range(IVF_ITERATIONS):
-        a = _nearest_list(x, c)
-        order = np.argsort(a, kind="stable")
-        a = a[order]
-        starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
-        sums = np.add.reduceat(x[order], starts, axis=0)
-        norm = np.linalg.norm(sums, axis=1, keepdims=True)
-        c[a[starts]] = sums / np.maximum(norm, 1e-12)  # an empty list keeps its centroid
-    return c
-
-
-def _nearest_list(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """The list of each row of `x` (largest inner product with a centroid), a block of rows at a time."""
-    return np.concatenate(
-        [np.argmax(x[s : s + IVF_QUERY_BLOCK] @ centroids.T, axis=1) for s in range(0, len(x), IVF_QUERY_BLOCK)]
-        or [np.zeros(0, np.int64)]
-    )
-
-
-def build_index(sigs: Signatures, *, lists: int | None = None) -> Index:
-    """Group a split's signatures for search: once per training split, then queried shard by shard.
-
-    The signatures are clustered (spherical k-means on a sample, about
-    `IVF_LIST_SIZE` per list) and each image is filed under its nearest
-    centroid; a query is compared only with the lists of its `IVF_PROBE`
-    nearest centroids (`search`). Small splits (under `IVF_MIN_INDEX`) are
-    searched exhaustively, which loses no pair.
-
-    Args:
-        sigs: Signatures of the split (`signatures`, `concat`).
-        lists: Number of inverted lists; 0 for an exhaustive index. Defaults to
-            `None`: one per `IVF_LIST_SIZE` signatures from `IVF_MIN_INDEX` up.
-
-    Example:
-
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).integers(0, 256, (300, 32, 32, 3), dtype=np.uint8)
-    >>> index = build_index(signatures(x), lists=4)
-    >>> len(index), index.exhaustive, len(index.starts)
-    (300, False, 5)
-    """
-    live = np.flatnonzero(~sigs.flat)
-    if lists is None:
-        lists = len(live) // IVF_LIST_SIZE if len(live) >= IVF_MIN_INDEX else 0
-    lists = min(lists, len(live))
-    if lists <= 1:
-        return Index(
-            sigs, np.zeros((0, sigs.thumbs.shape[1]), np.float32), live, np.array([0, len(live)]), sigs.thumbs[live]
-        )
-    rng = np.random.default_rng(IVF_SEED)
-    x = sigs.thumbs[live].astype(np.float32) / np.float32(127.0)
-    sample = x[np.sort(rng.choice(len(x), min(len(x), lists * IVF_TRAIN_PER_LIST), replace=False))]
-    centroids = _spherical_kmeans(sample, lists, rng)
-    a = _nearest_list(x, centroids)
-    order = np.argsort(a, kind="stable")
-    starts = np.searchsorted(a[order], np.arange(lists + 1))
-    return Index(sigs, centroids, live[order], starts, sigs.thumbs[live[order]])
-
-
 def _ivf_candidates(query: Signatures, index: Index, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`candidates` through the inverted lists: each query against its `IVF_PROBE` nearest lists.
-
-    Queries probing a list are gathered and multiplied with the list's
-    thumbnails in one product, list by list.
-    """
-    q = query.thumbs.astype(np.float32)
-    probe = min(IVF_PROBE, len(index.centroids))
-    nearest = np.concatenate(
-        [
-            np.argpartition(-(q[s : s + IVF_QUERY_BLOCK] @ index.centroids.T), probe - 1, axis=1)[:, :probe]
-            for s in range(0, len(q), IVF_QUERY_BLOCK)
-        ]
-        or [np.zeros((0, probe), np.int64)]
-    )
-    live = np.flatnonzero(~query.flat)
-    lists = nearest[live].ravel()
-    who = np.repeat(live, probe)
-    order = np.argsort(lists, kind="stable")
-    lists, who = lists[order], who[order]
-    bounds = np.searchsorted(lists, np.arange(len(index.centroids) + 1))
-    qi, ij, cs = [], [], []
-    for k in range(len(index.centroids)):
-        rows, m0, m1 = who[bounds[k] : bounds[k + 1]], index.starts[k], index.starts[k + 1]
-        if not len(rows) or m0 == m1:
-            continue
-        s = q[rows] @ index.thumbs[m0:m1].T.astype(np.float32, order="C")
-        hit = np.flatnonzero(s.max(axis=1) >= cuts[rows])  # most queries have no hit in a list
-        if not len(hit):
-            continue
-        r, c = np.nonzero(s[hit] >= cuts[rows[hit], None])
-        r = hit[r]
-        if len(r):
-            qi.append(rows[r])
-            ij.append(index.members[m0 + c])
-            cs.append(s[r, c] / (127.0 * 127.0))
-    if not qi:
+    """`candidates` through the inverted lists (`ivf.list_candidates`), best correlated first."""
+    qi, ij, cs = list_candidates(query.thumbs, query.flat, index, cuts)
+    if not len(qi):
         return _no_pairs()
-    return _best(query, index.signatures, np.concatenate(qi), np.concatenate(ij), np.concatenate(cs))
-
-
-def _smooth(g: np.ndarray) -> np.ndarray:
-    """2x2 box smoothing (stride 1) of (n, G, G) images: (n, G-1, G-1)."""
-    return 0.25 * (g[:, :-1, :-1] + g[:, 1:, :-1] + g[:, :-1, 1:] + g[:, 1:, 1:])
-
-
-def _box(v: np.ndarray, r: int, axis: int) -> np.ndarray:
-    """Mean over a window of 2r+1 along `axis` (edges replicated)."""
-    pad = [(0, 0)] * v.ndim
-    pad[axis] = (r + 1, r)
-    c = np.cumsum(np.pad(v, pad, mode="edge"), axis=axis, dtype=np.float32)
-    n = v.shape[axis]
-    hi = np.take(c, np.arange(2 * r + 1, n + 2 * r + 1), axis=axis)
-    lo = np.take(c, np.arange(0, n), axis=axis)
-    return (hi - lo) / np.float32(2 * r + 1)
-
-
-def _box_sums(v: np.ndarray) -> np.ndarray:
-    """Integral images of (n, G, G) arrays, zero-padded: (n, G+1, G+1)."""
-    return np.pad(np.cumsum(np.cumsum(v, axis=1, dtype=np.float64), axis=2), ((0, 0), (1, 0), (1, 0)))
-
-
-def _rect(ii: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
-    return ii[:, ys.stop, xs.stop] - ii[:, ys.start, xs.stop] - ii[:, ys.stop, xs.start] + ii[:, ys.start, xs.start]
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(len(a), -1)
-    b = b.reshape(len(b), -1)
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    return (a * b).sum(axis=1) / np.maximum(den, 1e-12)
+    return _best(query, index.signatures, qi, ij, cs)
 
 
 def prepare(images: np.ndarray, *, layout: str = "NHWC", affine: tuple[Any, Any] | None = None) -> np.ndarray:
     """Images as the (n, G, G) gray arrays `verify` compares (G = `VERIFY_GRID`)."""
     return _resize(_gray(images, layout, affine), VERIFY_GRID)
-
-
-@dataclass(frozen=True)
-class _Features:
-    """Per image: the 2x2-smoothed picture, its detail, and the detail's energy integral image."""
-
-    smooth: np.ndarray
-    detail: np.ndarray
-    energy: np.ndarray
-
-
-def _features(g: np.ndarray, radius: int) -> _Features:
-    s = _smooth(g)
-    d = s - _box(_box(s, radius, 1), radius, 2)
-    return _Features(s, d, _box_sums(d * d))
-
-
-def _match(
-    fa: _Features, ia: np.ndarray, fb: _Features, ib: np.ndarray, max_shift: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Detail and coarse correlation of pairs (ia[k], ib[k]) at the shift where the detail matches best.
-
-    The detail is compared at every shift up to `max_shift` pixels in each
-    direction, as a cosine over the overlap; the coarse (smoothed) picture at
-    the best shift.
-    """
-    da, db = fa.detail[ia], fb.detail[ib]
-    g = da.shape[1]
-    best = np.full(len(ia), -1.0)
-    at = np.zeros((len(ia), 2), np.int64)
-    for dy in range(-max_shift, max_shift + 1):
-        for dx in range(-max_shift, max_shift + 1):
-            ya, yb = slice(max(dy, 0), g + min(dy, 0)), slice(max(-dy, 0), g + min(-dy, 0))
-            xa, xb = slice(max(dx, 0), g + min(dx, 0)), slice(max(-dx, 0), g + min(-dx, 0))
-            cross = np.einsum("nij,nij->n", da[:, ya, xa], db[:, yb, xb])
-            # each image's detail energy over the overlap, once per image rather than per pair
-            energy = _rect(fa.energy, ya, xa)[ia] * _rect(fb.energy, yb, xb)[ib]
-            cd = cross / np.sqrt(np.maximum(energy, 1e-12))
-            better = cd > best
-            best[better] = cd[better]
-            at[better] = (dy, dx)
-    coarse = np.empty(len(ia))
-    for dy, dx in {tuple(v) for v in at.tolist()}:
-        rows = np.flatnonzero((at[:, 0] == dy) & (at[:, 1] == dx))
-        ya, yb = slice(max(dy, 0), g + min(dy, 0)), slice(max(-dy, 0), g + min(-dy, 0))
-        xa, xb = slice(max(dx, 0), g + min(dx, 0)), slice(max(-dx, 0), g + min(-dx, 0))
-        coarse[rows] = _corr(fa.smooth[ia[rows]][:, ya, xa], fb.smooth[ib[rows]][:, yb, xb])
-    return best.astype(np.float32), coarse.astype(np.float32)
-
-
-def _half(g: np.ndarray) -> np.ndarray:
-    n, h, w = g.shape
-    return g.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4), dtype=np.float32)
-
-
-def verify(
-    a: np.ndarray, b: np.ndarray, ia: np.ndarray | None = None, ib: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Judge pairs of prepared images (`prepare`): `a[ia[k]]` against `b[ib[k]]`.
-
-    A quick look at half resolution (shifts of one half-resolution pixel)
-    drops the pairs that are clearly different (`SCREEN_DETAIL`,
-    `SCREEN_COARSE`); the rest are compared at full resolution with shifts up
-    to `MAX_SHIFT` pixels. Features are computed once per image, not per pair.
-
-    Args:
-        a, b: Prepared images.
-        ia, ib: Pair indices into `a` and `b`. Defaults to `None`: row k of
-            `a` against row k of `b`.
-
-    Returns:
-        (same, detail, coarse): whether each pair is the same shot, and its
-        detail and coarse correlations at the best shift (screened-out pairs
-        keep their half-resolution figures).
-    """
-    ia = np.arange(len(a)) if ia is None else np.asarray(ia)
-    ib = np.arange(len(b)) if ib is None else np.asarray(ib)
-    detail, coarse = _match(_features(_half(a), 1), ia, _features(_half(b), 1), ib, 1)
-    look = np.flatnonzero((detail >= SCREEN_DETAIL) & (coarse >= SCREEN_COARSE))
-    same = np.zeros(len(ia), bool)
-    if len(look):
-        ua, ja = np.unique(ia[look], return_inverse=True)
-        ub, jb = np.unique(ib[look], return_inverse=True)
-        d, c = _match(_features(a[ua], 2), ja, _features(b[ub], 2), jb, MAX_SHIFT)
-        detail[look], coarse[look] = d, c
-        same[look] = (d >= DETAIL_THRESHOLD) & (c >= COARSE_THRESHOLD)
-    return same, detail, coarse
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from cifar_doctor import diagnose
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs, Split
-from cifar_doctor.measure import neardup
+from cifar_doctor.measure import ivf, neardup
 from conftest import only, run_json, status
 
 
@@ -287,12 +287,12 @@ def test_inverted_lists_keep_dup002_findings(real, monkeypatch):
     x_train, x_test = real
     x_test = plant(x_train, x_test)
     exhaustive = only(diagnose(x_train=x_train, x_test=x_test, select=["DUP002"]), "DUP002").evidence
-    monkeypatch.setattr(neardup, "IVF_MIN_INDEX", 100)
-    monkeypatch.setattr(neardup, "IVF_LIST_SIZE", 60)  # 10 lists of the 600 training images
-    ivf = only(diagnose(x_train=x_train, x_test=x_test, select=["DUP002"]), "DUP002").evidence
+    monkeypatch.setattr(ivf, "IVF_MIN_INDEX", 100)
+    monkeypatch.setattr(ivf, "IVF_LIST_SIZE", 60)  # 10 lists of the 600 training images
+    listed = only(diagnose(x_train=x_train, x_test=x_test, select=["DUP002"]), "DUP002").evidence
     for key in ("count", "exact", "near_identical"):
-        assert abs(ivf[key] - exhaustive[key]) <= 1, key
-    assert ivf["count"] >= 38
+        assert abs(listed[key] - exhaustive[key]) <= 1, key
+    assert listed["count"] >= 38
 
 
 def test_inverted_lists_silent_on_independent_images():

@@ -10,12 +10,22 @@ centroids. Small splits (under `IVF_MIN_INDEX`) are searched exhaustively
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .neardup import Signatures
+
+class Signatures(Protocol):
+    """What the index reads of a split's signatures (`cifar_doctor.measure.neardup.Signatures`)."""
+
+    @property
+    def thumbs(self) -> np.ndarray: ...
+
+    @property
+    def flat(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
 
 #: Indexes of at least this many signatures are searched through an inverted
 #: file (`build_index`): each query is compared with the signatures of its
@@ -63,7 +73,7 @@ class Index:
         thumbs: The members' thumbnails, in `members` order.
     """
 
-    signatures: Signatures
+    signatures: Any  # `neardup.Signatures`, as given to `build_index`
     centroids: np.ndarray
     members: np.ndarray
     starts: np.ndarray

@@ -38,7 +38,10 @@ def real(sample_arrays):
     return sample_arrays["x_train"][:1000].copy(), sample_arrays["x_test"][:400].copy()
 
 
-def test_dup003_finds_mirrored_copies_that_the_pixel_search_misses(features_of_images, real):
+def test_dup003_finds_mirrored_copies_that_the_pixel_search_misses(features_of_images, real, monkeypatch):
+    from cifar_doctor.checks.duplicates import features
+
+    monkeypatch.setattr(features, "FEATURE_NAMES_CAUSE", True)  # shipped off: see its docstring
     x_train, x_test = real
     x_test[:20] = x_train[100:120, :, ::-1]  # mirrored: no pixel match
     x_test[20:25] = x_train[200:205]  # exact copies: pixel matches, counted apart
@@ -57,6 +60,13 @@ def test_dup003_reports_a_few_copies_as_information(features_of_images, real):
     x_test[:3] = x_train[100:103, :, ::-1]
     (f,) = run(inputs(x_train, x_test), select_codes=["DUP003"]).findings
     assert f.severity.value == "info" and f.cause is None
+
+
+def test_dup003_names_no_cause_as_shipped(features_of_images, real):
+    x_train, x_test = real
+    x_test[:20] = x_train[100:120, :, ::-1]  # 5% of the test split
+    (f,) = run(inputs(x_train, x_test), select_codes=["DUP003"]).findings
+    assert f.evidence["count"] >= 20 and f.severity.value == "info" and f.cause is None
     assert {(i, 100 + i) for i in range(3)} <= {(p[0], p[1]) for p in f.evidence["pairs"]}
 
 

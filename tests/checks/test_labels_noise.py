@@ -107,10 +107,18 @@ def _judged(monkeypatch, make_images, make_labels, fraction: float, gap: float |
     return f
 
 
-def test_lbl010_names_noisy_labels_when_the_estimate_is_trusted(monkeypatch, make_images, make_labels):
+def test_lbl010_reports_a_trusted_estimate_as_information(monkeypatch, make_images, make_labels):
+    f = _judged(monkeypatch, make_images, make_labels, 0.35, gap=0.1, margin=0.12)
+    assert f.severity.value == "info" and f.cause is None and f.evidence["trusted"]
+    assert f.evidence["suspects"] == [{"index": 3, "given": 1, "likely": 2, "confidence": 0.9}]
+
+
+def test_lbl010_names_noisy_labels_when_allowed_and_trusted(monkeypatch, make_images, make_labels):
+    from cifar_doctor.checks.labels import noise
+
+    monkeypatch.setattr(noise, "NAMES_CAUSE", True)
     f = _judged(monkeypatch, make_images, make_labels, 0.35, gap=0.1, margin=0.12)
     assert f.severity.value == "warning" and f.cause == "noisy-labels" and f.evidence["trusted"]
-    assert f.evidence["suspects"] == [{"index": 3, "given": 1, "likely": 2, "confidence": 0.9}]
 
 
 def test_lbl010_silent_on_clean_labels(monkeypatch, make_images, make_labels):

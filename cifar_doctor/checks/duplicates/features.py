@@ -51,6 +51,13 @@ FEATURE_MIN_SIMILARITY = 0.9
 #: images with the CNN of `bench/feature_duplicates.py`).
 FEATURE_WARN_FRACTION = 0.02
 
+#: Whether DUP003 may name `train-test-leakage` at all. Not yet: the ratio test was measured on one
+#: well-trained CIFAR-10 CNN (59 of 60 feature-only pairs the same photo), but on the run corpus
+#: (`bench/corpus`, 418 runs with a kept model) it warned on 30 runs without leakage, a third of them
+#: healthy, and on none with it: the features of small, weak or tabular models put many eval images next
+#: to one training image. The pairs stay information until a guard holds on such models.
+FEATURE_NAMES_CAUSE = False
+
 #: Pairs quoted in the message (the evidence lists up to `EVIDENCE_MAX_ITEMS`).
 FEATURE_MAX_PAIRS = 3
 
@@ -112,8 +119,9 @@ def feature_near_duplicates(inputs: Inputs) -> list[Finding]:
     `FEATURE_MIN_SIMILARITY`, is a near-duplicate in the model's eyes; those
     that DUP002's pixel comparison also accepts are counted apart, and the
     finding is about the others: mirrored, cropped, re-framed or strongly
-    re-coloured copies that pixel signatures miss. Information unless more
-    than `FEATURE_WARN_FRACTION` of an eval split has one.
+    re-coloured copies that pixel signatures miss. Information (a warning
+    naming `train-test-leakage` above `FEATURE_WARN_FRACTION` of an eval split
+    only once `FEATURE_NAMES_CAUSE` is set).
 
     ## Why is this bad?
     An eval image the model sees as a training image it was fitted on is
@@ -177,7 +185,7 @@ def _finding(split: Any, found: tuple[np.ndarray, ...], counts: dict[str, int], 
     a, b, sim, second = (v[order] for v in found)
     k = len(a)
     frac = k / searched
-    warn = frac > FEATURE_WARN_FRACTION
+    warn = FEATURE_NAMES_CAUSE and frac > FEATURE_WARN_FRACTION
     pairs = [
         [int(i), int(j), round(float(s), 4), round(float(s2), 4)]
         for i, j, s, s2 in zip(a[:EVIDENCE_MAX_ITEMS], b[:EVIDENCE_MAX_ITEMS], sim, second)

@@ -73,6 +73,12 @@ LOG_ONLY_CAUSES = ("noisy-labels",)
 #: The families of findings read from a training log.
 LOG_FAMILIES = ("LOG", "FIT")
 
+#: Checks whose support for a `LOG_ONLY_CAUSES` cause is a hint as well: LBL010's estimate from a
+#: final model's features named `noisy-labels` on clean labels as often as on noisy ones on the run
+#: corpus (7 of 12 runs), so it adds the cause to `also` and leaves the primary verdict to the rest;
+#: LBL012, read from the outputs before memorization, may decide.
+HINT_CODES = ("LBL010",)
+
 #: Which finding leads the explanation when several support the primary cause:
 #: direct measurements of the data and model first, then what a training log
 #: implies about them.
@@ -153,7 +159,11 @@ def decide(
     # insufficient-evidence only decides when nothing else does
     real = {c: fs for c, fs in by_cause.items() if c != "insufficient-evidence"}
     # a cause a log can only suggest: under `also`, never primary
-    hinted = {c: fs for c, fs in real.items() if c in LOG_ONLY_CAUSES and all(f.code[:3] in LOG_FAMILIES for f in fs)}
+    hinted = {
+        c: fs
+        for c, fs in real.items()
+        if c in LOG_ONLY_CAUSES and all(f.code[:3] in LOG_FAMILIES or f.code in HINT_CODES for f in fs)
+    }
     real = {c: fs for c, fs in real.items() if c not in hinted}
     hints = [
         {"cause": c, "confidence": BASE_CONFIDENCE[Severity.INFO], "codes": sorted({f.code for f in fs})}

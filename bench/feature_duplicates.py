@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from near_duplicates import CANDIDATES, _save_png, montage  # noqa: E402
+from near_duplicates import _save_png, load_arrays, montage  # noqa: E402
 
 MODEL = ROOT / "out" / "feature_duplicates" / "model.keras"
 EPOCHS = 8
@@ -46,24 +46,9 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 def build_model(keras):
     """The small CNN of `bench/noisy_labels.py`, reading 0-255 pixels."""
-    layers = keras.layers
-    model = keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            layers.Rescaling(1.0 / 255),
-            layers.Conv2D(32, 3, activation="relu", padding="same"),
-            layers.MaxPooling2D(),
-            layers.Conv2D(64, 3, activation="relu", padding="same"),
-            layers.MaxPooling2D(),
-            layers.Conv2D(128, 3, activation="relu", padding="same"),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dense(256, activation="relu"),
-            layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    from noisy_labels import build_model as small_cnn
+
+    return small_cnn(keras, 10, rescale=True)
 
 
 def train(arrays: dict[str, np.ndarray], path: Path, epochs: int) -> None:
@@ -103,13 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ratio", type=float, nargs=2, default=None, metavar=("LO", "HI"))
     args = ap.parse_args(argv)
 
-    path = args.data or next((p for p in CANDIDATES if p.exists()), None)
-    if path is None or not path.exists():
-        print(f"No data: {path}", file=sys.stderr)
+    arrays = load_arrays(args.data, ("x_train", "y_train", "x_test", "y_test"))
+    if arrays is None:
         return 2
-    with np.load(path, allow_pickle=False) as d:
-        arrays = {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    print(f"data: {path} ({', '.join(f'{k} {v.shape}' for k, v in arrays.items())})")
     if not args.model.exists():
         train(arrays, args.model, args.epochs)
     if args.train_only:

@@ -41,6 +41,18 @@ UPSCALE = 3
 GAP = 4
 
 
+def load_arrays(path: Path | None, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """`keys` (those present) from `path`, else from the first of `CANDIDATES` that exists; None without data."""
+    path = path or next((p for p in CANDIDATES if p.exists()), None)
+    if path is None or not path.exists():
+        print(f"No data: {path}", file=sys.stderr)
+        return None
+    with np.load(path, allow_pickle=False) as d:
+        arrays = {k: d[k] for k in keys if k in d.files}
+    print(f"data: {path} ({', '.join(f'{k} {v.shape}' for k, v in arrays.items())})")
+    return arrays
+
+
 def montage(pairs: list[tuple[int, int]], x_left: np.ndarray, x_right: np.ndarray, cols: int = 6) -> np.ndarray:
     """RGB uint8 grid: each tile is left image | right image, upscaled `UPSCALE` times."""
     h, w = x_left.shape[1:3]
@@ -84,13 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--within", action="store_true", help="draw the montage from pairs within the test split")
     args = ap.parse_args(argv)
 
-    path = args.data or next((p for p in CANDIDATES if p.exists()), None)
-    if path is None or not path.exists():
-        print(f"No data: {path}", file=sys.stderr)
+    arrays = load_arrays(args.data, ("x_train", "x_test", "x_val"))
+    if arrays is None:
         return 2
-    with np.load(path, allow_pickle=False) as d:
-        arrays = {k: d[k] for k in ("x_train", "x_test", "x_val") if k in d.files}
-    print(f"data: {path} ({', '.join(f'{k} {v.shape}' for k, v in arrays.items())})")
 
     from cifar_doctor import diagnose
 

@@ -40,12 +40,13 @@ EPOCHS = 12
 SEED = 0
 
 
-def build_model(keras, classes: int = 10):
-    """The issue's small CNN."""
+def build_model(keras, classes: int = 10, *, rescale: bool = False):
+    """The issue's small CNN; with `rescale`, reading 0-255 pixels (a `Rescaling(1/255)` layer first)."""
     layers = keras.layers
     model = keras.Sequential(
         [
             keras.Input((32, 32, 3)),
+            *([layers.Rescaling(1.0 / 255)] if rescale else []),
             layers.Conv2D(32, 3, activation="relu", padding="same"),
             layers.MaxPooling2D(),
             layers.Conv2D(64, 3, activation="relu", padding="same"),

@@ -41,7 +41,7 @@ from pathlib import Path
 from cifar_doctor.calibration import CEILING, FLOOR, NEVER_ABSTAIN, Table
 
 from .pack import PACKED
-from .score import BINS, CONFIDENT, FOLDS, input_kind
+from .score import CONFIDENT, FOLDS, input_kind, reliability
 
 #: Where the package reads its table.
 TABLE_PATH = Path(__file__).resolve().parents[2] / "cifar_doctor" / "data" / "calibration.json"
@@ -183,19 +183,6 @@ def out_of_fold(rows: Sequence[Row]) -> tuple[list[Applied], dict[int, tuple[flo
         table = fit(train, m, a)
         applied.extend(apply(table, r) for r in held)
     return applied, chosen
-
-
-def reliability(applied: Sequence[Applied]) -> list[tuple[str, int, float, float]]:
-    rows = []
-    for i, lo in enumerate(BINS):
-        hi = BINS[i + 1] if i + 1 < len(BINS) else 1.0001
-        band = [a for a in applied if lo <= a.confidence < hi]
-        if band:
-            label = f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}"
-            rows.append(
-                (label, len(band), sum(a.confidence for a in band) / len(band), sum(a.right for a in band) / len(band))
-            )
-    return rows
 
 
 def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, tuple[float, float]], out=sys.stdout):

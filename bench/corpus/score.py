@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -154,8 +155,9 @@ def diagnose_trial(run: CorpusRun, t: Trial, work: Path, *, calibrated: bool = T
     t.seconds = time.perf_counter() - t0
 
 
-def reliability(trials: list[Trial]) -> list[tuple[str, int, float, float]]:
-    """(bin, verdicts, mean stated confidence, observed accuracy) per confidence bin."""
+def reliability(trials: Sequence[Any]) -> list[tuple[str, int, float, float]]:
+    """(bin, verdicts, mean stated confidence, observed accuracy) per confidence bin, for anything with a
+    `confidence` and a `right` (`Trial`, `calibrate.Applied`)."""
     rows = []
     for i, lo in enumerate(BINS):
         hi = BINS[i + 1] if i + 1 < len(BINS) else 1.0001

@@ -80,6 +80,12 @@ def _suspect_text(s, classes: list[str] | None) -> str:
     return f"#{s.index}: {name(s.given)}, likely {name(s.likely)} ({s.confidence:.2f})"
 
 
+#: The fix of a `noisy-labels` finding (LBL010, LBL012).
+RELABEL_FIX = Fix(
+    "Relabel or drop the listed suspects; train with a noise-robust loss, or stop at the validation peak as a stop-gap",
+    'keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)',
+)
+
 #: CIFAR-10 class names, used when K is 10.
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -165,11 +171,7 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
                 f"About {est.fraction:.0%} of the training labels look wrong ({len(est.suspects)} suspects among "
                 f"{est.images} images read); most likely: {shown}.",
                 evidence=evidence,
-                fix=Fix(
-                    "Relabel or drop the listed suspects; train with a noise-robust loss, or stop at the "
-                    "validation peak as a stop-gap",
-                    'keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)',
-                ),
+                fix=RELABEL_FIX,
                 explanation=(
                     "A classifier fitted on the model's own features, each image scored by one that never saw its "
                     "label, contradicts these labels far more often than a clean dataset allows. A network fits the "
@@ -346,11 +348,7 @@ def noisy_labels_early(inputs: Inputs) -> list[Finding]:
                 Severity.WARNING,
                 f"About {est.fraction:.0%} of the training labels look wrong ({read}); most likely: {shown}.{when}",
                 evidence=evidence,
-                fix=Fix(
-                    "Relabel or drop the listed suspects; train with a noise-robust loss, or stop at the "
-                    "validation peak as a stop-gap",
-                    'keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)',
-                ),
+                fix=RELABEL_FIX,
                 explanation=(
                     "Before validation accuracy peaked, the model's outputs on these training images named another "
                     "class than their label far more often than clean labels allow: networks learn what the images "

@@ -181,5 +181,28 @@ def test_log017_silent_on_converged_and_learning_runs(make_history):
         assert "LOG017" not in found(h)
 
 
+def test_log017_binary_accuracy_pinned_at_one_minus_one_over_k(make_history):
+    # binary cross-entropy on 10 one-hot labels (a residual CNN of the run corpus): "accuracy" is a binary
+    # accuracy over the 10 outputs, 0.9 for outputs near 0 whatever the network learns
+    h = make_history(
+        loss=[0.697, 0.596, 0.533, 0.483, 0.453, 0.413],
+        accuracy=[0.89642, 0.89675, 0.896, 0.89633, 0.89758, 0.89675],
+        val_loss=[0.62, 0.55, 0.5, 0.47, 0.44, 0.42],
+        val_accuracy=[0.9, 0.9, 0.9, 0.9, 0.9, 0.9],
+    )
+    report = run(Inputs(history=h), calibrated=False)
+    (f,) = [f for f in report.findings if f.code == "LOG017"]
+    assert "1 - 1/10" in f.message and "one-hot" in f.message
+    assert report.verdict.cause == "output-loss-mismatch"
+
+
+def test_log017_silent_on_a_model_that_climbs_to_one_minus_one_over_k(make_history):
+    # a real 10-class model at 0.9 got there from chance, and a plateau there moves by more than the band
+    climbed = make_history(loss=[1.2, 0.6, 0.45, 0.38, 0.33], accuracy=[0.62, 0.82, 0.87, 0.89, 0.9])
+    plateau = make_history(loss=[0.36, 0.33, 0.31, 0.3, 0.29], accuracy=[0.884, 0.893, 0.899, 0.904, 0.908])
+    for h in (climbed, plateau):
+        assert "LOG017" not in found(h)
+
+
 def test_log017_skipped_with_too_few_epochs(make_history):
     assert "LOG017" not in found(make_history(loss=[0.0, 0.0], accuracy=[0.5, 0.5]))

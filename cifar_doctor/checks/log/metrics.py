@@ -360,6 +360,17 @@ FROZEN_ACCURACY_MIN_EPOCHS = 4
 FROZEN_LOSS_MOVE = 0.10
 
 
+#: ... or pinned within this of 1 - 1/K (K from 3 to `PINNED_MAX_CLASSES`) from the first epoch on:
+#: binary cross-entropy on K one-hot labels makes Keras' "accuracy" a binary accuracy over the K
+#: outputs, and an output near 0 everywhere scores 1 - 1/K (0.9 for 10 classes) whatever it
+#: learns; the running mean then wanders by a few thousandths (0.8964-0.8976 over six epochs in
+#: the run corpus). A real K-class model's first epoch starts from chance, not at 1 - 1/K.
+PINNED_BAND = 0.005
+
+#: Largest K whose 1 - 1/K LOG017 recognizes: beyond 10 the values crowd (1 - 1/11 = 0.909).
+PINNED_MAX_CLASSES = 10
+
+
 #: A loss at most this in every epoch counts as zero (printed 0.0000e+00).
 ZERO_LOSS = 1e-6
 
@@ -377,9 +388,12 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     Fires (warning) when the training accuracy, between 0 and
     `FITTED_ACCURACY`, is the same to `FROZEN_ACCURACY_DECIMALS` decimals in
     every one of at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs while the
-    training loss moves by at least `FROZEN_LOSS_MOVE` of its largest value;
-    or when the training loss is at most `ZERO_LOSS` in every epoch (at least
-    `MIN_EPOCHS_FOR_CURVES`) while the accuracy stays below `FITTED_ACCURACY`.
+    training loss moves by at least `FROZEN_LOSS_MOVE` of its largest value,
+    or stays within `PINNED_BAND` of 1 - 1/K (K from 3 to 10) from the first
+    epoch on while the loss moves as much (the binary accuracy of binary
+    cross-entropy on one-hot labels); or when the training loss is at most
+    `ZERO_LOSS` in every epoch (at least `MIN_EPOCHS_FOR_CURVES`) while the
+    accuracy stays below `FITTED_ACCURACY`.
 
     ## Why is this bad?
     The loss is then disconnected from the predictions that accuracy scores.
@@ -412,6 +426,9 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     if not ZERO_ACCURACY < max(accs) < FITTED_ACCURACY:
         return []
     frozen = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs}) == 1
+    pinned = next(
+        (k for k in range(3, PINNED_MAX_CLASSES + 1) if all(abs(a - (1 - 1 / k)) <= PINNED_BAND for a in accs)), None
+    )
     top = max(abs(v) for v in losses)
     moved = top > 0 and (max(losses) - min(losses)) / top >= FROZEN_LOSS_MOVE
     zero = top <= ZERO_LOSS
@@ -421,6 +438,12 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
         what = (
             f"Training accuracy is {accs[0]:.4f} in all {len(rows)} epochs while the loss moves from "
             f"{losses[0]:.4g} to {losses[-1]:.4g}."
+        )
+    elif pinned and moved and len(rows) >= FROZEN_ACCURACY_MIN_EPOCHS:
+        what = (
+            f"Training accuracy stays at {min(accs):.4f}-{max(accs):.4f} ≈ 1 - 1/{pinned} from the first of "
+            f"{len(rows)} epochs while the loss moves from {losses[0]:.4g} to {losses[-1]:.4g}: the binary accuracy "
+            f"of outputs near 0 on {pinned} one-hot labels (binary cross-entropy on a multi-class task)."
         )
     else:
         return []
@@ -434,6 +457,7 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
                 "loss_first": rounded(losses[0], 4),
                 "loss_last": rounded(losses[-1], 4),
                 "loss_zero": zero,
+                "pinned_at_one_minus_one_over": pinned if not (zero or frozen) else None,
             },
             fix=Fix(
                 "Give the output one unit per class (softmax) or one sigmoid unit for two classes, with the matching loss",

@@ -95,6 +95,21 @@ def test_log015_regression_with_accuracy_is_not_underfitting(make_history):
     assert f.evidence["epochs"] == 5 and f.evidence["loss_last"] < f.evidence["loss_first"]
 
 
+def test_log015_supersedes_a_training_loss_read_as_a_classifiers(make_history):
+    # a regression's MSE that climbs back (the run corpus): FIT004's divergence reads a classifier's loss
+    h = make_history(
+        loss=[31966.9, 11570.3, 15933.8, 15307.2, 12245.2, 13088.7, 16000.0, 17500.0],
+        accuracy=[0.0] * 8,
+    )
+    report = run(Inputs(history=h), calibrated=False)
+    codes = {f.code for f in report.findings}
+    assert "LOG015" in codes and "FIT004" not in codes
+    assert report.verdict.cause == "insufficient-evidence"
+    # the same loss beside an accuracy that is not always 0 is read by FIT004
+    with_acc = make_history(loss=h.loss, accuracy=[0.1, 0.2, 0.25, 0.3, 0.3, 0.31, 0.3, 0.29])
+    assert "FIT004" in found(with_acc)
+
+
 def test_log015_silent_when_accuracy_leaves_zero_once(make_history):
     h = make_history(**{**REGRESSION, "accuracy": [0.0, 0.0, 0.0, 0.001, 0.0]})
     assert "LOG015" not in found(h)

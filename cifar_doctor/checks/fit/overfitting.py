@@ -401,7 +401,7 @@ def val_better_than_train(inputs: Inputs) -> list[Finding]:
     ]
 
 
-@register("FIT004", "unstable-loss", requires=("history",), cause="unstable-training")
+@register("FIT004", "unstable-loss", requires=("history",), cause="unstable-training", superseded_by=("LOG015",))
 def unstable_loss(inputs: Inputs) -> list[Finding]:
     """Training loss oscillates, diverges or climbs for epochs; or accuracy collapses to chance.
 

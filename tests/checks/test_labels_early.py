@@ -87,6 +87,16 @@ def test_lbl012_does_not_judge_a_model_that_learned_little(make_history):
     assert "under 3x chance" in found[0].message
 
 
+def test_lbl012_does_not_judge_before_memorization_shows(make_history):
+    probe, _ = probes(0.4)
+    h = make_history(**{k: v[:PEAK] for k, v in curves().items()})  # validation still rising at the last epoch
+    h.probes = TrainProbes(labels=probe.labels, probabilities=probe.probabilities[:PEAK])
+    found, report = lbl012(Inputs(history=h, classes=K))
+    assert [f.cause for f in found] == [None]
+    assert "not judged" in found[0].message and found[0].evidence["memorization_from"] is None
+    assert report.verdict.cause != "noisy-labels"
+
+
 def test_lbl012_skipped_without_probes(make_history):
     found, report = lbl012(inputs_with(None, make_history))
     assert found == []

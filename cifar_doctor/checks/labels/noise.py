@@ -298,7 +298,10 @@ def noisy_labels_early(inputs: Inputs) -> list[Finding]:
     epoch to the validation peak, and runs confident learning (cleanlab) on the average against
     the given labels. Fires (warning, `noisy-labels`) from an estimate of `NOISY_FRACTION`
     (0.15) when the validation accuracy at the peak is at least `EARLY_MIN_ACCURACY_FACTOR`
-    (3) times chance; reports the estimate as information otherwise. Says at which epoch
+    (3) times chance and the curves show memorization after it (validation falls while
+    training accuracy climbs: the gap that wrong labels open); reports the estimate as
+    information otherwise (a model still climbing at its last epoch is weak, and its own
+    mistakes would read as wrong labels). Says at which epoch
     memorization starts when the validation accuracy falls after the peak while the training
     accuracy climbs. The evidence lists every suspect.
 
@@ -342,7 +345,7 @@ def noisy_labels_early(inputs: Inputs) -> list[Finding]:
     }
     when = f" Memorization starts at epoch {est.memorization_from}." if est.memorization_from else ""
     read = f"read on {est.images} training images over epochs 1-{est.peak_epoch}, up to the validation peak"
-    if est.fraction >= NOISY_FRACTION and peak_acc >= EARLY_MIN_ACCURACY_FACTOR / k:
+    if est.fraction >= NOISY_FRACTION and peak_acc >= EARLY_MIN_ACCURACY_FACTOR / k and est.memorization_from:
         return [
             noisy_labels_early.finding(
                 Severity.WARNING,
@@ -359,11 +362,16 @@ def noisy_labels_early(inputs: Inputs) -> list[Finding]:
             )
         ]
     weak = peak_acc < EARLY_MIN_ACCURACY_FACTOR / k
-    status = (
-        f"not judged: validation accuracy {peak_acc:.2f} at the peak is under {EARLY_MIN_ACCURACY_FACTOR:g}x chance"
-        if weak
-        else ("the labels look clean" if est.fraction < CLEAN_FRACTION else "below the level that explains a gap")
-    )
+    if weak:
+        status = (
+            f"not judged: validation accuracy {peak_acc:.2f} at the peak is under {EARLY_MIN_ACCURACY_FACTOR:g}x chance"
+        )
+    elif est.fraction < CLEAN_FRACTION:
+        status = "the labels look clean"
+    elif est.fraction < NOISY_FRACTION:
+        status = "below the level that explains a gap"
+    else:
+        status = "not judged: validation has not fallen from its peak, so no gap comes from memorizing labels yet"
     return [
         noisy_labels_early.finding(
             Severity.INFO,

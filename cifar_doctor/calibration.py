@@ -83,6 +83,14 @@ class Table:
             "nodes": {k: [round(n, 3), round(r, 3)] for k, (n, r) in sorted(self.nodes.items())},
         }
 
+    def judge(self, keys: Sequence[str], cause: str) -> tuple[float, bool]:
+        """(stated confidence, abstain) for a verdict of `cause` with pattern `keys`: its measured
+        frequency, or, below `abstain_below`, an abstention stated at the frequency it would be wrong."""
+        p = self.precision(keys)[0]
+        if cause in NEVER_ABSTAIN or p >= self.abstain_below:
+            return stated(p), False
+        return stated(1.0 - p), True
+
     def precision(self, keys: Sequence[str]) -> tuple[float, str, float, float]:
         """(shrunk precision, finest key seen, its runs, its right) for a pattern's keys, coarse to fine."""
         p, seen, n_seen, r_seen = self.prior, "", 0.0, 0.0
@@ -95,6 +103,11 @@ class Table:
         return p, seen, n_seen, r_seen
 
 
+def stated(p: float) -> float:
+    """A frequency as a stated confidence: within `FLOOR` and `CEILING`."""
+    return min(max(p, FLOOR), CEILING)
+
+
 @lru_cache(maxsize=1)
 def shipped() -> Table | None:
     """The table shipped with the package, or `None` when there is none."""
@@ -103,6 +116,10 @@ def shipped() -> Table | None:
     except FileNotFoundError:
         return None
     return Table.from_dict(json.loads(text))
+
+
+#: The requirements (tokens of `inputs.REQUIREMENTS`) that tell the kind of input (`source_of`).
+SOURCE_REQUIREMENTS = ("history", "train_x", "eval_x", "model")
 
 
 def source_of(given: Sequence[str]) -> str:
@@ -156,7 +173,7 @@ def calibrate(
     Args:
         verdict: The rules' verdict (`diagnosis.decide`).
         findings: The findings it was decided from.
-        given: The requirements the inputs hold (tokens of `registry.REQUIREMENTS`).
+        given: The requirements the inputs hold (tokens of `inputs.REQUIREMENTS`; `SOURCE_REQUIREMENTS` are read).
         settle: For each missing requirement, the phrase that says how to supply it.
         table: The reliability table. Defaults to `None` (the shipped one; without one the
             verdict is returned unchanged).
@@ -167,19 +184,19 @@ def calibrate(
     source = source_of(given)
     keys = verdict_pattern(verdict, findings, source)
     p, seen, runs, right = table.precision(keys)
-    stated = min(max(p, FLOOR), CEILING)
+    confidence, abstain = table.judge(keys, verdict.cause)
     record = {
         "pattern": keys[-1],
         "matched": seen or "(none: the corpus prior)",
         "runs": round(runs, 1),
         "right": round(right, 1),
-        "frequency": round(stated, 2),
+        "frequency": round(stated(p), 2),
         "rules_confidence": round(verdict.confidence, 2),
     }
     also = [_calibrated_also(a, findings, source, table) for a in verdict.also]
-    if verdict.cause in NEVER_ABSTAIN or p >= table.abstain_below:
+    if not abstain:
         evidence = {**verdict.evidence, "calibration": record}
-        return replace(verdict, confidence=stated, evidence=evidence, also=also)
+        return replace(verdict, confidence=confidence, evidence=evidence, also=also)
     needed = next((settle[r] for r in SETTLING_ORDER if r in settle), None)
     explanation = (
         f"The findings point to {verdict.cause}, but on the run corpus that evidence ({keys[-1]}) named an "
@@ -194,11 +211,10 @@ def calibrate(
         "calibration": record,
         "needs": [needed] if needed else [],
     }
-    first = {"cause": verdict.cause, "confidence": round(stated, 2), "codes": verdict.evidence.get("codes", [])}
-    return Verdict("insufficient-evidence", min(max(1.0 - p, FLOOR), CEILING), explanation, evidence, [first, *also])
+    first = {"cause": verdict.cause, "confidence": round(stated(p), 2), "codes": verdict.evidence.get("codes", [])}
+    return Verdict("insufficient-evidence", confidence, explanation, evidence, [first, *also])
 
 
 def _calibrated_also(entry: dict[str, Any], findings: Sequence[Finding], source: str, table: Table) -> dict[str, Any]:
     keys = pattern_keys(entry["cause"], source, evidence_key(entry["cause"], entry.get("codes", []), findings, []))
-    p, *_ = table.precision(keys)
-    return {**entry, "confidence": round(min(max(p, FLOOR), CEILING), 2)}
+    return {**entry, "confidence": round(stated(table.precision(keys)[0]), 2)}

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from .calibration import SETTLING_ORDER, calibrate
+from .calibration import SETTLING_ORDER, SOURCE_REQUIREMENTS, calibrate
 from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
 from .findings import Finding
-from .inputs import REQUIREMENTS, Inputs
+from .inputs import Inputs
 from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
 
@@ -124,7 +124,7 @@ def run(
         counterfactuals=counterfactuals,
     )
     if calibrated:
-        given = [r for r in REQUIREMENTS if inputs.has(r)]
+        given = [r for r in dict.fromkeys((*SOURCE_REQUIREMENTS, *SETTLING_ORDER)) if inputs.has(r)]
         settle = {r: need(r, hints).removeprefix("needs ") for r in SETTLING_ORDER if r not in given}
         verdict = calibrate(verdict, findings, given=given, settle=settle)
     return Report(

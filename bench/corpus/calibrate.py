@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cifar_doctor.calibration import CEILING, FLOOR, NEVER_ABSTAIN, Table
+from cifar_doctor.calibration import NEVER_ABSTAIN, Table
 
 from .pack import PACKED
 from .score import CONFIDENT, FOLDS, input_kind, reliability
@@ -133,14 +133,10 @@ def fit(rows: Sequence[Row], prior_strength: float, abstain_below: float, meta: 
 
 
 def apply(table: Table, r: Row) -> Applied:
-    p = table.precision(r.keys)[0]
-    if r.verdict not in NEVER_ABSTAIN and p < table.abstain_below:
-        return Applied(r, "insufficient-evidence", _clamp(1.0 - p), r.abstain_right, r.abstain_forbidden, True)
-    return Applied(r, r.verdict, _clamp(p), r.right, r.forbidden, False)
-
-
-def _clamp(p: float) -> float:
-    return min(max(p, FLOOR), CEILING)
+    confidence, abstain = table.judge(r.keys, r.verdict)  # as `cifar_doctor.calibration.calibrate` decides
+    if abstain:
+        return Applied(r, "insufficient-evidence", confidence, r.abstain_right, r.abstain_forbidden, True)
+    return Applied(r, r.verdict, confidence, r.right, r.forbidden, False)
 
 
 def log_loss(applied: Sequence[Applied]) -> float:

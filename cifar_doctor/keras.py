@@ -166,12 +166,11 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         self._speaks = True  # False in the workers of a multi-worker run that are not the chief
         # the model's probabilities on the training sample at each epoch end (`History.probes`)
         self._probes: list[np.ndarray | None] = []
-        self._last_probe: np.ndarray | None = None
 
     # --- Keras hooks ---------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.history, self.events, self.report, self._pending = {}, [], None, []
-        self._probes, self._last_probe = [], None
+        self._probes = []
         self._session = None
         # Every worker of a multi-worker run diagnoses (and stops) alike; only the chief prints.
         self._speaks = _is_chief(self.model)
@@ -194,12 +193,13 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
                 self.history.setdefault(str(key), []).append(num)
         if self._train is not None and self.model is not None:
             try:
-                acc = self._train_eval_accuracy()
+                probe = self._train_probe()
             except Exception:  # e.g. labels the model's output cannot be compared with
-                acc = None
-            if acc is not None:
+                probe = None
+            if probe is not None:
+                acc, probs = probe
                 self.history.setdefault(TRAIN_EVAL_KEY, []).append(acc)
-                self._probes.append(self._last_probe)
+                self._probes.append(probs if probs.ndim == 2 and probs.shape[1] > 1 else None)
         if self._session is None:
             return
         try:
@@ -321,8 +321,8 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         msg = exc.line() if isinstance(exc, (InputError, UsageError)) else f"{type(exc).__name__}: {exc}"
         print_notice(f"diagnosis disabled for this run ({msg}). Training goes on.", style="")
 
-    def _train_eval_accuracy(self) -> float | None:
-        """Accuracy of the model in inference mode on up to `TRAIN_EVAL_IMAGES` training images.
+    def _train_probe(self) -> tuple[float, np.ndarray] | None:
+        """(accuracy, outputs) of the model in inference mode on up to `TRAIN_EVAL_IMAGES` training images.
 
         `model.predict` runs the batches on the model's distribution strategy
         (every replica of a `MirroredStrategy`, every worker of a
@@ -345,8 +345,7 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         if isinstance(out, dict):
             return None
         probs = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
-        self._last_probe = probs if probs.ndim == 2 and probs.shape[1] > 1 else None
-        return round(count_correct(probs, y[:n]) / n, 6)
+        return round(count_correct(probs, y[:n]) / n, 6), probs
 
 
 # --- helpers ------------------------------------------------------------------------------

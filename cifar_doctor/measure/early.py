@@ -21,7 +21,7 @@ import numpy as np
 
 from ..records import History
 from .history import finite
-from .noise import MIN_PER_CLASS, Suspect, confident_learning, labels_1d
+from .noise import Suspect, at_indices, confident_learning, labels_1d, too_few_per_class
 
 #: Fewest epochs of probes before the peak (inclusive) for the average to mean anything:
 #: a single epoch's outputs are those of a model that has seen each image once.
@@ -67,7 +67,7 @@ def memorization_start(history: History, peak: int) -> int | None:
 def early_noise(history: History | None, k: int) -> EarlyEstimate | None:
     """The estimate from `history.probes`, or None when there are none, no validation curve or too few epochs."""
     probes = history.probes if history is not None else None
-    if probes is None or not probes.epochs or history is None:
+    if history is None or probes is None or not probes.epochs:
         return None
     peak = peak_epoch(history)
     if peak is None:
@@ -76,21 +76,19 @@ def early_noise(history: History | None, k: int) -> EarlyEstimate | None:
     if last + 1 < MIN_PROBE_EPOCHS:
         return None
     labels = labels_1d(probes.labels, k)
-    counts = np.bincount(labels, minlength=k)
-    if len(labels) == 0 or counts[counts > 0].min() < MIN_PER_CLASS or (counts > 0).sum() < 2:
+    if too_few_per_class(labels, k):
         return None
-    mean = np.mean(np.stack([_as_probabilities(p) for p in probes.probabilities[: last + 1]]), axis=0)
+    averaged = [_as_probabilities(p) for p in probes.probabilities[: last + 1]]
+    mean = np.mean(np.stack(averaged), axis=0)
     if mean.shape != (len(labels), k) or not np.isfinite(mean).all():
         return None
     fraction, suspects, signals = confident_learning(mean, labels, k)
     indices = np.asarray(probes.indices) if probes.indices is not None else np.arange(len(labels))
-    suspects = tuple(Suspect(int(indices[s.index]), s.given, s.likely, s.confidence) for s in suspects)
+    suspects = at_indices(suspects, indices)
     signals = {
         **signals,
         "epochs_averaged": last + 1,
-        "agreement_at_peak": round(
-            float((_as_probabilities(probes.probabilities[last]).argmax(axis=1) == labels).mean()), 4
-        ),
+        "agreement_at_peak": round(float((averaged[-1].argmax(axis=1) == labels).mean()), 4),
         "val_accuracy_at_peak": round(float(history.val_acc[peak]), 4),
     }
     return EarlyEstimate(fraction, suspects, len(labels), peak + 1, memorization_start(history, peak), signals)

@@ -109,6 +109,17 @@ class NoiseEstimate:
     layer: str = ""
 
 
+def too_few_per_class(labels: np.ndarray, k: int) -> bool:
+    """No labels, fewer than two classes, or a class with fewer than `MIN_PER_CLASS` images."""
+    counts = np.bincount(labels, minlength=k)
+    return len(labels) == 0 or counts[counts > 0].min() < MIN_PER_CLASS or (counts > 0).sum() < 2
+
+
+def at_indices(suspects: tuple[Suspect, ...], indices: np.ndarray) -> tuple[Suspect, ...]:
+    """`suspects` named by `indices[s.index]`: positions in the split instead of in a sample."""
+    return tuple(Suspect(int(indices[s.index]), s.given, s.likely, s.confidence) for s in suspects)
+
+
 def labels_1d(y: Any, k: int) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == k and k > 1:
@@ -181,8 +192,7 @@ def estimate_noise(
         eval_labels: Their labels. Defaults to `None`.
     """
     labels = np.asarray(labels, dtype=np.int64)
-    counts = np.bincount(labels, minlength=k)
-    if len(labels) == 0 or counts[counts > 0].min() < MIN_PER_CLASS or (counts > 0).sum() < 2:
+    if too_few_per_class(labels, k):
         return None
     others = None if eval_features is None or eval_labels is None else np.asarray(eval_features, dtype=np.float32)
     probs, other_probs = cross_validated_probabilities(
@@ -286,7 +296,7 @@ def _measure(inputs: Any) -> NoiseEstimate | None:
     if est is None:
         return None
     # positions in the split, not in the sample
-    suspects = tuple(Suspect(int(idx[s.index]), s.given, s.likely, s.confidence) for s in est.suspects)
+    suspects = at_indices(est.suspects, idx)
     agree_model = float((read.probabilities.argmax(axis=1) == labels).mean())
     signals: dict[str, Any] = {**est.signals, "model_train_agreement": round(agree_model, 4)}
     if eval_features is not None and ev is not None:

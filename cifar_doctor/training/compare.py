@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..comparison import ComparisonReport, RunResult
+from ..measure.noise import labels_1d
 from ..records import TrainProbes
 from .artifacts import save_comparison, save_run
 from .fit import HISTORY_KEYS, OP_DETERMINISM_DEFAULT, RunState, train
@@ -192,7 +193,7 @@ def _in_data_order(probes: TrainProbes, raw: dict[str, np.ndarray], *, limit: in
     idx = stratified_indices(y, limit, seed) if limit is not None else np.arange(len(y))
     n = len(probes.labels)
     given = np.asarray(probes.labels)
-    given = given.argmax(axis=1) if given.ndim == 2 and given.shape[1] > 1 else given.reshape(-1)
+    given = labels_1d(given, given.shape[-1])  # one-hot rows (n, K), or integers (n,)
     if len(idx) < n or not np.array_equal(y[idx[:n]], given):
         return probes
     return replace(probes, indices=idx[:n])

@@ -7,7 +7,16 @@ import json
 import pytest
 
 from cifar_doctor import diagnose
-from cifar_doctor.calibration import CEILING, FLOOR, Table, calibrate, pattern_keys, shipped, source_of
+from cifar_doctor.calibration import (
+    ABSTAIN_MIN_RUNS,
+    CEILING,
+    FLOOR,
+    Table,
+    calibrate,
+    pattern_keys,
+    shipped,
+    source_of,
+)
 from cifar_doctor.diagnosis import Verdict
 from cifar_doctor.findings import Finding, Severity
 
@@ -100,6 +109,18 @@ def test_strong_evidence_does_not_abstain():
         settle={}, table=t,
     )  # fmt: skip
     assert v.cause == "unstable-training"
+
+
+def test_a_pattern_seen_on_a_few_runs_does_not_overturn_the_rule():
+    # never right on 3 runs bounds the pattern's precision only below 0.63: too few to abstain on
+    t = make_table({"eval-input-scale-mismatch": (3, 0), "eval-input-scale-mismatch|log": (3, 0)}, strength=1)
+    keys = pattern_keys("eval-input-scale-mismatch", "log", "LOG007:e")
+    assert t.precision(keys)[0] < t.abstain_below and t.precision(keys)[2] < ABSTAIN_MIN_RUNS
+    v = calibrate(
+        verdict("eval-input-scale-mismatch", ["LOG007"]), [finding("LOG007", "eval-input-scale-mismatch")],
+        given=["history"], settle={}, table=t,
+    )  # fmt: skip
+    assert v.cause == "eval-input-scale-mismatch" and v.confidence < t.abstain_below
 
 
 def test_insufficient_evidence_never_abstains_again():

@@ -57,6 +57,9 @@ THRESHOLDS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("cifar_doctor.measure.history", "CHANCE_LOSS_TOLERANCE", (0.02, 0.05, 0.08, 0.12)),
     ("cifar_doctor.measure.history", "UNIFORM_EVAL_TOLERANCE", (0.01, 0.02, 0.04)),
     ("cifar_doctor.measure.history", "NO_LEARNING_ACCURACY_MARGIN", (0.05, 0.1, 0.15, 0.2)),
+    ("cifar_doctor.measure.history", "INDEPENDENT_LOSS_SLACK", (0.0, 0.02, 0.05, 0.1, 0.2)),
+    ("cifar_doctor.measure.history", "FIRST_LOSS_MARGIN", (0.1, 0.2, 0.3, 0.5, 1.0)),
+    ("cifar_doctor.measure.history", "NEAR_CONSTANT_SPAN", (0.0, 0.002, 0.005, 0.01, 0.02)),
 )
 
 

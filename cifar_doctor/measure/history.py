@@ -87,6 +87,67 @@ def chance_accuracy_band(k: int) -> float:
     return max(0.02, min(0.05, 0.3 / k))
 
 
+#: Class counts a validation curve at chance may be read as when nothing states K:
+#: 2, 3 (iris, wine, three-class subsets of image sets) and 10. Not 100 or 1000:
+#: their 1/K lies within the chance band of zero, where a validation split of
+#: classes the model never trained on sits too (a class-sorted `validation_split`).
+CHANCE_CLASS_CANDIDATES = (2, 3, 10)
+
+#: A model whose validation predictions are independent of the validation labels
+#: cannot score a cross-entropy below the labels' entropy, ln K for balanced
+#: classes (Gibbs' inequality): its validation loss stays at or above ln K. This
+#: slack allows for the sampling noise of a small validation set and for mild
+#: imbalance, which lowers the entropy (a 60/40 split of two classes: 0.673 for
+#: ln 2 = 0.693, 3% below).
+INDEPENDENT_LOSS_SLACK = 0.05
+
+#: ... and the first epoch's training loss is at most (1 + this) x ln K: a fresh
+#: softmax over K classes starts near ln K and the first epoch's mean only falls
+#: from there, while random initial logits and a large first step can put it up
+#: to about 30% above (a 10-class run's first epoch at 2.3-2.9 is never read as
+#: 3 classes, ln 3 x 1.3 = 1.43).
+FIRST_LOSS_MARGIN = 0.30
+
+
+#: Validation accuracies within this of each other in every epoch are (nearly) one
+#: answer for every image, which a slow BatchNorm start gives as well as a broken
+#: pipeline, not labels unrelated to the images: a model that is learning its
+#: training set changes many validation predictions each epoch, and against
+#: unrelated labels each change moves the accuracy at random, so it wanders
+#: (0.013-0.107 over 5-38 epochs on the run corpus's misaligned-label runs).
+NEAR_CONSTANT_SPAN = 0.005
+
+
+def classes_at_chance(h: Any, min_train_rise: float) -> int | None:
+    """The one K for which the validation curve is a model unrelated to its labels, if exactly one.
+
+    For K in `CHANCE_CLASS_CANDIDATES`: every validation accuracy within the chance
+    band of 1/K, the lowest validation loss at least (1 - `INDEPENDENT_LOSS_SLACK`)
+    ln K, the first training loss at most (1 + `FIRST_LOSS_MARGIN`) ln K, and the
+    last training accuracy at least 1/K + `min_train_rise`. None when no K or more
+    than one fits, when the validation accuracy spans at most `NEAR_CONSTANT_SPAN`,
+    or when a curve is missing or not finite.
+    """
+    rows = aligned(h.acc, h.val_acc, h.val_loss)
+    loss = [v for v in h.loss if finite(v)]
+    if not rows or not loss:
+        return None
+    val_acc = [va for _, (_, va, _) in rows]
+    if max(val_acc) - min(val_acc) <= NEAR_CONSTANT_SPAN:
+        return None
+    low_val_loss = min(vl for _, (_, _, vl) in rows)
+    last_acc = rows[-1][1][0]
+    fits = [
+        k
+        for k in CHANCE_CLASS_CANDIDATES
+        if all(abs(v - 1.0 / k) <= chance_accuracy_band(k) for v in val_acc)
+        and low_val_loss >= (1 - INDEPENDENT_LOSS_SLACK) * math.log(k)
+        and loss[0] <= (1 + FIRST_LOSS_MARGIN) * math.log(k)
+        and last_acc >= 1.0 / k + min_train_rise
+    ]
+    return fits[0] if len(fits) == 1 else None
+
+
 def chance_k(loss: float, acc: float | None, known: int | None) -> int | None:
     """The K whose chance level (loss ln K, accuracy 1/K) fits these numbers, if one does."""
     for k in [known] if known else COMMON_CLASS_COUNTS:

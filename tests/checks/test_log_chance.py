@@ -199,3 +199,53 @@ def test_log004_error_with_known_classes(make_history):
 
 def test_log004_silent_when_val_learns(make_history):
     assert "LOG004" not in codes(make_history(**HEALTHY))
+
+
+# two classes, validation labels shuffled apart from their images (a corpus run, cifar10-c2-gray16/mlp): the
+# validation loss never falls below ln 2 = 0.693, accuracy wanders around 0.5
+SHUFFLED_TWO_CLASSES = dict(
+    loss=[0.670, 0.544, 0.473, 0.451, 0.410, 0.378],
+    accuracy=[0.580, 0.663, 0.698, 0.720, 0.741, 0.766],
+    val_loss=[0.718, 0.755, 0.778, 0.795, 0.825, 0.861],
+    val_accuracy=[0.496, 0.501, 0.504, 0.509, 0.507, 0.493],
+)
+
+
+def test_log004_reads_two_classes_off_the_curves(make_history):
+    f = codes(make_history(**SHUFFLED_TWO_CLASSES))["LOG004"]
+    assert f.cause == "eval-labels-misaligned" and f.severity.value == "warning"
+    assert f.evidence["classes"] == 2 and f.evidence["classes_source"] == "read off the curves"
+    assert verdict(make_history(**SHUFFLED_TWO_CLASSES)) == "eval-labels-misaligned"
+
+
+def test_log004_three_classes_read_off_the_curves(make_history):
+    h = make_history(
+        loss=[1.189, 1.082, 1.048, 1.032, 1.009, 0.987],
+        accuracy=[0.407, 0.500, 0.533, 0.536, 0.560, 0.602],
+        val_loss=[1.221, 1.250, 1.280, 1.304, 1.315, 1.334],
+        val_accuracy=[0.339, 0.337, 0.330, 0.318, 0.315, 0.311],
+    )
+    assert codes(h)["LOG004"].evidence["classes"] == 3
+
+
+def test_log004_no_class_count_from_a_validation_loss_below_ln_k(make_history):
+    # a learning two-class model at 0.5-0.52: its validation loss has fallen below ln 2, so the labels are not unrelated
+    h = make_history(**{**SHUFFLED_TWO_CLASSES, "val_loss": [0.69, 0.64, 0.61, 0.60, 0.61, 0.62]})
+    assert "LOG004" not in codes(h)
+
+
+def test_log004_no_class_count_from_a_nearly_constant_accuracy(make_history):
+    # a BatchNorm model whose inference-mode outputs settle slowly: nearly one answer for every image
+    h = make_history(**{**SHUFFLED_TWO_CLASSES, "val_accuracy": [0.515, 0.513, 0.513, 0.514, 0.514, 0.515]})
+    assert "LOG004" not in codes(h)
+
+
+def test_log004_no_hundred_classes_from_an_accuracy_near_zero(make_history):
+    # validation classes the model never trained on (a class-sorted validation_split) also score about 0
+    h = make_history(
+        loss=[2.2, 1.9, 1.7, 1.6],
+        accuracy=[0.2, 0.3, 0.4, 0.45],
+        val_loss=[6.4, 7.0, 6.6, 7.3],
+        val_accuracy=[0.003, 0.003, 0.0, 0.011],
+    )
+    assert codes(h).get("LOG004") is None or codes(h)["LOG004"].evidence["classes"] != 100

@@ -19,6 +19,7 @@ from ...measure.history import (
     aligned,
     chance_accuracy_band,
     chance_k,
+    classes_at_chance,
     finite,
     log_classes,
     per_error_cost,
@@ -135,8 +136,12 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     Fires when every epoch's validation accuracy lies within a few points of
     1/K (K from `--classes`, the log or the model) while training accuracy has
     risen at least `TRAIN_ABOVE_CHANCE` above chance, over at least
-    `CHANCE_MIN_EPOCHS` epochs. With K unknown it assumes CIFAR-10's 10 classes
-    and reports a warning instead of an error. When each validation error
+    `CHANCE_MIN_EPOCHS` epochs. With K unknown it reads K off the curves when
+    exactly one of 2, 3 and 10 fits a model unrelated to its validation labels
+    (`classes_at_chance`: accuracy at 1/K, validation loss never below ln K,
+    which such a model cannot beat, and a first training loss near ln K), else
+    assumes CIFAR-10's 10 classes; either way it reports a warning instead of an
+    error. When each validation error
     costs at least `SATURATED_COST` nats (and `SATURATION_TRAIN_RATIO` times a
     training error), the softmax is saturated on validation inputs only: it
     then supports `eval-input-scale-mismatch` (misaligned labels cost a few
@@ -166,7 +171,8 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     known = inputs.num_classes
-    k = known or ASSUMED_CLASSES
+    inferred = None if known else classes_at_chance(h, TRAIN_ABOVE_CHANCE)
+    k = known or inferred or ASSUMED_CLASSES
     rows = aligned(h.acc, h.val_acc)
     if len(rows) < CHANCE_MIN_EPOCHS or not val_at_chance(h, k):
         return []
@@ -175,8 +181,20 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     last_acc = rows[-1][1][0]
     if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
         return []
+    if inferred and _longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
+        # one answer for every validation image: with K read off the curve itself, a class share
+        # (0.333 of three balanced classes) is indistinguishable from a slow BatchNorm start
+        return []
     sev = Severity.ERROR if known else Severity.WARNING
-    assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
+    if known:
+        assumed = ""
+    elif inferred:
+        assumed = (
+            f" (K = {k} read off the curves: validation loss never below ln {k}, first training loss near it;"
+            " pass {classes} if not)"
+        )
+    else:
+        assumed = " (assuming 10 classes; pass {classes} if not)"
     message = (
         f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f} ≈ 1/{k}{assumed} over {len(vals)} "
         f"epochs while training accuracy reaches {last_acc:.4f}."
@@ -184,6 +202,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     evidence = {
         "classes": k,
         "classes_assumed": not known,
+        "classes_source": "given" if known else "read off the curves" if inferred else "assumed",
         "chance": rounded(1.0 / k),
         "band": band,
         "val_acc": [rounded(v) for v in vals],

@@ -60,6 +60,7 @@ THRESHOLDS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("cifar_doctor.measure.history", "INDEPENDENT_LOSS_SLACK", (0.0, 0.02, 0.05, 0.1, 0.2)),
     ("cifar_doctor.measure.history", "FIRST_LOSS_MARGIN", (0.1, 0.2, 0.3, 0.5, 1.0)),
     ("cifar_doctor.measure.history", "NEAR_CONSTANT_SPAN", (0.0, 0.002, 0.005, 0.01, 0.02)),
+    ("cifar_doctor.measure.history", "CHANCE_PEAK_BANDS", (1.0, 1.5, 2.0, 3.0)),
 )
 
 

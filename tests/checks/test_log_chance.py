@@ -249,3 +249,29 @@ def test_log004_no_hundred_classes_from_an_accuracy_near_zero(make_history):
         val_accuracy=[0.003, 0.003, 0.0, 0.011],
     )
     assert codes(h).get("LOG004") is None or codes(h)["LOG004"].evidence["classes"] != 100
+
+
+def test_log004_scale_bug_with_validation_near_chance_but_astray(make_history):
+    # raw test pixels into a ResNet trained on /255 images (a corpus run on load_digits): validation accuracy
+    # near 1/10 on average, above the band in two epochs, and every validation error costs ~30 nats
+    h = make_history(
+        loss=[1.997, 1.134, 0.562, 0.287, 0.170, 0.112],
+        accuracy=[0.452, 0.832, 0.923, 0.968, 0.986, 0.994],
+        val_loss=[4.673, 10.137, 15.530, 18.877, 25.112, 27.475],
+        val_accuracy=[0.144, 0.146, 0.118, 0.118, 0.118, 0.118],
+    )
+    f = codes(h)["LOG004"]
+    assert f.cause == "eval-input-scale-mismatch" and f.evidence["val_cost_per_error"] > 25
+    assert verdict(h) == "eval-input-scale-mismatch"
+
+
+def test_log004_no_labels_judgement_when_validation_strays_from_chance(make_history):
+    # a BatchNorm CNN whose inference-mode statistics settle slowly (a healthy corpus run): near 1/10 on
+    # average, 0.142 in the first epoch, honest costs of a few nats per error
+    h = make_history(
+        loss=[2.282, 2.038, 1.943, 1.827, 1.715],
+        accuracy=[0.177, 0.268, 0.306, 0.339, 0.406],
+        val_loss=[2.28, 2.369, 2.494, 2.657, 2.739],
+        val_accuracy=[0.142, 0.113, 0.116, 0.106, 0.108],
+    )
+    assert "LOG004" not in codes(h)

@@ -25,6 +25,7 @@ from ...measure.history import (
     per_error_cost,
     pinned_at_chance,
     val_at_chance,
+    val_near_chance,
 )
 from ...registry import register
 from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
@@ -145,7 +146,10 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     costs at least `SATURATED_COST` nats (and `SATURATION_TRAIN_RATIO` times a
     training error), the softmax is saturated on validation inputs only: it
     then supports `eval-input-scale-mismatch` (misaligned labels cost a few
-    nats per error, about 3 in the shuffled-labels fixtures). When the
+    nats per error, about 3 in the shuffled-labels fixtures); for this branch
+    the validation accuracy need only centre on 1/K (`val_near_chance`: its
+    mean in the band, no epoch above `CHANCE_PEAK_BANDS` bands), the others
+    need every epoch in the band. When the
     validation accuracy repeats the same value in `CONSTANT_ACCURACY_RUN` (3)
     consecutive epochs, the model answers one class for every validation
     image: that supports `eval-distribution-shift` (validation inputs without
@@ -174,7 +178,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     inferred = None if known else classes_at_chance(h, TRAIN_ABOVE_CHANCE)
     k = known or inferred or ASSUMED_CLASSES
     rows = aligned(h.acc, h.val_acc)
-    if len(rows) < CHANCE_MIN_EPOCHS or not val_at_chance(h, k):
+    if len(rows) < CHANCE_MIN_EPOCHS or not val_near_chance(h, k):
         return []
     band = chance_accuracy_band(k)
     vals = [va for _, (_, va) in rows]
@@ -236,6 +240,10 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
                     ),
                 )
             ]
+    if not val_at_chance(h, k):
+        # near chance on average but astray in some epochs: without a saturated softmax, a slow
+        # BatchNorm start looks the same (0.142, 0.113, 0.116 on ten classes), so no judgement
+        return []
     if _longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
         # the same validation accuracy every epoch while the weights change: one answer for every validation
         # image. Misaligned labels give an accuracy that wanders around 1/K; a frozen answer is inference-mode

@@ -86,6 +86,26 @@ def test_mdl006_large_measured_gap_is_overfitting(make_images, make_labels):
     assert report.verdict.cause == "overfitting"
 
 
+def test_mdl006_eval_at_chance_is_not_overfitting(make_images, make_labels):
+    # eval labels shuffled apart from their images: the model learned its training images, scores 1/K on eval
+    f, report = findings(inputs(make_images, make_labels, 0.92, 0.105, n_test=1000))
+    assert f["MDL006"].cause == "eval-labels-misaligned" and f["MDL006"].severity.value == "warning"
+    assert f["MDL006"].evidence["chance"] == 0.1 and f["MDL006"].evidence["chance_band"]["test"] == 0.03
+    assert report.verdict.cause == "eval-labels-misaligned"
+
+
+def test_mdl006_eval_above_chance_by_more_than_its_noise_is_overfitting(make_images, make_labels):
+    # 0.16 on 1,000 images is 6 standard errors above 1/10: the model generalizes a little, and overfits
+    f, _ = findings(inputs(make_images, make_labels, 0.92, 0.16, n_test=1000))
+    assert f["MDL006"].cause == "overfitting"
+
+
+def test_mdl006_a_small_eval_split_widens_the_chance_band(make_images, make_labels):
+    # 0.16 on 60 images is within two standard errors (0.077) of 1/10
+    f, _ = findings(inputs(make_images, make_labels, 0.92, 0.16, n_test=60))
+    assert f["MDL006"].cause == "eval-labels-misaligned"
+
+
 def test_mdl006_small_gap_is_reported_and_rules_overfitting_out(make_images, make_labels):
     # the standardized healthy re-enactment: 0.637 vs 0.516, eval errors 1.3x the training errors
     f, report = findings(inputs(make_images, make_labels, 0.637, 0.516))

@@ -32,6 +32,30 @@ OVERFIT_MEASURED_GAP = 0.15
 OVERFIT_ERROR_RATIO = 1.5
 
 
+#: An eval accuracy within this many standard errors of 1/K (binomial, on the images
+#: measured), or within the chance band when that is wider, is chance: the model's
+#: answers on those images are unrelated to their labels.
+CHANCE_STANDARD_ERRORS = 2.0
+
+#: ... while the training accuracy stands at least this far above 1/K: the model did
+#: learn its own training images (the same margin as LOG004's `TRAIN_ABOVE_CHANCE`).
+TRAIN_ABOVE_CHANCE = 0.15
+
+
+def _chance_band(k: int, images: int) -> float:
+    from ...measure.history import chance_accuracy_band
+
+    p = 1.0 / k
+    return max(chance_accuracy_band(k), CHANCE_STANDARD_ERRORS * (p * (1.0 - p) / max(images, 1)) ** 0.5)
+
+
+def _eval_unrelated_to_labels(m: Measurement, k: int) -> bool:
+    """Every eval split scores chance while the training images score well above it."""
+    return m.train.accuracy >= 1.0 / k + TRAIN_ABOVE_CHANCE and all(
+        abs(s.accuracy - 1.0 / k) <= _chance_band(k, s.images) for s in m.evals
+    )
+
+
 def _measured(inputs: Inputs) -> Measurement | None:
     from ...measure.model import measure_model
 
@@ -67,9 +91,14 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     training accuracy beats every eval split by at least
     `OVERFIT_MEASURED_GAP` (0.15) and every eval error rate is at least
     `OVERFIT_ERROR_RATIO` (1.5) times the training error rate; otherwise it
-    reports the measured accuracies (info). Silent when the splits arrive on different input
-    scales (the PRE checks explain that gap) or when the model is at chance
-    everywhere (MDL007).
+    reports the measured accuracies (info). When K is known and every eval
+    split scores chance (within `CHANCE_STANDARD_ERRORS` binomial standard
+    errors of 1/K, or the chance band) while the training images score at least
+    `TRAIN_ABOVE_CHANCE` above it, the gap is no overfitting: the warning then
+    names `eval-labels-misaligned` (eval labels out of their images' order, or
+    eval images laid out differently). Silent when the splits arrive on
+    different input scales (the PRE checks explain that gap) or when the model
+    is at chance everywhere (MDL007).
 
     ## Why is this bad?
     The accuracies Keras logs during `fit` are measured in training mode and
@@ -111,6 +140,33 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
         "mode": "inference",
         "errors": list(m.errors),
     }
+    if inputs.num_classes and _eval_unrelated_to_labels(m, k):
+        evidence.update(
+            chance=round(1.0 / k, 4), chance_band={s.split: round(_chance_band(k, s.images), 4) for s in m.evals}
+        )
+        return [
+            measured_generalization_gap.finding(
+                Severity.WARNING,
+                f"Measured in inference mode, the model scores {m.train.accuracy:.3f} on training images and "
+                f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: chance for {k} classes "
+                f"(1/{k} = {1.0 / k:.3f}).",
+                evidence=evidence,
+                cause="eval-labels-misaligned",
+                fix=Fix(
+                    "Check that each eval label belongs to its image: shuffle images and labels together, "
+                    "and lay eval images out like training images",
+                    "idx = np.random.default_rng(0).permutation(len(x_test))\n"
+                    "x_test, y_test = x_test[idx], y_test[idx]  # never shuffle x and y separately",
+                ),
+                explanation=(
+                    "A model that learned its training images and overfits still scores above chance on new ones: "
+                    "what it learned partly carries over. At exactly chance on every eval split, its answers there "
+                    "are unrelated to the eval labels: the labels are not in the images' order (shuffled "
+                    "separately, another split's labels) or the images are laid out differently (transposed, "
+                    "another channel order), so the model sees something else. It is not overfitting."
+                ),
+            )
+        ]
     if smallest >= OVERFIT_MEASURED_GAP and error_ratio >= OVERFIT_ERROR_RATIO:
         return [
             measured_generalization_gap.finding(

@@ -75,9 +75,16 @@ LOG_FAMILIES = ("LOG", "FIT")
 
 #: Checks whose support for a `LOG_ONLY_CAUSES` cause is a hint as well: LBL010's estimate from a
 #: final model's features named `noisy-labels` on clean labels as often as on noisy ones on the run
-#: corpus (7 of 12 runs), so it adds the cause to `also` and leaves the primary verdict to the rest;
+#: corpus (7 of 12 runs), so it adds the cause to `also` and leaves the primary verdict to the rest,
+#: unless a reading that involves no model corroborates it (`corroborated` in its evidence);
 #: LBL012, read from the outputs before memorization, may decide.
 HINT_CODES = ("LBL010",)
+
+
+def _hint(f: Finding) -> bool:
+    """A finding of `HINT_CODES` that its own evidence does not corroborate (`corroborated`)."""
+    return f.code in HINT_CODES and not f.evidence.get("corroborated")
+
 
 #: Which finding leads the explanation when several support the primary cause:
 #: direct measurements of the data and model first, then what a training log
@@ -162,12 +169,16 @@ def decide(
     hinted = {
         c: fs
         for c, fs in real.items()
-        if c in LOG_ONLY_CAUSES and all(f.code[:3] in LOG_FAMILIES or f.code in HINT_CODES for f in fs)
+        if c in LOG_ONLY_CAUSES and all(f.code[:3] in LOG_FAMILIES or _hint(f) for f in fs)
     }
     real = {c: fs for c, fs in real.items() if c not in hinted}
+    # a measurement may rule a hinted cause out (LBL010: training labels that agree with the images as
+    # well as the eval labels do leave a log's memorization curve to overfitting)
+    ruled_out = {c for f in findings for c in f.evidence.get("rules_out", ())}
     hints = [
         {"cause": c, "confidence": BASE_CONFIDENCE[Severity.INFO], "codes": sorted({f.code for f in fs})}
         for c, fs in sorted(hinted.items())
+        if c not in ruled_out
     ]
     if not real:
         verdict = _no_cause(by_cause.get("insufficient-evidence", []), ran, missing or [])

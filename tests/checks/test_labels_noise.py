@@ -91,20 +91,63 @@ def test_lbl010_reads_the_classifier_on_eval_features():
     assert est.signals["cv_eval_accuracy"] > 0.9  # fitted on 30% wrong labels, right on clean unseen ones
 
 
+def class_images(n: int, k: int = 10, seed: int = 0):
+    """(n, 16, 16, 3) uint8 images whose colour layout depends on the class, with noise, and their labels."""
+    rng = np.random.default_rng(seed)
+    patterns = np.random.default_rng(99).uniform(40, 215, (k, 4, 4, 3))
+    y = rng.integers(0, k, n)
+    x = np.repeat(np.repeat(patterns[y], 4, axis=1), 4, axis=2) + rng.normal(0, 400, (n, 16, 16, 3))
+    return np.clip(x, 0, 255).astype(np.uint8), y
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2, 0.4])
+def test_image_label_gap_reads_wrong_training_labels_against_clean_eval_labels(rate):
+    from cifar_doctor.measure.noise import image_label_gap
+
+    x, truth = class_images(2000)
+    xe, ye = class_images(600, seed=1)
+    rng = np.random.default_rng(2)
+    flip = rng.random(len(truth)) < rate
+    y = np.where(flip, (truth + rng.integers(1, 10, len(truth))) % 10, truth)  # random wrong classes
+    g = image_label_gap(x, y, xe, ye, 10)
+    assert g is not None and 0.3 < g["image_eval_accuracy"] < 0.95  # a weak classifier, far above chance
+    assert abs(g["image_label_gap"] - flip.mean()) < 0.08
+
+
+def test_image_label_gap_needs_a_classifier_above_chance():
+    from cifar_doctor.measure.noise import image_label_gap
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (600, 16, 16, 3), dtype=np.uint8)  # no signal in the images
+    assert image_label_gap(x, rng.integers(0, 10, 600), x[:200], rng.integers(0, 10, 200), 10) is None
+
+
 # --- the judgement of LBL010: the estimate with the guards' readings ---------------------------------
-def _judged(monkeypatch, make_images, make_labels, fraction: float, gap: float | None, margin: float | None):
+def _judged(
+    monkeypatch,
+    make_images,
+    make_labels,
+    fraction: float,
+    gap: float | None,
+    margin: float | None,
+    image_gap: float | None = None,
+    history=None,
+):
     import cifar_doctor.measure.noise as noise
 
     signals = {} if gap is None else {"memorization_gap": gap, "fit_margin": margin}
+    if image_gap is not None:
+        signals["image_label_gap"] = image_gap
     suspects = (noise.Suspect(3, 1, 2, 0.9),)
     monkeypatch.setattr(noise, "label_noise", lambda inputs: noise.NoiseEstimate(fraction, suspects, 100, 100, signals))
     inp = Inputs(
         splits={"train": Split("train", make_images(100, "unit"), make_labels(100))},
         model=ModelInfo(input_shape=(32, 32, 3), output_units=10, last_activation="softmax"),
         evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0},
+        history=history,
     )
-    report = run(inp, select_codes=["LBL010"])
-    (f,) = report.findings
+    report = run(inp, select_codes=["LBL010", "FIT007"], calibrated=False)
+    (f,) = [f for f in report.findings if f.code == "LBL010"]
     VERDICTS[f.code] = report.verdict
     return f
 
@@ -120,6 +163,38 @@ def test_lbl010_hints_noisy_labels_when_the_estimate_is_trusted(monkeypatch, mak
     # a hint: under `also`, never the primary verdict
     v = VERDICTS["LBL010"]
     assert v.cause != "noisy-labels" and "noisy-labels" in [a["cause"] for a in v.also]
+
+
+def test_lbl010_names_noisy_labels_when_the_raw_images_corroborate_it(monkeypatch, make_images, make_labels):
+    # the training labels agree with a raw-image classifier 0.25 less than the eval labels do: no model
+    # involved, so neither a weak nor a memorizing network explains it
+    f = _judged(monkeypatch, make_images, make_labels, 0.35, gap=0.1, margin=0.12, image_gap=0.25)
+    assert f.cause == "noisy-labels" and f.evidence["corroborated"]
+    assert VERDICTS["LBL010"].cause == "noisy-labels"
+
+
+def test_lbl010_stays_a_hint_when_the_raw_images_do_not_corroborate_it(monkeypatch, make_images, make_labels):
+    f = _judged(monkeypatch, make_images, make_labels, 0.35, gap=0.1, margin=0.12, image_gap=0.05)
+    assert f.cause == "noisy-labels" and not f.evidence["corroborated"]
+    assert VERDICTS["LBL010"].cause != "noisy-labels"
+
+
+def test_lbl010_rules_out_the_hint_of_a_memorization_curve(monkeypatch, make_images, make_labels, make_history):
+    from test_fit_memorization import NOISY
+
+    # the log alone suggests wrong labels (FIT007); the raw images agree with the training labels as well
+    # as with the eval labels, so the suggestion goes
+    f = _judged(
+        monkeypatch, make_images, make_labels, 0.03, gap=0.25, margin=0.2, image_gap=-0.02,
+        history=make_history(**NOISY),
+    )  # fmt: skip
+    assert f.evidence["rules_out"] == ["noisy-labels"]
+    assert "noisy-labels" not in VERDICTS["LBL010"].causes
+    without = _judged(
+        monkeypatch, make_images, make_labels, 0.03, gap=0.25, margin=0.2, image_gap=0.2,
+        history=make_history(**NOISY),
+    )  # fmt: skip
+    assert "rules_out" not in without.evidence and "noisy-labels" in VERDICTS["LBL010"].causes
 
 
 def test_lbl010_silent_on_clean_labels(monkeypatch, make_images, make_labels):

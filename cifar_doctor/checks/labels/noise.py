@@ -22,12 +22,12 @@ from ...registry import register
 NOISY_FRACTION = 0.15
 
 #: Whether LBL010 may support `noisy-labels` (only ever when both guards below hold, since a cause
-#: named on clean labels would send the user to relabel good data). It does, as a hint: on CIFAR-10N the
-#: guards trust the 41.6%-wrong run (estimate 0.32) and distrust the clean and 9.4% ones, but on the
-#: run corpus (`bench/corpus`, 418 runs with a kept model) trusted estimates from 15% up came on 12
-#: runs, 7 of them with clean labels (weak models at 0.2-0.4 eval accuracy read 0.34-0.55 wrong), and
-#: overstated the noise of the other 5 two- to fourfold. So the verdict puts it under `also`
-#: (`diagnosis.HINT_CODES`), never first.
+#: named on clean labels would send the user to relabel good data). On CIFAR-10N the guards trust the
+#: 41.6%-wrong run (estimate 0.32) and distrust the clean and 9.4% ones, but on the run corpus
+#: (`bench/corpus`, 418 runs with a kept model) trusted estimates from 15% up came on 12 runs, 7 of
+#: them with clean labels (weak models at 0.2-0.4 eval accuracy read 0.34-0.55 wrong). So a trusted
+#: estimate is a hint under `also` (`diagnosis.HINT_CODES`) unless the raw images corroborate it
+#: (`CORROBORATING_GAP`); then it may be the primary verdict.
 NAMES_CAUSE = True
 
 #: Most the model's agreement with its training labels may exceed its accuracy on the eval labels
@@ -46,6 +46,25 @@ MEMORIZATION_GAP = 0.2
 #: 0.43 on clean labels with a margin of 0.04, and -0.05 on `worse`; the CIFAR-10N runs of
 #: `bench/noisy_labels.py` have 0.11 to 0.26).
 FIT_MARGIN = 0.07
+
+#: Least `image_label_gap` (`cifar_doctor.measure.noise`: how much less the training labels agree
+#: with a raw-image classifier than the eval labels do, as a fraction of wrong labels) that
+#: corroborates a trusted estimate, so that LBL010 may name `noisy-labels` as the primary cause rather
+#: than a hint. The reading involves no model, so a weak or memorizing network cannot produce it; on
+#: CIFAR-10N (4,000 training and 1,000 eval images, `bench/noisy_labels.py`) it is -0.06 on clean
+#: labels, 0.01 at 9.4% wrong and 0.22 at 41.6%, with a standard error of 0.06: 0.12 is two of them
+#: above a clean reading.
+CORROBORATING_GAP = 0.12
+
+#: ... and at least this many of the reading's standard errors (`image_label_gap_se`, binomial, from
+#: the numbers of training and eval images): on a few hundred images one standard error passes 0.1.
+CORROBORATING_ERRORS = 2.0
+
+#: Most `image_label_gap` at which, with an estimate below `NOISY_FRACTION`, the training labels agree
+#: with the images as well as the eval labels do (within about one standard error of a clean reading)
+#: and LBL010 rules `noisy-labels` out (`rules_out` in its evidence): a log's memorization curve (FIT007)
+#: then suggests nothing about the labels. CIFAR-10N: -0.06 clean, 0.01 at 9.4%, 0.22 at 41.6%.
+CLEAN_GAP = 0.06
 
 #: Estimated fraction below which the labels are reported as clean (info, no cause):
 #: the estimate of the clean run plus its spread over seeds.
@@ -113,7 +132,13 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
     training labels at least `FIT_MARGIN` (0.07) more than with the eval
     labels (else the features are too weak and their errors read as wrong
     labels). Otherwise it reports the estimate, the reason and the suspects
-    as information. The evidence lists
+    as information. The warning stays a hint under `also` unless a reading
+    that involves no model corroborates it: the training labels agree with a
+    classifier on raw-image thumbnails at least `CORROBORATING_GAP` (0.12)
+    less than the eval labels do (`image_label_gap`); then `noisy-labels` may
+    be the primary verdict. Below `CLEAN_GAP` (0.06), with an estimate under
+    0.15, it rules `noisy-labels` out, and a log's memorization curve (FIT007)
+    no longer suggests it. The evidence lists
     every suspect: its index in the training split, its given label, the
     likely label and the classifier's confidence in it. Needs the optional
     extra `pip install 'cifar-doctor[labels]'` (cleanlab, scikit-learn).
@@ -164,6 +189,13 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
     }
     why_not = distrust(est.signals)
     evidence["trusted"] = why_not is None
+    gap = est.signals.get("image_label_gap")
+    evidence["corroborated"] = (
+        why_not is None
+        and gap is not None
+        and gap >= max(CORROBORATING_GAP, CORROBORATING_ERRORS * est.signals.get("image_label_gap_se", 0.0))
+    )
+    evidence["corroborating_gap"] = CORROBORATING_GAP
     if NAMES_CAUSE and why_not is None and est.fraction >= NOISY_FRACTION:
         return [
             noisy_training_labels.finding(
@@ -181,6 +213,8 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
                 split="train",
             )
         ]
+    if gap is not None and gap < CLEAN_GAP and est.fraction < NOISY_FRACTION:
+        evidence["rules_out"] = ["noisy-labels"]
     if why_not is not None:
         verdict = f"not trusted: {why_not}"
     elif est.fraction < CLEAN_FRACTION:

@@ -206,9 +206,18 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
                 fix=RELABEL_FIX,
                 explanation=(
                     "A classifier fitted on the model's own features, each image scored by one that never saw its "
-                    "label, contradicts these labels far more often than a clean dataset allows. A network fits the "
-                    "clean patterns first and then memorizes the wrong labels, which costs validation accuracy: "
-                    "regularizing hides the gap, relabeling removes its cause."
+                    "label, contradicts these labels far more often than a clean dataset allows."
+                    + (
+                        " The raw images agree, with no model involved: a classifier on their thumbnails matches "
+                        f"the eval labels {est.signals['image_eval_accuracy']:.0%} of the time and the training labels "
+                        f"{est.signals['image_train_agreement']:.0%}, which by itself reads about "
+                        f"{est.signals['image_label_gap']:.0%} wrong training labels."
+                        if evidence["corroborated"]
+                        and {"image_eval_accuracy", "image_train_agreement"} <= set(est.signals)
+                        else ""
+                    )
+                    + " A network fits the clean patterns first and then memorizes the wrong labels, which costs "
+                    "validation accuracy: regularizing hides the gap, relabeling removes its cause."
                 ),
                 split="train",
             )

@@ -20,7 +20,7 @@ from .records import TrainProbes
 from .sources.evaluator import count_correct
 from .sources.history import history_from_dict
 from .sources.pipelines import take_sample
-from .tfenv import import_keras
+from .tfenv import import_keras, quiet_tracing
 
 keras = import_keras()
 
@@ -337,7 +337,8 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         n = min(len(x), TRAIN_EVAL_IMAGES)
         if not n:
             return None
-        out = self.model.predict(x[:n], batch_size=TRAIN_EVAL_BATCH, verbose=0)
+        with quiet_tracing():
+            out = self.model.predict(x[:n], batch_size=TRAIN_EVAL_BATCH, verbose=0)
         if isinstance(out, (list, tuple)):
             if len(out) != 1:
                 return None

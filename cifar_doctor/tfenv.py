@@ -35,6 +35,7 @@ import os
 import sys
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 #: Environment variables set before the import, unless the user set them.
 #: `TF_CPP_MIN_LOG_LEVEL=2` drops TensorFlow's C++ INFO and WARNING lines and
@@ -157,3 +158,36 @@ def import_tensorflow() -> ModuleType:
     import tensorflow as tf
 
     return tf
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """Keep TensorFlow's Python warnings about retraced functions out of the user's terminal for the block.
+
+    The measurements call `model.predict` on samples of several sizes (a training sample, an eval
+    sample, the last partial chunk), and TensorFlow warns about each retrace of its predict function
+    ("5 out of the last 17 calls ... triggered tf.function retracing"): advice about the user's own
+    code that this tool's calls caused. Other warnings and errors still show; `--debug` shows all.
+    """
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    if debugging():
+        yield
+        return
+    retraced = _RetraceFilter()
+    logger.addFilter(retraced)
+    try:
+        yield
+    finally:
+        logger.removeFilter(retraced)
+
+
+class _RetraceFilter:
+    """Drops TensorFlow's "triggered tf.function retracing" records; passes every other record."""
+
+    def filter(self, record: Any) -> bool:
+        try:
+            return "tf.function retracing" not in record.getMessage()
+        except Exception:  # a record whose message cannot be formatted: let logging report it
+            return True

@@ -149,3 +149,28 @@ def test_silenced_block_drops_its_output_and_restores_stderr(capfd):
         os.write(2, b"I0000 00:00 chatter\n")
     os.write(2, b"ours\n")
     assert capfd.readouterr().err == "ours\n"
+
+
+def test_quiet_tracing_drops_only_the_retracing_warning(caplog, monkeypatch):
+    import logging
+
+    monkeypatch.delenv(tfenv.DEBUG_ENV, raising=False)
+    logger = logging.getLogger("tensorflow")
+    retrace = "5 out of the last 17 calls to <function f> triggered tf.function retracing. Tracing is expensive"
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        with tfenv.quiet_tracing():
+            logger.warning(retrace)
+            logger.warning("Your input ran out of data")
+        logger.warning(retrace)  # outside the block: the user's own code
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["Your input ran out of data", retrace]
+
+
+def test_quiet_tracing_hides_nothing_when_debugging(caplog, monkeypatch):
+    import logging
+
+    monkeypatch.setenv(tfenv.DEBUG_ENV, "1")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        with tfenv.quiet_tracing():
+            logging.getLogger("tensorflow").warning("3 calls triggered tf.function retracing")
+    assert len(caplog.records) == 1

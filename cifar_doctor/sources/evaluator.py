@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..mapped import is_lazy
+from ..tfenv import quiet_tracing
 from .model_facts import (
     EPSILON,
     INFERENCE_IDENTITY_LAYERS,
@@ -281,7 +282,8 @@ class Evaluator:
             chunk = np.asarray(x[start : start + EVAL_CHUNK])
             if chunk.dtype != np.float32:
                 chunk = chunk.astype(np.float32)
-            out = np.asarray(net.predict(chunk, batch_size=PREDICT_BATCH_SIZE, verbose=0))
+            with quiet_tracing():
+                out = np.asarray(net.predict(chunk, batch_size=PREDICT_BATCH_SIZE, verbose=0))
             if self._logits_path:
                 out = self._logits_path[1](out)
             parts.append(out)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tfenv import quiet_tracing
 from .model_facts import INFERENCE_IDENTITY_LAYERS, activation_name, input_of, output_op, quiet_keras
 
 #: Images per `predict` call: as the evaluator's chunks, each cast to float32 on its own.
@@ -97,7 +98,8 @@ def read_features(evaluate: Any, x: Any) -> Features | None:
         chunk = np.asarray(x[start : start + FEATURE_CHUNK])
         if chunk.dtype != np.float32:
             chunk = chunk.astype(np.float32)
-        f, p = sub.predict(chunk, batch_size=FEATURE_BATCH_SIZE, verbose=0)
+        with quiet_tracing():
+            f, p = sub.predict(chunk, batch_size=FEATURE_BATCH_SIZE, verbose=0)
         f = np.asarray(f, dtype=np.float32).reshape(len(chunk), -1)
         if f.shape[1] > MAX_FEATURES:
             f = _pool(f, MAX_FEATURES)

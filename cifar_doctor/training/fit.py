@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..records import TrainProbes
-from ..tfenv import import_keras, import_tensorflow
+from ..tfenv import import_keras, import_tensorflow, quiet_tracing
 from .feed import TrainingPlan, activation_bytes, dataset, eval_plan, plan_batches
 from .recipe import Recipe
 
@@ -154,7 +154,8 @@ def make_probe_callback(state: RunState, probe_ds: Any) -> Any:
     class ProbeCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             try:
-                out = self.model.predict(probe_ds, verbose=0)
+                with quiet_tracing():
+                    out = self.model.predict(probe_ds, verbose=0)
             except Exception:  # a multi-output model, say: no probes, training goes on
                 return
             if isinstance(out, np.ndarray) or hasattr(out, "shape"):

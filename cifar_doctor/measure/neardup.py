@@ -190,7 +190,7 @@ def _strided_shift(dy: int, dx: int, f: int) -> tuple[int, int]:
     return one(dy), one(dx)
 
 
-def _resize(gray: np.ndarray, g: int) -> np.ndarray:
+def block_means(gray: np.ndarray, g: int) -> np.ndarray:
     """Block means onto a g x g grid (nearest-neighbour upsampling first when smaller)."""
     n, h, w = gray.shape
     if h == g and w == g:
@@ -223,7 +223,7 @@ def _shift(gray: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def _signatures_of_gray(gray: np.ndarray, scaled: bool) -> Signatures:
-    t = _resize(gray, SIG_GRID).reshape(len(gray), -1)
+    t = block_means(gray, SIG_GRID).reshape(len(gray), -1)
     unit, _ = _unit(t)
     flat_gray = gray.reshape(len(gray), -1)
     pix_std = flat_gray.std(axis=1)
@@ -376,7 +376,7 @@ def _ivf_candidates(query: Signatures, index: Index, cuts: np.ndarray) -> tuple[
 
 def prepare(images: np.ndarray, *, layout: str = "NHWC", affine: tuple[Any, Any] | None = None) -> np.ndarray:
     """Images as the (n, G, G) gray arrays `verify` compares (G = `VERIFY_GRID`)."""
-    return _resize(_gray(images, layout, affine), VERIFY_GRID)
+    return block_means(_gray(images, layout, affine), VERIFY_GRID)
 
 
 @dataclass(frozen=True)

@@ -258,8 +258,11 @@ def confident_learning(
     return fraction, suspects, signals
 
 
-def _block_means(x: np.ndarray, grid: int) -> np.ndarray:
-    """Images (N, H, W[, C], channels last) as grid x grid block means per channel, flattened; other arrays flat."""
+def _thumbnails(x: np.ndarray, grid: int) -> np.ndarray:
+    """Images (N, H, W[, C], channels last) as grid x grid block means per channel, flattened; other arrays
+    (and images smaller than the grid) flat."""
+    from .neardup import block_means
+
     x = np.asarray(x)
     if x.ndim == 4 and x.shape[1] <= 4 < x.shape[3]:  # channels first
         x = np.moveaxis(x, 1, -1)
@@ -267,11 +270,9 @@ def _block_means(x: np.ndarray, grid: int) -> np.ndarray:
         x = x[..., None]
     if x.ndim != 4 or min(x.shape[1:3]) < grid:
         return x.reshape(len(x), -1).astype(np.float32)
-    rows = np.linspace(0, x.shape[1], grid + 1).astype(np.int64)[:-1]
-    cols = np.linspace(0, x.shape[2], grid + 1).astype(np.int64)[:-1]
-    sums = np.add.reduceat(np.add.reduceat(x.astype(np.float32), rows, axis=1), cols, axis=2)
-    sizes = np.outer(np.diff([*rows, x.shape[1]]), np.diff([*cols, x.shape[2]])).astype(np.float32)
-    return (sums / sizes[None, :, :, None]).reshape(len(x), -1)
+    n, h, w, c = x.shape
+    planes = np.moveaxis(x, -1, 1).reshape(n * c, h, w).astype(np.float32)  # each channel an image
+    return np.moveaxis(block_means(planes, grid).reshape(n, c, grid, grid), 1, -1).reshape(n, -1)
 
 
 def image_label_gap(
@@ -298,8 +299,8 @@ def image_label_gap(
     labels = labels[idx]
     if too_few_per_class(labels, k) or not len(eval_labels):
         return None
-    train = _block_means(np.asarray(x)[idx] if len(idx) < len(x) else np.asarray(x), GAP_GRID)
-    both = _narrowed(np.concatenate([train, _block_means(np.asarray(x_eval), GAP_GRID)]), seed)
+    train = _thumbnails(np.asarray(x[idx]) if len(idx) < len(x) else np.asarray(x), GAP_GRID)
+    both = _narrowed(np.concatenate([train, _thumbnails(np.asarray(x_eval), GAP_GRID)]), seed)
     train, other = both[: len(labels)], both[len(labels) :]
     agree, accuracy = [], []
     for fit_idx, held in StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed).split(train, labels):
@@ -307,9 +308,9 @@ def image_label_gap(
         agree.append(float((clf.predict(train[held]) == labels[held]).sum()))
         accuracy.append(float((clf.predict(other) == eval_labels).mean()))
     m, a = sum(agree) / len(labels), float(np.mean(accuracy))
-    room = a - (1.0 - a) / max(k - 1, 1)
     if a < 1.0 / k + GAP_MIN_SIGNAL:
         return None
+    room = a - (1.0 - a) / max(k - 1, 1)
     se = ((a * (1 - a) / len(eval_labels) + m * (1 - m) / len(labels)) ** 0.5) / room
     return {
         "image_label_gap": round((a - m) / room, 4),

@@ -136,8 +136,14 @@ def _judged(
     import cifar_doctor.measure.noise as noise
 
     signals = {} if gap is None else {"memorization_gap": gap, "fit_margin": margin}
-    if image_gap is not None:
-        signals["image_label_gap"] = image_gap
+    if image_gap is not None:  # the reading as `image_label_gap` gives it (eval accuracy 0.35, K = 10)
+        agreement = 0.35 - image_gap * (0.35 - 0.65 / 9)
+        signals.update(
+            image_label_gap=image_gap,
+            image_label_gap_se=0.05,
+            image_eval_accuracy=0.35,
+            image_train_agreement=agreement,
+        )
     suspects = (noise.Suspect(3, 1, 2, 0.9),)
     monkeypatch.setattr(noise, "label_noise", lambda inputs: noise.NoiseEstimate(fraction, suspects, 100, 100, signals))
     inp = Inputs(

@@ -213,7 +213,6 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
                         f"{est.signals['image_train_agreement']:.0%}, which by itself reads about "
                         f"{est.signals['image_label_gap']:.0%} wrong training labels."
                         if evidence["corroborated"]
-                        and {"image_eval_accuracy", "image_train_agreement"} <= set(est.signals)
                         else ""
                     )
                     + " A network fits the clean patterns first and then memorizes the wrong labels, which costs "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
-from ...measure.history import ASSUMED_CLASSES
+from ...measure.history import ASSUMED_CLASSES, chance_accuracy_band
 from ...measure.stats import split_scheme
 from ...registry import register
 
@@ -43,8 +43,6 @@ TRAIN_ABOVE_CHANCE = 0.15
 
 
 def _chance_band(k: int, images: int) -> float:
-    from ...measure.history import chance_accuracy_band
-
     p = 1.0 / k
     return max(chance_accuracy_band(k), CHANCE_STANDARD_ERRORS * (p * (1.0 - p) / max(images, 1)) ** 0.5)
 
@@ -200,8 +198,6 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
 
 
 def _all_at_chance(m: Measurement, k: int) -> bool:
-    from ...measure.history import chance_accuracy_band
-
     band = chance_accuracy_band(k)
     return all(s.accuracy <= 1.0 / k + band for s in (m.train, *m.evals))
 

@@ -41,7 +41,7 @@ pixels within the pigeonhole distance.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -154,17 +154,26 @@ def _gray(chunk: np.ndarray, layout: str, affine: tuple[Any, Any] | None) -> np.
         x = np.moveaxis(x, 1, -1)
     elif layout == "NHW":
         x = x[..., None]
-    x = x.astype(np.float32)
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    channels = x.shape[-1]
     if affine is not None:
         k, c = (np.asarray(v, dtype=np.float32).reshape(-1) for v in affine)
-        if k.size == x.shape[-1] and not (np.all(k == 1) and np.all(c == 0)):
-            x = x * k + c
+        if k.size != channels or (np.all(k == 1) and np.all(c == 0)):
+            affine = None
+    if x.dtype == np.uint8 and affine is None and channels <= 256:
+        # channel sums of bytes are exact in 16 bits (and then in float32): the same values as below
+        total = x[..., 0].astype(np.uint16)
+        for ch in range(1, channels):
+            total += x[..., ch]
+        return total.astype(np.float32) / np.float32(channels)
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    if affine is not None:
+        x = x * k + c
     out = x[..., 0].copy()
-    for ch in range(1, x.shape[-1]):  # a strided add per channel: faster than mean over a length-3 axis
+    for ch in range(1, channels):  # a strided add per channel: faster than mean over a length-3 axis
         out += x[..., ch]
-    return out / np.float32(x.shape[-1])
+    return out / np.float32(channels)
 
 
 def _stride(shape: tuple[int, ...], layout: str) -> int:
@@ -222,18 +231,83 @@ def _shift(gray: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return gray[:, rows][:, :, cols]
 
 
-def _signatures_of_gray(gray: np.ndarray, scaled: bool) -> Signatures:
-    t = block_means(gray, SIG_GRID).reshape(len(gray), -1)
-    unit, _ = _unit(t)
+def _flat(gray: np.ndarray, scaled: bool) -> np.ndarray:
+    """Images too flat to compare: gray std under `MIN_STD_255` on the canonical scale, else no variation."""
     flat_gray = gray.reshape(len(gray), -1)
     pix_std = flat_gray.std(axis=1)
     if scaled:
-        flat = pix_std < MIN_STD_255
-    else:  # unknown scale: only images without any variation are flat
-        flat = pix_std <= 1e-6 * np.maximum(1.0, np.abs(flat_gray).max(axis=1))
-    thumbs = np.clip(np.rint(unit * 127.0), -127, 127).astype(np.int8)
-    thumbs[flat] = 0
-    return Signatures(thumbs, flat)
+        return pix_std < MIN_STD_255
+    return pix_std <= 1e-6 * np.maximum(1.0, np.abs(flat_gray).max(axis=1))
+
+
+def _thumb_signatures(thumbs: np.ndarray, flat: np.ndarray) -> Signatures:
+    """Signatures of (n, G*G) thumbnails: zero-mean, unit-norm, x 127 as int8; flat images all zero."""
+    unit, _ = _unit(thumbs)
+    out = np.clip(np.rint(unit * 127.0), -127, 127).astype(np.int8)
+    out[flat] = 0
+    return Signatures(out, flat)
+
+
+def _signatures_of_gray(gray: np.ndarray, scaled: bool) -> Signatures:
+    t = block_means(gray, SIG_GRID).reshape(len(gray), -1)
+    return _thumb_signatures(t, _flat(gray, scaled))
+
+
+def _half_block_probes(h: int, w: int, shifts: Sequence[tuple[int, int]]) -> bool:
+    """Whether `_probe_signatures` can build every shifted thumbnail from half-block sums: the grid divides
+    the image into blocks of an even side, and every shift is 0 or half a block along each axis."""
+    if h % SIG_GRID or w % SIG_GRID or (h // SIG_GRID) % 2 or (w // SIG_GRID) % 2:
+        return False
+    hy, hx = h // SIG_GRID // 2, w // SIG_GRID // 2
+    return all(dy in (0, hy, -hy) and dx in (0, hx, -hx) for dy, dx in shifts)
+
+
+def _pair_sums(v: np.ndarray, axis: int, size: int) -> np.ndarray:
+    """Sums of `size` consecutive entries along `axis` (its length a multiple of `size`)."""
+    index: list[Any] = [slice(None)] * v.ndim
+    index[axis] = slice(0, None, size)
+    out = v[tuple(index)].copy()
+    for o in range(1, size):
+        index[axis] = slice(o, None, size)
+        out += v[tuple(index)]
+    return out
+
+
+def _probe_signatures(gray: np.ndarray, shifts: Sequence[tuple[int, int]], scaled: bool) -> list[Signatures]:
+    """The signatures of `gray` moved by each of `shifts` (whole pixels, edges repeated), in order.
+
+    When the shifts are half a thumbnail block (`_half_block_probes`: 2 pixels on a 32-pixel image),
+    the image is summed once into half-block cells, edges repeated by half a block around them, and
+    each probe's thumbnail adds four cells per block: the same block means as shifting first, from a
+    quarter of the pixels, and the flatness is judged once on the unshifted image.
+    """
+    n, h, w = gray.shape
+    if not _half_block_probes(h, w, shifts):
+        return [_signatures_of_gray(_shift(gray, dy, dx), scaled) for dy, dx in shifts]
+    hy, hx = h // SIG_GRID // 2, w // SIG_GRID // 2
+    rows = _pair_sums(gray, 1, hy)  # (n, 2G, W)
+    cells = np.empty((n, 2 * SIG_GRID + 2, 2 * SIG_GRID + 2), np.float32)
+    inner = _pair_sums(rows, 2, hx)  # (n, 2G, 2G)
+    cells[:, 1:-1, 1:-1] = inner
+    # the half-block beyond each edge repeats the edge pixels: hy copies of the first (last) row ...
+    cells[:, 0, 1:-1] = hy * _pair_sums(gray[:, 0, :], 1, hx)
+    cells[:, -1, 1:-1] = hy * _pair_sums(gray[:, -1, :], 1, hx)
+    # ... and hx copies of the first (last) column, the corners hy x hx copies of the corner pixel
+    cells[:, 1:-1, 0] = hx * rows[:, :, 0]
+    cells[:, 1:-1, -1] = hx * rows[:, :, -1]
+    for r, c in ((0, 0), (0, -1), (-1, 0), (-1, -1)):
+        cells[:, r, c] = hy * hx * gray[:, r, c]
+    flat = _flat(gray, scaled)
+    area = np.float32(4 * hy * hx)
+    out = []
+    for dy, dx in shifts:
+        # a block of the image moved by (dy, dx) covers the cells of the block moved by (-dy, -dx)
+        oy, ox = 1 - int(np.sign(dy)), 1 - int(np.sign(dx))
+        band = cells[:, oy : oy + 2 * SIG_GRID]
+        band = band[:, 0::2] + band[:, 1::2]
+        band = band[:, :, ox : ox + 2 * SIG_GRID]
+        out.append(_thumb_signatures((band[:, :, 0::2] + band[:, :, 1::2]).reshape(n, -1) / area, flat))
+    return out
 
 
 def signatures(
@@ -258,7 +332,7 @@ def signatures(
     ((4, 64), 'int8')
     """
     gray, f = _sig_gray(chunk, layout, affine)
-    return _signatures_of_gray(_shift(gray, *_strided_shift(*shift, f)), affine is not None)
+    return _probe_signatures(gray, [_strided_shift(*shift, f)], affine is not None)[0]
 
 
 def concat(parts: Iterable[Signatures]) -> Signatures:
@@ -501,8 +575,9 @@ def search_batch(
     count = 0
     for _, chunk in chunks:
         gray, f = _sig_gray(chunk, layout, affine)
-        for (dy, dx), sigs in zip(probes, pending):
-            sigs.append(_signatures_of_gray(_shift(gray, *_strided_shift(dy, dx, f)), affine is not None))
+        shifted = _probe_signatures(gray, [_strided_shift(dy, dx, f) for dy, dx in probes], affine is not None)
+        for sig, sigs in zip(shifted, pending):
+            sigs.append(sig)
         count += len(gray)
     if not count:
         return _no_pairs()

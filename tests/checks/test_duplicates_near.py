@@ -320,3 +320,25 @@ def test_probes_searched_together_match_probes_searched_apart(real):
 def test_small_index_is_exhaustive():
     sigs = neardup.signatures(smooth_images(50, seed=0))
     assert neardup.build_index(sigs).exhaustive
+
+
+@pytest.mark.parametrize("size", [32, 30])
+def test_probe_signatures_equal_shifting_first(real, size):
+    """Thumbnails of every probe built from half-block sums equal those of the shifted images (up to the
+    int8 rounding of a sum taken in another order); sizes the half blocks do not fit shift first."""
+    x_train, _ = real
+    gray = neardup._gray(x_train[:200, :size, :size], "NHWC", None)
+    shifts = [(0, 0), *neardup.PROBE_SHIFTS, (2, 2), (-2, 2)]
+    assert neardup._half_block_probes(size, size, shifts) == (size == 32)
+    for (dy, dx), got in zip(shifts, neardup._probe_signatures(gray, shifts, True)):
+        want = neardup._signatures_of_gray(neardup._shift(gray, dy, dx), True)
+        assert np.abs(got.thumbs.astype(int) - want.thumbs.astype(int)).max() <= 1
+        assert (got.thumbs != want.thumbs).mean() < 0.001
+        np.testing.assert_array_equal(got.flat, want.flat)
+
+
+def test_gray_of_bytes_equals_gray_of_floats(real):
+    x_train, _ = real
+    np.testing.assert_array_equal(
+        neardup._gray(x_train, "NHWC", None), neardup._gray(x_train.astype(np.float32), "NHWC", None)
+    )

@@ -158,3 +158,31 @@ def test_beam_runner_without_apache_beam_is_one_line_exit_2(shards):
     out = run_cli("check", "--data", str(shards), "--runner", "beam")
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "pip install 'cifar-doctor[beam]'" in out.stderr
+
+
+def test_threaded_runner_keeps_item_order_and_raises():
+    import threading
+
+    from cifar_doctor.runners.base import ThreadedRunner
+
+    seen: set[int] = set()
+
+    def slow_square(v: int) -> int:
+        seen.add(threading.get_ident())
+        np.linalg.svd(np.random.default_rng(v).normal(size=(200, 200)))  # some work that drops the lock
+        return v * v
+
+    assert ThreadedRunner(2).map(slow_square, list(range(12)), stage="t") == [v * v for v in range(12)]
+    assert len(seen) == 2
+    with pytest.raises(ZeroDivisionError):
+        ThreadedRunner(2).map(lambda v: 1 // v, [3, 2, 1, 0], stage="t")
+
+
+def test_dup002_gives_the_same_report_on_one_thread_or_two(in_memory, monkeypatch):
+    from cifar_doctor.runners import base
+
+    monkeypatch.setattr(base, "available_cores", lambda: 1)
+    one = _report(in_memory, DIRECT)
+    monkeypatch.setattr(base, "available_cores", lambda: 2)
+    _same(one, _report(in_memory, DIRECT))
+    assert "DUP002" in {f["code"] for f in one["findings"]}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -106,6 +109,47 @@ class DirectRunner:
 
 #: The runner used when none is given.
 DIRECT = DirectRunner()
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity where the platform says, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread per worker thread while the pool runs (when `threadpoolctl` is there to set it):
+    the pool already fills the cores, and nested BLAS pools would only contend for them."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+class ThreadedRunner:
+    """Work items on a pool of threads in this process, in item order: for items that carry their
+    images in memory (NumPy releases the interpreter lock in its array loops and products, so the
+    items of a stage share the cores). Items that read files go through `DIRECT`, one at a time:
+    a reader's open handles are not shared between threads.
+
+    Args:
+        workers: Threads. Defaults to `None`: the cores this process may use.
+    """
+
+    name = "direct"
+    searches_all = False
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else available_cores()
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, stage: str) -> list[R]:
+        if self.workers < 2 or len(items) < 2:
+            return [fn(item) for item in items]
+        with _one_blas_thread(), ThreadPoolExecutor(min(self.workers, len(items))) as pool:
+            return list(pool.map(fn, items))
 
 
 def _tagged(fns: tuple[Callable[[Any], Any], ...], item: tuple[int, Any]) -> Any:

@@ -20,7 +20,7 @@ from ...inputs import Inputs
 from ...measure.duplicates import Canonical
 from ...measure.stats import channel_of_position
 from ...registry import register
-from ...runners.base import Rows, Runner, map_jobs, split_rows
+from ...runners.base import DIRECT, Rows, Runner, ThreadedRunner, map_jobs, split_rows
 
 #: Bytes of float32 pixels per chunk: 1024 CIFAR images (12 MB), as in
 #: `cifar_doctor.stats`; larger images come in fewer per chunk.
@@ -189,6 +189,15 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
     return exact
 
 
+def _local_runner(runner: Runner, *splits: Any) -> Runner:
+    """`runner`, or for the default in-process runner on splits held in memory, a pool of threads: the
+    stages' items (signature chunks, the cross and within searches, verification batches) then share
+    the cores. Splits read from files keep one item at a time (`ThreadedRunner`)."""
+    if runner is DIRECT and all(s.full is None for s in splits):
+        return ThreadedRunner()
+    return runner
+
+
 def _search_job(query: Any, index: Any, affine: Any, within: bool, subset: np.ndarray | None) -> tuple[Any, Any]:
     """The candidate search of `query`'s images (or those at `subset`) in `index`, as a runner job."""
     batches = _search_batches(split_rows(query, _chunk_size(query), subset))
@@ -316,13 +325,14 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
         affines = (a_tr, a_ev) if a_tr is not None and a_ev is not None else None
         scaled = affines is not None  # train signatures on the canonical scale, or as given
         queries = None if inputs.runner.searches_all else _queries(split, train)
+        runner = _local_runner(inputs.runner, split, train)
         # the training split is indexed once and every eval split looked up in it: in inverted lists for a
         # full search, exhaustively for a sample (the few sampled queries would not repay the clustering)
         key = (scaled, queries is None)
         jobs = [_signature_job(split, ev.layout, a_ev if affines is not None else None, queries)]
         if train_sig is None or train_sig[0] != key:
             jobs.append(_signature_job(train, tr.layout, a_tr if scaled else None))
-        sigs = map_jobs(inputs.runner, jobs, stage=f"signatures-{split.name}")
+        sigs = map_jobs(runner, jobs, stage=f"signatures-{split.name}")
         if len(sigs) > 1:
             train_sig = (key, neardup.build_index(neardup.concat(sigs[1]), lists=None if queries is None else 0))
         assert train_sig is not None
@@ -332,7 +342,7 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
             train_sig[1],
             neardup.concat(sigs[0]),
             (a_ev, a_tr) if affines is not None else None,  # (query, index)
-            inputs.runner,
+            runner,
             subset=queries,
         )
         if not len(cross.a) and not len(within.a):

@@ -229,6 +229,32 @@ def test_large_npz_with_stored_members_is_read_in_chunks(tmp_path, make_images, 
         load_data_path(tmp_path / "small.npz")
 
 
+def test_compressed_npz_members_read_side_by_side(tmp_path, make_images, make_labels, monkeypatch):
+    """Members inflated in threads give np.load's arrays; a corrupt one is still one clear error."""
+    import zipfile
+
+    from cifar_doctor.sources import npz
+
+    monkeypatch.setattr(npz, "PARALLEL_READ_BYTES", 1000)
+    monkeypatch.setattr(npz, "available_cores", lambda: 2)
+    x, y = make_images(300, seed=8), make_labels(300)
+    path = tmp_path / "c.npz"
+    np.savez_compressed(path, x_train=x, y_train=y, x_test=x[:120], y_test=y[:120])
+    loaded = load_data_path(path)
+    with np.load(path) as want:
+        for key in want.files:
+            np.testing.assert_array_equal(loaded.arrays[key], want[key])
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("x_test.npy")
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)  # the member's deflated bytes
+    raw[start + info.compress_size // 2 : start + info.compress_size // 2 + 64] = bytes(64)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_data_path(bad)
+
+
 def test_near_duplicates_on_a_sampled_split_search_the_full_data(tmp_path, make_images, make_labels, monkeypatch):
     from cifar_doctor.api import build_inputs
     from cifar_doctor.checks.duplicates import near as near_duplicates

@@ -11,11 +11,13 @@ import math
 import re
 import tokenize
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..runners.base import available_cores
 from . import archives
 from .base import LoadedData, loaded_arrays, short_error
 from .npy import NPY_MAX_HEADER_BYTES, load_npz_members, read_npy_header
@@ -69,6 +71,10 @@ MAX_DATA_BYTES = 6 << 30
 CHUNKED_ABOVE_BYTES = 2 << 30
 #: Largest stored image member described by a header: 16 TB; only chunks and the sample are allocated.
 MAX_STORED_IMAGE_BYTES = 1 << 44
+#: Compressed members of at least this many bytes (inflated) are read side by side, one thread each
+#: (`_read_all`): the 31 MB of CIFAR-10's test images inflate in about 0.2 s, while its training images
+#: take 0.9 s; smaller members (labels) are not worth a thread.
+PARALLEL_READ_BYTES = 1 << 20
 #: Array names quoted in a message about an npz with many members.
 MAX_KEYS_SHOWN = 20
 
@@ -175,7 +181,7 @@ def load_npz(p: Path, head: bytes) -> LoadedData:
                 )
             return load_npz_members(p, {c: members[key] for c, key in keys}, mapping)
         _check_memory(declared, p)
-        arrays = {canonical: _read_declared(zf, members[key], key, p) for canonical, key in keys}
+        arrays = _read_all(zf, [(canonical, members[key], key) for canonical, key in keys], p)
     ignored = sorted(set(found) - set(mapping.values()))
     notices = (
         [f"ignored keys: {', '.join(ignored[:MAX_KEYS_SHOWN])}" + (" ..." if len(ignored) > MAX_KEYS_SHOWN else "")]
@@ -194,6 +200,21 @@ def read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Pat
     """
     _npy_declared(zf, info, key, p, p.stat().st_size, limit=limit)
     return _read_declared(zf, info, key, p)
+
+
+def _read_all(zf: zipfile.ZipFile, members: list[tuple[str, zipfile.ZipInfo, str]], p: Path) -> dict[str, np.ndarray]:
+    """canonical key -> array of each member (headers checked by `_npy_declared`), the compressed ones
+    inflated side by side: zlib releases the interpreter lock while it inflates, and an archive's
+    members are independent streams, so the test images inflate while the training images do."""
+    deflated = [
+        m for m in members if m[1].compress_type != zipfile.ZIP_STORED and m[1].file_size >= PARALLEL_READ_BYTES
+    ]
+    workers = min(len(deflated), available_cores())
+    if workers < 2:
+        return {canonical: _read_declared(zf, info, key, p) for canonical, info, key in members}
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {canonical: pool.submit(_read_declared, zf, info, key, p) for canonical, info, key in members}
+        return {canonical: f.result() for canonical, f in futures.items()}
 
 
 def _read_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runners.base import DIRECT, Rows, Runner, map_jobs, split_rows
+from ..runners.base import DIRECT, Rows, Runner, local_runner, map_jobs, split_rows
 from ..sources.base import CHUNK_IMAGES
 
 #: Values per image that the hash reads: 512 positions spread over the image. Two
@@ -84,7 +84,7 @@ def split_hashes(
 ) -> list[np.ndarray]:
     """The hash of the key values (`cols`) of every image of each split, chunk by chunk on `runner` (one stage)."""
     jobs = [(partial(_hash_part, canon, cols, mult), split_rows(split, CHUNK_IMAGES)) for split, canon in splits]
-    parts = map_jobs(runner, jobs, stage="hash")
+    parts = map_jobs(local_runner(runner, all(split.full is None for split, _ in splits)), jobs, stage="hash")
     return [np.concatenate(p) if p else np.zeros(0, np.uint64) for p in parts]
 
 

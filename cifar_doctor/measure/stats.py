@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..findings import EVIDENCE_MAX_ITEMS, rounded
-from ..runners.base import DIRECT, Rows, Runner, array_rows, map_jobs
+from ..runners.base import DIRECT, Rows, Runner, array_rows, local_runner, map_jobs
 
 #: Images per chunk. 1024 float32 CIFAR images are a 12 MB work buffer: large
 #: enough that per-chunk Python overhead is negligible, small enough that the
@@ -456,6 +456,8 @@ def image_stats_many(arrays: list[tuple[Any, Any, Any]], runner: Runner = DIRECT
     prepared = [_prepare(x, source, indices) for x, source, indices in arrays]
     pending = [p for p in prepared if isinstance(p, _Pending)]
     jobs = [(partial(_chunk_partial, p.plan), p.items) for p in pending]
+    # chunks of arrays in memory on a pool of threads (combined in chunk order: the same statistics)
+    runner = local_runner(runner, all(source is None for _, source, _ in arrays))
     reduced = iter(map_jobs(runner, jobs, stage="statistics"))
     return [p if isinstance(p, ImageStats) else _finish(p, next(reduced)) for p in prepared]
 

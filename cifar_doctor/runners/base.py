@@ -176,3 +176,11 @@ def map_jobs(
         out.append(flat[at : at + len(items)])
         at += len(items)
     return out
+
+
+def local_runner(runner: Runner, in_memory: bool) -> Runner:
+    """`runner`, or a pool of threads (`ThreadedRunner`) for the default in-process runner when every
+    work item carries its images in memory; items that read files keep `DIRECT`, one at a time."""
+    if runner is DIRECT and in_memory:
+        return ThreadedRunner()
+    return runner

@@ -20,7 +20,7 @@ from ...inputs import Inputs
 from ...measure.duplicates import Canonical
 from ...measure.stats import channel_of_position
 from ...registry import register
-from ...runners.base import DIRECT, Rows, Runner, ThreadedRunner, map_jobs, split_rows
+from ...runners.base import Rows, Runner, local_runner, map_jobs, split_rows
 
 #: Bytes of float32 pixels per chunk: 1024 CIFAR images (12 MB), as in
 #: `cifar_doctor.stats`; larger images come in fewer per chunk.
@@ -147,16 +147,18 @@ def _search_part(index: Any, layout: str, affine: Any, within: bool, batch: list
     )
 
 
-def _search_batches(items: list[Rows]) -> list[list[Rows]]:
-    """Consecutive chunks grouped as `neardup.search` groups them: `SEARCH_BATCH` images or more a batch."""
+def _search_batches(items: list[Rows], size: int | None = None) -> list[list[Rows]]:
+    """Consecutive chunks grouped as `neardup.search` groups them: `size` images or more a batch (defaults
+    to `SEARCH_BATCH`)."""
     from ...measure import neardup
 
+    size = neardup.SEARCH_BATCH if size is None else size
     batches: list[list[Rows]] = [[]]
     count = 0
     for rows in items:
         batches[-1].append(rows)
         count += len(rows)
-        if count >= neardup.SEARCH_BATCH:
+        if count >= size:
             batches.append([])
             count = 0
     return [b for b in batches if b]
@@ -189,19 +191,21 @@ def _exact_fn(a_split: Any, b_split: Any, affines: tuple[Any, Any] | None):
     return exact
 
 
-def _local_runner(runner: Runner, *splits: Any) -> Runner:
-    """`runner`, or for the default in-process runner on splits held in memory, a pool of threads: the
-    stages' items (signature chunks, the cross and within searches, verification batches) then share
-    the cores. Splits read from files keep one item at a time (`ThreadedRunner`)."""
-    if runner is DIRECT and all(s.full is None for s in splits):
-        return ThreadedRunner()
-    return runner
+def _search_job(
+    query: Any, index: Any, affine: Any, within: bool, subset: np.ndarray | None, workers: int = 1
+) -> tuple[Any, Any]:
+    """The candidate search of `query`'s images (or those at `subset`) in `index`, as a runner job.
 
+    A search through inverted lists is cut into at least `workers` batches, so that a pool of threads
+    shares it (the batches find the same pairs: each query meets the same lists); an exhaustive search
+    keeps its large batches, whose sorted windows are what make it fast."""
+    from ...measure import neardup
 
-def _search_job(query: Any, index: Any, affine: Any, within: bool, subset: np.ndarray | None) -> tuple[Any, Any]:
-    """The candidate search of `query`'s images (or those at `subset`) in `index`, as a runner job."""
-    batches = _search_batches(split_rows(query, _chunk_size(query), subset))
-    return partial(_search_part, index, query.stats.layout, affine, within), batches
+    items = split_rows(query, _chunk_size(query), subset)
+    size = None
+    if workers > 1 and not index.exhaustive:
+        size = min(neardup.SEARCH_BATCH, -(-sum(len(r) for r in items) // workers))
+    return partial(_search_part, index, query.stats.layout, affine, within), _search_batches(items, size)
 
 
 def _near_pairs(
@@ -219,16 +223,18 @@ def _near_pairs(
 
     a_ev, a_tr = affines if affines is not None else (None, None)
     own_index = neardup.build_index(split_sig)
-    found_cross, found_within = map_jobs(
+    workers = getattr(runner, "workers", 1)
+    found_cross, found_within, own_pairs = map_jobs(
         runner,
         [
-            _search_job(split, train_index, a_ev, False, subset),
-            _search_job(split, own_index, a_ev, True, subset),
+            _search_job(split, train_index, a_ev, False, subset, workers),
+            _search_job(split, own_index, a_ev, True, subset, workers),
+            (neardup.pairs_within, [own_index]),  # the split's own images against each other, unshifted
         ],
         stage=f"search-{split.name}",
     )
     i, j, _ = neardup.merge_candidates(found_cross, len(train_index))
-    wi, wj, _ = neardup.merge_candidates([neardup.pairs_within(own_index), *found_within], len(own_index))
+    wi, wj, _ = neardup.merge_candidates([*own_pairs, *found_within], len(own_index))
     if subset is not None:  # positions in the subset -> positions in the split
         i, wi, wj = subset[i], subset[wi], subset[wj]
     plans = (neardup.verify_plan(i, j), neardup.verify_plan(wi, wj))
@@ -325,7 +331,7 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
         affines = (a_tr, a_ev) if a_tr is not None and a_ev is not None else None
         scaled = affines is not None  # train signatures on the canonical scale, or as given
         queries = None if inputs.runner.searches_all else _queries(split, train)
-        runner = _local_runner(inputs.runner, split, train)
+        runner = local_runner(inputs.runner, split.full is None and train.full is None)
         # the training split is indexed once and every eval split looked up in it: in inverted lists for a
         # full search, exhaustively for a sample (the few sampled queries would not repay the clustering)
         key = (scaled, queries is None)

@@ -76,15 +76,14 @@ LOG_FAMILIES = ("LOG", "FIT")
 #: Checks whose support for a `LOG_ONLY_CAUSES` cause is a hint as well: LBL010's estimate from a
 #: final model's features named `noisy-labels` on clean labels as often as on noisy ones on the run
 #: corpus (7 of 12 runs), so it adds the cause to `also` and leaves the primary verdict to the rest,
-#: unless a reading that involves no model corroborates it (`corroborated` in its evidence) or the
-#: classifier behind the estimate is strong enough that its own errors cannot account for it (`decides`);
+#: unless a reading that involves no model corroborates it (`corroborated` in its evidence);
 #: LBL012, read from the outputs before memorization, may decide.
 HINT_CODES = ("LBL010",)
 
 
 def _hint(f: Finding) -> bool:
-    """A finding of `HINT_CODES` whose own evidence does not say it decides (`decides`, or `corroborated`)."""
-    return f.code in HINT_CODES and not (f.evidence.get("decides") or f.evidence.get("corroborated"))
+    """A finding of `HINT_CODES` that its own evidence does not corroborate (`corroborated`)."""
+    return f.code in HINT_CODES and not f.evidence.get("corroborated")
 
 
 #: Which finding leads the explanation when several support the primary cause:

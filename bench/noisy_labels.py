@@ -21,7 +21,7 @@ Measured (two CPU cores; estimate, top 100 truly wrong, verdict of `check --data
 | clean | 0% | 0.038 / 0.048 | 0 / 0 | overfitting | overfitting |
 | aggre | 9.4% | 0.045 / 0.063 | 41 / 43 | overfitting | overfitting |
 | mix25 | 10.5% | 0.080 | 67 | overfitting | overfitting |
-| mix40 | 16.2% | 0.141 / 0.134 | 84 / 83 | healthy | overfitting / healthy |
+| mix40 | 16.2% | 0.141 / 0.134 | 84 / 83 | healthy, also noisy-labels | overfitting / healthy, also noisy-labels |
 | mix60 | 24.9% | 0.150 / 0.171 | 84 / 90 | healthy, also noisy-labels | overfitting, also noisy-labels |
 | worse | 41.6% | 0.320 / 0.223 | 92 / 91 | noisy-labels | noisy-labels, overfitting |
 

@@ -186,3 +186,13 @@ def test_dup002_gives_the_same_report_on_one_thread_or_two(in_memory, monkeypatc
     monkeypatch.setattr(base, "available_cores", lambda: 2)
     _same(one, _report(in_memory, DIRECT))
     assert "DUP002" in {f["code"] for f in one["findings"]}
+
+
+def test_thread_pool_is_capped_on_many_cores(monkeypatch):
+    from cifar_doctor.runners import base
+
+    monkeypatch.setattr(base, "available_cores", lambda: 64)
+    assert base.ThreadedRunner().workers == base.MAX_THREADS
+    monkeypatch.setattr(base, "available_cores", lambda: 1)
+    assert base.local_runner(base.DIRECT, True).workers == 1
+    assert base.local_runner(base.DIRECT, False) is base.DIRECT

@@ -111,6 +111,12 @@ class DirectRunner:
 DIRECT = DirectRunner()
 
 
+#: Most threads of the in-process pool (`ThreadedRunner`): each holds one chunk buffer (12 MB of float32
+#: pixels for the near-duplicate search), and these passes are bound by memory bandwidth well before
+#: eight cores, so a workstation's many cores add memory, not speed.
+MAX_THREADS = 8
+
+
 def available_cores() -> int:
     """CPU cores this process may run on (its affinity where the platform says, else the machine's)."""
     try:
@@ -136,14 +142,14 @@ class ThreadedRunner:
     a reader's open handles are not shared between threads.
 
     Args:
-        workers: Threads. Defaults to `None`: the cores this process may use.
+        workers: Threads. Defaults to `None`: the cores this process may use, at most `MAX_THREADS`.
     """
 
     name = "direct"
     searches_all = False
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers if workers is not None else available_cores()
+        self.workers = workers if workers is not None else min(available_cores(), MAX_THREADS)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, stage: str) -> list[R]:
         if self.workers < 2 or len(items) < 2:

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runners.base import DIRECT
+from ..runners.base import DIRECT, blas_threads
 from .ivf import Index, build_index, list_candidates  # noqa: F401  (re-exported: the index of the search)
 from .pixelmatch import (  # noqa: F401  (the verification stage, re-exported with the search)
     COARSE_THRESHOLD,
@@ -475,11 +475,7 @@ class Pairs:
 
 def _blas_threads() -> contextlib.AbstractContextManager[Any]:
     """`SEARCH_BLAS_THREADS` for the products inside, when `threadpoolctl` is there to set them."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(SEARCH_BLAS_THREADS, user_api="blas")
+    return blas_threads(SEARCH_BLAS_THREADS)
 
 
 def lookup(

@@ -125,14 +125,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
-    """One BLAS thread per worker thread while the pool runs (when `threadpoolctl` is there to set it):
-    the pool already fills the cores, and nested BLAS pools would only contend for them."""
+def blas_threads(threads: int) -> contextlib.AbstractContextManager[Any]:
+    """At most `threads` BLAS threads for the block, when `threadpoolctl` is there to set them
+    (`pip install cifar-doctor[search]`); otherwise the block runs as it is."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    return threadpool_limits(threads, user_api="blas")
 
 
 class ThreadedRunner:
@@ -154,7 +154,8 @@ class ThreadedRunner:
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, stage: str) -> list[R]:
         if self.workers < 2 or len(items) < 2:
             return [fn(item) for item in items]
-        with _one_blas_thread(), ThreadPoolExecutor(min(self.workers, len(items))) as pool:
+        # one BLAS thread per worker: the pool already fills the cores, nested BLAS pools would contend for them
+        with blas_threads(1), ThreadPoolExecutor(min(self.workers, len(items))) as pool:
             return list(pool.map(fn, items))
 
 

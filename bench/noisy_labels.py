@@ -49,12 +49,13 @@ import numpy as np
 RUNS = ("clean", "aggre", "worse")
 
 #: Intermediate human noise: the `worse` label of a seeded random share of the images (this many
-#: percent), the `clean` label elsewhere (`mixed_labels`): 10.5%, 16.2% and 24.9% wrong in the first
+#: percent), the `clean` label elsewhere (`labels_named`): 10.5%, 16.2% and 24.9% wrong in the first
 #: 4,000, the noise people make at the rates of single annotators.
 MIXES = ("mix25", "mix40", "mix60")
 
 #: Seed of the mixtures' draws (fixed, whatever the training seed).
 MIX_SEED = 1
+
 TRAIN_IMAGES = 4000
 EVAL_IMAGES = 1000
 EPOCHS = 12

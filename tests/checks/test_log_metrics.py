@@ -1,4 +1,4 @@
-"""Checks LOG009, LOG012, LOG015, LOG016, LOG017: where each fires, where it stays silent, where it is skipped."""
+"""Checks LOG009, LOG012, LOG015, LOG016, LOG017, LOG018: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -221,3 +221,46 @@ def test_log017_silent_on_a_model_that_climbs_to_one_minus_one_over_k(make_histo
 
 def test_log017_skipped_with_too_few_epochs(make_history):
     assert "LOG017" not in found(make_history(loss=[0.0, 0.0], accuracy=[0.5, 0.5]))
+
+
+# --- LOG018: both accuracies frozen from the start, training at a share only imbalance gives ---------
+IMBALANCED = dict(  # 95/5 training classes, a balanced validation split (a residual CNN of the run corpus)
+    loss=[0.428, 0.271, 0.223, 0.199, 0.183, 0.17],
+    accuracy=[0.9375, 0.9521, 0.9521, 0.9521, 0.9521, 0.9521],
+    val_loss=[0.763, 0.851, 0.875, 0.894, 0.944, 1.01],
+    val_accuracy=[0.5009, 0.5009, 0.5009, 0.5009, 0.5009, 0.5009],
+)
+
+
+def test_log018_one_answer_at_the_majority_share(make_history):
+    f = found(make_history(**IMBALANCED))["LOG018"]
+    assert f.evidence["train_accuracy"] == pytest.approx(0.9521)
+    assert (f.evidence["frozen_from"], f.evidence["frozen_to"]) == (2, 6)
+    assert "95%" in f.message
+    assert verdict(make_history(**IMBALANCED)) == "class-imbalance"
+
+
+def test_log018_silent_on_balanced_stuck_learning_and_fitted_runs(make_history):
+    stuck = dict(IMBALANCED, accuracy=[0.5012] * 6)  # one answer on balanced classes: at most 1/2
+    learning = dict(IMBALANCED, accuracy=[0.70, 0.80, 0.86, 0.90, 0.93, 0.95])
+    late = dict(IMBALANCED, accuracy=[0.55, 0.62, 0.70, 0.9521, 0.9521, 0.9521])  # climbed there: not from the start
+    moving_val = dict(IMBALANCED, val_accuracy=[0.50, 0.52, 0.55, 0.58, 0.61, 0.63])
+    fitted = dict(IMBALANCED, accuracy=[0.97, 0.995, 0.995, 0.995, 0.995, 0.995])
+    for h in (stuck, learning, late, moving_val, fitted):
+        assert "LOG018" not in found(make_history(**h))
+
+
+def test_log018_gives_way_to_an_output_that_cannot_express_the_labels(make_history):
+    # frozen in every epoch while the loss moves: LOG017's single softmax unit, on a 63/37 task
+    h = make_history(
+        loss=[0.155, 0.104, 0.087, 0.079, 0.075, 0.073],
+        accuracy=[0.6374] * 6,
+        val_loss=[0.16, 0.12, 0.1, 0.09, 0.085, 0.08],
+        val_accuracy=[0.5986] * 6,
+    )
+    codes = found(h)
+    assert "LOG017" in codes and "LOG018" not in codes
+
+
+def test_log018_skipped_with_too_few_epochs(make_history):
+    assert "LOG018" not in found(make_history(**{k: v[:3] for k, v in IMBALANCED.items()}))

@@ -473,3 +473,120 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
             split="train",
         )
     ]
+
+
+# --- LOG018 -----------------------------------------------------------------------
+#: A single answer for every image scores the share of that class; with K >= 2 balanced
+#: classes that is at most 1/2. A training accuracy frozen at or above this share can only be
+#: one answer if one class holds that share of the training images: the classes are imbalanced
+#: (60/40 on two classes; 95/5 in the run corpus's gross runs).
+MAJORITY_MIN_SHARE = 0.6
+
+
+#: The frozen stretch must start by this epoch (1-based): a model that learns the task climbs
+#: over several epochs, a model that collapses onto the commonest class sits at its share from
+#: the first or second epoch (the running mean of epoch 1 still carries the first steps).
+MAJORITY_START_EPOCH = 2
+
+
+def _frozen_stretch(values: list[float]) -> tuple[int, int]:
+    """(start, length) of the longest stretch of values equal to `FROZEN_ACCURACY_DECIMALS` decimals."""
+    best = (0, 0)
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or round(values[i], FROZEN_ACCURACY_DECIMALS) != round(
+            values[start], FROZEN_ACCURACY_DECIMALS
+        ):
+            if i - start > best[1]:
+                best = (start, i - start)
+            start = i
+    return best
+
+
+@register(
+    "LOG018",
+    "accuracy-frozen-at-majority-share",
+    requires=("history",),
+    cause="class-imbalance",
+    superseded_by=("LOG017",),
+)
+def accuracy_frozen_at_majority_share(inputs: Inputs) -> list[Finding]:
+    """Training and validation accuracy freeze together from the start, training at a share only imbalance gives.
+
+    ## What it does
+    Fires (warning) when, over at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs and at
+    least half of the run, starting by epoch `MAJORITY_START_EPOCH`, the training
+    accuracy and the validation accuracy each repeat one value to
+    `FROZEN_ACCURACY_DECIMALS` decimals, the training value lying between
+    `MAJORITY_MIN_SHARE` and `FITTED_ACCURACY`. LOG017 (frozen in every epoch
+    while the loss moves: an output that cannot express the labels) supersedes it.
+
+    ## Why is this bad?
+    Accuracy that does not move in either split while the weights change means
+    the model gives every image the same answer. One answer scores the share of
+    its class, at most 1/2 on balanced classes; frozen at 0.95, 95% of the
+    training images carry one label. Minimizing the average loss over such a set
+    is easiest by always answering the commonest class, and the validation
+    accuracy then only shows the validation set's share of that class: a
+    balanced validation split sits at 1/K, an equally imbalanced one at the same
+    high value, which looks healthy. It is not overfitting and not a scale bug.
+
+    ## Example
+    ```
+    Epoch 6/6
+    34/34 - 0s - accuracy: 0.9521 - loss: 0.1702 - val_accuracy: 0.5009 - val_loss: 1.0100
+    ```
+    (0.9521 and 0.5009 from epoch 2 on.)
+
+    ## Use instead
+    ```python
+    counts = np.bincount(y_train.ravel())
+    class_weight = {c: len(y_train) / (len(counts) * n) for c, n in enumerate(counts) if n}
+    model.fit(x_train, y_train, class_weight=class_weight, validation_data=(x_val, y_val))
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < FROZEN_ACCURACY_MIN_EPOCHS:
+        return []
+    accs = [a for _, (a, _) in rows]
+    vals = [v for _, (_, v) in rows]
+    start, length = _frozen_stretch(accs)
+    first, last = rows[start][0] + 1, rows[start + length - 1][0] + 1  # 1-based epochs
+    if length < FROZEN_ACCURACY_MIN_EPOCHS or 2 * length < len(rows) or first > MAJORITY_START_EPOCH:
+        return []
+    share = accs[start]
+    if not MAJORITY_MIN_SHARE <= share < FITTED_ACCURACY:
+        return []
+    stretch = vals[start : start + length]
+    if len({round(v, FROZEN_ACCURACY_DECIMALS) for v in stretch}) != 1:
+        return []
+    return [
+        accuracy_frozen_at_majority_share.finding(
+            Severity.WARNING,
+            f"Training accuracy is {share:.4f} and validation accuracy {stretch[0]:.4f} in every epoch from "
+            f"{first} to {last} of {len(rows)}: the model gives every image one answer, and {share:.0%} of the "
+            "training images carry that label.",
+            evidence={
+                "epochs": len(rows),
+                "frozen_from": first,
+                "frozen_to": last,
+                "train_accuracy": rounded(share),
+                "val_accuracy": rounded(stretch[0]),
+                "majority_min_share": MAJORITY_MIN_SHARE,
+            },
+            fix=Fix(
+                "Weight the classes by their inverse frequency (or resample) and validate on a split with every class",
+                "counts = np.bincount(y_train.ravel())\n"
+                "class_weight = {c: len(y_train) / (len(counts) * n) for c, n in enumerate(counts) if n}\n"
+                "model.fit(x_train, y_train, class_weight=class_weight, validation_data=(x_val, y_val))",
+            ),
+            explanation=(
+                "Neither accuracy moves while the weights change, so every image gets the same answer; one answer "
+                f"scores its class's share, which reaches {share:.2f} only when that class dominates the training "
+                "labels. The network has learned the class prior, not the images: the fix is in the class balance, "
+                "not in regularization."
+            ),
+            split="train",
+        )
+    ]

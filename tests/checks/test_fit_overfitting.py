@@ -278,3 +278,30 @@ def test_fit004_a_loss_near_zero_wandering_is_not_divergence(make_history):
     # the same shape an order of magnitude up, climbing back by a good part of the range, is divergence
     h = make_history(loss=[*loss[:-3], 0.177, 0.19, 0.284], accuracy=[0.5] * len(loss))
     assert found(h)["FIT004"].evidence["diverging"] is True
+
+
+def test_fit004_judges_a_log_of_steps_on_block_means():
+    # Keras' running means restart from one batch each epoch: 0.2355 -> 0.1756 -> 0.2191 at step 55 is
+    # one batch's noise, not an overshooting step
+    h = read_history(LOGS / "k3-per-step-running-means.txt")
+    assert h.index_kind == "step"
+    assert "FIT004" not in found_fit(h)
+
+
+def test_fit004_still_reads_a_diverging_log_of_steps(make_history):
+    loss = [2.3 - 0.02 * i for i in range(40)] + [1.5 + 0.08 * i for i in range(40)]
+    h = make_history(loss=loss, accuracy=[0.3] * 80)
+    h.index_kind = "step"
+    f = found_fit(h)["FIT004"]
+    assert f.evidence["step_blocks"] == 10 and f.evidence["diverging"] is True
+    assert "steps" in f.message
+
+
+def test_fit004_a_classifier_loss_near_zero_wandering_by_factors_of_two_is_noise(make_history):
+    # fine-tuning a model already at training accuracy 1.0: 0.0021 -> 0.0049 -> 0.0018 ... are rises of
+    # 100%+ of a loss that is 0.3% of ln 2
+    loss = [0.0031, 0.0021, 0.0049, 0.0018, 0.0042, 0.0016, 0.0038, 0.0044]
+    h = make_history(loss=loss, accuracy=[1.0] * len(loss))
+    assert "FIT004" not in found_fit(h)
+    # a regression's MSE keeps its own range: the same numbers without an accuracy still oscillate
+    assert "FIT004" in found_fit(make_history(loss=loss))

@@ -17,6 +17,7 @@ from ...measure.history import (
     aligned,
     chance_accuracy_band,
     finite,
+    index_unit,
     pinned_at_chance,
     printed_index,
     score_keys,
@@ -77,6 +78,21 @@ LOSS_JUMP_SCALE = 0.05
 
 #: This many jumps make the loss oscillating.
 OSCILLATION_JUMPS = 2
+
+
+#: The scale a classification loss's rises are measured against is at least ln 2, the loss
+#: of a coin flip between two classes: a cross-entropy that starts near zero (fine-tuning a
+#: model already at training accuracy 1.0) wanders by factors of two in its third decimal,
+#: which is noise, not overshooting. Logs without an accuracy (a regression's MSE) keep
+#: their own range.
+CLASSIFICATION_LOSS_SCALE = math.log(2)
+
+
+#: A log of optimizer steps is judged on this many blocks of consecutive steps, each
+#: averaged: one step's loss is one batch (or a running mean that Keras restarts at each
+#: epoch from one batch), whose sampling noise makes a 10% rise common in a healthy run;
+#: a block mean of a tenth of the run keeps divergence, climbs and collapses.
+STEP_BLOCKS = 10
 
 
 #: The last training loss this many times its minimum is divergence ...
@@ -419,6 +435,11 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     - a collapse: training accuracy rose `COLLAPSE_FROM_ABOVE_CHANCE` above
       chance, then ended back in the chance band.
 
+    For a classifier (an accuracy is logged) "the largest loss" is at least
+    `CLASSIFICATION_LOSS_SCALE` (ln 2), so a loss near zero that wanders by
+    factors of two is not judged by its own ratios. A log of optimizer steps is
+    judged on the means of `STEP_BLOCKS` blocks of consecutive steps.
+
     ## Why is this bad?
     The epoch-average training loss of a well-tuned run falls almost
     monotonically. Jumps mean optimizer steps overshoot; a loss that climbs
@@ -443,22 +464,23 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     or a `ReduceLROnPlateau` callback; normalize inputs.
     """
     h = inputs.history
-    loss = [v for v in h.loss if finite(v)]
-    if len(loss) < MIN_EPOCHS_FOR_CURVES or len(loss) != len(h.loss):
+    if len(h.loss) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) for v in h.loss):
         return []  # non-finite values: LOG003
+    loss, where = _judged_loss(h)
+    floor = CLASSIFICATION_LOSS_SCALE if h.acc and any(a > 0 for a in h.acc if finite(a)) else 0.0
     jumps = [
-        printed_index(h, i)
+        where[i]
         for i in range(1, len(loss))
         if loss[i - 1] > 0
         and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
-        and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(loss[:i])
+        and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(max(loss[:i]), floor)
     ]
     lo = min(loss)
     at = loss.index(lo)
     diverging = (
         lo > 0
         and loss[-1] >= DIVERGENCE_RATIO * lo
-        and loss[-1] - lo >= DIVERGENCE_SCALE * max(loss)
+        and loss[-1] - lo >= DIVERGENCE_SCALE * max(max(loss), floor)
         and at < len(loss) - 1
     )
     tail = loss[-(RISE_EPOCHS + 1) :]
@@ -466,7 +488,7 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         len(loss) > RISE_EPOCHS
         and all(b > a for a, b in zip(tail, tail[1:]))
         and lo > 0
-        and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss))
+        and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss), floor)
     )
     collapse = _accuracy_collapse(inputs)
     if len(jumps) < OSCILLATION_JUMPS and not diverging and not climbing and collapse is None:
@@ -487,14 +509,16 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         unstable_loss.finding(
             Severity.WARNING,
             f"Training {'' if collapse is not None and what.startswith('is unstable') else 'loss '}{what}: "
-            f"minimum {lo:.4g} at epoch {printed_index(h, at)}, last {loss[-1]:.4g}"
-            + (f"; rises of more than {LOSS_JUMP:.0%} at epochs {jumps}" if jumps else "")
+            f"minimum {lo:.4g} at {index_unit(h)} {where[at]}, last {loss[-1]:.4g}"
+            + (f"; rises of more than {LOSS_JUMP:.0%} at {index_unit(h)}s {jumps}" if jumps else "")
+            + (f" (means of {STEP_BLOCKS} blocks of steps)" if len(loss) < len(h.loss) else "")
             + ".",
             evidence={
                 "loss": [rounded(v) for v in loss],
                 "jump_epochs": jumps,
                 "min_loss": rounded(lo),
-                "min_epoch": printed_index(h, at),
+                "min_epoch": where[at],
+                "step_blocks": STEP_BLOCKS if len(loss) < len(h.loss) else None,
                 "last_loss": rounded(loss[-1]),
                 "diverging": diverging,
                 "climbing": climbing,
@@ -515,6 +539,21 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
             split="train",
         )
     ]
+
+
+def _judged_loss(h: Any) -> tuple[list[float], list[int | None]]:
+    """The training loss FIT004 judges, with the printed epoch or step of each value.
+
+    Epochs as logged; a log of optimizer steps as the means of `STEP_BLOCKS` blocks of
+    consecutive steps, each labelled with its last step.
+    """
+    loss = list(h.loss)
+    n = len(loss)
+    if index_unit(h) != "step" or n < 2 * STEP_BLOCKS:
+        return loss, [printed_index(h, i) for i in range(n)]
+    bounds = [round(b * n / STEP_BLOCKS) for b in range(STEP_BLOCKS + 1)]
+    means = [sum(loss[a:b]) / (b - a) for a, b in zip(bounds, bounds[1:])]
+    return means, [printed_index(h, b - 1) for b in bounds[1:]]
 
 
 def _accuracy_collapse(inputs: Inputs) -> tuple[float, float] | None:

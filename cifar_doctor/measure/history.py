@@ -148,9 +148,11 @@ def classes_at_chance(h: Any, min_train_rise: float) -> int | None:
     return fits[0] if len(fits) == 1 else None
 
 
-def chance_k(loss: float, acc: float | None, known: int | None) -> int | None:
-    """The K whose chance level (loss ln K, accuracy 1/K) fits these numbers, if one does."""
-    for k in [known] if known else COMMON_CLASS_COUNTS:
+def chance_k(
+    loss: float, acc: float | None, known: int | None, candidates: tuple[int, ...] = COMMON_CLASS_COUNTS
+) -> int | None:
+    """The K among `candidates` (or `known`) whose chance level (loss ln K, accuracy 1/K) fits these numbers."""
+    for k in [known] if known else candidates:
         ln_k = math.log(k)
         if abs(loss - ln_k) > CHANCE_LOSS_TOLERANCE * ln_k:
             continue

@@ -177,6 +177,20 @@ def test_log002_uses_given_classes(make_history):
     assert "LOG002" not in codes(h, classes=10)
 
 
+def test_log002_reads_three_classes_off_loss_and_accuracy(make_history):
+    # raw wine features into SGD (the run corpus): the first epoch blows up, then the loss sits at ln 3 = 1.0986
+    h = make_history(
+        loss=[15662.0, 50.55, 1.103, 1.1, 1.099, 1.098, 1.097, 1.095, 1.094],
+        accuracy=[0.366, 0.276, 0.343, 0.343, 0.351, 0.366, 0.343, 0.381, 0.366],
+        val_loss=[1.221, 1.119, 1.108, 1.106, 1.1, 1.099, 1.097, 1.095, 1.09],
+        val_accuracy=[0.25, 0.295, 0.295, 0.295, 0.295, 0.295, 0.295, 0.455, 0.455],
+    )
+    assert codes(h)["LOG002"].evidence["classes"] == 3
+    assert verdict(h) == "not-learning"
+    # a ten-class model at the same loss is far above 1/3 in accuracy: learning
+    assert "LOG002" not in codes(make_history(loss=[1.3, 1.2, 1.1, 1.09], accuracy=[0.55, 0.58, 0.61, 0.62]))
+
+
 def test_log002_silent_when_learning(make_history):
     assert "LOG002" not in codes(make_history(loss=[2.30, 2.0, 1.7], accuracy=[0.10, 0.25, 0.38]))
 

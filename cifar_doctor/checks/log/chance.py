@@ -11,7 +11,9 @@ from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
+    CHANCE_CLASS_CANDIDATES,
     CHANCE_LOSS_TOLERANCE,
+    COMMON_CLASS_COUNTS,
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
     NO_LEARNING_ACCURACY_MARGIN,
@@ -30,8 +32,14 @@ from ...measure.history import (
 from ...registry import register
 from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
 
-
 # --- LOG002 -----------------------------------------------------------------------
+#: Class counts LOG002 reads a loss and accuracy at chance as when nothing states K: the
+#: common counts and 3 (wine, iris, three-class subsets), whose ln 3 = 1.0986 lies 8% from no
+#: other candidate. Loss and accuracy must both sit at chance in every judged epoch, so a
+#: 3-class task stuck at 1.0986 and 0.33 is not mistaken for anything a 2- or 10-class model does.
+STUCK_CLASS_CANDIDATES = tuple(sorted(set(COMMON_CLASS_COUNTS) | set(CHANCE_CLASS_CANDIDATES)))
+
+
 @register("LOG002", "loss-at-chance", requires=("history",), cause="not-learning", superseded_by=("LOG015",))
 def loss_at_chance(inputs: Inputs) -> list[Finding]:
     """Training loss stays at ln K and accuracy at 1/K: the network learns nothing.
@@ -41,7 +49,7 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
     training loss is within `CHANCE_LOSS_TOLERANCE` (8%) of ln K and the
     training accuracy within a few points of 1/K in every one of them. K is
     `--classes`, what the log tells, or else the common class count (2, 10,
-    100, 1000) that fits both numbers.
+    100, 1000, and 3: `STUCK_CLASS_CANDIDATES`) that fits both numbers.
 
     ## Why is this bad?
     ln K is the loss of a model that gives every class probability 1/K. Staying
@@ -73,7 +81,7 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
         if not finite(loss[i]):
             return []
         a = acc[i] if i < len(acc) and finite(acc[i]) else None
-        k = chance_k(loss[i], a, known)
+        k = chance_k(loss[i], a, known, STUCK_CLASS_CANDIDATES)
         if k is None:
             return []
         ks.add(k)

@@ -325,6 +325,28 @@ def pinned_at_chance(series: list[float], known: int | None, accuracy: list[floa
 BN_SETTLING_STEPS = 300
 
 
+#: Validation accuracies within this of each other count as the same printed value.
+CONSTANT_ACCURACY_SPREAD = 1e-4
+
+
+#: The same validation accuracy in this many consecutive epochs, while the weights
+#: change, is a model giving every validation image the same answer (the accuracy
+#: is then that class's share of the validation set: 0.112, 0.112, 0.112, 0.112,
+#: 0.112, 0.085, 0.085 for test images divided by 255 twice). Predictions that
+#: wander near chance repeat a value on 1,000 images with probability ~0.03 per
+#: pair of epochs, three times in a row ~0.001.
+CONSTANT_ACCURACY_RUN = 3
+
+
+def longest_constant_run(vals: list[float]) -> int:
+    """The most consecutive values equal within `CONSTANT_ACCURACY_SPREAD`."""
+    best = run = 1 if vals else 0
+    for a, b in zip(vals, vals[1:]):
+        run = run + 1 if abs(a - b) <= CONSTANT_ACCURACY_SPREAD else 1
+        best = max(best, run)
+    return best
+
+
 def few_optimizer_steps(h: Any) -> int | None:
     """The most optimizer steps the run can have taken, when that is at most `BN_SETTLING_STEPS`."""
     total = getattr(h, "bar_total", None)

@@ -14,6 +14,7 @@ from ...measure.history import (
     CHANCE_CLASS_CANDIDATES,
     CHANCE_LOSS_TOLERANCE,
     COMMON_CLASS_COUNTS,
+    CONSTANT_ACCURACY_RUN,
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
     NO_LEARNING_ACCURACY_MARGIN,
@@ -24,6 +25,7 @@ from ...measure.history import (
     classes_at_chance,
     finite,
     log_classes,
+    longest_constant_run,
     per_error_cost,
     pinned_at_chance,
     val_at_chance,
@@ -123,19 +125,6 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
 TRAIN_ABOVE_CHANCE = 0.15
 
 
-#: Validation accuracies within this of each other count as the same printed value.
-CONSTANT_ACCURACY_SPREAD = 1e-4
-
-
-#: The same validation accuracy in this many consecutive epochs, while the weights
-#: change, is a model giving every validation image the same answer (the accuracy
-#: is then that class's share of the validation set: 0.112, 0.112, 0.112, 0.112,
-#: 0.112, 0.085, 0.085 for test images divided by 255 twice). Predictions that
-#: wander near chance repeat a value on 1,000 images with probability ~0.03 per
-#: pair of epochs, three times in a row ~0.001.
-CONSTANT_ACCURACY_RUN = 3
-
-
 # --- LOG004 -----------------------------------------------------------------------
 @register("LOG004", "val-accuracy-at-chance", requires=("history",), cause="eval-labels-misaligned")
 def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
@@ -193,7 +182,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     last_acc = rows[-1][1][0]
     if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
         return []
-    if inferred and _longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
+    if inferred and longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
         # one answer for every validation image: with K read off the curve itself, a class share
         # (0.333 of three balanced classes) is indistinguishable from a slow BatchNorm start
         return []
@@ -252,15 +241,15 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
         # near chance on average but astray in some epochs: without a saturated softmax, a slow
         # BatchNorm start looks the same (0.142, 0.113, 0.116 on ten classes), so no judgement
         return []
-    if _longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
+    if longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
         # the same validation accuracy every epoch while the weights change: one answer for every validation
         # image. Misaligned labels give an accuracy that wanders around 1/K; a frozen answer is inference-mode
         # behaviour that differs from training (BatchNorm statistics) or validation inputs that carry no signal.
         return [
             val_accuracy_at_chance.finding(
                 sev,
-                message + f" It repeats the same value in {_longest_constant_run(vals)} consecutive epochs.",
-                evidence={**evidence, "constant": True, "longest_constant_run": _longest_constant_run(vals)},
+                message + f" It repeats the same value in {longest_constant_run(vals)} consecutive epochs.",
+                evidence={**evidence, "constant": True, "longest_constant_run": longest_constant_run(vals)},
                 cause="eval-distribution-shift",
                 split="val",
                 fix=Fix(
@@ -295,15 +284,6 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
             split="val",
         )
     ]
-
-
-def _longest_constant_run(vals: list[float]) -> int:
-    """The most consecutive values equal within `CONSTANT_ACCURACY_SPREAD`."""
-    best = run = 1 if vals else 0
-    for a, b in zip(vals, vals[1:]):
-        run = run + 1 if abs(a - b) <= CONSTANT_ACCURACY_SPREAD else 1
-        best = max(best, run)
-    return best
 
 
 #: ... while the last training loss is at most this fraction of ln K: the

@@ -1,4 +1,4 @@
-"""Checks FIT001, FIT003, FIT004: where each fires, where it stays silent, where it is skipped."""
+"""Checks FIT001, FIT003, FIT004, FIT008: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -305,3 +305,37 @@ def test_fit004_a_classifier_loss_near_zero_wandering_by_factors_of_two_is_noise
     assert "FIT004" not in found_fit(h)
     # a regression's MSE keeps its own range: the same numbers without an accuracy still oscillate
     assert "FIT004" in found_fit(make_history(loss=loss))
+
+
+# --- FIT008: the validation loss never gets below where training started ---------------------------
+SHUFFLED_WINE = dict(  # wine, validation labels shuffled apart from their rows (the run corpus)
+    loss=[1.061, 0.901, 0.771, 0.676, 0.575, 0.513, 0.469, 0.381, 0.347, 0.305, 0.271, 0.228],
+    accuracy=[0.44, 0.642, 0.784, 0.828, 0.896, 0.91, 0.925, 0.933, 0.94, 0.948, 0.955, 0.948],
+    val_loss=[1.154, 1.17, 1.204, 1.255, 1.318, 1.393, 1.481, 1.582, 1.691, 1.809, 1.932, 2.059],
+    val_accuracy=[0.318, 0.318, 0.364, 0.341, 0.364, 0.386, 0.341, 0.364, 0.386, 0.364, 0.386, 0.364],
+)
+
+
+def test_fit008_validation_that_never_benefits_is_not_overfitting(make_history):
+    h = make_history(**SHUFFLED_WINE)
+    f = found_fit(h)["FIT008"]
+    assert f.evidence["val_loss_min"] == pytest.approx(1.154) and f.evidence["loss_first"] == pytest.approx(1.061)
+    assert verdict(h) == "eval-distribution-shift"
+
+
+def test_fit008_silent_on_overfitting_healthy_and_one_answer_runs(make_history):
+    overfit = dict(  # validation first improves below the first training loss, then turns
+        loss=[2.1, 1.6, 1.2, 0.8, 0.5, 0.3],
+        accuracy=[0.25, 0.42, 0.58, 0.72, 0.84, 0.91],
+        val_loss=[1.9, 1.6, 1.5, 1.6, 1.8, 2.1],
+        val_accuracy=[0.32, 0.42, 0.46, 0.47, 0.46, 0.45],
+    )
+    one_answer = dict(SHUFFLED_WINE, val_accuracy=[0.318] * 12)  # LOG004's frozen answer, not this check's
+    drifting = dict(SHUFFLED_WINE, val_accuracy=[0.64, 0.6, 0.55, 0.52, 0.5, 0.49, 0.49, 0.49, 0.5, 0.49, 0.5, 0.49])
+    for curves in (overfit, HEALTHY, HEALTHY_FIT, one_answer, drifting):
+        assert "FIT008" not in found_fit(make_history(**curves))
+    assert verdict(make_history(**overfit)) == "overfitting"
+
+
+def test_fit008_skipped_without_enough_epochs(make_history):
+    assert "FIT008" not in found_fit(make_history(**{k: v[:2] for k, v in SHUFFLED_WINE.items()}))

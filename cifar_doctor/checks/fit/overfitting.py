@@ -1,5 +1,6 @@
 """FIT: the train/validation gap and its turns: overfitting, validation better than training, and a
-loss that diverges or spikes, told apart from overfitting (FIT001, FIT003, FIT004).
+loss that diverges or spikes, told apart from overfitting, and a validation split that never benefits from
+training (FIT001, FIT003, FIT004, FIT008).
 
 See `cifar_doctor.checks.fit` for the family.
 """
@@ -13,11 +14,13 @@ from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
+    CONSTANT_ACCURACY_RUN,
     MIN_EPOCHS_FOR_CURVES,
     aligned,
     chance_accuracy_band,
     finite,
     index_unit,
+    longest_constant_run,
     pinned_at_chance,
     printed_index,
     score_keys,
@@ -566,3 +569,106 @@ def _accuracy_collapse(inputs: Inputs) -> tuple[float, float] | None:
     if peak >= 1.0 / k + COLLAPSE_FROM_ABOVE_CHANCE and abs(acc[-1] - 1.0 / k) <= chance_accuracy_band(k):
         return peak, acc[-1]
     return None
+
+
+# --- FIT008 -----------------------------------------------------------------------
+#: The last training loss is at most this fraction of the first epoch's: the model learned
+#: its training inputs (the same fraction as LOG007's `TRAIN_LEARNED_FRACTION`).
+TRAIN_LOSS_LEARNED_FRACTION = 0.8
+
+
+#: ... and validation accuracy never moved more than this from its first epoch's, up or down.
+#: A model whose learning carries over gains tens of points on the validation images (0.27 ->
+#: 0.55 on ten digits in three epochs); one that had something at epoch 1 and loses it falls as
+#: far (0.64 -> 0.49 on two classes: inference-mode drift, not a split the model never knew).
+#: Predictions unrelated to the validation labels wander by a few images' worth and by the
+#: classes' shares (0.318 -> 0.386 on 44 wine images is three images).
+VAL_ACCURACY_DRIFT = 0.10
+
+
+@register("FIT008", "validation-never-improved", requires=("history",), cause="eval-distribution-shift")
+def validation_never_improved(inputs: Inputs) -> list[Finding]:
+    """The validation loss never falls below the first epoch's training loss while training learns.
+
+    ## What it does
+    Fires (warning) over at least `MIN_EPOCHS_FOR_CURVES` epochs when the training
+    loss ends at or below `TRAIN_LOSS_LEARNED_FRACTION` of its first epoch, every
+    validation loss is at least the first epoch's training loss, and the
+    validation accuracy (when logged) stays within `VAL_ACCURACY_DRIFT` of its
+    first epoch without repeating one value in `CONSTANT_ACCURACY_RUN` epochs
+    (one answer for every image: LOG004's reading).
+
+    ## Why is this bad?
+    The first epoch's training loss is a mean over weights that had learned at
+    most one epoch, starting from none; after that epoch a model scores lower
+    on images of the same distribution, seen or not, unless what it learned
+    does not carry over at all. Overfitting first carries over, then turns:
+    the validation loss dips below where training started, then climbs. A
+    validation loss that never gets there, while training learns, says the
+    validation images or labels are not what training saw: labels shuffled
+    apart from their images, images laid out or scaled differently, or a
+    validation split of other classes. Regularization does not fix that.
+
+    ## Example
+    ```
+    loss: 1.061 -> 0.081    val_loss: 1.154 -> 3.029    val_accuracy: 0.318 -> 0.386
+    ```
+
+    ## Use instead
+    ```python
+    model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images: high?
+    print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())  # same preprocessing?
+    print(np.bincount(y_train.ravel()), np.bincount(y_val.ravel()))  # same classes?
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss, h.val_loss)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or len(rows) != len(h.loss):
+        return []
+    losses = [lo for _, (lo, _) in rows]
+    val_losses = [vl for _, (_, vl) in rows]
+    first = losses[0]
+    if first <= 0 or losses[-1] > TRAIN_LOSS_LEARNED_FRACTION * first or min(val_losses) < first:
+        return []
+    val_acc = [v for v in h.val_acc if finite(v)]
+    if val_acc and (
+        max(abs(v - val_acc[0]) for v in val_acc) > VAL_ACCURACY_DRIFT
+        or longest_constant_run(val_acc) >= CONSTANT_ACCURACY_RUN
+    ):
+        return []
+    low = val_losses.index(min(val_losses))
+    acc_txt = f", validation accuracy {val_acc[0]:.4f} -> {val_acc[-1]:.4f}" if val_acc else ""
+    return [
+        validation_never_improved.finding(
+            Severity.WARNING,
+            f"Training loss fell from {first:.4g} to {losses[-1]:.4g}, but the validation loss never went below "
+            f"{first:.4g} (lowest {val_losses[low]:.4g} at {index_unit(h)} {printed_index(h, low)}, last "
+            f"{val_losses[-1]:.4g}){acc_txt}: nothing the model learned carries over to the validation split.",
+            evidence={
+                "loss_first": rounded(first, 4),
+                "loss_last": rounded(losses[-1], 4),
+                "val_loss_min": rounded(val_losses[low], 4),
+                "val_loss_min_epoch": printed_index(h, low),
+                "val_loss_last": rounded(val_losses[-1], 4),
+                "val_acc_first": rounded(val_acc[0]) if val_acc else None,
+                "val_acc_max": rounded(max(val_acc)) if val_acc else None,
+                "learned_fraction": TRAIN_LOSS_LEARNED_FRACTION,
+                "val_accuracy_drift": VAL_ACCURACY_DRIFT,
+            },
+            fix=Fix(
+                "Check that validation images and labels are what training saw: same preprocessing, labels in their "
+                "images' order, the same classes",
+                "model.evaluate(x_train[:1000], y_train[:1000])  # high here, low on validation: the split differs\n"
+                "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())\n"
+                "print(np.bincount(y_train.ravel()), np.bincount(y_val.ravel()))",
+            ),
+            explanation=(
+                "After its first epoch a model scores better than that epoch's average on any images of the same "
+                "distribution. Overfitting first generalizes, then turns; a validation loss that never even reaches "
+                "where training started means the validation split is not the distribution the model learned: "
+                "labels out of their images' order, images preprocessed or laid out differently, or other classes. "
+                "It is not overfitting, and regularization will not help."
+            ),
+            split="val",
+        )
+    ]

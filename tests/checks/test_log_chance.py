@@ -68,6 +68,22 @@ def test_log007_val_loss_pinned_at_ln_k_is_a_scale_mismatch(make_history):
     assert "FIT001" not in found(make_history(**TYPO))  # the val accuracy dip is not overfitting
 
 
+def test_log007_training_left_unscaled_saturates_while_validation_sits_at_ln_k(make_history):
+    # raw 0-255 training pixels, /255 validation pixels (the run corpus): the training loss stays far above
+    # ln 10 while the validation loss does not move from it
+    h = make_history(
+        loss=[22.611, 9.636, 6.789, 5.513, 4.47],
+        accuracy=[0.102, 0.105, 0.117, 0.125, 0.131],
+        val_loss=[2.304, 2.302, 2.302, 2.301, 2.302],
+        val_accuracy=[0.084, 0.099, 0.095, 0.11, 0.098],
+    )
+    f = found(h)["LOG007"]
+    assert f.evidence["train_saturated"] is True and "far larger scale" in f.message
+    assert verdict(h) == "eval-input-scale-mismatch"
+    # the typo's training loss fell below ln K: the other reading
+    assert found(make_history(**TYPO))["LOG007"].evidence["train_saturated"] is False
+
+
 def test_log007_silent_when_training_is_at_chance_too(make_history):
     dead = dict(
         loss=[2.311, 2.307, 2.307, 2.307],

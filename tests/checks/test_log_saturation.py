@@ -129,6 +129,18 @@ def test_log001_silent_for_overfitting_with_high_val_loss(make_history):
     assert "LOG001" not in found and "FIT001" in found
 
 
+def test_log001_silent_on_one_overconfident_error_of_a_small_split(make_history):
+    # 44 wine rows at 0.977 (one error): val_loss / (1 - val_acc) reads 13.9 nats at the best epoch,
+    # 2-6 in the others; a scale mismatch saturates every epoch (the run corpus)
+    h = make_history(
+        loss=[1.346, 1.157, 1.043, 0.977, 0.894, 0.808, 0.741, 0.69, 0.685],
+        accuracy=[0.381, 0.418, 0.493, 0.56, 0.642, 0.657, 0.716, 0.769, 0.679],
+        val_loss=[0.972, 0.87, 0.779, 0.701, 0.638, 0.561, 0.489, 0.416, 0.3166],
+        val_accuracy=[0.568, 0.682, 0.818, 0.886, 0.886, 0.909, 0.932, 0.955, 0.9773],
+    )
+    assert "LOG001" not in codes(h)
+
+
 def test_log001_silent_when_training_saturates_too(make_history):
     # raw 0-255 inputs in both splits under Keras 2: train and val both near the ceiling
     found = codes(

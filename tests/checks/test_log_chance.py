@@ -84,6 +84,20 @@ def test_log007_training_left_unscaled_saturates_while_validation_sits_at_ln_k(m
     assert found(make_history(**TYPO))["LOG007"].evidence["train_saturated"] is False
 
 
+def test_log007_one_frozen_uniform_answer_is_an_inference_mode_shift(make_history):
+    # a residual CNN with BatchNorm after few steps (the run corpus): val_loss at ln 2 and one answer throughout
+    h = make_history(
+        loss=[0.805, 0.588, 0.498, 0.41, 0.351, 0.316],
+        accuracy=[0.518, 0.756, 0.803, 0.864, 0.883, 0.89],
+        val_loss=[0.705, 0.705, 0.704, 0.703, 0.704, 0.703],
+        val_accuracy=[0.494, 0.483, 0.497, 0.494, 0.494, 0.494],
+    )
+    f = found(h)["LOG007"]
+    assert f.cause == "eval-distribution-shift" and f.evidence["longest_constant_run"] == 3
+    assert verdict(h) == "eval-distribution-shift"
+    assert found(make_history(**TYPO))["LOG007"].cause == "eval-input-scale-mismatch"  # answers still move
+
+
 def test_log007_silent_when_training_is_at_chance_too(make_history):
     dead = dict(
         loss=[2.311, 2.307, 2.307, 2.307],

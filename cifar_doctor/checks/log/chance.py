@@ -309,7 +309,11 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
     validation accuracy near chance throughout, over at least
     `CHANCE_MIN_EPOCHS` epochs, while the last
     training loss is at most `TRAIN_LEARNED_FRACTION` (0.8) of ln K, or every
-    training loss at least `TRAIN_SATURATED_FACTOR` (1.5) times ln K. K is the
+    training loss at least `TRAIN_SATURATED_FACTOR` (1.5) times ln K. When the
+    validation accuracy also repeats one value in `CONSTANT_ACCURACY_RUN`
+    epochs (one uniform answer for every image), it warns of
+    `eval-distribution-shift` instead: inference mode differing from training
+    (BatchNorm statistics) gives that as well as a scale does. K is the
     known class count, or the common count (2, 10, 100, 1000) whose ln K the
     validation losses all match.
 
@@ -353,6 +357,8 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     val_acc = [v for v in h.val_acc if finite(v)]
     acc_txt = f", val accuracy {min(val_acc):.3f}-{max(val_acc):.3f}" if val_acc else ""
+    if learned and longest_constant_run(val_acc) >= CONSTANT_ACCURACY_RUN:
+        return [_one_uniform_answer(k, vl, val_acc, loss)]
     if learned:
         train_txt = f"while the training loss falls to {loss[-1]:.4g}."
     else:
@@ -393,6 +399,42 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
             split="val",
         )
     ]
+
+
+def _one_uniform_answer(k: int, vl: list[float], val_acc: list[float], loss: list[float]) -> Finding:
+    """LOG007's reading when the validation accuracy repeats one value: a uniform output and one answer for
+    every validation image. Inputs on a far smaller scale still move the answers a little from epoch to
+    epoch (0.128, 0.139, 0.135, 0.122, 0.107 for the re-enacted typo); a frozen answer is inference mode
+    that differs from training (BatchNorm statistics) as much as it is a scale."""
+    run = longest_constant_run(val_acc)
+    return eval_loss_at_chance.finding(
+        Severity.WARNING,
+        f"val_loss stays at {min(vl):.4f}-{max(vl):.4f} ≈ ln {k} = {math.log(k):.4f} and validation accuracy "
+        f"repeats {val_acc[-1]:.4f} in {run} consecutive epochs, while the training loss falls to {loss[-1]:.4g}: "
+        "the model gives every validation image the same uniform answer.",
+        evidence={
+            "classes": k,
+            "ln_k": rounded(math.log(k)),
+            "val_loss": [rounded(v) for v in vl],
+            "val_acc": [rounded(v) for v in val_acc],
+            "longest_constant_run": run,
+            "train_loss_last": rounded(loss[-1]),
+        },
+        cause="eval-distribution-shift",
+        split="val",
+        fix=Fix(
+            "Evaluate the training images in inference mode and compare validation inputs with training inputs",
+            "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
+            "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())",
+        ),
+        explanation=(
+            f"A validation loss of ln {k} with one unchanging accuracy is an output that gives each class 1/{k} for "
+            "every validation image. The network learned its training inputs, so in inference mode it does not see "
+            "what training showed it: BatchNormalization moving statistics that do not fit yet (few steps, "
+            "momentum 0.99), or validation inputs on a far smaller scale. Evaluating training images in inference "
+            "mode tells them apart: at chance there too, it is BatchNorm; high, it is the validation inputs."
+        ),
+    )
 
 
 # --- LOG008 -----------------------------------------------------------------------

@@ -74,6 +74,18 @@ def test_log014_saturated_training_errors_while_learning(make_history):
     assert verdict(h) == "input-not-normalized"
 
 
+def test_log014_silent_once_training_makes_no_errors(make_history):
+    # wine at training accuracy 1.0 (the run corpus): a loss of 0.29 is the correct answers' doubt, and
+    # loss / max(1 - acc, 0.02) = 14 nats measures nothing about errors
+    h = make_history(
+        loss=[1.287, 1.001, 0.796, 0.641, 0.523, 0.433, 0.365, 0.313, 0.286],
+        accuracy=[0.201, 0.642, 0.896, 0.97, 0.978, 0.985, 0.993, 1.0, 1.0],
+        val_loss=[1.195, 0.934, 0.744, 0.601, 0.49, 0.407, 0.345, 0.298, 0.274],
+        val_accuracy=[0.273, 0.773, 0.886, 0.932, 0.955, 0.977, 0.977, 0.977, 0.977],
+    )
+    assert "LOG014" not in found(h)
+
+
 def test_log003_a_missing_value_is_not_a_nan_loss(make_history):
     # CSVLogger with validation every other epoch: NA in val_loss is a gap, not NaN
     h = make_history(**HEALTHY)

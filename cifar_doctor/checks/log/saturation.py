@@ -16,6 +16,7 @@ from ...measure.history import (
     COMMON_CLASS_COUNTS,
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
+    MIN_ERROR_RATE,
     aligned,
     chance_accuracy_band,
     classes_from_data,
@@ -386,7 +387,8 @@ def saturated_training_loss(inputs: Inputs) -> list[Finding]:
 
     ## What it does
     Computes the training `loss / (1 - accuracy)` (the mean cost of one wrong
-    training prediction) at the last epoch. Fires when it is at least
+    training prediction) at the last epoch, when at least `MIN_ERROR_RATE` of
+    the training predictions are wrong. Fires when it is at least
     `SATURATED_COST` (12.9 nats) while the training accuracy is above chance
     (1/K + `chance_accuracy_band(K)`; K as known or fitted, else 10). At
     chance, LOG008 speaks instead.
@@ -421,6 +423,8 @@ def saturated_training_loss(inputs: Inputs) -> list[Finding]:
     k, _ = log_classes(inputs, trust_log=False)
     k = k or ASSUMED_CLASSES
     i, (lo, ac) = rows[-1]
+    if 1.0 - ac < MIN_ERROR_RATE:
+        return []  # too few training errors for a cost per error: the loss is then the correct answers' doubt
     cost = per_error_cost(lo, ac)
     if cost < SATURATED_COST or ac <= 1.0 / k + chance_accuracy_band(k):
         return []

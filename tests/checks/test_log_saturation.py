@@ -193,6 +193,19 @@ def test_log001_silent_when_saturated_run_is_at_chance(make_history):
     assert "LOG001" not in codes(h)
 
 
+def test_log001_fires_when_training_learned_and_validation_sits_at_chance(make_history):
+    # raw test pixels into an MLP trained on /255 pixels, three epochs (the run corpus): 240 nats per validation
+    # error against 2.8 per training error, the training accuracy above chance, the validation one not
+    h = make_history(
+        loss=[2.387, 2.202, 2.124],
+        accuracy=[0.137, 0.203, 0.229],
+        val_loss=[206.8, 192.1, 230.8],
+        val_accuracy=[0.135, 0.123, 0.127],
+    )
+    assert "LOG001" in codes(h)
+    assert verdict(h) == "eval-input-scale-mismatch"
+
+
 def test_log001_fires_on_one_epoch_above_chance(make_history):
     h = make_history(loss=[1.7761], acc=[0.3584], val_loss=[8.6776], val_acc=[0.4489])
     f = codes(h)["LOG001"]

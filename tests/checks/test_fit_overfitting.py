@@ -339,3 +339,18 @@ def test_fit008_silent_on_overfitting_healthy_and_one_answer_runs(make_history):
 
 def test_fit008_skipped_without_enough_epochs(make_history):
     assert "FIT008" not in found_fit(make_history(**{k: v[:2] for k, v in SHUFFLED_WINE.items()}))
+
+
+def test_fit004_one_explosion_is_instability(make_history):
+    # raw inputs into SGD (the run corpus): the epoch loss multiplies by 1e8 once, then sits at ln 3
+    h = make_history(
+        loss=[4.5e23, 6544623.0, 1.1, 2.234, 253410704.0, 1.099, 1.098],
+        accuracy=[0.315, 0.311, 0.312, 0.312, 0.35, 0.35, 0.35],
+        val_loss=[1.099] * 7,
+        val_accuracy=[0.331, 0.331, 0.331, 0.338, 0.338, 0.338, 0.338],
+    )
+    f = found_fit(h)["FIT004"]
+    assert f.evidence["exploded_at"] == [5] and "explodes" in f.message
+    # a loss near zero that grows tenfold by a few thousandths is not an explosion
+    tiny = make_history(loss=[0.9, 0.4, 0.1, 0.02, 0.001, 0.011, 0.004], accuracy=[0.6, 0.8, 0.95, 1.0, 1.0, 1.0, 1.0])
+    assert "FIT004" not in found_fit(tiny)

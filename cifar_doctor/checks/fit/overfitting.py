@@ -98,6 +98,12 @@ CLASSIFICATION_LOSS_SCALE = math.log(2)
 STEP_BLOCKS = 10
 
 
+#: A training loss that grows this many times from one epoch to the next (and by more than the
+#: classification scale, `CLASSIFICATION_LOSS_SCALE`) explodes: an epoch average never multiplies
+#: by ten while training is stable; one such epoch is enough (2.23 -> 2.5e8 on raw inputs and SGD).
+EXPLOSION_FACTOR = 10.0
+
+
 #: The last training loss this many times its minimum is divergence ...
 DIVERGENCE_RATIO = 1.5
 
@@ -436,7 +442,8 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
       epochs and ended above its minimum by `SUSTAINED_RISE` (5%) of the
       largest loss;
     - a collapse: training accuracy rose `COLLAPSE_FROM_ABOVE_CHANCE` above
-      chance, then ended back in the chance band.
+      chance, then ended back in the chance band;
+    - an explosion: the loss grew `EXPLOSION_FACTOR` (10) times in one epoch.
 
     For a classifier (an accuracy is logged) "the largest loss" is at least
     `CLASSIFICATION_LOSS_SCALE` (ln 2), so a loss near zero that wanders by
@@ -478,6 +485,11 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
         and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(max(loss[:i]), floor)
     ]
+    exploded = [
+        where[i]
+        for i in range(1, len(loss))
+        if loss[i - 1] > 0 and loss[i] >= EXPLOSION_FACTOR * loss[i - 1] and loss[i] - loss[i - 1] > floor
+    ]
     lo = min(loss)
     at = loss.index(lo)
     diverging = (
@@ -494,13 +506,15 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss), floor)
     )
     collapse = _accuracy_collapse(inputs)
-    if len(jumps) < OSCILLATION_JUMPS and not diverging and not climbing and collapse is None:
+    if len(jumps) < OSCILLATION_JUMPS and not exploded and not diverging and not climbing and collapse is None:
         return []
-    if not (diverging or climbing or collapse) and overfitting(inputs):
+    if not (diverging or climbing or collapse or exploded) and overfitting(inputs):
         # spikes along a training loss that keeps falling while validation turned: the run's story is
         # overfitting (FIT001 already required training to end lower than at the best validation epoch)
         return []
-    if diverging:
+    if exploded:
+        what = f"explodes (at least {EXPLOSION_FACTOR:g}x in one {index_unit(h)}, at {exploded})"
+    elif diverging:
         what = "diverges"
     elif climbing:
         what = f"has climbed for {RISE_EPOCHS} epochs in a row"
@@ -524,6 +538,7 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
                 "step_blocks": STEP_BLOCKS if len(loss) < len(h.loss) else None,
                 "last_loss": rounded(loss[-1]),
                 "diverging": diverging,
+                "exploded_at": exploded,
                 "climbing": climbing,
                 "accuracy_collapse": [rounded(v) for v in collapse] if collapse else None,
                 "jump": LOSS_JUMP,

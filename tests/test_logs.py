@@ -128,6 +128,24 @@ Epoch 2/2
     assert h.evaluations == [{"loss": 8.05, "accuracy": 0.5}]
 
 
+def test_evaluate_list_printed_with_a_label_names_its_values():
+    # the Keras guide's print("test loss, test acc:", results)
+    epochs = (
+        "Epoch 1/2\n1487/1487 [====] - 0s 85us/step - loss: 0.51 - acc: 0.79 - val_loss: 0.46 - val_acc: 0.78\n"
+        "Epoch 2/2\n1487/1487 [====] - 0s 86us/step - loss: 0.34 - acc: 0.86 - val_loss: 0.33 - val_acc: 0.85\n"
+        "498/498 [====] - 0s 172us/step\n"
+    )
+    assert parse(epochs + "test loss, test acc: [35.7264, 0.8715]\n").evaluations == [
+        {"loss": 35.7264, "accuracy": 0.8715}
+    ]
+    assert parse(epochs + "Test accuracy / loss = [0.8715, 35.7264]\n").evaluations == [
+        {"accuracy": 0.8715, "loss": 35.7264}
+    ]
+    # a label that does not name each value, or names no loss, is not read
+    assert parse(epochs + "test loss: [0.5, 0.8, 0.9]\n").evaluations == []
+    assert parse(epochs + "predictions: [0.5, 0.8]\n").evaluations == []
+
+
 def test_tfkeras_verbose2_with_epoch_suffix_and_nan():
     text = (
         "Epoch 1/2\n1563/1563 - 10s - loss: 1.5000 - accuracy: 0.4500 - val_loss: 1.2000 - val_accuracy: 0.5600 "

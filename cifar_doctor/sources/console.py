@@ -118,6 +118,11 @@ _EVAL_LINE_RE = re.compile(
 #: metric, as custom loops print it (`epoch [1]: training loss: 2.27 - acc: 0.50`).
 _LEAD_METRIC_RE = re.compile(r"([A-Za-z]\w*(?:[ \t]+[A-Za-z]\w*){0,2})\s*[:=]\s*(" + _NUM + r")\s*$")
 _LIST_RE = re.compile(r"^\s*\[\s*(" + _NUM + r")\s*((?:,\s*" + _NUM + r"\s*)+)\]\s*$")
+#: `print("test loss, test acc:", results)`, as the Keras guide prints `model.evaluate()`'s list:
+#: a short label naming the values, then the list.
+_LABELLED_LIST_RE = re.compile(
+    r"^\s*([A-Za-z][A-Za-z _,/-]{0,60}?)\s*[:=]?\s*\[\s*(" + _NUM + r")\s*((?:,\s*" + _NUM + r"\s*)+)\]\s*$"
+)
 
 
 @dataclass
@@ -238,6 +243,9 @@ class LogParser:
                 return
         if line.startswith("[") and (m := _LIST_RE.match(line)):
             self._eval_list(m)
+            return
+        if line.endswith("]") and (m := _LABELLED_LIST_RE.match(line)) and "loss" in m.group(1).lower():
+            self._eval_labelled_list(m)
             return
         if "Train on" in line and (m := _TRAIN_ON_RE.search(line)):
             if m.group(2).lower() == "samples":
@@ -438,6 +446,21 @@ class LogParser:
         loss, acc = values[0], values[1]
         if loss >= 0 and 0.0 <= acc <= 1.0:
             self._add_eval({"loss": loss, "accuracy": acc})
+
+    def _eval_labelled_list(self, m: re.Match) -> None:
+        """`test loss, test acc: [0.52, 0.83]`: the label's names, in order, name the values."""
+        self._close_eval()
+        values = [number_from_text(m.group(2))] + [number_from_text(v) for v in re.findall(_NUM, m.group(3))]
+        names = [part.strip().lower() for part in re.split(r"[,/]", m.group(1))]
+        if not self.epochs or len(names) != len(values):
+            return
+        ev: dict[str, float] = {}
+        for name, v in zip(names, values):
+            key = "loss" if name.endswith("loss") else "accuracy" if name.endswith(("acc", "accuracy")) else None
+            if key and key not in ev and (key == "loss" and v >= 0 or key == "accuracy" and 0.0 <= v <= 1.0):
+                ev[key] = v
+        if "loss" in ev:
+            self._add_eval(ev)
 
     def _close_eval(self) -> None:
         g, self._eval_group = self._eval_group, None

@@ -114,6 +114,17 @@ def test_mdl006_small_gap_is_reported_and_rules_overfitting_out(make_images, mak
     assert report.verdict.cause == "healthy"
 
 
+def test_mdl006_judges_the_gap_against_its_sampling_noise(make_images, make_labels):
+    # an easy task: 1.000 against 0.970 on 500 eval images is 3.9 standard errors, and every error is an eval
+    # error; 0.85 against 0.80 on 300 and 200 images is 1.4 standard errors
+    f, report = findings(inputs(make_images, make_labels, 1.0, 0.97, n_train=400, n_test=500))
+    assert f["MDL006"].cause == "overfitting" and f["MDL006"].evidence["gap_noise"]["test"] == pytest.approx(
+        0.0153, abs=1e-4
+    )
+    f, _ = findings(inputs(make_images, make_labels, 0.85, 0.80))
+    assert f["MDL006"].cause is None and "within 2 standard errors" in f["MDL006"].message
+
+
 def test_mdl006_silent_when_the_splits_are_on_different_scales(make_images, make_labels):
     f, _ = findings(inputs(make_images, make_labels, 0.5, 0.2, test_scale="uint8"))
     assert "MDL006" not in f and "PRE001" in f

@@ -5,7 +5,7 @@ See `cifar_doctor.checks.model` for what Keras does that these checks rest on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
@@ -16,20 +16,30 @@ from ...registry import register
 if TYPE_CHECKING:
     from ...measure.model import Measurement
 
-#: Inference-mode accuracy on training images at least this far above every eval
-#: split's is overfitting. Sampling noise of the two accuracies (2,000 training and
-#: up to 5,000 eval images) stays below 0.03 at two standard errors; a small CNN at a
-#: sensible point of training keeps them within about 0.10 on CIFAR-10 (the re-enacted
-#: healthy runs: 0.03-0.10); the re-enacted overfit model measures 0.97 against 0.48.
-OVERFIT_MEASURED_GAP = 0.15
+#: Inference-mode accuracy on training images above every eval split's by at least this many
+#: standard errors of the difference (binomial, on the images measured) is a gap the model made,
+#: not sampling noise: 2 standard errors are 0.05 for 300 training and 300 eval images near 0.8,
+#: 0.02 for 2,000 and 5,000. A fixed gap of 0.15 (the former rule) ignored the task: on easy
+#: tasks an overfit model's whole error is a few points (1.0 against 0.97 on ten digits). Chosen
+#: with `OVERFIT_ERROR_RATIO` on the run corpus's model+data trials, in every fold from the other
+#: four (2 in all five, of 2, 3 and 4; `bench/corpus`): out-of-fold 357 -> 362 right, 24 -> 18
+#: forbidden of 418.
+OVERFIT_STANDARD_ERRORS = 2.0
 
 
 #: ... and every eval split's error rate at least this many times the training error
 #: rate. Memorization drives the training error towards 0 while the eval error stays,
 #: so the ratio grows (overfit re-enactment: 0.52 / 0.025 = 21; leaked-test run:
 #: 2.3); a model that merely has not finished learning errs about as often on both
-#: (the standardized healthy run: 0.48 / 0.36 = 1.3, at a 0.12 gap).
-OVERFIT_ERROR_RATIO = 1.5
+#: (the standardized healthy run: 0.48 / 0.36 = 1.3). Four of five folds chose 3 (of 1.5,
+#: 2, 3 and 5), one chose 2.
+OVERFIT_ERROR_RATIO = 3.0
+
+
+def _gap_noise(train: Any, split: Any) -> float:
+    """`OVERFIT_STANDARD_ERRORS` standard errors of train accuracy minus `split`'s (binomial)."""
+    var = sum(s.accuracy * (1.0 - s.accuracy) / max(s.images, 1) for s in (train, split))
+    return OVERFIT_STANDARD_ERRORS * var**0.5
 
 
 #: An eval accuracy within this many standard errors of 1/K (binomial, on the images
@@ -87,8 +97,9 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     were fed, and on up to 5,000 images of each eval split, in inference mode
     (dropout off, BatchNorm on its moving statistics). Fires (warning) when
     training accuracy beats every eval split by at least
-    `OVERFIT_MEASURED_GAP` (0.15) and every eval error rate is at least
-    `OVERFIT_ERROR_RATIO` (1.5) times the training error rate; otherwise it
+    `OVERFIT_STANDARD_ERRORS` (2) standard errors of the difference and every
+    eval error rate is at least `OVERFIT_ERROR_RATIO` (3) times the training
+    error rate; otherwise it
     reports the measured accuracies (info). When K is known and every eval
     split scores chance (within `CHANCE_STANDARD_ERRORS` binomial standard
     errors of 1/K, or the chance band) while the training images score at least
@@ -125,14 +136,17 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     if _all_at_chance(m, k):
         return []
     gaps = {s.split: m.train.accuracy - s.accuracy for s in m.evals}
+    noise = {s.split: _gap_noise(m.train, s) for s in m.evals}
     smallest = min(gaps.values())
+    significant = all(gaps[n] >= noise[n] for n in gaps)
     train_error = 1.0 - m.train.accuracy
     error_ratio = min((1.0 - s.accuracy) / max(train_error, 1e-9) for s in m.evals)
     evidence = {
         "train": m.train.to_dict(),
         "eval": [s.to_dict() for s in m.evals],
         "gap": {n: round(g, 4) for n, g in gaps.items()},
-        "threshold": OVERFIT_MEASURED_GAP,
+        "gap_noise": {n: round(v, 4) for n, v in noise.items()},
+        "standard_errors": OVERFIT_STANDARD_ERRORS,
         "error_ratio": round(error_ratio, 3),
         "error_ratio_threshold": OVERFIT_ERROR_RATIO,
         "mode": "inference",
@@ -165,7 +179,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
                 ),
             )
         ]
-    if smallest >= OVERFIT_MEASURED_GAP and error_ratio >= OVERFIT_ERROR_RATIO:
+    if significant and error_ratio >= OVERFIT_ERROR_RATIO:
         return [
             measured_generalization_gap.finding(
                 Severity.WARNING,
@@ -187,7 +201,8 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
         measured_generalization_gap.finding(
             Severity.INFO,
             f"Measured in inference mode: {_scores_text(m)}; the training-eval gap ({smallest:.3f}, eval errors "
-            f"{error_ratio:.2f}x the training errors) is below {OVERFIT_MEASURED_GAP} / {OVERFIT_ERROR_RATIO}x: "
+            f"{error_ratio:.2f}x the training errors) is within {OVERFIT_STANDARD_ERRORS:g} standard errors or "
+            f"under {OVERFIT_ERROR_RATIO:g}x: "
             "not overfitting.",
             evidence=evidence,
             fix=Fix("Nothing to fix for overfitting"),

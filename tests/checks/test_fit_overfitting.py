@@ -354,3 +354,18 @@ def test_fit004_one_explosion_is_instability(make_history):
     # a loss near zero that grows tenfold by a few thousandths is not an explosion
     tiny = make_history(loss=[0.9, 0.4, 0.1, 0.02, 0.001, 0.011, 0.004], accuracy=[0.6, 0.8, 0.95, 1.0, 1.0, 1.0, 1.0])
     assert "FIT004" not in found_fit(tiny)
+
+
+def test_fit004_a_last_epoch_spike_of_an_overfitting_run_is_not_divergence(make_history):
+    # RMSprop on 776 images (the run corpus): the loss spikes in its last epoch while validation has turned
+    loss = [0.972, 0.741, 0.575, 0.499, 0.45, 0.386, 0.318, 0.295, 0.247, 0.205, 0.179, 0.144]
+    loss += [0.127, 0.101, 0.099, 0.147, 0.074, 0.054, 0.1, 0.044, 0.15]
+    val_loss = [0.884, 0.787, 0.706, 0.698, 0.696, 0.72, 0.734, 0.732, 0.774, 0.838, 0.86, 0.909]
+    val_loss += [0.884, 0.939, 0.96, 1.018, 1.126, 0.982, 1.086, 1.062, 1.035]
+    acc = [0.528, 0.688, 0.765, 0.798, 0.83, 0.856, 0.887, 0.888, 0.921, 0.93, 0.94, 0.95]
+    acc += [0.955, 0.965, 0.966, 0.95, 0.975, 0.98, 0.966, 0.985, 0.95]
+    val_acc = [0.621, 0.655, 0.703, 0.722, 0.738, 0.754, 0.766, 0.766, 0.747, 0.75, 0.752, 0.76]
+    val_acc += [0.77, 0.755, 0.75, 0.748, 0.745, 0.744, 0.746, 0.745, 0.747]
+    h = make_history(loss=loss, accuracy=acc, val_loss=val_loss, val_accuracy=val_acc)
+    assert "FIT004" not in found_fit(h)
+    assert verdict(h) == "overfitting"

@@ -116,6 +116,12 @@ DIVERGENCE_RATIO = 1.5
 DIVERGENCE_SCALE = 0.05
 
 
+#: ... with the minimum at least this many epochs before the end: a loss climbing back takes
+#: epochs, where a last epoch up from the one before, the minimum, is a spike (RMSprop near a loss
+#: of zero: 0.054, 0.100, 0.044, 0.150), which the jumps count.
+DIVERGENCE_EPOCHS = 2
+
+
 #: A training loss that rose in each of the last this-many epochs ...
 RISE_EPOCHS = 3
 
@@ -437,7 +443,8 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
       `LOSS_JUMP_SCALE` (5%) of the largest loss so far (late wobbles of a
       tiny loss, 0.11 -> 0.16 after starting at 2.2, are not jumps);
     - divergence: the last training loss `DIVERGENCE_RATIO` (1.5) times its
-      minimum and above it by `DIVERGENCE_SCALE` (5%) of the largest loss;
+      minimum, at least `DIVERGENCE_EPOCHS` (2) epochs before it, and above it
+      by `DIVERGENCE_SCALE` (5%) of the largest loss;
     - a sustained climb: the loss rose in each of the last `RISE_EPOCHS` (3)
       epochs and ended above its minimum by `SUSTAINED_RISE` (5%) of the
       largest loss;
@@ -496,7 +503,7 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         lo > 0
         and loss[-1] >= DIVERGENCE_RATIO * lo
         and loss[-1] - lo >= DIVERGENCE_SCALE * max(max(loss), floor)
-        and at < len(loss) - 1
+        and at < len(loss) - DIVERGENCE_EPOCHS
     )
     tail = loss[-(RISE_EPOCHS + 1) :]
     climbing = (

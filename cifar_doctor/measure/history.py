@@ -347,6 +347,36 @@ def longest_constant_run(vals: list[float]) -> int:
     return best
 
 
+#: `accuracy_denominator` looks for image counts up to this: beyond it, four printed decimals
+#: cannot tell k/n from its neighbours.
+MAX_INFERRED_IMAGES = 200
+
+
+#: Printed accuracies are rounded to four decimals (Keras' console) or are float32 (CSV, JSON):
+#: a count k/n matches a printed value within this.
+PRINTED_ACCURACY_TOLERANCE = 6e-5
+
+
+#: ... from at least this many distinct accuracies.
+DENOMINATOR_MIN_VALUES = 3
+
+
+def accuracy_denominator(values: list[float]) -> int | None:
+    """The fewest images n (at most `MAX_INFERRED_IMAGES`) for which every accuracy is a count k/n.
+
+    An accuracy measured on n images is a multiple of 1/n: 0.5938, 0.625, 0.5312 and 0.5625 are
+    19, 20, 17 and 18 of 32. None when no n up to the bound fits every value, which for more than
+    one distinct value means the split is larger (or the values are averages over batches).
+    """
+    vals = [v for v in values if finite(v) and 0.0 <= v <= 1.0]
+    if len({round(v, 4) for v in vals}) < DENOMINATOR_MIN_VALUES:
+        return None  # two values fit many counts by coincidence (0.5154 and 0.4845: 50 and 47 of 97, of 615)
+    for n in range(2, MAX_INFERRED_IMAGES + 1):
+        if all(abs(v * n - round(v * n)) <= PRINTED_ACCURACY_TOLERANCE * n for v in vals):
+            return n
+    return None
+
+
 def few_optimizer_steps(h: Any) -> int | None:
     """The most optimizer steps the run can have taken, when that is at most `BN_SETTLING_STEPS`."""
     total = getattr(h, "bar_total", None)

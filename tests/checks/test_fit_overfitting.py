@@ -369,3 +369,25 @@ def test_fit004_a_last_epoch_spike_of_an_overfitting_run_is_not_divergence(make_
     h = make_history(loss=loss, accuracy=acc, val_loss=val_loss, val_accuracy=val_acc)
     assert "FIT004" not in found_fit(h)
     assert verdict(h) == "overfitting"
+
+
+def test_fit008_silent_on_a_validation_split_too_small_to_be_flat(make_history):
+    # 32 validation images (a steganalysis thread: every accuracy is k/32); the maintainer's reading is
+    # overfitting, and 0.53-0.63 on 32 images is within the noise of anything
+    h = make_history(
+        loss=[0.5388, 0.4599, 0.309, 0.2499, 0.2135],
+        acc=[0.7156, 0.7707, 0.8372, 0.8438, 0.8454],
+        val_loss=[0.7477, 0.7986, 1.1656, 1.3593, 1.4827],
+        val_acc=[0.5938, 0.625, 0.5312, 0.5625, 0.5625],
+    )
+    assert "FIT008" not in found_fit(h)
+    assert verdict(h) == "overfitting"
+
+
+def test_accuracy_denominator_reads_the_image_count_off_printed_accuracies():
+    from cifar_doctor.measure.history import accuracy_denominator
+
+    assert accuracy_denominator([0.5938, 0.625, 0.5312, 0.5625]) == 32
+    assert accuracy_denominator([0.3182, 0.3409, 0.3636, 0.3864]) == 44
+    assert accuracy_denominator([0.5154, 0.4846]) is None  # two values fit many counts
+    assert accuracy_denominator([0.4512, 0.4633, 0.4781]) is None  # a larger split

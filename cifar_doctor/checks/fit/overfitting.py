@@ -16,6 +16,7 @@ from ...measure.history import (
     ASSUMED_CLASSES,
     CONSTANT_ACCURACY_RUN,
     MIN_EPOCHS_FOR_CURVES,
+    accuracy_denominator,
     aligned,
     chance_accuracy_band,
     finite,
@@ -618,7 +619,10 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
     validation loss is at least the first epoch's training loss, and the
     validation accuracy (when logged) stays within `VAL_ACCURACY_DRIFT` of its
     first epoch without repeating one value in `CONSTANT_ACCURACY_RUN` epochs
-    (one answer for every image: LOG004's reading).
+    (one answer for every image: LOG004's reading). Silent when the validation
+    accuracies show a split of fewer than 100 images (every value a count k/n,
+    `accuracy_denominator`): two standard errors of its accuracy then exceed
+    `VAL_ACCURACY_DRIFT`, and flat says nothing.
 
     ## Why is this bad?
     The first epoch's training loss is a mean over weights that had learned at
@@ -658,6 +662,9 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
         or longest_constant_run(val_acc) >= CONSTANT_ACCURACY_RUN
     ):
         return []
+    images = accuracy_denominator(val_acc)
+    if images is not None and 2.0 * (0.25 / images) ** 0.5 > VAL_ACCURACY_DRIFT:
+        return []  # too few validation images: their accuracy's noise exceeds the flatness judged
     low = val_losses.index(min(val_losses))
     acc_txt = f", validation accuracy {val_acc[0]:.4f} -> {val_acc[-1]:.4f}" if val_acc else ""
     return [

@@ -56,16 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-runs", type=int, default=None, help="only the first K runs of the selection")
     ap.add_argument("--only", default=None, help="a family, data or model family, kind or cause")
     ap.add_argument("--dest", type=Path, default=None, help="pack: the file written (bench/corpus/runs.jsonl.gz)")
+    ap.add_argument(
+        "--draw",
+        type=int,
+        default=0,
+        help="draw fresh runs of every kind from other seeds (0, the default: the committed corpus); "
+        "use with its own --out and, to pack, --dest",
+    )
     a = ap.parse_args(argv)
+    from .grid import GRID, build_grid
+
+    runs = GRID if a.draw == 0 else build_grid(a.draw)
     if a.command == "pack":
-        from .grid import GRID
         from .pack import PACKED, pack
 
-        pack(a.out, a.dest or PACKED, keep={s.run_id for s in GRID})
+        pack(a.out, a.dest or PACKED, keep={s.run_id for s in runs})
         return 0
-    from .grid import GRID
-
-    grid = select(GRID, a.only, a.limit_runs)
+    grid = select(runs, a.only, a.limit_runs)
     if a.command == "list":
         print(summary(grid))
         return 0

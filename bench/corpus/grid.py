@@ -566,9 +566,10 @@ KINDS: dict[str, Kind] = {
 class Draw:
     """A seeded stream of choices for one kind."""
 
-    def __init__(self, name: str) -> None:
-        self.r = random.Random(zlib.crc32(name.encode()))
-        self.seed_base = zlib.crc32(name.encode()) % 100_000
+    def __init__(self, name: str, draw: int = 0) -> None:
+        key = name if draw == 0 else f"{name}#draw{draw}"
+        self.r = random.Random(zlib.crc32(key.encode()))
+        self.seed_base = zlib.crc32(key.encode()) % 100_000
 
     def pick(self, options: list[Any] | tuple[Any, ...]) -> Any:
         return options[self.r.randrange(len(options))]
@@ -1286,11 +1287,15 @@ def _spec(name: str, i: int, d: Draw) -> RunSpec:
     )
 
 
-def build_grid() -> list[RunSpec]:
-    """Every run, round-robin over kinds (the i-th run of each kind, then the (i+1)-th, ...)."""
+def build_grid(draw: int = 0) -> list[RunSpec]:
+    """Every run, round-robin over kinds (the i-th run of each kind, then the (i+1)-th, ...).
+
+    `draw` 0 is the committed corpus; any other number draws fresh runs of the same kinds from
+    other seeds: runs that no rule or threshold has seen, to check rules written after the corpus.
+    """
     per_kind: dict[str, list[RunSpec]] = {}
     for name, kind in KINDS.items():
-        d = Draw(name)
+        d = Draw(name, draw)
         per_kind[name] = [_spec(name, i, d) for i in range(kind.count)]
     out: list[RunSpec] = []
     for i in range(max(k.count for k in KINDS.values())):

@@ -42,6 +42,19 @@ def test_fit005_validation_loss_swings(make_history):
     assert verdict(h) == "unstable-training"
 
 
+def test_fit005_silent_on_swings_of_hundredths_near_zero(make_history):
+    # a memorizing CNN (the run corpus): val loss 0.141 <-> 0.315 at validation accuracy 0.89-0.95
+    h = make_history(
+        loss=[0.68, 0.457, 0.327, 0.266, 0.224, 0.179, 0.137, 0.104, 0.077, 0.056, 0.045, 0.052],
+        acc=[0.565, 0.793, 0.852, 0.89, 0.919, 0.948, 0.964, 0.971, 0.978, 0.986, 0.995, 0.986],
+        val_loss=[0.653, 0.397, 0.313, 0.288, 0.251, 0.219, 0.199, 0.205, 0.161, 0.23, 0.141, 0.315],
+        val_acc=[0.522, 0.855, 0.893, 0.89, 0.908, 0.914, 0.92, 0.914, 0.941, 0.917, 0.947, 0.887],
+    )
+    assert "FIT005" not in found(h)
+    # the same numbers as a regression's loss (no accuracy) keep their own scale
+    assert "FIT005" in found(make_history(loss=h.loss, val_loss=h.val_loss))
+
+
 def test_fit006_slow_learning_over_many_steps(make_history):
     h = make_history(**ADADELTA)
     h.bar_total = 60000

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .load import CorpusRun, load_runs, model_path, rebuild_arrays, render_log
+from .load import DEFAULT_OUT, CorpusRun, load_runs, model_path, rebuild_arrays, render_log
 from .pack import PACKED
 
 #: Cross-validation folds, drawn by family.
@@ -95,8 +95,9 @@ def fold_of(family: str) -> int:
     return int(hashlib.sha1(family.encode()).hexdigest(), 16) % FOLDS
 
 
-def plan(run: CorpusRun, inputs: tuple[str, ...]) -> list[Trial]:
-    """The trials a run offers among `inputs` (`log`, `data`, `model+data`)."""
+def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) -> list[Trial]:
+    """The trials a run offers among `inputs` (`log`, `data`, `model+data`); models are looked for under
+    `models`/runs/ (the generator's output folder)."""
     truth = run.truth
     det = truth.get("detectable_from", {})
     severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
@@ -119,12 +120,14 @@ def plan(run: CorpusRun, inputs: tuple[str, ...]) -> list[Trial]:
             out.append(Trial(source=shape, **base))  # type: ignore[arg-type]
     if "data" in inputs and det.get("data"):
         out.append(Trial(source="data", **base))  # type: ignore[arg-type]
-    if "model+data" in inputs and det.get("model+data") and model_path(run) is not None:
+    if "model+data" in inputs and det.get("model+data") and model_path(run, models) is not None:
         out.append(Trial(source="model+data", **base))  # type: ignore[arg-type]
     return out
 
 
-def diagnose_trial(run: CorpusRun, t: Trial, work: Path, *, calibrated: bool = True) -> None:
+def diagnose_trial(
+    run: CorpusRun, t: Trial, work: Path, *, calibrated: bool = True, models: Path = DEFAULT_OUT
+) -> None:
     """Run cifar-doctor on the trial's input, in-process, and record its verdict.
 
     With `calibrated` false the verdict is the rules' own (no reliability table, no abstention),
@@ -137,7 +140,7 @@ def diagnose_trial(run: CorpusRun, t: Trial, work: Path, *, calibrated: bool = T
     try:
         if t.source == "data" or t.source == "model+data":
             arrays = rebuild_arrays(run, check=False)
-            model = str(model_path(run)) if t.source == "model+data" else None
+            model = str(model_path(run, models)) if t.source == "model+data" else None
             report = diagnose(model=model, calibrated=calibrated, **arrays)
         else:
             text = render_log(run, t.source)
@@ -236,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["log", "data", "model+data"],
         help="which inputs to score from (default: log data; model+data needs the kept models)",
     )
+    ap.add_argument(
+        "--models",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="the generator's output folder holding runs/<id>/model.keras (default: %(default)s)",
+    )
     ap.add_argument("--only", default=None, help="only runs whose cause, kind or family contains this")
     ap.add_argument("--out", type=Path, default=None, help="write every trial as JSON lines here")
     ap.add_argument(
@@ -255,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     trials: list[Trial] = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in runs:
-            for t in plan(run, tuple(args.inputs)):
-                diagnose_trial(run, t, Path(tmp), calibrated=not args.rules)
+            for t in plan(run, tuple(args.inputs), args.models):
+                diagnose_trial(run, t, Path(tmp), calibrated=not args.rules, models=args.models)
                 trials.append(t)
                 if args.verbose:
                     mark = "ok " if t.right else ("FORBIDDEN" if t.is_forbidden else "miss")

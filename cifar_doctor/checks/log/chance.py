@@ -34,6 +34,15 @@ from ...measure.history import (
 from ...registry import register
 from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
 
+#: What tells the readings of one answer for every validation image apart (LOG004, LOG007): the training
+#: images in inference mode at chance too is BatchNorm's statistics; high there, it is the validation inputs.
+ONE_ANSWER_FIX = Fix(
+    "Evaluate the training images in inference mode and compare validation inputs with training inputs",
+    "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
+    "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())",
+)
+
+
 # --- LOG002 -----------------------------------------------------------------------
 #: Class counts LOG002 reads a loss and accuracy at chance as when nothing states K: the
 #: common counts and 3 (wine, iris, three-class subsets), whose ln 3 = 1.0986 lies 8% from no
@@ -252,11 +261,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
                 evidence={**evidence, "constant": True, "longest_constant_run": longest_constant_run(vals)},
                 cause="eval-distribution-shift",
                 split="val",
-                fix=Fix(
-                    "Evaluate the training images in inference mode and compare validation inputs with training inputs",
-                    "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
-                    "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())",
-                ),
+                fix=ONE_ANSWER_FIX,
                 explanation=(
                     "A validation accuracy that does not move while the weights change means the model gives every "
                     "validation image the same answer. Misaligned labels would leave accuracy wandering around chance; "
@@ -422,11 +427,7 @@ def _one_uniform_answer(k: int, vl: list[float], val_acc: list[float], loss: lis
         },
         cause="eval-distribution-shift",
         split="val",
-        fix=Fix(
-            "Evaluate the training images in inference mode and compare validation inputs with training inputs",
-            "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
-            "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())",
-        ),
+        fix=ONE_ANSWER_FIX,
         explanation=(
             f"A validation loss of ln {k} with one unchanging accuracy is an output that gives each class 1/{k} for "
             "every validation image. The network learned its training inputs, so in inference mode it does not see "

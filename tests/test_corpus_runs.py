@@ -56,6 +56,15 @@ def test_grid_covers_causes_shapes_and_families():
     assert counts == {k: v.count for k, v in KINDS.items()}
 
 
+def test_a_fresh_draw_has_every_kind_and_no_run_of_the_corpus():
+    from bench.corpus.grid import build_grid
+
+    fresh = build_grid(1)
+    assert Counter(s.kind for s in fresh) == Counter(s.kind for s in GRID)
+    assert not {s.run_id for s in fresh} & {s.run_id for s in GRID}
+    assert [s.run_id for s in build_grid(1)] == [s.run_id for s in fresh]  # the same on every machine
+
+
 def test_pipeline_bugs_never_accept_healthy_or_overfitting():
     """A gross pipeline bug forbids `healthy` and `overfitting`; genuine overfitting forbids pipeline verdicts."""
     pipeline = (

@@ -39,6 +39,9 @@ ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", 
 SPARSE_LOSSES = {"sparse_categorical_crossentropy"}
 #: Losses that expect targets in {0, 1}, one per output unit (one sigmoid unit, or multi-label).
 BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
+#: Losses of a regression: the targets are numbers to predict, not class indices, so a single linear
+#: output unit is what they need and the targets' largest value is no class count.
+REGRESSION_LOSSES = frozenset({"mean_squared_error", "mean_absolute_error", "huber", "log_cosh", "poisson"})
 #: Losses computed from probabilities by default (`from_logits=False`).
 PROBABILITY_LOSSES = {
     "categorical_crossentropy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cifar_doctor.api import build_inputs
@@ -122,6 +123,17 @@ def test_mdl002_single_unit_for_many_classes(make_labels):
         "MDL002", model=model_info(output_units=1, last_activation="sigmoid"), y_train=make_labels(60, 10)
     )
     assert found[0].severity.value == "error" and "1 output unit" in found[0].message
+
+
+def test_mdl002_a_regressor_has_targets_not_classes():
+    # diabetes progression (25-346) into one linear unit with mean squared error (the run corpus)
+    y = np.arange(25, 347, dtype="float32")
+    regressor = model_info(output_units=1, last_activation="linear", loss="mse", layers=["Dense", "Dense"])
+    found, outcome, _ = run_check("MDL002", model=regressor, y_train=y)
+    assert outcome.status == "ran" and found == []
+    # the same unit with a classification loss cannot express 347 classes
+    found, _, _ = run_check("MDL002", model=model_info(output_units=1, last_activation="linear"), y_train=y)
+    assert found and "1 output unit" in found[0].message
 
 
 def test_mdl002_unused_outputs_warn_only_with_enough_labels(make_labels):

@@ -12,7 +12,7 @@ from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.history import ASSUMED_CLASSES
 from ...registry import register
-from ...sources.losses import BINARY_LOSSES
+from ...sources.losses import BINARY_LOSSES, REGRESSION_LOSSES, canonical_loss_name
 
 #: Cross-entropies that expect one probability distribution over K classes.
 CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "categorical_focal_crossentropy")
@@ -265,7 +265,9 @@ def output_units_vs_classes(inputs: Inputs) -> list[Finding]:
     ## What it does
     Compares the units of the model's last layer with the number of classes the
     labels hold: the one-hot width, or the largest integer label + 1 (or
-    `--classes`).
+    `--classes`). A regressor (one linear output unit and a regression loss,
+    `REGRESSION_LOSSES`: mean squared error and the like) has targets, not
+    classes, and is not compared.
 
     ## Why is this bad?
     One-hot labels wider or narrower than the output make `fit` fail; integer
@@ -309,6 +311,9 @@ def output_units_vs_classes(inputs: Inputs) -> list[Finding]:
         f'Give the last layer one unit per class: Dense({k}, activation="softmax")',
         f'outputs = layers.Dense({k}, activation="softmax")(x)',
     )
+    loss = inputs.effective_loss
+    if units == 1 and act in ("linear", None) and loss and canonical_loss_name(loss, strict=False) in REGRESSION_LOSSES:
+        return []  # a regressor: one linear unit and a regression loss; its targets are not classes
     if units == 1:
         if k <= 2 and act in ("sigmoid", "linear"):
             return []  # a binary head: one sigmoid unit (or its logit) for two classes

@@ -609,7 +609,13 @@ TRAIN_LOSS_LEARNED_FRACTION = 0.8
 VAL_ACCURACY_DRIFT = 0.10
 
 
-@register("FIT008", "validation-never-improved", requires=("history",), cause="eval-distribution-shift")
+@register(
+    "FIT008",
+    "validation-never-improved",
+    requires=("history",),
+    cause="eval-distribution-shift",
+    superseded_by=("LOG001", "LOG007"),
+)
 def validation_never_improved(inputs: Inputs) -> list[Finding]:
     """The validation loss never falls below the first epoch's training loss while training learns.
 
@@ -622,7 +628,10 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
     (one answer for every image: LOG004's reading). Silent when the validation
     accuracies show a split of fewer than 100 images (every value a count k/n,
     `accuracy_denominator`): two standard errors of its accuracy then exceed
-    `VAL_ACCURACY_DRIFT`, and flat says nothing.
+    `VAL_ACCURACY_DRIFT`, and flat says nothing. LOG001 and LOG007 supersede it
+    on the same split: a softmax saturated by the eval inputs (or left uniform
+    by them) keeps the validation loss high whatever carries over, and they
+    name the scale.
 
     ## Why is this bad?
     The first epoch's training loss is a mean over weights that had learned at

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 #: not sampling noise: 2 standard errors are 0.05 for 300 training and 300 eval images near 0.8,
 #: 0.02 for 2,000 and 5,000. A fixed gap of 0.15 (the former rule) ignored the task: on easy
 #: tasks an overfit model's whole error is a few points (1.0 against 0.97 on ten digits). Chosen
-#: with `OVERFIT_ERROR_RATIO` on the run corpus's model+data trials, in every fold from the other
-#: four (2 in all five, of 2, 3 and 4; `bench/corpus`): out-of-fold 357 -> 362 right, 24 -> 18
-#: forbidden of 418.
+#: on the run corpus's model+data trials, in every fold from the other four (2 in all five, of
+#: 2, 3 and 4; `bench/corpus`): in place of the fixed 0.15, with `OVERFIT_ERROR_RATIO` 1.5,
+#: 357 -> 365 right and 24 -> 14 forbidden of 418.
 OVERFIT_STANDARD_ERRORS = 2.0
 
 
@@ -31,9 +31,12 @@ OVERFIT_STANDARD_ERRORS = 2.0
 #: rate. Memorization drives the training error towards 0 while the eval error stays,
 #: so the ratio grows (overfit re-enactment: 0.52 / 0.025 = 21; leaked-test run:
 #: 2.3); a model that merely has not finished learning errs about as often on both
-#: (the standardized healthy run: 0.48 / 0.36 = 1.3). Four of five folds chose 3 (of 1.5,
-#: 2, 3 and 5), one chose 2.
-OVERFIT_ERROR_RATIO = 3.0
+#: (the standardized healthy run: 0.48 / 0.36 = 1.3). On the run corpus 1.5 and 3 give the
+#: same 377 right and 14 forbidden of 418: 3 calls an overfit run (0.92 against 0.77) healthy,
+#: 1.5 calls a heavy-dropout run overfitting (its gap, measured in inference mode, is real:
+#: 0.90 against 0.79). 3 also called a small CNN's 0.775 against 0.523 on 4,000 CIFAR-10
+#: images (2.1x the errors, 7 standard errors apart) not overfitting; 1.5 keeps the reason above.
+OVERFIT_ERROR_RATIO = 1.5
 
 
 def _gap_noise(train: Any, split: Any) -> float:
@@ -98,7 +101,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     (dropout off, BatchNorm on its moving statistics). Fires (warning) when
     training accuracy beats every eval split by at least
     `OVERFIT_STANDARD_ERRORS` (2) standard errors of the difference and every
-    eval error rate is at least `OVERFIT_ERROR_RATIO` (3) times the training
+    eval error rate is at least `OVERFIT_ERROR_RATIO` (1.5) times the training
     error rate; otherwise it
     reports the measured accuracies (info). When K is known and every eval
     split scores chance (within `CHANCE_STANDARD_ERRORS` binomial standard

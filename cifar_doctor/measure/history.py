@@ -325,6 +325,18 @@ def pinned_at_chance(series: list[float], known: int | None, accuracy: list[floa
 BN_SETTLING_STEPS = 300
 
 
+#: The scale a classifier's loss movements are measured against is at least ln 2, the loss of a
+#: coin flip between two classes: a cross-entropy near zero (a model already at training accuracy
+#: 1.0) wanders by factors of two in its third decimal, which is noise, not overshooting.
+CLASSIFICATION_LOSS_SCALE = math.log(2)
+
+
+def classification_loss_scale(h: Any) -> float:
+    """`CLASSIFICATION_LOSS_SCALE` when the log holds an accuracy above 0 (a classifier), else 0:
+    a regression's loss (an MSE, with an accuracy of 0 or none) keeps its own range."""
+    return CLASSIFICATION_LOSS_SCALE if h.acc and any(a > 0 for a in h.acc if finite(a)) else 0.0
+
+
 #: Validation accuracies within this of each other count as the same printed value.
 CONSTANT_ACCURACY_SPREAD = 1e-4
 

@@ -19,6 +19,7 @@ from ...measure.history import (
     accuracy_denominator,
     aligned,
     chance_accuracy_band,
+    classification_loss_scale,
     finite,
     index_unit,
     longest_constant_run,
@@ -82,14 +83,6 @@ LOSS_JUMP_SCALE = 0.05
 
 #: This many jumps make the loss oscillating.
 OSCILLATION_JUMPS = 2
-
-
-#: The scale a classification loss's rises are measured against is at least ln 2, the loss
-#: of a coin flip between two classes: a cross-entropy that starts near zero (fine-tuning a
-#: model already at training accuracy 1.0) wanders by factors of two in its third decimal,
-#: which is noise, not overshooting. Logs without an accuracy (a regression's MSE) keep
-#: their own range.
-CLASSIFICATION_LOSS_SCALE = math.log(2)
 
 
 #: A log of optimizer steps is judged on this many blocks of consecutive steps, each
@@ -485,7 +478,7 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     if len(h.loss) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) for v in h.loss):
         return []  # non-finite values: LOG003
     loss, where = _judged_loss(h)
-    floor = CLASSIFICATION_LOSS_SCALE if h.acc and any(a > 0 for a in h.acc if finite(a)) else 0.0
+    floor = classification_loss_scale(h)
     jumps = [
         where[i]
         for i in range(1, len(loss))

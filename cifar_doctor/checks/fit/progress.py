@@ -15,6 +15,7 @@ from ...measure.history import (
     CHANCE_LOSS_TOLERANCE,
     MIN_EPOCHS_FOR_CURVES,
     chance_k,
+    classification_loss_scale,
     finite,
     log_classes,
     printed_index,
@@ -68,7 +69,8 @@ PLATEAU_GAIN = 0.01
 SWING_FACTOR = 1.25
 
 
-#: ... and, for a classifier (an accuracy is logged), by at least this fraction of ln 2 in nats:
+#: ... and, for a classifier (an accuracy is logged), by at least this fraction of
+#: `CLASSIFICATION_LOSS_SCALE` (ln 2) in nats:
 #: a memorizing model's validation loss near zero swings by factors of two in hundredths
 #: (0.141 <-> 0.315 at validation accuracy 0.89-0.95), which is noise of a few images, where
 #: a learning rate too high moves it by nats (3.29, 0.92, 1.43, 1.85, 0.58, 2.30, 0.17).
@@ -211,7 +213,7 @@ def oscillating_val_loss(inputs: Inputs) -> list[Finding]:
     vl = h.val_loss
     if len(vl) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) and v > 0 for v in vl):
         return []
-    floor = SWING_SCALE * math.log(2) if h.acc and any(a > 0 for a in h.acc if finite(a)) else 0.0
+    floor = SWING_SCALE * classification_loss_scale(h)
     swings: list[int | None] = []
     direction = 0
     for i in range(1, len(vl)):

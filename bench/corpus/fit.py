@@ -42,7 +42,7 @@ THRESHOLDS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("cifar_doctor.checks.fit.overfitting", "DIVERGENCE_SCALE", (0.02, 0.05, 0.1, 0.2)),
     ("cifar_doctor.checks.fit.overfitting", "LOSS_JUMP", (0.05, 0.1, 0.2, 0.4)),
     ("cifar_doctor.checks.log.chance", "TRAIN_ABOVE_CHANCE", (0.1, 0.15, 0.25, 0.35)),
-    ("cifar_doctor.checks.log.chance", "TRAIN_LEARNED_FRACTION", (0.5, 0.65, 0.8, 0.9)),
+    ("cifar_doctor.measure.history", "TRAIN_LEARNED_FRACTION", (0.5, 0.65, 0.8, 0.9)),
     ("cifar_doctor.checks.log", "SATURATED_COST", (4.0, 6.0, 8.0, 10.0, 14.0)),
     ("cifar_doctor.checks.fit.progress", "UNDERFIT_TRAIN_ACCURACY", (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)),
     ("cifar_doctor.checks.fit.progress", "UNDERFIT_TRAIN_ACCURACY_MANY_CLASSES", (0.2, 0.3, 0.4)),

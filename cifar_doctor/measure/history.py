@@ -337,6 +337,11 @@ def classification_loss_scale(h: Any) -> float:
     return CLASSIFICATION_LOSS_SCALE if h.acc and any(a > 0 for a in h.acc if finite(a)) else 0.0
 
 
+#: A last training loss at most this fraction of its reference (ln K, or the first epoch's loss)
+#: is a model that did learn on its training inputs (1.84 for K = 10).
+TRAIN_LEARNED_FRACTION = 0.8
+
+
 #: Validation accuracies within this of each other count as the same printed value.
 CONSTANT_ACCURACY_SPREAD = 1e-4
 

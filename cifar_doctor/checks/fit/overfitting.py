@@ -16,6 +16,7 @@ from ...measure.history import (
     ASSUMED_CLASSES,
     CONSTANT_ACCURACY_RUN,
     MIN_EPOCHS_FOR_CURVES,
+    TRAIN_LEARNED_FRACTION,
     accuracy_denominator,
     aligned,
     chance_accuracy_band,
@@ -588,11 +589,6 @@ def _accuracy_collapse(inputs: Inputs) -> tuple[float, float] | None:
 
 
 # --- FIT008 -----------------------------------------------------------------------
-#: The last training loss is at most this fraction of the first epoch's: the model learned
-#: its training inputs (the same fraction as LOG007's `TRAIN_LEARNED_FRACTION`).
-TRAIN_LOSS_LEARNED_FRACTION = 0.8
-
-
 #: ... and validation accuracy never moved more than this from its first epoch's, up or down.
 #: A model whose learning carries over gains tens of points on the validation images (0.27 ->
 #: 0.55 on ten digits in three epochs); one that had something at epoch 1 and loses it falls as
@@ -614,7 +610,7 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
 
     ## What it does
     Fires (warning) over at least `MIN_EPOCHS_FOR_CURVES` epochs when the training
-    loss ends at or below `TRAIN_LOSS_LEARNED_FRACTION` of its first epoch, every
+    loss ends at or below `TRAIN_LEARNED_FRACTION` of its first epoch, every
     validation loss is at least the first epoch's training loss, and the
     validation accuracy (when logged) stays within `VAL_ACCURACY_DRIFT` of its
     first epoch without repeating one value in `CONSTANT_ACCURACY_RUN` epochs
@@ -656,7 +652,7 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
     losses = [lo for _, (lo, _) in rows]
     val_losses = [vl for _, (_, vl) in rows]
     first = losses[0]
-    if first <= 0 or losses[-1] > TRAIN_LOSS_LEARNED_FRACTION * first or min(val_losses) < first:
+    if first <= 0 or losses[-1] > TRAIN_LEARNED_FRACTION * first or min(val_losses) < first:
         return []
     val_acc = [v for v in h.val_acc if finite(v)]
     if val_acc and (
@@ -683,7 +679,7 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
                 "val_loss_last": rounded(val_losses[-1], 4),
                 "val_acc_first": rounded(val_acc[0]) if val_acc else None,
                 "val_acc_max": rounded(max(val_acc)) if val_acc else None,
-                "learned_fraction": TRAIN_LOSS_LEARNED_FRACTION,
+                "learned_fraction": TRAIN_LEARNED_FRACTION,
                 "val_accuracy_drift": VAL_ACCURACY_DRIFT,
             },
             fix=Fix(

@@ -18,6 +18,7 @@ from ...measure.history import (
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
     NO_LEARNING_ACCURACY_MARGIN,
+    TRAIN_LEARNED_FRACTION,
     UNIFORM_EVAL_TOLERANCE,
     aligned,
     chance_accuracy_band,
@@ -289,11 +290,6 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
             split="val",
         )
     ]
-
-
-#: ... while the last training loss is at most this fraction of ln K: the
-#: model did learn on its training inputs (1.84 for K = 10).
-TRAIN_LEARNED_FRACTION = 0.8
 
 
 #: ... or every training loss at least this many times ln K: a correctly wired softmax falls below

@@ -76,8 +76,9 @@ def _bind(name: str, value: Any, original: Any) -> list[tuple[Any, Any]]:
 
 def score_at(runs: Sequence[Any], module: str, name: str, value: float) -> list[Trial]:
     """The rules' log trials with `module.name` set to `value`."""
-    import cifar_doctor.api  # noqa: F401  (load every check module before binding)
+    from cifar_doctor.registry import load_all
 
+    load_all()  # every check module before binding: a constant imported by name is bound in each of them
     mod = importlib.import_module(module)
     original = getattr(mod, name)
     cast = type(original)(value)

@@ -21,6 +21,12 @@ from cifar_doctor.inputs import ModelInfo
 # Tests never reach the network (the CIFAR-10 download) and keep TensorFlow quiet.
 os.environ.setdefault("CIFAR_DOCTOR_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Under pytest-xdist (`-n 2`, the default in pyproject.toml) each worker, and every subprocess it starts, runs
+# TensorFlow and BLAS on one thread: two workers then share the cores instead of oversubscribing them (the
+# 177 slowest tests: 15 min on two such workers, 19 min in one process with TensorFlow's own thread pools).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "cifar_doctor" / "data" / "cifar10_sample.npz"

@@ -79,7 +79,7 @@ def _scale_codes(report) -> set[str]:
 # --- Done when: the seed's bug -------------------------------------------------------------
 @pytest.mark.training
 def test_seed_original_warns_by_epoch_one_and_diagnoses_scale_mismatch(sample_arrays, capfd):
-    doctor, hist = _fit("original", sample_arrays, epochs=1)
+    doctor, hist = _fit("original", sample_arrays, epochs=1, n_test=500, sample_size=500)
     out, err = capfd.readouterr()
     report = doctor.report
     assert report.verdict.cause == "eval-input-scale-mismatch"

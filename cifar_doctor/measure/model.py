@@ -100,3 +100,38 @@ def measure_model(inputs: Any) -> Measurement | None:
     result = Measurement(train, tuple(evals), tuple(errors))
     inputs._measurement = result
     return result
+
+
+#: Images taken from a split and passed to `read_features` at a time by `split_features` (float32
+#: pixels of 8,192 CIFAR images are 100 MB).
+FEATURE_READ_CHUNK = 8192
+
+
+def split_features(inputs: Any, split: Any, limit: int) -> tuple[np.ndarray, Any] | None:
+    """(positions in the split, `sources.features.Features`) of up to `limit` evenly spaced images of
+    `split`'s full source, read once per `Inputs`; None without a model whose features can be read.
+
+    LBL010 and DUP003 read the same images when a split fits both their samples (every split of
+    up to 5,000 images): one `predict` pass then serves both.
+    """
+    from ..sources.features import Features, read_features
+
+    cache = inputs._features
+    if cache is None:
+        cache = inputs._features = {}
+    idx = sample_indices(split.count, limit)
+    key = (split.name, split.count, len(idx))
+    if key not in cache:
+        parts: list[Features] = []
+        for s in range(0, len(idx), FEATURE_READ_CHUNK):
+            got = read_features(inputs.evaluate, split.take(idx[s : s + FEATURE_READ_CHUNK]))
+            if got is None:
+                parts = []
+                break
+            parts.append(got)
+        cache[key] = None
+        if parts:
+            features = np.concatenate([g.features for g in parts])
+            probabilities = np.concatenate([g.probabilities for g in parts])
+            cache[key] = (idx, Features(features, probabilities, parts[0].layer))
+    return cache[key]

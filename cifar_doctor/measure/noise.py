@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import sample_indices
+from .model import sample_indices, split_features
 
 #: Training images read for the estimate (evenly spaced, like the model measurement):
 #: 10,000 bound the extra pass to about 40 s of a small CNN on a CPU and the features
@@ -333,18 +333,27 @@ def eval_outputs(inputs: Any) -> tuple[Any, Any, np.ndarray] | None:
     eval split with labels, read once per `Inputs`; None without a Keras model or such a split."""
     cache = _cache(inputs)
     if "eval" not in cache:
-        from ..sources.features import read_features
-
         cache["eval"] = None
         for split in inputs.eval_splits:
             if split.y is None or inputs.evaluate is None:
                 continue
-            idx = sample_indices(len(split.x), NOISE_EVAL_SAMPLE)
-            got = read_features(inputs.evaluate, split.x[idx] if len(idx) < len(split.x) else split.x)
-            if got is not None:
-                cache["eval"] = (split, got, idx)
+            read = _features(inputs, split, NOISE_EVAL_SAMPLE)
+            if read is not None:
+                cache["eval"] = (split, read[1], read[0])
             break
     return cache["eval"]
+
+
+def _features(inputs: Any, split: Any, limit: int) -> tuple[np.ndarray, Any] | None:
+    """(positions in `split.x`, features) of up to `limit` evenly spaced images of the split's sample: the
+    pass DUP003 shares (`measure.model.split_features`) when the sample is the whole split."""
+    from ..sources.features import read_features
+
+    if split.full is None:
+        return split_features(inputs, split, limit)
+    idx = sample_indices(len(split.x), limit)
+    got = read_features(inputs.evaluate, split.x[idx] if len(idx) < len(split.x) else split.x)
+    return None if got is None else (idx, got)
 
 
 def label_noise(inputs: Any) -> NoiseEstimate | None:
@@ -356,18 +365,16 @@ def label_noise(inputs: Any) -> NoiseEstimate | None:
 
 
 def _measure(inputs: Any) -> NoiseEstimate | None:
-    from ..sources.features import read_features
-
     tr = inputs.train
     k = inputs.num_classes
     if inputs.evaluate is None or tr is None or tr.x is None or tr.y is None or not k or k < 2:
         return None
-    idx = sample_indices(len(tr.x), NOISE_SAMPLE)
+    got = _features(inputs, tr, NOISE_SAMPLE)
+    if got is None:
+        return None
+    idx, read = got
     x = tr.x[idx] if len(idx) < len(tr.x) else tr.x
     labels = labels_1d(tr.y, k)[idx]
-    read = read_features(inputs.evaluate, x)
-    if read is None:
-        return None
     ev = eval_outputs(inputs)
     eval_features = eval_labels = None
     if ev is not None and ev[1].features.shape[1:] == read.features.shape[1:]:

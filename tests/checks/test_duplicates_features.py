@@ -150,3 +150,24 @@ def test_dup003_reads_the_features_of_a_keras_model(real):
     (f,) = run(inputs(x_train, x_test, Evaluator.of(model)), select_codes=["DUP003"]).findings
     assert {(i, 100 + i) for i in range(10)} <= {(p[0], p[1]) for p in f.evidence["pairs"]}
     assert f.evidence["feature_layer"] == "flatten" and f.evidence["count"] <= 12
+
+
+def test_dup003_and_lbl010_share_one_feature_pass_per_split(real, sample_arrays, monkeypatch):
+    # a split that fits both samples (here 1,000 training and 400 test images) is read through the model once
+    reads = []
+
+    def counted(evaluate, x):
+        reads.append(len(x))
+        return mirror_invariant_features(evaluate, x)
+
+    monkeypatch.setattr(feature_source, "read_features", counted)
+    x_train, x_test = real
+    y_train, y_test = sample_arrays["y_train"][:1000].reshape(-1), sample_arrays["y_test"][:400].reshape(-1)
+    shared = Inputs(
+        splits={"train": Split("train", x_train, y_train), "test": Split("test", x_test, y_test)},
+        evaluate=lambda x, y: {"accuracy": 0.5, "loss": 1.0},
+        classes=10,
+    )
+    report = run(shared, select_codes=["DUP003", "LBL010"])
+    assert {c.code for c in report.checks if c.status == "ran"} == {"DUP003", "LBL010"}
+    assert sorted(reads) == [400, 1000]

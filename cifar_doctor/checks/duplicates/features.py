@@ -27,10 +27,6 @@ FEATURE_TRAIN_MAX = 50_000
 #: Eval images read per eval split: all 10,000 of CIFAR-10's test split.
 FEATURE_EVAL_MAX = 10_000
 
-#: Images taken from a split and passed to `read_features` at a time (float32 pixels of 8,192
-#: CIFAR images are 100 MB).
-FEATURE_READ_CHUNK = 8192
-
 #: An eval image's nearest training image is a near-duplicate when it stands out from the rest: its
 #: cosine distance (1 - similarity) is at most 1/3 of the distance to the second-nearest training
 #: image (the ratio test of image matching). A similarity alone does not separate copies from
@@ -64,20 +60,13 @@ FEATURE_MAX_PAIRS = 3
 
 def _read(inputs: Any, split: Any, limit: int) -> tuple[np.ndarray, np.ndarray, str] | None:
     """(positions in the split, features, layer name) of up to `limit` evenly spaced images; None without features."""
-    from ...measure.model import sample_indices
-    from ...sources.features import read_features
+    from ...measure.model import split_features
 
-    idx = sample_indices(split.count, limit)
-    parts, layer = [], ""
-    for s in range(0, len(idx), FEATURE_READ_CHUNK):
-        got = read_features(inputs.evaluate, split.take(idx[s : s + FEATURE_READ_CHUNK]))
-        if got is None:
-            return None
-        parts.append(got.features)
-        layer = got.layer
-    if not parts:
+    got = split_features(inputs, split, limit)
+    if got is None:
         return None
-    return idx, np.concatenate(parts), layer
+    idx, read = got
+    return idx, read.features, read.layer
 
 
 def _pixel_matched(split: Any, train: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:

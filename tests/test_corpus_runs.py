@@ -87,6 +87,27 @@ def test_pipeline_bugs_never_accept_healthy_or_overfitting():
             assert set(PIPELINE) <= set(s.truth.must_not), s.kind
 
 
+def test_trials_score_only_inputs_that_can_show_the_bug():
+    """A log shape is scored only where it can carry the evidence: no trial where the bug lives in a line the
+    shape lacks, and abstaining is right where a log without validation meets a validation-side cause."""
+    from bench.corpus.load import load_runs
+    from bench.corpus.score import HISTORY_ONLY_SHAPES, LOG_BLIND_KINDS, VALIDATION_SIDE_CAUSES, plan
+
+    runs = load_runs()
+    trials = [t for run in runs for t in plan(run, ("log",))]
+    assert trials
+    assert not [t for t in trials if t.kind in LOG_BLIND_KINDS]
+    evaluate_only = {r.kind for r in runs if r.truth["detectable_from"].get("history") is False}
+    assert evaluate_only
+    assert not [t for t in trials if t.kind in evaluate_only and t.source in HISTORY_ONLY_SHAPES]
+    truth = {r.run_id: {*r.truth["expected"], *r.truth.get("also_acceptable", [])} for r in runs}
+    steps = [t for t in trials if t.source == "per-step"]
+    assert {t.cause for t in steps} & VALIDATION_SIDE_CAUSES and {t.cause for t in steps} - VALIDATION_SIDE_CAUSES
+    for t in trials:
+        added = t.source == "per-step" and t.cause in VALIDATION_SIDE_CAUSES
+        assert set(t.accepted) == truth[t.run_id] | ({"insufficient-evidence"} if added else set()), (t.kind, t.source)
+
+
 def test_recipes_rebuild_the_same_arrays_without_tensorflow():
     spec = DataSpec(
         dataset="cifar10-sample",

@@ -43,8 +43,38 @@ from .pack import PACKED
 #: Cross-validation folds, drawn by family.
 FOLDS = 5
 
-#: Shapes that carry the per-epoch history only, never a printed `evaluate()` line.
-HISTORY_ONLY_SHAPES = frozenset({"csvlogger", "history-json", "tensorboard"})
+#: Shapes that never carry a printed `evaluate()` line: the per-epoch (or per-step) history only, or
+#: a run cut off in the middle of an epoch (`truncated`), which never reaches its `evaluate()`.
+#: Where only that line shows the bug (`history: false`), they are not scored.
+HISTORY_ONLY_SHAPES = frozenset({"csvlogger", "history-json", "tensorboard", "per-step", "truncated"})
+
+#: Shapes without validation metrics: a log of optimizer steps prints the training loss and
+#: accuracy only.
+NO_VALIDATION_SHAPES = frozenset({"per-step"})
+
+#: Causes whose evidence in a log lies in the validation curves (or the absence of a problem
+#: there): from a log without them, abstaining (`insufficient-evidence`, naming validation metrics
+#: as what would settle it) is the right answer, and is accepted beside the run's truth.
+VALIDATION_SIDE_CAUSES = frozenset(
+    {
+        "eval-input-scale-mismatch",
+        "eval-labels-misaligned",
+        "eval-distribution-shift",
+        "train-test-leakage",
+        "overfitting",
+        "regularization-gap",
+        "class-imbalance",
+        "healthy",
+    }
+)
+
+#: Kinds whose bug no log shows, whatever the packed truth says (the truth is part of what a run id
+#: hashes, so the packed runs keep it): scored from their data and model only. A validation split
+#: drawn wholly from the training images tracks the training curves exactly as a clean split does
+#: until the model memorizes; the leak then shows only as a gap that is missing, and no log says
+#: what gap a clean split would have shown (the corpus's six such logs read as healthy runs, an
+#: underfit one and BatchNorm's lag).
+LOG_BLIND_KINDS = frozenset({"eval-from-train"})
 
 #: A verdict at or above this confidence that is forbidden is the failure the tool must never make.
 CONFIDENT = 0.7
@@ -113,11 +143,14 @@ def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) ->
         forbidden=sorted(truth.get("must_not", [])),
     )
     out: list[Trial] = []
-    if "log" in inputs and det.get("log", True):
+    if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS:
         for shape in run.shapes:
             if shape in HISTORY_ONLY_SHAPES and det.get("history", True) is False:
                 continue
-            out.append(Trial(source=shape, **base))  # type: ignore[arg-type]
+            trial = Trial(source=shape, **base)  # type: ignore[arg-type]
+            if shape in NO_VALIDATION_SHAPES and run.cause in VALIDATION_SIDE_CAUSES:
+                trial.accepted = sorted({*trial.accepted, "insufficient-evidence"})
+            out.append(trial)
     if "data" in inputs and det.get("data"):
         out.append(Trial(source="data", **base))  # type: ignore[arg-type]
     if "model+data" in inputs and det.get("model+data") and model_path(run, models) is not None:

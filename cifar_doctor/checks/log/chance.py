@@ -62,6 +62,13 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
     training accuracy within a few points of 1/K in every one of them. K is
     `--classes`, what the log tells, or else the common class count (2, 10,
     100, 1000, and 3: `STUCK_CLASS_CANDIDATES`) that fits both numbers.
+    It stays silent when validation accuracy averages above the chance band
+    (`chance_accuracy_band`) over those epochs: the training numbers are
+    measured with dropout on, validation's in inference mode, so a network
+    under heavy dropout that learned shows training at chance and validation
+    above it. Not when validation accuracy repeats from one epoch to the
+    next: one answer for every image scores that class's share, which on an
+    unbalanced split lies above 1/K.
 
     ## Why is this bad?
     ln K is the loss of a model that gives every class probability 1/K. Staying
@@ -100,6 +107,13 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
     if len(ks) != 1:
         return []
     k = ks.pop()
+    val = [h.val_acc[i] for i in tail if i < len(h.val_acc) and finite(h.val_acc[i])]
+    moving = len(val) == len(tail) and all(a != b for a, b in zip(val, val[1:]))
+    if moving and sum(val) / len(val) > 1.0 / k + chance_accuracy_band(k):
+        # validation, in inference mode, beats chance: the network learned; its training numbers are
+        # measured with dropout (or augmentation) on, which is a regularization gap, not a stuck model.
+        # (An accuracy repeated from one epoch to the next is one answer for every image: a class's share.)
+        return []
     last_acc = acc[-1] if acc and finite(acc[-1]) else None
     acc_txt = f" and accuracy {last_acc:.4f} (1/K = {1 / k:.4f})" if last_acc is not None else ""
     return [

@@ -91,7 +91,7 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
     """A log shape is scored only where it can carry the evidence: no trial where the bug lives in a line the
     shape lacks, and abstaining is right where a log without validation meets a validation-side cause."""
     from bench.corpus.load import load_runs
-    from bench.corpus.score import HISTORY_ONLY_SHAPES, LOG_BLIND_KINDS, VALIDATION_SIDE_CAUSES, plan
+    from bench.corpus.score import LOG_BLIND_KINDS, NO_EVALUATE_SHAPES, VALIDATION_SIDE_CAUSES, plan
 
     runs = load_runs()
     trials = [t for run in runs for t in plan(run, ("log",))]
@@ -99,7 +99,7 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
     assert not [t for t in trials if t.kind in LOG_BLIND_KINDS]
     evaluate_only = {r.kind for r in runs if r.truth["detectable_from"].get("history") is False}
     assert evaluate_only
-    assert not [t for t in trials if t.kind in evaluate_only and t.source in HISTORY_ONLY_SHAPES]
+    assert not [t for t in trials if t.kind in evaluate_only and t.source in NO_EVALUATE_SHAPES]
     truth = {r.run_id: {*r.truth["expected"], *r.truth.get("also_acceptable", [])} for r in runs}
     steps = [t for t in trials if t.source == "per-step"]
     assert {t.cause for t in steps} & VALIDATION_SIDE_CAUSES and {t.cause for t in steps} - VALIDATION_SIDE_CAUSES

@@ -39,14 +39,16 @@ from typing import Any
 
 from .load import DEFAULT_OUT, CorpusRun, load_runs, model_path, rebuild_arrays, render_log
 from .pack import PACKED
+from .shapes import HISTORY_SHAPES
 
 #: Cross-validation folds, drawn by family.
 FOLDS = 5
 
-#: Shapes that never carry a printed `evaluate()` line: the per-epoch (or per-step) history only, or
-#: a run cut off in the middle of an epoch (`truncated`), which never reaches its `evaluate()`.
-#: Where only that line shows the bug (`history: false`), they are not scored.
-HISTORY_ONLY_SHAPES = frozenset({"csvlogger", "history-json", "tensorboard", "per-step", "truncated"})
+#: Shapes that never carry a printed `evaluate()` line: the history files (`shapes.HISTORY_SHAPES`,
+#: which the grid already keeps off such runs) and a run cut off in the middle of an epoch
+#: (`truncated`), which never reaches its `evaluate()`. Where only that line shows the bug
+#: (`history: false`), they are not scored.
+NO_EVALUATE_SHAPES = HISTORY_SHAPES | {"truncated"}
 
 #: Shapes without validation metrics: a log of optimizer steps prints the training loss and
 #: accuracy only.
@@ -145,7 +147,7 @@ def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) ->
     out: list[Trial] = []
     if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS:
         for shape in run.shapes:
-            if shape in HISTORY_ONLY_SHAPES and det.get("history", True) is False:
+            if shape in NO_EVALUATE_SHAPES and det.get("history", True) is False:
                 continue
             trial = Trial(source=shape, **base)  # type: ignore[arg-type]
             if shape in NO_VALIDATION_SHAPES and run.cause in VALIDATION_SIDE_CAUSES:

@@ -108,7 +108,7 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     k = ks.pop()
     val = [h.val_acc[i] for i in tail if i < len(h.val_acc) and finite(h.val_acc[i])]
-    moving = len(val) == len(tail) and all(a != b for a, b in zip(val, val[1:]))
+    moving = len(val) == len(tail) and longest_constant_run(val) == 1
     if moving and sum(val) / len(val) > 1.0 / k + chance_accuracy_band(k):
         # validation, in inference mode, beats chance: the network learned; its training numbers are
         # measured with dropout (or augmentation) on, which is a regularization gap, not a stuck model.

@@ -108,6 +108,20 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
         assert set(t.accepted) == truth[t.run_id] | ({"insufficient-evidence"} if added else set()), (t.kind, t.source)
 
 
+def test_overfitting_called_healthy_is_a_miss_not_a_forbidden_verdict():
+    """Forbidden is a wrong fix (a pipeline bug called overfitting or healthy, overfitting called a bug); calling
+    overfitting healthy is a miss, and every pipeline verdict stays forbidden for an overfitting run."""
+    from bench.corpus.grid import PIPELINE
+    from bench.corpus.load import load_runs
+    from bench.corpus.score import plan
+
+    trials = [t for run in load_runs() if run.cause == "overfitting" for t in plan(run, ("log",))]
+    assert trials
+    for t in trials:
+        assert "healthy" not in t.forbidden and "healthy" not in t.accepted
+        assert set(PIPELINE) <= set(t.forbidden)
+
+
 def test_recipes_rebuild_the_same_arrays_without_tensorflow():
     spec = DataSpec(
         dataset="cifar10-sample",

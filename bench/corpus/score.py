@@ -78,6 +78,14 @@ VALIDATION_SIDE_CAUSES = frozenset(
 #: underfit one and BatchNorm's lag).
 LOG_BLIND_KINDS = frozenset({"eval-from-train"})
 
+#: Verdicts that are misses, not forbidden verdicts, for a run whose truth is `overfitting`, whatever the
+#: packed truth says (the grid's overfitting kinds list `healthy` under `must_not`; a run id hashes the
+#: truth, so the correction is here). A forbidden verdict sends the user to a wrong fix: a pipeline bug
+#: called overfitting or healthy, overfitting called a pipeline bug. Overfitting called healthy sends
+#: the user to no fix; the corpus's such runs end at 0.96-0.98 validation accuracy against 1.0 in
+#: training (small digits and wine sets), where either reading is defensible.
+MISSES_NOT_FORBIDDEN = {"overfitting": frozenset({"healthy"})}
+
 #: A verdict at or above this confidence that is forbidden is the failure the tool must never make.
 CONFIDENT = 0.7
 
@@ -142,7 +150,7 @@ def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) ->
         severity=severity,
         expected=list(truth["expected"]),
         accepted=sorted(set(truth["expected"]) | set(truth.get("also_acceptable", []))),
-        forbidden=sorted(truth.get("must_not", [])),
+        forbidden=sorted(set(truth.get("must_not", [])) - MISSES_NOT_FORBIDDEN.get(run.cause, frozenset())),
     )
     out: list[Trial] = []
     if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS:

@@ -20,9 +20,9 @@ Measured (two CPU cores; estimate, top 100 truly wrong, verdict of `check --data
 |---|---|---|---|---|---|
 | clean | 0% | 0.038 / 0.048 | 0 / 0 | overfitting | overfitting |
 | aggre | 9.4% | 0.045 / 0.063 | 41 / 43 | overfitting | overfitting |
-| mix25 | 10.5% | 0.080 | 67 | overfitting | overfitting |
-| mix40 | 16.2% | 0.141 / 0.134 | 84 / 83 | healthy, also noisy-labels | overfitting / healthy, also noisy-labels |
-| mix60 | 24.9% | 0.150 / 0.171 | 84 / 90 | healthy, also noisy-labels | overfitting, also noisy-labels |
+| mix25 | 10.5% | 0.080 / 0.086 | 67 / 66 | overfitting | overfitting |
+| mix40 | 16.2% | 0.141 / 0.134 | 84 / 83 | noisy-labels | noisy-labels, overfitting / noisy-labels |
+| mix60 | 24.9% | 0.150 / 0.171 | 84 / 90 | noisy-labels | noisy-labels, overfitting |
 | worse | 41.6% | 0.320 / 0.223 | 92 / 91 | noisy-labels | noisy-labels, overfitting |
 
 The estimate reads human noise at 0.5-0.9 of its rate: people mislabel the images a classifier finds
@@ -32,7 +32,7 @@ Usage:
 
     python bench/noisy_labels.py [--data ../shared/data] [--out out/noisy_labels] [--only worse] [--mixes] [--seed 1]
 
-About 30 s per run to train on two quiet CPU cores (two minutes under load); seconds to diagnose.
+About 30 s per run to train on two quiet CPU cores (two minutes under load); 11-19 s to diagnose.
 """
 
 from __future__ import annotations

@@ -114,6 +114,18 @@ def test_image_label_gap_reads_wrong_training_labels_against_clean_eval_labels(r
     assert abs(g["image_label_gap"] - flip.mean()) < 0.08
 
 
+def test_patch_features_read_both_sets_with_the_first_sets_filters():
+    from cifar_doctor.measure.noise import PATCH_FILTERS, patch_features
+
+    x, _ = class_images(300)
+    xe, _ = class_images(100, seed=1)
+    a, b = patch_features(x, xe)
+    assert a.shape == (300, 4 * PATCH_FILTERS) and b.shape == (100, 4 * PATCH_FILTERS)
+    assert np.array_equal(patch_features(x, xe[:10])[1], b[:10])  # the eval images do not choose the filters
+    assert patch_features(x[:, :8, :8], xe[:, :8, :8]) is None  # too small for patches: thumbnails instead
+    assert patch_features(x.reshape(300, -1), xe.reshape(100, -1)) is None  # not images
+
+
 def test_image_label_gap_needs_a_classifier_above_chance():
     from cifar_doctor.measure.noise import image_label_gap
 
@@ -338,6 +350,21 @@ def test_lbl010_estimates_more_wrong_labels_at_worse_than_clean_as_information(w
     assert worse.evidence["estimated_wrong_fraction"] >= clean.evidence["estimated_wrong_fraction"] + 0.1
     top = [s["index"] for s in worse.evidence["suspects"][:100]]
     assert wrong[top].mean() > wrong.mean()  # the suspects are richer in wrong labels than the data
+
+
+@pytest.mark.slow
+def test_image_label_gap_reads_the_samples_human_labels(sample_arrays):
+    """No model involved: on the sample's real CIFAR-10N labels the raw images read the clean labels as clean
+    (ruling the cause out) and the `worse` annotator's 42% wrong labels as corroborating (0.24 measured)."""
+    from cifar_doctor.checks.labels.noise import CLEAN_GAP, CORROBORATING_ERRORS, CORROBORATING_GAP
+    from cifar_doctor.measure.noise import image_label_gap
+
+    x, xe, ye = sample_arrays["x_train"], sample_arrays["x_test"], sample_arrays["y_test"].reshape(-1)
+    labels = cifar10n_sample_labels()
+    read = {name: image_label_gap(x, labels[name], xe, ye, 10) for name in ("clean", "worse")}
+    assert read["clean"]["image_label_gap"] < CLEAN_GAP
+    worse = read["worse"]
+    assert worse["image_label_gap"] >= max(CORROBORATING_GAP, CORROBORATING_ERRORS * worse["image_label_gap_se"])
 
 
 # --- LBL011: eval labels the model contradicts (information only) --------------------------------

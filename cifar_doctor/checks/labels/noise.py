@@ -59,10 +59,11 @@ FIT_MARGIN = 0.07
 #: Least `image_label_gap` (`cifar_doctor.measure.noise`: how much less the training labels agree
 #: with a raw-image classifier than the eval labels do, as a fraction of wrong labels) that
 #: corroborates a trusted estimate, so that LBL010 may name `noisy-labels` as the primary cause rather
-#: than a hint. The reading involves no model, so a weak or memorizing network cannot produce it; on
-#: CIFAR-10N (4,000 training and 1,000 eval images, `bench/noisy_labels.py`) it is -0.06 on clean
-#: labels, 0.01 at 9.4% wrong and 0.22 at 41.6%, with a standard error of 0.06: 0.12 is two of them
-#: above a clean reading.
+#: than a hint. The reading involves no model, so a weak or memorizing network cannot produce it. On
+#: CIFAR-10N (4,000 training and 1,000 eval images; `x_train[:4000]` in `bench/noisy_labels.py --mixes`,
+#: and two further slices of 4,000) it reads -0.02 to 0.03 on clean labels, 0.06-0.08 at 9.4% wrong,
+#: 0.09-0.11 at 10.5%, 0.13-0.15 at 16.2%, 0.14-0.20 at 24.9% and 0.28-0.29 at 41.6%, with a standard
+#: error of 0.045: 0.12 is over two of them above every clean reading.
 CORROBORATING_GAP = 0.12
 
 #: ... and at least this many of the reading's standard errors (`image_label_gap_se`, binomial, from
@@ -72,10 +73,10 @@ CORROBORATING_ERRORS = 2.0
 #: Most `image_label_gap` at which the training labels agree with the images as well as the eval labels
 #: do (within about one standard error of a clean reading): LBL010 then names no cause, whatever its
 #: estimate, and rules `noisy-labels` out (`rules_out` in its evidence), so a log's memorization curve
-#: (FIT007) suggests nothing about the labels either. CIFAR-10N (`bench/noisy_labels.py --mixes`): -0.06
-#: clean, 0.01 at 9.4%, 0.04 at 10.5%, 0.10 at 16.2%, 0.12 at 24.9%, 0.22 at 41.6%. The reading
-#: involves no model: the clean labels trained for 6 epochs instead of 12 read 0.21 wrong from the
-#: network's features (trusted by both guards), -0.06 from the raw images.
+#: (FIT007) suggests nothing about the labels either. CIFAR-10N: -0.02 to 0.03 on clean labels, from
+#: 0.06 at 9.4% (`CORROBORATING_GAP` lists the readings). The reading involves no model: the clean
+#: labels trained for 6 epochs instead of 12 read 0.21 wrong from the network's features (trusted by
+#: both guards), -0.02 from the raw images.
 CLEAN_GAP = 0.06
 
 #: Estimated fraction below which the labels are reported as clean (info, no cause):
@@ -146,7 +147,7 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
     labels). Otherwise it reports the estimate, the reason and the suspects
     as information. The warning stays a hint under `also` unless a reading
     that involves no model corroborates it: the training labels agree with a
-    classifier on raw-image thumbnails at least `CORROBORATING_GAP` (0.12)
+    classifier on raw-image patches at least `CORROBORATING_GAP` (0.12)
     less than the eval labels do (`image_label_gap`); then `noisy-labels` may
     be the primary verdict. Below `CLEAN_GAP` (0.06) it names no cause, whatever
     the estimate, and rules `noisy-labels` out: a log's memorization curve
@@ -224,7 +225,7 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
                     "A classifier fitted on the model's own features, each image scored by one that never saw its "
                     "label, contradicts these labels far more often than a clean dataset allows."
                     + (
-                        " The raw images agree, with no model involved: a classifier on their thumbnails matches "
+                        " The raw images agree, with no model involved: a classifier on their pixels' patches matches "
                         f"the eval labels {est.signals['image_eval_accuracy']:.0%} of the time and the training labels "
                         f"{est.signals['image_train_agreement']:.0%}, which by itself reads about "
                         f"{est.signals['image_label_gap']:.0%} wrong training labels."

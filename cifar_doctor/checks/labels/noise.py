@@ -62,8 +62,9 @@ FIT_MARGIN = 0.07
 #: than a hint. The reading involves no model, so a weak or memorizing network cannot produce it. On
 #: CIFAR-10N (4,000 training and 1,000 eval images; `x_train[:4000]` in `bench/noisy_labels.py --mixes`,
 #: and two further slices of 4,000) it reads -0.02 to 0.03 on clean labels, 0.06-0.08 at 9.4% wrong,
-#: 0.09-0.11 at 10.5%, 0.13-0.15 at 16.2%, 0.14-0.20 at 24.9% and 0.28-0.29 at 41.6%, with a standard
-#: error of 0.045: 0.12 is over two of them above every clean reading.
+#: 0.08-0.11 at 10.5%, 0.09-0.15 at 16.2% (0.09 on one of four draws of which images are wrong),
+#: 0.14-0.20 at 24.9% and 0.28-0.29 at 41.6%, with a standard error of 0.045: 0.12 is over two of them
+#: above every clean reading.
 CORROBORATING_GAP = 0.12
 
 #: ... and at least this many of the reading's standard errors (`image_label_gap_se`, binomial, from

@@ -309,18 +309,10 @@ def patch_features(x: Any, x_other: Any, seed: int = 0) -> tuple[np.ndarray, np.
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from .neardup import block_means
-
     a, b = _channels_last(x), _channels_last(x_other)
     if a.ndim != 4 or b.ndim != 4 or a.shape[1:] != b.shape[1:] or min(a.shape[1:3]) < PATCH_GRID or not len(a):
         return None
-
-    def resampled(v: np.ndarray) -> np.ndarray:
-        n, h, w, c = v.shape
-        planes = np.moveaxis(v, -1, 1).reshape(n * c, h, w).astype(np.float32)
-        return np.moveaxis(block_means(planes, PATCH_GRID).reshape(n, c, PATCH_GRID, PATCH_GRID), 1, -1)
-
-    a, b = resampled(a), resampled(b)
+    a, b = (_thumbnails(v, PATCH_GRID).reshape(len(v), PATCH_GRID, PATCH_GRID, -1) for v in (a, b))
     scale = float(a.std()) or 1.0
     a, b = a / scale, b / scale
     rng = np.random.default_rng(seed)

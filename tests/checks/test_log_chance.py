@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cifar_doctor import diagnose
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
@@ -129,6 +131,31 @@ def test_log010_val_accuracy_zero_is_a_distribution_shift_not_overfitting(make_h
     assert found(make_history(**SORTED), classes=10)["LOG010"].severity.value == "error"
     assert "FIT001" not in found(make_history(**SORTED))
     assert verdict(make_history(**SORTED)) == "eval-distribution-shift"
+
+
+def test_log010_fires_while_the_remaining_classes_are_learned_slowly(make_history):
+    # validation holds the last 2 of 10 classes (an unshuffled validation_split, the run corpus): the other 8
+    # train from 0.13 to 0.20 in eight epochs, under LOG004's rise of 0.15 above chance, and validation
+    # never scores; a history file carries no evaluate() line to contradict it
+    h = make_history(
+        loss=[2.307, 2.152, 2.125, 2.081, 2.074, 2.046, 2.035, 2.034],
+        accuracy=[0.1257, 0.1305, 0.1524, 0.1762, 0.1676, 0.219, 0.201, 0.2038],
+        val_loss=[3.687, 4.268, 4.231, 5.286, 5.148, 5.594, 5.755, 5.492],
+        val_accuracy=[0.0] * 8,
+    )
+    assert found(h)["LOG010"].evidence["train_acc_last"] == pytest.approx(0.2038)
+    assert verdict(h) == "eval-distribution-shift"
+
+
+def test_log010_silent_when_training_accuracy_is_below_chance_too(make_history):
+    # an `accuracy` that no prediction earns on either split is the metric's doing (LOG015), not the split's
+    h = make_history(
+        loss=[1.9, 1.7, 1.6, 1.5, 1.45],
+        accuracy=[0.02, 0.03, 0.03, 0.04, 0.04],
+        val_loss=[1.8, 1.7, 1.65, 1.6, 1.58],
+        val_accuracy=[0.0, 0.0, 0.01, 0.0, 0.0],
+    )
+    assert "LOG010" not in found(h)
 
 
 def test_log008_saturated_training_softmax_is_not_learning_not_a_wiring_bug(make_history):

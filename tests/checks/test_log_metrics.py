@@ -75,6 +75,32 @@ def test_log009_binary_accuracy_flat_at_exactly_one_minus_one_over_k(make_histor
     assert verdict(h) == "label-format-mismatch"
 
 
+def test_log009_binary_accuracy_of_outputs_that_start_unsure(make_history):
+    # a residual network's outputs start near 1/2 (first validation loss 0.686, near ln 2, far above H(0.1));
+    # later epochs leave the flat band once outputs learn to say "yes", but the first three print 0.9000
+    h = make_history(
+        loss=[0.412, 0.316, 0.302, 0.279, 0.25, 0.216, 0.185],
+        accuracy=[0.88, 0.9, 0.9, 0.9, 0.9, 0.907, 0.924],
+        val_loss=[0.686, 0.311, 0.293, 0.266, 0.234, 0.202, 0.175],
+        val_accuracy=[0.9, 0.9, 0.9, 0.9, 0.9, 0.912, 0.931],
+    )
+    f = found(h)["LOG009"]
+    assert f.evidence["classes_implied"] == 10 and f.evidence["loss_first"] == pytest.approx(0.686)
+    assert verdict(h) == "label-format-mismatch"
+
+
+def test_log009_silent_on_an_imbalanced_binary_share_near_one_minus_one_over_k(make_history):
+    # 95/5 binary classes predicted as the majority (the run corpus): 0.9516 is 1 - 1/21 within 0.0008 and
+    # its loss lies between H(1/21) and ln 2, but 1 - 1/21 stands too close to 1 - 1/20 and 1 - 1/22
+    h = make_history(
+        loss=[0.52, 0.321, 0.313, 0.3, 0.28, 0.269],
+        accuracy=[0.861, 0.952, 0.952, 0.952, 0.952, 0.952],
+        val_loss=[0.311, 0.295, 0.281, 0.268, 0.256, 0.244],
+        val_accuracy=[0.9516] * 6,
+    )
+    assert "LOG009" not in found(h)
+
+
 # --- LOG015: accuracy exactly 0 in every epoch ---------------------------------------------------
 #: A regression (diabetes targets, MSE) compiled with metrics=["accuracy"]: float equality never holds.
 REGRESSION = dict(
@@ -208,7 +234,9 @@ def test_log017_binary_accuracy_pinned_at_one_minus_one_over_k(make_history):
     report = run(Inputs(history=h), calibrated=False)
     (f,) = [f for f in report.findings if f.code == "LOG017"]
     assert "1 - 1/10" in f.message and "one-hot" in f.message
-    assert report.verdict.cause == "output-loss-mismatch"
+    # LOG009 reads the same run as binary accuracy on one-hot labels (first loss 0.62, between H(0.1) and ln 2)
+    assert report.verdict.cause == "label-format-mismatch"
+    assert "output-loss-mismatch" in report.verdict.causes
 
 
 def test_log017_silent_on_a_model_that_climbs_to_one_minus_one_over_k(make_history):

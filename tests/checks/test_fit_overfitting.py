@@ -169,7 +169,9 @@ def test_fit004_ignores_late_wobbles_of_an_overfit_model(make_history):
         2.69,
     ]
     acc = [min(0.2 + 0.03 * i, 0.97) for i in range(30)]
-    val_acc = [0.31, 0.309, 0.39, 0.411, 0.43, 0.454, 0.476, 0.481, 0.483, 0.48] + [0.46] * 20
+    # a plateau that wanders by a few images, as a changing model's accuracy does (an identical value in
+    # every epoch is one answer for every image: FIT001 then withholds overfitting, see the frozen tests)
+    val_acc = [0.31, 0.309, 0.39, 0.411, 0.43, 0.454, 0.476, 0.481, 0.483, 0.48] + [0.46, 0.462, 0.458, 0.461] * 5
     h = make_history(loss=loss, accuracy=acc, val_loss=val_loss, val_accuracy=val_acc)
     f = found(h)
     assert "FIT004" not in f and f["FIT001"].evidence["best_val_loss_epoch"] == 8
@@ -391,3 +393,34 @@ def test_accuracy_denominator_reads_the_image_count_off_printed_accuracies():
     assert accuracy_denominator([0.3182, 0.3409, 0.3636, 0.3864]) == 44
     assert accuracy_denominator([0.5154, 0.4846]) is None  # two values fit many counts
     assert accuracy_denominator([0.4512, 0.4633, 0.4781]) is None  # a larger split
+
+
+# --- FIT001: a frozen validation accuracy is not read as overfitting ------------------------------
+#: Raw 0-255 training images, /255 validation images, a residual CNN with BatchNormalization on two classes
+#: (the run corpus): validation loss turns up while validation accuracy prints one class's share throughout.
+FROZEN = dict(
+    loss=[0.796, 0.691, 0.662, 0.621, 0.574],
+    accuracy=[0.525, 0.585, 0.592, 0.658, 0.691],
+    val_loss=[0.698, 0.75, 0.922, 1.06, 1.07],
+    val_accuracy=[0.5211] * 5,
+)
+
+
+def test_fit001_frozen_validation_accuracy_withholds_overfitting(make_history):
+    f = found(make_history(**FROZEN))["FIT001"]
+    assert f.cause == "insufficient-evidence" and f.severity.value == "info"
+    assert f.evidence["frozen_epochs"] == 5 and f.evidence["val_acc_frozen"] == pytest.approx(0.5211)
+    assert verdict(make_history(**FROZEN)) == "insufficient-evidence"
+
+
+def test_fit001_frozen_near_training_accuracy_stays_overfitting(make_history):
+    # 45 wine images: validation settles at 0.977 (43 of 44) while training reaches 1.0 and validation loss
+    # climbs; a model that transfers what it learned, not one answer for every image
+    n = 20
+    h = make_history(
+        loss=[0.6 * 0.7**i for i in range(n)],
+        accuracy=[min(0.7 + 0.05 * i, 1.0) for i in range(n)],
+        val_loss=[0.2, 0.1, 0.08] + [0.08 + 0.02 * i for i in range(n - 3)],
+        val_accuracy=[0.977] * n,
+    )
+    assert found(h)["FIT001"].cause == "overfitting"

@@ -15,6 +15,7 @@ from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
     CONSTANT_ACCURACY_RUN,
+    CONSTANT_ACCURACY_SPREAD,
     MIN_EPOCHS_FOR_CURVES,
     TRAIN_LEARNED_FRACTION,
     accuracy_denominator,
@@ -206,6 +207,46 @@ def _curve_turn(inputs: Inputs) -> dict | None:
     return out
 
 
+#: The validation accuracy printed in at least this many final epochs, the same
+#: value each time, while training accuracy climbed by `GAP_WIDENING_MIN` or
+#: more: the model gives the validation images the answers it gave when the
+#: curve froze, one answer for every image as a rule (a class's share: 0.521 on
+#: two classes, 0.335 on three). Overfitting moves validation predictions as the
+#: weights move. Validation inputs on another scale than the training inputs,
+#: BatchNormalization statistics that do not fit them, or a small validation set
+#: the model stopped changing its mind on all print this; a log cannot tell them
+#: apart, the images can. `CONSTANT_ACCURACY_RUN` (3) is the shortest run that
+#: chance repeats rarely on 1,000 images; half the run keeps late convergence on
+#: a small validation set (the same value in the last 3 of 30 epochs) overfitting,
+#: and a value within `OVERFIT_MIN_FINAL_GAP` of training accuracy is a model that
+#: transfers what it learned (0.977 on 45 wine images against 1.0 in training).
+FROZEN_VAL_MIN_SHARE = 0.5
+
+
+def frozen_validation(h: Any) -> dict[str, Any] | None:
+    """The final stretch of identical validation accuracies, when it makes a log unable to say overfitting.
+
+    Returns `{"value", "epochs", "train_from", "train_to"}` when the last
+    max(`CONSTANT_ACCURACY_RUN`, `FROZEN_VAL_MIN_SHARE` x epochs) validation
+    accuracies repeat one value (within `CONSTANT_ACCURACY_SPREAD`) while the
+    training accuracy rose by at least `GAP_WIDENING_MIN` over them to at least
+    `OVERFIT_MIN_FINAL_GAP` above that value; else None.
+    """
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES:
+        return None
+    vals = [va for _, (_, va) in rows]
+    tail = 1
+    while tail < len(vals) and abs(vals[-tail - 1] - vals[-1]) <= CONSTANT_ACCURACY_SPREAD:
+        tail += 1
+    if tail < max(CONSTANT_ACCURACY_RUN, FROZEN_VAL_MIN_SHARE * len(vals)):
+        return None
+    train_from, train_to = rows[-tail][1][0], rows[-1][1][0]
+    if train_to - train_from < GAP_WIDENING_MIN or train_to - vals[-1] < OVERFIT_MIN_FINAL_GAP:
+        return None
+    return {"value": vals[-1], "epochs": tail, "train_from": train_from, "train_to": train_to}
+
+
 @register("FIT001", "overfitting", requires=("history",), cause="overfitting")
 def overfitting(inputs: Inputs) -> list[Finding]:
     """Validation passed its best epoch and got worse while training kept improving.
@@ -252,6 +293,9 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     t = _curve_turn(inputs)
     if t is None or not (t["loss_turn"] or t["score_turn"] or t["memorized"]):
         return []
+    frozen = frozen_validation(h)
+    if frozen:
+        return [_frozen_finding(h, frozen)]
     best_l, best_a, last = t["best_l"], t["best_a"], t["last"]
     best = best_l if (t["loss_turn"] or t["memorized"]) else best_a
     if best is None or best >= len(loss) or last >= len(loss) or not (finite(loss[best]) and finite(loss[last])):
@@ -699,3 +743,34 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
             split="val",
         )
     ]
+
+
+def _frozen_finding(h: Any, frozen: dict[str, Any]) -> Finding:
+    v, n = frozen["value"], frozen["epochs"]
+    return overfitting.finding(
+        Severity.INFO,
+        f"Validation accuracy printed {v:.4f} in each of the last {n} {index_unit(h)}s while training accuracy "
+        f"climbed from {frozen['train_from']:.4f} to {frozen['train_to']:.4f}: the curves turn like overfitting, "
+        "but the validation predictions stopped changing.",
+        evidence={
+            "val_acc_frozen": rounded(v),
+            "frozen_epochs": n,
+            "train_acc_from": rounded(frozen["train_from"]),
+            "train_acc_to": rounded(frozen["train_to"]),
+            "spread": CONSTANT_ACCURACY_SPREAD,
+        },
+        cause="insufficient-evidence",
+        split="val",
+        fix=Fix(
+            "Check the validation inputs against the training inputs: give the data (--data), and the model (--model)",
+            "print(x_train.min(), x_train.max(), x_val.min(), x_val.max())  # one preprocessing for every split",
+        ),
+        explanation=(
+            "Overfitting moves the validation predictions as the weights change; an accuracy that repeats the "
+            "same value while training accuracy climbs means the model keeps giving the validation images the "
+            "same answers, usually one class for all of them. Validation inputs on another scale than the "
+            "training inputs, BatchNormalization statistics that do not fit them, or a small validation set "
+            "whose predictions settled all print this, and a log cannot tell them apart: the images and the "
+            "model can."
+        ),
+    )

@@ -50,6 +50,9 @@ FOLDS = 5
 #: (`history: false`), they are not scored.
 NO_EVALUATE_SHAPES = HISTORY_SHAPES | {"truncated"}
 
+#: The verdict that names no cause: an abstention.
+ABSTENTION = "insufficient-evidence"
+
 #: Shapes without validation metrics: a log of optimizer steps prints the training loss and
 #: accuracy only.
 NO_VALIDATION_SHAPES = frozenset({"per-step"})
@@ -159,7 +162,7 @@ def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) ->
                 continue
             trial = Trial(source=shape, **base)  # type: ignore[arg-type]
             if shape in NO_VALIDATION_SHAPES and run.cause in VALIDATION_SIDE_CAUSES:
-                trial.accepted = sorted({*trial.accepted, "insufficient-evidence"})
+                trial.accepted = sorted({*trial.accepted, ABSTENTION})
             out.append(trial)
     if "data" in inputs and det.get("data"):
         out.append(Trial(source="data", **base))  # type: ignore[arg-type]
@@ -259,9 +262,17 @@ def summarize(trials: list[Trial], out: Any = sys.stdout) -> None:
     print(f"\nForbidden ({len(forbidden)}):", file=out)
     for t in sorted(forbidden, key=lambda t: -t.confidence)[:40]:
         print(f"  {t.run_id} {t.kind:28} [{t.source}] -> {t.verdict} ({t.confidence:.2f})", file=out)
-    print("\nReliability (confidence bin: verdicts, mean stated confidence, observed accuracy)", file=out)
-    for label, n, stated, observed in reliability(scored):
+    # an abstention names no cause, so its confidence promises no cause; the bins hold the committed verdicts,
+    # as `calibrate.py`'s do
+    committed = [t for t in scored if t.verdict != ABSTENTION]
+    abstained = [t for t in scored if t.verdict == ABSTENTION]
+    print(
+        "\nReliability of committed verdicts (confidence bin: verdicts, mean stated confidence, observed accuracy)",
+        file=out,
+    )
+    for label, n, stated, observed in reliability(committed):
         print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
+    print(f"  abstentions ({ABSTENTION}): {len(abstained)}, acceptable {sum(t.right for t in abstained)}", file=out)
     right = sum(t.right for t in scored)
     n = len(scored)
     f7 = sum(t.is_forbidden and t.confidence >= CONFIDENT for t in scored)

@@ -214,6 +214,29 @@ def test_log017_loss_of_zero_at_a_low_accuracy(make_history):
     assert f.evidence["loss_zero"] is True
 
 
+def test_log017_frozen_after_the_first_epochs_running_mean(make_history):
+    # categorical cross-entropy on one output unit (a fresh draw of the run corpus): epoch 1's running mean
+    # still carries the first steps, then 0.4840 in ten epochs while the loss climbs thirtyfold
+    h = make_history(
+        loss=[0.22, 0.273, 0.426, 0.702, 1.12, 1.68, 2.4, 3.29, 4.33, 5.55, 6.93],
+        accuracy=[0.488] + [0.484] * 10,
+        val_loss=[0.234, 0.336, 0.55, 0.897, 1.39, 2.04, 2.84, 3.81, 4.95, 6.25, 7.72],
+        val_accuracy=[0.534] * 11,
+    )
+    f = found(h)["LOG017"]
+    assert "in the last 10 epochs" in f.message
+    assert verdict(h) == "output-loss-mismatch"
+
+
+def test_log017_leaves_a_majority_share_frozen_from_epoch_two_to_log018(make_history):
+    # 0.9516 from the second epoch on is the commonest class of imbalanced data, not a loss that misses
+    h = make_history(
+        loss=[0.52, 0.321, 0.313, 0.3, 0.28, 0.269],
+        accuracy=[0.861, 0.9516, 0.9516, 0.9516, 0.9516, 0.9516],
+    )
+    assert "LOG017" not in found(h)
+
+
 def test_log017_silent_on_converged_and_learning_runs(make_history):
     converged = make_history(loss=[0.02, 0.01, 0.006, 0.004], accuracy=[1.0, 1.0, 1.0, 1.0])
     learning = make_history(loss=[2.08, 1.74, 1.58, 1.45, 1.35], accuracy=[0.241, 0.368, 0.427, 0.473, 0.511])

@@ -376,6 +376,11 @@ FROZEN_ACCURACY_DECIMALS = 4
 #: The frozen accuracy must span at least this many epochs: an epoch's training
 #: accuracy is a running mean over every batch, so a model whose predictions
 #: change moves it in the third or fourth decimal from one epoch to the next.
+#: The first epoch may differ, as in LOG018 (`MAJORITY_START_EPOCH`): its running
+#: mean still carries the first steps (0.4880, then 0.4840 in ten epochs while
+#: the loss climbed from 0.22 to 6.9: categorical cross-entropy on one unit),
+#: below `MAJORITY_MIN_SHARE`: at or above it, an answer frozen from the second
+#: epoch is the commonest class of imbalanced data (LOG018).
 FROZEN_ACCURACY_MIN_EPOCHS = 4
 
 
@@ -411,7 +416,7 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     ## What it does
     Fires (warning) when the training accuracy, between 0 and
     `FITTED_ACCURACY`, is the same to `FROZEN_ACCURACY_DECIMALS` decimals in
-    every one of at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs while the
+    every one of at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs after the first while the
     training loss moves by at least `FROZEN_LOSS_MOVE` of its largest value,
     or stays within `PINNED_BAND` of 1 - 1/K (K from 3 to 10) from the first
     epoch on while the loss moves as much (the binary accuracy of binary
@@ -449,7 +454,10 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     accs = [a for _, (_, a) in rows]
     if not ZERO_ACCURACY < max(accs) < FITTED_ACCURACY:
         return []
-    frozen = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs}) == 1
+    # from the second epoch on: the first epoch's running mean still carries the first steps
+    frozen_all = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs}) == 1
+    frozen_late = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs[1:]}) == 1 and accs[-1] < MAJORITY_MIN_SHARE
+    frozen = frozen_all or frozen_late
     pinned = next(
         (k for k in range(3, PINNED_MAX_CLASSES + 1) if all(abs(a - (1 - 1 / k)) <= PINNED_BAND for a in accs)), None
     )
@@ -458,9 +466,10 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     zero = top <= ZERO_LOSS
     if zero:
         what = f"The training loss is 0 in all {len(rows)} epochs while training accuracy stays at {max(accs):.4f}."
-    elif frozen and moved and len(rows) >= FROZEN_ACCURACY_MIN_EPOCHS:
+    elif frozen and moved and len(rows) - 1 >= FROZEN_ACCURACY_MIN_EPOCHS:
+        since, n = ("all", len(rows)) if frozen_all else ("the last", len(rows) - 1)
         what = (
-            f"Training accuracy is {accs[0]:.4f} in all {len(rows)} epochs while the loss moves from "
+            f"Training accuracy is {accs[-1]:.4f} in {since} {n} epochs while the loss moves from "
             f"{losses[0]:.4g} to {losses[-1]:.4g}."
         )
     elif pinned and moved and len(rows) >= FROZEN_ACCURACY_MIN_EPOCHS:

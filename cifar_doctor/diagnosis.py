@@ -40,12 +40,14 @@ CAUSES: dict[str, str] = {
     "eval-distribution-shift": "eval data differs in distribution from training data",
     "eval-labels-misaligned": "eval accuracy stays at chance while training accuracy rises",
     "class-imbalance": "classes are strongly imbalanced",
+    "metric-not-applicable": "a logged metric does not measure this task (accuracy on a regression's targets)",
     "insufficient-evidence": "not enough evidence to judge",
 }
 
 #: Order of precedence among causes of the same severity: pipeline bugs first.
 PRECEDENCE: tuple[str, ...] = (
     "numerical-instability",
+    "metric-not-applicable",  # the curves it reads are not the task's: every curve-shape reading is moot
     "label-format-mismatch",
     "output-loss-mismatch",
     "input-layout-mismatch",

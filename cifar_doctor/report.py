@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 #: 2.2: every document says what it is: `kind` is `"report"` or `"comparison"` (`DOCUMENT_KINDS`).
 #: 2.3: a verdict's confidence is a measured frequency; `verdict.evidence.calibration` says from what, and
 #: `verdict.evidence.abstained_from` names a cause withheld for weak evidence.
-SCHEMA_VERSION = "2.3"
+#: 2.4: the cause `metric-not-applicable` (a logged metric that does not measure the task).
+SCHEMA_VERSION = "2.4"
 
 #: The values of a JSON document's `kind`: a `Report` (`check`, `watch`, each run of `compare`) or a
 #: `ComparisonReport` (`compare`). Renderers dispatch on it.

@@ -168,7 +168,7 @@ def test_diagnose_states_the_measured_frequency_and_where_it_comes_from():
     assert round(v.confidence, 2) == rec["frequency"]
     assert rec["runs"] > 0
     doc = json.loads(report.to_json())
-    assert doc["schema_version"] == "2.3" and doc["verdict"]["evidence"]["calibration"]["pattern"] == rec["pattern"]
+    assert doc["schema_version"] == "2.4" and doc["verdict"]["evidence"]["calibration"]["pattern"] == rec["pattern"]
 
 
 def test_diagnose_without_calibration_gives_the_rules_own_verdict():

@@ -11,7 +11,7 @@ every machine and adding a kind never changes another kind's runs.
 The truth of a run follows from what was injected, never from any tool's output:
 
 - `expected` / `also_acceptable` / `must_not` use the cause ids of `cifar_doctor.diagnosis.CAUSES`
-  (plus `noisy-labels` and `metric-not-applicable`, not yet in that vocabulary), with the accepted
+  (`noisy-labels` and `metric-not-applicable` included), with the accepted
   verdicts of the shared cases' README (e.g. a learning rate too high is right as
   `unstable-training`, `not-learning` or `numerical-instability`);
 - `must_not`: a pipeline bug must never be called `overfitting` or `healthy`, genuine overfitting or

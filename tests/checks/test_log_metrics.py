@@ -116,9 +116,22 @@ def test_log015_regression_with_accuracy_is_not_underfitting(make_history):
     codes = {f.code for f in report.findings}
     assert "LOG015" in codes
     assert not codes & {"FIT002", "FIT006"}  # superseded: the zero is not a model that cannot fit
-    assert report.verdict.cause == "insufficient-evidence"
+    assert report.verdict.cause == "metric-not-applicable"
     f = found(make_history(**REGRESSION))["LOG015"]
     assert f.evidence["epochs"] == 5 and f.evidence["loss_last"] < f.evidence["loss_first"]
+
+
+def test_log015_names_the_metric_before_a_swinging_regression_loss(make_history):
+    # digit-image pixel sums regressed with plain SGD (the run corpus): the MSE swings tenfold between epochs
+    # (FIT005), but the first thing to fix is the metric, and no curve reading holds until then
+    h = make_history(
+        loss=[5.8e4, 2.01e4, 9.85e3, 1.25e4, 1.53e4, 1.66e4, 1.38e4, 1.43e4, 1.51e4, 1.17e4],
+        accuracy=[0.0] * 10,
+        val_loss=[3.61e3, 1.26e4, 1.22e3, 2.15e4, 3.16e4, 7.38e3, 9.86e3, 3.61e4, 986.0, 6.8e3],
+        val_accuracy=[0.0] * 10,
+    )
+    assert "FIT005" in found(h)
+    assert verdict(h) == "metric-not-applicable"
 
 
 def test_log015_supersedes_a_training_loss_read_as_a_classifiers(make_history):
@@ -130,7 +143,7 @@ def test_log015_supersedes_a_training_loss_read_as_a_classifiers(make_history):
     report = run(Inputs(history=h), calibrated=False)
     codes = {f.code for f in report.findings}
     assert "LOG015" in codes and "FIT004" not in codes
-    assert report.verdict.cause == "insufficient-evidence"
+    assert report.verdict.cause == "metric-not-applicable"
     # the same loss beside an accuracy that is not always 0 is read by FIT004
     with_acc = make_history(loss=h.loss, accuracy=[0.1, 0.2, 0.25, 0.3, 0.3, 0.31, 0.3, 0.29])
     assert "FIT004" in found(with_acc)

@@ -237,7 +237,7 @@ def val_loss_lower_accuracy_lower(inputs: Inputs) -> list[Finding]:
 ZERO_ACCURACY = 1e-9
 
 
-@register("LOG015", "accuracy-always-zero", requires=("history",), cause="insufficient-evidence")
+@register("LOG015", "accuracy-always-zero", requires=("history",), cause="metric-not-applicable")
 def accuracy_always_zero(inputs: Inputs) -> list[Finding]:
     """Training accuracy is exactly 0 in every epoch: the metric does not measure the task.
 

@@ -105,6 +105,8 @@ def test_checks_and_explain():
     assert out.returncode == 0 and "What it does" in out.stdout
     out = run_cli("explain", "train-test-scale-mismatch")
     assert out.returncode == 0 and "PRE001" in out.stdout
+    out = run_cli("explain", "metric-not-applicable")  # a verdict's cause: its meaning and its checks
+    assert out.returncode == 0 and "LOG015" in out.stdout and "regression" in out.stdout
 
 
 @pytest.mark.parametrize(

@@ -131,16 +131,26 @@ def list_checks(
 
 def explain(
     code: str = typer.Argument(
-        ..., help="A check code (PRE001) or name (train-test-scale-mismatch).", autocompletion=complete_check
+        ...,
+        help="A check code (PRE001) or name (train-test-scale-mismatch), or a verdict's cause (metric-not-applicable).",
+        autocompletion=complete_check,
     ),
 ) -> None:
-    """Print a check's documentation."""
-    from ..registry import FAMILIES, get
+    """Print a check's documentation, or what a verdict's cause means and which checks support it."""
+    from ..diagnosis import CAUSES, PRECEDENCE
+    from ..registry import FAMILIES, all_checks, get
 
     try:
         spec = get(code)
     except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
+        cause = code.strip().lower()
+        if cause not in CAUSES:
+            raise UsageError(f"{exc.args[0]} Causes: {', '.join(CAUSES)}.") from None
+        from ..render.catalog import print_cause
+
+        rank = PRECEDENCE.index(cause) + 1 if cause in PRECEDENCE else None
+        print_cause(cause, CAUSES[cause], rank, [s for s in all_checks() if s.cause == cause])
+        return
     from ..render.catalog import print_explanation
 
     print_explanation(spec, FAMILIES[spec.family])

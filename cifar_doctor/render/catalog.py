@@ -37,6 +37,23 @@ def print_explanation(spec: Any, family: str, console: Any = None) -> None:
     )
 
 
+def print_cause(cause: str, meaning: str, rank: int | None, checks: list[Any], console: Any = None) -> None:
+    """A verdict's cause: what it means, where it ranks among causes of one severity, the checks behind it."""
+    console = console or make_console()
+    order = f"Rank {rank} in precedence among causes of the same severity." if rank else "Never outranks a finding."
+    console.print(t(cause, style="bold"))
+    console.print(t(f"{meaning}. {order}"))
+    if checks:
+        table = Table(title="Checks that support it")
+        for col in ("code", "name", "what it does"):
+            table.add_column(col, overflow="fold")
+        for s in checks:
+            table.add_row(t(s.code), t(s.name), t(s.summary))
+        console.print(table)
+    else:
+        console.print(t("No check names it directly: the verdict gives it when the findings leave it.", style="dim"))
+
+
 def print_markdown(text: str, console: Any) -> None:
     """Markdown with its prose wrapped to the width and its code blocks printed whole (never wrapped or cut)."""
     pos = 0

@@ -19,6 +19,7 @@ backend, verified against `model.evaluate`):
 
 The checks live by topic: `structure` (the output layer against the loss and
 the classes), `input_layer` (in-model rescaling and input shape), `measured`
-(the model evaluated on its data, through `cifar_doctor.measure.model`) and
+(the model evaluated on its data, through `cifar_doctor.measure.model`),
+`orientation` (eval images re-oriented, measured on the model) and
 `optimizer` (the learning rate).
 """

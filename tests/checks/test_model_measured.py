@@ -141,6 +141,17 @@ def test_mdl007_silent_when_the_model_learned(make_images, make_labels):
     assert "MDL007" not in f
 
 
+def test_mdl007_eval_at_chance_and_training_barely_above_it(make_images, make_labels):
+    # a BatchNorm model whose inference-mode statistics lag (the run corpus): 0.139 on its training
+    # images, 0.089 on the test images; neither a gap nor its absence says anything, and it is not healthy
+    f, report = findings(inputs(make_images, make_labels, 0.139, 0.089))
+    assert "less than 0.15 above it in training" in f["MDL007"].message
+    assert report.verdict.cause == "not-learning"
+    # the same training score with test images above chance: a weak model, judged by MDL006
+    f, _ = findings(inputs(make_images, make_labels, 0.139, 0.2))
+    assert "MDL007" not in f
+
+
 @pytest.mark.training
 def test_mdl006_cli_overfit_model_prints_train_and_eval_accuracy(sample_npz, tmp_path):
     path, (x, y) = sample_npz

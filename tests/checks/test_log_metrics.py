@@ -241,6 +241,11 @@ def test_log017_frozen_after_the_first_epochs_running_mean(make_history):
     assert verdict(h) == "output-loss-mismatch"
 
 
+def test_log017_four_identical_epochs_are_enough(make_history):
+    h = make_history(loss=[0.811, 0.702, 0.655, 0.629], accuracy=[0.532] * 4)
+    assert "in all 4 epochs" in found(h)["LOG017"].message
+
+
 def test_log017_leaves_a_majority_share_frozen_from_epoch_two_to_log018(make_history):
     # 0.9516 from the second epoch on is the commonest class of imbalanced data, not a loss that misses
     h = make_history(

@@ -70,9 +70,9 @@ def binary_accuracy_on_one_hot(inputs: Inputs) -> list[Finding]:
     `PRIOR_ACCURACY_TOLERANCE` of 1 - 1/K for some K >= 3, the loss within
     `PRIOR_LOSS_TOLERANCE` of the binary entropy H(1/K) (or between it and
     ln 2 where 1 - 1/K stands `WIDE_LOSS_SPACING_FACTOR` tolerances from its
-    neighbours), and,
-    over at least `MIN_EPOCHS_FOR_CURVES` epochs, the accuracy moves less than
-    `FLAT_ACCURACY_RANGE` or stays at 1 - 1/K in the first of them.
+    neighbours), and, over at least `MIN_EPOCHS_FOR_CURVES` epochs, the
+    accuracy moves less than `FLAT_ACCURACY_RANGE` or stays at 1 - 1/K in the
+    first of them.
 
     ## Why is this bad?
     `binary_crossentropy` on K-class one-hot labels scores each of the K
@@ -416,8 +416,8 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     ## What it does
     Fires (warning) when the training accuracy, between 0 and
     `FITTED_ACCURACY`, is the same to `FROZEN_ACCURACY_DECIMALS` decimals in
-    every one of at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs after the first while the
-    training loss moves by at least `FROZEN_LOSS_MOVE` of its largest value,
+    every one of at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs (the first may
+    differ below a majority share) while the training loss moves by at least `FROZEN_LOSS_MOVE` of its largest value,
     or stays within `PINNED_BAND` of 1 - 1/K (K from 3 to 10) from the first
     epoch on while the loss moves as much (the binary accuracy of binary
     cross-entropy on one-hot labels); or when the training loss is at most
@@ -457,7 +457,7 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     # from the second epoch on: the first epoch's running mean still carries the first steps
     frozen_all = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs}) == 1
     frozen_late = len({round(a, FROZEN_ACCURACY_DECIMALS) for a in accs[1:]}) == 1 and accs[-1] < MAJORITY_MIN_SHARE
-    frozen = frozen_all or frozen_late
+    frozen = frozen_all or frozen_late  # one value, whatever the stretch
     pinned = next(
         (k for k in range(3, PINNED_MAX_CLASSES + 1) if all(abs(a - (1 - 1 / k)) <= PINNED_BAND for a in accs)), None
     )
@@ -466,7 +466,10 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     zero = top <= ZERO_LOSS
     if zero:
         what = f"The training loss is 0 in all {len(rows)} epochs while training accuracy stays at {max(accs):.4f}."
-    elif frozen and moved and len(rows) - 1 >= FROZEN_ACCURACY_MIN_EPOCHS:
+    elif moved and (
+        (frozen_all and len(rows) >= FROZEN_ACCURACY_MIN_EPOCHS)
+        or (frozen_late and len(rows) - 1 >= FROZEN_ACCURACY_MIN_EPOCHS)
+    ):
         since, n = ("all", len(rows)) if frozen_all else ("the last", len(rows) - 1)
         what = (
             f"Training accuracy is {accs[-1]:.4f} in {since} {n} epochs while the loss moves from "

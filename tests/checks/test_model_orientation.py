@@ -152,3 +152,12 @@ def test_mdl011_names_a_transposed_test_set_from_a_real_model(tmp_path):
     assert f["evidence"]["best"] == "transposed" and f["evidence"]["gain"] > 0.3
     assert report["verdict"]["cause"] == "input-layout-mismatch"
     assert code != 0  # an error-level finding
+
+
+def test_mdl011_samples_large_images_by_bytes():
+    from cifar_doctor.checks.model.orientation import ORIENTATION_BYTES, ORIENTATION_SAMPLE, _sample
+
+    small = np.zeros((50_000, 32, 32, 3), np.float32)
+    large = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (100_000, 224, 224, 3), (0, 0, 0, 0))
+    assert len(_sample(small)) == ORIENTATION_SAMPLE
+    assert len(_sample(large)) * 224 * 224 * 3 <= ORIENTATION_BYTES < (len(_sample(large)) + 1) * 224 * 224 * 3

@@ -24,6 +24,10 @@ from ...registry import register
 #: near 0.5 at 0.011, and take about a second for a small CNN on a CPU (as `TRAIN_SAMPLE`).
 ORIENTATION_SAMPLE = 2000
 
+#: ... and at most this many bytes of them, as stored (each re-arrangement is one more copy): 64 MiB
+#: keep CIFAR-sized images at 2,000 and cap 224 x 224 x 3 bytes at 445, whatever the split holds.
+ORIENTATION_BYTES = 64 * 2**20
+
 #: A re-orientation counts when it raises eval accuracy by at least this many standard errors
 #: of the difference (binomial, on the images measured; the two evaluations read the same
 #: images, so this overstates the noise) ...
@@ -98,6 +102,12 @@ def _given(inputs: Inputs, name: str, images: int) -> dict[str, float] | None:
     return None
 
 
+def _sample(x: Any) -> np.ndarray:
+    """Evenly spaced indices of at most `ORIENTATION_SAMPLE` images and `ORIENTATION_BYTES` bytes of `x`."""
+    per_image = max(1, int(np.prod(x.shape[1:])) * np.dtype(getattr(x, "dtype", np.float32)).itemsize)
+    return sample_indices(len(x), max(1, min(ORIENTATION_SAMPLE, ORIENTATION_BYTES // per_image)))
+
+
 def _noise(p1: float, p2: float, n: int) -> float:
     return ORIENTATION_STANDARD_ERRORS * ((p1 * (1 - p1) + p2 * (1 - p2)) / max(n, 1)) ** 0.5
 
@@ -121,7 +131,8 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
 
     ## What it does
     For each eval split of square images, evaluates the model in inference
-    mode on up to `ORIENTATION_SAMPLE` evenly spaced images as given, with rows
+    mode on up to `ORIENTATION_SAMPLE` evenly spaced images (and
+    `ORIENTATION_BYTES`) as given, with rows
     and columns swapped, upside down and, for three channels, with the channels
     reversed. Fires (error) when a re-arrangement
     raises the accuracy by at least `ORIENTATION_STANDARD_ERRORS` standard
@@ -166,7 +177,7 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
             continue
         r, c, ch = axes
         probes = {name: fn for name, fn in ORIENTATIONS.items() if name != "channels-reversed" or ch is not None}
-        idx = sample_indices(len(split.x), ORIENTATION_SAMPLE)
+        idx = _sample(split.x)
         x = np.asarray(split.x[idx] if len(idx) < len(split.x) else split.x)
         y = split.y[idx] if len(idx) < len(split.y) else split.y
         try:
@@ -179,7 +190,7 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
         gain = after - before
         if gain < max(ORIENTATION_MIN_GAIN, _noise(before, after, len(idx))):
             continue
-        tidx = sample_indices(len(tr.x), ORIENTATION_SAMPLE)
+        tidx = _sample(tr.x)
         tx = np.asarray(tr.x[tidx] if len(tidx) < len(tr.x) else tr.x)
         ty = tr.y[tidx] if len(tidx) < len(tr.y) else tr.y
         try:

@@ -64,11 +64,15 @@ def sample_indices(n: int, m: int) -> np.ndarray:
     return np.linspace(0, n - 1, m).round().astype(np.int64)
 
 
+def take(a: Any, idx: np.ndarray) -> Any:
+    """`a`'s rows at `idx`, or `a` itself when `idx` covers it all (`sample_indices` gives them in
+    order), so a whole memory-mapped or lazily computed split is handed on as it is, not copied."""
+    return a[idx] if len(idx) < len(a) else a
+
+
 def _score(inputs: Any, split: Any, limit: int) -> SplitScore:
     idx = sample_indices(len(split.x), limit)
-    x = split.x[idx] if len(idx) < len(split.x) else split.x
-    y = split.y[idx] if len(idx) < len(split.y) else split.y
-    res = inputs.evaluate(x, y)
+    res = inputs.evaluate(take(split.x, idx), take(split.y, idx))
     return SplitScore(split.name, len(idx), len(split.x), float(res["accuracy"]), float(res["loss"]))
 
 

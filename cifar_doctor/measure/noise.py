@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import sample_indices, split_features
+from .model import sample_indices, split_features, take
 
 #: Training images read for the estimate (evenly spaced, like the model measurement):
 #: 10,000 bound the extra pass to about 40 s of a small CNN on a CPU and the features
@@ -365,7 +365,7 @@ def image_label_gap(
     labels = labels[idx]
     if too_few_per_class(labels, k) or not len(eval_labels):
         return None
-    x = np.asarray(x[idx]) if len(idx) < len(x) else np.asarray(x)
+    x = np.asarray(take(x, idx))
     read = patch_features(x, x_eval, seed)
     if read is None:
         both = _narrowed(np.concatenate([_thumbnails(x, GAP_GRID), _thumbnails(np.asarray(x_eval), GAP_GRID)]), seed)
@@ -421,7 +421,7 @@ def _features(inputs: Any, split: Any, limit: int) -> tuple[np.ndarray, Any] | N
     if split.full is None:
         return split_features(inputs, split, limit)
     idx = sample_indices(len(split.x), limit)
-    got = read_features(inputs.evaluate, split.x[idx] if len(idx) < len(split.x) else split.x)
+    got = read_features(inputs.evaluate, take(split.x, idx))
     return None if got is None else (idx, got)
 
 
@@ -442,7 +442,7 @@ def _measure(inputs: Any) -> NoiseEstimate | None:
     if got is None:
         return None
     idx, read = got
-    x = tr.x[idx] if len(idx) < len(tr.x) else tr.x
+    x = take(tr.x, idx)
     labels = labels_1d(tr.y, k)[idx]
     ev = eval_outputs(inputs)
     eval_features = eval_labels = None

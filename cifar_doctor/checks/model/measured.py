@@ -271,11 +271,10 @@ def model_at_chance(inputs: Inputs) -> list[Finding]:
     if m is None or m.train is None:
         return []
     k = inputs.num_classes or ASSUMED_CLASSES
-    if not (_all_at_chance(m, k) or _barely_learned(m, k)):
+    everywhere = _all_at_chance(m, k)
+    if not (everywhere or _barely_learned(m, k)):
         return []
-    where = (
-        "" if _all_at_chance(m, k) else f" on every eval split, and less than {TRAIN_ABOVE_CHANCE} above it in training"
-    )
+    where = "" if everywhere else f" on every eval split, and less than {TRAIN_ABOVE_CHANCE} above it in training"
     return [
         model_at_chance.finding(
             Severity.WARNING,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
-from ...measure.model import sample_indices
+from ...measure.model import measure_model, sample_indices, take
 from ...registry import register
 
 #: Images of each split evaluated per orientation: 2,000 put the standard error of an accuracy
@@ -91,15 +91,15 @@ COLOUR_EXPLANATION = (
 )
 
 
-def _given(inputs: Inputs, name: str, images: int) -> dict[str, float] | None:
-    """The split's score as MDL006 measured it, when it read the same images (the whole split)."""
-    from ...measure.model import measure_model
-
+def _as_given(inputs: Inputs, split: Any, idx: np.ndarray) -> dict[str, float]:
+    """The model's score on `split`'s images at `idx` as given: `measure_model`'s (MDL006 and MDL007
+    read it) when it evaluated the same images, `sample_indices` over as many of as many, else measured."""
     m = measure_model(inputs)
-    for s in m.evals if m is not None else ():
-        if s.split == name and s.images == s.of == images:
+    for s in (m.train, *m.evals) if m is not None else ():
+        if s is not None and s.split == split.name and s.of == len(split.x) and s.images == len(idx):
             return {"accuracy": s.accuracy, "loss": s.loss}
-    return None
+    assert inputs.evaluate is not None  # checked by the caller
+    return inputs.evaluate(take(split.x, idx), take(split.y, idx))
 
 
 def _sample(x: Any) -> np.ndarray:
@@ -178,24 +178,23 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
         r, c, ch = axes
         probes = {name: fn for name, fn in ORIENTATIONS.items() if name != "channels-reversed" or ch is not None}
         idx = _sample(split.x)
-        x = np.asarray(split.x[idx] if len(idx) < len(split.x) else split.x)
-        y = split.y[idx] if len(idx) < len(split.y) else split.y
+        x, y = np.asarray(take(split.x, idx)), take(split.y, idx)
         try:
-            given = _given(inputs, split.name, len(idx)) or evaluate(x, y)
+            given = _as_given(inputs, split, idx)
             scores = {name: evaluate(np.ascontiguousarray(fn(x, r, c, ch)), y) for name, fn in probes.items()}
         except Exception:  # the model cannot read the re-oriented images: nothing measured
             continue
         best = max(scores, key=lambda name: scores[name]["accuracy"])
         before, after = float(given["accuracy"]), float(scores[best]["accuracy"])
         gain = after - before
-        if gain < max(ORIENTATION_MIN_GAIN, _noise(before, after, len(idx))):
+        bar = max(ORIENTATION_MIN_GAIN, _noise(before, after, len(idx)))
+        if gain < bar:
             continue
         tidx = _sample(tr.x)
-        tx = np.asarray(tr.x[tidx] if len(tidx) < len(tr.x) else tr.x)
-        ty = tr.y[tidx] if len(tidx) < len(tr.y) else tr.y
         try:
-            t_given = evaluate(tx, ty)
-            t_moved = evaluate(np.ascontiguousarray(ORIENTATIONS[best](tx, r, c, ch)), ty)
+            t_given = _as_given(inputs, tr, tidx)
+            tx = np.asarray(take(tr.x, tidx))
+            t_moved = evaluate(np.ascontiguousarray(ORIENTATIONS[best](tx, r, c, ch)), take(tr.y, tidx))
         except Exception:
             continue
         t_before, t_after = float(t_given["accuracy"]), float(t_moved["accuracy"])
@@ -217,7 +216,7 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
                     "accuracy_reoriented": {name: rounded(s["accuracy"], 4) for name, s in scores.items()},
                     "best": best,
                     "gain": rounded(gain, 4),
-                    "threshold": rounded(max(ORIENTATION_MIN_GAIN, _noise(before, after, len(idx))), 4),
+                    "threshold": rounded(bar, 4),
                     "train_control": control,
                 },
                 fix=Fix(

@@ -60,6 +60,11 @@ WIDE_LOSS_SPACING_FACTOR = 8.0
 FLAT_ACCURACY_RANGE = 0.02
 
 
+def _spaced(k: int, factor: float) -> bool:
+    """1 - 1/K stands at least `factor` x `PRIOR_ACCURACY_TOLERANCE` from 1 - 1/(K + 1), its nearer neighbour."""
+    return 1.0 / (k * (k + 1)) >= factor * PRIOR_ACCURACY_TOLERANCE
+
+
 @register("LOG009", "binary-accuracy-on-one-hot", requires=("history",), cause="label-format-mismatch")
 def binary_accuracy_on_one_hot(inputs: Inputs) -> list[Finding]:
     """Accuracy sits at 1 - 1/K from the first epoch with a loss of H(1/K): per-output binary accuracy.
@@ -109,12 +114,11 @@ def binary_accuracy_on_one_hot(inputs: Inputs) -> list[Finding]:
     known = classes_from_data(inputs)
     if k < 3 or (known and known != k) or abs(a0 - (1 - 1.0 / k)) > PRIOR_ACCURACY_TOLERANCE:
         return []
-    if 1.0 / (k * (k + 1)) < PRIOR_SPACING_FACTOR * PRIOR_ACCURACY_TOLERANCE:
+    if not _spaced(k, PRIOR_SPACING_FACTOR):
         return []  # 1 - 1/K and 1 - 1/(K+1) too close: any accuracy this high matches some K
     prior_loss = binary_entropy(1.0 / k)
     if abs(l0 - prior_loss) > PRIOR_LOSS_TOLERANCE * prior_loss:
-        spaced = 1.0 / (k * (k + 1)) >= WIDE_LOSS_SPACING_FACTOR * PRIOR_ACCURACY_TOLERANCE
-        if not (spaced and prior_loss <= l0 <= (1 + PRIOR_LOSS_TOLERANCE) * math.log(2)):
+        if not (_spaced(k, WIDE_LOSS_SPACING_FACTOR) and prior_loss <= l0 <= (1 + PRIOR_LOSS_TOLERANCE) * math.log(2)):
             return []
     accs = [a for _, (_, a) in rows]
     losses = [lo for _, (lo, _) in rows]

@@ -144,6 +144,7 @@ def _judged(
     margin: float | None,
     image_gap: float | None = None,
     history=None,
+    image_se: float = 0.05,
 ):
     import cifar_doctor.measure.noise as noise
 
@@ -152,7 +153,7 @@ def _judged(
         agreement = 0.35 - image_gap * (0.35 - 0.65 / 9)
         signals.update(
             image_label_gap=image_gap,
-            image_label_gap_se=0.05,
+            image_label_gap_se=image_se,
             image_eval_accuracy=0.35,
             image_train_agreement=agreement,
         )
@@ -189,6 +190,19 @@ def test_lbl010_names_noisy_labels_when_the_raw_images_corroborate_it(monkeypatc
     f = _judged(monkeypatch, make_images, make_labels, 0.35, gap=0.1, margin=0.12, image_gap=0.25)
     assert f.cause == "noisy-labels" and f.evidence["corroborated"]
     assert VERDICTS["LBL010"].cause == "noisy-labels"
+
+
+def test_lbl010_names_noisy_labels_from_a_raw_gap_two_standard_errors_wide(monkeypatch, make_images, make_labels):
+    """15-17% human noise on 4,000 CIFAR-10 images read 0.10-0.17 from the raw images at a standard error of
+    0.045 (`bench/raw_label_gap.py`): 0.10 is over two of them, which corroborates."""
+    f = _judged(monkeypatch, make_images, make_labels, 0.14, gap=0.16, margin=0.12, image_gap=0.10, image_se=0.045)
+    assert f.evidence["corroborated"] and VERDICTS["LBL010"].cause == "noisy-labels"
+    # the same reading from fewer images (a wider standard error) is a hint only
+    f = _judged(monkeypatch, make_images, make_labels, 0.14, gap=0.16, margin=0.12, image_gap=0.10, image_se=0.06)
+    assert not f.evidence["corroborated"] and VERDICTS["LBL010"].cause != "noisy-labels"
+    # on a large sample two standard errors are small: the floor binds
+    f = _judged(monkeypatch, make_images, make_labels, 0.14, gap=0.16, margin=0.12, image_gap=0.07, image_se=0.01)
+    assert not f.evidence["corroborated"]
 
 
 def test_lbl010_stays_a_hint_when_the_raw_images_do_not_corroborate_it(monkeypatch, make_images, make_labels):

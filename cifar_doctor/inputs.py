@@ -197,6 +197,7 @@ class Inputs:
     _class_count: Any = field(default=None, repr=False, compare=False)  # (what K depends on, ClassCount)
     _label_noise: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.noise cache
     _features: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model.split_features
+    _modes: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model.mode_scores
 
     def __post_init__(self) -> None:
         for split in self.splits.values():  # the splits' own passes (statistics) run where the checks' do

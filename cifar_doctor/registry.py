@@ -61,6 +61,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.model.input_layer",
     "cifar_doctor.checks.model.measured",
     "cifar_doctor.checks.model.orientation",
+    "cifar_doctor.checks.model.modes",
     "cifar_doctor.checks.model.optimizer",
     "cifar_doctor.checks.log.saturation",
     "cifar_doctor.checks.log.chance",

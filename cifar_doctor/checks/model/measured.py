@@ -244,6 +244,9 @@ def model_at_chance(inputs: Inputs) -> list[Finding]:
     `TRAIN_ABOVE_CHANCE` above it (`_barely_learned`).
     A model at chance is a symptom: a finding that names why (labels encoded
     for another loss, an output the loss does not expect) takes precedence.
+    Silent when the same training images score at least `TRAIN_ABOVE_CHANCE`
+    above chance in training mode and MDL012 finds BatchNormalization's
+    moving statistics stale: the network learned, its inference mode fails.
 
     ## Why is this bad?
     A model that learned anything scores above chance on the very images it
@@ -274,6 +277,11 @@ def model_at_chance(inputs: Inputs) -> list[Finding]:
     everywhere = _all_at_chance(m, k)
     if not (everywhere or _barely_learned(m, k)):
         return []
+    from ...measure.model import stale_statistics
+
+    stale = stale_statistics(inputs)
+    if stale is not None and stale.training >= 1.0 / k + TRAIN_ABOVE_CHANCE:
+        return []  # learned with batch statistics: MDL012 names the moving ones
     where = "" if everywhere else f" on every eval split, and less than {TRAIN_ABOVE_CHANCE} above it in training"
     return [
         model_at_chance.finding(

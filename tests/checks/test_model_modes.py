@@ -1,0 +1,99 @@
+"""Check MDL012: where it fires, where it stays silent, where it is skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_model_orientation import bars
+
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Inputs, Split
+
+
+def _trained(momentum: float):
+    """A small CNN with BatchNormalization, 57 steps on bars lifted to 10-30 (activations far from the
+    moving statistics' starting 0 and 1), and its data."""
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    x, y = bars(600, seed=1)
+    x = x * 20 + 10
+    model = keras.Sequential(
+        [
+            keras.Input(x.shape[1:]),
+            layers.Conv2D(8, 3),
+            layers.BatchNormalization(momentum=momentum),
+            layers.ReLU(),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    return model, x, y
+
+
+def _inputs(model, x, y) -> Inputs:
+    from cifar_doctor.sources.evaluator import make_evaluator
+
+    return Inputs(splits={"train": Split("train", x, y)}, evaluate=make_evaluator(model))
+
+
+@pytest.mark.slow
+def test_mdl012_fires_on_moving_statistics_that_have_not_settled():
+    # momentum 0.99 for 57 steps: the moving averages still hold 57% of their starting values
+    model, x, y = _trained(0.99)
+    before = model.predict(x, verbose=0)
+    report = run(_inputs(model, x, y), calibrated=False)
+    (f,) = [f for f in report.findings if f.code == "MDL012"]
+    ev = f.evidence
+    assert f.cause == "regularization-gap" and f.severity.value == "warning"
+    assert ev["training_mode_accuracy"] - ev["inference_accuracy"] >= 0.2
+    assert ev["batch_norm_layers"] and ev["images"] == 600
+    # the training-mode call updates the moving averages; they are restored
+    np.testing.assert_array_equal(model.predict(x, verbose=0), before)
+
+
+@pytest.mark.slow
+def test_mdl012_silent_when_the_moving_statistics_have_settled():
+    # momentum 0.5: the moving averages follow the batches within a few steps
+    model, x, y = _trained(0.5)
+    report = run(_inputs(model, x, y), calibrated=False)
+    assert "MDL012" not in {f.code for f in report.findings}
+    assert next(c for c in report.checks if c.code == "MDL012").status == "ran"
+
+
+def test_mdl012_skipped_without_a_model():
+    x, y = bars(50, seed=1)
+    inp = Inputs(splits={"train": Split("train", x, y)})
+    assert next(c for c in run(inp).checks if c.code == "MDL012").status == "skipped"
+
+
+def test_mdl012_silent_on_an_evaluator_without_a_keras_model():
+    # a plain evaluate(x, y) (no model to call in training mode): nothing to compare
+    x, y = bars(50, seed=1)
+    inp = Inputs(splits={"train": Split("train", x, y)}, evaluate=lambda x, y: {"accuracy": 0.5, "loss": 0.7})
+    report = run(inp, calibrated=False)
+    assert "MDL012" not in {f.code for f in report.findings}
+
+
+def test_mdl007_leaves_a_model_that_learned_with_batch_statistics_to_mdl012(monkeypatch):
+    """At chance in inference mode, 0.80 in training mode (a BatchNorm model of the run corpus, ten
+    classes): it learned, so not `not-learning`; MDL012 names the moving statistics."""
+    import cifar_doctor.measure.model as measure
+    from cifar_doctor.measure.model import Measurement, ModeScores, SplitScore
+
+    x = np.zeros((100, 8, 8, 1), np.float32)
+    y = np.arange(100) % 10
+    scores = Measurement(SplitScore("train", 100, 100, 0.094, 2.4), (SplitScore("test", 100, 100, 0.1, 2.4),))
+    monkeypatch.setattr(measure, "measure_model", lambda inputs: scores)
+    inp = Inputs(
+        splits={"train": Split("train", x, y), "test": Split("test", x, y)},
+        evaluate=lambda x, y: {"accuracy": 0.1, "loss": 2.3},
+    )
+    for training, expected in ((0.80, "regularization-gap"), (0.12, "not-learning")):
+        monkeypatch.setattr(measure, "mode_scores", lambda inputs, t=training: ModeScores(100, 100, 0.094, t, ("bn",)))
+        report = run(inp, select_codes=["MDL007", "MDL012"], calibrated=False)
+        assert report.verdict.cause == expected

@@ -18,13 +18,19 @@ there and cached under `out/noisy_labels/`), each from the same final model and 
   the wrong fraction is 1 - trace(M C^-1); assumes which images are mislabeled is independent of
   the prediction given the true class;
 - `mirrored`: confident learning on the model's own probabilities for the mirrored training images
-  (out of sample for a model trained without flips, in sample for its features).
+  (out of sample for a model trained without flips, in sample for its features);
+- on the raw images' random-patch features (`patch_features`, no model: nothing memorized), two
+  readings of the eval gap that try to undo its assumption: `stratified`, the gap within each fifth
+  of the classifier's confidence (quantiles of the eval images'), weighted by the training images'
+  share, so that hard and easy images are compared with their own kind; and `hardness`, the gap's
+  denominator computed as if annotators erred in proportion to the classifier's doubt, 1 - p(true),
+  towards the classes it gives probability to (the opposite extreme of `gap`'s uniform errors).
 
 Usage:
 
     python bench/noise_estimators.py [--data ../shared/data] [--out out/noisy_labels]
 
-Prints one row per run and estimator, with the true fraction. About a minute after the runs are
+Prints one row per run and estimator, with the true fraction. About three minutes after the runs are
 trained (two minutes each on two CPU cores, by `bench/noisy_labels.py`).
 """
 
@@ -95,7 +101,43 @@ def estimates(keras, folder: Path) -> list[tuple[str, str, float]]:
         ]
     mirrored = model.predict(x[:, :, ::-1], batch_size=500, verbose=0)
     rows.append(("output", "mirrored", _off_diagonal(y, mirrored)))
-    return rows
+    return rows + _raw_gaps(x, y, xt, yt)
+
+
+def _raw_gaps(
+    x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, bins: int = 5
+) -> list[tuple[str, str, float]]:
+    """`stratified` and `hardness` readings of the eval gap on the raw images' patch features."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from cifar_doctor.measure.noise import _classifier, patch_features
+
+    read = patch_features(x, xt)
+    assert read is not None
+    tr, ev = read
+    agree, conf_tr, right, conf_ev, weak, towards = [], [], [], [], [], []
+    for fit_idx, held in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(tr, y):
+        clf = _classifier().fit(tr[fit_idx], y[fit_idx])
+        pt, pe = clf.predict_proba(tr[held]), clf.predict_proba(ev)
+        agree.append(pt.argmax(1) == y[held])
+        conf_tr.append(pt.max(1))
+        pred, p_true = pe.argmax(1), pe[np.arange(len(yt)), yt]
+        right.append(pred == yt)
+        conf_ev.append(pe.max(1))
+        doubt = 1.0 - p_true  # the weight of an image under annotators who err where the classifier doubts
+        weak.append(float(((pred == yt) * doubt).sum() / doubt.sum()))
+        towards.append(float(((pred != yt) * pe[np.arange(len(yt)), pred]).sum() / doubt.sum()))
+    agree_, conf_tr_, right_, conf_ev_ = map(np.concatenate, (agree, conf_tr, right, conf_ev))
+    edges = np.quantile(conf_ev_, np.linspace(0, 1, bins + 1))
+    edges[0], edges[-1] = -np.inf, np.inf
+    stratified = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        t, e = (conf_tr_ >= lo) & (conf_tr_ < hi), (conf_ev_ >= lo) & (conf_ev_ < hi)
+        a, m = right_[e].mean(), agree_[t].mean()
+        stratified += t.mean() * (a - m) / max(a - (1 - a) / (CLASSES - 1), 0.05)
+    a, m = right_.mean(), agree_.mean()
+    hardness = (a - m) / (np.mean(weak) - np.mean(towards))
+    return [("patches", "stratified", float(stratified)), ("patches", "hardness", float(hardness))]
 
 
 def main(argv: list[str] | None = None) -> int:

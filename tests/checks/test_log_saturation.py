@@ -141,6 +141,18 @@ def test_log001_silent_for_overfitting_with_high_val_loss(make_history):
     assert "LOG001" not in found and "FIT001" in found
 
 
+def test_log001_silent_when_validation_has_too_few_errors_to_divide_by(make_history):
+    # a class-sorted validation split holding one class the model gets right: val_acc 0.996-1.0 at val_loss
+    # 0.36-0.58 read 18-29 "nats per error" from errors that are not there (the run corpus, a fourth draw)
+    h = make_history(
+        loss=[0.6356, 0.4965, 0.4225, 0.3881, 0.3385],
+        accuracy=[0.7209, 0.7997, 0.8445, 0.867, 0.8832],
+        val_loss=[0.813, 0.6791, 0.5804, 0.4616, 0.3641],
+        val_accuracy=[0.1833, 0.9521, 0.9958, 1.0, 1.0],
+    )
+    assert "LOG001" not in codes(h)
+
+
 def test_log001_silent_on_one_overconfident_error_of_a_small_split(make_history):
     # 44 wine rows at 0.977 (one error): val_loss / (1 - val_acc) reads 13.9 nats at the best epoch,
     # 2-6 in the others; a scale mismatch saturates every epoch (the run corpus)

@@ -149,7 +149,9 @@ def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
     -ln(1e-7) = 16.12) and `SATURATION_TRAIN_RATIO` times the training cost,
     and its median over the epochs is at least `SATURATED_COST` too (a scale
     mismatch saturates every epoch; one epoch can be a single overconfident
-    error of a small split). When the validation data is fine (e.g. `validation_split` carved it out of
+    error of a small split). Epochs with under `MIN_ERROR_RATE` (2%) validation
+    errors are not read: their loss is not the cost of errors. When the validation data is fine (e.g.
+    `validation_split` carved it out of
     the training arrays), it does the same with the last printed
     `model.evaluate()` result, against the last epoch's validation cost.
 

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cifar_doctor.checks.labels.noise import CLEAN_GAP, CORROBORATING_ERRORS, CORROBORATING_GAP  # noqa: E402
+from cifar_doctor.checks.labels.noise import CLEAN_GAP, CORROBORATING_ERRORS, CORROBORATING_GAP, corroborates  # noqa: E402
 from cifar_doctor.measure.noise import image_label_gap  # noqa: E402
 
 SLICES = 12
@@ -51,10 +51,6 @@ def label_sets(clean: np.ndarray, aggre: np.ndarray, worse: np.ndarray, s: int) 
     for share in SHARES:
         sets[f"worse on {share:.0%}"] = np.where(rng.random(len(clean)) < share, worse, clean)
     return sets
-
-
-def corroborates(read: dict) -> bool:
-    return read["image_label_gap"] >= max(CORROBORATING_GAP, CORROBORATING_ERRORS * read["image_label_gap_se"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,6 +106,17 @@ def measure_model(inputs: Any) -> Measurement | None:
     return result
 
 
+def score_at(inputs: Any, split: Any, idx: np.ndarray) -> dict[str, float]:
+    """The model's score on `split`'s images at `idx` as given: `measure_model`'s when it evaluated the
+    same images (`sample_indices` over as many of as many), else measured through `inputs.evaluate`."""
+    m = measure_model(inputs)
+    for s in (m.train, *m.evals) if m is not None else ():
+        if s is not None and s.split == split.name and s.of == len(split.x) and s.images == len(idx):
+            return {"accuracy": s.accuracy, "loss": s.loss}
+    assert inputs.evaluate is not None  # checked by the caller
+    return inputs.evaluate(take(split.x, idx), take(split.y, idx))
+
+
 #: Training images read in both modes by `mode_scores`: 1,000 put the standard error of the
 #: difference of two accuracies near 0.5 at 0.022, in one pass of each kind (training mode runs
 #: eagerly, batch by batch, so it costs a few times a `predict` of the same images).
@@ -155,7 +166,7 @@ def _mode_scores(inputs: Any) -> ModeScores | None:
     idx = sample_indices(len(tr.x), MODE_SAMPLE)
     x, y = np.asarray(take(tr.x, idx)), np.asarray(take(tr.y, idx))
     try:
-        inference = float(inputs.evaluate(x, y)["accuracy"])
+        inference = float(score_at(inputs, tr, idx)["accuracy"])
         out = training_mode_outputs(inputs.evaluate, x)
         training = None if out is None else count_correct(out, y) / len(idx)
     except Exception:  # noqa: BLE001 - no reading, never fatal

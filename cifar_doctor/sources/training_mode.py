@@ -46,12 +46,13 @@ def training_mode_outputs(evaluate: Any, x: Any) -> np.ndarray | None:
     if model is None or not batch_norm_layers(model) or not len(x):
         return None
     order = np.random.default_rng(SHUFFLE_SEED).permutation(len(x))
+    batches = [np.sort(order[start : start + TRAIN_MODE_BATCH]) for start in range(0, len(x), TRAIN_MODE_BATCH)]
     state = list(getattr(model, "non_trainable_variables", []))
     saved = [np.array(v.numpy()) for v in state]
     parts = []
     try:
-        for start in range(0, len(x), TRAIN_MODE_BATCH):
-            chunk = np.asarray(x[np.sort(order[start : start + TRAIN_MODE_BATCH])], dtype=np.float32)
+        for batch in batches:
+            chunk = np.asarray(x[batch], dtype=np.float32)
             with quiet_tracing():
                 out = model(chunk, training=True)
             parts.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out).reshape(len(chunk), -1))
@@ -61,6 +62,6 @@ def training_mode_outputs(evaluate: Any, x: Any) -> np.ndarray | None:
         for v, s in zip(state, saved):
             v.assign(s)
     out = np.empty((len(x), parts[0].shape[1]), dtype=np.float32)
-    for start, part in zip(range(0, len(x), TRAIN_MODE_BATCH), parts):
-        out[np.sort(order[start : start + TRAIN_MODE_BATCH])] = part
+    for batch, part in zip(batches, parts):
+        out[batch] = part
     return out

@@ -110,6 +110,15 @@ def distrust(signals: dict) -> str | None:
     return None
 
 
+def corroborates(signals: dict) -> bool:
+    """The raw-image gap (`image_label_gap`, with its standard error) is at least `CORROBORATING_GAP` and
+    `CORROBORATING_ERRORS` standard errors: wrong training labels seen with no model involved."""
+    gap = signals.get("image_label_gap")
+    return gap is not None and gap >= max(
+        CORROBORATING_GAP, CORROBORATING_ERRORS * signals.get("image_label_gap_se", 0.0)
+    )
+
+
 def _suspect_text(s, classes: list[str] | None) -> str:
     def name(c: int) -> str:
         return f"{c} ({classes[c]})" if classes and 0 <= c < len(classes) else str(c)
@@ -208,11 +217,7 @@ def noisy_training_labels(inputs: Inputs) -> list[Finding]:
     why_not = distrust(est.signals)
     evidence["trusted"] = why_not is None
     gap = est.signals.get("image_label_gap")
-    evidence["corroborated"] = (
-        why_not is None
-        and gap is not None
-        and gap >= max(CORROBORATING_GAP, CORROBORATING_ERRORS * est.signals.get("image_label_gap_se", 0.0))
-    )
+    evidence["corroborated"] = why_not is None and corroborates(est.signals)
     evidence["corroborating_gap"] = CORROBORATING_GAP
     # the raw images agree with the training labels as well as with the eval labels: no cause, and none hinted
     contradicted = gap is not None and gap < CLEAN_GAP

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
-from ...measure.model import measure_model, sample_indices, take
+from ...measure.model import sample_indices, score_at, take
 from ...registry import register
 
 #: Images of each split evaluated per orientation: 2,000 put the standard error of an accuracy
@@ -89,17 +89,6 @@ COLOUR_EXPLANATION = (
     "so they arrive in another channel order than the training images (OpenCV's BGR beside RGB). The gap looked "
     "like overfitting; it is the same photographs in other colours."
 )
-
-
-def _as_given(inputs: Inputs, split: Any, idx: np.ndarray) -> dict[str, float]:
-    """The model's score on `split`'s images at `idx` as given: `measure_model`'s (MDL006 and MDL007
-    read it) when it evaluated the same images, `sample_indices` over as many of as many, else measured."""
-    m = measure_model(inputs)
-    for s in (m.train, *m.evals) if m is not None else ():
-        if s is not None and s.split == split.name and s.of == len(split.x) and s.images == len(idx):
-            return {"accuracy": s.accuracy, "loss": s.loss}
-    assert inputs.evaluate is not None  # checked by the caller
-    return inputs.evaluate(take(split.x, idx), take(split.y, idx))
 
 
 def _sample(x: Any) -> np.ndarray:
@@ -180,7 +169,7 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
         idx = _sample(split.x)
         x, y = np.asarray(take(split.x, idx)), take(split.y, idx)
         try:
-            given = _as_given(inputs, split, idx)
+            given = score_at(inputs, split, idx)
             scores = {name: evaluate(np.ascontiguousarray(fn(x, r, c, ch)), y) for name, fn in probes.items()}
         except Exception:  # the model cannot read the re-oriented images: nothing measured
             continue
@@ -192,7 +181,7 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
             continue
         tidx = _sample(tr.x)
         try:
-            t_given = _as_given(inputs, tr, tidx)
+            t_given = score_at(inputs, tr, tidx)
             tx = np.asarray(take(tr.x, tidx))
             t_moved = evaluate(np.ascontiguousarray(ORIENTATIONS[best](tx, r, c, ch)), take(tr.y, tidx))
         except Exception:

@@ -97,3 +97,34 @@ def test_mdl007_leaves_a_model_that_learned_with_batch_statistics_to_mdl012(monk
         monkeypatch.setattr(measure, "mode_scores", lambda inputs, t=training: ModeScores(100, 100, 0.094, t, ("bn",)))
         report = run(inp, select_codes=["MDL007", "MDL012"], calibrated=False)
         assert report.verdict.cause == expected
+
+
+@pytest.mark.slow
+def test_mdl012_reads_the_same_accuracy_whatever_the_dropout_seed_states():
+    # Keras does not save seed states: a loaded model draws new ones in each process. The reading
+    # fixes them for the pass and restores them after.
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    from cifar_doctor.sources.evaluator import make_evaluator
+    from cifar_doctor.sources.training_mode import training_mode_outputs
+
+    keras.utils.set_random_seed(0)
+    x, y = bars(200, seed=1)
+    model = keras.Sequential(
+        [
+            keras.Input(x.shape[1:]),
+            layers.Flatten(),
+            layers.Dense(16),
+            layers.BatchNormalization(),
+            layers.Dropout(0.5),
+            layers.Dense(2, activation="softmax"),
+        ]
+    )
+    (seed,) = [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
+    readings = []
+    for start in (11, 12345):
+        seed.assign(np.array([start, 0], dtype=np.dtype(str(seed.dtype))))
+        readings.append(training_mode_outputs(make_evaluator(model), x))
+        assert seed.numpy().tolist() == [start, 0]
+    np.testing.assert_array_equal(readings[0], readings[1])

@@ -168,7 +168,9 @@ def _mode_scores(inputs: Any) -> ModeScores | None:
     try:
         inference = float(score_at(inputs, tr, idx)["accuracy"])
         out = training_mode_outputs(inputs.evaluate, x)
-        training = None if out is None else count_correct(out, y) / len(idx)
+        # the outputs as the model emits them, cut where evaluate() cuts them
+        cut = getattr(inputs.evaluate, "output_threshold", None)
+        training = None if out is None else count_correct(out, y, threshold=cut) / len(idx)
     except Exception:  # noqa: BLE001 - no reading, never fatal
         return None
     if training is None:

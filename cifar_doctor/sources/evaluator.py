@@ -289,6 +289,12 @@ class Evaluator:
             parts.append(out)
         return np.concatenate(parts) if parts else np.zeros((0, self.output_units or 1), np.float32)
 
+    @property
+    def output_threshold(self) -> float:
+        """Where a single output unit, as the model emits it, turns from class 0 to class 1: 0 for a
+        logit (`from_logits`), 0.5 for a probability."""
+        return 0.0 if self.from_logits else 0.5
+
     def __call__(self, x: Any, y: Any) -> dict[str, float]:
         x = x if is_lazy(x) else np.asarray(x)  # images computed on demand are predicted chunk by chunk
         y = np.asarray(y)
@@ -310,8 +316,7 @@ class Evaluator:
         if logits:
             # accuracy from the outputs as the model emits them (float32 ties included)
             out = _activate(out, self.activation)
-        threshold = 0.0 if (self.from_logits and not logits) else 0.5
-        accuracy = count_correct(out, y, threshold=threshold) / len(y)
+        accuracy = count_correct(out, y, threshold=0.5 if logits else self.output_threshold) / len(y)
         return {"loss": float(np.mean(per)), "accuracy": float(accuracy)}
 
 

@@ -128,3 +128,29 @@ def test_mdl012_reads_the_same_accuracy_whatever_the_dropout_seed_states():
         readings.append(training_mode_outputs(make_evaluator(model), x))
         assert seed.numpy().tolist() == [start, 0]
     np.testing.assert_array_equal(readings[0], readings[1])
+
+
+def test_mdl012_cuts_a_single_logit_where_evaluate_does():
+    # one linear unit trained with from_logits=True: an output of 0.3 is class 1 in both modes, though it
+    # lies within [0, 1] where a probability would be cut at 0.5
+    keras = pytest.importorskip("keras")
+    from keras import layers
+
+    from cifar_doctor.measure.model import mode_scores
+    from cifar_doctor.sources.evaluator import make_evaluator
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = np.ones(64, np.int64)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            layers.BatchNormalization(),
+            layers.Dense(1, kernel_initializer="zeros", bias_initializer="zeros"),
+        ]
+    )
+    model.layers[-1].bias.assign(np.array([0.3], np.float32))
+    model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    inputs = Inputs(splits={"train": Split("train", x, y)}, evaluate=make_evaluator(model))
+    scores = mode_scores(inputs)
+    assert scores is not None
+    assert scores.inference == 1.0 and scores.training == 1.0

@@ -122,7 +122,7 @@ def classes_at_chance(h: Any, min_train_rise: float) -> int | None:
     """The one K for which the validation curve is a model unrelated to its labels, if exactly one.
 
     For K in `CHANCE_CLASS_CANDIDATES`: every validation accuracy within the chance
-    band of 1/K, the lowest validation loss at least (1 - `INDEPENDENT_LOSS_SLACK`)
+    band of 1/K (`val_chance_band`), the lowest validation loss at least (1 - `INDEPENDENT_LOSS_SLACK`)
     ln K, the first training loss at most (1 + `FIRST_LOSS_MARGIN`) ln K, and the
     last training accuracy at least 1/K + `min_train_rise`. None when no K or more
     than one fits, when the validation accuracy spans at most `NEAR_CONSTANT_SPAN`,
@@ -140,7 +140,7 @@ def classes_at_chance(h: Any, min_train_rise: float) -> int | None:
     fits = [
         k
         for k in CHANCE_CLASS_CANDIDATES
-        if all(abs(v - 1.0 / k) <= chance_accuracy_band(k) for v in val_acc)
+        if all(abs(v - 1.0 / k) <= val_chance_band(h, k) for v in val_acc)
         and low_val_loss >= (1 - INDEPENDENT_LOSS_SLACK) * math.log(k)
         and loss[0] <= (1 + FIRST_LOSS_MARGIN) * math.log(k)
         and last_acc >= 1.0 / k + min_train_rise
@@ -261,20 +261,52 @@ def per_error_cost(loss: float, acc: float) -> float:
 CHANCE_PEAK_BANDS = 2.0
 
 
-def val_near_chance(h: Any, k: int) -> bool:
-    """The validation accuracy centres on 1/K: its mean within the chance band, no epoch above
-    1/K + `CHANCE_PEAK_BANDS` bands."""
-    vals = [v for v in h.val_acc if finite(v)]
+#: A model whose answers are unrelated to the validation labels scores 1/K give or take the split's
+#: sampling noise: on a split of known size (`val_split_images`) the chance band is at least this many
+#: binomial standard errors of an accuracy of 1/K. Three, not two: each epoch is a separate draw of
+#: the answers, and at two standard errors one epoch in twenty falls outside, so that a run of eleven
+#: epochs at chance on 439 images (standard error 0.023 at K = 3) strays outside the 0.05 band more
+#: often than not (0.273 among 0.29-0.31, read as a peak and a fall: overfitting).
+VAL_CHANCE_STANDARD_ERRORS = 3.0
+
+#: ... up to this: a split whose noise is wider cannot tell a model at chance from one that learned
+#: (3 standard errors on 32 images at K = 2 are 0.27: 0.53-0.63 is chance and a modest model alike),
+#: so its band stays `chance_accuracy_band`, and its curves are judged by their other signs.
+VAL_CHANCE_MAX_BAND = 0.10
+
+
+def val_split_images(h: Any) -> int | None:
+    """The validation split's size: as the log states it, else read off its accuracies (`accuracy_denominator`)."""
+    return getattr(h, "val_samples", None) or accuracy_denominator(list(h.val_acc))
+
+
+def val_chance_band(h: Any, k: int) -> float:
+    """`chance_accuracy_band(K)`, or `VAL_CHANCE_STANDARD_ERRORS` standard errors of 1/K on the validation
+    split when its size is known and that is wider (up to `VAL_CHANCE_MAX_BAND`)."""
     band = chance_accuracy_band(k)
+    images = val_split_images(h)
+    if images:
+        p = 1.0 / k
+        noise = VAL_CHANCE_STANDARD_ERRORS * (p * (1.0 - p) / images) ** 0.5
+        if noise <= VAL_CHANCE_MAX_BAND:
+            band = max(band, noise)
+    return band
+
+
+def val_near_chance(h: Any, k: int) -> bool:
+    """The validation accuracy centres on 1/K: its mean within the chance band (`val_chance_band`), no
+    epoch above 1/K + `CHANCE_PEAK_BANDS` bands."""
+    vals = [v for v in h.val_acc if finite(v)]
+    band = val_chance_band(h, k)
     return (
         bool(vals) and abs(sum(vals) / len(vals) - 1.0 / k) <= band and max(vals) <= 1.0 / k + CHANCE_PEAK_BANDS * band
     )
 
 
 def val_at_chance(h: Any, k: int) -> bool:
-    """Every epoch's validation accuracy lies in the chance band of K classes."""
+    """Every epoch's validation accuracy lies in the chance band of K classes (`val_chance_band`)."""
     vals = [v for v in h.val_acc if finite(v)]
-    band = chance_accuracy_band(k)
+    band = val_chance_band(h, k)
     return bool(vals) and all(abs(v - 1.0 / k) <= band for v in vals)
 
 
@@ -378,8 +410,21 @@ PRINTED_ACCURACY_TOLERANCE = 6e-5
 DENOMINATOR_MIN_VALUES = 3
 
 
+#: Accuracies written at float32 precision (CSVLogger, History JSON, TensorBoard; not a console's
+#: four decimals) pin k/n for larger splits: float32 holds k/n to a relative 6e-8, so a count fits
+#: within `FLOAT32_ACCURACY_TOLERANCE` x n, and `accuracy_denominator` looks up to this many images.
+#: Three values that are not counts of one split fit some n up to 20,000 by coincidence about once
+#: in 2,000 logs ((2.4e-7)^3 x 20,000^4 / 4); the fewest n that fits a split's true counts is its size
+#: unless a smaller one fits all of them too, as rare.
+MAX_INFERRED_IMAGES_FLOAT32 = 20_000
+
+#: See `MAX_INFERRED_IMAGES_FLOAT32`: two float32 ulps, relative.
+FLOAT32_ACCURACY_TOLERANCE = 1.2e-7
+
+
 def accuracy_denominator(values: list[float]) -> int | None:
-    """The fewest images n (at most `MAX_INFERRED_IMAGES`) for which every accuracy is a count k/n.
+    """The fewest images n (at most `MAX_INFERRED_IMAGES`, or `MAX_INFERRED_IMAGES_FLOAT32` for values
+    at float32 precision) for which every accuracy is a count k/n.
 
     An accuracy measured on n images is a multiple of 1/n: 0.5938, 0.625, 0.5312 and 0.5625 are
     19, 20, 17 and 18 of 32. None when no n up to the bound fits every value, which for more than
@@ -391,6 +436,10 @@ def accuracy_denominator(values: list[float]) -> int | None:
     for n in range(2, MAX_INFERRED_IMAGES + 1):
         if all(abs(v * n - round(v * n)) <= PRINTED_ACCURACY_TOLERANCE * n for v in vals):
             return n
+    if all(abs(v - round(v, 4)) > 1e-6 or v in (0.0, 1.0) for v in vals):  # float32, not four decimals
+        for n in range(MAX_INFERRED_IMAGES + 1, MAX_INFERRED_IMAGES_FLOAT32 + 1):
+            if all(abs(v * n - round(v * n)) <= FLOAT32_ACCURACY_TOLERANCE * n for v in vals):
+                return n
     return None
 
 

@@ -395,6 +395,44 @@ def test_accuracy_denominator_reads_the_image_count_off_printed_accuracies():
     assert accuracy_denominator([0.4512, 0.4633, 0.4781]) is None  # a larger split
 
 
+def test_accuracy_denominator_reads_larger_splits_off_float32_accuracies():
+    import numpy as np
+
+    from cifar_doctor.measure.history import accuracy_denominator
+
+    # CSVLogger and History JSON keep float32: 167, 133, 136 and 120 of 439 images
+    assert accuracy_denominator([float(np.float32(k / 439)) for k in (167, 133, 136, 120)]) == 439
+    # values that are no split's counts fit none
+    rng = np.random.default_rng(0)
+    assert not any(accuracy_denominator([float(np.float32(v)) for v in rng.uniform(0.1, 0.9, 4)]) for _ in range(200))
+
+
+#: Eval images scrambled apart from their labels on three classes, 439 validation images (the run corpus):
+#: validation wanders around 1/3 by the split's noise (0.273-0.380) while training climbs to 0.73.
+AT_CHANCE_439 = dict(
+    loss=[1.064, 0.907, 0.849, 0.808, 0.773, 0.753, 0.715, 0.715, 0.688, 0.653, 0.659],
+    accuracy=[0.487, 0.590, 0.629, 0.652, 0.659, 0.672, 0.698, 0.696, 0.709, 0.734, 0.725],
+    val_loss=[1.223, 1.589, 1.917, 1.783, 1.503, 1.983, 2.324, 2.508, 1.731, 1.857, 1.829],
+    val_accuracy=[k / 439 for k in (167, 133, 136, 130, 127, 124, 132, 120, 128, 130, 130)],
+)
+
+
+def test_fit001_leaves_validation_wandering_at_chance_within_its_split_noise_to_log004():
+    import numpy as np
+
+    from cifar_doctor.records import History
+
+    h = History(metrics={k: [float(np.float32(v)) for v in vs] for k, vs in AT_CHANCE_439.items()})
+    codes = found(h)
+    # 0.273 lies 2.7 standard errors (0.0225 on 439 images) below 1/3, outside the fixed 0.05 band
+    assert "FIT001" not in codes
+    assert codes["LOG004"].cause == "eval-labels-misaligned"
+    assert verdict(h) == "eval-labels-misaligned"
+    # the same curve printed with four decimals gives no split size: the fixed band, and no judgement of chance
+    printed = History(metrics={k: [round(v, 4) for v in vs] for k, vs in AT_CHANCE_439.items()})
+    assert "LOG004" not in found(printed)
+
+
 # --- FIT001: a frozen validation accuracy is not read as overfitting ------------------------------
 #: Raw 0-255 training images, /255 validation images, a residual CNN with BatchNormalization on two classes
 #: (the run corpus): validation loss turns up while validation accuracy prints one class's share throughout.

@@ -21,6 +21,7 @@ from ...measure.history import (
     accuracy_denominator,
     aligned,
     chance_accuracy_band,
+    classes_at_chance,
     classification_loss_scale,
     finite,
     index_unit,
@@ -290,6 +291,9 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     k = inputs.num_classes or ASSUMED_CLASSES
     if val_at_chance(h, k) or _val_never_above_chance(h, k) or _val_loss_pinned(h):
         return []  # no peak to fall from: LOG004 / LOG010 / LOG007
+    inferred = None if inputs.num_classes else classes_at_chance(h, 0.0)
+    if inferred and val_at_chance(h, inferred) and not frozen_validation(h):
+        return []  # at the chance level of the one K the curves fit, wandering by the split's noise: LOG004
     t = _curve_turn(inputs)
     if t is None or not (t["loss_turn"] or t["score_turn"] or t["memorized"]):
         return []

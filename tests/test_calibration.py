@@ -175,3 +175,22 @@ def test_diagnose_without_calibration_gives_the_rules_own_verdict():
     v = diagnose(history=STORY, calibrated=False).verdict
     assert v.cause == "eval-input-scale-mismatch" and "calibration" not in v.evidence
     assert v.confidence == 0.9
+
+
+def test_draws_joining_the_corpus_keep_its_mix_of_kinds():
+    from collections import Counter
+
+    from bench.corpus.calibrate import Row, keep_corpus_mix
+
+    def row(run_id: str) -> Row:
+        return Row(run_id, 0, "log", "csvlogger", "c", "healthy", ("healthy",), True, False, False, False, 0.7)
+
+    # the corpus: 8 healthy runs, 2 of a bug; a draw adds 2 of each
+    kinds = {f"h{i}": "healthy" for i in range(10)} | {f"b{i}": "bug" for i in range(4)}
+    rows = [row(i) for i in kinds]
+    keep_corpus_mix(rows, Counter({"healthy": 8, "bug": 2}), kinds)
+    weight = Counter()
+    for r in rows:
+        weight[kinds[r.run_id]] += r.weight
+    assert weight["healthy"] / weight["bug"] == pytest.approx(4.0)  # 8 : 2, as in the corpus
+    assert sum(weight.values()) == pytest.approx(14.0)  # the number of runs

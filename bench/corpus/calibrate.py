@@ -24,6 +24,16 @@ Usage (from the repository root):
     python -m bench.corpus.calibrate [--trials FILE ...] [--write]
 
 `--write` writes the table fitted on the whole corpus into the package.
+
+    python -m bench.corpus.calibrate --held-out out/cal/draw5-logdata.jsonl out/cal/draw5-model.jsonl \
+        --held-out-corpus out/corpus-draw5/runs.jsonl.gz
+
+applies the shipped table, as the package does, to the trials of a draw (`python -m bench.corpus
+--draw K`): runs of the same kinds from other seeds, which no rule, threshold or table saw. A draw
+takes every kind equally often, where the corpus holds some kinds more than others (80 of its 440
+runs are healthy): a verdict's precision depends on that mix (a `healthy` from a log is wrong more
+often among runs that are mostly bugs), so the report gives the figures as drawn and with each
+trial weighted by its kind's share of the corpus over its share of the draw.
 """
 
 from __future__ import annotations
@@ -40,8 +50,9 @@ from pathlib import Path
 
 from cifar_doctor.calibration import NEVER_ABSTAIN, Table
 
+from .load import load_runs
 from .pack import PACKED
-from .score import CONFIDENT, FOLDS, input_kind, reliability
+from .score import BINS, CONFIDENT, FOLDS, input_kind, reliability
 
 #: Where the package reads its table.
 TABLE_PATH = Path(__file__).resolve().parents[2] / "cifar_doctor" / "data" / "calibration.json"
@@ -119,6 +130,18 @@ def load_rows(paths: Iterable[Path]) -> list[Row]:
     for r in rows:
         r.weight = 1.0 / per[(r.run_id, r.kind)]
     return rows
+
+
+def keep_corpus_mix(rows: Sequence[Row], corpus_kinds: Counter[str], run_kinds: dict[str, str]) -> None:
+    """Weight the runs of each kind so that the kinds keep their shares of the corpus (`corpus_kinds`)
+    when trials of draws, which take every kind equally often, join the corpus's; the total weight
+    stays the number of runs, which the shrinkage's pseudo-runs are measured against."""
+    runs = {r.run_id for r in rows}
+    present = Counter(run_kinds[i] for i in runs)
+    scale = len(runs) / sum(corpus_kinds[k] for k in present)
+    for r in rows:
+        k = run_kinds[r.run_id]
+        r.weight *= scale * corpus_kinds[k] / present[k]
 
 
 def fit(rows: Sequence[Row], prior_strength: float, abstain_below: float, meta: dict | None = None) -> Table:
@@ -228,6 +251,53 @@ def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, t
         print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
 
 
+def held_out_report(
+    table: Table, rows: Sequence[Row], corpus_kinds: Counter[str], draw_kinds: dict[str, str], out=sys.stdout
+) -> None:
+    """The shipped table on a draw's trials: accuracy, forbidden verdicts and reliability, as drawn and
+    reweighted to the corpus's mix of kinds (`draw_kinds`: run id -> kind)."""
+    applied = [apply(table, r) for r in rows if r.run_id in draw_kinds]
+    drawn = Counter(draw_kinds.values())
+
+    def mix(a: Applied) -> float:
+        k = draw_kinds[a.row.run_id]
+        return corpus_kinds[k] / drawn[k] if drawn[k] else 0.0
+
+    print(f"{len(applied)} held-out trials on {len({a.row.run_id for a in applied})} runs, the shipped table", file=out)
+    for label, weight in (("as drawn", lambda a: 1.0), ("corpus mix", mix)):
+        total = sum(weight(a) for a in applied) or 1.0
+        right = sum(weight(a) * a.right for a in applied) / total
+        forb = sum(weight(a) * a.forbidden for a in applied) / total
+        confident = sum(weight(a) * (a.forbidden and a.confidence >= CONFIDENT) for a in applied) / total
+        print(
+            f"\n{label}: {100 * right:.1f}% right, forbidden {100 * forb:.1f}% of trials "
+            f"({100 * confident:.1f}% at >= {CONFIDENT})",
+            file=out,
+        )
+        for kind in ("log", "data", "data+model"):
+            xs = [a for a in applied if a.row.kind == kind]
+            t = sum(weight(a) for a in xs)
+            if t:
+                print(f"  {kind:12} {100 * sum(weight(a) * a.right for a in xs) / t:5.1f}% right", file=out)
+        committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+        ece, n_all = 0.0, sum(weight(a) for a in committed) or 1.0
+        for i, lo in enumerate(BINS):
+            hi = BINS[i + 1] if i + 1 < len(BINS) else 1.0001
+            band = [a for a in committed if lo <= a.confidence < hi]
+            w = sum(weight(a) for a in band)
+            if not w:
+                continue
+            stated = sum(weight(a) * a.confidence for a in band) / w
+            observed = sum(weight(a) * a.right for a in band) / w
+            ece += w * abs(stated - observed)
+            print(
+                f"  [{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}  {len(band):5} verdicts   stated {stated:.2f}"
+                f"   observed {observed:.2f}",
+                file=out,
+            )
+        print(f"  expected calibration error {ece / n_all:.3f}", file=out)
+
+
 def corpus_digest(path: Path = PACKED) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else ""
 
@@ -236,12 +306,39 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trials", type=Path, nargs="+", default=list(DEFAULT_TRIALS), help="score.py --rules outputs")
     ap.add_argument("--write", action="store_true", help=f"write the table fitted on every fold to {TABLE_PATH}")
+    ap.add_argument(
+        "--draws",
+        type=Path,
+        nargs="+",
+        help="the packed runs of draws whose trials --trials includes (fit on them too)",
+    )
+    ap.add_argument(
+        "--held-out", type=Path, nargs="+", help="score.py --rules outputs on a draw: apply the shipped table"
+    )
+    ap.add_argument("--held-out-corpus", type=Path, help="the draw's packed runs (for their kinds)")
     args = ap.parse_args(argv)
+    if args.held_out:
+        missing = [p for p in [*args.held_out, args.held_out_corpus] if p is None or not p.is_file()]
+        if missing:
+            print(
+                "Error: --held-out needs its trial files and --held-out-corpus, the draw's runs.jsonl.gz",
+                file=sys.stderr,
+            )
+            return 2
+        table = Table.from_dict(json.loads(TABLE_PATH.read_text(encoding="utf-8")))
+        corpus_kinds = Counter(r.kind for r in load_runs())
+        draw_kinds = {r.run_id: r.kind for r in load_runs(args.held_out_corpus)}
+        held_out_report(table, load_rows(args.held_out), corpus_kinds, draw_kinds)
+        return 0
     missing = [p for p in args.trials if not p.is_file()]
     if missing:
         print(f"Error: no trials at {', '.join(map(str, missing))}; see the usage in {__file__}", file=sys.stderr)
         return 2
     rows = load_rows(args.trials)
+    if args.draws:
+        # draws join the corpus: every run weighted to keep the corpus's mix of kinds
+        run_kinds = {r.run_id: r.kind for p in [PACKED, *args.draws] for r in load_runs(p)}
+        keep_corpus_mix(rows, Counter(r.kind for r in load_runs()), run_kinds)
     applied, chosen = out_of_fold(rows)
     report(applied, rows, chosen)
     if args.write:

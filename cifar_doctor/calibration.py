@@ -141,13 +141,21 @@ def source_of(given: Sequence[str]) -> str:
     return "+".join(sorted(kinds)) or "none"
 
 
+#: Findings without a cause that a `healthy` verdict is keyed by, as observations that change how
+#: often "no problem found" is right: a run that ends with training accuracy above validation
+#: accuracy (FIT009) was healthy 63% of the time on the run corpus, against 86% without the gap.
+HEALTHY_OBSERVATIONS = ("FIT009",)
+
+
 def evidence_key(cause: str, codes: Sequence[str], findings: Sequence[Finding], families: Sequence[str]) -> str:
     """The finest level of a pattern: the findings behind the cause with their severities.
 
-    A `healthy` verdict has no findings; the families of checks that ran stand for its evidence.
+    A `healthy` verdict has no findings; the families of checks that ran stand for its evidence,
+    with the `HEALTHY_OBSERVATIONS` made.
     """
     if cause == "healthy":
-        return "ran:" + "+".join(sorted(families))
+        seen = sorted({f.code for f in findings if f.code in HEALTHY_OBSERVATIONS})
+        return "ran:" + "+".join(sorted(families)) + "".join(f"+{c}:i" for c in seen)
     worst: dict[str, Severity] = {}
     for f in findings:
         if f.code in codes and (f.code not in worst or f.severity.rank > worst[f.code].rank):

@@ -71,6 +71,7 @@ CHECK_MODULES = (
     "cifar_doctor.checks.fit.overfitting",
     "cifar_doctor.checks.fit.progress",
     "cifar_doctor.checks.fit.memorization",
+    "cifar_doctor.checks.fit.gap",
 )
 
 #: Old code -> current code. Codes are never reused, only redirected.

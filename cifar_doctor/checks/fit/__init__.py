@@ -5,7 +5,7 @@ These checks look at trends over epochs of a `History`, so they need
 can coexist with a real trend: the question's second run has both a scale
 bug and a widening gap, and reports both.
 
-The checks live by topic: `overfitting` (FIT001, FIT003, FIT004) and `progress`
-(FIT002, FIT005, FIT006). The history measurements they share are in
-`cifar_doctor.measure.history`.
+The checks live by topic: `overfitting` (FIT001, FIT003, FIT004, FIT008), `progress`
+(FIT002, FIT005, FIT006), `memorization` (FIT007) and `gap` (FIT009). The history
+measurements they share are in `cifar_doctor.measure.history`.
 """

@@ -1,0 +1,69 @@
+"""Check FIT009: where it fires, where it stays silent, where it is skipped."""
+
+from __future__ import annotations
+
+from cifar_doctor.calibration import evidence_key
+from cifar_doctor.engine import run
+from cifar_doctor.inputs import Inputs
+from cifar_doctor.records import History
+
+#: BatchNormalization statistics that lag on ten CIFAR-10 classes (the run corpus): validation keeps rising
+#: but ends 0.20 below training.
+LAGGING = dict(
+    loss=[2.303, 2.088, 1.942, 1.750, 1.598, 1.466],
+    accuracy=[0.119, 0.264, 0.335, 0.411, 0.449, 0.520],
+    val_loss=[2.179, 2.094, 2.035, 1.969, 1.957, 1.922],
+    val_accuracy=[0.217, 0.267, 0.294, 0.300, 0.312, 0.323],
+)
+
+
+def findings(**metrics):
+    report = run(Inputs(history=History(metrics=metrics)), calibrated=False)
+    return report, {f.code: f for f in report.findings}
+
+
+def test_fit009_reports_a_gap_no_check_explains():
+    report, codes = findings(**LAGGING)
+    f = codes["FIT009"]
+    assert f.cause is None and f.severity.value == "info"
+    assert f.evidence["gap"] == 0.197 and f.evidence["epoch"] == 6
+    # no cause: the verdict stays the rules' "no problem found", keyed by the observation
+    assert report.verdict.cause == "healthy"
+    assert evidence_key("healthy", [], report.findings, ["FIT", "LOG"]) == "ran:FIT+LOG+FIT009:i"
+
+
+def test_fit009_silent_when_validation_keeps_up():
+    _, codes = findings(
+        loss=[1.55, 1.20, 1.02, 0.90],
+        accuracy=[0.44, 0.57, 0.64, 0.68],
+        val_loss=[1.30, 1.10, 0.98, 0.92],
+        val_accuracy=[0.53, 0.61, 0.66, 0.66],
+    )
+    assert "FIT009" not in codes
+
+
+def test_fit009_silent_when_the_gap_is_within_a_small_splits_noise():
+    # 0.10 on 44 validation images (every accuracy a count k/44) is within two standard errors (0.15)
+    _, codes = findings(
+        loss=[1.0, 0.8, 0.6, 0.5],
+        accuracy=[0.55, 0.65, 0.75, 0.80],
+        val_loss=[1.0, 0.9, 0.8, 0.75],
+        val_accuracy=[k / 44 for k in (24, 27, 29, 31)],
+    )
+    assert "FIT009" not in codes
+
+
+def test_fit009_leaves_a_turned_validation_curve_to_fit001():
+    # validation peaks and falls while training climbs: overfitting, which explains the gap
+    _, codes = findings(
+        loss=[1.5, 1.1, 0.8, 0.5, 0.3, 0.2],
+        accuracy=[0.45, 0.60, 0.72, 0.82, 0.90, 0.94],
+        val_loss=[1.3, 1.1, 1.0, 1.1, 1.3, 1.5],
+        val_accuracy=[0.52, 0.60, 0.64, 0.62, 0.60, 0.59],
+    )
+    assert "FIT001" in codes and "FIT009" not in codes
+
+
+def test_fit009_skipped_without_validation_accuracy():
+    _, codes = findings(loss=[1.5, 1.1, 0.8], accuracy=[0.45, 0.60, 0.72])
+    assert "FIT009" not in codes

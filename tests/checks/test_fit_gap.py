@@ -67,3 +67,23 @@ def test_fit009_leaves_a_turned_validation_curve_to_fit001():
 def test_fit009_skipped_without_validation_accuracy():
     _, codes = findings(loss=[1.5, 1.1, 0.8], accuracy=[0.45, 0.60, 0.72])
     assert "FIT009" not in codes
+
+
+def test_fit009_is_superseded_by_every_log_check_that_names_a_cause():
+    from cifar_doctor.checks.fit.gap import EXPLAINED_BY
+    from cifar_doctor.registry import all_checks
+
+    causal = {s.code for s in all_checks() if s.family in ("LOG", "FIT") and s.cause}
+    assert set(EXPLAINED_BY) == causal
+
+
+def test_fit009_silent_beside_a_scale_bug():
+    # the question's log: LOG001 names the scale bug, which is what the gap is
+    from pathlib import Path
+
+    from cifar_doctor.sources.logs import read_history
+
+    log = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "seed-question-run1-keras2.txt"
+    report = run(Inputs(history=read_history(log)), calibrated=False)
+    codes = {f.code for f in report.findings}
+    assert "LOG001" in codes and "FIT009" not in codes

@@ -24,7 +24,16 @@ GAP_OBSERVED = 0.05
 GAP_STANDARD_ERRORS = 2.0
 
 
-@register("FIT009", "train-validation-gap", requires=("history",), cause=None, superseded_by=("FIT001",))
+#: The log checks that name a cause: any of them on the validation split explains the gap better
+#: than the gap itself (FIT001's turn, LOG001's saturated softmax, LOG004's chance level, ...).
+#: `tests/checks/test_fit_gap.py` keeps the list whole.
+EXPLAINED_BY = (
+    *(f"FIT00{i}" for i in range(1, 9)),
+    *(f"LOG0{i:02d}" for i in range(1, 19)),
+)
+
+
+@register("FIT009", "train-validation-gap", requires=("history",), cause=None, superseded_by=EXPLAINED_BY)
 def train_validation_gap(inputs: Inputs) -> list[Finding]:
     """The run ends with training accuracy above validation accuracy, and no check says why.
 
@@ -32,7 +41,8 @@ def train_validation_gap(inputs: Inputs) -> list[Finding]:
     Reads the last epoch that logs the same accuracy for both splits (the inference-mode accuracy
     on training images, when `DoctorCallback` recorded it). Reports (info, no cause) a gap of at least
     `GAP_OBSERVED`, and of `GAP_STANDARD_ERRORS` standard errors of the validation accuracy when
-    the split's size is known. FIT001 supersedes it: a validation curve that turned is overfitting.
+    the split's size is known. Any log check that names a cause on the validation split supersedes
+    it (`EXPLAINED_BY`): a validation curve that turned is overfitting, a saturated softmax a scale bug.
 
     ## Why is this bad?
     A gap alone is not a diagnosis. Overfitting still under way, a validation split that differs
@@ -69,8 +79,8 @@ def train_validation_gap(inputs: Inputs) -> list[Finding]:
         train_validation_gap.finding(
             Severity.INFO,
             f"At {unit} {printed_index(h, last)} training accuracy is {acc:.4f} and validation accuracy {val:.4f}: a "
-            f"gap of {gap:.4f} that no check explains. A log cannot tell overfitting still under way from a "
-            "validation split that differs or BatchNorm statistics that lag.",
+            f"gap of {gap:.4f}. A log alone cannot tell overfitting still under way from a validation split that "
+            "differs or BatchNorm statistics that lag.",
             evidence={
                 "train_acc": rounded(acc),
                 "val_acc": rounded(val),
@@ -81,7 +91,7 @@ def train_validation_gap(inputs: Inputs) -> list[Finding]:
                 "threshold": rounded(max(GAP_OBSERVED, noise)),
             },
             fix=Fix(
-                "Measure the gap on the images themselves: give the model and the data ({evaluator})",
+                "Measure the gap on the images themselves: give the model ({model}) with its data",
                 "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode on training images",
             ),
             explanation=(

@@ -359,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
             "out_of_fold": oof,
             "fitted_by": "python -m bench.corpus.calibrate --write",
         }
+        if args.draws:
+            meta["draws"] = {p.name: corpus_digest(p) for p in args.draws}
+            meta["fitted_by"] += " --draws " + " ".join(p.name for p in args.draws)
         table = fit(rows, m, a, meta)
         TABLE_PATH.write_text(json.dumps(table.to_dict(), indent=1) + "\n", encoding="utf-8")
         print(f"\nwrote {TABLE_PATH} (prior_strength {m:g}, abstain_below {a:g}, {len(table.nodes)} patterns)")

@@ -19,6 +19,7 @@ cross-entropy:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, TypeGuard
 
 from ..records import ACCURACY_NAMES
@@ -430,14 +431,22 @@ def accuracy_denominator(values: list[float]) -> int | None:
     19, 20, 17 and 18 of 32. None when no n up to the bound fits every value, which for more than
     one distinct value means the split is larger (or the values are averages over batches).
     """
-    vals = [v for v in values if finite(v) and 0.0 <= v <= 1.0]
+    return _denominator(tuple(v for v in values if finite(v) and 0.0 <= v <= 1.0))
+
+
+@lru_cache(maxsize=64)
+def _denominator(vals: tuple[float, ...]) -> int | None:
+    """`accuracy_denominator` of finite values in [0, 1], cached: several checks read one log's split size."""
     if len({round(v, 4) for v in vals}) < DENOMINATOR_MIN_VALUES:
         return None  # two values fit many counts by coincidence (0.5154 and 0.4845: 50 and 47 of 97, of 615)
     for n in range(2, MAX_INFERRED_IMAGES + 1):
         if all(abs(v * n - round(v * n)) <= PRINTED_ACCURACY_TOLERANCE * n for v in vals):
             return n
     if all(abs(v - round(v, 4)) > 1e-6 or v in (0.0, 1.0) for v in vals):  # float32, not four decimals
+        first = vals[0]
         for n in range(MAX_INFERRED_IMAGES + 1, MAX_INFERRED_IMAGES_FLOAT32 + 1):
+            if abs(first * n - round(first * n)) > FLOAT32_ACCURACY_TOLERANCE * n:
+                continue  # most counts fail on the first value: no generator for them
             if all(abs(v * n - round(v * n)) <= FLOAT32_ACCURACY_TOLERANCE * n for v in vals):
                 return n
     return None

@@ -52,7 +52,7 @@ from cifar_doctor.calibration import NEVER_ABSTAIN, Table
 
 from .load import load_runs
 from .pack import PACKED
-from .score import BINS, CONFIDENT, FOLDS, input_kind, reliability
+from .score import CONFIDENT, FOLDS, confidence_bins, input_kind, reliability
 
 #: Where the package reads its table.
 TABLE_PATH = Path(__file__).resolve().parents[2] / "cifar_doctor" / "data" / "calibration.json"
@@ -281,20 +281,14 @@ def held_out_report(
                 print(f"  {kind:12} {100 * sum(weight(a) * a.right for a in xs) / t:5.1f}% right", file=out)
         committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
         ece, n_all = 0.0, sum(weight(a) for a in committed) or 1.0
-        for i, lo in enumerate(BINS):
-            hi = BINS[i + 1] if i + 1 < len(BINS) else 1.0001
-            band = [a for a in committed if lo <= a.confidence < hi]
+        for label, band in confidence_bins(committed):
             w = sum(weight(a) for a in band)
             if not w:
                 continue
             stated = sum(weight(a) * a.confidence for a in band) / w
             observed = sum(weight(a) * a.right for a in band) / w
             ece += w * abs(stated - observed)
-            print(
-                f"  [{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}  {len(band):5} verdicts   stated {stated:.2f}"
-                f"   observed {observed:.2f}",
-                file=out,
-            )
+            print(f"  {label}  {len(band):5} verdicts   stated {stated:.2f}   observed {observed:.2f}", file=out)
         print(f"  expected calibration error {ece / n_all:.3f}", file=out)
 
 
@@ -337,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_rows(args.trials)
     if args.draws:
         # draws join the corpus: every run weighted to keep the corpus's mix of kinds
-        run_kinds = {r.run_id: r.kind for p in [PACKED, *args.draws] for r in load_runs(p)}
-        keep_corpus_mix(rows, Counter(r.kind for r in load_runs()), run_kinds)
+        corpus = load_runs()
+        run_kinds = {r.run_id: r.kind for r in corpus} | {r.run_id: r.kind for p in args.draws for r in load_runs(p)}
+        keep_corpus_mix(rows, Counter(r.kind for r in corpus), run_kinds)
     applied, chosen = out_of_fold(rows)
     report(applied, rows, chosen)
     if args.write:

@@ -204,19 +204,24 @@ def diagnose_trial(
     t.seconds = time.perf_counter() - t0
 
 
-def reliability(trials: Sequence[Any]) -> list[tuple[str, int, float, float]]:
-    """(bin, verdicts, mean stated confidence, observed accuracy) per confidence bin, for anything with a
-    `confidence` and a `right` (`Trial`, `calibrate.Applied`)."""
-    rows = []
+def confidence_bins(trials: Sequence[Any]) -> list[tuple[str, list[Any]]]:
+    """(bin label, its trials) for each non-empty bin of `BINS`, for anything with a `confidence`."""
+    out = []
     for i, lo in enumerate(BINS):
         hi = BINS[i + 1] if i + 1 < len(BINS) else 1.0001
         band = [t for t in trials if lo <= t.confidence < hi]
         if band:
-            label = f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}"
-            rows.append(
-                (label, len(band), sum(t.confidence for t in band) / len(band), sum(t.right for t in band) / len(band))
-            )
-    return rows
+            out.append((f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}", band))
+    return out
+
+
+def reliability(trials: Sequence[Any]) -> list[tuple[str, int, float, float]]:
+    """(bin, verdicts, mean stated confidence, observed accuracy) per confidence bin, for anything with a
+    `confidence` and a `right` (`Trial`, `calibrate.Applied`)."""
+    return [
+        (label, len(band), sum(t.confidence for t in band) / len(band), sum(t.right for t in band) / len(band))
+        for label, band in confidence_bins(trials)
+    ]
 
 
 def summarize(trials: list[Trial], out: Any = sys.stdout) -> None:

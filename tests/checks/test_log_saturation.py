@@ -1,4 +1,4 @@
-"""Checks LOG001, LOG003, LOG013, LOG014: where each fires, where it stays silent, where it is skipped."""
+"""Checks LOG001, LOG003, LOG013, LOG014, LOG019: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -184,6 +184,47 @@ def test_log003_nan(make_history):
 
 def test_log003_silent(make_history):
     assert "LOG003" not in codes(make_history(**HEALTHY_LOG))
+
+
+# --- LOG019 -----------------------------------------------------------------------------
+#: Binary labels under categorical cross-entropy on one unit (a run of the corpus): NaN from the first
+#: epoch, every accuracy frozen to the last digit.
+NAN_FROM_THE_START = dict(
+    loss=[math.nan] * 4,
+    accuracy=[0.5057082] * 4,
+    val_loss=[math.nan] * 4,
+    val_accuracy=[0.4954035] * 4,
+)
+
+
+def test_log019_nan_from_the_first_epoch_is_not_learning(make_history):
+    found = codes(make_history(**NAN_FROM_THE_START))
+    f = found["LOG019"]
+    assert "LOG003" not in found  # superseded: not a run that diverged
+    assert f.cause == "not-learning" and f.evidence["first_epoch"] == 1 and f.evidence["accuracy_rise"] == 0.0
+    assert f.evidence["loss_at_first"] == "NaN" and f.evidence["first_finite_loss"] is None
+    assert "--data" in f.explanation and "--model" in f.explanation
+    assert verdict(make_history(**NAN_FROM_THE_START)) == "not-learning"
+
+
+def test_log019_infinite_first_loss_without_accuracy(make_history):
+    f = codes(make_history(loss=[math.inf, math.nan, math.nan]))["LOG019"]
+    assert f.evidence["loss_at_first"] == "+inf" and f.evidence["accuracy_rise"] is None
+
+
+def test_log019_silent_when_the_loss_turns_nan_later(make_history):
+    found = codes(make_history(loss=[1.5, 1.2, math.nan], accuracy=[0.4, 0.5, 0.1]))
+    assert "LOG019" not in found and "LOG003" in found
+
+
+def test_log019_silent_when_accuracy_rises_despite_a_nan_loss(make_history):
+    # a loss that is NaN only as printed: the accuracy shows a network that learns
+    found = codes(make_history(loss=[math.nan] * 4, accuracy=[0.20, 0.31, 0.38, 0.42]))
+    assert "LOG019" not in found and "LOG003" in found
+
+
+def test_log019_skipped_without_a_log():
+    assert next(c for c in run(Inputs()).checks if c.code == "LOG019").status == "skipped"
 
 
 def test_log001_cli_check_log_text_output():

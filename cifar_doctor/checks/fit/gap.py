@@ -30,7 +30,7 @@ GAP_STANDARD_ERRORS = 2.0
 #: `tests/checks/test_fit_gap.py` keeps the list whole.
 EXPLAINED_BY = (
     *(f"FIT00{i}" for i in range(1, 9)),
-    *(f"LOG0{i:02d}" for i in range(1, 19)),
+    *(f"LOG0{i:02d}" for i in range(1, 20)),
 )
 
 

@@ -1,4 +1,4 @@
-"""LOG: saturated losses (a softmax driven to its ceiling) and non-finite losses.
+"""LOG: saturated losses (a softmax driven to its ceiling) and non-finite losses (LOG003, LOG019).
 
 See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
 """
@@ -238,7 +238,9 @@ def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
 
 
 # --- LOG003 -----------------------------------------------------------------------
-@register("LOG003", "non-finite-loss", requires=("history",), cause="numerical-instability", superseded_by=("LOG016",))
+@register(
+    "LOG003", "non-finite-loss", requires=("history",), cause="numerical-instability", superseded_by=("LOG016", "LOG019")
+)
 def non_finite_loss(inputs: Inputs) -> list[Finding]:
     """A loss or metric in the log is NaN or infinite.
 
@@ -295,6 +297,97 @@ def non_finite_loss(inputs: Inputs) -> list[Finding]:
                 "assert np.isfinite(x_train).all() and np.isfinite(x_test).all()",
             ),
             explanation="After a NaN loss the weights are NaN, so the accuracies that follow carry no information.",
+        )
+    ]
+
+
+# --- LOG019 -----------------------------------------------------------------------
+#: Training accuracy rising this much above its first value shows a network that learns despite a
+#: non-finite loss (a loss that is NaN in what is printed, not in the gradients): LOG019 then stays
+#: silent. NaN weights predict one class, so their accuracy is frozen to the last digit; the lowest
+#: chance band (`chance_accuracy_band`, 0.05 for 2-10 classes) is the smallest rise that is not noise.
+LEARNING_ACCURACY_RISE = 0.05
+
+
+@register("LOG019", "loss-non-finite-from-the-start", requires=("history",), cause="not-learning", superseded_by=("LOG016",))
+def loss_non_finite_from_the_start(inputs: Inputs) -> list[Finding]:
+    """The training loss is NaN or infinite from the first record on: the network never learned.
+
+    ## What it does
+    Fires when the training loss is non-finite at the first epoch (or step)
+    the log holds, and no training accuracy rises `LEARNING_ACCURACY_RISE`
+    above its first value afterwards. Supersedes LOG003, which reads the same
+    NaN as a training run that diverged.
+
+    ## Why is this bad?
+    An epoch's loss is the mean over its batches, so a NaN at the first epoch
+    means the weights turned NaN before one pass over the data: the network
+    never held anything it learned. From a log alone the reason cannot be
+    told apart, and a learning rate is only one of them: NaN or infinite
+    values in the inputs, a loss that does not fit the output layer or the
+    labels (categorical cross-entropy on one unit, a sigmoid unit with
+    integer class labels, labels out of range), or a step so large it
+    diverged at once. On the run corpus NaN from the first epoch came from
+    each of these (`bench/corpus`), so the verdict names what is known (the
+    network learned nothing) rather than one of them.
+
+    ## Example
+    ```
+    Epoch 1/8
+    37/37 - 1s - accuracy: 0.5057 - loss: nan - val_accuracy: 0.4954 - val_loss: nan
+    Epoch 2/8
+    37/37 - 0s - accuracy: 0.5057 - loss: nan - val_accuracy: 0.4954 - val_loss: nan
+    ```
+
+    ## Use instead
+    ```python
+    assert np.isfinite(x_train).all() and np.isfinite(x_test).all()
+    print(model.output_shape, model.loss, np.unique(y_train)[:10])  # units, loss and labels must agree
+    optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)
+    ```
+    """
+    h = inputs.history
+    loss = h.metrics.get("loss") or []
+    if not loss or 0 in set((getattr(h, "gaps", None) or {}).get("loss", ())):
+        return []
+    if not isinstance(loss[0], (int, float)) or math.isfinite(loss[0]):
+        return []
+    acc = [v for v in (h.acc or []) if finite(v)]
+    rise = max(acc) - acc[0] if acc else 0.0
+    if rise >= LEARNING_ACCURACY_RISE:
+        return []
+    unit = index_unit(h)
+    first = printed_index(h, 0)
+    shown = "NaN" if math.isnan(loss[0]) else f"{loss[0]:+}"
+    finite_later = next((i for i, v in enumerate(loss) if finite(v)), None)
+    evidence: dict[str, Any] = {
+        "first_epoch": first,
+        "unit": unit,
+        "loss_at_first": shown,
+        "records": len(loss),
+        "first_finite_loss": printed_index(h, finite_later),
+        "accuracy_rise": rounded(rise) if acc else None,
+        "learning_accuracy_rise": LEARNING_ACCURACY_RISE,
+    }
+    return [
+        loss_non_finite_from_the_start.finding(
+            Severity.ERROR,
+            f"The training loss was already {shown} at {unit} {first}, the first in the log"
+            + (f", and training accuracy never rose (by {rise:.3f} at most)." if acc else "."),
+            evidence=evidence,
+            fix=Fix(
+                "Find what makes the first batches' loss non-finite: the inputs, the output layer against the "
+                "loss and labels, then the learning rate",
+                "assert np.isfinite(x_train).all() and np.isfinite(x_test).all()\n"
+                "print(model.output_shape, model.loss, np.unique(y_train)[:10])  # units, loss and labels agree?\n"
+                "optimizer = keras.optimizers.Adam(learning_rate=1e-4, clipnorm=1.0)",
+            ),
+            explanation=(
+                f"The weights were NaN before the log's first {unit} ended (an epoch's loss averages its batches), "
+                "so the network learned nothing. A log alone cannot tell why: NaN in the inputs, a "
+                "loss that does not fit the output layer or the labels, or a learning rate that diverged at "
+                "once. --data checks the inputs and labels; --model checks the output layer against the loss."
+            ),
         )
     ]
 

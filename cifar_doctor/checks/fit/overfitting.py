@@ -84,7 +84,10 @@ LOSS_JUMP = 0.10
 LOSS_JUMP_SCALE = 0.05
 
 
-#: This many jumps make the loss oscillating.
+#: This many jumps make the loss oscillating, unless the validation loss, read at the same epoch ends on
+#: fixed images in inference mode, made no jump at all (`_steady_validation`): weights thrown about by too
+#: large steps throw the validation loss about with them, while the noise of a training-mode epoch average
+#: (dropout, a handful of batches on a small set) leaves it falling smoothly.
 OSCILLATION_JUMPS = 2
 
 
@@ -484,7 +487,9 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     - `OSCILLATION_JUMPS` (2) epochs whose training loss rose more than
       `LOSS_JUMP` (10%) over the previous epoch and by more than
       `LOSS_JUMP_SCALE` (5%) of the largest loss so far (late wobbles of a
-      tiny loss, 0.11 -> 0.16 after starting at 2.2, are not jumps);
+      tiny loss, 0.11 -> 0.16 after starting at 2.2, are not jumps), while
+      the validation loss jumped too (a validation loss that never jumped
+      shows steady weights under a noisy training-mode average);
     - divergence: the last training loss `DIVERGENCE_RATIO` (1.5) times its
       minimum, at least `DIVERGENCE_EPOCHS` (2) epochs before it, and above it
       by `DIVERGENCE_SCALE` (5%) of the largest loss;
@@ -528,13 +533,7 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         return []  # non-finite values: LOG003
     loss, where = _judged_loss(h)
     floor = classification_loss_scale(h)
-    jumps = [
-        where[i]
-        for i in range(1, len(loss))
-        if loss[i - 1] > 0
-        and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
-        and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(max(loss[:i]), floor)
-    ]
+    jumps = [where[i] for i in _jumps(loss, floor)]
     exploded = [
         where[i]
         for i in range(1, len(loss))
@@ -556,7 +555,8 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
         and loss[-1] - lo >= SUSTAINED_RISE * max(lo, max(loss), floor)
     )
     collapse = _accuracy_collapse(inputs)
-    if len(jumps) < OSCILLATION_JUMPS and not exploded and not diverging and not climbing and collapse is None:
+    oscillating = len(jumps) >= OSCILLATION_JUMPS and not _steady_validation(h, floor)
+    if not oscillating and not exploded and not diverging and not climbing and collapse is None:
         return []
     if not (diverging or climbing or collapse or exploded) and overfitting(inputs):
         # spikes along a training loss that keeps falling while validation turned: the run's story is
@@ -607,6 +607,25 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
             split="train",
         )
     ]
+
+
+def _jumps(loss: list[float], floor: float) -> list[int]:
+    """Positions where `loss` rose by more than `LOSS_JUMP` and `LOSS_JUMP_SCALE` of its largest value so far."""
+    return [
+        i
+        for i in range(1, len(loss))
+        if loss[i - 1] > 0
+        and loss[i] > loss[i - 1] * (1 + LOSS_JUMP)
+        and loss[i] - loss[i - 1] > LOSS_JUMP_SCALE * max(max(loss[:i]), floor)
+    ]
+
+
+def _steady_validation(h: Any, floor: float) -> bool:
+    """A per-epoch validation loss, finite, that never jumped (see `OSCILLATION_JUMPS`)."""
+    val = list(h.val_loss or [])
+    if index_unit(h) == "step" or len(val) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) for v in val):
+        return False
+    return not _jumps(val, floor)
 
 
 def _judged_loss(h: Any) -> tuple[list[float], list[int | None]]:

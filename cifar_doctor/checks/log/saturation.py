@@ -239,7 +239,11 @@ def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
 
 # --- LOG003 -----------------------------------------------------------------------
 @register(
-    "LOG003", "non-finite-loss", requires=("history",), cause="numerical-instability", superseded_by=("LOG016", "LOG019")
+    "LOG003",
+    "non-finite-loss",
+    requires=("history",),
+    cause="numerical-instability",
+    superseded_by=("LOG016", "LOG019"),
 )
 def non_finite_loss(inputs: Inputs) -> list[Finding]:
     """A loss or metric in the log is NaN or infinite.
@@ -304,12 +308,14 @@ def non_finite_loss(inputs: Inputs) -> list[Finding]:
 # --- LOG019 -----------------------------------------------------------------------
 #: Training accuracy rising this much above its first value shows a network that learns despite a
 #: non-finite loss (a loss that is NaN in what is printed, not in the gradients): LOG019 then stays
-#: silent. NaN weights predict one class, so their accuracy is frozen to the last digit; the lowest
-#: chance band (`chance_accuracy_band`, 0.05 for 2-10 classes) is the smallest rise that is not noise.
+#: silent. NaN weights predict one class, so their accuracy is frozen to the last digit; a rise as large
+#: as the widest chance band (`chance_accuracy_band`: 0.05 up to 6 classes, 0.03 for 10) is not noise.
 LEARNING_ACCURACY_RISE = 0.05
 
 
-@register("LOG019", "loss-non-finite-from-the-start", requires=("history",), cause="not-learning", superseded_by=("LOG016",))
+@register(
+    "LOG019", "loss-non-finite-from-the-start", requires=("history",), cause="not-learning", superseded_by=("LOG016",)
+)
 def loss_non_finite_from_the_start(inputs: Inputs) -> list[Finding]:
     """The training loss is NaN or infinite from the first record on: the network never learned.
 
@@ -348,7 +354,7 @@ def loss_non_finite_from_the_start(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     loss = h.metrics.get("loss") or []
-    if not loss or 0 in set((getattr(h, "gaps", None) or {}).get("loss", ())):
+    if not loss or 0 in ((getattr(h, "gaps", None) or {}).get("loss") or ()):
         return []
     if not isinstance(loss[0], (int, float)) or math.isfinite(loss[0]):
         return []

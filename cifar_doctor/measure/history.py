@@ -73,6 +73,18 @@ def finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def first_non_finite(h: Any, name: str) -> int | None:
+    """The first position where metric `name` holds a computed NaN or infinity, or None.
+
+    A value the file does not hold (a CSVLogger `NA`, listed in `History.gaps`) is no NaN loss.
+    """
+    missing = set((getattr(h, "gaps", None) or {}).get(name) or ())
+    for i, v in enumerate(h.metrics.get(name) or []):
+        if i not in missing and isinstance(v, (int, float)) and not math.isfinite(v):
+            return i
+    return None
+
+
 def aligned(*series: list[float]) -> list[tuple[int, tuple[float, ...]]]:
     """(epoch index, values) for epochs where every series has a finite value."""
     n = min((len(s) for s in series), default=0)

@@ -207,6 +207,12 @@ def test_log019_nan_from_the_first_epoch_is_not_learning(make_history):
     assert verdict(make_history(**NAN_FROM_THE_START)) == "not-learning"
 
 
+def test_log019_leaves_no_advice_to_raise_the_learning_rate(make_history):
+    # FIT002 (underfitting: "raise the learning rate") does not read the accuracies of NaN weights
+    assert "FIT002" not in codes(make_history(**NAN_FROM_THE_START))
+    assert "FIT002" not in codes(make_history(loss=[2.1, 1.9, math.nan, math.nan], accuracy=[0.3, 0.35, 0.1, 0.1]))
+
+
 def test_log019_infinite_first_loss_without_accuracy(make_history):
     f = codes(make_history(loss=[math.inf, math.nan, math.nan]))["LOG019"]
     assert f.evidence["loss_at_first"] == "+inf" and f.evidence["accuracy_rise"] is None

@@ -17,6 +17,7 @@ from ...measure.history import (
     chance_k,
     classification_loss_scale,
     finite,
+    first_non_finite,
     log_classes,
     printed_index,
 )
@@ -120,8 +121,14 @@ def underfitting(inputs: Inputs) -> list[Finding]:
     ## Use instead
     Add capacity (filters, layers), reduce dropout/weight decay, raise the
     learning rate, or train longer.
+
+    Silent when the training loss turned NaN or infinite: the accuracies of NaN
+    weights say nothing about capacity, and a higher learning rate is the
+    wrong advice there (LOG003, LOG019).
     """
     h = inputs.history
+    if first_non_finite(h, "loss") is not None:
+        return []
     acc = [a for a in h.acc if finite(a)]
     if len(acc) < MIN_EPOCHS_FOR_CURVES:
         return []

@@ -23,6 +23,7 @@ from ...measure.history import (
     double_softmax_floor,
     few_optimizer_steps,
     finite,
+    first_non_finite,
     index_unit,
     log_classes,
     per_error_cost,
@@ -270,14 +271,8 @@ def non_finite_loss(inputs: Inputs) -> list[Finding]:
     `keras.callbacks.TerminateOnNaN()`.
     """
     h = inputs.history
-    gaps = getattr(h, "gaps", None) or {}
-    bad: dict[str, int] = {}  # metric -> first 0-based position with a computed NaN/inf
-    for name, values in h.metrics.items():
-        missing = set(gaps.get(name, ()))  # no value in the file (CSVLogger NA), not a NaN loss
-        for i, v in enumerate(values):
-            if i not in missing and isinstance(v, (int, float)) and not math.isfinite(v):
-                bad[name] = i
-                break
+    # metric -> first 0-based position with a computed NaN/inf
+    bad = {name: i for name in h.metrics if (i := first_non_finite(h, name)) is not None}
     if not bad:
         return []
     at = min(bad.values())
@@ -354,9 +349,7 @@ def loss_non_finite_from_the_start(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     loss = h.metrics.get("loss") or []
-    if not loss or 0 in ((getattr(h, "gaps", None) or {}).get("loss") or ()):
-        return []
-    if not isinstance(loss[0], (int, float)) or math.isfinite(loss[0]):
+    if first_non_finite(h, "loss") != 0:
         return []
     acc = [v for v in (h.acc or []) if finite(v)]
     rise = max(acc) - acc[0] if acc else 0.0

@@ -186,6 +186,17 @@ def test_log003_silent(make_history):
     assert "LOG003" not in codes(make_history(**HEALTHY_LOG))
 
 
+def test_log013_does_not_fit_a_class_count_the_first_loss_rules_out(make_history):
+    # a slow 10-class MLP (digits, SGD; a healthy run of the corpus): loss 0.43 at accuracy 0.93 sits on the
+    # 2-class floor band, but a first epoch at 2.36 = ln 10 is no fresh 2-class softmax (ln 2 = 0.69)
+    loss = [2.356 * 0.97**i for i in range(30)] + [0.446, 0.44, 0.435, 0.43]
+    acc = [min(0.93, 0.06 + 0.05 * i) for i in range(30)] + [0.93, 0.931, 0.932, 0.933]
+    h = make_history(loss=loss, accuracy=acc)
+    assert "LOG013" not in codes(h)
+    # the same end with a first epoch near ln 2 is a double softmax over two classes
+    assert codes(make_history(loss=[0.69, 0.6, 0.52, *loss[-4:]], accuracy=[0.6, 0.8, 0.9, *acc[-4:]]))["LOG013"]
+
+
 # --- LOG019 -----------------------------------------------------------------------------
 #: Binary labels under categorical cross-entropy on one unit (a run of the corpus): NaN from the first
 #: epoch, every accuracy frozen to the last digit.

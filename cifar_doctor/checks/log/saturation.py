@@ -14,6 +14,7 @@ from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
     COMMON_CLASS_COUNTS,
+    FIRST_LOSS_MARGIN,
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
     MIN_ERROR_RATE,
@@ -408,8 +409,9 @@ def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
     """Accuracy is high but the loss cannot fall below the floor of a softmax applied twice.
 
     ## What it does
-    For K known, or the common count (2, 10, 100, 1000) that fits, computes
-    the floor -ln(e / (e + K - 1)) (1.46 for K = 10). Fires when, in the last
+    For K known, or the common count (2, 10, 100, 1000) that fits (a count
+    whose ln K the first epoch's loss exceeds by more than `FIRST_LOSS_MARGIN`
+    does not: a fresh softmax starts near ln K), computes the floor -ln(e / (e + K - 1)) (1.46 for K = 10). Fires when, in the last
     `MIN_EPOCHS_FOR_CURVES` epochs, training accuracy is at least
     `FLOOR_ACCURACY_ABOVE_CHANCE` above 1/K while the training loss never goes
     below the floor and stays within `FLOOR_BAND` of the way from the floor to
@@ -448,6 +450,8 @@ def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
         top = floor + FLOOR_BAND * (ln_k - floor)
         if min(all_losses) < 0.99 * floor:
             continue
+        if not known and all_losses[0] > (1 + FIRST_LOSS_MARGIN) * ln_k:
+            continue  # a fresh softmax over K classes, applied once or twice, starts near ln K: not this K
         if all(ac >= 1.0 / k + FLOOR_ACCURACY_ABOVE_CHANCE and lo <= top for _, (lo, ac) in tail):
             break
     else:

@@ -118,6 +118,32 @@ def test_log008_loss_above_chance_is_an_output_loss_mismatch(make_history):
     assert verdict(make_history(**LOGITS)) == "output-loss-mismatch"
 
 
+#: A learning rate too low (a run of the corpus): a fresh softmax's start a little above ln 10, then a loss
+#: that falls at every epoch, 1.7% in nine.
+CREEPING = dict(
+    loss=[2.789, 2.783, 2.778, 2.772, 2.767, 2.762, 2.757, 2.752, 2.747, 2.742],
+    accuracy=[0.092, 0.093, 0.093, 0.093, 0.093, 0.093, 0.094, 0.097, 0.098, 0.1],
+    val_loss=[2.313, 2.313, 2.313, 2.315, 2.318, 2.32, 2.323, 2.326, 2.33, 2.335],
+    val_accuracy=[0.125, 0.12, 0.104, 0.099, 0.083, 0.091, 0.109, 0.117, 0.123, 0.131],
+)
+
+
+def test_log008_a_fresh_start_creeping_down_is_not_learning_not_a_wiring_bug(make_history):
+    f = found(make_history(**CREEPING))["LOG008"]
+    assert f.cause == "not-learning" and f.evidence["first_loss"] == 2.789
+    assert "learning rate" in f.fix.title.lower()
+    assert verdict(make_history(**CREEPING)) == "not-learning"
+
+
+def test_log008_a_fresh_start_that_climbs_is_left_to_fit004(make_history):
+    # a learning rate too high: a fresh start, then the loss climbs far above ln 10
+    loss = [2.396, 3.381, 8.554, 11.069, 11.151, 10.703, 10.194, 9.704, 9.241, 8.805]
+    h = make_history(loss=loss, accuracy=[0.136, 0.121, 0.106, 0.082] + [0.091] * 6)
+    found_ = found(h)
+    assert "LOG008" not in found_ and found_["FIT004"].evidence["diverging"] is True
+    assert verdict(h) == "unstable-training"
+
+
 def test_log008_no_wiring_verdict_on_a_learning_100_class_run(make_history):
     # CIFAR-100 loss is above ln 10 for a long time, but it falls and accuracy rises: K decides
     h = make_history(loss=[4.3, 3.9, 3.6, 3.35], accuracy=[0.05, 0.10, 0.15, 0.19])

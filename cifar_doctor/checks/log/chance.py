@@ -15,6 +15,7 @@ from ...measure.history import (
     CHANCE_LOSS_TOLERANCE,
     COMMON_CLASS_COUNTS,
     CONSTANT_ACCURACY_RUN,
+    FIRST_LOSS_MARGIN,
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
     NO_LEARNING_ACCURACY_MARGIN,
@@ -478,7 +479,12 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
     100-class start, and says so (`insufficient-evidence`); with K known, a
     learning model's loss falling from far above ln K can be a rough start
     over a few optimizer steps, and the check stays silent (MDL001 reads the
-    output layer when the model is given).
+    output layer when the model is given). When the first epoch's loss lies
+    within `FIRST_LOSS_MARGIN` of ln K (the start of a softmax the loss
+    expects, where a broken output starts far above: 4.7-10.9 for 10 classes
+    on the run corpus), the wiring is not what failed: a loss that then fell
+    at every epoch is a network learning in steps too small (`not-learning`,
+    raise the learning rate), and one that climbed is FIT004's divergence.
 
     ## Why is this bad?
     ln K is what a softmax classifier scores by predicting 1/K for every
@@ -586,6 +592,31 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
                     "units apart, from inputs on a huge scale (raw 0-255 pixels into an unnormalized network) or "
                     "weights thrown far by too large steps. The network is not learning; there is no generalization "
                     "gap to read yet."
+                ),
+            )
+        ]
+    first = rows[0][1][0] if rows[0][0] == 0 else None
+    if first is not None and first <= (1 + FIRST_LOSS_MARGIN) * ln_k:
+        every = [first, *losses]
+        if not all(b < a for a, b in zip(every, every[1:])):
+            return []  # a fresh softmax start that climbed: steps too large (FIT004), not a broken output
+        return [
+            loss_above_chance.finding(
+                severity,
+                message + f" It started at {first:.3f} and fell at every epoch.",
+                evidence={**evidence, "first_loss": rounded(first), "first_loss_margin": FIRST_LOSS_MARGIN},
+                cause="not-learning",
+                split="train",
+                fix=Fix(
+                    "Raise the learning rate (e.g. 10x) or train with Adam's default 1e-3",
+                    'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
+                ),
+                explanation=(
+                    f"The loss began where a {k}-class softmax begins (ln {k} = {ln_k:.2f}, a little above from "
+                    "random initial logits) and has fallen at every epoch, by "
+                    f"{(first - losses[-1]) / first:.1%} in all: the output and the loss fit, and the network "
+                    "learns in steps too small to reach even a uniform guess. The validation numbers of such a "
+                    "run say nothing about generalization yet."
                 ),
             )
         ]

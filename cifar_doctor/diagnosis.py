@@ -206,7 +206,7 @@ def decide(
     for cf in confirmed:
         explanation += " " + (cf.summary or "")
     if (
-        cause != "overfitting"
+        cause not in NO_GAP_CAUSES
         and "overfitting" not in real
         and "overfitting" not in explanation
         and _looks_like_gap(findings)
@@ -230,6 +230,12 @@ def decide(
 def _family_rank(code: str) -> int:
     fam = code[:3]
     return LEAD_FAMILY_ORDER.index(fam) if fam in LEAD_FAMILY_ORDER else len(LEAD_FAMILY_ORDER)
+
+
+#: Causes whose explanation never calls the train/validation gap their symptom: overfitting is the gap's
+#: own reading, and a network that has not learned (or whose weights are NaN) has no generalization gap
+#: to speak of.
+NO_GAP_CAUSES = ("overfitting", "not-learning", "numerical-instability", "underfitting")
 
 
 def _looks_like_gap(findings: list[Finding]) -> bool:

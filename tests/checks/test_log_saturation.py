@@ -216,6 +216,8 @@ def test_log019_nan_from_the_first_epoch_is_not_learning(make_history):
     assert f.evidence["loss_at_first"] == "NaN" and f.evidence["first_finite_loss"] is None
     assert "--data" in f.explanation and "--model" in f.explanation
     assert verdict(make_history(**NAN_FROM_THE_START)) == "not-learning"
+    # a network that never learned has no generalization gap for the explanation to call a symptom
+    assert "gap between training and validation" not in diagnose(history=NAN_FROM_THE_START).verdict.explanation
 
 
 def test_log019_leaves_no_advice_to_raise_the_learning_rate(make_history):

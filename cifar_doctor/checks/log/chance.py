@@ -481,10 +481,11 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
     over a few optimizer steps, and the check stays silent (MDL001 reads the
     output layer when the model is given). When the first epoch's loss lies
     within `FIRST_LOSS_MARGIN` of ln K (the start of a softmax the loss
-    expects, where a broken output starts far above: 4.7-10.9 for 10 classes
-    on the run corpus), the wiring is not what failed: a loss that then fell
-    at every epoch is a network learning in steps too small (`not-learning`,
-    raise the learning rate), and one that climbed is FIT004's divergence.
+    expects, where a broken output starts far above: 4.7-10.9 for the run
+    corpus's linear outputs over 10 classes, 6.1 over 3), the wiring is not
+    what failed: a loss that then fell at every epoch is a network learning
+    in steps too small (`not-learning`, raise the learning rate), and one
+    that climbed is FIT004's divergence.
 
     ## Why is this bad?
     ln K is what a softmax classifier scores by predicting 1/K for every

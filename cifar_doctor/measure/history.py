@@ -73,6 +73,28 @@ def finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+#: A log of optimizer steps is judged on this many blocks of consecutive steps, each
+#: averaged: one step's loss is one batch (or a running mean that Keras restarts at each
+#: epoch from one batch), whose sampling noise makes a 10% rise common in a healthy run;
+#: a block mean of a tenth of the run keeps divergence, climbs and collapses.
+STEP_BLOCKS = 10
+
+
+def judged_loss(h: Any) -> tuple[list[float], list[int | None]]:
+    """The training loss as FIT004 and LOG008 judge its course, with the printed epoch or step of each value.
+
+    Epochs as logged; a log of optimizer steps as the means of `STEP_BLOCKS` blocks of
+    consecutive steps, each labelled with its last step.
+    """
+    loss = list(h.loss)
+    n = len(loss)
+    if index_unit(h) != "step" or n < 2 * STEP_BLOCKS:
+        return loss, [printed_index(h, i) for i in range(n)]
+    bounds = [round(b * n / STEP_BLOCKS) for b in range(STEP_BLOCKS + 1)]
+    means = [sum(loss[a:b]) / (b - a) for a, b in zip(bounds, bounds[1:])]
+    return means, [printed_index(h, b - 1) for b in bounds[1:]]
+
+
 def first_non_finite(h: Any, name: str) -> int | None:
     """The first position where metric `name` holds a computed NaN or infinity, or None.
 

@@ -144,6 +144,20 @@ def test_log008_a_fresh_start_that_climbs_is_left_to_fit004(make_history):
     assert verdict(h) == "unstable-training"
 
 
+def test_log008_reads_a_log_of_steps_on_block_means(make_history):
+    # the same run logged per step: one batch's loss jumps about, its block means fall at every block
+    loss = [2.79 - 0.0003 * i + (0.03 if i % 2 else -0.03) for i in range(200)]
+    h = make_history(loss=loss, accuracy=[0.09 + (0.01 if i % 3 else 0.0) for i in range(200)])
+    h.index_kind = "step"
+    assert found(h)["LOG008"].cause == "not-learning"
+
+
+def test_log008_a_fresh_start_hovering_above_chance_keeps_the_wiring_reading(make_history):
+    # neither falling at every epoch nor climbing past its start: nothing contradicts a broken output
+    h = make_history(loss=[2.8, 2.74, 2.78, 2.75, 2.77, 2.76], accuracy=[0.1, 0.11, 0.1, 0.1, 0.11, 0.1])
+    assert found(h)["LOG008"].cause == "output-loss-mismatch"
+
+
 def test_log008_no_wiring_verdict_on_a_learning_100_class_run(make_history):
     # CIFAR-100 loss is above ln 10 for a long time, but it falls and accuracy rises: K decides
     h = make_history(loss=[4.3, 3.9, 3.6, 3.35], accuracy=[0.05, 0.10, 0.15, 0.19])

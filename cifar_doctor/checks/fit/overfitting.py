@@ -17,6 +17,7 @@ from ...measure.history import (
     CONSTANT_ACCURACY_RUN,
     CONSTANT_ACCURACY_SPREAD,
     MIN_EPOCHS_FOR_CURVES,
+    STEP_BLOCKS,
     TRAIN_LEARNED_FRACTION,
     accuracy_denominator,
     aligned,
@@ -25,6 +26,7 @@ from ...measure.history import (
     classification_loss_scale,
     finite,
     index_unit,
+    judged_loss,
     longest_constant_run,
     pinned_at_chance,
     printed_index,
@@ -89,13 +91,6 @@ LOSS_JUMP_SCALE = 0.05
 #: large steps throw the validation loss about with them, while the noise of a training-mode epoch average
 #: (dropout, a handful of batches on a small set) leaves it falling smoothly.
 OSCILLATION_JUMPS = 2
-
-
-#: A log of optimizer steps is judged on this many blocks of consecutive steps, each
-#: averaged: one step's loss is one batch (or a running mean that Keras restarts at each
-#: epoch from one batch), whose sampling noise makes a 10% rise common in a healthy run;
-#: a block mean of a tenth of the run keeps divergence, climbs and collapses.
-STEP_BLOCKS = 10
 
 
 #: A training loss that grows this many times from one epoch to the next (and by more than the
@@ -531,7 +526,7 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     h = inputs.history
     if len(h.loss) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) for v in h.loss):
         return []  # non-finite values: LOG003
-    loss, where = _judged_loss(h)
+    loss, where = judged_loss(h)
     floor = classification_loss_scale(h)
     jumps = [where[i] for i in _jumps(loss, floor)]
     exploded = [
@@ -626,21 +621,6 @@ def _steady_validation(h: Any, floor: float) -> bool:
     if index_unit(h) == "step" or len(val) < MIN_EPOCHS_FOR_CURVES or not all(finite(v) for v in val):
         return False
     return not _jumps(val, floor)
-
-
-def _judged_loss(h: Any) -> tuple[list[float], list[int | None]]:
-    """The training loss FIT004 judges, with the printed epoch or step of each value.
-
-    Epochs as logged; a log of optimizer steps as the means of `STEP_BLOCKS` blocks of
-    consecutive steps, each labelled with its last step.
-    """
-    loss = list(h.loss)
-    n = len(loss)
-    if index_unit(h) != "step" or n < 2 * STEP_BLOCKS:
-        return loss, [printed_index(h, i) for i in range(n)]
-    bounds = [round(b * n / STEP_BLOCKS) for b in range(STEP_BLOCKS + 1)]
-    means = [sum(loss[a:b]) / (b - a) for a, b in zip(bounds, bounds[1:])]
-    return means, [printed_index(h, b - 1) for b in bounds[1:]]
 
 
 def _accuracy_collapse(inputs: Inputs) -> tuple[float, float] | None:

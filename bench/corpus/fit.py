@@ -40,7 +40,7 @@ THRESHOLDS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("cifar_doctor.checks.fit.overfitting", "VAL_LOSS_RISE_TOLERANCE", (0.01, 0.03, 0.06, 0.1)),
     ("cifar_doctor.checks.fit.overfitting", "DIVERGENCE_RATIO", (1.25, 1.5, 2.0, 3.0)),
     ("cifar_doctor.checks.fit.overfitting", "DIVERGENCE_SCALE", (0.02, 0.05, 0.1, 0.2)),
-    ("cifar_doctor.checks.fit.overfitting", "LOSS_JUMP", (0.05, 0.1, 0.2, 0.4)),
+    ("cifar_doctor.measure.history", "LOSS_JUMP", (0.05, 0.1, 0.2, 0.4)),
     ("cifar_doctor.checks.log.chance", "TRAIN_ABOVE_CHANCE", (0.1, 0.15, 0.25, 0.35)),
     ("cifar_doctor.measure.history", "TRAIN_LEARNED_FRACTION", (0.5, 0.65, 0.8, 0.9)),
     ("cifar_doctor.checks.log", "SATURATED_COST", (4.0, 6.0, 8.0, 10.0, 14.0)),

@@ -73,6 +73,13 @@ def finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+#: Training loss (an epoch average) rising by more than this fraction from one
+#: epoch to the next counts as a jump; healthy training almost never does it
+#: outside learning-rate restarts (FIT004; LOG008 reads a climb past the first
+#: epoch's loss by it).
+LOSS_JUMP = 0.10
+
+
 #: A log of optimizer steps is judged on this many blocks of consecutive steps, each
 #: averaged: one step's loss is one batch (or a running mean that Keras restarts at each
 #: epoch from one batch), whose sampling noise makes a 10% rise common in a healthy run;

@@ -16,6 +16,7 @@ from ...measure.history import (
     ASSUMED_CLASSES,
     CONSTANT_ACCURACY_RUN,
     CONSTANT_ACCURACY_SPREAD,
+    LOSS_JUMP,
     MIN_EPOCHS_FOR_CURVES,
     STEP_BLOCKS,
     TRAIN_LEARNED_FRACTION,
@@ -72,12 +73,6 @@ VAL_ABOVE_TRAIN_MARGIN = 0.01
 #: loss at least this fraction below the training loss in each later epoch: the
 #: dropout/averaging gap (the Lasagne MNIST thread: 0.24 against 0.41).
 VAL_LOSS_BELOW_TRAIN_FRACTION = 0.10
-
-
-#: Training loss (an epoch average) rising by more than this fraction from one
-#: epoch to the next counts as a jump; healthy training almost never does it
-#: outside learning-rate restarts.
-LOSS_JUMP = 0.10
 
 
 #: ... and by more than this fraction of the largest loss so far, so that late

@@ -17,6 +17,7 @@ from ...measure.history import (
     CONSTANT_ACCURACY_RUN,
     FIRST_LOSS_MARGIN,
     KERAS2_LOSS_CEILING,
+    LOSS_JUMP,
     MIN_EPOCHS_FOR_CURVES,
     NO_LEARNING_ACCURACY_MARGIN,
     TRAIN_LEARNED_FRACTION,
@@ -461,10 +462,6 @@ ABOVE_CHANCE_MARGIN = 0.10
 #: the second epoch to the last (a slow but healthy many-class run falls faster).
 NO_PROGRESS_DROP = 0.10
 
-#: ... and a loss that started where a fresh softmax starts and then rose above that start by more than
-#: this fraction (the rise FIT004 counts as a jump) climbed there: too large steps, FIT004's to report.
-CLIMB_ABOVE_START = 0.10
-
 
 @register("LOG008", "loss-above-chance", requires=("history",), cause="output-loss-mismatch", superseded_by=("LOG015",))
 def loss_above_chance(inputs: Inputs) -> list[Finding]:
@@ -491,9 +488,9 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
     corpus's linear outputs over 10 classes, 6.1 over 3), the wiring is not
     what failed: a loss that then fell at every epoch is a network learning
     in steps too small (`not-learning`, raise the learning rate), and one
-    that climbed more than `CLIMB_ABOVE_START` above its start is FIT004's
-    divergence (a log of steps read, as FIT004 reads it, on block means).
-    Any other such curve keeps the wiring reading.
+    that climbed more than `LOSS_JUMP` (FIT004's jump) above its start is
+    FIT004's divergence (a log of steps read, as FIT004 reads it, on block
+    means). Any other such curve keeps the wiring reading.
 
     ## Why is this bad?
     ln K is what a softmax classifier scores by predicting 1/K for every
@@ -610,7 +607,7 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
         course = judged_loss(h)[0] if index_unit(h) == "step" else [first, *losses]
         if not all(finite(v) for v in course):
             course = [first, *losses]
-        if max(course[1:]) > (1 + CLIMB_ABOVE_START) * course[0]:
+        if max(course[1:]) > (1 + LOSS_JUMP) * course[0]:
             return []  # a fresh softmax start that climbed: steps too large (FIT004), not a broken output
         if all(b < a for a, b in zip(course, course[1:])):
             return [

@@ -289,6 +289,96 @@ def test_name_mapping(raw, name):
     assert metric_name(raw) == name
 
 
+# --- tables ------------------------------------------------------------------------------
+PANDAS = """\
+       loss  accuracy  val_loss  val_accuracy
+0  1.823412  0.334500  1.602311      0.421000
+1  1.421312  0.487200  1.389011      0.501100
+2  1.201234  0.571100  1.301122      0.541200
+"""
+
+FASTAI = """\
+epoch     train_loss  valid_loss  accuracy  time
+0         1.612345    1.401234    0.501200  00:45
+1         1.201234    1.101234    0.612300  00:44
+2         0.951234    0.991234    0.661200  00:44
+"""
+
+MARKDOWN = """\
+| Epoch | Train Loss | Train Acc | Val Loss | Val Acc |
+|-------|-----------|-----------|----------|---------|
+| 1 | 1.52 | 44.1% | 1.31 | 53.2% |
+| 2 | 1.12 | 59.0% | 1.10 | 61.2% |
+| 3 | 0.92 | 67.0% | 1.05 | 64.2% |
+"""
+
+
+def test_pandas_dataframe_of_a_history():
+    h = parse("History of the run:\n" + PANDAS + "\nDone.\n")
+    assert h.metrics == {
+        "loss": [1.823412, 1.421312, 1.201234],
+        "accuracy": [0.3345, 0.4872, 0.5711],
+        "val_loss": [1.602311, 1.389011, 1.301122],
+        "val_accuracy": [0.421, 0.5011, 0.5412],
+    }
+    assert h.index is None and h.index_kind == "epoch"  # pandas' 0-based index read as epochs 1..3
+
+
+def test_fastai_table_skips_its_time_column():
+    h = parse(FASTAI)
+    assert h.metrics == {
+        "loss": [1.612345, 1.201234, 0.951234],
+        "val_loss": [1.401234, 1.101234, 0.991234],
+        "accuracy": [0.5012, 0.6123, 0.6612],
+    }
+    assert h.read_as["mapping"]["valid_loss"] == "val_loss"
+
+
+def test_markdown_table_with_two_word_names_and_percentages():
+    h = parse(MARKDOWN)
+    assert h.metrics["accuracy"] == pytest.approx([0.441, 0.59, 0.67])
+    assert h.metrics["val_loss"] == [1.31, 1.10, 1.05] and h.index is None
+
+
+def test_a_table_ends_at_the_first_line_that_is_no_row():
+    h = parse(PANDAS + "Epoch 9: loss 0.1\n")  # a header line of words that is prose does not start a table
+    assert h.metrics["loss"] == [1.823412, 1.421312, 1.201234]
+    assert read_history(io.BytesIO(b"plot loss and accuracy below\nEpoch 1: loss 1.5\nEpoch 2: loss 1.2\n")).loss == [
+        1.5,
+        1.2,
+    ]
+
+
+# --- printed Python dicts and TF1 step lines -------------------------------------------------------------
+def test_printed_history_dict_with_nan_and_numpy_scalars(tmp_path):
+    f = tmp_path / "history.txt"
+    f.write_text(
+        "{'loss': [np.float64(1.72), np.float32(1.31), nan], 'accuracy': [0.36, 0.53, 0.1], "
+        "'val_loss': [8.9, 7.6, inf], \"val_accuracy\": [0.44, 0.52, 0.1]}\n"
+    )
+    h = read_history(f)
+    assert nan_safe(h.loss) == [1.72, 1.31, "nan"] and h.val_loss[2] == math.inf
+    assert h.read_as["format"] == "history-json"
+
+
+def test_printed_history_dict_behind_a_label(tmp_path):
+    f = tmp_path / "out.txt"
+    f.write_text("INFO:root:history: {'loss': [1.72, 1.31], 'val_loss': [8.9, 7.6]}\n")
+    assert read_history(f).metrics == {"loss": [1.72, 1.31], "val_loss": [8.9, 7.6]}
+
+
+def test_printed_dict_that_is_not_a_history_is_still_refused(tmp_path):
+    f = tmp_path / "history.txt"
+    f.write_text("{'loss': [1.0, oops]}\n")
+    with pytest.raises(InputError, match="Cannot read the History JSON"):
+        read_history(f)
+
+
+def test_step_lines_with_commas_are_not_a_csv_header():
+    h = parse("step 0, training accuracy 0.1\nstep 100, training accuracy 0.34\nstep 200, training accuracy 0.46\n")
+    assert h.metrics == {"accuracy": [0.1, 0.34, 0.46]} and h.index == [0, 100, 200] and h.index_kind == "step"
+
+
 # --- refusals --------------------------------------------------------------------------
 def test_no_metric_series_is_refused_with_what_was_found():
     with pytest.raises(InputError) as exc:

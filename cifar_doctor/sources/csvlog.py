@@ -16,8 +16,10 @@ from .logstream import SNIFF_BYTES, LogInput, require_epochs
 
 #: A column name of a CSV history: a name, empty, or pandas' `Unnamed: 0`. A
 #: timestamped log line (`2018-03-23 15:29:33,355:INFO: ... acc 0.74`) splits
-#: on its comma into cells that start with a digit or hold `: value`, and is no header.
-_CSV_HEADER_CELL_RE = re.compile(r"(?:[a-z_][\w.\- ]*|unnamed: \d+)?")
+#: on its comma into cells that start with a digit or hold `: value`, and a
+#: printed step (`step 100, training accuracy 0.34`) into cells that end in a
+#: number of their own: neither is a header.
+_CSV_HEADER_CELL_RE = re.compile(r"(?:[a-z_][\w.\-]*(?: [a-z_][\w.\-]*)*|unnamed: \d+)?")
 
 
 def parse_csv(text: str, name: str = "<stream>") -> dict[str, list[str]]:

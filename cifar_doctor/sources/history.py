@@ -161,8 +161,56 @@ def _check_json_size(text: str, name: str) -> None:
         raise too_many_values(name, f"about {objects:,} JSON objects (more than {MAX_JSON_OBJECTS:,})")
 
 
+#: The pieces of a printed Python dict (`print(history.history)`) that JSON spells otherwise: strings
+#: in either quotes (kept whole, so nothing inside one is rewritten), NumPy scalars' reprs
+#: (`np.float32(0.35)` under NumPy 2), and the bare words `nan`, `inf`, `True`, `False`, `None`.
+_PY_TOKEN_RE = re.compile(
+    r"""(?P<dq>"(?:[^"\\]|\\.)*")|'(?P<sq>(?:[^'\\]|\\.)*)'"""
+    r"|(?:np|numpy)\.(?:float|int)\d*\(\s*(?P<num>[^()'\"]*?)\s*\)"
+    r"|(?P<word>\b(?:nan|inf|True|False|None)\b)"
+)
+_PY_WORDS = {"nan": "NaN", "inf": "Infinity", "True": "true", "False": "false", "None": "null"}
+
+
+#: A dict of lists behind a short label on the first line (`history: {'loss': [1.72, ...`), as
+#: `print("history:", history.history)` writes it.
+_LABELLED_DICT_RE = re.compile(rb"[^{}\[\]\n]{1,80}?\{\s*['\"][^'\"\n]{1,80}['\"]\s*:\s*\[")
+
+#: Bytes of the text's start matched against `_LABELLED_DICT_RE`.
+SNIFF_LABEL_BYTES = 512
+
+
+def _python_repr_as_json(text: str) -> str:
+    """A printed Python dict of lists (`{'loss': [1.7, nan], ...}`) rewritten as JSON; literals only, never run."""
+
+    def one(m: re.Match) -> str:
+        if m.group("dq") is not None:
+            return m.group("dq")
+        if m.group("sq") is not None:
+            return json.dumps(m.group("sq").replace("\\'", "'"))
+        if m.group("num") is not None:
+            return _PY_TOKEN_RE.sub(one, m.group("num"))
+        return _PY_WORDS[m.group("word")]
+
+    return _PY_TOKEN_RE.sub(one, text)
+
+
+def _loads(text: str) -> Any:
+    """JSON, else the same text as Python prints a dict of lists; the JSON error when neither reads."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if not _PY_TOKEN_RE.search(text):
+            raise
+        try:
+            return json.loads(_python_repr_as_json(text))
+        except json.JSONDecodeError:
+            raise exc from None
+
+
 class HistoryJsonReader:
-    """`json.dump(history.history)` output (a dict of lists, `{"history": ...}`, or a list of per-epoch dicts)."""
+    """`json.dump(history.history)` output (a dict of lists, `{"history": ...}`, or a list of per-epoch dicts),
+    or the same printed by Python (`print(history.history)`: single quotes, `nan`, `np.float32(...)`)."""
 
     name = "history-json"
     text = True
@@ -171,14 +219,21 @@ class HistoryJsonReader:
         if head is None:
             return False
         stripped = head.lstrip()
-        return stripped.startswith(b"{") or re.match(rb"\[\s*\{", stripped) is not None
+        return (
+            stripped.startswith(b"{")
+            or re.match(rb"\[\s*\{", stripped) is not None
+            or _LABELLED_DICT_RE.match(stripped) is not None
+        )
 
     def read(self, log: LogInput, classes: int | None) -> History:
         name = log.name
         text = log.rest_text()
+        labelled = _LABELLED_DICT_RE.match(text.lstrip().encode("utf-8", "replace")[:SNIFF_LABEL_BYTES])
+        if labelled is not None and not text.lstrip().startswith(("{", "[")):
+            text = text[text.index("{") :]  # `print("history:", history.history)`: the label is not JSON
         _check_json_size(text, name)
         try:
-            data = json.loads(text)
+            data = _loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"Cannot read the History JSON {name}: {exc.msg} at line {exc.lineno}",

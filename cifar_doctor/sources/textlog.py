@@ -10,7 +10,11 @@ reads what people print from their own loops:
   acc: 0.50 - val_loss: 3.29`, `Epoch: 0198 train_loss= 0.40438 ...`,
   `Epoch 3 - loss = 0.5, val_loss = 0.7`, `Iter 5120: Testing Accuracy = 0.43`;
 - one line per step with no epoch marker, behind logging prefixes:
-  `2018-03-23 15:29:33,355:INFO: train loss:1.10886`.
+  `2018-03-23 15:29:33,355:INFO: train loss:1.10886`;
+- tables: a header row of metric names, then a row of numbers per epoch, as
+  `print(pd.DataFrame(history.history))` and fastai's `fit` print them
+  (`       loss  accuracy  val_loss` then `0  1.823412  0.334500  1.602311`),
+  Markdown and box-drawn tables included (`_Table`).
 
 A line is read as `name: value`, `name= value`, `name=value` or `name value`
 pairs. An epoch/iteration header (`Epoch N`, `Epoch N of M`, `Epoch: 0199`,
@@ -44,7 +48,17 @@ import re
 from dataclasses import dataclass, field
 
 from ..records import History
-from .metric_keys import HEADER_BRACKETS, HEADER_WORDS, Key, is_accuracy, is_core, read_key, split_context
+from .metric_keys import (
+    HEADER_BRACKETS,
+    HEADER_WORDS,
+    SPLIT_PREFIXES,
+    Key,
+    is_accuracy,
+    is_core,
+    metric_name,
+    read_key,
+    split_context,
+)
 
 #: Longest line read, in characters; a longer line is skipped. Printed metric
 #: lines are a few hundred characters; the cap bounds memory on input with no
@@ -105,6 +119,12 @@ _TOKEN_RE = re.compile(
     re.IGNORECASE,
 )
 _VALUE_HINT_RE = re.compile(r"\d|nan|inf", re.IGNORECASE)
+#: Cell separators of a table: blanks, and the bars of Markdown and box-drawn tables.
+_TABLE_SPLIT_RE = re.compile(r"[\s|\u2502\u2503\u2551]+")
+#: A column name: one word, no number of its own (`val_loss`, `top-5`, `lr`).
+_TABLE_NAME_RE = re.compile(r"[A-Za-z_#][\w.\-/@#]*")
+#: A rule between a table's header and its rows (`|---|:--:|`, `+=====+`, box drawing).
+_TABLE_RULE_RE = re.compile(r"[\s|:+=\-\u2500-\u257f]+")
 
 
 def split_breaks(text: str) -> list[str]:
@@ -226,6 +246,79 @@ def _pair(out: _Line, key: Key, m: re.Match) -> None:
     if unit == "%":
         value /= 100.0
     out.metrics.append((key, key.name, value))
+
+
+@dataclass(frozen=True)
+class _Table:
+    """The header row of a table: each column's key (`None` for a column that is no metric).
+
+    `epoch` is the position of an `epoch` column, if any; `offset` is added to the
+    printed numbers (1 when they start at 0, as pandas' index and fastai's epochs do).
+    """
+
+    columns: tuple[Key | None, ...]
+    epoch: int | None
+    offset: int | None = None
+
+
+def _table_header(line: str) -> _Table | None:
+    """The table whose header row `line` is, or None.
+
+    A header row is words only, at least two of them metric names, one a loss or an
+    accuracy; a split word before a metric word is one name (`Train Loss`, `Valid Acc`).
+    """
+    cells = [c for c in _TABLE_SPLIT_RE.split(line) if c]
+    if not 2 <= len(cells) <= MAX_PAIRS_PER_LINE or not all(_TABLE_NAME_RE.fullmatch(c) for c in cells):
+        return None
+    names: list[str] = []
+    for cell in cells:
+        if names and names[-1].lower() in SPLIT_PREFIXES and metric_name(cell) is not None:
+            names[-1] += " " + cell
+        else:
+            names.append(cell)
+    keys = [read_key(n, "") for n in names]
+    metrics = [k.name for k in keys if k.name is not None]
+    if len(metrics) < 2 or not any(is_core(m) for m in metrics):
+        return None
+    epoch = next((i for i, k in enumerate(keys) if k.header == "epoch"), None)
+    return _Table(tuple(k if k.name is not None else None for k in keys), epoch)
+
+
+def _table_cell(cell: str) -> float | None:
+    text = cell.rstrip("%")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value / 100.0 if text != cell else value
+
+
+def _table_row(line: str, table: _Table) -> tuple[int | None, list[tuple[Key, str, float]]] | None:
+    """`(printed number, metrics)` of a row of `table`, or None when `line` is no row of it.
+
+    A row has one cell per column, or one more in front: an integer index
+    (pandas). Every metric cell is a number (`nan` allowed); other cells (`time`,
+    `00:45`) are skipped.
+    """
+    cells = [c for c in _TABLE_SPLIT_RE.split(line) if c]
+    number: int | None = None
+    if len(cells) == len(table.columns) + 1 and cells[0].isdigit():
+        number = int(cells[0])
+        cells = cells[1:]
+    if len(cells) != len(table.columns):
+        return None
+    metrics: list[tuple[Key, str, float]] = []
+    for i, (key, cell) in enumerate(zip(table.columns, cells)):
+        if i == table.epoch:
+            if not cell.isdigit() or len(cell) > MAX_HEADER_DIGITS:
+                return None
+            number = int(cell)
+        elif key is not None and key.name is not None:
+            value = _table_cell(cell)
+            if value is None:
+                return None
+            metrics.append((key, key.name, value))
+    return (number, metrics) if metrics else None
 
 
 @dataclass
@@ -369,6 +462,8 @@ class TextLogReader:
     _dangling: bool = False
     _cut: bool = False
     _prose: bool = False  # the previous line had no header and no metric (text, a warning)
+    _table: _Table | None = None  # the table whose rows follow
+    _table_rows: int = 0
     _spellings: dict[str, list[str]] = field(default_factory=dict)
     _keys: dict[str, None] = field(default_factory=dict)
 
@@ -402,6 +497,8 @@ class TextLogReader:
         if not line:
             return
         self.lines += 1
+        if self._table_line(line):
+            return
         if not _VALUE_HINT_RE.search(line):  # no digit, no nan/inf: text, a warning, a traceback
             self._prose = True
             return
@@ -413,6 +510,36 @@ class TextLogReader:
         if scan.metrics:
             self._add(scan.metrics)
         self._prose = scan.header is None and not scan.metrics
+
+    def _table_line(self, line: str) -> bool:
+        """Read `line` as a table's header, rule or row; False when it is none of them."""
+        table = self._table
+        if table is not None:
+            if _TABLE_RULE_RE.fullmatch(line):
+                return True
+            row = _table_row(line, table)
+            if row is not None:
+                number, metrics = row
+                if number is None:
+                    number = self._table_rows
+                if table.offset is None:
+                    table = self._table = _Table(table.columns, table.epoch, 1 if number == 0 else 0)
+                self._table_rows += 1
+                self._header("epoch", number + (table.offset or 0))
+                self._add(metrics)
+                self._prose = False
+                return True
+            self._table = None
+        header = _table_header(line)
+        if header is None:
+            return False
+        self._close()
+        self._table, self._table_rows = header, 0
+        for key in header.columns:
+            if key is not None:
+                self._remember_key(key.snake)
+        self._prose = False
+        return True
 
     def _remember_key(self, key: str) -> None:
         if key and key not in self._keys and len(self._keys) < MAX_KEY_NAMES:

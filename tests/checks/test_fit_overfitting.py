@@ -102,6 +102,29 @@ def test_fit003_losses_only(make_history):
     assert verdict(h) == "regularization-gap"
 
 
+def test_fit001_losses_and_validation_accuracy_without_training_accuracy(make_history):
+    # a custom loop printing the training loss and the validation loss and accuracy: validation loss
+    # climbs 73% past its minimum while the training loss falls, so the loss gap widens from 0.24 to 2.54
+    h = make_history(
+        loss=[2.10, 1.80, 1.60, 1.40, 1.10, 0.80, 0.50, 0.30],
+        val_loss=[2.00, 1.76, 1.66, 1.64, 1.74, 1.94, 2.34, 2.84],
+        val_accuracy=[0.28, 0.36, 0.41, 0.43, 0.44, 0.43, 0.42, 0.43],
+    )
+    f = found_fit(h)["FIT001"]
+    assert f.evidence["best_val_loss_epoch"] == 4 and f.evidence["gap_last"] is None
+    assert verdict(h) == "overfitting"
+
+
+def test_fit001_silent_without_training_accuracy_when_the_training_loss_rose_too(make_history):
+    # validation loss rises past its minimum, but the training loss rises with it: not memorization
+    h = make_history(
+        loss=[2.10, 1.80, 1.60, 1.50, 1.52, 1.55, 1.58],
+        val_loss=[2.00, 1.76, 1.66, 1.60, 1.64, 1.68, 1.72],
+        val_accuracy=[0.28, 0.36, 0.41, 0.43, 0.43, 0.42, 0.42],
+    )
+    assert "FIT001" not in found_fit(h)
+
+
 # --- FIT004 ------------------------------------------------------------------------------------------
 def test_fit004_ignores_late_wobbles_of_an_overfit_model(make_history):
     loss = [

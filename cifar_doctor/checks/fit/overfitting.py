@@ -333,8 +333,11 @@ def overfitting(inputs: Inputs) -> list[Finding]:
             and not t["memorized"]
         ):
             return []
-    elif t["val_key"] is None and best_l is not None:
-        if (h.val_loss[last] - loss[last]) <= (h.val_loss[best] - loss[best]):
+    elif best_l is not None and (t["loss_turn"] or t["memorized"]):
+        # no training score to set against the validation one (a custom loop that prints the training
+        # loss and the validation loss and accuracy): the loss gap stands for the accuracy gap, and the
+        # training loss must have fallen since the best epoch (the "kept falling" the finding states)
+        if loss[last] >= loss[best] or (h.val_loss[last] - loss[last]) <= (h.val_loss[best] - loss[best]):
             return []
     else:
         return []

@@ -63,6 +63,22 @@ def test_fit006_slow_learning_over_many_steps(make_history):
     assert verdict(h) == "underfitting"
 
 
+def test_fit006_a_loss_falling_at_every_epoch_inside_the_chance_band(make_history):
+    # five epochs of 45,000 images: 2.295 -> 2.169, 94% of ln 10, lower at every epoch
+    h = make_history(
+        loss=[2.2954, 2.2623, 2.2301, 2.1990, 2.1685],
+        accuracy=[0.1246, 0.1849, 0.2230, 0.2512, 0.2731],
+        val_loss=[2.2787, 2.2412, 2.2066, 2.1725, 2.1390],
+        val_accuracy=[0.1781, 0.2334, 0.2710, 0.2991, 0.3176],
+    )
+    h.bar_total = 45000
+    assert found(h)["FIT006"].evidence["fraction_of_ln_k"] == pytest.approx(0.942, abs=1e-3)
+    assert verdict(h) == "underfitting"
+    h = make_history(loss=[2.2954, 2.2623, 2.2701, 2.1990, 2.1985], accuracy=h.acc)
+    h.bar_total = 45000
+    assert "FIT006" not in found(h)  # inside the band and not lower at every epoch: LOG002's to judge
+
+
 def test_fit006_silent_on_few_steps_or_unknown_steps(make_history):
     h = make_history(**ADADELTA)
     assert "FIT006" not in found(h)  # no progress bar: the pace cannot be judged

@@ -268,7 +268,8 @@ def slow_learning(inputs: Inputs) -> list[Finding]:
     least `SLOW_MIN_STEPS` possible optimizer steps (a Keras console log's
     progress-bar total x epochs), the training loss is still above
     `SLOW_LOSS_FRACTION` (0.8) x ln K while below chance level (it is
-    falling, just slowly; a loss stuck at ln K is LOG002).
+    falling, just slowly; a loss stuck at ln K is LOG002), or still within
+    the chance band but lower at every epoch than at the one before.
 
     ## Why is this bad?
     A small CNN at a usable learning rate takes the loss far below ln K within
@@ -302,7 +303,11 @@ def slow_learning(inputs: Inputs) -> list[Finding]:
         return []  # too few (or an unknown number of) optimizer steps to call the pace slow
     ln_k = math.log(k)
     frac = loss[-1] / ln_k
-    if not (SLOW_LOSS_FRACTION <= frac < 1 - CHANCE_LOSS_TOLERANCE) or not loss[-1] < loss[0]:
+    # within the chance band (LOG002's) a loss that fell at every epoch is learning, slowly, not stuck
+    falling = all(b < a for a, b in zip(loss, loss[1:]))
+    if not (SLOW_LOSS_FRACTION <= frac < 1 - CHANCE_LOSS_TOLERANCE or (SLOW_LOSS_FRACTION <= frac and falling)):
+        return []
+    if not loss[-1] < loss[0]:
         return []
     acc = [a for a in h.acc if finite(a)]
     acc_txt = f" (accuracy {acc[-1]:.4f})" if acc else ""

@@ -187,6 +187,31 @@ def test_log010_fires_while_the_remaining_classes_are_learned_slowly(make_histor
     assert verdict(h) == "eval-distribution-shift"
 
 
+def test_log010_epochs_at_zero_that_a_random_split_could_not_print(make_history):
+    # a class-sorted validation split of 109 images (the run corpus, digits): 0 of 109 right in two epochs
+    # while training is right on 30-67% of its images, then validation catches up as the classes are learned
+    val = [round(c / 109, 4) for c in (0, 0, 6, 50, 70, 78, 87, 89, 90)]
+    h = make_history(
+        loss=[2.264, 1.281, 0.689, 0.478, 0.396, 0.337, 0.304, 0.278, 0.259],
+        accuracy=[0.298, 0.674, 0.863, 0.922, 0.95, 0.966, 0.974, 0.979, 0.986],
+        val_loss=[4.575, 3.905, 2.434, 1.485, 1.13, 0.989, 0.914, 0.848, 0.794],
+        val_accuracy=val,
+    )
+    f = found(h)["LOG010"]
+    assert f.evidence["epochs_below"] == [1, 2] and f.evidence["val_images_implied"] == 109
+    assert verdict(h) == "eval-distribution-shift"
+    # the same curve on a split whose size the printed accuracies do not give: ten images can score 0 by chance
+    h = make_history(loss=h.loss, accuracy=h.acc, val_loss=h.val_loss, val_accuracy=[0.0, 0.0] + [0.5] * 7)
+    assert "LOG010" not in found(h)
+
+
+def test_log010_one_epoch_at_zero_needs_a_training_accuracy_that_makes_it_improbable(make_history):
+    # 0 of 109 at a training accuracy of 0.12: the bound on scoring under 0.05 by chance is 0.04, not under 0.001
+    val = [round(c / 109, 4) for c in (0, 6, 50, 70, 78)]
+    h = make_history(loss=[2.3, 1.2, 0.7, 0.5, 0.4], accuracy=[0.12, 0.6, 0.8, 0.9, 0.92], val_accuracy=val)
+    assert "LOG010" not in found(h)
+
+
 def test_log010_silent_when_training_accuracy_is_below_chance_too(make_history):
     # an `accuracy` that no prediction earns on either split is the metric's doing (LOG015), not the split's
     h = make_history(

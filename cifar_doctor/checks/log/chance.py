@@ -22,6 +22,7 @@ from ...measure.history import (
     NO_LEARNING_ACCURACY_MARGIN,
     TRAIN_LEARNED_FRACTION,
     UNIFORM_EVAL_TOLERANCE,
+    accuracy_denominator,
     aligned,
     chance_accuracy_band,
     chance_k,
@@ -33,6 +34,7 @@ from ...measure.history import (
     longest_constant_run,
     per_error_cost,
     pinned_at_chance,
+    printed_index,
     val_at_chance,
     val_near_chance,
 )
@@ -670,6 +672,42 @@ BELOW_CHANCE_FRACTION = 0.5
 BELOW_CHANCE_TRAIN_FLOOR = 1.0
 
 
+#: Short of every epoch, one epoch is enough when a random split could not have printed it: the chance
+#: that a validation split of n images scores at most `BELOW_CHANCE_FRACTION` / K while the model is right
+#: on a share p of training images (that epoch's running training accuracy, a lower bound of the model
+#: at its end), bounded by Chernoff, exp(-n KL(q || p)), is under this. n comes from the printed
+#: validation accuracies (`accuracy_denominator`); without it a small split (10 images score 0 at p = 0.3
+#: three times in a hundred) cannot be ruled out and the epoch does not count. On the run corpus and
+#: draws 2-5 (about 1,000 runs) an epoch like this, with validation above it in other epochs, came from
+#: a class-sorted validation split in 3 runs of 100 images or more and from nothing else; the one other
+#: run, a learning rate too high, had a split of 48 images.
+RANDOM_SPLIT_BELOW_CHANCE_P = 1e-3
+
+
+def _binomial_lower_tail_bound(n: int, q: float, p: float) -> float:
+    """Chernoff's bound on P(Binomial(n, p) <= q n) for q < p: exp(-n KL(q || p))."""
+    if q >= p:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    kl = (q * math.log(q / p) if q > 0 else 0.0) + (1 - q) * math.log((1 - q) / (1 - p))
+    return math.exp(-n * kl)
+
+
+def _epochs_below_chance(rows: list, k: int, n: int | None) -> list[int]:
+    """Positions in `rows` whose validation accuracy a random split of `n` images could not have printed."""
+    if not n:
+        return []
+    q = BELOW_CHANCE_FRACTION / k
+    return [
+        i
+        for i, (_, (acc, va)) in enumerate(rows)
+        if va < q
+        and acc >= BELOW_CHANCE_TRAIN_FLOOR / k
+        and _binomial_lower_tail_bound(n, q, acc) < RANDOM_SPLIT_BELOW_CHANCE_P
+    ]
+
+
 @register("LOG010", "val-accuracy-below-chance", requires=("history",), cause="eval-distribution-shift")
 def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
     """Validation accuracy stays far below chance while training accuracy rises.
@@ -677,8 +715,11 @@ def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
     ## What it does
     Fires when every epoch's validation accuracy is below
     `BELOW_CHANCE_FRACTION` x 1/K (over at least `CHANCE_MIN_EPOCHS` epochs)
-    while training accuracy ends at `BELOW_CHANCE_TRAIN_FLOOR` x 1/K or above.
-    With K unknown, 10 is assumed and the finding is a warning.
+    while training accuracy ends at `BELOW_CHANCE_TRAIN_FLOOR` x 1/K or above,
+    or when some epochs are, and a validation split of the size its printed
+    accuracies imply, drawn like the training images, would print that with a
+    probability under `RANDOM_SPLIT_BELOW_CHANCE_P` at that epoch's training
+    accuracy. With K unknown, 10 is assumed and the finding is a warning.
 
     ## Why is this bad?
     A model scores 1/K on validation data from its training distribution even
@@ -709,14 +750,33 @@ def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
     k = known or ASSUMED_CLASSES
     vals = [va for _, (_, va) in rows]
     last_acc = rows[-1][1][0]
-    if max(vals) >= BELOW_CHANCE_FRACTION / k or last_acc < BELOW_CHANCE_TRAIN_FLOOR / k:
-        return []
     assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
+    n_val = accuracy_denominator(vals)
+    if max(vals) >= BELOW_CHANCE_FRACTION / k or last_acc < BELOW_CHANCE_TRAIN_FLOOR / k:
+        below = _epochs_below_chance(rows, k, n_val)
+        if not below:
+            return []
+        first, last = below[0], below[-1]
+        span = f"epoch {printed_index(h, rows[first][0])}" + (
+            f"-{printed_index(h, rows[last][0])}" if last > first else ""
+        )
+        message = (
+            f"Validation accuracy was {min(vals[i] for i in below):.4f} at {span}, below half of chance "
+            f"(1/{k}){assumed}, while training accuracy was {rows[first][1][0]:.4f}"
+            + (f"-{rows[last][1][0]:.4f}" if last > first else "")
+            + f": a validation split of {n_val} images drawn like the training images scores that with a "
+            f"probability under {RANDOM_SPLIT_BELOW_CHANCE_P:g}. It ends at {vals[-1]:.4f}."
+        )
+    else:
+        below = list(range(len(rows)))
+        message = (
+            f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f}, below half of chance (1/{k}){assumed}, "
+            f"over {len(vals)} epochs while training accuracy reaches {last_acc:.4f}."
+        )
     return [
         val_accuracy_below_chance.finding(
             Severity.ERROR if known else Severity.WARNING,
-            f"Validation accuracy stays at {min(vals):.4f}-{max(vals):.4f}, below half of chance (1/{k}){assumed}, "
-            f"over {len(vals)} epochs while training accuracy reaches {last_acc:.4f}.",
+            message,
             evidence={
                 "classes": k,
                 "classes_assumed": not known,
@@ -724,6 +784,8 @@ def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
                 "threshold": rounded(BELOW_CHANCE_FRACTION / k),
                 "val_acc": [rounded(v) for v in vals],
                 "train_acc_last": rounded(last_acc),
+                "epochs_below": [printed_index(h, rows[i][0]) for i in below],
+                "val_images_implied": n_val,
             },
             fix=Fix(
                 "Shuffle images and labels together before validation_split, or validate on a stratified split",

@@ -505,3 +505,78 @@ def few_optimizer_steps(h: Any) -> int | None:
 def double_softmax_floor(k: int) -> float:
     """The least cross-entropy softmax(softmax(z)) can reach over K classes: -ln(e / (e + K - 1))."""
     return -math.log(math.e / (math.e + k - 1))
+
+
+# --- one answer for every image (LOG017, LOG018, FIT010) ------------------------------------------
+#: Accuracies equal to this many decimals (the four a Keras log prints) count as the same value.
+FROZEN_ACCURACY_DECIMALS = 4
+
+
+#: The frozen accuracy must span at least this many epochs: an epoch's training
+#: accuracy is a running mean over every batch, so a model whose predictions
+#: change moves it in the third or fourth decimal from one epoch to the next.
+#: The first epoch may differ, as in LOG018 (`MAJORITY_START_EPOCH`): its running
+#: mean still carries the first steps (0.4880, then 0.4840 in ten epochs while
+#: the loss climbed from 0.22 to 6.9: categorical cross-entropy on one unit),
+#: below `MAJORITY_MIN_SHARE`: at or above it, an answer frozen from the second
+#: epoch is the commonest class of imbalanced data (LOG018).
+FROZEN_ACCURACY_MIN_EPOCHS = 4
+
+
+#: Training accuracy at or above this is a model that fits its training set:
+#: a frozen 1.0 (or a loss of 0 there) is convergence, not a wiring bug.
+FITTED_ACCURACY = 0.99
+
+
+#: A single answer for every image scores the share of that class; with K >= 2 balanced
+#: classes that is at most 1/2. A training accuracy frozen at or above this share can only be
+#: one answer if one class holds that share of the training images: the classes are imbalanced
+#: (60/40 on two classes; 95/5 in the run corpus's gross runs).
+MAJORITY_MIN_SHARE = 0.6
+
+
+#: The frozen stretch must start by this epoch (1-based): a model that learns the task climbs
+#: over several epochs, a model that collapses onto the commonest class sits at its share from
+#: the first or second epoch (the running mean of epoch 1 still carries the first steps).
+MAJORITY_START_EPOCH = 2
+
+
+def frozen_stretch(values: list[float]) -> tuple[int, int]:
+    """(start, length) of the longest stretch of values equal to `FROZEN_ACCURACY_DECIMALS` decimals."""
+    best = (0, 0)
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or round(values[i], FROZEN_ACCURACY_DECIMALS) != round(
+            values[start], FROZEN_ACCURACY_DECIMALS
+        ):
+            if i - start > best[1]:
+                best = (start, i - start)
+            start = i
+    return best
+
+
+def majority_answer(h: Any) -> dict[str, Any] | None:
+    """The stretch in which a run gives every image the commonest class's answer, or None.
+
+    Over at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs and at least half of the run, starting by
+    epoch `MAJORITY_START_EPOCH`, the training accuracy and the validation accuracy each repeat
+    one value to `FROZEN_ACCURACY_DECIMALS` decimals, the training value lying between
+    `MAJORITY_MIN_SHARE` and `FITTED_ACCURACY`. Returns `{"first", "last"}` (1-based epochs),
+    `"share"` (the training value) and `"val"` (the validation value).
+    """
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < FROZEN_ACCURACY_MIN_EPOCHS:
+        return None
+    accs = [a for _, (a, _) in rows]
+    vals = [v for _, (_, v) in rows]
+    start, length = frozen_stretch(accs)
+    first, last = rows[start][0] + 1, rows[start + length - 1][0] + 1
+    if length < FROZEN_ACCURACY_MIN_EPOCHS or 2 * length < len(rows) or first > MAJORITY_START_EPOCH:
+        return None
+    share = accs[start]
+    if not MAJORITY_MIN_SHARE <= share < FITTED_ACCURACY:
+        return None
+    stretch = vals[start : start + length]
+    if len({round(v, FROZEN_ACCURACY_DECIMALS) for v in stretch}) != 1:
+        return None
+    return {"first": first, "last": last, "share": share, "val": stretch[0]}

@@ -87,3 +87,48 @@ def test_fit009_silent_beside_a_scale_bug():
     report = run(Inputs(history=read_history(log)), calibrated=False)
     codes = {f.code for f in report.findings}
     assert "LOG001" in codes and "FIT009" not in codes
+
+
+# --- FIT010: a gap open from the first epoch -------------------------------------------------------
+#: Three classes, imbalanced in training and balanced in validation (the run corpus): training starts at
+#: the commonest class's share and creeps up, validation starts near 1/3 and never catches up.
+IMBALANCED_TRAIN = dict(
+    loss=[0.639, 0.614, 0.602, 0.582, 0.565, 0.56, 0.536, 0.523, 0.498, 0.483, 0.463, 0.459],
+    accuracy=[0.783, 0.785, 0.785, 0.788, 0.793, 0.799, 0.8, 0.808, 0.817, 0.818, 0.825, 0.825],
+    val_loss=[1.973, 1.894, 1.883, 1.867, 1.954, 1.78, 1.71, 1.774, 1.564, 1.532, 1.573, 1.462],
+    val_accuracy=[0.348, 0.348, 0.348, 0.351, 0.355, 0.369, 0.373, 0.374, 0.398, 0.408, 0.422, 0.444],
+)
+
+
+def test_fit010_a_gap_from_the_first_epoch_is_the_validation_datas_doing():
+    report, codes = findings(**IMBALANCED_TRAIN)
+    f = codes["FIT010"]
+    assert f.cause == "eval-distribution-shift" and f.evidence["gap_first"] == 0.435
+    assert f.evidence["gap_min"] == 0.381 and "FIT009" not in codes
+    assert report.verdict.cause == "eval-distribution-shift"
+
+
+def test_fit010_silent_on_overfitting_and_on_statistics_that_settle():
+    # overfitting opens its gap over epochs; BatchNorm statistics that lag close theirs
+    _, codes = findings(
+        loss=[1.6, 1.1, 0.8, 0.5, 0.3], accuracy=[0.42, 0.61, 0.72, 0.83, 0.9], val_accuracy=[0.5, 0.6, 0.62, 0.6, 0.58]
+    )
+    assert "FIT010" not in codes
+    _, codes = findings(loss=[1.2, 0.9, 0.7, 0.6], accuracy=[0.6, 0.7, 0.76, 0.8], val_accuracy=[0.2, 0.45, 0.7, 0.76])
+    assert "FIT010" not in codes
+
+
+def test_fit010_silent_on_few_steps_a_later_first_epoch_or_a_majority_answer():
+    h = History(metrics={k: list(v) for k, v in IMBALANCED_TRAIN.items()})
+    h.bar_total = 20  # 240 steps: BatchNorm statistics may not have settled
+    assert "FIT010" not in {f.code for f in run(Inputs(history=h), calibrated=False).findings}
+    h = History(metrics={k: list(v) for k, v in IMBALANCED_TRAIN.items()}, index=list(range(20, 32)))
+    assert "FIT010" not in {f.code for f in run(Inputs(history=h), calibrated=False).findings}
+    # every image given one answer: LOG018 names the class mix instead
+    _, codes = findings(
+        loss=[0.3, 0.2, 0.19, 0.18, 0.17, 0.16],
+        accuracy=[0.93, 0.9521, 0.9521, 0.9521, 0.9521, 0.9521],
+        val_loss=[0.9, 1.0, 1.0, 1.01, 1.01, 1.01],
+        val_accuracy=[0.5, 0.5009, 0.5009, 0.5009, 0.5009, 0.5009],
+    )
+    assert "LOG018" in codes and "FIT010" not in codes

@@ -1,4 +1,5 @@
-"""FIT: the train-validation accuracy gap a run ends with, when no check explains it (FIT009).
+"""FIT: the train-validation accuracy gap a run ends with, when no check explains it (FIT009), and a gap
+open from the first epoch, which memorization cannot have opened yet (FIT010).
 
 See `cifar_doctor.checks.fit` for the family.
 """
@@ -7,7 +8,15 @@ from __future__ import annotations
 
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
-from ...measure.history import aligned, index_unit, printed_index, val_split_images
+from ...measure.history import (
+    MIN_EPOCHS_FOR_CURVES,
+    aligned,
+    few_optimizer_steps,
+    index_unit,
+    majority_answer,
+    printed_index,
+    val_split_images,
+)
 from ...registry import register
 
 #: The last epoch's training accuracy above validation accuracy by at least this much (absolute).
@@ -30,6 +39,7 @@ GAP_STANDARD_ERRORS = 2.0
 #: `tests/checks/test_fit_gap.py` keeps the list whole.
 EXPLAINED_BY = (
     *(f"FIT00{i}" for i in range(1, 9)),
+    "FIT010",
     *(f"LOG0{i:02d}" for i in range(1, 20)),
 )
 
@@ -100,6 +110,110 @@ def train_validation_gap(inputs: Inputs) -> list[Finding]:
                 "images (overfitting, before validation turns), the validation images differ from the training "
                 "images, or the network behaves differently in inference mode. Evaluating the model on training "
                 "images in inference mode tells them apart."
+            ),
+            split="val",
+        )
+    ]
+
+
+#: The first epoch's training accuracy above its validation accuracy by at least this much (absolute).
+#: Keras scores each training batch on the predictions made before that batch's update, and in the
+#: first epoch every image comes for the first time, so the first epoch's training accuracy is that of
+#: images the model had not trained on, averaged over a model that improves through the epoch;
+#: validation at the epoch's end scores the final model of the epoch in inference mode (no dropout), so
+#: on data drawn and preprocessed like training it scores about as much or more (the first epochs of
+#: healthy runs: validation at or above training). A gap this wide is the validation data's doing: a
+#: class mix unlike training's, other preprocessing, other labels. On the run corpus and draws 2-5
+#: (about 1,000 runs), 12 runs opened and kept such a gap (`PERSISTENT_GAP`): 6 with classes imbalanced
+#: in training and balanced in validation, 8 with test inputs on another scale, another channel order,
+#: shuffled labels or a class-sorted validation split, and one whose softmax output fed a loss that
+#: expected logits; no run without a pipeline problem did.
+FIRST_EPOCH_GAP = 0.3
+
+#: ... and keeps at least this gap in every later epoch: BatchNormalization statistics that lag open a
+#: first-epoch gap too, and close it as they settle within a few hundred steps (`few_optimizer_steps`
+#: rules out runs too short to show it), and a small validation split's noise does not stay on one side.
+PERSISTENT_GAP = 0.2
+
+
+@register(
+    "FIT010",
+    "gap-from-the-first-epoch",
+    requires=("history",),
+    cause="eval-distribution-shift",
+    superseded_by=("LOG018",),
+)
+def gap_from_the_first_epoch(inputs: Inputs) -> list[Finding]:
+    """Validation accuracy falls far short of training accuracy from the first epoch, and stays short.
+
+    ## What it does
+    Reads the accuracy of both splits from the run's first epoch on (at least
+    `MIN_EPOCHS_FOR_CURVES` epochs). Fires when the first epoch's training accuracy exceeds its
+    validation accuracy by `FIRST_EPOCH_GAP` or more and every later epoch's by `PERSISTENT_GAP`
+    or more, unless the run may have taken too few optimizer steps for BatchNormalization's
+    statistics to settle.
+
+    ## Why is this bad?
+    Overfitting opens a gap by memorizing images seen before; in the first epoch no image has been
+    seen before. Keras computes each batch's training accuracy on the predictions made before the
+    update, so the first epoch's training accuracy is already an accuracy on new images, and
+    validation data drawn and preprocessed like the training data scores at least as much at the
+    epoch's end. Far below it from the start, the validation data differ: a class mix unlike
+    training's (imbalanced training, balanced validation, a class-sorted `validation_split`),
+    inputs on another scale or in another channel order, labels that do not match their images.
+    Regularizing will not close that gap. Where LOG018 finds every training image given the
+    commonest class's answer, it names the class mix itself, and this check stays silent.
+
+    ## Example
+    ```
+    Epoch 1/12 ... accuracy: 0.7830 - loss: 0.6390 - val_accuracy: 0.3480 - val_loss: 1.9730
+    Epoch 12/12 ... accuracy: 0.8250 - loss: 0.4590 - val_accuracy: 0.4440 - val_loss: 1.4620
+    ```
+
+    ## Use instead
+    ```python
+    print(np.bincount(y_train.ravel()), np.bincount(y_val.ravel()))  # the same class mix?
+    print(x_train.min(), x_train.max(), x_val.min(), x_val.max())   # the same preprocessing?
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or rows[0][0] != 0 or printed_index(h, 0) != 1:
+        return []
+    if not h.acc_key or h.val_acc_key != "val_" + h.acc_key or few_optimizer_steps(h) is not None:
+        return []
+    gaps = [a - v for _, (a, v) in rows]
+    if gaps[0] < FIRST_EPOCH_GAP or min(gaps) < PERSISTENT_GAP:
+        return []
+    if majority_answer(h) is not None:
+        return []  # LOG018 names the class mix (on the training split, where `superseded_by` does not reach)
+    (_, (a0, v0)), (last, (a1, v1)) = rows[0], rows[-1]
+    return [
+        gap_from_the_first_epoch.finding(
+            Severity.WARNING,
+            f"In the first epoch training accuracy is {a0:.4f} and validation accuracy {v0:.4f}, a gap of "
+            f"{gaps[0]:.4f} before any image was seen twice, and the gap stays at {min(gaps):.4f} or more to "
+            f"{index_unit(h)} {printed_index(h, last)} ({a1:.4f} against {v1:.4f}).",
+            evidence={
+                "train_acc_first": rounded(a0),
+                "val_acc_first": rounded(v0),
+                "gap_first": rounded(gaps[0]),
+                "gap_min": rounded(min(gaps)),
+                "gap_last": rounded(gaps[-1]),
+                "epochs": len(rows),
+                "first_epoch_gap": FIRST_EPOCH_GAP,
+                "persistent_gap": PERSISTENT_GAP,
+            },
+            fix=Fix(
+                "Compare the splits: class counts, input range and channel order, labels; draw validation like training",
+                "print(np.bincount(y_train.ravel()), np.bincount(y_val.ravel()))\n"
+                "print(x_train.min(), x_train.max(), x_val.min(), x_val.max())",
+            ),
+            explanation=(
+                "The first epoch's training accuracy is measured on images the model had not trained on yet, so it "
+                "is an accuracy on new data; validation drawn and preprocessed like training scores as much. A "
+                "validation accuracy far below it from the start, and never catching up, is not memorization: the "
+                "validation data differ from the training data (class mix, preprocessing, labels)."
             ),
             split="val",
         )

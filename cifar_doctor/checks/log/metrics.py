@@ -10,11 +10,16 @@ import math
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
 from ...measure.history import (
+    FITTED_ACCURACY,
+    FROZEN_ACCURACY_DECIMALS,
+    FROZEN_ACCURACY_MIN_EPOCHS,
+    MAJORITY_MIN_SHARE,
     MIN_EPOCHS_FOR_CURVES,
     aligned,
     binary_entropy,
     classes_from_data,
     finite,
+    majority_answer,
 )
 from ...registry import register
 
@@ -373,21 +378,6 @@ def negative_loss(inputs: Inputs) -> list[Finding]:
 
 
 # --- LOG017 -----------------------------------------------------------------------
-#: Accuracies equal to this many decimals (the four a Keras log prints) count as the same value.
-FROZEN_ACCURACY_DECIMALS = 4
-
-
-#: The frozen accuracy must span at least this many epochs: an epoch's training
-#: accuracy is a running mean over every batch, so a model whose predictions
-#: change moves it in the third or fourth decimal from one epoch to the next.
-#: The first epoch may differ, as in LOG018 (`MAJORITY_START_EPOCH`): its running
-#: mean still carries the first steps (0.4880, then 0.4840 in ten epochs while
-#: the loss climbed from 0.22 to 6.9: categorical cross-entropy on one unit),
-#: below `MAJORITY_MIN_SHARE`: at or above it, an answer frozen from the second
-#: epoch is the commonest class of imbalanced data (LOG018).
-FROZEN_ACCURACY_MIN_EPOCHS = 4
-
-
 #: ... while the loss moves by at least this fraction of its largest value: the
 #: weights change, yet no prediction crosses to another class.
 FROZEN_LOSS_MOVE = 0.10
@@ -406,11 +396,6 @@ PINNED_MAX_CLASSES = 10
 
 #: A loss at most this in every epoch counts as zero (printed 0.0000e+00).
 ZERO_LOSS = 1e-6
-
-
-#: Training accuracy at or above this is a model that fits its training set:
-#: a frozen 1.0 (or a loss of 0 there) is convergence, not a wiring bug.
-FITTED_ACCURACY = 0.99
 
 
 @register("LOG017", "accuracy-frozen-while-loss-moves", requires=("history",), cause="output-loss-mismatch")
@@ -516,33 +501,6 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
 
 
 # --- LOG018 -----------------------------------------------------------------------
-#: A single answer for every image scores the share of that class; with K >= 2 balanced
-#: classes that is at most 1/2. A training accuracy frozen at or above this share can only be
-#: one answer if one class holds that share of the training images: the classes are imbalanced
-#: (60/40 on two classes; 95/5 in the run corpus's gross runs).
-MAJORITY_MIN_SHARE = 0.6
-
-
-#: The frozen stretch must start by this epoch (1-based): a model that learns the task climbs
-#: over several epochs, a model that collapses onto the commonest class sits at its share from
-#: the first or second epoch (the running mean of epoch 1 still carries the first steps).
-MAJORITY_START_EPOCH = 2
-
-
-def _frozen_stretch(values: list[float]) -> tuple[int, int]:
-    """(start, length) of the longest stretch of values equal to `FROZEN_ACCURACY_DECIMALS` decimals."""
-    best = (0, 0)
-    start = 0
-    for i in range(1, len(values) + 1):
-        if i == len(values) or round(values[i], FROZEN_ACCURACY_DECIMALS) != round(
-            values[start], FROZEN_ACCURACY_DECIMALS
-        ):
-            if i - start > best[1]:
-                best = (start, i - start)
-            start = i
-    return best
-
-
 @register(
     "LOG018",
     "accuracy-frozen-at-majority-share",
@@ -586,21 +544,12 @@ def accuracy_frozen_at_majority_share(inputs: Inputs) -> list[Finding]:
     ```
     """
     h = inputs.history
+    answer = majority_answer(h)
+    if answer is None:
+        return []
     rows = aligned(h.acc, h.val_acc)
-    if len(rows) < FROZEN_ACCURACY_MIN_EPOCHS:
-        return []
-    accs = [a for _, (a, _) in rows]
-    vals = [v for _, (_, v) in rows]
-    start, length = _frozen_stretch(accs)
-    first, last = rows[start][0] + 1, rows[start + length - 1][0] + 1  # 1-based epochs
-    if length < FROZEN_ACCURACY_MIN_EPOCHS or 2 * length < len(rows) or first > MAJORITY_START_EPOCH:
-        return []
-    share = accs[start]
-    if not MAJORITY_MIN_SHARE <= share < FITTED_ACCURACY:
-        return []
-    stretch = vals[start : start + length]
-    if len({round(v, FROZEN_ACCURACY_DECIMALS) for v in stretch}) != 1:
-        return []
+    first, last, share = answer["first"], answer["last"], answer["share"]
+    stretch = [answer["val"]]
     return [
         accuracy_frozen_at_majority_share.finding(
             Severity.WARNING,

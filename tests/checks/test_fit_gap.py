@@ -132,3 +132,35 @@ def test_fit010_silent_on_few_steps_a_later_first_epoch_or_a_majority_answer():
         val_accuracy=[0.5, 0.5009, 0.5009, 0.5009, 0.5009, 0.5009],
     )
     assert "LOG018" in codes and "FIT010" not in codes
+
+
+# --- FIT011: a gap after too few steps for BatchNorm statistics ------------------------------------
+#: A BatchNorm CNN on 800 images, batch 256 (the run corpus): 4 steps an epoch for 5 epochs.
+FEW_STEPS = dict(
+    loss=[2.1, 1.8, 1.6, 1.45, 1.33],
+    accuracy=[0.24, 0.35, 0.42, 0.48, 0.53],
+    val_loss=[2.25, 2.2, 2.1, 2.0, 1.95],
+    val_accuracy=[0.16, 0.22, 0.27, 0.3, 0.33],
+)
+
+
+def test_fit011_a_gap_after_few_steps_reads_as_statistics_that_lag():
+    h = History(metrics={k: list(v) for k, v in FEW_STEPS.items()})
+    h.bar_total = 4
+    report = run(Inputs(history=h), calibrated=False)
+    f = {x.code: x for x in report.findings}["FIT011"]
+    assert f.cause == "regularization-gap" and f.evidence["max_steps"] == 20
+    assert f.evidence["initial_statistics_weight"] == 0.818
+    assert report.verdict.cause == "regularization-gap"
+    assert "FIT009" not in {x.code for x in report.findings}
+
+
+def test_fit011_silent_on_many_steps_unknown_steps_or_an_explained_gap():
+    h = History(metrics={k: list(v) for k, v in FEW_STEPS.items()})
+    assert "FIT011" not in {x.code for x in run(Inputs(history=h), calibrated=False).findings}  # no progress bar
+    h.bar_total = 400
+    codes = {x.code for x in run(Inputs(history=h), calibrated=False).findings}
+    assert "FIT011" not in codes and "FIT009" in codes
+    h = History(metrics={k: list(v) for k, v in IMBALANCED_TRAIN.items()})
+    h.bar_total = 20  # FIT010 is silent on so few steps; the gap is FIT011's then, since nothing explains it
+    assert "FIT011" in {x.code for x in run(Inputs(history=h), calibrated=False).findings}

@@ -9,7 +9,10 @@ What is fitted (see `cifar_doctor.calibration` for how the table is used):
 - the table: per evidence pattern, the runs that produced it and how many of them it got right
   (each run counts once per kind of input, however many log shapes it was rendered in);
 - `prior_strength`: how many pseudo-runs of its parent pattern a pattern's frequency is shrunk
-  towards, chosen from `PRIOR_STRENGTHS` by the log-loss of the stated confidences, leave-one-fold-out;
+  towards, chosen from `PRIOR_STRENGTHS` by what the table promises, leave-one-fold-out: the
+  largest gap between stated confidence and observed accuracy over the reliability bins that hold
+  `MIN_BIN_VERDICTS` verdicts or more (`calibration_gap`), the log-loss of the stated confidences
+  breaking ties;
 - `abstain_below`: the frequency under which a verdict becomes `insufficient-evidence`, chosen
   from `ABSTAIN_GRID` to maximise right verdicts minus `FORBIDDEN_COST` times forbidden ones,
   leave-one-fold-out.
@@ -62,6 +65,13 @@ DEFAULT_TRIALS = (Path("out/cal/rules-logdata.jsonl"), Path("out/cal/rules-model
 
 #: Candidate pseudo-run counts for shrinking a pattern towards its parent.
 PRIOR_STRENGTHS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+#: A reliability bin with fewer verdicts than this says too little to choose the prior strength by.
+MIN_BIN_VERDICTS = 30
+
+#: Gaps between stated and observed within this of each other count as equal when choosing the prior
+#: strength; the log-loss decides among them.
+CALIBRATION_GAP_RESOLUTION = 0.01
 
 #: Candidate abstention thresholds; 0 never abstains.
 ABSTAIN_GRID = (0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
@@ -168,6 +178,14 @@ def log_loss(applied: Sequence[Applied]) -> float:
     return -sum(a.row.weight * math.log(a.confidence if a.right else 1.0 - a.confidence) for a in committed) / w
 
 
+def calibration_gap(applied: Sequence[Applied]) -> float:
+    """The largest |stated - observed| over the reliability bins of committed verdicts with
+    `MIN_BIN_VERDICTS` verdicts or more: how far the table's promise is off where it is measured."""
+    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    bins = reliability(committed)
+    return max((abs(stated - observed) for _, n, stated, observed in bins if n >= MIN_BIN_VERDICTS), default=0.0)
+
+
 def utility(applied: Sequence[Applied]) -> float:
     return sum(a.row.weight * (a.right - FORBIDDEN_COST * a.forbidden) for a in applied)
 
@@ -183,7 +201,11 @@ def _inner(rows: Sequence[Row], prior_strength: float, abstain_below: float) -> 
 
 def choose(rows: Sequence[Row]) -> tuple[float, float]:
     """(prior_strength, abstain_below) chosen by leave-one-fold-out within `rows`."""
-    m = min(PRIOR_STRENGTHS, key=lambda m: log_loss(_inner(rows, m, 0.0)))
+    inner = {m: _inner(rows, m, 0.0) for m in PRIOR_STRENGTHS}
+    m = min(
+        PRIOR_STRENGTHS,
+        key=lambda m: (round(calibration_gap(inner[m]) / CALIBRATION_GAP_RESOLUTION), log_loss(inner[m])),
+    )
     # ties go to the lower threshold: abstain only where it pays
     a = max(ABSTAIN_GRID, key=lambda a: (round(utility(_inner(rows, m, a)), 6), -a))
     return m, a

@@ -677,10 +677,10 @@ BELOW_CHANCE_TRAIN_FLOOR = 1.0
 #: on a share p of training images (that epoch's running training accuracy, a lower bound of the model
 #: at its end), bounded by Chernoff, exp(-n KL(q || p)), is under this. n comes from the printed
 #: validation accuracies (`accuracy_denominator`); without it a small split (10 images score 0 at p = 0.3
-#: three times in a hundred) cannot be ruled out and the epoch does not count. On the run corpus and
-#: draws 2-5 (about 1,000 runs) an epoch like this, with validation above it in other epochs, came from
-#: a class-sorted validation split in 3 runs of 100 images or more and from nothing else; the one other
-#: run, a learning rate too high, had a split of 48 images.
+#: three times in a hundred) cannot be ruled out and the epoch does not count. Of the 850 runs of the corpus
+#: and draws 2-5, 5 had an epoch like this with validation above it in other epochs (read with their true
+#: class counts): 4 class-sorted validation splits (3 of them of 100 images or more) and one learning rate
+#: too high on a split under 100 images, whose verdict it does not change.
 RANDOM_SPLIT_BELOW_CHANCE_P = 1e-3
 
 

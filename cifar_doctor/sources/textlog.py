@@ -123,6 +123,8 @@ _VALUE_HINT_RE = re.compile(r"\d|nan|inf", re.IGNORECASE)
 _TABLE_SPLIT_RE = re.compile(r"[\s|\u2502\u2503\u2551]+")
 #: A column name: one word, no number of its own (`val_loss`, `top-5`, `lr`).
 _TABLE_NAME_RE = re.compile(r"[A-Za-z_#][\w.\-/@#]*")
+#: A number standing on its own (`Epoch 1/5`, `loss: 1.2`, a time stamp): a line with one is no header row.
+_TABLE_NUMBER_RE = re.compile(r"(?:^|[\s|:=,(\[])[-+.]?\d")
 #: A rule between a table's header and its rows (`|---|:--:|`, `+=====+`, box drawing).
 _TABLE_RULE_RE = re.compile(r"[\s|:+=\-\u2500-\u257f]+")
 
@@ -267,6 +269,8 @@ def _table_header(line: str) -> _Table | None:
     A header row is words only, at least two of them metric names, one a loss or an
     accuracy; a split word before a metric word is one name (`Train Loss`, `Valid Acc`).
     """
+    if _TABLE_NUMBER_RE.search(line):
+        return None  # most log lines: cheap to rule out before splitting
     cells = [c for c in _TABLE_SPLIT_RE.split(line) if c]
     if not 2 <= len(cells) <= MAX_PAIRS_PER_LINE or not all(_TABLE_NAME_RE.fullmatch(c) for c in cells):
         return None

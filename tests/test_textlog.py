@@ -367,6 +367,15 @@ def test_printed_history_dict_behind_a_label(tmp_path):
     assert read_history(f).metrics == {"loss": [1.72, 1.31], "val_loss": [8.9, 7.6]}
 
 
+def test_a_printed_configuration_above_keras_output_leaves_the_log_to_the_console_reader():
+    h = parse(
+        "config: {'layers': [32, 64], 'lr': 0.001}\n"
+        "Epoch 1/2\n3/3 [==============================] - 1s 6ms/step - loss: 1.4624 - acc: 0.3333\n"
+        "Epoch 2/2\n3/3 [==============================] - 0s 6ms/step - loss: 0.6051 - acc: 0.6667\n"
+    )
+    assert h.loss == [1.4624, 0.6051] and h.read_as["format"] == "keras"
+
+
 def test_printed_dict_that_is_not_a_history_is_still_refused(tmp_path):
     f = tmp_path / "history.txt"
     f.write_text("{'loss': [1.0, oops]}\n")

@@ -172,12 +172,15 @@ _PY_TOKEN_RE = re.compile(
 _PY_WORDS = {"nan": "NaN", "inf": "Infinity", "True": "true", "False": "false", "None": "null"}
 
 
-#: A dict of lists behind a short label on the first line (`history: {'loss': [1.72, ...`), as
-#: `print("history:", history.history)` writes it.
+#: A dict of lists behind a short label (`history: {'loss': [1.72, ...`), as `print("history:",
+#: history.history)` writes it, on a line of its own: a log that goes on after such a line (a printed
+#: configuration above Keras' output) is the console reader's.
 _LABELLED_DICT_RE = re.compile(rb"[^{}\[\]\n]{1,80}?\{\s*['\"][^'\"\n]{1,80}['\"]\s*:\s*\[")
 
-#: Bytes of the text's start matched against `_LABELLED_DICT_RE`.
-SNIFF_LABEL_BYTES = 512
+
+def _labelled_dict(head: bytes) -> bool:
+    """Whether `head` (blank lead dropped) is one line holding a labelled dict of lists."""
+    return _LABELLED_DICT_RE.match(head) is not None and b"\n" not in head.rstrip()
 
 
 def _python_repr_as_json(text: str) -> str:
@@ -219,17 +222,12 @@ class HistoryJsonReader:
         if head is None:
             return False
         stripped = head.lstrip()
-        return (
-            stripped.startswith(b"{")
-            or re.match(rb"\[\s*\{", stripped) is not None
-            or _LABELLED_DICT_RE.match(stripped) is not None
-        )
+        return stripped.startswith(b"{") or re.match(rb"\[\s*\{", stripped) is not None or _labelled_dict(stripped)
 
     def read(self, log: LogInput, classes: int | None) -> History:
         name = log.name
         text = log.rest_text()
-        labelled = _LABELLED_DICT_RE.match(text.lstrip().encode("utf-8", "replace")[:SNIFF_LABEL_BYTES])
-        if labelled is not None and not text.lstrip().startswith(("{", "[")):
+        if not text.lstrip().startswith(("{", "[")) and "{" in text:
             text = text[text.index("{") :]  # `print("history:", history.history)`: the label is not JSON
         _check_json_size(text, name)
         try:

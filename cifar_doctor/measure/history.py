@@ -562,7 +562,7 @@ def majority_answer(h: Any) -> dict[str, Any] | None:
     epoch `MAJORITY_START_EPOCH`, the training accuracy and the validation accuracy each repeat
     one value to `FROZEN_ACCURACY_DECIMALS` decimals, the training value lying between
     `MAJORITY_MIN_SHARE` and `FITTED_ACCURACY`. Returns `{"first", "last"}` (1-based epochs),
-    `"share"` (the training value) and `"val"` (the validation value).
+    `"share"` (the training value), `"val"` (the validation value) and `"epochs"` (those read).
     """
     rows = aligned(h.acc, h.val_acc)
     if len(rows) < FROZEN_ACCURACY_MIN_EPOCHS:
@@ -579,4 +579,4 @@ def majority_answer(h: Any) -> dict[str, Any] | None:
     stretch = vals[start : start + length]
     if len({round(v, FROZEN_ACCURACY_DECIMALS) for v in stretch}) != 1:
         return None
-    return {"first": first, "last": last, "share": share, "val": stretch[0]}
+    return {"first": first, "last": last, "share": share, "val": stretch[0], "epochs": len(rows)}

@@ -254,13 +254,11 @@ def _pair(out: _Line, key: Key, m: re.Match) -> None:
 class _Table:
     """The header row of a table: each column's key (`None` for a column that is no metric).
 
-    `epoch` is the position of an `epoch` column, if any; `offset` is added to the
-    printed numbers (1 when they start at 0, as pandas' index and fastai's epochs do).
+    `epoch` is the position of an `epoch` column, if any.
     """
 
     columns: tuple[Key | None, ...]
     epoch: int | None
-    offset: int | None = None
 
 
 def _table_header(line: str) -> _Table | None:
@@ -468,6 +466,7 @@ class TextLogReader:
     _prose: bool = False  # the previous line had no header and no metric (text, a warning)
     _table: _Table | None = None  # the table whose rows follow
     _table_rows: int = 0
+    _table_offset: int = 0  # added to its printed numbers: 1 when they start at 0 (pandas' index, fastai)
     _spellings: dict[str, list[str]] = field(default_factory=dict)
     _keys: dict[str, None] = field(default_factory=dict)
 
@@ -526,10 +525,10 @@ class TextLogReader:
                 number, metrics = row
                 if number is None:
                     number = self._table_rows
-                if table.offset is None:
-                    table = self._table = _Table(table.columns, table.epoch, 1 if number == 0 else 0)
+                if self._table_rows == 0:
+                    self._table_offset = 1 if number == 0 else 0
                 self._table_rows += 1
-                self._header("epoch", number + (table.offset or 0))
+                self._header("epoch", number + self._table_offset)
                 self._add(metrics)
                 self._prose = False
                 return True

@@ -47,6 +47,11 @@ EXPLAINED_BY = (
 )
 
 
+def _same_accuracy(h) -> bool:
+    """Whether the log holds one accuracy metric for both splits (`accuracy` and `val_accuracy`)."""
+    return bool(h.acc_key) and h.val_acc_key == "val_" + h.acc_key
+
+
 def _final_gap(h) -> tuple[int, float, float, float, int | None, float, bool] | None:
     """The last epoch's gap when it is at least `GAP_OBSERVED` and `GAP_STANDARD_ERRORS` standard errors.
 
@@ -56,7 +61,7 @@ def _final_gap(h) -> tuple[int, float, float, float, int | None, float, bool] | 
     inference = h.train_accuracy_inference_mode
     train = inference if inference and len(inference) == len(h.acc) else h.acc
     rows = aligned(train, h.val_acc)
-    if len(rows) < 2 or not h.acc_key or h.val_acc_key != "val_" + h.acc_key:
+    if len(rows) < 2 or not _same_accuracy(h):
         return None
     last, (acc, val) = rows[-1]
     gap = acc - val
@@ -153,13 +158,7 @@ FIRST_EPOCH_GAP = 0.3
 PERSISTENT_GAP = 0.2
 
 
-@register(
-    "FIT010",
-    "gap-from-the-first-epoch",
-    requires=("history",),
-    cause="eval-distribution-shift",
-    superseded_by=("LOG018",),
-)
+@register("FIT010", "gap-from-the-first-epoch", requires=("history",), cause="eval-distribution-shift")
 def gap_from_the_first_epoch(inputs: Inputs) -> list[Finding]:
     """Validation accuracy falls far short of training accuracy from the first epoch, and stays short.
 
@@ -197,7 +196,7 @@ def gap_from_the_first_epoch(inputs: Inputs) -> list[Finding]:
     rows = aligned(h.acc, h.val_acc)
     if len(rows) < MIN_EPOCHS_FOR_CURVES or rows[0][0] != 0 or printed_index(h, 0) != 1:
         return []
-    if not h.acc_key or h.val_acc_key != "val_" + h.acc_key or few_optimizer_steps(h) is not None:
+    if not _same_accuracy(h) or few_optimizer_steps(h) is not None:
         return []
     gaps = [a - v for _, (a, v) in rows]
     if gaps[0] < FIRST_EPOCH_GAP or min(gaps) < PERSISTENT_GAP:

@@ -305,9 +305,7 @@ def slow_learning(inputs: Inputs) -> list[Finding]:
     frac = loss[-1] / ln_k
     # within the chance band (LOG002's) a loss that fell at every epoch is learning, slowly, not stuck
     falling = all(b < a for a, b in zip(loss, loss[1:]))
-    if not (SLOW_LOSS_FRACTION <= frac < 1 - CHANCE_LOSS_TOLERANCE or (SLOW_LOSS_FRACTION <= frac and falling)):
-        return []
-    if not loss[-1] < loss[0]:
+    if frac < SLOW_LOSS_FRACTION or (frac >= 1 - CHANCE_LOSS_TOLERANCE and not falling) or not loss[-1] < loss[0]:
         return []
     acc = [a for a in h.acc if finite(a)]
     acc_txt = f" (accuracy {acc[-1]:.4f})" if acc else ""

@@ -547,21 +547,20 @@ def accuracy_frozen_at_majority_share(inputs: Inputs) -> list[Finding]:
     answer = majority_answer(h)
     if answer is None:
         return []
-    rows = aligned(h.acc, h.val_acc)
-    first, last, share = answer["first"], answer["last"], answer["share"]
-    stretch = [answer["val"]]
+    first, last, epochs = answer["first"], answer["last"], answer["epochs"]
+    share, val = answer["share"], answer["val"]
     return [
         accuracy_frozen_at_majority_share.finding(
             Severity.WARNING,
-            f"Training accuracy is {share:.4f} and validation accuracy {stretch[0]:.4f} in every epoch from "
-            f"{first} to {last} of {len(rows)}: the model gives every image one answer, and {share:.0%} of the "
+            f"Training accuracy is {share:.4f} and validation accuracy {val:.4f} in every epoch from "
+            f"{first} to {last} of {epochs}: the model gives every image one answer, and {share:.0%} of the "
             "training images carry that label.",
             evidence={
-                "epochs": len(rows),
+                "epochs": epochs,
                 "frozen_from": first,
                 "frozen_to": last,
                 "train_accuracy": rounded(share),
-                "val_accuracy": rounded(stretch[0]),
+                "val_accuracy": rounded(val),
                 "majority_min_share": MAJORITY_MIN_SHARE,
             },
             fix=Fix(

@@ -313,6 +313,25 @@ def test_log002_reads_three_classes_off_loss_and_accuracy(make_history):
     assert "LOG002" not in codes(make_history(loss=[1.3, 1.2, 1.1, 1.09], accuracy=[0.55, 0.58, 0.61, 0.62]))
 
 
+def test_log002_a_loss_at_or_above_ln_k_learned_nothing_whatever_the_accuracy_reads(make_history):
+    # two epochs of a model too small to learn ten digit classes (the run corpus): the loss sits above
+    # ln 10 = 2.3026 while the arg-max of near-equal outputs reads 0.13 and 0.137, outside the chance band
+    h = make_history(
+        loss=[2.3971, 2.3585],
+        accuracy=[0.1300, 0.1367],
+        val_loss=[2.3871, 2.3508],
+        val_accuracy=[0.1166, 0.1244],
+    )
+    assert codes(h)["LOG002"].evidence["classes"] == 10
+    assert verdict(h) == "not-learning"
+    below = make_history(loss=[2.3112, 2.3096], accuracy=[0.0650, 0.0583])
+    assert "LOG002" in codes(below)
+    # below ln K the same accuracy is a model that learned a little: no judgement on two epochs
+    assert "LOG002" not in codes(make_history(loss=[2.2938, 2.1825], accuracy=[0.1442, 0.1942]))
+    # above ln K but far above chance: not a model at chance
+    assert "LOG002" not in codes(make_history(loss=[2.40, 2.36], accuracy=[0.25, 0.30]))
+
+
 def test_log002_silent_when_learning(make_history):
     assert "LOG002" not in codes(make_history(loss=[2.30, 2.0, 1.7], accuracy=[0.10, 0.25, 0.38]))
 

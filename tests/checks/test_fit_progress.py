@@ -87,9 +87,25 @@ def test_fit006_silent_on_few_steps_or_unknown_steps(make_history):
 
 
 def test_fit002_plateau_low(make_history):
-    h = make_history(loss=[1.9, 1.75, 1.74, 1.74, 1.73], accuracy=[0.30, 0.37, 0.375, 0.378, 0.379])
+    h = make_history(
+        loss=[1.9, 1.75, 1.74, 1.74, 1.73],
+        accuracy=[0.30, 0.37, 0.375, 0.378, 0.379],
+        val_loss=[1.95, 1.8, 1.79, 1.79, 1.78],
+        val_accuracy=[0.29, 0.35, 0.36, 0.36, 0.37],
+    )
     f = found_fit(h)["FIT002"]
     assert f.severity.value == "warning" and f.cause == "underfitting"
+
+
+def test_fit002_plateau_without_validation_metrics_leaves_the_gap_unjudged(make_history):
+    # a custom loop that printed training numbers only: validation inputs on another scale would leave
+    # these training curves as they are, so the plateau cannot be why validation lags
+    h = make_history(loss=[1.9, 1.75, 1.74, 1.74, 1.73], accuracy=[0.30, 0.37, 0.375, 0.378, 0.379])
+    f = found_fit(h)["FIT002"]
+    assert f.severity.value == "info" and f.cause is None and f.evidence["has_validation"] is False
+    report = run(Inputs(history=h), calibrated=False)
+    assert report.verdict.cause == "insufficient-evidence"
+    assert "validation" in report.verdict.explanation
 
 
 def test_fit002_still_rising_is_advice_only(make_history):

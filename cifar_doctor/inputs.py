@@ -198,6 +198,7 @@ class Inputs:
     _label_noise: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.noise cache
     _features: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model.split_features
     _modes: Any = field(default=None, repr=False, compare=False)  # cifar_doctor.measure.model.mode_scores
+    _training_mode: Any = field(default=None, repr=False, compare=False)  # measure.model.training_mode_measurement
 
     def __post_init__(self) -> None:
         for split in self.splits.values():  # the splits' own passes (statistics) run where the checks' do

@@ -30,13 +30,14 @@ EVAL_SAMPLE = 5000
 
 @dataclass(frozen=True)
 class SplitScore:
-    """The model's accuracy and loss on (a sample of) one split, in inference mode."""
+    """The model's accuracy and loss on (a sample of) one split, in inference mode (in training mode for
+    `training_mode_measurement`, which reads no loss)."""
 
     split: str
     images: int
     of: int
     accuracy: float
-    loss: float
+    loss: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,7 +45,7 @@ class SplitScore:
             "images": self.images,
             "of": self.of,
             "accuracy": round(self.accuracy, 4),
-            "loss": round(self.loss, 4),
+            "loss": None if self.loss is None else round(self.loss, 4),
         }
 
 
@@ -111,7 +112,13 @@ def score_at(inputs: Any, split: Any, idx: np.ndarray) -> dict[str, float]:
     same images (`sample_indices` over as many of as many), else measured through `inputs.evaluate`."""
     m = measure_model(inputs)
     for s in (m.train, *m.evals) if m is not None else ():
-        if s is not None and s.split == split.name and s.of == len(split.x) and s.images == len(idx):
+        if (
+            s is not None
+            and s.loss is not None
+            and s.split == split.name
+            and s.of == len(split.x)
+            and s.images == len(idx)
+        ):
             return {"accuracy": s.accuracy, "loss": s.loss}
     assert inputs.evaluate is not None  # checked by the caller
     return inputs.evaluate(take(split.x, idx), take(split.y, idx))
@@ -153,8 +160,7 @@ def mode_scores(inputs: Any) -> ModeScores | None:
 
 
 def _mode_scores(inputs: Any) -> ModeScores | None:
-    from ..sources.evaluator import count_correct
-    from ..sources.training_mode import batch_norm_layers, training_mode_outputs
+    from ..sources.training_mode import batch_norm_layers
 
     tr = inputs.train
     model = getattr(inputs.evaluate, "model", None)
@@ -167,15 +173,62 @@ def _mode_scores(inputs: Any) -> ModeScores | None:
     x, y = np.asarray(take(tr.x, idx)), np.asarray(take(tr.y, idx))
     try:
         inference = float(score_at(inputs, tr, idx)["accuracy"])
-        out = training_mode_outputs(inputs.evaluate, x)
-        # the outputs as the model emits them, cut where evaluate() cuts them
-        cut = getattr(inputs.evaluate, "output_threshold", None)
-        training = None if out is None else count_correct(out, y, threshold=cut) / len(idx)
     except Exception:  # noqa: BLE001 - no reading, never fatal
         return None
+    training = training_mode_accuracy(inputs, x, y)
     if training is None:
         return None
-    return ModeScores(len(idx), len(tr.x), inference, float(training), tuple(layers))
+    return ModeScores(len(idx), len(tr.x), inference, training, tuple(layers))
+
+
+def training_mode_accuracy(inputs: Any, x: Any, y: Any) -> float | None:
+    """The accuracy of the model behind `inputs.evaluate` on `x` in training mode (each batch normalized with
+    its own statistics, `sources.training_mode`), its outputs cut where `evaluate` cuts them; None without
+    a reading."""
+    from ..sources.evaluator import count_correct
+    from ..sources.training_mode import training_mode_outputs
+
+    try:
+        out = training_mode_outputs(inputs.evaluate, np.asarray(x))
+        if out is None or not len(out):
+            return None
+        cut = getattr(inputs.evaluate, "output_threshold", None)
+        return count_correct(out, np.asarray(y), threshold=cut) / len(out)
+    except Exception:  # noqa: BLE001 - no reading, never fatal
+        return None
+
+
+def training_mode_measurement(inputs: Any) -> Measurement | None:
+    """`measure_model`'s comparison read in training mode, where the moving statistics are stale.
+
+    When `stale_statistics` finds BatchNormalization's moving averages off, every inference-mode
+    accuracy is theirs, not the network's, and the gap between splits says nothing. In training mode
+    each batch is normalized with its own statistics, as `fit` normalized it: the training images'
+    score is `mode_scores`' reading, and up to `MODE_SAMPLE` images of each eval split with labels
+    are read the same way. None when the statistics are not stale or a split cannot be read. Cached
+    on `inputs`.
+    """
+    if inputs._training_mode is None:
+        inputs._training_mode = (_training_mode_measurement(inputs),)
+    return inputs._training_mode[0]
+
+
+def _training_mode_measurement(inputs: Any) -> Measurement | None:
+    m = stale_statistics(inputs)
+    if m is None:
+        return None
+    evals = []
+    for split in inputs.eval_splits:
+        if split.x is None or split.y is None:
+            continue
+        idx = sample_indices(len(split.x), MODE_SAMPLE)
+        accuracy = training_mode_accuracy(inputs, take(split.x, idx), take(split.y, idx))
+        if accuracy is None:
+            return None
+        evals.append(SplitScore(split.name, len(idx), len(split.x), accuracy))
+    if not evals:
+        return None
+    return Measurement(SplitScore(inputs.train.name, m.images, m.of, m.training), tuple(evals))
 
 
 #: Training-mode accuracy above inference-mode accuracy on the same training images by at least

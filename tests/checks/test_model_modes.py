@@ -65,6 +65,51 @@ def test_mdl012_silent_when_the_moving_statistics_have_settled():
     assert next(c for c in report.checks if c.code == "MDL012").status == "ran"
 
 
+@pytest.mark.slow
+def test_mdl006_compares_the_splits_in_training_mode_when_the_moving_statistics_are_stale():
+    # inference mode scores the moving statistics on both splits; batch statistics score the network,
+    # so eval labels shuffled apart from their images show as chance there, and aligned ones do not
+    from cifar_doctor.sources.evaluator import make_evaluator
+
+    model, x, y = _trained(0.99)
+    xe, ye = bars(400, seed=2)
+    xe = xe * 20 + 10
+    shuffled = np.random.default_rng(0).permutation(ye)
+    for labels, cause, verdict in ((ye, None, "regularization-gap"), (shuffled, "eval-labels-misaligned", None)):
+        inp = Inputs(
+            splits={"train": Split("train", x, y), "test": Split("test", xe, labels)},
+            evaluate=make_evaluator(model),
+            classes=2,
+        )
+        report = run(inp, select_codes=["MDL006", "MDL012"], calibrated=False)
+        (f,) = [f for f in report.findings if f.code == "MDL006"]
+        assert f.evidence["mode"] == "training" and f.cause == cause
+        assert f.evidence["train"]["accuracy"] - f.evidence["inference_mode"]["train"]["accuracy"] >= 0.2
+        assert report.verdict.cause == (verdict or cause)
+
+
+@pytest.mark.slow
+def test_mdl011_reads_a_transposed_eval_split_in_training_mode_when_the_moving_statistics_are_stale():
+    # transposing the bars swaps the classes; with the moving statistics stale, inference mode scores them
+    # both ways alike, so the re-arrangement is read with batch statistics
+    from cifar_doctor.sources.evaluator import make_evaluator
+
+    model, x, y = _trained(0.99)
+    xe, ye = bars(400, seed=2)
+    xe = np.ascontiguousarray(np.swapaxes(xe * 20 + 10, 1, 2))
+    inp = Inputs(
+        splits={"train": Split("train", x, y), "test": Split("test", xe, ye)},
+        evaluate=make_evaluator(model),
+        classes=2,
+    )
+    report = run(inp, select_codes=["MDL006", "MDL011", "MDL012"], calibrated=False)
+    (f,) = [f for f in report.findings if f.code == "MDL011"]
+    ev = f.evidence
+    assert ev["mode"] == "training" and ev["best"] == "transposed"
+    assert ev["accuracy_reoriented"]["transposed"] - ev["accuracy_given"] >= 0.3
+    assert report.verdict.cause == "input-layout-mismatch"
+
+
 def test_mdl012_skipped_without_a_model():
     x, y = bars(50, seed=1)
     inp = Inputs(splits={"train": Split("train", x, y)})

@@ -83,7 +83,21 @@ def _schemes_differ(inputs: Inputs) -> bool:
 
 
 def _scores_text(m: Measurement) -> str:
-    return ", ".join(f"{s.split} {s.accuracy:.3f} (loss {s.loss:.3g}, {s.images} images)" for s in (m.train, *m.evals))
+    return ", ".join(
+        f"{s.split} {s.accuracy:.3f} ({'' if s.loss is None else f'loss {s.loss:.3g}, '}{s.images} images)"
+        for s in (m.train, *m.evals)
+    )
+
+
+def _dict(score: Any) -> dict[str, Any] | None:
+    return None if score is None else score.to_dict()
+
+
+def _batch_statistics(inputs: Inputs) -> Measurement | None:
+    """The comparison read in training mode when BatchNormalization's moving statistics are stale."""
+    from ...measure.model import training_mode_measurement
+
+    return training_mode_measurement(inputs)
 
 
 @register(
@@ -110,7 +124,12 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     names `eval-labels-misaligned` (eval labels out of their images' order, or
     eval images laid out differently). Silent when the splits arrive on
     different input scales (the PRE checks explain that gap) or when the model
-    is at chance everywhere (MDL007).
+    is at chance everywhere (MDL007). When BatchNormalization's moving
+    statistics are stale (MDL012's reading), inference mode measures them
+    rather than the network: the same comparison is then read in training
+    mode, each batch of up to 1,000 images of every split normalized with its
+    own statistics (`training_mode_measurement`), and the evidence keeps the
+    inference-mode scores.
 
     ## Why is this bad?
     The accuracies Keras logs during `fit` are measured in training mode and
@@ -136,6 +155,11 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     if m is None or _schemes_differ(inputs):
         return []
     k = inputs.num_classes or ASSUMED_CLASSES
+    inference = m
+    mode = "inference"
+    batch = _batch_statistics(inputs)
+    if batch is not None:
+        m, mode = batch, "training"
     if _all_at_chance(m, k):
         return []
     gaps = {s.split: m.train.accuracy - s.accuracy for s in m.evals}
@@ -152,9 +176,18 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
         "standard_errors": OVERFIT_STANDARD_ERRORS,
         "error_ratio": round(error_ratio, 3),
         "error_ratio_threshold": OVERFIT_ERROR_RATIO,
-        "mode": "inference",
+        "mode": mode,
         "errors": list(m.errors),
     }
+    said = f"Measured in {mode} mode"
+    why = ""
+    if batch is not None:
+        evidence["inference_mode"] = {"train": _dict(inference.train), "eval": [s.to_dict() for s in inference.evals]}
+        said += " (BatchNormalization on each batch's statistics: its moving ones are stale, MDL012)"
+        why = (
+            " BatchNormalization's moving statistics do not fit (MDL012), so both splits were read as fit reads "
+            "them, each batch normalized with its own statistics: what remains between them is the network's."
+        )
     if inputs.num_classes and _eval_unrelated_to_labels(m, k):
         evidence.update(
             chance=round(1.0 / k, 4), chance_band={s.split: round(_chance_band(k, s.images), 4) for s in m.evals}
@@ -162,7 +195,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
         return [
             measured_generalization_gap.finding(
                 Severity.WARNING,
-                f"Measured in inference mode, the model scores {m.train.accuracy:.3f} on training images and "
+                f"{said}, the model scores {m.train.accuracy:.3f} on training images and "
                 f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: chance for {k} classes "
                 f"(1/{k} = {1.0 / k:.3f}).",
                 evidence=evidence,
@@ -178,7 +211,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
                     "what it learned partly carries over. At exactly chance on every eval split, its answers there "
                     "are unrelated to the eval labels: the labels are not in the images' order (shuffled "
                     "separately, another split's labels) or the images are laid out differently (transposed, "
-                    "another channel order), so the model sees something else. It is not overfitting."
+                    "another channel order), so the model sees something else. It is not overfitting." + why
                 ),
             )
         ]
@@ -186,7 +219,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
         return [
             measured_generalization_gap.finding(
                 Severity.WARNING,
-                f"Measured in inference mode, the model scores {m.train.accuracy:.3f} on training images and "
+                f"{said}, the model scores {m.train.accuracy:.3f} on training images and "
                 f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: a gap of at least {smallest:.3f}.",
                 evidence=evidence,
                 fix=Fix(
@@ -194,22 +227,22 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
                     'keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)',
                 ),
                 explanation=(
-                    "Both accuracies come from the finished model in inference mode on data preprocessed the same way, "
+                    f"Both accuracies come from the finished model in {mode} mode on data preprocessed the same way, "
                     f"so the {smallest:.2f} gap is not dropout or a pipeline difference: the model fits images it "
-                    "trained on far better than images it did not. That is overfitting."
+                    "trained on far better than images it did not. That is overfitting." + why
                 ),
             )
         ]
     return [
         measured_generalization_gap.finding(
             Severity.INFO,
-            f"Measured in inference mode: {_scores_text(m)}; the training-eval gap ({smallest:.3f}, eval errors "
+            f"{said}: {_scores_text(m)}; the training-eval gap ({smallest:.3f}, eval errors "
             f"{error_ratio:.2f}x the training errors) is within {OVERFIT_STANDARD_ERRORS:g} standard errors or "
             f"under {OVERFIT_ERROR_RATIO:g}x: "
             "not overfitting.",
             evidence=evidence,
             fix=Fix("Nothing to fix for overfitting"),
-            explanation="The finished model scores about as well on unseen images as on its training images.",
+            explanation="The finished model scores about as well on unseen images as on its training images." + why,
             cause=None,
         )
     ]

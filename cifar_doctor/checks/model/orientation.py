@@ -4,8 +4,8 @@ Re-oriented (transposed, upside down) or with their colour channels reversed: ea
 re-arrangement is applied to a sample of the eval images, and the model says which reads best.
 
 See `cifar_doctor.checks.model` for the family. The check evaluates the user's model
-(`Inputs.evaluate`, inference mode) on a sample of each eval split as given and
-re-oriented; nothing here imports TensorFlow.
+(`Inputs.evaluate`, inference mode; training mode through the model already loaded when its
+BatchNormalization statistics are stale) on a sample of each eval split as given and re-oriented.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
-from ...measure.model import sample_indices, score_at, take
+from ...measure.model import sample_indices, score_at, stale_statistics, take, training_mode_accuracy
 from ...registry import register
 
 #: Images of each split evaluated per orientation: 2,000 put the standard error of an accuracy
@@ -128,7 +128,9 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
     errors and `ORIENTATION_MIN_GAIN`, and the same re-arrangement of the
     training images lowers theirs by as much: the model reads that
     arrangement (a model at chance gains or loses a few points from any change
-    of its input, which says nothing).
+    of its input, which says nothing). When BatchNormalization's moving
+    statistics are stale (MDL012's reading), inference mode measures them, not
+    the network, and every accuracy is read in training mode instead.
 
     ## Why is this bad?
     A network trained on upright images reads their orientation: transposed or
@@ -157,6 +159,23 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
     tr = inputs.train
     if evaluate is None or tr is None or tr.x is None or tr.y is None:
         return []
+    # with BatchNormalization's moving statistics stale (MDL012), inference mode reads them, not the network:
+    # every accuracy here is then read in training mode, as fit reads it
+    stale = stale_statistics(inputs) is not None
+
+    def accuracy(x: Any, y: Any) -> float:
+        if not stale:
+            return float(evaluate(x, y)["accuracy"])
+        got = training_mode_accuracy(inputs, x, y)
+        if got is None:
+            raise ValueError("no training-mode reading")
+        return got
+
+    def as_given(split: Any, idx: np.ndarray) -> float:
+        if not stale:
+            return float(score_at(inputs, split, idx)["accuracy"])
+        return accuracy(np.asarray(take(split.x, idx)), take(split.y, idx))
+
     findings: list[Finding] = []
     for split in inputs.eval_splits:
         if split.x is None or split.y is None:
@@ -169,24 +188,23 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
         idx = _sample(split.x)
         x, y = np.asarray(take(split.x, idx)), take(split.y, idx)
         try:
-            given = score_at(inputs, split, idx)
-            scores = {name: evaluate(np.ascontiguousarray(fn(x, r, c, ch)), y) for name, fn in probes.items()}
+            before = as_given(split, idx)
+            scores = {name: accuracy(np.ascontiguousarray(fn(x, r, c, ch)), y) for name, fn in probes.items()}
         except Exception:  # the model cannot read the re-oriented images: nothing measured
             continue
-        best = max(scores, key=lambda name: scores[name]["accuracy"])
-        before, after = float(given["accuracy"]), float(scores[best]["accuracy"])
+        best = max(scores, key=lambda name: scores[name])
+        after = scores[best]
         gain = after - before
         bar = max(ORIENTATION_MIN_GAIN, _noise(before, after, len(idx)))
         if gain < bar:
             continue
         tidx = _sample(tr.x)
         try:
-            t_given = score_at(inputs, tr, tidx)
+            t_before = as_given(tr, tidx)
             tx = np.asarray(take(tr.x, tidx))
-            t_moved = evaluate(np.ascontiguousarray(ORIENTATIONS[best](tx, r, c, ch)), take(tr.y, tidx))
+            t_after = accuracy(np.ascontiguousarray(ORIENTATIONS[best](tx, r, c, ch)), take(tr.y, tidx))
         except Exception:
             continue
-        t_before, t_after = float(t_given["accuracy"]), float(t_moved["accuracy"])
         if t_before - t_after < max(ORIENTATION_MIN_GAIN, _noise(t_before, t_after, len(tidx))):
             continue  # the model does not read this arrangement of its own training images: the gain is chance
         control = {"given": rounded(t_before, 4), best: rounded(t_after, 4)}
@@ -202,7 +220,8 @@ def eval_images_reoriented(inputs: Inputs) -> list[Finding]:
                     "split": split.name,
                     "images": len(idx),
                     "accuracy_given": rounded(before, 4),
-                    "accuracy_reoriented": {name: rounded(s["accuracy"], 4) for name, s in scores.items()},
+                    "accuracy_reoriented": {name: rounded(a, 4) for name, a in scores.items()},
+                    "mode": "training" if stale else "inference",
                     "best": best,
                     "gain": rounded(gain, 4),
                     "threshold": rounded(bar, 4),

@@ -125,6 +125,18 @@ def test_mdl006_judges_the_gap_against_its_sampling_noise(make_images, make_labe
     assert f["MDL006"].cause is None and "within 2 standard errors" in f["MDL006"].message
 
 
+def test_mdl006_training_images_scoring_below_eval_ones_are_wrong_training_labels(make_images, make_labels):
+    # a model scores its own training images at least as well as unseen ones, against labels of the same kind:
+    # 0.70 against 0.82 on 1,200 and 1,000 images (6.7 standard errors) leaves training labels it did not fit
+    f, report = findings(inputs(make_images, make_labels, 0.70, 0.82, n_train=1200, n_test=1000))
+    assert f["MDL006"].cause == "noisy-labels" and f["MDL006"].severity.value == "warning"
+    assert f["MDL006"].evidence["wrong_labels_at_least"] == 0.12
+    assert report.verdict.cause == "noisy-labels"
+    # 0.78 against 0.82 is 2.3 standard errors: sampling noise, no judgement
+    f, report = findings(inputs(make_images, make_labels, 0.78, 0.82, n_train=1200, n_test=1000))
+    assert f["MDL006"].cause is None and report.verdict.cause == "healthy"
+
+
 def test_mdl006_silent_when_the_splits_are_on_different_scales(make_images, make_labels):
     f, _ = findings(inputs(make_images, make_labels, 0.5, 0.2, test_scale="uint8"))
     assert "MDL006" not in f and "PRE001" in f

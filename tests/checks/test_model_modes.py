@@ -144,6 +144,36 @@ def test_mdl007_leaves_a_model_that_learned_with_batch_statistics_to_mdl012(monk
         assert report.verdict.cause == expected
 
 
+def test_mdl006_a_generalization_gap_smaller_than_the_statistics_gap_leaves_the_verdict_to_mdl012(monkeypatch):
+    """Stale statistics cost the training images 0.825 -> 0.336 and the splits differ by 0.092 in training mode
+    (a BatchNorm model of the run corpus): both are real, the larger leads. A one-unit model is two classes."""
+    import cifar_doctor.measure.model as measure
+    from cifar_doctor.inputs import ModelInfo
+    from cifar_doctor.measure.model import Measurement, ModeScores, SplitScore
+
+    x = np.zeros((800, 8, 8, 1), np.float32)
+    y = np.arange(800) % 2
+    inference = Measurement(SplitScore("train", 800, 800, 0.336, 1.9), (SplitScore("test", 600, 600, 0.31, 2.0),))
+    monkeypatch.setattr(measure, "measure_model", lambda inputs: inference)
+    monkeypatch.setattr(measure, "mode_scores", lambda inputs: ModeScores(800, 800, 0.336, 0.825, ("bn",)))
+    inp = Inputs(
+        splits={"train": Split("train", x, y), "test": Split("test", x[:600], y[:600])},
+        evaluate=lambda x, y: {"accuracy": 0.3, "loss": 2.0},
+        model=ModelInfo(input_shape=(8, 8, 1), output_units=1, last_activation="sigmoid", loss="binary_crossentropy"),
+    )
+    for test, cause, severity, verdict in (
+        (0.733, "overfitting", "info", "regularization-gap"),
+        (0.30, "overfitting", "warning", "overfitting"),
+        (0.49, "eval-labels-misaligned", "warning", "eval-labels-misaligned"),
+    ):
+        batch = Measurement(SplitScore("train", 800, 800, 0.825), (SplitScore("test", 600, 600, test),))
+        monkeypatch.setattr(measure, "training_mode_measurement", lambda inputs, b=batch: b)
+        report = run(inp, select_codes=["MDL006", "MDL012"], calibrated=False)
+        (f,) = [f for f in report.findings if f.code == "MDL006"]
+        assert (f.cause, f.severity.value, report.verdict.cause) == (cause, severity, verdict)
+        assert f.evidence["inference_mode"]["train"]["accuracy"] == 0.336
+
+
 @pytest.mark.slow
 def test_mdl012_reads_the_same_accuracy_whatever_the_dropout_seed_states():
     # Keras does not save seed states: a loaded model draws new ones in each process. The reading

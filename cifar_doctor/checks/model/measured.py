@@ -39,10 +39,19 @@ OVERFIT_STANDARD_ERRORS = 2.0
 OVERFIT_ERROR_RATIO = 1.5
 
 
-def _gap_noise(train: Any, split: Any) -> float:
-    """`OVERFIT_STANDARD_ERRORS` standard errors of train accuracy minus `split`'s (binomial)."""
+def _gap_noise(train: Any, split: Any, errors: float = OVERFIT_STANDARD_ERRORS) -> float:
+    """`errors` standard errors of train accuracy minus `split`'s (binomial)."""
     var = sum(s.accuracy * (1.0 - s.accuracy) / max(s.images, 1) for s in (train, split))
-    return OVERFIT_STANDARD_ERRORS * var**0.5
+    return errors * var**0.5
+
+
+#: Every eval split scoring above the training images by at least this many standard errors of the
+#: difference (binomial), read in the same mode, says the training labels disagree with what the
+#: network learned more often than the eval labels do. A network scores the images it was fitted to at
+#: least as well as unseen ones of the same distribution, against the same kind of labels; the reverse
+#: leaves one reading, wrong training labels it did not memorize, at a rate of at least the difference.
+#: Three standard errors, as `MODE_STANDARD_ERRORS`: a one-sided normal tail of 0.0013 for a healthy run.
+TRAIN_BELOW_EVAL_STANDARD_ERRORS = 3.0
 
 
 #: An eval accuracy within this many standard errors of 1/K (binomial, on the images
@@ -93,6 +102,22 @@ def _dict(score: Any) -> dict[str, Any] | None:
     return None if score is None else score.to_dict()
 
 
+def _accuracy_classes(inputs: Inputs) -> int | None:
+    """K for the chance level of the measured accuracy: `Inputs.num_classes`, else 2 for a model with one
+    output unit, whose answers are cut into two classes (`count_correct`)."""
+    if inputs.num_classes:
+        return inputs.num_classes
+    return 2 if inputs.model is not None and inputs.model.output_units == 1 else None
+
+
+def _statistics_gap(inputs: Inputs) -> float | None:
+    """What stale moving statistics cost the training images (training mode minus inference mode), or None."""
+    from ...measure.model import stale_statistics
+
+    stale = stale_statistics(inputs)
+    return None if stale is None else stale.training - stale.inference
+
+
 def _batch_statistics(inputs: Inputs) -> Measurement | None:
     """The comparison read in training mode when BatchNormalization's moving statistics are stale."""
     from ...measure.model import training_mode_measurement
@@ -124,12 +149,18 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     names `eval-labels-misaligned` (eval labels out of their images' order, or
     eval images laid out differently). Silent when the splits arrive on
     different input scales (the PRE checks explain that gap) or when the model
-    is at chance everywhere (MDL007). When BatchNormalization's moving
+    is at chance everywhere (MDL007). When every eval split scores above the
+    training images by `TRAIN_BELOW_EVAL_STANDARD_ERRORS` (3) standard errors,
+    the warning names `noisy-labels`: the training labels contradict what the
+    model learned more often than eval labels do, in at least the difference
+    of the two accuracies. When BatchNormalization's moving
     statistics are stale (MDL012's reading), inference mode measures them
     rather than the network: the same comparison is then read in training
     mode, each batch of up to 1,000 images of every split normalized with its
     own statistics (`training_mode_measurement`), and the evidence keeps the
-    inference-mode scores.
+    inference-mode scores; a generalization gap smaller than what the stale
+    statistics cost the training images is then reported as information.
+    A model with one output unit is read as two classes.
 
     ## Why is this bad?
     The accuracies Keras logs during `fit` are measured in training mode and
@@ -154,7 +185,8 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     m = _measured(inputs)
     if m is None or _schemes_differ(inputs):
         return []
-    k = inputs.num_classes or ASSUMED_CLASSES
+    known = _accuracy_classes(inputs)
+    k = known or ASSUMED_CLASSES
     inference = m
     mode = "inference"
     batch = _batch_statistics(inputs)
@@ -188,7 +220,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
             " BatchNormalization's moving statistics do not fit (MDL012), so both splits were read as fit reads "
             "them, each batch normalized with its own statistics: what remains between them is the network's."
         )
-    if inputs.num_classes and _eval_unrelated_to_labels(m, k):
+    if known and _eval_unrelated_to_labels(m, k):
         evidence.update(
             chance=round(1.0 / k, 4), chance_band={s.split: round(_chance_band(k, s.images), 4) for s in m.evals}
         )
@@ -215,12 +247,49 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
                 ),
             )
         ]
-    if significant and error_ratio >= OVERFIT_ERROR_RATIO:
+    if all(-gaps[n] >= _gap_noise(m.train, s, TRAIN_BELOW_EVAL_STANDARD_ERRORS) for n, s in zip(gaps, m.evals)):
+        least = -max(gaps.values())
+        evidence.update(wrong_labels_at_least=round(least, 4), standard_errors=TRAIN_BELOW_EVAL_STANDARD_ERRORS)
         return [
             measured_generalization_gap.finding(
                 Severity.WARNING,
+                f"{said}, the model scores {m.train.accuracy:.3f} on its own training images and "
+                f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: it agrees with the training labels "
+                f"less often than with labels it never saw, so at least {least:.1%} of the training labels "
+                "contradict what it learned.",
+                evidence=evidence,
+                cause="noisy-labels",
+                fix=Fix(
+                    "Relabel or drop the training images whose label the model contradicts (LBL010 lists them with "
+                    "the labels extra); until then, a noise-robust loss or early stopping at the validation peak",
+                    "pip install 'cifar-doctor[labels]'  # then: cifar-doctor check --data ... --model ... --json",
+                ),
+                explanation=(
+                    "A network scores the images it was fitted to at least as well as unseen images of the same "
+                    "kind; here it scores its training images worse, against their own labels, in the same mode. "
+                    "The training labels disagree with what it learned more often than the eval labels do: wrong "
+                    "training labels it did not memorize. Regularizing will not fix them." + why
+                ),
+            )
+        ]
+    if significant and error_ratio >= OVERFIT_ERROR_RATIO:
+        # with stale moving statistics both gaps are real; the verdict goes to the larger one, and a
+        # generalization gap smaller than what the statistics cost the training images is information
+        bn_gap = _statistics_gap(inputs)
+        minor = bn_gap is not None and smallest < bn_gap
+        if minor:
+            evidence.update(statistics_gap=round(bn_gap or 0.0, 4))
+        return [
+            measured_generalization_gap.finding(
+                Severity.INFO if minor else Severity.WARNING,
                 f"{said}, the model scores {m.train.accuracy:.3f} on training images and "
-                f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: a gap of at least {smallest:.3f}.",
+                f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: a gap of at least {smallest:.3f}."
+                + (
+                    f" It is smaller than the {bn_gap:.3f} the stale moving statistics cost the training images "
+                    "(MDL012), which comes first."
+                    if minor and bn_gap is not None
+                    else ""
+                ),
                 evidence=evidence,
                 fix=Fix(
                     "Stop earlier and regularize: EarlyStopping, augmentation, dropout, weight decay",

@@ -137,6 +137,41 @@ def test_mdl006_training_images_scoring_below_eval_ones_are_wrong_training_label
     assert f["MDL006"].cause is None and report.verdict.cause == "healthy"
 
 
+def _one_unit(make_images, y_train, y_test, train_acc, test_acc):
+    return Inputs(
+        splits={
+            "train": Split("train", make_images(len(y_train), "unit", seed=1), y_train),
+            "test": Split("test", make_images(len(y_test), "unit", seed=2), y_test),
+        },
+        model=ModelInfo(input_shape=(32, 32, 3), output_units=1, last_activation="sigmoid", loss="binary_crossentropy"),
+        evaluate=fixed_evaluator({len(y_train): train_acc, len(y_test): test_acc}),
+    )
+
+
+def test_mdl006_one_unit_reads_two_classes_and_the_class_mix_of_training(make_images):
+    rng = np.random.default_rng(0)
+    balanced = rng.integers(0, 2, 600)
+    # a one-unit model at 0.92 on its balanced training images and 0.49 on eval images: chance for two classes
+    f, _ = findings(_one_unit(make_images, balanced, rng.integers(0, 2, 400), 0.92, 0.49))
+    assert f["MDL006"].cause == "eval-labels-misaligned" and f["MDL006"].evidence["chance"] == 0.5
+    # 95% of the training labels one class: answering it everywhere scores 0.95 there and half a balanced eval
+    # split, which is the class mix, not eval labels out of their images' order
+    skewed = (rng.random(600) < 0.05).astype(np.int64)
+    f, _ = findings(_one_unit(make_images, skewed, rng.integers(0, 2, 400), 0.952, 0.507))
+    assert f["MDL006"].cause == "overfitting"
+
+
+def test_mdl006_silent_on_targets_that_are_not_classes(make_images):
+    # a regression's integer-valued targets (25-346) under one output unit: its accuracy reads 1.0 on both
+    # splits and measures nothing
+    rng = np.random.default_rng(0)
+    y, yt = rng.integers(25, 347, 300).astype("float32"), rng.integers(25, 347, 100).astype("float32")
+    f, report = findings(_one_unit(make_images, y, yt, 1.0, 1.0))
+    assert "MDL006" not in f and next(c for c in report.checks if c.code == "MDL006").status == "ran"
+    f, _ = findings(_one_unit(make_images, y + 0.5, yt + 0.5, 1.0, 1.0))
+    assert "MDL006" not in f
+
+
 def test_mdl006_silent_when_the_splits_are_on_different_scales(make_images, make_labels):
     f, _ = findings(inputs(make_images, make_labels, 0.5, 0.2, test_scale="uint8"))
     assert "MDL006" not in f and "PRE001" in f

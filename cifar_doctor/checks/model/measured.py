@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ...findings import Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.history import ASSUMED_CLASSES, chance_accuracy_band
@@ -53,6 +55,10 @@ def _gap_noise(train: Any, split: Any, errors: float = OVERFIT_STANDARD_ERRORS) 
 #: Three standard errors, as `MODE_STANDARD_ERRORS`: a one-sided normal tail of 0.0013 for a healthy run.
 TRAIN_BELOW_EVAL_STANDARD_ERRORS = 3.0
 
+#: ... and by at least this much (absolute): a fiftieth of the images, the bar MDL011 and the counterfactual
+#: step set for a measured difference; on an easy task both splits can score 1.0, with no noise to judge by.
+TRAIN_BELOW_EVAL_MIN_GAP = 0.02
+
 
 #: An eval accuracy within this many standard errors of 1/K (binomial, on the images
 #: measured), or within the chance band when that is wider, is chance: the model's
@@ -69,11 +75,30 @@ def _chance_band(k: int, images: int) -> float:
     return max(chance_accuracy_band(k), CHANCE_STANDARD_ERRORS * (p * (1.0 - p) / max(images, 1)) ** 0.5)
 
 
-def _eval_unrelated_to_labels(m: Measurement, k: int) -> bool:
-    """Every eval split scores chance while the training images score well above it."""
-    return m.train.accuracy >= 1.0 / k + TRAIN_ABOVE_CHANCE and all(
+def _eval_unrelated_to_labels(m: Measurement, k: int, majority: float) -> bool:
+    """Every eval split scores chance while the training images score well above it, and above what
+    answering the training split's most common class scores (`majority`: a model that learned only the
+    class mix of an imbalanced split scores its share there and 1/K on a balanced eval split)."""
+    return m.train.accuracy >= max(1.0 / k, majority) + TRAIN_ABOVE_CHANCE and all(
         abs(s.accuracy - 1.0 / k) <= _chance_band(k, s.images) for s in m.evals
     )
+
+
+def _training_classes(inputs: Inputs) -> np.ndarray | None:
+    """Class indices of up to `TRAIN_SAMPLE` training labels (one-hot rows by arg-max), or None when the
+    labels are not classes: targets with a fractional part (a regression, whose accuracy means nothing)."""
+    from ...measure.model import TRAIN_SAMPLE, sample_indices, take
+
+    y = inputs.train.y if inputs.train is not None else None
+    if y is None or not len(y):
+        return None
+    y = np.asarray(take(y, sample_indices(len(y), TRAIN_SAMPLE)))
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1)
+    y = y.reshape(-1)
+    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)) or np.any(y != np.round(y)) or y.min() < 0:
+        return None
+    return y.astype(np.int64)
 
 
 def _measured(inputs: Inputs) -> Measurement | None:
@@ -145,11 +170,13 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     reports the measured accuracies (info). When K is known and every eval
     split scores chance (within `CHANCE_STANDARD_ERRORS` binomial standard
     errors of 1/K, or the chance band) while the training images score at least
-    `TRAIN_ABOVE_CHANCE` above it, the gap is no overfitting: the warning then
+    `TRAIN_ABOVE_CHANCE` above it (and above the share of the training split's
+    most common class), the gap is no overfitting: the warning then
     names `eval-labels-misaligned` (eval labels out of their images' order, or
     eval images laid out differently). Silent when the splits arrive on
     different input scales (the PRE checks explain that gap) or when the model
-    is at chance everywhere (MDL007). When every eval split scores above the
+    is at chance everywhere (MDL007), and on targets that are not classes (a
+    regression's, where accuracy measures nothing). When every eval split scores above the
     training images by `TRAIN_BELOW_EVAL_STANDARD_ERRORS` (3) standard errors,
     the warning names `noisy-labels`: the training labels contradict what the
     model learned more often than eval labels do, in at least the difference
@@ -183,9 +210,13 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
     and add data (augmentation), dropout or weight decay, or use a smaller model.
     """
     m = _measured(inputs)
-    if m is None or _schemes_differ(inputs):
+    classes = _training_classes(inputs)
+    if m is None or classes is None or _schemes_differ(inputs):
         return []
+    majority = float(np.bincount(classes).max() / len(classes))
     known = _accuracy_classes(inputs)
+    if known and classes.max() >= known:
+        return []  # labels beyond the model's classes (a regression's integer targets, LBL004's range error)
     k = known or ASSUMED_CLASSES
     inference = m
     mode = "inference"
@@ -220,7 +251,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
             " BatchNormalization's moving statistics do not fit (MDL012), so both splits were read as fit reads "
             "them, each batch normalized with its own statistics: what remains between them is the network's."
         )
-    if known and _eval_unrelated_to_labels(m, k):
+    if known and _eval_unrelated_to_labels(m, k, majority):
         evidence.update(
             chance=round(1.0 / k, 4), chance_band={s.split: round(_chance_band(k, s.images), 4) for s in m.evals}
         )
@@ -247,7 +278,11 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
                 ),
             )
         ]
-    if all(-gaps[n] >= _gap_noise(m.train, s, TRAIN_BELOW_EVAL_STANDARD_ERRORS) for n, s in zip(gaps, m.evals)):
+    below = {
+        n: max(TRAIN_BELOW_EVAL_MIN_GAP, _gap_noise(m.train, s, TRAIN_BELOW_EVAL_STANDARD_ERRORS))
+        for n, s in zip(gaps, m.evals)
+    }
+    if all(-gaps[n] >= below[n] for n in gaps):
         least = -max(gaps.values())
         evidence.update(wrong_labels_at_least=round(least, 4), standard_errors=TRAIN_BELOW_EVAL_STANDARD_ERRORS)
         return [

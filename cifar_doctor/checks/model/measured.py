@@ -296,8 +296,7 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
                 cause="noisy-labels",
                 fix=Fix(
                     "Relabel or drop the training images whose label the model contradicts (LBL010 lists them with "
-                    "the labels extra); until then, a noise-robust loss or early stopping at the validation peak",
-                    "pip install 'cifar-doctor[labels]'  # then: cifar-doctor check --data ... --model ... --json",
+                    "the `labels` extra); until then, a noise-robust loss or early stopping at the validation peak"
                 ),
                 explanation=(
                     "A network scores the images it was fitted to at least as well as unseen images of the same "
@@ -311,20 +310,19 @@ def measured_generalization_gap(inputs: Inputs) -> list[Finding]:
         # with stale moving statistics both gaps are real; the verdict goes to the larger one, and a
         # generalization gap smaller than what the statistics cost the training images is information
         bn_gap = _statistics_gap(inputs)
-        minor = bn_gap is not None and smallest < bn_gap
-        if minor:
-            evidence.update(statistics_gap=round(bn_gap or 0.0, 4))
+        minor = ""
+        if bn_gap is not None and smallest < bn_gap:
+            evidence.update(statistics_gap=round(bn_gap, 4))
+            minor = (
+                f" It is smaller than the {bn_gap:.3f} the stale moving statistics cost the training images "
+                "(MDL012), which comes first."
+            )
         return [
             measured_generalization_gap.finding(
                 Severity.INFO if minor else Severity.WARNING,
                 f"{said}, the model scores {m.train.accuracy:.3f} on training images and "
                 f"{', '.join(f'{s.accuracy:.3f} on {s.split}' for s in m.evals)}: a gap of at least {smallest:.3f}."
-                + (
-                    f" It is smaller than the {bn_gap:.3f} the stale moving statistics cost the training images "
-                    "(MDL012), which comes first."
-                    if minor and bn_gap is not None
-                    else ""
-                ),
+                + minor,
                 evidence=evidence,
                 fix=Fix(
                     "Stop earlier and regularize: EarlyStopping, augmentation, dropout, weight decay",

@@ -88,17 +88,13 @@ def _training_classes(inputs: Inputs) -> np.ndarray | None:
     """Class indices of up to `TRAIN_SAMPLE` training labels (one-hot rows by arg-max), or None when the
     labels are not classes: targets with a fractional part (a regression, whose accuracy means nothing)."""
     from ...measure.model import TRAIN_SAMPLE, sample_indices, take
+    from ...sources.sampling import class_ids
 
     y = inputs.train.y if inputs.train is not None else None
     if y is None or not len(y):
         return None
-    y = np.asarray(take(y, sample_indices(len(y), TRAIN_SAMPLE)))
-    if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1)
-    y = y.reshape(-1)
-    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)) or np.any(y != np.round(y)) or y.min() < 0:
-        return None
-    return y.astype(np.int64)
+    ids = class_ids(take(y, sample_indices(len(y), TRAIN_SAMPLE)))
+    return None if ids is None or ids.min() < 0 else ids
 
 
 def _measured(inputs: Inputs) -> Measurement | None:

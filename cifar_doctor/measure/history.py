@@ -19,6 +19,7 @@ cross-entropy:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeGuard
 
@@ -555,14 +556,25 @@ def frozen_stretch(values: list[float]) -> tuple[int, int]:
     return best
 
 
-def majority_answer(h: Any) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class MajorityAnswer:
+    """A stretch of epochs in which a run gives every image one answer: `first` to `last` (1-based) of the
+    `epochs` read, training accuracy `share` and validation accuracy `val` in each."""
+
+    first: int
+    last: int
+    share: float
+    val: float
+    epochs: int
+
+
+def majority_answer(h: Any) -> MajorityAnswer | None:
     """The stretch in which a run gives every image the commonest class's answer, or None.
 
     Over at least `FROZEN_ACCURACY_MIN_EPOCHS` epochs and at least half of the run, starting by
     epoch `MAJORITY_START_EPOCH`, the training accuracy and the validation accuracy each repeat
     one value to `FROZEN_ACCURACY_DECIMALS` decimals, the training value lying between
-    `MAJORITY_MIN_SHARE` and `FITTED_ACCURACY`. Returns `{"first", "last"}` (1-based epochs),
-    `"share"` (the training value), `"val"` (the validation value) and `"epochs"` (those read).
+    `MAJORITY_MIN_SHARE` and `FITTED_ACCURACY`.
     """
     rows = aligned(h.acc, h.val_acc)
     if len(rows) < FROZEN_ACCURACY_MIN_EPOCHS:
@@ -579,4 +591,4 @@ def majority_answer(h: Any) -> dict[str, Any] | None:
     stretch = vals[start : start + length]
     if len({round(v, FROZEN_ACCURACY_DECIMALS) for v in stretch}) != 1:
         return None
-    return {"first": first, "last": last, "share": share, "val": stretch[0], "epochs": len(rows)}
+    return MajorityAnswer(first, last, share, stretch[0], len(rows))

@@ -7,6 +7,8 @@ See `cifar_doctor.checks.fit` for the family.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
 from ...measure.history import (
@@ -52,12 +54,23 @@ def _same_accuracy(h) -> bool:
     return bool(h.acc_key) and h.val_acc_key == "val_" + h.acc_key
 
 
-def _final_gap(h) -> tuple[int, float, float, float, int | None, float, bool] | None:
-    """The last epoch's gap when it is at least `GAP_OBSERVED` and `GAP_STANDARD_ERRORS` standard errors.
+@dataclass(frozen=True)
+class _Gap:
+    """The last epoch's gap: at position `last`, training accuracy `acc` (the inference-mode one when
+    `inference_mode`), validation accuracy `val`, the validation split's size when known, and the
+    `threshold` it cleared."""
 
-    Returns `(position, train accuracy, validation accuracy, gap, validation images or None, threshold,
-    whether the training accuracy is the inference-mode one)`, or None.
-    """
+    last: int
+    acc: float
+    val: float
+    gap: float
+    images: int | None
+    threshold: float
+    inference_mode: bool
+
+
+def _final_gap(h) -> _Gap | None:
+    """The last epoch's gap when it is at least `GAP_OBSERVED` and `GAP_STANDARD_ERRORS` standard errors."""
     inference = h.train_accuracy_inference_mode
     train = inference if inference and len(inference) == len(h.acc) else h.acc
     rows = aligned(train, h.val_acc)
@@ -70,7 +83,7 @@ def _final_gap(h) -> tuple[int, float, float, float, int | None, float, bool] | 
     threshold = max(GAP_OBSERVED, noise)
     if gap < threshold:
         return None
-    return last, acc, val, gap, images, threshold, train is inference
+    return _Gap(last, acc, val, gap, images, threshold, train is inference)
 
 
 @register("FIT009", "train-validation-gap", requires=("history",), cause=None, superseded_by=EXPLAINED_BY)
@@ -103,25 +116,24 @@ def train_validation_gap(inputs: Inputs) -> list[Finding]:
     and give the data and the model (`--data`, `--model`): they measure what the log cannot.
     """
     h = inputs.history
-    observed = _final_gap(h)
-    if observed is None:
+    g = _final_gap(h)
+    if g is None:
         return []
-    last, acc, val, gap, images, threshold, inference_mode = observed
     unit = index_unit(h)
     return [
         train_validation_gap.finding(
             Severity.INFO,
-            f"At {unit} {printed_index(h, last)} training accuracy is {acc:.4f} and validation accuracy {val:.4f}: a "
-            f"gap of {gap:.4f}. A log alone cannot tell overfitting still under way from a validation split that "
+            f"At {unit} {printed_index(h, g.last)} training accuracy is {g.acc:.4f} and validation accuracy {g.val:.4f}: a "
+            f"gap of {g.gap:.4f}. A log alone cannot tell overfitting still under way from a validation split that "
             "differs or BatchNorm statistics that lag.",
             evidence={
-                "train_acc": rounded(acc),
-                "val_acc": rounded(val),
-                "gap": rounded(gap),
-                "epoch": printed_index(h, last),
-                "train_inference_mode": inference_mode,
-                "val_images": images,
-                "threshold": rounded(threshold),
+                "train_acc": rounded(g.acc),
+                "val_acc": rounded(g.val),
+                "gap": rounded(g.gap),
+                "epoch": printed_index(h, g.last),
+                "train_inference_mode": g.inference_mode,
+                "val_images": g.images,
+                "threshold": rounded(g.threshold),
             },
             fix=Fix(
                 "Measure the gap on the images themselves: give the model ({model}) with its data",
@@ -279,30 +291,29 @@ def gap_after_few_steps(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     steps = few_optimizer_steps(h)
-    observed = _final_gap(h)
-    if steps is None or observed is None:
+    g = _final_gap(h)
+    if steps is None or g is None:
         return []
-    last, acc, val, gap, images, threshold, inference_mode = observed
-    if inference_mode:
+    if g.inference_mode:
         return []  # both accuracies measured in inference mode: the modes cannot differ
     weight = 0.99**steps
     return [
         gap_after_few_steps.finding(
             Severity.INFO,
-            f"At {index_unit(h)} {printed_index(h, last)} training accuracy is {acc:.4f} and validation accuracy "
-            f"{val:.4f} after at most {steps} optimizer steps ({h.bar_total} per epoch x {h.epochs} epochs): "
+            f"At {index_unit(h)} {printed_index(h, g.last)} training accuracy is {g.acc:.4f} and validation accuracy "
+            f"{g.val:.4f} after at most {steps} optimizer steps ({h.bar_total} per epoch x {h.epochs} epochs): "
             f"BatchNormalization's moving statistics would still carry {weight:.0%} of their initial values.",
             evidence={
-                "train_acc": rounded(acc),
-                "val_acc": rounded(val),
-                "gap": rounded(gap),
+                "train_acc": rounded(g.acc),
+                "val_acc": rounded(g.val),
+                "gap": rounded(g.gap),
                 "max_steps": steps,
                 "bar_total": h.bar_total,
                 "epochs": h.epochs,
                 "initial_statistics_weight": rounded(weight, 3),
                 "settling_steps": BN_SETTLING_STEPS,
-                "val_images": images,
-                "threshold": rounded(threshold),
+                "val_images": g.images,
+                "threshold": rounded(g.threshold),
             },
             fix=Fix(
                 "Train for more steps or lower BatchNormalization's momentum; give the model to measure both modes",

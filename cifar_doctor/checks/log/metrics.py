@@ -547,8 +547,7 @@ def accuracy_frozen_at_majority_share(inputs: Inputs) -> list[Finding]:
     answer = majority_answer(h)
     if answer is None:
         return []
-    first, last, epochs = answer["first"], answer["last"], answer["epochs"]
-    share, val = answer["share"], answer["val"]
+    first, last, epochs, share, val = answer.first, answer.last, answer.epochs, answer.share, answer.val
     return [
         accuracy_frozen_at_majority_share.finding(
             Severity.WARNING,

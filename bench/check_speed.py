@@ -15,6 +15,11 @@ present, generated images otherwise, then times
 Usage:
 
     python bench/check_speed.py [--data PATH/cifar10.npz] [--generated] [--repeat 3]
+    python bench/check_speed.py --inflate [--repeat 3]
+
+`--inflate` times only the reading of the npz's training images: `np.load`, and
+the inflate that `check` uses (`cifar_doctor.sources.inflate`) with zlib and
+with ISA-L, on one core, best of `--repeat`.
 
 Targets, on a 2-core machine: peak <= 1.5x the arrays; <= 2 s for every check but
 the near-duplicate search (DUP002), which compares every test image with every
@@ -88,7 +93,14 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None, help="CIFAR-10 npz (default: ../shared when present)")
     parser.add_argument("--generated", action="store_true", help="use generated images even if the data exists")
     parser.add_argument("--repeat", type=int, default=1, help="time the run this many times (fresh inputs each)")
+    parser.add_argument("--inflate", action="store_true", help="time reading the training images only")
     args = parser.parse_args()
+    if args.inflate:
+        path = args.data or next((p for p in CANDIDATES if p.exists()), None)
+        if path is None:
+            print("no CIFAR-10 npz found: pass --data", file=sys.stderr)
+            return 2
+        return _time_inflate(path, max(args.repeat, 1))
 
     from cifar_doctor.training.recipes import get_recipe
 
@@ -151,6 +163,54 @@ def main() -> int:
         and "tensorflow" not in sys.modules
     )
     return 0 if ok else 1
+
+
+def _time_inflate(path: Path, repeat: int, key: str = "x_train") -> int:
+    """Print the best of `repeat` seconds to read `key` of the npz at `path` three ways."""
+    import zipfile
+    import zlib
+
+    from cifar_doctor.sources import inflate
+    from cifar_doctor.sources.npy import read_npy_header
+
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(f"{key}.npy")
+        with zf.open(info) as fh:
+            read_npy_header(fh)
+            skip = fh.tell()
+
+    def best(read) -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            read()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    def inflated() -> None:
+        out = np.empty(info.file_size - skip, np.uint8)
+        with open(path, "rb") as fh:
+            inflate.inflate_member(fh, info, out, skip)
+
+    def np_load() -> None:
+        with np.load(path, allow_pickle=False) as d:
+            d[key]
+
+    shipped = inflate._zlib
+    print(
+        f"member:            {key} of {path}: {info.compress_size / 1e6:.1f} MB deflated, {info.file_size / 1e6:.1f} MB"
+    )
+    print(f"np.load:           {best(np_load):.3f} s (best of {repeat})")
+    try:
+        inflate._zlib = zlib
+        print(f"inflate, zlib:     {best(inflated):.3f} s")
+    finally:
+        inflate._zlib = shipped
+    if inflate.BACKEND == "isal":
+        print(f"inflate, isal:     {best(inflated):.3f} s")
+    else:
+        print("inflate, isal:     not installed (pip install isal)")
+    return 0
 
 
 def _timed_checks(inputs) -> list[tuple[str, float]]:

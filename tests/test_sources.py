@@ -255,6 +255,56 @@ def test_compressed_npz_members_read_side_by_side(tmp_path, make_images, make_la
         load_data_path(bad)
 
 
+@pytest.mark.parametrize("backend", ["isal", "zlib"])
+def test_deflated_members_inflate_into_the_arrays_np_load_gives(
+    tmp_path, make_images, make_labels, monkeypatch, backend
+):
+    """Every dtype and order np.savez_compressed writes reads back as np.load reads it, with either
+    inflate; a member whose stream ends early or carries bytes past its array is checked all the same."""
+    import zipfile
+    import zlib
+
+    from cifar_doctor.sources import inflate
+
+    if backend == "zlib":
+        monkeypatch.setattr(inflate, "_zlib", zlib)
+    else:
+        pytest.importorskip("isal")
+    monkeypatch.setattr(inflate, "READ_CHUNK_BYTES", 1000)  # many steps, a header split across them
+    monkeypatch.setattr(inflate, "INFLATE_CHUNK_BYTES", 777)
+    x, y = make_images(60, seed=3), make_labels(60)
+    path = tmp_path / "kinds.npz"
+    np.savez_compressed(
+        path,
+        x_train=np.asfortranarray(x.astype(np.float32) / 255),
+        y_train=y.astype(np.int16),
+        x_test=x[:20].astype(">f8"),
+        y_test=y[:20],
+    )
+    loaded = load_data_path(path)
+    with np.load(path) as want:
+        for key in want.files:
+            np.testing.assert_array_equal(loaded.arrays[key], want[key])
+    assert loaded.arrays["x_train"].flags.writeable
+
+    # the same members with bytes after the array, and with a stream cut short
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    longer = tmp_path / "longer.npz"
+    with zipfile.ZipFile(longer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data + (bytes(100) if name == "y_train.npy" else b""))
+    np.testing.assert_array_equal(load_data_path(longer).arrays["y_train"], y.astype(np.int16))
+    raw = bytearray(longer.read_bytes())
+    entry = raw.index(b"x_test.npy", raw.index(b"PK\x01\x02")) - 46  # its central directory record
+    declared = int.from_bytes(raw[entry + 24 : entry + 28], "little")
+    raw[entry + 24 : entry + 28] = (declared + 8).to_bytes(4, "little")  # says 8 bytes more than it holds
+    short = tmp_path / "short.npz"
+    short.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_data_path(short)
+
+
 def test_near_duplicates_on_a_sampled_split_search_the_full_data(tmp_path, make_images, make_labels, monkeypatch):
     from cifar_doctor.api import build_inputs
     from cifar_doctor.checks.duplicates import near as near_duplicates

@@ -9,7 +9,6 @@ links. The loaders turn a problem into their own `InputError`, in their terms.
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 import os
 import stat
@@ -18,6 +17,7 @@ import zipfile
 import zlib
 from typing import IO, Any
 
+from . import inflate
 from .regular import open_regular
 
 #: Largest zip central directory read, in bytes. An .npz of six arrays has a
@@ -181,9 +181,10 @@ class BoundedReader:
 
 
 def decompressed(fh: IO[bytes], head: bytes) -> Any:
-    """`fh` decompressed by what its first bytes say it is: gzip, bzip2, xz, or nothing."""
+    """`fh` decompressed by what its first bytes say it is: gzip (with ISA-L's inflate where it is
+    installed, `inflate.BACKEND`), bzip2, xz, or nothing."""
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=fh, mode="rb")
+        return inflate.gzip_reader(fh)
     if head.startswith(b"BZh"):
         return bz2.BZ2File(fh, "rb")
     if head.startswith(b"\xfd7zXZ\x00"):

@@ -1,8 +1,8 @@
 """User `.npz` files: array keys under their many spellings, and bounds checked before anything is read.
 
-Read with `np.load`'s own member reader and `allow_pickle=False`, so a file never
-executes code. An npz whose images declare more than `CHUNKED_ABOVE_BYTES` is
-read in chunks and sampled (`cifar_doctor.sources.npy`).
+Read with `allow_pickle=False` (NumPy's own member reader, or for deflated members its header
+parser and a plain inflate into the array), so a file never executes code. An npz whose images
+declare more than `CHUNKED_ABOVE_BYTES` is read in chunks and sampled (`cifar_doctor.sources.npy`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..runners.base import available_cores
-from . import archives
+from . import archives, inflate
 from .base import LoadedData, loaded_arrays, short_error
 from .npy import NPY_MAX_HEADER_BYTES, load_npz_members, read_npy_header
+from .regular import open_regular
 
 #: Canonical array keys, in report order.
 CANONICAL_KEYS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
@@ -218,11 +219,20 @@ def _read_all(zf: zipfile.ZipFile, members: list[tuple[str, zipfile.ZipInfo, str
 
 
 def _read_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path) -> np.ndarray:
-    """The array of a member whose header `_npy_declared` has checked."""
+    """The array of a member whose header `_npy_declared` has checked; a deflated one is inflated
+    straight into the array (`inflate.inflate_member`), the others read by NumPy's reader."""
     try:
+        if not inflate.fast_path(info):
+            with zf.open(info) as fh:
+                return np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
         with zf.open(info) as fh:
-            return np.lib.format.read_array(fh, allow_pickle=False, max_header_size=NPY_MAX_HEADER_BYTES)
-    except archives.ZIP_READ_ERRORS + (KeyError, OverflowError) as exc:
+            shape, fortran, dtype = read_npy_header(fh)
+            header_end = fh.tell()
+        data = np.empty(math.prod(shape) * dtype.itemsize, np.uint8)
+        with open_regular(p) as raw:
+            inflate.inflate_member(raw, info, data, header_end)
+        return data.view(dtype).reshape(shape, order="F" if fortran else "C")
+    except archives.ZIP_READ_ERRORS + inflate.INFLATE_ERRORS + (KeyError, OverflowError) as exc:
         raise InputError(
             f"Cannot read data: array {key!r} in {p} is truncated or corrupt ({short_error(exc)})",
             expected="a complete .npz archive",

@@ -439,9 +439,18 @@ def longest_constant_run(vals: list[float]) -> int:
     return best
 
 
-#: `accuracy_denominator` looks for image counts up to this: beyond it, four printed decimals
-#: cannot tell k/n from its neighbours.
+#: `accuracy_denominator` looks for image counts up to this from any three or more four-decimal
+#: values; more distinct values let it look further (`COINCIDENTAL_FITS`).
 MAX_INFERRED_IMAGES = 200
+
+#: Four printed decimals pin a count k/n only up to a window of 2 x `PRINTED_ACCURACY_TOLERANCE` x n
+#: counts, so a value fits a wrong n by coincidence with about that probability, and D distinct values
+#: (0 and 1 fit every n) with about its D-th power. `accuracy_denominator` looks as far as the expected
+#: number of coincidental fits summed over every n it tries stays below this: 389 images for three
+#: values, 751 for four, 1,157 for five, 2,338 for eight (`printed_search_limit`). A Keras console
+#: prints the validation accuracy of a split of a few hundred images to four decimals; the same
+#: values at float32 precision (CSVLogger, History JSON) pin its size already.
+COINCIDENTAL_FITS = 0.01
 
 
 #: Printed accuracies are rounded to four decimals (Keras' console) or are float32 (CSV, JSON):
@@ -466,8 +475,9 @@ FLOAT32_ACCURACY_TOLERANCE = 1.2e-7
 
 
 def accuracy_denominator(values: list[float]) -> int | None:
-    """The fewest images n (at most `MAX_INFERRED_IMAGES`, or `MAX_INFERRED_IMAGES_FLOAT32` for values
-    at float32 precision) for which every accuracy is a count k/n.
+    """The fewest images n (at most `MAX_INFERRED_IMAGES`, further for more distinct values
+    (`printed_search_limit`), or `MAX_INFERRED_IMAGES_FLOAT32` for values at float32 precision) for
+    which every accuracy is a count k/n.
 
     An accuracy measured on n images is a multiple of 1/n: 0.5938, 0.625, 0.5312 and 0.5625 are
     19, 20, 17 and 18 of 32. None when no n up to the bound fits every value, which for more than
@@ -481,7 +491,10 @@ def _denominator(vals: tuple[float, ...]) -> int | None:
     """`accuracy_denominator` of finite values in [0, 1], cached: several checks read one log's split size."""
     if len({round(v, 4) for v in vals}) < DENOMINATOR_MIN_VALUES:
         return None  # two values fit many counts by coincidence (0.5154 and 0.4845: 50 and 47 of 97, of 615)
-    for n in range(2, MAX_INFERRED_IMAGES + 1):
+    limit = MAX_INFERRED_IMAGES
+    if all(abs(v - round(v, 4)) <= 1e-9 for v in vals):  # four decimals, as a console prints them
+        limit = max(limit, printed_search_limit(len({round(v, 4) for v in vals} - {0.0, 1.0})))
+    for n in range(2, limit + 1):
         if all(abs(v * n - round(v * n)) <= PRINTED_ACCURACY_TOLERANCE * n for v in vals):
             return n
     if all(abs(v - round(v, 4)) > 1e-6 or v in (0.0, 1.0) for v in vals):  # float32, not four decimals
@@ -492,6 +505,19 @@ def _denominator(vals: tuple[float, ...]) -> int | None:
             if all(abs(v * n - round(v * n)) <= FLOAT32_ACCURACY_TOLERANCE * n for v in vals):
                 return n
     return None
+
+
+@lru_cache(maxsize=32)
+def printed_search_limit(distinct: int) -> int:
+    """The most images n for which `distinct` four-decimal accuracies fit some wrong count, summed over
+    every n from 2, less than `COINCIDENTAL_FITS` times (`COINCIDENTAL_FITS`)."""
+    expected, n = 0.0, 1
+    while n < MAX_INFERRED_IMAGES_FLOAT32:
+        expected += min(1.0, 2 * PRINTED_ACCURACY_TOLERANCE * (n + 1)) ** distinct
+        if expected > COINCIDENTAL_FITS:
+            break
+        n += 1
+    return n
 
 
 def few_optimizer_steps(h: Any) -> int | None:

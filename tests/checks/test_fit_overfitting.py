@@ -440,6 +440,24 @@ def test_accuracy_denominator_reads_the_image_count_off_printed_accuracies():
     assert accuracy_denominator([0.3182, 0.3409, 0.3636, 0.3864]) == 44
     assert accuracy_denominator([0.5154, 0.4846]) is None  # two values fit many counts
     assert accuracy_denominator([0.4512, 0.4633, 0.4781]) is None  # a larger split
+    # more distinct values look further: six counts of 1,000 images, printed
+    assert accuracy_denominator([round(k / 1000, 4) for k in (311, 287, 342, 305, 296, 330)]) == 1000
+    assert accuracy_denominator([round(k / 1000, 4) for k in (311, 287, 342)]) is None
+
+
+def test_printed_values_that_are_no_counts_rarely_fit_one():
+    """The search limit keeps coincidental fits of random four-decimal values near `COINCIDENTAL_FITS`."""
+    import numpy as np
+
+    from cifar_doctor.measure.history import COINCIDENTAL_FITS, _denominator, printed_search_limit
+
+    assert printed_search_limit(3) < printed_search_limit(5) < printed_search_limit(10)
+    rng = np.random.default_rng(0)
+    for distinct in (3, 5, 8):
+        fits = sum(
+            _denominator(tuple(round(v, 4) for v in rng.uniform(0.05, 0.95, distinct))) is not None for _ in range(400)
+        )
+        assert fits <= 3 * COINCIDENTAL_FITS * 400
 
 
 def test_accuracy_denominator_reads_larger_splits_off_float32_accuracies():
@@ -467,6 +485,7 @@ AT_CHANCE_439 = dict(
 def test_fit001_leaves_validation_wandering_at_chance_within_its_split_noise_to_log004():
     import numpy as np
 
+    from cifar_doctor.measure.history import accuracy_denominator
     from cifar_doctor.records import History
 
     h = History(metrics={k: [float(np.float32(v)) for v in vs] for k, vs in AT_CHANCE_439.items()})
@@ -475,9 +494,13 @@ def test_fit001_leaves_validation_wandering_at_chance_within_its_split_noise_to_
     assert "FIT001" not in codes
     assert codes["LOG004"].cause == "eval-labels-misaligned"
     assert verdict(h) == "eval-labels-misaligned"
-    # the same curve printed with four decimals gives no split size: the fixed band, and no judgement of chance
+    # the same curve printed with four decimals: its ten distinct values pin the 439 images too (a wrong
+    # count fits ten four-decimal values by coincidence about once in 100, looking up to 3,000 images)
     printed = History(metrics={k: [round(v, 4) for v in vs] for k, vs in AT_CHANCE_439.items()})
-    assert "LOG004" not in found(printed)
+    assert accuracy_denominator(printed.val_acc) == 439
+    assert verdict(printed) == "eval-labels-misaligned"
+    # three distinct printed values say too little to look past 200 images: no split size
+    assert accuracy_denominator([round(k / 439, 4) for k in (167, 133, 136)]) is None
 
 
 # --- FIT001: a frozen validation accuracy is not read as overfitting ------------------------------

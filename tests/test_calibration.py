@@ -194,3 +194,27 @@ def test_draws_joining_the_corpus_keep_its_mix_of_kinds():
         weight[kinds[r.run_id]] += r.weight
     assert weight["healthy"] / weight["bug"] == pytest.approx(4.0)  # 8 : 2, as in the corpus
     assert sum(weight.values()) == pytest.approx(14.0)  # the number of runs
+
+
+def test_an_input_carried_from_a_fit_gives_what_refitting_its_trials_would():
+    """`--carry`: a fit on the other inputs' trials plus the carried input's nodes is the fit on all of them."""
+    from bench.corpus.calibrate import Row, carried, fit, with_carried
+
+    def row(run_id: str, kind: str, cause: str, evidence: str, right: bool, weight: float = 1.0) -> Row:
+        keys = (cause, f"{cause}|{kind}", f"{cause}|{kind}|{evidence}")
+        return Row(run_id, 0, kind, kind, "c", cause, keys, right, False, False, False, 0.7, weight)
+
+    rows = [
+        row("a", "log", "overfitting", "FIT001:w", True, 0.5),
+        row("a", "log", "overfitting", "FIT001:w", False, 0.5),
+        row("a", "data+model", "overfitting", "MDL006:w", True),
+        row("b", "log", "healthy", "ran:FIT", True),
+        row("b", "data+model", "healthy", "ran:MDL", False),
+        row("c", "data+model", "eval-labels-misaligned", "MDL006:e", True),
+    ]
+    both = fit(rows, 8.0, 0.0)
+    merged = with_carried(fit([r for r in rows if r.kind != "data+model"], 8.0, 0.0), carried(both, "data+model"))
+    assert merged.nodes.keys() == both.nodes.keys()
+    for key, (n, r) in both.nodes.items():
+        assert merged.nodes[key] == pytest.approx((n, r)), key
+    assert merged.prior == pytest.approx(both.prior)

@@ -509,8 +509,8 @@ def _denominator(vals: tuple[float, ...]) -> int | None:
 
 @lru_cache(maxsize=32)
 def printed_search_limit(distinct: int) -> int:
-    """The most images n for which `distinct` four-decimal accuracies fit some wrong count, summed over
-    every n from 2, less than `COINCIDENTAL_FITS` times (`COINCIDENTAL_FITS`)."""
+    """The most images n up to which `distinct` four-decimal accuracies are expected to fit a wrong
+    count, summed over every n from 2, less than `COINCIDENTAL_FITS` times."""
     expected, n = 0.0, 1
     while n < MAX_INFERRED_IMAGES_FLOAT32:
         expected += min(1.0, 2 * PRINTED_ACCURACY_TOLERANCE * (n + 1)) ** distinct

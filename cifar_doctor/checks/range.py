@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..findings import Finding, Fix, Severity
 from ..inputs import Inputs
-from ..measure.stats import SCHEME_TEXT
+from ..measure.stats import RAW_LEVELS, SCHEME_TEXT
 from ..registry import register
 
 #: An in-model rescaling layer whose scale is within this relative distance of
@@ -50,12 +50,13 @@ def _split_summary(inputs: Inputs) -> dict[str, dict]:
 
 @register("RNG001", "inputs-not-normalized", requires=("train_x",), cause="input-not-normalized")
 def inputs_not_normalized(inputs: Inputs) -> list[Finding]:
-    """Inputs are fed to the network as raw 0-255 pixel values.
+    """Inputs are fed to the network as raw 0-255 pixel values, or as other unscaled intensity levels.
 
     ## What it does
-    Flags data whose every split is on the raw 0-255 scale (uint8 or float)
-    while the model, if given, has no `Rescaling`/`Normalization` layer that
-    scales its inputs.
+    Flags data whose every split is on the raw 0-255 scale (uint8 or float),
+    or holds whole-number levels from 0 to 8 or more on a narrower scale
+    (`stats.RAW_LEVELS`: scikit-learn's digits, 0-16), while the model, if
+    given, has no `Rescaling`/`Normalization` layer that scales its inputs.
 
     ## Why is this bad?
     Keras' default initializers (Glorot uniform) assume inputs of order 1.
@@ -81,25 +82,48 @@ def inputs_not_normalized(inputs: Inputs) -> list[Finding]:
     if model is not None and model.rescaling:
         return []
     splits = {n: s for n, s in inputs.splits.items() if s.x is not None}
-    if not splits or not all(s.stats.is_raw for s in splits.values()):
+    if not splits or not all(s.stats.is_raw or s.stats.scheme == RAW_LEVELS for s in splits.values()):
         return []
     summary = _split_summary(inputs)
     names = ", ".join(f"x_{n}" for n in splits)
     maxima = ", ".join(f"{n} {summary[n]['max']:.4g}" for n in splits)
+    no_layer = " and the model has no Rescaling or Normalization layer." if model is not None else "."
+    if all(s.stats.is_raw for s in splits.values()):
+        return [
+            inputs_not_normalized.finding(
+                Severity.WARNING,
+                f"Every split is fed as raw 0-255 pixels ({names}; max {maxima})" + no_layer,
+                evidence={"splits": summary, "model_rescaling": list(model.rescaling) if model else None},
+                fix=Fix(
+                    "Scale inputs to [0, 1], preferably with layers.Rescaling(1./255) as the model's first layer",
+                    RESCALING_SNIPPET,
+                ),
+                explanation=(
+                    "Keras initializes weights for inputs of order 1; raw pixels up to 255 make the first layer's "
+                    "activations about 100x too large, which slows and destabilizes training and usually costs "
+                    "accuracy on every split alike."
+                ),
+            )
+        ]
+    top = max(s.stats.value_max for s in splits.values())
     return [
         inputs_not_normalized.finding(
             Severity.WARNING,
-            f"Every split is fed as raw 0-255 pixels ({names}; max {maxima})"
-            + (" and the model has no Rescaling or Normalization layer." if model is not None else "."),
-            evidence={"splits": summary, "model_rescaling": list(model.rescaling) if model else None},
+            f"Every split is fed as unscaled whole-number intensity levels ({names}; max {maxima})" + no_layer,
+            evidence={
+                "splits": summary,
+                "model_rescaling": list(model.rescaling) if model else None,
+                "levels_max": top,
+            },
             fix=Fix(
-                "Scale inputs to [0, 1], preferably with layers.Rescaling(1./255) as the model's first layer",
-                RESCALING_SNIPPET,
+                f"Scale inputs to [0, 1]: divide every split by the largest level ({top:.4g} here; 16 for "
+                "scikit-learn's digits, 255 for 8-bit pixels), or put layers.Rescaling first in the model",
+                f"x_train = x_train.astype('float32') / {top:.4g}\nx_test = x_test.astype('float32') / {top:.4g}",
             ),
             explanation=(
-                "Keras initializes weights for inputs of order 1; raw pixels up to 255 make the first layer's "
-                "activations about 100x too large, which slows and destabilizes training and usually costs "
-                "accuracy on every split alike."
+                f"Keras initializes weights for inputs of order 1; levels up to {top:.4g} make the first layer's "
+                "activations several times too large. Adaptive optimizers (Adam, RMSprop) often cope; plain SGD "
+                "at a usual learning rate diverges or stalls, on every split alike."
             ),
         )
     ]

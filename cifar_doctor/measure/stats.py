@@ -46,6 +46,13 @@ RANGE_SLACK = 0.05
 #: 1 + slack and this value no common scheme exists, so such data is `unknown`.
 RAW_MIN_PEAK = 8.0
 
+#: Whole-number values from 0 to at least `RAW_MIN_PEAK` whose spread is below
+#: `MIN_STD_255` are intensity levels fed as they are, on a scale other than
+#: 0-255 (scikit-learn's 8x8 digits hold 0-16, std about 6): quantized pixels,
+#: not values scaled to the order 1 that Keras' initializers expect, and not
+#: a 0-255 photo set either (its std is 40-80).
+RAW_LEVELS = "raw-levels"
+
 #: A 0-255-scale scheme (raw or mean-subtracted) has a pixel std of at least
 #: this. Real photo sets have std 40-80 on 0-255 (CIFAR-10: 63); 8 leaves room
 #: for very flat image sets while staying 8x above standardized data (std 1).
@@ -95,6 +102,7 @@ SCHEME_FAMILY = {
     "standardized": "standardized",
     "imagenet": "standardized",
     "double-scaled": "0-1/255",
+    RAW_LEVELS: "levels",
     "unknown": None,
 }
 
@@ -108,6 +116,7 @@ SCHEME_TEXT = {
     "standardized": "standardized (mean 0, std 1)",
     "imagenet": "standardized with ImageNet mean/std",
     "double-scaled": "divided by 255 twice (max <= 1/255)",
+    RAW_LEVELS: "raw whole-number levels",
     "unknown": "of unknown scale",
 }
 
@@ -130,7 +139,7 @@ class ImageStats:
         constant_images: Images whose pixels all have one value.
         constant_indices: The first `findings.EVIDENCE_MAX_ITEMS` of them.
         integer_valued: Every finite value is a whole number.
-        scheme: One of `raw-uint8`, `raw-float`, `unit`, `symmetric`,
+        scheme: One of `raw-uint8`, `raw-float`, `raw-levels`, `unit`, `symmetric`,
             `standardized`, `imagenet`, `centered-255`, `double-scaled`, `unknown`.
         scheme_detail: Why that scheme, with the numbers.
         image_mean_std: Per channel, the std across images of the image means
@@ -620,6 +629,8 @@ def infer_scheme(st: ImageStats) -> tuple[str, str]:
             return "raw-uint8", f"{st.dtype} pixels 0-255 ({rng})"
         whole = ", whole numbers" if st.integer_valued else ""
         return "raw-float", f"{st.dtype} values on the 0-255 scale ({rng}{whole})"
+    if lo >= 0 and RAW_MIN_PEAK <= hi <= 255.0 * (1 + RANGE_SLACK) and (is_int or st.integer_valued):
+        return RAW_LEVELS, f"{st.dtype} whole numbers {rng}, std {st.pooled_std:.3g}: intensity levels, unscaled"
     if lo < -RANGE_SLACK and lo >= -1.0 - 2 * RANGE_SLACK and hi <= 1.0 + 2 * RANGE_SLACK:
         return "symmetric", f"values in [-1, 1] ({rng})"
     if _imagenet_match(st):

@@ -44,6 +44,28 @@ def test_rng001_silent_for_scaled_inputs(data):
     assert "RNG001" not in codes(diagnose(**data("unit", "unit"), select=["RNG"]))
 
 
+def test_rng001_whole_number_levels_on_a_narrow_scale(make_labels):
+    """Digits-like images, whole numbers 0-16 (std about 6): unscaled levels; divided by 16, silent."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def levels(n: int) -> np.ndarray:
+        return rng.choice(np.arange(17), size=(n, 8, 8), p=np.r_[0.4, np.full(16, 0.6 / 16)]).astype("float32")
+
+    x_train, x_test = levels(300), levels(100)
+    y_train, y_test = make_labels(300), make_labels(100)
+    report = diagnose(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, select=["RNG"])
+    f = only(report, "RNG001")
+    assert f.evidence["splits"]["train"]["scheme"] == "raw-levels" and f.evidence["levels_max"] == 16
+    assert "/ 16" in f.fix.snippet
+    scaled = diagnose(x_train=x_train / 16, y_train=y_train, x_test=x_test / 16, y_test=y_test, select=["RNG"])
+    assert "RNG001" not in codes(scaled)
+    # values on the same scale that are not whole numbers are not levels
+    noisy = diagnose(x_train=x_train + 0.3, y_train=y_train, x_test=x_test + 0.3, y_test=y_test, select=["RNG"])
+    assert "RNG001" not in codes(noisy)
+
+
 def test_rng002_double_scaled(data):
     d = data()
     d["x_train"] = d["x_train"] / 255

@@ -664,3 +664,35 @@ def split_scheme(split: Any) -> str | None:
     except ImportError:  # the statistics module is unavailable
         return None
     return getattr(stats, "scheme", None) if stats is not None else None
+
+
+# --- neighbouring pixels (DAT009) ------------------------------------------------------------------
+#: Images read for `neighbour_correlation`, evenly spaced: the mean of per-image correlations (which
+#: spread by about 0.1 on CIFAR-10) then has a standard error near 0.005.
+NEIGHBOUR_SAMPLE = 512
+
+
+def neighbour_correlation(x: Any, layout: str, limit: int = NEIGHBOUR_SAMPLE) -> tuple[float, float] | None:
+    """(down, across): the mean over up to `limit` images of the correlation between each gray pixel and
+    the one below it, and the one to its right, each image's mean removed; None without two rows and
+    two columns of pixels or without a finite image (`layout` from `layout_of`: NHWC, NCHW or NHW)."""
+    if layout not in ("NHWC", "NCHW", "NHW") or len(x) == 0:
+        return None
+    rows = np.unique(np.linspace(0, len(x) - 1, min(limit, len(x))).astype(np.int64))
+    images = np.asarray(x[rows], dtype=np.float64)
+    gray = images if layout == "NHW" else images.mean(axis=-1 if layout == "NHWC" else 1)
+    if gray.ndim != 3 or gray.shape[1] < 2 or gray.shape[2] < 2:
+        return None
+    gray = gray[np.isfinite(gray).all(axis=(1, 2))]  # images with NaN or Inf are DAT002's
+    if len(gray) == 0:
+        return None
+    gray = gray - gray.mean(axis=(1, 2), keepdims=True)
+
+    def mean_corr(a: np.ndarray, b: np.ndarray) -> float:
+        den = np.sqrt((a * a).sum(axis=(1, 2)) * (b * b).sum(axis=(1, 2)))
+        ok = np.isfinite(den) & (den > 0)
+        if not ok.any():
+            return float("nan")
+        return float(np.mean((a * b).sum(axis=(1, 2))[ok] / den[ok]))
+
+    return mean_corr(gray[:, 1:, :], gray[:, :-1, :]), mean_corr(gray[:, :, 1:], gray[:, :, :-1])

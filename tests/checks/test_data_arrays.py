@@ -1,4 +1,4 @@
-"""Checks DAT001, DAT002, DAT003, DAT004: where each fires, where it stays silent, where it is skipped."""
+"""Checks DAT001, DAT002, DAT003, DAT004, DAT009: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -88,3 +88,38 @@ def test_dat004_grayscale_eval(data):
 def test_dat004_silent(data):
     report = diagnose(**data(), select=["DAT"])
     assert status(report, "DAT004") == "ran" and "DAT004" not in codes(report)
+
+
+# --- DAT009: eval pixels scrambled --------------------------------------------------------------------
+def _scrambled(x: np.ndarray) -> np.ndarray:
+    """Channels-last images whose buffer is read as channels-first planes, then laid out channels-last."""
+    n, h, w, c = x.shape
+    return np.ascontiguousarray(x.reshape(n, c, h, w).transpose(0, 2, 3, 1))
+
+
+def test_dat009_eval_buffer_read_in_the_wrong_axis_order(sample_arrays):
+    x, y = sample_arrays["x_train"][:400] / 255.0, sample_arrays["y_train"][:400]
+    xt, yt = sample_arrays["x_test"][:200] / 255.0, sample_arrays["y_test"][:200]
+    report = diagnose(x_train=x, y_train=y, x_test=_scrambled(xt), y_test=yt, select=["DAT"])
+    f = only(report, "DAT009")
+    assert f.severity.value == "error" and f.evidence["axis"] == "down"
+    assert f.evidence["train_correlation"]["down"] > 0.8 and f.evidence["eval_correlation"]["down"] < 0.2
+    assert "reshape(len(x_test), 3, 32, 32).transpose(0, 2, 3, 1)" in f.fix.snippet
+    assert report.verdict.cause == "input-layout-mismatch"
+
+
+def test_dat009_silent_on_the_same_pipeline_noise_and_a_transpose(sample_arrays):
+    x, y = sample_arrays["x_train"][:400] / 255.0, sample_arrays["y_train"][:400]
+    xt, yt = sample_arrays["x_test"][:200] / 255.0, sample_arrays["y_test"][:200]
+    noisy = np.clip(xt + np.random.default_rng(0).normal(0, 0.1, xt.shape), 0, 1)
+    for eval_x in (xt, noisy, xt.transpose(0, 2, 1, 3)):
+        report = diagnose(x_train=x, y_train=y, x_test=eval_x, y_test=yt, select=["DAT"])
+        assert status(report, "DAT009") == "ran" and "DAT009" not in codes(report)
+    # both splits scrambled alike: the same pipeline, nothing between the splits to tell
+    both = diagnose(x_train=_scrambled(x), y_train=y, x_test=_scrambled(xt), y_test=yt, select=["DAT"])
+    assert "DAT009" not in codes(both)
+
+
+def test_dat009_skipped_without_eval_images(sample_arrays):
+    report = diagnose(x_train=sample_arrays["x_train"][:100], y_train=sample_arrays["y_train"][:100], select=["DAT"])
+    assert status(report, "DAT009") == "skipped"

@@ -88,43 +88,39 @@ def inputs_not_normalized(inputs: Inputs) -> list[Finding]:
     names = ", ".join(f"x_{n}" for n in splits)
     maxima = ", ".join(f"{n} {summary[n]['max']:.4g}" for n in splits)
     no_layer = " and the model has no Rescaling or Normalization layer." if model is not None else "."
+    evidence = {"splits": summary, "model_rescaling": list(model.rescaling) if model else None}
     if all(s.stats.is_raw for s in splits.values()):
-        return [
-            inputs_not_normalized.finding(
-                Severity.WARNING,
-                f"Every split is fed as raw 0-255 pixels ({names}; max {maxima})" + no_layer,
-                evidence={"splits": summary, "model_rescaling": list(model.rescaling) if model else None},
-                fix=Fix(
-                    "Scale inputs to [0, 1], preferably with layers.Rescaling(1./255) as the model's first layer",
-                    RESCALING_SNIPPET,
-                ),
-                explanation=(
-                    "Keras initializes weights for inputs of order 1; raw pixels up to 255 make the first layer's "
-                    "activations about 100x too large, which slows and destabilizes training and usually costs "
-                    "accuracy on every split alike."
-                ),
-            )
-        ]
-    top = max(s.stats.value_max for s in splits.values())
+        what = "raw 0-255 pixels"
+        fix = Fix(
+            "Scale inputs to [0, 1], preferably with layers.Rescaling(1./255) as the model's first layer",
+            RESCALING_SNIPPET,
+        )
+        explanation = (
+            "Keras initializes weights for inputs of order 1; raw pixels up to 255 make the first layer's "
+            "activations about 100x too large, which slows and destabilizes training and usually costs "
+            "accuracy on every split alike."
+        )
+    else:
+        top = max(s.stats.value_max for s in splits.values())
+        what = "unscaled whole-number intensity levels"
+        evidence["levels_max"] = top
+        fix = Fix(
+            f"Scale inputs to [0, 1]: divide every split by the largest level ({top:.4g} here; 16 for "
+            "scikit-learn's digits, 255 for 8-bit pixels), or put layers.Rescaling first in the model",
+            f"x_train = x_train.astype('float32') / {top:.4g}\nx_test = x_test.astype('float32') / {top:.4g}",
+        )
+        explanation = (
+            f"Keras initializes weights for inputs of order 1; levels up to {top:.4g} make the first layer's "
+            "activations several times too large. Adaptive optimizers (Adam, RMSprop) often cope; plain SGD "
+            "at a usual learning rate diverges or stalls, on every split alike."
+        )
     return [
         inputs_not_normalized.finding(
             Severity.WARNING,
-            f"Every split is fed as unscaled whole-number intensity levels ({names}; max {maxima})" + no_layer,
-            evidence={
-                "splits": summary,
-                "model_rescaling": list(model.rescaling) if model else None,
-                "levels_max": top,
-            },
-            fix=Fix(
-                f"Scale inputs to [0, 1]: divide every split by the largest level ({top:.4g} here; 16 for "
-                "scikit-learn's digits, 255 for 8-bit pixels), or put layers.Rescaling first in the model",
-                f"x_train = x_train.astype('float32') / {top:.4g}\nx_test = x_test.astype('float32') / {top:.4g}",
-            ),
-            explanation=(
-                f"Keras initializes weights for inputs of order 1; levels up to {top:.4g} make the first layer's "
-                "activations several times too large. Adaptive optimizers (Adam, RMSprop) often cope; plain SGD "
-                "at a usual learning rate diverges or stalls, on every split alike."
-            ),
+            f"Every split is fed as {what} ({names}; max {maxima})" + no_layer,
+            evidence=evidence,
+            fix=fix,
+            explanation=explanation,
         )
     ]
 

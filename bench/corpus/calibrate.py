@@ -427,15 +427,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.draws:
             meta["draws"] = {p.name: corpus_digest(p) for p in args.draws}
             meta["fitted_by"] += " --draws " + " ".join(p.name for p in args.draws)
-        table = fit(rows, m, a, meta)
         if shipped is not None:
-            table = with_carried(table, carried(shipped, args.carry))
-            table.meta["fitted_by"] += f" --carry {args.carry}"
-            table.meta["carried"] = {
+            meta["fitted_by"] += f" --carry {args.carry}"
+            meta["carried"] = {
                 "input": args.carry,
                 "from": shipped.meta.get("fitted_by", ""),
                 "out_of_fold": shipped.meta.get("out_of_fold", {}),
             }
+        table = fit(rows, m, a, meta)
+        if shipped is not None:
+            table = with_carried(table, carried(shipped, args.carry))
         TABLE_PATH.write_text(json.dumps(table.to_dict(), indent=1) + "\n", encoding="utf-8")
         print(f"\nwrote {TABLE_PATH} (prior_strength {m:g}, abstain_below {a:g}, {len(table.nodes)} patterns)")
     return 0

@@ -489,11 +489,12 @@ def accuracy_denominator(values: list[float]) -> int | None:
 @lru_cache(maxsize=64)
 def _denominator(vals: tuple[float, ...]) -> int | None:
     """`accuracy_denominator` of finite values in [0, 1], cached: several checks read one log's split size."""
-    if len({round(v, 4) for v in vals}) < DENOMINATOR_MIN_VALUES:
+    printed = {round(v, 4) for v in vals}
+    if len(printed) < DENOMINATOR_MIN_VALUES:
         return None  # two values fit many counts by coincidence (0.5154 and 0.4845: 50 and 47 of 97, of 615)
     limit = MAX_INFERRED_IMAGES
     if all(abs(v - round(v, 4)) <= 1e-9 for v in vals):  # four decimals, as a console prints them
-        limit = max(limit, printed_search_limit(len({round(v, 4) for v in vals} - {0.0, 1.0})))
+        limit = max(limit, printed_search_limit(len(printed - {0.0, 1.0})))
     for n in range(2, limit + 1):
         if all(abs(v * n - round(v * n)) <= PRINTED_ACCURACY_TOLERANCE * n for v in vals):
             return n

@@ -122,6 +122,30 @@ def test_overfitting_called_healthy_is_a_miss_not_a_forbidden_verdict():
         assert set(PIPELINE) <= set(t.forbidden)
 
 
+def test_a_layer_bug_without_its_layer_is_scored_as_the_correct_run_it_is():
+    """`bn-inference-gap` needs BatchNormalization: the grid builds it only on images small enough for the
+    BatchNorm models, and a packed run whose model lacks the layer is scored with the `healthy` truth."""
+    import copy
+
+    from bench.corpus.load import CorpusRun, load_runs
+    from bench.corpus.score import NEEDS_LAYER, plan
+
+    layered = NEEDS_LAYER["bn-inference-gap"]
+    specs = [s for s in GRID if s.kind == "bn-inference-gap"]
+    assert specs and all(s.model.kind in layered for s in specs)
+    run = next(r for r in load_runs() if r.kind == "bn-inference-gap")
+    as_built = plan(run, ("log",))
+    assert as_built and all("healthy" in t.forbidden and t.cause == "regularization-gap" for t in as_built)
+    record = copy.deepcopy(run.record)
+    record["spec"]["model"]["kind"] = "cnn"
+    plain = plan(CorpusRun(record), ("log",))
+    healthy = KINDS["healthy"]
+    for t in plain:
+        assert t.cause == "healthy"
+        assert "healthy" in t.accepted and "healthy" not in t.forbidden
+        assert set(t.forbidden) == set(healthy.must_not)
+
+
 def test_recipes_rebuild_the_same_arrays_without_tensorflow():
     spec = DataSpec(
         dataset="cifar10-sample",

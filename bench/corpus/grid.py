@@ -1038,8 +1038,10 @@ def v_augment_train_only(d: Draw, i: int):
 
 
 def v_bn_gap(d: Draw, i: int):
+    # below 32 px: `standard` builds the plain CNN (no BatchNormalization) for 32-px images
+    tasks = [t for t in CIFAR_TASKS if t[3] < 32]
     data, model, train = standard(
-        d, i, data=image_data(d, i, tasks=CIFAR_TASKS, n=(500, 1000)), model_kinds=["cnn-bn", "resnet"]
+        d, i, data=image_data(d, i, tasks=tasks, n=(500, 1000)), model_kinds=["cnn-bn", "resnet"]
     )
     return (
         data,

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .grid import KINDS
 from .load import DEFAULT_OUT, CorpusRun, load_runs, model_path, rebuild_arrays, render_log
 from .pack import PACKED
 from .shapes import HISTORY_SHAPES
@@ -89,6 +90,12 @@ LOG_BLIND_KINDS = frozenset({"eval-from-train"})
 #: training (small digits and wine sets), where either reading is defensible.
 MISSES_NOT_FORBIDDEN = {"overfitting": frozenset({"healthy"})}
 
+#: Kinds whose bug lives in a layer: a run whose model was built without it had nothing injected,
+#: and is scored as the correct run it is (the `healthy` kind's truth). Draws packed before the grid
+#: kept BatchNormalization on 16-px images only (`grid.v_bn_gap`) built `bn-inference-gap` runs on
+#: 32-px images with the plain CNN, which has no BatchNormalization layer.
+NEEDS_LAYER = {"bn-inference-gap": frozenset({"cnn-bn", "resnet"})}
+
 #: A verdict at or above this confidence that is forbidden is the failure the tool must never make.
 CONFIDENT = 0.7
 
@@ -138,22 +145,37 @@ def fold_of(family: str) -> int:
     return int(hashlib.sha1(family.encode()).hexdigest(), 16) % FOLDS
 
 
+def effective_truth(run: CorpusRun) -> tuple[str, dict[str, Any]]:
+    """The run's cause and truth, or the `healthy` kind's where the injected layer was never built
+    (`NEEDS_LAYER`)."""
+    layered = NEEDS_LAYER.get(run.kind)
+    if layered is None or run.record["spec"]["model"]["kind"] in layered:
+        return run.cause, run.truth
+    healthy = KINDS["healthy"]
+    return "healthy", {
+        **run.truth,
+        "expected": list(healthy.expected),
+        "also_acceptable": list(healthy.also),
+        "must_not": list(healthy.must_not),
+    }
+
+
 def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) -> list[Trial]:
     """The trials a run offers among `inputs` (`log`, `data`, `model+data`); models are looked for under
     `models`/runs/ (the generator's output folder)."""
-    truth = run.truth
+    cause, truth = effective_truth(run)
     det = truth.get("detectable_from", {})
     severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
     base = dict(
         run_id=run.run_id,
         family=run.family,
         fold=fold_of(run.family),
-        cause=run.cause,
+        cause=cause,
         kind=run.kind,
         severity=severity,
         expected=list(truth["expected"]),
         accepted=sorted(set(truth["expected"]) | set(truth.get("also_acceptable", []))),
-        forbidden=sorted(set(truth.get("must_not", [])) - MISSES_NOT_FORBIDDEN.get(run.cause, frozenset())),
+        forbidden=sorted(set(truth.get("must_not", [])) - MISSES_NOT_FORBIDDEN.get(cause, frozenset())),
     )
     out: list[Trial] = []
     if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS:
@@ -161,7 +183,7 @@ def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) ->
             if shape in NO_EVALUATE_SHAPES and det.get("history", True) is False:
                 continue
             trial = Trial(source=shape, **base)  # type: ignore[arg-type]
-            if shape in NO_VALIDATION_SHAPES and run.cause in VALIDATION_SIDE_CAUSES:
+            if shape in NO_VALIDATION_SHAPES and cause in VALIDATION_SIDE_CAUSES:
                 trial.accepted = sorted({*trial.accepted, ABSTENTION})
             out.append(trial)
     if "data" in inputs and det.get("data"):

@@ -405,6 +405,24 @@ def test_fit004_one_explosion_is_instability(make_history):
     assert "FIT004" not in found_fit(tiny)
 
 
+def test_fit004_gives_way_to_a_training_softmax_saturated_by_unscaled_inputs(make_history):
+    # raw pixels into SGD (draw 5 of the run corpus): every training error costs over 100 nats (LOG014), which
+    # explains the loss's explosion at epoch 3 and names the fix; FIT004's reading of the same losses is dropped
+    from cifar_doctor.checks.fit.overfitting import unstable_loss
+
+    loss = [3931.8, 54.86, 580.3] + [41.34 - 0.0124 * i for i in range(12)]
+    h = make_history(
+        loss=loss,
+        accuracy=[0.532, 0.464, 0.501] + [0.637] * 12,
+        val_loss=[29.17, 31.0, 30.2] + [29.5] * 12,
+        val_accuracy=[0.52, 0.5, 0.51] + [0.62] * 12,
+    )
+    assert unstable_loss(Inputs(history=h))[0].evidence["exploded_at"] == [3]
+    f = found_fit(h)
+    assert "LOG014" in f and "FIT004" not in f
+    assert verdict(h) == "input-not-normalized"
+
+
 def test_fit004_a_last_epoch_spike_of_an_overfitting_run_is_not_divergence(make_history):
     # RMSprop on 776 images (the run corpus): the loss spikes in its last epoch while validation has turned
     loss = [0.972, 0.741, 0.575, 0.499, 0.45, 0.386, 0.318, 0.295, 0.247, 0.205, 0.179, 0.144]

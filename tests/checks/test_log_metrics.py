@@ -144,9 +144,10 @@ def test_log015_supersedes_a_training_loss_read_as_a_classifiers(make_history):
     codes = {f.code for f in report.findings}
     assert "LOG015" in codes and "FIT004" not in codes
     assert report.verdict.cause == "metric-not-applicable"
-    # the same loss beside an accuracy that is not always 0 is read by FIT004
+    # the same loss beside an accuracy that is not always 0 is a classifier's: every error costs thousands of
+    # nats, a softmax saturated by unscaled inputs (LOG014, which supersedes FIT004's reading of it)
     with_acc = make_history(loss=h.loss, accuracy=[0.1, 0.2, 0.25, 0.3, 0.3, 0.31, 0.3, 0.29])
-    assert "FIT004" in found(with_acc)
+    assert {"LOG014"} <= set(found(with_acc)) and not {"LOG015", "FIT004"} & set(found(with_acc))
 
 
 def test_log015_silent_when_accuracy_leaves_zero_once(make_history):

@@ -471,7 +471,9 @@ def val_better_than_train(inputs: Inputs) -> list[Finding]:
     ]
 
 
-@register("FIT004", "unstable-loss", requires=("history",), cause="unstable-training", superseded_by=("LOG015",))
+@register(
+    "FIT004", "unstable-loss", requires=("history",), cause="unstable-training", superseded_by=("LOG015", "LOG014")
+)
 def unstable_loss(inputs: Inputs) -> list[Finding]:
     """Training loss oscillates, diverges or climbs for epochs; or accuracy collapses to chance.
 
@@ -496,7 +498,9 @@ def unstable_loss(inputs: Inputs) -> list[Finding]:
     For a classifier (an accuracy is logged) "the largest loss" is at least
     `CLASSIFICATION_LOSS_SCALE` (ln 2), so a loss near zero that wanders by
     factors of two is not judged by its own ratios. A log of optimizer steps is
-    judged on the means of `STEP_BLOCKS` blocks of consecutive steps.
+    judged on the means of `STEP_BLOCKS` blocks of consecutive steps. LOG014
+    supersedes it: a training softmax saturated by unscaled inputs explains
+    the same losses, and its fix (scale the inputs) is the one that helps.
 
     ## Why is this bad?
     The epoch-average training loss of a well-tuned run falls almost

@@ -56,7 +56,7 @@ import json
 import math
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -300,10 +300,48 @@ def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, t
     for label, n, stated, observed in reliability(committed):
         print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
     print(f"  expected calibration error {calibration_error(committed):.3f}", file=out)
+    weighted_summary(
+        applied,
+        lambda a: a.row.weight,
+        "Weighted as the table is fitted (each run once per kind of input, the kinds at the corpus's shares)",
+        out,
+    )
     print("\nThe rules alone, same bins (their severity-table confidences)", file=out)
     as_is = [Applied(r, r.verdict, r.rule_confidence, r.right, r.forbidden, False) for r in rules]
     for label, n, stated, observed in reliability([a for a in as_is if a.verdict not in NEVER_ABSTAIN]):
         print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
+
+
+def weighted_summary(
+    applied: Sequence[Applied], weight: Callable[[Applied], float], label: str, out=sys.stdout
+) -> None:
+    """Right and forbidden shares, by input and in all, and the reliability bins, with each trial counted
+    `weight(trial)` times."""
+    total = sum(weight(a) for a in applied) or 1.0
+    right = sum(weight(a) * a.right for a in applied) / total
+    forb = sum(weight(a) * a.forbidden for a in applied) / total
+    confident = sum(weight(a) * (a.forbidden and a.confidence >= CONFIDENT) for a in applied) / total
+    print(
+        f"\n{label}: {100 * right:.1f}% right, forbidden {100 * forb:.1f}% of trials "
+        f"({100 * confident:.1f}% at >= {CONFIDENT})",
+        file=out,
+    )
+    for kind in ("log", "data", "data+model"):
+        xs = [a for a in applied if a.row.kind == kind]
+        t = sum(weight(a) for a in xs)
+        if t:
+            print(f"  {kind:12} {100 * sum(weight(a) * a.right for a in xs) / t:5.1f}% right", file=out)
+    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    ece, n_all = 0.0, sum(weight(a) for a in committed) or 1.0
+    for bin_label, band in confidence_bins(committed):
+        w = sum(weight(a) for a in band)
+        if not w:
+            continue
+        stated = sum(weight(a) * a.confidence for a in band) / w
+        observed = sum(weight(a) * a.right for a in band) / w
+        ece += w * abs(stated - observed)
+        print(f"  {bin_label}  {len(band):5} verdicts   stated {stated:.2f}   observed {observed:.2f}", file=out)
+    print(f"  expected calibration error {ece / n_all:.3f}", file=out)
 
 
 def held_out_report(
@@ -319,32 +357,8 @@ def held_out_report(
         return corpus_kinds[k] / drawn[k] if drawn[k] else 0.0
 
     print(f"{len(applied)} held-out trials on {len({a.row.run_id for a in applied})} runs, the shipped table", file=out)
-    for label, weight in (("as drawn", lambda a: 1.0), ("corpus mix", mix)):
-        total = sum(weight(a) for a in applied) or 1.0
-        right = sum(weight(a) * a.right for a in applied) / total
-        forb = sum(weight(a) * a.forbidden for a in applied) / total
-        confident = sum(weight(a) * (a.forbidden and a.confidence >= CONFIDENT) for a in applied) / total
-        print(
-            f"\n{label}: {100 * right:.1f}% right, forbidden {100 * forb:.1f}% of trials "
-            f"({100 * confident:.1f}% at >= {CONFIDENT})",
-            file=out,
-        )
-        for kind in ("log", "data", "data+model"):
-            xs = [a for a in applied if a.row.kind == kind]
-            t = sum(weight(a) for a in xs)
-            if t:
-                print(f"  {kind:12} {100 * sum(weight(a) * a.right for a in xs) / t:5.1f}% right", file=out)
-        committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
-        ece, n_all = 0.0, sum(weight(a) for a in committed) or 1.0
-        for label, band in confidence_bins(committed):
-            w = sum(weight(a) for a in band)
-            if not w:
-                continue
-            stated = sum(weight(a) * a.confidence for a in band) / w
-            observed = sum(weight(a) * a.right for a in band) / w
-            ece += w * abs(stated - observed)
-            print(f"  {label}  {len(band):5} verdicts   stated {stated:.2f}   observed {observed:.2f}", file=out)
-        print(f"  expected calibration error {ece / n_all:.3f}", file=out)
+    weighted_summary(applied, lambda a: 1.0, "as drawn", out)
+    weighted_summary(applied, mix, "corpus mix", out)
 
 
 def corpus_digest(path: Path = PACKED) -> str:

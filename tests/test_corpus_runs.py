@@ -138,8 +138,9 @@ def test_a_layer_bug_without_its_layer_is_scored_as_the_correct_run_it_is():
     assert as_built and all("healthy" in t.forbidden and t.cause == "regularization-gap" for t in as_built)
     record = copy.deepcopy(run.record)
     record["spec"]["model"]["kind"] = "cnn"
-    plain = plan(CorpusRun(record), ("log",))
+    plain = plan(CorpusRun(record), ("log", "data"))
     healthy = KINDS["healthy"]
+    assert [t.source for t in plain if t.source == "data"] == ["data"]  # a correct run's data shows it too
     for t in plain:
         assert t.cause == "healthy"
         assert "healthy" in t.accepted and "healthy" not in t.forbidden

@@ -157,6 +157,7 @@ def effective_truth(run: CorpusRun) -> tuple[str, dict[str, Any]]:
         "expected": list(healthy.expected),
         "also_acceptable": list(healthy.also),
         "must_not": list(healthy.must_not),
+        "detectable_from": dict(healthy.detectable),
     }
 
 

@@ -296,3 +296,15 @@ def test_tiny_runs_pack_load_render_and_rebuild(tmp_path, monkeypatch):
     rows = {c["x_train"][i].tobytes() for i in leaked}
     assert sum(x.tobytes() in rows for x in c["x_test"]) >= len(leaked)  # copies of training images
     assert c["y_train"].shape == (160, 1)
+
+
+def test_packing_a_draw_never_overwrites_the_committed_corpus(tmp_path, monkeypatch):
+    """`pack --draw K` without --dest writes the draw beside the other draws, not over runs.jsonl.gz."""
+    from bench.corpus import __main__ as corpus_cli
+    from bench.corpus import pack as pack_module
+
+    corpus = tmp_path / "runs.jsonl.gz"
+    monkeypatch.setattr(pack_module, "PACKED", corpus)
+    (tmp_path / "empty" / "runs").mkdir(parents=True)
+    assert corpus_cli.main(["pack", "--draw", "9", "--out", str(tmp_path / "empty")]) == 0
+    assert (tmp_path / "draws" / "draw9.jsonl.gz").is_file() and not corpus.exists()

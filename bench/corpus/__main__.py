@@ -55,13 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder. Defaults to out/corpus.")
     ap.add_argument("--limit-runs", type=int, default=None, help="only the first K runs of the selection")
     ap.add_argument("--only", default=None, help="a family, data or model family, kind or cause")
-    ap.add_argument("--dest", type=Path, default=None, help="pack: the file written (bench/corpus/runs.jsonl.gz)")
+    ap.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="pack: the file written (bench/corpus/runs.jsonl.gz; a draw: bench/corpus/draws/drawK.jsonl.gz)",
+    )
     ap.add_argument(
         "--draw",
         type=int,
         default=0,
         help="draw fresh runs of every kind from other seeds (0, the default: the committed corpus); "
-        "use with its own --out and, to pack, --dest",
+        "use with its own --out; `pack` then writes bench/corpus/draws/drawK.jsonl.gz unless --dest says",
     )
     a = ap.parse_args(argv)
     from .grid import GRID, build_grid
@@ -70,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "pack":
         from .pack import PACKED, pack
 
-        pack(a.out, a.dest or PACKED, keep={s.run_id for s in runs})
+        # a draw never overwrites the committed corpus: it has its own file beside the other draws
+        default = PACKED if a.draw == 0 else PACKED.parent / "draws" / f"draw{a.draw}.jsonl.gz"
+        pack(a.out, a.dest or default, keep={s.run_id for s in runs})
         return 0
     grid = select(runs, a.only, a.limit_runs)
     if a.command == "list":

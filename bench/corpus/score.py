@@ -151,14 +151,7 @@ def effective_truth(run: CorpusRun) -> tuple[str, dict[str, Any]]:
     layered = NEEDS_LAYER.get(run.kind)
     if layered is None or run.record["spec"]["model"]["kind"] in layered:
         return run.cause, run.truth
-    healthy = KINDS["healthy"]
-    return "healthy", {
-        **run.truth,
-        "expected": list(healthy.expected),
-        "also_acceptable": list(healthy.also),
-        "must_not": list(healthy.must_not),
-        "detectable_from": dict(healthy.detectable),
-    }
+    return "healthy", KINDS["healthy"].truth().to_dict()
 
 
 def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) -> list[Trial]:

@@ -91,7 +91,13 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
     """A log shape is scored only where it can carry the evidence: no trial where the bug lives in a line the
     shape lacks, and abstaining is right where a log without validation meets a validation-side cause."""
     from bench.corpus.load import load_runs
-    from bench.corpus.score import LOG_BLIND_KINDS, NO_EVALUATE_SHAPES, VALIDATION_SIDE_CAUSES, plan
+    from bench.corpus.score import (
+        LOG_BLIND_KINDS,
+        NO_EVALUATE_SHAPES,
+        VALIDATION_SIDE_CAUSES,
+        effective_truth,
+        plan,
+    )
 
     runs = load_runs()
     trials = [t for run in runs for t in plan(run, ("log",))]
@@ -100,7 +106,7 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
     evaluate_only = {r.kind for r in runs if r.truth["detectable_from"].get("history") is False}
     assert evaluate_only
     assert not [t for t in trials if t.kind in evaluate_only and t.source in NO_EVALUATE_SHAPES]
-    truth = {r.run_id: {*r.truth["expected"], *r.truth.get("also_acceptable", [])} for r in runs}
+    truth = {r.run_id: {*t["expected"], *t.get("also_acceptable", [])} for r in runs for t in [effective_truth(r)[1]]}
     steps = [t for t in trials if t.source == "per-step"]
     assert {t.cause for t in steps} & VALIDATION_SIDE_CAUSES and {t.cause for t in steps} - VALIDATION_SIDE_CAUSES
     for t in trials:
@@ -128,12 +134,12 @@ def test_a_layer_bug_without_its_layer_is_scored_as_the_correct_run_it_is():
     import copy
 
     from bench.corpus.load import CorpusRun, load_runs
-    from bench.corpus.score import NEEDS_LAYER, plan
+    from bench.corpus.score import NEEDS_LAYER, bn_gap_opened, plan
 
     layered = NEEDS_LAYER["bn-inference-gap"]
     specs = [s for s in GRID if s.kind == "bn-inference-gap"]
     assert specs and all(s.model.kind in layered for s in specs)
-    run = next(r for r in load_runs() if r.kind == "bn-inference-gap")
+    run = next(r for r in load_runs() if r.kind == "bn-inference-gap" and bn_gap_opened(r) is not False)
     as_built = plan(run, ("log",))
     assert as_built and all("healthy" in t.forbidden and t.cause == "regularization-gap" for t in as_built)
     record = copy.deepcopy(run.record)
@@ -145,6 +151,68 @@ def test_a_layer_bug_without_its_layer_is_scored_as_the_correct_run_it_is():
         assert t.cause == "healthy"
         assert "healthy" in t.accepted and "healthy" not in t.forbidden
         assert set(t.forbidden) == set(healthy.must_not)
+
+
+def test_a_measured_batchnorm_gap_decides_a_runs_truth(monkeypatch):
+    """The kept model's accuracy with batch statistics against its moving statistics (`effects.bn_gap`):
+    a correct run whose gap opened is scored as the gap, a `bn-inference-gap` run whose gap never opened
+    as the correct run it is, and a run without the measurement as packed."""
+    from bench.corpus import score
+    from bench.corpus.load import load_runs
+
+    runs = load_runs()
+    healthy = next(r for r in runs if r.kind == "healthy")
+    bn = next(
+        r for r in runs if r.kind == "bn-inference-gap" and r.record["spec"]["model"]["kind"] in {"cnn-bn", "resnet"}
+    )
+    opened = {"inference": 0.49, "batch_statistics": 0.89, "images": 1000, "se": 0.02}
+    closed = {"inference": 0.75, "batch_statistics": 0.78, "images": 1000, "se": 0.02}
+    noisy = {"inference": 0.30, "batch_statistics": 0.42, "images": 60, "se": 0.06}  # 0.12, two standard errors
+    measured = {healthy.run_id: {"bn": opened}, bn.run_id: {"bn": closed}}
+    monkeypatch.setattr(score, "measured_effects", lambda: measured)
+
+    cause, truth = score.effective_truth(healthy)
+    assert cause == "regularization-gap"
+    assert {"healthy", "overfitting"} <= set(truth["must_not"]) and "eval-distribution-shift" in truth["expected"]
+    assert all("healthy" in t.forbidden for t in score.plan(healthy, ("log",)))
+    assert score.effective_truth(bn) == ("healthy", KINDS["healthy"].truth().to_dict())
+
+    measured[healthy.run_id] = {"bn": noisy}
+    assert score.bn_gap_opened(healthy) is False and score.effective_truth(healthy)[0] == "healthy"
+    measured.clear()
+    assert score.bn_gap_opened(bn) is None and score.effective_truth(bn) == (bn.cause, bn.truth)
+
+
+def test_committed_batchnorm_measurements_are_whole():
+    """Every committed measurement names a packed run with BatchNormalization, with accuracies and a
+    standard error that fit its image count."""
+    from bench.corpus.effects import BN_MODELS, EFFECTS_DIR
+    from bench.corpus.load import load_runs
+    from bench.corpus.pack import PACKED
+
+    files = sorted(EFFECTS_DIR.glob("*.json"))
+    assert files, "no measurements committed"
+    import json
+
+    for path in files:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        packed = PACKED if path.stem == "runs" else PACKED.parent / "draws" / f"{path.stem}.jsonl.gz"
+        runs = {r.run_id: r for r in load_runs(packed)}
+        assert doc["runs"], path
+        for run_id, m in doc["runs"].items():
+            assert runs[run_id].record["spec"]["model"]["kind"] in BN_MODELS
+            g = m["bn"]
+            assert 0 <= g["inference"] <= 1 and 0 <= g["batch_statistics"] <= 1 and 0 < g["images"] <= 1000
+            assert 0 <= g["se"] <= (0.5 / g["images"]) ** 0.5 + 1e-3  # two binomial variances of at most 1/4
+
+
+def test_bn_effect_reads_accuracy_and_the_validation_split_like_fit():
+    from bench.corpus.effects import accuracy
+
+    p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    assert accuracy(p, np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    assert accuracy(p, np.eye(2)[[0, 1, 1]]) == pytest.approx(2 / 3)  # one-hot
+    assert accuracy(np.array([[0.7], [0.2]]), np.array([[1], [1]])) == 0.5  # one sigmoid unit
 
 
 def test_recipes_rebuild_the_same_arrays_without_tensorflow():

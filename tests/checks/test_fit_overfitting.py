@@ -526,17 +526,25 @@ def test_fit001_leaves_validation_wandering_at_chance_within_its_split_noise_to_
 #: (the run corpus): validation loss turns up while validation accuracy prints one class's share throughout.
 FROZEN = dict(
     loss=[0.796, 0.691, 0.662, 0.621, 0.574],
-    accuracy=[0.525, 0.585, 0.592, 0.658, 0.691],
+    accuracy=[0.625, 0.685, 0.692, 0.758, 0.791],
     val_loss=[0.698, 0.75, 0.922, 1.06, 1.07],
-    val_accuracy=[0.5211] * 5,
+    val_accuracy=[0.6211] * 5,
 )
 
 
 def test_fit001_frozen_validation_accuracy_withholds_overfitting(make_history):
     f = found(make_history(**FROZEN))["FIT001"]
     assert f.cause == "insufficient-evidence" and f.severity.value == "info"
-    assert f.evidence["frozen_epochs"] == 5 and f.evidence["val_acc_frozen"] == pytest.approx(0.5211)
+    assert f.evidence["frozen_epochs"] == 5 and f.evidence["val_acc_frozen"] == pytest.approx(0.6211)
     assert verdict(make_history(**FROZEN)) == "insufficient-evidence"
+
+
+def test_fit001_frozen_at_chance_gives_way_to_the_chance_reading(make_history):
+    # one answer for every image of two classes (0.5211) while training climbs: LOG020's inference-side reading
+    at_chance = dict(FROZEN, accuracy=[0.525, 0.585, 0.592, 0.658, 0.691], val_accuracy=[0.5211] * 5)
+    found_codes = found(make_history(**at_chance))
+    assert "FIT001" not in found_codes and found_codes["LOG020"].cause == "eval-distribution-shift"
+    assert verdict(make_history(**at_chance)) == "eval-distribution-shift"
 
 
 def test_fit001_frozen_near_training_accuracy_stays_overfitting(make_history):

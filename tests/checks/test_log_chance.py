@@ -1,4 +1,4 @@
-"""Checks LOG002, LOG004, LOG007, LOG008, LOG010: where each fires, where it stays silent, where it is skipped."""
+"""Checks LOG002, LOG004, LOG007, LOG008, LOG010, LOG020: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -451,3 +451,79 @@ def test_log004_no_labels_judgement_when_validation_strays_from_chance(make_hist
         val_accuracy=[0.142, 0.113, 0.116, 0.106, 0.108],
     )
     assert "LOG004" not in codes(h)
+
+
+# --- LOG020: validation accuracy falls back to chance ----------------------------------------------
+# a ResNet with BatchNormalization on two CIFAR-10 classes (a run corpus's `healthy` run whose moving
+# statistics lag: 0.49 in inference mode, 0.89 with batch statistics on the same validation images)
+COLLAPSED = dict(
+    loss=[0.7372, 0.5356, 0.4510, 0.3900, 0.3566, 0.3434],
+    accuracy=[0.6630, 0.8226, 0.8632, 0.8978, 0.9020, 0.9105],
+    val_loss=[0.7912, 0.7810, 0.8604, 0.9726, 1.0676, 1.4872],
+    val_accuracy=[0.6399, 0.5288, 0.4918, 0.4897, 0.4918, 0.4918],
+)
+
+
+def test_log020_validation_back_at_chance_is_not_overfitting(make_history):
+    h = make_history(**COLLAPSED)
+    f = codes(h)["LOG020"]
+    assert f.cause == "eval-distribution-shift"
+    assert f.evidence["classes"] == 2 and f.evidence["val_acc_peak"] == 0.6399
+    assert f.evidence["val_acc_last"] == [0.4918, 0.4918]
+    assert "FIT001" not in codes(h)  # the turn FIT001 reads as overfitting gives way
+    assert verdict(h) == "eval-distribution-shift"
+
+
+def test_log020_a_slow_batchnorm_start_that_lost_its_first_epoch(make_history):
+    # the curve LOG004 leaves alone (above the band in its first epoch): back at 1/10 for its last three
+    h = make_history(
+        loss=[2.282, 2.038, 1.943, 1.827, 1.715],
+        accuracy=[0.177, 0.268, 0.306, 0.339, 0.406],
+        val_loss=[2.28, 2.369, 2.494, 2.657, 2.739],
+        val_accuracy=[0.142, 0.113, 0.116, 0.106, 0.108],
+    )
+    assert codes(h)["LOG020"].evidence["classes"] == 10
+    assert verdict(h) == "eval-distribution-shift"
+
+
+def test_log020_silent_while_validation_climbs_out_of_chance(make_history):
+    # 129 validation images of ten classes, a model still learning: validation follows training up
+    h = make_history(
+        loss=[2.679, 2.456, 2.375, 2.327, 2.292, 2.262, 2.233, 2.206, 2.177, 2.149, 2.121],
+        accuracy=[0.093, 0.108, 0.125, 0.141, 0.173, 0.188, 0.205, 0.227, 0.249, 0.266, 0.288],
+        val_loss=[2.387, 2.362, 2.352, 2.348, 2.343, 2.336, 2.329, 2.321, 2.315, 2.304, 2.294],
+        val_accuracy=[0.0853, 0.0853, 0.0853, 0.1008, 0.1008, 0.124, 0.124, 0.1318, 0.1395, 0.155, 0.1705],
+    )
+    assert "LOG020" not in codes(h)
+
+
+def test_log020_silent_on_overfitting_that_keeps_what_it_learned(make_history):
+    h = make_history(
+        loss=[1.60, 1.20, 0.90, 0.60, 0.40, 0.25],
+        accuracy=[0.42, 0.57, 0.68, 0.79, 0.86, 0.92],
+        val_loss=[1.35, 1.15, 1.08, 1.12, 1.25, 1.41],
+        val_accuracy=[0.52, 0.60, 0.63, 0.62, 0.60, 0.58],
+    )
+    assert "LOG020" not in codes(h)
+    assert verdict(h) == "overfitting"
+
+
+def test_log020_gives_way_to_log004_when_validation_never_left_chance(make_history):
+    h = make_history(
+        loss=[2.30, 2.10, 1.90, 1.70, 1.50, 1.30],
+        accuracy=[0.12, 0.22, 0.31, 0.39, 0.46, 0.53],
+        val_loss=[2.31, 2.35, 2.41, 2.48, 2.57, 2.66],
+        val_accuracy=[0.101, 0.094, 0.108, 0.097, 0.103, 0.099],
+    )
+    found_codes = codes(h)
+    assert "LOG004" in found_codes and "LOG020" not in found_codes
+
+
+def test_log020_skipped_without_validation_accuracy(make_history):
+    h = make_history(loss=COLLAPSED["loss"], accuracy=COLLAPSED["accuracy"], val_loss=COLLAPSED["val_loss"])
+    assert "LOG020" not in codes(h)
+
+
+def test_log020_one_epoch_at_chance_is_a_dip_not_a_fall(make_history):
+    h = make_history(**dict(COLLAPSED, val_accuracy=[0.6399, 0.5288, 0.5918, 0.6197, 0.5918, 0.4918]))
+    assert "LOG020" not in codes(h)

@@ -241,7 +241,7 @@ def frozen_validation(h: Any) -> dict[str, Any] | None:
     return {"value": vals[-1], "epochs": tail, "train_from": train_from, "train_to": train_to}
 
 
-@register("FIT001", "overfitting", requires=("history",), cause="overfitting")
+@register("FIT001", "overfitting", requires=("history",), cause="overfitting", superseded_by=("LOG020",))
 def overfitting(inputs: Inputs) -> list[Finding]:
     """Validation passed its best epoch and got worse while training kept improving.
 

@@ -36,6 +36,7 @@ from ...measure.history import (
     pinned_at_chance,
     printed_index,
     val_at_chance,
+    val_chance_band,
     val_near_chance,
 )
 from ...registry import register
@@ -332,6 +333,128 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
                 "looks alike (e.g. divided by 255 twice)."
             ),
             split="val",
+        )
+    ]
+
+
+# --- LOG020 -----------------------------------------------------------------------
+#: Epochs at the end of the log that LOG020 needs validation accuracy in the chance band in. The band
+#: is already the noise allowance of one epoch's accuracy (`val_chance_band`), so two in a row after
+#: the curve stood above it is a fall, not a dip; chosen on the run corpus and draws 2-4 against
+#: three (`CONSTANT_ACCURACY_RUN`, one repeated answer): 11 more log trials right and 11 fewer
+#: forbidden, none worse, and draws 5 and 6 unchanged.
+COLLAPSED_EPOCHS = 2
+
+
+def _collapse_k(h: object, known: int | None, vals: list[float]) -> int | None:
+    """The K whose chance band holds the last `COLLAPSED_EPOCHS` validation accuracies: `known`, else the
+    one candidate of `CHANCE_CLASS_CANDIDATES` whose ln K the first training loss starts within
+    `FIRST_LOSS_MARGIN` of or below (a K-class softmax starts at ln K), if exactly one."""
+    tail = vals[-COLLAPSED_EPOCHS:]
+    candidates = [known] if known else list(CHANCE_CLASS_CANDIDATES)
+    loss = [v for v in h.loss if finite(v)]  # type: ignore[attr-defined]
+    fits = [
+        k
+        for k in candidates
+        if all(abs(v - 1.0 / k) <= val_chance_band(h, k) for v in tail)
+        and (known or (loss and loss[0] <= (1 + FIRST_LOSS_MARGIN) * math.log(k)))
+    ]
+    return fits[0] if len(fits) == 1 else None
+
+
+@register(
+    "LOG020",
+    "val-accuracy-ends-at-chance",
+    requires=("history",),
+    cause="eval-distribution-shift",
+    superseded_by=("LOG004",),
+)
+def val_accuracy_ends_at_chance(inputs: Inputs) -> list[Finding]:
+    """Validation accuracy ends at 1/K, fallen back or frozen there, while training accuracy climbs.
+
+    ## What it does
+    Over at least `CHANCE_MIN_EPOCHS` epochs: fires (warning) when the last
+    `COLLAPSED_EPOCHS` validation accuracies lie in the chance band of 1/K
+    (`val_chance_band`; K from `--classes` or the model, else the one of 2, 3
+    and 10 whose band holds them and whose ln K the first training loss starts
+    near, `_collapse_k`), and not on the curve's best epoch a band above its
+    worst (a model still climbing out of chance with training), while the
+    last training accuracy is at least `TRAIN_ABOVE_CHANCE` above 1/K.
+    Validation inside the band in every epoch is LOG004's reading, which
+    supersedes this one; a training accuracy that never moved by a band is
+    one answer on both splits (LOG018's majority share), not this. It supersedes FIT001: neither the curve that falls
+    back to chance nor the one frozen there is overfitting.
+
+    ## Why is this bad?
+    Overfitting lowers validation accuracy from its peak gradually and keeps
+    most of what the network learned: its predictions still follow the images.
+    Validation accuracy at 1/K is predictions that no longer follow them (often
+    one answer for every image, the accuracy then repeating one value), while
+    the same network fits more of its training images every epoch: what it
+    does in inference mode has come apart from what it learned in training
+    mode. The usual cause is BatchNormalization whose moving statistics lag
+    the weights (momentum 0.99 and a few hundred steps); validation inputs
+    preprocessed unlike the training inputs do it too. Regularization does not
+    fix it.
+
+    ## Example
+    ```
+    accuracy: 0.663 -> 0.911    val_accuracy: 0.640, 0.529, 0.492, 0.490, 0.492, 0.492
+    ```
+
+    ## Use instead
+    Evaluate the training images in inference mode (at chance there too: the
+    BatchNorm statistics; then `BatchNormalization(momentum=0.9)` or more
+    steps), and compare the validation inputs' statistics with the training
+    inputs'.
+    """
+    h = inputs.history
+    rows = aligned(h.acc, h.val_acc)
+    if len(rows) < max(CHANCE_MIN_EPOCHS, COLLAPSED_EPOCHS + 1) or len(rows) != len(h.val_acc):
+        return []
+    vals = [va for _, (_, va) in rows]
+    k = _collapse_k(h, inputs.num_classes, vals)
+    if k is None:
+        return []
+    band = val_chance_band(h, k)
+    peak = max(vals[:-COLLAPSED_EPOCHS])
+    last_acc = rows[-1][1][0]
+    tail = vals[-COLLAPSED_EPOCHS:]
+    train = [a for _, (a, _) in rows]
+    if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE or max(train) - min(train) <= band:
+        return []
+    if tail[-1] >= max(vals) and tail[-1] - min(vals) > band:
+        # the best epoch yet, a band above the worst: validation is still climbing out of chance with training
+        # (0.085 -> 0.171 on 129 images of ten classes), not stuck at it
+        return []
+    return [
+        val_accuracy_ends_at_chance.finding(
+            Severity.WARNING,
+            (
+                f"Validation accuracy falls from {peak:.4f} to"
+                if peak > 1.0 / k + band
+                else "Validation accuracy stays at"
+            )
+            + f" {min(tail):.4f}-{max(tail):.4f} ≈ 1/{k} in the last {len(tail)} epochs while training accuracy"
+            f" reaches {last_acc:.4f}.",
+            evidence={
+                "classes": k,
+                "classes_source": "given" if inputs.num_classes else "read off the curves",
+                "chance": rounded(1.0 / k),
+                "band": rounded(band),
+                "val_acc_peak": rounded(peak),
+                "val_acc_last": [rounded(v) for v in tail],
+                "train_acc_last": rounded(last_acc),
+                "longest_constant_run": longest_constant_run(vals),
+            },
+            split="val",
+            fix=ONE_ANSWER_FIX,
+            explanation=(
+                "Overfitting lowers validation accuracy gradually and keeps what the network learned; accuracy back at "
+                "chance means the validation predictions no longer follow the images while training still improves: "
+                "inference mode has come apart from training mode (BatchNormalization moving statistics that lag the "
+                "weights) or the validation inputs differ from the training inputs. More dropout will not fix it."
+            ),
         )
     ]
 

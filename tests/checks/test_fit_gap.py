@@ -27,9 +27,25 @@ def test_fit009_reports_a_gap_no_check_explains():
     f = codes["FIT009"]
     assert f.cause is None and f.severity.value == "info"
     assert f.evidence["gap"] == 0.197 and f.evidence["epoch"] == 6
-    # no cause: the verdict stays the rules' "no problem found", keyed by the observation
-    assert report.verdict.cause == "healthy"
     assert evidence_key("healthy", [], report.findings, ["FIT", "LOG"]) == "ran:FIT+LOG+FIT009:i"
+
+
+def test_fit009_alone_in_a_log_is_an_abstention_that_names_the_model_and_data():
+    # no check names a cause, and the curves cannot tell overfitting under way, a split unlike training and a
+    # BatchNorm lag apart: not "no problem found"
+    report, _ = findings(**LAGGING)
+    v = report.verdict
+    assert v.cause == "insufficient-evidence" and v.evidence["codes"] == ["FIT009"]
+    assert v.evidence["gap"] == 0.197 and "the trained model with the data" in v.explanation
+    assert any("model" in need for need in v.evidence["needs"])
+
+
+def test_fit009_with_the_model_measured_on_its_data_leaves_no_problem_found():
+    from cifar_doctor.diagnosis import decide
+
+    report, _ = findings(**LAGGING)
+    ran = [o.code for o in report.checks if o.status == "ran"]
+    assert decide(report.findings, ran=[*ran, "MDL012"]).cause == "healthy"
 
 
 def test_fit009_silent_when_validation_keeps_up():

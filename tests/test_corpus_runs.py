@@ -199,6 +199,8 @@ def test_committed_batchnorm_measurements_are_whole():
         packed = PACKED if path.stem == "runs" else PACKED.parent / "draws" / f"{path.stem}.jsonl.gz"
         runs = {r.run_id: r for r in load_runs(packed)}
         assert doc["runs"], path
+        with_layer = {i for i, r in runs.items() if r.record["spec"]["model"]["kind"] in BN_MODELS}
+        assert len(with_layer - set(doc["runs"])) == doc["models_missing"], path  # every one measured or missing
         for run_id, m in doc["runs"].items():
             assert runs[run_id].record["spec"]["model"]["kind"] in BN_MODELS
             g = m["bn"]

@@ -38,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .effects import EFFECTS_DIR
+from .effects import BN_MODELS, EFFECTS_DIR
 from .grid import KINDS
 from .load import DEFAULT_OUT, CorpusRun, load_runs, model_path, rebuild_arrays, render_log
 from .pack import PACKED
@@ -375,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = load_runs(args.corpus)
     if args.only:
         runs = [r for r in runs if args.only in r.cause or args.only in r.kind or args.only in r.family]
+    unmeasured = [r for r in runs if r.record["spec"]["model"]["kind"] in BN_MODELS and bn_gap_opened(r) is None]
+    if unmeasured:
+        print(
+            f"note: {len(unmeasured)} runs with BatchNormalization have no measured gap and keep their packed truth; "
+            f"measure them with python -m bench.corpus.effects --corpus {args.corpus} --models {args.models}",
+            file=sys.stderr,
+        )
     trials: list[Trial] = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in runs:

@@ -256,11 +256,12 @@ def _looks_like_gap(findings: list[Finding]) -> bool:
 #: that names the inputs that measure the gap.
 UNEXPLAINED_GAP = "FIT009"
 
-#: The gap (training minus validation accuracy) from which no cause found is an abstention. Per run
-#: (History JSON) of the corpus and draws 2-4, "no problem found" was right on 14 of 20 runs below
-#: 0.08 (3 forbidden) and on 24 of 49 from it (17 forbidden); on draws 5 and 6, 11 of 15 (2) and 10 of
-#: 23 (8). Below it, FIT009 only keys the table's confidence (`calibration.HEALTHY_OBSERVATIONS`).
-UNEXPLAINED_GAP_ABSTAIN = 0.08
+#: The gap (training minus validation accuracy) from which no cause found is an abstention: ten points,
+#: a lag a user sees and asks about (as `bench/corpus/score.BN_GAP_MATERIAL`). Per run (History JSON)
+#: of the corpus and draws 2-4, "no problem found" was right on 19 of 29 runs below it (4 forbidden)
+#: and on 19 of 40 from it (12 forbidden); on draws 5 and 6, 11 of 13 (1) against 10 of 23 (7). Below
+#: it, FIT009 only keys the table's confidence (`calibration.HEALTHY_OBSERVATIONS`).
+UNEXPLAINED_GAP_ABSTAIN = 0.10
 
 #: Check families whose running means the gap was measured, not only seen: the model on its data
 #: (BatchNorm statistics in training and inference mode, the eval images' layout, wrong labels).

@@ -8,6 +8,7 @@ rebuilds the arrays as fed.
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -244,7 +245,7 @@ def test_recipes_rebuild_the_same_arrays_without_tensorflow():
 
 def _specs() -> list[RunSpec]:
     truth = Truth(("eval-input-scale-mismatch",), (), ("healthy",), (("log", True),))
-    model = ModelSpec("cnn", width=4, units=10)
+    model = ModelSpec("cnn-bn", width=4, units=10)  # BatchNormalization: effects.py measures its gap
     train = TrainSpec("adam", 1e-3, 64, 2)
     a = RunSpec.make(
         data=DataSpec(
@@ -358,6 +359,17 @@ def test_tiny_runs_pack_load_render_and_rebuild(tmp_path, monkeypatch):
     assert b["y_train"].shape == (200, 10) and b["x_train"].shape[-1] == 1
     assert rec_b["label_noise"]["fraction"] == pytest.approx(0.4, abs=0.01)
     assert rec_b["samples"] == {"train": 150, "val": 50, "eval": 64}
+
+    from bench.corpus import effects
+
+    measured = tmp_path / "effects.json"
+    assert effects.main(["--corpus", str(dest), "--models", str(out), "--dest", str(measured)]) == 0
+    doc = json.loads(measured.read_text(encoding="utf-8"))
+    assert set(doc["runs"]) == {specs[0].run_id} and doc["models_missing"] == 0  # the one BatchNorm run
+    g = doc["runs"][specs[0].run_id]["bn"]
+    assert g["images"] == 96 and 0 <= g["inference"] <= 1 and 0 <= g["batch_statistics"] <= 1 and g["se"] > 0
+    x_val, _ = effects.validation_arrays(runs[specs[1].run_id], b)  # validation_split: the last quarter, as fit
+    np.testing.assert_array_equal(x_val, b["x_train"][150:])
 
     c = rebuild_arrays(runs[specs[2].run_id])
     assert set(c) == {"x_train", "y_train", "x_test", "y_test", "x_val", "y_val"}

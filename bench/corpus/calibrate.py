@@ -212,8 +212,14 @@ def apply(table: Table, r: Row) -> Applied:
     return Applied(r, r.verdict, confidence, r.right, r.forbidden, False)
 
 
+def committed_verdicts(applied: Sequence[Applied]) -> list[Applied]:
+    """The verdicts that commit to a cause: neither an abstention of the table nor a rule's own
+    `insufficient-evidence` (`NEVER_ABSTAIN`), which the reliability bins leave out."""
+    return [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+
+
 def log_loss(applied: Sequence[Applied]) -> float:
-    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    committed = committed_verdicts(applied)
     w = sum(a.row.weight for a in committed) or 1.0
     return -sum(a.row.weight * math.log(a.confidence if a.right else 1.0 - a.confidence) for a in committed) / w
 
@@ -221,7 +227,7 @@ def log_loss(applied: Sequence[Applied]) -> float:
 def calibration_gap(applied: Sequence[Applied]) -> float:
     """The largest |stated - observed| over the reliability bins of committed verdicts with
     `MIN_BIN_VERDICTS` verdicts or more: how far the table's promise is off where it is measured."""
-    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    committed = committed_verdicts(applied)
     bins = reliability(committed)
     return max((abs(stated - observed) for _, n, stated, observed in bins if n >= MIN_BIN_VERDICTS), default=0.0)
 
@@ -229,7 +235,7 @@ def calibration_gap(applied: Sequence[Applied]) -> float:
 def calibration_error(applied: Sequence[Applied]) -> float:
     """The expected calibration error of the committed verdicts: the mean over verdicts of
     |stated - observed| in their reliability bin."""
-    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    committed = committed_verdicts(applied)
     return sum(n * abs(stated - observed) for _, n, stated, observed in reliability(committed)) / max(len(committed), 1)
 
 
@@ -307,11 +313,11 @@ def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, t
         )
         by = Counter(a.row.verdict for a in abst)
         print("  abstained from: " + ", ".join(f"{c} {n}" for c, n in by.most_common()), file=out)
-    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    committed = committed_verdicts(applied)
     print("\nReliability of committed verdicts (bin: verdicts, mean stated confidence, observed accuracy)", file=out)
     for label, n, stated, observed in reliability(committed):
         print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
-    print(f"  expected calibration error {calibration_error(committed):.3f}", file=out)
+    print(f"  expected calibration error {calibration_error(applied):.3f}", file=out)
     weighted_summary(
         applied,
         lambda a: a.row.weight,
@@ -320,7 +326,7 @@ def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, t
     )
     print("\nThe rules alone, same bins (their severity-table confidences)", file=out)
     as_is = [Applied(r, r.verdict, r.rule_confidence, r.right, r.forbidden, False) for r in rules]
-    for label, n, stated, observed in reliability([a for a in as_is if a.verdict not in NEVER_ABSTAIN]):
+    for label, n, stated, observed in reliability(committed_verdicts(as_is)):
         print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
 
 
@@ -343,7 +349,7 @@ def weighted_summary(
         t = sum(weight(a) for a in xs)
         if t:
             print(f"  {kind:12} {100 * sum(weight(a) * a.right for a in xs) / t:5.1f}% right", file=out)
-    committed = [a for a in applied if not a.abstained and a.verdict not in NEVER_ABSTAIN]
+    committed = committed_verdicts(applied)
     ece, n_all = 0.0, sum(weight(a) for a in committed) or 1.0
     for bin_label, band in confidence_bins(committed):
         w = sum(weight(a) for a in band)

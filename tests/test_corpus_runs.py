@@ -193,8 +193,6 @@ def test_committed_batchnorm_measurements_are_whole():
 
     files = sorted(EFFECTS_DIR.glob("*.json"))
     assert files, "no measurements committed"
-    import json
-
     for path in files:
         doc = json.loads(path.read_text(encoding="utf-8"))
         packed = PACKED if path.stem == "runs" else PACKED.parent / "draws" / f"{path.stem}.jsonl.gz"

@@ -6,6 +6,7 @@ See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
@@ -346,13 +347,13 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
 COLLAPSED_EPOCHS = 2
 
 
-def _collapse_k(h: object, known: int | None, vals: list[float]) -> int | None:
+def _collapse_k(h: Any, known: int | None, vals: list[float]) -> int | None:
     """The K whose chance band holds the last `COLLAPSED_EPOCHS` validation accuracies: `known`, else the
     one candidate of `CHANCE_CLASS_CANDIDATES` whose ln K the first training loss starts within
     `FIRST_LOSS_MARGIN` of or below (a K-class softmax starts at ln K), if exactly one."""
     tail = vals[-COLLAPSED_EPOCHS:]
     candidates = [known] if known else list(CHANCE_CLASS_CANDIDATES)
-    loss = [v for v in h.loss if finite(v)]  # type: ignore[attr-defined]
+    loss = [v for v in h.loss if finite(v)]
     fits = [
         k
         for k in candidates
@@ -382,8 +383,9 @@ def val_accuracy_ends_at_chance(inputs: Inputs) -> list[Finding]:
     last training accuracy is at least `TRAIN_ABOVE_CHANCE` above 1/K.
     Validation inside the band in every epoch is LOG004's reading, which
     supersedes this one; a training accuracy that never moved by a band is
-    one answer on both splits (LOG018's majority share), not this. It supersedes FIT001: neither the curve that falls
-    back to chance nor the one frozen there is overfitting.
+    one answer on both splits (LOG018's majority share), not this. It
+    supersedes FIT001: neither the curve that falls back to chance nor the
+    one frozen there is overfitting.
 
     ## Why is this bad?
     Overfitting lowers validation accuracy from its peak gradually and keeps
@@ -418,9 +420,9 @@ def val_accuracy_ends_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     band = val_chance_band(h, k)
     peak = max(vals[:-COLLAPSED_EPOCHS])
-    last_acc = rows[-1][1][0]
     tail = vals[-COLLAPSED_EPOCHS:]
     train = [a for _, (a, _) in rows]
+    last_acc = train[-1]
     if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE or max(train) - min(train) <= band:
         return []
     if tail[-1] >= max(vals) and tail[-1] - min(vals) > band:

@@ -24,6 +24,9 @@ K = {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 SCALE = {"eval-input-scale-mismatch"}
 HEALTHY = {"healthy", "regularization-gap"}  # regularization-gap is the benign "val beats train" note
+#: A healthy pipeline stopped early: 4 epochs, training accuracy 0.29 and still rising. It has not fitted its
+#: training data yet, and "train longer" (underfitting) says so.
+STOPPED_EARLY = HEALTHY | {"underfitting"}
 DIVERGED = {"not-learning", "unstable-training", "numerical-instability"}
 
 #: file -> (epochs, metric names, flavor, acceptable primary causes)
@@ -33,7 +36,7 @@ EXPECTED = {
     "seed-original-keras3-verbose2.txt": (5, K, "keras3", SCALE),
     "k3-scale-bug-verbose1-tty.txt": (3, K, "keras3", SCALE),
     "k3-scale-bug-verbose2.txt": (3, K, "keras3", SCALE),
-    "k3-healthy-verbose2.txt": (4, K, "keras3", HEALTHY),
+    "k3-healthy-verbose2.txt": (4, K, "keras3", STOPPED_EARLY),
     "k3-shuffled-val-labels-verbose2.txt": (4, K, "keras3", {"eval-labels-misaligned"}),
     "k3-high-lr-verbose1-pipe.txt": (4, K, "keras3", DIVERGED),
     "k3-overfitting-verbose2.txt": (20, K, "keras3", {"overfitting"}),
@@ -46,7 +49,7 @@ EXPECTED = {
     "tfk-scale-bug-verbose2.txt": (3, K2, "keras2", SCALE),
     "tfk-scale-bug-eager-verbose2.txt": (3, K, "keras2", SCALE),
     "tfk-scale-bug-validation-split-verbose2.txt": (4, K, "keras2", SCALE),
-    "tfk-healthy-verbose2.txt": (4, K, "keras2", HEALTHY),
+    "tfk-healthy-verbose2.txt": (4, K, "keras2", STOPPED_EARLY),
     "tfk-shuffled-val-labels-verbose2.txt": (4, K, "keras2", {"eval-labels-misaligned"}),
     "tfk-high-lr-verbose1-pipe.txt": (4, K2, "keras2", DIVERGED),
     # one line per optimizer step, no validation: nothing to judge a gap on, and its batch noise is not instability
@@ -79,7 +82,7 @@ def test_verdict(name):
     causes = EXPECTED[name][3]
     report = cifar_doctor.diagnose(history=LOGS / name)
     assert report.verdict.cause in causes, [(f.code, f.severity.value, f.message) for f in report.findings]
-    if causes is HEALTHY:
+    if causes is HEALTHY or causes is STOPPED_EARLY:
         assert not [f.code for f in report.findings if f.severity.rank >= Severity.WARNING.rank]
 
 

@@ -128,12 +128,25 @@ def test_fit002_rising_but_near_chance_names_underfitting_not_healthy(make_histo
     assert report.verdict.cause == "underfitting"
 
 
-def test_fit002_rising_well_above_chance_only_advises(make_history):
+def test_fit002_rising_below_half_names_underfitting_train_longer(make_history):
     h = make_history(
         loss=[2.083, 1.738, 1.58, 1.454, 1.354],
         accuracy=[0.241, 0.368, 0.427, 0.443, 0.471],
         val_loss=[1.932, 1.74, 1.594, 1.551, 1.513],
         val_accuracy=[0.299, 0.376, 0.42, 0.45, 0.457],
     )
-    (f,) = [f for f in run(Inputs(history=h)).findings if f.code == "FIT002"]
-    assert f.severity.value == "info" and f.cause is None and f.evidence["near_chance"] is False
+    report = run(Inputs(history=h), calibrated=False)
+    (f,) = [f for f in report.findings if f.code == "FIT002"]
+    assert f.severity.value == "info" and f.cause == "underfitting" and f.evidence["near_chance"] is False
+    assert f.fix is not None and "more epochs" in f.fix.title
+    assert report.verdict.cause == "underfitting"
+
+
+def test_fit002_rising_past_half_is_left_to_the_other_checks(make_history):
+    h = make_history(
+        loss=[1.6, 1.3, 1.1, 0.95, 0.85],
+        accuracy=[0.42, 0.53, 0.6, 0.66, 0.7],
+        val_loss=[1.4, 1.25, 1.15, 1.1, 1.05],
+        val_accuracy=[0.5, 0.56, 0.6, 0.62, 0.63],
+    )
+    assert "FIT002" not in found_fit(h)

@@ -117,15 +117,19 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
 
 def test_overfitting_called_healthy_is_a_miss_not_a_forbidden_verdict():
     """Forbidden is a wrong fix (a pipeline bug called overfitting or healthy, overfitting called a bug); calling
-    overfitting healthy is a miss, and every pipeline verdict stays forbidden for an overfitting run."""
+    overfitting healthy is a miss (unless the curves never showed it), and every pipeline verdict stays
+    forbidden for an overfitting run."""
     from bench.corpus.grid import PIPELINE
     from bench.corpus.load import load_runs
-    from bench.corpus.score import plan
+    from bench.corpus.score import overfitting_never_showed, plan
 
-    trials = [t for run in load_runs() if run.cause == "overfitting" for t in plan(run, ("log",))]
+    runs = [run for run in load_runs() if run.cause == "overfitting"]
+    trials = [t for run in runs for t in plan(run, ("log",))]
     assert trials
+    never = {run.run_id for run in runs if overfitting_never_showed(run)}
+    assert 0 < len(never) < len(runs) / 5  # a few: most overfitting runs turn
     for t in trials:
-        assert "healthy" not in t.forbidden and "healthy" not in t.accepted
+        assert "healthy" not in t.forbidden and ("healthy" in t.accepted) == (t.run_id in never)
         assert set(PIPELINE) <= set(t.forbidden)
 
 
@@ -182,6 +186,28 @@ def test_a_measured_batchnorm_gap_decides_a_runs_truth(monkeypatch):
     assert score.bn_gap_opened(healthy) is False and score.effective_truth(healthy)[0] == "healthy"
     measured.clear()
     assert score.bn_gap_opened(bn) is None and score.effective_truth(bn) == (bn.cause, bn.truth)
+
+
+def test_overfitting_that_never_showed_also_accepts_healthy():
+    """An `overfitting` run whose validation loss still falls at its last epoch and whose accuracy gap
+    stays under `OVERFIT_GAP_MATERIAL` never overfitted: `healthy` is right too; a run that turned is not."""
+    import dataclasses
+
+    from bench.corpus import score
+    from bench.corpus.load import load_runs
+
+    run = next(r for r in load_runs() if r.cause == "overfitting")
+    curves = {
+        "accuracy": [0.70, 0.95, 1.0, 1.0],
+        "loss": [0.8, 0.3, 0.1, 0.05],
+        "val_accuracy": [0.90, 0.95, 0.97, 0.98],
+    }
+    still = dataclasses.replace(run, record={**run.record, "history": {**curves, "val_loss": [0.5, 0.3, 0.2, 0.15]}})
+    turned = dataclasses.replace(run, record={**run.record, "history": {**curves, "val_loss": [0.5, 0.3, 0.2, 0.25]}})
+    assert score.overfitting_never_showed(still) and not score.overfitting_never_showed(turned)
+    cause, truth = score.effective_truth(still)
+    assert cause == "overfitting" and "healthy" in truth["also_acceptable"] and "overfitting" in truth["expected"]
+    assert "healthy" not in score.effective_truth(turned)[1].get("also_acceptable", [])
 
 
 def test_committed_batchnorm_measurements_are_whole():

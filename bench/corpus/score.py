@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -109,6 +110,14 @@ BN_GAP_MATERIAL = 0.10
 #: Standard errors a material BatchNormalization gap must also exceed (`BN_GAP_MATERIAL`).
 BN_GAP_STANDARD_ERRORS = 3.0
 
+#: An `overfitting` run (small data, a fine-tuned base) whose validation loss is still at its lowest in
+#: the last epoch and whose validation accuracy ends within this of the training accuracy never
+#: overfitted: overfitting is the turn of the validation curve, and a lag under five points on the
+#: runs' 45 to 1,000 validation images (standard errors of 0.01-0.05) is nothing a user asks about.
+#: `healthy` is then right as well. On the corpus and draws 2-7, five runs qualify (gaps 0.000-0.030),
+#: every one with a validation loss still falling; the next closest turned (0.014 with a 7.8% rise).
+OVERFIT_GAP_MATERIAL = 0.05
+
 #: A verdict at or above this confidence that is forbidden is the failure the tool must never make.
 CONFIDENT = 0.7
 
@@ -177,10 +186,29 @@ def bn_gap_opened(run: CorpusRun) -> bool | None:
     return gap >= BN_GAP_MATERIAL and gap >= BN_GAP_STANDARD_ERRORS * m["se"]
 
 
+def overfitting_never_showed(run: CorpusRun) -> bool:
+    """Whether the run's last epoch has its lowest validation loss and an accuracy gap (training minus
+    validation) under `OVERFIT_GAP_MATERIAL`: no turn, no lag. `False` without both curves."""
+    h = run.history
+    acc = next((k for k in h if (k == "acc" or k.endswith("accuracy")) and f"val_{k}" in h), None)
+    if acc is None or "val_loss" not in h:
+        return False
+    a, v = [x for x in h[acc] if x is not None], [x for x in h[f"val_{acc}"] if x is not None]
+    vl = [x for x in h["val_loss"] if x is not None and math.isfinite(x)]
+    if not (a and v and vl):
+        return False
+    return vl[-1] <= min(vl) and a[-1] - v[-1] < OVERFIT_GAP_MATERIAL
+
+
 def effective_truth(run: CorpusRun) -> tuple[str, dict[str, Any]]:
     """The run's cause and truth, as what acted: the `healthy` kind's where the injected layer was never
     built (`NEEDS_LAYER`) or the measured BatchNormalization gap of a `bn-inference-gap` run never
-    opened; the `bn-inference-gap` kind's where a correct run's gap did (`BN_GAP_MATERIAL`)."""
+    opened; the `bn-inference-gap` kind's where a correct run's gap did (`BN_GAP_MATERIAL`); `healthy`
+    accepted beside `overfitting` where the curves never showed it (`overfitting_never_showed`)."""
+    if run.cause == "overfitting" and overfitting_never_showed(run):
+        truth = dict(run.truth)
+        truth["also_acceptable"] = sorted({*truth.get("also_acceptable", []), "healthy"})
+        return run.cause, truth
     layered = NEEDS_LAYER.get(run.kind)
     if layered is not None and run.record["spec"]["model"]["kind"] not in layered:
         return "healthy", KINDS["healthy"].truth().to_dict()

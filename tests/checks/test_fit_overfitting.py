@@ -224,6 +224,27 @@ def test_fit001_seed_run2_fires_with_early_stopping_epoch():
     assert f.evidence["gap_last"] == pytest.approx(0.2634, abs=1e-4)
 
 
+def test_fit001_a_turn_that_never_carried_over_is_information(make_history):
+    # BatchNormalization statistics lagging the weights: training learns, the validation loss turns
+    # without ever having fallen (a corpus run with the layer, healthy and unregularized)
+    h = make_history(
+        loss=[2.4774, 1.9042, 1.6947, 1.5157, 1.3704],
+        accuracy=[0.2749, 0.4016, 0.4676, 0.5344, 0.5963],
+        val_loss=[2.4351, 2.5408, 2.6271, 3.0327, 2.9926],
+        val_accuracy=[0.1706, 0.132, 0.1761, 0.1348, 0.1829],
+    )
+    f = found_fit(h)["FIT001"]
+    assert f.severity.value == "info" and f.cause == "overfitting"
+    assert f.evidence["never_carried_over"] is True and f.evidence["val_loss_fall_share"] == 0.0
+    assert "never showed on the validation split" in f.message
+
+
+def test_fit001_a_turn_after_validation_carried_over_stays_a_warning():
+    f = found_fit(read_history(LOGS / "seed-question-run2-keras2.txt"))["FIT001"]
+    assert f.severity.value == "warning" and f.evidence["never_carried_over"] is False
+    assert f.evidence["val_loss_fall_share"] > 0.10
+
+
 def test_fit001_silent_on_seed_run1_val_still_improving():
     assert "FIT001" not in found_fit(read_history(LOGS / "seed-question-run1-keras2.txt"))
 

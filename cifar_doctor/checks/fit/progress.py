@@ -113,10 +113,11 @@ def underfitting(inputs: Inputs) -> list[Finding]:
     less than `PLATEAU_GAIN` over the last `PLATEAU_WINDOW` epochs. When it is
     still rising below `STILL_LEARNING_ACCURACY` (0.5), it advises (info) to
     train longer and names `underfitting`: the model has not fitted its
-    training data yet (without validation metrics, only near chance). A log without validation metrics gets the plateau as
-    information with no cause: a validation-side bug (eval inputs on another
-    scale, shuffled eval labels) leaves the training curves as they are, so
-    the plateau cannot say why validation lags, and LOG006 names the
+    training data yet (without validation metrics, only near chance). A log
+    without validation metrics gets the plateau as information with no
+    cause: a validation-side bug (eval inputs on another scale, shuffled eval
+    labels) leaves the training curves as they are, so the plateau cannot
+    say why validation lags, and LOG006 names the
     validation curve as what would settle it (on the run corpus, 5 more of
     its per-step log trials right than with the warning, 3 more on draws 2-5).
 

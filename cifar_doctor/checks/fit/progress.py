@@ -164,8 +164,8 @@ def underfitting(inputs: Inputs) -> list[Finding]:
         "threshold": low,
         "epochs": len(acc),
     }
+    blind = not (h.val_acc or h.val_loss)  # no validation metrics: the training curves cannot say why validation lags
     if gain < PLATEAU_GAIN:
-        blind = not (h.val_acc or h.val_loss)
         return [
             underfitting.finding(
                 Severity.INFO if blind else Severity.WARNING,
@@ -186,7 +186,6 @@ def underfitting(inputs: Inputs) -> list[Finding]:
         ]
     chance_classes = log_classes(inputs)[0] or ASSUMED_CLASSES  # the given K first
     near_chance = acc[-1] < NEAR_CHANCE_FACTOR / chance_classes
-    blind = not (h.val_acc or h.val_loss)
     ev["near_chance"] = near_chance
     return [
         underfitting.finding(

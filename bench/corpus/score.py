@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -38,6 +37,9 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from cifar_doctor.measure.history import finite
+from cifar_doctor.sources.history import history_from_dict
 
 from .effects import BN_MODELS, EFFECTS_DIR
 from .grid import KINDS
@@ -97,7 +99,7 @@ MISSES_NOT_FORBIDDEN = {"overfitting": frozenset({"healthy"})}
 #: and is scored as the correct run it is (the `healthy` kind's truth). Draws packed before the grid
 #: kept BatchNormalization on 16-px images only (`grid.v_bn_gap`) built `bn-inference-gap` runs on
 #: 32-px images with the plain CNN, which has no BatchNormalization layer.
-NEEDS_LAYER = {"bn-inference-gap": frozenset({"cnn-bn", "resnet"})}
+NEEDS_LAYER = {"bn-inference-gap": BN_MODELS}
 
 #: A BatchNormalization gap (`effects.bn_gap`: the kept model's accuracy on its validation images with
 #: batch statistics minus with its moving statistics, what `fit` logs) is the run's cause from 0.10, a
@@ -189,12 +191,8 @@ def bn_gap_opened(run: CorpusRun) -> bool | None:
 def overfitting_never_showed(run: CorpusRun) -> bool:
     """Whether the run's last epoch has its lowest validation loss and an accuracy gap (training minus
     validation) under `OVERFIT_GAP_MATERIAL`: no turn, no lag. `False` without both curves."""
-    h = run.history
-    acc = next((k for k in h if (k == "acc" or k.endswith("accuracy")) and f"val_{k}" in h), None)
-    if acc is None or "val_loss" not in h:
-        return False
-    a, v = [x for x in h[acc] if x is not None], [x for x in h[f"val_{acc}"] if x is not None]
-    vl = [x for x in h["val_loss"] if x is not None and math.isfinite(x)]
+    h = history_from_dict(run.history, source=run.run_id)  # the package's own reading of the metric names
+    a, v, vl = ([x for x in series if finite(x)] for series in (h.acc, h.val_acc, h.val_loss))
     if not (a and v and vl):
         return False
     return vl[-1] <= min(vl) and a[-1] - v[-1] < OVERFIT_GAP_MATERIAL

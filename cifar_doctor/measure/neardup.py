@@ -54,7 +54,6 @@ from .pixelmatch import (  # noqa: F401  (the verification stage, re-exported wi
     COARSE_THRESHOLD,
     DETAIL_THRESHOLD,
     MAX_SHIFT,
-    SCREEN_COARSE,
     SCREEN_DETAIL,
     VERIFY_GRID,
     verify,

@@ -66,7 +66,8 @@ def in_words(finding: Finding, hints: dict[str, str] | None) -> Finding:
 def drop_superseded(
     findings: list[Finding], outcomes: list[CheckOutcome], specs: Iterable[CheckSpec]
 ) -> tuple[list[Finding], list[CheckOutcome]]:
-    """Drop each finding whose check is `superseded_by` a check that found something on the same split.
+    """Drop each finding whose check is `superseded_by` a check that found something on the same split, or,
+    for a finding about the whole run (no split), on any split.
 
     The outcomes' finding counts are those of the findings kept.
     """
@@ -74,7 +75,13 @@ def drop_superseded(
     if not superseded_by:
         return findings, outcomes
     fired = {(f.code, f.split) for f in findings}
-    kept = [f for f in findings if not any((code, f.split) in fired for code in superseded_by.get(f.code, ()))]
+    anywhere = {f.code for f in findings}
+
+    def superseded(f: Finding) -> bool:
+        codes = superseded_by.get(f.code, ())
+        return any(code in anywhere if f.split is None else (code, f.split) in fired for code in codes)
+
+    kept = [f for f in findings if not superseded(f)]
     if len(kept) == len(findings):
         return findings, outcomes
     counts: dict[str, int] = {}

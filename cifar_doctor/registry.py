@@ -130,8 +130,8 @@ class CheckSpec:
     """Metadata of one check, and the check itself.
 
     `superseded_by` lists codes whose finding on a split makes this check's
-    finding on the same split redundant (the more specific explanation wins);
-    the engine applies it.
+    finding on the same split redundant (the more specific explanation wins),
+    and its finding about the whole run (no split) too; the engine applies it.
     """
 
     code: str

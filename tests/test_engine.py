@@ -54,6 +54,22 @@ def test_superseded_finding_is_dropped_on_the_same_split_only():
     assert len(findings) == 2
 
 
+def test_a_finding_about_the_whole_run_is_superseded_by_a_finding_on_any_split():
+    def whole_run(inputs):
+        return [Finding("LOG998", "whole-run", Severity.ERROR, "the run.")]
+
+    def on_train(inputs):
+        return [Finding("LOG997", "on-train", Severity.WARNING, "train.", split="train")]
+
+    specs = [
+        CheckSpec("LOG997", "on-train", on_train),
+        CheckSpec("LOG998", "whole-run", whole_run, superseded_by=("LOG997",)),
+    ]
+    findings, outcomes = run_checks(Inputs(), specs)
+    assert [f.code for f in findings] == ["LOG997"]
+    assert [o.findings for o in outcomes] == [1, 0]
+
+
 def test_finding_messages_use_the_front_ends_words():
     def assumes(inputs):
         return [

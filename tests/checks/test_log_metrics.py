@@ -289,6 +289,38 @@ def test_log017_silent_on_a_model_that_climbs_to_one_minus_one_over_k(make_histo
         assert "LOG017" not in found(h)
 
 
+def test_log017_reads_the_epochs_before_the_loss_overflowed(make_history):
+    # one sigmoid unit under categorical cross-entropy (a draw of the run corpus): accuracy is the share of
+    # class 0 from the first epoch while the loss grows fiftyfold an epoch until it overflows to NaN
+    nan = float("nan")
+    h = make_history(
+        loss=[0.0058, 0.028, 1.06, 49.5, 2323.6, 108999.5, nan, nan, nan],
+        accuracy=[0.637] * 6 + [0.363] * 3,
+        val_loss=[0.03, 0.13, 5.1, 238.0, 11150.0, 523000.0, nan, nan, nan],
+        val_accuracy=[0.5986] * 6 + [0.4014] * 3,
+    )
+    report = run(Inputs(history=h), calibrated=False)
+    f = next(f for f in report.findings if f.code == "LOG017")
+    assert f.evidence["epochs"] == 6 and f.evidence["accuracy"] == [0.637]
+    # the NaN that followed is the loss's overflow, not an instability of its own: LOG003 gives way
+    assert "LOG003" not in {f.code for f in report.findings}
+    assert report.verdict.cause == "output-loss-mismatch"
+
+
+def test_log017_leaves_a_run_that_learned_before_its_nan_to_log003(make_history):
+    nan = float("nan")
+    h = make_history(loss=[2.1, 1.8, 1.7, 9.5, nan, nan], accuracy=[0.24, 0.35, 0.39, 0.21, 0.1, 0.1])
+    report = run(Inputs(history=h), calibrated=False)
+    assert "LOG017" not in {f.code for f in report.findings}
+    assert report.verdict.cause == "numerical-instability"
+
+
+def test_log017_skipped_when_an_epoch_in_between_lacks_a_value(make_history):
+    nan = float("nan")
+    h = make_history(loss=[0.81, 0.74, nan, 0.66, 0.63], accuracy=[0.532] * 5)  # finite again after the gap
+    assert "LOG017" not in found(h)
+
+
 def test_log017_skipped_with_too_few_epochs(make_history):
     assert "LOG017" not in found(make_history(loss=[0.0, 0.0], accuracy=[0.5, 0.5]))
 

@@ -21,6 +21,7 @@ from ...measure.history import (
     finite,
     majority_answer,
 )
+from ...records import History
 from ...registry import register
 
 # --- LOG009 -----------------------------------------------------------------------
@@ -411,7 +412,9 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     epoch on while the loss moves as much (the binary accuracy of binary
     cross-entropy on one-hot labels); or when the training loss is at most
     `ZERO_LOSS` in every epoch (at least `MIN_EPOCHS_FOR_CURVES`) while the
-    accuracy stays below `FITTED_ACCURACY`.
+    accuracy stays below `FITTED_ACCURACY`. A run whose loss turned NaN or
+    infinite for good is judged on the epochs before (such a loss can grow
+    until it overflows while accuracy never moves); its LOG003 then gives way.
 
     ## Why is this bad?
     The loss is then disconnected from the predictions that accuracy scores.
@@ -436,8 +439,8 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
     ```
     """
     h = inputs.history
-    rows = aligned(h.loss, h.acc)
-    if len(rows) != h.epochs or len(rows) < MIN_EPOCHS_FOR_CURVES:
+    rows = _before_blow_up(h)
+    if rows is None or len(rows) < MIN_EPOCHS_FOR_CURVES:
         return []
     losses = [lo for _, (lo, _) in rows]
     accs = [a for _, (_, a) in rows]
@@ -498,6 +501,21 @@ def accuracy_frozen_while_loss_moves(inputs: Inputs) -> list[Finding]:
             split="train",
         )
     ]
+
+
+def _before_blow_up(h: History | None) -> list[tuple[int, tuple[float, ...]]] | None:
+    """(epoch, (loss, accuracy)) of every epoch, or of the epochs before the loss turned non-finite for good
+    (an output that cannot express the labels can drive the loss to overflow while accuracy stays put);
+    `None` when an epoch in between lacks either value, or there is no history."""
+    if h is None:
+        return None
+    rows = aligned(h.loss, h.acc)
+    if len(rows) == h.epochs:
+        return rows
+    n = len(rows)
+    if n and rows[-1][0] == n - 1 and len(h.loss) == h.epochs and all(not finite(v) for v in h.loss[n:]):
+        return rows
+    return None
 
 
 # --- LOG018 -----------------------------------------------------------------------

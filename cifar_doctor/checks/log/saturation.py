@@ -245,7 +245,7 @@ def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
     "non-finite-loss",
     requires=("history",),
     cause="numerical-instability",
-    superseded_by=("LOG016", "LOG019"),
+    superseded_by=("LOG016", "LOG017", "LOG019"),
 )
 def non_finite_loss(inputs: Inputs) -> list[Finding]:
     """A loss or metric in the log is NaN or infinite.
@@ -270,6 +270,10 @@ def non_finite_loss(inputs: Inputs) -> list[Finding]:
     Lower the learning rate, normalize inputs, add `clipnorm=1.0` to the
     optimizer, check the data with `np.isfinite(x).all()`, and use
     `keras.callbacks.TerminateOnNaN()`.
+
+    LOG016, LOG017 and LOG019 supersede it: a loss with no floor, a loss that
+    grew until it overflowed while accuracy never moved, and a loss that was
+    never finite are read for what drove them.
     """
     h = inputs.history
     # metric -> first 0-based position with a computed NaN/inf

@@ -97,6 +97,25 @@ def test_lbl012_does_not_judge_before_memorization_shows(make_history):
     assert report.verdict.cause != "noisy-labels"
 
 
+def test_lbl012_does_not_read_one_epochs_dip_as_memorization(make_history):
+    # a clean CIFAR-10 run with unscaled test images: validation "peaks" in its fourth of five epochs and
+    # dips once, which validation noise draws; the estimate of an underfit model is not judged
+    probe, _ = probes(0.4)
+    c = {k: v[: PEAK + 1] for k, v in curves().items()}
+    h = make_history(**c)
+    h.probes = TrainProbes(labels=probe.labels, probabilities=probe.probabilities[: PEAK + 1])
+    found, report = lbl012(Inputs(history=h, classes=K))
+    assert [f.cause for f in found] == [None]
+    assert found[0].evidence["memorization_from"] is None and "for 2 epochs" in found[0].message
+    assert report.verdict.cause != "noisy-labels"
+    # a second epoch below the peak shows it
+    c = {k: v[: PEAK + 2] for k, v in curves().items()}
+    h = make_history(**c)
+    h.probes = TrainProbes(labels=probe.labels, probabilities=probe.probabilities[: PEAK + 2])
+    found, _ = lbl012(Inputs(history=h, classes=K))
+    assert [f.cause for f in found] == ["noisy-labels"] and found[0].evidence["memorization_from"] == PEAK + 1
+
+
 def test_lbl012_skipped_without_probes(make_history):
     found, report = lbl012(inputs_with(None, make_history))
     assert found == []

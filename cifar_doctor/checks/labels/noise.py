@@ -371,7 +371,8 @@ def noisy_labels_early(inputs: Inputs) -> list[Finding]:
     the given labels. Fires (warning, `noisy-labels`) from an estimate of `EARLY_NOISY_FRACTION`
     (0.15) when the validation accuracy at the peak is at least `EARLY_MIN_ACCURACY_FACTOR`
     (3) times chance and the curves show memorization after it (validation falls while
-    training accuracy climbs: the gap that wrong labels open); reports the estimate as
+    training accuracy climbs, for at least `MEMORIZATION_MIN_EPOCHS` (2) epochs after the peak:
+    the gap that wrong labels open); reports the estimate as
     information otherwise (a model still climbing at its last epoch is weak, and its own
     mistakes would read as wrong labels). Says at which epoch
     memorization starts when the validation accuracy falls after the peak while the training
@@ -393,7 +394,7 @@ def noisy_labels_early(inputs: Inputs) -> list[Finding]:
     Relabel or drop the listed suspects, train with a noise-robust loss, and stop at the
     validation peak (`EarlyStopping(restore_best_weights=True)`) as a stop-gap.
     """
-    from ...measure.early import early_noise
+    from ...measure.early import MEMORIZATION_MIN_EPOCHS, early_noise
 
     k = inputs.num_classes
     if not k:
@@ -443,7 +444,10 @@ def noisy_labels_early(inputs: Inputs) -> list[Finding]:
     elif est.fraction < EARLY_NOISY_FRACTION:
         status = "below the level that explains a gap"
     else:
-        status = "not judged: validation has not fallen from its peak, so no gap comes from memorizing labels yet"
+        status = (
+            f"not judged: validation has not stayed below its peak for {MEMORIZATION_MIN_EPOCHS} epochs, so no gap "
+            "comes from memorizing labels yet"
+        )
     return [
         noisy_labels_early.finding(
             Severity.INFO,

@@ -637,11 +637,12 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
     within `FIRST_LOSS_MARGIN` of ln K (the start of a softmax the loss
     expects, where a broken output starts far above: 4.7-10.9 for the run
     corpus's linear outputs over 10 classes, 6.1 over 3), the wiring is not
-    what failed: a loss that then fell at every epoch is a network learning
-    in steps too small (`not-learning`, raise the learning rate), and one
-    that climbed more than `LOSS_JUMP` (FIT004's jump) above its start is
-    FIT004's divergence (a log of steps read, as FIT004 reads it, on block
-    means). Any other such curve keeps the wiring reading.
+    what failed: a loss that then climbed more than `LOSS_JUMP` (FIT004's
+    jump) above its start is FIT004's divergence (a log of steps read, as
+    FIT004 reads it, on block means), and any other, falling at every epoch
+    or wandering within that jump of its start (a learning rate of 1e-6
+    barely moves the weights), is a network learning in steps too small
+    (`not-learning`, raise the learning rate).
 
     ## Why is this bad?
     ln K is what a softmax classifier scores by predicting 1/K for every
@@ -760,27 +761,30 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
             course = [first, *losses]
         if max(course[1:]) > (1 + LOSS_JUMP) * course[0]:
             return []  # a fresh softmax start that climbed: steps too large (FIT004), not a broken output
-        if all(b < a for a, b in zip(course, course[1:])):
-            return [
-                loss_above_chance.finding(
-                    severity,
-                    message + f" It started at {first:.3f} and fell at every epoch.",
-                    evidence={**evidence, "first_loss": rounded(first), "first_loss_margin": FIRST_LOSS_MARGIN},
-                    cause="not-learning",
-                    split="train",
-                    fix=Fix(
-                        "Raise the learning rate (e.g. 10x) or train with Adam's default 1e-3",
-                        'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
-                    ),
-                    explanation=(
-                        f"The loss began where a {k}-class softmax begins (ln {k} = {ln_k:.2f}, a little above from "
-                        "random initial logits) and has fallen at every epoch, by "
-                        f"{(first - losses[-1]) / first:.1%} in all: the output and the loss fit, and the network "
-                        "learns in steps too small to reach even a uniform guess. The validation numbers of such a "
-                        "run say nothing about generalization yet."
-                    ),
-                )
-            ]
+        # no climb: it fell at every epoch, or wandered within a jump of where it began, as a network does
+        # that moves little or not at all from its start (a learning rate of 1e-6), wired as the loss expects
+        fell = all(b < a for a, b in zip(course, course[1:]))
+        course_text = "fell at every epoch" if fell else f"stayed within {LOSS_JUMP:.0%} of it"
+        change = (losses[-1] - first) / first
+        return [
+            loss_above_chance.finding(
+                severity,
+                message + f" It started at {first:.3f} and {course_text}.",
+                evidence={**evidence, "first_loss": rounded(first), "first_loss_margin": FIRST_LOSS_MARGIN},
+                cause="not-learning",
+                split="train",
+                fix=Fix(
+                    "Raise the learning rate (e.g. 10x) or train with Adam's default 1e-3",
+                    'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
+                ),
+                explanation=(
+                    f"The loss began where a {k}-class softmax begins (ln {k} = {ln_k:.2f}, a little above from "
+                    f"random initial logits) and {course_text}, {abs(change):.1%} {'lower' if change < 0 else 'higher'} "
+                    "at the end: the output and the loss fit, and the network learns in steps too small to reach "
+                    "even a uniform guess. The validation numbers of such a run say nothing about generalization yet."
+                ),
+            )
+        ]
     return [
         loss_above_chance.finding(
             severity,

@@ -19,6 +19,7 @@ from ...measure.history import (
     binary_entropy,
     classes_from_data,
     finite,
+    first_non_finite,
     majority_answer,
 )
 from ...records import History
@@ -512,8 +513,9 @@ def _before_blow_up(h: History | None) -> list[tuple[int, tuple[float, ...]]] | 
     rows = aligned(h.loss, h.acc)
     if len(rows) == h.epochs:
         return rows
-    n = len(rows)
-    if n and rows[-1][0] == n - 1 and len(h.loss) == h.epochs and all(not finite(v) for v in h.loss[n:]):
+    blown = first_non_finite(h, "loss")  # a computed NaN or infinity, not a value the file lacks
+    before = blown is not None and [i for i, _ in rows] == list(range(blown))
+    if before and len(h.loss) == h.epochs and not any(finite(v) for v in h.loss[blown:]):
         return rows
     return None
 

@@ -320,7 +320,7 @@ VAL_CHANCE_MAX_BAND = 0.10
 
 def val_split_images(h: Any) -> int | None:
     """The validation split's size: as the log states it, else read off its accuracies (`accuracy_denominator`)."""
-    return getattr(h, "val_samples", None) or accuracy_denominator(list(h.val_acc))
+    return getattr(h, "val_samples", None) or accuracy_denominator(list(h.val_acc), accuracy_step(h))
 
 
 def val_chance_band(h: Any, k: int) -> float:
@@ -439,6 +439,49 @@ def longest_constant_run(vals: list[float]) -> int:
     return best
 
 
+#: Repeated values are read (`CONSTANT_ACCURACY_RUN`) only from a log printed in steps this fine or
+#: finer. The odds behind that run are those of an accuracy that moves by one image in 1,000; printed
+#: to two decimals (`f"{acc:.2f}"`, a rounded CSV: 0.58, 0.58, 0.58) a value hides moves of up to ten
+#: images in 1,000, which a validation accuracy on a plateau makes every epoch, so its repeats are a
+#: plateau as often as one answer for every image. Keras prints four decimals.
+CONSTANT_RUN_MAX_STEP = 1e-3
+
+
+#: Decimal places `printed_step` tries; values that need more (float32 values in a History JSON or a
+#: CSVLogger file, `4.5123e-05`) are read as printed in full.
+MAX_PRINTED_DECIMALS = 6
+
+
+def _multiple_of(v: float, places: int) -> bool:
+    x = v * 10.0**places
+    return abs(x - round(x)) <= 1e-6 + 1e-9 * abs(x)
+
+
+def printed_step(*series: list[float]) -> float:
+    """The coarsest decimal step (1, 0.1, 0.01, ...) that every finite value of `series` is a multiple of:
+    the precision they were printed with (0.01 for `f"{acc:.2f}"` and for whole percents, 1e-4 for a Keras
+    console), or 0 when the values need more than `MAX_PRINTED_DECIMALS` places."""
+    values = [v for s in series for v in s if finite(v)]
+    for places in range(MAX_PRINTED_DECIMALS + 1):
+        if all(_multiple_of(v, places) for v in values):
+            return 10.0**-places
+    return 0.0
+
+
+def accuracy_step(h: Any) -> float:
+    """`printed_step` of the log's training and validation accuracies together: one finer value shows the
+    printer's precision, so a validation accuracy of exactly 0.1000 beside a training accuracy of 0.3524
+    reads 1e-4. The losses are left out: a loop may print them to more places than its accuracies
+    (`loss 1.812, acc 58%`)."""
+    return printed_step(h.acc, h.val_acc)
+
+
+def repeated_run(h: Any, vals: list[float]) -> int:
+    """`longest_constant_run` of `vals`, an accuracy series of the log `h`, when its accuracies are printed
+    finely enough for a repeat to be one (`CONSTANT_RUN_MAX_STEP`); 1 (nothing repeats) otherwise."""
+    return longest_constant_run(vals) if accuracy_step(h) <= CONSTANT_RUN_MAX_STEP else min(len(vals), 1)
+
+
 #: `accuracy_denominator` looks for image counts up to this from any three or more four-decimal
 #: values; more distinct values let it look further (`COINCIDENTAL_FITS`).
 MAX_INFERRED_IMAGES = 200
@@ -458,6 +501,12 @@ COINCIDENTAL_FITS = 0.01
 PRINTED_ACCURACY_TOLERANCE = 6e-5
 
 
+#: The step of a Keras console's four decimals. Accuracies printed coarser (`printed_step`) match a
+#: count only to within half their step, and `printed_search_limit` at that tolerance bounds the
+#: splits they can pin: two-decimal values are all counts of 100 images, whatever the split.
+CONSOLE_STEP = 1e-4
+
+
 #: ... from at least this many distinct accuracies.
 DENOMINATOR_MIN_VALUES = 3
 
@@ -474,7 +523,7 @@ MAX_INFERRED_IMAGES_FLOAT32 = 20_000
 FLOAT32_ACCURACY_TOLERANCE = 1.2e-7
 
 
-def accuracy_denominator(values: list[float]) -> int | None:
+def accuracy_denominator(values: list[float], step: float = 0.0) -> int | None:
     """The fewest images n (at most `MAX_INFERRED_IMAGES`, further for more distinct values
     (`printed_search_limit`), or `MAX_INFERRED_IMAGES_FLOAT32` for values at float32 precision) for
     which every accuracy is a count k/n.
@@ -482,16 +531,24 @@ def accuracy_denominator(values: list[float]) -> int | None:
     An accuracy measured on n images is a multiple of 1/n: 0.5938, 0.625, 0.5312 and 0.5625 are
     19, 20, 17 and 18 of 32. None when no n up to the bound fits every value, which for more than
     one distinct value means the split is larger (or the values are averages over batches).
+    `step` is the step the log printed its accuracies in (`accuracy_step`), when coarser than a
+    console's (`CONSOLE_STEP`): the values alone cannot say, 0.4100 being 41 of 100 images.
     """
-    return _denominator(tuple(v for v in values if finite(v) and 0.0 <= v <= 1.0))
+    return _denominator(tuple(v for v in values if finite(v) and 0.0 <= v <= 1.0), step)
 
 
 @lru_cache(maxsize=64)
-def _denominator(vals: tuple[float, ...]) -> int | None:
+def _denominator(vals: tuple[float, ...], step: float) -> int | None:
     """`accuracy_denominator` of finite values in [0, 1], cached: several checks read one log's split size."""
     printed = {round(v, 4) for v in vals}
     if len(printed) < DENOMINATOR_MIN_VALUES:
         return None  # two values fit many counts by coincidence (0.5154 and 0.4845: 50 and 47 of 97, of 615)
+    if step > CONSOLE_STEP:
+        # printed coarser than a console (`f"{acc:.2f}"`, whole percents): every value is a count k/100 to
+        # within half a step, so only splits too small for that to fit by coincidence are read
+        tolerance = step / 2
+        limit = min(MAX_INFERRED_IMAGES, printed_search_limit(len(printed - {0.0, 1.0}), tolerance))
+        return next((n for n in range(2, limit + 1) if all(_count_of(v, n, tolerance) for v in vals)), None)
     limit = MAX_INFERRED_IMAGES
     if all(abs(v - round(v, 4)) <= 1e-9 for v in vals):  # four decimals, as a console prints them
         limit = max(limit, printed_search_limit(len(printed - {0.0, 1.0})))
@@ -508,13 +565,19 @@ def _denominator(vals: tuple[float, ...]) -> int | None:
     return None
 
 
+def _count_of(v: float, n: int, tolerance: float) -> bool:
+    """Whether `v` is a count k/n to within `tolerance`."""
+    return abs(v * n - round(v * n)) <= tolerance * n
+
+
 @lru_cache(maxsize=32)
-def printed_search_limit(distinct: int) -> int:
-    """The most images n up to which `distinct` four-decimal accuracies are expected to fit a wrong
-    count, summed over every n from 2, less than `COINCIDENTAL_FITS` times."""
+def printed_search_limit(distinct: int, tolerance: float = PRINTED_ACCURACY_TOLERANCE) -> int:
+    """The most images n up to which `distinct` accuracies printed to within `tolerance` (four decimals by
+    default) are expected to fit a wrong count, summed over every n from 2, less than `COINCIDENTAL_FITS`
+    times."""
     expected, n = 0.0, 1
     while n < MAX_INFERRED_IMAGES_FLOAT32:
-        expected += min(1.0, 2 * PRINTED_ACCURACY_TOLERANCE * (n + 1)) ** distinct
+        expected += min(1.0, 2 * tolerance * (n + 1)) ** distinct
         if expected > COINCIDENTAL_FITS:
             break
         n += 1

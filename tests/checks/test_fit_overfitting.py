@@ -380,7 +380,7 @@ def test_fit004_a_classifier_loss_near_zero_wandering_by_factors_of_two_is_noise
 # --- FIT008: the validation loss never gets below where training started ---------------------------
 SHUFFLED_WINE = dict(  # wine, validation labels shuffled apart from their rows (the run corpus)
     loss=[1.061, 0.901, 0.771, 0.676, 0.575, 0.513, 0.469, 0.381, 0.347, 0.305, 0.271, 0.228],
-    accuracy=[0.44, 0.642, 0.784, 0.828, 0.896, 0.91, 0.925, 0.933, 0.94, 0.948, 0.955, 0.948],
+    accuracy=[0.4403, 0.6418, 0.7836, 0.8284, 0.8955, 0.9104, 0.9254, 0.9328, 0.9403, 0.9478, 0.9552, 0.9478],
     val_loss=[1.154, 1.17, 1.204, 1.255, 1.318, 1.393, 1.481, 1.582, 1.691, 1.809, 1.932, 2.059],
     val_accuracy=[0.318, 0.318, 0.364, 0.341, 0.364, 0.386, 0.341, 0.364, 0.386, 0.364, 0.386, 0.364],
 )
@@ -472,6 +472,32 @@ def test_fit008_silent_on_a_validation_split_too_small_to_be_flat(make_history):
     assert verdict(h) == "overfitting"
 
 
+def test_accuracy_step_reads_the_precision_accuracies_were_printed_with(make_history):
+    from cifar_doctor.measure.history import accuracy_step, printed_step
+
+    two = make_history(loss=[1.812, 1.402], accuracy=[0.33, 0.49], val_loss=[1.602, 1.399], val_accuracy=[0.41, 0.5])
+    assert accuracy_step(two) == pytest.approx(0.01)  # `loss 1.812, acc 33%`: the accuracies' own step
+    # Keras prints four decimals: a validation accuracy of exactly 0.1000 beside 0.3524 in training reads 1e-4
+    keras = make_history(loss=[2.1, 1.9], accuracy=[0.3524, 0.4], val_loss=[2.5, 2.6], val_accuracy=[0.1, 0.1])
+    assert accuracy_step(keras) == pytest.approx(1e-4)
+    # float32 values of a History JSON, and Keras' 4.5123e-05, are printed in full
+    assert printed_step([0.5799999833106995, 0.5]) == 0.0 and printed_step([4.5123e-05]) == 0.0
+
+
+def test_accuracy_denominator_of_two_decimal_accuracies_reads_small_splits_only(make_history):
+    from cifar_doctor.measure.history import accuracy_denominator, val_split_images
+
+    # every two-decimal value is a count of 100 images: that says nothing of the split
+    assert accuracy_denominator([0.41, 0.5, 0.56, 0.58]) == 100  # read as four decimals: 41 of 100 ...
+    assert accuracy_denominator([0.41, 0.5, 0.56, 0.58], step=0.01) is None  # ... printed to two: unknown
+    # a split small enough that its counts fit by coincidence less than once in 100 logs still reads
+    assert accuracy_denominator([0.45, 0.55, 0.6, 0.65], step=0.01) == 20
+    two = make_history(accuracy=[0.33, 0.49, 0.58, 0.65], val_accuracy=[0.41, 0.5, 0.56, 0.58])
+    assert val_split_images(two) is None
+    keras = make_history(accuracy=[0.3345, 0.4912, 0.5831, 0.6502], val_accuracy=[0.41, 0.5, 0.56, 0.58])
+    assert val_split_images(keras) == 100
+
+
 def test_accuracy_denominator_reads_the_image_count_off_printed_accuracies():
     from cifar_doctor.measure.history import accuracy_denominator
 
@@ -494,7 +520,8 @@ def test_printed_values_that_are_no_counts_rarely_fit_one():
     rng = np.random.default_rng(0)
     for distinct in (3, 5, 8):
         fits = sum(
-            _denominator(tuple(round(v, 4) for v in rng.uniform(0.05, 0.95, distinct))) is not None for _ in range(400)
+            _denominator(tuple(round(v, 4) for v in rng.uniform(0.05, 0.95, distinct)), 0.0) is not None
+            for _ in range(400)
         )
         assert fits <= 3 * COINCIDENTAL_FITS * 400
 
@@ -558,6 +585,28 @@ def test_fit001_frozen_validation_accuracy_withholds_overfitting(make_history):
     assert f.cause == "insufficient-evidence" and f.severity.value == "info"
     assert f.evidence["frozen_epochs"] == 5 and f.evidence["val_acc_frozen"] == pytest.approx(0.6211)
     assert verdict(make_history(**FROZEN)) == "insufficient-evidence"
+
+
+def test_fit001_repeats_of_a_two_decimal_log_are_a_plateau(make_history):
+    # a custom loop printing f"{acc:.2f}": validation accuracy 0.5810, 0.5842, 0.5801 prints 0.58 three times
+    # while validation loss climbs; the plateau of an overfitting run, not one answer for every image
+    h = make_history(
+        loss=[1.81, 1.40, 1.17, 0.99, 0.83, 0.69],
+        accuracy=[0.33, 0.49, 0.58, 0.65, 0.71, 0.76],
+        val_loss=[1.60, 1.40, 1.25, 1.20, 1.24, 1.31],
+        val_accuracy=[0.41, 0.50, 0.56, 0.58, 0.58, 0.58],
+    )
+    f = found(h)["FIT001"]
+    assert f.cause == "overfitting" and "val_acc_frozen" not in f.evidence
+    assert verdict(h) == "overfitting"
+    # the same curves printed to four decimals, the last three accuracies identical: one answer, withheld
+    frozen = make_history(
+        loss=[1.8123, 1.4021, 1.1734, 0.9921, 0.8302, 0.6899],
+        accuracy=[0.3345, 0.4912, 0.5831, 0.6502, 0.7088, 0.7601],
+        val_loss=[1.6021, 1.3987, 1.2512, 1.2033, 1.2411, 1.3102],
+        val_accuracy=[0.412, 0.5003, 0.5577, 0.58, 0.58, 0.58],
+    )
+    assert found(frozen)["FIT001"].cause == "insufficient-evidence"
 
 
 def test_fit001_frozen_at_chance_gives_way_to_the_chance_reading(make_history):

@@ -16,11 +16,13 @@ from ...measure.history import (
     ASSUMED_CLASSES,
     CONSTANT_ACCURACY_RUN,
     CONSTANT_ACCURACY_SPREAD,
+    CONSTANT_RUN_MAX_STEP,
     LOSS_JUMP,
     MIN_EPOCHS_FOR_CURVES,
     STEP_BLOCKS,
     TRAIN_LEARNED_FRACTION,
     accuracy_denominator,
+    accuracy_step,
     aligned,
     chance_accuracy_band,
     classes_at_chance,
@@ -28,9 +30,9 @@ from ...measure.history import (
     finite,
     index_unit,
     judged_loss,
-    longest_constant_run,
     pinned_at_chance,
     printed_index,
+    repeated_run,
     score_keys,
     val_at_chance,
 )
@@ -236,10 +238,11 @@ def frozen_validation(h: Any) -> dict[str, Any] | None:
     max(`CONSTANT_ACCURACY_RUN`, `FROZEN_VAL_MIN_SHARE` x epochs) validation
     accuracies repeat one value (within `CONSTANT_ACCURACY_SPREAD`) while the
     training accuracy rose by at least `GAP_WIDENING_MIN` over them to at least
-    `OVERFIT_MIN_FINAL_GAP` above that value; else None.
+    `OVERFIT_MIN_FINAL_GAP` above that value; else None, and None for a log printed in coarser steps
+    than `CONSTANT_RUN_MAX_STEP`, whose repeats a plateau makes.
     """
     rows = aligned(h.acc, h.val_acc)
-    if len(rows) < MIN_EPOCHS_FOR_CURVES:
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or accuracy_step(h) > CONSTANT_RUN_MAX_STEP:
         return None
     vals = [va for _, (_, va) in rows]
     tail = 1
@@ -737,10 +740,10 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
     val_acc = [v for v in h.val_acc if finite(v)]
     if val_acc and (
         max(abs(v - val_acc[0]) for v in val_acc) > VAL_ACCURACY_DRIFT
-        or longest_constant_run(val_acc) >= CONSTANT_ACCURACY_RUN
+        or repeated_run(h, val_acc) >= CONSTANT_ACCURACY_RUN
     ):
         return []
-    images = accuracy_denominator(val_acc)
+    images = accuracy_denominator(val_acc, accuracy_step(h))
     if images is not None and 2.0 * (0.25 / images) ** 0.5 > VAL_ACCURACY_DRIFT:
         return []  # too few validation images: their accuracy's noise exceeds the flatness judged
     low = val_losses.index(min(val_losses))

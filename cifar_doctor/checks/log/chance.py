@@ -24,6 +24,7 @@ from ...measure.history import (
     TRAIN_LEARNED_FRACTION,
     UNIFORM_EVAL_TOLERANCE,
     accuracy_denominator,
+    accuracy_step,
     aligned,
     chance_accuracy_band,
     chance_k,
@@ -36,6 +37,7 @@ from ...measure.history import (
     per_error_cost,
     pinned_at_chance,
     printed_index,
+    repeated_run,
     val_at_chance,
     val_chance_band,
     val_near_chance,
@@ -140,7 +142,7 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     k = ks.pop()
     val = [h.val_acc[i] for i in tail if i < len(h.val_acc) and finite(h.val_acc[i])]
-    moving = len(val) == len(tail) and longest_constant_run(val) == 1
+    moving = len(val) == len(tail) and repeated_run(h, val) == 1
     if moving and sum(val) / len(val) > 1.0 / k + chance_accuracy_band(k):
         # validation, in inference mode, beats chance: the network learned; its training numbers are
         # measured with dropout (or augmentation) on, which is a regularization gap, not a stuck model.
@@ -204,7 +206,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     mean in the band, no epoch above `CHANCE_PEAK_BANDS` bands), the others
     need every epoch in the band. When the
     validation accuracy repeats the same value in `CONSTANT_ACCURACY_RUN` (3)
-    consecutive epochs, the model answers one class for every validation
+    consecutive epochs (of a log printed to `CONSTANT_RUN_MAX_STEP` or finer), the model answers one class for every validation
     image: that supports `eval-distribution-shift` (validation inputs without
     signal for the network, inference-mode BatchNorm statistics that do not fit).
 
@@ -238,7 +240,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     last_acc = rows[-1][1][0]
     if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
         return []
-    if inferred and longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
+    if inferred and repeated_run(h, vals) >= CONSTANT_ACCURACY_RUN:
         # one answer for every validation image: with K read off the curve itself, a class share
         # (0.333 of three balanced classes) is indistinguishable from a slow BatchNorm start
         return []
@@ -297,7 +299,7 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
         # near chance on average but astray in some epochs: without a saturated softmax, a slow
         # BatchNorm start looks the same (0.142, 0.113, 0.116 on ten classes), so no judgement
         return []
-    if longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN:
+    if repeated_run(h, vals) >= CONSTANT_ACCURACY_RUN:
         # the same validation accuracy every epoch while the weights change: one answer for every validation
         # image. Misaligned labels give an accuracy that wanders around 1/K; a frozen answer is inference-mode
         # behaviour that differs from training (BatchNorm statistics) or validation inputs that carry no signal.
@@ -447,7 +449,7 @@ def val_accuracy_ends_at_chance(inputs: Inputs) -> list[Finding]:
                 "val_acc_peak": rounded(peak),
                 "val_acc_last": [rounded(v) for v in tail],
                 "train_acc_last": rounded(last_acc),
-                "longest_constant_run": longest_constant_run(vals),
+                "longest_constant_run": repeated_run(h, vals),
             },
             split="val",
             fix=ONE_ANSWER_FIX,
@@ -527,7 +529,7 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     val_acc = [v for v in h.val_acc if finite(v)]
     acc_txt = f", val accuracy {min(val_acc):.3f}-{max(val_acc):.3f}" if val_acc else ""
-    if learned and longest_constant_run(val_acc) >= CONSTANT_ACCURACY_RUN:
+    if learned and repeated_run(h, val_acc) >= CONSTANT_ACCURACY_RUN:
         return [_one_uniform_answer(k, vl, val_acc, loss)]
     if learned:
         train_txt = f"while the training loss falls to {loss[-1]:.4g}."
@@ -904,7 +906,7 @@ def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
     vals = [va for _, (_, va) in rows]
     last_acc = rows[-1][1][0]
     assumed = "" if known else " (assuming 10 classes; pass {classes} if not)"
-    n_val = accuracy_denominator(vals)
+    n_val = accuracy_denominator(vals, accuracy_step(h))
     if max(vals) >= BELOW_CHANCE_FRACTION / k or last_acc < BELOW_CHANCE_TRAIN_FLOOR / k:
         below = _epochs_below_chance(rows, k, n_val)
         if not below:

@@ -288,6 +288,27 @@ def test_missing_file_and_directory(tmp_path):
         read_history(tmp_path)
 
 
+def test_a_second_fit_call_is_the_run_read_and_the_report_says_so():
+    first = "".join(
+        f"Epoch {e}/2\n10/10 [====] - 1s - loss: {2.1 - e / 10:.4f} - acc: 0.{30 + e}12 - val_loss: 2.0{e}1"
+        f" - val_acc: 0.{28 + e}34\n"
+        for e in (1, 2)
+    )
+    second = "".join(
+        f"Epoch {e}/3\n10/10 [====] - 1s - loss: {1.4 - e / 10:.4f} - acc: 0.{50 + e}12 - val_loss: 1.9{e}1"
+        f" - val_acc: 0.{40 + e}34\n"
+        for e in (1, 2, 3)
+    )
+    h = parse(first + second)
+    assert h.epochs == 3 and h.loss[0] == pytest.approx(1.3) and h.read_as["runs"] == 2
+    assert "runs" not in parse(second).read_as
+
+    from cifar_doctor.render.common import history_read_line
+
+    line = history_read_line({"history": {"epochs": 3, "metrics": ["loss"], "read_as": h.read_as}})
+    assert line is not None and "the last of 2 training runs" in line
+
+
 def test_truncated_runs_drop_the_partial_epoch():
     text = RUN1.read_text()
     cut = text.index("Epoch 5/5") + len("Epoch 5/5\n") + 20  # inside epoch 5's line

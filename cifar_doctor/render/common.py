@@ -141,7 +141,8 @@ def history_read_line(inputs: dict[str, Any]) -> str | None:
     """What was read from a training history, in one line: "Log: 5 epochs of loss, val_loss (custom format; ...)".
 
     None when the report has no history. Says how printed names were mapped
-    for a custom training-loop log, and the index when it is not 1..N.
+    for a custom training-loop log, the index when it is not 1..N, and which run
+    was read when the log holds several (`fit()` called again).
     """
     h = inputs.get("history")
     if not h:
@@ -158,6 +159,8 @@ def history_read_line(inputs: dict[str, Any]) -> str | None:
     mapping = {k: v for k, v in (read.get("mapping") or {}).items() if k != v}
     if mapping:
         details.append("read " + ", ".join(f"'{k}' as {v}" for k, v in mapping.items()))
+    if int(read.get("runs") or 1) > 1:
+        details.append(f"the last of {read['runs']} training runs, where the epoch numbers start over")
     if details:
         text += f" ({'; '.join(details)})"
     source = inputs.get("log")

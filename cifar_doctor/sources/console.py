@@ -507,6 +507,8 @@ class LogParser:
             read_as["downsampled_from"] = self.seen
         if self.renamed:
             read_as["mapping"] = dict(self.renamed)
+        if self.runs > 1:
+            read_as["runs"] = self.runs
         return History(
             metrics=metrics,
             evaluations=[dict(e) for e in self.evaluations],

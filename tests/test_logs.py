@@ -309,6 +309,25 @@ def test_a_second_fit_call_is_the_run_read_and_the_report_says_so():
     assert line is not None and "the last of 2 training runs" in line
 
 
+def test_validation_every_other_epoch_is_read_with_gaps():
+    # fit(validation_freq=2): odd epochs print no val_ metrics; none of them is a cut-off line
+    lines = []
+    for e in range(1, 7):
+        line = f"Epoch {e}/6\n250/250 [====] - 4s 16ms/step - loss: {1.6 - e / 5:.4f} - accuracy: 0.{40 + 5 * e}12"
+        if e % 2 == 0:
+            line += f" - val_loss: {1.3 + e / 50:.4f} - val_accuracy: 0.{50 + e}34"
+        lines.append(line + "\n")
+    h = parse("".join(lines))
+    assert h.epochs == 6 and not h.truncated
+    assert h.gaps == {"val_loss": [0, 2, 4], "val_accuracy": [0, 2, 4]}
+    assert h.val_acc[1] == pytest.approx(0.5234) and math.isnan(h.val_acc[2])
+    assert h.loss == pytest.approx([1.4, 1.2, 1.0, 0.8, 0.6, 0.4])
+    # the last line cut inside its metrics is still dropped
+    cut = "".join(lines)[: -len(" - val_accuracy: 0.5634\n")]
+    h = parse(cut)
+    assert h.epochs == 5 and h.truncated
+
+
 def test_truncated_runs_drop_the_partial_epoch():
     text = RUN1.read_text()
     cut = text.index("Epoch 5/5") + len("Epoch 5/5\n") + 20  # inside epoch 5's line

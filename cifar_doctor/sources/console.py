@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +149,7 @@ class _Block:
     eval_bar: dict[str, float] | None = None
     eval_total: int | None = None
     first_loss: float | None = None
+    partial: bool = False  # the metrics came from an unterminated last line
 
 
 @dataclass
@@ -186,6 +188,7 @@ class LogParser:
     seen: int = 0
     _last: Epoch | None = None
     _last_number: int | None = None
+    _last_keys: dict[bool, frozenset[str]] = field(default_factory=dict)  # by whether val_ metrics were in it
     _skipped: list[str] | None = None
     _stride: int = 1
 
@@ -303,6 +306,7 @@ class LogParser:
             # a new fit() call: the latest run is the one diagnosed
             self.epochs, self.evaluations = [], []
             self._last, self._last_number, self.seen, self._stride = None, None, 0, 1
+            self._last_keys = {}
             self._first_loss = self._first_acc = None
             self.truncated = False
         if not self.epochs:
@@ -352,16 +356,19 @@ class LogParser:
         if b.number == 1 and self._first_loss is None and step is not None and "loss" in metrics:
             if total is None or step <= max(1, total // 50):
                 self._first_loss = metrics["loss"]
-        b.metrics, b.step, b.total = metrics, step, total
+        b.metrics, b.step, b.total, b.partial = metrics, step, total, last
         if has_val:
             b.done = True
             self._emit(Epoch(b.number, metrics, step, total), out, last)
 
     def _emit(self, epoch: Epoch, out: list[Epoch], last: bool) -> None:
-        prev = self._last.metrics if self._last is not None else None
-        if last and prev is not None and not set(prev) <= set(epoch.metrics):
+        validated = any(k.startswith("val_") for k in epoch.metrics)
+        # epochs with validation and without differ (`validation_freq`); before one of its kind, any epoch
+        prev = self._last_keys.get(validated, self._last_keys.get(not validated))
+        if last and prev is not None and not prev <= set(epoch.metrics):
             self.truncated = True  # an unterminated last line cut inside its metrics
             return
+        self._last_keys[validated] = frozenset(epoch.metrics)
         if self.seen % self._stride == 0:  # every epoch while they are few; then every 2nd, 4th ...
             self.epochs.append(epoch)
             if len(self.epochs) >= 2 * MAX_LOG_EPOCHS:
@@ -396,7 +403,9 @@ class LogParser:
         if b.total is not None and b.step is not None and b.step < b.total:
             self.truncated = True  # stopped mid-epoch: running averages, not the epoch's result
             return
-        self._emit(Epoch(b.number, b.metrics, b.step, b.total), out, last=True)
+        # an epoch without val_ metrics (no validation, or not in this epoch: `validation_freq`) ends at the
+        # next header; only an unterminated last line can have been cut inside its metrics
+        self._emit(Epoch(b.number, b.metrics, b.step, b.total), out, last=b.partial)
 
     # --- evaluate() results ---------------------------------------------------------
     def _commit_eval_bar(self, b: _Block) -> None:
@@ -499,8 +508,13 @@ class LogParser:
             common = set(epochs[0].metrics)
             for e in epochs[1:]:
                 common &= set(e.metrics)
-            keys = [k for k in epochs[-1].metrics if k in common]
-        metrics = {k: [e.metrics[k] for e in epochs] for k in keys}
+            seen = Counter(k for e in epochs for k in e.metrics)
+            # validation every few epochs (`validation_freq`): its metrics, with gaps where it did not run
+            keys = [*(k for k in epochs[-1].metrics if k in common)] + [
+                k for k in dict.fromkeys(k for e in epochs for k in e.metrics) if _intermittent(k, common, seen)
+            ]
+        metrics = {k: [e.metrics.get(k, math.nan) for e in epochs] for k in keys}
+        gaps = {k: [i for i, e in enumerate(epochs) if k not in e.metrics] for k in keys if k not in common}
         numbers = [e.number for e in epochs]
         read_as: dict[str, Any] = {"format": "keras", "records": len(epochs), "index_kind": "epoch"}
         if self.seen > len(epochs):
@@ -519,9 +533,20 @@ class LogParser:
             val_samples=self.val_samples,
             truncated=self.truncated,
             index=numbers if numbers != list(range(1, len(numbers) + 1)) else None,
+            gaps=gaps,
             read_as=read_as,
             bar_total=epochs[-1].total if epochs else None,
         )
+
+
+#: A validation metric that some epochs lack is read, with gaps, from this many epochs that have it:
+#: `fit(validation_freq=k)` validates every k-th epoch. One epoch is no curve.
+INTERMITTENT_MIN_EPOCHS = 2
+
+
+def _intermittent(key: str, common: set[str], seen: Counter[str]) -> bool:
+    """Whether `key` is a validation metric logged in some epochs only, beside a training metric logged in all."""
+    return key.startswith("val_") and key not in common and key[4:] in common and seen[key] >= INTERMITTENT_MIN_EPOCHS
 
 
 def _canonical_eval_name(name: str) -> str | None:

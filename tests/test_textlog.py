@@ -233,6 +233,27 @@ def test_evaluation_after_training_is_not_an_epoch():
     assert h.evaluations == [{"loss": 0.9, "accuracy": 0.525}]
 
 
+def test_validation_every_other_epoch_joins_the_series_with_gaps():
+    # a loop validating every 2nd epoch: its records of two shapes are one series
+    text = "".join(
+        f"epoch {e}: train_loss={1.6 - e / 6:.4f} train_acc={0.40 + 0.05 * e:.4f}"
+        + (f" val_loss={1.30 + 0.02 * e:.4f} val_acc={0.55 - 0.004 * e:.4f}" if e % 2 == 0 else "")
+        + "\n"
+        for e in range(1, 9)
+    )
+    h = parse(text)
+    assert h.epochs == 8 and h.gaps == {"val_loss": [0, 2, 4, 6], "val_accuracy": [0, 2, 4, 6]}
+    assert nan_safe(h.val_acc)[:4] == ["nan", 0.542, "nan", 0.534]
+    # validation printed once is no curve: left out, as before
+    once = "".join(
+        f"epoch {e}: train_loss={1.6 - e / 6:.4f} train_acc={0.40 + 0.05 * e:.4f}"
+        + (" val_loss=1.3 val_acc=0.5" if e == 4 else "")
+        + "\n"
+        for e in range(1, 9)
+    )
+    assert "val_loss" not in parse(once).metrics
+
+
 def test_killed_mid_epoch_and_restarted_runs():
     h = parse(LASAGNE + "Epoch 5 of 500 took 1.850s\n  training loss:                0.38\n")
     assert h.epochs == 4 and h.truncated and h.evaluations == []

@@ -367,6 +367,8 @@ class TextLog:
             last one is read. Defaults to `1`.
         sampled_every: `n` when only every n-th record of a very long series
             was kept. Defaults to `1`.
+        gaps: Metric name -> positions of records without it: validation metrics
+            printed every few epochs only (`validation_freq`). Defaults to `{}`.
 
     Example:
 
@@ -387,6 +389,7 @@ class TextLog:
     found_keys: tuple[str, ...] = ()
     runs: int = 1
     sampled_every: int = 1
+    gaps: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def detail(self) -> str:
@@ -429,6 +432,7 @@ class TextLog:
             truncated=self.truncated,
             index=list(self.index) if self.index is not None else None,
             index_kind=self.index_kind,
+            gaps={k: list(v) for k, v in self.gaps.items()},
             read_as=self.read_as(),
         )
 
@@ -657,6 +661,14 @@ class TextLogReader:
         )
         names = list(best.keys)
         series = {k: [r[2][k] for r in rows] for k in names}
+        # validation every few epochs (`validation_freq`): its metrics join the series, with gaps
+        gaps: dict[str, list[int]] = {}
+        for k in dict.fromkeys(k for g in main for k in g.keys):
+            present = [i for i, r in enumerate(rows) if k in r[2]]
+            if k.startswith("val_") and k[4:] in main_keys and k not in main_keys and len(present) >= 2:
+                names.append(k)
+                series[k] = [r[2].get(k, math.nan) for r in rows]
+                gaps[k] = [i for i, r in enumerate(rows) if k not in r[2]]
         for k, values in series.items():
             finite = [v for v in values if math.isfinite(v)]
             if is_accuracy(k) and finite and all(0.0 <= v <= 100.0 for v in finite) and any(v > 1.0 for v in finite):
@@ -683,6 +695,7 @@ class TextLogReader:
         truncated = self._cut or (self._dangling and best.kind is not None)
         return TextLog(
             metrics={rename[k]: series[k] for k in names},
+            gaps={rename[k]: v for k, v in gaps.items()},
             index=index,
             index_kind=kind,
             evaluations=self._evaluations(main_ids, partial_ids),

@@ -113,7 +113,8 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
             one, with measured fixes when a fix could be tested on the model).
             `None` before training starts.
         history: The metrics seen so far, one list per key, including
-            `train_eval_accuracy` when `train_sample` is given.
+            `train_eval_accuracy` when `train_sample` is given; `None` at an
+            epoch that did not log the key (validation every few epochs).
         events: One dict per warning printed: `{"stage", "epoch", "codes", "stopped"}`.
 
     Example:
@@ -159,7 +160,7 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         self._train_step = _sample_step(sampled)  # the sample's i-th image is train_sample's (i * step)-th
         self._val = _arrays(take_sample(validation_data, self.sample_size, "validation_data"))
         self.report: Any = None
-        self.history: dict[str, list[float]] = {}
+        self.history: dict[str, list[float | None]] = {}
         self.events: list[dict[str, Any]] = []
         self._session: Any = None
         self._pending: list[tuple[Any, bool]] = []
@@ -187,10 +188,16 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
         self._flush()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        epochs = 1 + max((len(v) for k, v in self.history.items() if k != TRAIN_EVAL_KEY), default=0)
         for key, value in (logs or {}).items():
             num = _as_float(value)
             if num is not None:
-                self.history.setdefault(str(key), []).append(num)
+                series = self.history.setdefault(str(key), [])
+                series.extend([None] * (epochs - 1 - len(series)))  # first logged now (`validation_freq`)
+                series.append(num)
+        for key, series in self.history.items():
+            if key != TRAIN_EVAL_KEY and len(series) < epochs:
+                series.append(None)  # not logged at this epoch: a gap, where Keras' History would shift
         if self._train is not None and self.model is not None:
             try:
                 probe = self._train_probe()
@@ -265,7 +272,7 @@ class DoctorCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  #
             history.flavor = "keras3"
         if self.history.get(TRAIN_EVAL_KEY):
             # the field the FIT checks read to tell a real gap from the training-mode effect
-            history.train_accuracy_inference_mode = list(self.history[TRAIN_EVAL_KEY])
+            history.train_accuracy_inference_mode = [v for v in self.history[TRAIN_EVAL_KEY] if v is not None]
         kept = [p for p in self._probes if p is not None]
         if kept and len(kept) == len(self._probes) and self._train is not None:
             n = len(kept[0])

@@ -245,6 +245,26 @@ def test_warn_false_is_silent(capsys):
     assert capsys.readouterr().err == "" and cb.events[0]["codes"] == ["PRE001"]
 
 
+def test_validation_every_other_epoch_keeps_epochs_aligned():
+    """fit(validation_freq=2): the epochs without validation are gaps, not a shifted validation curve."""
+    from cifar_doctor.keras import DoctorCallback
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    cb = DoctorCallback(warn=False)
+    cb.set_model(model)
+    cb.set_params({"verbose": 0, "epochs": 4, "steps": 10})
+    cb.on_train_begin()
+    for epoch in range(4):
+        logs = {"loss": 1.0 - epoch / 10, "accuracy": 0.5 + epoch / 20}
+        if epoch % 2:
+            logs.update(val_loss=1.1 - epoch / 20, val_accuracy=0.45 + epoch / 40)
+        cb.on_epoch_end(epoch, logs)
+    assert cb.history["val_loss"] == [None, pytest.approx(1.05), None, pytest.approx(0.95)]
+    h = cb._history_object()
+    assert h.gaps == {"val_loss": [0, 2], "val_accuracy": [0, 2]} and h.epochs == 4
+
+
 def test_history_only_seed_log_warns_at_epoch_one(capsys):
     """No data given: the epoch's numbers alone (the seed's Keras 3 epoch 1) raise the alarm."""
     from cifar_doctor.keras import DoctorCallback

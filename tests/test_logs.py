@@ -250,6 +250,18 @@ def test_history_json(tmp_path):
     assert math.isnan(read_history(f).loss[0])
 
 
+def test_keras_history_of_validation_every_few_epochs_is_spread_over_its_epochs(tmp_path):
+    # json.dump(history.history) after fit(validation_freq=3) over 9 epochs: 3 validation values
+    d = {"loss": [2.0 - e / 10 for e in range(9)], "val_loss": [1.7, 1.5, 1.6], "val_accuracy": [0.4, 0.5, 0.48]}
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(d))
+    h = read_history(path)
+    assert h.gaps["val_loss"] == [0, 1, 3, 4, 6, 7] and h.val_loss[2] == 1.7 and h.val_loss[8] == 1.6
+    # lengths that no single frequency explains stay as given: one value short of a stopped run's epochs
+    short = history_from_dict({"loss": [2.0, 1.8, 1.6, 1.5], "val_loss": [1.9, 1.7, 1.6]})
+    assert short.val_loss == [1.9, 1.7, 1.6] and "val_loss" not in short.gaps
+
+
 def test_history_from_dict_validates():
     h = history_from_dict({"history": {"loss": [1, 2], "val_acc": [0.1, 0.2]}}, source="x")
     assert h.loss == [1.0, 2.0] and h.flavor == "keras2" and h.source == "x"

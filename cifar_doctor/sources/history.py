@@ -79,6 +79,12 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     >>> h = history_from_dict({"loss": [1.7, 1.3], "val_loss": [None, 1.4], "val_acc": ["NA", "NA"]})
     >>> sorted(h.metrics), h.gaps
     (['loss', 'val_loss'], {'val_loss': [0]})
+
+    Validation every k-th epoch (`fit(validation_freq=2)`: Keras' History holds 2 values for 4
+    epochs) is spread over the epochs that validated (`_spread_validation`):
+
+    >>> history_from_dict({"loss": [1.7, 1.3, 1.1, 0.9], "val_loss": [1.4, 1.2]}).gaps
+    {'val_loss': [0, 2]}
     """
     if isinstance(d, dict) and isinstance(d.get("history"), dict):
         d = d["history"]
@@ -137,6 +143,7 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
             gaps[name] = missing
     if metrics and not any(metrics.values()):
         metrics = {}
+    _spread_validation(metrics, gaps)
     flavor = "keras2" if ("acc" in metrics or "val_acc" in metrics) else "unknown"
     read_as = {
         "format": "history",
@@ -144,6 +151,40 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
         "index_kind": "epoch",
     }
     return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
+
+
+#: Fewest validation values spread over the epochs they belong to (`_spread_validation`): one value is
+#: no curve, and a unique validation frequency needs two to be read off the lengths.
+SPREAD_MIN_VALUES = 2
+
+
+def _validation_every(epochs: int, values: int) -> int | None:
+    """The one `validation_freq` k >= 2 that validates `values` times in `epochs` epochs (at epochs k, 2k, ...)."""
+    if values < SPREAD_MIN_VALUES or values >= epochs:
+        return None
+    fits = [k for k in range(2, epochs + 1) if epochs // k == values]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _spread_validation(metrics: dict[str, list[float]], gaps: dict[str, list[int]]) -> None:
+    """Put the values of `fit(validation_freq=k)` at the epochs they were measured, in place.
+
+    Keras' History appends a `val_` value only at the epochs that validated, so its `val_loss` is
+    shorter than `loss` (4 values for 8 epochs at k = 2), and read as it stands the validation of
+    epoch 2 would face the training of epoch 1. When exactly one k explains the lengths, each
+    value moves to epoch k, 2k, ... and the epochs in between become gaps; otherwise (a run stopped
+    during its last validation, a list of epochs) the lists stay as they are.
+    """
+    for name in [n for n in metrics if n.startswith("val_") and n[4:] in metrics and n not in gaps]:
+        epochs, values = len(metrics[name[4:]]), metrics[name]
+        k = _validation_every(epochs, len(values))
+        if k is None:
+            continue
+        spread = [math.nan] * epochs
+        for i, v in enumerate(values):
+            spread[(i + 1) * k - 1] = v
+        metrics[name] = spread
+        gaps[name] = [i for i in range(epochs) if (i + 1) % k or (i + 1) // k > len(values)]
 
 
 def _check_json_size(text: str, name: str) -> None:

@@ -264,27 +264,24 @@ def test_log004_validation_at_chance_with_a_saturated_softmax_is_a_scale_bug(mak
     assert found(shuffled)["LOG004"].cause == "eval-labels-misaligned"
 
 
+#: Fine-tuning with frozen BatchNorm statistics: one answer for every validation image (Keras' four decimals).
+FROZEN_BN = dict(
+    loss=[0.6213, 0.4127, 0.3021, 0.2234],
+    accuracy=[0.6812, 0.8105, 0.8733, 0.9118],
+    val_loss=[0.8307, 0.8512, 0.8436, 0.8641],
+    val_accuracy=[0.5, 0.5, 0.5, 0.5],
+)
+
+
 def test_log004_frozen_validation_accuracy_is_not_misaligned_labels(make_history):
-    # fine-tuning with frozen BatchNorm statistics: one answer for every validation image
-    h = make_history(
-        loss=[0.6213, 0.4127, 0.3021, 0.2234],
-        accuracy=[0.6812, 0.8105, 0.8733, 0.9118],
-        val_loss=[0.8307, 0.8512, 0.8436, 0.8641],
-        val_accuracy=[0.5, 0.5, 0.5, 0.5],
-    )
-    f = found(h, classes=2)["LOG004"]
+    f = found(make_history(**FROZEN_BN), classes=2)["LOG004"]
     assert f.cause == "eval-distribution-shift" and f.evidence["constant"] is True
 
 
 def test_log004_repeats_of_a_two_decimal_log_are_not_one_answer(make_history):
-    # printed f"{v:.2f}": 0.50 hides a validation accuracy wandering between 0.495 and 0.505
-    h = make_history(
-        loss=[0.62, 0.41, 0.30, 0.22],
-        accuracy=[0.68, 0.81, 0.87, 0.91],
-        val_loss=[0.83, 0.85, 0.84, 0.86],
-        val_accuracy=[0.5, 0.5, 0.5, 0.5],
-    )
-    f = found(h, classes=2)["LOG004"]
+    # the same run printed f"{v:.2f}": 0.50 hides a validation accuracy wandering between 0.495 and 0.505
+    two_decimals = {k: [round(v, 2) for v in vals] for k, vals in FROZEN_BN.items()}
+    f = found(make_history(**two_decimals), classes=2)["LOG004"]
     assert f.cause == "eval-labels-misaligned" and "constant" not in f.evidence
 
 

@@ -30,9 +30,12 @@ class Signatures(Protocol):
 #: Indexes of at least this many signatures are searched through an inverted
 #: file (`build_index`): each query is compared with the signatures of its
 #: `IVF_PROBE` nearest lists instead of half the index. Below it the exact
-#: window search (`candidates`) is cheap enough: a 20,000-image test split
-#: against itself and its two probes takes about a second.
-IVF_MIN_INDEX = 20_000
+#: window search (`candidates`) costs no more: within slices of CIFAR-10 (a split
+#: against itself and its probes, `python bench/ivf_crossover.py`), 5,000 images
+#: take 0.15 s either way, 10,000 take 0.47 s exhaustively and 0.35 s in 50 lists,
+#: 20,000 take 1.75 s and 0.78 s, and from 10,000 up the lists reach the same
+#: candidate pairs, so the same verified ones, on each slice.
+IVF_MIN_INDEX = 10_000
 
 #: Mean signatures per inverted list: 50,000 training images make 250 lists,
 #: 1,000,000 make 5,000, so a query's work grows with the square root of the

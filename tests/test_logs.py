@@ -340,6 +340,18 @@ def test_validation_every_other_epoch_is_read_with_gaps():
     assert h.epochs == 5 and h.truncated
 
 
+def test_a_run_killed_during_its_last_validation_drops_that_epoch():
+    # every epoch validated, then the last one's bar completes and the run stops before its val_ metrics
+    text = "".join(
+        f"Epoch {e}/3\n250/250 [====] - 4s 16ms/step - loss: {1.6 - e / 5:.4f} - accuracy: 0.{40 + 5 * e}12"
+        + (f" - val_loss: {1.3 + e / 50:.4f} - val_accuracy: 0.{50 + e}34" if e < 3 else "")
+        + "\n"
+        for e in range(1, 4)
+    )
+    h = parse(text)
+    assert h.epochs == 2 and h.truncated and not h.gaps
+
+
 def test_truncated_runs_drop_the_partial_epoch():
     text = RUN1.read_text()
     cut = text.index("Epoch 5/5") + len("Epoch 5/5\n") + 20  # inside epoch 5's line

@@ -210,7 +210,7 @@ class LogParser:
                 self._segment(line, out)
         if last is not None:
             self._segment(last, out, last=True)
-        self._close_block(out)
+        self._close_block(out, at_end=True)
         self._close_eval()
         return out
 
@@ -388,7 +388,7 @@ class LogParser:
         n = len(epochs)
         return [epochs[round(i * (n - 1) / (MAX_LOG_EPOCHS - 1))] for i in range(MAX_LOG_EPOCHS)]
 
-    def _close_block(self, out: list[Epoch]) -> None:
+    def _close_block(self, out: list[Epoch], at_end: bool = False) -> None:
         b = self._block
         if b is None:
             return
@@ -404,8 +404,10 @@ class LogParser:
             self.truncated = True  # stopped mid-epoch: running averages, not the epoch's result
             return
         # an epoch without val_ metrics (no validation, or not in this epoch: `validation_freq`) ends at the
-        # next header; only an unterminated last line can have been cut inside its metrics
-        self._emit(Epoch(b.number, b.metrics, b.step, b.total), out, last=b.partial)
+        # next header; only an unterminated last line can have been cut inside its metrics, and a last epoch
+        # of a run that validated every epoch so far stopped during its validation
+        cut = at_end and True in self._last_keys and False not in self._last_keys
+        self._emit(Epoch(b.number, b.metrics, b.step, b.total), out, last=b.partial or cut)
 
     # --- evaluate() results ---------------------------------------------------------
     def _commit_eval_bar(self, b: _Block) -> None:

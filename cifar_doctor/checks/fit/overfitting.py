@@ -16,7 +16,6 @@ from ...measure.history import (
     ASSUMED_CLASSES,
     CONSTANT_ACCURACY_RUN,
     CONSTANT_ACCURACY_SPREAD,
-    CONSTANT_RUN_MAX_STEP,
     LOSS_JUMP,
     MIN_EPOCHS_FOR_CURVES,
     STEP_BLOCKS,
@@ -33,6 +32,7 @@ from ...measure.history import (
     pinned_at_chance,
     printed_index,
     repeated_run,
+    repeats_readable,
     score_keys,
     val_at_chance,
 )
@@ -242,7 +242,7 @@ def frozen_validation(h: Any) -> dict[str, Any] | None:
     than `CONSTANT_RUN_MAX_STEP`, whose repeats a plateau makes.
     """
     rows = aligned(h.acc, h.val_acc)
-    if len(rows) < MIN_EPOCHS_FOR_CURVES or accuracy_step(h) > CONSTANT_RUN_MAX_STEP:
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or not repeats_readable(h):
         return None
     vals = [va for _, (_, va) in rows]
     tail = 1

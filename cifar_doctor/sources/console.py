@@ -39,7 +39,7 @@ from typing import Any
 
 from ..records import History
 from ..sanitize import one_line
-from .history import number_from_text
+from .history import intermittent_validation, number_from_text
 from .logstream import LogInput, require_epochs
 from .metric_keys import metric_name
 from .textlog import BoundedLines, TextLogReader
@@ -513,7 +513,9 @@ class LogParser:
             seen = Counter(k for e in epochs for k in e.metrics)
             # validation every few epochs (`validation_freq`): its metrics, with gaps where it did not run
             keys = [*(k for k in epochs[-1].metrics if k in common)] + [
-                k for k in dict.fromkeys(k for e in epochs for k in e.metrics) if _intermittent(k, common, seen)
+                k
+                for k in dict.fromkeys(k for e in epochs for k in e.metrics)
+                if intermittent_validation(k, common, seen[k])
             ]
         metrics = {k: [e.metrics.get(k, math.nan) for e in epochs] for k in keys}
         gaps = {k: [i for i, e in enumerate(epochs) if k not in e.metrics] for k in keys if k not in common}
@@ -539,16 +541,6 @@ class LogParser:
             read_as=read_as,
             bar_total=epochs[-1].total if epochs else None,
         )
-
-
-#: A validation metric that some epochs lack is read, with gaps, from this many epochs that have it:
-#: `fit(validation_freq=k)` validates every k-th epoch. One epoch is no curve.
-INTERMITTENT_MIN_EPOCHS = 2
-
-
-def _intermittent(key: str, common: set[str], seen: Counter[str]) -> bool:
-    """Whether `key` is a validation metric logged in some epochs only, beside a training metric logged in all."""
-    return key.startswith("val_") and key not in common and key[4:] in common and seen[key] >= INTERMITTENT_MIN_EPOCHS
 
 
 def _canonical_eval_name(name: str) -> str | None:

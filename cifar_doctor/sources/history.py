@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Collection
 from typing import Any
 
 from ..errors import InputError
@@ -153,14 +154,27 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
 
 
-#: Fewest validation values spread over the epochs they belong to (`_spread_validation`): one value is
-#: no curve, and a unique validation frequency needs two to be read off the lengths.
-SPREAD_MIN_VALUES = 2
+#: A validation metric that some epochs lack (`fit(validation_freq=k)` validates every k-th epoch) is read,
+#: with gaps, from this many epochs that have it: one value is no curve (and no frequency can be read off
+#: the lengths of a History's lists from one value).
+INTERMITTENT_MIN_EPOCHS = 2
+
+
+def intermittent_validation(key: str, every_epoch: Collection[str], epochs_with_it: int) -> bool:
+    """Whether `key` is a validation metric logged in some epochs only, `epochs_with_it` of them (at least
+    `INTERMITTENT_MIN_EPOCHS`), beside its training metric, which `every_epoch` (the keys every epoch logs)
+    holds: the console and custom-loop readers read such a metric with gaps."""
+    return (
+        key.startswith("val_")
+        and key not in every_epoch
+        and key[4:] in every_epoch
+        and epochs_with_it >= INTERMITTENT_MIN_EPOCHS
+    )
 
 
 def _validation_every(epochs: int, values: int) -> int | None:
     """The one `validation_freq` k >= 2 that validates `values` times in `epochs` epochs (at epochs k, 2k, ...)."""
-    if values < SPREAD_MIN_VALUES or values >= epochs:
+    if values < INTERMITTENT_MIN_EPOCHS or values >= epochs:
         return None
     fits = [k for k in range(2, epochs + 1) if epochs // k == values]
     return fits[0] if len(fits) == 1 else None

@@ -48,6 +48,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..records import History
+from .history import intermittent_validation
 from .metric_keys import (
     HEADER_BRACKETS,
     HEADER_WORDS,
@@ -664,8 +665,7 @@ class TextLogReader:
         # validation every few epochs (`validation_freq`): its metrics join the series, with gaps
         gaps: dict[str, list[int]] = {}
         for k in dict.fromkeys(k for g in main for k in g.keys):
-            present = [i for i, r in enumerate(rows) if k in r[2]]
-            if k.startswith("val_") and k[4:] in main_keys and k not in main_keys and len(present) >= 2:
+            if intermittent_validation(k, main_keys, sum(k in r[2] for r in rows)):
                 names.append(k)
                 series[k] = [r[2].get(k, math.nan) for r in rows]
                 gaps[k] = [i for i, r in enumerate(rows) if k not in r[2]]

@@ -326,7 +326,9 @@ def val_split_images(h: Any) -> int | None:
 
 def val_chance_band(h: Any, k: int) -> float:
     """`chance_accuracy_band(K)`, or `VAL_CHANCE_STANDARD_ERRORS` standard errors of 1/K on the validation
-    split when its size is known and that is wider (up to `VAL_CHANCE_MAX_BAND`)."""
+    split when its size is known and that is wider (up to `VAL_CHANCE_MAX_BAND`); for accuracies printed
+    coarser than a console (`CONSOLE_STEP`), widened by half the step they were printed in, within which
+    the value printed lies anywhere (0.2849 prints 0.28, 0.053 from 1/3)."""
     band = chance_accuracy_band(k)
     images = val_split_images(h)
     if images:
@@ -334,7 +336,8 @@ def val_chance_band(h: Any, k: int) -> float:
         noise = VAL_CHANCE_STANDARD_ERRORS * (p * (1.0 - p) / images) ** 0.5
         if noise <= VAL_CHANCE_MAX_BAND:
             band = max(band, noise)
-    return band
+    step = accuracy_step(h)
+    return band + step / 2 if step > CONSOLE_STEP else band
 
 
 def val_near_chance(h: Any, k: int) -> bool:
@@ -488,6 +491,21 @@ def repeats_readable(h: Any) -> bool:
     """Whether the log's accuracies are printed finely enough for a repeated value to be one
     (`CONSTANT_RUN_MAX_STEP`)."""
     return accuracy_step(h) <= CONSTANT_RUN_MAX_STEP
+
+
+def repeat_not_ruled_out(vals: list[float]) -> bool:
+    """Whether `vals` print one value in `CONSTANT_ACCURACY_RUN` consecutive epochs, however coarse the
+    printing: a reading that hedges between one answer for every image and another cause holds on it, where
+    a reading that needs the accuracy to have moved does not (`repeated_run` says whether the repeat shows)."""
+    return longest_constant_run(vals) >= CONSTANT_ACCURACY_RUN
+
+
+def shown_moving(h: Any, vals: list[float]) -> bool:
+    """Whether `vals`, an accuracy series of the log `h`, are seen to move from epoch to epoch: no value
+    repeated in consecutive epochs when `repeats_readable`; printed coarser, where a plateau repeats values,
+    not one value throughout."""
+    run = longest_constant_run(vals)
+    return run == 1 if repeats_readable(h) else run < len(vals)
 
 
 def repeated_run(h: Any, vals: list[float]) -> int:

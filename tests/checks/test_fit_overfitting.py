@@ -67,6 +67,29 @@ def test_fit001_memorization_with_saturated_accuracy(make_history):
     assert verdict(h) == "overfitting"
 
 
+def test_fit001_memorization_of_a_training_loss_printed_as_zero(make_history):
+    # a custom loop printing f"{loss:.2f}": training losses of 0.004 to 0.0008 print 0.00, below half the step
+    # (0.005), so the validation loss of 0.20 is at least 40x the training loss
+    h = make_history(
+        loss=[0.35, 0.08, 0.02, 0.0, 0.0, 0.0, 0.0],
+        acc=[0.90, 0.98, 0.99, 1.0, 1.0, 1.0, 1.0],
+        val_loss=[0.15, 0.10, 0.09, 0.11, 0.14, 0.17, 0.20],
+        val_acc=[0.95, 0.96, 0.97, 0.96, 0.96, 0.96, 0.96],
+    )
+    f = found(h)["FIT001"]
+    assert f.evidence["memorization_loss_ratio"] == pytest.approx(40.0) and "at least 40x" in f.message
+    assert verdict(h) == "overfitting"
+    # losses stored in full (float32 in a History JSON) print no step: a 0.0 there bounds no ratio
+    full = make_history(
+        **{
+            **h.metrics,
+            "loss": [0.35123457, 0.08132771, 0.02177613, 0.0, 0.0, 0.0, 0.0],
+            "val_loss": [0.15123457, 0.10132771, 0.09177613, 0.11246071, 0.14133541, 0.17214811, 0.20124763],
+        }
+    )
+    assert "FIT001" not in found(full)
+
+
 def test_fit001_on_a_validation_score_other_than_accuracy(make_history):
     # graph auto-encoder: train_acc rises, val_roc falls, printed epochs 198-200 then 999-1000
     h = make_history(

@@ -100,6 +100,23 @@ def test_log007_one_frozen_uniform_answer_is_an_inference_mode_shift(make_histor
     assert found(make_history(**TYPO))["LOG007"].cause == "eval-input-scale-mismatch"  # answers still move
 
 
+def test_log007_a_repeat_printed_to_two_decimals_keeps_the_hedged_reading(make_history):
+    # the same BatchNorm run printed f"{acc:.2f}": 0.50 three times may hide answers that moved, which the
+    # scale reading needs; the one-answer reading, which names the scale too, holds
+    h = make_history(
+        loss=[0.805, 0.588, 0.498, 0.41, 0.351, 0.316],
+        accuracy=[0.52, 0.76, 0.80, 0.86, 0.88, 0.89],
+        val_loss=[0.705, 0.705, 0.704, 0.703, 0.704, 0.703],
+        val_accuracy=[0.49, 0.48, 0.50, 0.50, 0.50, 0.49],
+    )
+    f = found(h)["LOG007"]
+    assert f.cause == "eval-distribution-shift" and f.evidence["accuracy_step"] == pytest.approx(0.01)
+    assert "repeats 0.5000 in 3 consecutive epochs as printed" in f.message and "may give" in f.message
+    # answers that visibly move at two decimals keep the scale reading
+    moving = {**TYPO, "val_accuracy": [0.13, 0.14, 0.14, 0.12, 0.11], "accuracy": [0.18, 0.30, 0.38, 0.42, 0.46]}
+    assert found(make_history(**moving))["LOG007"].cause == "eval-input-scale-mismatch"
+
+
 def test_log007_silent_when_training_is_at_chance_too(make_history):
     dead = dict(
         loss=[2.311, 2.307, 2.307, 2.307],
@@ -381,6 +398,12 @@ def test_log002_silent_when_validation_learned_under_heavy_dropout(make_history)
         val_accuracy=[0.317, 0.338, 0.455, 0.455, 0.455],
     )
     assert "LOG002" in codes(stuck)
+    # printed to two decimals a plateau repeats values (0.45, 0.45, 0.46): validation is seen to move unless it
+    # prints one value throughout the epochs judged
+    two = {k: [round(v, 2) for v in vals] for k, vals in h.metrics.items()}
+    plateau = make_history(**{**two, "val_accuracy": [0.32, 0.34, 0.45, 0.45, 0.46]})
+    assert "LOG002" not in codes(plateau)
+    assert "LOG002" in codes(make_history(**{**two, "val_accuracy": [0.32, 0.34, 0.46, 0.46, 0.46]}))
 
 
 # --- LOG004 -----------------------------------------------------------------------------
@@ -418,6 +441,14 @@ def test_log004_reads_two_classes_off_the_curves(make_history):
     assert f.cause == "eval-labels-misaligned" and f.severity.value == "warning"
     assert f.evidence["classes"] == 2 and f.evidence["classes_source"] == "read off the curves"
     assert verdict(make_history(**SHUFFLED_TWO_CLASSES)) == "eval-labels-misaligned"
+
+
+def test_log004_k_read_off_a_two_decimal_log_whose_repeat_may_be_a_class_share(make_history):
+    # printed to two decimals, 0.50 in three epochs may be one answer for every image (a class share), which
+    # a K read off the curves cannot tell from chance: LOG004 gives way (LOG020 names the shift)
+    two = {k: [round(v, 2) for v in vals] if "acc" in k else vals for k, vals in SHUFFLED_TWO_CLASSES.items()}
+    assert "LOG004" not in codes(make_history(**two))
+    assert verdict(make_history(**two)) == "eval-distribution-shift"
 
 
 def test_log004_three_classes_read_off_the_curves(make_history):
@@ -507,6 +538,21 @@ def test_log020_a_slow_batchnorm_start_that_lost_its_first_epoch(make_history):
     h = make_history(**SLOW_BATCHNORM_START)
     assert codes(h)["LOG020"].evidence["classes"] == 10
     assert verdict(h) == "eval-distribution-shift"
+
+
+def test_log020_band_of_a_two_decimal_log_holds_what_it_rounds(make_history):
+    # scrambled eval images on three classes (the run corpus), printed f"{acc:.2f}": 0.2849 prints 0.28, 0.053
+    # from 1/3; the band widens by half the printed step
+    h = make_history(
+        loss=[1.18, 1.15, 1.13, 1.10, 1.06, 1.01, 0.94, 0.89],
+        accuracy=[0.34, 0.38, 0.47, 0.50, 0.54, 0.57, 0.62, 0.63],
+        val_loss=[1.16, 1.15, 1.14, 1.15, 1.16, 1.23, 1.32, 1.43],
+        val_accuracy=[0.35, 0.38, 0.39, 0.33, 0.34, 0.30, 0.29, 0.28],
+    )
+    f = found(h)["LOG020"]
+    assert f.evidence["band"] == pytest.approx(0.055) and verdict(h) == "eval-distribution-shift"
+    # four decimals widen nothing
+    assert found(make_history(**FROZEN_BN))["LOG020"].evidence["band"] == pytest.approx(0.05)
 
 
 def test_log020_silent_while_validation_climbs_out_of_chance(make_history):

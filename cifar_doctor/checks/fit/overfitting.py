@@ -31,6 +31,7 @@ from ...measure.history import (
     judged_loss,
     pinned_at_chance,
     printed_index,
+    printed_step,
     repeated_run,
     repeats_readable,
     score_keys,
@@ -189,7 +190,11 @@ def _curve_turn(inputs: Inputs) -> dict | None:
             loss_turn=last - best_l >= OVERFIT_PATIENCE and rise > VAL_LOSS_RISE_TOLERANCE,
         )
         stalled = last - best_l >= OVERFIT_PATIENCE
-        out["memorized"] = stalled and loss[last] > 0 and val_loss[last] >= MEMORIZATION_LOSS_RATIO * loss[last]
+        # a training loss printed as 0 (`f"{loss:.2f}"` of 0.004) is below half the step the losses were printed
+        # in (read off both: 0.1 and 0.0 alone look like one decimal)
+        train_last = loss[last] if loss[last] > 0 else printed_step(loss, val_loss) / 2
+        out["train_loss_bound"] = train_last
+        out["memorized"] = stalled and train_last > 0 and val_loss[last] >= MEMORIZATION_LOSS_RATIO * train_last
     srows = aligned(val_score)
     if len(srows) >= MIN_EPOCHS_FOR_CURVES:
         sidx = [i for i, _ in srows]
@@ -272,7 +277,8 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     `GAP_WIDENING_MIN` to at least `OVERFIT_MIN_FINAL_GAP`. When validation
     has stopped improving and its loss is `MEMORIZATION_LOSS_RATIO` (10) times
     the training loss, the loss gap stands for the accuracy gap (accuracies
-    saturate near 100%, losses do not). It stays silent when validation never
+    saturate near 100%, losses do not); a training loss printed as 0 counts
+    as half the step it was printed in, the most it can be. It stays silent when validation never
     left chance or sits at ln K (LOG004, LOG007, LOG010 speak for those).
 
     ## Why is this bad?
@@ -369,8 +375,10 @@ def overfitting(inputs: Inputs) -> list[Finding]:
             f"{val_score[s_last]:.4f}"
         )
     gap_txt = f"; the accuracy gap widened from {gap_best:.2f} to {gap_last:.2f}" if gap_best is not None else ""
-    if t["memorized"]:
-        gap_txt += f"; val_loss is {h.val_loss[last] / loss[last]:.0f}x the training loss"
+    ratio = h.val_loss[last] / t["train_loss_bound"] if t["memorized"] else None
+    if ratio is not None:
+        at_least = "at least " if loss[last] <= 0 else ""
+        gap_txt += f"; val_loss is {at_least}{ratio:.0f}x the training loss"
     stop_epoch = printed_index(h, best)
     carried = _carried_over(h)
     never_carried = carried is not None and carried <= NEVER_CARRIED_OVER_SHARE
@@ -402,7 +410,7 @@ def overfitting(inputs: Inputs) -> list[Finding]:
                 "gap_at_best": rounded(gap_best) if gap_best is not None else None,
                 "gap_measured_with": "inference-mode training accuracy" if use_inference else "logged accuracy",
                 "gap_last": rounded(gap_last) if gap_last is not None else None,
-                "memorization_loss_ratio": rounded(h.val_loss[last] / loss[last], 1) if t["memorized"] else None,
+                "memorization_loss_ratio": rounded(ratio, 1) if ratio is not None else None,
                 "epochs": h.epochs,
                 "patience": OVERFIT_PATIENCE,
             },

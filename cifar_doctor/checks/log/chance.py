@@ -16,6 +16,7 @@ from ...measure.history import (
     CHANCE_LOSS_TOLERANCE,
     COMMON_CLASS_COUNTS,
     CONSTANT_ACCURACY_RUN,
+    CONSTANT_RUN_MAX_STEP,
     FIRST_LOSS_MARGIN,
     KERAS2_LOSS_CEILING,
     LOSS_JUMP,
@@ -37,7 +38,9 @@ from ...measure.history import (
     per_error_cost,
     pinned_at_chance,
     printed_index,
+    repeat_not_ruled_out,
     repeated_run,
+    shown_moving,
     val_at_chance,
     val_chance_band,
     val_near_chance,
@@ -142,7 +145,7 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     k = ks.pop()
     val = [h.val_acc[i] for i in tail if i < len(h.val_acc) and finite(h.val_acc[i])]
-    moving = len(val) == len(tail) and repeated_run(h, val) == 1
+    moving = len(val) == len(tail) and shown_moving(h, val)
     if moving and sum(val) / len(val) > 1.0 / k + chance_accuracy_band(k):
         # validation, in inference mode, beats chance: the network learned; its training numbers are
         # measured with dropout (or augmentation) on, which is a regularization gap, not a stuck model.
@@ -240,9 +243,10 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     last_acc = rows[-1][1][0]
     if last_acc < 1.0 / k + TRAIN_ABOVE_CHANCE:
         return []
-    if inferred and repeated_run(h, vals) >= CONSTANT_ACCURACY_RUN:
-        # one answer for every validation image: with K read off the curve itself, a class share
-        # (0.333 of three balanced classes) is indistinguishable from a slow BatchNorm start
+    if inferred and repeat_not_ruled_out(vals):
+        # one answer for every validation image, or too coarsely printed to rule it out: with K read off the
+        # curve itself, a class share (0.333 of three balanced classes) is indistinguishable from a slow
+        # BatchNorm start
         return []
     sev = Severity.ERROR if known else Severity.WARNING
     if known:
@@ -529,8 +533,10 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     val_acc = [v for v in h.val_acc if finite(v)]
     acc_txt = f", val accuracy {min(val_acc):.3f}-{max(val_acc):.3f}" if val_acc else ""
-    if learned and repeated_run(h, val_acc) >= CONSTANT_ACCURACY_RUN:
-        return [_one_uniform_answer(k, vl, val_acc, loss)]
+    if learned and repeat_not_ruled_out(val_acc):
+        # a repeat printed too coarsely to read (`repeats_readable`) cannot show that the answers moved, which
+        # the scale reading needs: the hedged one-answer reading, which names the scale too, holds on it
+        return [_one_uniform_answer(k, vl, val_acc, loss, accuracy_step(h))]
     if learned:
         train_txt = f"while the training loss falls to {loss[-1]:.4g}."
     else:
@@ -573,23 +579,32 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
     ]
 
 
-def _one_uniform_answer(k: int, vl: list[float], val_acc: list[float], loss: list[float]) -> Finding:
+def _one_uniform_answer(k: int, vl: list[float], val_acc: list[float], loss: list[float], step: float) -> Finding:
     """LOG007's reading when the validation accuracy repeats one value: a uniform output and one answer for
     every validation image. Inputs on a far smaller scale still move the answers a little from epoch to
     epoch (0.128, 0.139, 0.135, 0.122, 0.107 for the re-enacted typo); a frozen answer is inference mode
     that differs from training (BatchNorm statistics) as much as it is a scale."""
     run = longest_constant_run(val_acc)
+    value = next(v for i, v in enumerate(val_acc) if longest_constant_run(val_acc[i : i + run]) == run)
+    readable = step <= CONSTANT_RUN_MAX_STEP
+    printed = "" if readable else f" as printed (in steps of {step:g}, which hide smaller moves)"
     return eval_loss_at_chance.finding(
         Severity.WARNING,
         f"val_loss stays at {min(vl):.4f}-{max(vl):.4f} ≈ ln {k} = {math.log(k):.4f} and validation accuracy "
-        f"repeats {val_acc[-1]:.4f} in {run} consecutive epochs, while the training loss falls to {loss[-1]:.4g}: "
-        "the model gives every validation image the same uniform answer.",
+        f"repeats {value:.4f} in {run} consecutive epochs{printed}, while the training loss falls to "
+        f"{loss[-1]:.4g}: "
+        + (
+            "the model gives every validation image the same uniform answer."
+            if readable
+            else "the model may give every validation image the same uniform answer."
+        ),
         evidence={
             "classes": k,
             "ln_k": rounded(math.log(k)),
             "val_loss": [rounded(v) for v in vl],
             "val_acc": [rounded(v) for v in val_acc],
             "longest_constant_run": run,
+            "accuracy_step": step,
             "train_loss_last": rounded(loss[-1]),
         },
         cause="eval-distribution-shift",

@@ -45,7 +45,7 @@ from .effects import BN_MODELS, EFFECTS_DIR
 from .grid import KINDS
 from .load import DEFAULT_OUT, CorpusRun, load_runs, model_path, rebuild_arrays, render_log
 from .pack import PACKED
-from .shapes import HISTORY_SHAPES
+from .shapes import HISTORY_SHAPES, REPRINT_SHAPES
 
 #: Cross-validation folds, drawn by family.
 FOLDS = 5
@@ -219,9 +219,12 @@ def effective_truth(run: CorpusRun) -> tuple[str, dict[str, Any]]:
     return run.cause, run.truth
 
 
-def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) -> list[Trial]:
+def plan(
+    run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT, reprint: int | None = None
+) -> list[Trial]:
     """The trials a run offers among `inputs` (`log`, `data`, `model+data`); models are looked for under
-    `models`/runs/ (the generator's output folder)."""
+    `models`/runs/ (the generator's output folder). With `reprint` (2 or 3), the log is scored once, in
+    `REPRINT_SHAPES[reprint]` (a custom loop printing that many places), instead of in the run's shapes."""
     cause, truth = effective_truth(run)
     det = truth.get("detectable_from", {})
     severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
@@ -238,7 +241,7 @@ def plan(run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT) ->
     )
     out: list[Trial] = []
     if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS:
-        for shape in run.shapes:
+        for shape in [REPRINT_SHAPES[reprint]] if reprint else run.shapes:
             if shape in NO_EVALUATE_SHAPES and det.get("history", True) is False:
                 continue
             trial = Trial(source=shape, **base)  # type: ignore[arg-type]
@@ -392,6 +395,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="score the rules' own verdicts: no reliability table, no abstention (what calibrate.py fits on)",
     )
+    ap.add_argument(
+        "--reprint",
+        type=int,
+        choices=sorted(REPRINT_SHAPES),
+        default=None,
+        help="score each run's log once, as a custom loop printing this many decimal places, instead of in "
+        "the run's shapes (how the verdicts hold on users' own coarser printouts)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -411,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     trials: list[Trial] = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in runs:
-            for t in plan(run, tuple(args.inputs), args.models):
+            for t in plan(run, tuple(args.inputs), args.models, args.reprint):
                 diagnose_trial(run, t, Path(tmp), calibrated=not args.rules, models=args.models)
                 trials.append(t)
                 if args.verbose:

@@ -29,6 +29,7 @@ values are what Keras passes to `on_train_batch_end`: running means over the epo
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -395,7 +396,8 @@ def per_step(run: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def custom_loop(run: dict[str, Any]) -> str:
+def custom_loop(run: dict[str, Any], decimals: int = 4) -> str:
+    """A hand-written training loop's printout, every value to `decimals` places (`f"{acc:.2f}"` at 2)."""
     names = {"loss": "train_loss", "val_loss": "val_loss"}
     out = []
     for e in range(_epochs(run)):
@@ -407,13 +409,14 @@ def custom_loop(run: dict[str, Any]) -> str:
                 name = "val_acc" if "acc" in k else k
             else:
                 name = "train_acc" if "acc" in k else "train_" + k
-            pairs.append(f"{name}={v:.4f}")
+            pairs.append(f"{name}={v:.{decimals}f}")
         out.append(f"epoch {e + 1}: " + " ".join(pairs) + "\n")
     ev = _eval_pairs(run)
     out.append(
         "test: "
         + " ".join(
-            f"{'test_loss' if k == 'loss' else 'test_acc' if 'acc' in k else 'test_' + k}={v:.4f}" for k, v in ev
+            f"{'test_loss' if k == 'loss' else 'test_acc' if 'acc' in k else 'test_' + k}={v:.{decimals}f}"
+            for k, v in ev
         )
         + "\n"
     )
@@ -521,6 +524,11 @@ WRITERS: dict[str, Callable[[dict[str, Any]], str | bytes]] = {
     "custom-loop": custom_loop,
     "truncated": lambda run: keras3_v1(run, truncate=True),
 }
+
+#: Shapes no run is packed with, which `score.py --reprint` renders every run's log in: a custom loop
+#: printing two or three places (`f"{acc:.2f}"`), as users' own loops do.
+REPRINT_SHAPES: dict[int, str] = {2: "custom-loop-2dp", 3: "custom-loop-3dp"}
+WRITERS.update({shape: functools.partial(custom_loop, decimals=places) for places, shape in REPRINT_SHAPES.items()})
 
 
 def render(run: dict[str, Any], shape: str, captured: dict[str, str | bytes] | None = None) -> str | bytes:

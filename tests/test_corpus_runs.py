@@ -115,6 +115,25 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
         assert set(t.accepted) == truth[t.run_id] | ({"insufficient-evidence"} if added else set()), (t.kind, t.source)
 
 
+def test_reprint_scores_each_log_once_as_a_coarser_custom_loop():
+    """`score.py --reprint 2` renders every run's log once, as a custom loop printing two places, and the
+    package reads that printout back at its step."""
+    from bench.corpus.load import load_runs, render_log
+    from bench.corpus.score import plan
+    from bench.corpus.shapes import REPRINT_SHAPES
+    from cifar_doctor.measure.history import accuracy_step
+    from cifar_doctor.sources.logs import read_history
+
+    run = next(r for r in load_runs() if plan(r, ("log",)))
+    trials = plan(run, ("log",), reprint=2)
+    assert [t.source for t in trials] == [REPRINT_SHAPES[2]]
+    text = render_log(run, REPRINT_SHAPES[2])
+    assert isinstance(text, str) and "train_acc=" in text
+    values = [v for line in text.splitlines() for v in line.split() if "=" in v]
+    assert values and all(len(v.split("=")[1].split(".")[1]) == 2 for v in values)
+    assert accuracy_step(read_history(io.StringIO(text))) == pytest.approx(0.01)
+
+
 def test_overfitting_called_healthy_is_a_miss_not_a_forbidden_verdict():
     """Forbidden is a wrong fix (a pipeline bug called overfitting or healthy, overfitting called a bug); calling
     overfitting healthy is a miss (unless the curves never showed it), and every pipeline verdict stays

@@ -176,6 +176,7 @@ def classes_at_chance(h: Any, min_train_rise: float) -> int | None:
     loss = [v for v in h.loss if finite(v)]
     if not rows or not loss:
         return None
+    start = from_training_start(h)  # a log pasted from its middle shows no start to read K off
     val_acc = [va for _, (_, va, _) in rows]
     if max(val_acc) - min(val_acc) <= NEAR_CONSTANT_SPAN:
         return None
@@ -186,7 +187,7 @@ def classes_at_chance(h: Any, min_train_rise: float) -> int | None:
         for k in CHANCE_CLASS_CANDIDATES
         if all(abs(v - 1.0 / k) <= val_chance_band(h, k) for v in val_acc)
         and low_val_loss >= (1 - INDEPENDENT_LOSS_SLACK) * math.log(k)
-        and loss[0] <= (1 + FIRST_LOSS_MARGIN) * math.log(k)
+        and (not start or loss[0] <= (1 + FIRST_LOSS_MARGIN) * math.log(k))
         and last_acc >= 1.0 / k + min_train_rise
     ]
     return fits[0] if len(fits) == 1 else None
@@ -221,6 +222,8 @@ def log_classes(inputs: Any, *, trust_log: bool = True) -> tuple[int | None, str
     if k:
         return k, "given"
     h = inputs.history
+    if not from_training_start(h):
+        return None, "unknown"  # the first epoch printed is not the start, where a softmax sits at ln K
     for name, series, acc in (("loss", h.loss, h.acc), ("val_loss", h.val_loss, h.val_acc)):
         if series and finite(series[0]):
             fitted = chance_k(series[0], None, None)
@@ -272,6 +275,15 @@ def printed_index(h: Any, i: int | None) -> int | None:
         return None
     index = getattr(h, "index", None)
     return int(index[i]) if index and i < len(index) else i + 1
+
+
+def from_training_start(h: Any) -> bool:
+    """Whether the log's first record is the start of training: epoch 1 (or 0) as printed, or no number
+    printed. A console pasted from its middle (`Epoch 6/12` first), or a run resumed with `initial_epoch`,
+    is not: what its first epoch shows (the loss a fresh softmax starts at, how far validation fell since)
+    happened before the log. A log of optimizer steps prints its first block after some steps by design
+    and counts as from the start."""
+    return index_unit(h) == "step" or (printed_index(h, 0) or 1) <= 1
 
 
 def index_unit(h: Any) -> str:

@@ -451,6 +451,25 @@ def test_log004_k_read_off_a_two_decimal_log_whose_repeat_may_be_a_class_share(m
     assert verdict(make_history(**two)) == "eval-distribution-shift"
 
 
+def test_log004_reads_two_classes_off_a_console_pasted_from_its_middle(tmp_path):
+    # epochs 5-10: the first loss printed is not the start's, so K is read off the validation curve alone
+    from cifar_doctor.sources.logs import read_history
+
+    c = SHUFFLED_TWO_CLASSES
+    path = tmp_path / "tail.txt"
+    path.write_text(
+        "".join(
+            f"Epoch {5 + i}/10\n30/30 - 0s - 5ms/step - accuracy: {a:.4f} - loss: {lo:.4f} - val_accuracy: {va:.4f}"
+            f" - val_loss: {vl:.4f}\n"
+            for i, (lo, a, vl, va) in enumerate(zip(c["loss"], c["accuracy"], c["val_loss"], c["val_accuracy"]))
+        )
+    )
+    h = read_history(path)
+    assert h.index[0] == 5
+    f = codes(h)["LOG004"]
+    assert f.evidence["classes"] == 2 and f.evidence["classes_source"] == "read off the curves"
+
+
 def test_log004_three_classes_read_off_the_curves(make_history):
     h = make_history(
         loss=[1.189, 1.082, 1.048, 1.032, 1.009, 0.987],

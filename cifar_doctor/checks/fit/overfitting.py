@@ -27,6 +27,7 @@ from ...measure.history import (
     classes_at_chance,
     classification_loss_scale,
     finite,
+    from_training_start,
     index_unit,
     judged_loss,
     pinned_at_chance,
@@ -738,8 +739,8 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     rows = aligned(h.loss, h.val_loss)
-    if len(rows) < MIN_EPOCHS_FOR_CURVES or len(rows) != len(h.loss):
-        return []
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or len(rows) != len(h.loss) or not from_training_start(h):
+        return []  # from a log pasted from its middle, what validation learned before it is unseen
     losses = [lo for _, (lo, _) in rows]
     val_losses = [vl for _, (_, vl) in rows]
     first = losses[0]

@@ -31,6 +31,7 @@ from ...measure.history import (
     chance_k,
     classes_at_chance,
     finite,
+    from_training_start,
     index_unit,
     judged_loss,
     log_classes,
@@ -359,12 +360,13 @@ def _collapse_k(h: Any, known: int | None, vals: list[float]) -> int | None:
     `FIRST_LOSS_MARGIN` of or below (a K-class softmax starts at ln K), if exactly one."""
     tail = vals[-COLLAPSED_EPOCHS:]
     candidates = [known] if known else list(CHANCE_CLASS_CANDIDATES)
+    start = from_training_start(h)  # a log pasted from its middle shows no start to read K off
     loss = [v for v in h.loss if finite(v)]
     fits = [
         k
         for k in candidates
         if all(abs(v - 1.0 / k) <= val_chance_band(h, k) for v in tail)
-        and (known or (loss and loss[0] <= (1 + FIRST_LOSS_MARGIN) * math.log(k)))
+        and (known or (loss and (not start or loss[0] <= (1 + FIRST_LOSS_MARGIN) * math.log(k))))
     ]
     return fits[0] if len(fits) == 1 else None
 

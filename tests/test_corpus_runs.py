@@ -115,23 +115,31 @@ def test_trials_score_only_inputs_that_can_show_the_bug():
         assert set(t.accepted) == truth[t.run_id] | ({"insufficient-evidence"} if added else set()), (t.kind, t.source)
 
 
-def test_reprint_scores_each_log_once_as_a_coarser_custom_loop():
+def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     """`score.py --reprint 2` renders every run's log once, as a custom loop printing two places, and the
-    package reads that printout back at its step."""
+    package reads that printout back at its step; `--reprint tail` pastes the console from its middle."""
     from bench.corpus.load import load_runs, render_log
     from bench.corpus.score import plan
-    from bench.corpus.shapes import REPRINT_SHAPES
+    from bench.corpus.shapes import REPRINT_SHAPES, TAIL_MIN_EPOCHS
     from cifar_doctor.measure.history import accuracy_step
     from cifar_doctor.sources.logs import read_history
 
     run = next(r for r in load_runs() if plan(r, ("log",)))
-    trials = plan(run, ("log",), reprint=2)
-    assert [t.source for t in trials] == [REPRINT_SHAPES[2]]
-    text = render_log(run, REPRINT_SHAPES[2])
+    trials = plan(run, ("log",), reprint="2")
+    assert [t.source for t in trials] == [REPRINT_SHAPES["2"]]
+    text = render_log(run, REPRINT_SHAPES["2"])
     assert isinstance(text, str) and "train_acc=" in text
     values = [v for line in text.splitlines() for v in line.split() if "=" in v]
     assert values and all(len(v.split("=")[1].split(".")[1]) == 2 for v in values)
     assert accuracy_step(read_history(io.StringIO(text))) == pytest.approx(0.01)
+    # `--reprint tail`: the console pasted from the epoch after its first half, on runs long enough for it
+    long = next(r for r in load_runs() if plan(r, ("log",)) and len(r.history["loss"]) >= 8)
+    epochs = len(long.history["loss"])
+    pasted = render_log(long, REPRINT_SHAPES["tail"])
+    assert isinstance(pasted, str) and pasted.startswith(f"Epoch {epochs // 2 + 1}/{epochs}\n")
+    assert read_history(io.StringIO(pasted)).index[0] == epochs // 2 + 1
+    short = next(r for r in load_runs() if plan(r, ("log",)) and len(r.history["loss"]) < TAIL_MIN_EPOCHS)
+    assert plan(short, ("log",), reprint="tail") == []
 
 
 def test_overfitting_called_healthy_is_a_miss_not_a_forbidden_verdict():

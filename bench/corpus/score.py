@@ -45,7 +45,7 @@ from .effects import BN_MODELS, EFFECTS_DIR
 from .grid import KINDS
 from .load import DEFAULT_OUT, CorpusRun, load_runs, model_path, rebuild_arrays, render_log
 from .pack import PACKED
-from .shapes import HISTORY_SHAPES, REPRINT_SHAPES
+from .shapes import HISTORY_SHAPES, REPRINT_SHAPES, TAIL_MIN_EPOCHS
 
 #: Cross-validation folds, drawn by family.
 FOLDS = 5
@@ -220,11 +220,12 @@ def effective_truth(run: CorpusRun) -> tuple[str, dict[str, Any]]:
 
 
 def plan(
-    run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT, reprint: int | None = None
+    run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT, reprint: str | None = None
 ) -> list[Trial]:
     """The trials a run offers among `inputs` (`log`, `data`, `model+data`); models are looked for under
-    `models`/runs/ (the generator's output folder). With `reprint` (2 or 3), the log is scored once, in
-    `REPRINT_SHAPES[reprint]` (a custom loop printing that many places), instead of in the run's shapes."""
+    `models`/runs/ (the generator's output folder). With `reprint` (`2`, `3` or `tail`), the log is scored
+    once, in `REPRINT_SHAPES[reprint]` (a custom loop printing that many places, or the console pasted from
+    its middle, for runs of `TAIL_MIN_EPOCHS` or more), instead of in the run's shapes."""
     cause, truth = effective_truth(run)
     det = truth.get("detectable_from", {})
     severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
@@ -240,7 +241,8 @@ def plan(
         forbidden=sorted(set(truth.get("must_not", [])) - MISSES_NOT_FORBIDDEN.get(cause, frozenset())),
     )
     out: list[Trial] = []
-    if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS:
+    short = reprint == "tail" and len(run.history.get("loss", [])) < TAIL_MIN_EPOCHS
+    if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS and not short:
         for shape in [REPRINT_SHAPES[reprint]] if reprint else run.shapes:
             if shape in NO_EVALUATE_SHAPES and det.get("history", True) is False:
                 continue
@@ -397,11 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--reprint",
-        type=int,
         choices=sorted(REPRINT_SHAPES),
         default=None,
-        help="score each run's log once, as a custom loop printing this many decimal places, instead of in "
-        "the run's shapes (how the verdicts hold on users' own coarser printouts)",
+        help="score each run's log once, as a custom loop printing 2 or 3 decimal places, or as its console "
+        "pasted from its middle (tail), instead of in the run's shapes (how the verdicts hold on logs as users "
+        "print and paste them)",
     )
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
     args = ap.parse_args(argv)

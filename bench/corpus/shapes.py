@@ -33,6 +33,7 @@ import functools
 import json
 import math
 import random
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -525,10 +526,24 @@ WRITERS: dict[str, Callable[[dict[str, Any]], str | bytes]] = {
     "truncated": lambda run: keras3_v1(run, truncate=True),
 }
 
+
+def pasted_tail(run: dict[str, Any]) -> str:
+    """The Keras 3 console (verbose 2) as a user pastes it into a question: from the epoch after the first
+    half on (`Epoch 7/12` first), with the `evaluate()` lines after it."""
+    lines = keras3_v2(run).splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if re.match(r"Epoch \d+/\d+", line)]
+    return "".join(lines[starts[len(starts) // 2] :]) if starts else "".join(lines)
+
+
 #: Shapes no run is packed with, which `score.py --reprint` renders every run's log in: a custom loop
-#: printing two or three places (`f"{acc:.2f}"`), as users' own loops do.
-REPRINT_SHAPES: dict[int, str] = {2: "custom-loop-2dp", 3: "custom-loop-3dp"}
-WRITERS.update({shape: functools.partial(custom_loop, decimals=places) for places, shape in REPRINT_SHAPES.items()})
+#: printing two or three places (`f"{acc:.2f}"`), as users' own loops do, and the console pasted from
+#: its middle (`tail`).
+REPRINT_SHAPES: dict[str, str] = {"2": "custom-loop-2dp", "3": "custom-loop-3dp", "tail": "keras3-v2-tail"}
+WRITERS.update({REPRINT_SHAPES[p]: functools.partial(custom_loop, decimals=int(p)) for p in ("2", "3")})
+WRITERS[REPRINT_SHAPES["tail"]] = pasted_tail
+
+#: A pasted tail is scored on runs of at least this many epochs: three or more of them pasted.
+TAIL_MIN_EPOCHS = 6
 
 
 def render(run: dict[str, Any], shape: str, captured: dict[str, str | bytes] | None = None) -> str | bytes:

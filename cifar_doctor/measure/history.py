@@ -628,12 +628,20 @@ def printed_search_limit(distinct: int, tolerance: float = PRINTED_ACCURACY_TOLE
     return n
 
 
+def epochs_trained(h: Any) -> int:
+    """The epochs the run had trained by its last record: the last epoch number printed (a console pasted
+    from its middle, or with epochs cut out of it, prints `Epoch 50/50` after six records), else the records."""
+    last = printed_index(h, h.epochs - 1) if h.epochs > 0 and index_unit(h) == "epoch" else None
+    return max(h.epochs, last or 0)
+
+
 def few_optimizer_steps(h: Any) -> int | None:
     """The most optimizer steps the run can have taken, when that is at most `BN_SETTLING_STEPS`."""
     total = getattr(h, "bar_total", None)
-    if not total or total <= 0 or h.epochs <= 0:
+    epochs = epochs_trained(h)
+    if not total or total <= 0 or epochs <= 0:
         return None
-    bound = int(total) * h.epochs
+    bound = int(total) * epochs
     return bound if bound <= BN_SETTLING_STEPS else None
 
 

@@ -180,6 +180,12 @@ def test_fit011_silent_on_many_steps_unknown_steps_or_an_explained_gap():
     h = History(metrics={k: list(v) for k, v in IMBALANCED_TRAIN.items()})
     h.bar_total = 20  # FIT010 is silent on so few steps; the gap is FIT011's then, since nothing explains it
     assert "FIT011" in {x.code for x in run(Inputs(history=h), calibrated=False).findings}
+    # the same five epochs pasted as epochs 46-50 of a console: 10 steps an epoch, 500 by the end (50 in five)
+    h = History(metrics={k: list(v) for k, v in FEW_STEPS.items()}, index=[46, 47, 48, 49, 50])
+    h.bar_total = 10
+    assert "FIT011" not in {x.code for x in run(Inputs(history=h), calibrated=False).findings}
+    h.bar_total = 1
+    assert {x.code: x for x in run(Inputs(history=h), calibrated=False).findings}["FIT011"].evidence["max_steps"] == 50
 
 
 def test_fit009_under_ten_points_leaves_no_problem_found_keyed_by_it():

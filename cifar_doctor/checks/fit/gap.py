@@ -15,6 +15,7 @@ from ...measure.history import (
     BN_SETTLING_STEPS,
     MIN_EPOCHS_FOR_CURVES,
     aligned,
+    epochs_trained,
     few_optimizer_steps,
     index_unit,
     majority_answer,
@@ -301,7 +302,7 @@ def gap_after_few_steps(inputs: Inputs) -> list[Finding]:
         gap_after_few_steps.finding(
             Severity.INFO,
             f"At {index_unit(h)} {printed_index(h, g.last)} training accuracy is {g.acc:.4f} and validation accuracy "
-            f"{g.val:.4f} after at most {steps} optimizer steps ({h.bar_total} per epoch x {h.epochs} epochs): "
+            f"{g.val:.4f} after at most {steps} optimizer steps ({h.bar_total} per epoch x {epochs_trained(h)} epochs): "
             f"BatchNormalization's moving statistics would still carry {weight:.0%} of their initial values.",
             evidence={
                 "train_acc": rounded(g.acc),
@@ -309,7 +310,7 @@ def gap_after_few_steps(inputs: Inputs) -> list[Finding]:
                 "gap": rounded(g.gap),
                 "max_steps": steps,
                 "bar_total": h.bar_total,
-                "epochs": h.epochs,
+                "epochs": epochs_trained(h),
                 "initial_statistics_weight": rounded(weight, 3),
                 "settling_steps": BN_SETTLING_STEPS,
                 "val_images": g.images,

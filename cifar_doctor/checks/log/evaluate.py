@@ -12,6 +12,7 @@ from ...inputs import Inputs
 from ...measure.history import (
     BN_SETTLING_STEPS,
     aligned,
+    epochs_trained,
     few_optimizer_steps,
     finite,
     per_error_cost,
@@ -223,13 +224,13 @@ def evaluate_after_few_steps(inputs: Inputs) -> list[Finding]:
         evaluate_after_few_steps.finding(
             Severity.WARNING,
             f"evaluate() gives accuracy {ea:.4f} against {acc[-1]:.4f} in training, after at most {steps} optimizer "
-            f"steps ({h.bar_total} per epoch x {h.epochs} epochs).",
+            f"steps ({h.bar_total} per epoch x {epochs_trained(h)} epochs).",
             evidence={
                 "evaluate": {k: rounded(v) for k, v in evals[-1].items() if finite(v)},
                 "train_acc_last": rounded(acc[-1]),
                 "max_steps": steps,
                 "bar_total": h.bar_total,
-                "epochs": h.epochs,
+                "epochs": epochs_trained(h),
                 "initial_statistics_weight": rounded(weight, 3),
                 "settling_steps": BN_SETTLING_STEPS,
             },

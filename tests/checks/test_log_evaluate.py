@@ -82,3 +82,28 @@ def test_log005_silent_on_seed_where_evaluate_equals_val():
     report = diagnose(history=str(LOGS / "seed-question-run1-keras2.txt"))
     assert "LOG005" not in report.codes()
     assert outcome(report, "LOG005").status == "ran"
+
+
+#: An overfitting run whose validation loss is lowest at epoch 5 of 10.
+TURNED = dict(
+    loss=[1.8, 1.4, 1.1, 0.9, 0.7, 0.55, 0.42, 0.31, 0.22, 0.15],
+    accuracy=[0.35, 0.5, 0.61, 0.68, 0.75, 0.81, 0.86, 0.9, 0.93, 0.95],
+    val_loss=[1.6, 1.35, 1.2, 1.12, 1.09, 1.13, 1.22, 1.35, 1.5, 1.68],
+    val_accuracy=[0.42, 0.52, 0.57, 0.6, 0.615, 0.61, 0.605, 0.6, 0.59, 0.585],
+)
+
+
+def test_log005_an_evaluate_of_the_restored_best_epoch_is_not_another_pipeline(make_history):
+    # EarlyStopping(restore_best_weights=True), then evaluate() on the validation data: epoch 5's numbers
+    h = make_history(**TURNED)
+    h.evaluations = [{"loss": 1.0903, "accuracy": 0.615}]
+    report = run(Inputs(history=h), calibrated=False)
+    f = {x.code: x for x in report.findings}["LOG005"]
+    assert f.cause is None and f.severity.value == "info" and f.evidence["matches_epoch"] == 5
+    assert report.verdict.cause == "overfitting"
+    # the same result only near the best epoch (within the generous tolerances) is still another pipeline
+    h.evaluations = [{"loss": 1.05, "accuracy": 0.65}]
+    assert codes(h)["LOG005"].cause == "eval-distribution-shift"
+    # and an evaluate far from every epoch keeps the warning
+    h.evaluations = [{"loss": 2.9, "accuracy": 0.31}]
+    assert codes(h)["LOG005"].cause == "eval-distribution-shift"

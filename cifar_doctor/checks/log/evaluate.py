@@ -15,7 +15,9 @@ from ...measure.history import (
     epochs_trained,
     few_optimizer_steps,
     finite,
+    index_unit,
     per_error_cost,
+    printed_index,
 )
 from ...registry import register
 from . import SATURATED_COST
@@ -30,6 +32,95 @@ EVAL_ACCURACY_TOLERANCE = 0.05
 #: The same for the loss, as a ratio (loss is more sensitive to a few
 #: confident errors than accuracy).
 EVAL_LOSS_RATIO = 1.5
+
+
+#: evaluate() of the very arrays validated on, with the weights of an earlier epoch restored
+#: (`EarlyStopping(restore_best_weights=True)` after `validation_data=(x_test, y_test)`, then
+#: `evaluate(x_test, y_test)`), repeats that epoch's validation accuracy to the printed digits: within
+#: this, and the loss within `RESTORED_LOSS_RATIO`, LOG005 reads a restored epoch. The generous
+#: tolerances above would match some epoch of a noisy curve by coincidence (0.035 and x1.38 from the
+#: best epoch of a class-sorted validation split of the run corpus).
+RESTORED_ACCURACY_TOLERANCE = 0.005
+
+#: See `RESTORED_ACCURACY_TOLERANCE`.
+RESTORED_LOSS_RATIO = 1.02
+
+
+def _differences(ev: dict[str, float], h: Any, i: int | None = None) -> dict[str, tuple[float, float]]:
+    """The metrics in which `ev` (a printed evaluate() result) differs from epoch `i`'s validation metrics
+    (each series' last without `i`) beyond `EVAL_ACCURACY_TOLERANCE` or `EVAL_LOSS_RATIO`: name ->
+    (evaluate, validation). Metrics that either side lacks (or holds as NaN) are not compared."""
+    diffs: dict[str, tuple[float, float]] = {}
+    val_acc, val_loss = h.val_acc, h.val_loss
+    a = len(val_acc) - 1 if i is None else i
+    if "accuracy" in ev and 0 <= a < len(val_acc) and finite(val_acc[a]) and finite(ev["accuracy"]):
+        if abs(ev["accuracy"] - val_acc[a]) > EVAL_ACCURACY_TOLERANCE:
+            diffs["accuracy"] = (ev["accuracy"], val_acc[a])
+    b = len(val_loss) - 1 if i is None else i
+    if "loss" in ev and 0 <= b < len(val_loss) and finite(val_loss[b]) and finite(ev["loss"]):
+        if ev["loss"] > 0 and val_loss[b] > 0:
+            if max(ev["loss"], val_loss[b]) / min(ev["loss"], val_loss[b]) > EVAL_LOSS_RATIO:
+                diffs["loss"] = (ev["loss"], val_loss[b])
+    return diffs
+
+
+def _repeats(ev: dict[str, float], h: Any, i: int) -> bool:
+    """Whether `ev` repeats epoch `i`'s validation metrics to the printed digits: every metric both hold
+    (at least one) within `RESTORED_ACCURACY_TOLERANCE` / `RESTORED_LOSS_RATIO`."""
+    pairs = [
+        (k, ev[k], series[i])
+        for k, series in (("accuracy", h.val_acc), ("loss", h.val_loss))
+        if k in ev and finite(ev[k]) and 0 <= i < len(series) and finite(series[i])
+    ]
+    return bool(pairs) and all(
+        abs(a - b) <= RESTORED_ACCURACY_TOLERANCE
+        if k == "accuracy"
+        else a > 0 and b > 0 and max(a, b) / min(a, b) <= RESTORED_LOSS_RATIO
+        for k, a, b in pairs
+    )
+
+
+def _restored_epoch(ev: dict[str, float], h: Any) -> int | None:
+    """The position of the epoch with the lowest `val_loss`, or else the highest validation accuracy (what
+    `EarlyStopping(restore_best_weights=True)` and `ModelCheckpoint(save_best_only=True)` keep, by their two
+    usual monitors), when it is not the last and `ev` repeats its validation metrics (`_repeats`): the
+    model evaluated is that epoch's, not the last one's. None otherwise."""
+    last = len(h.val_acc or h.val_loss) - 1
+    for series, best in ((h.val_loss, min), (h.val_acc, max)):
+        scored = [i for i, v in enumerate(series) if finite(v)]
+        if not scored:
+            continue
+        i = best(scored, key=lambda j: series[j])
+        if i != last and _repeats(ev, h, i):
+            return i
+    return None
+
+
+def _restored_finding(h: Any, ev: dict[str, float], i: int, diffs: dict[str, tuple[float, float]]) -> Finding:
+    """LOG005's reading when the evaluate() result is the validation result of the run's best epoch."""
+    shown = ", ".join(f"{k} {ev[k]:.4g}" for k in ("loss", "accuracy") if k in ev and finite(ev[k]))
+    best = {k: rounded(series[i]) for k, series in (("loss", h.val_loss), ("accuracy", h.val_acc)) if i < len(series)}
+    return evaluate_differs_from_validation.finding(
+        Severity.INFO,
+        f"evaluate() ({shown}) differs from the last epoch's validation metrics but matches those of "
+        f"{index_unit(h)} {printed_index(h, i)}, the best: the weights evaluated are that epoch's "
+        "(EarlyStopping(restore_best_weights=True) or a best-only checkpoint), not a different pipeline.",
+        evidence={
+            "evaluate": {k: rounded(v) for k, v in ev.items()},
+            "matches_epoch": printed_index(h, i),
+            "best_val": best,
+            "last_val": {k: rounded(b) for k, (_, b) in diffs.items()},
+            "accuracy_tolerance": RESTORED_ACCURACY_TOLERANCE,
+            "loss_ratio": RESTORED_LOSS_RATIO,
+        },
+        cause=None,
+        split="val",
+        explanation=(
+            "Keras computes val_* and evaluate() identically; an evaluate() that agrees with an earlier epoch's "
+            "validation numbers is the model of that epoch, restored after training. The run's later epochs, and "
+            "whatever the curves say about them, are not what was evaluated."
+        ),
+    )
 
 
 # --- LOG005 -----------------------------------------------------------------------
@@ -72,25 +163,13 @@ def evaluate_differs_from_validation(inputs: Inputs) -> list[Finding]:
     if not evals:
         return []
     ev = evals[-1]
-    diffs: dict[str, Any] = {}
     val_acc, val_loss = h.val_acc, h.val_loss
-    if "accuracy" in ev and val_acc and finite(val_acc[-1]) and finite(ev["accuracy"]):
-        d = abs(ev["accuracy"] - val_acc[-1])
-        if d > EVAL_ACCURACY_TOLERANCE:
-            diffs["accuracy"] = (ev["accuracy"], val_acc[-1])
-    if (
-        "loss" in ev
-        and val_loss
-        and finite(val_loss[-1])
-        and finite(ev["loss"])
-        and ev["loss"] > 0
-        and val_loss[-1] > 0
-    ):
-        ratio = max(ev["loss"], val_loss[-1]) / min(ev["loss"], val_loss[-1])
-        if ratio > EVAL_LOSS_RATIO:
-            diffs["loss"] = (ev["loss"], val_loss[-1])
+    diffs = _differences(ev, h)
     if not diffs:
         return []
+    restored = _restored_epoch(ev, h)
+    if restored is not None:
+        return [_restored_finding(h, ev, restored, diffs)]
     parts = [f"evaluate() {k} {a:.4g} vs last val_{k} {b:.4g}" for k, (a, b) in diffs.items()]
     message = (
         "The printed evaluate() result differs from the last epoch's validation metrics: " + "; ".join(parts) + "."

@@ -56,6 +56,10 @@ FOLDS = 5
 #: (`history: false`), they are not scored.
 NO_EVALUATE_SHAPES = HISTORY_SHAPES | {"truncated"}
 
+#: The causes `--reprint restored` scores: runs without a pipeline bug, whose printed evaluate() a
+#: restored best epoch's replaces without erasing any evidence.
+RESTORABLE_CAUSES = frozenset({"overfitting", "healthy", "regularization-gap"})
+
 #: The verdict that names no cause: an abstention.
 ABSTENTION = "insufficient-evidence"
 
@@ -223,9 +227,10 @@ def plan(
     run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT, reprint: str | None = None
 ) -> list[Trial]:
     """The trials a run offers among `inputs` (`log`, `data`, `model+data`); models are looked for under
-    `models`/runs/ (the generator's output folder). With `reprint` (`2`, `3` or `tail`), the log is scored
-    once, in `REPRINT_SHAPES[reprint]` (a custom loop printing that many places, or the console pasted from
-    its middle, for runs of `TAIL_MIN_EPOCHS` or more), instead of in the run's shapes."""
+    `models`/runs/ (the generator's output folder). With `reprint` (`2`, `3`, `tail` or `restored`), the
+    log is scored once, in `REPRINT_SHAPES[reprint]` (a custom loop printing that many places; the console
+    pasted from its middle, for runs of `TAIL_MIN_EPOCHS` or more; the console with the best epoch restored
+    before `evaluate()`, for runs of `RESTORABLE_CAUSES`), instead of in the run's shapes."""
     cause, truth = effective_truth(run)
     det = truth.get("detectable_from", {})
     severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
@@ -242,7 +247,9 @@ def plan(
     )
     out: list[Trial] = []
     short = reprint == "tail" and len(run.history.get("loss", [])) < TAIL_MIN_EPOCHS
-    if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS and not short:
+    # a restored evaluate() replaces the one the run printed: only runs whose evaluate() shows no bug
+    skipped = short or (reprint == "restored" and (cause not in RESTORABLE_CAUSES or not run.history.get("val_loss")))
+    if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS and not skipped:
         for shape in [REPRINT_SHAPES[reprint]] if reprint else run.shapes:
             if shape in NO_EVALUATE_SHAPES and det.get("history", True) is False:
                 continue
@@ -401,9 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         "--reprint",
         choices=sorted(REPRINT_SHAPES),
         default=None,
-        help="score each run's log once, as a custom loop printing 2 or 3 decimal places, or as its console "
-        "pasted from its middle (tail), instead of in the run's shapes (how the verdicts hold on logs as users "
-        "print and paste them)",
+        help="score each run's log once, as a custom loop printing 2 or 3 decimal places, as its console pasted "
+        "from its middle (tail), or with its best epoch restored before evaluate() (restored), instead of in the "
+        "run's shapes (how the verdicts hold on logs as users print and paste them)",
     )
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
     args = ap.parse_args(argv)

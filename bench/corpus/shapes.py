@@ -535,12 +535,33 @@ def pasted_tail(run: dict[str, Any]) -> str:
     return "".join(lines[starts[len(starts) // 2] :]) if starts else "".join(lines)
 
 
+def restored_best(run: dict[str, Any]) -> str:
+    """The Keras 3 console (verbose 2) of the run as if `EarlyStopping(restore_best_weights=True)` had
+    restored its epoch of lowest `val_loss` before `evaluate()` on the validation data: the evaluate line
+    repeats that epoch's validation metrics."""
+    h = run["history"]
+    val_loss = [math.inf if v is None else _num(v) for v in h.get("val_loss", [])]
+    if not val_loss:
+        return keras3_v2(run)
+    best = min(range(len(val_loss)), key=val_loss.__getitem__)
+    names = run["evaluate"]["names"]
+    values = [h["val_" + k][best] if len(h.get("val_" + k, [])) > best else None for k in names]
+    return keras3_v2({**run, "evaluate": {**run["evaluate"], "values": values, "printed": ""}})
+
+
 #: Shapes no run is packed with, which `score.py --reprint` renders every run's log in: a custom loop
-#: printing two or three places (`f"{acc:.2f}"`), as users' own loops do, and the console pasted from
-#: its middle (`tail`).
-REPRINT_SHAPES: dict[str, str] = {"2": "custom-loop-2dp", "3": "custom-loop-3dp", "tail": "keras3-v2-tail"}
+#: printing two or three places (`f"{acc:.2f}"`), as users' own loops do, the console pasted from its
+#: middle (`tail`), and the console of a run whose best epoch was restored before `evaluate()`
+#: (`restored`).
+REPRINT_SHAPES: dict[str, str] = {
+    "2": "custom-loop-2dp",
+    "3": "custom-loop-3dp",
+    "tail": "keras3-v2-tail",
+    "restored": "keras3-v2-restored",
+}
 WRITERS.update({REPRINT_SHAPES[p]: functools.partial(custom_loop, decimals=int(p)) for p in ("2", "3")})
 WRITERS[REPRINT_SHAPES["tail"]] = pasted_tail
+WRITERS[REPRINT_SHAPES["restored"]] = restored_best
 
 #: A pasted tail is scored on runs of at least this many epochs: three or more of them pasted.
 TAIL_MIN_EPOCHS = 6

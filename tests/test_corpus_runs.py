@@ -140,6 +140,12 @@ def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     assert read_history(io.StringIO(pasted)).index[0] == epochs // 2 + 1
     short = next(r for r in load_runs() if plan(r, ("log",)) and len(r.history["loss"]) < TAIL_MIN_EPOCHS)
     assert plan(short, ("log",), reprint="tail") == []
+    # `--reprint restored`: evaluate() repeats the best epoch's validation numbers, on runs without a bug
+    history = read_history(io.StringIO(render_log(long, REPRINT_SHAPES["restored"])))
+    best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__)
+    assert history.evaluations[-1]["loss"] == pytest.approx(history.val_loss[best], abs=1e-4)
+    bug = next(r for r in load_runs() if plan(r, ("log",)) and r.cause == "eval-input-scale-mismatch")
+    assert plan(bug, ("log",), reprint="restored") == []
 
 
 def test_overfitting_called_healthy_is_a_miss_not_a_forbidden_verdict():

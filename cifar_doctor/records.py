@@ -158,6 +158,9 @@ class History:
         probes: The model's class probabilities on a fixed sample of training
             images at each epoch end (`TrainProbes`), recorded by
             `DoctorCallback` and `compare`. Defaults to `None`.
+        restored_epoch: The epoch whose weights the model ended with, when the log says so
+            (`EarlyStopping(restore_best_weights=True)` prints "Restoring model weights from the end
+            of the best epoch: 5."): the model a later `evaluate()` scored. Defaults to `None`.
     """
 
     metrics: dict[str, list[float]] = field(default_factory=dict)
@@ -175,6 +178,7 @@ class History:
     read_as: dict[str, Any] = field(default_factory=dict)
     bar_total: int | None = None
     probes: TrainProbes | None = None
+    restored_epoch: int | None = None
 
     @property
     def epochs(self) -> int:

@@ -96,6 +96,8 @@ _TRAIN_ON_RE = re.compile(
     r"Train on (\d{1,12}) (samples|steps)(?:, validate on (\d{1,12}) (samples|steps))?", re.IGNORECASE
 )
 _BAR_RE = re.compile(r"^\s*(\d{1,12})/(\d{1,12}|Unknown)\b")
+# EarlyStopping(restore_best_weights=True, verbose=1): the epoch whose weights the model ends with
+_RESTORED_RE = re.compile(r"Restoring model weights from the end of the best epoch:?\s*(\d{1,12})")
 # Every pattern below reads a line in time linear in its length: no two adjacent parts can
 # match the same characters (`\d+(?:\.\d*)?`, not `\d+\.?\d*`, whose two digit runs split a
 # long number in n ways and made one 16 kB line take minutes).
@@ -191,6 +193,7 @@ class LogParser:
     _last_keys: dict[bool, frozenset[str]] = field(default_factory=dict)  # by whether val_ metrics were in it
     _skipped: list[str] | None = None
     _stride: int = 1
+    restored_epoch: int | None = None
 
     # --- streaming ----------------------------------------------------------------
     def feed(self, text: str) -> list[Epoch]:
@@ -249,6 +252,10 @@ class LogParser:
             return
         if line.endswith("]") and (m := _LABELLED_LIST_RE.match(line)) and "loss" in m.group(1).lower():
             self._eval_labelled_list(m)
+            return
+        if "Restoring model weights" in line and (m := _RESTORED_RE.search(line)):
+            self.restored_epoch = int(m.group(1))
+            self._close_eval()
             return
         if "Train on" in line and (m := _TRAIN_ON_RE.search(line)):
             if m.group(2).lower() == "samples":
@@ -309,6 +316,7 @@ class LogParser:
             self._last_keys = {}
             self._first_loss = self._first_acc = None
             self.truncated = False
+            self.restored_epoch = None
         if not self.epochs:
             self.runs += 1
         self._block = _Block(number, declared)
@@ -540,6 +548,7 @@ class LogParser:
             gaps=gaps,
             read_as=read_as,
             bar_total=epochs[-1].total if epochs else None,
+            restored_epoch=self.restored_epoch,
         )
 
 

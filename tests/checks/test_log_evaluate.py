@@ -107,3 +107,28 @@ def test_log005_an_evaluate_of_the_restored_best_epoch_is_not_another_pipeline(m
     # and an evaluate far from every epoch keeps the warning
     h.evaluations = [{"loss": 2.9, "accuracy": 0.31}]
     assert codes(h)["LOG005"].cause == "eval-distribution-shift"
+
+
+def test_log005_compares_evaluate_with_the_epoch_the_log_says_was_restored(tmp_path):
+    # EarlyStopping(restore_best_weights=True, verbose=1) says which epoch it restored; evaluate() on the test
+    # split then lies within LOG005's usual tolerances of that epoch's validation numbers, not the last's
+    from cifar_doctor.sources.logs import read_history
+
+    lines = [
+        f"Epoch {e + 1}/10\n20/20 - 1s - 30ms/step - accuracy: {a:.4f} - loss: {lo:.4f} - val_accuracy: {va:.4f} "
+        f"- val_loss: {vl:.4f}\n"
+        for e, (lo, a, vl, va) in enumerate(zip(*(TURNED[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy"))))
+    ]
+    said = "Epoch 10: early stopping\nRestoring model weights from the end of the best epoch: 5.\n"
+    evaluate = "10/10 - 0s - 8ms/step - accuracy: 0.6300 - loss: 1.0400\n"
+    path = tmp_path / "restored.txt"
+    path.write_text("".join(lines) + said + evaluate)
+    h = read_history(path)
+    assert h.restored_epoch == 5
+    f = {x.code: x for x in run(Inputs(history=h), calibrated=False).findings}["LOG005"]
+    assert f.cause is None and f.evidence["restored_in_log"] is True and "EarlyStopping restored" in f.message
+    # without the line the same evaluate() is only near epoch 5: another pipeline, as before
+    path.write_text("".join(lines) + evaluate)
+    assert {x.code: x for x in run(Inputs(history=read_history(path))).findings}["LOG005"].cause == (
+        "eval-distribution-shift"
+    )

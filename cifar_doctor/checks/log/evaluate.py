@@ -81,11 +81,19 @@ def _repeats(ev: dict[str, float], h: Any, i: int) -> bool:
 
 
 def _restored_epoch(ev: dict[str, float], h: Any) -> int | None:
-    """The position of the epoch with the lowest `val_loss`, or else the highest validation accuracy (what
-    `EarlyStopping(restore_best_weights=True)` and `ModelCheckpoint(save_best_only=True)` keep, by their two
-    usual monitors), when it is not the last and `ev` repeats its validation metrics (`_repeats`): the
-    model evaluated is that epoch's, not the last one's. None otherwise."""
+    """The position of the epoch whose weights `ev` scored, when not the last: the epoch the log says
+    `EarlyStopping` restored (`History.restored_epoch`) when `ev` is within LOG005's own tolerances of its
+    validation metrics (the evaluated data may be another split of the same pipeline); else the epoch with
+    the lowest `val_loss`, or the highest validation accuracy (what `EarlyStopping(restore_best_weights=True)`
+    and `ModelCheckpoint(save_best_only=True)` keep, by their two usual monitors), when `ev` repeats its
+    validation metrics (`_repeats`). None otherwise."""
     last = len(h.val_acc or h.val_loss) - 1
+    stated = getattr(h, "restored_epoch", None)
+    if stated is not None:
+        numbers = [printed_index(h, i) for i in range(last + 1)]
+        if stated in numbers:
+            i = numbers.index(stated)
+            return i if i != last and not _differences(ev, h, i) else None
     for series, best in ((h.val_loss, min), (h.val_acc, max)):
         scored = [i for i, v in enumerate(series) if finite(v)]
         if not scored:
@@ -100,18 +108,23 @@ def _restored_finding(h: Any, ev: dict[str, float], i: int, diffs: dict[str, tup
     """LOG005's reading when the evaluate() result is the validation result of the run's best epoch."""
     shown = ", ".join(f"{k} {ev[k]:.4g}" for k in ("loss", "accuracy") if k in ev and finite(ev[k]))
     best = {k: rounded(series[i]) for k, series in (("loss", h.val_loss), ("accuracy", h.val_acc)) if i < len(series)}
+    said = getattr(h, "restored_epoch", None) == printed_index(h, i)
     return evaluate_differs_from_validation.finding(
         Severity.INFO,
         f"evaluate() ({shown}) differs from the last epoch's validation metrics but matches those of "
-        f"{index_unit(h)} {printed_index(h, i)}, the best: the weights evaluated are that epoch's "
-        "(EarlyStopping(restore_best_weights=True) or a best-only checkpoint), not a different pipeline.",
+        f"{index_unit(h)} {printed_index(h, i)}, "
+        + ("whose weights the log says EarlyStopping restored: " if said else "the best: ")
+        + "the weights evaluated are that epoch's "
+        + ("" if said else " (EarlyStopping(restore_best_weights=True) or a best-only checkpoint)")
+        + ", not a different pipeline.",
         evidence={
             "evaluate": {k: rounded(v) for k, v in ev.items()},
             "matches_epoch": printed_index(h, i),
+            "restored_in_log": said,
             "best_val": best,
             "last_val": {k: rounded(b) for k, (_, b) in diffs.items()},
-            "accuracy_tolerance": RESTORED_ACCURACY_TOLERANCE,
-            "loss_ratio": RESTORED_LOSS_RATIO,
+            "accuracy_tolerance": EVAL_ACCURACY_TOLERANCE if said else RESTORED_ACCURACY_TOLERANCE,
+            "loss_ratio": EVAL_LOSS_RATIO if said else RESTORED_LOSS_RATIO,
         },
         cause=None,
         split="val",

@@ -120,7 +120,7 @@ def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     package reads that printout back at its step; `--reprint tail` pastes the console from its middle."""
     from bench.corpus.load import load_runs, render_log
     from bench.corpus.score import plan
-    from bench.corpus.shapes import REPRINT_SHAPES, TAIL_MIN_EPOCHS
+    from bench.corpus.shapes import REPRINT_MIN_EPOCHS, REPRINT_SHAPES
     from cifar_doctor.measure.history import accuracy_step
     from cifar_doctor.sources.logs import read_history
 
@@ -138,7 +138,7 @@ def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     pasted = render_log(long, REPRINT_SHAPES["tail"])
     assert isinstance(pasted, str) and pasted.startswith(f"Epoch {epochs // 2 + 1}/{epochs}\n")
     assert read_history(io.StringIO(pasted)).index[0] == epochs // 2 + 1
-    short = next(r for r in load_runs() if plan(r, ("log",)) and len(r.history["loss"]) < TAIL_MIN_EPOCHS)
+    short = next(r for r in load_runs() if plan(r, ("log",)) and len(r.history["loss"]) < REPRINT_MIN_EPOCHS["tail"])
     assert plan(short, ("log",), reprint="tail") == []
     # `--reprint restored`: evaluate() repeats the best epoch's validation numbers, on runs without a bug
     history = read_history(io.StringIO(render_log(long, REPRINT_SHAPES["restored"])))
@@ -146,6 +146,19 @@ def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     assert history.evaluations[-1]["loss"] == pytest.approx(history.val_loss[best], abs=1e-4)
     bug = next(r for r in load_runs() if plan(r, ("log",)) and r.cause == "eval-input-scale-mismatch")
     assert plan(bug, ("log",), reprint="restored") == []
+    # `cut`, `every5`, `chatter`, `renamed`: each read back as the same run, with what it left out or added
+    longest = max((r for r in load_runs() if plan(r, ("log",))), key=lambda r: len(r.history["loss"]))
+    epochs = len(longest.history["loss"])
+    cut = read_history(io.StringIO(render_log(longest, REPRINT_SHAPES["cut"])))
+    assert cut.index == [1, 2, 3, epochs - 2, epochs - 1, epochs]
+    every5 = read_history(io.StringIO(render_log(longest, REPRINT_SHAPES["every5"])))
+    assert every5.index == [1, *range(5, epochs + 1, 5)]
+    chatter = render_log(longest, REPRINT_SHAPES["chatter"])
+    assert "WARNING:tensorflow" in chatter and read_history(io.StringIO(chatter)).epochs == epochs
+    renamed = read_history(io.StringIO(render_log(longest, REPRINT_SHAPES["renamed"])))
+    assert "sparse_top_k_categorical_accuracy" in renamed.metrics and renamed.acc == pytest.approx(
+        longest.history["accuracy"], abs=1e-4
+    )
 
 
 def test_overfitting_called_healthy_is_a_miss_not_a_forbidden_verdict():

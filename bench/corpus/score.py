@@ -45,7 +45,7 @@ from .effects import BN_MODELS, EFFECTS_DIR
 from .grid import KINDS
 from .load import DEFAULT_OUT, CorpusRun, load_runs, model_path, rebuild_arrays, render_log
 from .pack import PACKED
-from .shapes import HISTORY_SHAPES, REPRINT_SHAPES, TAIL_MIN_EPOCHS
+from .shapes import HISTORY_SHAPES, REPRINT_MIN_EPOCHS, REPRINT_SHAPES
 
 #: Cross-validation folds, drawn by family.
 FOLDS = 5
@@ -227,10 +227,11 @@ def plan(
     run: CorpusRun, inputs: tuple[str, ...], models: Path = DEFAULT_OUT, reprint: str | None = None
 ) -> list[Trial]:
     """The trials a run offers among `inputs` (`log`, `data`, `model+data`); models are looked for under
-    `models`/runs/ (the generator's output folder). With `reprint` (`2`, `3`, `tail` or `restored`), the
-    log is scored once, in `REPRINT_SHAPES[reprint]` (a custom loop printing that many places; the console
-    pasted from its middle, for runs of `TAIL_MIN_EPOCHS` or more; the console with the best epoch restored
-    before `evaluate()`, for runs of `RESTORABLE_CAUSES`), instead of in the run's shapes."""
+    `models`/runs/ (the generator's output folder). With `reprint` (a key of `REPRINT_SHAPES`), the log
+    is scored once, in that shape (a custom loop printing 2 or 3 places or every fifth epoch; the console
+    pasted from its middle, cut in the middle, with TensorFlow's chatter or with metric objects' names; the
+    console with the best epoch restored before `evaluate()`, for runs of `RESTORABLE_CAUSES`), on runs of
+    `REPRINT_MIN_EPOCHS` or more, instead of in the run's shapes."""
     cause, truth = effective_truth(run)
     det = truth.get("detectable_from", {})
     severity = run.record["spec"]["injections"][0]["severity"] if run.record["spec"]["injections"] else "none"
@@ -246,7 +247,7 @@ def plan(
         forbidden=sorted(set(truth.get("must_not", [])) - MISSES_NOT_FORBIDDEN.get(cause, frozenset())),
     )
     out: list[Trial] = []
-    short = reprint == "tail" and len(run.history.get("loss", [])) < TAIL_MIN_EPOCHS
+    short = reprint is not None and len(run.history.get("loss", [])) < REPRINT_MIN_EPOCHS.get(reprint, 0)
     # a restored evaluate() replaces the one the run printed: only runs whose evaluate() shows no bug
     skipped = short or (reprint == "restored" and (cause not in RESTORABLE_CAUSES or not run.history.get("val_loss")))
     if "log" in inputs and det.get("log", True) and run.kind not in LOG_BLIND_KINDS and not skipped:
@@ -408,9 +409,10 @@ def main(argv: list[str] | None = None) -> int:
         "--reprint",
         choices=sorted(REPRINT_SHAPES),
         default=None,
-        help="score each run's log once, as a custom loop printing 2 or 3 decimal places, as its console pasted "
-        "from its middle (tail), or with its best epoch restored before evaluate() (restored), instead of in the "
-        "run's shapes (how the verdicts hold on logs as users print and paste them)",
+        help="score each run's log once, as users print and paste it, instead of in the run's shapes: a custom "
+        "loop printing 2 or 3 decimal places (2, 3) or every fifth epoch (every5); the console pasted from its "
+        "middle (tail), with its middle cut out (cut), with its best epoch restored before evaluate() (restored), "
+        "with TensorFlow's chatter (chatter) or with metric objects' names (renamed)",
     )
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
     args = ap.parse_args(argv)

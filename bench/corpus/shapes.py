@@ -549,22 +549,96 @@ def restored_best(run: dict[str, Any]) -> str:
     return keras3_v2({**run, "evaluate": {**run["evaluate"], "values": values, "printed": ""}})
 
 
+def middle_cut(run: dict[str, Any]) -> str:
+    """The Keras 3 console (verbose 2) pasted with its middle left out: the first three epochs, a line of
+    `...`, the last three and the `evaluate()` lines."""
+    lines = keras3_v2(run).splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if re.match(r"Epoch \d+/\d+", line)]
+    if len(starts) < 7:
+        return "".join(lines)
+    return "".join(lines[: starts[3]]) + "...\n" + "".join(lines[starts[-3] :])
+
+
+def every_fifth(run: dict[str, Any]) -> str:
+    """A custom loop that prints epoch 1 and every fifth epoch after it (`if epoch % 5 == 0`)."""
+    kept = []
+    for line in custom_loop(run).splitlines(keepends=True):
+        m = re.match(r"epoch (\d+):", line)
+        if m is None or int(m.group(1)) == 1 or int(m.group(1)) % 5 == 0:
+            kept.append(line)
+    return "".join(kept)
+
+
+#: Lines TensorFlow and Python print between a run's epochs: a C++ log line, a warning with its source
+#: line, a tf.data notice.
+TF_CHATTER = (
+    "2024-03-02 10:11:12.345678: I tensorflow/core/common_runtime/executor.cc:1197] [/device:CPU:0] (DEBUG INFO) "
+    "Executor start aborting (this does not indicate an error and you can ignore this message): "
+    "INVALID_ARGUMENT: You must feed a value for placeholder tensor 'Placeholder/_0' with dtype int32\n",
+    "/usr/local/lib/python3.10/dist-packages/keras/src/trainers/data_adapters/py_dataset_adapter.py:121: "
+    "UserWarning: Your `PyDataset` class should call `super().__init__(**kwargs)` in its constructor.\n",
+    "  self._warn_if_super_not_called()\n",
+    "WARNING:tensorflow:Your input ran out of data; interrupting training. Make sure that your dataset or "
+    "generator can generate at least `steps_per_epoch * epochs` batches (in this case, 100 batches).\n",
+)
+
+
+def with_chatter(run: dict[str, Any]) -> str:
+    """The Keras 3 console (verbose 1) with TensorFlow's log lines and warnings before it and after every
+    third epoch header, as a notebook or a terminal shows them."""
+    out = list(TF_CHATTER[:3])
+    for i, line in enumerate(keras3_v1(run).splitlines(keepends=True)):
+        out.append(line)
+        if re.match(r"Epoch \d+/\d+", line) and i % 3 == 0:
+            out.append(TF_CHATTER[3])
+    return "".join(out)
+
+
+def renamed_metrics(run: dict[str, Any]) -> str:
+    """The Keras 3 console (verbose 2) of a model compiled with metric objects,
+    `metrics=[SparseCategoricalAccuracy(), SparseTopKCategoricalAccuracy()]`: `sparse_categorical_accuracy`
+    for `accuracy`, and a top-k accuracy beside it (halfway from the accuracy to 1)."""
+    names = {k: k.replace("accuracy", "sparse_categorical_accuracy") for k in run["history"] if "accuracy" in k}
+    history: dict[str, Any] = {}
+    order: list[str] = []
+    for k in _order(run):
+        history[names.get(k, k)] = run["history"][k]
+        order.append(names.get(k, k))
+        if k in names:
+            top = k.replace("accuracy", "sparse_top_k_categorical_accuracy")
+            history[top] = [None if v is None else min(1.0, _num(v) + 0.5 * (1.0 - _num(v))) for v in run["history"][k]]
+            order.append(top)
+    ev = {**run["evaluate"], "names": [names.get(n, n) for n in run["evaluate"]["names"]]}
+    return keras3_v2({**run, "history": history, "history_order": order, "evaluate": ev})
+
+
 #: Shapes no run is packed with, which `score.py --reprint` renders every run's log in: a custom loop
-#: printing two or three places (`f"{acc:.2f}"`), as users' own loops do, the console pasted from its
-#: middle (`tail`), and the console of a run whose best epoch was restored before `evaluate()`
-#: (`restored`).
+#: printing two or three places (`f"{acc:.2f}"`), as users' own loops do, or every fifth epoch; the
+#: console pasted from its middle (`tail`) or with its middle cut out (`cut`); the console of a run whose
+#: best epoch was restored before `evaluate()` (`restored`), with TensorFlow's chatter between its lines
+#: (`chatter`), or with metric objects' names (`renamed`).
 REPRINT_SHAPES: dict[str, str] = {
     "2": "custom-loop-2dp",
     "3": "custom-loop-3dp",
+    "every5": "custom-loop-every5",
     "tail": "keras3-v2-tail",
+    "cut": "keras3-v2-cut",
     "restored": "keras3-v2-restored",
+    "chatter": "keras3-v1-chatter",
+    "renamed": "keras3-v2-renamed",
 }
 WRITERS.update({REPRINT_SHAPES[p]: functools.partial(custom_loop, decimals=int(p)) for p in ("2", "3")})
+WRITERS[REPRINT_SHAPES["every5"]] = every_fifth
 WRITERS[REPRINT_SHAPES["tail"]] = pasted_tail
+WRITERS[REPRINT_SHAPES["cut"]] = middle_cut
 WRITERS[REPRINT_SHAPES["restored"]] = restored_best
+WRITERS[REPRINT_SHAPES["chatter"]] = with_chatter
+WRITERS[REPRINT_SHAPES["renamed"]] = renamed_metrics
 
-#: A pasted tail is scored on runs of at least this many epochs: three or more of them pasted.
-TAIL_MIN_EPOCHS = 6
+#: Runs a reprint is scored on have at least this many epochs: three or more pasted after the first half
+#: (`tail`), three left out between the first and the last three (`cut`), three printed fifth epochs
+#: (`every5`).
+REPRINT_MIN_EPOCHS: dict[str, int] = {"tail": 6, "cut": 10, "every5": 15}
 
 
 def render(run: dict[str, Any], shape: str, captured: dict[str, str | bytes] | None = None) -> str | bytes:

@@ -460,3 +460,22 @@ def test_packing_a_draw_never_overwrites_the_committed_corpus(tmp_path, monkeypa
     (tmp_path / "empty" / "runs").mkdir(parents=True)
     assert corpus_cli.main(["pack", "--draw", "9", "--out", str(tmp_path / "empty")]) == 0
     assert (tmp_path / "draws" / "draw9.jsonl.gz").is_file() and not corpus.exists()
+
+
+def test_log_variants_bench_prints_one_line_a_variant(capsys):
+    """`bench/log_variants.py` on one draw and two variants: a header and a line each, runs and counts that add up."""
+    import re
+
+    from bench import log_variants
+
+    draw = ROOT / "bench" / "corpus" / "draws" / "draw2.jsonl.gz"
+    assert log_variants.main(["--corpus", str(draw), "--only", "cut", "renamed"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("variant") and len(lines) == 3
+    for line in lines[1:]:
+        m = re.match(
+            r"(\w+)\s+(\d+)\s+(\d+) =\s+[\d.]+%,\s+(\d+) forbidden\s+(\d+) =\s+[\d.]+%,\s+(\d+) forbidden", line
+        )
+        assert m is not None, line
+        runs, made, made_f, right, forb = (int(g) for g in m.groups()[1:])
+        assert runs > 0 and made + made_f <= runs and right + forb <= runs

@@ -709,7 +709,9 @@ def validation_never_improved(inputs: Inputs) -> list[Finding]:
     (one answer for every image: LOG004's reading). Silent when the validation
     accuracies show a split of fewer than 100 images (every value a count k/n,
     `accuracy_denominator`): two standard errors of its accuracy then exceed
-    `VAL_ACCURACY_DRIFT`, and flat says nothing. LOG001 and LOG007 supersede it
+    `VAL_ACCURACY_DRIFT`, and flat says nothing; and on a log that does not start at
+    epoch 1 (`from_training_start`: a console pasted from its middle, a resumed run),
+    whose validation loss fell before it began. LOG001 and LOG007 supersede it
     on the same split: a softmax saturated by the eval inputs (or left uniform
     by them) keeps the validation loss high whatever carries over, and they
     name the scale.

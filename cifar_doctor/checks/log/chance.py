@@ -106,7 +106,8 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
     under heavy dropout that learned shows training at chance and validation
     above it. Not when validation accuracy repeats from one epoch to the
     next: one answer for every image scores that class's share, which on an
-    unbalanced split lies above 1/K.
+    unbalanced split lies above 1/K (printed coarser than `CONSTANT_RUN_MAX_STEP`,
+    validation must not print one value throughout: `shown_moving`).
 
     ## Why is this bad?
     ln K is the loss of a model that gives every class probability 1/K. Staying
@@ -491,7 +492,9 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
     validation accuracy also repeats one value in `CONSTANT_ACCURACY_RUN`
     epochs (one uniform answer for every image), it warns of
     `eval-distribution-shift` instead: inference mode differing from training
-    (BatchNorm statistics) gives that as well as a scale does. K is the
+    (BatchNorm statistics) gives that as well as a scale does. So it does when
+    the values repeat as printed too coarsely to read (`repeats_readable`):
+    the scale reading needs answers seen to move. K is the
     known class count, or the common count (2, 10, 100, 1000) whose ln K the
     validation losses all match.
 

@@ -153,6 +153,14 @@ def evaluate_differs_from_validation(inputs: Inputs) -> list[Finding]:
     both, the validation data behaves like training data: the finding then
     supports `train-test-leakage` (validation drawn from the training arrays).
 
+    When `evaluate()` instead matches an earlier epoch, the weights evaluated
+    are that epoch's, restored after training, and the finding is
+    information without a cause: the epoch the console says EarlyStopping
+    restored ("Restoring model weights from the end of the best epoch: 5."),
+    within the tolerances above, or the epoch of lowest `val_loss` (else of
+    highest validation accuracy) when `evaluate()` repeats its numbers to
+    the printed digits (`RESTORED_ACCURACY_TOLERANCE`, `RESTORED_LOSS_RATIO`).
+
     ## Why is this bad?
     Keras computes `val_*` and `evaluate()` the same way, in inference mode, so
     on the same data they agree to the printed digits (the seed question:

@@ -63,6 +63,17 @@ def test_log013_silent_when_one_softmax_takes_the_loss_below_the_floor(make_hist
     assert "LOG013" not in found(h)
 
 
+def test_log013_values_printed_to_two_decimals_must_clear_its_bars_as_rounded(make_history):
+    # a healthy two-class ResNet (the run corpus) printed f"{v:.2f}": 0.90 may be 0.8951, below 1/2 + 0.4
+    loss = [0.74, 0.54, 0.45, 0.39, 0.36, 0.34]
+    assert "LOG013" not in found(make_history(loss=loss, accuracy=[0.66, 0.82, 0.86, 0.90, 0.90, 0.91]))
+    assert "LOG013" in found(make_history(loss=loss, accuracy=[0.66, 0.82, 0.86, 0.93, 0.94, 0.95]))
+    # printed 1.45, a loss may be 1.4451, under 0.99 of the ten-class floor 1.4612: not a floor it never crossed
+    stuck = dict(loss=[2.05, 1.72, 1.61, 1.57, 1.45], accuracy=[0.45, 0.72, 0.83, 0.88, 0.90])
+    assert "LOG013" not in found(make_history(**stuck))
+    assert "LOG013" in found(make_history(**{**stuck, "loss": [2.05, 1.72, 1.61, 1.57, 1.47]}))
+
+
 def test_log014_saturated_training_errors_while_learning(make_history):
     h = make_history(
         loss=[643.99, 89.73, 27.71, 39.43, 38.48, 31.03, 19.08, 16.93, 18.71, 12.14],

@@ -14,10 +14,12 @@ from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
     COMMON_CLASS_COUNTS,
+    CONSOLE_STEP,
     FIRST_LOSS_MARGIN,
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
     MIN_ERROR_RATE,
+    accuracy_step,
     aligned,
     chance_accuracy_band,
     classes_from_data,
@@ -29,6 +31,7 @@ from ...measure.history import (
     log_classes,
     per_error_cost,
     printed_index,
+    printed_step,
 )
 from ...registry import register
 from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
@@ -448,15 +451,20 @@ def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
         return []
     tail = rows[-MIN_EPOCHS_FOR_CURVES:]
     all_losses = [lo for _, (lo, _) in rows]
+    # printed coarser than a console (`CONSOLE_STEP`, which the 1% below the floor allows for): never below
+    # the floor, and accuracies high enough, whatever the printed values were rounded from (half their step)
+    loss_step, acc_step = printed_step(all_losses), accuracy_step(h)
+    lowest = min(all_losses) - (loss_step / 2 if loss_step > CONSOLE_STEP else 0.0)
+    slack = acc_step / 2 if acc_step > CONSOLE_STEP else 0.0
     known = classes_from_data(inputs)
     for k in [known] if known else COMMON_CLASS_COUNTS:
         floor, ln_k = double_softmax_floor(k), math.log(k)
         top = floor + FLOOR_BAND * (ln_k - floor)
-        if min(all_losses) < 0.99 * floor:
+        if lowest < 0.99 * floor:
             continue
         if not known and all_losses[0] > (1 + FIRST_LOSS_MARGIN) * ln_k:
             continue  # a fresh softmax over K classes, applied once or twice, starts near ln K: not this K
-        if all(ac >= 1.0 / k + FLOOR_ACCURACY_ABOVE_CHANCE and lo <= top for _, (lo, ac) in tail):
+        if all(ac - slack >= 1.0 / k + FLOOR_ACCURACY_ABOVE_CHANCE and lo <= top for _, (lo, ac) in tail):
             break
     else:
         return []

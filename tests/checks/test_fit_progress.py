@@ -97,6 +97,24 @@ def test_fit002_plateau_low(make_history):
     assert f.severity.value == "warning" and f.cause == "underfitting"
 
 
+def test_fit002_a_rise_of_one_two_decimal_step_is_no_rise(make_history):
+    # a learning rate too low on two classes (the run corpus), printed f"{acc:.2f}": 0.50 -> 0.51 may be
+    # 0.5049 -> 0.5051; a rise is read from two steps up
+    flat = dict(
+        loss=[0.87, 0.86, 0.88, 0.87, 0.88, 0.86],
+        accuracy=[0.52, 0.53, 0.50, 0.52, 0.50, 0.51],
+        val_loss=[0.75, 0.75, 0.75, 0.75, 0.75, 0.75],
+        val_accuracy=[0.52, 0.52, 0.49, 0.51, 0.51, 0.49],
+    )
+    f = found_fit(make_history(**flat))["FIT002"]
+    assert f.cause == "underfitting" and f.evidence["gain_last_epochs"] == pytest.approx(0.01)
+    rising = make_history(**{**flat, "accuracy": [0.52, 0.53, 0.50, 0.52, 0.50, 0.54]})
+    assert "FIT002" not in found_fit(rising)
+    # four decimals show a rise of 0.0101 as one
+    fine = make_history(**{**flat, "accuracy": [0.5213, 0.5302, 0.5011, 0.5204, 0.5043, 0.5112]})
+    assert "FIT002" not in found_fit(fine)
+
+
 def test_fit002_plateau_without_validation_metrics_leaves_the_gap_unjudged(make_history):
     # a custom loop that printed training numbers only: validation inputs on another scale would leave
     # these training curves as they are, so the plateau cannot be why validation lags

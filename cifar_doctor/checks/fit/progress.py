@@ -13,7 +13,9 @@ from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
     CHANCE_LOSS_TOLERANCE,
+    CONSOLE_STEP,
     MIN_EPOCHS_FOR_CURVES,
+    accuracy_step,
     chance_k,
     classification_loss_scale,
     finite,
@@ -155,7 +157,11 @@ def underfitting(inputs: Inputs) -> list[Finding]:
         return []
     window = min(PLATEAU_WINDOW, len(acc) - 1)
     gain = acc[-1] - acc[-1 - window]
-    if gain >= PLATEAU_GAIN and acc[-1] >= min(low, STILL_LEARNING_ACCURACY):
+    # a rise shown by accuracies printed coarser than a console: the difference of two values rounded to a
+    # step can be up to that step more than the rise itself (0.01 at two decimals is 0.0001 to 0.0199)
+    step = accuracy_step(h)
+    rising = gain - (step if step > CONSOLE_STEP else 0.0) >= PLATEAU_GAIN
+    if rising and acc[-1] >= min(low, STILL_LEARNING_ACCURACY):
         return []  # still rising, and far enough along for the other checks to judge the curves
     ev = {
         "train_acc_last": rounded(acc[-1]),
@@ -165,7 +171,7 @@ def underfitting(inputs: Inputs) -> list[Finding]:
         "epochs": len(acc),
     }
     blind = not (h.val_acc or h.val_loss)  # no validation metrics: the training curves cannot say why validation lags
-    if gain < PLATEAU_GAIN:
+    if not rising:
         return [
             underfitting.finding(
                 Severity.INFO if blind else Severity.WARNING,

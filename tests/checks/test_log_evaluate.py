@@ -132,3 +132,24 @@ def test_log005_compares_evaluate_with_the_epoch_the_log_says_was_restored(tmp_p
     assert {x.code: x for x in run(Inputs(history=read_history(path))).findings}["LOG005"].cause == (
         "eval-distribution-shift"
     )
+
+
+def test_log005_a_log_printing_every_fifth_epoch_allows_one_printed_step_of_drift():
+    # a custom loop printing epochs 1, 5, ..., 20 of a longer run: evaluate() may follow up to four unprinted
+    # epochs, in which a small validation split moves as much as it did between two printed ones
+    from cifar_doctor.records import History
+
+    metrics = dict(
+        loss=[1.2, 0.6, 0.4, 0.3, 0.2],
+        accuracy=[0.6, 0.8, 0.87, 0.91, 0.94],
+        val_loss=[1.0, 0.7, 0.62, 0.66, 0.71],
+        val_accuracy=[0.66, 0.75, 0.82, 0.75, 0.81],
+    )
+    ev = [{"loss": 0.69, "accuracy": 0.75}]
+    h = History(metrics={k: list(v) for k, v in metrics.items()}, evaluations=ev, index=[1, 5, 10, 15, 20])
+    assert "LOG005" not in codes(h)
+    # printed every epoch, the same numbers are another pipeline
+    assert codes(History(metrics={k: list(v) for k, v in metrics.items()}, evaluations=ev))["LOG005"]
+    # and a drift far beyond any printed step still is
+    h.evaluations = [{"loss": 2.3, "accuracy": 0.5}]
+    assert codes(h)["LOG005"].cause == "eval-distribution-shift"

@@ -46,20 +46,38 @@ RESTORED_ACCURACY_TOLERANCE = 0.005
 RESTORED_LOSS_RATIO = 1.02
 
 
+def _unprinted_drift(h: Any) -> tuple[float, float]:
+    """(accuracy, loss ratio) that validation moved by in one printed step of the log's second half, when
+    its last two records are epochs apart (a loop printing every fifth epoch): training may have gone on
+    for up to that many epochs after the last one printed. (0, 1) otherwise."""
+    index = getattr(h, "index", None)
+    if not index or len(index) < 2 or index_unit(h) != "epoch" or index[-1] - index[-2] <= 1:
+        return 0.0, 1.0
+    if getattr(h, "read_as", {}).get("downsampled_from"):
+        return 0.0, 1.0  # the reader kept every n-th epoch of a long log, and the last one
+    half = len(index) // 2
+    acc = [v for v in h.val_acc[half:] if finite(v)]
+    loss = [v for v in h.val_loss[half:] if finite(v) and v > 0]
+    moved = max((abs(b - a) for a, b in zip(acc, acc[1:])), default=0.0)
+    ratio = max((max(a, b) / min(a, b) for a, b in zip(loss, loss[1:])), default=1.0)
+    return moved, ratio
+
+
 def _differences(ev: dict[str, float], h: Any, i: int | None = None) -> dict[str, tuple[float, float]]:
     """The metrics in which `ev` (a printed evaluate() result) differs from epoch `i`'s validation metrics
     (each series' last without `i`) beyond `EVAL_ACCURACY_TOLERANCE` or `EVAL_LOSS_RATIO`: name ->
     (evaluate, validation). Metrics that either side lacks (or holds as NaN) are not compared."""
     diffs: dict[str, tuple[float, float]] = {}
     val_acc, val_loss = h.val_acc, h.val_loss
+    moved, ratio = _unprinted_drift(h) if i is None else (0.0, 1.0)
     a = len(val_acc) - 1 if i is None else i
     if "accuracy" in ev and 0 <= a < len(val_acc) and finite(val_acc[a]) and finite(ev["accuracy"]):
-        if abs(ev["accuracy"] - val_acc[a]) > EVAL_ACCURACY_TOLERANCE:
+        if abs(ev["accuracy"] - val_acc[a]) > max(EVAL_ACCURACY_TOLERANCE, moved):
             diffs["accuracy"] = (ev["accuracy"], val_acc[a])
     b = len(val_loss) - 1 if i is None else i
     if "loss" in ev and 0 <= b < len(val_loss) and finite(val_loss[b]) and finite(ev["loss"]):
         if ev["loss"] > 0 and val_loss[b] > 0:
-            if max(ev["loss"], val_loss[b]) / min(ev["loss"], val_loss[b]) > EVAL_LOSS_RATIO:
+            if max(ev["loss"], val_loss[b]) / min(ev["loss"], val_loss[b]) > max(EVAL_LOSS_RATIO, ratio):
                 diffs["loss"] = (ev["loss"], val_loss[b])
     return diffs
 
@@ -146,7 +164,10 @@ def evaluate_differs_from_validation(inputs: Inputs) -> list[Finding]:
     `loss: …` / `accuracy: …`, `[loss, acc]`, or Keras' evaluate progress bar)
     with the last epoch's `val_loss` and `val_accuracy`. Fires when accuracy
     differs by more than `EVAL_ACCURACY_TOLERANCE` (0.05) or loss by more than a
-    factor `EVAL_LOSS_RATIO` (1.5).
+    factor `EVAL_LOSS_RATIO` (1.5), or than validation moved between two
+    records of the log's second half when its last two records are epochs
+    apart (a loop printing every fifth epoch: training may have gone on
+    after the last one printed).
 
     When validation keeps up with the training accuracy to the last epoch
     (within `VAL_TRACKS_TRAIN_MARGIN`) while `evaluate()` falls far below

@@ -86,14 +86,17 @@ def test_log007_training_left_unscaled_saturates_while_validation_sits_at_ln_k(m
     assert found(make_history(**TYPO))["LOG007"].evidence["train_saturated"] is False
 
 
+#: A residual CNN with BatchNorm after few steps (the run corpus): val_loss at ln 2 and one answer throughout.
+UNIFORM_BN = dict(
+    loss=[0.805, 0.588, 0.498, 0.41, 0.351, 0.316],
+    accuracy=[0.518, 0.756, 0.803, 0.864, 0.883, 0.89],
+    val_loss=[0.705, 0.705, 0.704, 0.703, 0.704, 0.703],
+    val_accuracy=[0.494, 0.483, 0.497, 0.494, 0.494, 0.494],
+)
+
+
 def test_log007_one_frozen_uniform_answer_is_an_inference_mode_shift(make_history):
-    # a residual CNN with BatchNorm after few steps (the run corpus): val_loss at ln 2 and one answer throughout
-    h = make_history(
-        loss=[0.805, 0.588, 0.498, 0.41, 0.351, 0.316],
-        accuracy=[0.518, 0.756, 0.803, 0.864, 0.883, 0.89],
-        val_loss=[0.705, 0.705, 0.704, 0.703, 0.704, 0.703],
-        val_accuracy=[0.494, 0.483, 0.497, 0.494, 0.494, 0.494],
-    )
+    h = make_history(**UNIFORM_BN)
     f = found(h)["LOG007"]
     assert f.cause == "eval-distribution-shift" and f.evidence["longest_constant_run"] == 3
     assert verdict(h) == "eval-distribution-shift"
@@ -101,17 +104,15 @@ def test_log007_one_frozen_uniform_answer_is_an_inference_mode_shift(make_histor
 
 
 def test_log007_a_repeat_printed_to_two_decimals_keeps_the_hedged_reading(make_history):
-    # the same BatchNorm run printed f"{acc:.2f}": 0.50 three times may hide answers that moved, which the
+    # the same BatchNorm run printed f"{acc:.2f}": 0.49 three times may hide answers that moved, which the
     # scale reading needs; the one-answer reading, which names the scale too, holds
-    h = make_history(
-        loss=[0.805, 0.588, 0.498, 0.41, 0.351, 0.316],
-        accuracy=[0.52, 0.76, 0.80, 0.86, 0.88, 0.89],
-        val_loss=[0.705, 0.705, 0.704, 0.703, 0.704, 0.703],
-        val_accuracy=[0.49, 0.48, 0.50, 0.50, 0.50, 0.49],
-    )
-    f = found(h)["LOG007"]
+    two = {k: [round(v, 2) for v in vals] if "acc" in k else vals for k, vals in UNIFORM_BN.items()}
+    f = found(make_history(**two))["LOG007"]
     assert f.cause == "eval-distribution-shift" and f.evidence["accuracy_step"] == pytest.approx(0.01)
-    assert "repeats 0.5000 in 3 consecutive epochs as printed" in f.message and "may give" in f.message
+    assert "repeats 0.4900 in 3 consecutive epochs as printed" in f.message and "may give" in f.message
+    # the repeated value is the run's, not the last epoch's
+    shifted = make_history(**{**two, "val_accuracy": [0.49, 0.48, 0.50, 0.50, 0.50, 0.49]})
+    assert "repeats 0.5000 in 3" in found(shifted)["LOG007"].message
     # answers that visibly move at two decimals keep the scale reading
     moving = {**TYPO, "val_accuracy": [0.13, 0.14, 0.14, 0.12, 0.11], "accuracy": [0.18, 0.30, 0.38, 0.42, 0.46]}
     assert found(make_history(**moving))["LOG007"].cause == "eval-input-scale-mismatch"

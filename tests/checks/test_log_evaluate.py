@@ -100,6 +100,7 @@ def test_log005_an_evaluate_of_the_restored_best_epoch_is_not_another_pipeline(m
     report = run(Inputs(history=h), calibrated=False)
     f = {x.code: x for x in report.findings}["LOG005"]
     assert f.cause is None and f.severity.value == "info" and f.evidence["matches_epoch"] == 5
+    assert "that epoch's (EarlyStopping(restore_best_weights=True) or a best-only checkpoint), not" in f.message
     assert report.verdict.cause == "overfitting"
     # the same result only near the best epoch (within the generous tolerances) is still another pipeline
     h.evaluations = [{"loss": 1.05, "accuracy": 0.65}]
@@ -127,6 +128,7 @@ def test_log005_compares_evaluate_with_the_epoch_the_log_says_was_restored(tmp_p
     assert h.restored_epoch == 5
     f = {x.code: x for x in run(Inputs(history=h), calibrated=False).findings}["LOG005"]
     assert f.cause is None and f.evidence["restored_in_log"] is True and "EarlyStopping restored" in f.message
+    assert "that epoch's, not a different pipeline" in f.message
     # without the line the same evaluate() is only near epoch 5: another pipeline, as before
     path.write_text("".join(lines) + evaluate)
     assert {x.code: x for x in run(Inputs(history=read_history(path))).findings}["LOG005"].cause == (

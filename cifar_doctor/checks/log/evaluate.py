@@ -132,7 +132,7 @@ def _restored_finding(h: Any, ev: dict[str, float], i: int, diffs: dict[str, tup
         f"evaluate() ({shown}) differs from the last epoch's validation metrics but matches those of "
         f"{index_unit(h)} {printed_index(h, i)}, "
         + ("whose weights the log says EarlyStopping restored: " if said else "the best: ")
-        + "the weights evaluated are that epoch's "
+        + "the weights evaluated are that epoch's"
         + ("" if said else " (EarlyStopping(restore_best_weights=True) or a best-only checkpoint)")
         + ", not a different pipeline.",
         evidence={

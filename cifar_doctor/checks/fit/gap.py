@@ -263,8 +263,8 @@ def gap_after_few_steps(inputs: Inputs) -> list[Finding]:
     Reads the gap FIT009 reads (the last epoch's training accuracy above validation accuracy by
     `GAP_OBSERVED` and `GAP_STANDARD_ERRORS` standard errors), and fires (info) when the run can
     have taken at most `BN_SETTLING_STEPS` optimizer steps (a Keras console log's progress-bar
-    total x epochs, counted to the last epoch number printed: an upper bound). Any log check that names a cause explains the gap better
-    and supersedes it.
+    total x epochs, counted to the last epoch number printed: an upper bound). Any log check that
+    names a cause explains the gap better and supersedes it.
 
     ## Why is this bad?
     BatchNormalization normalizes a training batch with the batch's own statistics and a

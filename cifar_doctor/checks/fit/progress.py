@@ -112,7 +112,9 @@ def underfitting(inputs: Inputs) -> list[Finding]:
     ## What it does
     Fires (warning) when the last training accuracy is below
     `UNDERFIT_TRAIN_ACCURACY` (0.8; 0.3 for more than 20 classes) and gained
-    less than `PLATEAU_GAIN` over the last `PLATEAU_WINDOW` epochs. When it is
+    less than `PLATEAU_GAIN` over the last `PLATEAU_WINDOW` epochs (printed
+    coarser than a console, less than `PLATEAU_GAIN` plus one printed step:
+    0.50 -> 0.51 may be no rise). When it is
     still rising below `STILL_LEARNING_ACCURACY` (0.5), it advises (info) to
     train longer and names `underfitting`: the model has not fitted its
     training data yet (without validation metrics, only near chance). A log

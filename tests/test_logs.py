@@ -321,6 +321,24 @@ def test_a_second_fit_call_is_the_run_read_and_the_report_says_so():
     assert line is not None and "the last of 2 training runs" in line
 
 
+def test_a_console_pasted_from_its_middle_is_read_with_its_epoch_numbers():
+    # the end of a log pasted into a question: the report says the log starts after training did
+    text = "".join(
+        f"Epoch {e}/10\n10/10 [====] - 1s - loss: {1.4 - e / 20:.4f} - acc: 0.{50 + e}12 - val_loss: 1.{90 + e}1"
+        f" - val_acc: 0.{40 + e}34\n"
+        for e in range(6, 11)
+    )
+    h = parse(text)
+    assert h.index == [6, 7, 8, 9, 10]
+
+    from cifar_doctor.render.common import history_read_line
+
+    report = {"epochs": 5, "metrics": ["loss"], "read_as": h.read_as, "curves": {"epoch": h.index}}
+    line = history_read_line({"history": report})
+    assert line is not None and "epochs 6-10: the log starts after training did" in line
+    assert "starts after" not in (history_read_line({"history": {**report, "curves": {"epoch": [1, 2]}}}) or "")
+
+
 def test_validation_every_other_epoch_is_read_with_gaps():
     # fit(validation_freq=2): odd epochs print no val_ metrics; none of them is a cut-off line
     lines = []

@@ -161,6 +161,9 @@ def history_read_line(inputs: dict[str, Any]) -> str | None:
         details.append("read " + ", ".join(f"'{k}' as {v}" for k, v in mapping.items()))
     if int(read.get("runs") or 1) > 1:
         details.append(f"the last of {read['runs']} training runs, where the epoch numbers start over")
+    numbers = (h.get("curves") or {}).get("epoch") or []
+    if unit == "epoch" and numbers and numbers[0] > 1:
+        details.append(f"epochs {numbers[0]}-{numbers[-1]}: the log starts after training did")
     if details:
         text += f" ({'; '.join(details)})"
     source = inputs.get("log")

@@ -450,6 +450,8 @@ def test_fit008_silent_on_a_console_pasted_from_its_middle(tmp_path):
     tail = read_history(pasted(6))
     assert tail.index[0] == 6 and "FIT008" not in found(tail)
     assert verdict(tail) == "overfitting"
+    # FIT001 cannot say whether validation showed what was learned before the paste, and says so
+    assert "in the epochs the log shows (from epoch 6)" in found(tail)["FIT001"].message
     assert "FIT008" in found(read_history(pasted(1)))
 
 

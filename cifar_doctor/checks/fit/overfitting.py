@@ -383,10 +383,16 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     stop_epoch = printed_index(h, best)
     carried = _carried_over(h)
     never_carried = carried is not None and carried <= NEVER_CARRIED_OVER_SHARE
-    if never_carried:
+    if never_carried and from_training_start(h):
         gap_txt += (
             f"; but val_loss fell by {carried:.0%} of what the training loss fell: what the model learned never "
             "showed on the validation split, as overfitting first does"
+        )
+    elif never_carried:
+        gap_txt += (
+            f"; but in the epochs the log shows (from epoch {printed_index(h, 0)}) val_loss fell by {carried:.0%} of "
+            "what the training loss fell, and whether what the model learned showed on the validation split before "
+            "them, as overfitting first does, the log cannot say"
         )
     return [
         overfitting.finding(

@@ -339,6 +339,33 @@ def test_a_console_pasted_from_its_middle_is_read_with_its_epoch_numbers():
     assert "starts after" not in (history_read_line({"history": {**report, "curves": {"epoch": [1, 2]}}}) or "")
 
 
+def test_a_console_hard_wrapped_at_80_columns_reads_as_the_same_log():
+    # a Windows console's copy of Keras 2 and Keras 3 output: each line cut at a space near column 80
+    import textwrap
+
+    keras2 = "".join(
+        f"Epoch {e}/3\n1200/1200 [==============================] - 1s 806us/step - loss: {2.2 - e / 5:.4f} - acc: "
+        f"0.{26 + 10 * e}75 - val_loss: {2.1 - e / 4:.4f} - val_acc: 0.{52 + 8 * e}09\n"
+        for e in (1, 2, 3)
+    )
+    keras3 = (
+        "".join(
+            f"Epoch {e}/3\n38/38 - 1s - 37ms/step - accuracy: 0.{26 + 10 * e}75 - loss: {2.2 - e / 5:.4f} - "
+            f"val_accuracy: 0.{52 + 8 * e}09 - val_loss: {2.1 - e / 4:.4f}\n"
+            for e in (1, 2, 3)
+        )
+        + "12/12 - 0s - 16ms/step - accuracy: 0.7609 - loss: 1.3500\n"
+    )
+    for text in (keras2, keras3):
+        wrapped = "".join(
+            "\n".join(textwrap.wrap(line, 80, break_long_words=False)) + "\n" for line in text.splitlines()
+        )
+        assert wrapped != text and max(len(line) for line in wrapped.splitlines()) <= 80
+        whole, cut = parse(text), parse(wrapped)
+        assert cut.metrics == whole.metrics and cut.evaluations == whole.evaluations
+        assert set(cut.metrics) >= {"loss", "val_loss"} and cut.epochs == 3
+
+
 def test_validation_every_other_epoch_is_read_with_gaps():
     # fit(validation_freq=2): odd epochs print no val_ metrics; none of them is a cut-off line
     lines = []

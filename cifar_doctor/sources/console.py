@@ -98,6 +98,17 @@ _TRAIN_ON_RE = re.compile(
 _BAR_RE = re.compile(r"^\s*(\d{1,12})/(\d{1,12}|Unknown)\b")
 # EarlyStopping(restore_best_weights=True, verbose=1): the epoch whose weights the model ends with
 _RESTORED_RE = re.compile(r"Restoring model weights from the end of the best epoch:?\s*(\d{1,12})")
+# A progress line hard-wrapped at a space (a Windows console's copy, a mail or forum quote): cut after a
+# metric's name or a separator (`... - loss: 2.2453 - acc:` / `0.2675 - val_loss: ...`), or before a
+# separator (`... - val_accuracy: 0.5209` / `- val_loss: 2.1104`)
+#: A progress line this long or longer is never joined with another: Keras prints a few hundred
+#: characters an epoch, and a log of lines that each continue the last must not grow one line
+#: without bound (reading it again at every join would take time quadratic in its length).
+MAX_WRAPPED_LINE = 2_048
+#: `_OPEN_END_RE` is tried on this many last characters of a line: a separator or a metric's name.
+OPEN_END_CHARS = 64
+_OPEN_END_RE = re.compile(r"(?:\s-|[A-Za-z_][\w.]*:)$")
+_CONTINUATION_RE = re.compile(r"^(?:[-+]?\d|\.\d|nan\b|inf|[A-Za-z_][\w.]*:\s)")
 # Every pattern below reads a line in time linear in its length: no two adjacent parts can
 # match the same characters (`\d+(?:\.\d*)?`, not `\d+\.?\d*`, whose two digit runs split a
 # long number in n ways and made one 16 kB line take minutes).
@@ -194,25 +205,51 @@ class LogParser:
     _skipped: list[str] | None = None
     _stride: int = 1
     restored_epoch: int | None = None
+    _held: str | None = None  # a progress line cut at its end (`_OPEN_END_RE`), waiting for its continuation
+    _progress_line: str | None = None  # the last progress line read in the open block
 
     # --- streaming ----------------------------------------------------------------
     def feed(self, text: str) -> list[Epoch]:
         """Parse `text` (any chunk of the stream); return the epochs it completed."""
         out: list[Epoch] = []
         for line in self._lines.feed(text):
-            self._segment(line, out)
+            self._joined(line, out)
         return out
+
+    def _joined(self, raw: str, out: list[Epoch], last: bool = False) -> None:
+        """`_segment` on whole lines: a progress line cut at its end is held and joined with the line that
+        continues it (`_OPEN_END_RE`, `_CONTINUATION_RE`)."""
+        line = _ANSI_RE.sub("", raw).strip() if "\x1b" in raw else raw.strip()
+        if self._held is not None:
+            held, self._held = self._held, None
+            if _CONTINUATION_RE.match(line):
+                raw = line = held + " " + line
+            else:
+                self._segment(held, out)
+        # the end only (a search over a long line of word characters would try every start: quadratic)
+        if (
+            not last
+            and len(line) < MAX_WRAPPED_LINE
+            and _OPEN_END_RE.search(line[-OPEN_END_CHARS:])
+            and (_METRIC_RE.search(line) or _BAR_RE.match(line))
+        ):
+            self._held = line
+            return
+        self._segment(raw, out, last)
 
     def finish(self) -> list[Epoch]:
         """End of input: parse the unterminated last line, close the open epoch."""
         out: list[Epoch] = []
         last = self._lines.close()
         if self._skipped is not None:  # the last epoch is always kept: its lines are parsed after all
-            held, self._skipped = self._skipped, None
-            for line in held:
+            skipped, self._skipped = self._skipped, None
+            for line in skipped:
                 self._segment(line, out)
         if last is not None:
-            self._segment(last, out, last=True)
+            self._joined(last, out, last=True)
+        elif self._held is not None:
+            held, self._held = self._held, None
+            self._segment(held, out, last=True)
         self._close_block(out, at_end=True)
         self._close_eval()
         return out
@@ -239,10 +276,19 @@ class LogParser:
             self._close_eval()
             self._header(int(m.group(1)), int(m.group(2)), out)
             return
+        if (
+            line.startswith("- ")
+            and self._progress_line is not None
+            and len(self._progress_line) + len(line) < MAX_WRAPPED_LINE
+            and self._metrics(line)
+        ):
+            self._continued(self._progress_line + " " + line, out, last)  # the rest of a wrapped progress line
+            return
         if ":" in line or "=" in line:
             if " - " in line and (metrics := self._metrics(line)):
                 self._close_eval()
                 self._progress(line, metrics, out, last)
+                self._progress_line = line if self._block is not None else None
                 return
             if _EVAL_LINE_RE.match(line):
                 self._eval_line(line)
@@ -301,6 +347,21 @@ class LogParser:
             self.renamed[raw] = name
         return {name: value, **metrics}
 
+    def _continued(self, joined: str, out: list[Epoch], last: bool) -> None:
+        """A progress line hard-wrapped before a ` - ` separator, read again whole: the epoch its first part
+        completed (its `val_` metrics came before the cut) takes the metrics it lacked."""
+        metrics = self._metrics(joined)
+        b, done = self._block, self._last
+        self._progress_line = joined
+        if b is not None and b.done and done is not None and done.number == b.number:
+            for name, value in metrics.items():
+                done.metrics.setdefault(name, value)
+            b.metrics = dict(done.metrics)
+            validated = any(k.startswith("val_") for k in done.metrics)
+            self._last_keys[validated] = frozenset(done.metrics)
+            return
+        self._progress(joined, metrics, out, last)
+
     def _header(self, number: int, declared: int, out: list[Epoch]) -> None:
         if self._skipped is not None:  # the held epoch was not the last: counted, never parsed
             self._skipped = None
@@ -320,6 +381,7 @@ class LogParser:
         if not self.epochs:
             self.runs += 1
         self._block = _Block(number, declared)
+        self._progress_line = None
         if self._stride > 1 and self.seen % self._stride != 0:
             self._skipped = []  # thinning keeps every `_stride`-th epoch: this one's lines are not parsed
 

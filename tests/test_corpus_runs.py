@@ -155,6 +155,11 @@ def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     assert every5.index == [1, *range(5, epochs + 1, 5)]
     chatter = render_log(longest, REPRINT_SHAPES["chatter"])
     assert "WARNING:tensorflow" in chatter and read_history(io.StringIO(chatter)).epochs == epochs
+    wrapped = render_log(longest, REPRINT_SHAPES["wrapped"])
+    assert max(len(line) for line in wrapped.splitlines()) <= 80
+    assert (
+        read_history(io.StringIO(wrapped)).metrics == read_history(io.StringIO(render_log(longest, "keras2"))).metrics
+    )
     renamed = read_history(io.StringIO(render_log(longest, REPRINT_SHAPES["renamed"])))
     assert "sparse_top_k_categorical_accuracy" in renamed.metrics and renamed.acc == pytest.approx(
         longest.history["accuracy"], abs=1e-4

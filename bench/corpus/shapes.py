@@ -35,6 +35,7 @@ import math
 import random
 import re
 import struct
+import textwrap
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -612,11 +613,23 @@ def renamed_metrics(run: dict[str, Any]) -> str:
     return keras3_v2({**run, "history": history, "history_order": order, "evaluate": ev})
 
 
+def wrapped_console(run: dict[str, Any], width: int = 80) -> str:
+    """The Keras 2 console (verbose 1) hard-wrapped at `width` columns at spaces, as a Windows console's
+    copy or a quoted mail gives it: `... - loss: 2.2453 - acc:` then `0.2675 - val_loss: ...`."""
+    return "".join(
+        "\n".join(textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)) + "\n"
+        if line.strip()
+        else "\n"
+        for line in keras2(run).splitlines()
+    )
+
+
 #: Shapes no run is packed with, which `score.py --reprint` renders every run's log in: a custom loop
 #: printing two or three places (`f"{acc:.2f}"`), as users' own loops do, or every fifth epoch; the
 #: console pasted from its middle (`tail`) or with its middle cut out (`cut`); the console of a run whose
 #: best epoch was restored before `evaluate()` (`restored`), with TensorFlow's chatter between its lines
-#: (`chatter`), or with metric objects' names (`renamed`).
+#: (`chatter`), or with metric objects' names (`renamed`); the Keras 2 console hard-wrapped at 80
+#: columns (`wrapped`).
 REPRINT_SHAPES: dict[str, str] = {
     "2": "custom-loop-2dp",
     "3": "custom-loop-3dp",
@@ -626,6 +639,7 @@ REPRINT_SHAPES: dict[str, str] = {
     "restored": "keras3-v2-restored",
     "chatter": "keras3-v1-chatter",
     "renamed": "keras3-v2-renamed",
+    "wrapped": "keras2-wrapped",
 }
 WRITERS.update({REPRINT_SHAPES[p]: functools.partial(custom_loop, decimals=int(p)) for p in ("2", "3")})
 WRITERS[REPRINT_SHAPES["every5"]] = every_fifth
@@ -634,6 +648,7 @@ WRITERS[REPRINT_SHAPES["cut"]] = middle_cut
 WRITERS[REPRINT_SHAPES["restored"]] = restored_best
 WRITERS[REPRINT_SHAPES["chatter"]] = with_chatter
 WRITERS[REPRINT_SHAPES["renamed"]] = renamed_metrics
+WRITERS[REPRINT_SHAPES["wrapped"]] = wrapped_console
 
 #: Runs a reprint is scored on have at least this many epochs: three or more pasted after the first half
 #: (`tail`), three left out between the first and the last three (`cut`), three printed fifth epochs

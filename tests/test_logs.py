@@ -366,6 +366,32 @@ def test_a_console_hard_wrapped_at_80_columns_reads_as_the_same_log():
         assert set(cut.metrics) >= {"loss", "val_loss"} and cut.epochs == 3
 
 
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "> ",
+        "> > ",
+        "[1,0]<stdout>:",
+        "2024-03-02T10:11:12.345Z ",
+        "2024-03-02 10:11:12,345 - INFO - ",
+        "[2024-03-02 10:11:12] ",
+    ],
+)
+def test_a_console_with_a_prefix_on_every_line_reads_as_the_same_log(prefix):
+    # a quote in a mail or forum post, an MPI rank tag, a cloud job's timestamps, a logging handler
+    text = (
+        "".join(
+            f"Epoch {e}/3\n1200/1200 [==============================] - 1s 806us/step - loss: {2.2 - e / 5:.4f} - acc: "
+            f"0.{26 + 10 * e}75 - val_loss: {2.1 - e / 4:.4f} - val_acc: 0.{52 + 8 * e}09\n"
+            for e in (1, 2, 3)
+        )
+        + "loss:  1.3500\naccuracy:  0.7609\n"
+    )
+    whole, prefixed = parse(text), parse("".join(prefix + line for line in text.splitlines(keepends=True)))
+    assert prefixed.metrics == whole.metrics and prefixed.evaluations == whole.evaluations
+    assert prefixed.bar_total == whole.bar_total == 1200 and whole.evaluations
+
+
 def test_validation_every_other_epoch_is_read_with_gaps():
     # fit(validation_freq=2): odd epochs print no val_ metrics; none of them is a cut-off line
     lines = []

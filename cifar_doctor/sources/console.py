@@ -105,6 +105,16 @@ _RESTORED_RE = re.compile(r"Restoring model weights from the end of the best epo
 #: characters an epoch, and a log of lines that each continue the last must not grow one line
 #: without bound (reading it again at every join would take time quadratic in its length).
 MAX_WRAPPED_LINE = 2_048
+# What a log's lines can carry before Keras' own text: a mail or forum quote (`> `), an MPI launcher's
+# rank tag (`[1,0]<stdout>:`), a timestamp (a cloud job's log, `2024-03-02T10:11:12.345Z`), with the level
+# a `logging` handler adds (`2024-03-02 10:11:12,345 - INFO - `)
+_LINE_PREFIX_RE = re.compile(
+    r"^(?:[ \t]*>)+[ \t]?"
+    r"|^[ \t]*\[\d{1,6},\d{1,6}\]<std(?:out|err)>:[ \t]?"
+    r"|^[ \t]*\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?\]?"
+    r"(?:[ \t]*-?[ \t]*(?:INFO|DEBUG|WARNING|ERROR|CRITICAL)[ \t]*-?)?[ \t]+"
+)
+
 #: `_OPEN_END_RE` is tried on this many last characters of a line: a separator or a metric's name.
 OPEN_END_CHARS = 64
 _OPEN_END_RE = re.compile(r"(?:\s-|[A-Za-z_][\w.]*:)$")
@@ -220,6 +230,8 @@ class LogParser:
         """`_segment` on whole lines: a progress line cut at its end is held and joined with the line that
         continues it (`_OPEN_END_RE`, `_CONTINUATION_RE`)."""
         line = _ANSI_RE.sub("", raw).strip() if "\x1b" in raw else raw.strip()
+        if (m := _LINE_PREFIX_RE.match(line)) and m.end() < len(line):
+            raw = line = line[m.end() :]
         if self._held is not None:
             held, self._held = self._held, None
             if _CONTINUATION_RE.match(line):

@@ -160,6 +160,10 @@ def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     assert (
         read_history(io.StringIO(wrapped)).metrics == read_history(io.StringIO(render_log(longest, "keras2"))).metrics
     )
+    for variant, made in (("quoted", "keras2"), ("stamped", "keras3-v2")):
+        text = render_log(longest, REPRINT_SHAPES[variant])
+        assert all(line.startswith(("> ", "2024-")) for line in text.splitlines())
+        assert read_history(io.StringIO(text)).metrics == read_history(io.StringIO(render_log(longest, made))).metrics
     renamed = read_history(io.StringIO(render_log(longest, REPRINT_SHAPES["renamed"])))
     assert "sparse_top_k_categorical_accuracy" in renamed.metrics and renamed.acc == pytest.approx(
         longest.history["accuracy"], abs=1e-4

@@ -412,8 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         help="score each run's log once, as users print and paste it, instead of in the run's shapes: a custom "
         "loop printing 2 or 3 decimal places (2, 3) or every fifth epoch (every5); the console pasted from its "
         "middle (tail), with its middle cut out (cut), with its best epoch restored before evaluate() (restored), "
-        "with TensorFlow's chatter (chatter) or with metric objects' names (renamed); the Keras 2 console "
-        "hard-wrapped at 80 columns (wrapped)",
+        "with TensorFlow's chatter (chatter), metric objects' names (renamed) or timestamps (stamped); the Keras 2 "
+        "console hard-wrapped at 80 columns (wrapped) or quoted with '> ' (quoted)",
     )
     ap.add_argument("-v", "--verbose", action="store_true", help="print every trial")
     args = ap.parse_args(argv)

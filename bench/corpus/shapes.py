@@ -624,12 +624,25 @@ def wrapped_console(run: dict[str, Any], width: int = 80) -> str:
     )
 
 
+def quoted_console(run: dict[str, Any]) -> str:
+    """The Keras 2 console (verbose 1) quoted in a mail or a forum post: `> ` before every line."""
+    return "".join("> " + line for line in keras2(run).splitlines(keepends=True))
+
+
+def stamped_console(run: dict[str, Any]) -> str:
+    """The Keras 3 console (verbose 2) as a cloud job's log shows it: a timestamp before every line."""
+    return "".join(
+        f"2024-03-02T10:{i // 60 % 60:02d}:{i % 60:02d}.{i * 37 % 1000:03d}Z " + line
+        for i, line in enumerate(keras3_v2(run).splitlines(keepends=True))
+    )
+
+
 #: Shapes no run is packed with, which `score.py --reprint` renders every run's log in: a custom loop
 #: printing two or three places (`f"{acc:.2f}"`), as users' own loops do, or every fifth epoch; the
 #: console pasted from its middle (`tail`) or with its middle cut out (`cut`); the console of a run whose
 #: best epoch was restored before `evaluate()` (`restored`), with TensorFlow's chatter between its lines
-#: (`chatter`), or with metric objects' names (`renamed`); the Keras 2 console hard-wrapped at 80
-#: columns (`wrapped`).
+#: (`chatter`), with metric objects' names (`renamed`) or a timestamp before every line (`stamped`); the
+#: Keras 2 console hard-wrapped at 80 columns (`wrapped`) or quoted with `> ` (`quoted`).
 REPRINT_SHAPES: dict[str, str] = {
     "2": "custom-loop-2dp",
     "3": "custom-loop-3dp",
@@ -640,6 +653,8 @@ REPRINT_SHAPES: dict[str, str] = {
     "chatter": "keras3-v1-chatter",
     "renamed": "keras3-v2-renamed",
     "wrapped": "keras2-wrapped",
+    "quoted": "keras2-quoted",
+    "stamped": "keras3-v2-stamped",
 }
 WRITERS.update({REPRINT_SHAPES[p]: functools.partial(custom_loop, decimals=int(p)) for p in ("2", "3")})
 WRITERS[REPRINT_SHAPES["every5"]] = every_fifth
@@ -649,6 +664,8 @@ WRITERS[REPRINT_SHAPES["restored"]] = restored_best
 WRITERS[REPRINT_SHAPES["chatter"]] = with_chatter
 WRITERS[REPRINT_SHAPES["renamed"]] = renamed_metrics
 WRITERS[REPRINT_SHAPES["wrapped"]] = wrapped_console
+WRITERS[REPRINT_SHAPES["quoted"]] = quoted_console
+WRITERS[REPRINT_SHAPES["stamped"]] = stamped_console
 
 #: Runs a reprint is scored on have at least this many epochs: three or more pasted after the first half
 #: (`tail`), three left out between the first and the last three (`cut`), three printed fifth epochs

@@ -163,6 +163,17 @@ def test_logging_prefixes_one_step_per_line_nan_kept_and_final_dev_line():
     assert h.read_as["mapping"] == {"train loss": "loss"}
 
 
+def test_names_and_values_without_separators_read_nan_too():
+    # `print(f"Epoch {e}/{n} | train loss {loss:.4f} | ...")` once the loss has overflowed
+    h = parse(
+        "Epoch 1/3 | train loss 2.3012 | train acc 0.1010 | val loss 2.3104 | val acc 0.0980\n"
+        "Epoch 2/3 | train loss nan | train acc 0.0990 | val loss nan | val acc 0.1000\n"
+        "Epoch 3/3 | train loss nan | train acc 0.0990 | val loss nan | val acc 0.1000\n"
+    )
+    assert nan_safe(h.loss) == [2.3012, "nan", "nan"] and nan_safe(h.val_loss) == [2.3104, "nan", "nan"]
+    assert h.acc == [0.101, 0.099, 0.099]
+
+
 def test_iteration_logs_index_by_step_and_read_test_as_val():
     h = parse(
         "Iter 1280: Minibatch Loss= 2.1, Training Accuracy= 0.30\n"

@@ -214,7 +214,8 @@ def _scan(line: str) -> _Line:
             if not (words and not sep and m.group("other") in HEADER_BRACKETS and words[-1].lower() in HEADER_WORDS):
                 words, sep = [], False  # "epoch [1]", "Epoch #3" keep their header word
         else:
-            if words and (kind == "value" or sep) and len(out.metrics) < MAX_PAIRS_PER_LINE:
+            # a number or a nan/inf after a name pairs with it, with or without a `:` or `=` (`train loss nan`)
+            if words and (kind in ("value", "special") or sep) and len(out.metrics) < MAX_PAIRS_PER_LINE:
                 _pair(out, read_key(" ".join(words[-MAX_KEY_WORDS:])[-MAX_KEY_CHARS:], split), m)
             words, sep = [], False
     return out

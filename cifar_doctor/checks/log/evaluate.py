@@ -63,39 +63,39 @@ def _unprinted_drift(h: Any) -> tuple[float, float]:
     return moved, ratio
 
 
+def _compared(
+    ev: dict[str, float], h: Any, at: tuple[int, int], accuracy_tolerance: float, loss_ratio: float
+) -> list[tuple[str, float, float, bool | None]]:
+    """`ev` (a printed evaluate() result) against the validation accuracy and loss at positions `at`, the
+    metrics both hold as finite numbers: (name, evaluate, validation, whether they agree within
+    `accuracy_tolerance` / `loss_ratio`, None for a loss not above 0, which no ratio compares)."""
+    out: list[tuple[str, float, float, bool | None]] = []
+    for name, series, i in (("accuracy", h.val_acc, at[0]), ("loss", h.val_loss, at[1])):
+        if name not in ev or not 0 <= i < len(series) or not finite(series[i]) or not finite(ev[name]):
+            continue
+        a, b = ev[name], series[i]
+        if name == "accuracy":
+            out.append((name, a, b, abs(a - b) <= accuracy_tolerance))
+        else:
+            out.append((name, a, b, max(a, b) / min(a, b) <= loss_ratio if a > 0 and b > 0 else None))
+    return out
+
+
 def _differences(ev: dict[str, float], h: Any, i: int | None = None) -> dict[str, tuple[float, float]]:
     """The metrics in which `ev` (a printed evaluate() result) differs from epoch `i`'s validation metrics
     (each series' last without `i`) beyond `EVAL_ACCURACY_TOLERANCE` or `EVAL_LOSS_RATIO`: name ->
     (evaluate, validation). Metrics that either side lacks (or holds as NaN) are not compared."""
-    diffs: dict[str, tuple[float, float]] = {}
-    val_acc, val_loss = h.val_acc, h.val_loss
     moved, ratio = _unprinted_drift(h) if i is None else (0.0, 1.0)
-    a = len(val_acc) - 1 if i is None else i
-    if "accuracy" in ev and 0 <= a < len(val_acc) and finite(val_acc[a]) and finite(ev["accuracy"]):
-        if abs(ev["accuracy"] - val_acc[a]) > max(EVAL_ACCURACY_TOLERANCE, moved):
-            diffs["accuracy"] = (ev["accuracy"], val_acc[a])
-    b = len(val_loss) - 1 if i is None else i
-    if "loss" in ev and 0 <= b < len(val_loss) and finite(val_loss[b]) and finite(ev["loss"]):
-        if ev["loss"] > 0 and val_loss[b] > 0:
-            if max(ev["loss"], val_loss[b]) / min(ev["loss"], val_loss[b]) > max(EVAL_LOSS_RATIO, ratio):
-                diffs["loss"] = (ev["loss"], val_loss[b])
-    return diffs
+    at = (len(h.val_acc) - 1, len(h.val_loss) - 1) if i is None else (i, i)
+    pairs = _compared(ev, h, at, max(EVAL_ACCURACY_TOLERANCE, moved), max(EVAL_LOSS_RATIO, ratio))
+    return {name: (a, b) for name, a, b, agree in pairs if agree is False}
 
 
 def _repeats(ev: dict[str, float], h: Any, i: int) -> bool:
     """Whether `ev` repeats epoch `i`'s validation metrics to the printed digits: every metric both hold
     (at least one) within `RESTORED_ACCURACY_TOLERANCE` / `RESTORED_LOSS_RATIO`."""
-    pairs = [
-        (k, ev[k], series[i])
-        for k, series in (("accuracy", h.val_acc), ("loss", h.val_loss))
-        if k in ev and finite(ev[k]) and 0 <= i < len(series) and finite(series[i])
-    ]
-    return bool(pairs) and all(
-        abs(a - b) <= RESTORED_ACCURACY_TOLERANCE
-        if k == "accuracy"
-        else a > 0 and b > 0 and max(a, b) / min(a, b) <= RESTORED_LOSS_RATIO
-        for k, a, b in pairs
-    )
+    pairs = _compared(ev, h, (i, i), RESTORED_ACCURACY_TOLERANCE, RESTORED_LOSS_RATIO)
+    return bool(pairs) and all(agree for *_, agree in pairs)
 
 
 def _restored_epoch(ev: dict[str, float], h: Any) -> int | None:

@@ -348,8 +348,7 @@ def val_chance_band(h: Any, k: int) -> float:
         noise = VAL_CHANCE_STANDARD_ERRORS * (p * (1.0 - p) / images) ** 0.5
         if noise <= VAL_CHANCE_MAX_BAND:
             band = max(band, noise)
-    step = accuracy_step(h)
-    return band + step / 2 if step > CONSOLE_STEP else band
+    return band + rounding(accuracy_step(h))
 
 
 def val_near_chance(h: Any, k: int) -> bool:
@@ -551,6 +550,13 @@ PRINTED_ACCURACY_TOLERANCE = 6e-5
 CONSOLE_STEP = 1e-4
 
 
+def rounding(step: float) -> float:
+    """How far a value printed in steps of `step` (`printed_step`) may lie from the one it was rounded
+    from, where that is more than a console's four decimals (`CONSOLE_STEP`, which the checks' own
+    tolerances allow for): half the step; else 0."""
+    return step / 2 if step > CONSOLE_STEP else 0.0
+
+
 #: ... from at least this many distinct accuracies.
 DENOMINATOR_MIN_VALUES = 3
 
@@ -587,24 +593,24 @@ def _denominator(vals: tuple[float, ...], step: float) -> int | None:
     printed = {round(v, 4) for v in vals}
     if len(printed) < DENOMINATOR_MIN_VALUES:
         return None  # two values fit many counts by coincidence (0.5154 and 0.4845: 50 and 47 of 97, of 615)
-    if step > CONSOLE_STEP:
+    tolerance = rounding(step)
+    if tolerance:
         # printed coarser than a console (`f"{acc:.2f}"`, whole percents): every value is a count k/100 to
         # within half a step, so only splits too small for that to fit by coincidence are read
-        tolerance = step / 2
         limit = min(MAX_INFERRED_IMAGES, printed_search_limit(len(printed - {0.0, 1.0}), tolerance))
         return next((n for n in range(2, limit + 1) if all(_count_of(v, n, tolerance) for v in vals)), None)
     limit = MAX_INFERRED_IMAGES
     if all(abs(v - round(v, 4)) <= 1e-9 for v in vals):  # four decimals, as a console prints them
         limit = max(limit, printed_search_limit(len(printed - {0.0, 1.0})))
     for n in range(2, limit + 1):
-        if all(abs(v * n - round(v * n)) <= PRINTED_ACCURACY_TOLERANCE * n for v in vals):
+        if all(_count_of(v, n, PRINTED_ACCURACY_TOLERANCE) for v in vals):
             return n
     if all(abs(v - round(v, 4)) > 1e-6 or v in (0.0, 1.0) for v in vals):  # float32, not four decimals
         first = vals[0]
         for n in range(MAX_INFERRED_IMAGES + 1, MAX_INFERRED_IMAGES_FLOAT32 + 1):
-            if abs(first * n - round(first * n)) > FLOAT32_ACCURACY_TOLERANCE * n:
+            if not _count_of(first, n, FLOAT32_ACCURACY_TOLERANCE):
                 continue  # most counts fail on the first value: no generator for them
-            if all(abs(v * n - round(v * n)) <= FLOAT32_ACCURACY_TOLERANCE * n for v in vals):
+            if all(_count_of(v, n, FLOAT32_ACCURACY_TOLERANCE) for v in vals):
                 return n
     return None
 

@@ -13,7 +13,6 @@ from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
     CHANCE_LOSS_TOLERANCE,
-    CONSOLE_STEP,
     MIN_EPOCHS_FOR_CURVES,
     accuracy_step,
     chance_k,
@@ -22,6 +21,7 @@ from ...measure.history import (
     first_non_finite,
     log_classes,
     printed_index,
+    rounding,
 )
 from ...registry import register
 
@@ -161,8 +161,7 @@ def underfitting(inputs: Inputs) -> list[Finding]:
     gain = acc[-1] - acc[-1 - window]
     # a rise shown by accuracies printed coarser than a console: the difference of two values rounded to a
     # step can be up to that step more than the rise itself (0.01 at two decimals is 0.0001 to 0.0199)
-    step = accuracy_step(h)
-    rising = gain - (step if step > CONSOLE_STEP else 0.0) >= PLATEAU_GAIN
+    rising = gain - 2 * rounding(accuracy_step(h)) >= PLATEAU_GAIN
     if rising and acc[-1] >= min(low, STILL_LEARNING_ACCURACY):
         return []  # still rising, and far enough along for the other checks to judge the curves
     ev = {

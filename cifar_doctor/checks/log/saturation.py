@@ -14,7 +14,6 @@ from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
     COMMON_CLASS_COUNTS,
-    CONSOLE_STEP,
     FIRST_LOSS_MARGIN,
     KERAS2_LOSS_CEILING,
     MIN_EPOCHS_FOR_CURVES,
@@ -32,6 +31,7 @@ from ...measure.history import (
     per_error_cost,
     printed_index,
     printed_step,
+    rounding,
 )
 from ...registry import register
 from . import CHANCE_MIN_EPOCHS, SATURATED_COST, SATURATION_TRAIN_RATIO
@@ -451,11 +451,10 @@ def loss_at_double_softmax_floor(inputs: Inputs) -> list[Finding]:
         return []
     tail = rows[-MIN_EPOCHS_FOR_CURVES:]
     all_losses = [lo for _, (lo, _) in rows]
-    # printed coarser than a console (`CONSOLE_STEP`, which the 1% below the floor allows for): never below
-    # the floor, and accuracies high enough, whatever the printed values were rounded from (half their step)
-    loss_step, acc_step = printed_step(all_losses), accuracy_step(h)
-    lowest = min(all_losses) - (loss_step / 2 if loss_step > CONSOLE_STEP else 0.0)
-    slack = acc_step / 2 if acc_step > CONSOLE_STEP else 0.0
+    # never below the floor, and accuracies high enough, whatever values printed coarser than a console (for
+    # which the 1% below the floor allows) were rounded from
+    lowest = min(all_losses) - rounding(printed_step(all_losses))
+    slack = rounding(accuracy_step(h))
     known = classes_from_data(inputs)
     for k in [known] if known else COMMON_CLASS_COUNTS:
         floor, ln_k = double_softmax_floor(k), math.log(k)

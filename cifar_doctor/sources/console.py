@@ -231,11 +231,11 @@ class LogParser:
         continues it (`_OPEN_END_RE`, `_CONTINUATION_RE`)."""
         line = _ANSI_RE.sub("", raw).strip() if "\x1b" in raw else raw.strip()
         if (m := _LINE_PREFIX_RE.match(line)) and m.end() < len(line):
-            raw = line = line[m.end() :]
+            line = line[m.end() :]
         if self._held is not None:
             held, self._held = self._held, None
             if _CONTINUATION_RE.match(line):
-                raw = line = held + " " + line
+                line = held + " " + line
             else:
                 self._segment(held, out)
         # the end only (a search over a long line of word characters would try every start: quadratic)
@@ -247,7 +247,7 @@ class LogParser:
         ):
             self._held = line
             return
-        self._segment(raw, out, last)
+        self._segment(line, out, last)  # cleaned already: `_segment` finds no colour codes or blanks to strip
 
     def finish(self) -> list[Epoch]:
         """End of input: parse the unterminated last line, close the open epoch."""
@@ -369,8 +369,7 @@ class LogParser:
             for name, value in metrics.items():
                 done.metrics.setdefault(name, value)
             b.metrics = dict(done.metrics)
-            validated = any(k.startswith("val_") for k in done.metrics)
-            self._last_keys[validated] = frozenset(done.metrics)
+            self._last_keys[_validated(done.metrics)] = frozenset(done.metrics)
             return
         self._progress(joined, metrics, out, last)
 
@@ -408,7 +407,7 @@ class LogParser:
             self._votes["keras2"] += 1
         if _K3_V2_RE.match(line):
             self._votes["keras3"] += 1
-        has_val = any(k.startswith("val_") for k in metrics)
+        has_val = _validated(metrics)
         b = self._block
         if b is not None or step is not None:
             self.keras_lines += 1  # a progress line of an `Epoch k/n` block, or a bar: Keras output
@@ -444,7 +443,7 @@ class LogParser:
             self._emit(Epoch(b.number, metrics, step, total), out, last)
 
     def _emit(self, epoch: Epoch, out: list[Epoch], last: bool) -> None:
-        validated = any(k.startswith("val_") for k in epoch.metrics)
+        validated = _validated(epoch.metrics)
         # epochs with validation and without differ (`validation_freq`); before one of its kind, any epoch
         prev = self._last_keys.get(validated, self._last_keys.get(not validated))
         if last and prev is not None and not prev <= set(epoch.metrics):
@@ -624,6 +623,11 @@ class LogParser:
             bar_total=epochs[-1].total if epochs else None,
             restored_epoch=self.restored_epoch,
         )
+
+
+def _validated(metrics: dict[str, float]) -> bool:
+    """Whether an epoch's metrics hold validation metrics (`val_`)."""
+    return any(k.startswith("val_") for k in metrics)
 
 
 def _canonical_eval_name(name: str) -> str | None:

@@ -16,7 +16,6 @@ from ...measure.history import (
     CHANCE_LOSS_TOLERANCE,
     COMMON_CLASS_COUNTS,
     CONSTANT_ACCURACY_RUN,
-    CONSTANT_RUN_MAX_STEP,
     FIRST_LOSS_MARGIN,
     KERAS2_LOSS_CEILING,
     LOSS_JUMP,
@@ -41,6 +40,7 @@ from ...measure.history import (
     printed_index,
     repeat_not_ruled_out,
     repeated_run,
+    repeats_readable,
     shown_moving,
     val_at_chance,
     val_chance_band,
@@ -541,7 +541,7 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
     if learned and repeat_not_ruled_out(val_acc):
         # a repeat printed too coarsely to read (`repeats_readable`) cannot show that the answers moved, which
         # the scale reading needs: the hedged one-answer reading, which names the scale too, holds on it
-        return [_one_uniform_answer(k, vl, val_acc, loss, accuracy_step(h))]
+        return [_one_uniform_answer(h, k, vl, val_acc, loss)]
     if learned:
         train_txt = f"while the training loss falls to {loss[-1]:.4g}."
     else:
@@ -584,14 +584,14 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
     ]
 
 
-def _one_uniform_answer(k: int, vl: list[float], val_acc: list[float], loss: list[float], step: float) -> Finding:
+def _one_uniform_answer(h: Any, k: int, vl: list[float], val_acc: list[float], loss: list[float]) -> Finding:
     """LOG007's reading when the validation accuracy repeats one value: a uniform output and one answer for
     every validation image. Inputs on a far smaller scale still move the answers a little from epoch to
     epoch (0.128, 0.139, 0.135, 0.122, 0.107 for the re-enacted typo); a frozen answer is inference mode
     that differs from training (BatchNorm statistics) as much as it is a scale."""
     run = longest_constant_run(val_acc)
     value = next(v for i, v in enumerate(val_acc) if longest_constant_run(val_acc[i : i + run]) == run)
-    readable = step <= CONSTANT_RUN_MAX_STEP
+    step, readable = accuracy_step(h), repeats_readable(h)
     printed = "" if readable else f" as printed (in steps of {step:g}, which hide smaller moves)"
     return eval_loss_at_chance.finding(
         Severity.WARNING,

@@ -528,11 +528,19 @@ WRITERS: dict[str, Callable[[dict[str, Any]], str | bytes]] = {
 }
 
 
+_HEADER_RE = re.compile(r"Epoch \d+/\d+")
+
+
+def _console_lines(run: dict[str, Any]) -> tuple[list[str], list[int]]:
+    """The Keras 3 console (verbose 2) of a run, as lines, and the positions of its `Epoch k/n` headers."""
+    lines = keras3_v2(run).splitlines(keepends=True)
+    return lines, [i for i, line in enumerate(lines) if _HEADER_RE.match(line)]
+
+
 def pasted_tail(run: dict[str, Any]) -> str:
     """The Keras 3 console (verbose 2) as a user pastes it into a question: from the epoch after the first
     half on (`Epoch 7/12` first), with the `evaluate()` lines after it."""
-    lines = keras3_v2(run).splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if re.match(r"Epoch \d+/\d+", line)]
+    lines, starts = _console_lines(run)
     return "".join(lines[starts[len(starts) // 2] :]) if starts else "".join(lines)
 
 
@@ -553,8 +561,7 @@ def restored_best(run: dict[str, Any]) -> str:
 def middle_cut(run: dict[str, Any]) -> str:
     """The Keras 3 console (verbose 2) pasted with its middle left out: the first three epochs, a line of
     `...`, the last three and the `evaluate()` lines."""
-    lines = keras3_v2(run).splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if re.match(r"Epoch \d+/\d+", line)]
+    lines, starts = _console_lines(run)
     if len(starts) < 7:
         return "".join(lines)
     return "".join(lines[: starts[3]]) + "...\n" + "".join(lines[starts[-3] :])
@@ -590,7 +597,7 @@ def with_chatter(run: dict[str, Any]) -> str:
     out = list(TF_CHATTER[:3])
     for i, line in enumerate(keras3_v1(run).splitlines(keepends=True)):
         out.append(line)
-        if re.match(r"Epoch \d+/\d+", line) and i % 3 == 0:
+        if _HEADER_RE.match(line) and i % 3 == 0:
             out.append(TF_CHATTER[3])
     return "".join(out)
 

@@ -95,6 +95,19 @@ def make_labels():
     return make
 
 
+def keras3_console(metrics: dict[str, list[float]], first: int = 1, total: int | None = None) -> str:
+    """What Keras 3 prints for `fit(verbose=2)` with these per-epoch `metrics` (each to four decimals, in the
+    dict's order), its epochs numbered from `first` of `total` (the last one numbered, by default)."""
+    epochs = len(next(iter(metrics.values())))
+    total = total or first + epochs - 1
+    return "".join(
+        f"Epoch {first + e}/{total}\n20/20 - 1s - 30ms/step"
+        + "".join(f" - {name}: {values[e]:.4f}" for name, values in metrics.items())
+        + "\n"
+        for e in range(epochs)
+    )
+
+
 @pytest.fixture
 def make_history():
     """`make_history(loss=[...], accuracy=[...], val_loss=[...], val_accuracy=[...])` -> History."""

@@ -433,18 +433,18 @@ def test_fit008_silent_on_overfitting_healthy_and_one_answer_runs(make_history):
 def test_fit008_silent_on_a_console_pasted_from_its_middle(tmp_path):
     # epochs 6-10 of an overfitting run: its validation loss fell before the paste began, so "never below the
     # first training loss" says nothing of what validation learned; pasted from epoch 1 the same numbers read it
-    rows = [(0.4012, 0.8521, 0.9013, 0.7012), (0.3011, 0.8903, 0.9412, 0.7034), (0.2213, 0.9204, 1.0321, 0.6987)]
-    rows += [(0.1608, 0.9467, 1.1502, 0.6954), (0.1102, 0.9688, 1.2907, 0.6931)]
+    from conftest import keras3_console
+
+    metrics = dict(
+        loss=[0.4012, 0.3011, 0.2213, 0.1608, 0.1102],
+        accuracy=[0.8521, 0.8903, 0.9204, 0.9467, 0.9688],
+        val_loss=[0.9013, 0.9412, 1.0321, 1.1502, 1.2907],
+        val_accuracy=[0.7012, 0.7034, 0.6987, 0.6954, 0.6931],
+    )
 
     def pasted(first: int) -> Path:
         path = tmp_path / f"from-{first}.txt"
-        path.write_text(
-            "".join(
-                f"Epoch {first + i}/{first + len(rows) - 1}\n40/40 - 1s - 20ms/step - accuracy: {a:.4f} - loss: "
-                f"{lo:.4f} - val_accuracy: {va:.4f} - val_loss: {vl:.4f}\n"
-                for i, (lo, a, vl, va) in enumerate(rows)
-            )
-        )
+        path.write_text(keras3_console(metrics, first))
         return path
 
     tail = read_history(pasted(6))

@@ -455,16 +455,10 @@ def test_log004_k_read_off_a_two_decimal_log_whose_repeat_may_be_a_class_share(m
 def test_log004_reads_two_classes_off_a_console_pasted_from_its_middle(tmp_path):
     # epochs 5-10: the first loss printed is not the start's, so K is read off the validation curve alone
     from cifar_doctor.sources.logs import read_history
+    from conftest import keras3_console
 
-    c = SHUFFLED_TWO_CLASSES
     path = tmp_path / "tail.txt"
-    path.write_text(
-        "".join(
-            f"Epoch {5 + i}/10\n30/30 - 0s - 5ms/step - accuracy: {a:.4f} - loss: {lo:.4f} - val_accuracy: {va:.4f}"
-            f" - val_loss: {vl:.4f}\n"
-            for i, (lo, a, vl, va) in enumerate(zip(c["loss"], c["accuracy"], c["val_loss"], c["val_accuracy"]))
-        )
-    )
+    path.write_text(keras3_console(SHUFFLED_TWO_CLASSES, first=5, total=10))
     h = read_history(path)
     assert h.index[0] == 5
     f = codes(h)["LOG004"]

@@ -114,12 +114,9 @@ def test_log005_compares_evaluate_with_the_epoch_the_log_says_was_restored(tmp_p
     # EarlyStopping(restore_best_weights=True, verbose=1) says which epoch it restored; evaluate() on the test
     # split then lies within LOG005's usual tolerances of that epoch's validation numbers, not the last's
     from cifar_doctor.sources.logs import read_history
+    from conftest import keras3_console
 
-    lines = [
-        f"Epoch {e + 1}/10\n20/20 - 1s - 30ms/step - accuracy: {a:.4f} - loss: {lo:.4f} - val_accuracy: {va:.4f} "
-        f"- val_loss: {vl:.4f}\n"
-        for e, (lo, a, vl, va) in enumerate(zip(*(TURNED[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy"))))
-    ]
+    lines = [keras3_console(TURNED)]
     said = "Epoch 10: early stopping\nRestoring model weights from the end of the best epoch: 5.\n"
     evaluate = "10/10 - 0s - 8ms/step - accuracy: 0.6300 - loss: 1.0400\n"
     path = tmp_path / "restored.txt"

@@ -4,7 +4,7 @@ against the same runs' own log, over the run corpus and its draws.
 For every variant (`bench.corpus.shapes.REPRINT_SHAPES`) and every corpus file, each run the variant
 applies to is scored twice with the rules' own verdicts (`score.py --rules`): in the variant, and in the
 log it was made from (the custom loop printed to four decimals for the custom-loop variants, the Keras 2
-console for `wrapped` and `quoted`, the Keras 3 console otherwise). One line a variant: the runs, then right / forbidden for the log as made and for the
+console for `wrapped`, `terminal` and `quoted`, the Keras 3 console otherwise). One line a variant: the runs, then right / forbidden for the log as made and for the
 variant, summed over the files.
 
 Usage:
@@ -37,6 +37,7 @@ SOURCE = {
     "every5": "custom-loop",
     "chatter": "keras3-v1",
     "wrapped": "keras2",
+    "terminal": "keras2",
     "quoted": "keras2",
 }
 DEFAULT_SOURCE = "keras3-v2"

@@ -160,6 +160,11 @@ def test_reprint_scores_each_log_once_as_users_print_and_paste_it():
     assert (
         read_history(io.StringIO(wrapped)).metrics == read_history(io.StringIO(render_log(longest, "keras2"))).metrics
     )
+    terminal = render_log(longest, REPRINT_SHAPES["terminal"])
+    assert max(len(line) for line in terminal.splitlines()) == 80
+    assert (
+        read_history(io.StringIO(terminal)).metrics == read_history(io.StringIO(render_log(longest, "keras2"))).metrics
+    )
     for variant, made in (("quoted", "keras2"), ("stamped", "keras3-v2")):
         text = render_log(longest, REPRINT_SHAPES[variant])
         assert all(line.startswith(("> ", "2024-")) for line in text.splitlines())

@@ -366,6 +366,37 @@ def test_a_console_hard_wrapped_at_80_columns_reads_as_the_same_log():
         assert set(cut.metrics) >= {"loss", "val_loss"} and cut.epochs == 3
 
 
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_a_console_cut_at_a_terminals_width_reads_as_the_same_log(width):
+    # a terminal's copy breaks each line where it reaches the edge, inside a name or a number, some lines
+    # into three pieces; the log's own evaluate() print after the last epoch is still read as one
+    keras2 = "".join(
+        f"Epoch {e}/3\n1200/1200 [==============================] - 1s 806us/step - loss: {2.2 - e / 5:.4f} - "
+        f"sparse_categorical_accuracy: 0.{26 + 10 * e}75 - val_loss: {2.1 - e / 4:.4f} - "
+        f"val_sparse_categorical_accuracy: 0.{52 + 8 * e}09\n"
+        for e in (1, 2, 3)
+    )
+    text = keras2 + "Test accuracy: 0.6612\n"
+    cut = "".join("".join(line[i : i + width] + "\n" for i in range(0, len(line), width)) for line in text.splitlines())
+    assert any(len(line) == width and line[-1].isalnum() for line in cut.splitlines())
+    whole, pieces = parse(text), parse(cut)
+    assert pieces.metrics == whole.metrics and pieces.evaluations == whole.evaluations
+    assert pieces.epochs == 3 and whole.evaluations and len(whole.metrics) == 4
+
+
+def test_a_line_a_terminals_width_long_that_nothing_continues_is_read_alone():
+    # an 80-character epoch line ending in a whole number, then a print: no metric is gained by joining
+    # them, and joining would take the number (`0.5209Restoring ...`) or the print
+    tail = "] - 1s 9ms/step - loss: 1.2345 - acc: 0.5612 - val_acc: 0.5209"
+    line = "10/10 [" + "=" * (80 - len("10/10 [") - len(tail)) + tail
+    assert len(line) == 80
+    for after in ("Test accuracy: 0.5100", "Restoring model weights from the end of the best epoch: 1.", "done"):
+        h = parse(f"Epoch 1/2\n{line}\nEpoch 2/2\n{line}\n{after}\n")
+        assert h.epochs == 2 and h.val_acc == pytest.approx([0.5209, 0.5209]) and h.loss == pytest.approx([1.2345] * 2)
+    h = parse(f"Epoch 1/2\n{line}\nEpoch 2/2\n{line}\nTest accuracy: 0.5100\n")
+    assert h.evaluations and h.evaluations[-1]["accuracy"] == pytest.approx(0.51)
+
+
 @pytest.mark.parametrize(
     "prefix",
     [

@@ -631,6 +631,15 @@ def wrapped_console(run: dict[str, Any], width: int = 80) -> str:
     )
 
 
+def terminal_wrapped_console(run: dict[str, Any], width: int = 80) -> str:
+    """The Keras 2 console (verbose 1) as copied from a terminal `width` columns wide that broke each long
+    line where it reached the edge, inside a name or a number: `... - val_acc` then `uracy: 0.5209`."""
+    return "".join(
+        "".join(line[i : i + width] + "\n" for i in range(0, len(line), width)) if line else "\n"
+        for line in keras2(run).splitlines()
+    )
+
+
 def quoted_console(run: dict[str, Any]) -> str:
     """The Keras 2 console (verbose 1) quoted in a mail or a forum post: `> ` before every line."""
     return "".join("> " + line for line in keras2(run).splitlines(keepends=True))
@@ -649,7 +658,8 @@ def stamped_console(run: dict[str, Any]) -> str:
 #: console pasted from its middle (`tail`) or with its middle cut out (`cut`); the console of a run whose
 #: best epoch was restored before `evaluate()` (`restored`), with TensorFlow's chatter between its lines
 #: (`chatter`), with metric objects' names (`renamed`) or a timestamp before every line (`stamped`); the
-#: Keras 2 console hard-wrapped at 80 columns (`wrapped`) or quoted with `> ` (`quoted`).
+#: Keras 2 console hard-wrapped at 80 columns at a space (`wrapped`) or at the 80th character, as a
+#: terminal copies it (`terminal`), or quoted with `> ` (`quoted`).
 REPRINT_SHAPES: dict[str, str] = {
     "2": "custom-loop-2dp",
     "3": "custom-loop-3dp",
@@ -660,6 +670,7 @@ REPRINT_SHAPES: dict[str, str] = {
     "chatter": "keras3-v1-chatter",
     "renamed": "keras3-v2-renamed",
     "wrapped": "keras2-wrapped",
+    "terminal": "keras2-terminal",
     "quoted": "keras2-quoted",
     "stamped": "keras3-v2-stamped",
 }
@@ -671,6 +682,7 @@ WRITERS[REPRINT_SHAPES["restored"]] = restored_best
 WRITERS[REPRINT_SHAPES["chatter"]] = with_chatter
 WRITERS[REPRINT_SHAPES["renamed"]] = renamed_metrics
 WRITERS[REPRINT_SHAPES["wrapped"]] = wrapped_console
+WRITERS[REPRINT_SHAPES["terminal"]] = terminal_wrapped_console
 WRITERS[REPRINT_SHAPES["quoted"]] = quoted_console
 WRITERS[REPRINT_SHAPES["stamped"]] = stamped_console
 

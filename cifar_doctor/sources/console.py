@@ -115,10 +115,21 @@ _LINE_PREFIX_RE = re.compile(
     r"(?:[ \t]*-?[ \t]*(?:INFO|DEBUG|WARNING|ERROR|CRITICAL)[ \t]*-?)?[ \t]+"
 )
 
+#: Widths a terminal wraps a line at when its text is copied with the breaks it drew (80, the
+#: default of most terminal emulators, and the wider presets; 132 is the VT100's wide mode). A
+#: progress line exactly this long may have been cut at any character, inside a name or a number,
+#: so it is joined with the next line as it was cut (no separator added), when that line starts no
+#: record of its own and the joined line still reads every metric (`_cut_at_width`).
+TERMINAL_WIDTHS = frozenset({80, 100, 120, 132, 160, 200})
+
 #: `_OPEN_END_RE` is tried on this many last characters of a line: a separator or a metric's name.
 OPEN_END_CHARS = 64
 _OPEN_END_RE = re.compile(r"(?:\s-|[A-Za-z_][\w.]*:)$")
 _CONTINUATION_RE = re.compile(r"^(?:[-+]?\d|\.\d|nan\b|inf|[A-Za-z_][\w.]*:\s)")
+# What starts a record of its own, never the rest of a line cut at a terminal's width
+_RECORD_START_RE = re.compile(r"^\s*(?:Epoch\s+\d|\d+/(?:\d+|Unknown)\b|$)")
+
+
 # Every pattern below reads a line in time linear in its length: no two adjacent parts can
 # match the same characters (`\d+(?:\.\d*)?`, not `\d+\.?\d*`, whose two digit runs split a
 # long number in n ways and made one 16 kB line take minutes).
@@ -147,6 +158,26 @@ _LIST_RE = re.compile(r"^\s*\[\s*(" + _NUM + r")\s*((?:,\s*" + _NUM + r"\s*)+)\]
 _LABELLED_LIST_RE = re.compile(
     r"^\s*([A-Za-z][A-Za-z _,/-]{0,60}?)\s*[:=]?\s*\[\s*(" + _NUM + r")\s*((?:,\s*" + _NUM + r"\s*)+)\]\s*$"
 )
+
+
+def _cut_at_width(held: str, nxt: str) -> str | None:
+    """`held` (a progress line a terminal's width long) and `nxt` as one line, if `nxt` is its rest: it starts
+    no record of its own (`_RECORD_START_RE`), and the two read as one carry every metric `held` does and
+    more, or one of them with more digits (a number cut by the wrap). A whole line that happens to be that
+    long is followed by text that adds no metric (a `print`), or that would take its last number. Joined as
+    cut, or with a blank where that reads more: a wrap at a space drops the space."""
+    if (m := _LINE_PREFIX_RE.match(nxt)) and m.end() < len(nxt):
+        nxt = nxt[m.end() :]  # a quote's `> ` or a timestamp starts every line a log writes, pieces included
+    if _RECORD_START_RE.match(nxt) or len(held) + len(nxt) >= MAX_WRAPPED_LINE:
+        return None
+    before = dict(_METRIC_RE.findall(held))
+    joined, after = max(
+        ((text, dict(_METRIC_RE.findall(text))) for text in (held + nxt, held.rstrip() + " " + nxt.lstrip())),
+        key=lambda pair: len(pair[1]),
+    )
+    if before.keys() - after.keys() or after == before:
+        return None
+    return joined
 
 
 @dataclass
@@ -216,6 +247,8 @@ class LogParser:
     _stride: int = 1
     restored_epoch: int | None = None
     _held: str | None = None  # a progress line cut at its end (`_OPEN_END_RE`), waiting for its continuation
+    _held_raw: str | None = None  # ... or a progress line exactly a terminal's width long (`TERMINAL_WIDTHS`)
+    _wrap_width: int | None = None  # that width, while the pieces of one line are joined
     _progress_line: str | None = None  # the last progress line read in the open block
 
     # --- streaming ----------------------------------------------------------------
@@ -226,28 +259,42 @@ class LogParser:
             self._joined(line, out)
         return out
 
-    def _joined(self, raw: str, out: list[Epoch], last: bool = False) -> None:
+    def _joined(self, raw: str, out: list[Epoch], last: bool = False, hold: bool = True) -> None:
         """`_segment` on whole lines: a progress line cut at its end is held and joined with the line that
-        continues it (`_OPEN_END_RE`, `_CONTINUATION_RE`)."""
-        line = _ANSI_RE.sub("", raw).strip() if "\x1b" in raw else raw.strip()
+        continues it (`_OPEN_END_RE`, `_CONTINUATION_RE`), and so is one exactly a terminal's width long
+        (`TERMINAL_WIDTHS`, `_cut_at_width`). `hold=False` reads a held line that nothing continued."""
+        if "\x1b" in raw:
+            raw = _ANSI_RE.sub("", raw)
+        if self._held_raw is not None:
+            held_raw, self._held_raw = self._held_raw, None
+            if (joined := _cut_at_width(held_raw, raw)) is not None:
+                raw = joined
+            else:
+                self._joined(held_raw, out, hold=False)  # a whole line that happens to be that long
+        line = raw.strip()
         if (m := _LINE_PREFIX_RE.match(line)) and m.end() < len(line):
             line = line[m.end() :]
+        spliced = False  # the rest of a line wrapped at a space: never also a piece of a cut at a width
         if self._held is not None:
             held, self._held = self._held, None
-            if _CONTINUATION_RE.match(line):
+            if spliced := bool(_CONTINUATION_RE.match(line)):
                 line = held + " " + line
             else:
                 self._segment(held, out)
-        # the end only (a search over a long line of word characters would try every start: quadratic)
-        if (
-            not last
-            and len(line) < MAX_WRAPPED_LINE
-            and _OPEN_END_RE.search(line[-OPEN_END_CHARS:])
-            and (_METRIC_RE.search(line) or _BAR_RE.match(line))
-        ):
+        hold = hold and not last and len(raw) < MAX_WRAPPED_LINE
+        if not hold or not (_METRIC_RE.search(line) or _BAR_RE.match(line)):
+            self._wrap_width = None
+            self._segment(line, out, last)  # cleaned already: `_segment` finds no colour codes or blanks to strip
+        elif not spliced and (len(raw) in TERMINAL_WIDTHS or (self._wrap_width and len(raw) % self._wrap_width == 0)):
+            # the second piece of a line wrapped three times is joined at twice the width
+            self._wrap_width = self._wrap_width or len(raw)
+            self._held_raw = raw
+        elif _OPEN_END_RE.search(line[-OPEN_END_CHARS:]):
+            # the end only (a search over a long line of word characters would try every start: quadratic)
             self._held = line
-            return
-        self._segment(line, out, last)  # cleaned already: `_segment` finds no colour codes or blanks to strip
+        else:
+            self._wrap_width = None
+            self._segment(line, out, last)
 
     def finish(self) -> list[Epoch]:
         """End of input: parse the unterminated last line, close the open epoch."""
@@ -259,6 +306,9 @@ class LogParser:
                 self._segment(line, out)
         if last is not None:
             self._joined(last, out, last=True)
+        elif self._held_raw is not None:
+            held_raw, self._held_raw = self._held_raw, None
+            self._joined(held_raw, out, last=True, hold=False)
         elif self._held is not None:
             held, self._held = self._held, None
             self._segment(held, out, last=True)

@@ -19,6 +19,7 @@ from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
 from .findings import Finding
 from .inputs import Inputs
+from .measure.history import from_training_start
 from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
 
@@ -133,7 +134,8 @@ def run(
     if calibrated:
         given = [r for r in dict.fromkeys((*SOURCE_REQUIREMENTS, *SETTLING_ORDER)) if inputs.has(r)]
         settle = {r: need(r, hints).removeprefix("needs ") for r in SETTLING_ORDER if r not in given}
-        verdict = calibrate(verdict, findings, given=given, settle=settle)
+        partial = inputs.history is not None and not from_training_start(inputs.history)
+        verdict = calibrate(verdict, findings, given=given, settle=settle, partial_log=partial)
     return Report(
         inputs=inputs.describe(),
         verdict=verdict,

@@ -68,6 +68,31 @@ def test_source_names_the_inputs_given():
     assert source_of(["train_x", "eval_x", "labels"]) == "data"
     assert source_of(["train_x", "model", "evaluator"]) == "data+model"
     assert source_of([]) == "none"
+    assert source_of(["history", "train_x"], partial_log=True) == "data+partial-log"
+
+
+def test_a_pasted_log_gets_patterns_of_its_own_and_leaves_the_others_as_they_were():
+    from bench.corpus.calibrate import Row, fit
+
+    def row(run_id: str, kind: str, cause: str, right: bool) -> Row:
+        keys = (cause, f"{cause}|{kind}", f"{cause}|{kind}|FIT001:w")
+        return Row(run_id, 0, kind, kind, "c", cause, keys, right, False, False, False, 0.7)
+
+    whole = [
+        row("a", "log", "overfitting", True),
+        row("b", "log", "overfitting", False),
+        row("c", "log", "healthy", True),
+    ]
+    pasted = [row("a", "partial-log", "overfitting", False), row("d", "partial-log", "unstable-training", False)]
+    alone, both = fit(whole, 8.0, 0.0), fit(whole + pasted, 8.0, 0.0)
+    assert {k: v for k, v in both.nodes.items() if "partial-log" not in k} == {
+        **alone.nodes,
+        "unstable-training": (0, 0),
+    }
+    assert both.prior == alone.prior and both.nodes["overfitting|partial-log"] == (1, 0)
+    # a cause seen on pasted logs only is judged at its own frequency, shrunk towards the prior
+    p, seen, *_ = both.precision(pattern_keys("unstable-training", "partial-log", "FIT001:w"))
+    assert seen == "unstable-training|partial-log|FIT001:w" and p < both.prior
 
 
 # --- calibrate --------------------------------------------------------------------------------
@@ -169,6 +194,17 @@ def test_diagnose_states_the_measured_frequency_and_where_it_comes_from():
     assert rec["runs"] > 0
     doc = json.loads(report.to_json())
     assert doc["schema_version"] == "2.4" and doc["verdict"]["evidence"]["calibration"]["pattern"] == rec["pattern"]
+
+
+def test_a_console_pasted_from_its_middle_is_judged_by_the_patterns_of_pasted_logs(tmp_path):
+    from tests.conftest import keras3_console
+
+    patterns = {}
+    for name, first in (("whole", 1), ("pasted", 4)):
+        path = tmp_path / f"{name}.txt"
+        path.write_text(keras3_console(STORY, first=first, total=12))
+        patterns[name] = diagnose(history=str(path)).verdict.evidence["calibration"]["pattern"]
+    assert "|log|" in patterns["whole"] and "|partial-log|" in patterns["pasted"]
 
 
 def test_diagnose_without_calibration_gives_the_rules_own_verdict():

@@ -31,7 +31,7 @@ Usage (from the repository root):
     python -m bench.corpus.calibrate --trials out/cal/rules-logdata.jsonl ... --carry data+model --write
 
 refits the table on the log and data trials given and keeps the data + model patterns (and the two
-constants) of the shipped table, for a change to checks that never read a model: those trials need
+constants, with which its out-of-fold figures are then computed) of the shipped table, for a change to checks that never read a model: those trials need
 the kept models (`python -m bench.corpus` rebuilds them, hours here), and a root's counts are the sums
 of its inputs' (`carried`), so the table is the one a refit on every trial would give, but for the
 weights that keep the corpus's mix of kinds, set over the runs the given trials cover (refitted on the
@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cifar_doctor.calibration import NEVER_ABSTAIN, Table
+from cifar_doctor.calibration import NEVER_ABSTAIN, PARTIAL_LOG, Table
 
 from .load import load_runs
 from .pack import PACKED
@@ -137,7 +137,7 @@ def load_rows(paths: Iterable[Path]) -> list[Row]:
                     Row(
                         run_id=t["run_id"],
                         fold=t["fold"],
-                        kind=input_kind(t["source"]),
+                        kind=t["keys"][1].split("|", 1)[1] if len(t["keys"]) > 1 else input_kind(t["source"]),
                         source=t["source"],
                         cause=t["cause"],
                         verdict=t["verdict"],
@@ -168,13 +168,18 @@ def keep_corpus_mix(rows: Sequence[Row], corpus_kinds: Counter[str], run_kinds: 
 
 
 def fit(rows: Sequence[Row], prior_strength: float, abstain_below: float, meta: dict | None = None) -> Table:
+    """The table of `rows`. A pasted log (`PARTIAL_LOG`) is the same run's log again, cut: it gets patterns
+    of its own but leaves each cause's root, the prior every kind is shrunk towards, to whole inputs, so
+    adding such trials leaves every other pattern's confidence as it was."""
     nodes: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    whole = [r for r in rows if r.kind != PARTIAL_LOG]
     for r in rows:
-        for key in r.keys:
+        nodes[r.keys[0]]  # a cause's root exists, if only as the prior, for every pattern under it
+        for key in r.keys if r.kind != PARTIAL_LOG else r.keys[1:]:
             nodes[key][0] += r.weight
             nodes[key][1] += r.weight * r.right
-    total = sum(r.weight for r in rows)
-    prior = sum(r.weight * r.right for r in rows) / total if total else 0.5
+    total = sum(r.weight for r in whole)
+    prior = sum(r.weight * r.right for r in whole) / total if total else 0.5
     return Table({k: (n, rr) for k, (n, rr) in nodes.items()}, prior_strength, abstain_below, prior, dict(meta or {}))
 
 
@@ -264,7 +269,11 @@ def choose(rows: Sequence[Row]) -> tuple[float, float]:
     return m, a
 
 
-def out_of_fold(rows: Sequence[Row]) -> tuple[list[Applied], dict[int, tuple[float, float]]]:
+def out_of_fold(
+    rows: Sequence[Row], constants: tuple[float, float] | None = None
+) -> tuple[list[Applied], dict[int, tuple[float, float]]]:
+    """Each fold's trials under the table fitted on the other folds, with the two constants chosen on
+    those folds too, or `constants` where they are kept (`--carry`)."""
     applied: list[Applied] = []
     chosen: dict[int, tuple[float, float]] = {}
     for k in range(FOLDS):
@@ -272,7 +281,7 @@ def out_of_fold(rows: Sequence[Row]) -> tuple[list[Applied], dict[int, tuple[flo
         held = [r for r in rows if r.fold == k]
         if not held:
             continue
-        m, a = choose(train)
+        m, a = constants or choose(train)
         chosen[k] = (m, a)
         table = fit(train, m, a)
         applied.extend(apply(table, r) for r in held)
@@ -299,7 +308,7 @@ def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, t
     for k, (m, a) in sorted(chosen.items()):
         print(f"  fold {k}: {m:g}, {a:g}", file=out)
     print("\nBy input (after the table | the rules alone)", file=out)
-    for kind in ("log", "data", "data+model"):
+    for kind in ("log", PARTIAL_LOG, "data", "data+model"):
         xs = [a for a in applied if a.row.kind == kind]
         if xs:
             line(kind, xs, [a.row for a in xs])
@@ -318,6 +327,12 @@ def report(applied: Sequence[Applied], rules: Sequence[Row], chosen: dict[int, t
     for label, n, stated, observed in reliability(committed):
         print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
     print(f"  expected calibration error {calibration_error(applied):.3f}", file=out)
+    pasted = [a for a in applied if a.row.kind == PARTIAL_LOG]
+    if pasted:
+        print(f"\n... of which on logs that start after training did ({PARTIAL_LOG})", file=out)
+        for label, n, stated, observed in reliability(committed_verdicts(pasted)):
+            print(f"  {label:12} {n:5}   stated {stated:.2f}   observed {observed:.2f}", file=out)
+        print(f"  expected calibration error {calibration_error(pasted):.3f}", file=out)
     weighted_summary(
         applied,
         lambda a: a.row.weight,
@@ -431,10 +446,14 @@ def main(argv: list[str] | None = None) -> int:
     if shipped is not None and any(r.kind == args.carry for r in rows):
         print(f"Error: --carry {args.carry} keeps that input's patterns; leave its trials out", file=sys.stderr)
         return 2
-    applied, chosen = out_of_fold(rows)
+    kept = (shipped.prior_strength, shipped.abstain_below) if shipped is not None else None
+    applied, chosen = out_of_fold(rows, kept)
     report(applied, rows, chosen)
     if shipped is not None:
-        print(f"\n(--carry {args.carry}: the figures above are the other inputs'; its own are the shipped table's)")
+        print(
+            f"\n(--carry {args.carry}: the figures above are the other inputs', with the shipped table's two "
+            "constants in every fold; its own are the shipped table's)"
+        )
     if args.write:
         m, a = (shipped.prior_strength, shipped.abstain_below) if shipped is not None else choose(rows)
         oof = {

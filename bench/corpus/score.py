@@ -164,7 +164,8 @@ class Trial:
 
 
 def input_kind(source: str) -> str:
-    """The kind of input a trial's source is, as `cifar_doctor.calibration.source_of` names it."""
+    """The kind of input a trial's source is, as `cifar_doctor.calibration.source_of` names it (a log that
+    starts after training did is `partial-log` there, which `diagnose_trial` tells from the log it read)."""
     return {"data": "data", "model+data": "data+model"}.get(source, "log")
 
 
@@ -274,7 +275,9 @@ def diagnose_trial(
     and `t.keys` its evidence pattern: what `bench/corpus/calibrate.py` fits the table on.
     """
     from cifar_doctor.api import diagnose
-    from cifar_doctor.calibration import verdict_pattern
+    from cifar_doctor.calibration import source_of, verdict_pattern
+    from cifar_doctor.measure.history import from_training_start
+    from cifar_doctor.sources.logs import read_history
 
     t0 = time.perf_counter()
     try:
@@ -292,7 +295,10 @@ def diagnose_trial(
             report = diagnose(history=str(path), calibrated=calibrated)
         t.verdict, t.confidence = report.verdict.cause, float(report.verdict.confidence)
         t.also = tuple(a["cause"] for a in report.verdict.also)
-        t.keys = verdict_pattern(report.verdict, report.findings, input_kind(t.source))
+        kind = input_kind(t.source)
+        if kind == "log":
+            kind = source_of(["history"], partial_log=not from_training_start(read_history(path)))
+        t.keys = verdict_pattern(report.verdict, report.findings, kind)
     except Exception as exc:  # a refused or unreadable input counts as wrong
         t.verdict, t.error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
     t.seconds = time.perf_counter() - t0

@@ -602,6 +602,50 @@ def test_log020_gives_way_to_log004_when_validation_never_left_chance(make_histo
     assert "LOG004" in found_codes and "LOG020" not in found_codes
 
 
+# a CNN with BatchNormalization on ten CIFAR-10 classes, trained with augmentation (the run corpus): validation
+# keeps a sliver of skill while training climbs to 0.44, and overfitting was the reading
+STALLED = dict(
+    loss=[2.2480, 1.9675, 1.8419, 1.7778, 1.6878, 1.6749, 1.6130, 1.5782, 1.5399, 1.5257],
+    accuracy=[0.1864, 0.2960, 0.3485, 0.3595, 0.3912, 0.3987, 0.4276, 0.4432, 0.4374, 0.4420],
+    val_loss=[2.2708, 2.2135, 2.1940, 2.2320, 2.3761, 2.3799, 2.4286, 2.3732, 2.4068, 2.4959],
+    val_accuracy=[0.1138, 0.1769, 0.1594, 0.1454, 0.1331, 0.1419, 0.1541, 0.1506, 0.1821, 0.1419],
+)
+
+
+def test_log020_validation_that_never_followed_training_counts_near_chance(make_history):
+    # 0.18 and 0.14 lie outside one epoch's noise around 1/10, but within COLLAPSED_SKILL of the way to 1, and
+    # validation rose 0.03 while training rose 0.26: not the overfitting of a network that generalized
+    h = make_history(**STALLED)
+    f = found(h)["LOG020"]
+    assert f.evidence["band"] < 0.05 and f.evidence["band_read_in"] == pytest.approx(0.135)
+    assert "validation rose +0.0281 since the first epoch, training +0.2556" in f.message
+    assert verdict(h) == "eval-distribution-shift"
+
+
+def test_log020_keeps_the_noise_band_where_validation_followed_training(make_history):
+    # a BatchNorm still settling on ten classes: validation 0.12 -> 0.18 while training 0.16 -> 0.30 (a share
+    # of 0.42 of its rise): it climbs with training, however close to chance
+    h = make_history(
+        loss=[2.4200, 2.2241, 2.1118, 2.0260, 1.9574],
+        accuracy=[0.1550, 0.2461, 0.2731, 0.2930, 0.3030],
+        val_loss=[2.3161, 2.2866, 2.2632, 2.2530, 2.2401],
+        val_accuracy=[0.1197, 0.1225, 0.1709, 0.2051, 0.1823],
+    )
+    assert "LOG020" not in found(h)
+
+
+def test_log020_reads_no_rise_since_the_start_off_a_console_pasted_from_its_middle(tmp_path):
+    from cifar_doctor.sources.logs import read_history
+    from tests.conftest import keras3_console
+
+    tail = {k: v[4:] for k, v in STALLED.items()}  # epochs 5-10: what came before is not in the paste
+    path = tmp_path / "pasted.txt"
+    path.write_text(keras3_console(tail, first=5, total=10))
+    assert "LOG020" not in found(read_history(path), classes=10)
+    path.write_text(keras3_console(STALLED))
+    assert "LOG020" in found(read_history(path), classes=10)
+
+
 def test_log020_skipped_without_validation_accuracy(make_history):
     h = make_history(loss=COLLAPSED["loss"], accuracy=COLLAPSED["accuracy"], val_loss=COLLAPSED["val_loss"])
     assert "LOG020" not in codes(h)

@@ -31,9 +31,9 @@ Usage (from the repository root):
     python -m bench.corpus.calibrate --trials out/cal/rules-logdata.jsonl ... --carry data+model --write
 
 refits the table on the log and data trials given and keeps the data + model patterns (and the two
-constants, with which its out-of-fold figures are then computed) of the shipped table, for a change to checks that never read a model: those trials need
-the kept models (`python -m bench.corpus` rebuilds them, hours here), and a root's counts are the sums
-of its inputs' (`carried`), so the table is the one a refit on every trial would give, but for the
+constants, with which its out-of-fold figures are then computed) of the shipped table, for a change to
+checks that never read a model: those trials need the kept models (`python -m bench.corpus` rebuilds
+them, hours here), and a root's counts are the sums of its inputs' (`carried`), so the table is the one a refit on every trial would give, but for the
 weights that keep the corpus's mix of kinds, set over the runs the given trials cover (refitted on the
 trials of the shipped table, 69 of its 158 patterns moved by at most 0.05%).
 

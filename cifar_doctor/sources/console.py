@@ -118,8 +118,8 @@ _LINE_PREFIX_RE = re.compile(
 #: Widths a terminal wraps a line at when its text is copied with the breaks it drew (80, the
 #: default of most terminal emulators, and the wider presets; 132 is the VT100's wide mode). A
 #: progress line exactly this long may have been cut at any character, inside a name or a number,
-#: so it is joined with the next line as it was cut (no separator added), when that line starts no
-#: record of its own and the joined line still reads every metric (`_cut_at_width`).
+#: so it is joined with the next line as it was cut, when that line starts no record of its own and
+#: the joined line keeps every metric and adds or lengthens one (`_cut_at_width`).
 TERMINAL_WIDTHS = frozenset({80, 100, 120, 132, 160, 200})
 
 #: `_OPEN_END_RE` is tried on this many last characters of a line: a separator or a metric's name.
@@ -270,6 +270,7 @@ class LogParser:
             if (joined := _cut_at_width(held_raw, raw)) is not None:
                 raw = joined
             else:
+                self._wrap_width = None
                 self._joined(held_raw, out, hold=False)  # a whole line that happens to be that long
         line = raw.strip()
         if (m := _LINE_PREFIX_RE.match(line)) and m.end() < len(line):

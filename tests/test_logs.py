@@ -395,6 +395,15 @@ def test_a_line_a_terminals_width_long_that_nothing_continues_is_read_alone():
         assert h.epochs == 2 and h.val_acc == pytest.approx([0.5209, 0.5209]) and h.loss == pytest.approx([1.2345] * 2)
     h = parse(f"Epoch 1/2\n{line}\nEpoch 2/2\n{line}\nTest accuracy: 0.5100\n")
     assert h.evaluations and h.evaluations[-1]["accuracy"] == pytest.approx(0.51)
+    # a custom loop's epochs, one line each, that happen to be 80 characters: the next line is the next epoch
+    loop = [
+        f"epoch {e} - loss: {1.5 - e / 10:.4f} - acc: {0.4 + e / 20:.4f} - val_loss: 1.{e}000 - val_acc: 0.5{e}00"
+        for e in (1, 2, 3)
+    ]
+    loop = [row + " " * (80 - len(row)) for row in loop]
+    assert all(len(row) == 80 for row in loop)
+    h = parse("\n".join(loop) + "\n")
+    assert h.epochs == 3 and h.loss == pytest.approx([1.4, 1.3, 1.2]) and h.val_acc == pytest.approx([0.51, 0.52, 0.53])
 
 
 @pytest.mark.parametrize(

@@ -170,14 +170,22 @@ def _cut_at_width(held: str, nxt: str) -> str | None:
         nxt = nxt[m.end() :]  # a quote's `> ` or a timestamp starts every line a log writes, pieces included
     if _RECORD_START_RE.match(nxt) or len(held) + len(nxt) >= MAX_WRAPPED_LINE:
         return None
-    before = dict(_METRIC_RE.findall(held))
+    before = _first_values(held)
     joined, after = max(
-        ((text, dict(_METRIC_RE.findall(text))) for text in (held + nxt, held.rstrip() + " " + nxt.lstrip())),
+        ((text, _first_values(text)) for text in (held + nxt, held.rstrip() + " " + nxt.lstrip())),
         key=lambda pair: len(pair[1]),
     )
-    if before.keys() - after.keys() or after == before:
-        return None
+    if after == before or any(not after.get(name, "").startswith(value) for name, value in before.items()):
+        return None  # nothing added, or a value of `held` changed: not its rest (the next epoch's own line)
     return joined
+
+
+def _first_values(line: str) -> dict[str, str]:
+    """Each metric's value in `line` as printed, at its first mention."""
+    values: dict[str, str] = {}
+    for name, value in _METRIC_RE.findall(line):
+        values.setdefault(name, value)
+    return values
 
 
 @dataclass

@@ -331,6 +331,13 @@ VAL_CHANCE_STANDARD_ERRORS = 3.0
 VAL_CHANCE_MAX_BAND = 0.10
 
 
+def chance_standard_error(k: int, images: int) -> float:
+    """The standard error of the accuracy of answers unrelated to the labels (1/K on average) on a split of
+    `images` images: sqrt(p (1 - p) / n), p = 1/K."""
+    p = 1.0 / k
+    return (p * (1.0 - p) / images) ** 0.5
+
+
 def val_split_images(h: Any) -> int | None:
     """The validation split's size: as the log states it, else read off its accuracies (`accuracy_denominator`)."""
     return getattr(h, "val_samples", None) or accuracy_denominator(list(h.val_acc), accuracy_step(h))
@@ -344,8 +351,7 @@ def val_chance_band(h: Any, k: int) -> float:
     band = chance_accuracy_band(k)
     images = val_split_images(h)
     if images:
-        p = 1.0 / k
-        noise = VAL_CHANCE_STANDARD_ERRORS * (p * (1.0 - p) / images) ** 0.5
+        noise = VAL_CHANCE_STANDARD_ERRORS * chance_standard_error(k, images)
         if noise <= VAL_CHANCE_MAX_BAND:
             band = max(band, noise)
     return band + rounding(accuracy_step(h))

@@ -28,6 +28,7 @@ from ...measure.history import (
     aligned,
     chance_accuracy_band,
     chance_k,
+    chance_standard_error,
     classes_at_chance,
     finite,
     from_training_start,
@@ -380,7 +381,7 @@ def _collapse_band(h: Any, k: int, vals: list[float], train: list[float]) -> flo
     band = val_chance_band(h, k)
     wide = COLLAPSED_SKILL * (1.0 - 1.0 / k)
     images = val_split_images(h)
-    if images and (1.0 / k * (1.0 - 1.0 / k) / images) ** 0.5 >= wide:
+    if images and chance_standard_error(k, images) >= wide:
         return band  # one standard error of the split spans the band: skill that small cannot be read off it
     # what either curve gained since the start of training: a log pasted from its middle does not show it
     if from_training_start(h) and vals[-1] - vals[0] <= FOLLOW_SHARE * (train[-1] - train[0]):

@@ -160,14 +160,20 @@ _LABELLED_LIST_RE = re.compile(
 )
 
 
+def _without_prefix(line: str) -> str:
+    """`line` without what a log put before Keras' text (`_LINE_PREFIX_RE`), unless that is all it holds."""
+    if (m := _LINE_PREFIX_RE.match(line)) and m.end() < len(line):
+        return line[m.end() :]
+    return line
+
+
 def _cut_at_width(held: str, nxt: str) -> str | None:
     """`held` (a progress line a terminal's width long) and `nxt` as one line, if `nxt` is its rest: it starts
     no record of its own (`_RECORD_START_RE`), and the two read as one carry every metric `held` does and
     more, or one of them with more digits (a number cut by the wrap). A whole line that happens to be that
     long is followed by text that adds no metric (a `print`), or that would take its last number. Joined as
     cut, or with a blank where that reads more: a wrap at a space drops the space."""
-    if (m := _LINE_PREFIX_RE.match(nxt)) and m.end() < len(nxt):
-        nxt = nxt[m.end() :]  # a quote's `> ` or a timestamp starts every line a log writes, pieces included
+    nxt = _without_prefix(nxt)  # a quote's `> ` or a timestamp starts every line a log writes, pieces included
     if _RECORD_START_RE.match(nxt) or len(held) + len(nxt) >= MAX_WRAPPED_LINE:
         return None
     before = _first_values(held)
@@ -280,9 +286,7 @@ class LogParser:
             else:
                 self._wrap_width = None
                 self._joined(held_raw, out, hold=False)  # a whole line that happens to be that long
-        line = raw.strip()
-        if (m := _LINE_PREFIX_RE.match(line)) and m.end() < len(line):
-            line = line[m.end() :]
+        line = _without_prefix(raw.strip())
         spliced = False  # the rest of a line wrapped at a space: never also a piece of a cut at a width
         if self._held is not None:
             held, self._held = self._held, None

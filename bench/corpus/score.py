@@ -281,6 +281,7 @@ def diagnose_trial(
 
     t0 = time.perf_counter()
     try:
+        kind = input_kind(t.source)
         if t.source == "data" or t.source == "model+data":
             arrays = rebuild_arrays(run, check=False)
             model = str(model_path(run, models)) if t.source == "model+data" else None
@@ -292,12 +293,11 @@ def diagnose_trial(
                 path.write_bytes(text)
             else:
                 path.write_text(text, encoding="utf-8")
-            report = diagnose(history=str(path), calibrated=calibrated)
+            history = read_history(path)  # as `diagnose` reads a path, once for both
+            kind = source_of(["history"], partial_log=not from_training_start(history))
+            report = diagnose(history=history, calibrated=calibrated)
         t.verdict, t.confidence = report.verdict.cause, float(report.verdict.confidence)
         t.also = tuple(a["cause"] for a in report.verdict.also)
-        kind = input_kind(t.source)
-        if kind == "log":
-            kind = source_of(["history"], partial_log=not from_training_start(read_history(path)))
         t.keys = verdict_pattern(report.verdict, report.findings, kind)
     except Exception as exc:  # a refused or unreadable input counts as wrong
         t.verdict, t.error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:160]

@@ -38,6 +38,7 @@ SOURCE = {
     "chatter": "keras3-v1",
     "wrapped": "keras2",
     "terminal": "keras2",
+    "terminal-any": "keras2",
     "quoted": "keras2",
 }
 DEFAULT_SOURCE = "keras3-v2"

@@ -366,7 +366,7 @@ def test_a_console_hard_wrapped_at_80_columns_reads_as_the_same_log():
         assert set(cut.metrics) >= {"loss", "val_loss"} and cut.epochs == 3
 
 
-@pytest.mark.parametrize("width", [80, 100, 120])
+@pytest.mark.parametrize("width", [80, 100, 120, 61, 73, 97, 143])
 def test_a_console_cut_at_a_terminals_width_reads_as_the_same_log(width):
     # a terminal's copy breaks each line where it reaches the edge, inside a name or a number, some lines
     # into three pieces; the log's own evaluate() print after the last epoch is still read as one
@@ -382,6 +382,39 @@ def test_a_console_cut_at_a_terminals_width_reads_as_the_same_log(width):
     whole, pieces = parse(text), parse(cut)
     assert pieces.metrics == whole.metrics and pieces.evaluations == whole.evaluations
     assert pieces.epochs == 3 and whole.evaluations and len(whole.metrics) == 4
+
+
+@pytest.mark.parametrize("width", [66, 97])
+def test_a_width_learned_from_the_first_cut_line_mends_it_as_the_log_arrives(width):
+    # a window resized by hand: the first cut line is read before anything shows it was cut, then mended
+    # when its rest arrives (a number cut there, `loss: 2.` / `3152`, takes its digits); later lines of
+    # that length wait for their rest, as lines of a preset width do
+    text = "".join(
+        f"Epoch {e}/3\n1200/1200 [==============================] - 1s 1ms/step - loss: 2.{3152 - e} - "
+        f"sparse_categorical_accuracy: 0.{1117 + e} - val_loss: 2.{3150 - e} - "
+        f"val_sparse_categorical_accuracy: 0.{1198 + e}\n"
+        for e in (1, 2, 3)
+    )
+    cut = "".join("".join(line[i : i + width] + "\n" for i in range(0, len(line), width)) for line in text.splitlines())
+    p = LogParser()
+    epochs = [e for line in cut.splitlines(keepends=True) for e in p.feed(line)] + p.finish()
+    assert [e.number for e in epochs] == [1, 2, 3]
+    whole = LogParser()
+    assert [e.metrics for e in epochs] == [e.metrics for e in whole.feed(text) + whole.finish()]
+    assert epochs[0].metrics["loss"] == pytest.approx(2.3151) and epochs[2].metrics["val_loss"] == pytest.approx(2.3147)
+
+
+def test_a_width_is_learned_only_from_a_line_its_next_line_continues():
+    # epoch lines of one length, each followed by the next epoch or a print that adds no metric: nothing is
+    # joined, so no width is learned and no later line waits for a rest
+    rows = [f"epoch {e} - loss: {1.5 - e / 10:.4f} - acc: {0.4 + e / 20:.4f} - val_acc: 0.5{e}00" for e in (1, 2, 3)]
+    text = "\n".join(f"{row}\nlr now 0.00{e}" for e, row in enumerate(rows, 1)) + "\n"
+    p = LogParser()
+    fed = [p.feed(line) for line in text.splitlines(keepends=True)]
+    assert [len(f) for f in fed] == [1, 0] * 3  # each epoch as soon as its line arrives
+    assert p._learned_width is None
+    h = parse(text)
+    assert h.epochs == 3 and h.val_acc == pytest.approx([0.51, 0.52, 0.53])
 
 
 def test_a_line_a_terminals_width_long_that_nothing_continues_is_read_alone():

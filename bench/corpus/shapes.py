@@ -30,6 +30,7 @@ values are what Keras passes to `on_train_batch_end`: running means over the epo
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import random
@@ -640,6 +641,18 @@ def terminal_wrapped_console(run: dict[str, Any], width: int = 80) -> str:
     )
 
 
+#: Widths of terminal windows resized by hand, for `terminal_any_width_console`: any from a narrow
+#: pane to a wide screen, never one of the reader's `TERMINAL_WIDTHS` (80, 100, 120, 132, 160, 200).
+ANY_WIDTHS = tuple(w for w in range(60, 221) if w not in (80, 100, 120, 132, 160, 200))
+
+
+def terminal_any_width_console(run: dict[str, Any]) -> str:
+    """`terminal_wrapped_console` at a width no preset gives, one per run (from its id): a window resized by
+    hand, a tmux pane, an editor's terminal panel."""
+    digest = hashlib.sha256(str(run.get("run_id", "")).encode()).digest()
+    return terminal_wrapped_console(run, ANY_WIDTHS[int.from_bytes(digest[:4], "big") % len(ANY_WIDTHS)])
+
+
 def quoted_console(run: dict[str, Any]) -> str:
     """The Keras 2 console (verbose 1) quoted in a mail or a forum post: `> ` before every line."""
     return "".join("> " + line for line in keras2(run).splitlines(keepends=True))
@@ -659,7 +672,7 @@ def stamped_console(run: dict[str, Any]) -> str:
 #: best epoch was restored before `evaluate()` (`restored`), with TensorFlow's chatter between its lines
 #: (`chatter`), with metric objects' names (`renamed`) or a timestamp before every line (`stamped`); the
 #: Keras 2 console hard-wrapped at 80 columns at a space (`wrapped`) or at the 80th character, as a
-#: terminal copies it (`terminal`), or quoted with `> ` (`quoted`).
+#: terminal copies it (`terminal`) or at a width no preset gives (`terminal-any`), or quoted with `> ` (`quoted`).
 REPRINT_SHAPES: dict[str, str] = {
     "2": "custom-loop-2dp",
     "3": "custom-loop-3dp",
@@ -671,6 +684,7 @@ REPRINT_SHAPES: dict[str, str] = {
     "renamed": "keras3-v2-renamed",
     "wrapped": "keras2-wrapped",
     "terminal": "keras2-terminal",
+    "terminal-any": "keras2-terminal-any",
     "quoted": "keras2-quoted",
     "stamped": "keras3-v2-stamped",
 }
@@ -683,6 +697,7 @@ WRITERS[REPRINT_SHAPES["chatter"]] = with_chatter
 WRITERS[REPRINT_SHAPES["renamed"]] = renamed_metrics
 WRITERS[REPRINT_SHAPES["wrapped"]] = wrapped_console
 WRITERS[REPRINT_SHAPES["terminal"]] = terminal_wrapped_console
+WRITERS[REPRINT_SHAPES["terminal-any"]] = terminal_any_width_console
 WRITERS[REPRINT_SHAPES["quoted"]] = quoted_console
 WRITERS[REPRINT_SHAPES["stamped"]] = stamped_console
 

@@ -122,6 +122,13 @@ _LINE_PREFIX_RE = re.compile(
 #: the joined line keeps every metric and adds or lengthens one (`_cut_at_width`).
 TERMINAL_WIDTHS = frozenset({80, 100, 120, 132, 160, 200})
 
+#: Widths of a window resized by hand (a tmux pane, an editor's terminal panel) are learned instead: a
+#: progress line of any length in this range that the next line turns out to continue (`_cut_at_width`)
+#: was cut at the terminal's edge. That line is mended, and from then on lines exactly that long are held
+#: as those of `TERMINAL_WIDTHS` are. Narrower than 40 columns no window shows a Keras progress line;
+#: from `MAX_WRAPPED_LINE` on no line is joined.
+LEARNED_WIDTHS = range(40, 400)
+
 #: `_OPEN_END_RE` is tried on this many last characters of a line: a separator or a metric's name.
 OPEN_END_CHARS = 64
 _OPEN_END_RE = re.compile(r"(?:\s-|[A-Za-z_][\w.]*:)$")
@@ -263,6 +270,10 @@ class LogParser:
     _held: str | None = None  # a progress line cut at its end (`_OPEN_END_RE`), waiting for its continuation
     _held_raw: str | None = None  # ... or a progress line exactly a terminal's width long (`TERMINAL_WIDTHS`)
     _wrap_width: int | None = None  # that width, while the pieces of one line are joined
+    _learned_width: int | None = None  # a width outside `TERMINAL_WIDTHS` a cut line showed (`LEARNED_WIDTHS`)
+    # the last progress line read unheld (`LEARNED_WIDTHS`): as read so far, its last piece's length, and the
+    # epoch completed before it
+    _unheld: tuple[str, int, Epoch | None] | None = None
     _progress_line: str | None = None  # the last progress line read in the open block
 
     # --- streaming ----------------------------------------------------------------
@@ -279,6 +290,18 @@ class LogParser:
         (`TERMINAL_WIDTHS`, `_cut_at_width`). `hold=False` reads a held line that nothing continued."""
         if "\x1b" in raw:
             raw = _ANSI_RE.sub("", raw)
+        if self._unheld is not None:
+            (so_far, width, before), self._unheld = self._unheld, None
+            # a rest that starts with a separator is a wrap at a space, read whole by `_segment` (`_continued`)
+            if (
+                not _without_prefix(raw.lstrip()).startswith("- ")
+                and (joined := _cut_at_width(so_far, raw)) is not None
+                and self._mended(joined, before, out, last)
+            ):
+                self._learned_width = width
+                if len(raw) == width:  # a line cut more than once: this piece may have a rest too
+                    self._unheld = (joined, width, before)
+                return
         if self._held_raw is not None:
             held_raw, self._held_raw = self._held_raw, None
             if (joined := _cut_at_width(held_raw, raw)) is not None:
@@ -298,7 +321,11 @@ class LogParser:
         if not hold or not (_METRIC_RE.search(line) or _BAR_RE.match(line)):
             self._wrap_width = None
             self._segment(line, out, last)  # cleaned already: `_segment` finds no colour codes or blanks to strip
-        elif not spliced and (len(raw) in TERMINAL_WIDTHS or (self._wrap_width and len(raw) % self._wrap_width == 0)):
+        elif not spliced and (
+            len(raw) in TERMINAL_WIDTHS
+            or len(raw) == self._learned_width
+            or (self._wrap_width and len(raw) % self._wrap_width == 0)
+        ):
             # the second piece of a line wrapped three times is joined at twice the width
             self._wrap_width = self._wrap_width or len(raw)
             self._held_raw = raw
@@ -307,7 +334,29 @@ class LogParser:
             self._held = line
         else:
             self._wrap_width = None
+            if self._learned_width is None and len(raw) in LEARNED_WIDTHS:
+                self._unheld = (line, len(raw), self._last)
             self._segment(line, out, last)
+
+    def _mended(self, joined: str, before: Epoch | None, out: list[Epoch], last: bool) -> bool:
+        """Read `joined` (a progress line read alone, then found cut at a terminal's edge, with its rest) in
+        place of its first piece: the epoch that piece completed takes the joined line's values (a number cut
+        there was read short), or the open epoch reads the joined line as its latest. False where the piece
+        was not read into an epoch (a log without `Epoch k/n` headers), which is left as read."""
+        line = _without_prefix(joined.strip())
+        metrics = self._metrics(line)
+        b, done = self._block, self._last
+        if done is not None and done is not before:
+            done.metrics.update(metrics)
+            if b is not None and b.done and b.number == done.number:
+                b.metrics = dict(done.metrics)
+            self._last_keys[_validated(done.metrics)] = frozenset(done.metrics)
+            self._progress_line = line if b is not None else None
+            return True
+        if b is None or b.done or not metrics:
+            return False
+        self._segment(line, out, last)
+        return True
 
     def finish(self) -> list[Epoch]:
         """End of input: parse the unterminated last line, close the open epoch."""

@@ -399,6 +399,39 @@ def test_printed_history_dict_behind_a_label(tmp_path):
     assert read_history(f).metrics == {"loss": [1.72, 1.31], "val_loss": [8.9, 7.6]}
 
 
+@pytest.mark.parametrize(
+    "lead, tail",
+    [
+        (">>> print(history.history)\n", ">>> \n"),  # the REPL's statement, and its next prompt left empty
+        ("print(history.history)\n\n", ""),
+        ("In [12]: history.history\nOut[12]:\n", "\nIn [13]: \n"),  # IPython, the dict pretty-printed
+        ("history:\n", ""),
+    ],
+)
+def test_printed_history_dict_pasted_with_the_lines_around_it(tmp_path, lead, tail):
+    body = (
+        "{'accuracy': [0.3512,\n  0.4601,\n  0.5183],\n 'loss': [1.8123, 1.5012, 1.3521],\n"
+        " 'val_accuracy': [0.4489, 0.5011, 0.5213],\n 'val_loss': [8.6776, 8.9012, 9.0113]}\n"
+    )
+    f = tmp_path / "pasted.txt"
+    f.write_text(lead + body + tail)
+    h = read_history(f)
+    assert h.read_as["format"] == "history-json" and h.val_loss == [8.6776, 8.9012, 9.0113]
+
+
+def test_printed_history_dict_followed_by_more_code_says_where_the_dict_ends(tmp_path):
+    f = tmp_path / "pasted.txt"
+    f.write_text(">>> print(history.history)\n{'loss': [1.0, 2.0]}\n>>> model.evaluate(x_test, y_test)\n")
+    with pytest.raises(InputError, match="text after the dict at line 3"):
+        read_history(f)
+
+
+def test_a_dict_below_more_than_a_few_lines_is_not_taken_for_the_log():
+    # four lines of the user's own prints, then a dict: output of a log that is something else
+    with pytest.raises(InputError, match="No complete training epoch"):
+        parse("starting\nloading data\nbuilding model\ntraining\n{'loss': [1.0, 2.0], 'val_loss': [1.5, 1.4]}\n")
+
+
 def test_a_printed_configuration_above_keras_output_leaves_the_log_to_the_console_reader():
     h = parse(
         "config: {'layers': [32, 64], 'lr': 0.001}\n"

@@ -238,6 +238,36 @@ def _labelled_dict(head: bytes) -> bool:
     return _LABELLED_DICT_RE.match(head) is not None and b"\n" not in head.rstrip()
 
 
+#: A printed dict of lists may follow this many lines of its own, as it is pasted: the statement that
+#: printed it (`>>> print(history.history)`), IPython's `Out[5]:` above a dict too long for one line, a
+#: `print("history:")`. Each is at most `MAX_LEAD_CHARS` long and holds no brace (a printed configuration
+#: above Keras' output, `config: {...}`, leaves the log to the console reader); a dict further down is
+#: output of a log that is something else.
+MAX_LEAD_LINES = 3
+MAX_LEAD_CHARS = 200
+_DICT_START_RE = re.compile(rb"\{\s*['\"][^'\"\n]{1,80}['\"]\s*:\s*\[")
+
+
+#: An interpreter's prompt left empty at the end of a paste (`>>> `, `...`, IPython's `In [6]:`).
+_TRAILING_PROMPTS_RE = re.compile(r"(?:\n[ \t]*(?:>>>|\.\.\.|In \[\d{1,6}\]:)[ \t]*)+\s*$")
+
+
+def _dict_after_lead(head: bytes) -> bool:
+    """Whether `head` (blank lead dropped) holds a dict of lists at a line's start after a few short lines
+    (`MAX_LEAD_LINES`), blank lines between them."""
+    at = 0
+    for _ in range(MAX_LEAD_LINES):
+        end = head.find(b"\n", at)
+        if end < 0 or end - at > MAX_LEAD_CHARS or b"{" in head[at:end]:
+            return False
+        at = end + 1
+        while at < len(head) and head[at : at + 1].isspace():
+            at += 1
+        if _DICT_START_RE.match(head, at):
+            return True
+    return False
+
+
 def _python_repr_as_json(text: str) -> str:
     """A printed Python dict of lists (`{'loss': [1.7, nan], ...}`) rewritten as JSON; literals only, never run."""
 
@@ -262,8 +292,9 @@ def _loads(text: str) -> Any:
             raise
         try:
             return json.loads(_python_repr_as_json(text))
-        except json.JSONDecodeError:
-            raise exc from None
+        except json.JSONDecodeError as printed:
+            # the text as Python prints it read further than as JSON: its error is the one to show
+            raise (printed if printed.pos > exc.pos else exc) from None
 
 
 class HistoryJsonReader:
@@ -277,19 +308,28 @@ class HistoryJsonReader:
         if head is None:
             return False
         stripped = head.lstrip()
-        return stripped.startswith(b"{") or re.match(rb"\[\s*\{", stripped) is not None or _labelled_dict(stripped)
+        return (
+            stripped.startswith(b"{")
+            or re.match(rb"\[\s*\{", stripped) is not None
+            or _labelled_dict(stripped)
+            or _dict_after_lead(stripped)
+        )
 
     def read(self, log: LogInput, classes: int | None) -> History:
         name = log.name
         text = log.rest_text()
+        lead = 0  # lines before the dict: a label, a prompt (`_dict_after_lead`)
         if not text.lstrip().startswith(("{", "[")) and "{" in text:
+            lead = text.count("\n", 0, text.index("{"))
             text = text[text.index("{") :]  # `print("history:", history.history)`: the label is not JSON
+        text = _TRAILING_PROMPTS_RE.sub("", text)
         _check_json_size(text, name)
         try:
             data = _loads(text)
         except json.JSONDecodeError as exc:
+            what = "text after the dict" if exc.msg == "Extra data" else exc.msg
             raise InputError(
-                f"Cannot read the History JSON {name}: {exc.msg} at line {exc.lineno}",
+                f"Cannot read the History JSON {name}: {what} at line {lead + exc.lineno}",
                 expected='json.dump(history.history) output: {"loss": [...], "val_loss": [...]}',
             ) from None
         except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; nesting past the stack

@@ -235,6 +235,44 @@ def test_pandas_csv_and_truncated_row(tmp_path):
     assert h.epochs == 2 and h.flavor == "keras2"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\tloss\tacc\tval_loss\tval_acc\n0\t1.7\t0.36\t8.6\t0.45\n1\t1.3\t0.51\t8.9\t0.43\n",  # to_csv(sep="\t")
+        ";loss;acc;val_loss;val_acc\n0;1,7;0,36;8,6;0,45\n1;1,3;0,51;8,9;0,43\n",  # sep=";", decimal=","
+        "epoch\tloss\tacc\tval_loss\tval_acc\n0\t1,7\t0,36\t8,6\t0,45\n1\t1,3\t0,51\t8,9\t0,43\n",
+    ],
+)
+def test_pandas_csv_with_tabs_or_decimal_commas(tmp_path, text):
+    # a spreadsheet's export in a European locale; pandas' index column, whose empty name before a tab
+    # goes with the blank lead
+    f = tmp_path / "h.csv"
+    f.write_text(text)
+    h = read_history(f)
+    assert h.metrics == {"loss": [1.7, 1.3], "acc": [0.36, 0.51], "val_loss": [8.6, 8.9], "val_acc": [0.45, 0.43]}
+
+
+def test_comma_separated_csv_keeps_a_ragged_row_refused(tmp_path):
+    f = tmp_path / "h.csv"
+    f.write_text("loss,acc\n1.7,0.36\n1.3,0.51,9\n1.2,0.55\n")
+    with pytest.raises(InputError, match="row 3 has 3 fields, the header 2"):
+        read_history(f)
+
+
+def test_history_saved_by_pandas_to_json(tmp_path):
+    # pd.DataFrame(history.history).to_json(): {metric: {row: value}}; orient="index": {row: {metric: value}}
+    cols = {"loss": {"0": 1.7, "1": 1.3, "10": 0.9, "2": 1.1}, "val_loss": {"0": 8.6, "1": 8.9, "2": None, "10": 9.1}}
+    f = tmp_path / "h.json"
+    f.write_text(json.dumps(cols))
+    h = read_history(f)
+    assert h.loss == [1.7, 1.3, 1.1, 0.9] and h.val_loss[:2] == [8.6, 8.9] and h.gaps == {"val_loss": [2]}
+    f.write_text(json.dumps({"0": {"loss": 1.7, "acc": 0.36}, "1": {"loss": 1.3, "acc": 0.51}}))
+    assert read_history(f).metrics == {"loss": [1.7, 1.3], "acc": [0.36, 0.51]}
+    f.write_text(json.dumps({"loss": {"first": 1.7}}))  # not row numbers: not a history
+    with pytest.raises(InputError, match="is not a list"):
+        read_history(f)
+
+
 def test_history_json(tmp_path):
     f = tmp_path / "history.json"
     f.write_text(

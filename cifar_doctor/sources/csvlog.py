@@ -21,12 +21,19 @@ from .logstream import SNIFF_BYTES, LogInput, require_epochs
 #: number of their own: neither is a header.
 _CSV_HEADER_CELL_RE = re.compile(r"(?:[a-z_][\w.\-]*(?: [a-z_][\w.\-]*)*|unnamed: \d+)?")
 
+#: A number with a decimal comma (`1,8123`), as a spreadsheet in a European locale writes it, in a file
+#: whose fields are separated by semicolons or tabs (`df.to_csv(sep=";", decimal=",")`).
+_DECIMAL_COMMA_RE = re.compile(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?")
+
 
 def parse_csv(text: str, name: str = "<stream>") -> dict[str, list[str]]:
     """Columns of a CSV history, read row by row: header -> one string per row.
 
     A row with a different number of fields is refused unless it is the last
-    one (a file cut mid-row). At most `MAX_HISTORY_VALUES` cells are kept.
+    one (a file cut mid-row), or, first of all, one more than the header's: pandas' unnamed
+    index column, whose empty name before a tab went with the blank lead. Numbers with a decimal
+    comma are read in files separated otherwise (`_DECIMAL_COMMA_RE`). At most
+    `MAX_HISTORY_VALUES` cells are kept.
     """
     sample = text[:SNIFF_BYTES]
     delim = max(",;\t", key=lambda c: sample.splitlines()[0].count(c) if sample else 0)
@@ -47,6 +54,11 @@ def parse_csv(text: str, name: str = "<stream>") -> dict[str, list[str]]:
             row += 1
             if ragged is not None:
                 break
+            if delim == "\t" and row == 2 and len(r) == len(header) + 1 and r[0].strip().isdigit() and "" not in cols:
+                header = ["", *header]  # `df.to_csv(sep="\t")`: the index column's empty name was the lead
+                cols = {"": [], **cols}
+            if delim != ",":
+                r = [c.replace(",", ".") if _DECIMAL_COMMA_RE.fullmatch(c.strip()) else c for c in r]
             if len(r) != len(header):
                 ragged = (row, r)
                 continue

@@ -89,6 +89,7 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
     """
     if isinstance(d, dict) and isinstance(d.get("history"), dict):
         d = d["history"]
+    d = _frame_as_lists(d)
     if isinstance(d, list) and d and all(isinstance(row, dict) for row in d):
         rows = d
         keys: dict[Any, None] = {}
@@ -152,6 +153,32 @@ def history_from_dict(d: Any, source: str | None = None, classes: int | None = N
         "index_kind": "epoch",
     }
     return History(metrics=metrics, flavor=flavor, classes=classes, source=source, gaps=gaps, read_as=read_as)
+
+
+def _row_numbers(d: dict[Any, Any]) -> list[Any] | None:
+    """The keys of `d` in row order when each is a row number (`"0"`, `"1"`, ... as JSON writes them)."""
+    try:
+        return sorted(d, key=lambda k: int(k))
+    except (TypeError, ValueError):
+        return None
+
+
+def _frame_as_lists(d: Any) -> Any:
+    """A history saved by pandas (`pd.DataFrame(history.history).to_json()`) as Keras' dict of lists: its
+    default layout maps each metric to {row number: value}, `orient="index"` each row number to
+    {metric: value}. Anything else is returned as it is."""
+    if not isinstance(d, dict) or not d or not all(isinstance(v, dict) for v in d.values()):
+        return d
+    if sum(len(v) for v in d.values()) > MAX_HISTORY_VALUES:
+        return d  # refused as too many values, or as not a history, by the caller
+    if (rows := _row_numbers(d)) is not None:
+        return [d[r] for r in rows]  # orient="index": one dict a row
+    columns = {}
+    for name, cells in d.items():
+        if (order := _row_numbers(cells)) is None:
+            return d
+        columns[name] = [cells[r] for r in order]
+    return columns
 
 
 #: A validation metric that some epochs lack (`fit(validation_freq=k)` validates every k-th epoch) is read,

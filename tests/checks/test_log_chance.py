@@ -9,6 +9,7 @@ import pytest
 from cifar_doctor import diagnose
 from cifar_doctor.engine import run
 from cifar_doctor.inputs import Inputs
+from cifar_doctor.sources.logs import read_history
 
 
 def found(history, **kw):
@@ -101,6 +102,46 @@ def test_log007_one_frozen_uniform_answer_is_an_inference_mode_shift(make_histor
     assert f.cause == "eval-distribution-shift" and f.evidence["longest_constant_run"] == 3
     assert verdict(h) == "eval-distribution-shift"
     assert found(make_history(**TYPO))["LOG007"].cause == "eval-input-scale-mismatch"  # answers still move
+
+
+#: A residual network with BatchNorm after 114 optimizer steps (19 a epoch, draw 8 of the run corpus): validation
+#: at chance with val_loss at ln 10 while training climbs, on clean data.
+UNSETTLED = dict(
+    loss=[2.302, 2.0489, 1.8432, 1.6442, 1.4491, 1.2629],
+    accuracy=[0.1775, 0.4408, 0.615, 0.6975, 0.775, 0.8342],
+    val_loss=[2.3085, 2.307, 2.305, 2.3081, 2.3076, 2.3064],
+    val_accuracy=[0.055, 0.065, 0.095, 0.105, 0.13, 0.11],
+)
+
+
+@pytest.mark.parametrize("bar_total, cause", [(19, "eval-distribution-shift"), (400, "eval-input-scale-mismatch")])
+def test_log007_after_few_optimizer_steps_names_no_pipeline_bug(make_history, bar_total, cause):
+    # 19 steps an epoch x 6 epochs: BatchNorm's moving statistics still carry half their initial values and give
+    # the uniform output a blank input gives; 400 x 6 steps settle them, and the scale reading stands
+    h = make_history(**UNSETTLED)
+    h.bar_total = bar_total
+    f = found(h)["LOG007"]
+    assert f.cause == cause and verdict(h) == cause
+    if bar_total == 19:
+        assert f.severity.value == "warning" and f.evidence["max_steps"] == 114
+        assert "BatchNormalization" in f.explanation and "at most 114 optimizer steps" in f.message
+    h.bar_total = None  # a History JSON shows no steps: the scale reading as before
+    assert found(h)["LOG007"].cause == "eval-input-scale-mismatch"
+
+
+def test_log004_after_few_optimizer_steps_hedges_misaligned_labels(make_history):
+    # validation wandering at 1/10 while training climbs: misaligned labels, unless BatchNorm has not settled
+    h = make_history(
+        loss=[2.1, 1.8, 1.6, 1.45, 1.3],
+        accuracy=[0.25, 0.36, 0.44, 0.5, 0.55],
+        val_loss=[2.9, 3.1, 3.3, 3.6, 3.9],
+        val_accuracy=[0.104, 0.093, 0.108, 0.097, 0.101],
+    )
+    assert found(h)["LOG004"].cause == "eval-labels-misaligned"
+    h.bar_total = 16  # 80 steps
+    f = found(h)["LOG004"]
+    assert f.cause == "eval-distribution-shift" and f.evidence["max_steps"] == 80
+    assert verdict(h) == "eval-distribution-shift" and "validation labels out of step" in f.explanation
 
 
 def test_log007_a_repeat_printed_to_two_decimals_keeps_the_hedged_reading(make_history):
@@ -409,9 +450,16 @@ def test_log002_silent_when_validation_learned_under_heavy_dropout(make_history)
 
 # --- LOG004 -----------------------------------------------------------------------------
 def test_log004_real_shuffled_labels():
+    # 40 steps an epoch x 4 epochs: too few for BatchNorm's statistics to settle, so the log alone hedges
+    # between them and the labels; with the steps unknown (the same run's History), the labels
     report = diagnose(history=str(LOGS / "k3-shuffled-val-labels-verbose2.txt"))
-    assert report.verdict.cause == "eval-labels-misaligned"
+    assert report.verdict.cause == "eval-distribution-shift"
+    f = next(f for f in report.findings if f.code == "LOG004")
+    assert f.evidence["max_steps"] == 160 and "validation labels" in f.fix.title
     assert "overfitting" not in report.verdict.causes
+    h = read_history(LOGS / "k3-shuffled-val-labels-verbose2.txt")
+    h.bar_total = None
+    assert verdict(h) == "eval-labels-misaligned"
 
 
 def test_log004_error_with_known_classes(make_history):

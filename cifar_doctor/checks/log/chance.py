@@ -12,6 +12,7 @@ from ...findings import Finding, Fix, Severity, rounded
 from ...inputs import Inputs
 from ...measure.history import (
     ASSUMED_CLASSES,
+    BN_SETTLING_STEPS,
     CHANCE_CLASS_CANDIDATES,
     CHANCE_LOSS_TOLERANCE,
     COMMON_CLASS_COUNTS,
@@ -30,6 +31,8 @@ from ...measure.history import (
     chance_k,
     chance_standard_error,
     classes_at_chance,
+    epochs_trained,
+    few_optimizer_steps,
     finite,
     from_training_start,
     index_unit,
@@ -58,6 +61,31 @@ ONE_ANSWER_FIX = Fix(
     "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
     "print(x_train.mean(), x_train.std(), x_val.mean(), x_val.std())",
 )
+
+
+#: What tells the readings of `unsettled_statistics` apart.
+UNSETTLED_FIX = Fix(
+    "Evaluate training images in inference mode: at chance there too, train longer or lower BatchNorm's "
+    "momentum; high, check the validation labels and inputs",
+    "model.evaluate(x_train[:1000], y_train[:1000])  # inference mode, training images\n"
+    "layers.BatchNormalization(momentum=0.9)  # statistics that settle in tens of steps\n"
+    "idx = rng.permutation(len(x)); x, y = x[idx], y[idx]  # images and labels shuffled together",
+)
+
+
+def unsettled_statistics(h: Any, steps: int) -> str:
+    """Why validation at chance after at most `steps` optimizer steps (`few_optimizer_steps`) names no
+    pipeline bug from a log alone: BatchNormalization's moving statistics, which inference mode uses, still
+    carry 0.99^steps of their initial values, and the log cannot show whether the network has such layers."""
+    return (
+        f"After at most {steps} optimizer steps ({h.bar_total} per epoch x {epochs_trained(h)} epochs), a network "
+        f"with BatchNormalization classifies validation images with moving statistics that still carry "
+        f"{0.99**steps:.0%} of their initial values: in inference mode it can answer at chance while its "
+        "training-mode accuracy climbs. The log cannot show whether the network has such layers, so it cannot "
+        "tell that from validation labels out of step with their images or validation inputs on another scale. "
+        "Evaluating training images in inference mode tells them apart: at chance there too, it is BatchNorm "
+        "(more steps, or momentum=0.9); high, it is the validation data."
+    )
 
 
 # --- LOG002 -----------------------------------------------------------------------
@@ -216,6 +244,11 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
     consecutive epochs (of a log printed to `CONSTANT_RUN_MAX_STEP` or finer), the model answers one class for every validation
     image: that supports `eval-distribution-shift` (validation inputs without
     signal for the network, inference-mode BatchNorm statistics that do not fit).
+    So does a run of at most `BN_SETTLING_STEPS` optimizer steps (a console's
+    progress-bar total x epochs, `few_optimizer_steps`), warned of whatever K:
+    BatchNormalization's moving statistics have not settled, and a network
+    with them answers at chance in inference mode as misaligned labels make it
+    score (`unsettled_statistics`).
 
     ## Why is this bad?
     Overfitting lowers validation accuracy gradually, from a peak well above
@@ -307,6 +340,19 @@ def val_accuracy_at_chance(inputs: Inputs) -> list[Finding]:
         # near chance on average but astray in some epochs: without a saturated softmax, a slow
         # BatchNorm start looks the same (0.142, 0.113, 0.116 on ten classes), so no judgement
         return []
+    if (steps := few_optimizer_steps(h)) is not None:
+        # a BatchNorm network this early answers at chance in inference mode as misaligned labels do
+        return [
+            val_accuracy_at_chance.finding(
+                Severity.WARNING,
+                message + f" The run took at most {steps} optimizer steps.",
+                evidence={**evidence, "max_steps": steps, "settling_steps": BN_SETTLING_STEPS},
+                cause="eval-distribution-shift",
+                split="val",
+                fix=UNSETTLED_FIX,
+                explanation=unsettled_statistics(h, steps),
+            )
+        ]
     if repeated_run(h, vals) >= CONSTANT_ACCURACY_RUN:
         # the same validation accuracy every epoch while the weights change: one answer for every validation
         # image. Misaligned labels give an accuracy that wanders around 1/K; a frozen answer is inference-mode
@@ -539,7 +585,10 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
     `eval-distribution-shift` instead: inference mode differing from training
     (BatchNorm statistics) gives that as well as a scale does. So it does when
     the values repeat as printed too coarsely to read (`repeats_readable`):
-    the scale reading needs answers seen to move. K is the
+    the scale reading needs answers seen to move, and when the run took at
+    most `BN_SETTLING_STEPS` optimizer steps (`few_optimizer_steps`): moving
+    statistics that have not settled give the uniform output too
+    (`unsettled_statistics`). K is the
     known class count, or the common count (2, 10, 100, 1000) whose ln K the
     validation losses all match.
 
@@ -583,6 +632,28 @@ def eval_loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     val_acc = [v for v in h.val_acc if finite(v)]
     acc_txt = f", val accuracy {min(val_acc):.3f}-{max(val_acc):.3f}" if val_acc else ""
+    if learned and (steps := few_optimizer_steps(h)) is not None:
+        # a BatchNorm network this early gives the uniform output in inference mode as blank inputs do
+        return [
+            eval_loss_at_chance.finding(
+                Severity.WARNING,
+                f"val_loss stays at {min(vl):.4f}-{max(vl):.4f} ≈ ln {k} = {ln_k:.4f} over {len(vl)} epochs{acc_txt}, "
+                f"while the training loss falls to {loss[-1]:.4g}, after at most {steps} optimizer steps.",
+                evidence={
+                    "classes": k,
+                    "ln_k": rounded(ln_k),
+                    "val_loss": [rounded(v) for v in vl],
+                    "val_acc": [rounded(v) for v in val_acc],
+                    "train_loss_last": rounded(loss[-1]),
+                    "max_steps": steps,
+                    "settling_steps": BN_SETTLING_STEPS,
+                },
+                cause="eval-distribution-shift",
+                split="val",
+                fix=UNSETTLED_FIX,
+                explanation=unsettled_statistics(h, steps),
+            )
+        ]
     if learned and repeat_not_ruled_out(val_acc):
         # a repeat printed too coarsely to read (`repeats_readable`) cannot show that the answers moved, which
         # the scale reading needs: the hedged one-answer reading, which names the scale too, holds on it

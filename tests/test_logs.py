@@ -404,6 +404,13 @@ def test_a_console_hard_wrapped_at_80_columns_reads_as_the_same_log():
         assert set(cut.metrics) >= {"loss", "val_loss"} and cut.epochs == 3
 
 
+def cut_at_width(text: str, width: int) -> str:
+    """`text` as a terminal `width` columns wide copies it: every line broken where it reaches the edge."""
+    return "".join(
+        "".join(line[i : i + width] + "\n" for i in range(0, len(line), width)) for line in text.splitlines()
+    )
+
+
 @pytest.mark.parametrize("width", [80, 100, 120, 61, 73, 97, 143])
 def test_a_console_cut_at_a_terminals_width_reads_as_the_same_log(width):
     # a terminal's copy breaks each line where it reaches the edge, inside a name or a number, some lines
@@ -415,7 +422,7 @@ def test_a_console_cut_at_a_terminals_width_reads_as_the_same_log(width):
         for e in (1, 2, 3)
     )
     text = keras2 + "Test accuracy: 0.6612\n"
-    cut = "".join("".join(line[i : i + width] + "\n" for i in range(0, len(line), width)) for line in text.splitlines())
+    cut = cut_at_width(text, width)
     assert any(len(line) == width and line[-1].isalnum() for line in cut.splitlines())
     whole, pieces = parse(text), parse(cut)
     assert pieces.metrics == whole.metrics and pieces.evaluations == whole.evaluations
@@ -433,7 +440,7 @@ def test_a_width_learned_from_the_first_cut_line_mends_it_as_the_log_arrives(wid
         f"val_sparse_categorical_accuracy: 0.{1198 + e}\n"
         for e in (1, 2, 3)
     )
-    cut = "".join("".join(line[i : i + width] + "\n" for i in range(0, len(line), width)) for line in text.splitlines())
+    cut = cut_at_width(text, width)
     p = LogParser()
     epochs = [e for line in cut.splitlines(keepends=True) for e in p.feed(line)] + p.finish()
     assert [e.number for e in epochs] == [1, 2, 3]

@@ -231,6 +231,24 @@ def test_log008_a_start_far_above_chance_keeps_the_wiring_reading(make_history):
     assert found(h)["LOG008"].cause == "output-loss-mismatch"
 
 
+def test_log008_validation_at_ln_k_throughout_clears_the_wiring(make_history):
+    # a BatchNorm CNN at a learning rate of 1e-6 (the run corpus): the training-mode loss sits at 3.4-3.6,
+    # half again ln 10, but in inference mode the same output and loss give the uniform guess at every epoch
+    h = make_history(
+        loss=[3.5863, 3.432, 3.5224, 3.491, 3.4216, 3.3923],
+        accuracy=[0.0997, 0.1103, 0.0921, 0.1005, 0.108, 0.105],
+        val_loss=[2.3221, 2.3337, 2.3496, 2.3664, 2.3836, 2.4008],
+        val_accuracy=[0.1009, 0.0999, 0.1009, 0.0999, 0.0999, 0.0989],
+    )
+    f = found(h)["LOG008"]
+    assert f.cause == "not-learning" and f.evidence["val_loss"][0] == 2.3221
+    assert "wiring fits" in f.explanation and verdict(h) == "not-learning"
+    # a linear output fed to a probability loss: validation far above ln K, or at it only while every output is
+    # dead and equal, then leaving it: the wiring
+    for val_loss in ([7.7234, 7.9826, 7.9132, 7.848, 7.7935, 7.8], [2.3026, 4.4633, 4.8348, 5.9315, 6.5005, 6.6]):
+        assert found(make_history(**{**h.metrics, "val_loss": val_loss}))["LOG008"].cause == "output-loss-mismatch"
+
+
 def test_log008_no_wiring_verdict_on_a_learning_100_class_run(make_history):
     # CIFAR-100 loss is above ln 10 for a long time, but it falls and accuracy rises: K decides
     h = make_history(loss=[4.3, 3.9, 3.6, 3.35], accuracy=[0.05, 0.10, 0.15, 0.19])

@@ -923,6 +923,34 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
                 ),
             )
         ]
+    val = [v for _, (v,) in aligned(h.val_loss)]
+    if len(val) == len(h.val_loss) >= CHANCE_MIN_EPOCHS and all(
+        abs(v - ln_k) <= CHANCE_LOSS_TOLERANCE * ln_k for v in val
+    ):
+        # in inference mode the same output and loss give the uniform guess at every epoch: they fit each other,
+        # and the training-mode loss above ln K is the network's (dropout, BatchNorm's batch statistics, a start
+        # far off that steps too small never leave), not the wiring's. A broken output gives ln K only while
+        # its outputs are all equal (every unit dead: Keras then normalizes them to 1/K), and leaves it as soon
+        # as they differ (a linear output: 2.30, then 4.46 -> 6.50)
+        return [
+            loss_above_chance.finding(
+                severity,
+                message + f" The validation loss stays at {min(val):.3f}-{max(val):.3f}, at ln {k}.",
+                evidence={**evidence, "val_loss": [rounded(v) for v in val], "tolerance": CHANCE_LOSS_TOLERANCE},
+                cause="not-learning",
+                split="train",
+                fix=Fix(
+                    "Raise the learning rate (e.g. 10x) or train with Adam's default 1e-3",
+                    'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
+                ),
+                explanation=(
+                    f"A validation loss at ln {k} = {ln_k:.2f} in every epoch is the uniform guess, which an output "
+                    "the loss expects gives: the wiring fits. The training loss above it is measured in "
+                    "training mode (dropout, BatchNorm's batch statistics) on a network that has not learned: its "
+                    "accuracy stays at chance. Steps too small to move it (a learning rate of 1e-6) do that."
+                ),
+            )
+        ]
     return [
         loss_above_chance.finding(
             severity,

@@ -780,7 +780,11 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
     FIT004 reads it, on block means), and any other, falling at every epoch
     or wandering within that jump of its start (a learning rate of 1e-6
     barely moves the weights), is a network learning in steps too small
-    (`not-learning`, raise the learning rate).
+    (`not-learning`, raise the learning rate). So is a run whose validation
+    loss stays within `CHANCE_LOSS_TOLERANCE` of ln K in every epoch: in
+    inference mode the same output and loss give the uniform guess, which a
+    broken output cannot hold (it gives ln K only while every output is dead
+    and equal, and leaves it as soon as they differ).
 
     ## Why is this bad?
     ln K is what a softmax classifier scores by predicting 1/K for every

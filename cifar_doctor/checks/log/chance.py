@@ -63,6 +63,12 @@ ONE_ANSWER_FIX = Fix(
 )
 
 
+#: The fix of a network whose steps are too small to move it (LOG008's `not-learning` readings).
+SMALL_STEPS_FIX = Fix(
+    "Raise the learning rate (e.g. 10x) or train with Adam's default 1e-3",
+    'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
+)
+
 #: What tells the readings of `unsettled_statistics` apart.
 UNSETTLED_FIX = Fix(
     "Evaluate training images in inference mode: at chance there too, train longer or lower BatchNorm's "
@@ -915,10 +921,7 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
                 evidence={**evidence, "first_loss": rounded(first), "first_loss_margin": FIRST_LOSS_MARGIN},
                 cause="not-learning",
                 split="train",
-                fix=Fix(
-                    "Raise the learning rate (e.g. 10x) or train with Adam's default 1e-3",
-                    'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
-                ),
+                fix=SMALL_STEPS_FIX,
                 explanation=(
                     f"The loss began where a {k}-class softmax begins (ln {k} = {ln_k:.2f}, a little above from "
                     f"random initial logits) and {course_text}, {abs(change):.1%} {'lower' if change < 0 else 'higher'} "
@@ -943,10 +946,7 @@ def loss_above_chance(inputs: Inputs) -> list[Finding]:
                 evidence={**evidence, "val_loss": [rounded(v) for v in val], "tolerance": CHANCE_LOSS_TOLERANCE},
                 cause="not-learning",
                 split="train",
-                fix=Fix(
-                    "Raise the learning rate (e.g. 10x) or train with Adam's default 1e-3",
-                    'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=..., metrics=["accuracy"])',
-                ),
+                fix=SMALL_STEPS_FIX,
                 explanation=(
                     f"A validation loss at ln {k} = {ln_k:.2f} in every epoch is the uniform guess, which an output "
                     "the loss expects gives: the wiring fits. The training loss above it is measured in "

@@ -42,6 +42,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cifar_doctor.sources.console import TERMINAL_WIDTHS
+
 #: Shapes read from the run's captured console text rather than written from its history.
 CAPTURED_V2 = "console-v2"
 CAPTURED_V1 = "console-v1"
@@ -643,7 +645,7 @@ def terminal_wrapped_console(run: dict[str, Any], width: int = 80) -> str:
 
 #: Widths of terminal windows resized by hand, for `terminal_any_width_console`: any from a narrow
 #: pane to a wide screen, never one of the reader's `TERMINAL_WIDTHS` (80, 100, 120, 132, 160, 200).
-ANY_WIDTHS = tuple(w for w in range(60, 221) if w not in (80, 100, 120, 132, 160, 200))
+ANY_WIDTHS = tuple(w for w in range(60, 221) if w not in TERMINAL_WIDTHS)
 
 
 def terminal_any_width_console(run: dict[str, Any]) -> str:

@@ -421,6 +421,12 @@ def pinned_at_chance(series: list[float], known: int | None, accuracy: list[floa
 BN_SETTLING_STEPS = 300
 
 
+def initial_statistics_weight(steps: int) -> float:
+    """What BatchNormalization's initial moving statistics still weigh after `steps` optimizer steps: 0.99^steps
+    (Keras' momentum, `BN_SETTLING_STEPS`)."""
+    return 0.99**steps
+
+
 #: The scale a classifier's loss movements are measured against is at least ln 2, the loss of a
 #: coin flip between two classes: a cross-entropy near zero (a model already at training accuracy
 #: 1.0) wanders by factors of two in its third decimal, which is noise, not overshooting.

@@ -254,10 +254,14 @@ _PY_TOKEN_RE = re.compile(
 _PY_WORDS = {"nan": "NaN", "inf": "Infinity", "True": "true", "False": "false", "None": "null"}
 
 
+#: The start of a dict of lists: `{'loss': [`.
+_DICT_START = rb"\{\s*['\"][^'\"\n]{1,80}['\"]\s*:\s*\["
+_DICT_START_RE = re.compile(_DICT_START)
+
 #: A dict of lists behind a short label (`history: {'loss': [1.72, ...`), as `print("history:",
 #: history.history)` writes it, on a line of its own: a log that goes on after such a line (a printed
 #: configuration above Keras' output) is the console reader's.
-_LABELLED_DICT_RE = re.compile(rb"[^{}\[\]\n]{1,80}?\{\s*['\"][^'\"\n]{1,80}['\"]\s*:\s*\[")
+_LABELLED_DICT_RE = re.compile(rb"[^{}\[\]\n]{1,80}?" + _DICT_START)
 
 
 def _labelled_dict(head: bytes) -> bool:
@@ -272,7 +276,6 @@ def _labelled_dict(head: bytes) -> bool:
 #: output of a log that is something else.
 MAX_LEAD_LINES = 3
 MAX_LEAD_CHARS = 200
-_DICT_START_RE = re.compile(rb"\{\s*['\"][^'\"\n]{1,80}['\"]\s*:\s*\[")
 
 
 #: An interpreter's prompt left empty at the end of a paste (`>>> `, `...`, IPython's `In [6]:`).

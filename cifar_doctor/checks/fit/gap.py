@@ -18,6 +18,7 @@ from ...measure.history import (
     epochs_trained,
     few_optimizer_steps,
     index_unit,
+    initial_statistics_weight,
     majority_answer,
     printed_index,
     val_split_images,
@@ -297,7 +298,7 @@ def gap_after_few_steps(inputs: Inputs) -> list[Finding]:
         return []
     if g.inference_mode:
         return []  # both accuracies measured in inference mode: the modes cannot differ
-    weight = 0.99**steps
+    weight = initial_statistics_weight(steps)
     return [
         gap_after_few_steps.finding(
             Severity.INFO,

@@ -36,6 +36,7 @@ from ...measure.history import (
     finite,
     from_training_start,
     index_unit,
+    initial_statistics_weight,
     judged_loss,
     log_classes,
     longest_constant_run,
@@ -86,7 +87,7 @@ def unsettled_statistics(h: Any, steps: int) -> str:
     return (
         f"After at most {steps} optimizer steps ({h.bar_total} per epoch x {epochs_trained(h)} epochs), a network "
         f"with BatchNormalization classifies validation images with moving statistics that still carry "
-        f"{0.99**steps:.0%} of their initial values: in inference mode it can answer at chance while its "
+        f"{initial_statistics_weight(steps):.0%} of their initial values: in inference mode it can answer at chance while its "
         "training-mode accuracy climbs. The log cannot show whether the network has such layers, so it cannot "
         "tell that from validation labels out of step with their images or validation inputs on another scale. "
         "Evaluating training images in inference mode tells them apart: at chance there too, it is BatchNorm "

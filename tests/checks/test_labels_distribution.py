@@ -130,6 +130,24 @@ def test_lbl009_silent_on_shuffled_labels_binary_included(make_labels):
         assert "LBL009" not in {x.code for x in run(Inputs(splits={"train": Split("train", None, y)})).findings}
 
 
+def test_lbl009_silent_on_a_two_class_tail_off_by_sampling_alone():
+    # a shuffled two-class set of 1,613 labels (the run corpus): its last 161 labels hold 55% of class 1
+    # against 45% in the rest, 0.103 apart, over the 0.10 floor but 2.5 standard errors: 1.2% of shuffles
+    rng = np.random.default_rng(0)
+    rest = rng.permutation(np.repeat([0, 1], [799, 653]))
+    tail = rng.permutation(np.repeat([0, 1], [72, 89]))
+    report = run(Inputs(splits={"train": Split("train", None, np.concatenate([rest, tail]))}))
+    assert "LBL009" not in {x.code for x in report.findings}
+    assert not lbl.beyond_sampling([799, 653], [72, 89])
+    # the same tail twice as long, 3.6 standard errors: beyond sampling
+    assert lbl.beyond_sampling([799, 653], [144, 178])
+
+
+def test_chi_square_critical_values_near_the_exact_ones():
+    for df, exact in ((1, 10.828), (2, 13.816), (9, 27.877)):
+        assert lbl.chi_square_critical(df, 1e-3) == pytest.approx(exact, rel=0.035)
+
+
 def test_lbl009_one_hot_labels(make_labels):
     y = make_labels(500, one_hot=True)
     order = np.argsort(y.argmax(1), kind="stable")

@@ -6,6 +6,7 @@ See `cifar_doctor.checks.labels` for the family.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
 
 from ...findings import Finding, Fix, Severity
@@ -46,6 +47,39 @@ SHIFT_TV_FLOOR = 0.10
 #: K=2, whose noise tail is heavier (half-normal, 99.9th percentile at 4.1x, but there the
 #: floor decides).
 SHIFT_NOISE_MULTIPLIER = 3.0
+
+
+#: LBL007, LBL009: ... and Pearson's chi-square test of the two splits' class counts must reject one
+#: shared class distribution at this level, the 99.9th percentile `SHIFT_NOISE_MULTIPLIER` aims at
+#: whatever K and the split sizes: on two classes with a small split neither it nor the floor gets
+#: there (a shuffled two-class set of 1,613 labels of the run corpus: its last 161 labels 0.104 off the
+#: rest, 2.5 standard errors, which 1.2% of shuffles reach).
+SHIFT_SIGNIFICANCE = 1e-3
+
+
+def chi_square_critical(df: int, alpha: float) -> float:
+    """The chi-square value with `df` degrees of freedom that a fraction `alpha` of samples exceeds
+    (Wilson-Hilferty's cube-root normal approximation: 11.2 for df 1 at 1e-3, against 10.8 exact;
+    within 2% from df 3)."""
+    z = NormalDist().inv_cdf(1.0 - alpha)
+    c = 2.0 / (9.0 * df)
+    return float(df * (1.0 - c + z * math.sqrt(c)) ** 3)
+
+
+def beyond_sampling(a: list[float], b: list[float]) -> bool:
+    """Whether class counts `a` and `b` (two splits, class by class) differ beyond sampling one class
+    distribution at `SHIFT_SIGNIFICANCE` (Pearson's chi-square test of homogeneity)."""
+    na, nb = sum(a), sum(b)
+    cols = [(x, y) for x, y in zip(a, b) if x + y > 0]
+    if na <= 0 or nb <= 0 or len(cols) < 2:
+        return False
+    n = na + nb
+    stat = 0.0
+    for x, y in cols:
+        t = x + y
+        ea, eb = t * na / n, t * nb / n
+        stat += (x - ea) ** 2 / ea + (y - eb) ** 2 / eb
+    return stat > chi_square_critical(len(cols) - 1, SHIFT_SIGNIFICANCE)
 
 
 # --- LBL006 -------------------------------------------------------------------------------------
@@ -159,7 +193,8 @@ def label_distribution_shift(inputs: Inputs) -> list[Finding]:
     Computes the total-variation distance (TV, half the L1 distance) between the training
     and eval class frequencies, and flags it when it exceeds both `SHIFT_TV_FLOOR` (0.10)
     and `SHIFT_NOISE_MULTIPLIER` (3x) times the TV that sampling alone would produce for
-    splits of these sizes. A small eval split is noisy: 1,000 images drawn from a
+    splits of these sizes, and the chi-square test of the two splits' counts rejects one
+    shared class mix at `SHIFT_SIGNIFICANCE`. A small eval split is noisy: 1,000 images drawn from a
     balanced 10-class set are already about 0.04 away from it (CIFAR-10's `test_batch[:1000]`
     measures 0.035), 100 images about 0.12; neither is a shift.
 
@@ -199,7 +234,7 @@ def label_distribution_shift(inputs: Inputs) -> list[Finding]:
         n_tr, n_ev = sum(ti.counts), sum(ei.counts)
         noise = expected_noise_tv(a, n_tr, n_ev)
         threshold = max(SHIFT_TV_FLOOR, SHIFT_NOISE_MULTIPLIER * noise)
-        if tv <= threshold:
+        if tv <= threshold or not beyond_sampling([x * n_tr for x in a], [y * n_ev for y in b]):
             continue
         diffs = sorted(range(width), key=lambda c: -abs(b[c] - a[c]))[:3]
         worst = ", ".join(f"class {c} {a[c]:.1%} in train vs {b[c]:.1%} in {split.name}" for c in diffs)
@@ -252,8 +287,9 @@ def labels_ordered_by_class(inputs: Inputs) -> list[Finding]:
     labels (what `validation_split=0.1` / `0.2` holds out) with the rest, by
     total-variation distance, and fires when one exceeds both
     `SHIFT_TV_FLOOR` (0.10) and `SHIFT_NOISE_MULTIPLIER` (3x) times the
-    distance sampling alone gives for those sizes (the same bar as LBL007),
-    with at least `MIN_LABELS_FOR_ORDER` labels.
+    distance sampling alone gives for those sizes, beyond sampling at
+    `SHIFT_SIGNIFICANCE` (the same bar as LBL007), with at least
+    `MIN_LABELS_FOR_ORDER` labels.
 
     ## Why is this bad?
     `model.fit(x, y, validation_split=0.2)` takes the last 20% of the arrays
@@ -297,7 +333,9 @@ def labels_ordered_by_class(inputs: Inputs) -> list[Finding]:
             "threshold": round(threshold, 4),
             "classes_in_tail": order.tail_classes(key),
         }
-        if tv > threshold and (worst is None or tv > measured[worst]["tv_distance"]):
+        significant = beyond_sampling(list(tail), list(rest))
+        measured[key]["beyond_sampling"] = significant
+        if tv > threshold and significant and (worst is None or tv > measured[worst]["tv_distance"]):
             worst = key
     if worst is None:
         return []

@@ -89,6 +89,37 @@ def test_log009_binary_accuracy_of_outputs_that_start_unsure(make_history):
     assert verdict(h) == "label-format-mismatch"
 
 
+def test_log009_silent_on_an_imbalanced_binary_share_a_little_off_one_minus_one_over_k(make_history):
+    # a binary CIFAR-10 pair at 1:10 (the run corpus): validation answers the majority, 0.9326, with the
+    # binary entropy of that share; 1 - 1/15 = 0.9333 is 0.0007 away, where K outputs that all say "no"
+    # score 1 - 1/K exactly
+    h = make_history(
+        loss=[0.3584, 0.2264, 0.1771, 0.1406, 0.1137, 0.092, 0.0774, 0.0697, 0.067],
+        accuracy=[0.8915, 0.9315, 0.9505, 0.9702, 0.9867, 0.9924, 0.9943, 0.9994, 0.9968],
+        val_loss=[0.2569, 0.2252, 0.2231, 0.231, 0.2408, 0.2605, 0.2649, 0.278, 0.3213],
+        val_accuracy=[0.9326, 0.9354, 0.9409, 0.9422, 0.9464, 0.9436, 0.9477, 0.9436, 0.9409],
+    )
+    assert "LOG009" not in found(h)
+    assert verdict(h) == "overfitting"
+
+
+def test_log009_both_splits_at_the_prior_after_the_first_epoch(make_history):
+    # three CIFAR-10 classes, one-hot labels under binary_crossentropy (the run corpus): per-output binary
+    # accuracy starts at 2/3 in both splits with a loss of H(1/3) = 0.637, then climbs with the model
+    h = make_history(
+        loss=[0.6746, 0.6308, 0.5922, 0.5442, 0.5258, 0.5239, 0.4949, 0.4903],
+        accuracy=[0.6659, 0.6672, 0.7153, 0.7535, 0.7564, 0.7554, 0.7761, 0.7713],
+        val_loss=[0.645, 0.6135, 0.5648, 0.5351, 0.5397, 0.5009, 0.485, 0.5037],
+        val_accuracy=[0.6667, 0.6771, 0.7392, 0.7612, 0.7433, 0.7872, 0.7984, 0.7798],
+    )
+    f = found(h)["LOG009"]
+    assert f.evidence["classes_implied"] == 3 and f.evidence["train_accuracy_first"] == pytest.approx(0.6659)
+    assert verdict(h) == "label-format-mismatch"
+    # validation alone at 2/3 after one epoch of a climbing class accuracy is one coincidence, not two
+    off = make_history(**{**h.metrics, "accuracy": [0.61, 0.6672, 0.7153, 0.7535, 0.7564, 0.7554, 0.7761, 0.7713]})
+    assert "LOG009" not in found(off)
+
+
 def test_log009_silent_on_an_imbalanced_binary_share_near_one_minus_one_over_k(make_history):
     # 95/5 binary classes predicted as the majority (the run corpus): 0.9516 is 1 - 1/21 within 0.0008 and
     # its loss lies between H(1/21) and ln 2, but 1 - 1/21 stands too close to 1 - 1/20 and 1 - 1/22

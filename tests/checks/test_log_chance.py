@@ -435,6 +435,28 @@ def test_log002_a_loss_at_or_above_ln_k_learned_nothing_whatever_the_accuracy_re
     assert "LOG002" not in codes(make_history(loss=[2.40, 2.36], accuracy=[0.25, 0.30]))
 
 
+def test_log002_reads_k_off_validation_at_the_uniform_guess(make_history):
+    # a ten-class CNN fed raw pixels (the run corpus): the training loss falls from 67 to 2.48, above every
+    # ln K band, with accuracy at 0.10-0.11, while validation sits at ln 10 and 1/10 in every epoch
+    h = make_history(
+        loss=[67.23, 43.76, 26.98, 16.47, 8.689, 4.723, 3.225, 2.734, 2.617, 2.477],
+        accuracy=[0.095, 0.094, 0.098, 0.106, 0.139, 0.113, 0.110, 0.105, 0.108, 0.110],
+        val_loss=[2.3064, 2.3045, 2.3035, 2.3027, 2.3022, 2.3022, 2.3024, 2.3024, 2.3025, 2.3025],
+        val_accuracy=[0.106, 0.106, 0.105, 0.115, 0.111, 0.105, 0.101, 0.118, 0.116, 0.118],
+    )
+    f = codes(h)["LOG002"]
+    assert f.evidence["classes"] == 10
+    assert f.evidence["classes_source"] == "validation at the uniform guess"
+    assert f.evidence["val_loss_tail"] == [2.3024, 2.3025, 2.3025]
+    assert verdict(h) == "not-learning"
+    # validation that learned (above its chance band) is a network training mode hides: no judgement here
+    learned = make_history(**{**h.metrics, "val_accuracy": [0.2, 0.25, 0.3, 0.32, 0.35, 0.37, 0.38, 0.4, 0.41, 0.42]})
+    assert "LOG002" not in codes(learned)
+    # training accuracy well above chance: the network learned, whatever validation says
+    climbing = make_history(**{**h.metrics, "accuracy": [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55]})
+    assert "LOG002" not in codes(climbing)
+
+
 def test_log002_silent_when_learning(make_history):
     assert "LOG002" not in codes(make_history(loss=[2.30, 2.0, 1.7], accuracy=[0.10, 0.25, 0.38]))
 

@@ -113,13 +113,20 @@ STUCK_CLASS_CANDIDATES = tuple(sorted(set(COMMON_CLASS_COUNTS) | set(CHANCE_CLAS
 AT_CHANCE_LOSS_ACCURACY_BANDS = 2
 
 
-def _stuck_k(loss: float, acc: float | None, known: int | None) -> int | None:
+def _stuck_k(loss: float, acc: float | None, known: int | None, val: tuple[float, float] | None = None) -> int | None:
     """The K whose chance level this epoch sits at (`chance_k`), or, for a loss at or above ln K,
-    whose accuracy is at most `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands above 1/K."""
+    whose accuracy is at most `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands above 1/K. That K is the one
+    the loss fits, or, for a training loss further above every ln K, the one whose uniform guess (loss
+    ln K, accuracy 1/K) the epoch's validation numbers `val` sit at: in inference mode the network
+    answers 1/K for every class, and in training mode (dropout, BatchNorm's batch statistics, a start far
+    off) it pays more than ln K, which is learning nothing all the same (a 10-class CNN fed raw pixels:
+    validation 2.302 at every epoch, training 67 -> 2.48, accuracy 0.10-0.11 in both splits)."""
     k = chance_k(loss, acc, known, STUCK_CLASS_CANDIDATES)
     if k is not None or acc is None:
         return k
     k = chance_k(loss, None, known, STUCK_CLASS_CANDIDATES)
+    if k is None and val is not None:
+        k = chance_k(*val, known, STUCK_CLASS_CANDIDATES)
     if k is None or loss < math.log(k):
         return None
     return k if acc <= 1.0 / k + AT_CHANCE_LOSS_ACCURACY_BANDS * chance_accuracy_band(k) else None
@@ -136,7 +143,9 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
     loss at or above ln K, any accuracy up to `AT_CHANCE_LOSS_ACCURACY_BANDS`
     bands above 1/K: `_stuck_k`). K is
     `--classes`, what the log tells, or else the common class count (2, 10,
-    100, 1000, and 3: `STUCK_CLASS_CANDIDATES`) that fits both numbers.
+    100, 1000, and 3: `STUCK_CLASS_CANDIDATES`) that fits both numbers; for a
+    training loss above every such ln K, the one whose uniform guess (loss
+    ln K, accuracy 1/K) validation sits at in those epochs.
     It stays silent when validation accuracy averages above the chance band
     (`chance_accuracy_band`) over those epochs: the training numbers are
     measured with dropout on, validation's in inference mode, so a network
@@ -176,7 +185,8 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
         if not finite(loss[i]):
             return []
         a = acc[i] if i < len(acc) and finite(acc[i]) else None
-        k = _stuck_k(loss[i], a, known)
+        vl, va = (h.val_loss[i], h.val_acc[i]) if i < min(len(h.val_loss), len(h.val_acc)) else (None, None)
+        k = _stuck_k(loss[i], a, known, (vl, va) if finite(vl) and finite(va) else None)
         if k is None:
             return []
         ks.add(k)
@@ -192,17 +202,29 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     last_acc = acc[-1] if acc and finite(acc[-1]) else None
     acc_txt = f" and accuracy {last_acc:.4f} (1/K = {1 / k:.4f})" if last_acc is not None else ""
+    # K read off validation's uniform guess where a judged training loss lies above every ln K band
+    from_val = not known and any(chance_k(loss[i], None, None, STUCK_CLASS_CANDIDATES) is None for i in tail)
+    level = "at or above" if from_val else "≈"
+    val_txt = ""
+    evidence: dict[str, Any] = {}
+    if from_val:
+        vals = [h.val_loss[i] for i in tail]
+        val_txt = f", while the validation loss sits at {min(vals):.4f}-{max(vals):.4f}, the uniform guess"
+        evidence = {"val_loss_tail": [rounded(v) for v in vals], "val_acc_tail": [rounded(h.val_acc[i]) for i in tail]}
     return [
         loss_at_chance.finding(
             Severity.ERROR,
-            f"Training loss stays at {loss[-1]:.4f} ≈ ln {k} = {math.log(k):.4f}{acc_txt} for the last "
-            f"{len(tail)} epochs.",
+            f"Training loss stays at {loss[-1]:.4f} {level} ln {k} = {math.log(k):.4f}{acc_txt} for the last "
+            f"{len(tail)} epochs{val_txt}.",
             evidence={
                 "classes": k,
-                "classes_source": "given" if known else "fitted to loss and accuracy",
+                "classes_source": "given"
+                if known
+                else ("validation at the uniform guess" if from_val else "fitted to loss and accuracy"),
                 "ln_k": rounded(math.log(k)),
                 "loss_tail": [rounded(loss[i]) for i in tail],
                 "acc_tail": [rounded(acc[i]) for i in tail if i < len(acc)],
+                **evidence,
                 "tolerance": CHANCE_LOSS_TOLERANCE,
             },
             fix=Fix(

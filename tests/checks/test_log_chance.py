@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -742,3 +743,41 @@ def test_log020_skipped_without_validation_accuracy(make_history):
 def test_log020_one_epoch_at_chance_is_a_dip_not_a_fall(make_history):
     h = make_history(**dict(COLLAPSED, val_accuracy=[0.6399, 0.5288, 0.5918, 0.6197, 0.5918, 0.4918]))
     assert "LOG020" not in codes(h)
+
+
+# --- LOG021 -----------------------------------------------------------------------------
+#: A three-class MLP on wine with a linear output under sparse_categorical_crossentropy (the run corpus):
+#: it begins at 5.45 nats, learns, and ends at 66% validation accuracy where the task allows 95%.
+LINEAR_WINE = dict(
+    loss=[5.4458, 3.3911, 2.7671, 2.2549, 1.6854, 1.4731, 1.4529, 1.418, 1.2349]
+    + [1.2232, 1.0997, 0.9821, 0.9609, 0.8597, 0.8519, 0.8436, 0.8442, 0.8368],
+    accuracy=[0.3209, 0.3955, 0.4478, 0.5, 0.5224, 0.5597, 0.5821, 0.597, 0.6119]
+    + [0.6119, 0.6194, 0.6269, 0.6343, 0.6343, 0.6343, 0.6418, 0.6567, 0.6716],
+    val_loss=[2.1235, 1.8782, 1.8986, 1.5209, 1.0238, 0.9932, 0.7061, 0.6772, 0.6506]
+    + [0.6412, 0.6937, 0.6832, 0.6713, 0.6634, 0.6844, 0.6867, 0.7038, 0.9465],
+    val_accuracy=[0.3864, 0.4091, 0.5227, 0.5227, 0.5682, 0.6364, 0.6591, 0.6591, 0.6818] + [0.6591] * 9,
+)
+
+
+def test_log021_a_first_epoch_no_fresh_softmax_gives_abstains_instead_of_healthy(make_history):
+    h = make_history(**LINEAR_WINE)
+    f = codes(h)["LOG021"]
+    assert f.evidence["loss_first"] == pytest.approx(5.4458) and f.evidence["classes_read"] == [2, 100]
+    assert verdict(h) == "insufficient-evidence"
+    assert verdict(h, classes=3) == "insufficient-evidence"
+    # a 1,000-class run may begin there: given its class count, the start is a fresh softmax's
+    assert "LOG021" not in codes(h, classes=1000)
+
+
+def test_log021_silent_on_fresh_starts_and_on_logs_pasted_from_their_middle(make_history):
+    # a ten-class CNN's first epoch near ln 10, and a 100-class one's near ln 100
+    assert "LOG021" not in codes(make_history(loss=[2.31, 1.9, 1.6], accuracy=[0.14, 0.31, 0.42]))
+    assert "LOG021" not in codes(make_history(loss=[4.41, 3.9, 3.5], accuracy=[0.04, 0.1, 0.16]))
+    # a BatchNorm network's large first step on two classes, answering at chance: some K up to 100 admits it
+    assert "LOG021" not in codes(make_history(loss=[4.533, 0.908, 0.7], accuracy=[0.504, 0.565, 0.6]))
+    # a log whose first line is epoch 7 shows no start
+    pasted = "\n".join(
+        f"Epoch {i + 7}/18\n9/9 - 0s - accuracy: {a:.4f} - loss: {lo:.4f}"
+        for i, (lo, a) in enumerate(zip(LINEAR_WINE["loss"][:4], LINEAR_WINE["accuracy"][:4]))
+    )
+    assert "LOG021" not in found(read_history(io.StringIO(pasted)))

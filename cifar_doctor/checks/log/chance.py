@@ -1147,3 +1147,109 @@ def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
             split="val",
         )
     ]
+
+
+# --- LOG021 -----------------------------------------------------------------------
+#: Class counts LOG021 reads a first epoch against: every one up to CIFAR-100's 100 (and a larger one
+#: given). A fresh softmax over 1,000 classes starts at ln 1000 = 6.9, past the reading's reach; such a
+#: run, if it begins above ln 100 with answers above chance, gets the abstention until its class count
+#: is given.
+FRESH_START_MAX_CLASSES = 100
+
+#: A first epoch's mean training loss of more than this many times ln K is no fresh K-class softmax's:
+#: one starts near ln K (within `FIRST_LOSS_MARGIN` from random initial logits) and the epoch's mean falls
+#: from there. A large first step can put it higher: runs of the corpus and draws 2-11 that call for no
+#: pipeline fix begin at up to 2.2 ln K (1.54 nats, an MLP on 30 standardized features of two classes),
+#: and with BatchNormalization far higher while answering at chance (4.53 nats on two classes). Since
+#: every K up to `FRESH_START_MAX_CLASSES` is tried, the factor decides only for a log that begins above
+#: ln 100 = 4.6, where it rules out K up to 10 (e^(4.6 / 2)); none of the runs that begin there calls
+#: for no fix (17 log trials of 4 runs that read `healthy`: a linear output, a learning rate of 1, raw
+#: training pixels).
+FRESH_START_FACTOR = 2.0
+
+
+def _fresh_start(loss: float, acc: float | None, k: int) -> bool:
+    """Whether a first epoch of mean training loss `loss` and accuracy `acc` can be a fresh K-class
+    softmax's: at most `FRESH_START_FACTOR` x ln K, and, at or above ln K (where exp(-loss), the geometric
+    mean of the probability the right class gets, is at most 1/K), an accuracy within
+    `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands of 1/K: above them the outputs are confident, and the
+    wrong ones cost more than a uniform guess."""
+    ln_k = math.log(k)
+    if loss > FRESH_START_FACTOR * ln_k:
+        return False
+    return not (
+        loss >= ln_k and acc is not None and acc > 1.0 / k + AT_CHANCE_LOSS_ACCURACY_BANDS * chance_accuracy_band(k)
+    )
+
+
+@register("LOG021", "first-loss-past-a-fresh-start", requires=("history",), cause="insufficient-evidence")
+def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
+    """The first epoch's training loss is no fresh softmax's for any class count: abstain, naming the model.
+
+    ## What it does
+    Reads the first epoch's training loss and accuracy of a log that starts with training
+    (`from_training_start`). Fires, as `insufficient-evidence`, when no class count from 2 to
+    `FRESH_START_MAX_CLASSES` (or the one given, if larger) admits them as a fresh softmax's start (`_fresh_start`):
+    a loss above `FRESH_START_FACTOR` x ln K, or at or above ln K with an accuracy above chance. Only
+    decides when no other check names a cause.
+
+    ## Why is this bad?
+    A classifier initialized as Keras initializes it begins near ln K, the loss of the uniform guess, and
+    its first epoch's mean only falls from there. A first epoch far above, or above ln K while many answers
+    are right, had saturated outputs from the start: inputs on a huge scale, an output the loss does not
+    expect (logits into a loss that wants probabilities), or a first step far too large. Such a run can
+    then learn and look healthy (a three-class MLP with a linear output began at 5.45 nats, ended at 0.84
+    and 66% validation accuracy where the task allows 95%), so "no problem found" would be a confident
+    wrong answer; which of the three it is, the model and the data tell.
+
+    ## Example
+    ```
+    Epoch 1/18
+    9/9 - 1s - accuracy: 0.3209 - loss: 5.4458 - val_accuracy: 0.3864 - val_loss: 2.1235
+    ```
+
+    ## Use instead
+    ```python
+    x = x.astype("float32") / 255.0                                   # inputs on a small scale
+    outputs = layers.Dense(num_classes, activation="softmax")(h)       # what the default loss expects
+    ```
+    """
+    h = inputs.history
+    rows = aligned(h.loss)
+    if not rows or rows[0][0] != 0 or not from_training_start(h):
+        return []
+    loss = rows[0][1][0]
+    acc = h.acc[0] if h.acc and finite(h.acc[0]) else None
+    known = inputs.num_classes
+    most = max(FRESH_START_MAX_CLASSES, known or 0)
+    if any(_fresh_start(loss, acc, k) for k in range(2, most + 1)):
+        return []
+    acc_txt = f" at accuracy {acc:.4f}" if acc is not None else ""
+    reach = f"the start of a fresh softmax over any number of classes up to {most}"
+    return [
+        first_loss_past_a_fresh_start.finding(
+            Severity.INFO,
+            f"The first epoch's training loss, {loss:.4g}{acc_txt}, lies past {reach}: the network began with "
+            "saturated outputs.",
+            evidence={
+                "loss_first": rounded(loss),
+                "acc_first": rounded(acc) if acc is not None else None,
+                "classes": known,
+                "classes_read": [2, most],
+                "fresh_start_factor": FRESH_START_FACTOR,
+            },
+            fix=Fix(
+                "Give the model ({model}) with its data: its checks tell an input scale, an output the loss does "
+                "not expect and a step too large apart",
+                'x_train = x_train.astype("float32") / 255.0  # a small input scale, the same for every split',
+            ),
+            explanation=(
+                "A softmax classifier begins near ln K and its first epoch's mean loss only falls from there; "
+                "this one began with confident outputs whose wrong answers cost more than a uniform guess: inputs "
+                "on a huge scale, an output the loss does not expect (logits into a loss that wants "
+                "probabilities), or a first step far too large. Such a run can learn afterwards and look healthy, "
+                "so the curves that follow are not read as a clean bill."
+            ),
+            split="train",
+        )
+    ]

@@ -775,6 +775,10 @@ def test_log021_silent_on_fresh_starts_and_on_logs_pasted_from_their_middle(make
     assert "LOG021" not in codes(make_history(loss=[4.41, 3.9, 3.5], accuracy=[0.04, 0.1, 0.16]))
     # a BatchNorm network's large first step on two classes, answering at chance: some K up to 100 admits it
     assert "LOG021" not in codes(make_history(loss=[4.533, 0.908, 0.7], accuracy=[0.504, 0.565, 0.6]))
+    # a regression's mean squared error, with no accuracy or one that is never right (LOG015's)
+    assert "LOG021" not in codes(make_history(loss=[1041.5, 750.8, 425.9], val_loss=[1045.9, 750.0, 423.4]))
+    assert "LOG021" not in codes(make_history(loss=[29002.5, 28718.7, 28384.7], accuracy=[0.0, 0.0, 0.0]))
+    assert "LOG021" not in found(make_history(**LINEAR_WINE), loss="mean_squared_error")
     # a log whose first line is epoch 7 shows no start
     pasted = "\n".join(
         f"Epoch {i + 7}/18\n9/9 - 0s - accuracy: {a:.4f} - loss: {lo:.4f}"

@@ -1188,7 +1188,8 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
 
     ## What it does
     Reads the first epoch's training loss and accuracy of a log that starts with training
-    (`from_training_start`). Fires, as `insufficient-evidence`, when no class count from 2 to
+    (`from_training_start`) and prints an accuracy above zero (a classifier's; a loss beside no accuracy may
+    be a regression's, and a cross-entropy is what a loss given by name must be). Fires, as `insufficient-evidence`, when no class count from 2 to
     `FRESH_START_MAX_CLASSES` (or the one given, if larger) admits them as a fresh softmax's start (`_fresh_start`):
     a loss above `FRESH_START_FACTOR` x ln K, or at or above ln K with an accuracy above chance. Only
     decides when no other check names a cause.
@@ -1220,11 +1221,16 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
         return []
     loss = rows[0][1][0]
     acc = h.acc[0] if h.acc and finite(h.acc[0]) else None
+    if acc is None or acc <= 0.0:
+        return []  # no accuracy, or none ever right (LOG015): the loss need not be a cross-entropy (an MSE of 1,042)
+    named = inputs.effective_loss
+    if named is not None and "crossentropy" not in named:
+        return []
     known = inputs.num_classes
     most = max(FRESH_START_MAX_CLASSES, known or 0)
     if any(_fresh_start(loss, acc, k) for k in range(2, most + 1)):
         return []
-    acc_txt = f" at accuracy {acc:.4f}" if acc is not None else ""
+    acc_txt = f" at accuracy {acc:.4f}"
     reach = f"the start of a fresh softmax over any number of classes up to {most}"
     return [
         first_loss_past_a_fresh_start.finding(
@@ -1233,7 +1239,7 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
             "saturated outputs.",
             evidence={
                 "loss_first": rounded(loss),
-                "acc_first": rounded(acc) if acc is not None else None,
+                "acc_first": rounded(acc),
                 "classes": known,
                 "classes_read": [2, most],
                 "fresh_start_factor": FRESH_START_FACTOR,

@@ -1188,11 +1188,12 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
 
     ## What it does
     Reads the first epoch's training loss and accuracy of a log that starts with training
-    (`from_training_start`) and prints an accuracy above zero (a classifier's; a loss beside no accuracy may
-    be a regression's, and a cross-entropy is what a loss given by name must be). Fires, as `insufficient-evidence`, when no class count from 2 to
-    `FRESH_START_MAX_CLASSES` (or the one given, if larger) admits them as a fresh softmax's start (`_fresh_start`):
-    a loss above `FRESH_START_FACTOR` x ln K, or at or above ln K with an accuracy above chance. Only
-    decides when no other check names a cause.
+    (`from_training_start`) and prints an accuracy above zero (a classifier's: a loss beside no accuracy
+    may be a regression's; a loss given by name must be a cross-entropy). Fires, as
+    `insufficient-evidence`, when no class count from 2 to `FRESH_START_MAX_CLASSES` (or the one given,
+    if larger) admits them as a fresh softmax's start (`_fresh_start`): a loss above
+    `FRESH_START_FACTOR` x ln K, or at or above ln K with an accuracy above chance. Only decides when no
+    other check names a cause.
 
     ## Why is this bad?
     A classifier initialized as Keras initializes it begins near ln K, the loss of the uniform guess, and
@@ -1230,13 +1231,11 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
     most = max(FRESH_START_MAX_CLASSES, known or 0)
     if any(_fresh_start(loss, acc, k) for k in range(2, most + 1)):
         return []
-    acc_txt = f" at accuracy {acc:.4f}"
-    reach = f"the start of a fresh softmax over any number of classes up to {most}"
     return [
         first_loss_past_a_fresh_start.finding(
             Severity.INFO,
-            f"The first epoch's training loss, {loss:.4g}{acc_txt}, lies past {reach}: the network began with "
-            "saturated outputs.",
+            f"The first epoch's training loss, {loss:.4g} at accuracy {acc:.4f}, lies past the start of a fresh "
+            f"softmax over any number of classes up to {most}: the network began with saturated outputs.",
             evidence={
                 "loss_first": rounded(loss),
                 "acc_first": rounded(acc),

@@ -113,23 +113,33 @@ STUCK_CLASS_CANDIDATES = tuple(sorted(set(COMMON_CLASS_COUNTS) | set(CHANCE_CLAS
 AT_CHANCE_LOSS_ACCURACY_BANDS = 2
 
 
-def _stuck_k(loss: float, acc: float | None, known: int | None, val: tuple[float, float] | None = None) -> int | None:
+def _above_chance_bands(acc: float, k: int) -> bool:
+    """Whether an accuracy lies more than `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands above 1/K: more than
+    the arg-max of near-equal outputs reads, so at a loss at or above ln K the outputs are confident."""
+    return acc > 1.0 / k + AT_CHANCE_LOSS_ACCURACY_BANDS * chance_accuracy_band(k)
+
+
+def _stuck_k(
+    loss: float, acc: float | None, known: int | None, val: tuple[float, float] | None = None
+) -> tuple[int, bool] | None:
     """The K whose chance level this epoch sits at (`chance_k`), or, for a loss at or above ln K,
-    whose accuracy is at most `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands above 1/K. That K is the one
-    the loss fits, or, for a training loss further above every ln K, the one whose uniform guess (loss
-    ln K, accuracy 1/K) the epoch's validation numbers `val` sit at: in inference mode the network
-    answers 1/K for every class, and in training mode (dropout, BatchNorm's batch statistics, a start far
-    off) it pays more than ln K, which is learning nothing all the same (a 10-class CNN fed raw pixels:
-    validation 2.302 at every epoch, training 67 -> 2.48, accuracy 0.10-0.11 in both splits)."""
+    whose accuracy is at most `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands above 1/K, and whether that K
+    was read off validation. It is the one the loss fits, or, for a training loss further above every
+    ln K, the one whose uniform guess (loss ln K, accuracy 1/K) the epoch's validation numbers `val` sit
+    at: in inference mode the network answers 1/K for every class, and in training mode (dropout,
+    BatchNorm's batch statistics, a start far off) it pays more than ln K, which is learning nothing all
+    the same (a 10-class CNN fed raw pixels: validation 2.302 at every epoch, training 67 -> 2.48,
+    accuracy 0.10-0.11 in both splits)."""
     k = chance_k(loss, acc, known, STUCK_CLASS_CANDIDATES)
     if k is not None or acc is None:
-        return k
+        return None if k is None else (k, False)
     k = chance_k(loss, None, known, STUCK_CLASS_CANDIDATES)
+    from_val = False
     if k is None and val is not None:
-        k = chance_k(*val, known, STUCK_CLASS_CANDIDATES)
-    if k is None or loss < math.log(k):
+        k, from_val = chance_k(*val, known, STUCK_CLASS_CANDIDATES), True
+    if k is None or loss < math.log(k) or _above_chance_bands(acc, k):
         return None
-    return k if acc <= 1.0 / k + AT_CHANCE_LOSS_ACCURACY_BANDS * chance_accuracy_band(k) else None
+    return k, from_val
 
 
 @register("LOG002", "loss-at-chance", requires=("history",), cause="not-learning", superseded_by=("LOG015",))
@@ -181,15 +191,17 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
         return []
     tail = list(range(max(0, n - MIN_EPOCHS_FOR_CURVES), n))
     ks = set()
+    read_off_val = False
     for i in tail:
         if not finite(loss[i]):
             return []
         a = acc[i] if i < len(acc) and finite(acc[i]) else None
         vl, va = (h.val_loss[i], h.val_acc[i]) if i < min(len(h.val_loss), len(h.val_acc)) else (None, None)
-        k = _stuck_k(loss[i], a, known, (vl, va) if finite(vl) and finite(va) else None)
-        if k is None:
+        stuck = _stuck_k(loss[i], a, known, (vl, va) if finite(vl) and finite(va) else None)
+        if stuck is None:
             return []
-        ks.add(k)
+        ks.add(stuck[0])
+        read_off_val = read_off_val or stuck[1]
     if len(ks) != 1:
         return []
     k = ks.pop()
@@ -203,7 +215,7 @@ def loss_at_chance(inputs: Inputs) -> list[Finding]:
     last_acc = acc[-1] if acc and finite(acc[-1]) else None
     acc_txt = f" and accuracy {last_acc:.4f} (1/K = {1 / k:.4f})" if last_acc is not None else ""
     # K read off validation's uniform guess where a judged training loss lies above every ln K band
-    from_val = not known and any(chance_k(loss[i], None, None, STUCK_CLASS_CANDIDATES) is None for i in tail)
+    from_val = not known and read_off_val
     level = "at or above" if from_val else "≈"
     val_txt = ""
     evidence: dict[str, Any] = {}
@@ -1177,9 +1189,7 @@ def _fresh_start(loss: float, acc: float | None, k: int) -> bool:
     ln_k = math.log(k)
     if loss > FRESH_START_FACTOR * ln_k:
         return False
-    return not (
-        loss >= ln_k and acc is not None and acc > 1.0 / k + AT_CHANCE_LOSS_ACCURACY_BANDS * chance_accuracy_band(k)
-    )
+    return not (loss >= ln_k and acc is not None and _above_chance_bands(acc, k))
 
 
 @register("LOG021", "first-loss-past-a-fresh-start", requires=("history",), cause="insufficient-evidence")

@@ -148,9 +148,10 @@ def binary_accuracy_on_one_hot(inputs: Inputs) -> list[Finding]:
         return []
     k = round(1.0 / (1.0 - a0))
     known = classes_from_data(inputs)
+    step = accuracy_step(h)
     tolerance = PRIOR_ACCURACY_TOLERANCE
     if split == "val":
-        tolerance = min(PRIOR_ACCURACY_TOLERANCE, max(PRIOR_VAL_ACCURACY_TOLERANCE, rounding(accuracy_step(h))))
+        tolerance = min(PRIOR_ACCURACY_TOLERANCE, max(PRIOR_VAL_ACCURACY_TOLERANCE, rounding(step)))
     if k < 3 or (known and known != k) or abs(a0 - (1 - 1.0 / k)) > tolerance:
         return []
     if not _spaced(k, PRIOR_SPACING_FACTOR):
@@ -163,11 +164,7 @@ def binary_accuracy_on_one_hot(inputs: Inputs) -> list[Finding]:
     losses = [lo for _, (lo, _) in rows]
     pinned = all(abs(a - (1 - 1.0 / k)) <= PRIOR_ACCURACY_TOLERANCE for a in accs[:MIN_EPOCHS_FOR_CURVES])
     train0 = h.acc[0] if split == "val" and h.acc and finite(h.acc[0]) else None
-    both = (
-        train0 is not None
-        and abs(train0 - (1 - 1.0 / k)) <= TRAIN_PRIOR_ACCURACY_TOLERANCE
-        and accuracy_step(h) <= CONSOLE_STEP
-    )
+    both = train0 is not None and abs(train0 - (1 - 1.0 / k)) <= TRAIN_PRIOR_ACCURACY_TOLERANCE and step <= CONSOLE_STEP
     if max(accs) - min(accs) >= FLAT_ACCURACY_RANGE and not pinned and not both:
         return []
     name = "val_" if split == "val" else ""

@@ -752,3 +752,56 @@ def majority_answer(h: Any) -> MajorityAnswer | None:
     if len({round(v, FROZEN_ACCURACY_DECIMALS) for v in stretch}) != 1:
         return None
     return MajorityAnswer(first, last, share, stretch[0], len(rows))
+
+
+#: An epoch whose loss is at or above ln K has learned nothing whatever its accuracy reads, up to
+#: this many chance bands above 1/K: exp(-loss), the geometric mean of the probability given to
+#: the right class, is then at most 1/K, and an accuracy off 1/K is the arg-max of near-equal
+#: outputs, which may land below chance (0.058 on ten digit classes) or a few points above it
+#: (0.137). On the run corpus this named `not-learning` in 23 log trials of 4 runs (18 of them 2-epoch
+#: logs of a model too small to learn, `insufficient-evidence` before; one band: 11 trials of 2 runs),
+#: every one acceptable, and changed no verdict of draws 2-5.
+AT_CHANCE_LOSS_ACCURACY_BANDS = 2
+
+
+def above_chance_bands(acc: float, k: int) -> bool:
+    """Whether an accuracy lies more than `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands above 1/K: more than
+    the arg-max of near-equal outputs reads, so at a loss at or above ln K the outputs are confident."""
+    return acc > 1.0 / k + AT_CHANCE_LOSS_ACCURACY_BANDS * chance_accuracy_band(k)
+
+
+#: Class counts LOG021 reads a first epoch against: every one up to CIFAR-100's 100 (and a larger one
+#: given). A fresh softmax over 1,000 classes starts at ln 1000 = 6.9, past the reading's reach; such a
+#: run, if it begins above ln 100 with answers above chance, gets the abstention until its class count
+#: is given.
+FRESH_START_MAX_CLASSES = 100
+
+#: A first epoch's mean training loss of more than this many times ln K is no fresh K-class softmax's:
+#: one starts near ln K (within `FIRST_LOSS_MARGIN` from random initial logits) and the epoch's mean falls
+#: from there. A large first step can put it higher: runs of the corpus and draws 2-11 that call for no
+#: pipeline fix begin at up to 2.2 ln K (1.54 nats, an MLP on 30 standardized features of two classes),
+#: and with BatchNormalization far higher while answering at chance (4.53 nats on two classes). Since
+#: every K up to `FRESH_START_MAX_CLASSES` is tried, the factor decides only for a log that begins above
+#: ln 100 = 4.6, where it rules out K up to 10 (e^(4.6 / 2)); none of the runs that begin there calls
+#: for no fix (17 log trials of 4 runs that read `healthy`: a linear output, a learning rate of 1, raw
+#: training pixels).
+FRESH_START_FACTOR = 2.0
+
+
+def fresh_start(loss: float, acc: float | None, k: int) -> bool:
+    """Whether a first epoch of mean training loss `loss` and accuracy `acc` can be a fresh K-class
+    softmax's: at most `FRESH_START_FACTOR` x ln K, and, at or above ln K (where exp(-loss), the geometric
+    mean of the probability the right class gets, is at most 1/K), an accuracy within
+    `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands of 1/K: above them the outputs are confident, and the
+    wrong ones cost more than a uniform guess."""
+    ln_k = math.log(k)
+    if loss > FRESH_START_FACTOR * ln_k:
+        return False
+    return not (loss >= ln_k and acc is not None and above_chance_bands(acc, k))
+
+
+def fresh_start_possible(loss: float, acc: float | None, known: int | None) -> bool:
+    """Whether a first epoch of mean training loss `loss` and accuracy `acc` can be a fresh softmax's for
+    some class count from 2 to `FRESH_START_MAX_CLASSES` (or the known one, if larger): `fresh_start`."""
+    most = max(FRESH_START_MAX_CLASSES, known or 0)
+    return any(fresh_start(loss, acc, k) for k in range(2, most + 1))

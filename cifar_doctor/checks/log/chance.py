@@ -18,12 +18,15 @@ from ...measure.history import (
     COMMON_CLASS_COUNTS,
     CONSTANT_ACCURACY_RUN,
     FIRST_LOSS_MARGIN,
+    FRESH_START_FACTOR,
+    FRESH_START_MAX_CLASSES,
     KERAS2_LOSS_CEILING,
     LOSS_JUMP,
     MIN_EPOCHS_FOR_CURVES,
     NO_LEARNING_ACCURACY_MARGIN,
     TRAIN_LEARNED_FRACTION,
     UNIFORM_EVAL_TOLERANCE,
+    above_chance_bands,
     accuracy_denominator,
     accuracy_step,
     aligned,
@@ -34,6 +37,7 @@ from ...measure.history import (
     epochs_trained,
     few_optimizer_steps,
     finite,
+    fresh_start_possible,
     from_training_start,
     index_unit,
     initial_statistics_weight,
@@ -103,22 +107,6 @@ def unsettled_statistics(h: Any, steps: int) -> str:
 STUCK_CLASS_CANDIDATES = tuple(sorted(set(COMMON_CLASS_COUNTS) | set(CHANCE_CLASS_CANDIDATES)))
 
 
-#: An epoch whose loss is at or above ln K has learned nothing whatever its accuracy reads, up to
-#: this many chance bands above 1/K: exp(-loss), the geometric mean of the probability given to
-#: the right class, is then at most 1/K, and an accuracy off 1/K is the arg-max of near-equal
-#: outputs, which may land below chance (0.058 on ten digit classes) or a few points above it
-#: (0.137). On the run corpus this named `not-learning` in 23 log trials of 4 runs (18 of them 2-epoch
-#: logs of a model too small to learn, `insufficient-evidence` before; one band: 11 trials of 2 runs),
-#: every one acceptable, and changed no verdict of draws 2-5.
-AT_CHANCE_LOSS_ACCURACY_BANDS = 2
-
-
-def _above_chance_bands(acc: float, k: int) -> bool:
-    """Whether an accuracy lies more than `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands above 1/K: more than
-    the arg-max of near-equal outputs reads, so at a loss at or above ln K the outputs are confident."""
-    return acc > 1.0 / k + AT_CHANCE_LOSS_ACCURACY_BANDS * chance_accuracy_band(k)
-
-
 def _stuck_k(
     loss: float, acc: float | None, known: int | None, val: tuple[float, float] | None = None
 ) -> tuple[int, bool] | None:
@@ -137,7 +125,7 @@ def _stuck_k(
     from_val = False
     if k is None and val is not None:
         k, from_val = chance_k(*val, known, STUCK_CLASS_CANDIDATES), True
-    if k is None or loss < math.log(k) or _above_chance_bands(acc, k):
+    if k is None or loss < math.log(k) or above_chance_bands(acc, k):
         return None
     return k, from_val
 
@@ -1162,36 +1150,6 @@ def val_accuracy_below_chance(inputs: Inputs) -> list[Finding]:
 
 
 # --- LOG021 -----------------------------------------------------------------------
-#: Class counts LOG021 reads a first epoch against: every one up to CIFAR-100's 100 (and a larger one
-#: given). A fresh softmax over 1,000 classes starts at ln 1000 = 6.9, past the reading's reach; such a
-#: run, if it begins above ln 100 with answers above chance, gets the abstention until its class count
-#: is given.
-FRESH_START_MAX_CLASSES = 100
-
-#: A first epoch's mean training loss of more than this many times ln K is no fresh K-class softmax's:
-#: one starts near ln K (within `FIRST_LOSS_MARGIN` from random initial logits) and the epoch's mean falls
-#: from there. A large first step can put it higher: runs of the corpus and draws 2-11 that call for no
-#: pipeline fix begin at up to 2.2 ln K (1.54 nats, an MLP on 30 standardized features of two classes),
-#: and with BatchNormalization far higher while answering at chance (4.53 nats on two classes). Since
-#: every K up to `FRESH_START_MAX_CLASSES` is tried, the factor decides only for a log that begins above
-#: ln 100 = 4.6, where it rules out K up to 10 (e^(4.6 / 2)); none of the runs that begin there calls
-#: for no fix (17 log trials of 4 runs that read `healthy`: a linear output, a learning rate of 1, raw
-#: training pixels).
-FRESH_START_FACTOR = 2.0
-
-
-def _fresh_start(loss: float, acc: float | None, k: int) -> bool:
-    """Whether a first epoch of mean training loss `loss` and accuracy `acc` can be a fresh K-class
-    softmax's: at most `FRESH_START_FACTOR` x ln K, and, at or above ln K (where exp(-loss), the geometric
-    mean of the probability the right class gets, is at most 1/K), an accuracy within
-    `AT_CHANCE_LOSS_ACCURACY_BANDS` chance bands of 1/K: above them the outputs are confident, and the
-    wrong ones cost more than a uniform guess."""
-    ln_k = math.log(k)
-    if loss > FRESH_START_FACTOR * ln_k:
-        return False
-    return not (loss >= ln_k and acc is not None and _above_chance_bands(acc, k))
-
-
 @register("LOG021", "first-loss-past-a-fresh-start", requires=("history",), cause="insufficient-evidence")
 def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
     """The first epoch's training loss is no fresh softmax's for any class count: abstain, naming the model.
@@ -1201,7 +1159,7 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
     (`from_training_start`) and prints an accuracy above zero (a classifier's: a loss beside no accuracy
     may be a regression's; a loss given by name must be a cross-entropy). Fires, as
     `insufficient-evidence`, when no class count from 2 to `FRESH_START_MAX_CLASSES` (or the one given,
-    if larger) admits them as a fresh softmax's start (`_fresh_start`): a loss above
+    if larger) admits them as a fresh softmax's start (`fresh_start`): a loss above
     `FRESH_START_FACTOR` x ln K, or at or above ln K with an accuracy above chance. Only decides when no
     other check names a cause.
 
@@ -1239,7 +1197,7 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
         return []
     known = inputs.num_classes
     most = max(FRESH_START_MAX_CLASSES, known or 0)
-    if any(_fresh_start(loss, acc, k) for k in range(2, most + 1)):
+    if fresh_start_possible(loss, acc, known):
         return []
     return [
         first_loss_past_a_fresh_start.finding(

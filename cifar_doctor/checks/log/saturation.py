@@ -26,6 +26,8 @@ from ...measure.history import (
     few_optimizer_steps,
     finite,
     first_non_finite,
+    fresh_start_possible,
+    from_training_start,
     index_unit,
     log_classes,
     per_error_cost,
@@ -511,7 +513,10 @@ def saturated_training_loss(inputs: Inputs) -> list[Finding]:
     the training predictions are wrong. Fires when it is at least
     `SATURATED_COST` (12.9 nats) while the training accuracy is above chance
     (1/K + `chance_accuracy_band(K)`; K as known or fitted, else 10). At
-    chance, LOG008 speaks instead.
+    chance, LOG008 speaks instead. Silent on a log from the start of training
+    whose first epoch can be a fresh softmax's (`fresh_start_possible`, LOG021's
+    reading): huge inputs saturate the softmax from the first step, so a run
+    that began near ln K saturated later, from its steps.
 
     ## Why is this bad?
     A wrong prediction costing 13 nats or more gives the true class a
@@ -549,6 +554,11 @@ def saturated_training_loss(inputs: Inputs) -> list[Finding]:
     if cost < SATURATED_COST or ac <= 1.0 / k + chance_accuracy_band(k):
         return []
     first = rows[0][1][0]
+    if rows[0][0] == 0 and from_training_start(h) and fresh_start_possible(first, rows[0][1][1], inputs.num_classes):
+        # began as a fresh softmax (LOG021's reading): inputs on a huge scale saturate it from the first step,
+        # so a loss that climbed there later came from the steps (a wine MLP's slow SGD at 97.8% ends at 0.30,
+        # the right answers' doubt; a learning rate that blew up from 0.56 to 5e12)
+        return []
     return [
         saturated_training_loss.finding(
             Severity.WARNING,

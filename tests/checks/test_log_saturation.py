@@ -1,4 +1,4 @@
-"""Checks LOG001, LOG003, LOG013, LOG014, LOG019: where each fires, where it stays silent, where it is skipped."""
+"""Checks LOG001, LOG003, LOG013, LOG014, LOG019, LOG022: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -303,3 +303,71 @@ def test_log001_fires_on_one_epoch_above_chance(make_history):
     h = make_history(loss=[1.7761], acc=[0.3584], val_loss=[8.6776], val_acc=[0.4489])
     f = codes(h)["LOG001"]
     assert f.evidence["val_cost_per_error"] == pytest.approx(8.6776 / (1 - 0.4489), rel=1e-3)
+
+
+#: Raw 0-16 training digits, validation digits divided by 16 (the run corpus): the arg-max survives the smaller
+#: scale, the softmax flattens, val_loss stays near ln 10 at 87% validation accuracy.
+FLAT_VAL = dict(
+    loss=[3.2051, 1.9865, 1.6655, 1.3746, 1.1313, 0.9781, 0.815, 0.7381, 0.6827, 0.5849, 0.5716, 0.5089],
+    accuracy=[0.1425, 0.3375, 0.47, 0.5917, 0.6758, 0.7192, 0.7625, 0.7875, 0.7992, 0.8342, 0.8317, 0.85],
+    val_loss=[2.3285, 2.3096, 2.2691, 2.2339, 2.197, 2.1674, 2.1311, 2.1164, 2.0958, 2.0795, 2.0636, 2.0453],
+    val_accuracy=[0.3591, 0.4332, 0.5846, 0.7033, 0.7685, 0.7656, 0.8487, 0.8309, 0.8398, 0.8338, 0.8546, 0.8665],
+)
+
+
+def test_log022_right_answers_with_near_uniform_outputs(make_history):
+    from cifar_doctor.checks.log.saturation import calibrated_loss_ceiling
+
+    f = found(make_history(**FLAT_VAL))["LOG022"]
+    assert f.evidence["classes"] == 10 and f.evidence["classes_source"] == "fitted to val_loss"
+    assert f.evidence["calibrated_ceiling"] == pytest.approx(calibrated_loss_ceiling(0.8665, 10), abs=1e-4)
+    assert f.evidence["calibrated_ceiling"] < 0.7 < 2.0453 / 1.5
+    assert verdict(make_history(**FLAT_VAL)) == "eval-input-scale-mismatch"
+
+
+def test_log022_calibrated_ceiling_is_the_uniform_guess_at_chance():
+    from cifar_doctor.checks.log.saturation import calibrated_loss_ceiling
+
+    assert calibrated_loss_ceiling(0.1, 10) == pytest.approx(math.log(10))
+    assert calibrated_loss_ceiling(0.5, 2) == pytest.approx(math.log(2))
+    assert calibrated_loss_ceiling(1.0, 10) == 0.0
+    assert calibrated_loss_ceiling(0.9, 10) < calibrated_loss_ceiling(0.6, 10)
+
+
+def test_log022_silent_on_healthy_runs(make_history):
+    assert "LOG022" not in found(make_history(**HEALTHY))
+    assert "LOG022" not in found(make_history(**HEALTHY_LOG))
+
+
+def test_log022_silent_when_validation_loses_accuracy(make_history):
+    # the same losses with validation 0.10 below training: a split that differs, not only a scale
+    h = make_history(**{**FLAT_VAL, "val_accuracy": [max(a - 0.1, 0.05) for a in FLAT_VAL["accuracy"]]})
+    assert "LOG022" not in found(h)
+
+
+def test_log022_silent_when_training_is_as_unsure(make_history):
+    # label smoothing or a strong weight decay flattens both splits' outputs alike
+    h = make_history(**{**FLAT_VAL, "loss": [v * 0.98 for v in FLAT_VAL["val_loss"]]})
+    assert "LOG022" not in found(h)
+
+
+def test_log022_two_classes_only_when_given(make_history):
+    # val_loss at ln 2 with 86% right: two outputs at 0.5; from a log alone ln 2 is also a per-output binary loss
+    h = make_history(
+        loss=[0.62, 0.45, 0.37, 0.33, 0.30],
+        accuracy=[0.66, 0.79, 0.84, 0.87, 0.88],
+        val_loss=[0.7005, 0.6995, 0.699, 0.6985, 0.698],
+        val_accuracy=[0.70, 0.80, 0.84, 0.85, 0.86],
+    )
+    assert "LOG022" not in found(h)
+    assert found(h, classes=2)["LOG022"].evidence["classes_source"] == "given"
+
+
+def test_log022_silent_for_a_binary_crossentropy(make_history):
+    h = make_history(**FLAT_VAL)
+    assert "LOG022" not in found(h, loss="binary_crossentropy")
+    assert "LOG022" in found(h, loss="categorical_crossentropy")
+
+
+def test_log022_skipped_without_a_log():
+    assert next(c for c in run(Inputs()).checks if c.code == "LOG022").status == "skipped"

@@ -1,4 +1,4 @@
-"""LOG: saturated losses (a softmax driven to its ceiling) and non-finite losses (LOG003, LOG019).
+"""LOG: saturated losses (a softmax driven to its ceiling), near-uniform ones (LOG022), non-finite ones (LOG003, LOG019).
 
 See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
 """
@@ -582,5 +582,153 @@ def saturated_training_loss(inputs: Inputs) -> list[Finding]:
                 "slow and erratic, and its gap to validation is not overfitting."
             ),
             split="train",
+        )
+    ]
+
+
+# --- LOG022 -----------------------------------------------------------------------
+#: Validation accuracy at least the training accuracy minus this, at the epoch judged: the network's
+#: arg-max works on the validation inputs as well as on its training inputs. Inputs on a smaller scale
+#: keep it (a ReLU network's logits scale with its inputs, their order with them), so what lags is not
+#: what the network answers but how sure it is; an overfitted or shifted split loses accuracy instead.
+FLAT_ACCURACY_SLACK = 0.05
+
+#: The last validation loss at least this fraction of ln K: outputs within a quarter of the uniform
+#: guess's loss, as a network gives whose logits shrank with its inputs (a scale bug's runs of the corpus
+#: and draws 2-12 end at 0.79-1.0 ln K while their arg-max is right 77-96% of the time).
+FLAT_UNIFORM_FRACTION = 0.75
+
+#: No validation loss above (1 + this) x ln K: near-uniform outputs cost at most ln K on a right answer and
+#: little more on a wrong one; 5% above allows the first epoch's random initial logits. A loss above it is
+#: confidently wrong answers, which LOG001 reads.
+FLAT_CEILING_TOLERANCE = 0.05
+
+#: The last validation loss at least this many times the most a calibrated classifier at that accuracy can
+#: lose (`calibrated_loss_ceiling`): half again is far past what a split's noise moves (a calibrated
+#: model's loss sits below the ceiling, not at it), and the corpus's scale bugs read 1.7-7.3 times it.
+FLAT_CALIBRATION_FACTOR = 1.5
+
+#: The last training loss at most the validation loss divided by this: at no better accuracy, the same
+#: network is far surer of its training answers (the corpus's scale bugs: 2.0-5.6 times).
+FLAT_TRAIN_RATIO = 1.5
+
+#: Class counts a log's K is read as when none is given: a uniform guess over two outputs (p = 0.5) is
+#: also what a per-output binary accuracy of one-hot labels shows beside ln 2 (LOG009's reading), and
+#: the calibrated ceiling of two classes lies too near ln 2 to tell a doubtful model from a flat one.
+FLAT_READ_CLASS_COUNTS = tuple(k for k in COMMON_CLASS_COUNTS if k >= 10)
+
+
+def calibrated_loss_ceiling(acc: float, k: int) -> float:
+    """The largest mean cross-entropy a calibrated K-class classifier of accuracy `acc` can have.
+
+    Calibrated, its mean loss is the mean entropy of its outputs. An output whose top class gets c has
+    at most the entropy of c beside (1 - c) spread evenly over the other K - 1 classes, a concave
+    function of c; the top probabilities average `acc`, so by Jensen's inequality the mean entropy is at
+    most that function at `acc`.
+    """
+    a = min(max(acc, 1.0 / k), 1.0)
+    if a >= 1.0:
+        return 0.0
+    return -(a * math.log(a)) - (1.0 - a) * math.log((1.0 - a) / (k - 1))
+
+
+def _flat_k(val_loss: list[float], known: int | None) -> int | None:
+    """The K whose ln K bounds every validation loss from above (`FLAT_CEILING_TOLERANCE`) while the last
+    lies within `FLAT_UNIFORM_FRACTION` of it: the known K, else one of `FLAT_READ_CLASS_COUNTS`."""
+    for k in [known] if known else FLAT_READ_CLASS_COUNTS:
+        if k < 2:
+            continue
+        ln_k = math.log(k)
+        if max(val_loss) <= (1.0 + FLAT_CEILING_TOLERANCE) * ln_k and val_loss[-1] >= FLAT_UNIFORM_FRACTION * ln_k:
+            return k
+    return None
+
+
+@register("LOG022", "eval-outputs-near-uniform", requires=("history",), cause="eval-input-scale-mismatch")
+def eval_outputs_near_uniform(inputs: Inputs) -> list[Finding]:
+    """Validation answers are as often right as training's, but with near-uniform outputs: the eval inputs are smaller.
+
+    ## What it does
+    Reads the last epoch that has all four numbers, in a log of at least `MIN_EPOCHS_FOR_CURVES`
+    epochs whose loss is a categorical cross-entropy. Fires when validation accuracy is at least the
+    training accuracy minus `FLAT_ACCURACY_SLACK`, every validation loss stays at or under ln K
+    (`FLAT_CEILING_TOLERANCE`) and the last is at least `FLAT_UNIFORM_FRACTION` of it, that last loss is
+    at least `FLAT_CALIBRATION_FACTOR` times the most a calibrated classifier at the validation accuracy
+    can lose (`calibrated_loss_ceiling`), and the training loss is at most the validation loss divided
+    by `FLAT_TRAIN_RATIO`. K is the known count, or one of 10, 100 and 1000 that the validation losses
+    fit (`FLAT_READ_CLASS_COUNTS`); a K a console inferred from its first batch's loss is not used.
+
+    ## Why is this bad?
+    A ReLU network's logits scale with its inputs. Validation images on a smaller scale than the training
+    images (training pixels left at 0-16 or 0-255, validation pixels divided) give logits shrunk by the
+    same factor: the arg-max survives, so validation accuracy looks fine, but the softmax flattens towards
+    1/K and the validation loss sits near ln K however well the network learned. It is LOG001's scale bug
+    seen from the other side (there the eval inputs are larger and the softmax saturates). Overfitting
+    cannot produce it: an overfitted network loses accuracy and is confidently wrong, above ln K.
+
+    ## Example
+    ```
+    Epoch 12/12
+    19/19 - 0s - categorical_accuracy: 0.8500 - loss: 0.5089 - val_categorical_accuracy: 0.8665 - val_loss: 2.0453
+    ```
+    2.0453 is 0.89 ln 10 at 87% validation accuracy, where a calibrated classifier loses at most 0.69.
+
+    ## Use instead
+    ```python
+    x_train = x_train.astype("float32") / 16.0
+    x_test = x_test.astype("float32") / 16.0   # one preprocessing for every split
+    ```
+    """
+    h = inputs.history
+    named = inputs.effective_loss
+    if named is not None and ("crossentropy" not in named or "binary" in named):
+        return []  # a per-output binary loss and accuracy read as two classes each (LOG009)
+    rows = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
+    vl = [v for v in h.val_loss if finite(v)]
+    if len(rows) < MIN_EPOCHS_FOR_CURVES or len(vl) != len(h.val_loss):
+        return []
+    known = classes_from_data(inputs)  # not a console's first-batch K: a binary cross-entropy starts at ln 2
+    k = _flat_k(vl, known)
+    if k is None:
+        return []
+    i, (lo, ac, vlo, va) = rows[-1]
+    ceiling = calibrated_loss_ceiling(va, k)
+    if va < ac - FLAT_ACCURACY_SLACK or vlo < FLAT_CALIBRATION_FACTOR * ceiling or lo > vlo / FLAT_TRAIN_RATIO:
+        return []
+    ln_k = math.log(k)
+    return [
+        eval_outputs_near_uniform.finding(
+            Severity.ERROR,
+            f"At epoch {i + 1} validation accuracy is {va:.4f} (training {ac:.4f}) but val_loss is {vlo:.4g}, "
+            f"{vlo / ln_k:.2f} ln {k}: a calibrated classifier right {va:.0%} of the time loses at most "
+            f"{ceiling:.3g}, and the training loss is {lo:.4g}. The validation outputs are near uniform while "
+            "their arg-max is right.",
+            evidence={
+                "epoch": printed_index(h, i),
+                "classes": k,
+                "classes_source": "given" if known else "fitted to val_loss",
+                "ln_k": rounded(ln_k),
+                "val_loss": [rounded(v) for v in vl],
+                "val_acc_last": rounded(va),
+                "train_acc_last": rounded(ac),
+                "train_loss_last": rounded(lo),
+                "calibrated_ceiling": rounded(ceiling),
+                "calibration_factor": FLAT_CALIBRATION_FACTOR,
+                "train_ratio": FLAT_TRAIN_RATIO,
+                "uniform_fraction": FLAT_UNIFORM_FRACTION,
+            },
+            fix=Fix(
+                "Preprocess validation and test images exactly like the training images",
+                'x_train = x_train.astype("float32") / 255.0\n'
+                'x_test = x_test.astype("float32") / 255.0  # the same scale for every split',
+            ),
+            explanation=(
+                f"A ReLU network's logits scale with its inputs: validation inputs on a smaller scale than the "
+                f"training inputs keep the arg-max (accuracy {va:.0%}) but flatten the softmax towards 1/{k}, so "
+                f"the validation loss stays near ln {k} = {ln_k:.3f} while training's falls to {lo:.3g}. Check "
+                "that every split gets the same scaling (e.g. training pixels left raw, validation pixels "
+                "divided); overfitting would lose accuracy and push val_loss above ln K instead."
+            ),
+            split="val",
         )
     ]

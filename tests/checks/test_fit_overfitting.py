@@ -676,3 +676,32 @@ def test_fit001_frozen_near_training_accuracy_stays_overfitting(make_history):
         val_accuracy=[0.977] * n,
     )
     assert found(h)["FIT001"].cause == "overfitting"
+
+
+#: The last 17 of 41 epochs of a fine-tuned frozen base on two CIFAR-10 classes (the run corpus): training accuracy
+#: at 0.9941 (one error in 169) from the best val_loss epoch on, val_loss 0.3017 -> 0.3169.
+CEILING = {
+    name: [float(v) for v in values.split()]
+    for name, values in {
+        "loss": "0.1663 0.1551 0.1444 0.1341 0.1249 0.1167 0.109 0.1006 0.0939 0.0867 0.081 0.0761 0.0715 0.0676 0.0637 "
+        "0.0596 0.0557",
+        "accuracy": "0.9527 0.9586 0.9704 0.9763 0.9822 0.9882 0.9882 0.9941 0.9941 0.9941 0.9941 0.9941 0.9941 0.9941 "
+        "0.9941 0.9941 0.9941",
+        "val_loss": "0.3139 0.3113 0.3069 0.3061 0.3054 0.3042 0.3037 0.3034 0.3017 0.3046 0.306 0.3082 0.3102 0.3115 "
+        "0.3125 0.315 0.3169",
+        "val_accuracy": "0.8652 0.8652 0.8652 0.863 0.8674 0.8696 0.8674 0.8652 0.8717 0.8717 0.8717 0.8696 0.8652 "
+        "0.8587 0.8652 0.8587 0.8652",
+    }.items()
+}
+
+
+def test_fit001_training_accuracy_at_its_ceiling_reads_the_loss_gap(make_history):
+    f = found(make_history(**CEILING))["FIT001"]
+    assert f.evidence["gap_last"] == pytest.approx(0.1289, abs=1e-4)
+    assert verdict(make_history(**CEILING)) == "overfitting"
+
+
+def test_fit001_silent_at_the_ceiling_when_the_loss_gap_closes(make_history):
+    # the same turn while the training loss stops falling: nothing memorized since the best epoch
+    flat = [*CEILING["loss"][:9], *[0.0939] * 8]
+    assert "FIT001" not in found(make_history(**{**CEILING, "loss": flat}))

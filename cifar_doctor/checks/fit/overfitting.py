@@ -16,6 +16,7 @@ from ...measure.history import (
     ASSUMED_CLASSES,
     CONSTANT_ACCURACY_RUN,
     CONSTANT_ACCURACY_SPREAD,
+    FITTED_ACCURACY,
     LOSS_JUMP,
     MIN_EPOCHS_FOR_CURVES,
     STEP_BLOCKS,
@@ -278,7 +279,8 @@ def overfitting(inputs: Inputs) -> list[Finding]:
     `GAP_WIDENING_MIN` to at least `OVERFIT_MIN_FINAL_GAP`. When validation
     has stopped improving and its loss is `MEMORIZATION_LOSS_RATIO` (10) times
     the training loss, the loss gap stands for the accuracy gap (accuracies
-    saturate near 100%, losses do not); a training loss printed as 0 counts
+    saturate near 100%, losses do not), and so does a widening loss gap when
+    training accuracy was already at `FITTED_ACCURACY` at the best epoch; a training loss printed as 0 counts
     as half the step it was printed in, the most it can be. It stays silent when validation never
     left chance or sits at ln K (LOG004, LOG007, LOG010 speak for those).
 
@@ -343,7 +345,7 @@ def overfitting(inputs: Inputs) -> list[Finding]:
         gap_best = train_score[best] - val_score[best]
         gap_last = train_score[s_last] - val_score[s_last]
         widened = gap_last - gap_best >= GAP_WIDENING_MIN and gap_last >= OVERFIT_MIN_FINAL_GAP
-        if not (widened or t["memorized"]):
+        if not (widened or t["memorized"] or _loss_gap_at_ceiling(h, t, best, train_score[best], gap_last)):
             return []
     elif scored:
         # different metrics (training accuracy, validation ROC): compare their changes since the best epoch
@@ -432,6 +434,18 @@ def overfitting(inputs: Inputs) -> list[Finding]:
             split="val",
         )
     ]
+
+
+def _loss_gap_at_ceiling(h: Any, t: dict, best: int, train_at_best: float, gap_last: float) -> bool:
+    """Whether, with the training accuracy already at `FITTED_ACCURACY` at the best epoch (no room left for
+    the accuracy gap to widen: 0.9941 is one error in 169), the loss gap widened instead: validation loss
+    turned, the training loss fell since the best epoch, val_loss - loss grew, and the accuracy gap at the
+    end is at least `OVERFIT_MIN_FINAL_GAP`."""
+    last = t["last"]
+    if not (t["loss_turn"] and train_at_best >= FITTED_ACCURACY and gap_last >= OVERFIT_MIN_FINAL_GAP):
+        return False
+    loss, val = h.loss, h.val_loss
+    return bool(loss[last] < loss[best] and val[last] - loss[last] > val[best] - loss[best])
 
 
 def _carried_over(h: Any) -> float | None:

@@ -1,4 +1,4 @@
-"""Checks LOG001, LOG003, LOG013, LOG014, LOG019, LOG022: where each fires, where it stays silent, where it is skipped."""
+"""Checks LOG001, LOG003, LOG013, LOG014, LOG019, LOG022, LOG023: where each fires, where it stays silent, where it is skipped."""
 
 from __future__ import annotations
 
@@ -371,3 +371,48 @@ def test_log022_silent_for_a_binary_crossentropy(make_history):
 
 def test_log022_skipped_without_a_log():
     assert next(c for c in run(Inputs()).checks if c.code == "LOG022").status == "skipped"
+
+
+def test_log023_a_loss_of_zero_at_chance_accuracy(make_history):
+    # one softmax unit under categorical_crossentropy (the run corpus): its one probability is 1, its loss 0
+    h = make_history(
+        loss=[0.0, float("nan"), float("nan"), float("nan")],
+        accuracy=[0.4935, 0.514, 0.5065, 0.5065],
+        val_loss=[0.0, float("nan"), float("nan"), float("nan")],
+        val_accuracy=[0.4926, 0.5074, 0.5074, 0.5074],
+    )
+    f = found(h)
+    assert f["LOG023"].split == "val" and f["LOG023"].evidence["error_floor"] == pytest.approx(0.3517, abs=1e-4)
+    assert "LOG003" not in f  # the NaN that followed is read for what drove it
+    assert verdict(h) == "output-loss-mismatch"
+
+
+def test_log023_a_negative_loss(make_history):
+    h = make_history(loss=[-7.39, -12.1, -17.2], accuracy=[0.0925, 0.095, 0.094])
+    assert found(h)["LOG023"].evidence["loss"] == pytest.approx(-7.39)
+
+
+def test_log023_training_loss_under_half_the_floor_only(make_history):
+    # class weights can halve what training errors cost; 0.25 at 0.5 is within that, 0.14 is not
+    ok = make_history(loss=[0.25, 0.24, 0.24], accuracy=[0.5, 0.52, 0.52])
+    assert "LOG023" not in found(ok)
+    assert "LOG023" in found(make_history(loss=[0.1417, 0.1419, 0.143], accuracy=[0.4988, 0.5234, 0.5246]))
+
+
+def test_log023_silent_on_healthy_runs_and_rounded_printing(make_history):
+    assert "LOG023" not in found(make_history(**HEALTHY))
+    assert "LOG023" not in found(make_history(**HEALTHY_LOG))
+    # printed to two decimals: 0.00 at 0.99 may be 0.0034 at 0.9949, over the floor
+    assert "LOG023" not in found(make_history(loss=[0.05, 0.01, 0.0], accuracy=[0.97, 0.99, 0.99]))
+
+
+def test_log023_silent_for_a_regression_and_for_other_losses(make_history):
+    # a mean squared error beside an accuracy that is never right, and a named loss that is no cross-entropy
+    assert "LOG023" not in found(make_history(loss=[0.31, 0.12, 0.05], accuracy=[0.0, 0.0, 0.0]))
+    h = make_history(loss=[0.05, 0.04, 0.03], accuracy=[0.6, 0.62, 0.63])
+    assert "LOG023" not in found(h, loss="mean_squared_error")
+    assert "LOG023" in found(h, loss="categorical_crossentropy")
+
+
+def test_log023_skipped_without_a_log():
+    assert next(c for c in run(Inputs()).checks if c.code == "LOG023").status == "skipped"

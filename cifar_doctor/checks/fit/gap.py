@@ -47,7 +47,7 @@ EXPLAINED_BY = (
     *(f"FIT00{i}" for i in range(1, 9)),
     "FIT010",
     "FIT011",
-    *(f"LOG0{i:02d}" for i in range(1, 23)),
+    *(f"LOG0{i:02d}" for i in range(1, 24)),
 )
 
 

@@ -19,7 +19,7 @@ So `val_loss / (1 - val_acc)`, an upper bound on the mean cost of one wrong
 validation prediction (right ones cost a little, too), tells a saturated
 softmax from honest mistakes without the data or the model.
 
-The checks live by topic: `saturation` (LOG001, LOG003, LOG013, LOG014, LOG019, LOG022),
+The checks live by topic: `saturation` (LOG001, LOG003, LOG013, LOG014, LOG019, LOG022, LOG023),
 `chance` (LOG002, LOG004, LOG007, LOG008, LOG010), `evaluate` (LOG005, LOG011),
 `metrics` (LOG009, LOG012) and `history` (LOG006). The measurements they share
 (cost per error, chance level, K) are in `cifar_doctor.measure.history`; the

@@ -1,4 +1,5 @@
-"""LOG: saturated losses (a softmax driven to its ceiling), near-uniform ones (LOG022), non-finite ones (LOG003, LOG019).
+"""LOG: saturated losses (a softmax driven to its ceiling), near-uniform ones (LOG022), losses below what errors cost
+(LOG023), non-finite ones (LOG003, LOG019).
 
 See `cifar_doctor.checks.log` for the loss arithmetic these checks rest on.
 """
@@ -250,7 +251,7 @@ def saturated_eval_loss(inputs: Inputs) -> list[Finding]:
     "non-finite-loss",
     requires=("history",),
     cause="numerical-instability",
-    superseded_by=("LOG016", "LOG017", "LOG019"),
+    superseded_by=("LOG016", "LOG017", "LOG019", "LOG023"),
 )
 def non_finite_loss(inputs: Inputs) -> list[Finding]:
     """A loss or metric in the log is NaN or infinite.
@@ -276,9 +277,9 @@ def non_finite_loss(inputs: Inputs) -> list[Finding]:
     optimizer, check the data with `np.isfinite(x).all()`, and use
     `keras.callbacks.TerminateOnNaN()`.
 
-    LOG016, LOG017 and LOG019 supersede it: a loss with no floor, a loss that
-    grew until it overflowed while accuracy never moved, and a loss that was
-    never finite are read for what drove them.
+    LOG016, LOG017, LOG019 and LOG023 supersede it: a loss with no floor, a loss
+    that grew until it overflowed while accuracy never moved, a loss that was
+    never finite and one below what the accuracy allows are read for what drove them.
     """
     h = inputs.history
     # metric -> first 0-based position with a computed NaN/inf
@@ -730,5 +731,129 @@ def eval_outputs_near_uniform(inputs: Inputs) -> list[Finding]:
                 "divided); overfitting would lose accuracy and push val_loss above ln K instead."
             ),
             split="val",
+        )
+    ]
+
+
+# --- LOG023 -----------------------------------------------------------------------
+#: Every wrong answer costs a cross-entropy at least ln 2: the arg-max picked another class, which got at
+#: least the probability the true class got, so the true class got at most 1/2 (a sigmoid's threshold is
+#: 1/2 too). A mean loss under (1 - accuracy) x ln 2 is then no cross-entropy of the outputs the accuracy
+#: was read from. Validation is weighted by nothing; training can carry `class_weight` or
+#: `sample_weight`, which scale the cost of the errors they down-weight, so a training epoch must lie under
+#: this fraction of the floor (a weight of 1/2 on the commonest class of a 2:1 split, as
+#: scikit-learn's "balanced" weights give it, halves its errors' cost at most).
+ERROR_FLOOR_TRAIN_FRACTION = 0.5
+
+
+def _below_error_floor(loss: list[float], acc: list[float], fraction: float) -> tuple[int, float, float] | None:
+    """The first epoch (index, loss, accuracy) whose loss lies under `fraction` x (1 - accuracy) x ln 2 by more
+    than the printing of either can explain (`rounding` of the `printed_step` of both series: a loss of 0 alone
+    reads as printed in whole units), or None."""
+    slack = rounding(printed_step(loss, acc))
+    for i, (lo, ac) in aligned(loss, acc):
+        if 0.0 < ac < 1.0 and lo + slack < fraction * (1.0 - ac - slack) * math.log(2):
+            return i, lo, ac
+    return None
+
+
+@register(
+    "LOG023", "loss-below-error-floor", requires=("history",), cause="output-loss-mismatch", superseded_by=("LOG015",)
+)
+def loss_below_error_floor(inputs: Inputs) -> list[Finding]:
+    """The loss is lower than the wrong answers alone must cost: it is not the cross-entropy of the outputs scored.
+
+    ## What it does
+    Reads each epoch's loss beside its accuracy (a classifier's: an accuracy above 0). Fires when a
+    validation loss lies under (1 - val_acc) x ln 2, or a training loss under
+    `ERROR_FLOOR_TRAIN_FRACTION` of (1 - acc) x ln 2 (class and sample weights act in training), by
+    more than the printing explains, or when a loss is negative. A loss named as anything but a
+    cross-entropy is not read; LOG015 (accuracy that does not apply) supersedes it.
+
+    ## Why is this bad?
+    A wrong arg-max gives the true class at most 1/2, so each wrong answer costs at least ln 2 nats and
+    the mean loss is at least (1 - accuracy) x ln 2, for one output or many, softmax or sigmoid. A loss
+    below that (0.0000 at accuracy 0.49) measures something other than the predictions the accuracy
+    counts: a single output unit under `categorical_crossentropy` (its one probability is always 1, its
+    loss always 0), one softmax unit on binary labels, labels outside 0-1 under `binary_crossentropy`
+    (a negative loss). Such a network learns nothing the loss could teach, and the curves that follow,
+    often NaN, describe no generalization.
+
+    ## Example
+    ```
+    Epoch 1/11
+    19/19 - 1s - accuracy: 0.4935 - loss: 0.0000e+00 - val_accuracy: 0.4926 - val_loss: 0.0000e+00
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(1, activation="sigmoid")(h)      # one unit: binary_crossentropy, labels 0/1
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    # or Dense(num_classes, activation="softmax") with sparse_categorical_crossentropy
+    ```
+    """
+    h = inputs.history
+    named = inputs.effective_loss
+    if named is not None and "crossentropy" not in named:
+        return []
+    hit = None
+    for split, loss, acc, fraction in (
+        ("val", h.val_loss, h.val_acc, 1.0),
+        ("train", h.loss, h.acc, ERROR_FLOOR_TRAIN_FRACTION),
+    ):
+        if not acc or not any(finite(a) and a > 0 for a in acc):
+            continue  # no accuracy, or never right: maybe a regression's mean squared error beside it
+        negative = next(((i, lo) for i, (lo,) in aligned(loss) if lo < 0), None)
+        below = _below_error_floor(loss, acc, fraction)
+        if negative is not None or below is not None:
+            hit = (split, negative, below, fraction)
+            break
+    if hit is None:
+        return []
+    split, negative, below, fraction = hit
+    prefix = "val_" if split == "val" else ""
+    unit = index_unit(h)
+    if negative is not None:
+        i, lo = negative
+        what = f"{prefix}loss is {lo:.4g} at {unit} {printed_index(h, i)}: a cross-entropy is never negative."
+        evidence: dict[str, Any] = {"epoch": printed_index(h, i), "loss": rounded(lo)}
+    else:
+        assert below is not None
+        i, lo, ac = below
+        floor = fraction * (1.0 - ac) * math.log(2)
+        what = (
+            f"{prefix}loss is {lo:.4g} at {unit} {printed_index(h, i)} with {prefix}accuracy {ac:.4f}: the "
+            f"{1.0 - ac:.1%} wrong answers alone cost at least {(1.0 - ac) * math.log(2):.4g} (ln 2 each)"
+            + (f", and at least {floor:.4g} under any class weights of 1/2 or more." if fraction < 1.0 else ".")
+        )
+        evidence = {
+            "epoch": printed_index(h, i),
+            "loss": rounded(lo),
+            "accuracy": rounded(ac),
+            "error_floor": rounded((1.0 - ac) * math.log(2)),
+            "floor_fraction": fraction,
+        }
+    return [
+        loss_below_error_floor.finding(
+            Severity.ERROR,
+            what + " The loss is not the cross-entropy of the outputs the accuracy is read from.",
+            evidence={"split": split, **evidence, "loss_name": named},
+            fix=Fix(
+                "Match the output layer, the labels and the loss",
+                "# binary labels 0/1: one sigmoid unit\n"
+                'outputs = layers.Dense(1, activation="sigmoid")(h)\n'
+                'model.compile(loss="binary_crossentropy", metrics=["accuracy"])\n'
+                "# K classes, integer labels: K softmax units\n"
+                'outputs = layers.Dense(num_classes, activation="softmax")(h)\n'
+                'model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])',
+            ),
+            explanation=(
+                "A wrong arg-max gives the true class at most 1/2, so every wrong answer costs at least ln 2 nats "
+                "and the mean cross-entropy is at least (1 - accuracy) x ln 2. A loss below it does not score the "
+                "predictions: one output unit under categorical_crossentropy (its single probability is 1, its loss "
+                "0), one softmax unit on binary labels, labels outside 0-1 under binary_crossentropy. The network "
+                "gets no signal to learn from, so neither its gap nor its curves say anything about generalization."
+            ),
+            split=split,
         )
     ]

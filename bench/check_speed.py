@@ -14,8 +14,11 @@ present, generated images otherwise, then times
 
 Usage:
 
-    python bench/check_speed.py [--data PATH/cifar10.npz] [--generated] [--repeat 3]
+    python bench/check_speed.py [--data PATH/cifar10.npz] [--generated] [--repeat 3] [--heap]
     python bench/check_speed.py --inflate [--repeat 3]
+
+`--heap` first sets the allocator as the command line does (`cifar_doctor.cli.heap`: freed
+blocks stay in the heap); the CPU seconds printed (user and kernel) compare the two.
 
 `--inflate` times only the reading of the npz's training images: `np.load`, and
 the inflate that `check` uses (`cifar_doctor.sources.inflate`) with zlib and
@@ -94,7 +97,12 @@ def main() -> int:
     parser.add_argument("--generated", action="store_true", help="use generated images even if the data exists")
     parser.add_argument("--repeat", type=int, default=1, help="time the run this many times (fresh inputs each)")
     parser.add_argument("--inflate", action="store_true", help="time reading the training images only")
+    parser.add_argument("--heap", action="store_true", help="keep freed blocks in the heap, as the CLI does")
     args = parser.parse_args()
+    if args.heap:
+        from cifar_doctor.cli.heap import keep_freed_memory
+
+        print(f"heap kept:         {keep_freed_memory()}")
     if args.inflate:
         path = args.data or next((p for p in CANDIDATES if p.exists()), None)
         if path is None:
@@ -126,10 +134,13 @@ def main() -> int:
     reset = _reset_peak()
     times = []
     report = None
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     for _ in range(max(args.repeat, 1)):
         t0 = time.perf_counter()
         report = engine.run(build_inputs(**data))
         times.append(time.perf_counter() - t0)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    runs = max(args.repeat, 1)
     check_peak = _status("VmHWM") if reset else None
     peak = max(load_peak, _peak_rss())
 
@@ -140,6 +151,10 @@ def main() -> int:
         f"({', '.join(f'{k} {v.dtype}{list(v.shape)}' for k, v in data.items())})"
     )
     print(f"seconds:           {min(times):.3f} (best of {len(times)}; all: {', '.join(f'{t:.3f}' for t in times)})")
+    print(
+        f"cpu per run:       {(cpu1.ru_utime - cpu0.ru_utime) / runs:.2f} s user, "
+        f"{(cpu1.ru_stime - cpu0.ru_stime) / runs:.2f} s kernel"
+    )
     print(f"peak RSS process:  {peak / mib:.1f} MiB  ratio {peak / nbytes:.2f}x arrays (includes loading)")
     if check_peak is not None:
         print(

@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in own or os.environ.get("CIFAR_DOCTOR_DEBUG"):
         DEBUG = True
     from .. import tfenv
-    from .heap import keep_freed_memory
 
-    keep_freed_memory()  # the passes over image splits reuse the blocks they free (cifar_doctor.cli.heap)
     tfenv.set_cli(True)  # Keras, when a command needs it, is imported without TensorFlow's start-up chatter
     tfenv.set_debug(DEBUG)  # ... which --debug shows
     try:

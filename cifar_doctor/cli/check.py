@@ -70,6 +70,9 @@ def check(
     ),
 ) -> None:
     """Check data, labels, a model and/or a training log; print a verdict and findings."""
+    from .heap import keep_freed_memory
+
+    keep_freed_memory()  # the passes over image splits reuse the blocks they free (cifar_doctor.cli.heap)
     from ..api import build_inputs
     from ..engine import run
     from ..inputs import check_classes

@@ -7,8 +7,9 @@ blocks freed, and trims the heap's top past twice the threshold, so new blocks a
 page again and again: on full CIFAR-10 the kernel's share of `check` was 0.45-0.9 s of its 3.8-4.5 s
 of CPU. With the threshold where glibc would end up (`MMAP_THRESHOLD_BYTES`) and the heap trimmed only
 past `TRIM_THRESHOLD_BYTES`, it is 0.15-0.27 s, at the same peak memory (`python bench/check_speed.py
---heap`, and `cifar-doctor check` timed with `/usr/bin/time`). Only the command-line process does
-this: a library must not change its host's allocator.
+--heap`, and `cifar-doctor check` timed with `/usr/bin/time`). Only `cifar-doctor check` does this,
+in its own process: a library must not change its host's allocator, and `compare`, whose TensorFlow
+allocates as it pleases, was not measured with it.
 """
 
 from __future__ import annotations

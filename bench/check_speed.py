@@ -17,7 +17,7 @@ Usage:
     python bench/check_speed.py [--data PATH/cifar10.npz] [--generated] [--repeat 3] [--heap]
     python bench/check_speed.py --inflate [--repeat 3]
 
-`--heap` first sets the allocator as the command line does (`cifar_doctor.cli.heap`: freed
+`--heap` first sets the allocator as `cifar-doctor check` does (`cifar_doctor.cli.heap`: freed
 blocks stay in the heap); the CPU seconds printed (user and kernel) compare the two.
 
 `--inflate` times only the reading of the npz's training images: `np.load`, and
@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--generated", action="store_true", help="use generated images even if the data exists")
     parser.add_argument("--repeat", type=int, default=1, help="time the run this many times (fresh inputs each)")
     parser.add_argument("--inflate", action="store_true", help="time reading the training images only")
-    parser.add_argument("--heap", action="store_true", help="keep freed blocks in the heap, as the CLI does")
+    parser.add_argument("--heap", action="store_true", help="keep freed blocks in the heap, as cifar-doctor check does")
     args = parser.parse_args()
     if args.heap:
         from cifar_doctor.cli.heap import keep_freed_memory

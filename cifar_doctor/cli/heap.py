@@ -1,12 +1,12 @@
-"""How the command-line process keeps the memory its passes free: in its heap, for the next pass.
+"""How `cifar-doctor check` keeps the memory its passes free: in its heap, for the next pass.
 
 The full passes over an image split (statistics, near-duplicate signatures, look-ups, verification)
 allocate and free blocks of 1-32 MB thousands of times. glibc's malloc starts by handing blocks above
 128 KB to the kernel as soon as they are freed (`mmap`), raising that threshold only as it sees larger
 blocks freed, and trims the heap's top past twice the threshold, so new blocks are faulted in page by
-page again and again: on full CIFAR-10 the kernel's share of `check` was 0.45-0.9 s of its 3.8-4.5 s
+page again and again: on full CIFAR-10 the kernel's share of `check` was 0.42-1.2 s of its 3.8-4.9 s
 of CPU. With the threshold where glibc would end up (`MMAP_THRESHOLD_BYTES`) and the heap trimmed only
-past `TRIM_THRESHOLD_BYTES`, it is 0.15-0.27 s, at the same peak memory (`python bench/check_speed.py
+past `TRIM_THRESHOLD_BYTES`, it is 0.15-0.44 s, at the same peak memory (`python bench/check_speed.py
 --heap`, and `cifar-doctor check` timed with `/usr/bin/time`). Only `cifar-doctor check` does this,
 in its own process: a library must not change its host's allocator, and `compare`, whose TensorFlow
 allocates as it pleases, was not measured with it.

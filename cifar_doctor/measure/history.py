@@ -246,6 +246,13 @@ def classes_from_data(inputs: Any) -> int | None:
     return count.k if count.k and count.k >= 2 and count.read_from != "log" else None
 
 
+def named_other_than_cross_entropy(name: str | None) -> bool:
+    """Whether the loss is named, and as no cross-entropy (a mean squared error beside an accuracy): the
+    readings of a loss against ln K or against what wrong answers cost then do not apply. An unnamed loss
+    (a History JSON, a console) is read as a classifier's."""
+    return name is not None and "crossentropy" not in name
+
+
 def binary_entropy(p: float) -> float:
     """H(p) in nats: the binary cross-entropy of predicting p for a target that is 1 with probability p."""
     if p <= 0.0 or p >= 1.0:

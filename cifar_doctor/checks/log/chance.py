@@ -44,6 +44,7 @@ from ...measure.history import (
     judged_loss,
     log_classes,
     longest_constant_run,
+    named_other_than_cross_entropy,
     per_error_cost,
     pinned_at_chance,
     printed_index,
@@ -1192,8 +1193,7 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
     acc = h.acc[0] if h.acc and finite(h.acc[0]) else None
     if acc is None or acc <= 0.0:
         return []  # no accuracy, or none ever right (LOG015): the loss need not be a cross-entropy (an MSE of 1,042)
-    named = inputs.effective_loss
-    if named is not None and "crossentropy" not in named:
+    if named_other_than_cross_entropy(inputs.effective_loss):
         return []
     known = inputs.num_classes
     most = max(FRESH_START_MAX_CLASSES, known or 0)

@@ -21,6 +21,7 @@ from ...measure.history import (
     MIN_ERROR_RATE,
     accuracy_step,
     aligned,
+    binary_entropy,
     chance_accuracy_band,
     classes_from_data,
     double_softmax_floor,
@@ -31,6 +32,7 @@ from ...measure.history import (
     from_training_start,
     index_unit,
     log_classes,
+    named_other_than_cross_entropy,
     per_error_cost,
     printed_index,
     printed_step,
@@ -628,17 +630,13 @@ def calibrated_loss_ceiling(acc: float, k: int) -> float:
     most that function at `acc`.
     """
     a = min(max(acc, 1.0 / k), 1.0)
-    if a >= 1.0:
-        return 0.0
-    return -(a * math.log(a)) - (1.0 - a) * math.log((1.0 - a) / (k - 1))
+    return binary_entropy(a) + (1.0 - a) * math.log(k - 1)
 
 
 def _flat_k(val_loss: list[float], known: int | None) -> int | None:
     """The K whose ln K bounds every validation loss from above (`FLAT_CEILING_TOLERANCE`) while the last
     lies within `FLAT_UNIFORM_FRACTION` of it: the known K, else one of `FLAT_READ_CLASS_COUNTS`."""
     for k in [known] if known else FLAT_READ_CLASS_COUNTS:
-        if k < 2:
-            continue
         ln_k = math.log(k)
         if max(val_loss) <= (1.0 + FLAT_CEILING_TOLERANCE) * ln_k and val_loss[-1] >= FLAT_UNIFORM_FRACTION * ln_k:
             return k
@@ -682,7 +680,7 @@ def eval_outputs_near_uniform(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     named = inputs.effective_loss
-    if named is not None and ("crossentropy" not in named or "binary" in named):
+    if named_other_than_cross_entropy(named) or (named is not None and "binary" in named):
         return []  # a per-output binary loss and accuracy read as two classes each (LOG009)
     rows = aligned(h.loss, h.acc, h.val_loss, h.val_acc)
     vl = [v for v in h.val_loss if finite(v)]
@@ -700,7 +698,8 @@ def eval_outputs_near_uniform(inputs: Inputs) -> list[Finding]:
     return [
         eval_outputs_near_uniform.finding(
             Severity.ERROR,
-            f"At epoch {i + 1} validation accuracy is {va:.4f} (training {ac:.4f}) but val_loss is {vlo:.4g}, "
+            f"At {index_unit(h)} {printed_index(h, i)} validation accuracy is {va:.4f} (training {ac:.4f}) but "
+            f"val_loss is {vlo:.4g}, "
             f"{vlo / ln_k:.2f} ln {k}: a calibrated classifier right {va:.0%} of the time loses at most "
             f"{ceiling:.3g}, and the training loss is {lo:.4g}. The validation outputs are near uniform while "
             "their arg-max is right.",
@@ -794,7 +793,7 @@ def loss_below_error_floor(inputs: Inputs) -> list[Finding]:
     """
     h = inputs.history
     named = inputs.effective_loss
-    if named is not None and "crossentropy" not in named:
+    if named_other_than_cross_entropy(named):
         return []
     hit = None
     for split, loss, acc, fraction in (
@@ -820,17 +819,21 @@ def loss_below_error_floor(inputs: Inputs) -> list[Finding]:
     else:
         assert below is not None
         i, lo, ac = below
-        floor = fraction * (1.0 - ac) * math.log(2)
+        error_floor = (1.0 - ac) * math.log(2)
         what = (
             f"{prefix}loss is {lo:.4g} at {unit} {printed_index(h, i)} with {prefix}accuracy {ac:.4f}: the "
-            f"{1.0 - ac:.1%} wrong answers alone cost at least {(1.0 - ac) * math.log(2):.4g} (ln 2 each)"
-            + (f", and at least {floor:.4g} under any class weights of 1/2 or more." if fraction < 1.0 else ".")
+            f"{1.0 - ac:.1%} wrong answers alone cost at least {error_floor:.4g} (ln 2 each)"
+            + (
+                f", and at least {fraction * error_floor:.4g} under any class weights of 1/2 or more."
+                if fraction < 1.0
+                else "."
+            )
         )
         evidence = {
             "epoch": printed_index(h, i),
             "loss": rounded(lo),
             "accuracy": rounded(ac),
-            "error_floor": rounded((1.0 - ac) * math.log(2)),
+            "error_floor": rounded(error_floor),
             "floor_fraction": fraction,
         }
     return [

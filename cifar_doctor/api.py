@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from .inputs import History, Inputs, ModelInfo, Split, check_classes
 from .mapped import is_lazy
 from .report import Report
 from .runners.base import DIRECT
-from .sources.base import LoadedData
+from .sources.base import LoadedData, while_reading
 from .sources.datasets import load_data, load_data_path
 from .sources.evaluator import Evaluator
 from .sources.folders import load_folder_pair
@@ -339,19 +340,24 @@ def diagnose(
     >>> report.verdict.cause
     'eval-input-scale-mismatch'
     """
-    inputs = build_inputs(
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        x_val=x_val,
-        y_val=y_val,
-        model=model,
-        loss=loss,
-        history=history,
-        classes=classes,
-        data=data,
-        limit=limit,
-        runner=runner,
+    # the test images' own work is done while the training images are still read (`engine.ahead`)
+    early = (
+        partial(engine.ahead, select_codes=select, ignore_codes=ignore) if runner is None or runner is DIRECT else None
     )
+    with while_reading(early):
+        inputs = build_inputs(
+            x_train=x_train,
+            y_train=y_train,
+            x_test=x_test,
+            y_test=y_test,
+            x_val=x_val,
+            y_val=y_val,
+            model=model,
+            loss=loss,
+            history=history,
+            classes=classes,
+            data=data,
+            limit=limit,
+            runner=runner,
+        )
     return engine.run(inputs, select_codes=select, ignore_codes=ignore, calibrated=calibrated)

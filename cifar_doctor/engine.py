@@ -18,10 +18,35 @@ from .calibration import SETTLING_ORDER, SOURCE_REQUIREMENTS, calibrate
 from .counterfactual import Counterfactual, run_counterfactuals
 from .diagnosis import decide
 from .findings import Finding
-from .inputs import Inputs
+from .inputs import EVAL_SPLITS, STATS_KEY, Inputs, Split
 from .measure.history import from_training_start
+from .memo import remember
 from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
+
+
+def ahead(key: str, x: Any, *, select_codes: list[str] | None = None, ignore_codes: list[str] | None = None) -> None:
+    """Work on one eval split's images while the rest of the data is still being read.
+
+    A reader calls this (`sources.base.while_reading`) with each array it has read while it reads
+    others: for test or validation images, the split's statistics and the `ahead` part of each selected
+    check (`CheckSpec.ahead`) are computed then, on one thread (the other cores are reading), and kept
+    for this array (`cifar_doctor.memo`): the checks find them instead of computing them again, the same
+    values either way. Never raises: what fails here fails again in the check, which reports it.
+    """
+    name = key.removeprefix("x_")
+    if not key.startswith("x_") or name not in EVAL_SPLITS:
+        return
+    from .runners.base import ThreadedRunner
+
+    split = Split(name, x, runner=ThreadedRunner(1))
+    try:
+        remember(x, STATS_KEY, split.stats)
+        for spec in select(select_codes, ignore_codes):
+            if spec.ahead is not None:
+                spec.ahead(split)
+    except Exception:  # noqa: BLE001 - the check meets the same error on the same array and reports it
+        return
 
 
 def run_checks(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import invalid_value
+from .memo import recall
 from .records import (
     ACCURACY_NAMES,
     CURVE_POINTS,
@@ -42,6 +43,9 @@ __all__ = [
 ]
 
 EVAL_SPLITS = ("test", "val")
+
+#: The `cifar_doctor.memo` key of an array's `ImageStats`.
+STATS_KEY = "image-stats"
 
 
 @dataclass
@@ -82,8 +86,11 @@ class Split:
         if self._stats is None and self.x is not None:
             from .measure.stats import image_stats
 
-            indices = getattr(self.sample, "indices", None)
-            self._stats = image_stats(self.x, self.runner, self.full, indices)
+            # computed while the data was read (`engine.ahead`), for this very array
+            self._stats = recall(self.x, STATS_KEY) if self.full is None else None
+            if self._stats is None:
+                indices = getattr(self.sample, "indices", None)
+                self._stats = image_stats(self.x, self.runner, self.full, indices)
         return self._stats
 
     def labels(self, classes: int | None = None) -> Any:

@@ -132,6 +132,9 @@ class CheckSpec:
     `superseded_by` lists codes whose finding on a split makes this check's
     finding on the same split redundant (the more specific explanation wins),
     and its finding about the whole run (no split) too; the engine applies it.
+    `ahead`, when given, does the part of the check that one eval split's images
+    allow while the rest of the data is still being read (`engine.ahead`),
+    keeping its results for the check (`cifar_doctor.memo`).
     """
 
     code: str
@@ -143,6 +146,7 @@ class CheckSpec:
     doc: str = ""
     summary: str = ""
     superseded_by: tuple[str, ...] = ()
+    ahead: Callable[[Any], None] | None = None
 
     def __call__(self, inputs: Any) -> list[Finding]:
         return self.func(inputs)
@@ -196,10 +200,12 @@ def register(
     requires: tuple[str, ...] = (),
     cause: str | None = None,
     superseded_by: tuple[str, ...] = (),
+    ahead: Callable[[Any], None] | None = None,
 ) -> Callable[[Callable[[Any], list[Finding]]], CheckSpec]:
     """Register a check under `code` and kebab-case `name`.
 
     `superseded_by`: codes whose finding on a split drops this check's finding on that split.
+    `ahead`: the check's work on one eval `Split` alone, done before the other inputs exist (`CheckSpec`).
     """
     if not _CODE_RE.match(code):
         raise ValueError(f"Invalid check code. Expected three capitals and three digits. Received: {code!r}")
@@ -218,7 +224,7 @@ def register(
     def decorate(func: Callable[[Any], list[Finding]]) -> CheckSpec:
         doc = inspect.cleandoc(func.__doc__ or "")
         summary = _summary(doc)
-        spec = CheckSpec(code, name, func, tuple(requires), cause, code[:3], doc, summary, tuple(superseded_by))
+        spec = CheckSpec(code, name, func, tuple(requires), cause, code[:3], doc, summary, tuple(superseded_by), ahead)
         if code in _REGISTRY and _REGISTRY[code].func.__qualname__ != func.__qualname__:
             raise ValueError(f"Check code {code} registered twice.")
         _REGISTRY[code] = spec

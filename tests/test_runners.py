@@ -196,3 +196,83 @@ def test_thread_pool_is_capped_on_many_cores(monkeypatch):
     monkeypatch.setattr(base, "available_cores", lambda: 1)
     assert base.local_runner(base.DIRECT, True).workers == 1
     assert base.local_runner(base.DIRECT, False) is base.DIRECT
+
+
+@pytest.fixture
+def compressed(tmp_path) -> Path:
+    """An `np.savez_compressed` file of uint8 splits over 1 MB each (inflated side by side), with copies
+    of training images in the test split and copies within it."""
+    d = tmp_path / "mem"
+    scale.build(d, 1200, 400, 10, 10)
+    x_test = np.rint(np.load(d / "x_test.npy") * 255).astype(np.uint8)
+    x_test[390:] = x_test[:10]  # near-duplicates within the test split too
+    path = tmp_path / "data.npz"
+    np.savez_compressed(
+        path,
+        x_train=np.load(d / "x_train.npy"),
+        y_train=np.load(d / "y_train.npy"),
+        x_test=x_test,
+        y_test=np.load(d / "y_test.npy"),
+    )
+    return path
+
+
+def test_work_done_while_reading_gives_the_same_report(compressed, monkeypatch):
+    from cifar_doctor import engine, memo
+    from cifar_doctor.checks.duplicates import near
+    from cifar_doctor.inputs import STATS_KEY
+    from cifar_doctor.measure import neardup
+
+    plain = _report(compressed, DIRECT)
+    inputs = build_inputs(data=compressed)
+    x_test = inputs.splits["test"].x
+    engine.ahead("x_test", x_test)
+    kept = memo.recall(x_test, STATS_KEY)
+    within = memo.recall(x_test, near._within_key(kept.canonical_affine()))
+    assert kept is not None and len(within.a) >= 10
+    # the check uses what was kept: searching the test split against itself again would now fail
+    monkeypatch.setattr(neardup, "pairs_within", lambda index: 1 / 0)
+    early = run(inputs).to_dict()
+    assert inputs.splits["test"].stats is kept
+    _same(plain, early)
+    dup = next(f for f in early["findings"] if f["code"] == "DUP002")
+    assert dup["evidence"]["within_split"]["images"] >= 10 and dup["evidence"]["count"] >= 10
+
+
+def test_work_ahead_skips_what_it_cannot_use():
+    from cifar_doctor import engine, memo
+    from cifar_doctor.inputs import STATS_KEY
+
+    x_train = np.zeros((5, 8, 8, 3), np.uint8)
+    engine.ahead("x_train", x_train)  # training images are the last read: nothing ahead
+    assert memo.recall(x_train, STATS_KEY) is None
+    for bad in (np.zeros(3), np.array(["a", "b"], dtype=object)):
+        engine.ahead("x_test", bad)  # what fails here fails again in the check, which reports it
+        assert memo.recall(bad, STATS_KEY) is None
+    small = np.zeros((4, 8, 8, 3), np.uint8)
+    engine.ahead("x_val", small, ignore_codes=["DUP"])
+    assert memo.recall(small, STATS_KEY).n == 4
+
+
+def test_npz_hands_over_the_arrays_read_while_others_are(compressed, monkeypatch):
+    from cifar_doctor.sources import npz
+    from cifar_doctor.sources.base import while_reading
+
+    monkeypatch.setattr(npz, "available_cores", lambda: 2)
+    handed: list[str] = []
+    with while_reading(lambda key, x: handed.append(key)):
+        build_inputs(data=compressed)
+    assert len(handed) == 1 and handed[0] in ("x_train", "x_test")  # the first of the two inflated, never the last
+    build_inputs(data=compressed)
+    assert len(handed) == 1  # outside the block, nothing is handed over
+    monkeypatch.setattr(npz, "available_cores", lambda: 1)
+    with while_reading(lambda key, x: handed.append(key)):
+        build_inputs(data=compressed)
+    assert len(handed) == 1  # read one after another: no array is read while another is
+
+
+def test_cli_report_of_a_compressed_npz_is_the_in_process_report(compressed):
+    out = run_cli("check", "--data", str(compressed), "--json")
+    assert out.returncode in (0, 1), out.stderr
+    cli, direct = json.loads(out.stdout), _report(compressed, DIRECT)
+    assert cli["findings"] == direct["findings"] and cli["verdict"] == direct["verdict"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -74,10 +75,12 @@ def check(
 
     keep_freed_memory()  # the passes over image splits reuse the blocks they free (cifar_doctor.cli.heap)
     from ..api import build_inputs
-    from ..engine import run
+    from ..engine import ahead, run
     from ..inputs import check_classes
     from ..registry import select as select_checks
+    from ..runners.base import DIRECT
     from ..runners.named import runner_named
+    from ..sources.base import while_reading
 
     # every option is checked before any data is read
     validate_fail_on(fail_on)
@@ -98,18 +101,21 @@ def check(
     full_pass = runner_named(runner, beam_flags or [])
     if data is None and train is None and recipe is None and model is None and log is None:
         recipe = "original"  # `check` alone: the pipeline of the question this tool comes from
-    inputs = build_inputs(
-        data=data,
-        recipe=recipe,
-        loss=loss,
-        model=model,
-        log=log,
-        classes=classes,
-        limit=limit,
-        train_folder=train,
-        eval_folders=evals or None,
-        runner=full_pass,
-    )
+    # the test images' own work is done while the training images are still read (`engine.ahead`)
+    early = partial(ahead, select_codes=sel, ignore_codes=ign) if full_pass is DIRECT else None
+    with while_reading(early):
+        inputs = build_inputs(
+            data=data,
+            recipe=recipe,
+            loss=loss,
+            model=model,
+            log=log,
+            classes=classes,
+            limit=limit,
+            train_folder=train,
+            eval_folders=evals or None,
+            runner=full_pass,
+        )
     report = run(inputs, select_codes=sel, ignore_codes=ign, hints=CHECK_HINTS)
     emit(report, output_format(fmt, json_flag), output)
     raise typer.Exit(exit_for(report, fail_on))

@@ -9,7 +9,9 @@ split's `DataSource`, so no check knows where the images came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +29,28 @@ CHUNK_IMAGES = 1_024
 #: 21,841 classes; the label checks size per-class tables by the largest label, so a label of
 #: 10**12 would ask them for terabytes.
 MAX_LABEL_VALUE = 100_000
+
+
+#: Called as `(canonical key, array)` by a reader that reads several arrays side by side, in the
+#: thread that read that array, as soon as it is read (`while_reading`).
+_ON_READ: ContextVar[Callable[[str, np.ndarray], None] | None] = ContextVar("on_read", default=None)
+
+
+@contextlib.contextmanager
+def while_reading(fn: Callable[[str, np.ndarray], None] | None) -> Iterator[None]:
+    """Within the block, readers that read a file's arrays side by side (an npz's deflated members)
+    call `fn(canonical key, array)` as each array is read, while the others still are: work on the
+    test images then uses a core the reading of the training images leaves idle. `fn` must not raise."""
+    token = _ON_READ.set(fn)
+    try:
+        yield
+    finally:
+        _ON_READ.reset(token)
+
+
+def on_read() -> Callable[[str, np.ndarray], None] | None:
+    """The function `while_reading` set for this context, if any."""
+    return _ON_READ.get()
 
 
 class DataSource(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import tokenize
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..runners.base import available_cores
 from . import archives, inflate
-from .base import LoadedData, loaded_arrays, short_error
+from .base import LoadedData, loaded_arrays, on_read, short_error
 from .npy import NPY_MAX_HEADER_BYTES, load_npz_members, read_npy_header
 from .regular import open_regular
 
@@ -206,15 +207,30 @@ def read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Pat
 def _read_all(zf: zipfile.ZipFile, members: list[tuple[str, zipfile.ZipInfo, str]], p: Path) -> dict[str, np.ndarray]:
     """canonical key -> array of each member (headers checked by `_npy_declared`), the compressed ones
     inflated side by side: zlib releases the interpreter lock while it inflates, and an archive's
-    members are independent streams, so the test images inflate while the training images do."""
-    deflated = [
-        m for m in members if m[1].compress_type != zipfile.ZIP_STORED and m[1].file_size >= PARALLEL_READ_BYTES
-    ]
+    members are independent streams, so the test images inflate while the training images do. An
+    array inflated while others still are is handed to the `while_reading` function, in its thread."""
+    deflated = {
+        info.filename
+        for _, info, _ in members
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size >= PARALLEL_READ_BYTES
+    }
     workers = min(len(deflated), available_cores())
     if workers < 2:
         return {canonical: _read_declared(zf, info, key, p) for canonical, info, key in members}
+    done, lock, reading = on_read(), threading.Lock(), [len(deflated)]
+
+    def read(canonical: str, info: zipfile.ZipInfo, key: str) -> np.ndarray:
+        array = _read_declared(zf, info, key, p)
+        if info.filename in deflated:
+            with lock:
+                reading[0] -= 1
+                others = reading[0] > 0
+            if done is not None and others:
+                done(canonical, array)
+        return array
+
     with ThreadPoolExecutor(workers) as pool:
-        futures = {canonical: pool.submit(_read_declared, zf, info, key, p) for canonical, info, key in members}
+        futures = {canonical: pool.submit(read, canonical, info, key) for canonical, info, key in members}
         return {canonical: f.result() for canonical, f in futures.items()}
 
 

@@ -3,7 +3,10 @@
 The search itself is `cifar_doctor.neardup` (pure NumPy): signatures are
 computed chunk by chunk, candidate pairs found among them batch by batch,
 and only those pairs' images are read again (`_Prepared`) to be verified;
-each of these passes is a stage of `inputs.runner` (`cifar_doctor.runners`). Exact
+each of these passes is a stage of `inputs.runner` (`cifar_doctor.runners`). The
+search within an eval split needs no training image: `check` runs it while the
+training images inflate (`_within_ahead`, `engine.ahead`) and the check finds
+its pairs kept for that array (`cifar_doctor.memo`). Exact
 copies are DUP001's; this check includes them in its counts, so its evidence
 says how many of the pairs are exact.
 """
@@ -19,6 +22,7 @@ from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity
 from ...inputs import Inputs
 from ...measure.duplicates import Canonical
 from ...measure.stats import channel_of_position
+from ...memo import recall, remember
 from ...registry import register
 from ...runners.base import Rows, Runner, local_runner, map_jobs, split_rows
 
@@ -218,38 +222,79 @@ def _near_pairs(
     subset: np.ndarray | None = None,
 ) -> tuple[Any, Any]:
     """Verified near-duplicate pairs of `split` in train (cross) and within `split`, each pass one stage of
-    `runner`. `affines` are (eval, train) canonical affines, or None when the splits are compared as given."""
+    `runner`. `affines` are (eval, train) canonical affines, or None when the splits are compared as given.
+    Without `train_index` the cross pairs are not searched, without `split_sig` the pairs within: either
+    is then `None`."""
     from ...measure import neardup
 
     a_ev, a_tr = affines if affines is not None else (None, None)
-    own_index = neardup.build_index(split_sig)
     workers = getattr(runner, "workers", 1)
-    found_cross, found_within, own_pairs = map_jobs(
-        runner,
-        [
-            _search_job(split, train_index, a_ev, False, subset, workers),
+    jobs = []
+    if train_index is not None:
+        jobs.append(_search_job(split, train_index, a_ev, False, subset, workers))
+    if split_sig is not None:
+        own_index = neardup.build_index(split_sig)
+        jobs += [
             _search_job(split, own_index, a_ev, True, subset, workers),
             (neardup.pairs_within, [own_index]),  # the split's own images against each other, unshifted
-        ],
-        stage=f"search-{split.name}",
-    )
-    i, j, _ = neardup.merge_candidates(found_cross, len(train_index))
-    wi, wj, _ = neardup.merge_candidates([*own_pairs, *found_within], len(own_index))
-    if subset is not None:  # positions in the subset -> positions in the split
-        i, wi, wj = subset[i], subset[wi], subset[wj]
-    plans = (neardup.verify_plan(i, j), neardup.verify_plan(wi, wj))
+        ]
+    found = iter(map_jobs(runner, jobs, stage=f"search-{split.name}"))
     query = _Prepared(split, a_ev)
-    done_cross, done_within = map_jobs(
-        runner,
-        [
-            (partial(neardup.verify_batch, query, _Prepared(train, a_tr)), plans[0]),
-            (partial(neardup.verify_batch, query, query), plans[1]),
-        ],
-        stage=f"verify-{split.name}",
-    )
-    cross = neardup.confirmed(done_cross, len(i), _exact_fn(split, train, (a_ev, a_tr) if affines else None))
-    within = neardup.confirmed(done_within, len(wi), _exact_fn(split, split, (a_ev, a_ev) if affines else None))
+    verify, candidates, exact = [], [], []
+    if train_index is not None:
+        i, j, _ = neardup.merge_candidates(next(found), len(train_index))
+        if subset is not None:  # positions in the subset -> positions in the split
+            i = subset[i]
+        verify.append((partial(neardup.verify_batch, query, _Prepared(train, a_tr)), neardup.verify_plan(i, j)))
+        candidates.append(len(i))
+        exact.append(_exact_fn(split, train, (a_ev, a_tr) if affines else None))
+    if split_sig is not None:
+        found_within, own_pairs = next(found), next(found)
+        wi, wj, _ = neardup.merge_candidates([*own_pairs, *found_within], len(own_index))
+        if subset is not None:
+            wi, wj = subset[wi], subset[wj]
+        verify.append((partial(neardup.verify_batch, query, query), neardup.verify_plan(wi, wj)))
+        candidates.append(len(wi))
+        exact.append(_exact_fn(split, split, (a_ev, a_ev) if affines else None))
+    done = iter(map_jobs(runner, verify, stage=f"verify-{split.name}"))
+    pairs = iter([neardup.confirmed(next(done), n, fn) for n, fn in zip(candidates, exact)])
+    cross = next(pairs) if train_index is not None else None
+    within = next(pairs) if split_sig is not None else None
     return cross, within
+
+
+def _within_key(affine: Any) -> tuple[str, Any]:
+    """The `cifar_doctor.memo` key of the pairs within an eval split searched in full with `affine`."""
+    if affine is None:
+        return ("DUP002-within", None)
+    return ("DUP002-within", tuple(np.asarray(v, np.float64).tobytes() for v in affine))
+
+
+#: Eval splits of at most this many images have their own near-duplicates searched while the
+#: training images are still being read (`_within_ahead`): CIFAR-10's 10,000 test images take about
+#: half a second of one core. A larger eval split mostly comes with a training split that makes the
+#: check search a sample of it (`NEAR_PAIR_BUDGET`), which a full search ahead would not match.
+AHEAD_MAX_IMAGES = 20_000
+
+
+def _searchable(st: Any) -> bool:
+    """Whether a split's images are compared at all: images (not flat vectors), `NEAR_MIN_SIDE` a side."""
+    return st.n > 0 and st.layout != "flat" and _side(st) >= NEAR_MIN_SIDE
+
+
+def _within_ahead(split: Any) -> None:
+    """The near-duplicates within an eval split, searched in full on the canonical scale as the check
+    searches them when both splits' scales are known (the common case), and kept for that array."""
+    from ...measure import neardup
+
+    ev = split.stats
+    if split.full is not None or not _searchable(ev) or split.count > AHEAD_MAX_IMAGES:
+        return
+    a_ev = ev.canonical_affine()
+    sig = map_jobs(split.runner, [_signature_job(split, ev.layout, a_ev)], stage=f"signatures-{split.name}")[0]
+    affines = (a_ev, None) if a_ev is not None else None
+    _, within = _near_pairs(split, None, None, neardup.concat(sig), affines, split.runner)
+    remember(split.x, _within_key(a_ev), within)
 
 
 def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str, Any] | None:
@@ -282,7 +327,13 @@ def _measure_affected(inputs: Any, split: Any, affected: np.ndarray) -> dict[str
     }
 
 
-@register("DUP002", "train-test-near-duplicates", requires=("train_x", "eval_x"), cause="train-test-leakage")
+@register(
+    "DUP002",
+    "train-test-near-duplicates",
+    requires=("train_x", "eval_x"),
+    cause="train-test-leakage",
+    ahead=_within_ahead,
+)
 def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
     """Eval images that are near-duplicates of training images: the same shot, re-encoded, shifted or re-coloured.
 
@@ -323,34 +374,35 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
     train_sig: tuple[tuple[bool, bool], Any] | None = None
     for split in inputs.eval_splits:
         ev = split.stats
-        if ev.n == 0 or tr.n == 0 or "flat" in (ev.layout, tr.layout) or ev.channels != tr.channels:
-            continue
-        if min(_side(tr), _side(ev)) < NEAR_MIN_SIDE:
+        if not _searchable(ev) or not _searchable(tr) or ev.channels != tr.channels:
             continue
         a_tr, a_ev = tr.canonical_affine(), ev.canonical_affine()
         affines = (a_tr, a_ev) if a_tr is not None and a_ev is not None else None
         scaled = affines is not None  # train signatures on the canonical scale, or as given
+        a_q = a_ev if scaled else None
         queries = None if inputs.runner.searches_all else _queries(split, train)
         runner = local_runner(inputs.runner, split.full is None and train.full is None)
+        # the pairs within the split, when searched while the data was read (`_within_ahead`)
+        within = recall(split.x, _within_key(a_q)) if queries is None and split.full is None else None
         # the training split is indexed once and every eval split looked up in it: in inverted lists for a
         # full search, exhaustively for a sample (the few sampled queries would not repay the clustering)
         key = (scaled, queries is None)
-        jobs = [_signature_job(split, ev.layout, a_ev if affines is not None else None, queries)]
+        jobs = [] if within is not None else [_signature_job(split, ev.layout, a_q, queries)]
         if train_sig is None or train_sig[0] != key:
             jobs.append(_signature_job(train, tr.layout, a_tr if scaled else None))
-        sigs = map_jobs(runner, jobs, stage=f"signatures-{split.name}")
-        if len(sigs) > 1:
-            train_sig = (key, neardup.build_index(neardup.concat(sigs[1]), lists=None if queries is None else 0))
-        assert train_sig is not None
-        cross, within = _near_pairs(
+        sigs = map_jobs(runner, jobs, stage=f"signatures-{split.name}") if jobs else []
+        if train_sig is None or train_sig[0] != key:
+            train_sig = (key, neardup.build_index(neardup.concat(sigs[-1]), lists=None if queries is None else 0))
+        cross, searched_within = _near_pairs(
             split,
             train,
             train_sig[1],
-            neardup.concat(sigs[0]),
+            None if within is not None else neardup.concat(sigs[0]),
             (a_ev, a_tr) if affines is not None else None,  # (query, index)
             runner,
             subset=queries,
         )
+        within = within if within is not None else searched_within
         if not len(cross.a) and not len(within.a):
             continue
         found.append(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from .inputs import History, Inputs, ModelInfo, Split, check_classes
 from .mapped import is_lazy
 from .report import Report
 from .runners.base import DIRECT
-from .sources.base import LoadedData, while_reading
+from .sources.base import LoadedData
 from .sources.datasets import load_data, load_data_path
 from .sources.evaluator import Evaluator
 from .sources.folders import load_folder_pair
@@ -341,10 +340,7 @@ def diagnose(
     'eval-input-scale-mismatch'
     """
     # the test images' own work is done while the training images are still read (`engine.ahead`)
-    early = (
-        partial(engine.ahead, select_codes=select, ignore_codes=ignore) if runner is None or runner is DIRECT else None
-    )
-    with while_reading(early):
+    with engine.reading_ahead(select, ignore, runner):
         inputs = build_inputs(
             x_train=x_train,
             y_train=y_train,

@@ -10,8 +10,10 @@ something (`drop_superseded`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from .calibration import SETTLING_ORDER, SOURCE_REQUIREMENTS, calibrate
@@ -47,6 +49,19 @@ def ahead(key: str, x: Any, *, select_codes: list[str] | None = None, ignore_cod
                 spec.ahead(split)
     except Exception:  # noqa: BLE001 - the check meets the same error on the same array and reports it
         return
+
+
+def reading_ahead(
+    select_codes: list[str] | None = None, ignore_codes: list[str] | None = None, runner: Any = None
+) -> contextlib.AbstractContextManager[None]:
+    """The block in which data readers hand each eval split over to `ahead` as soon as it is read (for the
+    checks `select_codes` and `ignore_codes` leave), when the full passes run in this process (`runner`
+    `None` or the direct runner): `with reading_ahead(...): inputs = build_inputs(data=...)`."""
+    from .runners.base import DIRECT
+    from .sources.base import while_reading
+
+    in_process = runner is None or runner is DIRECT
+    return while_reading(partial(ahead, select_codes=select_codes, ignore_codes=ignore_codes) if in_process else None)
 
 
 def run_checks(

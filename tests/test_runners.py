@@ -58,14 +58,18 @@ def shards(tmp_path_factory) -> Path:
     return d
 
 
-@pytest.fixture
-def in_memory(tmp_path) -> Path:
-    """An `.npz` read whole (no file source: work items carry the images), with copies planted."""
+def _planted(tmp_path: Path, save, *, raw_test: bool = False) -> Path:
+    """`bench/scale.py`'s splits (1,200 training, 400 test images, copies planted) in one npz written by
+    `save`; with `raw_test`, the test split back on the 0-255 bytes of the training split, and copies within
+    it too."""
     d = tmp_path / "mem"
     scale.build(d, 1200, 400, 10, 10)
     x_test = np.load(d / "x_test.npy")
+    if raw_test:
+        x_test = np.rint(x_test * 255).astype(np.uint8)
+        x_test[390:] = x_test[:10]
     path = tmp_path / "data.npz"
-    np.savez(
+    save(
         path,
         x_train=np.load(d / "x_train.npy"),
         y_train=np.load(d / "y_train.npy"),
@@ -73,6 +77,12 @@ def in_memory(tmp_path) -> Path:
         y_test=np.load(d / "y_test.npy"),
     )
     return path
+
+
+@pytest.fixture
+def in_memory(tmp_path) -> Path:
+    """An `.npz` read whole (no file source: work items carry the images), with copies planted."""
+    return _planted(tmp_path, np.savez)
 
 
 def _report(data: Path, runner) -> dict:
@@ -202,19 +212,7 @@ def test_thread_pool_is_capped_on_many_cores(monkeypatch):
 def compressed(tmp_path) -> Path:
     """An `np.savez_compressed` file of uint8 splits over 1 MB each (inflated side by side), with copies
     of training images in the test split and copies within it."""
-    d = tmp_path / "mem"
-    scale.build(d, 1200, 400, 10, 10)
-    x_test = np.rint(np.load(d / "x_test.npy") * 255).astype(np.uint8)
-    x_test[390:] = x_test[:10]  # near-duplicates within the test split too
-    path = tmp_path / "data.npz"
-    np.savez_compressed(
-        path,
-        x_train=np.load(d / "x_train.npy"),
-        y_train=np.load(d / "y_train.npy"),
-        x_test=x_test,
-        y_test=np.load(d / "y_test.npy"),
-    )
-    return path
+    return _planted(tmp_path, np.savez_compressed, raw_test=True)
 
 
 def test_work_done_while_reading_gives_the_same_report(compressed, monkeypatch):
@@ -271,8 +269,11 @@ def test_npz_hands_over_the_arrays_read_while_others_are(compressed, monkeypatch
     assert len(handed) == 1  # read one after another: no array is read while another is
 
 
-def test_cli_report_of_a_compressed_npz_is_the_in_process_report(compressed):
+def test_check_and_diagnose_of_a_compressed_npz_give_the_report_computed_after_reading(compressed):
+    from cifar_doctor import diagnose
+
     out = run_cli("check", "--data", str(compressed), "--json")
     assert out.returncode in (0, 1), out.stderr
-    cli, direct = json.loads(out.stdout), _report(compressed, DIRECT)
-    assert cli["findings"] == direct["findings"] and cli["verdict"] == direct["verdict"]
+    direct = _report(compressed, DIRECT)
+    for report in (json.loads(out.stdout), diagnose(data=compressed).to_dict()):
+        assert report["findings"] == direct["findings"] and report["verdict"] == direct["verdict"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -75,12 +74,10 @@ def check(
 
     keep_freed_memory()  # the passes over image splits reuse the blocks they free (cifar_doctor.cli.heap)
     from ..api import build_inputs
-    from ..engine import ahead, run
+    from ..engine import reading_ahead, run
     from ..inputs import check_classes
     from ..registry import select as select_checks
-    from ..runners.base import DIRECT
     from ..runners.named import runner_named
-    from ..sources.base import while_reading
 
     # every option is checked before any data is read
     validate_fail_on(fail_on)
@@ -102,8 +99,7 @@ def check(
     if data is None and train is None and recipe is None and model is None and log is None:
         recipe = "original"  # `check` alone: the pipeline of the question this tool comes from
     # the test images' own work is done while the training images are still read (`engine.ahead`)
-    early = partial(ahead, select_codes=sel, ignore_codes=ign) if full_pass is DIRECT else None
-    with while_reading(early):
+    with reading_ahead(sel, ign, full_pass):
         inputs = build_inputs(
             data=data,
             recipe=recipe,

@@ -27,8 +27,8 @@ while the training images inflate (`engine.ahead`, as `check` does) and without,
 `--repeat` times (the heap kept as `check` keeps it); it prints the best and median of each.
 
 `--inflate` times only the reading of the npz's training images: `np.load`, and
-the inflate that `check` uses (`cifar_doctor.sources.inflate`) with zlib and
-with ISA-L, on one core, best of `--repeat`.
+the inflates of `check` (`cifar_doctor.sources.inflate`): libdeflate in one call,
+and the stream with zlib and with ISA-L, on one core, best of `--repeat`.
 
 Targets, on a 2-core machine: peak <= 1.5x the arrays; <= 2 s for every check but
 the near-duplicate search (DUP002), which compares every test image with every
@@ -225,6 +225,11 @@ def _time_inflate(path: Path, repeat: int, key: str = "x_train") -> int:
         with open(path, "rb") as fh:
             inflate.inflate_member(fh, info, out, skip)
 
+    def in_one_call() -> None:
+        with open(path, "rb") as fh:
+            if inflate._inflate_whole(fh, info) is None:
+                raise RuntimeError("libdeflate could not read the member")
+
     def np_load() -> None:
         with np.load(path, allow_pickle=False) as d:
             d[key]
@@ -234,6 +239,10 @@ def _time_inflate(path: Path, repeat: int, key: str = "x_train") -> int:
         f"member:            {key} of {path}: {info.compress_size / 1e6:.1f} MB deflated, {info.file_size / 1e6:.1f} MB"
     )
     print(f"np.load:           {best(np_load):.3f} s (best of {repeat})")
+    if inflate._libdeflate is not None:
+        print(f"libdeflate:        {best(in_one_call):.3f} s (one call, the file mapped)")
+    else:
+        print("libdeflate:        not installed (pip install deflate)")
     try:
         inflate._zlib = zlib
         print(f"inflate, zlib:     {best(inflated):.3f} s")

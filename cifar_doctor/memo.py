@@ -2,8 +2,9 @@
 
 `cifar-doctor check` inflates a file's test images well before its training images (a sixth of the
 bytes, on a core of their own); what the checks can compute from the test images alone is computed
-then, on the core the reading leaves idle (`cifar_doctor.engine.ahead`), and kept here under the
-array it was computed from. `recall` gives a result back only for that same array object, still
+then, on the core the reading leaves idle (`cifar_doctor.engine.ahead`), and so are the training
+images' statistics when they are read while that work still runs. Each result is kept here under
+the array it was computed from. `recall` gives a result back only for that same array object, still
 alive, and the same key: a copy, a slice or a rebuilt array is computed anew, so a kept result
 never outlives its array nor answers for another.
 """

@@ -239,20 +239,27 @@ def test_work_done_while_reading_gives_the_same_report(compressed, monkeypatch):
 
 def test_work_ahead_skips_what_it_cannot_use():
     from cifar_doctor import engine, memo
+    from cifar_doctor.checks.duplicates import near
     from cifar_doctor.inputs import STATS_KEY
 
-    x_train = np.zeros((5, 8, 8, 3), np.uint8)
-    engine.ahead("x_train", x_train)  # training images are the last read: nothing ahead
-    assert memo.recall(x_train, STATS_KEY) is None
+    x_train = np.zeros((5, 32, 32, 3), np.uint8)
+    engine.ahead("x_train", x_train)  # training images: their statistics, no check's own work
+    assert memo.recall(x_train, STATS_KEY).n == 5
+    assert memo.recall(x_train, near._within_key(memo.recall(x_train, STATS_KEY).canonical_affine())) is None
     for bad in (np.zeros(3), np.array(["a", "b"], dtype=object)):
         engine.ahead("x_test", bad)  # what fails here fails again in the check, which reports it
         assert memo.recall(bad, STATS_KEY) is None
+    labels = np.zeros((4, 8, 8, 3), np.uint8)
+    engine.ahead("y_test", labels)
+    assert memo.recall(labels, STATS_KEY) is None
     small = np.zeros((4, 8, 8, 3), np.uint8)
     engine.ahead("x_val", small, ignore_codes=["DUP"])
     assert memo.recall(small, STATS_KEY).n == 4
 
 
 def test_npz_hands_over_the_arrays_read_while_others_are(compressed, monkeypatch):
+    import time
+
     from cifar_doctor.sources import npz
     from cifar_doctor.sources.base import while_reading
 
@@ -260,13 +267,19 @@ def test_npz_hands_over_the_arrays_read_while_others_are(compressed, monkeypatch
     handed: list[str] = []
     with while_reading(lambda key, x: handed.append(key)):
         build_inputs(data=compressed)
-    assert len(handed) == 1 and handed[0] in ("x_train", "x_test")  # the first of the two inflated, never the last
+    # the first of the two inflated members always (the other is unfinished), labels never
+    assert 1 <= len(handed) <= 2 and set(handed) <= {"x_train", "x_test"}
+    handed.clear()
+    with while_reading(lambda key, x: (handed.append(key), time.sleep(0.5))):
+        build_inputs(data=compressed)
+    assert sorted(handed) == ["x_test", "x_train"]  # the second is read while the first is still handed over
+    handed.clear()
     build_inputs(data=compressed)
-    assert len(handed) == 1  # outside the block, nothing is handed over
+    assert handed == []  # outside the block, nothing is handed over
     monkeypatch.setattr(npz, "available_cores", lambda: 1)
     with while_reading(lambda key, x: handed.append(key)):
         build_inputs(data=compressed)
-    assert len(handed) == 1  # read one after another: no array is read while another is
+    assert handed == []  # read one after another: no array is read while another is
 
 
 def test_check_and_diagnose_of_a_compressed_npz_give_the_report_computed_after_reading(compressed):

@@ -255,21 +255,28 @@ def test_compressed_npz_members_read_side_by_side(tmp_path, make_images, make_la
         load_data_path(bad)
 
 
-@pytest.mark.parametrize("backend", ["isal", "zlib"])
+@pytest.mark.parametrize("backend", ["libdeflate", "isal", "zlib"])
 def test_deflated_members_inflate_into_the_arrays_np_load_gives(
     tmp_path, make_images, make_labels, monkeypatch, backend
 ):
-    """Every dtype and order np.savez_compressed writes reads back as np.load reads it, with either
-    inflate; a member with bytes past its array is read as far as the array, one whose stream ends before
-    its directory says is refused."""
+    """Every dtype and order np.savez_compressed writes reads back as np.load reads it, with libdeflate in
+    one call or either streaming inflate; a member with bytes past its array is read as far as the array,
+    one whose stream ends before its directory says is refused."""
     import zipfile
     import zlib
 
     from cifar_doctor.sources import inflate
 
+    whole: list[bool] = []
+    if backend == "libdeflate":
+        pytest.importorskip("deflate")
+        one_call = inflate._inflate_whole
+        monkeypatch.setattr(inflate, "_inflate_whole", lambda fh, info: whole.append(True) or one_call(fh, info))
+    else:
+        monkeypatch.setattr(inflate, "_libdeflate", None)  # members streamed
     if backend == "zlib":
         monkeypatch.setattr(inflate, "_zlib", zlib)
-    else:
+    elif backend == "isal":
         pytest.importorskip("isal")
     monkeypatch.setattr(inflate, "READ_CHUNK_BYTES", 1000)  # many steps, a header split across them
     monkeypatch.setattr(inflate, "INFLATE_CHUNK_BYTES", 777)
@@ -287,6 +294,7 @@ def test_deflated_members_inflate_into_the_arrays_np_load_gives(
         for key in want.files:
             np.testing.assert_array_equal(loaded.arrays[key], want[key])
     assert loaded.arrays["x_train"].flags.writeable
+    assert len(whole) == (4 if backend == "libdeflate" else 0)
 
     # the same members with bytes after the array, and with a stream cut short
     with zipfile.ZipFile(path) as zf:

@@ -208,7 +208,9 @@ def _read_all(zf: zipfile.ZipFile, members: list[tuple[str, zipfile.ZipInfo, str
     """canonical key -> array of each member (headers checked by `_npy_declared`), the compressed ones
     inflated side by side: zlib releases the interpreter lock while it inflates, and an archive's
     members are independent streams, so the test images inflate while the training images do. An
-    array inflated while others still are is handed to the `while_reading` function, in its thread."""
+    array inflated while another member is still being inflated or handed over is handed to the
+    `while_reading` function, in its thread: the last one is not, since the callers' own passes then
+    have every core."""
     deflated = {
         info.filename
         for _, info, _ in members
@@ -217,17 +219,21 @@ def _read_all(zf: zipfile.ZipFile, members: list[tuple[str, zipfile.ZipInfo, str
     workers = min(len(deflated), available_cores())
     if workers < 2:
         return {canonical: _read_declared(zf, info, key, p) for canonical, info, key in members}
-    done, lock, reading = on_read(), threading.Lock(), [len(deflated)]
+    done, lock, unfinished = on_read(), threading.Lock(), [len(deflated)]
 
     def read(canonical: str, info: zipfile.ZipInfo, key: str) -> np.ndarray:
-        array = _read_declared(zf, info, key, p)
-        if info.filename in deflated:
+        if info.filename not in deflated:
+            return _read_declared(zf, info, key, p)
+        try:
+            array = _read_declared(zf, info, key, p)
             with lock:
-                reading[0] -= 1
-                others = reading[0] > 0
+                others = unfinished[0] > 1  # another deflated member still read, or still handed over
             if done is not None and others:
                 done(canonical, array)
-        return array
+            return array
+        finally:
+            with lock:
+                unfinished[0] -= 1
 
     with ThreadPoolExecutor(workers) as pool:
         futures = {canonical: pool.submit(read, canonical, info, key) for canonical, info, key in members}
@@ -236,7 +242,7 @@ def _read_all(zf: zipfile.ZipFile, members: list[tuple[str, zipfile.ZipInfo, str
 
 def _read_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path) -> np.ndarray:
     """The array of a member whose header `_npy_declared` has checked; a deflated one is inflated
-    straight into the array (`inflate.inflate_member`), the others read by NumPy's reader."""
+    straight into the array (`inflate.inflate_array`), the others read by NumPy's reader."""
     try:
         if not inflate.fast_path(info):
             with zf.open(info) as fh:
@@ -244,9 +250,8 @@ def _read_declared(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, p: Path
         with zf.open(info) as fh:
             shape, fortran, dtype = read_npy_header(fh)
             header_end = fh.tell()
-        data = np.empty(math.prod(shape) * dtype.itemsize, np.uint8)
         with open_regular(p) as raw:
-            inflate.inflate_member(raw, info, data, header_end)
+            data = inflate.inflate_array(raw, info, header_end, math.prod(shape) * dtype.itemsize)
         return data.view(dtype).reshape(shape, order="F" if fortran else "C")
     except archives.ZIP_READ_ERRORS + inflate.INFLATE_ERRORS + (KeyError, OverflowError) as exc:
         raise InputError(

@@ -91,12 +91,23 @@ class Index:
         return len(self.centroids) == 0
 
 
+def _by_list(lists: np.ndarray, count: int) -> np.ndarray:
+    """The stable order of `lists` (list numbers below `count`): the same order as `np.argsort(lists,
+    kind="stable")`, which NumPy sorts by radix when the numbers fit 8 or 16 bits (800,000 probes of
+    CIFAR-10's test split by their 250 lists: 5 ms against 51 ms as int64)."""
+    if count <= 1 << 8:
+        return np.argsort(lists.astype(np.uint8), kind="stable")
+    if count <= 1 << 16:
+        return np.argsort(lists.astype(np.uint16), kind="stable")
+    return np.argsort(lists, kind="stable")
+
+
 def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """(k, d) unit centroids of the unit rows of `x`, by `IVF_ITERATIONS` rounds of k-means on cosine."""
     c = x[rng.choice(len(x), k, replace=False)].copy()
     for _ in range(IVF_ITERATIONS):
         a = _nearest_list(x, c)
-        order = np.argsort(a, kind="stable")
+        order = _by_list(a, k)
         a = a[order]
         starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
         sums = np.add.reduceat(x[order], starts, axis=0)
@@ -149,7 +160,7 @@ def build_index(sigs: Signatures, *, lists: int | None = None) -> Index:
     sample = x[np.sort(rng.choice(len(x), min(len(x), lists * IVF_TRAIN_PER_LIST), replace=False))]
     centroids = _spherical_kmeans(sample, lists, rng)
     a = _nearest_list(x, centroids)
-    order = np.argsort(a, kind="stable")
+    order = _by_list(a, lists)
     starts = np.searchsorted(a[order], np.arange(lists + 1))
     return Index(sigs, centroids, live[order], starts, sigs.thumbs[live[order]])
 
@@ -174,7 +185,7 @@ def list_candidates(
     live = np.flatnonzero(~flat)
     lists = nearest[live].ravel()
     who = np.repeat(live, probe)
-    order = np.argsort(lists, kind="stable")
+    order = _by_list(lists, len(index.centroids))
     lists, who = lists[order], who[order]
     bounds = np.searchsorted(lists, np.arange(len(index.centroids) + 1))
     qi, ij, cs = [], [], []

@@ -342,3 +342,21 @@ def test_gray_of_bytes_equals_gray_of_floats(real):
     np.testing.assert_array_equal(
         neardup._gray(x_train, "NHWC", None), neardup._gray(x_train.astype(np.float32), "NHWC", None)
     )
+
+
+@pytest.mark.parametrize("count", [250, 5_000, 70_000])
+def test_lists_sorted_in_narrow_integers_keep_the_stable_order(count):
+    from cifar_doctor.measure import ivf
+
+    lists = np.random.default_rng(count).integers(0, count, 200_000)
+    np.testing.assert_array_equal(ivf._by_list(lists, count), np.argsort(lists, kind="stable"))
+
+
+def test_half_resolution_is_the_mean_of_each_block(real):
+    """The screen's 2x2 block means, from strided sums, equal NumPy's mean over the blocks."""
+    from cifar_doctor.measure import pixelmatch
+
+    x_train, _ = real
+    for g in (neardup.prepare(x_train[:300]), np.random.default_rng(0).normal(size=(300, 32, 32)).astype(np.float32)):
+        want = g.reshape(len(g), 16, 2, 16, 2).mean(axis=(2, 4), dtype=np.float32)
+        np.testing.assert_allclose(pixelmatch._half(g), want, rtol=1e-6, atol=1e-5)

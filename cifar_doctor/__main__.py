@@ -1,4 +1,4 @@
-from .cli.app import main
+from .cli.app import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import jsonschema
 import numpy as np
@@ -246,3 +247,30 @@ def test_schema_causes_are_the_verdict_causes():
     from cifar_doctor.diagnosis import CAUSES
 
     assert set(load_schema()["$defs"]["cause"]["enum"]) == set(CAUSES)
+
+
+@pytest.mark.parametrize("framework", [None, "torch"])
+def test_command_ends_without_teardown_unless_a_framework_was_loaded(framework):
+    """`run` ends the process once its output is flushed, skipping the interpreter's teardown (exit
+    handlers included), unless a framework that works in its exit handlers was imported."""
+    import subprocess
+
+    code = (
+        "import atexit, sys\n"
+        + (f"sys.modules[{framework!r}] = object()\n" if framework else "")
+        + "atexit.register(lambda: print('teardown ran'))\n"
+        "sys.argv = ['cifar-doctor', 'explain', 'LOG001']\n"
+        "from cifar_doctor.cli.app import run\n"
+        "run()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "LOG001" in out.stdout
+    assert out.stdout.rstrip().endswith("teardown ran") == (framework is not None)
+    bad = subprocess.run(
+        [sys.executable, "-c", code.replace("'explain', 'LOG001'", "'explain', 'XYZ999'")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "XYZ999" in bad.stderr

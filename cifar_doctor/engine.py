@@ -30,12 +30,12 @@ from .report import CheckOutcome, Report
 def ahead(key: str, x: Any, *, select_codes: list[str] | None = None, ignore_codes: list[str] | None = None) -> None:
     """Work on one split's images while the rest of the data is still being read.
 
-    A reader calls this (`sources.base.while_reading`) with an array it has read while it reads
-    others: the split's statistics, which every data check reads, and for test or validation images the
-    `ahead` part of each selected check (`CheckSpec.ahead`) are computed then, on one thread (the other
-    cores are reading), and kept for this array (`cifar_doctor.memo`): the checks find them instead of
-    computing them again, the same values either way. Never raises: what fails here fails again in the
-    check, which reports it.
+    A reader calls this (`sources.base.while_reading`) with an array it has read while it reads or
+    hands over others: the split's statistics, which every data check reads, and the `ahead` part of
+    each selected check (`CheckSpec.ahead`) are computed then, on one thread (the other cores are
+    busy), and kept for this array (`cifar_doctor.memo`): the checks find them instead of computing
+    them again, the same values either way. Never raises: what fails here fails again in the check,
+    which reports it.
     """
     name = key.removeprefix("x_")
     if not key.startswith("x_") or name not in ("train", *EVAL_SPLITS):
@@ -45,8 +45,6 @@ def ahead(key: str, x: Any, *, select_codes: list[str] | None = None, ignore_cod
     split = Split(name, x, runner=ThreadedRunner(1))
     try:
         remember(x, STATS_KEY, split.stats)
-        if name == "train":
-            return
         for spec in select(select_codes, ignore_codes):
             if spec.ahead is not None:
                 spec.ahead(split)

@@ -132,7 +132,7 @@ class CheckSpec:
     `superseded_by` lists codes whose finding on a split makes this check's
     finding on the same split redundant (the more specific explanation wins),
     and its finding about the whole run (no split) too; the engine applies it.
-    `ahead`, when given, does the part of the check that one eval split's images
+    `ahead`, when given, does the part of the check that one split's images
     allow while the rest of the data is still being read (`engine.ahead`),
     keeping its results for the check (`cifar_doctor.memo`).
     """
@@ -205,7 +205,7 @@ def register(
     """Register a check under `code` and kebab-case `name`.
 
     `superseded_by`: codes whose finding on a split drops this check's finding on that split.
-    `ahead`: the check's work on one eval `Split` alone, done before the other inputs exist (`CheckSpec`).
+    `ahead`: the check's work on one `Split` alone, done before the other inputs exist (`CheckSpec`).
     """
     if not _CODE_RE.match(code):
         raise ValueError(f"Invalid check code. Expected three capitals and three digits. Received: {code!r}")

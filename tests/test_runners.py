@@ -217,6 +217,7 @@ def compressed(tmp_path) -> Path:
 
 def test_work_done_while_reading_gives_the_same_report(compressed, monkeypatch):
     from cifar_doctor import engine, memo
+    from cifar_doctor.checks.data import arrays
     from cifar_doctor.checks.duplicates import near
     from cifar_doctor.inputs import STATS_KEY
     from cifar_doctor.measure import neardup
@@ -228,8 +229,11 @@ def test_work_done_while_reading_gives_the_same_report(compressed, monkeypatch):
     kept = memo.recall(x_test, STATS_KEY)
     within = memo.recall(x_test, near._within_key(kept.canonical_affine()))
     assert kept is not None and len(within.a) >= 10
-    # the check uses what was kept: searching the test split against itself again would now fail
+    engine.ahead("x_train", inputs.splits["train"].x)
+    # the checks use what was kept: searching the test split against itself again, or measuring either
+    # split's neighbour correlations again, would now fail
     monkeypatch.setattr(neardup, "pairs_within", lambda index: 1 / 0)
+    monkeypatch.setattr(arrays, "neighbour_correlation", lambda x, layout: 1 / 0)
     early = run(inputs).to_dict()
     assert inputs.splits["test"].stats is kept
     _same(plain, early)
@@ -242,10 +246,11 @@ def test_work_ahead_skips_what_it_cannot_use():
     from cifar_doctor.checks.duplicates import near
     from cifar_doctor.inputs import STATS_KEY
 
-    x_train = np.zeros((5, 32, 32, 3), np.uint8)
-    engine.ahead("x_train", x_train)  # training images: their statistics, no check's own work
-    assert memo.recall(x_train, STATS_KEY).n == 5
-    assert memo.recall(x_train, near._within_key(memo.recall(x_train, STATS_KEY).canonical_affine())) is None
+    x_train = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    engine.ahead("x_train", x_train)  # training images: statistics and neighbour correlations, no search within
+    kept = memo.recall(x_train, STATS_KEY)
+    assert kept.n == 5 and memo.recall(x_train, ("neighbour-correlation", "NHWC")) is not None
+    assert memo.recall(x_train, near._within_key(kept.canonical_affine())) is None
     for bad in (np.zeros(3), np.array(["a", "b"], dtype=object)):
         engine.ahead("x_test", bad)  # what fails here fails again in the check, which reports it
         assert memo.recall(bad, STATS_KEY) is None
@@ -253,8 +258,8 @@ def test_work_ahead_skips_what_it_cannot_use():
     engine.ahead("y_test", labels)
     assert memo.recall(labels, STATS_KEY) is None
     small = np.zeros((4, 8, 8, 3), np.uint8)
-    engine.ahead("x_val", small, ignore_codes=["DUP"])
-    assert memo.recall(small, STATS_KEY).n == 4
+    engine.ahead("x_val", small, ignore_codes=["DUP", "DAT"])
+    assert memo.recall(small, STATS_KEY).n == 4 and memo.recall(small, ("neighbour-correlation", "NHWC")) is None
 
 
 def test_npz_hands_over_the_arrays_read_while_others_are(compressed, monkeypatch):

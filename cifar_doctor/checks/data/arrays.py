@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity, rounded
 from ...inputs import Inputs, Split
 from ...measure.stats import neighbour_correlation
+from ...memo import recall, remember
 from ...registry import register
 
 #: DAT003 warns when more than this fraction of a split is constant (blank)
@@ -291,7 +292,25 @@ def _unscramble_snippet(tr, name: str) -> str:
     return f"{x} = {x}.reshape(len({x}), {w}, {h}).transpose(0, 2, 1)  # stored column by column"
 
 
-@register("DAT009", "eval-pixels-scrambled", requires=("train_x", "eval_x"), cause="input-layout-mismatch")
+def _correlation(split: Split) -> tuple[float, float] | None:
+    """`neighbour_correlation` of a split's images: kept from while the data was read, or computed."""
+    key = ("neighbour-correlation", split.stats.layout)
+    kept = recall(split.x, key)
+    return kept if kept is not None else neighbour_correlation(split.x, split.stats.layout)
+
+
+def _correlation_ahead(split: Split) -> None:
+    """A split's `neighbour_correlation`, computed while the rest of the data is read (`engine.ahead`)."""
+    remember(split.x, ("neighbour-correlation", split.stats.layout), neighbour_correlation(split.x, split.stats.layout))
+
+
+@register(
+    "DAT009",
+    "eval-pixels-scrambled",
+    requires=("train_x", "eval_x"),
+    cause="input-layout-mismatch",
+    ahead=_correlation_ahead,
+)
 def eval_pixels_scrambled(inputs: Inputs) -> list[Finding]:
     """Neighbouring pixels of the eval images no longer correlate as the training images' do.
 
@@ -322,7 +341,7 @@ def eval_pixels_scrambled(inputs: Inputs) -> list[Finding]:
     """
     train = inputs.splits["train"]
     tr = train.stats
-    base = neighbour_correlation(train.x, tr.layout)
+    base = _correlation(train)
     if base is None:
         return []
     found = []
@@ -330,7 +349,7 @@ def eval_pixels_scrambled(inputs: Inputs) -> list[Finding]:
         ev = split.stats
         if ev.image_shape != tr.image_shape:
             continue  # DAT004
-        got = neighbour_correlation(split.x, ev.layout)
+        got = _correlation(split)
         if got is None:
             continue
         drops = [

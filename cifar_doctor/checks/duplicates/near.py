@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...findings import EVIDENCE_MAX_ITEMS, Finding, Fix, Severity
-from ...inputs import Inputs
+from ...inputs import EVAL_SPLITS, Inputs
 from ...measure.duplicates import Canonical
 from ...measure.stats import channel_of_position
 from ...memo import recall, remember
@@ -287,6 +287,8 @@ def _within_ahead(split: Any) -> None:
     searches them when both splits' scales are known (the common case), and kept for that array."""
     from ...measure import neardup
 
+    if split.name not in EVAL_SPLITS:
+        return
     ev = split.stats
     if split.full is not None or not _searchable(ev) or split.count > AHEAD_MAX_IMAGES:
         return

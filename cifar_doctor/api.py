@@ -339,7 +339,7 @@ def diagnose(
     >>> report.verdict.cause
     'eval-input-scale-mismatch'
     """
-    # the test images' own work is done while the training images are still read (`engine.ahead`)
+    # work on each split's images alone is done while the others are still read (`engine.ahead`)
     with engine.reading_ahead(select, ignore, runner):
         inputs = build_inputs(
             x_train=x_train,

@@ -55,9 +55,9 @@ def ahead(key: str, x: Any, *, select_codes: list[str] | None = None, ignore_cod
 def reading_ahead(
     select_codes: list[str] | None = None, ignore_codes: list[str] | None = None, runner: Any = None
 ) -> contextlib.AbstractContextManager[None]:
-    """The block in which data readers hand each eval split over to `ahead` as soon as it is read (for the
-    checks `select_codes` and `ignore_codes` leave), when the full passes run in this process (`runner`
-    `None` or the direct runner): `with reading_ahead(...): inputs = build_inputs(data=...)`."""
+    """The block in which data readers hand each split's images over to `ahead` as soon as they are read
+    (for the checks `select_codes` and `ignore_codes` leave), when the full passes run in this process
+    (`runner` `None` or the direct runner): `with reading_ahead(...): inputs = build_inputs(data=...)`."""
     from .runners.base import DIRECT
     from .sources.base import while_reading
 

@@ -98,7 +98,7 @@ def check(
     full_pass = runner_named(runner, beam_flags or [])
     if data is None and train is None and recipe is None and model is None and log is None:
         recipe = "original"  # `check` alone: the pipeline of the question this tool comes from
-    # the test images' own work is done while the training images are still read (`engine.ahead`)
+    # work on each split's images alone is done while the others are still read (`engine.ahead`)
     with reading_ahead(sel, ign, full_pass):
         inputs = build_inputs(
             data=data,

@@ -39,8 +39,9 @@ _ON_READ: ContextVar[Callable[[str, np.ndarray], None] | None] = ContextVar("on_
 @contextlib.contextmanager
 def while_reading(fn: Callable[[str, np.ndarray], None] | None) -> Iterator[None]:
     """Within the block, readers that read a file's arrays side by side (an npz's deflated members)
-    call `fn(canonical key, array)` as each array is read, while the others still are: work on the
-    test images then uses a core the reading of the training images leaves idle. `fn` must not raise."""
+    call `fn(canonical key, array)` in the thread that read an array, as soon as it is read, while
+    another still is: work on the test images then uses the core that the reading of the training
+    images leaves idle. `fn` must not raise."""
     token = _ON_READ.set(fn)
     try:
         yield

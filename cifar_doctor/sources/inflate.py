@@ -6,10 +6,10 @@ in one call by libdeflate (`deflate`, a dependency), from the file mapped in mem
 compressed bytes are never copied: CIFAR-10's 150 MB of training images in 0.42 s on one core
 here, against 0.67 s with zlib and 0.70 s with ISA-L's inflate streaming into the array, and
 0.68 s with `np.load` (best of 5, `python bench/check_speed.py --inflate --repeat 5`). Any other
-member, or one libdeflate cannot read, is streamed: its local header read, the stream inflated chunk by chunk into the
-caller's buffer by ISA-L's inflate (`isal`, where it has wheels; about twice zlib's speed on
-the machines where it was first measured) or zlib, and the member's length and CRC-32 checked
-as `zipfile` checks them, which is where a damaged member is reported.
+member, or one libdeflate cannot read, is streamed: its local header read, the stream inflated
+chunk by chunk into the caller's buffer by ISA-L's inflate (`isal`, where it has wheels; about
+twice zlib's speed on the machines where it was first measured) or zlib, and the member's length
+and CRC-32 checked as `zipfile` checks them, which is where a damaged member is reported.
 """
 
 from __future__ import annotations

@@ -287,9 +287,12 @@ def test_npz_hands_over_the_arrays_read_while_others_are(compressed, monkeypatch
     assert handed == []  # read one after another: no array is read while another is
 
 
-def test_check_and_diagnose_of_a_compressed_npz_give_the_report_computed_after_reading(compressed):
+@pytest.mark.parametrize("raw_test", [True, False])
+def test_check_and_diagnose_of_a_compressed_npz_give_the_report_computed_after_reading(tmp_path, raw_test):
+    """Bytes on both sides, or the test split divided by 255 (the seed bug: compared on the canonical scale)."""
     from cifar_doctor import diagnose
 
+    compressed = _planted(tmp_path, np.savez_compressed, raw_test=raw_test)
     out = run_cli("check", "--data", str(compressed), "--json")
     assert out.returncode in (0, 1), out.stderr
     direct = _report(compressed, DIRECT)

@@ -25,6 +25,8 @@ from .measure.history import from_training_start
 from .memo import remember
 from .registry import CheckSpec, need, select, speak
 from .report import CheckOutcome, Report
+from .runners.base import DIRECT, ThreadedRunner
+from .sources.base import while_reading
 
 
 def ahead(key: str, x: Any, *, select_codes: list[str] | None = None, ignore_codes: list[str] | None = None) -> None:
@@ -40,8 +42,6 @@ def ahead(key: str, x: Any, *, select_codes: list[str] | None = None, ignore_cod
     name = key.removeprefix("x_")
     if not key.startswith("x_") or name not in ("train", *EVAL_SPLITS):
         return
-    from .runners.base import ThreadedRunner
-
     split = Split(name, x, runner=ThreadedRunner(1))
     try:
         remember(x, STATS_KEY, split.stats)
@@ -58,9 +58,6 @@ def reading_ahead(
     """The block in which data readers hand each split's images over to `ahead` as soon as they are read
     (for the checks `select_codes` and `ignore_codes` leave), when the full passes run in this process
     (`runner` `None` or the direct runner): `with reading_ahead(...): inputs = build_inputs(data=...)`."""
-    from .runners.base import DIRECT
-    from .sources.base import while_reading
-
     in_process = runner is None or runner is DIRECT
     return while_reading(partial(ahead, select_codes=select_codes, ignore_codes=ignore_codes) if in_process else None)
 

@@ -40,9 +40,8 @@ def recall(x: Any, key: Hashable) -> Any:
     >>> recall(a, "sum"), recall(a.copy(), "sum"), recall(a, "mean")
     (0.0, None, None)
     """
-    try:
-        with _LOCK:
-            ref, value = _KEPT[(id(x), key)]
-    except (KeyError, TypeError):
+    with _LOCK:
+        kept = _KEPT.get((id(x), key))
+    if kept is None or kept[0]() is not x:
         return None
-    return value if ref() is x else None
+    return kept[1]

@@ -807,8 +807,12 @@ def fresh_start(loss: float, acc: float | None, k: int) -> bool:
     return not (loss >= ln_k and acc is not None and above_chance_bands(acc, k))
 
 
+def fresh_start_classes(known: int | None) -> int:
+    """The largest class count a first epoch is read against: `FRESH_START_MAX_CLASSES`, or the known one if larger."""
+    return max(FRESH_START_MAX_CLASSES, known or 0)
+
+
 def fresh_start_possible(loss: float, acc: float | None, known: int | None) -> bool:
     """Whether a first epoch of mean training loss `loss` and accuracy `acc` can be a fresh softmax's for
-    some class count from 2 to `FRESH_START_MAX_CLASSES` (or the known one, if larger): `fresh_start`."""
-    most = max(FRESH_START_MAX_CLASSES, known or 0)
-    return any(fresh_start(loss, acc, k) for k in range(2, most + 1))
+    some class count from 2 to `fresh_start_classes(known)`: `fresh_start`."""
+    return any(fresh_start(loss, acc, k) for k in range(2, fresh_start_classes(known) + 1))

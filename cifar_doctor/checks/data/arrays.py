@@ -292,16 +292,20 @@ def _unscramble_snippet(tr, name: str) -> str:
     return f"{x} = {x}.reshape(len({x}), {w}, {h}).transpose(0, 2, 1)  # stored column by column"
 
 
+def _correlation_key(split: Split) -> tuple[str, str]:
+    """The `cifar_doctor.memo` key of a split's `neighbour_correlation`."""
+    return ("neighbour-correlation", split.stats.layout)
+
+
 def _correlation(split: Split) -> tuple[float, float] | None:
     """`neighbour_correlation` of a split's images: kept from while the data was read, or computed."""
-    key = ("neighbour-correlation", split.stats.layout)
-    kept = recall(split.x, key)
+    kept = recall(split.x, _correlation_key(split))
     return kept if kept is not None else neighbour_correlation(split.x, split.stats.layout)
 
 
 def _correlation_ahead(split: Split) -> None:
     """A split's `neighbour_correlation`, computed while the rest of the data is read (`engine.ahead`)."""
-    remember(split.x, ("neighbour-correlation", split.stats.layout), neighbour_correlation(split.x, split.stats.layout))
+    remember(split.x, _correlation_key(split), neighbour_correlation(split.x, split.stats.layout))
 
 
 @register(

@@ -389,12 +389,14 @@ def train_test_near_duplicates(inputs: Inputs) -> list[Finding]:
         # the training split is indexed once and every eval split looked up in it: in inverted lists for a
         # full search, exhaustively for a sample (the few sampled queries would not repay the clustering)
         key = (scaled, queries is None)
+        index_train = train_sig is None or train_sig[0] != key
         jobs = [] if within is not None else [_signature_job(split, ev.layout, a_q, queries)]
-        if train_sig is None or train_sig[0] != key:
+        if index_train:
             jobs.append(_signature_job(train, tr.layout, a_tr if scaled else None))
         sigs = map_jobs(runner, jobs, stage=f"signatures-{split.name}") if jobs else []
-        if train_sig is None or train_sig[0] != key:
+        if index_train:
             train_sig = (key, neardup.build_index(neardup.concat(sigs[-1]), lists=None if queries is None else 0))
+        assert train_sig is not None
         cross, searched_within = _near_pairs(
             split,
             train,

@@ -19,7 +19,6 @@ from ...measure.history import (
     CONSTANT_ACCURACY_RUN,
     FIRST_LOSS_MARGIN,
     FRESH_START_FACTOR,
-    FRESH_START_MAX_CLASSES,
     KERAS2_LOSS_CEILING,
     LOSS_JUMP,
     MIN_EPOCHS_FOR_CURVES,
@@ -37,6 +36,7 @@ from ...measure.history import (
     epochs_trained,
     few_optimizer_steps,
     finite,
+    fresh_start_classes,
     fresh_start_possible,
     from_training_start,
     index_unit,
@@ -1196,7 +1196,7 @@ def first_loss_past_a_fresh_start(inputs: Inputs) -> list[Finding]:
     if named_other_than_cross_entropy(inputs.effective_loss):
         return []
     known = inputs.num_classes
-    most = max(FRESH_START_MAX_CLASSES, known or 0)
+    most = fresh_start_classes(known)
     if fresh_start_possible(loss, acc, known):
         return []
     return [
